@@ -1,0 +1,16 @@
+/**
+ * Every benchmark, by name. Each prints one JSON object; figures compare against a baseline measured in
+ * the same run (ratios, medians), never against fixed timings. Modules load lazily: a benchmark's heavy
+ * dependencies (Chromium, TensorFlow.js) load only when it runs.
+ */
+export interface Benchmark {
+  description: string;
+  run(options: { quick?: boolean }): Promise<Record<string, unknown>>;
+}
+
+export const benchmarks: Record<string, Benchmark> = {
+  'env-step': {
+    description: 'steps/s of guess-number: bare env vs the full wrapper stack vs a pool of 64 envs',
+    run: async ({ quick }) => (await import('./env-step.js')).runEnvStep(quick ? { steps: 2000, rounds: 2 } : {}),
+  },
+};

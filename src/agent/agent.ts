@@ -1,0 +1,122 @@
+/**
+ * The Agent interface: an observation in, an action out (with token log-probs when the agent has them),
+ * and `runEpisode`, which plays one episode of an env with an agent and keeps the transcript.
+ */
+import type { Action, Env, EnvSpec, Observation, Oracle, ResetInfo, ResetOptions, StepInfo, StepResult } from '../envs/env.js';
+
+/** What an agent returns for one turn. */
+export interface AgentAction {
+  action: Action;
+  /** Per-token log-probabilities of the action's tokens, when the agent samples from a model. */
+  logprobs?: number[];
+  /** Token usage of a model call (remote LLM agents). */
+  usage?: { promptTokens: number; completionTokens: number };
+}
+
+/** Everything an agent is told when an episode starts. */
+export interface EpisodeStart {
+  spec: EnvSpec;
+  observation: Observation;
+  info: ResetInfo;
+  /** Only for agents that declare `privileged`: the episode's reference-solution player. */
+  oracle?: Oracle;
+}
+
+export interface Agent {
+  readonly name: string;
+  /** Privileged agents (the oracle) receive the episode's oracle. No learning agent may be privileged. */
+  readonly privileged?: boolean;
+  /** Called once per episode, before the first `act`. */
+  start?(episode: EpisodeStart): void | Promise<void>;
+  act(observation: Observation, info: ResetInfo | StepInfo): Promise<AgentAction>;
+  /** Frees resources (connections, models). */
+  close?(): Promise<void>;
+}
+
+/** One turn of a transcript. */
+export interface Turn {
+  action: Action;
+  logprobs?: number[];
+  observation: Observation;
+  reward: number;
+  info: StepInfo;
+}
+
+/** A played episode. */
+export interface Transcript {
+  env: string;
+  agent: string;
+  seed: number;
+  prompt: Observation;
+  turns: Turn[];
+  return: number;
+  success: boolean;
+  terminated: boolean;
+  truncated: boolean;
+  usage?: { promptTokens: number; completionTokens: number };
+}
+
+/** Plays one episode to its end (terminated or truncated) and returns the transcript. */
+export async function runEpisode(env: Env, agent: Agent, options: ResetOptions = {}): Promise<Transcript> {
+  const reset = await env.reset(options);
+  await agent.start?.({
+    spec: env.spec,
+    observation: reset.observation,
+    info: reset.info,
+    oracle: agent.privileged && env.oracle ? env.oracle() : undefined,
+  });
+  const turns: Turn[] = [];
+  let observation = reset.observation;
+  let info: ResetInfo | StepInfo = reset.info;
+  let last: StepResult | undefined;
+  let usage: Transcript['usage'];
+  for (;;) {
+    const decision = await agent.act(observation, info);
+    if (decision.usage) {
+      usage ??= { promptTokens: 0, completionTokens: 0 };
+      usage.promptTokens += decision.usage.promptTokens;
+      usage.completionTokens += decision.usage.completionTokens;
+    }
+    last = await env.step(decision.action);
+    turns.push({ action: decision.action, logprobs: decision.logprobs, observation: last.observation, reward: last.reward, info: last.info });
+    observation = last.observation;
+    info = last.info;
+    if (last.terminated || last.truncated) break;
+  }
+  return {
+    env: env.spec.id,
+    agent: agent.name,
+    seed: reset.info.seed,
+    prompt: reset.observation,
+    turns,
+    return: turns.reduce((sum, turn) => sum + turn.reward, 0),
+    success: last.info.success === true,
+    terminated: last.terminated,
+    truncated: last.truncated,
+    ...(usage ? { usage } : {}),
+  };
+}
+
+/** Renders a transcript as plain text (what `turngym run` prints). */
+export function formatTranscript(transcript: Transcript): string {
+  const lines = [`=== ${transcript.env} · seed ${transcript.seed} · agent ${transcript.agent}`, `[task] ${transcript.prompt.text}`];
+  transcript.turns.forEach((turn, index) => {
+    const action = typeof turn.action === 'string' ? turn.action : `${turn.action.tool}(${JSON.stringify(turn.action.args)})`;
+    lines.push(`[${index + 1}] > ${action}`);
+    lines.push(indent(turn.observation.text) + (turn.reward !== 0 ? `   (reward ${round(turn.reward)})` : ''));
+  });
+  const ending = transcript.terminated ? 'terminated' : 'truncated';
+  lines.push(`=== ${transcript.success ? 'success' : 'failure'} · return ${round(transcript.return)} · ${transcript.turns.length} turns · ${ending}`);
+  return lines.join('\n');
+}
+
+function indent(text: string): string {
+  return text
+    .split('\n')
+    .map((line) => `    ${line}`)
+    .join('\n');
+}
+
+function round(value: number): number {
+  return Math.round(value * 1000) / 1000;
+}

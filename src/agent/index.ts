@@ -1,0 +1,4 @@
+/** The agent layer: the Agent interface, the episode runner, baselines. */
+export * from './agent.js';
+export * from './baselines.js';
+export * from './resolve.js';

@@ -1,0 +1,90 @@
+/** Helpers shared by the CLI commands: user modules, option parsing, usage errors, output. */
+import { existsSync } from 'node:fs';
+import { isAbsolute, resolve } from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { TurngymError } from '../envs/errors.js';
+
+/** A bad command line: printed without a stack trace, exit code 2. */
+export class UsageError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'UsageError';
+  }
+}
+
+/** Error codes that mean the user asked for something wrong (exit code 2), not that something broke. */
+const USAGE_CODES = new Set(['UNKNOWN_ENV', 'INVALID_ENV_ID', 'INVALID_KWARGS', 'INVALID_OPTIONS', 'NOT_SUPPORTED']);
+
+export function isUsageError(error: unknown): boolean {
+  return error instanceof UsageError || (TurngymError.is(error) && USAGE_CODES.has(error.code));
+}
+
+let typescriptLoader: Promise<void> | undefined;
+
+/**
+ * Imports user modules given with `--import` (paths relative to the working directory, or package names).
+ * A module registers its envs by calling `register`. TypeScript modules are loaded through tsx.
+ */
+export async function importModules(specifiers: readonly string[]): Promise<void> {
+  for (const specifier of specifiers) {
+    const isPath = specifier.startsWith('.') || isAbsolute(specifier) || /\.(c|m)?(t|j)s$/.test(specifier);
+    let target = specifier;
+    if (isPath) {
+      const file = resolve(process.cwd(), specifier);
+      if (!existsSync(file)) throw new UsageError(`--import ${specifier}: no such file (${file}).`);
+      target = pathToFileURL(file).href;
+      if (/\.(c|m)?ts$/.test(file)) await loadTypeScript(specifier);
+    }
+    try {
+      await import(target);
+    } catch (error) {
+      throw new UsageError(`--import ${specifier} failed: ${error instanceof Error ? error.message : String(error)}`);
+    }
+  }
+}
+
+async function loadTypeScript(specifier: string): Promise<void> {
+  typescriptLoader ??= (async () => {
+    try {
+      const api = (await import('tsx/esm/api')) as { register: () => unknown };
+      api.register();
+    } catch {
+      throw new UsageError(`--import ${specifier}: importing TypeScript needs the 'tsx' package (npm install tsx), or import the compiled .js file.`);
+    }
+  })();
+  await typescriptLoader;
+}
+
+/** Parses an integer option, with the option's name in the error. */
+export function integer(name: string, { min, max }: { min?: number; max?: number } = {}) {
+  return (value: string): number => {
+    const parsed = Number(value);
+    if (!/^-?\d+$/.test(value.trim()) || !Number.isSafeInteger(parsed)) throw new UsageError(`${name} must be an integer, got '${value}'.`);
+    if (min !== undefined && parsed < min) throw new UsageError(`${name} must be at least ${min}, got ${parsed}.`);
+    if (max !== undefined && parsed > max) throw new UsageError(`${name} must be at most ${max}, got ${parsed}.`);
+    return parsed;
+  };
+}
+
+/** Parses a JSON object option (e.g. `--kwargs '{"difficulty": 4}'`). */
+export function jsonObject(name: string) {
+  return (value: string): Record<string, unknown> => {
+    let parsed: unknown;
+    try {
+      parsed = JSON.parse(value);
+    } catch (error) {
+      throw new UsageError(`${name} must be a JSON object: ${(error as Error).message}`);
+    }
+    if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) throw new UsageError(`${name} must be a JSON object.`);
+    return parsed as Record<string, unknown>;
+  };
+}
+
+/** Collects a repeatable option. */
+export function collect(value: string, previous: string[] = []): string[] {
+  return [...previous, value];
+}
+
+export function printJson(value: unknown): void {
+  process.stdout.write(`${JSON.stringify(value, null, 2)}\n`);
+}

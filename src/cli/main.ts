@@ -1,0 +1,43 @@
+/**
+ * The turngym command line. Each command lives in its own file; this one wires them up and turns errors
+ * into messages: a bad command line or a bad argument exits with code 2, anything else with 1.
+ */
+import { Command, CommanderError } from 'commander';
+import '../envs/builtin.js';
+import { benchCommand } from './bench.js';
+import { isUsageError } from './common.js';
+import { listCommand } from './list.js';
+import { runCommand } from './run.js';
+
+export function buildProgram(): Command {
+  const program = new Command('turngym')
+    .description('a gym for training multi-turn, tool-using agents with reinforcement learning')
+    .version('0.1.0')
+    .exitOverride()
+    .showHelpAfterError('(run with --help for usage)');
+  listCommand(program);
+  runCommand(program);
+  benchCommand(program);
+  for (const command of program.commands) command.exitOverride();
+  return program;
+}
+
+export async function main(argv: string[]): Promise<number> {
+  try {
+    await buildProgram().parseAsync(argv, { from: 'user' });
+    return 0;
+  } catch (error) {
+    if (error instanceof CommanderError) {
+      // commander already printed its message; help and version are not errors.
+      return error.exitCode === 0 ? 0 : 2;
+    }
+    if (isUsageError(error)) {
+      console.error(`turngym: ${(error as Error).message}`);
+      return 2;
+    }
+    console.error(`turngym: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}`);
+    return 1;
+  }
+}
+
+process.exitCode = await main(process.argv.slice(2));

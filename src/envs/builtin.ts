@@ -1,0 +1,5 @@
+/**
+ * Registers every built-in env family. Families keep their heavy dependencies (isolated-vm, Chromium,
+ * SQLite) behind dynamic imports in `create`, so importing this module is cheap.
+ */
+import './puzzle/index.js';

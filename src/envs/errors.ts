@@ -1,0 +1,129 @@
+/**
+ * Typed errors. Two kinds of thing go wrong in a gym:
+ *
+ * - **Agent mistakes** (a malformed action, an unknown tool, a bad argument, code that throws in the sandbox)
+ *   are not exceptions. The step returns an observation saying what was wrong and sets
+ *   `info.error = { code, message }` with one of the {@link ActionErrorCode}s; the episode goes on.
+ * - **Caller and infrastructure faults** (an unknown env id, stepping a finished episode, a crashed browser
+ *   that could not be recovered) are thrown as a {@link TurngymError} subclass with a stable `code`.
+ *
+ * Use `TurngymError.is(err, 'EPISODE_ENDED')` rather than `instanceof` so errors that crossed a module
+ * boundary (two copies of the package, a worker) are still recognised.
+ */
+
+/** Codes carried by thrown errors. */
+export type ErrorCode =
+  | 'UNKNOWN_ENV'
+  | 'INVALID_ENV_ID'
+  | 'DUPLICATE_ENV'
+  | 'INVALID_KWARGS'
+  | 'INVALID_OPTIONS'
+  | 'RESET_NEEDED'
+  | 'EPISODE_ENDED'
+  | 'ENV_CLOSED'
+  | 'NOT_SUPPORTED'
+  | 'ENV_FAILURE'
+  | 'TIMEOUT'
+  | 'CHECK_FAILED';
+
+/** Codes carried in `info.error` when an agent's action could not be carried out. */
+export type ActionErrorCode =
+  | 'UNPARSABLE_ACTION'
+  | 'UNKNOWN_TOOL'
+  | 'INVALID_ARGS'
+  | 'ACTION_TOO_LARGE'
+  | 'TOOL_ERROR'
+  | 'TIMEOUT';
+
+const MARK = Symbol.for('turngym.error');
+
+/** Base class of every error turngym throws on purpose. */
+export class TurngymError extends Error {
+  readonly [MARK] = true;
+  constructor(
+    readonly code: ErrorCode,
+    message: string,
+    options?: { cause?: unknown },
+  ) {
+    super(message, options);
+    this.name = 'TurngymError';
+  }
+
+  /** True when `value` is a turngym error (of the given code, when one is given). */
+  static is(value: unknown, code?: ErrorCode): value is TurngymError {
+    return (
+      typeof value === 'object' &&
+      value !== null &&
+      (value as Record<symbol, unknown>)[MARK] === true &&
+      (code === undefined || (value as TurngymError).code === code)
+    );
+  }
+}
+
+/** `make`/`spec` was given an id that is not registered; the message suggests close ids. */
+export class UnknownEnvError extends TurngymError {
+  constructor(
+    readonly id: string,
+    readonly suggestions: string[],
+  ) {
+    const hint = suggestions.length > 0 ? ` Did you mean ${suggestions.map((s) => `'${s}'`).join(' or ')}?` : '';
+    super('UNKNOWN_ENV', `No environment is registered as '${id}'.${hint} Run \`turngym list\` to see them all.`);
+    this.name = 'UnknownEnvError';
+  }
+}
+
+/** Keyword arguments given to `make` failed the env's schema; `issues` lists each field and why. */
+export class InvalidKwargsError extends TurngymError {
+  constructor(
+    readonly id: string,
+    readonly issues: { path: string; message: string }[],
+  ) {
+    const lines = issues.map((i) => `  - ${i.path || '(root)'}: ${i.message}`).join('\n');
+    super('INVALID_KWARGS', `Invalid arguments for '${id}':\n${lines}`);
+    this.name = 'InvalidKwargsError';
+  }
+}
+
+/** `step` was called before the first `reset`. */
+export class ResetNeededError extends TurngymError {
+  constructor(id: string) {
+    super('RESET_NEEDED', `Cannot step '${id}' before reset(): call reset() to start an episode.`);
+    this.name = 'ResetNeededError';
+  }
+}
+
+/** `step` was called after the episode terminated or was truncated. */
+export class EpisodeEndedError extends TurngymError {
+  constructor(id: string, how: 'terminated' | 'truncated') {
+    super('EPISODE_ENDED', `The episode of '${id}' has ${how}; call reset() to start a new one before stepping.`);
+    this.name = 'EpisodeEndedError';
+  }
+}
+
+/** The env was used after `close()`. */
+export class EnvClosedError extends TurngymError {
+  constructor(id: string) {
+    super('ENV_CLOSED', `'${id}' is closed; make a new environment.`);
+    this.name = 'EnvClosedError';
+  }
+}
+
+/** An infrastructure fault (sandbox, browser, database) the env could not recover from; callers may retry. */
+export class EnvFailureError extends TurngymError {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super('ENV_FAILURE', message, options);
+    this.name = 'EnvFailureError';
+  }
+}
+
+/** The structured error put in `info.error` for an agent mistake. */
+export interface ActionError {
+  code: ActionErrorCode;
+  message: string;
+}
+
+/** Turns any thrown value into a message a user can read. */
+export function describeError(error: unknown): string {
+  if (error instanceof Error) return error.message;
+  return String(error);
+}

@@ -1,0 +1,10 @@
+/** The environment layer: contract, registry, wrappers, pool, checker, tasks. */
+export * from './env.js';
+export * from './errors.js';
+export * from './actions.js';
+export * from './registry.js';
+export * from './wrappers.js';
+export * from './pool.js';
+export * from './check.js';
+export * from './task.js';
+import './builtin.js';

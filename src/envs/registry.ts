@@ -1,0 +1,169 @@
+/**
+ * The registry: ids `family/name-vN`, `register`, `make`, `list`, `spec`.
+ *
+ * A published id never changes meaning; a behaviour change gets a new version. `make` validates keyword
+ * arguments with the env's zod schema and stacks the standard wrappers (see `wrap` in wrappers.ts), so the
+ * env a user gets always enforces call order and the horizon.
+ */
+import type { z } from 'zod';
+import { DEFAULT_MAX_ACTION_CHARS, type Env, type EnvSpec, type ToolSpec } from './env.js';
+import { InvalidKwargsError, TurngymError, UnknownEnvError } from './errors.js';
+import { type WrapOptions, wrap } from './wrappers.js';
+
+/** Everything needed to register an environment. */
+export interface EnvDefinition<Kwargs extends z.ZodObject = z.ZodObject> {
+  /** `family/name-vN`: lower-case letters, digits and dashes, e.g. `search/multihop-v0`. */
+  id: string;
+  description: string;
+  tools: ToolSpec[];
+  /** Default horizon (steps before truncation). */
+  maxTurns: number;
+  /** Same seed, same task and observations. Default true. */
+  deterministic?: boolean;
+  /** Many instances may run at once in one process. Default true. */
+  concurrentSafe?: boolean;
+  /** Largest accepted action in characters. Default 64 KiB. */
+  maxActionChars?: number;
+  /** Schema of the keyword arguments `make` accepts (with defaults). */
+  kwargs: Kwargs;
+  /** Builds the bare env (no wrappers) from validated kwargs. May load heavy modules lazily. */
+  create(kwargs: z.output<Kwargs>, spec: EnvSpec): Env | Promise<Env>;
+}
+
+/** A registered spec, plus the kwargs schema for tooling (CLI help, remote `list`). */
+export interface RegisteredSpec extends EnvSpec {
+  kwargs: z.ZodObject;
+}
+
+const ID_PATTERN = /^[a-z][a-z0-9-]*\/[a-z][a-z0-9-]*-v\d+$/;
+type Entry = { definition: EnvDefinition; spec: RegisteredSpec };
+// Kept on globalThis so that two copies of turngym in one process (a user's env module importing the
+// package while the CLI runs from source, say) share one registry.
+const REGISTRY_KEY = Symbol.for('turngym.registry');
+const registry: Map<string, Entry> = ((globalThis as Record<symbol, unknown>)[REGISTRY_KEY] ??= new Map<string, Entry>()) as Map<string, Entry>;
+
+/** Registers an environment. Registering the same id twice is an error (a published id never changes). */
+export function register<Kwargs extends z.ZodObject>(definition: EnvDefinition<Kwargs>): RegisteredSpec {
+  if (!ID_PATTERN.test(definition.id)) {
+    throw new TurngymError(
+      'INVALID_ENV_ID',
+      `'${definition.id}' is not a valid env id: use family/name-vN with lower-case letters, digits and dashes (e.g. 'puzzle/guess-number-v0').`,
+    );
+  }
+  const existing = registry.get(definition.id);
+  if (existing) {
+    if (existing.definition === (definition as unknown as EnvDefinition)) return existing.spec;
+    throw new TurngymError(
+      'DUPLICATE_ENV',
+      `'${definition.id}' is already registered. A published id never changes meaning: register a new version (e.g. '${bumpVersion(definition.id)}').`,
+    );
+  }
+  if (!Number.isInteger(definition.maxTurns) || definition.maxTurns < 1) {
+    throw new TurngymError('INVALID_OPTIONS', `${definition.id}: maxTurns must be a positive integer.`);
+  }
+  const spec: RegisteredSpec = {
+    id: definition.id,
+    description: definition.description,
+    tools: definition.tools,
+    maxTurns: definition.maxTurns,
+    deterministic: definition.deterministic ?? true,
+    concurrentSafe: definition.concurrentSafe ?? true,
+    maxActionChars: definition.maxActionChars ?? DEFAULT_MAX_ACTION_CHARS,
+    kwargs: definition.kwargs,
+  };
+  registry.set(definition.id, { definition: definition as unknown as EnvDefinition, spec });
+  return spec;
+}
+
+/** Removes a registration (for tests and notebooks). */
+export function unregister(id: string): boolean {
+  return registry.delete(id);
+}
+
+/** Registered ids, sorted. */
+export function list(): string[] {
+  return [...registry.keys()].sort();
+}
+
+/** The spec of a registered id, without creating an env. */
+export function spec(id: string): RegisteredSpec {
+  return lookup(id).spec;
+}
+
+/**
+ * Creates a registered env with validated keyword arguments, wrapped with the standard wrappers
+ * (order enforcing, horizon limit, and, when asked, observation budget and episode recording).
+ */
+export async function make(id: string, kwargs: Record<string, unknown> = {}, options: WrapOptions = {}): Promise<Env> {
+  const { definition, spec: registered } = lookup(id);
+  const parsed = validateKwargs(id, registered.kwargs, kwargs);
+  const envSpec: EnvSpec = { ...registered };
+  delete (envSpec as Partial<RegisteredSpec>).kwargs;
+  const env = await definition.create(parsed, envSpec);
+  return wrap(env, options);
+}
+
+/** Validates kwargs against a schema, naming each unknown or invalid field. */
+export function validateKwargs(id: string, schema: z.ZodObject, kwargs: Record<string, unknown>): Record<string, unknown> {
+  if (typeof kwargs !== 'object' || kwargs === null || Array.isArray(kwargs)) {
+    throw new InvalidKwargsError(id, [{ path: '', message: 'kwargs must be an object of named arguments' }]);
+  }
+  const known = Object.keys(schema.shape);
+  const unknown = Object.keys(kwargs).filter((key) => !known.includes(key));
+  if (unknown.length > 0) {
+    throw new InvalidKwargsError(
+      id,
+      unknown.map((key) => ({
+        path: key,
+        message: `unknown argument; '${id}' accepts ${known.length ? known.map((k) => `'${k}'`).join(', ') : 'no arguments'}`,
+      })),
+    );
+  }
+  const result = schema.safeParse(kwargs);
+  if (!result.success) {
+    throw new InvalidKwargsError(
+      id,
+      result.error.issues.map((issue) => ({ path: issue.path.join('.'), message: issue.message })),
+    );
+  }
+  return result.data as Record<string, unknown>;
+}
+
+function lookup(id: string) {
+  const entry = registry.get(id);
+  if (!entry) throw new UnknownEnvError(id, suggest(id, [...registry.keys()]));
+  return entry;
+}
+
+function bumpVersion(id: string): string {
+  return id.replace(/-v(\d+)$/, (_, n: string) => `-v${Number(n) + 1}`);
+}
+
+/** Ids close to `id`: same name in another version or family, or within a small edit distance. */
+export function suggest(id: string, candidates: readonly string[]): string[] {
+  const name = (value: string) => value.split('/').pop()!.replace(/-v\d+$/, '');
+  const scored = candidates
+    .map((candidate) => {
+      let distance = editDistance(id.toLowerCase(), candidate);
+      if (name(candidate) === name(id.toLowerCase())) distance = Math.min(distance, 1);
+      return { candidate, distance };
+    })
+    .filter(({ candidate, distance }) => distance <= Math.max(2, Math.floor(candidate.length / 3)))
+    .sort((a, b) => a.distance - b.distance || a.candidate.localeCompare(b.candidate));
+  return scored.slice(0, 3).map((s) => s.candidate);
+}
+
+function editDistance(a: string, b: string): number {
+  const previous = Array.from({ length: b.length + 1 }, (_, j) => j);
+  for (let i = 1; i <= a.length; i++) {
+    let diagonal = previous[0]!;
+    previous[0] = i;
+    for (let j = 1; j <= b.length; j++) {
+      const above = previous[j]!;
+      previous[j] = Math.min(previous[j]! + 1, previous[j - 1]! + 1, diagonal + (a[i - 1] === b[j - 1] ? 0 : 1));
+      diagonal = above;
+    }
+  }
+  return previous[b.length]!;
+}
+

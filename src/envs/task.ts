@@ -1,0 +1,221 @@
+/**
+ * Tasks, task suites and the base class of task-driven tool environments.
+ *
+ * A task suite (InternBootcamp-style) makes a task from a seed and a difficulty, scores a submission with a
+ * verifier, and can play the task's reference solution. The task's ground truth stays private: it is
+ * reachable only through the privileged `groundTruth()` / `oracle()` methods, never through observations.
+ */
+import { randomInt } from 'node:crypto';
+import { uniformFloat64 } from 'pure-rand/distribution/uniformFloat64';
+import { uniformInt } from 'pure-rand/distribution/uniformInt';
+import { xoroshiro128plus, xoroshiro128plusFromState } from 'pure-rand/generator/xoroshiro128plus';
+import type { JumpableRandomGenerator } from 'pure-rand/types/JumpableRandomGenerator';
+import { resolveAction } from './actions.js';
+import type { Env, EnvSpec, Oracle, ResetInfo, ResetOptions, ResetResult, StepResult, ToolCall } from './env.js';
+import { type ActionErrorCode, TurngymError } from './errors.js';
+
+/** A seeded random source (xoroshiro128+ from pure-rand). Never use Math.random in tasks. */
+export class Rng {
+  private constructor(private readonly generator: JumpableRandomGenerator) {}
+
+  /** A generator for `seed` (any safe integer; only its low 32 bits and high bits are mixed in). */
+  static fromSeed(seed: number): Rng {
+    const low = seed | 0;
+    const high = Math.floor(seed / 2 ** 32) | 0;
+    const rng = new Rng(xoroshiro128plus(low ^ Math.imul(high, 0x9e3779b1)));
+    return rng;
+  }
+
+  /** Restores a generator from `state()`. */
+  static fromState(state: readonly number[]): Rng {
+    return new Rng(xoroshiro128plusFromState(state));
+  }
+
+  /** Serialisable state (for checkpoints). */
+  state(): number[] {
+    return [...this.generator.getState()];
+  }
+
+  /** Integer uniform in [min, max], both included. */
+  int(min: number, max: number): number {
+    return uniformInt(this.generator, min, max);
+  }
+
+  /** Float uniform in [0, 1). */
+  float(): number {
+    return uniformFloat64(this.generator);
+  }
+
+  /** True with probability `p`. */
+  chance(p: number): boolean {
+    return this.float() < p;
+  }
+
+  pick<T>(items: readonly T[]): T {
+    if (items.length === 0) throw new Error('Rng.pick on an empty list');
+    return items[this.int(0, items.length - 1)]!;
+  }
+
+  /** A shuffled copy (Fisher–Yates). */
+  shuffle<T>(items: readonly T[]): T[] {
+    const copy = [...items];
+    for (let i = copy.length - 1; i > 0; i--) {
+      const j = this.int(0, i);
+      [copy[i], copy[j]] = [copy[j]!, copy[i]!];
+    }
+    return copy;
+  }
+
+  /** `count` distinct items, in random order. */
+  sample<T>(items: readonly T[], count: number): T[] {
+    return this.shuffle(items).slice(0, count);
+  }
+
+  /** A non-negative 31-bit seed drawn from this generator (to seed another). */
+  seed(): number {
+    return this.int(0, 0x7fffffff);
+  }
+
+  /** An independent generator; this one is advanced by a jump so the two never overlap. */
+  fork(): Rng {
+    const child = new Rng(this.generator.clone());
+    this.generator.jump();
+    return child;
+  }
+}
+
+/** What a task must carry. Suites add their own private fields (the hidden number, the target record ...). */
+export interface Task {
+  /** What the agent is asked to do; the first observation. Must not reveal the answer. */
+  prompt: string;
+  /** Ground-truth final answer as text (what a correct `answer(...)` would say); private. */
+  answer: string;
+  difficulty: number;
+}
+
+/** The verifier's judgement of a submission. */
+export interface Verdict {
+  /** Reward in [0, 1] (e.g. token F1, fraction of tests passed). */
+  score: number;
+  /** Whether the task counts as solved. */
+  success: boolean;
+  /** Optional words for the agent (shown in the final observation). */
+  feedback?: string;
+}
+
+/** A generator of tasks with difficulty, a verifier, and reference solutions. */
+export interface TaskSuite<T extends Task, Submission = string> {
+  /** Lowest and highest difficulty the generator accepts. */
+  readonly difficulties: readonly [number, number];
+  generate(rng: Rng, difficulty: number): T;
+  verify(task: T, submission: Submission): Verdict;
+  /** A player of the reference solution for `task` (usable as a demonstration). */
+  oracle(task: T): Oracle;
+}
+
+/**
+ * An agent mistake found while carrying out a tool call (a missing element, an unknown document id, a guess
+ * out of range). Throw it from `callTool`; the base class turns it into an error observation and the episode
+ * goes on.
+ */
+export class ToolInputError extends Error {
+  constructor(
+    message: string,
+    readonly code: ActionErrorCode = 'TOOL_ERROR',
+  ) {
+    super(message);
+    this.name = 'ToolInputError';
+  }
+}
+
+/**
+ * Base class of environments driven by a task suite and a set of tools. It owns seeding, difficulty,
+ * action parsing and validation, and the privileged accessors; subclasses implement `callTool` (and
+ * optionally `startEpisode` / `dispose` for resources such as isolates or browser contexts).
+ */
+export abstract class TaskEnv<T extends Task> implements Env {
+  protected task: T | undefined;
+  private seeds: Rng | undefined;
+
+  constructor(
+    readonly spec: EnvSpec,
+    protected readonly suite: TaskSuite<T, never>,
+    /** Default difficulty; `reset({ options: { difficulty } })` overrides it for one episode. */
+    protected readonly difficulty: number,
+  ) {}
+
+  async reset(options: ResetOptions = {}): Promise<ResetResult> {
+    const seed = options.seed ?? (this.seeds ? this.seeds.seed() : randomInt(0, 0x7fffffff));
+    if (!Number.isSafeInteger(seed)) throw new TurngymError('INVALID_OPTIONS', `reset: seed must be a safe integer, got ${seed}`);
+    this.seeds = Rng.fromSeed(seed ^ 0x5bd1e995);
+    const difficulty = this.episodeDifficulty(options.options?.difficulty);
+    const task = this.suite.generate(Rng.fromSeed(seed), difficulty);
+    this.task = task;
+    const extra = await this.startEpisode(task, options.options ?? {});
+    const info: ResetInfo = { seed, difficulty, ...extra.info };
+    return { observation: { text: extra.text ?? task.prompt }, info };
+  }
+
+  async step(action: Parameters<Env['step']>[0]): Promise<StepResult> {
+    const resolved = resolveAction(action, this.spec.tools, this.spec.maxActionChars);
+    if (!resolved.ok) return errorStep(resolved.error.code, resolved.error.message);
+    try {
+      const result = await this.callTool(resolved.call, this.currentTask());
+      return { ...result, info: { tool: resolved.call.tool, ...result.info } };
+    } catch (error) {
+      if (error instanceof ToolInputError) {
+        return { ...errorStep(error.code, error.message), info: { tool: resolved.call.tool, error: { code: error.code, message: error.message } } };
+      }
+      throw error;
+    }
+  }
+
+  async close(): Promise<void> {
+    this.task = undefined;
+    await this.dispose();
+  }
+
+  groundTruth(): string {
+    return this.currentTask().answer;
+  }
+
+  oracle(): Oracle {
+    return this.suite.oracle(this.currentTask());
+  }
+
+  /** Carries out a validated tool call. Throw {@link ToolInputError} for agent mistakes. */
+  protected abstract callTool(call: ToolCall, task: T): Promise<StepResult>;
+
+  /** Prepares per-episode resources; may replace the first observation's text and add to `info`. */
+  protected async startEpisode(_task: T, _options: Record<string, unknown>): Promise<{ text?: string; info?: Record<string, unknown> }> {
+    return {};
+  }
+
+  /** Frees resources; called by `close()`, which may be called more than once. */
+  protected async dispose(): Promise<void> {}
+
+  protected currentTask(): T {
+    if (!this.task) throw new Error(`${this.spec.id}: no episode in progress; call reset() first`);
+    return this.task;
+  }
+
+  private episodeDifficulty(requested: unknown): number {
+    if (requested === undefined) return this.difficulty;
+    const [low, high] = this.suite.difficulties;
+    if (typeof requested !== 'number' || !Number.isInteger(requested) || requested < low || requested > high) {
+      throw new TurngymError('INVALID_OPTIONS', `${this.spec.id}: difficulty must be an integer from ${low} to ${high}, got ${JSON.stringify(requested)}`);
+    }
+    return requested;
+  }
+}
+
+/** A step result for an agent mistake: the message as the observation, no reward, the episode goes on. */
+export function errorStep(code: ActionErrorCode, message: string): StepResult {
+  return {
+    observation: { text: `Error: ${message}` },
+    reward: 0,
+    terminated: false,
+    truncated: false,
+    info: { error: { code, message } },
+  };
+}

@@ -1,0 +1,277 @@
+/**
+ * Wrappers add one behaviour each around an env. `make` stacks the standard ones with {@link wrap}:
+ *
+ *   OrderEnforcing( RecordEpisodes?( EpisodeStatistics( HorizonLimit( ObservationBudget( env )))))
+ *
+ * so call-order errors come first, the horizon is counted on every step, and recordings see what the agent saw.
+ */
+import { appendFile, mkdir } from 'node:fs/promises';
+import { dirname } from 'node:path';
+import type { Action, Env, EnvSpec, Oracle, ResetOptions, ResetResult, StepResult } from './env.js';
+import { EnvClosedError, EpisodeEndedError, ResetNeededError, TurngymError } from './errors.js';
+
+/** Forwards everything to the wrapped env; subclasses override what they change. */
+export class Wrapper implements Env {
+  constructor(readonly inner: Env) {}
+
+  get spec(): EnvSpec {
+    return this.inner.spec;
+  }
+
+  /** The bare env under every wrapper. */
+  get unwrapped(): Env {
+    return this.inner instanceof Wrapper ? this.inner.unwrapped : this.inner;
+  }
+
+  reset(options?: ResetOptions): Promise<ResetResult> {
+    return this.inner.reset(options);
+  }
+
+  step(action: Action): Promise<StepResult> {
+    return this.inner.step(action);
+  }
+
+  close(): Promise<void> {
+    return this.inner.close();
+  }
+
+  groundTruth(): string {
+    if (!this.inner.groundTruth) throw new TurngymError('NOT_SUPPORTED', `${this.spec.id} does not expose its ground truth.`);
+    return this.inner.groundTruth();
+  }
+
+  oracle(): Oracle {
+    if (!this.inner.oracle) throw new TurngymError('NOT_SUPPORTED', `${this.spec.id} has no oracle.`);
+    return this.inner.oracle();
+  }
+}
+
+/**
+ * Enforces the call order: `step` before the first `reset`, after the episode ended, or anything after
+ * `close` is a typed error. Calls are serialised, so an env never sees two calls at once.
+ */
+export class OrderEnforcing extends Wrapper {
+  private state: 'new' | 'running' | 'terminated' | 'truncated' | 'closed' = 'new';
+  private queue: Promise<unknown> = Promise.resolve();
+
+  override reset(options?: ResetOptions): Promise<ResetResult> {
+    return this.serialise(async () => {
+      if (this.state === 'closed') throw new EnvClosedError(this.spec.id);
+      const result = await this.inner.reset(options);
+      this.state = 'running';
+      return result;
+    });
+  }
+
+  override step(action: Action): Promise<StepResult> {
+    return this.serialise(async () => {
+      if (this.state === 'closed') throw new EnvClosedError(this.spec.id);
+      if (this.state === 'new') throw new ResetNeededError(this.spec.id);
+      if (this.state === 'terminated' || this.state === 'truncated') throw new EpisodeEndedError(this.spec.id, this.state);
+      const result = await this.inner.step(action);
+      if (result.terminated) this.state = 'terminated';
+      else if (result.truncated) this.state = 'truncated';
+      return result;
+    });
+  }
+
+  override close(): Promise<void> {
+    return this.serialise(async () => {
+      if (this.state === 'closed') return;
+      this.state = 'closed';
+      await this.inner.close();
+    });
+  }
+
+  /** True between a reset and the end of that episode. */
+  get running(): boolean {
+    return this.state === 'running';
+  }
+
+  private serialise<T>(work: () => Promise<T>): Promise<T> {
+    const next = this.queue.then(work, work);
+    this.queue = next.catch(() => undefined);
+    return next;
+  }
+}
+
+/**
+ * Truncates the episode after `maxTurns` steps (the spec's default; `reset({ options: { maxTurns } })` or
+ * `setMaxTurns` change it, which is how horizon curricula act). Adds `info.turn` to every step.
+ */
+export class HorizonLimit extends Wrapper {
+  private turns = 0;
+  private episodeMaxTurns: number;
+
+  constructor(
+    inner: Env,
+    private maxTurns: number = inner.spec.maxTurns,
+  ) {
+    super(inner);
+    assertTurns(maxTurns);
+    this.episodeMaxTurns = maxTurns;
+  }
+
+  /** Changes the horizon from the next reset on. */
+  setMaxTurns(maxTurns: number): void {
+    assertTurns(maxTurns);
+    this.maxTurns = maxTurns;
+  }
+
+  override async reset(options?: ResetOptions): Promise<ResetResult> {
+    const requested = options?.options?.maxTurns;
+    if (requested !== undefined) assertTurns(requested);
+    const result = await this.inner.reset(options);
+    this.turns = 0;
+    this.episodeMaxTurns = (requested as number | undefined) ?? this.maxTurns;
+    return { ...result, info: { ...result.info, max_turns: this.episodeMaxTurns } };
+  }
+
+  override async step(action: Action): Promise<StepResult> {
+    const result = await this.inner.step(action);
+    this.turns += 1;
+    const truncated = result.truncated || (!result.terminated && this.turns >= this.episodeMaxTurns);
+    return { ...result, truncated, info: { ...result.info, turn: this.turns } };
+  }
+}
+
+function assertTurns(maxTurns: unknown): asserts maxTurns is number {
+  if (typeof maxTurns !== 'number' || !Number.isInteger(maxTurns) || maxTurns < 1) {
+    throw new TurngymError('INVALID_OPTIONS', `maxTurns must be a positive integer, got ${JSON.stringify(maxTurns)}.`);
+  }
+}
+
+/** Cuts observation text longer than `maxChars`, with a visible marker saying how much was cut. */
+export class ObservationBudget extends Wrapper {
+  constructor(
+    inner: Env,
+    readonly maxChars: number,
+  ) {
+    super(inner);
+    if (!Number.isInteger(maxChars) || maxChars < 64) {
+      throw new TurngymError('INVALID_OPTIONS', `observationBudget must be an integer of at least 64 characters, got ${maxChars}.`);
+    }
+  }
+
+  override async reset(options?: ResetOptions): Promise<ResetResult> {
+    const result = await this.inner.reset(options);
+    return { ...result, observation: { ...result.observation, text: cutText(result.observation.text, this.maxChars) } };
+  }
+
+  override async step(action: Action): Promise<StepResult> {
+    const result = await this.inner.step(action);
+    return { ...result, observation: { ...result.observation, text: cutText(result.observation.text, this.maxChars) } };
+  }
+}
+
+/** Cuts `text` to at most `maxChars` characters, ending with a marker that says how much was cut. */
+export function cutText(text: string, maxChars: number): string {
+  if (text.length <= maxChars) return text;
+  const marker = (cut: number) => `\n[... ${cut} more characters cut ...]`;
+  const keep = maxChars - marker(text.length).length;
+  return text.slice(0, keep) + marker(text.length - keep);
+}
+
+/** Adds `info.episode = { return, length, success }` to the step that ends an episode. */
+export class EpisodeStatistics extends Wrapper {
+  private episodeReturn = 0;
+  private length = 0;
+
+  override async reset(options?: ResetOptions): Promise<ResetResult> {
+    const result = await this.inner.reset(options);
+    this.episodeReturn = 0;
+    this.length = 0;
+    return result;
+  }
+
+  override async step(action: Action): Promise<StepResult> {
+    const result = await this.inner.step(action);
+    this.episodeReturn += result.reward;
+    this.length += 1;
+    if (!result.terminated && !result.truncated) return result;
+    const episode = { return: this.episodeReturn, length: this.length, success: result.info.success === true };
+    return { ...result, info: { ...result.info, episode } };
+  }
+}
+
+/** One recorded episode, as written (one JSON object per line) by {@link RecordEpisodes}. */
+export interface EpisodeRecord {
+  env: string;
+  seed: unknown;
+  reset: ResetResult;
+  steps: { action: Action; result: StepResult }[];
+  ended: 'terminated' | 'truncated' | 'abandoned';
+}
+
+/** Appends every episode to a JSONL file when it ends (or is abandoned by a reset or close). */
+export class RecordEpisodes extends Wrapper {
+  private current: Omit<EpisodeRecord, 'ended'> | undefined;
+  private writes: Promise<void> = Promise.resolve();
+
+  constructor(
+    inner: Env,
+    readonly path: string,
+  ) {
+    super(inner);
+  }
+
+  override async reset(options?: ResetOptions): Promise<ResetResult> {
+    this.flush('abandoned');
+    const result = await this.inner.reset(options);
+    this.current = { env: this.spec.id, seed: result.info.seed, reset: result, steps: [] };
+    return result;
+  }
+
+  override async step(action: Action): Promise<StepResult> {
+    const result = await this.inner.step(action);
+    this.current?.steps.push({ action, result });
+    if (result.terminated || result.truncated) this.flush(result.terminated ? 'terminated' : 'truncated');
+    return result;
+  }
+
+  override async close(): Promise<void> {
+    this.flush('abandoned');
+    await this.writes;
+    await this.inner.close();
+  }
+
+  private flush(ended: EpisodeRecord['ended']): void {
+    const record = this.current;
+    this.current = undefined;
+    if (!record) return;
+    const line = `${JSON.stringify({ ...record, ended })}\n`;
+    this.writes = this.writes.then(async () => {
+      await mkdir(dirname(this.path), { recursive: true });
+      await appendFile(this.path, line);
+    });
+  }
+}
+
+/** Options of the standard wrapper stack (`make`'s third argument). */
+export interface WrapOptions {
+  /** Horizon; default: the spec's `maxTurns`. */
+  maxTurns?: number;
+  /** Cut observations longer than this many characters; default 16,000; 0 turns the budget off. */
+  observationBudget?: number;
+  /** Append each episode to this JSONL file. */
+  recordTo?: string;
+}
+
+/** Stacks the standard wrappers around a bare env. */
+export function wrap(env: Env, options: WrapOptions = {}): OrderEnforcing {
+  let wrapped: Env = env;
+  const budget = options.observationBudget ?? 16_000;
+  if (budget > 0) wrapped = new ObservationBudget(wrapped, budget);
+  wrapped = new HorizonLimit(wrapped, options.maxTurns ?? env.spec.maxTurns);
+  wrapped = new EpisodeStatistics(wrapped);
+  if (options.recordTo) wrapped = new RecordEpisodes(wrapped, options.recordTo);
+  return new OrderEnforcing(wrapped);
+}
+
+/** Finds a wrapper of the given class in a stack (e.g. the HorizonLimit, to change the horizon). */
+export function findWrapper<W extends Wrapper>(env: Env, kind: abstract new (...args: never[]) => W): W | undefined {
+  for (let current: Env = env; current instanceof Wrapper; current = current.inner) {
+    if (current instanceof kind) return current;
+  }
+  return undefined;
+}

@@ -1,0 +1,14 @@
+import { defineConfig } from 'vitest/config';
+
+// isolated-vm needs --no-node-snapshot on Node 20, so tests run in forked processes started with it.
+export default defineConfig({
+  test: {
+    include: ['test/**/*.test.ts'],
+    pool: 'forks',
+    execArgv: ['--no-node-snapshot'],
+    testTimeout: 60_000,
+    hookTimeout: 60_000,
+    reporters: ['default', 'json'],
+    outputFile: { json: '.vitest-report.json' },
+  },
+});
