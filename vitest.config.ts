@@ -1,7 +1,10 @@
+import { fileURLToPath } from 'node:url';
 import { defineConfig } from 'vitest/config';
 
 // isolated-vm needs --no-node-snapshot on Node 20, so tests run in forked processes started with it.
 export default defineConfig({
+  // Examples import 'turngym' as a user would; in tests that is the source tree.
+  resolve: { alias: { turngym: fileURLToPath(new URL('./src/index.ts', import.meta.url)) } },
   test: {
     include: ['test/**/*.test.ts'],
     pool: 'forks',

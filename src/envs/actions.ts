@@ -90,10 +90,14 @@ export function describeTools(tools: readonly ToolSpec[]): string {
   return tools.map((tool) => `${signature(tool)}: ${tool.description}`).join('\n');
 }
 
-/** A tool's arguments as JSON Schema (zod's own conversion, input side, without `$schema`). */
+/**
+ * A tool's arguments as JSON Schema (zod's own conversion, input side, without `$schema`). Unknown
+ * arguments are refused by `validateCall`, so the schema says `additionalProperties: false`.
+ */
 export function toolJsonSchema(tool: ToolSpec): Record<string, unknown> {
   const schema = z.toJSONSchema(tool.parameters, { io: 'input', unrepresentable: 'any' }) as Record<string, unknown>;
   delete schema.$schema;
+  schema.additionalProperties = false;
   return schema;
 }
 

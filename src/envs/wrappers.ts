@@ -53,6 +53,7 @@ export class Wrapper implements Env {
 export class OrderEnforcing extends Wrapper {
   private state: 'new' | 'running' | 'terminated' | 'truncated' | 'closed' = 'new';
   private queue: Promise<unknown> = Promise.resolve();
+  private pending = 0;
 
   override reset(options?: ResetOptions): Promise<ResetResult> {
     return this.serialise(async () => {
@@ -89,8 +90,18 @@ export class OrderEnforcing extends Wrapper {
   }
 
   private serialise<T>(work: () => Promise<T>): Promise<T> {
-    const next = this.queue.then(work, work);
-    this.queue = next.catch(() => undefined);
+    // Fast path: nothing in flight, so run now (no extra promise hops on the hot path).
+    const next = this.pending === 0 ? work() : this.queue.then(work, work);
+    this.pending++;
+    const settled = next.then(
+      () => {
+        this.pending--;
+      },
+      () => {
+        this.pending--;
+      },
+    );
+    this.queue = settled;
     return next;
   }
 }
@@ -168,7 +179,14 @@ export class ObservationBudget extends Wrapper {
 export function cutText(text: string, maxChars: number): string {
   if (text.length <= maxChars) return text;
   const marker = (cut: number) => `\n[... ${cut} more characters cut ...]`;
-  const keep = maxChars - marker(text.length).length;
+  // The marker's length depends on the number it shows; settle it in a few rounds (never over the budget).
+  let keep = maxChars - marker(text.length).length;
+  for (let round = 0; round < 3; round++) {
+    const next = maxChars - marker(text.length - keep).length;
+    if (next === keep || text.length - next <= 0) break;
+    if (next + marker(text.length - next).length > maxChars) break;
+    keep = next;
+  }
   return text.slice(0, keep) + marker(text.length - keep);
 }
 

@@ -1,0 +1,63 @@
+import { describe, expect, it } from 'vitest';
+import { runCli } from './helpers.js';
+
+describe('turngym CLI', () => {
+  it('lists envs as text and JSON', async () => {
+    const text = await runCli(['list']);
+    expect(text.code).toBe(0);
+    expect(text.stdout).toContain('puzzle/guess-number-v0');
+    const json = await runCli(['list', '--json']);
+    const envs = JSON.parse(json.stdout) as { id: string; tools: { name: string; parameters: { type: string } }[] }[];
+    expect(envs.find((env) => env.id === 'puzzle/guess-number-v0')?.tools[0]).toMatchObject({ name: 'guess', parameters: { type: 'object' } });
+  });
+
+  it('runs the oracle and prints a JSON summary', async () => {
+    const result = await runCli(['run', '--env', 'puzzle/guess-number-v0', '--agent', 'oracle', '--episodes', '4', '--difficulty', '5', '--json']);
+    expect(result.code).toBe(0);
+    const summary = JSON.parse(result.stdout);
+    expect(summary).toMatchObject({ env: 'puzzle/guess-number-v0', agent: 'oracle', episodes: 4, success_rate: 1, mean_return: 1 });
+    expect(summary.mean_turns).toBeGreaterThan(1);
+  });
+
+  it('prints transcripts by default', async () => {
+    const result = await runCli(['run', '--env', 'puzzle/guess-number-v0', '--agent', 'random', '--episodes', '1', '--seed', '3']);
+    expect(result.code).toBe(0);
+    expect(result.stdout).toMatch(/^=== puzzle\/guess-number-v0 · seed 3 · agent random\n\[task\] I am thinking/);
+    expect(result.stdout).toContain('1 episodes · success rate');
+  });
+
+  it('exits with code 2 and a clear message on bad arguments', async () => {
+    const cases: [string[], string][] = [
+      [['run', '--env', 'puzzle/guess-numbr-v0'], "turngym: No environment is registered as 'puzzle/guess-numbr-v0'. Did you mean 'puzzle/guess-number-v0'?"],
+      [['run', '--env', 'puzzle/guess-number-v0', '--kwargs', '{"difficulty": 0}'], "turngym: Invalid arguments for 'puzzle/guess-number-v0':\n  - difficulty: Too small"],
+      [['run', '--env', 'puzzle/guess-number-v0', '--episodes', 'many'], "turngym: --episodes must be an integer, got 'many'."],
+      [['run', '--env', 'puzzle/guess-number-v0', '--agent', 'genius'], "turngym: Unknown agent 'genius'."],
+      [['run', '--env', 'puzzle/guess-number-v0', '--kwargs', '{oops'], 'turngym: --kwargs must be a JSON object'],
+      [['run'], "error: required option '--env <id>' not specified"],
+      [['bench', 'nothing'], "turngym: Unknown benchmark 'nothing'. Available: env-step"],
+      [['run', '--env', 'x/y-v0', '--import', './no/such/module.ts'], 'turngym: --import ./no/such/module.ts: no such file'],
+    ];
+    for (const [args, message] of cases) {
+      const result = await runCli(args);
+      expect(result.code, args.join(' ')).toBe(2);
+      expect(result.stderr, args.join(' ')).toContain(message);
+    }
+  });
+
+  it('runs a user env registered by an --import module', async () => {
+    const result = await runCli(['run', '--import', './examples/custom-env.ts', '--env', 'example/safe-v0', '--episodes', '3', '--json']);
+    expect(result.stderr).toBe('');
+    expect(JSON.parse(result.stdout)).toMatchObject({ env: 'example/safe-v0', success_rate: 1 });
+    const listed = await runCli(['list', '--import', './examples/custom-env.ts']);
+    expect(listed.stdout).toContain('example/safe-v0');
+  });
+
+  it('runs the env-step benchmark and prints JSON', async () => {
+    const result = await runCli(['bench', 'env-step', '--json', '--quick']);
+    expect(result.code).toBe(0);
+    const figures = JSON.parse(result.stdout);
+    expect(figures).toMatchObject({ benchmark: 'env-step', env: 'puzzle/guess-number-v0', pool_size: 64 });
+    expect(figures.bare_steps_per_s).toBeGreaterThan(0);
+    expect(figures.wrapper_overhead_ratio).toBeGreaterThan(0);
+  });
+});
