@@ -1,0 +1,158 @@
+/**
+ * The policy loss: token-level PPO-clip with covariance-based entropy control, as verl defines it
+ * (core_algos.py: `compute_policy_loss`, `clip_cov`, `kl_cov`), written as a pure function of tensors so
+ * the formulas can be checked on hand-computed cases.
+ *
+ * All inputs are flat over the tokens of a mini-batch ([N]); `mask` is 1 on action tokens and 0 elsewhere
+ * (prompt, observation and padding tokens never carry loss). The loss is the token mean over valid tokens
+ * (verl's `token-mean` aggregation).
+ *
+ *   ratio_i = exp(logp_i - logp_old_i)
+ *   cov_i   = (A_i - mean A)(logp_i - mean logp)         (means over valid tokens; logp detached)
+ *
+ * - `none`:     L_i = max(-A r, -A clip(r, 1-eps_low, 1+eps_high))
+ * - `bonus`:    the same, minus `entropyCoef` times the mean token entropy
+ * - `clip-cov`: the same PPO term; among valid tokens that PPO did not already clip and with
+ *               lb < cov_i < ub, a random subset of max(1, int(ratio * N)) gets its gradient zeroed
+ * - `kl-cov`:   L_i = -A r for all tokens (no ratio clipping), except the top max(1, int(ratio * N)) tokens
+ *               by cov_i, which get -A r + coef |logp - logp_old|
+ */
+import * as tf from '@tensorflow/tfjs';
+import { z } from 'zod';
+import type { Rng } from '../envs/task.js';
+
+export const lossConfigSchema = z.object({
+  clipLow: z.number().min(0).default(0.2).describe('PPO clip range below 1 (ratio >= 1 - clipLow)'),
+  clipHigh: z.number().min(0).default(0.28).describe('PPO clip range above 1 (ratio <= 1 + clipHigh; DAPO clip-higher)'),
+  entropyControl: z.enum(['none', 'bonus', 'clip-cov', 'kl-cov']).default('clip-cov').describe('Entropy control method'),
+  entropyCoef: z.number().min(0).default(0.001).describe('Entropy bonus coefficient (entropyControl = bonus)'),
+  clipCovRatio: z.number().min(0).max(1).default(2e-4).describe('Clip-Cov: fraction of valid tokens whose gradient is zeroed (at least 1)'),
+  clipCovLb: z.number().default(1).describe('Clip-Cov: lower covariance bound of candidate tokens'),
+  clipCovUb: z.number().default(5).describe('Clip-Cov: upper covariance bound of candidate tokens'),
+  klCovRatio: z.number().min(0).max(1).default(2e-4).describe('KL-Cov: fraction of valid tokens (top by covariance) that get the KL penalty (at least 1)'),
+  klCovCoef: z.number().min(0).default(0.1).describe('KL-Cov: coefficient of |logp - logp_old| on the selected tokens'),
+});
+export type LossConfig = z.output<typeof lossConfigSchema>;
+
+export interface LossInputs {
+  /** Log-probs of the taken tokens under the current policy (differentiable), [N]. */
+  logprobs: tf.Tensor1D;
+  /** Log-probs when the tokens were sampled, [N]. */
+  oldLogprobs: tf.Tensor1D;
+  /** Per-token advantages, [N]. */
+  advantages: tf.Tensor1D;
+  /** 1 for action tokens, 0 otherwise, [N]. */
+  mask: tf.Tensor1D;
+  /** Per-token entropies under the current policy (differentiable); needed for `bonus`. [N] */
+  entropies?: tf.Tensor1D;
+}
+
+export interface LossMetrics {
+  /** Fraction of valid tokens whose PPO term is clipped (or, for Clip-Cov, whose gradient was zeroed). */
+  pg_clipfrac: number;
+  /** Mean of logp_old - logp over valid tokens (for KL-Cov: of |logp - logp_old|). */
+  ppo_kl: number;
+  /** Mean and max covariance over valid tokens. */
+  cov_mean: number;
+  cov_max: number;
+  /** Number of tokens selected by Clip-Cov / KL-Cov. */
+  selected: number;
+  valid_tokens: number;
+}
+
+export interface LossOutput {
+  loss: tf.Scalar;
+  /** Indices (into the flat token axis) that Clip-Cov zeroed or KL-Cov penalised. */
+  selected: number[];
+  metrics: LossMetrics;
+}
+
+/**
+ * Computes the policy loss. Call it inside `tf.variableGrads`/`optimizer.minimize` to differentiate
+ * through `inputs.logprobs` (and `inputs.entropies`). `rng` draws Clip-Cov's random subset.
+ */
+export function policyLoss(inputs: LossInputs, config: LossConfig, rng: Rng): LossOutput {
+  const logp = inputs.logprobs.dataSync();
+  const old = inputs.oldLogprobs.dataSync();
+  const advantages = inputs.advantages.dataSync();
+  const mask = inputs.mask.dataSync();
+  const n = mask.length;
+  const valid: number[] = [];
+  for (let i = 0; i < n; i++) if (mask[i]! > 0) valid.push(i);
+  const validCount = Math.max(valid.length, 1);
+
+  // Covariance of advantage and (detached) log-prob over valid tokens.
+  const meanAdvantage = valid.reduce((sum, i) => sum + advantages[i]!, 0) / validCount;
+  const meanLogp = valid.reduce((sum, i) => sum + logp[i]!, 0) / validCount;
+  const cov = new Float64Array(n);
+  for (const i of valid) cov[i] = (advantages[i]! - meanAdvantage) * (logp[i]! - meanLogp);
+
+  // Which tokens PPO clips: pg_losses2 > pg_losses1.
+  const clippedByPpo = new Uint8Array(n);
+  for (const i of valid) {
+    const ratio = Math.exp(logp[i]! - old[i]!);
+    const unclipped = -advantages[i]! * ratio;
+    const clipped = -advantages[i]! * Math.min(Math.max(ratio, 1 - config.clipLow), 1 + config.clipHigh);
+    if (clipped > unclipped) clippedByPpo[i] = 1;
+  }
+
+  let selected: number[] = [];
+  if (config.entropyControl === 'clip-cov') {
+    const candidates = valid.filter((i) => !clippedByPpo[i] && cov[i]! > config.clipCovLb && cov[i]! < config.clipCovUb);
+    const count = Math.max(1, Math.floor(config.clipCovRatio * valid.length));
+    selected = rng.shuffle(candidates).slice(0, Math.min(count, candidates.length));
+  } else if (config.entropyControl === 'kl-cov' && valid.length > 0) {
+    const count = Math.max(1, Math.floor(config.klCovRatio * valid.length));
+    selected = [...valid].sort((a, b) => cov[b]! - cov[a]! || a - b).slice(0, count);
+  }
+  selected.sort((a, b) => a - b);
+
+  const selectedMask = new Float32Array(n);
+  for (const i of selected) selectedMask[i] = 1;
+
+  const loss = tf.tidy(() => {
+    const ratio = tf.exp(tf.sub(inputs.logprobs, inputs.oldLogprobs));
+    const negativeAdvantages = tf.neg(inputs.advantages);
+    const unclipped = tf.mul(negativeAdvantages, ratio);
+    let perToken: tf.Tensor1D;
+    if (config.entropyControl === 'kl-cov') {
+      const absKl = tf.abs(tf.sub(inputs.logprobs, inputs.oldLogprobs));
+      perToken = tf.add(unclipped, tf.mul(tf.tensor1d(selectedMask), tf.mul(config.klCovCoef, absKl)));
+    } else {
+      const clippedRatio = tf.clipByValue(ratio, 1 - config.clipLow, 1 + config.clipHigh);
+      perToken = tf.maximum(unclipped, tf.mul(negativeAdvantages, clippedRatio));
+      if (config.entropyControl === 'clip-cov') perToken = tf.mul(perToken, tf.sub(1, tf.tensor1d(selectedMask)));
+    }
+    let total = tf.div(tf.sum(tf.mul(perToken, inputs.mask)), validCount);
+    if (config.entropyControl === 'bonus' && inputs.entropies) {
+      total = tf.sub(total, tf.mul(config.entropyCoef, tf.div(tf.sum(tf.mul(inputs.entropies, inputs.mask)), validCount)));
+    }
+    return total as tf.Scalar;
+  });
+
+  let clipFraction: number;
+  let ppoKl: number;
+  if (config.entropyControl === 'clip-cov') {
+    clipFraction = selected.length / validCount;
+  } else if (config.entropyControl === 'kl-cov') {
+    clipFraction = 0;
+  } else {
+    clipFraction = valid.reduce((sum, i) => sum + clippedByPpo[i]!, 0) / validCount;
+  }
+  if (config.entropyControl === 'kl-cov') ppoKl = valid.reduce((sum, i) => sum + Math.abs(logp[i]! - old[i]!), 0) / validCount;
+  else ppoKl = valid.reduce((sum, i) => sum + (old[i]! - logp[i]!), 0) / validCount;
+
+  const covValues = valid.map((i) => cov[i]!);
+  return {
+    loss,
+    selected,
+    metrics: {
+      pg_clipfrac: clipFraction,
+      ppo_kl: ppoKl,
+      cov_mean: covValues.length ? covValues.reduce((a, b) => a + b, 0) / covValues.length : 0,
+      cov_max: covValues.length ? Math.max(...covValues) : 0,
+      selected: selected.length,
+      valid_tokens: valid.length,
+    },
+  };
+}

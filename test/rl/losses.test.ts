@@ -1,0 +1,82 @@
+import * as tf from '@tensorflow/tfjs';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { Rng } from '../../src/envs/task.js';
+import { lossConfigSchema, policyLoss } from '../../src/rl/losses.js';
+
+beforeAll(async () => {
+  await tf.setBackend('cpu');
+});
+
+const config = (overrides: Record<string, unknown>) => lossConfigSchema.parse(overrides);
+
+function inputs(logp: number[], old: number[], advantages: number[], mask: number[]) {
+  return { logprobs: tf.tensor1d(logp), oldLogprobs: tf.tensor1d(old), advantages: tf.tensor1d(advantages), mask: tf.tensor1d(mask) };
+}
+
+describe('policyLoss', () => {
+  it('is the PPO-clip token mean (hand-computed)', () => {
+    // ratios: e^0.5 = 1.6487 (A=+1, clipped at 1.28), e^-0.5 = 0.6065 (A=-1, clipped at 0.8 -> loss 0.8), 1 (A=2), masked.
+    const out = policyLoss(inputs([0, -1, -2, -3], [-0.5, -0.5, -2, 0], [1, -1, 2, 5], [1, 1, 1, 0]), config({ entropyControl: 'none' }), Rng.fromSeed(0));
+    const expected = (-1 * 1.28 + 0.8 + -2 * 1) / 3;
+    expect(out.loss.dataSync()[0]).toBeCloseTo(expected, 5);
+    expect(out.metrics.pg_clipfrac).toBeCloseTo(2 / 3, 6);
+    expect(out.metrics.ppo_kl).toBeCloseTo((-0.5 + 0.5 + 0) / 3, 6);
+    expect(out.metrics.valid_tokens).toBe(3);
+    expect(out.selected).toEqual([]);
+  });
+
+  it('Clip-Cov zeroes the gradient of a random subset of unclipped tokens with lb < cov < ub', () => {
+    // On-policy (ratio 1, nothing clipped). Means: A = 0, logp = -1. cov = A * (logp + 1).
+    const logp = [0.5, 1, -1, -3, -1];
+    const advantages = [2, 2, 0, -1, -3]; // cov: 3, 4, 0, 2, 0
+    const mask = [1, 1, 1, 1, 1];
+    const meanA = advantages.reduce((a, b) => a + b) / 5;
+    const meanL = logp.reduce((a, b) => a + b) / 5;
+    const cov = advantages.map((a, i) => (a - meanA) * (logp[i]! - meanL));
+    const candidates = cov.map((c, i) => (c > 1 && c < 5 ? i : -1)).filter((i) => i >= 0);
+    const out = policyLoss(inputs(logp, logp, advantages, mask), config({ entropyControl: 'clip-cov', clipCovRatio: 0.4 }), Rng.fromSeed(3));
+    expect(out.selected).toHaveLength(2);
+    for (const index of out.selected) expect(candidates).toContain(index);
+    expect(out.metrics.pg_clipfrac).toBeCloseTo(2 / 5, 6);
+    // Loss: -A over the tokens that were not zeroed, divided by all valid tokens.
+    const kept = [0, 1, 2, 3, 4].filter((i) => !out.selected.includes(i));
+    expect(out.loss.dataSync()[0]).toBeCloseTo(kept.reduce((s, i) => s - advantages[i]!, 0) / 5, 5);
+    // Zeroed tokens get no gradient.
+    const logpVariable = tf.variable(tf.tensor1d(logp));
+    const { grads } = tf.variableGrads(() => policyLoss({ ...inputs(logp, logp, advantages, mask), logprobs: logpVariable as tf.Tensor1D }, config({ entropyControl: 'clip-cov', clipCovRatio: 0.4 }), Rng.fromSeed(3)).loss, [logpVariable]);
+    const gradient = Object.values(grads)[0]!.dataSync();
+    for (const index of out.selected) expect(Math.abs(gradient[index]!)).toBe(0);
+    for (const index of kept) expect(gradient[index]).toBeCloseTo(-advantages[index]! / 5, 5);
+  });
+
+  it('Clip-Cov touches at least one token at the default ratio, and none when no token qualifies', () => {
+    const logp = [0, -2];
+    const out = policyLoss(inputs(logp, logp, [3, -3], [1, 1]), config({ entropyControl: 'clip-cov' }), Rng.fromSeed(1));
+    expect(out.selected).toHaveLength(1); // cov = 3 for both; max(1, int(2e-4 * 2)) = 1
+    const none = policyLoss(inputs(logp, logp, [0.1, -0.1], [1, 1]), config({ entropyControl: 'clip-cov' }), Rng.fromSeed(1));
+    expect(none.selected).toEqual([]);
+  });
+
+  it('KL-Cov adds coef * |logp - logp_old| to the top tokens by covariance, without ratio clipping', () => {
+    const logp = [0, -1, -2, -3];
+    const old = [-0.5, -1.2, -2, -3.5];
+    const advantages = [3, 1, -1, -3];
+    const out = policyLoss(inputs(logp, old, advantages, [1, 1, 1, 1]), config({ entropyControl: 'kl-cov', klCovRatio: 0.5, klCovCoef: 0.1 }), Rng.fromSeed(0));
+    // cov = (A - 0)(logp + 1.5): 4.5, 0.5, 0.5, 4.5 -> top 2: tokens 0 and 3.
+    expect(out.selected).toEqual([0, 3]);
+    const ratio = logp.map((l, i) => Math.exp(l - old[i]!));
+    const perToken = ratio.map((r, i) => -advantages[i]! * r + (out.selected.includes(i) ? 0.1 * Math.abs(logp[i]! - old[i]!) : 0));
+    expect(out.loss.dataSync()[0]).toBeCloseTo(perToken.reduce((a, b) => a + b) / 4, 5);
+    expect(out.metrics.ppo_kl).toBeCloseTo((0.5 + 0.2 + 0 + 0.5) / 4, 6);
+  });
+
+  it('subtracts an entropy bonus', () => {
+    const logp = [-1, -1];
+    const out = policyLoss({ ...inputs(logp, logp, [1, 1], [1, 0]), entropies: tf.tensor1d([2, 9]) }, config({ entropyControl: 'bonus', entropyCoef: 0.5 }), Rng.fromSeed(0));
+    expect(out.loss.dataSync()[0]).toBeCloseTo(-1 - 0.5 * 2, 6);
+  });
+
+  it('has the verl defaults', () => {
+    expect(lossConfigSchema.parse({})).toMatchObject({ clipCovRatio: 2e-4, clipCovLb: 1, clipCovUb: 5, klCovRatio: 2e-4, klCovCoef: 0.1 });
+  });
+});
