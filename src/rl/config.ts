@@ -1,0 +1,59 @@
+/**
+ * Every option of a training run, in one zod schema with a description on each field. The schema is the
+ * single source of `train()`'s options, `turngym train`'s flags (generated from it), the presets, and the
+ * `config.json` written into each run directory.
+ */
+import { z } from 'zod';
+import { curriculumSchema } from './curriculum.js';
+import { lossConfigSchema } from './losses.js';
+
+export const trainConfigSchema = z
+  .object({
+    // --- What to train on ---------------------------------------------------------------------------
+    env: z.string().default('search/multihop-v0').describe('Environment id to train on'),
+    envKwargs: z.record(z.string(), z.unknown()).default({}).describe('Keyword arguments for make(env, kwargs), as JSON'),
+    difficulty: z.number().int().optional().describe('Task difficulty of training episodes (default: the env default)'),
+    import: z.array(z.string()).default([]).describe('Modules that register envs (custom environments), as JSON array'),
+
+    // --- Run ------------------------------------------------------------------------------------------
+    steps: z.number().int().min(0).default(50).describe('RL training steps (each: rollouts, advantages, updates)'),
+    seed: z.number().int().min(0).default(1).describe('Seed of tasks, sampling and Clip-Cov selection'),
+    out: z.string().default('runs/latest').describe('Run directory (config, metrics.jsonl, checkpoints, trajectories, report)'),
+    init: z.string().optional().describe('Checkpoint directory to start from (a warm-started policy); default: a fresh policy'),
+    backend: z.string().optional().describe('TensorFlow.js backend (tensorflow-gpu, tensorflow, wasm, cpu); default: fastest available'),
+
+    // --- Rollouts -------------------------------------------------------------------------------------
+    tasksPerStep: z.number().int().min(1).default(4).describe('Distinct tasks (groups) per training step'),
+    groupSize: z.number().int().min(2).default(8).describe('Trajectories per task (GRPO group size G)'),
+    curriculum: curriculumSchema.optional().describe('Horizon curriculum as JSON, e.g. {"kind":"scaling-inter","stages":[5,8,10],"every":100}; default: fixed at the env horizon'),
+    temperature: z.number().min(0).default(1).describe('Sampling temperature for rollouts'),
+    topP: z.number().min(0).max(1).default(1).describe('Nucleus sampling threshold for rollouts'),
+    maxActionTokens: z.number().int().min(1).default(24).describe('Most tokens in one action'),
+
+    // --- Rewards and advantages -----------------------------------------------------------------------
+    advantage: z.enum(['grpo', 'igpo']).default('grpo').describe('Advantage estimator: grpo (outcome, z-scored in the group) or igpo (turn-level information gain)'),
+    igMode: z.enum(['prob', 'logprob']).default('prob').describe('IGPO reward: difference of answer probabilities (prob) or of mean log-probs (logprob)'),
+    igNormalization: z.enum(['joint', 'separate']).default('joint').describe('IGPO: z-score IG and outcome rewards jointly or separately'),
+    alpha: z.number().default(1).describe('IGPO: weight of the outcome reward on the final turn'),
+    gamma: z.number().min(0).max(1).default(1).describe('IGPO: discount of turn-level returns'),
+    formatPenalty: z.number().min(0).default(0.1).describe('Penalty for an action that does not parse or validate'),
+
+    // --- Updates --------------------------------------------------------------------------------------
+    learningRate: z.number().positive().default(3e-4).describe('Adam learning rate'),
+    epochs: z.number().int().min(1).default(2).describe('Passes over each batch (KL-Cov needs more than one)'),
+    miniBatches: z.number().int().min(1).default(2).describe('Mini-batches per epoch'),
+    maxGradNorm: z.number().positive().default(1).describe('Gradient clipping by global norm'),
+    ...lossConfigSchema.shape,
+
+    // --- Evaluation, checkpoints, logging -------------------------------------------------------------
+    evalEpisodes: z.number().int().min(0).default(32).describe('Held-out episodes evaluated before and after training (greedy)'),
+    evalEvery: z.number().int().min(0).default(0).describe('Also evaluate every N steps (0: only before and after)'),
+    checkpointEvery: z.number().int().min(0).default(10).describe('Save a checkpoint every N steps (0: only at the end)'),
+    trajectoriesPerStep: z.number().int().min(0).default(4).describe('Trajectories per step written to trajectories.jsonl'),
+    nanPatience: z.number().int().min(1).default(3).describe('Stop after this many consecutive steps with a non-finite loss'),
+    tensorboard: z.boolean().default(false).describe('Also write TensorBoard event files'),
+  })
+  .strict();
+
+export type TrainConfig = z.output<typeof trainConfigSchema>;
+export type TrainOptions = z.input<typeof trainConfigSchema>;
