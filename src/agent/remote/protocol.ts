@@ -1,0 +1,376 @@
+/**
+ * The turngym wire protocol, version 1: JSON text frames over WebSocket at `ws://HOST:PORT/v1`.
+ *
+ * One zod schema per message, a discriminated union on `type` per direction; the JSON Schema published in
+ * docs/protocol.schema.json is generated from these schemas (`npx tsx scripts/protocol-schema.ts`), so the
+ * types, the parser and the published schema never drift apart. Keys are snake_case.
+ *
+ * Two exchanges use it:
+ * - **Env sessions** (`turngym serve`): a client (`ClientMessage`) asks the server (`ServerMessage`) to make,
+ *   reset, step and close envs. Every request carries a client-chosen `id` that its reply echoes; many
+ *   sessions share one connection.
+ * - **Remote agents** (`turngym run --agent ws://...`): turngym sends `act` (`AgentRequest`) and the agent
+ *   server answers `action` (`AgentReply`).
+ */
+import { z } from 'zod';
+import { toolJsonSchema } from '../../envs/actions.js';
+import type { EnvSpec, ToolSpec } from '../../envs/env.js';
+import type { ErrorCode } from '../../envs/errors.js';
+
+/** The protocol version this module speaks. */
+export const PROTOCOL_VERSION = 1;
+/** The URL path of protocol version 1. */
+export const PROTOCOL_PATH = '/v1';
+
+/** Error codes on the wire. */
+export const WIRE_ERROR_CODES = [
+  'INVALID_JSON',
+  'VALIDATION_ERROR',
+  'UNKNOWN_ENV',
+  'UNKNOWN_SESSION',
+  'CAPACITY_REACHED',
+  'UNAUTHORIZED',
+  'TIMEOUT',
+  'EPISODE_ENDED',
+  'INTERNAL',
+] as const;
+export type WireErrorCode = (typeof WIRE_ERROR_CODES)[number];
+
+// ---------------------------------------------------------------------------------------------------------
+// Shared pieces
+
+const RequestId = z
+  .union([z.string().max(128), z.number().int()])
+  .describe('Client-chosen request id (a string of at most 128 characters, or an integer); echoed in the reply.');
+const SessionId = z.string().min(1).max(128).describe('Session id, from `made`.');
+
+export const ToolCallSchema = z
+  .object({
+    tool: z.string().describe('Tool name, e.g. "guess".'),
+    args: z.record(z.string(), z.unknown()).describe('Named arguments, validated by the tool\'s JSON Schema.'),
+  })
+  .describe('A structured action.');
+
+export const ActionSchema = z
+  .union([
+    z.string().describe('Text the env parses into a tool call: `guess(42)`, JSON, or <tool_call>{...}</tool_call>.'),
+    ToolCallSchema,
+    z.unknown().describe('Anything else is not refused by the protocol: the env answers it with an error observation (UNPARSABLE_ACTION), as it answers every agent mistake.'),
+  ])
+  .describe('A tool call object or text.');
+
+export const ObservationSchema = z
+  .object({
+    text: z.string().describe('What a language agent reads.'),
+    screenshot: z.string().optional().describe('A PNG screenshot, base64-encoded (web envs, on request).'),
+    fields: z.record(z.string(), z.unknown()).optional().describe('Env-specific structured fields (never the ground truth).'),
+  })
+  .describe('What an agent sees.');
+
+const Info = z.record(z.string(), z.unknown());
+
+export const WireToolSchema = z.object({
+  name: z.string(),
+  description: z.string(),
+  parameters: z.record(z.string(), z.unknown()).describe('The arguments as JSON Schema (an object schema).'),
+});
+
+export const WireSpecSchema = z
+  .object({
+    id: z.string().describe('family/name-vN'),
+    description: z.string(),
+    tools: z.array(WireToolSchema),
+    max_turns: z.number().int().describe('Default horizon: the episode is truncated after this many steps.'),
+    deterministic: z.boolean().describe('The same seed always yields the same task and observations.'),
+    concurrent_safe: z.boolean(),
+    max_action_chars: z.number().int().describe('Largest accepted action in characters; larger actions get an ACTION_TOO_LARGE observation.'),
+  })
+  .describe('An environment\'s static description.');
+
+export const UsageSchema = z.object({ prompt_tokens: z.number().int().min(0), completion_tokens: z.number().int().min(0) });
+
+// ---------------------------------------------------------------------------------------------------------
+// Client -> server
+
+export const HelloMessage = z.object({
+  type: z.literal('hello'),
+  id: RequestId,
+  protocol: z.literal(PROTOCOL_VERSION).describe('Protocol version; the server answers an unsupported version with VALIDATION_ERROR.'),
+  role: z.enum(['agent', 'trainer']).describe('`trainer` may read ground truth and needs the server\'s token; `agent` never can.'),
+  token: z.string().max(1024).optional().describe('The server\'s token; required for every role when the server has one.'),
+});
+export const ListMessage = z.object({ type: z.literal('list'), id: RequestId });
+export const MakeMessage = z.object({
+  type: z.literal('make'),
+  id: RequestId,
+  env: z.string().max(256).describe('A registered env id, e.g. "puzzle/guess-number-v0".'),
+  kwargs: z.record(z.string(), z.unknown()).optional().describe('Keyword arguments, validated by the env\'s schema.'),
+});
+export const ResetMessage = z.object({
+  type: z.literal('reset'),
+  id: RequestId,
+  session: SessionId,
+  seed: z.number().int().min(Number.MIN_SAFE_INTEGER).max(Number.MAX_SAFE_INTEGER).optional(),
+  options: z.record(z.string(), z.unknown()).optional().describe('Env options, e.g. {"difficulty": 3, "maxTurns": 8}.'),
+});
+export const StepMessage = z.object({ type: z.literal('step'), id: RequestId, session: SessionId, action: ActionSchema });
+export const CloseMessage = z.object({ type: z.literal('close'), id: RequestId, session: SessionId });
+export const AttachMessage = z.object({
+  type: z.literal('attach'),
+  id: RequestId,
+  session: SessionId,
+  resume_token: z.string().max(256).describe('The token from `made`; proves the session is yours.'),
+});
+export const GroundTruthRequest = z.object({ type: z.literal('ground_truth'), id: RequestId, session: SessionId });
+
+export const ClientMessage = z.discriminatedUnion('type', [
+  HelloMessage,
+  ListMessage,
+  MakeMessage,
+  ResetMessage,
+  StepMessage,
+  CloseMessage,
+  AttachMessage,
+  GroundTruthRequest,
+]);
+export type ClientMessage = z.infer<typeof ClientMessage>;
+export type ClientMessageType = ClientMessage['type'];
+
+// ---------------------------------------------------------------------------------------------------------
+// Server -> client
+
+export const LimitsSchema = z
+  .object({
+    max_payload_bytes: z.number().int(),
+    max_sessions_per_connection: z.number().int(),
+    max_sessions: z.number().int(),
+    max_in_flight: z.number().int().describe('Requests per connection being served at once; beyond it the server stops reading (backpressure).'),
+    idle_timeout_ms: z.number().int(),
+    step_timeout_ms: z.number().int(),
+    grace_ms: z.number().int().describe('How long a dropped connection\'s sessions wait for `attach`.'),
+  })
+  .describe('The server\'s limits.');
+
+export const WelcomeMessage = z.object({
+  type: z.literal('welcome'),
+  id: RequestId,
+  protocol: z.literal(PROTOCOL_VERSION),
+  server: z.string().describe('Server name and version, e.g. "turngym 0.1.0".'),
+  role: z.enum(['agent', 'trainer']),
+  limits: LimitsSchema,
+});
+export const EnvsMessage = z.object({
+  type: z.literal('envs'),
+  id: RequestId,
+  envs: z.array(z.object({ id: z.string(), description: z.string(), tools: z.array(WireToolSchema) })),
+});
+export const MadeMessage = z.object({
+  type: z.literal('made'),
+  id: RequestId,
+  session: SessionId,
+  spec: WireSpecSchema,
+  resume_token: z.string().describe('Keep it: `attach` needs it to take the session over after a reconnect.'),
+});
+export const ObservationMessage = z.object({
+  type: z.literal('observation'),
+  id: RequestId,
+  session: SessionId,
+  observation: ObservationSchema,
+  info: Info.describe('Reset info: seed, difficulty, max_turns, ...'),
+});
+export const StepResultMessage = z.object({
+  type: z.literal('step_result'),
+  id: RequestId,
+  session: SessionId,
+  observation: ObservationSchema,
+  reward: z.number(),
+  terminated: z.boolean().describe('The task ended (answer given, goal reached, fatal error).'),
+  truncated: z.boolean().describe('The horizon cut the episode off before the task ended.'),
+  info: Info.describe('Step info: error {code, message} for agent mistakes, success, tool, turn, episode, ...'),
+});
+export const ClosedMessage = z.object({ type: z.literal('closed'), id: RequestId, session: SessionId });
+export const ErrorMessage = z.object({
+  type: z.literal('error'),
+  id: RequestId.nullable().describe('The request\'s id, or null when the message could not be read.'),
+  code: z.enum(WIRE_ERROR_CODES),
+  message: z.string().describe('What was wrong and what to do.'),
+});
+export const AttachedMessage = z.object({
+  type: z.literal('attached'),
+  id: RequestId,
+  session: SessionId,
+  spec: WireSpecSchema,
+  in_progress: z.array(RequestId).describe('Requests of this session still being served; their replies come on this connection.'),
+  last_reply: z
+    .union([ObservationMessage, StepResultMessage, ErrorMessage])
+    .nullable()
+    .describe('The last reply the server produced for this session (a client matches it to a request whose reply was lost with the connection).'),
+});
+export const GroundTruthMessage = z.object({
+  type: z.literal('ground_truth'),
+  id: RequestId,
+  session: SessionId,
+  answer: z.string().describe('The current episode\'s ground-truth answer (trainer role only).'),
+});
+
+export const ServerMessage = z.discriminatedUnion('type', [
+  WelcomeMessage,
+  EnvsMessage,
+  MadeMessage,
+  ObservationMessage,
+  StepResultMessage,
+  ClosedMessage,
+  AttachedMessage,
+  GroundTruthMessage,
+  ErrorMessage,
+]);
+export type ServerMessage = z.infer<typeof ServerMessage>;
+export type WireSpec = z.infer<typeof WireSpecSchema>;
+export type WireTool = z.infer<typeof WireToolSchema>;
+export type WireObservation = z.infer<typeof ObservationSchema>;
+export type WireLimits = z.infer<typeof LimitsSchema>;
+export type ErrorReply = z.infer<typeof ErrorMessage>;
+
+// ---------------------------------------------------------------------------------------------------------
+// turngym -> remote agent server, and back
+
+export const ActMessage = z.object({
+  type: z.literal('act'),
+  id: RequestId,
+  env: z.string().describe('The env id being played.'),
+  episode: z.string().describe('Identifies the episode (stable across its turns), for agents that keep state per episode.'),
+  turn: z.number().int().min(0).describe('0 on the first observation of an episode.'),
+  observation: ObservationSchema,
+  info: Info,
+  tools: z.array(WireToolSchema).describe('The tools the agent may call, with JSON Schema arguments.'),
+});
+export const AgentRequest = z.discriminatedUnion('type', [ActMessage]);
+export type AgentRequest = z.infer<typeof AgentRequest>;
+
+export const ActionMessage = z.object({
+  type: z.literal('action'),
+  id: RequestId,
+  action: ActionSchema,
+  logprobs: z.array(z.number()).optional().describe('Per-token log-probabilities of the action, when the agent samples from a model.'),
+  usage: UsageSchema.optional().describe('Token usage of the model call that made the action.'),
+});
+export const AgentReply = z.discriminatedUnion('type', [ActionMessage, ErrorMessage]);
+export type AgentReply = z.infer<typeof AgentReply>;
+
+// ---------------------------------------------------------------------------------------------------------
+// Errors
+
+/** How a thrown TurngymError's code is reported on the wire. */
+export function wireCodeOf(code: ErrorCode | undefined): WireErrorCode {
+  switch (code) {
+    case 'UNKNOWN_ENV':
+      return 'UNKNOWN_ENV';
+    case 'INVALID_ENV_ID':
+    case 'INVALID_KWARGS':
+    case 'INVALID_OPTIONS':
+    case 'NOT_SUPPORTED':
+      return 'VALIDATION_ERROR';
+    case 'RESET_NEEDED':
+    case 'EPISODE_ENDED':
+      return 'EPISODE_ENDED';
+    case 'ENV_CLOSED':
+      return 'UNKNOWN_SESSION';
+    case 'TIMEOUT':
+      return 'TIMEOUT';
+    default:
+      return 'INTERNAL';
+  }
+}
+
+/** How a wire error code is raised on the client, as a TurngymError code. */
+export function errorCodeOf(code: WireErrorCode): ErrorCode {
+  switch (code) {
+    case 'UNKNOWN_ENV':
+      return 'UNKNOWN_ENV';
+    case 'VALIDATION_ERROR':
+    case 'INVALID_JSON':
+      return 'INVALID_OPTIONS';
+    case 'EPISODE_ENDED':
+      return 'EPISODE_ENDED';
+    case 'TIMEOUT':
+      return 'TIMEOUT';
+    case 'UNAUTHORIZED':
+      return 'NOT_SUPPORTED';
+    default:
+      return 'ENV_FAILURE';
+  }
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// JSON Schema
+
+/** Every message's JSON Schema, as published in docs/protocol.schema.json. */
+export function protocolJsonSchema(): Record<string, unknown> {
+  const schema = (value: z.ZodType) => {
+    const json = z.toJSONSchema(value, { io: 'input', unrepresentable: 'any' }) as Record<string, unknown>;
+    delete json.$schema;
+    return json;
+  };
+  return {
+    $schema: 'https://json-schema.org/draft/2020-12/schema',
+    title: `turngym wire protocol v${PROTOCOL_VERSION}`,
+    description:
+      'JSON text frames over WebSocket at ws://HOST:PORT/v1. Generated from src/agent/remote/protocol.ts by scripts/protocol-schema.ts; do not edit by hand.',
+    protocol: PROTOCOL_VERSION,
+    $defs: {
+      ClientMessage: schema(ClientMessage),
+      ServerMessage: schema(ServerMessage),
+      AgentRequest: schema(AgentRequest),
+      AgentReply: schema(AgentReply),
+    },
+  };
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// Specs and tools, to and from the wire
+
+/** An env spec as sent on the wire (tools as JSON Schema). */
+export function specToWire(spec: EnvSpec): WireSpec {
+  return {
+    id: spec.id,
+    description: spec.description,
+    tools: toolsToWire(spec.tools),
+    max_turns: spec.maxTurns,
+    deterministic: spec.deterministic,
+    concurrent_safe: spec.concurrentSafe,
+    max_action_chars: spec.maxActionChars,
+  };
+}
+
+/** Tools as sent on the wire: name, description, JSON Schema of the arguments. */
+export function toolsToWire(tools: readonly ToolSpec[]): WireTool[] {
+  return tools.map((tool) => ({ name: tool.name, description: tool.description, parameters: toolJsonSchema(tool) }));
+}
+
+/** An env spec received from the wire; each tool's JSON Schema becomes a zod object schema again. */
+export function specFromWire(wire: WireSpec): EnvSpec {
+  return {
+    id: wire.id,
+    description: wire.description,
+    tools: toolsFromWire(wire.tools),
+    maxTurns: wire.max_turns,
+    deterministic: wire.deterministic,
+    concurrentSafe: wire.concurrent_safe,
+    maxActionChars: wire.max_action_chars,
+  };
+}
+
+/** Tools received from the wire, with zod schemas rebuilt from their JSON Schema. */
+export function toolsFromWire(tools: readonly WireTool[]): ToolSpec[] {
+  return tools.map((tool) => ({ name: tool.name, description: tool.description, parameters: objectSchema(tool.parameters) }));
+}
+
+function objectSchema(json: Record<string, unknown>): z.ZodObject {
+  try {
+    const schema = z.fromJSONSchema(json as Parameters<typeof z.fromJSONSchema>[0]);
+    if ((schema as unknown as { _zod: { def: { type: string } } })._zod.def.type === 'object') return schema as unknown as z.ZodObject;
+  } catch {
+    // A schema zod cannot rebuild: accept any arguments here and let the server's env validate them.
+  }
+  return z.looseObject({});
+}
