@@ -6,4 +6,5 @@
  */
 export * from './envs/index.js';
 export * from './agent/index.js';
+export * from './agent/remote/index.js';
 export { z } from 'zod';

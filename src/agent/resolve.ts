@@ -9,14 +9,23 @@ import { baselineAgent } from './baselines.js';
 export interface AgentOptions {
   /** Seed of the agent's own randomness. */
   seed?: number;
+  /** `openai:MODEL`: the endpoint root (default https://api.openai.com/v1). */
+  baseUrl?: string;
+  /** `openai:MODEL`: the API key (the CLI reads $TURNGYM_API_KEY, then $OPENAI_API_KEY). */
+  apiKey?: string;
 }
 
 /** Names and forms `createAgent` accepts, for help texts. */
-export const AGENT_FORMS = ['oracle', 'random'];
+export const AGENT_FORMS = ['oracle', 'random', 'ws://HOST:PORT', 'openai:MODEL'];
 
 /** Creates an agent from a name such as `oracle` or `random`. */
 export async function createAgent(name: string, options: AgentOptions = {}): Promise<Agent> {
   const baseline = baselineAgent(name, options.seed ?? 0);
   if (baseline) return baseline;
+  if (/^wss?:\/\//.test(name)) return (await import('./remote/agent.js')).RemoteAgent.connect(name);
+  if (name.startsWith('openai:')) {
+    const { OpenAIAgent } = await import('./remote/openai.js');
+    return new OpenAIAgent({ model: name.slice('openai:'.length), baseUrl: options.baseUrl, apiKey: options.apiKey });
+  }
   throw new TurngymError('INVALID_OPTIONS', `Unknown agent '${name}'. Use one of: ${AGENT_FORMS.join(', ')}.`);
 }

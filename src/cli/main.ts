@@ -8,6 +8,7 @@ import { benchCommand } from './bench.js';
 import { isUsageError } from './common.js';
 import { listCommand } from './list.js';
 import { runCommand } from './run.js';
+import { serveCommand } from './serve.js';
 
 export function buildProgram(): Command {
   const program = new Command('turngym')
@@ -17,6 +18,7 @@ export function buildProgram(): Command {
     .showHelpAfterError('(run with --help for usage)');
   listCommand(program);
   runCommand(program);
+  serveCommand(program);
   benchCommand(program);
   for (const command of program.commands) command.exitOverride();
   return program;

@@ -16,6 +16,7 @@ interface RunOptions {
   record?: string;
   json?: boolean;
   import: string[];
+  baseUrl?: string;
 }
 
 /** The JSON summary `turngym run --json` prints. */
@@ -26,6 +27,8 @@ export interface RunSummary {
   success_rate: number;
   mean_return: number;
   mean_turns: number;
+  /** Summed token usage, for agents that report it (LLM endpoints). */
+  usage?: { prompt_tokens: number; completion_tokens: number };
 }
 
 export function summarise(env: string, agent: string, transcripts: readonly Transcript[]): RunSummary {
@@ -37,6 +40,14 @@ export function summarise(env: string, agent: string, transcripts: readonly Tran
     success_rate: mean(transcripts.map((t) => (t.success ? 1 : 0))),
     mean_return: mean(transcripts.map((t) => t.return)),
     mean_turns: mean(transcripts.map((t) => t.turns.length)),
+    ...(transcripts.some((t) => t.usage)
+      ? {
+          usage: {
+            prompt_tokens: transcripts.reduce((sum, t) => sum + (t.usage?.promptTokens ?? 0), 0),
+            completion_tokens: transcripts.reduce((sum, t) => sum + (t.usage?.completionTokens ?? 0), 0),
+          },
+        }
+      : {}),
   };
 }
 
@@ -54,11 +65,13 @@ export function runCommand(program: Command): void {
     .option('--record <file>', 'append every episode to this JSONL file')
     .option('--json', 'print a JSON summary instead of transcripts')
     .option('--import <module>', 'import a module that registers envs (repeatable)', collect, [])
+    .option('--base-url <url>', 'openai:MODEL agents: the endpoint root (API key from $TURNGYM_API_KEY or $OPENAI_API_KEY)')
     .action(async (options: RunOptions) => {
       await importModules(options.import);
       const kwargs = { ...options.kwargs, ...(options.difficulty !== undefined ? { difficulty: options.difficulty } : {}) };
       const env = await make(options.env, kwargs, { maxTurns: options.maxTurns, recordTo: options.record });
-      const agent = await createAgent(options.agent, { seed: options.seed });
+      const apiKey = process.env.TURNGYM_API_KEY ?? process.env.OPENAI_API_KEY;
+      const agent = await createAgent(options.agent, { seed: options.seed, baseUrl: options.baseUrl, apiKey });
       const transcripts: Transcript[] = [];
       try {
         for (let episode = 0; episode < options.episodes; episode++) {
@@ -72,6 +85,9 @@ export function runCommand(program: Command): void {
       }
       const summary = summarise(options.env, agent.name, transcripts);
       if (options.json) printJson(summary);
-      else console.log(`${summary.episodes} episodes · success rate ${summary.success_rate.toFixed(3)} · mean return ${summary.mean_return.toFixed(3)} · mean turns ${summary.mean_turns.toFixed(2)}`);
+      else {
+        const tokens = summary.usage ? ` · tokens ${summary.usage.prompt_tokens} prompt + ${summary.usage.completion_tokens} completion` : '';
+        console.log(`${summary.episodes} episodes · success rate ${summary.success_rate.toFixed(3)} · mean return ${summary.mean_return.toFixed(3)} · mean turns ${summary.mean_turns.toFixed(2)}${tokens}`);
+      }
     });
 }

@@ -24,7 +24,9 @@ export type ErrorCode =
   | 'NOT_SUPPORTED'
   | 'ENV_FAILURE'
   | 'TIMEOUT'
-  | 'CHECK_FAILED';
+  | 'CHECK_FAILED'
+  /** A remote agent (agent server, LLM endpoint) failed to produce an action. */
+  | 'AGENT_FAILURE';
 
 /** Codes carried in `info.error` when an agent's action could not be carried out. */
 export type ActionErrorCode =
