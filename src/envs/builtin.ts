@@ -3,3 +3,4 @@
  * SQLite) behind dynamic imports in `create`, so importing this module is cheap.
  */
 import './puzzle/index.js';
+import './code/index.js';
