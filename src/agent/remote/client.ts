@@ -89,6 +89,8 @@ export class RemoteClient implements SessionChannel {
   private readonly sessions = new Map<string, string>();
   private state: 'open' | 'reconnecting' | 'closed' = 'open';
   private reconnecting: Promise<void> | undefined;
+  /** Why the client is closed, for the error of every later request. */
+  private closedReason = 'close() was called';
   private readonly sweeper: NodeJS.Timeout;
   private readonly options: Required<Omit<RemoteClientOptions, 'token'>> & Pick<RemoteClientOptions, 'token'>;
   /** The server's limits, from its `welcome`. */
@@ -150,7 +152,7 @@ export class RemoteClient implements SessionChannel {
 
   async request(message: Request): Promise<ServerMessage> {
     if (this.state === 'reconnecting') await this.reconnecting;
-    if (this.state === 'closed') throw new RemoteError('INTERNAL', `The connection to ${this.url} is closed; connect again.`);
+    if (this.state === 'closed') throw new RemoteError('INTERNAL', `The connection to ${this.url} is closed (${this.closedReason}); connect again.`);
     return this.send({ ...message, id: this.nextId++ } as ClientMessage);
   }
 
@@ -231,6 +233,7 @@ export class RemoteClient implements SessionChannel {
     if (socket !== this.socket || this.state !== 'open') return;
     if (this.options.reconnectAttempts === 0) {
       this.state = 'closed';
+      this.closedReason = 'it dropped, and reconnecting is off';
       clearInterval(this.sweeper);
       this.failAll(new RemoteError('INTERNAL', `The connection to ${this.url} dropped.`));
       return;
@@ -264,7 +267,8 @@ export class RemoteClient implements SessionChannel {
     }
     this.state = 'closed';
     clearInterval(this.sweeper);
-    this.failAll(new RemoteError('INTERNAL', `The connection to ${this.url} dropped and ${this.options.reconnectAttempts} reconnect attempts failed (${describeError(lastError)}).`));
+    this.closedReason = `it dropped and ${this.options.reconnectAttempts} reconnect attempts failed: ${describeError(lastError)}`;
+    this.failAll(new RemoteError('INTERNAL', `The connection to ${this.url} is closed (${this.closedReason}).`));
   }
 
   /** Attaches a session on the new connection and settles, waits for, or resends its requests. */
