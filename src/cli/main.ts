@@ -6,7 +6,9 @@ import { Command, CommanderError } from 'commander';
 import '../envs/builtin.js';
 import { benchCommand } from './bench.js';
 import { isUsageError } from './common.js';
+import { exportTrajectoriesCommand } from './export-trajectories.js';
 import { listCommand } from './list.js';
+import { reportCommand } from './report.js';
 import { runCommand } from './run.js';
 import { serveCommand } from './serve.js';
 
@@ -19,6 +21,8 @@ export function buildProgram(): Command {
   listCommand(program);
   runCommand(program);
   serveCommand(program);
+  reportCommand(program);
+  exportTrajectoriesCommand(program);
   benchCommand(program);
   for (const command of program.commands) command.exitOverride();
   return program;
