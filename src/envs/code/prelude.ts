@@ -86,7 +86,9 @@ export const PRELUDE = String.raw`
     var pad = call(strRepeat, '  ', indent + 1);
     // Many short items (numbers, short strings) are packed several to a line, as Node's REPL does.
     var short = items.length > 6;
-    for (var i = 0; short && i < items.length; i++) if (items[i].length > 16 || call(strIndexOf, items[i], '\n') >= 0) short = false;
+    for (var i = 0; short && i < items.length; i++) {
+      if ((items[i].length > 16 && call(strIndexOf, items[i], '... ') !== 0) || call(strIndexOf, items[i], '\n') >= 0) short = false;
+    }
     if (short) {
       var lines = [], line = '';
       for (var j = 0; j < items.length; j++) {
