@@ -4,3 +4,4 @@
  */
 import './puzzle/index.js';
 import './code/index.js';
+import './web/index.js';

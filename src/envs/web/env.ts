@@ -1,0 +1,498 @@
+/**
+ * The web env: a task suite played on a bundled site in a real Chromium (playwright-core).
+ *
+ * One browser per process ({@link sharedBrowser}); each episode gets a fresh, isolated browser context with
+ * the episode's site session, and the next context is prepared in the background while the agent plays, so
+ * a reset costs one navigation. Every step is at most two `page.evaluate` calls (the action, then the
+ * observation), plus a wait for the next page when the action navigated.
+ *
+ * Agent mistakes (an unknown id, typing into a button, a missing option, a path off the site, a page that
+ * throws, an action that times out) are error observations with the page as it now is. A crashed page or
+ * browser is an {@link EnvFailureError} on `step` and is recovered by the next `reset`.
+ */
+import type { Browser, BrowserContext, Page } from 'playwright-core';
+import type { EnvSpec, Observation, ResetOptions, ResetResult, StepResult, ToolCall } from '../env.js';
+import { type ActionErrorCode, EnvFailureError, describeError } from '../errors.js';
+import { type Task, TaskEnv, type TaskSuite, type Verdict } from '../task.js';
+import { sharedBrowser } from './chromium.js';
+import { PAGE_SCRIPT } from './page-script.js';
+import { SESSION_COOKIE, type Site, type SiteServer } from './sites/server.js';
+import { acquireSite, releaseSite } from './sites/shared.js';
+
+/** Settings every web env accepts as kwargs. */
+export interface WebSettings {
+  /** Time limit of one action, including the page load it causes, in ms (default 5000). */
+  actionTimeoutMs: number;
+  /** Add a PNG screenshot (base64) to every observation. */
+  screenshot: boolean;
+  /** Most characters of page tree per observation; a longer page is shown around the viewport. */
+  maxTreeChars: number;
+}
+
+export const DEFAULT_WEB_SETTINGS: WebSettings = { actionTimeoutMs: 5000, screenshot: false, maxTreeChars: 6000 };
+
+/** A web task: where the episode starts, on top of the usual prompt and answer. */
+export interface WebTask extends Task {
+  /** Path the episode's page opens at, e.g. `/`. */
+  startPath: string;
+}
+
+/** What a web task's verifier sees: the site session's state (orders, submissions) and the answer, if any. */
+export interface WebSubmission<State> {
+  state: State;
+  answer?: string;
+}
+
+/** A task suite played on a bundled site. */
+export interface WebTaskSuite<T extends WebTask, State> extends TaskSuite<T, WebSubmission<State>> {
+  readonly site: Site<State>;
+  /** A fresh session state for the task (its catalogue, its form). */
+  createState(task: T): State;
+  /** True once the agent's doing ends the episode (an order placed, a form submitted). */
+  finished(task: T, state: State): boolean;
+}
+
+/** What one observation of the page says, before it is turned into text. */
+interface PageView {
+  url: string;
+  title: string;
+  lines: string[];
+  firstVisible: number;
+  scroll: number | null;
+  errors: string[];
+}
+
+interface ActOutcome {
+  error: string | null;
+  navigating: boolean;
+  errors: string[];
+}
+
+/** A browser context with its page and the bookkeeping of one episode. */
+interface Episode {
+  browser: Browser;
+  context: BrowserContext;
+  page: Page;
+  /** Requests to anything but the site, aborted. */
+  blocked: { count: number; urls: string[] };
+  /** DOMContentLoaded events of the main frame so far. */
+  loads: number;
+  /** Things that happened beside the action (dialogs, popups, downloads), told in the next observation. */
+  notes: string[];
+  crashed: boolean;
+  /** Resolves pending load waits early (a download, a blocked navigation, a crash). */
+  wake: (() => void)[];
+  token?: string;
+}
+
+class ActionTimeout extends Error {}
+
+// Page-side expressions are strings, so no bundler helper can leak into the page.
+const CAN_GO_BACK = `(() => {
+  const navigation = window.navigation;
+  if (!navigation || !navigation.currentEntry) return false;
+  const index = navigation.currentEntry.index;
+  return navigation.entries().some((entry) => entry.index === index - 1);
+})()`;
+
+/** A web env for one task suite. Build it with {@link WebEnv.open}, which starts the site and takes a browser reference. */
+export class WebEnv<T extends WebTask, State> extends TaskEnv<T> {
+  private server!: SiteServer<State>;
+  private episode: Episode | undefined;
+  private spare: Promise<Episode | undefined> | undefined;
+  private readonly background = new Set<Promise<unknown>>();
+  private opened = false;
+  private lastScreenshot: string | undefined;
+
+  private constructor(
+    spec: EnvSpec,
+    private readonly webSuite: WebTaskSuite<T, State>,
+    difficulty: number,
+    readonly settings: WebSettings,
+  ) {
+    super(spec, webSuite as unknown as TaskSuite<T, never>, difficulty);
+  }
+
+  /** Creates the env: starts (or shares) the site's server and takes a reference on the shared browser. */
+  static async open<T extends WebTask, State>(spec: EnvSpec, suite: WebTaskSuite<T, State>, difficulty: number, settings: Partial<WebSettings> = {}): Promise<WebEnv<T, State>> {
+    const env = new WebEnv(spec, suite, difficulty, { ...DEFAULT_WEB_SETTINGS, ...settings });
+    env.server = await acquireSite(suite.site);
+    sharedBrowser.acquire();
+    env.opened = true;
+    return env;
+  }
+
+  /** The site's origin, e.g. `http://127.0.0.1:41234` (for tests and debugging). */
+  get origin(): string {
+    return this.server.origin;
+  }
+
+  /** The current episode's page (for tests and debugging; agents never get it). */
+  get page(): Page | undefined {
+    return this.episode?.page;
+  }
+
+  /** Privileged: the current episode's site state (orders, submissions). */
+  siteState(): State | undefined {
+    return this.episode?.token ? this.server.session(this.episode.token) : undefined;
+  }
+
+  override async reset(options: ResetOptions = {}): Promise<ResetResult> {
+    const result = await super.reset(options);
+    return this.lastScreenshot ? { ...result, observation: { ...result.observation, screenshot: this.lastScreenshot } } : result;
+  }
+
+  protected override async startEpisode(task: T): Promise<{ text: string; info: Record<string, unknown> }> {
+    if (!this.opened) throw new EnvFailureError(`${this.spec.id} is closed.`);
+    this.retire();
+    const browser = await sharedBrowser.browser();
+    let episode = await this.takeSpare(browser);
+    if (!episode) episode = await this.prepare(browser);
+    const token = this.server.openSession(this.webSuite.createState(task));
+    episode.token = token;
+    this.episode = episode;
+    try {
+      await episode.context.addCookies([{ name: SESSION_COOKIE, value: token, url: this.server.origin }]);
+      await this.timed(episode.page.goto(this.server.origin + task.startPath, { waitUntil: 'domcontentloaded', timeout: this.settings.actionTimeoutMs }));
+    } catch (error) {
+      this.retire();
+      throw new EnvFailureError(`${this.spec.id}: the episode's first page did not open: ${describeError(error).split('\n')[0]}`, { cause: error });
+    }
+    this.spare = this.prepare(browser).catch(() => undefined);
+    this.track(this.spare);
+    const view = await this.observe(episode);
+    const text = await this.render(episode, view, undefined);
+    return { text: `${task.prompt}\n\n${text}`, info: { url: view.url, blocked_requests: episode.blocked.count } };
+  }
+
+  protected async callTool(call: ToolCall, task: T): Promise<StepResult> {
+    const episode = this.liveEpisode();
+    if (call.tool === 'answer') {
+      const verdict = this.webSuite.verify(task, { state: this.sessionState(episode), answer: String(call.args.text) });
+      return this.final(verdict);
+    }
+    let error: { code: ActionErrorCode; message: string } | undefined;
+    try {
+      error = await this.perform(episode, call);
+    } catch (thrown) {
+      if (thrown instanceof ActionTimeout) error = { code: 'TIMEOUT', message: thrown.message };
+      else throw this.infrastructure(episode, thrown);
+    }
+    let view: PageView;
+    try {
+      view = await this.observe(episode);
+    } catch (thrown) {
+      throw this.infrastructure(episode, thrown);
+    }
+    if (!error && view.errors.length > 0) error = { code: 'TOOL_ERROR', message: `The page threw an error: ${view.errors.join(' | ')}` };
+    const text = await this.render(episode, view, error?.message);
+    const state = this.sessionState(episode);
+    if (this.webSuite.finished(task, state)) {
+      const verdict = this.webSuite.verify(task, { state });
+      return { ...this.final(verdict, text), info: { success: verdict.success, url: view.url, blocked_requests: episode.blocked.count } };
+    }
+    const observation: Observation = { text };
+    if (this.lastScreenshot) observation.screenshot = this.lastScreenshot;
+    return { observation, reward: 0, terminated: false, truncated: false, info: { ...(error ? { error } : {}), url: view.url, blocked_requests: episode.blocked.count } };
+  }
+
+  protected override async dispose(): Promise<void> {
+    if (!this.opened) return;
+    this.opened = false;
+    this.retire();
+    const spare = this.spare;
+    this.spare = undefined;
+    if (spare) this.track(spare.then((prepared) => prepared?.context.close()).catch(() => undefined));
+    while (this.background.size > 0) await Promise.allSettled([...this.background]);
+    await releaseSite(this.webSuite.site as Site<unknown>);
+    await sharedBrowser.release();
+  }
+
+  // ---------------------------------------------------------------------------------------------------
+
+  private final(verdict: Verdict, pageText?: string): StepResult {
+    const outcome = verdict.success ? 'Task complete.' : 'Task failed.';
+    const text = [pageText, `${outcome}${verdict.feedback ? ` ${verdict.feedback}` : ''}`].filter(Boolean).join('\n\n');
+    return { observation: { text }, reward: verdict.score, terminated: true, truncated: false, info: { success: verdict.success } };
+  }
+
+  private sessionState(episode: Episode): State {
+    const state = episode.token ? this.server.session(episode.token) : undefined;
+    if (!state) throw new EnvFailureError(`${this.spec.id}: the episode's site session is gone.`);
+    return state;
+  }
+
+  private liveEpisode(): Episode {
+    const episode = this.episode;
+    if (!episode) throw new EnvFailureError(`${this.spec.id}: no episode in progress; call reset().`);
+    if (episode.crashed) throw new EnvFailureError(`${this.spec.id}: the page crashed; call reset() to start a new episode (the browser recovers there).`);
+    if (!episode.browser.isConnected()) throw new EnvFailureError(`${this.spec.id}: the browser is gone (crashed or killed); call reset() to start a new episode in a new browser.`);
+    return episode;
+  }
+
+  private infrastructure(episode: Episode, error: unknown): EnvFailureError {
+    const reason = episode.crashed ? 'the page crashed' : !episode.browser.isConnected() ? 'the browser is gone' : describeError(error).split('\n')[0];
+    return new EnvFailureError(`${this.spec.id}: ${reason}; call reset() to start a new episode.`, { cause: error });
+  }
+
+  /** Carries out a browser action; returns the agent's mistake, if any. Throws ActionTimeout or infrastructure errors. */
+  private async perform(episode: Episode, call: ToolCall): Promise<{ code: ActionErrorCode; message: string } | undefined> {
+    const { page } = episode;
+    const args = call.args;
+    switch (call.tool) {
+      case 'goto': {
+        const target = this.resolvePath(String(args.path));
+        if (typeof target !== 'string') return { code: 'TOOL_ERROR', message: target.error };
+        return this.navigate(episode, () => page.goto(target, { waitUntil: 'domcontentloaded', timeout: this.settings.actionTimeoutMs }), `goto(${JSON.stringify(args.path)})`);
+      }
+      case 'back': {
+        // The previous history entry must be a page of the site (the first entry is the blank page the tab opened with).
+        const canGoBack = await this.timed(page.evaluate<boolean>(CAN_GO_BACK));
+        if (!canGoBack) return { code: 'TOOL_ERROR', message: 'There is no previous page of this site to go back to.' };
+        return this.navigate(episode, () => page.goBack({ waitUntil: 'domcontentloaded', timeout: this.settings.actionTimeoutMs }), 'back()');
+      }
+      default: {
+        const kind = call.tool;
+        const id = args.id ?? 0;
+        const argument = kind === 'type' ? args.text : kind === 'select' ? args.option : kind === 'scroll' ? args.direction : null;
+        const flag = kind === 'type' ? args.submit === true : kind === 'check' ? args.checked !== false : false;
+        const loadsBefore = episode.loads;
+        let outcome: ActOutcome;
+        try {
+          outcome = await this.timed(
+            page.evaluate<ActOutcome>(`window.__turngym.act(${[kind, id, argument, flag].map((value) => JSON.stringify(value)).join(', ')})`),
+            `${kind}(${id || argument})`,
+          );
+        } catch (error) {
+          if (error instanceof ActionTimeout) {
+            await this.unfreeze(episode);
+            throw error;
+          }
+          if (/__turngym/.test(describeError(error))) return { code: 'TOOL_ERROR', message: 'This page cannot be operated (it is not a page of the site); use back() or goto(path).' };
+          throw error;
+        }
+        if (outcome.navigating) {
+          const waited = await this.waitForLoad(episode, loadsBefore);
+          if (!waited) {
+            await page.evaluate('window.stop()').catch(() => undefined);
+            return { code: 'TIMEOUT', message: `${kind}(${id}) started loading a page that did not arrive within ${this.settings.actionTimeoutMs} ms; loading was stopped.` };
+          }
+        }
+        if (outcome.error) return { code: 'TOOL_ERROR', message: outcome.error };
+        if (outcome.errors.length > 0) return { code: 'TOOL_ERROR', message: `The page threw an error: ${outcome.errors.join(' | ')}` };
+        return undefined;
+      }
+    }
+  }
+
+  private async navigate(episode: Episode, go: () => Promise<unknown>, what: string): Promise<{ code: ActionErrorCode; message: string } | undefined> {
+    let response: unknown;
+    try {
+      response = await this.timed(go(), what);
+    } catch (error) {
+      if (error instanceof ActionTimeout) {
+        await episode.page.evaluate('window.stop()').catch(() => undefined);
+        throw error;
+      }
+      const message = describeError(error).split('\n')[0]!;
+      if (/Timeout/i.test(message)) {
+        await episode.page.evaluate('window.stop()').catch(() => undefined);
+        return { code: 'TIMEOUT', message: `${what} did not load within ${this.settings.actionTimeoutMs} ms; loading was stopped.` };
+      }
+      if (!episode.browser.isConnected() || episode.crashed) throw error;
+      return { code: 'TOOL_ERROR', message: `${what} failed: ${message.replace(/^page\.\w+: /, '')}` };
+    }
+    const status = (response as { status?: () => number } | null)?.status?.();
+    if (status !== undefined && status >= 400) return { code: 'TOOL_ERROR', message: `${what}: the site answered ${status}.` };
+    return undefined;
+  }
+
+  /** A path on the site as a full URL, or why it is refused. */
+  private resolvePath(path: string): string | { error: string } {
+    const origin = this.server.origin;
+    const trimmed = path.trim();
+    const refuse = { error: `goto only opens pages of this site: give a path such as /search (got ${JSON.stringify(trimmed.slice(0, 200))}).` };
+    if (/^[a-z][a-z0-9+.-]*:/i.test(trimmed) || trimmed.startsWith('//') || trimmed.startsWith('\\')) {
+      try {
+        const url = new URL(trimmed);
+        if (url.origin === origin) return url.href;
+      } catch {
+        // not a URL at all
+      }
+      return refuse;
+    }
+    const url = new URL(trimmed.startsWith('/') ? trimmed : `/${trimmed}`, origin);
+    return url.origin === origin ? url.href : refuse;
+  }
+
+  /** Waits until a page newer than `loadsBefore` has loaded (true), or the action timeout passes (false). */
+  private waitForLoad(episode: Episode, loadsBefore: number): Promise<boolean> {
+    if (episode.loads > loadsBefore) return Promise.resolve(true);
+    return new Promise((resolve) => {
+      const timer = setTimeout(() => finish(false), this.settings.actionTimeoutMs);
+      const check = () => {
+        if (episode.loads > loadsBefore || episode.crashed) finish(true);
+      };
+      const finish = (value: boolean) => {
+        clearTimeout(timer);
+        episode.wake = episode.wake.filter((w) => w !== wakeEarly && w !== check);
+        resolve(value);
+      };
+      const wakeEarly = () => finish(true);
+      episode.wake.push(check);
+      episode.wake.push(wakeEarly);
+    });
+  }
+
+  /** Stops a script that froze the page (an endless loop) so the page answers again. */
+  private async unfreeze(episode: Episode): Promise<void> {
+    try {
+      const session = await episode.context.newCDPSession(episode.page);
+      await session.send('Runtime.terminateExecution');
+      await session.detach().catch(() => undefined);
+    } catch {
+      // A page that cannot be reached is reported by the observation that follows.
+    }
+  }
+
+  private async observe(episode: Episode): Promise<PageView> {
+    for (let attempt = 0; ; attempt++) {
+      try {
+        return await this.timed(
+          episode.page.evaluate<PageView | null>('window.__turngym ? window.__turngym.observe() : null'),
+          'reading the page',
+        ).then((view) => view ?? { url: episode.page.url(), title: '', lines: ['(this page is not part of the site; use back() or goto(path))'], firstVisible: 0, scroll: null, errors: [] });
+      } catch (error) {
+        // A script navigated the page while we read it: wait for the new page and read again.
+        if (attempt < 2 && /context was destroyed|navigat/i.test(describeError(error))) {
+          await this.waitForLoad(episode, episode.loads - 1);
+          continue;
+        }
+        if (error instanceof ActionTimeout) await this.unfreeze(episode);
+        throw error;
+      }
+    }
+  }
+
+  private async render(episode: Episode, view: PageView, error: string | undefined): Promise<string> {
+    const header = [`URL: ${view.url}`, `Title: ${view.title}`];
+    for (const note of episode.notes.splice(0)) header.push(`Note: ${note}`);
+    if (error) header.push(`Error: ${error}`);
+    else if (view.errors.length > 0) header.push(`Error: The page threw an error: ${view.errors.join(' | ')}`);
+    const tree = cutTree(view, this.settings.maxTreeChars);
+    this.lastScreenshot = this.settings.screenshot ? (await episode.page.screenshot({ type: 'png', timeout: this.settings.actionTimeoutMs }).catch(() => undefined))?.toString('base64') : undefined;
+    return `${header.join('\n')}\n\n${tree}`;
+  }
+
+  /** Rejects with ActionTimeout if `work` takes longer than the action timeout. */
+  private timed<R>(work: Promise<R>, what = 'the action'): Promise<R> {
+    let timer: NodeJS.Timeout | undefined;
+    const limit = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => reject(new ActionTimeout(`${what} did not finish within ${this.settings.actionTimeoutMs} ms; it was stopped.`)), this.settings.actionTimeoutMs);
+    });
+    return Promise.race([work, limit]).finally(() => clearTimeout(timer));
+  }
+
+  /** A fresh context and page, with the network confined to the site and every page event wired up. */
+  private async prepare(browser: Browser): Promise<Episode> {
+    const context = await browser.newContext({ acceptDownloads: false, serviceWorkers: 'block', viewport: { width: 1024, height: 768 } });
+    const episode: Episode = { browser, context, page: undefined as unknown as Page, blocked: { count: 0, urls: [] }, loads: 0, notes: [], crashed: false, wake: [] };
+    try {
+      await context.addInitScript(PAGE_SCRIPT);
+      const origin = this.server.origin;
+      // Anything not on the site's origin is aborted; the regex lets Playwright decide without a round trip.
+      await context.route(new RegExp(`^(?!${escapeRegExp(origin)}/)`), async (route) => {
+        episode.blocked.count++;
+        if (episode.blocked.urls.length < 20) episode.blocked.urls.push(route.request().url());
+        await route.abort('blockedbyclient').catch(() => undefined);
+      });
+      context.on('requestfailed', (request) => {
+        if (request.isNavigationRequest() && request.frame() === episode.page?.mainFrame()) {
+          episode.notes.push(`Loading ${displayUrl(request.url(), origin)} failed (${request.failure()?.errorText ?? 'blocked'}): only this site can be reached.`);
+          for (const wake of [...episode.wake]) wake();
+        }
+      });
+      const page = await context.newPage();
+      episode.page = page;
+      // Registered after the episode's own page exists, so every later page is a popup.
+      context.on('page', (popup) => {
+        episode.notes.push('A popup window was opened and closed at once: this environment keeps to one tab.');
+        popup.close().catch(() => undefined);
+      });
+      page.on('domcontentloaded', () => {
+        episode.loads++;
+        for (const wake of [...episode.wake]) wake();
+      });
+      page.on('dialog', (dialog) => {
+        episode.notes.push(`A ${dialog.type()} dialog said ${JSON.stringify(dialog.message().slice(0, 200))}; it was accepted.`);
+        dialog.accept().catch(() => undefined);
+      });
+      page.on('download', (download) => {
+        episode.notes.push(`A download (${download.suggestedFilename()}) was refused: downloads are off.`);
+        download.cancel().catch(() => undefined);
+        for (const wake of [...episode.wake]) wake();
+      });
+      page.on('crash', () => {
+        episode.crashed = true;
+        for (const wake of [...episode.wake]) wake();
+      });
+      return episode;
+    } catch (error) {
+      await context.close().catch(() => undefined);
+      throw error;
+    }
+  }
+
+  /** The context prepared in the background, if it belongs to the live browser. */
+  private async takeSpare(browser: Browser): Promise<Episode | undefined> {
+    const spare = this.spare;
+    this.spare = undefined;
+    const prepared = await spare;
+    if (prepared && prepared.browser === browser && browser.isConnected() && !prepared.page.isClosed()) return prepared;
+    if (prepared) this.track(prepared.context.close().catch(() => undefined));
+    return undefined;
+  }
+
+  /** Ends the current episode: its session is dropped and its context closed in the background. */
+  private retire(): void {
+    const episode = this.episode;
+    this.episode = undefined;
+    if (!episode) return;
+    if (episode.token) this.server.closeSession(episode.token);
+    for (const wake of [...episode.wake]) wake();
+    this.track(episode.context.close().catch(() => undefined));
+  }
+
+  private track(work: Promise<unknown>): void {
+    this.background.add(work);
+    work.finally(() => this.background.delete(work)).catch(() => undefined);
+  }
+}
+
+/** The tree's lines within `maxChars`: all of them if they fit, else a window starting at the viewport. */
+export function cutTree(view: Pick<PageView, 'lines' | 'firstVisible' | 'scroll'>, maxChars: number): string {
+  const { lines } = view;
+  const scroll = view.scroll !== null && view.scroll > 0 ? `\n(scrolled ${view.scroll}% down)` : '';
+  const total = lines.reduce((sum, line) => sum + line.length + 1, 0);
+  if (total <= maxChars) return (lines.length > 0 ? lines.join('\n') : '(the page is empty)') + scroll;
+  const start = Math.min(view.firstVisible, Math.max(0, lines.length - 1));
+  const kept: string[] = [];
+  let used = 0;
+  let index = start;
+  for (; index < lines.length; index++) {
+    if (used + lines[index]!.length + 1 > maxChars && kept.length > 0) break;
+    kept.push(lines[index]!.slice(0, maxChars));
+    used += lines[index]!.length + 1;
+  }
+  const above = start > 0 ? [`(${start} lines above; scroll up to see them)`] : [];
+  const below = index < lines.length ? [`(${lines.length - index} more lines below; scroll down to see them)`] : [];
+  return [...above, ...kept, ...below].join('\n') + scroll;
+}
+
+function escapeRegExp(text: string): string {
+  return text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+}
+
+function displayUrl(url: string, origin: string): string {
+  return url.startsWith(`${origin}/`) ? url.slice(origin.length) : url;
+}
