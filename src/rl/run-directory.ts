@@ -96,7 +96,7 @@ export function readRun(dir: string): RunData {
  */
 export function readTrajectories(path: string, notes: string[] = []): TrajectoryRecord[] {
   if (!existsSync(path)) {
-    notes.push(`${RUN_FILES.trajectories} is missing: the trajectory viewer is empty.`);
+    notes.push(`${RUN_FILES.trajectories} is missing: no trajectories were recorded.`);
     return [];
   }
   const records: TrajectoryRecord[] = [];
