@@ -131,6 +131,7 @@ export class RemoteServer {
   private readonly connections = new Set<Connection>();
   private readonly sessions = new Map<string, Session>();
   private readonly wireSpecs = new Map<string, WireSpec>();
+  private readonly listed = new Map<string, { id: string; description: string; tools: WireSpec['tools'] }>();
   private making = 0;
   private sweeper: NodeJS.Timeout | undefined;
   private closing: Promise<void> | undefined;
@@ -392,9 +393,15 @@ export class RemoteServer {
   }
 
   private listEnvs() {
+    // An id never changes meaning once registered, so its wire form is computed once.
     return list().map((id) => {
-      const registered = registeredSpec(id);
-      return { id, description: registered.description, tools: toolsToWire(registered.tools) };
+      let entry = this.listed.get(id);
+      if (!entry) {
+        const registered = registeredSpec(id);
+        entry = { id, description: registered.description, tools: toolsToWire(registered.tools) };
+        this.listed.set(id, entry);
+      }
+      return entry;
     });
   }
 
