@@ -13,4 +13,5 @@ export const benchmarks: Record<string, Benchmark> = {
     description: 'steps/s of guess-number: bare env vs the full wrapper stack vs a pool of 64 envs',
     run: async ({ quick }) => (await import('./env-step.js')).runEnvStep(quick ? { steps: 2000, rounds: 2 } : {}),
   },
+  report: { description: 'run reports: TensorBoard vs JSONL metrics writes per step; writeReport vs readRun, 1 and 3 runs', run: async ({ quick }) => (await import('./report.js')).runReportBench(quick ? { steps: 200, rounds: 2, records: 200 } : {}) },
 };

@@ -86,3 +86,15 @@ describe('turngym export-trajectories', () => {
     expect(format.stderr).toContain("error: option '--format <format>' argument 'sharegpt' is invalid. Allowed choices are messages.");
   });
 });
+
+describe('turngym bench report', () => {
+  it('runs quickly and prints its figures as JSON', async () => {
+    const result = await runCli(['bench', 'report', '--json', '--quick'], { timeoutMs: 120_000 });
+    expect(result.code).toBe(0);
+    const figures = JSON.parse(result.stdout);
+    expect(figures).toMatchObject({ benchmark: 'report', steps: 200, rounds: 2 });
+    expect(figures.tensorboard_vs_jsonl_ratio).toBeGreaterThan(0);
+    expect(figures.report_ms).toBeGreaterThan(0);
+    expect(figures.report_3_runs_vs_1_ratio).toBeGreaterThan(0);
+  }, 120_000);
+});
