@@ -39,7 +39,7 @@ export const PRELUDE = String.raw`
   var typedArrayProto = getPrototypeOf(Uint8Array.prototype);
   var typedLength = getDescriptor(typedArrayProto, 'length').get;
   var typedName = getDescriptor(typedArrayProto, Symbol.toStringTag).get;
-  var promiseThen = Promise.prototype.then;
+  var promiseThen = Promise.prototype.then, PromiseCtor = Promise;
   var mathFloor = Math.floor, mathMin = Math.min, imul = Math.imul;
   function call(fn, self) { var args = []; for (var i = 2; i < arguments.length; i++) args[i - 2] = arguments[i]; return apply(fn, self, args); }
   function join(items, separator) { return call(arrayJoin, items, separator); }
@@ -169,7 +169,9 @@ export const PRELUDE = String.raw`
       if (length > MAX_ITEMS) push(items, '... ' + (length - MAX_ITEMS) + ' more items');
       return group(typed + '(' + length + ') ', '[', items, ']', indent);
     }
-    var keys = ownKeys(value), array = isArray(value);
+    var array = isArray(value);
+    // Listing the keys of a huge array would allocate a string per index: show only its items then.
+    var keys = array && value.length > 10000 ? [] : ownKeys(value);
     if (array) {
       var size = value.length, holes = 0;
       for (var a = 0; a < size && items.length < MAX_ITEMS; a++) {
@@ -311,6 +313,14 @@ export const PRELUDE = String.raw`
   }
   Math.random = random;
 
+  // Memory that isolated-vm's heap limit does not count: WebAssembly memories and resizable/growable
+  // buffers are committed outside the isolate's allocator (a 32 MB sandbox could fill 1 GB of host memory
+  // through them; see the security tests). They are removed before any agent code runs; no other path
+  // leads back to them in this context.
+  delete global.WebAssembly;
+  var growers = [[ArrayBuffer.prototype, 'resize'], [ArrayBuffer.prototype, 'transfer'], [ArrayBuffer.prototype, 'transferToFixedLength'], [SharedArrayBuffer.prototype, 'grow']];
+  for (var h = 0; h < growers.length; h++) delete growers[h][0][growers[h][1]];
+
   // ---- canonical text of a value (the hidden tests compare these) ------------------------------------
   function canonical(value, depth) {
     if (depth > 32) return '<too deep>';
@@ -343,8 +353,10 @@ export const PRELUDE = String.raw`
     var output = takeOutput();
     return ['done', output[0], output[1], failed ? null : show(value), failed ? uncaught(error) : null];
   }
-  function settleLater(promise) {
+  function settleLater(thenable) {
     var state = { settled: false, failed: false, value: undefined, error: undefined };
+    // Adopting through a new promise also handles thenables that are not promises (their then runs later).
+    var promise = new PromiseCtor(function (resolve) { resolve(thenable); });
     call(promiseThen, promise, function (value) { state.settled = true; state.value = value; },
       function (error) { state.settled = true; state.failed = true; state.error = error; });
     pending = state;
@@ -355,6 +367,16 @@ export const PRELUDE = String.raw`
     try { return typeof value.then === 'function'; } catch (error) { return false; }
   }
   return function driver(command, a, b, c) {
+    try {
+      return dispatch(command, a, b, c);
+    } catch (error) {
+      // A failure of the driver itself (agent code sabotaged something it relies on) is the cell's error.
+      pending = null;
+      timers.length = 0;
+      return finish(undefined, error, true);
+    }
+  };
+  function dispatch(command, a, b, c) {
     if (command === 'start') {
       pending = null;
       var value;
@@ -403,6 +425,6 @@ export const PRELUDE = String.raw`
       }
     }
     return null;
-  };
+  }
 })(globalThis)
 `;

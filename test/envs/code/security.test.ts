@@ -1,0 +1,186 @@
+/**
+ * Adversarial snippets against the code/ sandbox. Every case runs through a real env from `make`, then
+ * asserts that the host is untouched (its intrinsics, globals and file system) and that the next step works.
+ */
+import { existsSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { Env, StepResult } from '../../../src/envs/env.js';
+import { make } from '../../../src/envs/registry.js';
+import { Sandbox } from '../../../src/envs/code/sandbox.js';
+import '../../../src/envs/builtin.js';
+
+const CANARY = join(tmpdir(), `turngym-canary-${process.pid}`);
+
+// A WebAssembly module exporting `f`, a function that loops forever: (func (loop (br 0))).
+const WASM_LOOP = 'new Uint8Array([0,97,115,109,1,0,0,0,1,4,1,96,0,0,3,2,1,0,7,5,1,1,102,0,0,10,9,1,7,0,3,64,12,0,11,11])';
+
+interface Case {
+  name: string;
+  code: string;
+  /** Checks the step's observation (beyond "the host is untouched and the next step works"). */
+  expect?: (result: StepResult) => void;
+}
+
+const timesOut = (result: StepResult) => expect(result.info.error?.code).toBe('TIMEOUT');
+const fails = (result: StepResult) => expect(result.info.error).toBeDefined();
+const noHostValue = (result: StepResult) => {
+  expect(result.observation.text).not.toMatch(/\[object process\]|'object'|node:|\/work\//);
+};
+
+const CASES: Case[] = [
+  // Reaching the host through constructor chains and globals.
+  { name: 'constructor chain to process', code: "this.constructor.constructor('return process')()", expect: (r) => expect(r.observation.text).toMatch(/ReferenceError: process is not defined/) },
+  { name: 'Function constructor to this.process', code: "Function('return this')().process", expect: (r) => expect(r.observation.text).toBe('=> undefined') },
+  { name: 'arrow constructor to require', code: "(() => 0).constructor('return require')()", expect: (r) => expect(r.observation.text).toMatch(/require is not defined/) },
+  { name: 'async function constructor to import()', code: "await (async () => 0).constructor('return import(\"fs\")')()", expect: fails },
+  { name: 'dynamic import of fs', code: "import('node:fs').then((fs) => fs.writeFileSync(" + JSON.stringify(CANARY) + ", 'x'))", expect: fails },
+  {
+    name: 'no host names on the global object',
+    code: "['process', 'require', 'module', 'Buffer', 'fetch', 'XMLHttpRequest', 'WebSocket', 'global', '$0'].filter((name) => name in globalThis)",
+    expect: (r) => expect(r.observation.text).toBe('=> []'),
+  },
+  { name: 'caller chain out of a function', code: '(function f() { return String(f.caller) })()', expect: (r) => expect(r.observation.text).toBe("=> 'null'") },
+  // Stack-trace hooks.
+  {
+    name: 'Error.prepareStackTrace exposing frames and their receivers',
+    code: "Error.prepareStackTrace = (e, frames) => frames; new Error().stack.map((frame) => { try { const self = frame.getThis(); return self ? typeof self.constructor.constructor('return typeof process')() : String(self) } catch (error) { return 'blocked' } })",
+    expect: noHostValue,
+  },
+  { name: 'Error.prepareStackTrace that throws', code: "Error.prepareStackTrace = () => { throw new Error('hijack') }; null.x", expect: fails },
+  { name: 'Error.prepareStackTrace that loops', code: 'Error.prepareStackTrace = () => { for (;;) {} }; null.x', expect: timesOut },
+  { name: 'captureStackTrace on a getter object', code: "const o = {}; Error.captureStackTrace(o); Object.defineProperty(o, 'stack', { get() { throw 1 } }); throw o", expect: fails },
+  // Proxies, getters and hostile values handed back for display.
+  { name: 'Proxy whose traps throw', code: "new Proxy({}, { ownKeys() { throw new Error('trap') }, get() { throw new Error('trap') } })", expect: (r) => expect(r.observation.text).toBe('=> [value could not be displayed: trap]') },
+  { name: 'Proxy whose trap loops', code: 'new Proxy({}, { ownKeys() { for (;;) {} } })', expect: timesOut },
+  { name: 'getter that loops is never called', code: '({ get x() { for (;;) {} } })', expect: (r) => expect(r.observation.text).toBe('=> { x: [Getter] }') },
+  { name: 'thrown Proxy', code: "throw new Proxy(new Error('p'), { get(target, key) { if (key === 'stack') for (;;) {} return Reflect.get(target, key) } })", expect: fails },
+  { name: 'thrown object whose toString throws', code: 'throw { toString() { throw 1 } }', expect: fails },
+  { name: 'thenable whose then loops', code: '({ then() { for (;;) {} } })', expect: timesOut },
+  { name: 'Symbol.toPrimitive bomb in console.log', code: "console.log('%s %d', { [Symbol.toPrimitive]() { throw new Error('x') } }, { valueOf() { throw 2 } })", expect: (r) => expect(r.info.error).toBeUndefined() },
+  // Prototype pollution and tampering with what the driver uses.
+  {
+    name: 'prototype pollution of intrinsics',
+    code: "Object.prototype.polluted = 1; Array.prototype.push = null; Array.prototype.join = null; JSON.stringify = null; String.prototype.slice = null; Object.defineProperty(Object.prototype, 'then', { get() { return undefined }, configurable: true }); 1",
+    expect: (r) => expect(r.observation.text).toBe('=> 1'),
+  },
+  { name: 'replacing eval, console and Reflect', code: 'eval = null; console = null; Reflect.apply = null; globalThis.Reflect = null; 2', expect: (r) => expect(r.observation.text).toBe('=> 2') },
+  { name: 'null-prototype global', code: 'Object.setPrototypeOf(globalThis, null); 3', expect: (r) => expect(r.observation.text).toBe('=> 3') },
+  { name: 'Array iterator sabotage', code: 'Array.prototype[Symbol.iterator] = function* () { for (;;) yield 1 }; [1, 2]', expect: (r) => expect(r.observation.text).toBe('=> [ 1, 2 ]') },
+  // Time: loops, microtasks, timers, regular expressions, WebAssembly, Atomics.
+  { name: 'infinite loop', code: 'while (true) {}', expect: timesOut },
+  { name: 'loop that swallows exceptions', code: 'for (;;) { try { for (;;) {} } catch (error) {} finally { continue } }', expect: timesOut },
+  { name: 'infinite microtask chain', code: '(async () => { for (;;) await null })()', expect: timesOut },
+  { name: 'recursive promise chain', code: 'function again() { return Promise.resolve().then(again) } again()', expect: timesOut },
+  { name: 'queueMicrotask storm', code: 'function storm() { queueMicrotask(storm) } storm()', expect: timesOut },
+  { name: 'promise that never settles', code: 'await new Promise(() => {})', expect: (r) => expect(r.observation.text).toMatch(/the promise never settled/) },
+  { name: 'setInterval that never stops', code: 'setInterval(() => {}, 1); 1', expect: timesOut },
+  { name: 'catastrophic regular expression', code: "/^(a+)+$/.test('a'.repeat(40) + 'b')", expect: timesOut },
+  // WebAssembly is removed from every context (its memory escapes the heap limit), so its loops cannot run.
+  { name: 'WebAssembly infinite loop', code: `new WebAssembly.Instance(new WebAssembly.Module(${WASM_LOOP})).exports.f()`, expect: (r) => expect(r.observation.text).toMatch(/ReferenceError: WebAssembly is not defined/) },
+  { name: 'Atomics.wait forever', code: 'Atomics.wait(new Int32Array(new SharedArrayBuffer(16)), 0, 0)', expect: timesOut },
+  { name: 'Atomics.wait with a long timeout', code: 'Atomics.wait(new Int32Array(new SharedArrayBuffer(16)), 0, 0, 60000)', expect: timesOut },
+  // Stack and output.
+  { name: 'deep recursion', code: 'function down(n) { return down(n + 1) + 1 } down(0)', expect: (r) => expect(r.observation.text).toMatch(/Maximum call stack size exceeded/) },
+  { name: 'deep recursion while formatting', code: 'let nest = []; for (let i = 0; i < 1e5; i++) nest = [nest]; nest', expect: (r) => expect(r.observation.text).toBe('=> [ [ [ [ [Array] ] ] ] ]') },
+  { name: 'huge console output', code: "for (let i = 0; i < 1e5; i++) console.log('x'.repeat(100))", expect: (r) => expect(r.observation.text).toMatch(/output cut: \d+ more characters/) },
+  { name: 'huge string value', code: "'y'.repeat(1e7)", expect: (r) => expect(r.observation.text.length).toBeLessThan(5000) },
+  { name: 'huge array value', code: 'new Array(1e6).fill(7)', expect: (r) => expect(r.observation.text).toMatch(/999900 more items/) },
+  // Memory.
+  { name: 'array memory bomb', code: 'const hog = []; for (;;) hog.push(new Array(1e5).fill(1))', expect: (r) => expect(r.info.state_lost).toBe(true) },
+  { name: 'string doubling bomb', code: "let s = 'x'; for (;;) s += s", expect: fails },
+  { name: 'huge typed array', code: 'new Float64Array(2 ** 30)', expect: fails },
+  { name: 'many typed arrays', code: 'const keep = []; for (let i = 0; i < 10000; i++) keep.push(new Uint8Array(1 << 24))', expect: fails },
+  { name: 'WebAssembly memory growth', code: 'new WebAssembly.Memory({ initial: 1, maximum: 65536 }).grow(60000)', expect: fails },
+  { name: 'resizable ArrayBuffer grown past the heap limit', code: 'const r = new ArrayBuffer(1, { maxByteLength: 2 ** 30 }); r.resize(2 ** 30); new Uint8Array(r).fill(1)', expect: fails },
+  { name: 'growable SharedArrayBuffer', code: 'const g = new SharedArrayBuffer(1, { maxByteLength: 2 ** 30 }); g.grow(2 ** 30)', expect: fails },
+  { name: 'resize reached through the prototype chain', code: "Object.getPrototypeOf(new Uint8Array(1).buffer).resize || Object.getOwnPropertyNames(ArrayBuffer.prototype).includes('resize')", expect: (r) => expect(r.observation.text).toBe('=> false') },
+  { name: 'object graph bomb', code: 'let o = {}; for (;;) o = { o, pad: new Array(1000).fill(o) }', expect: fails },
+];
+
+describe('code/ sandbox security', () => {
+  let env: Env;
+  let hostSnapshot: string;
+  const snapshotHost = () =>
+    JSON.stringify({
+      object: Object.getOwnPropertyNames(Object.prototype).sort(),
+      array: Object.getOwnPropertyNames(Array.prototype).sort(),
+      function: Object.getOwnPropertyNames(Function.prototype).sort(),
+      string: Object.getOwnPropertyNames(String.prototype).sort(),
+      globals: Object.getOwnPropertyNames(globalThis).sort(),
+      intact: [typeof JSON.stringify, typeof Reflect.apply, typeof Array.prototype.push, typeof setTimeout, typeof process.exit, String(Math.random).includes('native code')],
+      env: Object.keys(process.env).length,
+    });
+
+  beforeAll(async () => {
+    rmSync(CANARY, { force: true });
+    env = await make('code/calc-v0', { timeLimitMs: 250, memoryLimitMb: 32 });
+    hostSnapshot = snapshotHost();
+  });
+  afterAll(async () => {
+    await env.close();
+  });
+
+  it('has at least 30 adversarial cases', () => {
+    expect(CASES.length).toBeGreaterThanOrEqual(30);
+  });
+
+  for (const testCase of CASES) {
+    it(`survives: ${testCase.name}`, async () => {
+      // A fresh episode per case, so one case's tampering cannot mask another's.
+      await env.reset({ seed: 1 });
+      const result = await env.step({ tool: 'run', args: { code: testCase.code } });
+      expect(typeof result.observation.text).toBe('string');
+      expect(result.terminated).toBe(false);
+      testCase.expect?.(result);
+      expect(snapshotHost()).toBe(hostSnapshot);
+      expect(({} as Record<string, unknown>).polluted).toBeUndefined();
+      expect(existsSync(CANARY)).toBe(false);
+      const next = await env.step({ tool: 'run', args: { code: '[1, 2, 3].map((x) => x * 2)' } });
+      expect(next.observation.text).toBe('=> [ 2, 4, 6 ]');
+    });
+  }
+});
+
+describe('code/ soak', () => {
+  it('keeps memory bounded over thousands of episodes', async () => {
+    const episodes = 3000;
+    const env = await make('code/calc-v0');
+    await env.reset({ seed: 0 });
+    await env.step({ tool: 'run', args: { code: '1' } });
+    const rssBefore = process.memoryUsage().rss;
+    for (let episode = 0; episode < episodes; episode++) {
+      await env.reset({ seed: episode });
+      // Each episode leaves 1 MB in its context; contexts must be collected or the 64 MB isolate would die.
+      await env.step({ tool: 'run', args: { code: 'const ballast = new Uint8Array(1 << 20).fill(1); let total = 0; for (let i = 0; i < 100; i++) total += i; total' } });
+      await env.step({ tool: 'run', args: { code: 'total + ballast.length' } });
+    }
+    const rssGrowthMb = (process.memoryUsage().rss - rssBefore) / 2 ** 20;
+    await env.close();
+
+    // The same through the sandbox directly, to read the isolate's own heap and count its restarts.
+    const sandbox = await Sandbox.create();
+    for (let episode = 0; episode < 1000; episode++) {
+      await sandbox.newEpisode(episode);
+      await sandbox.run('var ballast = new Array(100000).fill(episode => episode)');
+    }
+    const heapMb = (await sandbox.heapUsedBytes()) / 2 ** 20;
+    const restarts = sandbox.isolatesCreated - 1;
+    await sandbox.close();
+
+    // Many envs made and closed: their isolates must be disposed.
+    for (let i = 0; i < 50; i++) {
+      const shortLived = await make('code/functions-v0');
+      await shortLived.reset({ seed: i });
+      await shortLived.close();
+    }
+    const rssAfterEnvsMb = (process.memoryUsage().rss - rssBefore) / 2 ** 20;
+    console.log(`code/ soak: ${episodes} episodes, host RSS growth ${rssGrowthMb.toFixed(1)} MB; 1000 sandbox episodes, isolate heap ${heapMb.toFixed(1)} MB, ${restarts} restarts; after 50 envs made and closed, RSS growth ${rssAfterEnvsMb.toFixed(1)} MB`);
+    expect(restarts).toBe(0);
+    // Heap figures include garbage not yet collected; no restart over 1000 episodes of ~1 MB each is the proof.
+    expect(heapMb).toBeLessThan(64);
+    expect(rssGrowthMb).toBeLessThan(200);
+    expect(rssAfterEnvsMb).toBeLessThan(300);
+  });
+});
