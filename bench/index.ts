@@ -9,6 +9,7 @@ export interface Benchmark {
 }
 
 export const benchmarks: Record<string, Benchmark> = {
+  code: { description: 'code/ interpreter: warm step and reset latency, a pool of 16, vs spawning `node -e` per call', run: async ({ quick }) => (await import('./code.js')).runCodeBench(quick ? { steps: 1000, resets: 100, poolBatches: 50, subprocessCalls: 5 } : {}) },
   'env-step': {
     description: 'steps/s of guess-number: bare env vs the full wrapper stack vs a pool of 64 envs',
     run: async ({ quick }) => (await import('./env-step.js')).runEnvStep(quick ? { steps: 2000, rounds: 2 } : {}),
