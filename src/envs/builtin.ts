@@ -5,3 +5,4 @@
 import './puzzle/index.js';
 import './code/index.js';
 import './web/index.js';
+import './search/index.js';

@@ -1,0 +1,175 @@
+/**
+ * Corpora and their indexes, shared within a process: the knowledge base and FTS5 index of a given
+ * `(seed, size, distractors)` (or of a given user corpus) are built once, then leased to every env that asks
+ * for them, so a pool of 64 envs holds one index. The last env to close releases them.
+ */
+import { createHash } from 'node:crypto';
+import { readFileSync, statSync } from 'node:fs';
+import { resolve } from 'node:path';
+import { InvalidKwargsError } from '../errors.js';
+import { type Fts5Retriever, hashDocuments, openIndex, type SearchDocument } from './engine.js';
+import { generateKnowledgeBase, KB_VERSION, type KnowledgeBase } from './kb.js';
+
+/** Where generated corpora keep their index files, relative to the working directory (gitignored). */
+export const DEFAULT_INDEX_DIRECTORY = '.cache/turngym/search';
+
+/** A corpus with its open index. */
+export interface Corpus<Data> {
+  retriever: Fts5Retriever;
+  /** The knowledge base (generated corpora) or the questions (user corpora). */
+  data: Data;
+  /** The index file. */
+  indexPath: string;
+}
+
+/** A corpus held by one env; `release` once, when the env closes. */
+export interface Lease<Data> {
+  corpus: Corpus<Data>;
+  release(): void;
+}
+
+type Entry = { corpus: Corpus<unknown>; users: number };
+const shared = new Map<string, Entry>();
+
+function lease<Data>(key: string, load: () => Corpus<Data>): Lease<Data> {
+  let entry = shared.get(key);
+  if (!entry) {
+    entry = { corpus: load(), users: 0 };
+    shared.set(key, entry);
+  }
+  entry.users++;
+  const held = entry;
+  let released = false;
+  return {
+    corpus: held.corpus as Corpus<Data>,
+    release() {
+      if (released) return;
+      released = true;
+      held.users--;
+      if (held.users === 0) {
+        held.corpus.retriever.close();
+        if (shared.get(key) === held) shared.delete(key);
+      }
+    },
+  };
+}
+
+/** Number of corpora currently open in this process (for tests and diagnostics). */
+export function openCorpusCount(): number {
+  return shared.size;
+}
+
+export interface GeneratedCorpusOptions {
+  seed: number;
+  size: number;
+  distractors: number;
+  /** Folder of the index file; default {@link DEFAULT_INDEX_DIRECTORY} under the working directory. */
+  indexDirectory?: string;
+}
+
+/** Leases the knowledge base and index for these options, generating and indexing them on first use. */
+export function leaseGeneratedCorpus(options: GeneratedCorpusOptions): Lease<KnowledgeBase> {
+  const directory = resolve(options.indexDirectory ?? DEFAULT_INDEX_DIRECTORY);
+  const indexPath = resolve(directory, `kb-v${KB_VERSION}-seed${options.seed}-size${options.size}-distractors${options.distractors}.sqlite`);
+  return lease(indexPath, () => {
+    const kb = generateKnowledgeBase(options);
+    const retriever = openIndex({ path: indexPath, contentHash: hashDocuments(kb.articles), documents: () => kb.articles });
+    return { retriever, data: kb, indexPath };
+  });
+}
+
+/** One question of a user corpus. */
+export interface UserQuestion {
+  question: string;
+  answers: string[];
+  /** Ids of documents that support the answer, when the file gives them. */
+  supporting: string[];
+}
+
+export interface UserCorpusOptions {
+  /** JSONL file, one document per line: `{"id": "...", "title": "...", "text": "..."}` (title optional). */
+  documents: string;
+  /** JSONL file, one question per line: `{"question": "...", "answers": ["..."], "supporting": ["id"]}`. */
+  questions: string;
+  /** Index file; default: next to the documents file, `<documents>.index.sqlite`. */
+  indexPath?: string;
+}
+
+/**
+ * Leases a user corpus: documents and questions from JSONL, indexed next to the documents file (the index
+ * is rebuilt when the file's content hash changes). Bad files are `InvalidKwargsError`s naming the line.
+ */
+export function leaseUserCorpus(envId: string, options: UserCorpusOptions): Lease<UserQuestion[]> {
+  const documentsPath = resolve(options.documents);
+  const questionsPath = resolve(options.questions);
+  const indexPath = resolve(options.indexPath ?? `${documentsPath}.index.sqlite`);
+  const stamp = (path: string, field: string) => {
+    try {
+      const stats = statSync(path);
+      return `${stats.size}:${stats.mtimeMs}`;
+    } catch {
+      throw new InvalidKwargsError(envId, [{ path: field, message: `cannot read ${path}: no such file` }]);
+    }
+  };
+  const key = `${indexPath}|${questionsPath}|${stamp(documentsPath, 'documents')}|${stamp(questionsPath, 'questions')}`;
+  return lease(key, () => {
+    const raw = readFileSync(documentsPath);
+    const documents = parseDocuments(envId, raw.toString('utf8'));
+    const questions = parseQuestions(envId, readFileSync(questionsPath, 'utf8'), new Set(documents.map((document) => document.id)));
+    const contentHash = createHash('sha256').update(raw).digest('hex');
+    const retriever = openIndex({ path: indexPath, contentHash, documents: () => documents });
+    return { retriever, data: questions, indexPath };
+  });
+}
+
+function jsonLines(envId: string, field: string, text: string): { line: number; value: Record<string, unknown> }[] {
+  const rows: { line: number; value: Record<string, unknown> }[] = [];
+  text.split('\n').forEach((content, index) => {
+    if (content.trim() === '') return;
+    let value: unknown;
+    try {
+      value = JSON.parse(content);
+    } catch (error) {
+      throw new InvalidKwargsError(envId, [{ path: field, message: `line ${index + 1} is not JSON (${(error as Error).message})` }]);
+    }
+    if (typeof value !== 'object' || value === null || Array.isArray(value)) {
+      throw new InvalidKwargsError(envId, [{ path: field, message: `line ${index + 1} must be a JSON object` }]);
+    }
+    rows.push({ line: index + 1, value: value as Record<string, unknown> });
+  });
+  if (rows.length === 0) throw new InvalidKwargsError(envId, [{ path: field, message: 'the file has no entries (one JSON object per line)' }]);
+  return rows;
+}
+
+function parseDocuments(envId: string, text: string): SearchDocument[] {
+  const seen = new Set<string>();
+  return jsonLines(envId, 'documents', text).map(({ line, value }) => {
+    const bad = (message: string) => new InvalidKwargsError(envId, [{ path: 'documents', message: `line ${line}: ${message}` }]);
+    const id = typeof value.id === 'number' ? String(value.id) : value.id;
+    if (typeof id !== 'string' || id.trim() === '') throw bad('"id" must be a non-empty string or a number');
+    if (seen.has(id)) throw bad(`the id '${id}' is used twice; document ids must be unique`);
+    seen.add(id);
+    if (typeof value.text !== 'string') throw bad('"text" must be a string');
+    if (value.title !== undefined && typeof value.title !== 'string') throw bad('"title" must be a string when given');
+    return { id, title: (value.title as string | undefined) ?? id, text: value.text };
+  });
+}
+
+function parseQuestions(envId: string, text: string, ids: ReadonlySet<string>): UserQuestion[] {
+  return jsonLines(envId, 'questions', text).map(({ line, value }) => {
+    const bad = (message: string) => new InvalidKwargsError(envId, [{ path: 'questions', message: `line ${line}: ${message}` }]);
+    if (typeof value.question !== 'string' || value.question.trim() === '') throw bad('"question" must be a non-empty string');
+    const answers = value.answers;
+    if (!Array.isArray(answers) || answers.length === 0 || !answers.every((answer) => typeof answer === 'string' && answer.trim() !== '')) {
+      throw bad('"answers" must be a non-empty array of non-empty strings');
+    }
+    const supporting = value.supporting ?? [];
+    if (!Array.isArray(supporting) || !supporting.every((id) => typeof id === 'string' || typeof id === 'number')) {
+      throw bad('"supporting" must be an array of document ids when given');
+    }
+    const supportingIds = supporting.map(String);
+    const missing = supportingIds.filter((id) => !ids.has(id));
+    if (missing.length > 0) throw bad(`"supporting" names ${missing.map((id) => `'${id}'`).join(', ')}, which the documents file does not have`);
+    return { question: value.question, answers: answers as string[], supporting: supportingIds };
+  });
+}

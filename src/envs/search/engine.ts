@@ -1,0 +1,353 @@
+/**
+ * The search engine: BM25 ranking on SQLite FTS5 (through better-sqlite3), behind the small {@link Retriever}
+ * interface so that envs never see SQL.
+ *
+ * - The index is a file. `openIndex` reuses it when its stored content hash matches the corpus (and the
+ *   index format has not changed); otherwise it builds a new one in a temporary file and renames it into
+ *   place, so two processes building the same index never see a half-written file.
+ * - Agents type arbitrary text; {@link toFtsQuery} turns it into safe FTS5 syntax (every word a quoted
+ *   string, joined with OR; "double-quoted phrases" stay phrases), so FTS5 syntax errors never happen.
+ * - Ranking is deterministic: BM25 with the title weighted 4x the body, ties broken by document id.
+ */
+import { createHash, randomBytes } from 'node:crypto';
+import { mkdirSync, renameSync, rmSync } from 'node:fs';
+import { dirname } from 'node:path';
+import Database from 'better-sqlite3';
+import { EnvFailureError } from '../errors.js';
+
+/** A document as stored and returned by `open`. */
+export interface SearchDocument {
+  id: string;
+  title: string;
+  text: string;
+}
+
+/** One ranked search result. */
+export interface SearchHit {
+  id: string;
+  title: string;
+  /** An excerpt of the body around the matched terms, which are wrapped in `**`. */
+  snippet: string;
+  /** BM25 score (higher is better). */
+  score: number;
+}
+
+/** What an env needs from a search engine. Implementations must be deterministic for a given corpus. */
+export interface Retriever {
+  /** Number of documents in the index. */
+  readonly documentCount: number;
+  /**
+   * The top `k` documents for agent-typed `query` text, best first (ties by id). Throws {@link QueryError}
+   * when the text has nothing to search for.
+   */
+  search(query: string, k: number): SearchHit[];
+  /** The document with this id, or undefined. */
+  document(id: string): SearchDocument | undefined;
+  /** Frees the database handle; idempotent. */
+  close(): void;
+}
+
+/** The query text has no searchable words (an agent mistake; the env shows the message). */
+export class QueryError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'QueryError';
+  }
+}
+
+/** Words beyond this many are ignored (they rarely change the top results and cost time). */
+export const MAX_QUERY_TERMS = 32;
+/** Bumped when the schema or tokenizer changes, so that old index files are rebuilt. */
+const INDEX_FORMAT = 'turngym-fts5-2';
+/** BM25 weight of the title relative to the body. */
+const TITLE_WEIGHT = 4;
+/** FTS5's BM25 constants (fts5_aux.c), used for the score bounds of the fast path. */
+const BM25_K1 = 1.2;
+/**
+ * The fast path ranks first the documents that contain the rarest terms, up to this many documents in
+ * all; the other ("common") terms are scored only in those documents (see `Fts5Retriever.rank`).
+ */
+const RARE_DOCUMENTS = 400;
+
+// Words too common to help ranking; dropped from a query unless it has nothing else.
+const STOPWORDS = new Set(
+  'a an and are as at be by did do does for from has have how in is it its of on or that the this to was were what when where which who whom whose why with'.split(' '),
+);
+
+/** A parsed query: its terms (single words or quoted phrases), folded as FTS5 folds them. */
+export interface ParsedQuery {
+  terms: { words: string[]; phrase: boolean }[];
+}
+
+/** Lower-cases and strips diacritics, as FTS5's `unicode61 remove_diacritics 2` tokenizer does. */
+export function foldWord(word: string): string {
+  return word.normalize('NFKD').replace(/\p{M}+/gu, '').toLowerCase();
+}
+
+function words(text: string): string[] {
+  return (text.normalize('NFKC').match(/[\p{L}\p{N}]+/gu) ?? []).map(foldWord).filter((word) => word !== '');
+}
+
+/**
+ * Parses agent text into terms: words (runs of letters and digits, after NFKC normalisation) and
+ * "double-quoted phrases"; an unclosed quote runs to the end. Everything else, including FTS5 operators
+ * (`AND`, `NEAR`, `*`, `-`, `:`, `^`, parentheses), is a word or a separator, never syntax. Stopwords are
+ * dropped unless nothing else is left; at most {@link MAX_QUERY_TERMS} distinct terms are kept. Throws
+ * {@link QueryError} when nothing searchable is left.
+ */
+export function parseQuery(text: string): ParsedQuery {
+  const phrases: string[][] = [];
+  const loose: string[] = [];
+  text.split('"').forEach((segment, index) => {
+    const found = words(segment);
+    if (index % 2 === 1 && found.length > 1) phrases.push(found);
+    else loose.push(...found);
+  });
+  const content = loose.filter((word) => !STOPWORDS.has(word));
+  const kept = content.length > 0 || phrases.length > 0 ? content : loose;
+  const seen = new Set<string>();
+  const terms: ParsedQuery['terms'] = [];
+  const add = (termWords: string[], phrase: boolean) => {
+    const key = termWords.join(' ');
+    if (!seen.has(key) && terms.length < MAX_QUERY_TERMS) {
+      seen.add(key);
+      terms.push({ words: termWords, phrase });
+    }
+  };
+  for (const phrase of phrases) add(phrase, true);
+  for (const word of kept) add([word], false);
+  if (terms.length === 0) {
+    throw new QueryError('the query has no words to search for (only spaces, punctuation or symbols); search for names or words, e.g. search("Ravenport mayor")');
+  }
+  return { terms };
+}
+
+/** The FTS5 expression for some terms: each a quoted string (so never syntax), joined with OR. */
+function ftsExpression(terms: ParsedQuery['terms']): string {
+  return terms.map((term) => `"${term.words.join(' ')}"`).join(' OR ');
+}
+
+/** The FTS5 query for agent text (see {@link parseQuery}); always valid FTS5 syntax. */
+export function toFtsQuery(text: string): string {
+  return ftsExpression(parseQuery(text).terms);
+}
+
+export interface OpenIndexOptions {
+  /** Where the index file lives (its folder is created). */
+  path: string;
+  /** Hash of the corpus content; the index is rebuilt when it differs from the stored one. */
+  contentHash: string;
+  /** The corpus, read only when the index must be built. Ids must be unique. */
+  documents: () => Iterable<SearchDocument>;
+}
+
+/** Opens the FTS5 index at `path`, building it first when it is missing or stale. */
+export function openIndex(options: OpenIndexOptions): Fts5Retriever {
+  const hash = indexHash(options.contentHash);
+  const existing = tryOpen(options.path, hash);
+  if (existing) return existing;
+  buildIndex(options.path, hash, options.documents());
+  const built = tryOpen(options.path, hash);
+  if (!built) throw new EnvFailureError(`The search index at ${options.path} could not be opened after building it.`);
+  return built;
+}
+
+/** Hash of a corpus given as documents (for generated corpora held in memory). */
+export function hashDocuments(documents: Iterable<SearchDocument>): string {
+  const hash = createHash('sha256');
+  for (const document of documents) hash.update(`${document.id}\u0000${document.title}\u0000${document.text}\u0001`);
+  return hash.digest('hex');
+}
+
+function indexHash(contentHash: string): string {
+  return createHash('sha256').update(`${INDEX_FORMAT}\u0000${contentHash}`).digest('hex');
+}
+
+function tryOpen(path: string, hash: string): Fts5Retriever | undefined {
+  let database: Database.Database;
+  try {
+    database = new Database(path, { readonly: true, fileMustExist: true });
+  } catch {
+    return undefined;
+  }
+  try {
+    const row = database.prepare("SELECT value FROM meta WHERE key = 'hash'").get() as { value: string } | undefined;
+    if (row?.value === hash) return new Fts5Retriever(database);
+  } catch {
+    // Not an index of ours (or a damaged one): rebuilt below.
+  }
+  database.close();
+  return undefined;
+}
+
+/** Builds the index into a temporary file next to `path`, then renames it into place. */
+function buildIndex(path: string, hash: string, documents: Iterable<SearchDocument>): void {
+  mkdirSync(dirname(path), { recursive: true });
+  const temporary = `${path}.${process.pid}-${randomBytes(4).toString('hex')}.tmp`;
+  const database = new Database(temporary);
+  try {
+    database.pragma('journal_mode = OFF');
+    database.pragma('synchronous = OFF');
+    database.exec(`
+      CREATE TABLE meta(key TEXT PRIMARY KEY, value TEXT NOT NULL);
+      CREATE TABLE documents(rowid INTEGER PRIMARY KEY, id TEXT NOT NULL UNIQUE, title TEXT NOT NULL, text TEXT NOT NULL);
+      CREATE VIRTUAL TABLE fts USING fts5(id UNINDEXED, title, text, content='documents', content_rowid='rowid',
+        tokenize='unicode61 remove_diacritics 2');
+      CREATE TABLE terms(term TEXT PRIMARY KEY, documents INTEGER NOT NULL) WITHOUT ROWID;
+    `);
+    const sorted = [...documents].sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
+    const insertDocument = database.prepare('INSERT INTO documents(rowid, id, title, text) VALUES (?, ?, ?, ?)');
+    const insertFts = database.prepare('INSERT INTO fts(rowid, id, title, text) VALUES (?, ?, ?, ?)');
+    database.transaction(() => {
+      // Rowids follow id order, so ordering ties by rowid orders them by id.
+      sorted.forEach((document, index) => {
+        insertDocument.run(index + 1, document.id, document.title, document.text);
+        insertFts.run(index + 1, document.id, document.title, document.text);
+      });
+      database.prepare("INSERT INTO meta(key, value) VALUES ('hash', ?), ('count', ?)").run(hash, String(sorted.length));
+    })();
+    // Document frequencies, for the score bounds of the fast path (fts5vocab counts them by scanning).
+    database.exec(`
+      INSERT INTO fts(fts) VALUES('optimize');
+      CREATE VIRTUAL TABLE temp.vocabulary USING fts5vocab(main, fts, 'row');
+      INSERT INTO terms(term, documents) SELECT term, doc FROM temp.vocabulary;
+    `);
+    database.close();
+    renameSync(temporary, path);
+  } catch (error) {
+    if (database.open) database.close();
+    rmSync(temporary, { force: true });
+    if (error instanceof Error && /UNIQUE constraint failed: documents.id/.test(error.message)) {
+      throw new EnvFailureError(`Cannot build the search index at ${path}: two documents have the same id; document ids must be unique.`, { cause: error });
+    }
+    throw new EnvFailureError(`Cannot build the search index at ${path}: ${error instanceof Error ? error.message : String(error)}`, { cause: error });
+  }
+}
+
+type Ranked = { rowid: number; score: number };
+
+/** A {@link Retriever} over an FTS5 index file, opened read-only. */
+export class Fts5Retriever implements Retriever {
+  readonly documentCount: number;
+  private readonly ranked: Database.Statement;
+  private readonly documentFrequency: Database.Statement;
+  private readonly byRowid: Database.Statement;
+  private readonly byId: Database.Statement;
+
+  constructor(private readonly database: Database.Database) {
+    this.documentCount = (database.prepare('SELECT count(*) AS n FROM documents').get() as { n: number }).n;
+    // Ordering by the score and then the rowid makes ties come out in id order (rowids follow ids).
+    this.ranked = database.prepare(`SELECT fts.rowid AS rowid, -bm25(fts, 0, ${TITLE_WEIGHT}, 1) AS score FROM fts WHERE fts MATCH ? ORDER BY score DESC, fts.rowid LIMIT ?`);
+    this.documentFrequency = database.prepare('SELECT documents FROM terms WHERE term = ?').pluck();
+    this.byRowid = database.prepare('SELECT id, title, text FROM documents WHERE rowid = ?');
+    this.byId = database.prepare('SELECT id, title, text FROM documents WHERE id = ?');
+  }
+
+  search(query: string, k: number): SearchHit[] {
+    const parsed = parseQuery(query);
+    const highlight = new Set(parsed.terms.flatMap((term) => term.words));
+    return this.rank(parsed, k).map(({ rowid, score }) => {
+      const document = this.byRowid.get(rowid) as SearchDocument;
+      return { id: document.id, title: document.title, snippet: makeSnippet(document.text, highlight), score };
+    });
+  }
+
+  /**
+   * The top `k` rowids by BM25 over the OR of all terms, exactly as the exhaustive query ranks them.
+   *
+   * Scoring every document that has a common word (a first name, "city") is what makes OR queries slow, so
+   * when a query mixes rare and common terms this first ranks only the documents with a rare term (two
+   * cheap queries: rare AND common, rare NOT common; the scores are the full query's, because BM25 sums
+   * over the query's phrases and absent ones add nothing). A document with only common terms scores
+   * below the sum of those terms' upper bounds, idf * (k1 + 1) (MaxScore's argument); when the k-th result
+   * beats that bound the answer is exact, otherwise the exhaustive query runs. Document frequencies come
+   * from the `terms` table written at build time; a word the table lacks counts as rare, which can only
+   * cost time, never exactness.
+   */
+  private rank(parsed: ParsedQuery, k: number): Ranked[] {
+    // Rarest terms first; a phrase is as rare as its rarest word; a word missing from the index counts 0.
+    const counted = parsed.terms
+      .map((term) => ({ term, documents: Math.min(...term.words.map((word) => (this.documentFrequency.get(word) as number | undefined) ?? 0)) }))
+      .sort((a, b) => a.documents - b.documents);
+    let budget = RARE_DOCUMENTS;
+    let split = 0;
+    while (split < counted.length && (split === 0 || counted[split]!.documents <= budget)) budget -= counted[split++]!.documents;
+    if (split < counted.length) {
+      const rare = ftsExpression(counted.slice(0, split).map(({ term }) => term));
+      const common = ftsExpression(counted.slice(split).map(({ term }) => term));
+      const commonBound = counted.slice(split).reduce((sum, { documents }) => sum + idf(this.documentCount, documents) * (BM25_K1 + 1), 0);
+      const both = this.ranked.all(`(${rare}) AND (${common})`, k) as Ranked[];
+      const rareOnly = this.ranked.all(`(${rare}) NOT (${common})`, k) as Ranked[];
+      const merged = [...both, ...rareOnly].sort(byScoreThenRowid).slice(0, k);
+      if (merged.length === k && merged[k - 1]!.score > commonBound * (1 + 1e-9)) return merged;
+    }
+    return this.ranked.all(ftsExpression(parsed.terms), k) as Ranked[];
+  }
+
+  /** The exhaustive ranking (every matching document scored); the reference the fast path must equal. */
+  rankExhaustive(query: string, k: number): Ranked[] {
+    return this.ranked.all(toFtsQuery(query), k) as Ranked[];
+  }
+
+  document(id: string): SearchDocument | undefined {
+    return this.byId.get(id) as SearchDocument | undefined;
+  }
+
+  close(): void {
+    if (this.database.open) this.database.close();
+  }
+}
+
+function byScoreThenRowid(a: Ranked, b: Ranked): number {
+  return b.score - a.score || a.rowid - b.rowid;
+}
+
+/** FTS5's BM25 idf (fts5_aux.c), including its floor for terms in more than half the documents. */
+function idf(documentCount: number, documents: number): number {
+  const value = Math.log((documentCount - documents + 0.5) / (documents + 0.5));
+  return value <= 0 ? 1e-6 : value;
+}
+
+const SNIPPET_CHARS = 200;
+
+/**
+ * An excerpt of about {@link SNIPPET_CHARS} characters around the densest run of query words, with those
+ * words wrapped in `**`; the opening of the text when no word occurs in it (a title-only match).
+ */
+export function makeSnippet(text: string, queryWords: ReadonlySet<string>): string {
+  const matches: { start: number; end: number; word: string }[] = [];
+  for (const match of text.matchAll(/[\p{L}\p{N}]+/gu)) {
+    const word = foldWord(match[0]);
+    if (queryWords.has(word)) matches.push({ start: match.index, end: match.index + match[0].length, word });
+  }
+  let from = 0;
+  if (matches.length > 0) {
+    // The window start (at a match) that covers the most distinct query words; the earliest on ties.
+    let best = -1;
+    for (const first of matches) {
+      const covered = new Set<string>();
+      for (const other of matches) if (other.start >= first.start && other.end <= first.start + SNIPPET_CHARS) covered.add(other.word);
+      if (covered.size > best) {
+        best = covered.size;
+        from = first.start;
+      }
+    }
+    // Start a little before the first match, at a word boundary, for context.
+    const back = text.lastIndexOf(' ', Math.max(0, from - 40));
+    from = from <= 40 ? 0 : back < 0 ? 0 : back + 1;
+  }
+  let to = Math.min(text.length, from + SNIPPET_CHARS);
+  if (to < text.length) {
+    const space = text.lastIndexOf(' ', to);
+    if (space > from) to = space;
+  }
+  let snippet = '';
+  let position = from;
+  for (const match of matches) {
+    if (match.start < from || match.end > to) continue;
+    snippet += `${text.slice(position, match.start)}**${text.slice(match.start, match.end)}**`;
+    position = match.end;
+  }
+  snippet += text.slice(position, to);
+  return `${from > 0 ? '… ' : ''}${snippet.replace(/\s+/g, ' ').trim()}${to < text.length ? ' …' : ''}`;
+}
