@@ -95,6 +95,10 @@ export class RemoteAgent implements Agent {
     await new Promise<void>((resolve) => {
       this.socket.once('close', () => resolve());
       this.socket.close(1000);
+      setTimeout(() => {
+        this.socket.terminate();
+        resolve();
+      }, 1000).unref();
     });
   }
 
