@@ -26,7 +26,9 @@ export type ErrorCode =
   | 'TIMEOUT'
   | 'CHECK_FAILED'
   /** A remote agent (agent server, LLM endpoint) failed to produce an action. */
-  | 'AGENT_FAILURE';
+  | 'AGENT_FAILURE'
+  /** A policy checkpoint is missing, corrupted, or does not match its own config. */
+  | 'BAD_CHECKPOINT';
 
 /** Codes carried in `info.error` when an agent's action could not be carried out. */
 export type ActionErrorCode =

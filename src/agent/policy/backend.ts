@@ -1,0 +1,87 @@
+/**
+ * Backend selection. TensorFlow.js runs on whichever backend loads, fastest first:
+ *
+ *   node-gpu  @tensorflow/tfjs-node-gpu (libtensorflow with CUDA)
+ *   node      @tensorflow/tfjs-node     (libtensorflow on the CPU)
+ *   wasm      @tensorflow/tfjs-backend-wasm (XNNPACK, SIMD)
+ *   cpu       tfjs's plain JavaScript kernels
+ *
+ * The first two are optional packages (their install downloads libtensorflow); where they are missing the
+ * import fails and the next one is tried. The choice and the reason are logged once.
+ */
+import { createRequire } from 'node:module';
+import { dirname, join } from 'node:path';
+import * as tf from '@tensorflow/tfjs';
+import { TurngymError, describeError } from '../../envs/errors.js';
+
+export const BACKENDS = ['node-gpu', 'node', 'wasm', 'cpu'] as const;
+export type BackendName = (typeof BACKENDS)[number];
+
+/** The backend in use and why it was chosen. */
+export interface BackendChoice {
+  name: BackendName;
+  /** tfjs's own name of the backend (`tensorflow`, `wasm`, `cpu`). */
+  tfjsName: string;
+  /** Why: the backends skipped and their errors, or that it was asked for. */
+  reason: string;
+}
+
+let current: BackendChoice | undefined;
+
+/** The backend chosen so far in this process, if any. */
+export function currentBackend(): BackendChoice | undefined {
+  return current;
+}
+
+/**
+ * Initialises TensorFlow.js on `requested` (default `auto`: the fastest that loads). Calling it again with
+ * `auto` or the same name returns the earlier choice; a different name switches. `log` receives one line
+ * naming the backend and the reason (default: standard error).
+ */
+export async function initBackend(requested: BackendName | 'auto' = 'auto', log: (line: string) => void = (line) => console.error(line)): Promise<BackendChoice> {
+  if (requested !== 'auto' && !(BACKENDS as readonly string[]).includes(requested)) {
+    throw new TurngymError('INVALID_OPTIONS', `Unknown backend '${requested}'. Use one of: auto, ${BACKENDS.join(', ')}.`);
+  }
+  if (current && (requested === 'auto' || requested === current.name)) return current;
+  const candidates = requested === 'auto' ? BACKENDS : [requested];
+  const skipped: string[] = [];
+  for (const name of candidates) {
+    try {
+      const tfjsName = await load(name);
+      const reason = requested === 'auto' ? (skipped.length ? `fastest that loads; skipped ${skipped.join('; ')}` : 'fastest available') : 'requested';
+      current = { name, tfjsName, reason };
+      log(`[policy] TensorFlow.js backend: ${name}${name === 'wasm' ? ` (SIMD ${tf.env().getBool('WASM_HAS_SIMD_SUPPORT') ? 'on' : 'off'})` : ''} (${reason})`);
+      return current;
+    } catch (error) {
+      skipped.push(`${name}: ${firstLine(describeError(error))}`);
+    }
+  }
+  throw new TurngymError('NOT_SUPPORTED', `Backend '${requested}' could not be loaded: ${skipped.join('; ')}.`);
+}
+
+async function load(name: BackendName): Promise<string> {
+  if (name === 'node-gpu' || name === 'node') {
+    // Optional packages: imported by a computed name so that the project builds without them.
+    const packageName = name === 'node-gpu' ? '@tensorflow/tfjs-node-gpu' : '@tensorflow/tfjs-node';
+    await import(packageName);
+    if (!(await tf.setBackend('tensorflow'))) throw new Error(`${packageName} loaded but its backend did not initialise`);
+    await tf.ready();
+    return 'tensorflow';
+  }
+  if (name === 'wasm') {
+    const wasm = await import('@tensorflow/tfjs-backend-wasm');
+    // In Node the .wasm binaries are read from the package's dist/ folder.
+    const require = createRequire(import.meta.url);
+    wasm.setWasmPaths(`${join(dirname(require.resolve('@tensorflow/tfjs-backend-wasm/package.json')), 'dist')}/`);
+    if (!(await tf.setBackend('wasm'))) throw new Error('the wasm backend did not initialise');
+    await tf.ready();
+    return 'wasm';
+  }
+  if (!(await tf.setBackend('cpu'))) throw new Error('the cpu backend did not initialise');
+  await tf.ready();
+  return 'cpu';
+}
+
+function firstLine(text: string): string {
+  return text.split('\n')[0]!.slice(0, 160);
+}

@@ -1,0 +1,201 @@
+/**
+ * A decoder-only transformer (GPT-2 layout: learned positions, pre-norm blocks, ReLU MLP, untied output
+ * head, no biases in the projections) written with raw tfjs ops so that every kernel it needs exists on
+ * the wasm backend (see ops.ts). `forward` serves training (whole sequences) and incremental decoding
+ * (new tokens attend to a cache of earlier keys and values).
+ */
+import * as tf from '@tensorflow/tfjs';
+import { z } from 'zod';
+import { Rng } from '../../envs/task.js';
+import { gatherRows, layerNorm, matMul } from './ops.js';
+
+export const modelConfigSchema = z
+  .object({
+  vocabSize: z.number().int().min(2).describe('Number of token ids (set from the tokenizer)'),
+  layers: z.number().int().min(1).max(64).default(2).describe('Transformer blocks'),
+  width: z.number().int().min(8).max(4096).default(128).describe('Model width (embedding size)'),
+  heads: z.number().int().min(1).max(64).default(4).describe('Attention heads; must divide width'),
+  contextLength: z.number().int().min(8).max(8192).default(256).describe('Longest sequence, in tokens'),
+    ffnWidth: z.number().int().min(8).max(16384).optional().describe('Hidden width of the MLP; default 4 x width'),
+  })
+  .transform((config) => ({ ...config, ffnWidth: config.ffnWidth ?? 4 * config.width }));
+export type ModelConfig = z.output<typeof modelConfigSchema>;
+
+/** Keys and values of earlier positions, per layer: keys stored transposed ([B, H, dh, T]) for the product. */
+export interface LayerCache {
+  keysT: tf.Tensor4D;
+  values: tf.Tensor4D;
+}
+
+export interface ForwardInput {
+  /** Token ids [B, T] (int32). */
+  tokens: tf.Tensor2D;
+  /** Position ids [B, T] (int32); default 0..T-1 in every row. */
+  positions?: tf.Tensor2D;
+  /**
+   * Additive attention mask [B, 1, T, Tcache + T] (0 where a query may attend, -1e9 where not); default
+   * causal. Built with {@link attentionMask}.
+   */
+  mask?: tf.Tensor4D;
+  /** Keys and values of earlier positions (incremental decoding). */
+  cache?: LayerCache[];
+}
+
+export interface ForwardOutput {
+  /** Final hidden states, [B * T, width] (row b * T + t). */
+  hidden: tf.Tensor2D;
+  /** Keys and values of every position so far (the input cache extended by this call). */
+  cache: LayerCache[];
+}
+
+/** The names of a model's variables, in a fixed order (the order of checkpoints). */
+export function parameterShapes(config: ModelConfig): [string, number[]][] {
+  const { vocabSize, width, contextLength, ffnWidth } = config;
+  const shapes: [string, number[]][] = [
+    ['token_embedding', [vocabSize, width]],
+    ['position_embedding', [contextLength, width]],
+  ];
+  for (let layer = 0; layer < config.layers; layer++) {
+    const prefix = `layer${layer}`;
+    shapes.push(
+      [`${prefix}/norm1_scale`, [width]],
+      [`${prefix}/norm1_shift`, [width]],
+      [`${prefix}/query`, [width, width]],
+      [`${prefix}/key`, [width, width]],
+      [`${prefix}/value`, [width, width]],
+      [`${prefix}/output`, [width, width]],
+      [`${prefix}/norm2_scale`, [width]],
+      [`${prefix}/norm2_shift`, [width]],
+      [`${prefix}/mlp_in`, [width, ffnWidth]],
+      [`${prefix}/mlp_out`, [ffnWidth, width]],
+    );
+  }
+  shapes.push(['final_norm_scale', [width]], ['final_norm_shift', [width]], ['head', [width, vocabSize]]);
+  return shapes;
+}
+
+/** Multiply-adds x 2 of one forward pass over `tokens` positions attending to `keys` positions each, per layer and in the head. */
+export function forwardFlops(config: ModelConfig, tokens: number, averageKeys: number): number {
+  const { width, ffnWidth, layers, vocabSize } = config;
+  const perLayer = 2 * (4 * width * width + 2 * width * ffnWidth) + 2 * 2 * averageKeys * width;
+  return tokens * (layers * perLayer) + 2 * tokens * width * vocabSize;
+}
+
+let modelCount = 0;
+
+export class TransformerModel {
+  readonly config: ModelConfig;
+  /** Trainable variables by name, in checkpoint order. */
+  readonly variables: Map<string, tf.Variable>;
+
+  /** A model with freshly initialised weights (normal(0, 0.02); residual outputs scaled by 1/sqrt(2 layers)). */
+  constructor(config: ModelConfig, seed = 0) {
+    this.config = modelConfigSchema.parse(config);
+    if (this.config.width % this.config.heads !== 0) {
+      throw new Error(`width (${this.config.width}) must be a multiple of heads (${this.config.heads})`);
+    }
+    const rng = Rng.fromSeed(seed);
+    const instance = modelCount++;
+    this.variables = new Map();
+    for (const [name, shape] of parameterShapes(this.config)) {
+      const initial = tf.tidy(() => {
+        if (name.endsWith('_scale')) return tf.ones(shape);
+        if (name.endsWith('_shift')) return tf.zeros(shape);
+        const residual = name.endsWith('/output') || name.endsWith('/mlp_out');
+        const std = residual ? 0.02 / Math.sqrt(2 * this.config.layers) : 0.02;
+        return tf.randomNormal(shape, 0, std, 'float32', rng.seed());
+      });
+      // tfjs variable names are global; the instance number keeps two models in one process apart.
+      this.variables.set(name, tf.variable(initial, true, `turngym_policy${instance}/${name}`));
+      initial.dispose();
+    }
+  }
+
+  /** Number of weights. */
+  get parameterCount(): number {
+    let count = 0;
+    for (const variable of this.variables.values()) count += variable.size;
+    return count;
+  }
+
+  private weight<T extends tf.Tensor>(name: string): T {
+    return this.variables.get(name) as unknown as T;
+  }
+
+  /** Runs the transformer; call inside `tf.tidy` (or a gradient function) and dispose what you keep. */
+  forward(input: ForwardInput): ForwardOutput {
+    const { width, heads, layers } = this.config;
+    const [batch, length] = input.tokens.shape;
+    const headWidth = width / heads;
+    const cached = input.cache?.[0]?.keysT.shape[3] ?? 0;
+    if (cached + length > this.config.contextLength) {
+      throw new Error(`sequence of ${cached + length} tokens exceeds the context length ${this.config.contextLength}`);
+    }
+    const tokenRows = gatherRows(this.weight('token_embedding'), tf.reshape(input.tokens, [-1]) as tf.Tensor1D);
+    let x: tf.Tensor2D;
+    if (input.positions) {
+      x = tf.add(tokenRows, gatherRows(this.weight('position_embedding'), tf.reshape(input.positions, [-1]) as tf.Tensor1D));
+    } else {
+      // Positions 0..T-1 in every row: a slice, whose gradient every backend has.
+      const positions = tf.slice(this.weight<tf.Tensor2D>('position_embedding'), [cached, 0], [length, width]);
+      x = tf.reshape(tf.add(tf.reshape(tokenRows, [batch, length, width]), positions), [batch * length, width]);
+    }
+    const mask = input.mask ?? attentionMask(1, length, cached);
+    const scale = 1 / Math.sqrt(headWidth);
+    const cache: LayerCache[] = [];
+    for (let layer = 0; layer < layers; layer++) {
+      const prefix = `layer${layer}`;
+      const normed = layerNorm(x, this.weight(`${prefix}/norm1_scale`), this.weight(`${prefix}/norm1_shift`));
+      const split = (projection: tf.Tensor2D) => tf.reshape(projection, [batch, length, heads, headWidth]);
+      const queries = tf.transpose(split(matMul(normed, this.weight(`${prefix}/query`))), [0, 2, 1, 3]);
+      let keysT = tf.transpose(split(matMul(normed, this.weight(`${prefix}/key`))), [0, 2, 3, 1]) as tf.Tensor4D;
+      let values = tf.transpose(split(matMul(normed, this.weight(`${prefix}/value`))), [0, 2, 1, 3]) as tf.Tensor4D;
+      const previous = input.cache?.[layer];
+      if (previous) {
+        keysT = tf.concat([previous.keysT, keysT], 3);
+        values = tf.concat([previous.values, values], 2);
+      }
+      cache.push({ keysT, values });
+      const keys = cached + length;
+      const scores = matMul(tf.reshape(queries, [batch * heads, length, headWidth]), tf.reshape(keysT, [batch * heads, headWidth, keys]));
+      const masked = tf.add(tf.mul(tf.reshape(scores, [batch, heads, length, keys]), scale), mask);
+      const weights = tf.reshape(tf.softmax(masked), [batch * heads, length, keys]);
+      const attended = matMul(weights, tf.reshape(values, [batch * heads, keys, headWidth]));
+      const merged = tf.reshape(tf.transpose(tf.reshape(attended, [batch, heads, length, headWidth]), [0, 2, 1, 3]), [batch * length, width]);
+      x = tf.add(x, matMul(merged, this.weight(`${prefix}/output`)));
+      const normed2 = layerNorm(x, this.weight(`${prefix}/norm2_scale`), this.weight(`${prefix}/norm2_shift`));
+      const inner = tf.relu(matMul(normed2, this.weight(`${prefix}/mlp_in`)));
+      x = tf.add(x, matMul(inner, this.weight(`${prefix}/mlp_out`)));
+    }
+    const hidden = layerNorm(x, this.weight('final_norm_scale'), this.weight('final_norm_shift'));
+    return { hidden, cache };
+  }
+
+  /** Logits [N, vocab] of hidden rows [N, width]. */
+  logits(hidden: tf.Tensor2D): tf.Tensor2D {
+    return matMul(hidden, this.weight('head'));
+  }
+
+  dispose(): void {
+    for (const variable of this.variables.values()) variable.dispose();
+  }
+}
+
+/**
+ * An additive attention mask [B, 1, T, cached + T]: query t (at absolute index cached + t) may attend key j
+ * when j <= cached + t and, if `keyValid` is given, keyValid[b][j] is true (left padding is not).
+ */
+export function attentionMask(batch: number, length: number, cached: number, keyValid?: readonly (readonly boolean[])[]): tf.Tensor4D {
+  const keys = cached + length;
+  const data = new Float32Array(batch * length * keys);
+  for (let b = 0; b < batch; b++) {
+    const valid = keyValid?.[b];
+    for (let t = 0; t < length; t++) {
+      const row = (b * length + t) * keys;
+      for (let j = 0; j < keys; j++) {
+        if (j > cached + t || (valid && !valid[j])) data[row + j] = -1e9;
+      }
+    }
+  }
+  return tf.tensor4d(data, [batch, 1, length, keys]);
+}

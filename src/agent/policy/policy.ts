@@ -1,0 +1,367 @@
+/**
+ * The policy: a tokenizer, a transformer and its optimizer, with what acting and training need:
+ *
+ * - `sample`: batched sampling (temperature, top-p) with incremental decoding, returning each token's
+ *   log-prob and the entropy of its distribution;
+ * - `score`: per-token log-probs of forced continuations (information-gain rewards);
+ * - `tokenLogprobs`: differentiable log-probs and entropies of chosen tokens, for losses inside
+ *   `computeGradients` / `update`;
+ * - checkpoints (weights, optimizer state, tokenizer, config): `saveCheckpoint` / `loadCheckpoint` in checkpoint.ts.
+ *
+ * Log-probs and entropies are those of softmax(logits / temperature), before top-p truncation (as verl
+ * computes them), so `sample`, `score` and `tokenLogprobs` agree at the same temperature. With temperature
+ * 0 (greedy) they are reported at temperature 1.
+ */
+import * as tf from '@tensorflow/tfjs';
+import { TurngymError } from '../../envs/errors.js';
+import { Rng } from '../../envs/task.js';
+import { type ModelConfig, TransformerModel, attentionMask, modelConfigSchema } from './model.js';
+import { gatherRows } from './ops.js';
+import { AdamW, type OptimizerConfig } from './optimizer.js';
+import type { Tokenizer } from './tokenizer.js';
+
+export interface PolicyOptions {
+  tokenizer: Tokenizer;
+  /** Model shape; `vocabSize` comes from the tokenizer. */
+  model?: Partial<Omit<ModelConfig, 'vocabSize'>>;
+  optimizer?: Partial<OptimizerConfig>;
+  /** Most tokens one action may have (the room kept free in the context). Default 48. */
+  maxActionTokens?: number;
+  /** Seed of the weight initialisation. */
+  seed?: number;
+}
+
+export interface SampleOptions {
+  /** Most new tokens per row. Default: the policy's `maxActionTokens`. */
+  maxTokens?: number;
+  /** Softmax temperature; 0 picks the most likely token. Default 1. */
+  temperature?: number;
+  /** Nucleus sampling: sample from the smallest set of tokens with this much probability. Default 1. */
+  topP?: number;
+  /** Random source (seeded); default Rng.fromSeed(0). */
+  rng?: Rng;
+  /** Stop a row when it writes this token. Default `<|end|>`. */
+  stopToken?: number;
+  /** Reuse keys and values of earlier positions (default true); false recomputes the whole context per token. */
+  incremental?: boolean;
+}
+
+/** One sampled continuation. */
+export interface Sample {
+  /** Sampled ids, including the stop token when it was written. */
+  tokens: number[];
+  /** Log-prob of each sampled token. */
+  logprobs: number[];
+  /** Entropy (nats) of the distribution each token was drawn from. */
+  entropies: number[];
+  /** Decoded text, without the stop token. */
+  text: string;
+  /** Whether the row ended with the stop token (false: cut at maxTokens). */
+  finished: boolean;
+}
+
+/** A sequence whose tokens at `targetMask[t] === 1` (t >= 1) are scored given the tokens before them. */
+export interface ScoredSequence {
+  tokens: readonly number[];
+  targetMask: readonly number[];
+}
+
+/** Differentiable per-token results, concatenated over sequences in order (only the target tokens). */
+export interface TokenLogprobs {
+  logprobs: tf.Tensor1D;
+  entropies: tf.Tensor1D;
+  /** Number of target tokens of each sequence. */
+  counts: number[];
+}
+
+export class Policy {
+  readonly model: TransformerModel;
+  readonly optimizer: AdamW;
+
+  constructor(
+    readonly tokenizer: Tokenizer,
+    model: TransformerModel,
+    optimizer: AdamW,
+    /** Most tokens one action may have. */
+    readonly maxActionTokens: number,
+  ) {
+    this.model = model;
+    this.optimizer = optimizer;
+  }
+
+  /** A freshly initialised policy. Call `initBackend` first. */
+  static create(options: PolicyOptions): Policy {
+    const config = modelConfigSchema.parse({ ...options.model, vocabSize: options.tokenizer.vocabSize });
+    const maxActionTokens = options.maxActionTokens ?? 48;
+    if (maxActionTokens >= config.contextLength / 2) {
+      throw new TurngymError('INVALID_OPTIONS', `maxActionTokens (${maxActionTokens}) must be less than half the context length (${config.contextLength}).`);
+    }
+    return new Policy(options.tokenizer, new TransformerModel(config, options.seed ?? 0), new AdamW(options.optimizer), maxActionTokens);
+  }
+
+  get config(): ModelConfig {
+    return this.model.config;
+  }
+
+  /** The trainable variables (pass them to tf.variableGrads, or use `computeGradients`). */
+  get variables(): tf.Variable[] {
+    return [...this.model.variables.values()];
+  }
+
+  /** Tokens available for the context when an action of `maxActionTokens` must still fit. */
+  get contextBudget(): number {
+    return this.config.contextLength - this.maxActionTokens;
+  }
+
+  /** Samples a continuation of each context (batched). */
+  sample(contexts: readonly (readonly number[])[], options: SampleOptions = {}): Sample[] {
+    const maxTokens = options.maxTokens ?? this.maxActionTokens;
+    const temperature = options.temperature ?? 1;
+    const topP = options.topP ?? 1;
+    const rng = options.rng ?? Rng.fromSeed(0);
+    const stopToken = options.stopToken ?? this.tokenizer.special('<|end|>');
+    const incremental = options.incremental ?? true;
+    if (contexts.length === 0) return [];
+    if (contexts.some((context) => context.length === 0)) throw new TurngymError('INVALID_OPTIONS', 'sample: every context needs at least one token.');
+    if (!(temperature >= 0) || !(topP > 0 && topP <= 1)) throw new TurngymError('INVALID_OPTIONS', `sample: temperature must be >= 0 and topP in (0, 1]; got ${temperature} and ${topP}.`);
+    const batch = contexts.length;
+    const longest = Math.max(...contexts.map((context) => context.length));
+    if (longest + maxTokens > this.config.contextLength) {
+      throw new TurngymError(
+        'INVALID_OPTIONS',
+        `sample: a context of ${longest} tokens plus ${maxTokens} new tokens exceeds the context length ${this.config.contextLength}; fit the context with buildContext first.`,
+      );
+    }
+    const pad = this.tokenizer.special('<|pad|>');
+    // Left padding: every row's last context token sits at the same index, so one new column serves all.
+    const rows = contexts.map((context) => [...Array<number>(longest - context.length).fill(pad), ...context]);
+    const valid = contexts.map((context) => Array.from({ length: longest }, (_, index) => index >= longest - context.length));
+    const positionOf = (row: number, index: number) => Math.max(0, index - (longest - contexts[row]!.length));
+    const results: Sample[] = contexts.map(() => ({ tokens: [], logprobs: [], entropies: [], text: '', finished: false }));
+    const vocab = this.config.vocabSize;
+
+    let cache: tf.Tensor[] | undefined;
+    let logits = tf.tidy(() => {
+      const output = this.model.forward({
+        tokens: tf.tensor2d(rows, [batch, longest], 'int32'),
+        positions: tf.tensor2d(rows.map((row, b) => row.map((_, index) => positionOf(b, index))), [batch, longest], 'int32'),
+        mask: attentionMask(batch, longest, 0, valid),
+      });
+      const last = gatherRows(output.hidden, tf.tensor1d(rows.map((_, b) => b * longest + longest - 1), 'int32'));
+      return { logits: this.model.logits(last), cache: output.cache.flatMap((layer) => [layer.keysT, layer.values]) };
+    });
+    cache = incremental ? logits.cache : (tf.dispose(logits.cache), undefined);
+    let current = logits.logits;
+    try {
+      for (let step = 0; step < maxTokens; step++) {
+        const values = current.dataSync() as Float32Array;
+        current.dispose();
+        const next: number[] = [];
+        for (let b = 0; b < batch; b++) {
+          const result = results[b]!;
+          if (result.finished) {
+            next.push(pad);
+            continue;
+          }
+          const drawn = drawToken(values.subarray(b * vocab, (b + 1) * vocab), temperature, topP, rng);
+          result.tokens.push(drawn.token);
+          result.logprobs.push(drawn.logprob);
+          result.entropies.push(drawn.entropy);
+          if (drawn.token === stopToken) result.finished = true;
+          next.push(drawn.token);
+        }
+        if (step === maxTokens - 1 || results.every((result) => result.finished)) break;
+        rows.forEach((row, b) => row.push(next[b]!));
+        valid.forEach((row) => row.push(true));
+        const length = rows[0]!.length;
+        if (incremental) {
+          const previous = cache!;
+          const output = tf.tidy(() => {
+            const layers = [];
+            for (let i = 0; i < previous.length; i += 2) layers.push({ keysT: previous[i] as tf.Tensor4D, values: previous[i + 1] as tf.Tensor4D });
+            const forward = this.model.forward({
+              tokens: tf.tensor2d(next, [batch, 1], 'int32'),
+              positions: tf.tensor2d(rows.map((_, b) => [positionOf(b, length - 1)]), [batch, 1], 'int32'),
+              mask: attentionMask(batch, 1, length - 1, valid),
+              cache: layers,
+            });
+            return { logits: this.model.logits(forward.hidden), cache: forward.cache.flatMap((layer) => [layer.keysT, layer.values]) };
+          });
+          tf.dispose(previous);
+          cache = output.cache;
+          current = output.logits;
+        } else {
+          current = tf.tidy(() => {
+            const output = this.model.forward({
+              tokens: tf.tensor2d(rows, [batch, length], 'int32'),
+              positions: tf.tensor2d(rows.map((row, b) => row.map((_, index) => positionOf(b, index))), [batch, length], 'int32'),
+              mask: attentionMask(batch, length, 0, valid),
+            });
+            const last = gatherRows(output.hidden, tf.tensor1d(rows.map((_, b) => b * length + length - 1), 'int32'));
+            return this.model.logits(last);
+          });
+        }
+      }
+    } finally {
+      if (!current.isDisposed) current.dispose();
+      if (cache) tf.dispose(cache);
+    }
+    for (const result of results) {
+      const body = result.finished ? result.tokens.slice(0, -1) : result.tokens;
+      result.text = this.tokenizer.decode(body);
+    }
+    return results;
+  }
+
+  /** Per-token log-probs of each forced `continuation` after its `context` (batched, no gradient). */
+  score(contexts: readonly (readonly number[])[], continuations: readonly (readonly number[])[], options: { temperature?: number } = {}): number[][] {
+    if (contexts.length !== continuations.length) throw new TurngymError('INVALID_OPTIONS', `score: ${contexts.length} contexts but ${continuations.length} continuations.`);
+    const sequences = contexts.map((context, index) => {
+      const continuation = continuations[index]!;
+      if (context.length === 0) throw new TurngymError('INVALID_OPTIONS', 'score: every context needs at least one token.');
+      return { tokens: [...context, ...continuation], targetMask: [...Array<number>(context.length).fill(0), ...Array<number>(continuation.length).fill(1)] };
+    });
+    if (sequences.length === 0) return [];
+    const values = tf.tidy(() => this.tokenLogprobs(sequences, options).logprobs.dataSync() as Float32Array);
+    let offset = 0;
+    return continuations.map((continuation) => {
+      const scores = Array.from(values.subarray(offset, offset + continuation.length));
+      offset += continuation.length;
+      return scores;
+    });
+  }
+
+  /**
+   * Differentiable log-probs and entropies of the target tokens of `sequences` (right-padded into one
+   * batch). Use inside `computeGradients`/`update` (or tf.variableGrads) to build a loss; outside one,
+   * wrap in tf.tidy.
+   */
+  tokenLogprobs(sequences: readonly ScoredSequence[], options: { temperature?: number } = {}): TokenLogprobs {
+    const temperature = options.temperature && options.temperature > 0 ? options.temperature : 1;
+    const batch = sequences.length;
+    const length = Math.max(...sequences.map((sequence) => sequence.tokens.length));
+    if (length > this.config.contextLength) {
+      throw new TurngymError('INVALID_OPTIONS', `tokenLogprobs: a sequence of ${length} tokens exceeds the context length ${this.config.contextLength}.`);
+    }
+    const pad = this.tokenizer.special('<|pad|>');
+    const tokens = new Int32Array(batch * length).fill(pad);
+    const rows: number[] = [];
+    const targets: number[] = [];
+    const counts: number[] = [];
+    sequences.forEach((sequence, b) => {
+      if (sequence.targetMask.length !== sequence.tokens.length) throw new TurngymError('INVALID_OPTIONS', 'tokenLogprobs: targetMask must have one entry per token.');
+      tokens.set(sequence.tokens, b * length);
+      let count = 0;
+      for (let t = 1; t < sequence.tokens.length; t++) {
+        if (sequence.targetMask[t] !== 1) continue;
+        rows.push(b * length + t - 1);
+        targets.push(sequence.tokens[t]!);
+        count++;
+      }
+      counts.push(count);
+    });
+    if (rows.length === 0) throw new TurngymError('INVALID_OPTIONS', 'tokenLogprobs: no target tokens (targetMask is all zero after the first token).');
+    const { hidden } = this.model.forward({ tokens: tf.tensor2d(tokens, [batch, length], 'int32') });
+    const selected = gatherRows(hidden, tf.tensor1d(rows, 'int32'));
+    let logits = this.model.logits(selected);
+    if (temperature !== 1) logits = tf.div(logits, temperature);
+    const logp = tf.logSoftmax(logits);
+    const picked = tf.sum(tf.mul(logp, tf.oneHot(tf.tensor1d(targets, 'int32'), this.config.vocabSize)), 1) as tf.Tensor1D;
+    const entropies = tf.neg(tf.sum(tf.mul(tf.exp(logp), logp), 1)) as tf.Tensor1D;
+    return { logprobs: picked, entropies, counts };
+  }
+
+  /** Gradients of `loss` with respect to every variable (by name), and the loss value. */
+  computeGradients(loss: () => tf.Scalar): { loss: number; gradients: Record<string, tf.Tensor> } {
+    const names = [...this.model.variables.keys()];
+    const { value, grads } = tf.variableGrads(loss, this.variables);
+    const lossValue = value.dataSync()[0]!;
+    value.dispose();
+    const gradients: Record<string, tf.Tensor> = {};
+    names.forEach((name, index) => {
+      const gradient = grads[this.variables[index]!.name];
+      if (gradient) gradients[name] = gradient;
+    });
+    return { loss: lossValue, gradients };
+  }
+
+  /** Applies gradients (by name) with the optimizer, disposes them, and returns the global norm before clipping. */
+  applyGradients(gradients: Record<string, tf.Tensor>): number {
+    try {
+      return this.optimizer.apply(this.model.variables, gradients);
+    } finally {
+      tf.dispose(Object.values(gradients));
+    }
+  }
+
+  /** One optimizer step on `loss`. */
+  update(loss: () => tf.Scalar): { loss: number; gradNorm: number } {
+    const { loss: value, gradients } = this.computeGradients(loss);
+    const gradNorm = this.applyGradients(gradients);
+    return { loss: value, gradNorm };
+  }
+
+  dispose(): void {
+    this.model.dispose();
+    this.optimizer.dispose();
+  }
+}
+
+/** Draws a token from one row of logits; returns its log-prob and the entropy of the (tempered) distribution. */
+function drawToken(logits: Float32Array, temperature: number, topP: number, rng: Rng): { token: number; logprob: number; entropy: number } {
+  const scale = temperature > 0 ? 1 / temperature : 1;
+  let max = -Infinity;
+  let argmax = 0;
+  for (let i = 0; i < logits.length; i++) {
+    if (logits[i]! > max) {
+      max = logits[i]!;
+      argmax = i;
+    }
+  }
+  const probabilities = new Float64Array(logits.length);
+  let total = 0;
+  for (let i = 0; i < logits.length; i++) {
+    const p = Math.exp((logits[i]! - max) * scale);
+    probabilities[i] = p;
+    total += p;
+  }
+  let entropy = 0;
+  const logTotal = Math.log(total);
+  for (let i = 0; i < logits.length; i++) {
+    const p = probabilities[i]! / total;
+    probabilities[i] = p;
+    if (p > 0) entropy -= p * ((logits[i]! - max) * scale - logTotal);
+  }
+  let token = argmax;
+  if (temperature > 0) {
+    let candidates: number[];
+    let mass = 1;
+    if (topP < 1) {
+      const order = Array.from({ length: logits.length }, (_, i) => i).sort((a, b) => probabilities[b]! - probabilities[a]!);
+      candidates = [];
+      mass = 0;
+      for (const index of order) {
+        candidates.push(index);
+        mass += probabilities[index]!;
+        if (mass >= topP) break;
+      }
+    } else {
+      candidates = [];
+    }
+    const target = rng.float() * mass;
+    let cumulative = 0;
+    token = -1;
+    const pool = topP < 1 ? candidates : undefined;
+    const count = pool ? pool.length : logits.length;
+    for (let k = 0; k < count; k++) {
+      const index = pool ? pool[k]! : k;
+      cumulative += probabilities[index]!;
+      if (target < cumulative) {
+        token = index;
+        break;
+      }
+    }
+    if (token < 0) token = pool ? pool[pool.length - 1]! : argmax; // rounding at the very top of the mass
+  }
+  return { token, logprob: (logits[token]! - max) * scale - logTotal, entropy };
+}

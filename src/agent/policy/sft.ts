@@ -1,0 +1,279 @@
+/**
+ * Supervised warm start: behaviour cloning on oracle demonstrations.
+ *
+ * 1. Demonstrations: the env's oracle plays training seeds 0..episodes-1 (OracleAgent + runEpisode).
+ * 2. Tokenizer: fitted to the rendered transcripts of the demonstrations and of extra oracle episodes on
+ *    seeds from 500,000 on (never the held-out seeds).
+ * 3. Examples: each demonstration becomes one sequence (or, when it does not fit the context, one per turn
+ *    with the context the policy will see when acting; see context.ts); the loss covers action tokens only.
+ * 4. Training: AdamW on the mean negative log-likelihood of action tokens, batches of about `batchTokens`
+ *    tokens, linear warm-up then cosine decay.
+ * 5. Held-out evaluation: the trained policy plays seeds from 1,000,000 on (never used for training).
+ */
+import * as tf from '@tensorflow/tfjs';
+import type { Env, EnvSpec } from '../../envs/env.js';
+import { make } from '../../envs/registry.js';
+import { Rng } from '../../envs/task.js';
+import { type Transcript, runEpisode } from '../agent.js';
+import { OracleAgent } from '../baselines.js';
+import { type Segment, actionPrefix, encodeSegment, encodeSegments, episodeSegments, headerSegments, turnSegments } from '../chat.js';
+import { buildContext } from './context.js';
+import type { ModelConfig } from './model.js';
+import { forwardFlops } from './model.js';
+import { type PolicyTranscript, playEpisodes } from './play.js';
+import { Policy, type ScoredSequence } from './policy.js';
+import { Tokenizer } from './tokenizer.js';
+
+/** First seed of the extra episodes the tokenizer is fitted on. */
+export const TOKENIZER_SEED_BASE = 500_000;
+/** First held-out seed: evaluation seeds are never used for training or for the tokenizer. */
+export const HELDOUT_SEED_BASE = 1_000_000;
+
+export interface SftOptions {
+  /** Env id, e.g. `puzzle/guess-number-v0`. */
+  env: string;
+  /** Keyword arguments for `make` (e.g. `{ difficulty: 3 }`, `{ hops: 2 }`). */
+  kwargs?: Record<string, unknown>;
+  /** Demonstration episodes (training seeds 0..episodes-1). Default 256. */
+  episodes?: number;
+  /** Optimizer steps. Default 300. */
+  steps?: number;
+  /** Held-out evaluation episodes. Default 100. */
+  evalEpisodes?: number;
+  /** Tokens per batch (sequences x padded length). Default 4096. */
+  batchTokens?: number;
+  /** Peak learning rate. Default 2e-3. */
+  learningRate?: number;
+  /** Model shape (defaults: see model.ts). */
+  model?: Partial<Omit<ModelConfig, 'vocabSize'>>;
+  /** Most tokens per action. Default 48. */
+  maxActionTokens?: number;
+  /** Largest vocabulary. Default 2048. */
+  maxVocab?: number;
+  /** Sampling temperature of the held-out evaluation (0: greedy). Default 0. */
+  evalTemperature?: number;
+  /** Seed of the weights and of batch order. Default 0. */
+  seed?: number;
+  /** Progress lines (default: none). */
+  log?: (line: string) => void;
+  /** Start from this policy instead of a fresh one (its tokenizer is kept). */
+  policy?: Policy;
+}
+
+export interface EvaluationReport {
+  env: string;
+  episodes: number;
+  first_seed: number;
+  temperature: number;
+  success_rate: number;
+  mean_return: number;
+  mean_turns: number;
+}
+
+export interface SftReport {
+  env: string;
+  kwargs: Record<string, unknown>;
+  demonstrations: number;
+  oracle_success_rate: number;
+  examples: number;
+  action_tokens: number;
+  steps: number;
+  tokens_trained: number;
+  seconds: number;
+  tokens_per_s: number;
+  gflops_per_s: number;
+  first_loss: number;
+  final_loss: number;
+  vocab_size: number;
+  parameters: number;
+  model: ModelConfig;
+  heldout: EvaluationReport;
+}
+
+/** Plays the env's oracle on `seeds`, one episode each. */
+export async function collectDemonstrations(env: Env, seeds: readonly number[]): Promise<Transcript[]> {
+  const oracle = new OracleAgent();
+  const transcripts: Transcript[] = [];
+  for (const seed of seeds) transcripts.push(await runEpisode(env, oracle, { seed }));
+  return transcripts;
+}
+
+/** All text of a transcript as segments (for fitting a tokenizer). */
+function transcriptTexts(spec: EnvSpec, transcript: Transcript): string[] {
+  return episodeSegments(spec, transcript.prompt, transcript.turns).map((segment) => segment.text);
+}
+
+/** Fits a tokenizer to demonstrations' rendered text. */
+export function fitTokenizer(spec: EnvSpec, transcripts: readonly Transcript[], maxVocab = 2048): Tokenizer {
+  return Tokenizer.fit(
+    transcripts.flatMap((transcript) => transcriptTexts(spec, transcript)),
+    { maxVocab },
+  );
+}
+
+/**
+ * Training sequences of a demonstration: the whole episode when it fits the context budget (every action
+ * then sees exactly the context it will see when acting), otherwise one sequence per turn, each with the
+ * context `buildContext` gives at that turn.
+ */
+export function demonstrationExamples(policy: Policy, spec: EnvSpec, transcript: Transcript): ScoredSequence[] {
+  const segments = episodeSegments(spec, transcript.prompt, transcript.turns);
+  const whole = encodeSegments(segments, policy.tokenizer);
+  const longestAction = Math.max(0, ...segments.filter((segment) => segment.role === 'action').map((segment) => encodeSegment(segment, policy.tokenizer).length - 1));
+  if (longestAction > policy.maxActionTokens) return []; // the policy could never write this action
+  if (whole.tokens.length <= policy.contextBudget) return [{ tokens: whole.tokens, targetMask: whole.actionMask }];
+  const examples: ScoredSequence[] = [];
+  const history: Segment[] = headerSegments(spec, transcript.prompt);
+  for (const turn of transcript.turns) {
+    const [action, observation] = turnSegments(turn.action, turn.observation) as [Segment, Segment];
+    const context = buildContext(history, policy.tokenizer, policy.contextBudget).tokens;
+    const actionTokens = encodeSegment(action, policy.tokenizer).slice(1); // text + <|end|>; the role token ends the context
+    examples.push({ tokens: [...context, ...actionTokens], targetMask: [...Array<number>(context.length).fill(0), ...Array<number>(actionTokens.length).fill(1)] });
+    history.push(action, observation);
+  }
+  return examples;
+}
+
+/** Groups sequences of similar length into batches of at most `batchTokens` padded tokens. */
+export function packBatches<T extends { tokens: readonly number[] }>(sequences: readonly T[], batchTokens: number): T[][] {
+  const sorted = [...sequences].sort((a, b) => a.tokens.length - b.tokens.length);
+  const batches: T[][] = [];
+  let current: T[] = [];
+  for (const sequence of sorted) {
+    const longest = Math.max(sequence.tokens.length, ...current.map((item) => item.tokens.length));
+    if (current.length > 0 && longest * (current.length + 1) > batchTokens) {
+      batches.push(current);
+      current = [];
+    }
+    current.push(sequence);
+  }
+  if (current.length > 0) batches.push(current);
+  return batches;
+}
+
+/** Plays held-out seeds with the policy (batched) and reports success rate, return and turns. */
+export async function evaluatePolicy(
+  policy: Policy,
+  envId: string,
+  options: { episodes: number; kwargs?: Record<string, unknown>; firstSeed?: number; temperature?: number; parallel?: number; seed?: number },
+): Promise<{ report: EvaluationReport; transcripts: PolicyTranscript[] }> {
+  const firstSeed = options.firstSeed ?? HELDOUT_SEED_BASE;
+  const temperature = options.temperature ?? 0;
+  const parallel = Math.max(1, Math.min(options.parallel ?? 32, options.episodes));
+  const envs: Env[] = [];
+  try {
+    for (let i = 0; i < parallel; i++) envs.push(await make(envId, options.kwargs ?? {}));
+    const seeds = Array.from({ length: options.episodes }, (_, i) => firstSeed + i);
+    const transcripts = await playEpisodes(policy, envs, seeds, { temperature, seed: options.seed ?? 0 });
+    const mean = (values: number[]) => values.reduce((sum, value) => sum + value, 0) / Math.max(1, values.length);
+    return {
+      report: {
+        env: envId,
+        episodes: transcripts.length,
+        first_seed: firstSeed,
+        temperature,
+        success_rate: mean(transcripts.map((t) => (t.success ? 1 : 0))),
+        mean_return: mean(transcripts.map((t) => t.return)),
+        mean_turns: mean(transcripts.map((t) => t.turns.length)),
+      },
+      transcripts,
+    };
+  } finally {
+    await Promise.all(envs.map((env) => env.close()));
+  }
+}
+
+/** Behaviour cloning from oracle demonstrations, then a held-out evaluation. */
+export async function behaviourCloning(options: SftOptions): Promise<{ policy: Policy; report: SftReport }> {
+  const log = options.log ?? (() => {});
+  const episodes = options.episodes ?? 256;
+  const steps = options.steps ?? 300;
+  const batchTokens = options.batchTokens ?? 4096;
+  const peakRate = options.learningRate ?? 2e-3;
+  const kwargs = options.kwargs ?? {};
+  const env = await make(options.env, kwargs);
+  let demonstrations: Transcript[];
+  let tokenizerText: Transcript[];
+  try {
+    demonstrations = await collectDemonstrations(env, Array.from({ length: episodes }, (_, i) => i));
+    tokenizerText = options.policy ? [] : await collectDemonstrations(env, Array.from({ length: Math.max(episodes, 256) }, (_, i) => TOKENIZER_SEED_BASE + i));
+  } finally {
+    await env.close();
+  }
+  const spec = env.spec;
+  const oracleSuccess = demonstrations.filter((t) => t.success).length / Math.max(1, demonstrations.length);
+  log(`[sft] ${demonstrations.length} oracle demonstrations of ${options.env} (oracle success ${oracleSuccess.toFixed(3)})`);
+  const policy =
+    options.policy ??
+    Policy.create({
+      tokenizer: fitTokenizer(spec, [...demonstrations, ...tokenizerText], options.maxVocab),
+      model: options.model,
+      optimizer: { learningRate: peakRate },
+      maxActionTokens: options.maxActionTokens,
+      seed: options.seed ?? 0,
+    });
+  // Clone successful demonstrations only: a failed oracle episode is not a behaviour to copy.
+  const examples = demonstrations.filter((t) => t.success).flatMap((transcript) => demonstrationExamples(policy, spec, transcript));
+  if (examples.length === 0) throw new Error(`no usable demonstrations for ${options.env}: the oracle never succeeded, or its actions exceed maxActionTokens (${policy.maxActionTokens})`);
+  const actionTokens = examples.reduce((sum, example) => sum + example.targetMask.reduce((a, b) => a + b, 0), 0);
+  const batches = packBatches(examples, batchTokens);
+  log(
+    `[sft] vocabulary ${policy.tokenizer.vocabSize}, ${policy.model.parameterCount} parameters, ${examples.length} sequences (${actionTokens} action tokens) in ${batches.length} batches of <= ${batchTokens} tokens`,
+  );
+
+  const rng = Rng.fromSeed((options.seed ?? 0) + 1);
+  let order: number[] = [];
+  const warmup = Math.min(20, Math.floor(steps / 10));
+  const started = performance.now();
+  let tokensTrained = 0;
+  let flops = 0;
+  let firstLoss = Number.NaN;
+  let recent: number[] = [];
+  for (let step = 0; step < steps; step++) {
+    if (order.length === 0) order = rng.shuffle(batches.map((_, index) => index));
+    const batch = batches[order.pop()!]!;
+    const progress = step < warmup ? (step + 1) / warmup : 0.1 + 0.9 * 0.5 * (1 + Math.cos((Math.PI * (step - warmup)) / Math.max(1, steps - warmup)));
+    policy.optimizer.learningRate = peakRate * Math.min(1, progress);
+    const { loss } = policy.update(() => tf.neg(tf.mean(policy.tokenLogprobs(batch).logprobs)) as tf.Scalar);
+    const length = Math.max(...batch.map((sequence) => sequence.tokens.length));
+    tokensTrained += length * batch.length;
+    flops += 3 * forwardFlops(policy.config, length * batch.length, length);
+    if (step === 0) firstLoss = loss;
+    recent.push(loss);
+    if ((step + 1) % 25 === 0 || step === steps - 1) {
+      const seconds = (performance.now() - started) / 1000;
+      log(`[sft] step ${step + 1}/${steps}  loss ${(recent.reduce((a, b) => a + b, 0) / recent.length).toFixed(4)}  ${Math.round(tokensTrained / seconds)} tokens/s`);
+      if (step < steps - 1) recent = [];
+    }
+  }
+  const seconds = (performance.now() - started) / 1000;
+  const finalLoss = recent.reduce((a, b) => a + b, 0) / Math.max(1, recent.length);
+  const { report: heldout } = await evaluatePolicy(policy, options.env, { episodes: options.evalEpisodes ?? 100, kwargs, temperature: options.evalTemperature ?? 0 });
+  log(`[sft] held-out success ${heldout.success_rate.toFixed(3)} over ${heldout.episodes} episodes (seeds ${heldout.first_seed}..), mean turns ${heldout.mean_turns.toFixed(2)}`);
+  return {
+    policy,
+    report: {
+      env: options.env,
+      kwargs,
+      demonstrations: demonstrations.length,
+      oracle_success_rate: oracleSuccess,
+      examples: examples.length,
+      action_tokens: actionTokens,
+      steps,
+      tokens_trained: tokensTrained,
+      seconds: round(seconds),
+      tokens_per_s: Math.round(tokensTrained / seconds),
+      gflops_per_s: round(flops / seconds / 1e9),
+      first_loss: round(firstLoss),
+      final_loss: round(finalLoss),
+      vocab_size: policy.tokenizer.vocabSize,
+      parameters: policy.model.parameterCount,
+      model: policy.config,
+      heldout,
+    },
+  };
+}
+
+function round(value: number): number {
+  return Math.round(value * 1000) / 1000;
+}
