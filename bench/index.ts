@@ -10,6 +10,10 @@ export interface Benchmark {
 
 export const benchmarks: Record<string, Benchmark> = {
   code: { description: 'code/ interpreter: warm step and reset latency, a pool of 16, vs spawning `node -e` per call', run: async ({ quick }) => (await import('./code.js')).runCodeBench(quick ? { steps: 1000, resets: 100, poolBatches: 50, subprocessCalls: 5 } : {}) },
+  ws: {
+    description: 'WebSocket protocol: per-step round trip vs in-process (p50/p99), steps/s with 64 sessions over 8 connections, memory per idle session',
+    run: async ({ quick }) => (await import('./ws.js')).runWs(quick ? { steps: 1000, rounds: 2, durationMs: 1000, idleSessions: 200 } : {}),
+  },
   'env-step': {
     description: 'steps/s of guess-number: bare env vs the full wrapper stack vs a pool of 64 envs',
     run: async ({ quick }) => (await import('./env-step.js')).runEnvStep(quick ? { steps: 2000, rounds: 2 } : {}),
