@@ -20,6 +20,8 @@ export interface PlotDefinition {
   smooth?: boolean;
   /** Draw the values as steps (schedules that change in stages). */
   stepwise?: boolean;
+  /** Also plot this value of eval.json's `before` (at step 0) and `after` (at the last step). */
+  evaluation?: 'success_rate';
 }
 
 /** The report's plots, in order. */
@@ -34,7 +36,7 @@ export const PLOTS: readonly PlotDefinition[] = [
   { id: 'plot-turns', title: 'Turns per episode', metric: METRICS.turnsMean, caption: 'Mean number of turns the policy took per training episode.', smooth: true },
   { id: 'plot-information-gain', title: 'Information gain', metric: METRICS.informationGain, caption: 'Mean per-turn information gain (IGPO): how much each turn raised the probability of the right answer.', smooth: true },
   { id: 'plot-tokens-per-second', title: 'Tokens per second', metric: METRICS.tokensPerSecond, caption: 'Training throughput: action tokens sampled and trained on per second.', smooth: true },
-  { id: 'plot-eval-success', title: 'Held-out success rate', metric: METRICS.evalSuccessRate, caption: 'Success rate on held-out tasks, at the steps where the trainer evaluated.', fraction: true },
+  { id: 'plot-eval-success', title: 'Held-out success rate', metric: METRICS.evalSuccessRate, caption: 'Success rate on held-out tasks, at the steps where the trainer evaluated (and before and after training, from eval.json).', fraction: true, evaluation: 'success_rate' },
 ];
 
 /** One run's values of one metric. */

@@ -11,7 +11,7 @@
 import { renameSync, writeFileSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 import { cutText } from '../envs/wrappers.js';
-import { PLOTS, RUN_COLOURS, renderPlot, seriesOf } from './plots.js';
+import { PLOTS, type PlotDefinition, RUN_COLOURS, type Series, renderPlot, seriesOf } from './plots.js';
 import { VIEWER_SCRIPT } from './report-viewer.js';
 import { METRICS } from './metrics.js';
 import { type RunData, RUN_FILES, readRun } from './run-directory.js';
@@ -75,7 +75,7 @@ export async function renderReport(runs: readonly RunData[]): Promise<{ html: st
   const plots: ReportResult['plots'] = [];
   const figures: string[] = [];
   for (const definition of PLOTS) {
-    const series = runs.map((run) => seriesOf(run.name, run.metrics, definition.metric)).filter((entry) => entry.points.length > 0);
+    const series = runs.map((run) => plotSeries(run, definition)).filter((entry) => entry.points.length > 0);
     const caption = `<figcaption><h3>${escapeHtml(definition.title)}</h3><p>${escapeHtml(definition.caption)} <code>${escapeHtml(definition.metric)}</code></p></figcaption>`;
     if (series.length === 0) {
       plots.push({ id: definition.id, title: definition.title, rendered: false });
@@ -107,6 +107,24 @@ export async function renderReport(runs: readonly RunData[]): Promise<{ html: st
     data: { runs: viewerRuns },
   });
   return { html, result: { runs: names, plots, trajectories: trajectoryCount, notes } };
+}
+
+/**
+ * The values a plot shows for one run: the metric's finite values and, for the held-out success plot,
+ * eval.json's before (at step 0) and after (at the last logged step) unless the metrics already hold a
+ * value at that step, so held-out success is plotted even when the trainer evaluated only before and after.
+ */
+export function plotSeries(run: RunData, definition: PlotDefinition): Series {
+  const series = seriesOf(run.name, run.metrics, definition.metric);
+  if (!definition.evaluation || !run.evaluation) return series;
+  const points = [...series.points];
+  const add = (step: number, value: number | undefined) => {
+    if (typeof value !== 'number' || !Number.isFinite(value) || points.some((point) => point.step === step)) return;
+    points.push({ step, value });
+  };
+  add(0, run.evaluation.before?.[definition.evaluation]);
+  add(run.metrics.at(-1)?.step ?? 1, run.evaluation.after?.[definition.evaluation]);
+  return { ...series, points: points.sort((a, b) => a.step - b.step) };
 }
 
 interface ViewerTurn {

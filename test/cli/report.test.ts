@@ -32,7 +32,7 @@ describe('turngym report', () => {
         'turngym: note: cli-crashed: metrics.jsonl: 1 line could not be read and was skipped (a line cut short by a crash, or not JSON).\n',
     );
     expect(result.stdout).toContain(
-      ': 1 plot (left out, not logged: episodic return, policy entropy, covariance of log-prob and advantage, clip fraction, kl to the rollout policy, horizon schedule, turns per episode, information gain, tokens per second, held-out success rate), 16 trajectories',
+      ': 2 plots (left out, not logged: episodic return, policy entropy, covariance of log-prob and advantage, clip fraction, kl to the rollout policy, horizon schedule, turns per episode, information gain, tokens per second), 16 trajectories',
     );
   });
 

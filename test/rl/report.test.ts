@@ -8,7 +8,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { TurngymError } from '../../src/envs/errors.js';
 import { METRICS } from '../../src/rl/metrics.js';
 import { PLOTS, smooth } from '../../src/rl/plots.js';
-import { MAX_VIEWER_TRAJECTORIES, toolNameOf, writeReport } from '../../src/rl/report.js';
+import { MAX_VIEWER_TRAJECTORIES, plotSeries, toolNameOf, writeReport } from '../../src/rl/report.js';
 import { readRun } from '../../src/rl/run-directory.js';
 import type { TrajectoryRecord } from '../../src/rl/trajectories.js';
 import { fixtureRoot, writeFixtureRun } from './run-fixture.js';
@@ -100,9 +100,24 @@ describe('writeReport', () => {
     writeFileSync(join(dir, 'metrics.jsonl'), `${lines.join('\n')}\n`);
     const result = await writeReport(dir);
     const rendered = result.plots.filter((plot) => plot.rendered).map((plot) => plot.id);
-    expect(rendered).toEqual(['plot-success-rate', 'plot-horizon']);
+    // Held-out success comes from eval.json when the metrics have none.
+    expect(rendered).toEqual(['plot-success-rate', 'plot-horizon', 'plot-eval-success']);
     const html = readFileSync(result.path, 'utf8');
     expect(figure(html, 'plot-entropy')).toContain('No run logged <code>actor/entropy</code>, so this plot is left out.');
+  });
+
+  it('plots held-out success from the metrics, with eval.json before and after where the metrics have no value', () => {
+    const definition = PLOTS.find((plot) => plot.id === 'plot-eval-success')!;
+    const run = readRun(writeFixtureRun(root, 'evaluation', { steps: 30 }));
+    expect(plotSeries(run, definition).points).toEqual([
+      { step: 0, value: 0.125 },
+      ...run.metrics.filter((record) => record[METRICS.evalSuccessRate] !== undefined).map((record) => ({ step: record.step, value: record[METRICS.evalSuccessRate] })),
+    ]);
+    expect(plotSeries(run, definition).points.map((point) => point.step)).toEqual([0, 9, 19, 29]);
+    const withoutMetrics = readRun(writeFixtureRun(root, 'evaluation-only', { without: ['metrics'] }));
+    expect(plotSeries(withoutMetrics, definition).points).toEqual([{ step: 0, value: 0.125 }, { step: 1, value: 0.625 }]);
+    const entropy = PLOTS.find((plot) => plot.id === 'plot-entropy')!;
+    expect(plotSeries(withoutMetrics, entropy).points).toEqual([]);
   });
 
   it('reads a crashed run: a metrics line cut short, a broken trajectory line, a config cut mid-write', async () => {
