@@ -43,6 +43,8 @@ export interface Retriever {
   search(query: string, k: number): SearchHit[];
   /** The document with this id, or undefined. */
   document(id: string): SearchDocument | undefined;
+  /** The smallest document id (an example for hints). */
+  readonly firstId: string;
   /** Frees the database handle; idempotent. */
   close(): void;
 }
@@ -229,6 +231,7 @@ type Ranked = { rowid: number; score: number };
 /** A {@link Retriever} over an FTS5 index file, opened read-only. */
 export class Fts5Retriever implements Retriever {
   readonly documentCount: number;
+  readonly firstId: string;
   private readonly ranked: Database.Statement;
   private readonly documentFrequency: Database.Statement;
   private readonly byRowid: Database.Statement;
@@ -236,6 +239,7 @@ export class Fts5Retriever implements Retriever {
 
   constructor(private readonly database: Database.Database) {
     this.documentCount = (database.prepare('SELECT count(*) AS n FROM documents').get() as { n: number }).n;
+    this.firstId = (database.prepare('SELECT id FROM documents ORDER BY rowid LIMIT 1').pluck().get() as string | undefined) ?? '';
     // Ordering by the score and then the rowid makes ties come out in id order (rowids follow ids).
     this.ranked = database.prepare(`SELECT fts.rowid AS rowid, -bm25(fts, 0, ${TITLE_WEIGHT}, 1) AS score FROM fts WHERE fts MATCH ? ORDER BY score DESC, fts.rowid LIMIT ?`);
     this.documentFrequency = database.prepare('SELECT documents FROM terms WHERE term = ?').pluck();

@@ -206,10 +206,11 @@ export class SearchEnv extends TaskEnv<SearchTask> {
     let hint = 'Copy an id exactly as a search result shows it in brackets (without the brackets).';
     try {
       const [best] = this.retriever.search(id, 1);
-      if (best) hint += ` Searching for that text finds [${best.id}] ${best.title}.`;
+      if (best) return `No document has the id '${shown}'. ${hint} Searching for that text finds [${best.id}] ${best.title}.`;
     } catch (error) {
       if (!(error instanceof QueryError)) throw error;
     }
+    hint += ` Ids look like '${this.retriever.firstId}'; search first to find them.`;
     return `No document has the id '${shown}'. ${hint}`;
   }
 
