@@ -80,12 +80,10 @@ export async function runWs(options: WsBenchOptions = {}) {
     collectGarbage();
     const before = process.memoryUsage();
     let heldHeap = 0;
-    let heldRss = 0;
     await inWorker({ kind: 'idle', url: server.url, env: ID, sessions: idleSessions }, async () => {
       collectGarbage();
       const held = process.memoryUsage();
       heldHeap = held.heapUsed - before.heapUsed;
-      heldRss = held.rss - before.rss;
     });
     return {
       benchmark: 'ws',
@@ -109,8 +107,8 @@ export async function runWs(options: WsBenchOptions = {}) {
       },
       idle_sessions: {
         sessions: idleSessions,
+        // Heap only: RSS moves by whole pages as the GC returns memory, too coarse for a per-session figure.
         server_heap_bytes_per_session: Math.round(heldHeap / idleSessions),
-        server_rss_bytes_per_session: Math.round(heldRss / idleSessions),
       },
     };
   } finally {
