@@ -16,13 +16,14 @@ export interface AgentOptions {
 }
 
 /** Names and forms `createAgent` accepts, for help texts. */
-export const AGENT_FORMS = ['oracle', 'random', 'ws://HOST:PORT', 'openai:MODEL'];
+export const AGENT_FORMS = ['oracle', 'random', 'ws://HOST:PORT', 'openai:MODEL', 'checkpoint:DIR'];
 
 /** Creates an agent from a name such as `oracle` or `random`. */
 export async function createAgent(name: string, options: AgentOptions = {}): Promise<Agent> {
   const baseline = baselineAgent(name, options.seed ?? 0);
   if (baseline) return baseline;
   if (/^wss?:\/\//.test(name)) return (await import('./remote/agent.js')).RemoteAgent.connect(name);
+  if (name.startsWith('checkpoint:')) return (await import('./policy/play.js')).checkpointAgent(name.slice('checkpoint:'.length), { seed: options.seed });
   if (name.startsWith('openai:')) {
     const { OpenAIAgent } = await import('./remote/openai.js');
     return new OpenAIAgent({ model: name.slice('openai:'.length), baseUrl: options.baseUrl, apiKey: options.apiKey });

@@ -11,6 +11,8 @@ import { listCommand } from './list.js';
 import { reportCommand } from './report.js';
 import { runCommand } from './run.js';
 import { serveCommand } from './serve.js';
+import { sftCommand } from './sft.js';
+import { evalCommand } from './eval.js';
 
 export function buildProgram(): Command {
   const program = new Command('turngym')
@@ -21,6 +23,8 @@ export function buildProgram(): Command {
   listCommand(program);
   runCommand(program);
   serveCommand(program);
+  sftCommand(program);
+  evalCommand(program);
   reportCommand(program);
   exportTrajectoriesCommand(program);
   benchCommand(program);

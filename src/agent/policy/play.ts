@@ -43,16 +43,19 @@ export class EpisodeContext {
     this.segments = headerSegments(spec, prompt);
   }
 
+  /** Tokens to sample the next action from (ending with `<|action|>`). */
   context(policy: Policy): number[] {
     return buildContext(this.segments, policy.tokenizer, policy.contextBudget).tokens;
   }
 
+  /** Records a sampled action (its tokens without `<|end|>`). */
   addAction(sample: Sample, policy: Policy): void {
     const end = policy.tokenizer.special('<|end|>');
     const tokens = sample.finished && sample.tokens[sample.tokens.length - 1] === end ? sample.tokens.slice(0, -1) : sample.tokens;
     this.segments.push({ role: 'action', text: sample.text, tokens });
   }
 
+  /** Records the observation the action produced. */
   addObservation(observation: Observation): void {
     this.segments.push({ role: 'observation', text: observation.text });
   }
@@ -162,4 +165,16 @@ export async function playEpisodes(policy: Policy, envs: readonly Env[], seeds: 
     running = still;
   }
   return transcripts;
+}
+
+/**
+ * The agent `turngym run --agent checkpoint:DIR` uses: initialises the fastest backend, loads the checkpoint,
+ * and acts greedily unless a temperature is given. The agent owns the policy (closing it frees the weights).
+ */
+export async function checkpointAgent(directory: string, options: ActingOptions = {}): Promise<PolicyAgent> {
+  const { initBackend } = await import('./backend.js');
+  const { loadCheckpoint } = await import('./checkpoint.js');
+  await initBackend('auto');
+  const policy = await loadCheckpoint(directory);
+  return new PolicyAgent(policy, { temperature: 0, ...options, name: `checkpoint:${directory}`, disposeOnClose: true });
 }

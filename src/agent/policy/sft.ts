@@ -36,11 +36,11 @@ export interface SftOptions {
   kwargs?: Record<string, unknown>;
   /** Demonstration episodes (training seeds 0..episodes-1). Default 256. */
   episodes?: number;
-  /** Optimizer steps. Default 300. */
+  /** Optimizer steps. Default 150. */
   steps?: number;
   /** Held-out evaluation episodes. Default 100. */
   evalEpisodes?: number;
-  /** Tokens per batch (sequences x padded length). Default 4096. */
+  /** Tokens per batch (sequences x padded length). Default 2048. */
   batchTokens?: number;
   /** Peak learning rate. Default 2e-3. */
   learningRate?: number;
@@ -187,8 +187,8 @@ export async function evaluatePolicy(
 export async function behaviourCloning(options: SftOptions): Promise<{ policy: Policy; report: SftReport }> {
   const log = options.log ?? (() => {});
   const episodes = options.episodes ?? 256;
-  const steps = options.steps ?? 300;
-  const batchTokens = options.batchTokens ?? 4096;
+  const steps = options.steps ?? 150;
+  const batchTokens = options.batchTokens ?? 2048;
   const peakRate = options.learningRate ?? 2e-3;
   const kwargs = options.kwargs ?? {};
   const env = await make(options.env, kwargs);

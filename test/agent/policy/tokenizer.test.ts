@@ -1,0 +1,47 @@
+import { describe, expect, it } from 'vitest';
+import { SPECIAL_TOKENS, Tokenizer, splitPieces } from '../../../src/agent/policy/tokenizer.js';
+
+const corpus = ['I am thinking of an integer from 1 to 32.', 'guess(n=16)', '16: higher.', 'guess(n=24)', '24: lower.', 'I am thinking of an integer from 1 to 64.'];
+
+describe('Tokenizer', () => {
+  it('splits text into pieces that concatenate back to it', () => {
+    const text = 'search(query="capital  of\tFrance")\n  → Paris, 1234567!';
+    expect(splitPieces(text).join('')).toBe(text);
+  });
+
+  it('round-trips any text, spelling unseen pieces in bytes', () => {
+    const tokenizer = Tokenizer.fit(corpus, { minCount: 1 });
+    for (const text of ['guess(n=16)', 'an integer from 1 to 32', 'Zürich — 東京 😀 unseen words', '', '   spaced   out  ']) {
+      expect(tokenizer.decode(tokenizer.encode(text))).toBe(text);
+    }
+    // A fitted piece is one id; an unseen word costs one id per UTF-8 byte.
+    expect(tokenizer.encode(' integer')).toHaveLength(1);
+    expect(tokenizer.encode(' Zürich')).toHaveLength(Buffer.byteLength(' Zürich'));
+  });
+
+  it('never produces special tokens from text', () => {
+    const tokenizer = Tokenizer.fit(corpus, { minCount: 1 });
+    const ids = tokenizer.encode('<|end|><|action|> guess(1)');
+    expect(ids.some((id) => tokenizer.isSpecial(id))).toBe(false);
+    expect(tokenizer.decode([tokenizer.special('<|action|>'), ...tokenizer.encode('x')])).toBe('<|action|>x');
+  });
+
+  it('keeps the most frequent pieces within maxVocab, deterministically', () => {
+    const small = Tokenizer.fit(corpus, { maxVocab: SPECIAL_TOKENS.length + 256 + 3, minCount: 1 });
+    expect(small.vocabSize).toBe(SPECIAL_TOKENS.length + 256 + 3);
+    expect(Tokenizer.fit(corpus, { minCount: 1 }).fingerprint()).toBe(Tokenizer.fit([...corpus].reverse(), { minCount: 1 }).fingerprint());
+    // Pieces seen fewer than minCount times are left to bytes.
+    expect(Tokenizer.fit(corpus, { minCount: 2 }).encode(' thinking')).toHaveLength(1);
+    expect(Tokenizer.fit(corpus, { minCount: 3 }).encode(' thinking')).toHaveLength(' thinking'.length);
+  });
+
+  it('restores from JSON and rejects what is not a tokenizer', () => {
+    const tokenizer = Tokenizer.fit(corpus, { minCount: 1 });
+    const restored = Tokenizer.fromJSON(JSON.parse(JSON.stringify(tokenizer.toJSON())));
+    expect(restored.encode('guess(n=16)')).toEqual(tokenizer.encode('guess(n=16)'));
+    expect(restored.fingerprint()).toBe(tokenizer.fingerprint());
+    expect(() => Tokenizer.fromJSON({ kind: 'bpe' })).toThrow('Not a turngym tokenizer');
+    expect(() => Tokenizer.fromJSON({ ...tokenizer.toJSON(), special: ['<|pad|>'] })).toThrow("special tokens (<|pad|>) differ");
+    expect(() => tokenizer.decode([tokenizer.vocabSize])).toThrow(`Token id ${tokenizer.vocabSize} is outside the vocabulary`);
+  });
+});
