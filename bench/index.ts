@@ -19,4 +19,9 @@ export const benchmarks: Record<string, Benchmark> = {
     run: async ({ quick }) => (await import('./env-step.js')).runEnvStep(quick ? { steps: 2000, rounds: 2 } : {}),
   },
   report: { description: 'run reports: TensorBoard vs JSONL metrics writes per step; writeReport vs readRun, 1 and 3 runs', run: async ({ quick }) => (await import('./report.js')).runReportBench(quick ? { steps: 200, rounds: 2, records: 200 } : {}) },
+  policy: {
+    description: 'policy model: training tokens/s and GFLOP/s at 512..8192-token batches vs the same backend\'s large-matmul rate; sampling tokens/s with and without the KV cache',
+    run: async ({ quick }) =>
+      (await import('./policy.js')).runPolicyBench(quick ? { batchTokens: [512, 1024], rounds: 1, sampleRows: 4, sampleContext: 32, sampleTokens: 8 } : {}),
+  },
 };

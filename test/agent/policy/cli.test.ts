@@ -1,0 +1,59 @@
+import { mkdtemp, rm, writeFile, readFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { runCli } from '../../cli/helpers.js';
+
+let directory: string;
+
+beforeAll(async () => {
+  directory = await mkdtemp(join(tmpdir(), 'turngym-sft-cli-'));
+});
+
+afterAll(async () => {
+  await rm(directory, { recursive: true, force: true });
+});
+
+describe('turngym sft / eval / run --agent checkpoint:DIR', () => {
+  it('trains a tiny policy, saves it, evaluates it and plays it', async () => {
+    const out = join(directory, 'gn');
+    const sft = await runCli(
+      ['sft', '--env', 'puzzle/guess-number-v0', '--out', out, '--episodes', '8', '--steps', '3', '--eval-episodes', '4', '--layers', '1', '--width', '32', '--heads', '2', '--json'],
+      { timeoutMs: 120_000 },
+    );
+    expect(sft.stderr).toContain('[policy] TensorFlow.js backend: wasm');
+    expect(sft.stderr).toContain("skipped node-gpu: Cannot find package '@tensorflow/tfjs-node-gpu'");
+    expect(sft.code).toBe(0);
+    const report = JSON.parse(sft.stdout);
+    expect(report).toMatchObject({ env: 'puzzle/guess-number-v0', demonstrations: 8, steps: 3, heldout: { episodes: 4, first_seed: 1_000_000 } });
+    expect(report.model).toMatchObject({ layers: 1, width: 32, heads: 2 });
+    expect(JSON.parse(await readFile(join(out, 'report.json'), 'utf8'))).toEqual(report);
+
+    const evaluation = await runCli(['eval', '--checkpoint', out, '--env', 'puzzle/guess-number-v0', '--episodes', '3', '--json']);
+    expect(evaluation.code).toBe(0);
+    const summary = JSON.parse(evaluation.stdout);
+    expect(summary).toMatchObject({ checkpoint: out, env: 'puzzle/guess-number-v0', episodes: 3, temperature: 0 });
+    expect(summary.mean_turns).toBeGreaterThan(0);
+
+    const played = await runCli(['run', '--env', 'puzzle/guess-number-v0', '--agent', `checkpoint:${out}`, '--episodes', '1', '--max-turns', '2']);
+    expect(played.code).toBe(0);
+    expect(played.stdout).toContain(`agent checkpoint:${out}`);
+    expect(played.stdout).toMatch(/\[1\] > /);
+
+    await writeFile(join(out, 'weights.bin'), 'garbage');
+    const broken = await runCli(['eval', '--checkpoint', out, '--env', 'puzzle/guess-number-v0', '--episodes', '1']);
+    expect(broken.code).toBe(2);
+    expect(broken.stderr).toMatch(/turngym: Cannot load the checkpoint .*: weights\.bin has 7 bytes but weights\.json says \d+: the file is truncated or corrupted\./);
+  });
+
+  it('runs the policy benchmark and prints JSON', async () => {
+    const result = await runCli(['bench', 'policy', '--json', '--quick'], { timeoutMs: 120_000 });
+    expect(result.code).toBe(0);
+    const figures = JSON.parse(result.stdout);
+    expect(figures).toMatchObject({ benchmark: 'policy', backend: 'wasm', model: { layers: 2, width: 128, heads: 4 } });
+    expect(figures.training.map((row: { batch_tokens: number }) => row.batch_tokens)).toEqual([512, 1024]);
+    expect(figures.matmul_ceiling_gflops_per_s).toBeGreaterThan(0);
+    expect(figures.sampling.incremental_tokens_per_s).toBeGreaterThan(0);
+    expect(figures.sampling.full_recompute_tokens_per_s).toBeGreaterThan(0);
+  });
+});
