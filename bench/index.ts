@@ -18,6 +18,10 @@ export const benchmarks: Record<string, Benchmark> = {
     description: 'steps/s of guess-number: bare env vs the full wrapper stack vs a pool of 64 envs',
     run: async ({ quick }) => (await import('./env-step.js')).runEnvStep(quick ? { steps: 2000, rounds: 2 } : {}),
   },
+  search: {
+    description: 'search/ engine: FTS5 index build rate and query p50/p99 at 10k and 100k docs (entity names, 3 common words): raw engine vs env vs exhaustive FTS5 vs MiniSearch',
+    run: async ({ quick }) => (await import('./search.js')).runSearchBench(quick ? { sizes: [5000], entityQueries: 200, commonQueries: 40 } : {}),
+  },
   report: { description: 'run reports: TensorBoard vs JSONL metrics writes per step; writeReport vs readRun, 1 and 3 runs', run: async ({ quick }) => (await import('./report.js')).runReportBench(quick ? { steps: 200, rounds: 2, records: 200 } : {}) },
   policy: {
     description: 'policy model: training tokens/s and GFLOP/s at 512..8192-token batches vs the same backend\'s large-matmul rate; sampling tokens/s with and without the KV cache',

@@ -67,10 +67,15 @@ export interface GeneratedCorpusOptions {
   indexDirectory?: string;
 }
 
+/** The index file of a generated corpus. */
+export function generatedIndexPath(options: GeneratedCorpusOptions): string {
+  const directory = resolve(options.indexDirectory ?? DEFAULT_INDEX_DIRECTORY);
+  return resolve(directory, `kb-v${KB_VERSION}-seed${options.seed}-size${options.size}-distractors${options.distractors}.sqlite`);
+}
+
 /** Leases the knowledge base and index for these options, generating and indexing them on first use. */
 export function leaseGeneratedCorpus(options: GeneratedCorpusOptions): Lease<KnowledgeBase> {
-  const directory = resolve(options.indexDirectory ?? DEFAULT_INDEX_DIRECTORY);
-  const indexPath = resolve(directory, `kb-v${KB_VERSION}-seed${options.seed}-size${options.size}-distractors${options.distractors}.sqlite`);
+  const indexPath = generatedIndexPath(options);
   return lease(indexPath, () => {
     const kb = generateKnowledgeBase(options);
     const retriever = openIndex({ path: indexPath, contentHash: hashDocuments(kb.articles), documents: () => kb.articles });

@@ -70,6 +70,8 @@ const BM25_K1 = 1.2;
  * all; the other ("common") terms are scored only in those documents (see `Fts5Retriever.rank`).
  */
 const RARE_DOCUMENTS = 400;
+/** Below this many documents with a common term, scoring them all is cheaper than the fast path's queries. */
+const COMMON_DOCUMENTS = 1500;
 
 // Words too common to help ranking; dropped from a query unless it has nothing else.
 const STOPWORDS = new Set(
@@ -83,7 +85,8 @@ export interface ParsedQuery {
 
 /** Lower-cases and strips diacritics, as FTS5's `unicode61 remove_diacritics 2` tokenizer does. */
 export function foldWord(word: string): string {
-  return word.normalize('NFKD').replace(/\p{M}+/gu, '').toLowerCase();
+  // ASCII needs no decomposition (the common case, and snippets fold every word of a document).
+  return /^[\x00-\x7f]*$/.test(word) ? word.toLowerCase() : word.normalize('NFKD').replace(/\p{M}+/gu, '').toLowerCase();
 }
 
 function words(text: string): string[] {
@@ -234,7 +237,7 @@ export class Fts5Retriever implements Retriever {
   readonly firstId: string;
   private readonly ranked: Database.Statement;
   private readonly documentFrequency: Database.Statement;
-  private readonly byRowid: Database.Statement;
+  private readonly byRowids: Database.Statement;
   private readonly byId: Database.Statement;
 
   constructor(private readonly database: Database.Database) {
@@ -243,15 +246,18 @@ export class Fts5Retriever implements Retriever {
     // Ordering by the score and then the rowid makes ties come out in id order (rowids follow ids).
     this.ranked = database.prepare(`SELECT fts.rowid AS rowid, -bm25(fts, 0, ${TITLE_WEIGHT}, 1) AS score FROM fts WHERE fts MATCH ? ORDER BY score DESC, fts.rowid LIMIT ?`);
     this.documentFrequency = database.prepare('SELECT documents FROM terms WHERE term = ?').pluck();
-    this.byRowid = database.prepare('SELECT id, title, text FROM documents WHERE rowid = ?');
+    this.byRowids = database.prepare('SELECT rowid, id, title, text FROM documents WHERE rowid IN (SELECT value FROM json_each(?))');
     this.byId = database.prepare('SELECT id, title, text FROM documents WHERE id = ?');
   }
 
   search(query: string, k: number): SearchHit[] {
     const parsed = parseQuery(query);
     const highlight = new Set(parsed.terms.flatMap((term) => term.words));
-    return this.rank(parsed, k).map(({ rowid, score }) => {
-      const document = this.byRowid.get(rowid) as SearchDocument;
+    const ranked = this.rank(parsed, k);
+    // One statement for all the hits' documents (a statement call costs more than the row lookups).
+    const documents = new Map((this.byRowids.all(JSON.stringify(ranked.map((row) => row.rowid))) as (SearchDocument & { rowid: number })[]).map((row) => [row.rowid, row]));
+    return ranked.map(({ rowid, score }) => {
+      const document = documents.get(rowid)!;
       return { id: document.id, title: document.title, snippet: makeSnippet(document.text, highlight), score };
     });
   }
@@ -273,19 +279,37 @@ export class Fts5Retriever implements Retriever {
     const counted = parsed.terms
       .map((term) => ({ term, documents: Math.min(...term.words.map((word) => (this.documentFrequency.get(word) as number | undefined) ?? 0)) }))
       .sort((a, b) => a.documents - b.documents);
-    let budget = RARE_DOCUMENTS;
+    let rareDocuments = 0;
     let split = 0;
-    while (split < counted.length && (split === 0 || counted[split]!.documents <= budget)) budget -= counted[split++]!.documents;
-    if (split < counted.length) {
+    while (split < counted.length && rareDocuments + counted[split]!.documents <= RARE_DOCUMENTS) rareDocuments += counted[split++]!.documents;
+    const commonDocuments = counted.slice(split).reduce((sum, { documents }) => sum + documents, 0);
+    if (split > 0 && commonDocuments > COMMON_DOCUMENTS) {
+      this.fastPathStatistics.tried++;
       const rare = ftsExpression(counted.slice(0, split).map(({ term }) => term));
       const common = ftsExpression(counted.slice(split).map(({ term }) => term));
       const commonBound = counted.slice(split).reduce((sum, { documents }) => sum + idf(this.documentCount, documents) * (BM25_K1 + 1), 0);
+      // Documents with a rare and a common term, scored by the full query.
       const both = this.ranked.all(`(${rare}) AND (${common})`, k) as Ranked[];
-      const rareOnly = this.ranked.all(`(${rare}) NOT (${common})`, k) as Ranked[];
+      // Documents with a rare term, scored by the rare terms only: exact for those without common terms;
+      // one with common terms that is not in `both` scores at most both's k-th, so it can never displace
+      // any of `both` (and when `both` has fewer than k, it holds every such document).
+      const inBoth = new Set(both.map((row) => row.rowid));
+      const rareOnly = (this.ranked.all(rare, k) as Ranked[]).filter((row) => !inBoth.has(row.rowid));
       const merged = [...both, ...rareOnly].sort(byScoreThenRowid).slice(0, k);
-      if (merged.length === k && merged[k - 1]!.score > commonBound * (1 + 1e-9)) return merged;
+      if (merged.length === k && merged[k - 1]!.score > commonBound * (1 + 1e-9)) {
+        this.fastPathStatistics.exact++;
+        return merged;
+      }
     }
     return this.ranked.all(ftsExpression(parsed.terms), k) as Ranked[];
+  }
+
+  /** How often the fast path ran and how often its answer was certified exact (the rest ran exhaustively). */
+  readonly fastPathStatistics = { tried: 0, exact: 0 };
+
+  /** The top `k` (rowid, score) pairs, without fetching documents or making snippets. */
+  rankOnly(query: string, k: number): Ranked[] {
+    return this.rank(parseQuery(query), k);
   }
 
   /** The exhaustive ranking (every matching document scored); the reference the fast path must equal. */
@@ -295,6 +319,11 @@ export class Fts5Retriever implements Retriever {
 
   document(id: string): SearchDocument | undefined {
     return this.byId.get(id) as SearchDocument | undefined;
+  }
+
+  /** The `count` words in the most documents (for benchmarks of the worst case). */
+  frequentTerms(count: number): string[] {
+    return this.database.prepare('SELECT term FROM terms ORDER BY documents DESC, term LIMIT ?').pluck().all(count) as string[];
   }
 
   close(): void {
@@ -319,11 +348,7 @@ const SNIPPET_CHARS = 200;
  * words wrapped in `**`; the opening of the text when no word occurs in it (a title-only match).
  */
 export function makeSnippet(text: string, queryWords: ReadonlySet<string>): string {
-  const matches: { start: number; end: number; word: string }[] = [];
-  for (const match of text.matchAll(/[\p{L}\p{N}]+/gu)) {
-    const word = foldWord(match[0]);
-    if (queryWords.has(word)) matches.push({ start: match.index, end: match.index + match[0].length, word });
-  }
+  const matches = findWords(text, queryWords);
   let from = 0;
   if (matches.length > 0) {
     // The window start (at a match) that covers the most distinct query words; the earliest on ties.
@@ -353,5 +378,32 @@ export function makeSnippet(text: string, queryWords: ReadonlySet<string>): stri
     position = match.end;
   }
   snippet += text.slice(position, to);
-  return `${from > 0 ? '… ' : ''}${snippet.replace(/\s+/g, ' ').trim()}${to < text.length ? ' …' : ''}`;
+  // One line: collapse runs of whitespace (tested first; the replace is the costly part, rarely needed).
+  const flat = /\s\s|[^\S ]/.test(snippet) ? snippet.replace(/\s+/g, ' ') : snippet;
+  return `${from > 0 ? '… ' : ''}${flat.trim()}${to < text.length ? ' …' : ''}`;
+}
+
+const ASCII = /^[\x00-\x7f]*$/;
+const ASCII_WORD_CHARACTER = /[A-Za-z0-9]/;
+
+/** Where the query words occur in `text` as whole words (after folding), in text order. */
+function findWords(text: string, queryWords: ReadonlySet<string>): { start: number; end: number; word: string }[] {
+  const matches: { start: number; end: number; word: string }[] = [];
+  if (ASCII.test(text)) {
+    // The common case, made cheap: lower-casing ASCII keeps offsets, so search the words directly.
+    const lower = text.toLowerCase();
+    for (const word of queryWords) {
+      if (!ASCII.test(word)) continue;
+      for (let at = lower.indexOf(word); at >= 0; at = lower.indexOf(word, at + 1)) {
+        const end = at + word.length;
+        if (!ASCII_WORD_CHARACTER.test(lower[at - 1] ?? ' ') && !ASCII_WORD_CHARACTER.test(lower[end] ?? ' ')) matches.push({ start: at, end, word });
+      }
+    }
+    return matches.sort((a, b) => a.start - b.start);
+  }
+  for (const match of text.matchAll(/[\p{L}\p{N}]+/gu)) {
+    const word = foldWord(match[0]);
+    if (queryWords.has(word)) matches.push({ start: match.index, end: match.index + match[0].length, word });
+  }
+  return matches;
 }
