@@ -13,6 +13,7 @@ import { runCommand } from './run.js';
 import { serveCommand } from './serve.js';
 import { sftCommand } from './sft.js';
 import { evalCommand } from './eval.js';
+import { trainCommand } from './train.js';
 
 export function buildProgram(): Command {
   const program = new Command('turngym')
@@ -25,6 +26,7 @@ export function buildProgram(): Command {
   serveCommand(program);
   sftCommand(program);
   evalCommand(program);
+  trainCommand(program);
   reportCommand(program);
   exportTrajectoriesCommand(program);
   benchCommand(program);

@@ -37,9 +37,9 @@ export function addSchemaOptions(command: Command, schema: z.ZodObject, skip: re
       continue;
     }
     const placeholder = def.type === 'number' ? '<n>' : def.type === 'enum' ? '<choice>' : def.type === 'string' ? '<text>' : '<json>';
-    option = new Option(`${flag} ${placeholder}`, description);
+    const shownDefault = defaultValue === undefined ? '' : ` (default: ${JSON.stringify(defaultValue)})`;
+    option = new Option(`${flag} ${placeholder}`, description + shownDefault);
     if (def.type === 'enum' && def.entries) option = option.choices(Object.values(def.entries));
-    if (defaultValue !== undefined) option = option.default(undefined, JSON.stringify(defaultValue));
     command.addOption(option);
   }
   return command;
@@ -49,9 +49,10 @@ export function addSchemaOptions(command: Command, schema: z.ZodObject, skip: re
  * Turns commander's parsed options back into an object for `schema.parse`, converting text to numbers
  * and JSON where the field needs it. Only options the user gave are returned.
  */
-export function readSchemaOptions(options: Record<string, unknown>, schema: z.ZodObject): Record<string, unknown> {
+export function readSchemaOptions(options: Record<string, unknown>, schema: z.ZodObject, skip: readonly string[] = []): Record<string, unknown> {
   const out: Record<string, unknown> = {};
   for (const [name, field] of Object.entries(schema.shape as Record<string, z.ZodType>)) {
+    if (skip.includes(name)) continue;
     const value = options[name];
     if (value === undefined) continue;
     const { def } = unwrap(field);

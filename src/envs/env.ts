@@ -99,6 +99,11 @@ export interface EnvSpec {
   concurrentSafe: boolean;
   /** Largest accepted action, in characters (text or serialised tool call). */
   maxActionChars: number;
+  /**
+   * The tool whose first argument carries a final answer, e.g. `answer` (the default when a tool of that
+   * name exists) or `guess`. Information-gain rewards score the policy's belief in `tool(<ground truth>)`.
+   */
+  answerTool?: string;
 }
 
 /**

@@ -24,6 +24,8 @@ export interface EnvDefinition<Kwargs extends z.ZodObject = z.ZodObject> {
   concurrentSafe?: boolean;
   /** Largest accepted action in characters. Default 64 KiB. */
   maxActionChars?: number;
+  /** The tool that gives a final answer (default: `answer` when the env has it); see EnvSpec.answerTool. */
+  answerTool?: string;
   /** Schema of the keyword arguments `make` accepts (with defaults). */
   kwargs: Kwargs;
   /** Builds the bare env (no wrappers) from validated kwargs. May load heavy modules lazily. */
@@ -69,6 +71,7 @@ export function register<Kwargs extends z.ZodObject>(definition: EnvDefinition<K
     deterministic: definition.deterministic ?? true,
     concurrentSafe: definition.concurrentSafe ?? true,
     maxActionChars: definition.maxActionChars ?? DEFAULT_MAX_ACTION_CHARS,
+    answerTool: definition.answerTool ?? (definition.tools.some((tool) => tool.name === 'answer') ? 'answer' : undefined),
     kwargs: definition.kwargs,
   };
   registry.set(definition.id, { definition: definition as unknown as EnvDefinition, spec });

@@ -13,14 +13,23 @@ export const trainConfigSchema = z
     env: z.string().default('search/multihop-v0').describe('Environment id to train on'),
     envKwargs: z.record(z.string(), z.unknown()).default({}).describe('Keyword arguments for make(env, kwargs), as JSON'),
     difficulty: z.number().int().optional().describe('Task difficulty of training episodes (default: the env default)'),
-    import: z.array(z.string()).default([]).describe('Modules that register envs (custom environments), as JSON array'),
+    import: z.array(z.string()).default([]).describe('Modules that register envs (custom environments); repeatable on the command line'),
 
     // --- Run ------------------------------------------------------------------------------------------
     steps: z.number().int().min(0).default(50).describe('RL training steps (each: rollouts, advantages, updates)'),
     seed: z.number().int().min(0).default(1).describe('Seed of tasks, sampling and Clip-Cov selection'),
     out: z.string().default('runs/latest').describe('Run directory (config, metrics.jsonl, checkpoints, trajectories, report)'),
     init: z.string().optional().describe('Checkpoint directory to start from (a warm-started policy); default: a fresh policy'),
-    backend: z.string().optional().describe('TensorFlow.js backend (tensorflow-gpu, tensorflow, wasm, cpu); default: fastest available'),
+    model: z
+      .object({
+        layers: z.number().int().min(1).optional(),
+        width: z.number().int().min(8).optional(),
+        heads: z.number().int().min(1).optional(),
+        contextLength: z.number().int().min(8).optional(),
+      })
+      .default({})
+      .describe('Shape of a fresh policy (without --init), as JSON, e.g. {"layers":2,"width":128}'),
+    backend: z.enum(['auto', 'node-gpu', 'node', 'wasm', 'cpu']).default('auto').describe('TensorFlow.js backend; auto picks the fastest that loads'),
 
     // --- Rollouts -------------------------------------------------------------------------------------
     tasksPerStep: z.number().int().min(1).default(4).describe('Distinct tasks (groups) per training step'),

@@ -34,7 +34,7 @@ describe('turngym CLI', () => {
       [['run', '--env', 'puzzle/guess-number-v0', '--agent', 'genius'], "turngym: Unknown agent 'genius'."],
       [['run', '--env', 'puzzle/guess-number-v0', '--kwargs', '{oops'], 'turngym: --kwargs must be a JSON object'],
       [['run'], "error: required option '--env <id>' not specified"],
-      [['bench', 'nothing'], "turngym: Unknown benchmark 'nothing'. Available: env-step"],
+      [['bench', 'nothing'], "turngym: Unknown benchmark 'nothing'. Available: "],
       [['run', '--env', 'x/y-v0', '--import', './no/such/module.ts'], 'turngym: --import ./no/such/module.ts: no such file'],
     ];
     for (const [args, message] of cases) {

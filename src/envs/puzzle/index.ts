@@ -8,6 +8,7 @@ export const guessNumberV0 = register({
   description: 'Find a hidden integer by guessing; each guess is answered higher, lower or correct.',
   tools: guessNumberTools,
   maxTurns: 10,
+  answerTool: 'guess',
   kwargs: z.object({
     difficulty: z.number().int().min(1).max(12).default(3).describe('Range is 1..2^(difficulty+2); default 3 (1..32)'),
   }),

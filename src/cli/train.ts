@@ -1,0 +1,84 @@
+/**
+ * `turngym train`: RL training from the command line. Its flags are generated from the trainer's zod schema
+ * (src/rl/config.ts), so every option has one name, one default and one description everywhere.
+ *
+ *   turngym train --env puzzle/guess-number-v0 --init runs/sft --steps 50 --out runs/rl
+ *   turngym train --config my-run.json --steps 100      # a JSON file of options; flags override it
+ *   turngym train --resume runs/rl --steps 200           # continue a run exactly where it stopped
+ */
+import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import type { Command } from 'commander';
+import { trainConfigSchema } from '../rl/config.js';
+import { train } from '../rl/trainer.js';
+import { collect, importModules, UsageError } from './common.js';
+import { addSchemaOptions, describeIssues, readSchemaOptions } from './options.js';
+
+export function trainCommand(program: Command): void {
+  const command = program
+    .command('train')
+    .description('train a policy with turn-level RL (GRPO/IGPO, Clip-Cov/KL-Cov, horizon curricula)')
+    .option('--config <file>', 'JSON file of training options (flags given here override it)')
+    .option('--resume <dir>', "continue the run in DIR from its latest checkpoint (with the run's own config)")
+    .option('--import <module>', 'import a module that registers envs (repeatable)', collect, []);
+  addSchemaOptions(command, trainConfigSchema, ['import']);
+  command.action(async (flags: Record<string, unknown>) => {
+    const given = readSchemaOptions(flags, trainConfigSchema, ['import']);
+    if ((flags.import as string[]).length > 0) given.import = flags.import;
+    let base: Record<string, unknown> = {};
+    if (typeof flags.resume === 'string') base = await readJsonObject(join(flags.resume, 'config.json'), '--resume');
+    else if (typeof flags.config === 'string') base = await readJsonObject(flags.config, '--config');
+    const merged = { ...base, ...given, ...(typeof flags.resume === 'string' ? { out: flags.resume } : {}) };
+    const parsed = trainConfigSchema.safeParse(merged);
+    if (!parsed.success) throw new UsageError(`Invalid training options:\n${describeIssues(parsed.error)}`);
+    await importModules(parsed.data.import);
+
+    const controller = new AbortController();
+    const onSignal = () => {
+      if (controller.signal.aborted) process.exit(130);
+      console.error('\n[train] Ctrl-C: finishing this step and saving a checkpoint (press again to quit now)');
+      controller.abort();
+    };
+    process.on('SIGINT', onSignal);
+    try {
+      const result = await train(
+        { ...parsed.data, resume: typeof flags.resume === 'string' },
+        {
+          signal: controller.signal,
+          onStep: (record, config) => {
+            const cell = (name: string, digits = 3) => (typeof record[name] === 'number' ? (record[name] as number).toFixed(digits) : '-');
+            console.error(
+              `[train] step ${record.step}/${config.steps}  success ${cell('charts/success_rate')}  return ${cell('charts/episodic_return')}  entropy ${cell('actor/entropy')}  horizon ${record['rollout/max_turns']}  ${cell('perf/time_step_s', 1)} s/step`,
+            );
+          },
+        },
+      );
+      const summary = {
+        run: result.runDir,
+        steps: result.steps,
+        stopped_by: result.stoppedBy,
+        before: result.before,
+        after: result.after,
+      };
+      console.log(JSON.stringify(summary, null, 2));
+    } finally {
+      process.off('SIGINT', onSignal);
+    }
+  });
+}
+
+async function readJsonObject(path: string, flag: string): Promise<Record<string, unknown>> {
+  let text: string;
+  try {
+    text = await readFile(path, 'utf8');
+  } catch (error) {
+    throw new UsageError(`${flag}: cannot read ${path} (${(error as NodeJS.ErrnoException).code ?? (error as Error).message}).`);
+  }
+  try {
+    const value = JSON.parse(text) as unknown;
+    if (typeof value !== 'object' || value === null || Array.isArray(value)) throw new Error('not a JSON object');
+    return value as Record<string, unknown>;
+  } catch (error) {
+    throw new UsageError(`${flag}: ${path} is not a JSON object of options (${(error as Error).message}).`);
+  }
+}

@@ -1,0 +1,486 @@
+/**
+ * The turn-level RL trainer. One training step:
+ *
+ *   1. horizon   = curriculum(step)                                   (fixed | scaling-inter | tti)
+ *   2. rollouts  = G trajectories for each of `tasksPerStep` tasks     (batched sampling over an env pool)
+ *   3. rewards   = outcome + format penalty (+ information gain per turn, IGPO)
+ *   4. advantage = grpo (outcome z-scored in the group) | igpo (turn rewards z-scored, discounted per turn)
+ *   5. update    = `epochs` passes of `miniBatches` PPO-clip steps with entropy control (clip-cov, kl-cov, ...)
+ *   6. log       = metrics.jsonl (stable names), sampled trajectories, checkpoints
+ *
+ * Everything that decides what happens next (weights, optimizer moments, the three RNG streams, the step)
+ * is saved in checkpoints, so `resume` continues a run exactly.
+ */
+import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import * as tf from '@tensorflow/tfjs';
+import { describeTools } from '../envs/actions.js';
+import type { Env, EnvSpec } from '../envs/env.js';
+import { describeError, TurngymError } from '../envs/errors.js';
+import { make, spec as specOf } from '../envs/registry.js';
+import { Rng } from '../envs/task.js';
+import { type BackendName, initBackend } from '../agent/policy/backend.js';
+import { loadCheckpoint, saveCheckpoint } from '../agent/policy/checkpoint.js';
+import { Policy, type ScoredSequence } from '../agent/policy/policy.js';
+import { collectDemonstrations, type EvaluationReport, evaluatePolicy, fitTokenizer, TOKENIZER_SEED_BASE } from '../agent/policy/sft.js';
+import { grpoAdvantages, igpoAdvantages } from './advantages.js';
+import { type TrainConfig, type TrainOptions, trainConfigSchema } from './config.js';
+import { type Curriculum, horizonAt } from './curriculum.js';
+import { type LossMetrics, lossConfigSchema, policyLoss } from './losses.js';
+import { METRICS, MetricsWriter, type MetricsRecord } from './metrics.js';
+import { collectRollouts, type Trajectory } from './rollout.js';
+import type { TrajectoryRecord } from './trajectories.js';
+
+/** First seed of RL training tasks: far from the SFT seeds (0...) and the held-out seeds (1,000,000...). */
+export const RL_SEED_BASE = 2_000_000;
+
+/** What a training run reports when it ends. */
+export interface TrainResult {
+  runDir: string;
+  steps: number;
+  /** Held-out evaluation before training (absent when resuming) and after. */
+  before?: EvaluationReport;
+  after?: EvaluationReport;
+  stoppedBy: 'done' | 'signal' | 'nan';
+  lastMetrics?: MetricsRecord;
+}
+
+/** Hooks for progress and control (the CLI's progress bar and Ctrl-C). */
+export interface TrainHooks {
+  log?: (line: string) => void;
+  onStep?: (record: MetricsRecord, config: TrainConfig) => void;
+  /** When aborted, the trainer finishes the current step, saves a checkpoint and returns. */
+  signal?: AbortSignal;
+}
+
+interface TrainerState {
+  step: number;
+  taskRng: number[];
+  sampleRng: number[];
+  lossRng: number[];
+  nanStreak: number;
+}
+
+/** Runs (or, with `resume`, continues) a training run. `options` is validated by `trainConfigSchema`. */
+export async function train(options: TrainOptions & { resume?: boolean }, hooks: TrainHooks = {}): Promise<TrainResult> {
+  const { resume, ...rest } = options;
+  const config = trainConfigSchema.parse(rest);
+  const log = hooks.log ?? ((line: string) => console.error(line));
+  const runDir = config.out;
+  const envSpec = specOf(config.env);
+  const curriculum: Curriculum = config.curriculum ?? { kind: 'fixed', maxTurns: envSpec.maxTurns };
+  const lossConfig = lossConfigSchema.parse(pick(config, Object.keys(lossConfigSchema.shape)));
+  const kwargs = { ...config.envKwargs, ...(config.difficulty !== undefined ? { difficulty: config.difficulty } : {}) };
+  if (config.advantage === 'igpo' && !envSpec.answerTool) {
+    throw new TurngymError('INVALID_OPTIONS', `${config.env} has no answer tool, so IGPO's information gain cannot be scored; use --advantage grpo.`);
+  }
+
+  await initBackend(config.backend as BackendName | 'auto', log);
+  await mkdir(join(runDir, 'checkpoints'), { recursive: true });
+
+  // --- Policy and trainer state -------------------------------------------------------------------------
+  let policy: Policy;
+  let state: TrainerState;
+  if (resume) {
+    const latest = await latestCheckpoint(runDir);
+    policy = await loadCheckpoint(latest.directory);
+    state = latest.state;
+    log(`[train] resuming ${runDir} at step ${state.step} from ${latest.directory}`);
+  } else {
+    policy = config.init ? await loadCheckpoint(config.init) : await freshPolicy(config, envSpec, kwargs, log);
+    state = {
+      step: 0,
+      taskRng: Rng.fromSeed(config.seed).state(),
+      sampleRng: Rng.fromSeed(config.seed + 1).state(),
+      lossRng: Rng.fromSeed(config.seed + 2).state(),
+      nanStreak: 0,
+    };
+    await writeFile(join(runDir, 'config.json'), `${JSON.stringify(config, null, 2)}\n`);
+  }
+  policy.optimizer.learningRate = config.learningRate;
+  policy.optimizer.config.clipNorm = config.maxGradNorm;
+  const taskRng = Rng.fromState(state.taskRng);
+  const sampleRng = Rng.fromState(state.sampleRng);
+  const lossRng = Rng.fromState(state.lossRng);
+
+  const metrics = new MetricsWriter(join(runDir, 'metrics.jsonl'));
+  const tensorboard = config.tensorboard ? new (await import('./tensorboard.js')).TensorBoardWriter(runDir) : undefined;
+  const evaluate = async (label: string) => {
+    if (config.evalEpisodes === 0) return undefined;
+    const { report } = await evaluatePolicy(policy, config.env, { episodes: config.evalEpisodes, kwargs, temperature: 0 });
+    log(`[train] held-out ${label}: success ${report.success_rate.toFixed(3)}, return ${report.mean_return.toFixed(3)}, turns ${report.mean_turns.toFixed(2)} (${report.episodes} episodes)`);
+    return report;
+  };
+
+  const result: TrainResult = { runDir, steps: state.step, stoppedBy: 'done' };
+  if (!resume) {
+    result.before = await evaluate('before training');
+    await writeFile(join(runDir, 'eval.json'), `${JSON.stringify({ before: result.before }, null, 2)}\n`);
+  }
+
+  const batchSize = config.tasksPerStep * config.groupSize;
+  const envs: Env[] = [];
+  for (let i = 0; i < batchSize; i++) envs.push(await make(config.env, kwargs, { maxTurns: Math.max(envSpec.maxTurns, maxHorizon(curriculum)) }));
+  const started = performance.now();
+  const save = async () => {
+    const snapshot: TrainerState = { step: state.step, taskRng: taskRng.state(), sampleRng: sampleRng.state(), lossRng: lossRng.state(), nanStreak: state.nanStreak };
+    const directory = join(runDir, 'checkpoints', `step-${String(state.step).padStart(6, '0')}`);
+    await saveCheckpoint(policy, directory, { trainer: snapshot, env: config.env });
+    await writeFile(join(runDir, 'checkpoints', 'latest.json'), `${JSON.stringify({ step: state.step, directory: `step-${String(state.step).padStart(6, '0')}` })}\n`);
+  };
+
+  try {
+    while (state.step < config.steps) {
+      const stepStart = performance.now();
+      const horizon = horizonAt(curriculum, state.step);
+      const groupSeeds = Array.from({ length: config.tasksPerStep }, () => taskRng.int(RL_SEED_BASE, 0x7fffffff));
+
+      // 2-3. Rollouts with reward parts.
+      const batch = await collectRollouts(policy, envs, groupSeeds, {
+        maxTurns: horizon,
+        temperature: config.temperature,
+        topP: config.topP,
+        maxActionTokens: Math.min(config.maxActionTokens, policy.maxActionTokens),
+        formatPenalty: config.formatPenalty,
+        informationGain: config.advantage === 'igpo' ? config.igMode : undefined,
+        rng: sampleRng,
+        log,
+      });
+
+      // 4. Advantages, per turn.
+      const advantages = computeAdvantages(batch.trajectories, config);
+
+      // 5. Updates.
+      const updateStart = performance.now();
+      const examples = trainingExamples(batch.trajectories, advantages);
+      const update = runUpdates(policy, examples, config, lossConfig, lossRng, log);
+      const updateSeconds = (performance.now() - updateStart) / 1000;
+      state.nanStreak = update.nonFinite > 0 ? state.nanStreak + 1 : 0;
+      state.step += 1;
+
+      // 6. Metrics, trajectories, checkpoints.
+      const record = stepMetrics(state.step, batch, advantages, update, {
+        horizon,
+        updateSeconds,
+        stepSeconds: (performance.now() - stepStart) / 1000,
+        elapsed: (performance.now() - started) / 1000,
+      });
+      if (config.evalEvery > 0 && state.step % config.evalEvery === 0 && state.step < config.steps) {
+        const report = await evaluate(`at step ${state.step}`);
+        if (report) {
+          record[METRICS.evalSuccessRate] = report.success_rate;
+          record[METRICS.evalReturn] = report.mean_return;
+        }
+      }
+      metrics.write(record);
+      tensorboard?.scalars(state.step, record);
+      await writeTrajectories(runDir, state.step, batch.trajectories, advantages, config, envSpec, horizon);
+      result.lastMetrics = record;
+      hooks.onStep?.(record, config);
+      if (config.checkpointEvery > 0 && state.step % config.checkpointEvery === 0) await save();
+      if (state.nanStreak >= config.nanPatience) {
+        log(`[train] stopping: the loss was not finite in ${state.nanStreak} consecutive steps (see actor/nonfinite_updates in metrics.jsonl).`);
+        result.stoppedBy = 'nan';
+        break;
+      }
+      if (hooks.signal?.aborted) {
+        log(`[train] interrupted at step ${state.step}: saving a checkpoint; continue with --resume ${runDir}`);
+        result.stoppedBy = 'signal';
+        break;
+      }
+    }
+    await save();
+    result.steps = state.step;
+    if (result.stoppedBy === 'done') {
+      result.after = await evaluate('after training');
+      await writeFile(join(runDir, 'eval.json'), `${JSON.stringify(await mergeEval(runDir, result), null, 2)}\n`);
+    }
+  } finally {
+    await Promise.all(envs.map((env) => env.close().catch(() => undefined)));
+    tensorboard?.close?.();
+    policy.dispose();
+  }
+  return result;
+}
+
+/** The largest horizon a curriculum reaches (envs are made with it; each episode sets its own). */
+function maxHorizon(curriculum: Curriculum): number {
+  if (curriculum.kind === 'fixed') return curriculum.maxTurns;
+  if (curriculum.kind === 'scaling-inter') return Math.max(...curriculum.stages);
+  return curriculum.max;
+}
+
+/** A fresh policy whose tokenizer is fitted to oracle transcripts of the env. */
+async function freshPolicy(config: TrainConfig, envSpec: EnvSpec, kwargs: Record<string, unknown>, log: (line: string) => void): Promise<Policy> {
+  const env = await make(config.env, kwargs);
+  try {
+    const transcripts = await collectDemonstrations(env, Array.from({ length: 256 }, (_, i) => TOKENIZER_SEED_BASE + i));
+    const tokenizer = fitTokenizer(envSpec, transcripts);
+    log(`[train] fresh policy; tokenizer fitted on 256 oracle episodes (${tokenizer.vocabSize} tokens). Warm-start with \`turngym sft\` and --init for faster learning.`);
+    const contextLength = config.model.contextLength ?? 256;
+    return Policy.create({ tokenizer, seed: config.seed, model: config.model, maxActionTokens: Math.min(Math.max(48, config.maxActionTokens), Math.floor(contextLength / 2) - 1) });
+  } catch (error) {
+    if (TurngymError.is(error, 'NOT_SUPPORTED')) {
+      throw new TurngymError('INVALID_OPTIONS', `${config.env} has no oracle to fit a tokenizer on; start from a checkpoint with --init.`);
+    }
+    throw error;
+  } finally {
+    await env.close();
+  }
+}
+
+/** Per-turn advantages of every trajectory (same shape as their turns). */
+export function computeAdvantages(trajectories: readonly Trajectory[], config: Pick<TrainConfig, 'advantage' | 'alpha' | 'gamma' | 'igNormalization'>): number[][] {
+  const byGroup = new Map<number, number[]>();
+  trajectories.forEach((trajectory, index) => {
+    const members = byGroup.get(trajectory.group) ?? [];
+    members.push(index);
+    byGroup.set(trajectory.group, members);
+  });
+  const advantages: number[][] = trajectories.map((trajectory) => trajectory.turns.map(() => 0));
+  for (const members of byGroup.values()) {
+    if (members.length < 2) continue; // a group cut to one trajectory has no baseline
+    const group = members.map((index) => trajectories[index]!);
+    if (config.advantage === 'grpo') {
+      const returns = group.map((trajectory) => trajectory.outcome + trajectory.turns.reduce((sum, turn) => sum + turn.rewards.format, 0));
+      const scores = grpoAdvantages(returns);
+      members.forEach((index, g) => {
+        advantages[index] = trajectories[index]!.turns.map(() => scores[g]!);
+      });
+    } else {
+      const scores = igpoAdvantages(
+        group.map((trajectory) => ({ turns: trajectory.turns.map((turn) => turn.rewards), outcome: trajectory.outcome })),
+        { alpha: config.alpha, gamma: config.gamma, normalization: config.igNormalization },
+      );
+      members.forEach((index, g) => {
+        advantages[index] = scores[g]!;
+      });
+    }
+  }
+  return advantages;
+}
+
+interface Example {
+  sequence: ScoredSequence;
+  /** Old log-prob and advantage of each target token, in order. */
+  oldLogprobs: number[];
+  advantages: number[];
+}
+
+/**
+ * Training sequences. When every turn's context is a prefix of the next one (no turn was dropped to fit the
+ * context), a trajectory is one sequence whose targets are all its action tokens: one forward pass instead of
+ * one per turn, with exactly the same log-probs. Otherwise each turn is its own sequence. Turns with zero
+ * advantage carry no policy gradient and are left out.
+ */
+export function trainingExamples(trajectories: readonly Trajectory[], advantages: readonly number[][]): Example[] {
+  const examples: Example[] = [];
+  trajectories.forEach((trajectory, i) => {
+    const turns = trajectory.turns.map((turn, t) => ({ turn, advantage: advantages[i]![t]! })).filter(({ turn, advantage }) => Math.abs(advantage) >= 1e-8 && turn.tokens.length > 0);
+    if (turns.length === 0) return;
+    if (isPrefixChain(trajectory)) {
+      const last = trajectory.turns[trajectory.turns.length - 1]!;
+      const tokens = [...last.context, ...last.tokens];
+      const targetMask = tokens.map(() => 0);
+      const oldLogprobs: number[] = [];
+      const tokenAdvantages: number[] = [];
+      for (const { turn, advantage } of turns) {
+        turn.tokens.forEach((_, k) => {
+          targetMask[turn.context.length + k] = 1;
+        });
+        oldLogprobs.push(...turn.logprobs);
+        tokenAdvantages.push(...turn.tokens.map(() => advantage));
+      }
+      examples.push({ sequence: { tokens, targetMask }, oldLogprobs, advantages: tokenAdvantages });
+      return;
+    }
+    for (const { turn, advantage } of turns) {
+      examples.push({
+        sequence: { tokens: [...turn.context, ...turn.tokens], targetMask: [...turn.context.map(() => 0), ...turn.tokens.map(() => 1)] },
+        oldLogprobs: turn.logprobs,
+        advantages: turn.tokens.map(() => advantage),
+      });
+    }
+  });
+  return examples;
+}
+
+/** True when each turn's context followed by its action tokens is a prefix of the next turn's context. */
+function isPrefixChain(trajectory: Trajectory): boolean {
+  for (let t = 0; t + 1 < trajectory.turns.length; t++) {
+    const turn = trajectory.turns[t]!;
+    const next = trajectory.turns[t + 1]!.context;
+    const head = [...turn.context, ...turn.tokens];
+    if (next.length < head.length) return false;
+    for (let k = 0; k < head.length; k++) if (next[k] !== head[k]) return false;
+  }
+  return true;
+}
+
+interface UpdateSummary {
+  losses: number[];
+  gradNorms: number[];
+  nonFinite: number;
+  metrics: LossMetrics[];
+  tokens: number;
+}
+
+/** `epochs` passes over the examples in `miniBatches` shuffled mini-batches, one optimizer step each. */
+function runUpdates(policy: Policy, examples: readonly Example[], config: TrainConfig, lossConfig: ReturnType<typeof lossConfigSchema.parse>, rng: Rng, log: (line: string) => void): UpdateSummary {
+  const summary: UpdateSummary = { losses: [], gradNorms: [], nonFinite: 0, metrics: [], tokens: 0 };
+  if (examples.length === 0) return summary;
+  for (let epoch = 0; epoch < config.epochs; epoch++) {
+    const order = rng.shuffle(examples);
+    const size = Math.ceil(order.length / Math.min(config.miniBatches, order.length));
+    for (let start = 0; start < order.length; start += size) {
+      const miniBatch = order.slice(start, start + size);
+      let lossMetrics: LossMetrics | undefined;
+      const { loss, gradients } = policy.computeGradients(() => {
+        const { logprobs, entropies } = policy.tokenLogprobs(
+          miniBatch.map((example) => example.sequence),
+          { temperature: config.temperature },
+        );
+        const output = policyLoss(
+          {
+            logprobs,
+            entropies,
+            oldLogprobs: tf.tensor1d(miniBatch.flatMap((example) => example.oldLogprobs)),
+            advantages: tf.tensor1d(miniBatch.flatMap((example) => example.advantages)),
+            mask: tf.ones([logprobs.shape[0]]) as tf.Tensor1D,
+          },
+          lossConfig,
+          rng,
+        );
+        lossMetrics = output.metrics;
+        return output.loss;
+      });
+      summary.tokens += lossMetrics?.valid_tokens ?? 0;
+      if (!Number.isFinite(loss)) {
+        tf.dispose(Object.values(gradients));
+        summary.nonFinite++;
+        log(`[train] skipped an update: the loss is ${loss}`);
+        continue;
+      }
+      summary.gradNorms.push(policy.applyGradients(gradients));
+      summary.losses.push(loss);
+      if (lossMetrics) summary.metrics.push(lossMetrics);
+    }
+  }
+  return summary;
+}
+
+const mean = (values: readonly number[]) => (values.length ? values.reduce((a, b) => a + b, 0) / values.length : Number.NaN);
+
+function stepMetrics(
+  step: number,
+  batch: Awaited<ReturnType<typeof collectRollouts>>,
+  advantages: readonly number[][],
+  update: UpdateSummary,
+  timing: { horizon: number; updateSeconds: number; stepSeconds: number; elapsed: number },
+): MetricsRecord {
+  const trajectories = batch.trajectories;
+  const turns = trajectories.flatMap((trajectory) => trajectory.turns);
+  const tokenEntropies = turns.flatMap((turn) => turn.entropies);
+  const first = update.metrics.slice(0, Math.max(1, Math.ceil(update.metrics.length / 2)));
+  const record: MetricsRecord = {
+    step,
+    time: timing.elapsed,
+    [METRICS.successRate]: mean(trajectories.map((t) => (t.success ? 1 : 0))),
+    [METRICS.episodicReturn]: mean(trajectories.map((t) => t.outcome)),
+    [METRICS.entropy]: mean(tokenEntropies),
+    [METRICS.covMean]: mean(first.map((m) => m.cov_mean)),
+    [METRICS.covMax]: mean(first.map((m) => m.cov_max)),
+    [METRICS.clipFraction]: mean(update.metrics.map((m) => m.pg_clipfrac)),
+    [METRICS.ppoKl]: mean(update.metrics.map((m) => m.ppo_kl)),
+    [METRICS.policyLoss]: mean(update.losses),
+    [METRICS.gradNorm]: mean(update.gradNorms),
+    [METRICS.selectedTokens]: update.metrics.reduce((sum, m) => sum + m.selected, 0),
+    [METRICS.maxTurns]: timing.horizon,
+    [METRICS.turnsMean]: mean(trajectories.map((t) => t.turns.length)),
+    [METRICS.informationGain]: mean(turns.map((turn) => turn.rewards.informationGain)),
+    [METRICS.formatErrors]: mean(turns.map((turn) => (turn.rewards.format < 0 ? 1 : 0))),
+    [METRICS.droppedTrajectories]: batch.dropped,
+    [METRICS.tokensPerSecond]: (batch.sampledTokens + update.tokens) / timing.stepSeconds,
+    [METRICS.envStepsPerSecond]: batch.envSteps / timing.stepSeconds,
+    [METRICS.timeEnv]: batch.seconds.env,
+    [METRICS.timeSample]: batch.seconds.sample,
+    [METRICS.timeScore]: batch.seconds.score,
+    [METRICS.timeUpdate]: timing.updateSeconds,
+    [METRICS.timeStep]: timing.stepSeconds,
+    'actor/advantage_abs_mean': mean(advantages.flat().map(Math.abs)),
+    'actor/nonfinite_updates': update.nonFinite,
+  };
+  return record;
+}
+
+async function writeTrajectories(runDir: string, step: number, trajectories: readonly Trajectory[], advantages: readonly number[][], config: TrainConfig, spec: EnvSpec, horizon: number): Promise<void> {
+  if (config.trajectoriesPerStep === 0 || trajectories.length === 0) return;
+  // One per group first (varied tasks), then the rest.
+  const chosen: number[] = [];
+  const seenGroups = new Set<number>();
+  trajectories.forEach((trajectory, index) => {
+    if (!seenGroups.has(trajectory.group)) {
+      seenGroups.add(trajectory.group);
+      chosen.push(index);
+    }
+  });
+  for (let index = 0; index < trajectories.length && chosen.length < config.trajectoriesPerStep; index++) if (!chosen.includes(index)) chosen.push(index);
+  const tools = spec.tools.map((tool) => ({ name: tool.name, description: describeTools([tool]) }));
+  const lines = chosen.slice(0, config.trajectoriesPerStep).map((index) => {
+    const trajectory = trajectories[index]!;
+    const record: TrajectoryRecord = {
+      step,
+      env: spec.id,
+      seed: trajectory.seed,
+      group: trajectory.group,
+      prompt: trajectory.prompt,
+      tools,
+      ...(trajectory.initialAnswerLogprob !== undefined ? { initial_answer_probability: Math.exp(trajectory.initialAnswerLogprob) } : {}),
+      turns: trajectory.turns.map((turn, t) => ({
+        action: turn.text,
+        observation: turn.observation,
+        reward: turn.rewards.env,
+        format: turn.rewards.format,
+        ...(turn.answerLogprob !== undefined ? { answer_probability: Math.exp(turn.answerLogprob), information_gain: turn.rewards.informationGain } : {}),
+        advantage: advantages[index]![t]!,
+        ...(turn.error ? { error: turn.error } : {}),
+      })),
+      outcome: trajectory.outcome,
+      success: trajectory.success,
+      return: trajectory.outcome,
+      truncated: trajectory.truncated,
+      max_turns: horizon,
+    };
+    return JSON.stringify(record);
+  });
+  await writeFile(join(runDir, 'trajectories.jsonl'), `${lines.join('\n')}\n`, { flag: 'a' });
+}
+
+/** The checkpoint `resume` continues from, with the trainer state saved in it. */
+async function latestCheckpoint(runDir: string): Promise<{ directory: string; state: TrainerState }> {
+  let pointer: { directory: string };
+  try {
+    pointer = JSON.parse(await readFile(join(runDir, 'checkpoints', 'latest.json'), 'utf8')) as { directory: string };
+  } catch (error) {
+    throw new TurngymError('INVALID_OPTIONS', `Cannot resume ${runDir}: no checkpoints/latest.json (${describeError(error)}). Was it written by \`turngym train\`?`);
+  }
+  const directory = join(runDir, 'checkpoints', pointer.directory);
+  const config = JSON.parse(await readFile(join(directory, 'config.json'), 'utf8')) as { metadata?: { trainer?: TrainerState } };
+  const state = config.metadata?.trainer;
+  if (!state || typeof state.step !== 'number') throw new TurngymError('INVALID_OPTIONS', `Cannot resume ${runDir}: ${directory} holds no trainer state.`);
+  return { directory, state };
+}
+
+async function mergeEval(runDir: string, result: TrainResult) {
+  let previous: { before?: EvaluationReport } = {};
+  try {
+    previous = JSON.parse(await readFile(join(runDir, 'eval.json'), 'utf8')) as { before?: EvaluationReport };
+  } catch {
+    // first evaluation of this run
+  }
+  return { before: result.before ?? previous.before, after: result.after };
+}
+
+function pick(source: Record<string, unknown>, keys: readonly string[]): Record<string, unknown> {
+  return Object.fromEntries(keys.filter((key) => key in source).map((key) => [key, source[key]]));
+}

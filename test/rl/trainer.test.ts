@@ -1,0 +1,148 @@
+import { mkdtemp, readdir, readFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { initBackend } from '../../src/agent/policy/backend.js';
+import { loadCheckpoint } from '../../src/agent/policy/checkpoint.js';
+import '../../src/envs/builtin.js';
+import { readMetrics } from '../../src/rl/metrics.js';
+import type { Trajectory } from '../../src/rl/rollout.js';
+import { computeAdvantages, train, trainingExamples } from '../../src/rl/trainer.js';
+
+const tiny = {
+  env: 'puzzle/guess-number-v0',
+  difficulty: 1,
+  model: { layers: 1, width: 32, heads: 2, contextLength: 128 },
+  tasksPerStep: 2,
+  groupSize: 3,
+  curriculum: { kind: 'fixed' as const, maxTurns: 3 },
+  maxActionTokens: 8,
+  evalEpisodes: 0,
+  checkpointEvery: 0,
+  entropyControl: 'kl-cov' as const,
+  klCovRatio: 0.2,
+  advantage: 'igpo' as const,
+  backend: 'cpu' as const,
+  seed: 5,
+  learningRate: 3e-3,
+};
+
+async function weightsOf(directory: string): Promise<Float32Array[]> {
+  await initBackend('cpu', () => {});
+  const policy = await loadCheckpoint(directory);
+  const values = policy.variables.map((variable) => variable.dataSync() as Float32Array);
+  policy.dispose();
+  return values;
+}
+
+async function latestCheckpoint(runDir: string): Promise<string> {
+  const pointer = JSON.parse(await readFile(join(runDir, 'checkpoints', 'latest.json'), 'utf8')) as { directory: string };
+  return join(runDir, 'checkpoints', pointer.directory);
+}
+
+describe('train', () => {
+  it('resumes exactly: 4 straight steps equal 2 + resume + 2', async () => {
+    const root = await mkdtemp(join(tmpdir(), 'turngym-train-'));
+    const quiet = { log: () => {} };
+    await train({ ...tiny, steps: 4, out: join(root, 'straight') }, quiet);
+    await train({ ...tiny, steps: 2, out: join(root, 'resumed') }, quiet);
+    await train({ ...tiny, steps: 4, out: join(root, 'resumed'), resume: true }, quiet);
+
+    const straight = readMetrics(join(root, 'straight', 'metrics.jsonl')).records;
+    const resumed = readMetrics(join(root, 'resumed', 'metrics.jsonl')).records;
+    expect(resumed.map((r) => r.step)).toEqual([1, 2, 3, 4]);
+    const learning = ['charts/success_rate', 'charts/episodic_return', 'actor/entropy', 'actor/pg_loss', 'actor/ppo_kl', 'rollout/ig_mean'];
+    for (let i = 0; i < 4; i++) {
+      for (const name of learning) expect(resumed[i]![name], `${name} at step ${i + 1}`).toBe(straight[i]![name]);
+    }
+    const a = await weightsOf(await latestCheckpoint(join(root, 'straight')));
+    const b = await weightsOf(await latestCheckpoint(join(root, 'resumed')));
+    expect(a.length).toBe(b.length);
+    a.forEach((values, i) => expect(Array.from(b[i]!)).toEqual(Array.from(values)));
+  }, 300_000);
+
+  it('writes a run directory with stable metric names, trajectories and checkpoints', async () => {
+    const out = join(await mkdtemp(join(tmpdir(), 'turngym-train-')), 'run');
+    const result = await train({ ...tiny, steps: 2, checkpointEvery: 1, evalEpisodes: 4, curriculum: { kind: 'scaling-inter', stages: [2, 4], every: 1 }, out }, { log: () => {} });
+    expect(result).toMatchObject({ steps: 2, stoppedBy: 'done' });
+    expect(result.before?.episodes).toBe(4);
+    expect(result.after?.episodes).toBe(4);
+    const { records } = readMetrics(join(out, 'metrics.jsonl'));
+    expect(records.map((r) => r['rollout/max_turns'])).toEqual([2, 4]);
+    for (const name of ['charts/success_rate', 'charts/episodic_return', 'actor/entropy', 'actor/cov_mean', 'actor/pg_clipfrac', 'actor/ppo_kl', 'rollout/turns_mean', 'perf/tokens_per_s', 'perf/env_steps_per_s']) {
+      expect(records[0], name).toHaveProperty([name]);
+    }
+    expect(Math.max(...records.map((r) => r['rollout/turns_mean']!))).toBeLessThanOrEqual(4);
+    const trajectories = (await readFile(join(out, 'trajectories.jsonl'), 'utf8')).trim().split('\n').map((line) => JSON.parse(line));
+    expect(trajectories[0]).toMatchObject({ step: 1, env: 'puzzle/guess-number-v0', max_turns: 2 });
+    expect(trajectories[0].turns[0]).toHaveProperty('information_gain');
+    expect(await readdir(join(out, 'checkpoints'))).toEqual(['latest.json', 'step-000001', 'step-000002']);
+    expect(JSON.parse(await readFile(join(out, 'eval.json'), 'utf8'))).toMatchObject({ before: { episodes: 4 }, after: { episodes: 4 } });
+    expect(JSON.parse(await readFile(join(out, 'config.json'), 'utf8'))).toMatchObject({ env: 'puzzle/guess-number-v0', advantage: 'igpo' });
+  }, 300_000);
+
+  it('refuses IGPO on an env without an answer tool, and unknown options', async () => {
+    await expect(train({ ...tiny, env: 'puzzle/guess-number-v0', steps: 0, out: join(tmpdir(), 'x'), bogus: 1 } as never)).rejects.toThrow(/Unrecognized key/);
+  });
+});
+
+describe('trainingExamples', () => {
+  const turn = (context: number[], tokens: number[]) => ({
+    context,
+    tokens,
+    logprobs: tokens.map((t) => -t / 10),
+    entropies: tokens.map(() => 1),
+    text: '',
+    observation: '',
+    rewards: { informationGain: 0, format: 0, env: 0 },
+  });
+
+  it('merges a trajectory into one sequence when each context extends the previous one', () => {
+    const trajectory: Trajectory = {
+      group: 0,
+      seed: 0,
+      prompt: '',
+      outcome: 1,
+      success: true,
+      truncated: false,
+      turns: [turn([1, 2, 3], [7, 8]), turn([1, 2, 3, 7, 8, 9, 4, 3], [5])],
+    };
+    const [example] = trainingExamples([trajectory], [[0.5, -1]]);
+    expect(example!.sequence.tokens).toEqual([1, 2, 3, 7, 8, 9, 4, 3, 5]);
+    expect(example!.sequence.targetMask).toEqual([0, 0, 0, 1, 1, 0, 0, 0, 1]);
+    expect(example!.advantages).toEqual([0.5, 0.5, -1]);
+    expect(example!.oldLogprobs).toEqual([-0.7, -0.8, -0.5]);
+  });
+
+  it('keeps turns apart when the context was cut, and drops zero-advantage turns', () => {
+    const trajectory: Trajectory = {
+      group: 0,
+      seed: 0,
+      prompt: '',
+      outcome: 0,
+      success: false,
+      truncated: true,
+      turns: [turn([1, 2, 3], [7]), turn([1, 99, 3], [5]), turn([1, 99, 3, 5, 6], [4])],
+    };
+    const examples = trainingExamples([trajectory], [[1, 0, 2]]);
+    expect(examples.map((e) => e.sequence.tokens)).toEqual([
+      [1, 2, 3, 7],
+      [1, 99, 3, 5, 6, 4],
+    ]);
+  });
+
+  it('gives GRPO advantages per group and none to a lone trajectory', () => {
+    const base = { prompt: '', seed: 0, success: false, truncated: false, turns: [turn([1], [2]), turn([1, 2, 3], [4])] };
+    const advantages = computeAdvantages(
+      [
+        { ...base, group: 0, outcome: 1 },
+        { ...base, group: 0, outcome: 0 },
+        { ...base, group: 1, outcome: 1 },
+      ],
+      { advantage: 'grpo', alpha: 1, gamma: 1, igNormalization: 'joint' },
+    );
+    expect(advantages[0]!.map((a) => Math.round(a * 1000) / 1000)).toEqual([1, 1]);
+    expect(advantages[1]!.map((a) => Math.round(a * 1000) / 1000)).toEqual([-1, -1]);
+    expect(advantages[2]).toEqual([0, 0]);
+  });
+});
