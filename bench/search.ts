@@ -11,6 +11,7 @@
  *   returns ids and scores, so it is compared with `rankOnly`). Ratios: env overhead (env / raw p50),
  *   fast-path speed-up (exhaustive / rankOnly), speed-up over MiniSearch (MiniSearch / rankOnly, and
  *   MiniSearch / raw), and the mean overlap of the top-10 ids of the engine and MiniSearch.
+ * - The env's reset latency (1-4 hops; the corpus is shared, so a reset only draws a question).
  */
 import { mkdtempSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -138,6 +139,12 @@ async function benchSize(size: number, directory: string, options: SearchBenchOp
 
   const entity = await measure(entityQueries);
   const common = await measure(commonQueries);
+  const resets: number[] = [];
+  for (let seed = 0; seed < (options.entityQueries ?? 1000); seed++) {
+    const t = now();
+    await env.reset({ seed, options: { difficulty: 1 + (seed % 4) } });
+    resets.push(now() - t);
+  }
   await env.close();
   raw.close();
   return {
@@ -147,6 +154,7 @@ async function benchSize(size: number, directory: string, options: SearchBenchOp
     ...(minisearchBuild ? { minisearch_build: minisearchBuild } : {}),
     entity_queries: entity,
     common_word_queries: common,
+    env_reset: latencySummary(resets),
   };
 }
 
