@@ -10,6 +10,8 @@ import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Command } from 'commander';
 import { trainConfigSchema } from '../rl/config.js';
+import { PRESETS } from '../rl/presets.js';
+import { TrainingProgress, printOutcome } from './progress.js';
 import { train } from '../rl/trainer.js';
 import { collect, importModules, UsageError } from './common.js';
 import { addSchemaOptions, describeIssues, readSchemaOptions } from './options.js';
@@ -18,6 +20,7 @@ export function trainCommand(program: Command): void {
   const command = program
     .command('train')
     .description('train a policy with turn-level RL (GRPO/IGPO, Clip-Cov/KL-Cov, horizon curricula)')
+    .option('--preset <name>', `start from a named preset: ${Object.keys(PRESETS).join(', ')} (other flags override it)`)
     .option('--config <file>', 'JSON file of training options (flags given here override it)')
     .option('--resume <dir>', "continue the run in DIR from its latest checkpoint (with the run's own config)")
     .option('--import <module>', 'import a module that registers envs (repeatable)', collect, []);
@@ -27,7 +30,13 @@ export function trainCommand(program: Command): void {
     if ((flags.import as string[]).length > 0) given.import = flags.import;
     let base: Record<string, unknown> = {};
     if (typeof flags.resume === 'string') base = await readJsonObject(join(flags.resume, 'config.json'), '--resume');
-    else if (typeof flags.config === 'string') base = await readJsonObject(flags.config, '--config');
+    else {
+      if (typeof flags.preset === 'string') {
+        if (!PRESETS[flags.preset]) throw new UsageError(`Unknown preset '${flags.preset}'. Available: ${Object.keys(PRESETS).join(', ')}.`);
+        base = { ...PRESETS[flags.preset]!.options };
+      }
+      if (typeof flags.config === 'string') base = { ...base, ...(await readJsonObject(flags.config, '--config')) };
+    }
     const merged = { ...base, ...given, ...(typeof flags.resume === 'string' ? { out: flags.resume } : {}) };
     const parsed = trainConfigSchema.safeParse(merged);
     if (!parsed.success) throw new UsageError(`Invalid training options:\n${describeIssues(parsed.error)}`);
@@ -40,19 +49,14 @@ export function trainCommand(program: Command): void {
       controller.abort();
     };
     process.on('SIGINT', onSignal);
+    const progress = new TrainingProgress(parsed.data.steps);
     try {
       const result = await train(
         { ...parsed.data, resume: typeof flags.resume === 'string' },
-        {
-          signal: controller.signal,
-          onStep: (record, config) => {
-            const cell = (name: string, digits = 3) => (typeof record[name] === 'number' ? (record[name] as number).toFixed(digits) : '-');
-            console.error(
-              `[train] step ${record.step}/${config.steps}  success ${cell('charts/success_rate')}  return ${cell('charts/episodic_return')}  entropy ${cell('actor/entropy')}  horizon ${record['rollout/max_turns']}  ${cell('perf/time_step_s', 1)} s/step`,
-            );
-          },
-        },
+        { signal: controller.signal, log: (line) => progress.log(line), onStep: (record) => progress.update(record) },
       );
+      progress.stop();
+      printOutcome(result.before, result.after);
       const summary = {
         run: result.runDir,
         steps: result.steps,
@@ -62,6 +66,7 @@ export function trainCommand(program: Command): void {
       };
       console.log(JSON.stringify(summary, null, 2));
     } finally {
+      progress.stop();
       process.off('SIGINT', onSignal);
     }
   });

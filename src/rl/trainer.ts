@@ -22,12 +22,13 @@ import { Rng } from '../envs/task.js';
 import { type BackendName, initBackend } from '../agent/policy/backend.js';
 import { loadCheckpoint, saveCheckpoint } from '../agent/policy/checkpoint.js';
 import { Policy, type ScoredSequence } from '../agent/policy/policy.js';
-import { collectDemonstrations, type EvaluationReport, evaluatePolicy, fitTokenizer, TOKENIZER_SEED_BASE } from '../agent/policy/sft.js';
+import { behaviourCloning, collectDemonstrations, type EvaluationReport, evaluatePolicy, fitTokenizer, TOKENIZER_SEED_BASE } from '../agent/policy/sft.js';
 import { grpoAdvantages, igpoAdvantages } from './advantages.js';
 import { type TrainConfig, type TrainOptions, trainConfigSchema } from './config.js';
 import { type Curriculum, horizonAt } from './curriculum.js';
 import { type LossMetrics, lossConfigSchema, policyLoss } from './losses.js';
 import { METRICS, MetricsWriter, type MetricsRecord } from './metrics.js';
+import { writeReport } from './report.js';
 import { collectRollouts, type Trajectory } from './rollout.js';
 import type { TrajectoryRecord } from './trajectories.js';
 
@@ -81,13 +82,31 @@ export async function train(options: TrainOptions & { resume?: boolean }, hooks:
   // --- Policy and trainer state -------------------------------------------------------------------------
   let policy: Policy;
   let state: TrainerState;
+  let warmStart: EvaluationReport | undefined;
   if (resume) {
     const latest = await latestCheckpoint(runDir);
     policy = await loadCheckpoint(latest.directory);
     state = latest.state;
     log(`[train] resuming ${runDir} at step ${state.step} from ${latest.directory}`);
   } else {
-    policy = config.init ? await loadCheckpoint(config.init) : await freshPolicy(config, envSpec, kwargs, log);
+    if (config.init) policy = await loadCheckpoint(config.init);
+    else if (config.warmStartSteps > 0) {
+      // Supervised warm start; its held-out evaluation is the "before RL" figure.
+      const warm = await behaviourCloning({
+        env: config.env,
+        kwargs,
+        episodes: config.warmStartEpisodes,
+        steps: config.warmStartSteps,
+        evalEpisodes: config.evalEpisodes,
+        model: config.model,
+        maxActionTokens: Math.max(48, config.maxActionTokens),
+        seed: config.seed,
+        log,
+      });
+      policy = warm.policy;
+      warmStart = warm.report.heldout;
+      await saveCheckpoint(policy, join(runDir, 'checkpoints', 'warm-start'), { env: config.env, sft: { ...warm.report, model: undefined } });
+    } else policy = await freshPolicy(config, envSpec, kwargs, log);
     state = {
       step: 0,
       taskRng: Rng.fromSeed(config.seed).state(),
@@ -114,7 +133,7 @@ export async function train(options: TrainOptions & { resume?: boolean }, hooks:
 
   const result: TrainResult = { runDir, steps: state.step, stoppedBy: 'done' };
   if (!resume) {
-    result.before = await evaluate('before training');
+    result.before = warmStart ?? (await evaluate('before training'));
     await writeFile(join(runDir, 'eval.json'), `${JSON.stringify({ before: result.before }, null, 2)}\n`);
   }
 
@@ -194,6 +213,12 @@ export async function train(options: TrainOptions & { resume?: boolean }, hooks:
     if (result.stoppedBy === 'done') {
       result.after = await evaluate('after training');
       await writeFile(join(runDir, 'eval.json'), `${JSON.stringify(await mergeEval(runDir, result), null, 2)}\n`);
+    }
+    try {
+      const report = await writeReport(runDir);
+      log(`[train] report: ${report.path}`);
+    } catch (error) {
+      log(`[train] could not write the report (${describeError(error)}); run \`turngym report ${runDir}\` to retry.`);
     }
   } finally {
     await Promise.all(envs.map((env) => env.close().catch(() => undefined)));

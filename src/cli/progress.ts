@@ -1,0 +1,63 @@
+/**
+ * Training progress on a terminal: a bar with step, success rate, entropy, horizon and ETA (cli-progress),
+ * with log lines printed above it. Without a TTY (CI, files) it prints one plain line per step instead.
+ */
+import cliProgress from 'cli-progress';
+import type { EvaluationReport } from '../agent/policy/sft.js';
+import type { MetricsRecord } from '../rl/metrics.js';
+
+const value = (record: MetricsRecord, name: string, digits = 3) => (typeof record[name] === 'number' ? (record[name] as number).toFixed(digits) : '-');
+
+export class TrainingProgress {
+  private readonly bars: cliProgress.MultiBar | undefined;
+  private bar: cliProgress.SingleBar | undefined;
+
+  constructor(private readonly total: number) {
+    if (process.stderr.isTTY) {
+      this.bars = new cliProgress.MultiBar(
+        {
+          stream: process.stderr,
+          format: 'train |{bar}| step {value}/{total} | success {success} | entropy {entropy} | horizon {horizon} | {seconds} s/step | ETA {eta_formatted}',
+          hideCursor: true,
+          clearOnComplete: false,
+          etaBuffer: 5,
+        },
+        cliProgress.Presets.shades_classic,
+      );
+    }
+  }
+
+  /** A log line (above the bar on a terminal). */
+  log(line: string): void {
+    if (this.bars) this.bars.log(`${line}\n`);
+    else console.error(line);
+  }
+
+  update(record: MetricsRecord): void {
+    const fields = {
+      success: value(record, 'charts/success_rate'),
+      entropy: value(record, 'actor/entropy'),
+      horizon: String(record['rollout/max_turns'] ?? '-'),
+      seconds: value(record, 'perf/time_step_s', 1),
+    };
+    if (this.bars) {
+      this.bar ??= this.bars.create(this.total, 0, fields);
+      this.bar.update(record.step, fields);
+      return;
+    }
+    console.error(
+      `[train] step ${record.step}/${this.total}  success ${fields.success}  return ${value(record, 'charts/episodic_return')}  entropy ${fields.entropy}  horizon ${fields.horizon}  ${fields.seconds} s/step`,
+    );
+  }
+
+  stop(): void {
+    this.bars?.stop();
+  }
+}
+
+/** The before/after lines printed at the end of a run. */
+export function printOutcome(before: EvaluationReport | undefined, after: EvaluationReport | undefined): void {
+  const line = (label: string, report: EvaluationReport | undefined) =>
+    report ? `${label} success ${report.success_rate.toFixed(3)}  return ${report.mean_return.toFixed(3)}  turns ${report.mean_turns.toFixed(2)}  (${report.episodes} held-out episodes)` : `${label} (not evaluated)`;
+  console.error(`\n${line('before RL:', before)}\n${line('after RL: ', after)}`);
+}
