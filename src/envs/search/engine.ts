@@ -187,13 +187,15 @@ function tryOpen(path: string, hash: string): Fts5Retriever | undefined {
 
 /** Builds the index into a temporary file next to `path`, then renames it into place. */
 function buildIndex(path: string, hash: string, documents: Iterable<SearchDocument>): void {
-  mkdirSync(dirname(path), { recursive: true });
   const temporary = `${path}.${process.pid}-${randomBytes(4).toString('hex')}.tmp`;
-  const database = new Database(temporary);
+  let database: Database.Database | undefined;
   try {
-    database.pragma('journal_mode = OFF');
-    database.pragma('synchronous = OFF');
-    database.exec(`
+    mkdirSync(dirname(path), { recursive: true });
+    const index = new Database(temporary);
+    database = index;
+    index.pragma('journal_mode = OFF');
+    index.pragma('synchronous = OFF');
+    index.exec(`
       CREATE TABLE meta(key TEXT PRIMARY KEY, value TEXT NOT NULL);
       CREATE TABLE documents(rowid INTEGER PRIMARY KEY, id TEXT NOT NULL UNIQUE, title TEXT NOT NULL, text TEXT NOT NULL);
       CREATE VIRTUAL TABLE fts USING fts5(id UNINDEXED, title, text, content='documents', content_rowid='rowid',
@@ -201,27 +203,31 @@ function buildIndex(path: string, hash: string, documents: Iterable<SearchDocume
       CREATE TABLE terms(term TEXT PRIMARY KEY, documents INTEGER NOT NULL) WITHOUT ROWID;
     `);
     const sorted = [...documents].sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
-    const insertDocument = database.prepare('INSERT INTO documents(rowid, id, title, text) VALUES (?, ?, ?, ?)');
-    const insertFts = database.prepare('INSERT INTO fts(rowid, id, title, text) VALUES (?, ?, ?, ?)');
-    database.transaction(() => {
+    const insertDocument = index.prepare('INSERT INTO documents(rowid, id, title, text) VALUES (?, ?, ?, ?)');
+    const insertFts = index.prepare('INSERT INTO fts(rowid, id, title, text) VALUES (?, ?, ?, ?)');
+    index.transaction(() => {
       // Rowids follow id order, so ordering ties by rowid orders them by id.
-      sorted.forEach((document, index) => {
-        insertDocument.run(index + 1, document.id, document.title, document.text);
-        insertFts.run(index + 1, document.id, document.title, document.text);
+      sorted.forEach((document, position) => {
+        insertDocument.run(position + 1, document.id, document.title, document.text);
+        insertFts.run(position + 1, document.id, document.title, document.text);
       });
-      database.prepare("INSERT INTO meta(key, value) VALUES ('hash', ?), ('count', ?)").run(hash, String(sorted.length));
+      index.prepare("INSERT INTO meta(key, value) VALUES ('hash', ?), ('count', ?)").run(hash, String(sorted.length));
     })();
     // Document frequencies, for the score bounds of the fast path (fts5vocab counts them by scanning).
-    database.exec(`
+    index.exec(`
       INSERT INTO fts(fts) VALUES('optimize');
       CREATE VIRTUAL TABLE temp.vocabulary USING fts5vocab(main, fts, 'row');
       INSERT INTO terms(term, documents) SELECT term, doc FROM temp.vocabulary;
     `);
-    database.close();
+    index.close();
     renameSync(temporary, path);
   } catch (error) {
-    if (database.open) database.close();
-    rmSync(temporary, { force: true });
+    if (database?.open) database.close();
+    try {
+      rmSync(temporary, { force: true });
+    } catch {
+      // The folder itself is unusable (the error below says why); there is nothing to clean up.
+    }
     if (error instanceof Error && /UNIQUE constraint failed: documents.id/.test(error.message)) {
       throw new EnvFailureError(`Cannot build the search index at ${path}: two documents have the same id; document ids must be unique.`, { cause: error });
     }

@@ -96,8 +96,9 @@ export function corpusSuite(questions: readonly UserQuestion[], documentCount: n
 
 /**
  * The reference solution: for each supporting document, search for it as a careful person would (the
- * entity's name; if the document is not among the results, the name in quotes, then more results), open
- * it, read on page by page until the expected fact shows, and finally answer.
+ * entity's name; if the document is not among the results, the name in quotes, then more results; no new
+ * search when the last results already list it), open it, read on page by page until the expected fact
+ * shows, and finally answer.
  */
 function chainOracle(task: SearchTask): Oracle {
   const steps = task.plan;
@@ -105,8 +106,14 @@ function chainOracle(task: SearchTask): Oracle {
   let attempt = 0;
   let page = 1;
   let phase: 'search' | 'check' | 'read' = 'search';
+  // The last results seen, so that a document already listed there is opened without searching again.
+  let lastResults: { query: string; text: string } | undefined;
   const search = (): ToolCall => {
-    const { query } = steps[hop]!;
+    const { query, id } = steps[hop]!;
+    if (attempt === 0 && lastResults?.query === query && lastResults.text.includes(`[${id}]`)) {
+      phase = 'read';
+      return { tool: 'open', args: { id } };
+    }
     phase = 'check';
     if (attempt === 0) return { tool: 'search', args: { query } };
     return { tool: 'search', args: { query: `"${query.replaceAll('"', ' ')}"`, k: attempt === 1 ? 10 : 20 } };
@@ -124,6 +131,7 @@ function chainOracle(task: SearchTask): Oracle {
       const step = steps[hop]!;
       if (phase === 'search') return search();
       if (phase === 'check') {
+        if (attempt === 0) lastResults = { query: step.query, text: observation.text };
         if (!observation.text.includes(`[${step.id}]`) && attempt < 2) {
           attempt++;
           return search();

@@ -173,6 +173,14 @@ describe('search/multihop-v0', () => {
     });
   });
 
+  it('reports an index folder it cannot create as a typed infrastructure error', async () => {
+    const file = join(directory, 'a-file');
+    writeFileSync(file, 'not a folder');
+    const attempt = make('search/multihop-v0', { size: 40, indexDirectory: join(file, 'index') });
+    await expect(attempt).rejects.toMatchObject({ code: 'ENV_FAILURE' });
+    await expect(make('search/multihop-v0', { size: 40, indexDirectory: join(file, 'index') })).rejects.toThrow(`Cannot build the search index at ${join(file, 'index')}/`);
+  });
+
   it('rejects bad kwargs by name', async () => {
     await expect(make('search/multihop-v0', { size: 10 })).rejects.toThrow('size');
     await expect(make('search/multihop-v0', { hops: 2 })).rejects.toThrow("unknown argument; 'search/multihop-v0' accepts 'difficulty', 'size', 'distractors', 'kbSeed', 'reward', 'pageChars', 'indexDirectory'");
