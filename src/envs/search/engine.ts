@@ -247,6 +247,9 @@ export class Fts5Retriever implements Retriever {
   private readonly byId: Database.Statement;
 
   constructor(private readonly database: Database.Database) {
+    // Memory-mapped reads: pages come straight from the OS page cache (shared by every process that
+    // opens the same index) instead of a read() per page into SQLite's small private cache.
+    database.pragma('mmap_size = 1073741824');
     this.documentCount = (database.prepare('SELECT count(*) AS n FROM documents').get() as { n: number }).n;
     this.firstId = (database.prepare('SELECT id FROM documents ORDER BY rowid LIMIT 1').pluck().get() as string | undefined) ?? '';
     // Ordering by the score and then the rowid makes ties come out in id order (rowids follow ids).
@@ -289,7 +292,8 @@ export class Fts5Retriever implements Retriever {
     let split = 0;
     while (split < counted.length && rareDocuments + counted[split]!.documents <= RARE_DOCUMENTS) rareDocuments += counted[split++]!.documents;
     const commonDocuments = counted.slice(split).reduce((sum, { documents }) => sum + documents, 0);
-    if (split > 0 && commonDocuments > COMMON_DOCUMENTS) {
+    // With fewer than k documents holding a rare term, the bound can never certify the answer.
+    if (split > 0 && rareDocuments >= k && commonDocuments > COMMON_DOCUMENTS) {
       this.fastPathStatistics.tried++;
       const rare = ftsExpression(counted.slice(0, split).map(({ term }) => term));
       const common = ftsExpression(counted.slice(split).map(({ term }) => term));
