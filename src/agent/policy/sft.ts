@@ -16,7 +16,7 @@ import { make } from '../../envs/registry.js';
 import { Rng } from '../../envs/task.js';
 import { type Transcript, runEpisode } from '../agent.js';
 import { OracleAgent } from '../baselines.js';
-import { type Segment, actionPrefix, encodeSegment, encodeSegments, episodeSegments, headerSegments, turnSegments } from '../chat.js';
+import { type Segment, encodeSegment, encodeSegments, episodeSegments, headerSegments, turnSegments } from '../chat.js';
 import { buildContext } from './context.js';
 import type { ModelConfig } from './model.js';
 import { forwardFlops } from './model.js';
