@@ -204,7 +204,7 @@ function parseJson(directory: string, file: string, text: string): unknown {
 function missing(directory: string, file: string, error: unknown): CheckpointError {
   const code = (error as NodeJS.ErrnoException).code;
   if (code === 'ENOENT') {
-    return new CheckpointError(directory, `${file} is missing. A checkpoint directory holds config.json, tokenizer.json, weights.json and weights.bin (written by \`turngym sft\` or Policy.save).`);
+    return new CheckpointError(directory, `${file} is missing. A checkpoint directory holds config.json, tokenizer.json, weights.json and weights.bin (written by \`turngym sft\`, \`turngym train\` or saveCheckpoint).`);
   }
   return new CheckpointError(directory, `${file} could not be read: ${describeError(error)}`, { cause: error });
 }
