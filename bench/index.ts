@@ -23,6 +23,10 @@ export const benchmarks: Record<string, Benchmark> = {
     run: async ({ quick }) => (await import('./search.js')).runSearchBench(quick ? { sizes: [5000], entityQueries: 200, commonQueries: 40 } : {}),
   },
   report: { description: 'run reports: TensorBoard vs JSONL metrics writes per step; writeReport vs readRun, 1 and 3 runs', run: async ({ quick }) => (await import('./report.js')).runReportBench(quick ? { steps: 200, rounds: 2, records: 200 } : {}) },
+  train: {
+    description: 'RL training step: time split into env, sampling, information-gain scoring and update (GRPO vs IGPO); env steps/s, tokens/s',
+    run: async ({ quick }) => (await import('./train.js')).runTrainBench(quick ? { steps: 1, groupSize: 2, tasksPerStep: 2 } : {}),
+  },
   policy: {
     description: 'policy model: training tokens/s and GFLOP/s at 512..8192-token batches vs the same backend\'s large-matmul rate; sampling tokens/s with and without the KV cache',
     run: async ({ quick }) =>

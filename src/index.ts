@@ -3,8 +3,13 @@
  *
  *   import { make, list, checkEnv } from 'turngym';
  *   const env = await make('puzzle/guess-number-v0', { difficulty: 4 });
+ *
+ *   import { train } from 'turngym';
+ *   await train({ env: 'puzzle/guess-number-v0', warmStartSteps: 150, steps: 30, out: 'runs/mine' });
  */
 export * from './envs/index.js';
 export * from './agent/index.js';
 export * from './agent/remote/index.js';
+export * from './agent/policy/index.js';
+export * from './rl/index.js';
 export { z } from 'zod';

@@ -1,0 +1,13 @@
+/** The RL layer: the trainer, its options and presets, losses, advantages, rewards, curricula, metrics, reports. */
+export { train, computeAdvantages, trainingExamples, RL_SEED_BASE, type TrainResult, type TrainHooks } from './trainer.js';
+export { trainConfigSchema, type TrainConfig, type TrainOptions } from './config.js';
+export { PRESETS, type Preset } from './presets.js';
+export { policyLoss, lossConfigSchema, type LossConfig, type LossInputs, type LossOutput } from './losses.js';
+export * from './advantages.js';
+export * from './rewards.js';
+export * from './curriculum.js';
+export { METRICS, MetricsWriter, readMetrics, type MetricsRecord } from './metrics.js';
+export type { TrajectoryRecord, TrajectoryTurn } from './trajectories.js';
+export { collectRollouts, answerProbe, type Trajectory, type RolloutTurn } from './rollout.js';
+export { writeReport } from './report.js';
+export { TensorBoardWriter } from './tensorboard.js';
