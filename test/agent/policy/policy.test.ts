@@ -204,7 +204,7 @@ describe('checkpoints', () => {
     );
     await rm(join(path, 'tokenizer.json'));
     await expectError(
-      'tokenizer.json is missing. A checkpoint directory holds config.json, tokenizer.json, weights.json and weights.bin (written by `turngym sft` or Policy.save).',
+      'tokenizer.json is missing. A checkpoint directory holds config.json, tokenizer.json, weights.json and weights.bin (written by `turngym sft`, `turngym train` or saveCheckpoint).',
     );
     await expect(loadCheckpoint(join(directory, 'nothing-here'))).rejects.toThrow('config.json is missing.');
   });
