@@ -94,24 +94,25 @@ async function benchSize(size: number, directory: string, options: SearchBenchOp
       raw.search(query, K);
       await env.step({ tool: 'search', args: { query, k: K } });
     }
-    for (const query of queries) {
-      let t = now();
-      const hits = raw.search(query, K);
-      samples.raw.push(now() - t);
-      t = now();
-      raw.rankOnly(query, K);
-      samples.rank.push(now() - t);
-      t = now();
-      await env.step({ tool: 'search', args: { query, k: K } });
-      samples.env.push(now() - t);
-      t = now();
-      raw.rankExhaustive(query, K);
-      samples.exhaustive.push(now() - t);
+    for (const [index, query] of queries.entries()) {
+      const words = parseQuery(query).terms.flatMap((term) => term.words).join(' ');
+      let hits: { id: string }[] = [];
+      let theirs: { id: unknown }[] = [];
+      const variants: [keyof typeof samples, () => unknown][] = [
+        ['raw', () => (hits = raw.search(query, K))],
+        ['rank', () => raw.rankOnly(query, K)],
+        ['env', () => env.step({ tool: 'search', args: { query, k: K } })],
+        ['exhaustive', () => raw.rankExhaustive(query, K)],
+        ...(minisearch ? [['minisearch', () => (theirs = minisearch!.search(words).slice(0, K))] as [keyof typeof samples, () => unknown]] : []),
+      ];
+      // Each query runs every variant; the order rotates so that none always finds the caches warm.
+      for (let turn = 0; turn < variants.length; turn++) {
+        const [name, call] = variants[(index + turn) % variants.length]!;
+        const t = now();
+        await call();
+        samples[name].push(now() - t);
+      }
       if (minisearch) {
-        const words = parseQuery(query).terms.flatMap((term) => term.words).join(' ');
-        t = now();
-        const theirs = minisearch.search(words).slice(0, K);
-        samples.minisearch.push(now() - t);
         const ours = new Set(hits.map((hit) => hit.id));
         overlap += theirs.filter((result) => ours.has(result.id as string)).length / Math.max(1, Math.min(K, hits.length, theirs.length));
       }
