@@ -14,6 +14,10 @@ export const trainConfigSchema = z
     envKwargs: z.record(z.string(), z.unknown()).default({}).describe('Keyword arguments for make(env, kwargs), as JSON'),
     difficulty: z.number().int().optional().describe('Task difficulty of training episodes (default: the env default)'),
     import: z.array(z.string()).default([]).describe('Modules that register envs (custom environments); repeatable on the command line'),
+    remote: z
+      .array(z.string())
+      .default([])
+      .describe('Run training rollouts on these env servers (turngym serve) instead of in this process, as JSON, e.g. ["ws://10.0.0.5:8765","10.0.0.6:8765-8768"]; token from $TURNGYM_TOKEN (see docs/scaling.md)'),
 
     // --- Run ------------------------------------------------------------------------------------------
     steps: z.number().int().min(0).default(50).describe('RL training steps (each: rollouts, advantages, updates)'),

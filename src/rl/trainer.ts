@@ -20,6 +20,7 @@ import { describeError, TurngymError } from '../envs/errors.js';
 import { make, spec as specOf } from '../envs/registry.js';
 import { Rng } from '../envs/task.js';
 import { type BackendName, initBackend } from '../agent/policy/backend.js';
+import { envFactory } from '../agent/remote/pool.js';
 import { loadCheckpoint, saveCheckpoint } from '../agent/policy/checkpoint.js';
 import { Policy, type ScoredSequence } from '../agent/policy/policy.js';
 import { behaviourCloning, collectDemonstrations, type EvaluationReport, evaluatePolicy, fitTokenizer, TOKENIZER_SEED_BASE } from '../agent/policy/sft.js';
@@ -139,7 +140,9 @@ export async function train(options: TrainOptions & { resume?: boolean }, hooks:
 
   const batchSize = config.tasksPerStep * config.groupSize;
   const envs: Env[] = [];
-  for (let i = 0; i < batchSize; i++) envs.push(await make(config.env, kwargs, { maxTurns: Math.max(envSpec.maxTurns, maxHorizon(curriculum)) }));
+  // Rollout envs: in this process, or on the env servers of `remote` (a pool with failover; see docs/scaling.md).
+  const factory = await envFactory(config.remote, { token: process.env.TURNGYM_TOKEN, groundTruth: config.advantage === 'igpo', log });
+  for (let i = 0; i < batchSize; i++) envs.push(await factory.make(config.env, kwargs, { maxTurns: Math.max(envSpec.maxTurns, maxHorizon(curriculum)) }));
   const started = performance.now();
   const save = async () => {
     const snapshot: TrainerState = { step: state.step, taskRng: taskRng.state(), sampleRng: sampleRng.state(), lossRng: lossRng.state(), nanStreak: state.nanStreak };
@@ -222,6 +225,7 @@ export async function train(options: TrainOptions & { resume?: boolean }, hooks:
     }
   } finally {
     await Promise.all(envs.map((env) => env.close().catch(() => undefined)));
+    await factory.close();
     tensorboard?.close?.();
     policy.dispose();
   }

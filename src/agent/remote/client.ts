@@ -40,6 +40,25 @@ export class RemoteError extends TurngymError {
   }
 }
 
+/**
+ * The connection to a server was lost (it closed, reconnecting was off or failed, or a pool gave up on the
+ * server after failed health checks). Every request waiting on it is rejected with this at once, so nothing
+ * waits for a dead server. It is retryable: the same request on a session elsewhere can succeed (a
+ * {@link RemotePool} does that itself, see pool.ts).
+ */
+export class ConnectionLostError extends RemoteError {
+  /** Always true: the fault is the connection's, not the request's. */
+  readonly retryable = true;
+  constructor(
+    /** The server's URL. */
+    readonly url: string,
+    message: string,
+  ) {
+    super('INTERNAL', message);
+    this.name = 'ConnectionLostError';
+  }
+}
+
 type RequestId = string | number;
 type DistributiveOmit<T, K extends PropertyKey> = T extends unknown ? Omit<T, K> : never;
 /** A request as a caller writes it: the client adds the `id`. */
@@ -68,6 +87,8 @@ export interface RemoteClientOptions {
   reconnectDelayMs?: number;
   /** How long (ms) to wait for the connection to open. [default 10000] */
   connectTimeoutMs?: number;
+  /** Called once when the connection is lost for good (not after `close()`), with the reason. */
+  onLost?: (reason: string) => void;
 }
 
 interface Pending {
@@ -91,8 +112,10 @@ export class RemoteClient implements SessionChannel {
   private reconnecting: Promise<void> | undefined;
   /** Why the client is closed, for the error of every later request. */
   private closedReason = 'close() was called';
+  /** Set when the connection was lost (rather than closed by `close()`). */
+  private lostReason: string | undefined;
   private readonly sweeper: NodeJS.Timeout;
-  private readonly options: Required<Omit<RemoteClientOptions, 'token'>> & Pick<RemoteClientOptions, 'token'>;
+  private readonly options: Required<Omit<RemoteClientOptions, 'token' | 'onLost'>> & Pick<RemoteClientOptions, 'token' | 'onLost'>;
   /** The server's limits, from its `welcome`. */
   limits: WireLimits | undefined;
   /** The server's name and version, from its `welcome`. */
@@ -109,6 +132,7 @@ export class RemoteClient implements SessionChannel {
       reconnectAttempts: options.reconnectAttempts ?? 8,
       reconnectDelayMs: options.reconnectDelayMs ?? 100,
       connectTimeoutMs: options.connectTimeoutMs ?? 10_000,
+      onLost: options.onLost,
     };
     this.sweeper = setInterval(() => this.expireRequests(), Math.min(1000, Math.max(10, this.options.requestTimeoutMs / 4)));
     this.sweeper.unref();
@@ -152,12 +176,36 @@ export class RemoteClient implements SessionChannel {
 
   async request(message: Request): Promise<ServerMessage> {
     if (this.state === 'reconnecting') await this.reconnecting;
-    if (this.state === 'closed') throw new RemoteError('INTERNAL', `The connection to ${this.url} is closed (${this.closedReason}); connect again.`);
+    if (this.state === 'closed') {
+      const message = `The connection to ${this.url} is closed (${this.closedReason}); connect again.`;
+      throw this.lostReason === undefined ? new RemoteError('INTERNAL', message) : new ConnectionLostError(this.url, message);
+    }
     return this.send({ ...message, id: this.nextId++ } as ClientMessage);
   }
 
   forget(session: string): void {
     this.sessions.delete(session);
+  }
+
+  /** Sessions this client holds (made or attached, not yet closed or lost). */
+  get sessionCount(): number {
+    return this.sessions.size;
+  }
+
+  /** True until the client is closed or its connection is lost for good. */
+  get usable(): boolean {
+    return this.state !== 'closed';
+  }
+
+  /**
+   * Gives the connection up now (e.g. its server failed its health checks): the socket is dropped without
+   * reconnecting, and every waiting request is rejected with a {@link ConnectionLostError}. The server's
+   * sessions are left to its grace period. Idempotent.
+   */
+  abandon(reason: string): void {
+    if (this.state === 'closed') return;
+    this.lose(reason);
+    this.socket?.terminate();
   }
 
   /** Closes every session this client holds, then the connection. Idempotent. */
@@ -232,10 +280,7 @@ export class RemoteClient implements SessionChannel {
   private onClose(socket: WebSocket): void {
     if (socket !== this.socket || this.state !== 'open') return;
     if (this.options.reconnectAttempts === 0) {
-      this.state = 'closed';
-      this.closedReason = 'it dropped, and reconnecting is off';
-      clearInterval(this.sweeper);
-      this.failAll(new RemoteError('INTERNAL', `The connection to ${this.url} dropped.`));
+      this.lose('it dropped, and reconnecting is off');
       return;
     }
     this.state = 'reconnecting';
@@ -258,6 +303,11 @@ export class RemoteClient implements SessionChannel {
       try {
         await this.open();
         await Promise.all([...this.sessions].map(([session, token]) => this.reattach(session, token)));
+        if (this.isClosed()) {
+          // Closed or abandoned while reconnecting: the new connection is not wanted.
+          this.socket?.terminate();
+          return;
+        }
         this.state = 'open';
         return;
       } catch (error) {
@@ -265,10 +315,18 @@ export class RemoteClient implements SessionChannel {
         this.socket?.terminate();
       }
     }
+    this.lose(`it dropped and ${this.options.reconnectAttempts} reconnect attempts failed: ${describeError(lastError)}`);
+  }
+
+  /** The connection is gone for good: reject everything waiting, once, with a retryable error. */
+  private lose(reason: string): void {
+    if (this.isClosed()) return;
     this.state = 'closed';
+    this.closedReason = reason;
+    this.lostReason = reason;
     clearInterval(this.sweeper);
-    this.closedReason = `it dropped and ${this.options.reconnectAttempts} reconnect attempts failed: ${describeError(lastError)}`;
-    this.failAll(new RemoteError('INTERNAL', `The connection to ${this.url} is closed (${this.closedReason}).`));
+    this.failAll(new ConnectionLostError(this.url, `The connection to ${this.url} is closed (${reason}).`));
+    this.options.onLost?.(reason);
   }
 
   /** Attaches a session on the new connection and settles, waits for, or resends its requests. */
@@ -295,6 +353,10 @@ export class RemoteClient implements SessionChannel {
         this.socket!.send(JSON.stringify(pending.message)); // The server never got it.
       }
     }
+  }
+
+  private isClosed(): boolean {
+    return this.state === 'closed';
   }
 
   private expireRequests(): void {

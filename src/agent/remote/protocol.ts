@@ -84,6 +84,7 @@ export const WireSpecSchema = z
     deterministic: z.boolean().describe('The same seed always yields the same task and observations.'),
     concurrent_safe: z.boolean(),
     max_action_chars: z.number().int().describe('Largest accepted action in characters; larger actions get an ACTION_TOO_LARGE observation.'),
+    answer_tool: z.string().optional().describe('The tool whose first argument carries a final answer (for information-gain rewards), when the env has one.'),
   })
   .describe('An environment\'s static description.');
 
@@ -339,6 +340,7 @@ export function specToWire(spec: EnvSpec): WireSpec {
     deterministic: spec.deterministic,
     concurrent_safe: spec.concurrentSafe,
     max_action_chars: spec.maxActionChars,
+    ...(spec.answerTool !== undefined ? { answer_tool: spec.answerTool } : {}),
   };
 }
 
@@ -357,6 +359,7 @@ export function specFromWire(wire: WireSpec): EnvSpec {
     deterministic: wire.deterministic,
     concurrentSafe: wire.concurrent_safe,
     maxActionChars: wire.max_action_chars,
+    ...(wire.answer_tool !== undefined ? { answerTool: wire.answer_tool } : {}),
   };
 }
 

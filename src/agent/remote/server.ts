@@ -221,7 +221,7 @@ export class RemoteServer {
   private onHttp(request: IncomingMessage, response: ServerResponse): void {
     const path = (request.url ?? '').split('?')[0];
     if (request.method === 'GET' && path === '/healthz') {
-      const body = { status: this.closing ? 'shutting_down' : 'ok', protocol: PROTOCOL_VERSION, server: SERVER_NAME, ...this.stats(), uptime_s: Math.round((Date.now() - this.startedAt) / 1000) };
+      const body = { status: this.closing ? 'shutting_down' : 'ok', protocol: PROTOCOL_VERSION, server: SERVER_NAME, ...this.stats(), pid: process.pid, uptime_s: Math.round((Date.now() - this.startedAt) / 1000) };
       response.writeHead(this.closing ? 503 : 200, { 'content-type': 'application/json' });
       response.end(JSON.stringify(body));
       return;
