@@ -8,6 +8,8 @@
  * - Agents type arbitrary text; {@link toFtsQuery} turns it into safe FTS5 syntax (every word a quoted
  *   string, joined with OR; "double-quoted phrases" stay phrases), so FTS5 syntax errors never happen.
  * - Ranking is deterministic: BM25 with the title weighted 4x the body, ties broken by document id.
+ * - Queries that mix rare and common words (a surname and a first name) take an exact fast path that
+ *   scores only the documents with a rare word (see `Fts5Retriever.rank`).
  */
 import { createHash, randomBytes } from 'node:crypto';
 import { mkdirSync, renameSync, rmSync } from 'node:fs';

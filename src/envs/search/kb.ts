@@ -116,7 +116,7 @@ export const ATTRIBUTES: Record<EntityKind, string[]> = {
   place: ['country', 'founded'],
 };
 
-/** Generates the knowledge base for `options` (deterministic). About 1 s per 100,000 entities. */
+/** Generates the knowledge base for `options` (deterministic). A few seconds per 100,000 entities. */
 export function generateKnowledgeBase(options: KnowledgeBaseOptions = {}): KnowledgeBase {
   const seed = options.seed ?? 0;
   const size = options.size ?? 1000;
