@@ -14,6 +14,7 @@
  * primary is gone (killed) shuts itself down.
  */
 import { type ChildProcess, fork } from 'node:child_process';
+import { UsageError } from './common.js';
 
 /** Set in a worker's environment: its index. */
 export const WORKER_INDEX_VARIABLE = 'TURNGYM_SERVE_WORKER';
@@ -75,7 +76,9 @@ export async function runWorkers(count: number, basePort: number, log: (line: st
         return;
       }
       if (!listened) {
-        failure = new Error(`worker ${worker.index} exited with ${signal ?? `code ${code}`} before it was listening (see its message above).`);
+        const message = `worker ${worker.index} exited with ${signal ?? `code ${code}`} before it was listening (see its message above).`;
+        // Exit code 2 is a bad command line, the same in every worker: report it as one.
+        failure ??= code === 2 ? new UsageError(message) : new Error(message);
         stopAll('a worker failed to start');
         return;
       }

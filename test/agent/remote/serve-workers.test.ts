@@ -1,0 +1,56 @@
+import { describe, expect, it } from 'vitest';
+import { RemotePool } from '../../../src/agent/remote/pool.js';
+import { runCli } from '../../cli/helpers.js';
+import { eventually, health, killAll, startServer, TOKEN } from './servers.js';
+
+const ID = 'puzzle/guess-number-v0';
+
+describe('turngym serve --workers', () => {
+  it('runs N workers with their own /healthz, restarts a killed one, and shuts all down on SIGTERM', async () => {
+    const server = await startServer(['--workers', '2', '--max-sessions', '7']);
+    try {
+      expect(server.urls).toHaveLength(2);
+      const [first, second] = await Promise.all(server.urls.map((url) => health(url)));
+      expect(first).toMatchObject({ status: 'ok', sessions: 0 });
+      expect(second).toMatchObject({ status: 'ok', sessions: 0 });
+      expect(first!.pid).not.toBe(second!.pid);
+      expect(first!.pid).not.toBe(server.child.pid);
+
+      const pool = await RemotePool.connect(server.urls, { token: TOKEN, healthIntervalMs: 200 });
+      try {
+        // The same limits in every worker.
+        const envs = await Promise.all(Array.from({ length: 4 }, () => pool.make(ID)));
+        expect(pool.status().map((status) => status.sessions)).toEqual([2, 2]);
+        await Promise.all(envs.map((env, i) => env.reset({ seed: i })));
+        const victim = envs.find((env) => env.endpoint === server.urls[0])!;
+        process.kill(first!.pid as number, 'SIGKILL');
+        // Its episode goes on in the other worker.
+        const result = await victim.step('guess(3)');
+        expect(result.info).toMatchObject({ turn: 1 });
+        expect(victim.endpoint).toBe(server.urls[1]);
+        // The supervisor starts the worker again on its port; the pool takes it back.
+        await eventually(async () => (await health(server.urls[0]!).catch(() => ({ pid: undefined }))).pid !== undefined);
+        expect((await health(server.urls[0]!)).pid).not.toBe(first!.pid);
+        await eventually(() => pool.status()[0]!.state === 'up');
+        expect(server.output()).toMatch(/worker 0 \(ws:\/\/127\.0\.0\.1:\d+\/v1\) exited with SIGKILL; starting it again on port \d+/);
+      } finally {
+        await pool.close();
+      }
+
+      server.child.kill('SIGTERM');
+      expect(await server.exited).toBe(0);
+      expect(server.output()).toContain('turngym serve: SIGTERM: shutting down 2 worker(s)');
+      expect(server.output()).toContain('turngym serve[1]: shut down; closed 0 session(s)');
+      expect(server.output()).toContain('turngym serve: all 2 workers shut down');
+    } finally {
+      killAll([server]);
+    }
+  });
+
+  it('stops and says why when a worker cannot start', async () => {
+    const result = await runCli(['serve', '--workers', '2', '--host', '0.0.0.0', '--port', '0']);
+    expect(result.code).toBe(2);
+    expect(result.stderr).toContain('turngym: Refusing to listen on 0.0.0.0 without a token');
+    expect(result.stderr).toMatch(/turngym: worker \d exited with code 2 before it was listening \(see its message above\)\./);
+  });
+});
