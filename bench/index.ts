@@ -22,6 +22,10 @@ export const benchmarks: Record<string, Benchmark> = {
     description: 'search/ engine: FTS5 index build rate and query p50/p99 at 10k and 100k docs (entity names, 3 common words): raw engine vs env vs exhaustive FTS5 vs MiniSearch',
     run: async ({ quick }) => (await import('./search.js')).runSearchBench(quick ? { sizes: [5000], entityQueries: 200, commonQueries: 40 } : {}),
   },
+  scale: {
+    description: 'env servers: aggregate steps/s with 1, 2 and 4 server processes (serve --workers) under load from 2 client processes; time from killing (SIGKILL) or freezing (SIGSTOP) a server to the pool routing around it',
+    run: async ({ quick }) => (await import('./scale.js')).runScale(quick ? { rounds: 1, durationMs: 800, sessionsPerClient: 8 } : {}),
+  },
   report: { description: 'run reports: TensorBoard vs JSONL metrics writes per step; writeReport vs readRun, 1 and 3 runs', run: async ({ quick }) => (await import('./report.js')).runReportBench(quick ? { steps: 200, rounds: 2, records: 200 } : {}) },
   train: {
     description: 'RL training step: time split into env, sampling, information-gain scoring and update (GRPO vs IGPO); env steps/s, tokens/s',

@@ -427,7 +427,7 @@ export class PooledEnv implements Env {
   private truth: { answer: string } | { error: unknown } | undefined;
   /** The endpoint of the session given up last (a failover avoids it). */
   private lostFrom: Endpoint | undefined;
-  /** Times an episode of this env moved to another server. */
+  /** Times an episode of this env moved to another server (replayed mid-episode, or its reset sent elsewhere). */
   failovers = 0;
 
   /** @internal Made by {@link RemotePool.make}. */
@@ -460,6 +460,7 @@ export class PooledEnv implements Env {
         const result = await this.resetOn(placement, options.seed, resetOptions);
         this.episode = { seed: typeof result.info.seed === 'number' ? result.info.seed : options.seed, options: resetOptions, text: result.observation.text, steps: [] };
         this.state = 'running';
+        if (attempt > 0) this.failovers++;
         return result;
       } catch (error) {
         if (!isRetryable(error)) throw error;
