@@ -22,6 +22,7 @@
  * one slower step and nothing else. Replaying needs an env whose spec says `deterministic`; any other env's
  * episode ends with an {@link EnvFailureError} (a retryable infrastructure fault: reset to start again).
  */
+import { lookup } from 'node:dns/promises';
 import type { Action, Env, EnvSpec, ResetOptions, ResetResult, StepResult } from '../../envs/env.js';
 import { EnvClosedError, EnvFailureError, EpisodeEndedError, ResetNeededError, TurngymError, describeError } from '../../envs/errors.js';
 import { make as makeLocal } from '../../envs/registry.js';
@@ -86,6 +87,8 @@ const DEFAULTS = {
 /** One server process: its connections, its load, its health. */
 class Endpoint {
   state: 'up' | 'down' = 'up';
+  /** The `dns:` host this endpoint was found through, if any. */
+  origin: string | undefined;
   reason: string | undefined;
   /** Open connections and how many sessions each holds or is being made on it. */
   readonly clients = new Map<RemoteClient, number>();
@@ -169,7 +172,9 @@ interface Placement {
 
 /** A pool of env servers. Create it with {@link RemotePool.connect}. */
 export class RemotePool {
-  private readonly endpoints: Endpoint[];
+  private readonly endpoints: Endpoint[] = [];
+  /** `dns:HOST:PORT` entries: every address HOST resolves to is an endpoint, resolved again at each health round. */
+  private readonly discovered: { host: string; port: number }[] = [];
   private readonly options: Required<Omit<RemotePoolOptions, 'token' | 'log'>> & Pick<RemotePoolOptions, 'token' | 'log'>;
   private readonly timer: NodeJS.Timeout;
   private readonly envs = new Set<PooledEnv>();
@@ -196,7 +201,11 @@ export class RemotePool {
     if (this.options.groundTruth && this.options.role !== 'trainer') {
       throw new TurngymError('INVALID_OPTIONS', 'groundTruth needs the trainer role (and the servers\' token): an agent may never read ground truth.');
     }
-    this.endpoints = urls.map((url) => new Endpoint(url, healthUrlOf(url)));
+    for (const entry of urls) {
+      const dns = /^dns:(.+):(\d+)$/.exec(entry);
+      if (dns) this.discovered.push({ host: dns[1]!, port: Number(dns[2]) });
+      else this.endpoints.push(new Endpoint(entry, healthUrlOf(entry)));
+    }
     this.timer = setInterval(() => void this.checkHealth(), this.options.healthIntervalMs);
     this.timer.unref();
   }
@@ -205,9 +214,16 @@ export class RemotePool {
    * Checks every endpoint's health once and resolves with a pool; fails when no endpoint is healthy.
    * Endpoints are `ws://HOST:PORT/v1` URLs; `/v1` may be left out, `ws://` too (`HOST:PORT`), and a port
    * range (`HOST:8765-8768`) stands for one endpoint per port (as `turngym serve --workers 4` listens).
+   * `dns:HOST:PORT` stands for every address HOST resolves to (a Kubernetes headless Service: one per
+   * pod), resolved again at every health round, so that added replicas join and removed ones leave.
    */
   static async connect(endpoints: readonly string[], options: RemotePoolOptions = {}): Promise<RemotePool> {
-    const pool = new RemotePool(parseEndpoints(endpoints), options);
+    const dns = endpoints.map((entry) => entry.trim()).filter((entry) => entry.startsWith('dns:'));
+    const fixed = parseEndpoints(
+      endpoints.filter((entry) => !entry.trim().startsWith('dns:')),
+      dns.length > 0,
+    );
+    const pool = new RemotePool([...fixed, ...dns.map(checkDnsEntry)], options);
     await pool.checkHealth();
     if (!pool.endpoints.some((endpoint) => endpoint.state === 'up')) {
       const reasons = pool.endpoints.map((endpoint) => `${endpoint.url}: ${endpoint.reason}`).join('; ');
@@ -349,14 +365,37 @@ export class RemotePool {
     }
   }
 
-  /** Checks every endpoint's /healthz (one round at a time). */
+  /** Resolves the `dns:` entries, then checks every endpoint's /healthz (one round at a time). */
   private checkHealth(): Promise<void> {
-    this.checking ??= Promise.all(this.endpoints.map((endpoint) => this.check(endpoint)))
+    this.checking ??= this.discover()
+      .then(() => Promise.all(this.endpoints.map((endpoint) => this.check(endpoint))))
       .then(() => undefined)
       .finally(() => {
         this.checking = undefined;
       });
     return this.checking;
+  }
+
+  private async discover(): Promise<void> {
+    for (const { host, port } of this.discovered) {
+      let addresses: string[];
+      try {
+        addresses = (await lookup(host, { all: true })).map((entry) => (entry.family === 6 ? `[${entry.address}]` : entry.address));
+      } catch (error) {
+        this.options.log?.(`pool: could not resolve ${host} (${describeError(error)}); keeping its known endpoints`);
+        continue;
+      }
+      const current = new Set(addresses.map((address) => `ws://${address}:${port}${PROTOCOL_PATH}`));
+      for (const url of current) {
+        if (this.endpoints.some((endpoint) => endpoint.url === url)) continue;
+        this.endpoints.push(new Endpoint(url, healthUrlOf(url)));
+        this.options.log?.(`pool: ${url} joined (${host})`);
+      }
+      for (const endpoint of this.endpoints) {
+        if (endpoint.origin === host && !current.has(endpoint.url) && endpoint.state === 'up') this.markDown(endpoint, `no longer among the addresses of ${host}`);
+      }
+      for (const endpoint of this.endpoints) if (current.has(endpoint.url)) endpoint.origin = host;
+    }
   }
 
   private async check(endpoint: Endpoint): Promise<void> {
@@ -622,7 +661,7 @@ export function isRetryable(error: unknown): boolean {
  * Endpoint URLs from what a user writes: `ws://HOST:PORT/v1`, without `/v1`, without `ws://`, or with a
  * port range (`HOST:8765-8768`, one endpoint per port). Duplicates are dropped.
  */
-export function parseEndpoints(endpoints: readonly string[]): string[] {
+export function parseEndpoints(endpoints: readonly string[], allowEmpty = false): string[] {
   const urls: string[] = [];
   for (const raw of endpoints.flatMap((entry) => entry.split(',')).map((entry) => entry.trim()).filter(Boolean)) {
     const match = /^(?:(wss?):\/\/)?(\[[^\]]+\]|[^:/[\]]+):(\d+)(?:-(\d+))?(\/v1)?\/?$/.exec(raw);
@@ -640,8 +679,15 @@ export function parseEndpoints(endpoints: readonly string[]): string[] {
       if (!urls.includes(url)) urls.push(url);
     }
   }
-  if (urls.length === 0) throw new TurngymError('INVALID_OPTIONS', 'The pool needs at least one env server endpoint.');
+  if (urls.length === 0 && !allowEmpty) throw new TurngymError('INVALID_OPTIONS', 'The pool needs at least one env server endpoint.');
   return urls;
+}
+
+function checkDnsEntry(entry: string): string {
+  if (!/^dns:[^:/\s]+:\d+$/.test(entry) || Number(entry.split(':')[2]) > 65535) {
+    throw new TurngymError('INVALID_OPTIONS', `'${entry}' is not a DNS endpoint: write dns:HOST:PORT (every address HOST resolves to becomes an endpoint).`);
+  }
+  return entry;
 }
 
 /** `ws://HOST:PORT/v1` -> `http://HOST:PORT/healthz`. */

@@ -276,3 +276,25 @@ describe('RemotePool failover', () => {
     }
   });
 });
+
+describe('RemotePool DNS discovery', () => {
+  it('makes every address a dns:HOST:PORT entry resolves to an endpoint (a headless Service: one per pod)', async () => {
+    const server = await startServer();
+    try {
+      const port = new URL(server.urls[0]!).port;
+      const lines: string[] = [];
+      const pool = await RemotePool.connect([`dns:localhost:${port}`], { token: TOKEN, log: (line) => lines.push(line) });
+      try {
+        expect(pool.status().find((status) => status.url === `ws://127.0.0.1:${port}/v1`)).toMatchObject({ state: 'up' });
+        expect(lines).toContain(`pool: ws://127.0.0.1:${port}/v1 joined (localhost)`);
+        const env = await pool.make(ID);
+        expect(env.endpoint).toBe(`ws://127.0.0.1:${port}/v1`);
+      } finally {
+        await pool.close();
+      }
+      await expect(RemotePool.connect(['dns:localhost'])).rejects.toThrow("'dns:localhost' is not a DNS endpoint: write dns:HOST:PORT (every address HOST resolves to becomes an endpoint).");
+    } finally {
+      killAll([server]);
+    }
+  });
+});
