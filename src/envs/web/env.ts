@@ -80,12 +80,19 @@ interface Episode {
   /** Things that happened beside the action (dialogs, popups, downloads), told in the next observation. */
   notes: string[];
   crashed: boolean;
+  /** The last main-frame navigation that failed (shown as the URL of the browser's error page). */
+  failedUrl?: string;
+  /** True while the env opens the episode's own page (so it is not taken for a popup). */
+  opening: boolean;
   /** Resolves pending load waits early (a download, a blocked navigation, a crash). */
   wake: (() => void)[];
   token?: string;
 }
 
 class ActionTimeout extends Error {}
+
+/** Time allowed to replace a frozen page (closing it kills its renderer, which can take a moment). */
+const RECOVERY_MS = 15_000;
 
 // Page-side expressions are strings, so no bundler helper can leak into the page.
 const CAN_GO_BACK = `(() => {
@@ -247,7 +254,8 @@ export class WebEnv<T extends WebTask, State> extends TaskEnv<T> {
       }
       case 'back': {
         // The previous history entry must be a page of the site (the first entry is the blank page the tab opened with).
-        const canGoBack = await this.timed(page.evaluate<boolean>(CAN_GO_BACK));
+        const offSite = !page.url().startsWith(`${this.server.origin}/`);
+        const canGoBack = offSite || (await this.timed(page.evaluate<boolean>(CAN_GO_BACK)));
         if (!canGoBack) return { code: 'TOOL_ERROR', message: 'There is no previous page of this site to go back to.' };
         return this.navigate(episode, () => page.goBack({ waitUntil: 'domcontentloaded', timeout: this.settings.actionTimeoutMs }), 'back()');
       }
@@ -274,7 +282,7 @@ export class WebEnv<T extends WebTask, State> extends TaskEnv<T> {
         if (outcome.navigating) {
           const waited = await this.waitForLoad(episode, loadsBefore);
           if (!waited) {
-            await page.evaluate('window.stop()').catch(() => undefined);
+            await this.stopLoading(episode);
             return { code: 'TIMEOUT', message: `${kind}(${id}) started loading a page that did not arrive within ${this.settings.actionTimeoutMs} ms; loading was stopped.` };
           }
         }
@@ -291,12 +299,12 @@ export class WebEnv<T extends WebTask, State> extends TaskEnv<T> {
       response = await this.timed(go(), what);
     } catch (error) {
       if (error instanceof ActionTimeout) {
-        await episode.page.evaluate('window.stop()').catch(() => undefined);
-        throw error;
+        await this.stopLoading(episode);
+        return { code: 'TIMEOUT', message: `${what} did not load within ${this.settings.actionTimeoutMs} ms; loading was stopped.` };
       }
       const message = describeError(error).split('\n')[0]!;
       if (/Timeout/i.test(message)) {
-        await episode.page.evaluate('window.stop()').catch(() => undefined);
+        await this.stopLoading(episode);
         return { code: 'TIMEOUT', message: `${what} did not load within ${this.settings.actionTimeoutMs} ms; loading was stopped.` };
       }
       if (!episode.browser.isConnected() || episode.crashed) throw error;
@@ -344,15 +352,47 @@ export class WebEnv<T extends WebTask, State> extends TaskEnv<T> {
     });
   }
 
-  /** Stops a script that froze the page (an endless loop) so the page answers again. */
-  private async unfreeze(episode: Episode): Promise<void> {
-    try {
+  /**
+   * Cancels a navigation that is still waiting for its page. It goes through DevTools (`Page.stopLoading`,
+   * handled by the browser process) because Playwright's evaluate waits for the pending page to arrive.
+   */
+  private async stopLoading(episode: Episode): Promise<void> {
+    const stop = (async () => {
       const session = await episode.context.newCDPSession(episode.page);
-      await session.send('Runtime.terminateExecution');
-      await session.detach().catch(() => undefined);
-    } catch {
-      // A page that cannot be reached is reported by the observation that follows.
-    }
+      try {
+        await session.send('Page.stopLoading');
+      } finally {
+        await session.detach().catch(() => undefined);
+      }
+    })();
+    let timer: NodeJS.Timeout | undefined;
+    const limit = new Promise<void>((resolve) => {
+      timer = setTimeout(resolve, RECOVERY_MS);
+    });
+    await Promise.race([stop.catch(() => undefined), limit]).finally(() => clearTimeout(timer));
+  }
+
+  /**
+   * Replaces a page whose script froze (an endless loop): a busy renderer answers no DevTools command, so
+   * the page is closed (the browser kills its renderer) and the same URL opened in a new page of the same
+   * context, keeping the episode's cookies and site session.
+   */
+  private async unfreeze(episode: Episode): Promise<void> {
+    const frozen = episode.page;
+    const url = frozen.url();
+    const recovery = (async () => {
+      await frozen.close({ runBeforeUnload: false }).catch(() => undefined);
+      const page = await this.openPage(episode);
+      episode.notes.push('The page stopped responding and was reloaded.');
+      if (url.startsWith(`${this.server.origin}/`)) {
+        await page.goto(url, { waitUntil: 'domcontentloaded', timeout: this.settings.actionTimeoutMs }).catch(() => undefined);
+      }
+    })();
+    let timer: NodeJS.Timeout | undefined;
+    const limit = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => reject(new EnvFailureError(`${this.spec.id}: a frozen page could not be replaced within ${RECOVERY_MS} ms; call reset().`)), RECOVERY_MS);
+    });
+    await Promise.race([recovery, limit]).finally(() => clearTimeout(timer));
   }
 
   private async observe(episode: Episode): Promise<PageView> {
@@ -361,14 +401,22 @@ export class WebEnv<T extends WebTask, State> extends TaskEnv<T> {
         return await this.timed(
           episode.page.evaluate<PageView | null>('window.__turngym ? window.__turngym.observe() : null'),
           'reading the page',
-        ).then((view) => view ?? { url: episode.page.url(), title: '', lines: ['(this page is not part of the site; use back() or goto(path))'], firstVisible: 0, scroll: null, errors: [] });
+        ).then((view) => {
+          // Off the site (the error page of a blocked link), show the full URL the browser is at.
+          const url = episode.page.url();
+          if (view && !url.startsWith(`${this.server.origin}/`)) view.url = url.startsWith('chrome-error:') && episode.failedUrl ? episode.failedUrl : url;
+          return view;
+        }).then((view) => view ?? { url: episode.page.url(), title: '', lines: ['(this page is not part of the site; use back() or goto(path))'], firstVisible: 0, scroll: null, errors: [] });
       } catch (error) {
         // A script navigated the page while we read it: wait for the new page and read again.
         if (attempt < 2 && /context was destroyed|navigat/i.test(describeError(error))) {
           await this.waitForLoad(episode, episode.loads - 1);
           continue;
         }
-        if (error instanceof ActionTimeout) await this.unfreeze(episode);
+        if (attempt < 1 && error instanceof ActionTimeout) {
+          await this.unfreeze(episode);
+          continue;
+        }
         throw error;
       }
     }
@@ -396,7 +444,7 @@ export class WebEnv<T extends WebTask, State> extends TaskEnv<T> {
   /** A fresh context and page, with the network confined to the site and every page event wired up. */
   private async prepare(browser: Browser): Promise<Episode> {
     const context = await browser.newContext({ acceptDownloads: false, serviceWorkers: 'block', viewport: { width: 1024, height: 768 } });
-    const episode: Episode = { browser, context, page: undefined as unknown as Page, blocked: { count: 0, urls: [] }, loads: 0, notes: [], crashed: false, wake: [] };
+    const episode: Episode = { browser, context, page: undefined as unknown as Page, blocked: { count: 0, urls: [] }, loads: 0, notes: [], crashed: false, opening: false, wake: [] };
     try {
       await context.addInitScript(PAGE_SCRIPT);
       const origin = this.server.origin;
@@ -407,40 +455,58 @@ export class WebEnv<T extends WebTask, State> extends TaskEnv<T> {
         await route.abort('blockedbyclient').catch(() => undefined);
       });
       context.on('requestfailed', (request) => {
-        if (request.isNavigationRequest() && request.frame() === episode.page?.mainFrame()) {
-          episode.notes.push(`Loading ${displayUrl(request.url(), origin)} failed (${request.failure()?.errorText ?? 'blocked'}): only this site can be reached.`);
+        const reason = request.failure()?.errorText ?? '';
+        // Aborted loads (a download, a slow page we stopped) are told elsewhere; blocked ones are told here.
+        if (request.isNavigationRequest() && request.frame() === episode.page?.mainFrame() && !/ERR_ABORTED/.test(reason)) {
+          episode.failedUrl = request.url();
+          episode.notes.push(`Loading ${displayUrl(request.url(), origin)} failed (${reason || 'blocked'}): only this site can be reached.`);
           for (const wake of [...episode.wake]) wake();
         }
       });
-      const page = await context.newPage();
-      episode.page = page;
-      // Registered after the episode's own page exists, so every later page is a popup.
+      // Every page but the episode's own is a popup.
       context.on('page', (popup) => {
+        if (episode.opening || popup === episode.page) return;
         episode.notes.push('A popup window was opened and closed at once: this environment keeps to one tab.');
         popup.close().catch(() => undefined);
       });
-      page.on('domcontentloaded', () => {
-        episode.loads++;
-        for (const wake of [...episode.wake]) wake();
-      });
-      page.on('dialog', (dialog) => {
-        episode.notes.push(`A ${dialog.type()} dialog said ${JSON.stringify(dialog.message().slice(0, 200))}; it was accepted.`);
-        dialog.accept().catch(() => undefined);
-      });
-      page.on('download', (download) => {
-        episode.notes.push(`A download (${download.suggestedFilename()}) was refused: downloads are off.`);
-        download.cancel().catch(() => undefined);
-        for (const wake of [...episode.wake]) wake();
-      });
-      page.on('crash', () => {
-        episode.crashed = true;
-        for (const wake of [...episode.wake]) wake();
-      });
+      await this.openPage(episode);
       return episode;
     } catch (error) {
       await context.close().catch(() => undefined);
       throw error;
     }
+  }
+
+  /** Opens the episode's page in its context and wires up its events (loads, dialogs, downloads, crashes). */
+  private async openPage(episode: Episode): Promise<Page> {
+    episode.opening = true;
+    let page: Page;
+    try {
+      page = await episode.context.newPage();
+    } finally {
+      episode.opening = false;
+    }
+    episode.page = page;
+    page.on('domcontentloaded', () => {
+      if (episode.page !== page) return;
+      episode.loads++;
+      for (const wake of [...episode.wake]) wake();
+    });
+    page.on('dialog', (dialog) => {
+      episode.notes.push(`A ${dialog.type()} dialog said ${JSON.stringify(dialog.message().slice(0, 200))}; it was accepted.`);
+      dialog.accept().catch(() => undefined);
+    });
+    page.on('download', (download) => {
+      episode.notes.push(`A download (${download.suggestedFilename()}) was refused: downloads are off.`);
+      download.cancel().catch(() => undefined);
+      for (const wake of [...episode.wake]) wake();
+    });
+    page.on('crash', () => {
+      if (episode.page !== page) return;
+      episode.crashed = true;
+      for (const wake of [...episode.wake]) wake();
+    });
+    return page;
   }
 
   /** The context prepared in the background, if it belongs to the live browser. */

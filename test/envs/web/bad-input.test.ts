@@ -1,0 +1,165 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { Env, StepResult } from '../../../src/envs/env.js';
+import { make } from '../../../src/envs/registry.js';
+import '../../../src/envs/builtin.js';
+import { idOf } from './helpers.js';
+
+/** Bad input on real pages: each is an error observation and the episode goes on. */
+describe('web envs: agent mistakes are error observations', () => {
+  let env: Env;
+  let lab: StepResult;
+
+  beforeAll(async () => {
+    env = await make('web/forms-v0', { difficulty: 1, actionTimeoutMs: 1500 });
+  });
+  afterAll(async () => {
+    await env.close();
+  });
+
+  async function openLab(): Promise<StepResult> {
+    await env.reset({ seed: 3 });
+    lab = await env.step({ tool: 'goto', args: { path: '/lab' } });
+    expect(lab.info.error).toBeUndefined();
+    return lab;
+  }
+
+  function expectGoesOn(result: StepResult): void {
+    expect(result.terminated).toBe(false);
+    expect(result.truncated).toBe(false);
+    expect(result.reward).toBe(0);
+  }
+
+  it('answers an unknown element id with the page and a hint', async () => {
+    await openLab();
+    const result = await env.step({ tool: 'click', args: { id: 999 } });
+    expectGoesOn(result);
+    expect(result.info.error).toEqual({ code: 'TOOL_ERROR', message: 'There is no element [999] on this page; use an id from the latest observation.' });
+    expect(result.observation.text).toContain('Error: There is no element [999]');
+    expect(result.observation.text).toContain('URL: /lab');
+    // The episode goes on: a good click works afterwards.
+    const counted = await env.step({ tool: 'click', args: { id: idOf(result.observation, 'button', 'Count') } });
+    expect(counted.info.error).toBeUndefined();
+    expect(counted.observation.text).toContain('text "Clicked 1 times"');
+  });
+
+  it('refuses to type into a button', async () => {
+    const page = await openLab();
+    const id = idOf(page.observation, 'button', 'Count');
+    const result = await env.step({ tool: 'type', args: { id, text: 'hello' } });
+    expectGoesOn(result);
+    expect(result.info.error?.message).toBe(`[${id}] button "Count" is not a text field; type() needs a textbox, searchbox, date or number field (use click() for this one).`);
+  });
+
+  it('names the options when selecting a missing one', async () => {
+    const reset = await env.reset({ seed: 5, options: { difficulty: 5 } });
+    const select = reset.observation.text.split('\n').find((line) => / combobox "/.test(line));
+    let result: StepResult;
+    if (select) {
+      const id = Number(/\[(\d+)\]/.exec(select)![1]);
+      result = await env.step({ tool: 'select', args: { id, option: 'Atlantis' } });
+      expect(result.info.error?.message).toMatch(new RegExp(`^There is no option "Atlantis" in \\[${id}\\] combobox ".+"\\. Its options are "Choose\\.\\.\\.", `));
+    } else {
+      // No dropdown on the first tab of this form: use the shop's size dropdown instead.
+      throw new Error(`expected a dropdown on the first tab:\n${reset.observation.text}`);
+    }
+    expectGoesOn(result);
+  });
+
+  it('refuses select() on a button and check() on a text field', async () => {
+    const page = await openLab();
+    const button = idOf(page.observation, 'button', 'Count');
+    expect((await env.step({ tool: 'select', args: { id: button, option: 'x' } })).info.error?.message).toBe(
+      `[${button}] button "Count" is not a dropdown; select() needs a combobox (for radio buttons and checkboxes use check()).`,
+    );
+    expect((await env.step({ tool: 'check', args: { id: button } })).info.error?.message).toBe(`[${button}] button "Count" is not a checkbox or radio button; check() needs one.`);
+  });
+
+  it('keeps goto inside the site', async () => {
+    await env.reset({ seed: 3 });
+    for (const path of ['https://example.com/', 'file:///etc/passwd', '//evil.example/x', 'javascript:alert(1)']) {
+      const result = await env.step({ tool: 'goto', args: { path } });
+      expectGoesOn(result);
+      expect(result.info.error).toEqual({ code: 'TOOL_ERROR', message: `goto only opens pages of this site: give a path such as /search (got ${JSON.stringify(path)}).` });
+      expect(result.observation.text).toContain('URL: /\n');
+    }
+    const missing = await env.step({ tool: 'goto', args: { path: '/no/such/page' } });
+    expect(missing.info.error?.message).toBe('goto("/no/such/page"): the site answered 404.');
+    expect(missing.observation.text).toContain('heading "Page not found"');
+  });
+
+  it('reports a page that throws, on click and while loading', async () => {
+    const page = await openLab();
+    const thrown = await env.step({ tool: 'click', args: { id: idOf(page.observation, 'button', 'Throw an error') } });
+    expectGoesOn(thrown);
+    expect(thrown.info.error).toEqual({ code: 'TOOL_ERROR', message: 'The page threw an error: Uncaught Error: the widget lab button failed on purpose' });
+    const broken = await env.step({ tool: 'click', args: { id: idOf(thrown.observation, 'link', 'Broken page') } });
+    expectGoesOn(broken);
+    expect(broken.observation.text).toContain('URL: /broken');
+    expect(broken.info.error).toEqual({ code: 'TOOL_ERROR', message: 'The page threw an error: Uncaught TypeError: this page fails while loading' });
+  });
+
+  it('times out a script that freezes the page, and the page answers again', async () => {
+    const page = await openLab();
+    const frozen = await env.step({ tool: 'click', args: { id: idOf(page.observation, 'button', 'Freeze the page') } });
+    expectGoesOn(frozen);
+    expect(frozen.info.error?.code).toBe('TIMEOUT');
+    expect(frozen.info.error?.message).toMatch(/^click\(\d+\) did not finish within 1500 ms; it was stopped\.$/);
+    expect(frozen.observation.text).toContain('URL: /lab');
+    const counted = await env.step({ tool: 'click', args: { id: idOf(frozen.observation, 'button', 'Count') } });
+    expect(counted.info.error).toBeUndefined();
+    expect(counted.observation.text).toContain('Clicked 1 times');
+  });
+
+  it('times out a page that never arrives', async () => {
+    const page = await openLab();
+    const slow = await env.step({ tool: 'click', args: { id: idOf(page.observation, 'link', 'Slow page') } });
+    expectGoesOn(slow);
+    expect(slow.info.error?.code).toBe('TIMEOUT');
+    expect(slow.observation.text).toContain('URL: /lab');
+    const viaGoto = await env.step({ tool: 'goto', args: { path: '/slow' } });
+    expect(viaGoto.info.error).toEqual({ code: 'TIMEOUT', message: 'goto("/slow") did not load within 1500 ms; loading was stopped.' });
+    const back = await env.step({ tool: 'goto', args: { path: '/lab' } });
+    expect(back.info.error).toBeUndefined();
+  });
+
+  it('blocks and counts requests off the site', async () => {
+    const page = await openLab();
+    expect(page.info.blocked_requests).toBe(0);
+    const external = await env.step({ tool: 'click', args: { id: idOf(page.observation, 'link', 'External site') } });
+    expectGoesOn(external);
+    expect(external.info.blocked_requests).toBe(1);
+    expect(external.observation.text).toContain('Note: Loading https://example.com/ failed (net::ERR_BLOCKED_BY_CLIENT): only this site can be reached.');
+    expect(external.observation.text).toContain('URL: https://example.com/');
+    const back = await env.step({ tool: 'back', args: {} });
+    expect(back.observation.text).toContain('URL: /lab');
+  });
+
+  it('accepts dialogs, closes popups and refuses downloads, telling the agent', async () => {
+    const page = await openLab();
+    const alert = await env.step({ tool: 'click', args: { id: idOf(page.observation, 'button', 'Show an alert') } });
+    expect(alert.info.error).toBeUndefined();
+    expect(alert.observation.text).toContain('Note: A alert dialog said "Hello from the lab"; it was accepted.');
+    expect(alert.observation.text).toContain('text "Alert closed"');
+    const popup = await env.step({ tool: 'click', args: { id: idOf(alert.observation, 'button', 'Open a popup') } });
+    expect(popup.info.error).toBeUndefined();
+    const again = await env.step({ tool: 'scroll', args: { direction: 'top' } });
+    expect(popup.observation.text + again.observation.text).toContain('A popup window was opened and closed at once');
+    const download = await env.step({ tool: 'click', args: { id: idOf(again.observation, 'link', 'Download a file') } });
+    expectGoesOn(download);
+    expect(download.observation.text).toContain('URL: /lab');
+    expect(download.observation.text).toContain('Note: A download (data.bin) was refused: downloads are off.');
+  });
+
+  it('refuses a disabled button and back() with no previous page', async () => {
+    const reset = await env.reset({ seed: 3 });
+    const back = await env.step({ tool: 'back', args: {} });
+    expect(back.info.error?.message).toBe('There is no previous page of this site to go back to.');
+    const page = await env.step({ tool: 'goto', args: { path: '/lab' } });
+    const disabled = await env.step({ tool: 'click', args: { id: idOf(page.observation, 'button', 'Disabled button') } });
+    expect(disabled.info.error?.message).toMatch(/^\[\d+\] button "Disabled button" is disabled\.$/);
+    const previous = await env.step({ tool: 'back', args: {} });
+    expect(previous.info.error).toBeUndefined();
+    expect(previous.observation.text.split('\n')[0]).toBe('URL: /');
+    expect(reset.observation.text).toContain('URL: /');
+  });
+});
