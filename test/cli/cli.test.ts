@@ -44,6 +44,21 @@ describe('turngym CLI', () => {
     }
   });
 
+  it('takes --import in every command that takes an env id, and exits with code 2 when the module is missing', { timeout: 120_000 }, async () => {
+    const missing = ['--import', './no/such/module.ts'];
+    const commands = [
+      ['serve', '--port', '0', ...missing],
+      ['train', '--env', 'x/y-v0', ...missing],
+      ['sft', '--env', 'x/y-v0', '--out', 'runs/never-written', ...missing],
+      ['eval', '--checkpoint', 'runs/never-read', '--env', 'x/y-v0', ...missing],
+    ];
+    const results = await Promise.all(commands.map((args) => runCli(args, { timeoutMs: 110_000 })));
+    for (const [index, result] of results.entries()) {
+      expect(result.code, commands[index]!.join(' ')).toBe(2);
+      expect(result.stderr, commands[index]!.join(' ')).toContain('turngym: --import ./no/such/module.ts: no such file');
+    }
+  });
+
   it('runs a user env registered by an --import module', async () => {
     const result = await runCli(['run', '--import', './examples/custom-env.ts', '--env', 'example/safe-v0', '--episodes', '3', '--json']);
     expect(result.stderr).toBe('');

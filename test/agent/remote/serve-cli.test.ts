@@ -2,6 +2,7 @@ import { spawn } from 'node:child_process';
 import { describe, expect, it } from 'vitest';
 import { RemoteClient } from '../../../src/agent/remote/client.js';
 import { ROOT, runCli } from '../../cli/helpers.js';
+import { killAll, startServer, TOKEN } from './servers.js';
 
 describe('turngym serve', () => {
   it('serves envs and /healthz, and shuts down gracefully on SIGTERM', async () => {
@@ -36,6 +37,41 @@ describe('turngym serve', () => {
     expect(stderr).toContain('turngym serve: SIGTERM: shutting down');
     expect(stderr).toContain('turngym serve: shut down; closed 1 session(s)');
     await client.close();
+  });
+
+  it('applies every limit flag and serves the envs of --import modules', async () => {
+    const server = await startServer([
+      '--import', './examples/custom-env.ts',
+      '--max-sessions', '9',
+      '--max-sessions-per-connection', '3',
+      '--max-payload', '4096',
+      '--max-in-flight', '5',
+      '--idle-timeout', '120000',
+      '--step-timeout', '7000',
+      '--grace', '2500',
+    ]);
+    try {
+      const client = await RemoteClient.connect(server.urls[0]!, { token: TOKEN });
+      expect(client.limits).toEqual({
+        max_payload_bytes: 4096,
+        max_sessions_per_connection: 3,
+        max_sessions: 9,
+        max_in_flight: 5,
+        idle_timeout_ms: 120_000,
+        step_timeout_ms: 7000,
+        grace_ms: 2500,
+      });
+      expect((await client.list()).map((env) => env.id)).toContain('example/safe-v0');
+      const env = await client.make('example/safe-v0', { difficulty: 2 });
+      const { observation } = await env.reset({ seed: 1 });
+      expect(observation.text).toContain('Open the safe: its code has 2 digit(s).');
+      const result = await env.step({ tool: 'try_code', args: { code: '00' } });
+      expect(result.info.error).toBeUndefined();
+      expect(result.observation.text).toMatch(/^(\d digit\(s\) right and in the right place\.|The safe opens\.)$/);
+      await client.close();
+    } finally {
+      killAll([server]);
+    }
   });
 
   it('refuses to listen beyond loopback without a token', async () => {

@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { RemoteClient } from '../../../src/agent/remote/client.js';
 import { RemotePool } from '../../../src/agent/remote/pool.js';
 import { runCli } from '../../cli/helpers.js';
 import { eventually, health, killAll, startServer, TOKEN } from './servers.js';
@@ -16,9 +17,15 @@ describe('turngym serve --workers', () => {
       expect(first!.pid).not.toBe(second!.pid);
       expect(first!.pid).not.toBe(server.child.pid);
 
+      // The same limits in every worker.
+      for (const url of server.urls) {
+        const client = await RemoteClient.connect(url, { token: TOKEN });
+        expect(client.limits, url).toMatchObject({ max_sessions: 7, max_sessions_per_connection: 64, max_payload_bytes: 1024 * 1024 });
+        await client.close();
+      }
+
       const pool = await RemotePool.connect(server.urls, { token: TOKEN, healthIntervalMs: 200 });
       try {
-        // The same limits in every worker.
         const envs = await Promise.all(Array.from({ length: 4 }, () => pool.make(ID)));
         expect(pool.status().map((status) => status.sessions)).toEqual([2, 2]);
         await Promise.all(envs.map((env, i) => env.reset({ seed: i })));
