@@ -145,33 +145,42 @@ export class SharedBrowser {
   /** The live browser; launches one if there is none or the last one disconnected (crashed or killed). */
   async browser(): Promise<Browser> {
     if (this.references === 0) throw new EnvFailureError('SharedBrowser.browser() called without acquire(); this is a bug in the web env.');
-    if (this.current?.isConnected()) return this.current;
-    if (this.launching) {
-      const browser = await this.launching;
-      if (browser.isConnected()) return browser;
-      if (this.launching) this.launching = undefined;
-    }
-    await this.closing;
-    const launching = launchChromium();
-    this.launching = launching;
-    try {
-      const browser = await launching;
-      this.launches++;
-      if (this.launching !== launching) {
-        // Released while launching: do not leave it running.
-        await browser.close().catch(() => undefined);
-        throw new EnvFailureError('The browser was released while it was starting.');
-      }
-      this.current = browser;
-      browser.on('disconnected', () => {
-        if (this.current === browser) this.current = undefined;
+    for (let attempt = 0; ; attempt++) {
+      if (this.current?.isConnected()) return this.current;
+      // Started without awaiting anything first, so that envs resetting at the same time share one launch.
+      this.launching ??= this.launch();
+      const launching = this.launching;
+      let browser: Browser;
+      try {
+        browser = await launching;
+      } catch (error) {
         if (this.launching === launching) this.launching = undefined;
-      });
-      return browser;
-    } catch (error) {
-      if (this.launching === launching) this.launching = undefined;
-      throw error;
+        throw error;
+      }
+      // release() closes a browser that was still starting when the last env let go of it.
+      if (this.launching !== launching) throw new EnvFailureError('The browser was released while it was starting.');
+      if (browser.isConnected()) return browser;
+      // It died before its 'disconnected' event arrived: forget it and launch a new one, once.
+      this.launching = undefined;
+      if (this.current === browser) this.current = undefined;
+      if (attempt > 0) throw new EnvFailureError('Chromium exited as soon as it started.');
     }
+  }
+
+  /** Launches a browser once the previous one has closed; it becomes `current` unless released meanwhile. */
+  private launch(): Promise<Browser> {
+    const launching: Promise<Browser> = this.closing.then(launchChromium).then((browser) => {
+      this.launches++;
+      if (this.launching === launching) {
+        this.current = browser;
+        browser.on('disconnected', () => {
+          if (this.current === browser) this.current = undefined;
+          if (this.launching === launching) this.launching = undefined;
+        });
+      }
+      return browser;
+    });
+    return launching;
   }
 }
 

@@ -91,7 +91,7 @@ interface Episode {
 
 class ActionTimeout extends Error {}
 
-/** Time allowed to replace a frozen page (closing it kills its renderer, which can take a moment). */
+/** Time allowed to replace a frozen page (closing it kills its renderer, which can take a moment), and the most `close()` waits for background work. */
 const RECOVERY_MS = 15_000;
 
 // Page-side expressions are strings, so no bundler helper can leak into the page.
@@ -154,18 +154,18 @@ export class WebEnv<T extends WebTask, State> extends TaskEnv<T> {
     this.retire();
     const browser = await sharedBrowser.browser();
     let episode = await this.takeSpare(browser);
-    if (!episode) episode = await this.prepare(browser);
+    if (!episode) episode = await whileConnected(browser, this.prepare(browser));
     const token = this.server.openSession(this.webSuite.createState(task));
     episode.token = token;
     this.episode = episode;
     try {
-      await episode.context.addCookies([{ name: SESSION_COOKIE, value: token, url: this.server.origin }]);
+      await this.timed(episode.context.addCookies([{ name: SESSION_COOKIE, value: token, url: this.server.origin }]));
       await this.timed(episode.page.goto(this.server.origin + task.startPath, { waitUntil: 'domcontentloaded', timeout: this.settings.actionTimeoutMs }));
     } catch (error) {
       this.retire();
       throw new EnvFailureError(`${this.spec.id}: the episode's first page did not open: ${describeError(error).split('\n')[0]}`, { cause: error });
     }
-    this.spare = this.prepare(browser).catch(() => undefined);
+    this.spare = whileConnected(browser, this.prepare(browser)).catch(() => undefined);
     this.track(this.spare);
     const view = await this.observe(episode);
     const text = await this.render(episode, view, undefined);
@@ -529,9 +529,12 @@ export class WebEnv<T extends WebTask, State> extends TaskEnv<T> {
     this.track(episode.context.close().catch(() => undefined));
   }
 
+  /** Keeps background work (closing contexts, preparing the next one) for `close()` to wait on, for at most RECOVERY_MS. */
   private track(work: Promise<unknown>): void {
-    this.background.add(work);
-    work.finally(() => this.background.delete(work)).catch(() => undefined);
+    let timer: NodeJS.Timeout | undefined;
+    const bounded = Promise.race([work, new Promise<void>((resolve) => (timer = setTimeout(resolve, RECOVERY_MS)))]).finally(() => clearTimeout(timer));
+    this.background.add(bounded);
+    bounded.finally(() => this.background.delete(bounded)).catch(() => undefined);
   }
 }
 
@@ -553,6 +556,20 @@ export function cutTree(view: Pick<PageView, 'lines' | 'firstVisible' | 'scroll'
   const above = start > 0 ? [`(${start} lines above; scroll up to see them)`] : [];
   const below = index < lines.length ? [`(${lines.length - index} more lines below; scroll down to see them)`] : [];
   return [...above, ...kept, ...below].join('\n') + scroll;
+}
+
+/**
+ * `work`, or an {@link EnvFailureError} as soon as the browser disconnects: a Playwright call that is under
+ * way when its browser is killed (seen with `newPage`) can stay pending for ever.
+ */
+function whileConnected<R>(browser: Browser, work: Promise<R>): Promise<R> {
+  let onDisconnected: (() => void) | undefined;
+  const gone = new Promise<never>((_, reject) => {
+    onDisconnected = () => reject(new EnvFailureError('The browser disconnected (crashed or killed).'));
+    if (browser.isConnected()) browser.on('disconnected', onDisconnected);
+    else onDisconnected();
+  });
+  return Promise.race([work, gone]).finally(() => browser.off('disconnected', onDisconnected!));
 }
 
 function escapeRegExp(text: string): string {

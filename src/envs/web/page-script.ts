@@ -227,8 +227,10 @@ function reachable(element, id) {
     element.scrollIntoView({ block: 'center', inline: 'center' });
     rect = element.getBoundingClientRect();
   }
-  const x = rect.left + Math.min(rect.width / 2, Math.max(1, rect.width - 1));
-  const y = rect.top + Math.min(rect.height / 2, Math.max(1, rect.height - 1));
+  // A link that wraps over two lines has one box per line: aim at the first, not the middle of their union.
+  const box = Array.from(element.getClientRects()).find((part) => part.width > 0 && part.height > 0) || rect;
+  const x = box.left + Math.min(box.width / 2, Math.max(1, box.width - 1));
+  const y = box.top + Math.min(box.height / 2, Math.max(1, box.height - 1));
   const hit = document.elementFromPoint(x, y);
   if (hit && hit !== element && !element.contains(hit) && !(hit.tagName === 'LABEL' && hit.control === element)) {
     const dialogs = '[role=dialog], [role=alertdialog], dialog';

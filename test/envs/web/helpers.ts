@@ -1,7 +1,14 @@
-/** Helpers for the web env tests: finding elements in observations, and counting Chromium processes. */
+/** Helpers for the web env tests: the env under the wrappers, finding elements in observations, and counting Chromium processes. */
 import { readdirSync, readFileSync } from 'node:fs';
-import type { Observation } from '../../../src/envs/env.js';
+import type { Env, Observation } from '../../../src/envs/env.js';
+import type { WebEnv } from '../../../src/envs/web/env.js';
 import { findElement, parseTree } from '../../../src/envs/web/tree.js';
+import { Wrapper } from '../../../src/envs/wrappers.js';
+
+/** The WebEnv under `make`'s wrappers (for its page and site state, which agents never get). */
+export function bare(env: Env): WebEnv<never, unknown> {
+  return (env instanceof Wrapper ? env.unwrapped : env) as unknown as WebEnv<never, unknown>;
+}
 
 /** The id of the element with this role and name in an observation; fails the test when it is missing. */
 export function idOf(observation: Observation, role: string, name: string): number {
