@@ -17,6 +17,44 @@ const search: TrainOptions = {
   model: { layers: 2, width: 128, heads: 4, contextLength: 320 },
 };
 
+/**
+ * The runs of docs/experiments.md. They start from shared warm-start checkpoints (made first with
+ * `turngym sft`, see the doc) so that the runs of one experiment differ only in what the experiment varies.
+ */
+const guessNumber3: TrainOptions = {
+  env: 'puzzle/guess-number-v0',
+  difficulty: 3,
+  init: 'runs/exp-gn3-sft',
+  steps: 30,
+  tasksPerStep: 4,
+  groupSize: 6,
+  advantage: 'grpo',
+  learningRate: 3e-4,
+  epochs: 2,
+  evalEpisodes: 100,
+  checkpointEvery: 0,
+};
+const guessNumber5: TrainOptions = { ...guessNumber3, difficulty: 5, init: 'runs/exp-gn5-sft', entropyControl: 'clip-cov', clipCovRatio: 0.02 };
+
+function experiment(description: string, options: TrainOptions): Preset {
+  return { description, options };
+}
+
+const EXPERIMENTS: Record<string, Preset> = {
+  'exp-entropy-none': experiment('Experiment 1: PPO-clip without entropy control (guess-number, difficulty 3)', { ...guessNumber3, entropyControl: 'none', out: 'runs/exp-entropy-none' }),
+  'exp-entropy-clip-cov': experiment('Experiment 1: Clip-Cov, ratio 0.02 (guess-number, difficulty 3)', { ...guessNumber3, entropyControl: 'clip-cov', clipCovRatio: 0.02, out: 'runs/exp-entropy-clip-cov' }),
+  'exp-entropy-kl-cov': experiment('Experiment 1: KL-Cov, ratio 0.02, coef 0.1 (guess-number, difficulty 3)', { ...guessNumber3, entropyControl: 'kl-cov', klCovRatio: 0.02, out: 'runs/exp-entropy-kl-cov' }),
+  'exp-horizon-scaling': experiment('Experiment 3: ScalingInter [4, 6, 10] every 10 steps (guess-number, difficulty 5: 1..128)', {
+    ...guessNumber5,
+    curriculum: { kind: 'scaling-inter', stages: [4, 6, 10], every: 10 },
+    out: 'runs/exp-horizon-scaling',
+  }),
+  'exp-horizon-short': experiment('Experiment 3: fixed short horizon of 4 turns (guess-number, difficulty 5)', { ...guessNumber5, curriculum: { kind: 'fixed', maxTurns: 4 }, out: 'runs/exp-horizon-short' }),
+  'exp-horizon-long': experiment('Experiment 3: fixed long horizon of 10 turns (guess-number, difficulty 5)', { ...guessNumber5, curriculum: { kind: 'fixed', maxTurns: 10 }, out: 'runs/exp-horizon-long' }),
+  'exp-ig-igpo': experiment('Experiment 4: IGPO turn rewards (guess-number, difficulty 5)', { ...guessNumber5, advantage: 'igpo', out: 'runs/exp-ig-igpo' }),
+  'exp-ig-grpo': experiment('Experiment 4: GRPO outcome rewards (guess-number, difficulty 5)', { ...guessNumber5, advantage: 'grpo', out: 'runs/exp-ig-grpo' }),
+};
+
 export const PRESETS: Record<string, Preset> = {
   quickstart: {
     description: 'npm start: warm start, then RL with ScalingInter, Clip-Cov and IGPO on 1-hop search (about 10 minutes on 2 cores)',
@@ -76,7 +114,9 @@ export const PRESETS: Record<string, Preset> = {
       evalEpisodes: 32,
     },
   },
+  ...EXPERIMENTS,
 };
+
 
 /** The preset of a name, or a usage error listing them. */
 export function presetOptions(name: string): TrainOptions {
