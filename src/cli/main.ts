@@ -12,6 +12,7 @@ import { reportCommand } from './report.js';
 import { runCommand } from './run.js';
 import { serveCommand } from './serve.js';
 import { sftCommand } from './sft.js';
+import { sitesCommand } from './sites.js';
 import { evalCommand } from './eval.js';
 import { trainCommand } from './train.js';
 
@@ -30,6 +31,7 @@ export function buildProgram(): Command {
   reportCommand(program);
   exportTrajectoriesCommand(program);
   benchCommand(program);
+  sitesCommand(program);
   for (const command of program.commands) command.exitOverride();
   return program;
 }
