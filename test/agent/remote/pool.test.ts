@@ -7,7 +7,18 @@ import { checkEnv } from '../../../src/envs/check.js';
 import type { Env, StepResult } from '../../../src/envs/env.js';
 import { TurngymError } from '../../../src/envs/errors.js';
 import { make } from '../../../src/envs/registry.js';
-import { eventually, health, killAll, type ServerProcess, startServer, startServers, TOKEN } from './servers.js';
+import {
+  createNetworkNamespace,
+  eventually,
+  health,
+  killAll,
+  type NetworkNamespace,
+  networkNamespacesAvailable,
+  type ServerProcess,
+  startServer,
+  startServers,
+  TOKEN,
+} from './servers.js';
 
 const ID = 'puzzle/guess-number-v0';
 
@@ -146,6 +157,20 @@ describe('RemotePool', () => {
   });
 });
 
+/** The failover tests' episodes: these seeds, each playing these actions (at difficulty 4, 6 turns at most). */
+const seeds = Array.from({ length: 9 }, (_, i) => 100 + i);
+const actions = ['guess(40)', 'guess(20)', 'guess(10)', 'guess(30)', 'guess(5)', 'guess(50)', 'guess(25)', 'guess(15)'];
+
+/** The failover tests' episodes played on in-process envs: what every remote run must give. */
+async function reference(): Promise<string[][]> {
+  const local = await Promise.all(seeds.map(() => make(ID, { difficulty: 4 }, { maxTurns: 6 })));
+  try {
+    return await playLockstep(local, seeds, actions);
+  } finally {
+    await Promise.all(local.map((env) => env.close()));
+  }
+}
+
 /** Plays the same actions on every env in lockstep; `between(turn)` runs before each turn. Returns each env's results. */
 async function playLockstep(
   envs: readonly Env[],
@@ -178,18 +203,6 @@ describe('RemotePool failover', () => {
     urls = servers.map((server) => server.urls[0]!);
   });
   afterAll(() => killAll(servers));
-
-  const seeds = Array.from({ length: 9 }, (_, i) => 100 + i);
-  const actions = ['guess(40)', 'guess(20)', 'guess(10)', 'guess(30)', 'guess(5)', 'guess(50)', 'guess(25)', 'guess(15)'];
-
-  async function reference(): Promise<string[][]> {
-    const local = await Promise.all(seeds.map(() => make(ID, { difficulty: 4 }, { maxTurns: 6 })));
-    try {
-      return await playLockstep(local, seeds, actions);
-    } finally {
-      await Promise.all(local.map((env) => env.close()));
-    }
-  }
 
   it('moves the episodes of a server killed mid-rollout (SIGKILL) to the others and loses nothing', async () => {
     const lines: string[] = [];
@@ -273,6 +286,76 @@ describe('RemotePool failover', () => {
       await expect(env.step('guess(2)')).rejects.toThrow(`The connection to ${server.urls[0]} is closed (health checks failed); connect again.`);
     } finally {
       server.child.kill('SIGKILL');
+    }
+  });
+});
+
+describe.skipIf(!networkNamespacesAvailable())('RemotePool failover across network namespaces (ip netns)', () => {
+  // Each server in its own network namespace, reached over a veth pair at its own address (not loopback).
+  let namespaces: NetworkNamespace[] = [];
+  let servers: ServerProcess[] = [];
+  beforeAll(async () => {
+    namespaces = [0, 1, 2].map((index) => createNetworkNamespace(index));
+    servers = await Promise.all(namespaces.map((namespace) => startServer(['--host', namespace.serverAddress], { namespace: namespace.name })));
+  });
+  afterAll(() => {
+    killAll(servers);
+    for (const namespace of namespaces) namespace.remove();
+  });
+
+  it('listens at each namespace\'s own address', () => {
+    expect(servers.map((server) => new URL(server.urls[0]!).hostname)).toEqual(namespaces.map((namespace) => namespace.serverAddress));
+  });
+
+  it('moves the episodes of a server killed mid-rollout (SIGKILL) to the servers in the other namespaces', async () => {
+    const pool = await RemotePool.connect(
+      servers.map((server) => server.urls[0]!),
+      { token: TOKEN },
+    );
+    try {
+      const envs = await Promise.all(seeds.map(() => pool.make(ID, { difficulty: 4 }, { maxTurns: 6 })));
+      const victim = servers[0]!;
+      let interrupted: PooledEnv[] = [];
+      const transcripts = await playLockstep(envs, seeds, actions, async (turn, running) => {
+        if (turn !== 2) return;
+        interrupted = envs.filter((env, i) => env.endpoint === victim.urls[0] && running.has(i));
+        victim.child.kill('SIGKILL');
+        await victim.exited;
+      });
+      expect(interrupted.length).toBeGreaterThan(0);
+      expect(transcripts).toEqual(await reference());
+      expect(envs.filter((env) => env.failovers > 0)).toEqual(interrupted);
+      expect(interrupted.every((env) => env.endpoint !== victim.urls[0])).toBe(true);
+      expect(pool.status().find((status) => status.url === victim.urls[0])).toMatchObject({ state: 'down', sessions: 0 });
+    } finally {
+      await pool.close();
+    }
+  });
+
+  it('gives up a partitioned server (its link down: the process runs on, nothing closes) and moves its episodes', async () => {
+    const reachable = [1, 2];
+    const pool = await RemotePool.connect(
+      reachable.map((index) => servers[index]!.urls[0]!),
+      { token: TOKEN, healthIntervalMs: 200, healthTimeoutMs: 300, healthFailures: 2 },
+    );
+    const cutOff = servers[1]!;
+    try {
+      const envs = await Promise.all(seeds.map(() => pool.make(ID, { difficulty: 4 }, { maxTurns: 6 })));
+      let interrupted: PooledEnv[] = [];
+      const transcripts = await playLockstep(envs, seeds, actions, (turn, running) => {
+        if (turn !== 1) return;
+        interrupted = envs.filter((env, i) => env.endpoint === cutOff.urls[0] && running.has(i));
+        namespaces[1]!.partition();
+      });
+      expect(interrupted.length).toBeGreaterThan(0);
+      expect(transcripts).toEqual(await reference());
+      expect(envs.filter((env) => env.failovers > 0)).toEqual(interrupted);
+      expect(cutOff.child.exitCode).toBeNull();
+      const status = pool.status().find((candidate) => candidate.url === cutOff.urls[0]);
+      expect(status?.state).toBe('down');
+      expect(status?.reason).toMatch(/^2 failed health checks; last: health check failed: /);
+    } finally {
+      await pool.close();
     }
   });
 });

@@ -2,7 +2,7 @@
  * Real `turngym serve` processes for the pool, failover and scaling tests: each is the CLI run from source
  * (tsx) on a free loopback port, with a token, so the trainer role works.
  */
-import { type ChildProcess, spawn } from 'node:child_process';
+import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
 import { ROOT } from '../../cli/helpers.js';
 
 export const TOKEN = 'pool-test-token-0123456789';
@@ -17,9 +17,14 @@ export interface ServerProcess {
   output(): string;
 }
 
-/** Spawns `turngym serve --port 0 --token TOKEN ...args` and waits until it (every worker) listens. */
-export function startServer(args: string[] = []): Promise<ServerProcess> {
-  const child = spawn(process.execPath, ['--no-node-snapshot', '--import', 'tsx', 'src/cli/main.ts', 'serve', '--port', '0', '--token', TOKEN, ...args], {
+/**
+ * Spawns `turngym serve --port 0 --token TOKEN ...args` and waits until it (every worker) listens; with
+ * `namespace`, inside that network namespace (`ip netns exec`, which execs the server: the child is the server).
+ */
+export function startServer(args: string[] = [], options: { namespace?: string } = {}): Promise<ServerProcess> {
+  const serve = [process.execPath, '--no-node-snapshot', '--import', 'tsx', 'src/cli/main.ts', 'serve', '--port', '0', '--token', TOKEN, ...args];
+  const command = options.namespace === undefined ? serve : ['ip', 'netns', 'exec', options.namespace, ...serve];
+  const child = spawn(command[0]!, command.slice(1), {
     cwd: ROOT,
     stdio: ['ignore', 'ignore', 'pipe'],
   });
@@ -62,4 +67,61 @@ export async function eventually(check: () => boolean | Promise<boolean>, timeou
     if (Date.now() > deadline) throw new Error(`condition not met within ${timeoutMs} ms`);
     await new Promise((resolve) => setTimeout(resolve, 50));
   }
+}
+
+/**
+ * A network namespace joined to this one by a veth pair: the server side has `serverAddress`, the host side
+ * routes to it. `partition()` takes the server side's link down, so packets are dropped and no TCP close
+ * ever reaches either end (a network partition, with the server process still running).
+ */
+export interface NetworkNamespace {
+  name: string;
+  serverAddress: string;
+  partition(): void;
+  remove(): void;
+}
+
+/** Whether this machine lets the tests create network namespaces (`ip netns`, root). */
+export function networkNamespacesAvailable(): boolean {
+  if (process.platform !== 'linux' || process.getuid?.() !== 0) return false;
+  const probe = `turngym-probe-${process.pid}`;
+  if (spawnSync('ip', ['netns', 'add', probe]).status !== 0) return false;
+  spawnSync('ip', ['netns', 'delete', probe]);
+  return true;
+}
+
+/** Creates namespace `index` of this process (10.231.N.0/24, N from the pid and index). */
+export function createNetworkNamespace(index: number): NetworkNamespace {
+  const name = `turngym-${process.pid}-${index}`;
+  const hostLink = `tg${process.pid}h${index}`;
+  const serverLink = `tg${process.pid}s${index}`;
+  const subnet = `10.231.${(process.pid * 4 + index) % 250}`;
+  const ip = (...args: string[]) => {
+    const result = spawnSync('ip', args, { encoding: 'utf8' });
+    if (result.status !== 0) throw new Error(`ip ${args.join(' ')} failed: ${result.stderr}`);
+  };
+  ip('netns', 'add', name);
+  try {
+    ip('link', 'add', hostLink, 'type', 'veth', 'peer', 'name', serverLink);
+    ip('link', 'set', serverLink, 'netns', name);
+    ip('addr', 'add', `${subnet}.1/24`, 'dev', hostLink);
+    ip('link', 'set', hostLink, 'up');
+    ip('netns', 'exec', name, 'ip', 'addr', 'add', `${subnet}.2/24`, 'dev', serverLink);
+    ip('netns', 'exec', name, 'ip', 'link', 'set', serverLink, 'up');
+    ip('netns', 'exec', name, 'ip', 'link', 'set', 'lo', 'up');
+  } catch (error) {
+    spawnSync('ip', ['netns', 'delete', name]);
+    spawnSync('ip', ['link', 'delete', hostLink]);
+    throw error;
+  }
+  return {
+    name,
+    serverAddress: `${subnet}.2`,
+    partition: () => ip('netns', 'exec', name, 'ip', 'link', 'set', serverLink, 'down'),
+    // Deleting the namespace deletes its end of the veth pair, and with it the host end.
+    remove: () => {
+      spawnSync('ip', ['netns', 'delete', name]);
+      spawnSync('ip', ['link', 'delete', hostLink]);
+    },
+  };
 }
