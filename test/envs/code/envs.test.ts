@@ -60,6 +60,18 @@ describe('code/ envs', () => {
     await expect(make('code/calc-v0', { memoryLimitMb: 2 })).rejects.toThrow('memoryLimitMb');
   });
 
+  it('replaces an interpreter killed by the memory limit and says in the observation that state was lost', async () => {
+    // A generous time limit, so that the memory limit is what stops the code even on a loaded machine.
+    const env = await make('code/calc-v0', { memoryLimitMb: 16, timeLimitMs: 30_000 });
+    await env.reset({ seed: 1 });
+    await env.step({ tool: 'run', args: { code: 'var kept = 1' } });
+    const killed = await env.step({ tool: 'run', args: { code: 'const hog = []; for (;;) hog.push(new Array(1e6).fill(1))' } });
+    expect(killed).toMatchObject({ terminated: false, info: { state_lost: true, error: { code: 'TOOL_ERROR' } } });
+    expect(killed.observation.text).toContain('RangeError: the code used more than the memory limit (16 MB). The interpreter was restarted: all variables and functions defined so far were lost.');
+    expect((await env.step({ tool: 'run', args: { code: 'typeof kept' } })).observation.text).toBe("=> 'undefined'");
+    await env.close();
+  });
+
   it('exposes the ground truth to trainers but not in the prompt (functions)', async () => {
     const env = await make('code/functions-v0');
     for (let seed = 0; seed < 10; seed++) {
