@@ -51,8 +51,14 @@ const EXPERIMENTS: Record<string, Preset> = {
   }),
   'exp-horizon-short': experiment('Experiment 3: fixed short horizon of 4 turns (guess-number, difficulty 5)', { ...guessNumber5, curriculum: { kind: 'fixed', maxTurns: 4 }, out: 'runs/exp-horizon-short' }),
   'exp-horizon-long': experiment('Experiment 3: fixed long horizon of 10 turns (guess-number, difficulty 5)', { ...guessNumber5, curriculum: { kind: 'fixed', maxTurns: 10 }, out: 'runs/exp-horizon-long' }),
-  'exp-ig-igpo': experiment('Experiment 4: IGPO turn rewards (guess-number, difficulty 5)', { ...guessNumber5, advantage: 'igpo', out: 'runs/exp-ig-igpo' }),
-  'exp-ig-grpo': experiment('Experiment 4: GRPO outcome rewards (guess-number, difficulty 5)', { ...guessNumber5, advantage: 'grpo', out: 'runs/exp-ig-grpo' }),
+  // Experiment 4's GRPO arm is exp-entropy-clip-cov: the same run with outcome advantages.
+  'exp-ig-igpo': experiment('Experiment 4: IGPO turn rewards with Clip-Cov (guess-number, difficulty 3); its GRPO twin is exp-entropy-clip-cov', {
+    ...guessNumber3,
+    advantage: 'igpo',
+    entropyControl: 'clip-cov',
+    clipCovRatio: 0.02,
+    out: 'runs/exp-ig-igpo',
+  }),
 };
 
 export const PRESETS: Record<string, Preset> = {
