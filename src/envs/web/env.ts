@@ -16,7 +16,7 @@ import { type ActionErrorCode, EnvFailureError, describeError } from '../errors.
 import { type Task, TaskEnv, type TaskSuite, type Verdict } from '../task.js';
 import { sharedBrowser } from './chromium.js';
 import { PAGE_SCRIPT } from './page-script.js';
-import { SESSION_COOKIE, type Site, type SiteServer } from './sites/server.js';
+import { BLANK_PATH, SESSION_COOKIE, type Site, type SiteServer } from './sites/server.js';
 import { acquireSite, releaseSite } from './sites/shared.js';
 
 /** Settings every web env accepts as kwargs. */
@@ -60,6 +60,8 @@ interface PageView {
   firstVisible: number;
   scroll: number | null;
   errors: string[];
+  /** Popups the page script blocked since the last observation. */
+  popups: number;
 }
 
 interface ActOutcome {
@@ -86,20 +88,25 @@ interface Episode {
   opening: boolean;
   /** Resolves pending load waits early (a download, a blocked navigation, a crash). */
   wake: (() => void)[];
+  /** The session's token: its cookie is set when the context is prepared, the session opens at reset. */
   token?: string;
 }
 
 class ActionTimeout extends Error {}
 
+/** Least time allowed for an episode's first page to open (reset). */
+const FIRST_PAGE_TIMEOUT_MS = 30_000;
+
 /** Time allowed to replace a frozen page (closing it kills its renderer, which can take a moment), and the most `close()` waits for background work. */
 const RECOVERY_MS = 15_000;
 
-// Page-side expressions are strings, so no bundler helper can leak into the page.
+// Page-side expressions are strings, so no bundler helper can leak into the page. The site's blank page,
+// opened before the episode, does not count as a page to go back to.
 const CAN_GO_BACK = `(() => {
   const navigation = window.navigation;
   if (!navigation || !navigation.currentEntry) return false;
   const index = navigation.currentEntry.index;
-  return navigation.entries().some((entry) => entry.index === index - 1);
+  return navigation.entries().some((entry) => entry.index === index - 1 && !String(entry.url).includes(${JSON.stringify(BLANK_PATH)}));
 })()`;
 
 /** A web env for one task suite. Build it with {@link WebEnv.open}, which starts the site and takes a browser reference. */
@@ -151,25 +158,35 @@ export class WebEnv<T extends WebTask, State> extends TaskEnv<T> {
 
   protected override async startEpisode(task: T): Promise<{ text: string; info: Record<string, unknown> }> {
     if (!this.opened) throw new EnvFailureError(`${this.spec.id} is closed.`);
-    this.retire();
-    const browser = await sharedBrowser.browser();
-    let episode = await this.takeSpare(browser);
-    if (!episode) episode = await whileConnected(browser, this.prepare(browser));
-    const token = this.server.openSession(this.webSuite.createState(task));
-    episode.token = token;
-    this.episode = episode;
+    // The previous episode's context is closed only once this episode's first page is up, so that the
+    // browser's work of closing it does not slow the reset.
+    const previous = this.detach();
     try {
-      await this.timed(episode.context.addCookies([{ name: SESSION_COOKIE, value: token, url: this.server.origin }]));
-      await this.timed(episode.page.goto(this.server.origin + task.startPath, { waitUntil: 'domcontentloaded', timeout: this.settings.actionTimeoutMs }));
-    } catch (error) {
-      this.retire();
-      throw new EnvFailureError(`${this.spec.id}: the episode's first page did not open: ${describeError(error).split('\n')[0]}`, { cause: error });
+      const browser = await sharedBrowser.browser();
+      let episode = await this.takeSpare(browser);
+      if (!episode) episode = await whileConnected(browser, this.prepare(browser, false));
+      this.server.openSession(this.webSuite.createState(task), episode.token);
+      this.episode = episode;
+      // No agent action can slow the first page, so its limit is generous: only an overloaded machine or a
+      // hung browser reaches it.
+      const limitMs = Math.max(this.settings.actionTimeoutMs, FIRST_PAGE_TIMEOUT_MS);
+      let view: PageView;
+      try {
+        await this.timed(episode.page.goto(this.server.origin + task.startPath, { waitUntil: 'domcontentloaded', timeout: limitMs }), 'opening the first page', limitMs);
+        view = await this.observe(episode);
+      } catch (error) {
+        this.retire();
+        if (error instanceof EnvFailureError) throw error;
+        throw new EnvFailureError(`${this.spec.id}: the episode's first page did not open: ${describeError(error).split('\n')[0]}`, { cause: error });
+      }
+      const text = await this.render(episode, view, undefined);
+      // The next episode's context is prepared while this one is played.
+      this.spare = whileConnected(browser, this.prepare(browser, true)).catch(() => undefined);
+      this.track(this.spare);
+      return { text: `${task.prompt}\n\n${text}`, info: { url: view.url, blocked_requests: episode.blocked.count } };
+    } finally {
+      if (previous) this.track(previous.context.close().catch(() => undefined));
     }
-    this.spare = whileConnected(browser, this.prepare(browser)).catch(() => undefined);
-    this.track(this.spare);
-    const view = await this.observe(episode);
-    const text = await this.render(episode, view, undefined);
-    return { text: `${task.prompt}\n\n${text}`, info: { url: view.url, blocked_requests: episode.blocked.count } };
   }
 
   protected async callTool(call: ToolCall, task: T): Promise<StepResult> {
@@ -253,7 +270,7 @@ export class WebEnv<T extends WebTask, State> extends TaskEnv<T> {
         return this.navigate(episode, () => page.goto(target, { waitUntil: 'domcontentloaded', timeout: this.settings.actionTimeoutMs }), `goto(${JSON.stringify(args.path)})`);
       }
       case 'back': {
-        // The previous history entry must be a page of the site (the first entry is the blank page the tab opened with).
+        // The previous history entry must be a page of the site (not the empty page the tab opened with, nor the site's blank page).
         const offSite = !page.url().startsWith(`${this.server.origin}/`);
         const canGoBack = offSite || (await this.timed(page.evaluate<boolean>(CAN_GO_BACK)));
         if (!canGoBack) return { code: 'TOOL_ERROR', message: 'There is no previous page of this site to go back to.' };
@@ -406,7 +423,7 @@ export class WebEnv<T extends WebTask, State> extends TaskEnv<T> {
           const url = episode.page.url();
           if (view && !url.startsWith(`${this.server.origin}/`)) view.url = url.startsWith('chrome-error:') && episode.failedUrl ? episode.failedUrl : url;
           return view;
-        }).then((view) => view ?? { url: episode.page.url(), title: '', lines: ['(this page is not part of the site; use back() or goto(path))'], firstVisible: 0, scroll: null, errors: [] });
+        }).then((view) => view ?? { url: episode.page.url(), title: '', lines: ['(this page is not part of the site; use back() or goto(path))'], firstVisible: 0, scroll: null, errors: [], popups: 0 });
       } catch (error) {
         // A script navigated the page while we read it: wait for the new page and read again.
         if (attempt < 2 && /context was destroyed|navigat/i.test(describeError(error))) {
@@ -424,6 +441,7 @@ export class WebEnv<T extends WebTask, State> extends TaskEnv<T> {
 
   private async render(episode: Episode, view: PageView, error: string | undefined): Promise<string> {
     const header = [`URL: ${view.url}`, `Title: ${view.title}`];
+    if (view.popups > 0) episode.notes.push(`${view.popups === 1 ? 'A popup window was' : `${view.popups} popup windows were`} blocked: this environment keeps to one tab.`);
     for (const note of episode.notes.splice(0)) header.push(`Note: ${note}`);
     if (error) header.push(`Error: ${error}`);
     else if (view.errors.length > 0) header.push(`Error: The page threw an error: ${view.errors.join(' | ')}`);
@@ -432,17 +450,21 @@ export class WebEnv<T extends WebTask, State> extends TaskEnv<T> {
     return `${header.join('\n')}\n\n${tree}`;
   }
 
-  /** Rejects with ActionTimeout if `work` takes longer than the action timeout. */
-  private timed<R>(work: Promise<R>, what = 'the action'): Promise<R> {
+  /** Rejects with ActionTimeout if `work` takes longer than `limitMs` (the action timeout unless told). */
+  private timed<R>(work: Promise<R>, what = 'the action', limitMs = this.settings.actionTimeoutMs): Promise<R> {
     let timer: NodeJS.Timeout | undefined;
     const limit = new Promise<never>((_, reject) => {
-      timer = setTimeout(() => reject(new ActionTimeout(`${what} did not finish within ${this.settings.actionTimeoutMs} ms; it was stopped.`)), this.settings.actionTimeoutMs);
+      timer = setTimeout(() => reject(new ActionTimeout(`${what} did not finish within ${limitMs} ms; it was stopped.`)), limitMs);
     });
     return Promise.race([work, limit]).finally(() => clearTimeout(timer));
   }
 
-  /** A fresh context and page, with the network confined to the site and every page event wired up. */
-  private async prepare(browser: Browser): Promise<Episode> {
+  /**
+   * A fresh context and page, with the network confined to the site, every page event wired up and the
+   * cookie of the episode's session-to-be set. `ahead` (a spare for a later reset): the page also opens the
+   * site's blank page, so that the renderer for the site is running when the episode starts.
+   */
+  private async prepare(browser: Browser, ahead: boolean): Promise<Episode> {
     const context = await browser.newContext({ acceptDownloads: false, serviceWorkers: 'block', viewport: { width: 1024, height: 768 } });
     const episode: Episode = { browser, context, page: undefined as unknown as Page, blocked: { count: 0, urls: [] }, loads: 0, notes: [], crashed: false, opening: false, wake: [] };
     try {
@@ -463,13 +485,16 @@ export class WebEnv<T extends WebTask, State> extends TaskEnv<T> {
           for (const wake of [...episode.wake]) wake();
         }
       });
-      // Every page but the episode's own is a popup.
+      // Every page but the episode's own is a popup the page script could not block (a form into a new window).
       context.on('page', (popup) => {
         if (episode.opening || popup === episode.page) return;
         episode.notes.push('A popup window was opened and closed at once: this environment keeps to one tab.');
         popup.close().catch(() => undefined);
       });
       await this.openPage(episode);
+      episode.token = this.server.newToken();
+      await context.addCookies([{ name: SESSION_COOKIE, value: episode.token, url: origin }]);
+      if (ahead) await episode.page.goto(origin + BLANK_PATH, { waitUntil: 'domcontentloaded', timeout: RECOVERY_MS });
       return episode;
     } catch (error) {
       await context.close().catch(() => undefined);
@@ -493,7 +518,8 @@ export class WebEnv<T extends WebTask, State> extends TaskEnv<T> {
       for (const wake of [...episode.wake]) wake();
     });
     page.on('dialog', (dialog) => {
-      episode.notes.push(`A ${dialog.type()} dialog said ${JSON.stringify(dialog.message().slice(0, 200))}; it was accepted.`);
+      const kind = dialog.type();
+      episode.notes.push(`${/^[aeiou]/.test(kind) ? 'An' : 'A'} ${kind} dialog said ${JSON.stringify(dialog.message().slice(0, 200))}; it was accepted.`);
       dialog.accept().catch(() => undefined);
     });
     page.on('download', (download) => {
@@ -521,12 +547,18 @@ export class WebEnv<T extends WebTask, State> extends TaskEnv<T> {
 
   /** Ends the current episode: its session is dropped and its context closed in the background. */
   private retire(): void {
+    const episode = this.detach();
+    if (episode) this.track(episode.context.close().catch(() => undefined));
+  }
+
+  /** Ends the current episode but leaves its context open; returns it (the caller closes the context). */
+  private detach(): Episode | undefined {
     const episode = this.episode;
     this.episode = undefined;
-    if (!episode) return;
+    if (!episode) return undefined;
     if (episode.token) this.server.closeSession(episode.token);
     for (const wake of [...episode.wake]) wake();
-    this.track(episode.context.close().catch(() => undefined));
+    return episode;
   }
 
   /** Keeps background work (closing contexts, preparing the next one) for `close()` to wait on, for at most RECOVERY_MS. */

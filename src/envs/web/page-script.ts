@@ -9,7 +9,8 @@
  *   page, after the checks a person's browser would make (visible, enabled, not covered by a dialog, form
  *   valid), and says whether the action started a navigation.
  *
- * It also records the page's uncaught errors so that a page that throws shows up in the next observation.
+ * It also records the page's uncaught errors so that a page that throws shows up in the next observation, and
+ * blocks popups (`window.open`, links into a new window) the way a popup blocker does, counting them.
  * It is kept as a string (not a compiled function) so that no bundler helper can leak into the page.
  */
 export const PAGE_SCRIPT = String.raw`(() => {
@@ -20,6 +21,9 @@ window.addEventListener('unhandledrejection', (event) => {
   const reason = event.reason;
   errors.push('Unhandled promise rejection: ' + String(reason && reason.message ? reason.message : reason));
 });
+// Popups are blocked, as a browser's popup blocker does (window.open returns null), and reported by observe().
+let blockedPopups = 0;
+window.open = function open() { blockedPopups++; return null; };
 let navigating = false;
 let submitEvent = null;
 if (window.navigation) {
@@ -204,6 +208,8 @@ function observe() {
   }
   const scrollable = document.documentElement.scrollHeight - window.innerHeight;
   const reported = errors.splice(0);
+  const popups = blockedPopups;
+  blockedPopups = 0;
   return {
     url: location.pathname + location.search + location.hash,
     title: document.title,
@@ -211,7 +217,15 @@ function observe() {
     firstVisible,
     scroll: scrollable > 0 ? Math.round((window.scrollY / scrollable) * 100) : null,
     errors: reported,
+    popups,
   };
+}
+
+/** Whether clicking the element follows a link into a new window. */
+function opensWindow(element) {
+  const link = element.closest('a[href], area[href]');
+  const target = link ? (link.getAttribute('target') || '').toLowerCase() : '';
+  return target !== '' && target !== '_self' && target !== '_top' && target !== '_parent';
 }
 
 function describe(element) {
@@ -285,6 +299,10 @@ function perform(kind, id, arg, flag) {
     if (element.tagName === 'SELECT') return describe(element) + ' is a dropdown; use select(' + id + ', option) to choose an option.';
     const problem = reachable(element, id);
     if (problem) return problem;
+    if (opensWindow(element)) {
+      blockedPopups++;
+      return null;
+    }
     const invalid = isSubmitter(element) && !element.formNoValidate ? invalidMessage(element.form) : null;
     if (typeof element.focus === 'function') element.focus();
     element.click();

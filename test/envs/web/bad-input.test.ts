@@ -3,7 +3,7 @@ import type { Env, StepResult } from '../../../src/envs/env.js';
 import { make } from '../../../src/envs/registry.js';
 import '../../../src/envs/builtin.js';
 import { findElement, parseTree } from '../../../src/envs/web/tree.js';
-import { idOf } from './helpers.js';
+import { bare, idOf } from './helpers.js';
 
 /** Bad input on real pages: each is an error observation and the episode goes on. */
 describe('web envs: agent mistakes are error observations', () => {
@@ -142,20 +142,41 @@ describe('web envs: agent mistakes are error observations', () => {
     expect(back.observation.text).toContain('URL: /lab');
   });
 
-  it('accepts dialogs, closes popups and refuses downloads, telling the agent', async () => {
+  it('accepts dialogs, blocks popups and refuses downloads, telling the agent', async () => {
     const page = await openLab();
     const alert = await env.step({ tool: 'click', args: { id: idOf(page.observation, 'button', 'Show an alert') } });
     expect(alert.info.error).toBeUndefined();
-    expect(alert.observation.text).toContain('Note: A alert dialog said "Hello from the lab"; it was accepted.');
+    expect(alert.observation.text).toContain('Note: An alert dialog said "Hello from the lab"; it was accepted.');
     expect(alert.observation.text).toContain('text "Alert closed"');
     const popup = await env.step({ tool: 'click', args: { id: idOf(alert.observation, 'button', 'Open a popup') } });
     expect(popup.info.error).toBeUndefined();
-    const again = await env.step({ tool: 'scroll', args: { direction: 'top' } });
-    expect(popup.observation.text + again.observation.text).toContain('A popup window was opened and closed at once');
-    const download = await env.step({ tool: 'click', args: { id: idOf(again.observation, 'link', 'Download a file') } });
+    expect(popup.observation.text).toContain('Note: A popup window was blocked: this environment keeps to one tab.');
+    const newWindow = await env.step({ tool: 'click', args: { id: idOf(popup.observation, 'link', 'Help in a new window') } });
+    expect(newWindow.info.error).toBeUndefined();
+    expect(newWindow.observation.text).toContain('URL: /lab\n');
+    expect(newWindow.observation.text).toContain('Note: A popup window was blocked: this environment keeps to one tab.');
+    expect(bare(env).page!.context().pages()).toHaveLength(1);
+    const download = await env.step({ tool: 'click', args: { id: idOf(newWindow.observation, 'link', 'Download a file') } });
     expectGoesOn(download);
     expect(download.observation.text).toContain('URL: /lab');
     expect(download.observation.text).toContain('Note: A download (data.bin) was refused: downloads are off.');
+  });
+
+  it('refuses a button under a modal, and a form that is not valid yet', async () => {
+    // Seed 1 at difficulty 2: a form with a required dropdown and a confirmation modal.
+    const reset = await env.reset({ seed: 1, options: { difficulty: 2 } });
+    const opened = await env.step({ tool: 'click', args: { id: idOf(reset.observation, 'button', 'Submit') } });
+    expect(opened.info.error).toBeUndefined();
+    expect(opened.observation.text).toContain('dialog "Confirm submission"');
+    const draft = idOf(opened.observation, 'button', 'Save draft');
+    const covered = await env.step({ tool: 'click', args: { id: draft } });
+    expectGoesOn(covered);
+    expect(covered.info.error).toEqual({ code: 'TOOL_ERROR', message: `[${draft}] button "Save draft" is covered by dialog "Confirm submission"; deal with it first.` });
+    const department = idOf(reset.observation, 'combobox', 'Department');
+    const invalid = await env.step({ tool: 'click', args: { id: idOf(covered.observation, 'button', 'Confirm') } });
+    expectGoesOn(invalid);
+    expect(invalid.info.error).toEqual({ code: 'TOOL_ERROR', message: `The form was not submitted: [${department}] combobox "Department": Please select an item in the list.` });
+    expect(invalid.observation.text).toContain('URL: /\n');
   });
 
   it('refuses a disabled button and back() with no previous page', async () => {

@@ -168,7 +168,7 @@ function labPage(): SiteResponse {
   const body = `<h1>Widget lab</h1><p>Widgets that misbehave on purpose.</p>` +
     `<p><button id="counter">Count</button> <span id="count">Clicked 0 times</span></p>` +
     `<p><button id="throw">Throw an error</button> <button id="freeze">Freeze the page</button> <button id="alert">Show an alert</button> <button id="popup">Open a popup</button> <button disabled>Disabled button</button></p>` +
-    `<p><a href="/slow">Slow page</a> <a href="/broken">Broken page</a> <a href="/download">Download a file</a> <a href="https://example.com/">External site</a></p>` +
+    `<p><a href="/slow">Slow page</a> <a href="/broken">Broken page</a> <a href="/download">Download a file</a> <a href="https://example.com/">External site</a> <a href="/lab?help=1" target="_blank">Help in a new window</a></p>` +
     `<div style="height:3000px"></div><p><a href="/">Bottom link</a></p>`;
   return { html: layout(`Widget lab — ${SITE_TITLE}`, HEADER, body, LAB_SCRIPT) };
 }

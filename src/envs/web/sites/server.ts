@@ -14,6 +14,12 @@ import { EnvFailureError } from '../../errors.js';
 /** The cookie that carries a session token. */
 export const SESSION_COOKIE = 'tg_session';
 
+/**
+ * An empty page every site serves without touching sessions: the envs open it in the next episode's page
+ * ahead of time, so that the renderer for the site is already running when the episode starts.
+ */
+export const BLANK_PATH = '/__turngym/blank';
+
 /** A parsed request, as a site sees it. */
 export interface SiteRequest {
   method: string;
@@ -82,9 +88,13 @@ export class SiteServer<State> {
     return `http://${this.host}:${this.port}`;
   }
 
-  /** Opens a session with the given state; returns its token (the value of the session cookie). */
-  openSession(state: State): string {
-    const token = `s${this.nextToken++}-${randomBytes(6).toString('hex')}`;
+  /** A new session token, for a session opened later with {@link openSession} (its cookie can be set first). */
+  newToken(): string {
+    return `s${this.nextToken++}-${randomBytes(6).toString('hex')}`;
+  }
+
+  /** Opens a session with the given state (under `token`, default a new one); returns its token (the value of the session cookie). */
+  openSession(state: State, token = this.newToken()): string {
     this.sessions.set(token, state);
     return token;
   }
@@ -117,6 +127,10 @@ export class SiteServer<State> {
   private async serve(request: IncomingMessage, response: ServerResponse): Promise<void> {
     this.requests++;
     const url = new URL(request.url ?? '/', 'http://site.invalid');
+    if (url.pathname === BLANK_PATH) {
+      response.writeHead(200, { 'content-type': 'text/html; charset=utf-8', 'cache-control': 'no-store' }).end('<!doctype html><html><head><title></title></head><body></body></html>');
+      return;
+    }
     const method = request.method ?? 'GET';
     const form = method === 'POST' ? await readForm(request) : new URLSearchParams();
     let token = readCookie(request.headers.cookie ?? '', SESSION_COOKIE);

@@ -245,7 +245,7 @@ function checkoutPage(state: ShopState, form: URLSearchParams, errors: Record<st
       .map(([key, s]) => `<label><input type="radio" name="shipping" value="${key}"${key === chosen ? ' checked' : ''}> ${s.label}, ${formatPrice(s.price)}</label>`)
       .join('')}</fieldset>` + (errors.shipping ? `<p class="error" role="alert">${escapeHtml(errors.shipping)}</p>` : '');
   const summary = errors.form ? `<p class="error" role="alert">${escapeHtml(errors.form)}</p>` : '';
-  // A third-party payment script that the confined network blocks (counted in info.blockedRequests).
+  // A third-party payment script that the confined network blocks (counted in info.blocked_requests).
   const body = `<h1>Checkout</h1>${summary}<form action="/checkout" method="post" class="card" aria-label="Checkout">${fields}${shipping}<button type="submit">Place order</button></form>` +
     `<script src="https://payments.example.com/sdk.js"></script>`;
   return page(state, 'Checkout', body);
