@@ -57,17 +57,23 @@ interface PageView {
   url: string;
   title: string;
   lines: string[];
+  /** Index of the first line in the viewport, and of the last. */
   firstVisible: number;
+  lastVisible: number;
   scroll: number | null;
   errors: string[];
   /** Popups the page script blocked since the last observation. */
   popups: number;
+  /** An id of the document (one per page load), to tell a new page from the one an action ran in. */
+  document: string;
 }
 
 interface ActOutcome {
   error: string | null;
   navigating: boolean;
   errors: string[];
+  /** The page scrolled. */
+  moved: boolean;
 }
 
 /** A browser context with its page and the bookkeeping of one episode. */
@@ -90,12 +96,35 @@ interface Episode {
   wake: (() => void)[];
   /** The session's token: its cookie is set when the context is prepared, the session opens at reset. */
   token?: string;
+  /** The last observation a page sent by itself when it loaded, and how many it has sent. */
+  pushed?: { view: PageView; sequence: number };
+  pushes: number;
+  /** The document of the last observation. */
+  document?: string;
+  /**
+   * The window of tree lines shown when the page's tree is over the budget, for one document: it starts
+   * `offset` lines past the first line in the viewport (at line `start`) and shows `shown` lines; the
+   * viewport ends at line `lastVisible`.
+   */
+  window: { document?: string; offset: number; start: number; shown: number; lastVisible: number };
+}
+
+/** Where an action started: the pushes so far and the document it ran in. */
+interface Since {
+  pushes: number;
+  document: string | undefined;
 }
 
 class ActionTimeout extends Error {}
 
 /** Least time allowed for an episode's first page to open (reset). */
 const FIRST_PAGE_TIMEOUT_MS = 30_000;
+
+/** The binding a page calls with its first observation once it has loaded (see the page script). */
+const LOADED_BINDING = '__turngymLoaded';
+
+/** Longest wait, after a page has loaded, for the observation it sends by itself before asking for one. */
+const PUSH_GRACE_MS = 1000;
 
 /** Time allowed to replace a frozen page (closing it kills its renderer, which can take a moment), and the most `close()` waits for background work. */
 const RECOVERY_MS = 15_000;
@@ -172,8 +201,10 @@ export class WebEnv<T extends WebTask, State> extends TaskEnv<T> {
       const limitMs = Math.max(this.settings.actionTimeoutMs, FIRST_PAGE_TIMEOUT_MS);
       let view: PageView;
       try {
+        const since = this.since(episode);
         await this.timed(episode.page.goto(this.server.origin + task.startPath, { waitUntil: 'domcontentloaded', timeout: limitMs }), 'opening the first page', limitMs);
-        view = await this.observe(episode);
+        await this.awaitPush(episode, since);
+        view = await this.observe(episode, since);
       } catch (error) {
         this.retire();
         if (error instanceof EnvFailureError) throw error;
@@ -196,15 +227,16 @@ export class WebEnv<T extends WebTask, State> extends TaskEnv<T> {
       return this.final(verdict);
     }
     let error: { code: ActionErrorCode; message: string } | undefined;
+    const since = this.since(episode);
     try {
-      error = await this.perform(episode, call);
+      error = await this.perform(episode, call, since);
     } catch (thrown) {
       if (thrown instanceof ActionTimeout) error = { code: 'TIMEOUT', message: thrown.message };
       else throw this.infrastructure(episode, thrown);
     }
     let view: PageView;
     try {
-      view = await this.observe(episode);
+      view = await this.observe(episode, since);
     } catch (thrown) {
       throw this.infrastructure(episode, thrown);
     }
@@ -260,21 +292,22 @@ export class WebEnv<T extends WebTask, State> extends TaskEnv<T> {
   }
 
   /** Carries out a browser action; returns the agent's mistake, if any. Throws ActionTimeout or infrastructure errors. */
-  private async perform(episode: Episode, call: ToolCall): Promise<{ code: ActionErrorCode; message: string } | undefined> {
+  private async perform(episode: Episode, call: ToolCall, since: Since): Promise<{ code: ActionErrorCode; message: string } | undefined> {
     const { page } = episode;
     const args = call.args;
+    if (call.tool === 'scroll' && this.scrollWindow(episode, String(args.direction))) return undefined;
     switch (call.tool) {
       case 'goto': {
         const target = this.resolvePath(String(args.path));
         if (typeof target !== 'string') return { code: 'TOOL_ERROR', message: target.error };
-        return this.navigate(episode, () => page.goto(target, { waitUntil: 'domcontentloaded', timeout: this.settings.actionTimeoutMs }), `goto(${JSON.stringify(args.path)})`);
+        return this.navigate(episode, () => page.goto(target, { waitUntil: 'domcontentloaded', timeout: this.settings.actionTimeoutMs }), `goto(${JSON.stringify(args.path)})`, since);
       }
       case 'back': {
         // The previous history entry must be a page of the site (not the empty page the tab opened with, nor the site's blank page).
         const offSite = !page.url().startsWith(`${this.server.origin}/`);
         const canGoBack = offSite || (await this.timed(page.evaluate<boolean>(CAN_GO_BACK)));
         if (!canGoBack) return { code: 'TOOL_ERROR', message: 'There is no previous page of this site to go back to.' };
-        return this.navigate(episode, () => page.goBack({ waitUntil: 'domcontentloaded', timeout: this.settings.actionTimeoutMs }), 'back()');
+        return this.navigate(episode, () => page.goBack({ waitUntil: 'domcontentloaded', timeout: this.settings.actionTimeoutMs }), 'back()', since);
       }
       default: {
         const kind = call.tool;
@@ -302,7 +335,9 @@ export class WebEnv<T extends WebTask, State> extends TaskEnv<T> {
             await this.stopLoading(episode);
             return { code: 'TIMEOUT', message: `${kind}(${id}) started loading a page that did not arrive within ${this.settings.actionTimeoutMs} ms; loading was stopped.` };
           }
+          if (episode.loads > loadsBefore) await this.awaitPush(episode, since);
         }
+        if (kind === 'scroll') this.moveWindow(episode, String(argument), outcome.moved);
         if (outcome.error) return { code: 'TOOL_ERROR', message: outcome.error };
         if (outcome.errors.length > 0) return { code: 'TOOL_ERROR', message: `The page threw an error: ${outcome.errors.join(' | ')}` };
         return undefined;
@@ -310,7 +345,7 @@ export class WebEnv<T extends WebTask, State> extends TaskEnv<T> {
     }
   }
 
-  private async navigate(episode: Episode, go: () => Promise<unknown>, what: string): Promise<{ code: ActionErrorCode; message: string } | undefined> {
+  private async navigate(episode: Episode, go: () => Promise<unknown>, what: string, since: Since): Promise<{ code: ActionErrorCode; message: string } | undefined> {
     let response: unknown;
     try {
       response = await this.timed(go(), what);
@@ -327,9 +362,68 @@ export class WebEnv<T extends WebTask, State> extends TaskEnv<T> {
       if (!episode.browser.isConnected() || episode.crashed) throw error;
       return { code: 'TOOL_ERROR', message: `${what} failed: ${message.replace(/^page\.\w+: /, '')}` };
     }
+    await this.awaitPush(episode, since);
     const status = (response as { status?: () => number } | null)?.status?.();
     if (status !== undefined && status >= 400) return { code: 'TOOL_ERROR', message: `${what}: the site answered ${status}.` };
     return undefined;
+  }
+
+  /**
+   * With a tree over the budget, `scroll` first moves the window of lines within the viewport: down to the
+   * lines of the viewport not shown yet, or back up. True when that is all it does (the page stays put).
+   */
+  private scrollWindow(episode: Episode, direction: string): boolean {
+    const window = episode.window;
+    if (window.document === undefined || window.document !== episode.document) return false;
+    if (direction === 'down' && window.start + window.shown <= window.lastVisible) {
+      window.offset += window.shown;
+      return true;
+    }
+    if (direction === 'up' && window.offset > 0) {
+      window.offset = Math.max(0, window.offset - window.shown);
+      return true;
+    }
+    return false;
+  }
+
+  /** After the page scrolled (or could not): where the window of lines goes. */
+  private moveWindow(episode: Episode, direction: string, moved: boolean): void {
+    const window = episode.window;
+    if (direction === 'bottom') window.offset = Number.MAX_SAFE_INTEGER;
+    else if (moved || direction === 'top') window.offset = 0;
+    // The page cannot scroll further, but its tree goes on: the window moves by itself.
+    else if (direction === 'down') window.offset += Math.max(1, window.shown);
+  }
+
+  /** Where an action starts, for {@link freshPush}. */
+  private since(episode: Episode): Since {
+    return { pushes: episode.pushes, document: episode.document };
+  }
+
+  /** The observation a page of a new document sent after `since`, if one has arrived. */
+  private freshPush(episode: Episode, since: Since): PageView | undefined {
+    const pushed = episode.pushed;
+    return pushed && pushed.sequence > since.pushes && pushed.view.document !== since.document ? pushed.view : undefined;
+  }
+
+  /**
+   * After a new page of the site has loaded, waits (at most PUSH_GRACE_MS) for the observation it sends by
+   * itself, which usually arrives with or just after the load event; without it, `observe` asks.
+   */
+  private async awaitPush(episode: Episode, since: Since): Promise<void> {
+    if (this.freshPush(episode, since) || !episode.page.url().startsWith(`${this.server.origin}/`)) return;
+    await new Promise<void>((resolve) => {
+      const check = () => {
+        if (this.freshPush(episode, since) || episode.crashed) finish();
+      };
+      const finish = () => {
+        clearTimeout(timer);
+        episode.wake = episode.wake.filter((wake) => wake !== check);
+        resolve();
+      };
+      const timer = setTimeout(finish, Math.min(PUSH_GRACE_MS, this.settings.actionTimeoutMs));
+      episode.wake.push(check);
+    });
   }
 
   /** A path on the site as a full URL, or why it is refused. */
@@ -412,18 +506,23 @@ export class WebEnv<T extends WebTask, State> extends TaskEnv<T> {
     await Promise.race([recovery, limit]).finally(() => clearTimeout(timer));
   }
 
-  private async observe(episode: Episode): Promise<PageView> {
+  /** The page as it is now: the observation a new page sent by itself since `since`, or one asked for. */
+  private async observe(episode: Episode, since?: Since): Promise<PageView> {
+    const pushed = since ? this.freshPush(episode, since) : undefined;
+    if (pushed) {
+      episode.pushed = undefined;
+      episode.document = pushed.document;
+      return pushed;
+    }
     for (let attempt = 0; ; attempt++) {
       try {
-        return await this.timed(
-          episode.page.evaluate<PageView | null>('window.__turngym ? window.__turngym.observe() : null'),
-          'reading the page',
-        ).then((view) => {
-          // Off the site (the error page of a blocked link), show the full URL the browser is at.
-          const url = episode.page.url();
-          if (view && !url.startsWith(`${this.server.origin}/`)) view.url = url.startsWith('chrome-error:') && episode.failedUrl ? episode.failedUrl : url;
-          return view;
-        }).then((view) => view ?? { url: episode.page.url(), title: '', lines: ['(this page is not part of the site; use back() or goto(path))'], firstVisible: 0, scroll: null, errors: [], popups: 0 });
+        const view = await this.timed(episode.page.evaluate<PageView | null>('window.__turngym ? window.__turngym.observe() : null'), 'reading the page');
+        const url = episode.page.url();
+        if (!view) return { url, title: '', lines: ['(this page is not part of the site; use back() or goto(path))'], firstVisible: 0, lastVisible: 0, scroll: null, errors: [], popups: 0, document: '' };
+        // Off the site (the error page of a blocked link), show the full URL the browser is at.
+        if (!url.startsWith(`${this.server.origin}/`)) view.url = url.startsWith('chrome-error:') && episode.failedUrl ? episode.failedUrl : url;
+        episode.document = view.document;
+        return view;
       } catch (error) {
         // A script navigated the page while we read it: wait for the new page and read again.
         if (attempt < 2 && /context was destroyed|navigat/i.test(describeError(error))) {
@@ -445,7 +544,10 @@ export class WebEnv<T extends WebTask, State> extends TaskEnv<T> {
     for (const note of episode.notes.splice(0)) header.push(`Note: ${note}`);
     if (error) header.push(`Error: ${error}`);
     else if (view.errors.length > 0) header.push(`Error: The page threw an error: ${view.errors.join(' | ')}`);
-    const tree = cutTree(view, this.settings.maxTreeChars);
+    const offset = episode.window.document === view.document ? episode.window.offset : 0;
+    const cut = cutTree(view, this.settings.maxTreeChars, offset);
+    episode.window = { document: view.document, offset: cut.offset, start: cut.start, shown: cut.shown, lastVisible: view.lastVisible };
+    const tree = cut.text;
     this.lastScreenshot = this.settings.screenshot ? (await episode.page.screenshot({ type: 'png', timeout: this.settings.actionTimeoutMs }).catch(() => undefined))?.toString('base64') : undefined;
     return `${header.join('\n')}\n\n${tree}`;
   }
@@ -466,9 +568,17 @@ export class WebEnv<T extends WebTask, State> extends TaskEnv<T> {
    */
   private async prepare(browser: Browser, ahead: boolean): Promise<Episode> {
     const context = await browser.newContext({ acceptDownloads: false, serviceWorkers: 'block', viewport: { width: 1024, height: 768 } });
-    const episode: Episode = { browser, context, page: undefined as unknown as Page, blocked: { count: 0, urls: [] }, loads: 0, notes: [], crashed: false, opening: false, wake: [] };
+    const episode: Episode = { browser, context, page: undefined as unknown as Page, blocked: { count: 0, urls: [] }, loads: 0, notes: [], crashed: false, opening: false, wake: [], pushes: 0, window: { offset: 0, start: 0, shown: 0, lastVisible: 0 } };
     try {
       await context.addInitScript(PAGE_SCRIPT);
+      // Each page of the site sends its first observation as soon as it has loaded, which saves asking the
+      // renderer for it (a round trip that waits behind the new page's first layout and paint).
+      await context.exposeBinding(LOADED_BINDING, ({ page, frame }, view: PageView) => {
+        if (page !== episode.page || frame !== page.mainFrame()) return;
+        episode.pushes++;
+        episode.pushed = { view, sequence: episode.pushes };
+        for (const wake of [...episode.wake]) wake();
+      });
       const origin = this.server.origin;
       // Anything not on the site's origin is aborted; the regex lets Playwright decide without a round trip.
       await context.route(new RegExp(`^(?!${escapeRegExp(origin)}/)`), async (route) => {
@@ -570,13 +680,21 @@ export class WebEnv<T extends WebTask, State> extends TaskEnv<T> {
   }
 }
 
-/** The tree's lines within `maxChars`: all of them if they fit, else a window starting at the viewport. */
-export function cutTree(view: Pick<PageView, 'lines' | 'firstVisible' | 'scroll'>, maxChars: number): string {
+/**
+ * The tree's lines within `maxChars`: all of them if they fit, else a window that starts at the first line
+ * in the viewport, `offset` lines further, and never past the last window that reaches the end. Returns the
+ * text, the offset that was used, the first line shown and how many were shown.
+ */
+export function cutTree(view: Pick<PageView, 'lines' | 'firstVisible' | 'scroll'>, maxChars: number, offset = 0): { text: string; offset: number; start: number; shown: number } {
   const { lines } = view;
   const scroll = view.scroll !== null && view.scroll > 0 ? `\n(scrolled ${view.scroll}% down)` : '';
   const total = lines.reduce((sum, line) => sum + line.length + 1, 0);
-  if (total <= maxChars) return (lines.length > 0 ? lines.join('\n') : '(the page is empty)') + scroll;
-  const start = Math.min(view.firstVisible, Math.max(0, lines.length - 1));
+  if (total <= maxChars) return { text: (lines.length > 0 ? lines.join('\n') : '(the page is empty)') + scroll, offset: 0, start: 0, shown: lines.length };
+  let lastStart = lines.length;
+  for (let tail = 0; lastStart > 0 && tail + lines[lastStart - 1]!.length + 1 <= maxChars; lastStart--) tail += lines[lastStart - 1]!.length + 1;
+  lastStart = Math.min(lastStart, lines.length - 1);
+  const base = Math.min(view.firstVisible, lines.length - 1);
+  const start = Math.max(0, Math.min(base + offset, Math.max(base, lastStart)));
   const kept: string[] = [];
   let used = 0;
   let index = start;
@@ -587,7 +705,7 @@ export function cutTree(view: Pick<PageView, 'lines' | 'firstVisible' | 'scroll'
   }
   const above = start > 0 ? [`(${start} lines above; scroll up to see them)`] : [];
   const below = index < lines.length ? [`(${lines.length - index} more lines below; scroll down to see them)`] : [];
-  return [...above, ...kept, ...below].join('\n') + scroll;
+  return { text: [...above, ...kept, ...below].join('\n') + scroll, offset: start - base, start, shown: kept.length };
 }
 
 /**

@@ -9,10 +9,15 @@
  *   page, after the checks a person's browser would make (visible, enabled, not covered by a dialog, form
  *   valid), and says whether the action started a navigation.
  *
+ * Each page of the site sends its first observation by itself once it has loaded (`__turngymLoaded`, a
+ * Playwright binding), saving the env one round trip per page load.
+ *
  * It also records the page's uncaught errors so that a page that throws shows up in the next observation, and
  * blocks popups (`window.open`, links into a new window) the way a popup blocker does, counting them.
  * It is kept as a string (not a compiled function) so that no bundler helper can leak into the page.
  */
+import { BLANK_PATH } from './sites/server.js';
+
 export const PAGE_SCRIPT = String.raw`(() => {
 if (window.__turngym) return;
 const errors = [];
@@ -35,6 +40,8 @@ if (window.navigation) {
 window.addEventListener('submit', (event) => { submitEvent = event; }, true);
 
 let nextId = 1;
+// One id per document, so the env can tell a new page from the one an action ran in.
+const documentId = Date.now().toString(36) + Math.random().toString(36).slice(2);
 const TEXT_INPUTS = new Set(['text', 'search', 'email', 'tel', 'url', 'password', 'number', 'date', 'datetime-local', 'month', 'week', 'time']);
 const INPUT_ROLES = { checkbox: 'checkbox', radio: 'radio', search: 'searchbox', button: 'button', submit: 'button', reset: 'button',
   image: 'button', range: 'slider', number: 'spinbutton', date: 'date', 'datetime-local': 'date', month: 'date', week: 'date', time: 'time',
@@ -206,6 +213,11 @@ function observe() {
       if (target && target.getBoundingClientRect().bottom > 0) { firstVisible = i; break; }
     }
   }
+  let lastVisible = tops.length - 1;
+  for (let i = tops.length - 1; i > firstVisible; i--) {
+    const target = tops[i];
+    if (target && target.getBoundingClientRect().top < window.innerHeight) { lastVisible = i; break; }
+  }
   const scrollable = document.documentElement.scrollHeight - window.innerHeight;
   const reported = errors.splice(0);
   const popups = blockedPopups;
@@ -215,9 +227,11 @@ function observe() {
     title: document.title,
     lines,
     firstVisible,
+    lastVisible,
     scroll: scrollable > 0 ? Math.round((window.scrollY / scrollable) * 100) : null,
     errors: reported,
     popups,
+    document: documentId,
   };
 }
 
@@ -371,10 +385,19 @@ function act(kind, id, arg, flag) {
   navigating = false;
   submitEvent = null;
   const errorsBefore = errors.length;
+  const scrollBefore = window.scrollY;
   const error = perform(kind, id, arg, flag);
   const submitted = submitEvent !== null && !submitEvent.defaultPrevented;
-  return { error, navigating: navigating || submitted, errors: errors.splice(errorsBefore) };
+  return { error, navigating: navigating || submitted, errors: errors.splice(errorsBefore), moved: window.scrollY !== scrollBefore };
 }
 
 Object.defineProperty(window, '__turngym', { value: { observe, act }, enumerable: false });
+
+// Once the page has loaded (listeners on window run after the page's own ones on document), it sends its
+// first observation to the env through a binding, so the env need not ask for it. Not the blank page the env
+// opens ahead of an episode.
+window.addEventListener('DOMContentLoaded', () => {
+  const send = window.__turngymLoaded;
+  if (typeof send === 'function' && location.pathname !== ${JSON.stringify(BLANK_PATH)}) send(observe());
+});
 })();`;
