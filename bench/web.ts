@@ -6,7 +6,8 @@
  * following links, typing, choosing options, ticking boxes, submitting forms). Each env episode is recorded
  * and at once replayed by the naive loop on the same task, so both do the same actions on the same pages
  * and load from other work on the machine hits both alike. A replay must end where the env's episode did
- * (the same order placed, the same form submitted, the same article open), or the benchmark fails.
+ * (the same page, the same order placed or form submitted, rightly); the latency figures cover the episodes
+ * both sides completed, and `problems` counts the rest (timeouts and faults on a busy machine).
  *
  * The naive loop is what a first Playwright agent does: a new context and page per reset (after closing the
  * previous one), opened with `page.goto`'s default wait for the load event; elements found with locators and
@@ -23,6 +24,7 @@ import { loadavg } from 'node:os';
 import type { BrowserContext, Page } from 'playwright-core';
 import type { Env, ToolCall } from '../src/envs/env.js';
 import { make } from '../src/envs/registry.js';
+import { TurngymError } from '../src/envs/errors.js';
 import { Rng } from '../src/envs/task.js';
 import { findChromium, sharedBrowser } from '../src/envs/web/chromium.js';
 import type { WebEnv, WebTask, WebTaskSuite } from '../src/envs/web/env.js';
@@ -45,13 +47,13 @@ const SUITES: Record<string, Suite> = {
 const IDS = Object.keys(SUITES);
 
 export interface WebBenchOptions {
-  /** Episodes per env for the latency figures (difficulties cycle from 1 to the suite's highest). */
+  /** Episodes per env for the latency figures, difficulties cycling from 1 to the suite's highest (default 15). */
   episodes?: number;
-  /** Envs stepping at once for the throughput figure. */
+  /** Envs stepping at once for the throughput figure (default 8). */
   concurrency?: number;
-  /** Length of one throughput run, per side, in ms. */
+  /** Length of one throughput run, per side, in ms (default 10000). */
   durationMs?: number;
-  /** Throughput runs per side, alternating env and naive loop. */
+  /** Throughput runs per side, alternating env and naive loop; figures are their medians (default 3). */
   rounds?: number;
 }
 
@@ -76,6 +78,8 @@ interface RecordedEpisode {
   solved: boolean;
   /** Steps that answered with an error observation (they are not replayed). */
   errors: number;
+  /** The episode ended on an infrastructure fault (`ENV_FAILURE`). */
+  fault: boolean;
 }
 
 interface Samples {
@@ -113,49 +117,55 @@ function difficultyOf(id: string, episode: number): number {
 }
 
 /**
- * Plays one oracle episode on the env and records it. When `samples` is given and the task was solved, adds
- * its latencies: those of the steps the naive loop replays (not `answer`, not steps that failed).
+ * Plays one oracle episode on the env; records it (`replayable`: with where each element is, for the naive
+ * loop), with the latencies of the steps the naive loop replays
+ * (not `answer`, not steps that failed). An infrastructure fault (`ENV_FAILURE`: on a machine this busy, a
+ * page can stay frozen past the recovery limit) ends the episode unsolved, as a trainer would retry it.
  */
-async function envEpisode(env: Env, id: string, seed: number, difficulty: number, samples?: Samples): Promise<RecordedEpisode> {
+async function envEpisode(env: Env, id: string, seed: number, difficulty: number, replayable = true): Promise<{ record: RecordedEpisode; samples: Samples }> {
   const web = webEnvOf(env);
-  const mine = emptySamples();
-  let start = now();
-  const reset = await env.reset({ seed, options: { difficulty } });
-  mine.reset.push(now() - start);
-  mine.observationChars.push(reset.observation.text.length);
-  const oracle = env.oracle!();
-  const steps: RecordedStep[] = [];
-  let solved = false;
-  let errors = 0;
-  let observation = reset.observation;
-  let info: Record<string, unknown> = reset.info;
-  let url = String(reset.info.url);
-  for (let turn = 0; turn < env.spec.maxTurns; turn++) {
-    const action = await oracle.next(observation, info);
-    if (typeof action === 'string') throw new Error(`${id}: the oracle answered text, not a tool call: ${action}`);
-    const elementId = action.args.id;
-    const target = typeof elementId === 'number' ? ((await web.page!.evaluate(TARGET_OF(elementId))) as RecordedStep['target'] | null) ?? undefined : undefined;
-    start = now();
-    const result = await env.step(action);
-    const elapsed = now() - start;
-    if (result.info.error) errors++;
-    const urlAfter = typeof result.info.url === 'string' ? result.info.url : url;
-    if (action.tool !== 'answer' && !result.info.error) {
-      mine.step.push(elapsed);
-      (urlAfter === url ? mine.inPage : mine.navigation).push(elapsed);
-      mine.observationChars.push(result.observation.text.length);
+  const samples = emptySamples();
+  const record: RecordedEpisode = { id, seed, difficulty, steps: [], solved: false, errors: 0, fault: false };
+  try {
+    let start = now();
+    const reset = await env.reset({ seed, options: { difficulty } });
+    samples.reset.push(now() - start);
+    samples.observationChars.push(reset.observation.text.length);
+    const oracle = env.oracle!();
+    let observation = reset.observation;
+    let info: Record<string, unknown> = reset.info;
+    let url = String(reset.info.url);
+    for (let turn = 0; turn < env.spec.maxTurns; turn++) {
+      const action = await oracle.next(observation, info);
+      if (typeof action === 'string') throw new Error(`${id}: the oracle answered text, not a tool call: ${action}`);
+      const elementId = action.args.id;
+      // Where the naive loop will find the element (a round trip of the benchmark's own, not timed).
+      const target = replayable && typeof elementId === 'number' ? ((await web.page!.evaluate(TARGET_OF(elementId))) as RecordedStep['target'] | null) ?? undefined : undefined;
+      start = now();
+      const result = await env.step(action);
+      const elapsed = now() - start;
+      const failed = result.info.error !== undefined;
+      if (failed) record.errors++;
+      const urlAfter = typeof result.info.url === 'string' ? result.info.url : url;
+      if (action.tool !== 'answer' && !failed) {
+        samples.step.push(elapsed);
+        (urlAfter === url ? samples.inPage : samples.navigation).push(elapsed);
+        samples.observationChars.push(result.observation.text.length);
+      }
+      record.steps.push({ call: action, target, urlBefore: url, urlAfter, failed });
+      url = urlAfter;
+      observation = result.observation;
+      info = result.info;
+      if (result.terminated || result.truncated) {
+        record.solved = result.info.success === true;
+        break;
+      }
     }
-    steps.push({ call: action, target, urlBefore: url, urlAfter, failed: result.info.error !== undefined });
-    url = urlAfter;
-    observation = result.observation;
-    info = result.info;
-    if (result.terminated || result.truncated) {
-      solved = result.info.success === true;
-      break;
-    }
+  } catch (error) {
+    if (!TurngymError.is(error, 'ENV_FAILURE')) throw error;
+    record.fault = true;
   }
-  if (samples && solved) addSamples(samples, mine);
-  return { id, seed, difficulty, steps, solved, errors };
+  return { record, samples };
 }
 
 /** The naive loop's own browsing: a context and page per episode, locators, default waits, full snapshots. */
@@ -168,30 +178,27 @@ class NaiveLoop {
     private readonly suite: Suite,
   ) {}
 
-  /** Replays `episode`; checks that it ends where the env's did. */
-  async replay(episode: RecordedEpisode, samples?: Samples): Promise<number> {
+  /** Replays `episode` with the same latencies taken; checks that it ends where the env's did. */
+  async replay(episode: RecordedEpisode): Promise<{ steps: number; samples: Samples }> {
+    const samples = emptySamples();
     const start = now();
     const task = this.suite.generate(Rng.fromSeed(episode.seed), episode.difficulty);
     const page = await this.open(task);
     const first = await page.ariaSnapshot({ mode: 'ai' });
-    samples?.reset.push(now() - start);
-    samples?.observationChars.push(first.length);
-    let steps = 0;
+    samples.reset.push(now() - start);
+    samples.observationChars.push(first.length);
     for (const step of episode.steps) {
       if (step.call.tool === 'answer' || step.failed) continue;
       const begin = now();
       await this.act(page, step);
       const snapshot = await page.ariaSnapshot({ mode: 'ai' });
       const elapsed = now() - begin;
-      steps++;
-      if (samples) {
-        samples.step.push(elapsed);
-        (step.urlAfter === step.urlBefore ? samples.inPage : samples.navigation).push(elapsed);
-        samples.observationChars.push(snapshot.length);
-      }
+      samples.step.push(elapsed);
+      (step.urlAfter === step.urlBefore ? samples.inPage : samples.navigation).push(elapsed);
+      samples.observationChars.push(snapshot.length);
     }
     this.check(episode, task, page);
-    return steps;
+    return { steps: samples.step.length, samples };
   }
 
   async close(): Promise<void> {
@@ -274,8 +281,8 @@ async function throughput(workers: ((deadline: number) => Promise<{ steps: numbe
 export async function runWebBench(options: WebBenchOptions = {}) {
   const episodes = options.episodes ?? 15;
   const concurrency = options.concurrency ?? 8;
-  const durationMs = options.durationMs ?? 15_000;
-  const rounds = options.rounds ?? 2;
+  const durationMs = options.durationMs ?? 10_000;
+  const rounds = options.rounds ?? 3;
   const loadBefore = loadavg()[0]!;
   const chromium = await findChromium();
 
@@ -298,26 +305,34 @@ export async function runWebBench(options: WebBenchOptions = {}) {
     const recorded: Record<string, RecordedEpisode[]> = Object.fromEntries(IDS.map((id) => [id, []]));
     for (const id of IDS) {
       const played = await envEpisode(envs[id]!, id, 1_000_000, difficultyOf(id, 0));
-      if (played.solved) await naive[id]!.replay(played);
+      if (played.record.solved) await naive[id]!.replay(played.record);
     }
 
-    // Latency: each env episode, then its replay by the naive loop.
+    // Latency: each env episode, then its replay by the naive loop; an episode counts when both completed.
+    const trouble = {
+      latency: { error_observations: 0, unsolved_episodes: 0, env_failures: 0, naive_failures: 0 },
+      throughput: { error_observations: 0, env_failures: 0, naive_failures: 0 },
+    };
     const env = emptySamples();
     const baseline = emptySamples();
     const byEnv: Record<string, { env: Samples; naive: Samples }> = Object.fromEntries(IDS.map((id) => [id, { env: emptySamples(), naive: emptySamples() }]));
-    // Error observations (timeouts on a busy machine) and episodes the oracle could not finish because of them.
-    const trouble = { errors: 0, unsolved: 0, throughput_errors: 0 };
     for (let episode = 0; episode < episodes; episode++) {
       for (const id of IDS) {
-        const mine = byEnv[id]!;
-        const played = await envEpisode(envs[id]!, id, episode, difficultyOf(id, episode), mine.env);
-        trouble.errors += played.errors;
-        if (!played.solved) {
-          trouble.unsolved++;
+        const played = await envEpisode(envs[id]!, id, episode, difficultyOf(id, episode));
+        trouble.latency.error_observations += played.record.errors;
+        if (played.record.fault) trouble.latency.env_failures++;
+        if (!played.record.solved) {
+          trouble.latency.unsolved_episodes++;
           continue;
         }
-        await naive[id]!.replay(played, mine.naive);
-        recorded[id]!.push(played);
+        const replayed = await naive[id]!.replay(played.record).catch(() => undefined);
+        if (!replayed) {
+          trouble.latency.naive_failures++;
+          continue;
+        }
+        addSamples(byEnv[id]!.env, played.samples);
+        addSamples(byEnv[id]!.naive, replayed.samples);
+        recorded[id]!.push(played.record);
       }
     }
     for (const mine of Object.values(byEnv)) {
@@ -336,19 +351,24 @@ export async function runWebBench(options: WebBenchOptions = {}) {
       let done = 0;
       while (now() < deadline) {
         const seed = nextSeed++;
-        const played = await envEpisode(pooled[index]!, id, seed, difficultyOf(id, seed));
-        steps += played.steps.filter((step) => step.call.tool !== 'answer').length;
-        trouble.throughput_errors += played.errors;
+        const played = await envEpisode(pooled[index]!, id, seed, difficultyOf(id, seed), false);
+        steps += played.record.steps.filter((step) => step.call.tool !== 'answer').length;
+        trouble.throughput.error_observations += played.record.errors;
+        if (played.record.fault) trouble.throughput.env_failures++;
         done++;
       }
       return { steps, episodes: done };
     };
     const naiveWorker = (index: number) => async (deadline: number) => {
       const mine = recorded[pooledIds[index]!]!;
-      if (mine.length === 0) throw new Error(`no ${pooledIds[index]} episode was solved to replay (${trouble.errors} error observations)`);
+      if (mine.length === 0) throw new Error(`no ${pooledIds[index]} episode was completed on both sides, so there is none to replay`);
       let steps = 0;
       let done = 0;
-      while (now() < deadline) steps += await pooledNaive[index]!.replay(mine[(index + done++) % mine.length]!);
+      while (now() < deadline) {
+        const replayed = await pooledNaive[index]!.replay(mine[(index + done++) % mine.length]!).catch(() => undefined);
+        if (replayed) steps += replayed.steps;
+        else trouble.throughput.naive_failures++;
+      }
       return { steps, episodes: done };
     };
     const envRuns: { stepsPerSecond: number; episodesPerSecond: number }[] = [];
@@ -390,7 +410,9 @@ export async function runWebBench(options: WebBenchOptions = {}) {
         reset: round(median(baseline.reset) / median(env.reset)),
       },
       throughput_ratio: round(envThroughput.steps_per_s / naiveThroughput.steps_per_s),
-      env_error_observations: { latency_episodes: trouble.errors, unsolved_latency_episodes: trouble.unsolved, throughput: trouble.throughput_errors },
+      // What went wrong on a busy machine: error observations (timeouts), episodes left out of the latency
+      // figures, infrastructure faults (ENV_FAILURE) and naive replays that failed (a Playwright timeout).
+      problems: trouble,
       by_env: Object.fromEntries(
         IDS.map((id) => {
           const mine = byEnv[id]!;
