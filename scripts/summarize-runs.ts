@@ -1,6 +1,6 @@
 /**
  * Summarises training runs for docs/experiments.md: held-out success before/after, entropy at the start
- * and end, training success early and late, mean clip fraction, and the correlation between the logged
+ * and end, training success and format-error rate early and late, mean clip fraction, and the correlation between the logged
  * covariance at step t and the change of entropy from step t to t+1 (the Entropy-Mechanism paper's claim:
  * the entropy change tracks minus the covariance). With `--plots DIR --name NAME` it also draws the runs
  * overlaid (entropy, training success, covariance, horizon) as SVG files `DIR/NAME-<metric>.svg`.
@@ -64,8 +64,8 @@ const plotName = option('--name') ?? 'runs';
 const runDirectories = args;
 
 const rows = [
-  '| run | held-out before | held-out after | entropy first → last | train success first 5 → last 5 | clip frac | corr(cov_t, ΔH_t) | steps | s/step |',
-  '|---|---|---|---|---|---|---|---|---|',
+  '| run | held-out before | held-out after | entropy first → last | train success first 5 → last 5 | format errors first 5 → last 5 | clip frac | corr(cov_t, ΔH_t) | steps | s/step |',
+  '|---|---|---|---|---|---|---|---|---|---|',
 ];
 const pooled = { cov: [] as number[], delta: [] as number[] };
 const runs: { name: string; records: MetricsRecord[] }[] = [];
@@ -81,11 +81,12 @@ for (const directory of runDirectories) {
   const series = (name: string) => records.map((record) => record[name]).filter((value): value is number => typeof value === 'number');
   const entropy = series(METRICS.entropy);
   const success = series(METRICS.successRate);
+  const formatErrors = series(METRICS.formatErrors);
   const { cov, delta } = covarianceAndEntropyChange(records);
   pooled.cov.push(...cov);
   pooled.delta.push(...delta);
   rows.push(
-    `| ${basename(directory)} | ${format(evaluation.before?.success_rate)} | ${format(evaluation.after?.success_rate)} | ${format(entropy[0])} → ${format(entropy[entropy.length - 1])} | ${format(mean(success.slice(0, 5)))} → ${format(mean(success.slice(-5)))} | ${format(mean(series(METRICS.clipFraction)), 4)} | ${format(pearson(cov, delta), 2)} (n=${cov.length}) | ${records.length} | ${format(mean(series('perf/time_step_s')), 1)} |`,
+    `| ${basename(directory)} | ${format(evaluation.before?.success_rate)} | ${format(evaluation.after?.success_rate)} | ${format(entropy[0])} → ${format(entropy[entropy.length - 1])} | ${format(mean(success.slice(0, 5)))} → ${format(mean(success.slice(-5)))} | ${format(mean(formatErrors.slice(0, 5)))} → ${format(mean(formatErrors.slice(-5)))} | ${format(mean(series(METRICS.clipFraction)), 4)} | ${format(pearson(cov, delta), 2)} (n=${cov.length}) | ${records.length} | ${format(mean(series('perf/time_step_s')), 1)} |`,
   );
 }
 console.log(rows.join('\n'));
