@@ -137,7 +137,7 @@ async function envEpisode(env: Env, id: string, seed: number, difficulty: number
     let url = String(reset.info.url);
     for (let turn = 0; turn < env.spec.maxTurns; turn++) {
       const action = await oracle.next(observation, info);
-      if (typeof action === 'string') throw new Error(`${id}: the oracle answered text, not a tool call: ${action}`);
+      if (typeof action !== 'object' || action === null) throw new Error(`${id} seed ${seed}: the oracle answered ${String(action)}, not a tool call`);
       const elementId = action.args.id;
       // Where the naive loop will find the element (a round trip of the benchmark's own, not timed).
       const target = replayable && typeof elementId === 'number' ? ((await web.page!.evaluate(TARGET_OF(elementId))) as RecordedStep['target'] | null) ?? undefined : undefined;

@@ -2,9 +2,10 @@
  * The web env: a task suite played on a bundled site in a real Chromium (playwright-core).
  *
  * One browser per process ({@link sharedBrowser}); each episode gets a fresh, isolated browser context with
- * the episode's site session, and the next context is prepared in the background while the agent plays, so
- * a reset costs one navigation. Every step is at most two `page.evaluate` calls (the action, then the
- * observation), plus a wait for the next page when the action navigated.
+ * the episode's site session, and the next context is prepared in the background while the agent plays (its
+ * page already on the site), so a reset costs one navigation. A step is one `page.evaluate` for the action,
+ * then one more for the observation when the page stayed, or a wait for the next page when the action
+ * navigated: a page of the site sends its observation by itself once it has loaded.
  *
  * Agent mistakes (an unknown id, typing into a button, a missing option, a path off the site, a page that
  * throws, an action that times out) are error observations with the page as it now is. A crashed page or

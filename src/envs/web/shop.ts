@@ -180,6 +180,8 @@ export const shopSuite: WebTaskSuite<ShopTask, ShopState> = {
           const element = findElement(tree, role, name);
           return element ? { tool: 'click', args: { id: element.id } } : undefined;
         };
+        // When a page is not as expected (a step timed out on a busy machine, say), start over from the search.
+        const startOver: Action = { tool: 'goto', args: { path: search } };
         if (url.startsWith('/search')) {
           return click('link', task.target.name) ?? click('link', 'Next page') ?? { tool: 'goto', args: { path: search } };
         }
@@ -189,9 +191,9 @@ export const shopSuite: WebTaskSuite<ShopTask, ShopState> = {
           if (size && !task.constraints.size && size.value === 'Choose a size') return { tool: 'select', args: { id: size.id, option: size.options![1]! } };
           const quantity = findElement(tree, 'spinbutton', 'Quantity');
           if (quantity && quantity.value !== String(task.constraints.quantity)) return { tool: 'type', args: { id: quantity.id, text: String(task.constraints.quantity) } };
-          return click('button', 'Add to cart')!;
+          return click('button', 'Add to cart') ?? startOver;
         }
-        if (url === '/cart' && observation.text.includes(task.target.name)) return click('link', 'Proceed to checkout')!;
+        if (url === '/cart' && observation.text.includes(task.target.name)) return click('link', 'Proceed to checkout') ?? startOver;
         if (url === '/checkout') {
           const fields: [string, string][] = [
             ['Full name', details.name],
@@ -206,9 +208,9 @@ export const shopSuite: WebTaskSuite<ShopTask, ShopState> = {
           }
           const radio = tree.find((e) => e.role === 'radio' && e.name.startsWith(SHIPPING[details.shipping]!.label));
           if (radio && !radio.checked) return { tool: 'check', args: { id: radio.id } };
-          return click('button', 'Place order')!;
+          return click('button', 'Place order') ?? startOver;
         }
-        return { tool: 'goto', args: { path: search } };
+        return startOver;
       },
     };
   },
