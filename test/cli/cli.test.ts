@@ -26,7 +26,8 @@ describe('turngym CLI', () => {
     expect(result.stdout).toContain('1 episodes · success rate');
   });
 
-  it('exits with code 2 and a clear message on bad arguments', async () => {
+  // One CLI process per case, each loading the whole CLI: on a loaded machine that takes minutes, not seconds.
+  it('exits with code 2 and a clear message on bad arguments', { timeout: 240_000 }, async () => {
     const cases: [string[], string][] = [
       [['run', '--env', 'puzzle/guess-numbr-v0'], "turngym: No environment is registered as 'puzzle/guess-numbr-v0'. Did you mean 'puzzle/guess-number-v0'?"],
       [['run', '--env', 'puzzle/guess-number-v0', '--kwargs', '{"difficulty": 0}'], "turngym: Invalid arguments for 'puzzle/guess-number-v0':\n  - difficulty: Too small"],

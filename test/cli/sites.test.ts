@@ -63,7 +63,9 @@ describe('turngym sites', () => {
     started.push(sites);
     const url = (await sites.waitFor(/^forms +(http:\/\/127\.0\.0\.1:\d+)\/$/m))[1]!;
     const task = formsSuite.generate(Rng.fromSeed(4), 2);
-    expect(sites.output.stdout).toContain(`task (seed 4, difficulty 2): ${task.prompt}`);
+    // The task line follows the URL line, possibly in a later chunk of output.
+    const [taskLine] = await sites.waitFor(/task \(seed 4, difficulty 2\): .*$/m);
+    expect(taskLine).toBe(`task (seed 4, difficulty 2): ${task.prompt}`);
 
     // A visitor's first request opens a session with the episode's form; its cookie keeps the session.
     const page = await fetch(`${url}/`);
