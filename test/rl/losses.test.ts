@@ -94,9 +94,11 @@ describe('policyLoss driving a real policy update', () => {
     const context = tokenizer.encode('I am thinking of an integer from 1 to 32.');
     const continuations = [tokenizer.encode(' guess(n=16)'), tokenizer.encode(' guess(n=24)')];
     const [good, bad] = continuations.map((continuation) => ({ tokens: [...context, ...continuation], targetMask: [...context.map(() => 0), ...continuation.map(() => 1)] }));
-    const score = () => policy.score([context, context], continuations).map((values) => values.reduce((a, b) => a + b, 0));
-    const [goodBefore, badBefore] = score();
-    const before = policy.score([context, context], continuations).flat();
+    const scores = () => policy.score([context, context], continuations);
+    const total = (values: number[]) => values.reduce((a, b) => a + b, 0);
+    const beforeScores = scores();
+    const [goodBefore, badBefore] = beforeScores.map(total);
+    const before = beforeScores.flat();
     const advantages = [...continuations[0]!.map(() => 1), ...continuations[1]!.map(() => -1)];
     policy.update(() => {
       const { logprobs, entropies } = policy.tokenLogprobs([good!, bad!]);
@@ -106,7 +108,7 @@ describe('policyLoss driving a real policy update', () => {
         Rng.fromSeed(1),
       ).loss;
     });
-    const [goodAfter, badAfter] = score();
+    const [goodAfter, badAfter] = scores().map(total);
     expect(goodAfter).toBeGreaterThan(goodBefore!);
     expect(badAfter).toBeLessThan(badBefore!);
     policy.dispose();
