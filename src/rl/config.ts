@@ -57,6 +57,12 @@ export const trainConfigSchema = z
     learningRate: z.number().positive().default(3e-4).describe('Adam learning rate'),
     epochs: z.number().int().min(1).default(2).describe('Passes over each batch (KL-Cov needs more than one)'),
     miniBatches: z.number().int().min(1).default(2).describe('Mini-batches per epoch'),
+    microBatchTokens: z
+      .number()
+      .int()
+      .min(64)
+      .default(16384)
+      .describe('Most padded tokens (sequences x longest) in one pass through the policy; a larger mini-batch accumulates the same gradient over several passes, which bounds memory'),
     maxGradNorm: z.number().positive().default(1).describe('Gradient clipping by global norm'),
     ...lossConfigSchema.shape,
 

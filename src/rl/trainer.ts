@@ -13,7 +13,6 @@
  */
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import * as tf from '@tensorflow/tfjs';
 import { describeTools } from '../envs/actions.js';
 import type { Env, EnvSpec } from '../envs/env.js';
 import { describeError, TurngymError } from '../envs/errors.js';
@@ -22,16 +21,17 @@ import { Rng } from '../envs/task.js';
 import { type BackendName, initBackend } from '../agent/policy/backend.js';
 import { envFactory } from '../agent/remote/pool.js';
 import { loadCheckpoint, saveCheckpoint } from '../agent/policy/checkpoint.js';
-import { Policy, type ScoredSequence } from '../agent/policy/policy.js';
+import { Policy } from '../agent/policy/policy.js';
 import { behaviourCloning, collectDemonstrations, type EvaluationReport, evaluatePolicy, fitTokenizer, TOKENIZER_SEED_BASE } from '../agent/policy/sft.js';
 import { grpoAdvantages, igpoAdvantages } from './advantages.js';
 import { type TrainConfig, type TrainOptions, trainConfigSchema } from './config.js';
 import { type Curriculum, horizonAt } from './curriculum.js';
-import { type LossMetrics, lossConfigSchema, policyLoss } from './losses.js';
+import { lossConfigSchema } from './losses.js';
 import { METRICS, MetricsWriter, type MetricsRecord } from './metrics.js';
 import { writeReport } from './report.js';
 import { collectRollouts, type Trajectory } from './rollout.js';
 import type { TrajectoryRecord } from './trajectories.js';
+import { type Example, runUpdates, type UpdateSummary } from './update.js';
 
 /** First seed of RL training tasks: far from the SFT seeds (0...) and the held-out seeds (1,000,000...). */
 export const RL_SEED_BASE = 2_000_000;
@@ -227,7 +227,11 @@ export async function train(options: TrainOptions & { resume?: boolean }, hooks:
     await Promise.all(envs.map((env) => env.close().catch(() => undefined)));
     await factory.close();
     tensorboard?.close?.();
-    policy.dispose();
+    try {
+      policy.dispose();
+    } catch {
+      // After a WebAssembly fault the policy's memory cannot be freed; the error that caused it is the one to report.
+    }
   }
   return result;
 }
@@ -289,13 +293,6 @@ export function computeAdvantages(trajectories: readonly Trajectory[], config: P
   return advantages;
 }
 
-interface Example {
-  sequence: ScoredSequence;
-  /** Old log-prob and advantage of each target token, in order. */
-  oldLogprobs: number[];
-  advantages: number[];
-}
-
 /**
  * Training sequences. When every turn's context is a prefix of the next one (no turn was dropped to fit the
  * context), a trajectory is one sequence whose targets are all its action tokens: one forward pass instead of
@@ -344,58 +341,6 @@ function isPrefixChain(trajectory: Trajectory): boolean {
     for (let k = 0; k < head.length; k++) if (next[k] !== head[k]) return false;
   }
   return true;
-}
-
-interface UpdateSummary {
-  losses: number[];
-  gradNorms: number[];
-  nonFinite: number;
-  metrics: LossMetrics[];
-  tokens: number;
-}
-
-/** `epochs` passes over the examples in `miniBatches` shuffled mini-batches, one optimizer step each. */
-function runUpdates(policy: Policy, examples: readonly Example[], config: TrainConfig, lossConfig: ReturnType<typeof lossConfigSchema.parse>, rng: Rng, log: (line: string) => void): UpdateSummary {
-  const summary: UpdateSummary = { losses: [], gradNorms: [], nonFinite: 0, metrics: [], tokens: 0 };
-  if (examples.length === 0) return summary;
-  for (let epoch = 0; epoch < config.epochs; epoch++) {
-    const order = rng.shuffle(examples);
-    const size = Math.ceil(order.length / Math.min(config.miniBatches, order.length));
-    for (let start = 0; start < order.length; start += size) {
-      const miniBatch = order.slice(start, start + size);
-      let lossMetrics: LossMetrics | undefined;
-      const { loss, gradients } = policy.computeGradients(() => {
-        const { logprobs, entropies } = policy.tokenLogprobs(
-          miniBatch.map((example) => example.sequence),
-          { temperature: config.temperature },
-        );
-        const output = policyLoss(
-          {
-            logprobs,
-            entropies,
-            oldLogprobs: tf.tensor1d(miniBatch.flatMap((example) => example.oldLogprobs)),
-            advantages: tf.tensor1d(miniBatch.flatMap((example) => example.advantages)),
-            mask: tf.ones([logprobs.shape[0]]) as tf.Tensor1D,
-          },
-          lossConfig,
-          rng,
-        );
-        lossMetrics = output.metrics;
-        return output.loss;
-      });
-      summary.tokens += lossMetrics?.valid_tokens ?? 0;
-      if (!Number.isFinite(loss)) {
-        tf.dispose(Object.values(gradients));
-        summary.nonFinite++;
-        log(`[train] skipped an update: the loss is ${loss}`);
-        continue;
-      }
-      summary.gradNorms.push(policy.applyGradients(gradients));
-      summary.losses.push(loss);
-      if (lossMetrics) summary.metrics.push(lossMetrics);
-    }
-  }
-  return summary;
 }
 
 const mean = (values: readonly number[]) => (values.length ? values.reduce((a, b) => a + b, 0) / values.length : Number.NaN);

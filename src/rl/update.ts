@@ -1,0 +1,177 @@
+/**
+ * The update of one training step: `epochs` passes over the examples in `miniBatches` shuffled mini-batches,
+ * one optimizer step each, with the policy loss of losses.ts.
+ *
+ * A mini-batch larger than `microBatchTokens` (sequences x longest sequence, the size of the padded batch the
+ * transformer sees) is not run in one pass, which would exhaust the WebAssembly heap (the attention scores
+ * alone are sequences x heads x length^2 floats): its gradient is accumulated over micro-batches instead,
+ * and it is the same gradient. The loss depends on the weights only through each target token's log-prob
+ * (and entropy), so
+ *
+ *   1. a forward pass per micro-batch, without gradients, gives every token's current log-prob and entropy;
+ *   2. the loss of the whole mini-batch is computed from those values (the same token mean, the same
+ *      Clip-Cov / KL-Cov selection over all its tokens), with dL/dlogp_i and dL/dH_i;
+ *   3. a forward and backward pass per micro-batch of sum_i dL/dlogp_i * logp_i + dL/dH_i * H_i gives that
+ *      micro-batch's share of dL/dweights (the chain rule), summed into one gradient.
+ *
+ * A mini-batch that fits is one forward and backward pass of the loss itself.
+ */
+import * as tf from '@tensorflow/tfjs';
+import type { Rng } from '../envs/task.js';
+import type { Policy, ScoredSequence } from '../agent/policy/policy.js';
+import { type LossConfig, type LossMetrics, policyLoss } from './losses.js';
+
+/** One training sequence with the old log-prob and the advantage of each of its target tokens, in order. */
+export interface Example {
+  sequence: ScoredSequence;
+  oldLogprobs: number[];
+  advantages: number[];
+}
+
+export interface UpdateOptions {
+  epochs: number;
+  miniBatches: number;
+  /** Sampling temperature of the rollouts (log-probs are those of the same softmax). */
+  temperature: number;
+  /** Most padded tokens (sequences x longest sequence) in one pass through the transformer. */
+  microBatchTokens: number;
+}
+
+export interface UpdateSummary {
+  losses: number[];
+  gradNorms: number[];
+  nonFinite: number;
+  metrics: LossMetrics[];
+  tokens: number;
+}
+
+/** Runs the update; a mini-batch whose loss is not finite is skipped (counted in `nonFinite`, logged). */
+export function runUpdates(policy: Policy, examples: readonly Example[], options: UpdateOptions, lossConfig: LossConfig, rng: Rng, log: (line: string) => void): UpdateSummary {
+  const summary: UpdateSummary = { losses: [], gradNorms: [], nonFinite: 0, metrics: [], tokens: 0 };
+  if (examples.length === 0) return summary;
+  for (let epoch = 0; epoch < options.epochs; epoch++) {
+    const order = rng.shuffle(examples);
+    const size = Math.ceil(order.length / Math.min(options.miniBatches, order.length));
+    for (let start = 0; start < order.length; start += size) {
+      const { loss, gradients, metrics } = miniBatchGradients(policy, order.slice(start, start + size), options, lossConfig, rng);
+      summary.tokens += metrics.valid_tokens;
+      if (!Number.isFinite(loss)) {
+        tf.dispose(Object.values(gradients));
+        summary.nonFinite++;
+        log(`[train] skipped an update: the loss is ${loss}`);
+        continue;
+      }
+      summary.gradNorms.push(policy.applyGradients(gradients));
+      summary.losses.push(loss);
+      summary.metrics.push(metrics);
+    }
+  }
+  return summary;
+}
+
+/** Splits examples, in order, into runs whose padded size (count x longest) stays within `budget` (at least one example each). */
+export function microBatches<T extends { sequence: ScoredSequence }>(examples: readonly T[], budget: number): T[][] {
+  const batches: T[][] = [];
+  let current: T[] = [];
+  let longest = 0;
+  for (const example of examples) {
+    const length = example.sequence.tokens.length;
+    const grown = Math.max(longest, length);
+    if (current.length > 0 && (current.length + 1) * grown > budget) {
+      batches.push(current);
+      current = [];
+      longest = 0;
+    }
+    current.push(example);
+    longest = Math.max(longest, length);
+  }
+  if (current.length > 0) batches.push(current);
+  return batches;
+}
+
+/**
+ * The loss of one mini-batch and its gradient with respect to every policy variable (by name), computed in
+ * as many passes as `microBatchTokens` needs. The caller applies or disposes the gradients.
+ */
+export function miniBatchGradients(
+  policy: Policy,
+  miniBatch: readonly Example[],
+  options: Pick<UpdateOptions, 'temperature' | 'microBatchTokens'>,
+  lossConfig: LossConfig,
+  rng: Rng,
+): { loss: number; gradients: Record<string, tf.Tensor>; metrics: LossMetrics } {
+  const temperature = options.temperature;
+  const lossOf = (logprobs: tf.Tensor1D, entropies: tf.Tensor1D) =>
+    policyLoss(
+      {
+        logprobs,
+        entropies,
+        oldLogprobs: tf.tensor1d(miniBatch.flatMap((example) => example.oldLogprobs)),
+        advantages: tf.tensor1d(miniBatch.flatMap((example) => example.advantages)),
+        mask: tf.onesLike(logprobs),
+      },
+      lossConfig,
+      rng,
+    );
+  const parts = microBatches(miniBatch, options.microBatchTokens);
+  let metrics: LossMetrics | undefined;
+
+  if (parts.length === 1) {
+    const { loss, gradients } = policy.computeGradients(() => {
+      const { logprobs, entropies } = policy.tokenLogprobs(miniBatch.map((example) => example.sequence), { temperature });
+      const output = lossOf(logprobs, entropies);
+      metrics = output.metrics;
+      return output.loss;
+    });
+    return { loss, gradients, metrics: metrics! };
+  }
+
+  // 1. Current log-probs and entropies of every target token, part by part, without gradients.
+  const logprobValues: number[] = [];
+  const entropyValues: number[] = [];
+  for (const part of parts) {
+    tf.tidy(() => {
+      const { logprobs, entropies } = policy.tokenLogprobs(part.map((example) => example.sequence), { temperature });
+      for (const value of logprobs.dataSync()) logprobValues.push(value);
+      for (const value of entropies.dataSync()) entropyValues.push(value);
+    });
+  }
+  // 2. The mini-batch's loss from those values, and its derivative with respect to each of them (entropies
+  //    enter the loss only with an entropy bonus, and tfjs refuses a gradient for an unused input).
+  const withEntropy = lossConfig.entropyControl === 'bonus';
+  let loss = Number.NaN;
+  let perLogprob: Float32Array = new Float32Array(0);
+  let perEntropy: Float32Array | undefined;
+  tf.tidy(() => {
+    const entropyInput = tf.tensor1d(entropyValues);
+    const inputs = [tf.tensor1d(logprobValues), ...(withEntropy ? [entropyInput] : [])];
+    const { value, grads } = tf.valueAndGrads((...xs: tf.Tensor[]) => {
+      const output = lossOf(xs[0] as tf.Tensor1D, (xs[1] ?? entropyInput) as tf.Tensor1D);
+      metrics = output.metrics;
+      return output.loss;
+    })(inputs);
+    loss = value.dataSync()[0]!;
+    perLogprob = grads[0]!.dataSync() as Float32Array;
+    if (withEntropy) perEntropy = grads[1]!.dataSync() as Float32Array;
+  });
+  // 3. Each part's share of the gradient, summed.
+  const gradients: Record<string, tf.Tensor> = {};
+  let offset = 0;
+  for (const part of parts) {
+    const count = part.reduce((sum, example) => sum + example.oldLogprobs.length, 0);
+    const logprobWeights = perLogprob.slice(offset, offset + count);
+    const entropyWeights = perEntropy?.slice(offset, offset + count);
+    offset += count;
+    const { gradients: share } = policy.computeGradients(() => {
+      const { logprobs, entropies } = policy.tokenLogprobs(part.map((example) => example.sequence), { temperature });
+      const surrogate = tf.sum(tf.mul(logprobs, tf.tensor1d(logprobWeights)));
+      return (entropyWeights ? tf.add(surrogate, tf.sum(tf.mul(entropies, tf.tensor1d(entropyWeights)))) : surrogate) as tf.Scalar;
+    });
+    for (const [name, gradient] of Object.entries(share)) {
+      const sum = gradients[name];
+      gradients[name] = sum ? tf.add(sum, gradient) : gradient;
+      if (sum) tf.dispose([sum, gradient]);
+    }
+  }
+  return { loss, gradients, metrics: metrics! };
+}

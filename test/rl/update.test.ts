@@ -1,0 +1,67 @@
+import * as tf from '@tensorflow/tfjs';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { initBackend } from '../../src/agent/policy/backend.js';
+import { Policy } from '../../src/agent/policy/policy.js';
+import { Tokenizer } from '../../src/agent/policy/tokenizer.js';
+import { Rng } from '../../src/envs/task.js';
+import { lossConfigSchema } from '../../src/rl/losses.js';
+import { type Example, microBatches, miniBatchGradients } from '../../src/rl/update.js';
+
+beforeAll(async () => {
+  await initBackend('auto', () => {});
+});
+
+const TEXT = 'I am thinking of an integer from 1 to 32. guess(n=16) 16: higher. guess(n=24) 24: lower. guess(n=20) 20 is correct!';
+
+/** Examples of different lengths with targets on their second half, old log-probs off the current ones, mixed advantages. */
+function examples(policy: Policy, tokenizer: Tokenizer): Example[] {
+  const rng = Rng.fromSeed(7);
+  const all = tokenizer.encode(TEXT);
+  return [9, 23, 14, 30, 17, 26, 11].map((length, index) => {
+    const tokens = all.slice(0, length);
+    const targetMask = tokens.map((_, t) => (t >= Math.floor(length / 2) ? 1 : 0));
+    const targets = targetMask.slice(1).filter((flag) => flag === 1).length;
+    const current = policy.score([tokens.slice(0, length - targets)], [tokens.slice(length - targets)])[0]!;
+    return {
+      sequence: { tokens, targetMask },
+      oldLogprobs: current.map((logp) => logp + (rng.float() - 0.5) * 0.6),
+      advantages: current.map((_, k) => (index % 2 === 0 ? 1 : -1) * (0.5 + k * 0.1)),
+    };
+  });
+}
+
+describe('mini-batch gradients over micro-batches', () => {
+  it('splits examples by padded size, in order, at least one per part', () => {
+    const of = (lengths: number[]) => lengths.map((length) => ({ sequence: { tokens: Array.from({ length }, () => 0), targetMask: [] } }));
+    const parts = microBatches(of([10, 10, 30, 5, 5, 100]), 40);
+    expect(parts.map((part) => part.map((example) => example.sequence.tokens.length))).toEqual([[10, 10], [30], [5, 5], [100]]);
+    expect(microBatches(of([10, 10, 10]), 1000)).toHaveLength(1);
+  });
+
+  it.each(['none', 'bonus', 'clip-cov', 'kl-cov'] as const)('give the same loss, metrics and gradient as one pass (%s)', (entropyControl) => {
+    const tokenizer = Tokenizer.fit([TEXT, TEXT]);
+    const policy = Policy.create({ tokenizer, model: { layers: 1, width: 32, heads: 2, contextLength: 64 }, maxActionTokens: 8, seed: 5 });
+    const batch = examples(policy, tokenizer);
+    // Ratios large enough that Clip-Cov and KL-Cov select several tokens, bounds wide enough to have candidates.
+    const lossConfig = lossConfigSchema.parse({ entropyControl, clipCovRatio: 0.3, clipCovLb: -10, clipCovUb: 10, klCovRatio: 0.3, entropyCoef: 0.05 });
+    const whole = miniBatchGradients(policy, batch, { temperature: 1, microBatchTokens: 100_000 }, lossConfig, Rng.fromSeed(3));
+    const split = miniBatchGradients(policy, batch, { temperature: 1, microBatchTokens: 64 }, lossConfig, Rng.fromSeed(3));
+    expect(microBatches(batch, 64).length).toBeGreaterThan(3);
+    expect(split.loss).toBeCloseTo(whole.loss, 5);
+    expect(split.metrics).toEqual({ ...whole.metrics, ppo_kl: expect.closeTo(whole.metrics.ppo_kl, 5), cov_mean: expect.closeTo(whole.metrics.cov_mean, 5), cov_max: expect.closeTo(whole.metrics.cov_max, 5) });
+    if (entropyControl === 'clip-cov' || entropyControl === 'kl-cov') expect(whole.metrics.selected).toBeGreaterThan(1);
+    expect(Object.keys(split.gradients).sort()).toEqual(Object.keys(whole.gradients).sort());
+    let largest = 0;
+    for (const [name, gradient] of Object.entries(whole.gradients)) {
+      const a = gradient.dataSync();
+      const b = split.gradients[name]!.dataSync();
+      for (let i = 0; i < a.length; i++) {
+        largest = Math.max(largest, Math.abs(a[i]!));
+        expect(Math.abs(a[i]! - b[i]!)).toBeLessThan(1e-5 + 1e-3 * Math.abs(a[i]!));
+      }
+    }
+    expect(largest).toBeGreaterThan(1e-4); // the gradients compared are not all zero
+    tf.dispose([...Object.values(whole.gradients), ...Object.values(split.gradients)]);
+    policy.dispose();
+  });
+});
