@@ -8,7 +8,8 @@
  *   count the model's matrix products (projections, MLP, attention scores and sums, head) x 3 for training.
  * - Sampling: new tokens/s of batched sampling with incremental decoding (KV cache) and with the whole
  *   context recomputed for every token.
- * Figures are medians over rounds.
+ * Figures are medians over rounds, after one untimed step at every size (the first step at a size grows the
+ * WebAssembly heap, seconds that a long run pays once).
  */
 import { loadavg } from 'node:os';
 import * as tf from '@tensorflow/tfjs';
@@ -66,7 +67,8 @@ export async function runPolicyBench(options: PolicyBenchOptions = {}) {
 
   const ceiling: number[] = [];
   const training = new Map<number, number[]>();
-  trainStep(sequencesOf(batches[0]!)); // warm-up
+  // Warm-up at every size: the first step at a size grows the WebAssembly heap (seconds, once per process).
+  for (const tokens of batches) trainStep(sequencesOf(tokens));
   for (let r = 0; r < rounds; r++) {
     ceiling.push(matmulRate(1024));
     for (const tokens of batches) {

@@ -61,7 +61,7 @@ export const trainConfigSchema = z
       .number()
       .int()
       .min(64)
-      .default(16384)
+      .default(4096)
       .describe('Most padded tokens (sequences x longest) in one pass through the policy; a larger mini-batch accumulates the same gradient over several passes, which bounds memory'),
     maxGradNorm: z.number().positive().default(1).describe('Gradient clipping by global norm'),
     ...lossConfigSchema.shape,

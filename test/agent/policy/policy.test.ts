@@ -7,7 +7,7 @@ import { runEpisode } from '../../../src/agent/agent.js';
 import { renderAction } from '../../../src/agent/chat.js';
 import { initBackend } from '../../../src/agent/policy/backend.js';
 import { loadCheckpoint, saveCheckpoint } from '../../../src/agent/policy/checkpoint.js';
-import { gatherRows, matMul } from '../../../src/agent/policy/ops.js';
+import { gatherRows, layerNorm, matMul } from '../../../src/agent/policy/ops.js';
 import { PolicyAgent } from '../../../src/agent/policy/play.js';
 import { Policy } from '../../../src/agent/policy/policy.js';
 import { collectDemonstrations, demonstrationExamples, fitTokenizer } from '../../../src/agent/policy/sft.js';
@@ -55,6 +55,41 @@ describe('ops', () => {
     const [gathered] = tf.grads((t: tf.Tensor) => tf.sum(tf.mul(gatherRows(t as tf.Tensor2D, indices), upstream)))([table]);
     const [oneHot] = tf.grads((t: tf.Tensor) => tf.sum(tf.mul(tf.matMul(tf.oneHot(indices, 6).toFloat(), t as tf.Tensor2D), upstream)))([table]);
     expectClose(gathered!, oneHot!);
+  });
+
+  it('matMul takes its faster routes with the same values and gradients: tall operands, batches by convolution', () => {
+    // [16, 64, 32] x [16, 32, 64] is over the convolution threshold (2^21 multiply-adds); [40, 8] x [8, 3] has
+    // a gradient dB computed as (dY^T A)^T, since dY is narrower than A.
+    for (const [shapeA, shapeB] of [
+      [[16, 64, 32], [16, 32, 64]],
+      [[16, 64, 64], [16, 64, 32]],
+      [[40, 8], [8, 3]],
+    ] as const) {
+      const a = tf.randomNormal(shapeA as unknown as number[], 0, 1, 'float32', 6);
+      const b = tf.randomNormal(shapeB as unknown as number[], 0, 1, 'float32', 7);
+      const outShape = [...shapeA.slice(0, -1), shapeB[shapeB.length - 1]!];
+      const weights = tf.randomNormal(outShape, 0, 1, 'float32', 8);
+      expectClose(matMul(a, b), tf.matMul(a as tf.Tensor3D, b as tf.Tensor3D));
+      const ours = tf.grads((x: tf.Tensor, y: tf.Tensor) => tf.sum(tf.mul(matMul(x, y), weights)))([a, b]);
+      const reference = tf.grads((x: tf.Tensor, y: tf.Tensor) => tf.sum(tf.mul(tf.matMul(x as tf.Tensor3D, y as tf.Tensor3D), weights)))([a, b]);
+      expectClose(ours[0]!, reference[0]!);
+      expectClose(ours[1]!, reference[1]!);
+    }
+  });
+
+  it('layerNorm has the value and gradients of the formula written with plain ops', () => {
+    const x = tf.randomNormal([7, 5], 0, 2, 'float32', 9);
+    const scale = tf.randomNormal([5], 1, 0.5, 'float32', 10);
+    const shift = tf.randomNormal([5], 0, 1, 'float32', 11);
+    const upstream = tf.randomNormal([7, 5], 0, 1, 'float32', 12);
+    const plain = (input: tf.Tensor, g: tf.Tensor, b: tf.Tensor) => {
+      const centered = tf.sub(input, tf.mean(input, -1, true));
+      return tf.add(tf.mul(tf.div(centered, tf.sqrt(tf.add(tf.mean(tf.square(centered), -1, true), 1e-5))), g), b);
+    };
+    expectClose(layerNorm(x as tf.Tensor2D, scale as tf.Tensor1D, shift as tf.Tensor1D), plain(x, scale, shift));
+    const ours = tf.grads((input: tf.Tensor, g: tf.Tensor, b: tf.Tensor) => tf.sum(tf.mul(layerNorm(input as tf.Tensor2D, g as tf.Tensor1D, b as tf.Tensor1D), upstream)))([x, scale, shift]);
+    const reference = tf.grads((input: tf.Tensor, g: tf.Tensor, b: tf.Tensor) => tf.sum(tf.mul(plain(input, g, b), upstream)))([x, scale, shift]);
+    ours.forEach((gradient, index) => expectClose(gradient, reference[index]!));
   });
 });
 
