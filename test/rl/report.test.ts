@@ -1,4 +1,3 @@
-import { execFileSync } from 'node:child_process';
 import { appendFileSync, existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -6,6 +5,7 @@ import { pathToFileURL } from 'node:url';
 import type { Browser } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { TurngymError } from '../../src/envs/errors.js';
+import { launchChromium } from '../../src/envs/web/chromium.js';
 import { METRICS } from '../../src/rl/metrics.js';
 import { PLOTS, smooth } from '../../src/rl/plots.js';
 import { MAX_VIEWER_TRAJECTORIES, plotSeries, toolNameOf, writeReport } from '../../src/rl/report.js';
@@ -201,13 +201,7 @@ describe('report.html in Chromium', () => {
   let browser: Browser;
 
   beforeAll(async () => {
-    const executablePath = process.env.TURNGYM_CHROMIUM || execFileSync('which', ['chromium'], { encoding: 'utf8' }).trim();
-    const { chromium } = await import('playwright-core');
-    browser = await chromium.launch({
-      executablePath,
-      headless: true,
-      args: ['--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run'],
-    });
+    browser = await launchChromium();
   });
   afterAll(async () => {
     await browser?.close();

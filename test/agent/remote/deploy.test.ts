@@ -74,7 +74,7 @@ describe('deploy/Dockerfile', () => {
     expect(lines.some((line) => line.startsWith('RUN npm ci'))).toBe(true);
     expect(lines.some((line) => /^RUN npm run build/.test(line))).toBe(true);
     const runtime = lines.slice(lines.lastIndexOf(froms[froms.length - 1]!));
-    expect(runtime.some((line) => /apt-get install .*\bchromium\b/.test(line))).toBe(true);
+    expect(runtime.some((line) => /apt-get install .*\bchromium-headless-shell\b/.test(line))).toBe(true);
     // Every COPY --from names a stage that exists.
     const stages = froms.map((line) => / AS (\S+)/.exec(line)?.[1]).filter(Boolean);
     for (const line of lines.filter((candidate) => candidate.includes('--from='))) expect(stages).toContain(/--from=(\S+)/.exec(line)![1]);
