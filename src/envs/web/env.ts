@@ -4,8 +4,8 @@
  * One browser per process ({@link sharedBrowser}); each episode gets a fresh, isolated browser context with
  * the episode's site session, and the next context is prepared in the background while the agent plays (its
  * page already on the site), so a reset costs one navigation. A step is one `page.evaluate` for the action,
- * then one more for the observation when the page stayed, or a wait for the next page when the action
- * navigated: a page of the site sends its observation by itself once it has loaded.
+ * which also returns the observation when the page stayed, or, when the action navigated, that call and a
+ * wait for the next page: a page of the site sends its observation by itself once it has loaded.
  *
  * Agent mistakes (an unknown id, typing into a button, a missing option, a path off the site, a page that
  * throws, an action that times out) are error observations with the page as it now is. A crashed page or
@@ -75,6 +75,8 @@ interface ActOutcome {
   errors: string[];
   /** The page scrolled. */
   moved: boolean;
+  /** The page after the action, when it did not start loading another (taken in the same round trip). */
+  view?: PageView;
 }
 
 /** A browser context with its page and the bookkeeping of one episode. */
@@ -97,6 +99,8 @@ interface Episode {
   wake: (() => void)[];
   /** The session's token: its cookie is set when the context is prepared, the session opens at reset. */
   token?: string;
+  /** The page as an action that stayed on it left it, for the observation that follows the action. */
+  afterAction?: PageView;
   /** The last observation a page sent by itself when it loaded, and how many it has sent. */
   pushed?: { view: PageView; sequence: number };
   pushes: number;
@@ -330,6 +334,7 @@ export class WebEnv<T extends WebTask, State> extends TaskEnv<T> {
           if (/__turngym/.test(describeError(error))) return { code: 'TOOL_ERROR', message: 'This page cannot be operated (it is not a page of the site); use back() or goto(path).' };
           throw error;
         }
+        episode.afterAction = outcome.view;
         if (outcome.navigating) {
           const waited = await this.waitForLoad(episode, loadsBefore);
           if (!waited) {
@@ -509,12 +514,16 @@ export class WebEnv<T extends WebTask, State> extends TaskEnv<T> {
 
   /** The page as it is now: the observation a new page sent by itself since `since`, or one asked for. */
   private async observe(episode: Episode, since?: Since): Promise<PageView> {
+    const afterAction = episode.afterAction;
+    episode.afterAction = undefined;
     const pushed = since ? this.freshPush(episode, since) : undefined;
     if (pushed) {
       episode.pushed = undefined;
       episode.document = pushed.document;
       return pushed;
     }
+    // The action stayed on the page, and no page has loaded since (a navigation it did not foresee).
+    if (afterAction && afterAction.document === episode.document && episode.page.url().startsWith(`${this.server.origin}/`)) return afterAction;
     for (let attempt = 0; ; attempt++) {
       try {
         const view = await this.timed(episode.page.evaluate<PageView | null>('window.__turngym ? window.__turngym.observe() : null'), 'reading the page');

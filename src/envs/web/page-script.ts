@@ -388,7 +388,10 @@ function act(kind, id, arg, flag) {
   const scrollBefore = window.scrollY;
   const error = perform(kind, id, arg, flag);
   const submitted = submitEvent !== null && !submitEvent.defaultPrevented;
-  return { error, navigating: navigating || submitted, errors: errors.splice(errorsBefore), moved: window.scrollY !== scrollBefore };
+  const outcome = { error, navigating: navigating || submitted, errors: errors.splice(errorsBefore), moved: window.scrollY !== scrollBefore };
+  // An action that leaves the page where it is brings the observation back in the same round trip.
+  if (!outcome.navigating) outcome.view = observe();
+  return outcome;
 }
 
 Object.defineProperty(window, '__turngym', { value: { observe, act }, enumerable: false });
