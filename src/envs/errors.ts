@@ -28,7 +28,9 @@ export type ErrorCode =
   /** A remote agent (agent server, LLM endpoint) failed to produce an action. */
   | 'AGENT_FAILURE'
   /** A policy checkpoint is missing, corrupted, or does not match its own config. */
-  | 'BAD_CHECKPOINT';
+  | 'BAD_CHECKPOINT'
+  /** The policy's backend ran out of memory (the wasm heap holds at most 4 GB). */
+  | 'OUT_OF_MEMORY';
 
 /** Codes carried in `info.error` when an agent's action could not be carried out. */
 export type ActionErrorCode =

@@ -77,6 +77,8 @@ export interface TokenLogprobs {
 export class Policy {
   readonly model: TransformerModel;
   readonly optimizer: AdamW;
+  /** Padded tokens of the last `tokenLogprobs` pass (to say how large a pass ran out of memory). */
+  private lastPassTokens: number | undefined;
 
   constructor(
     readonly tokenizer: Tokenizer,
@@ -261,7 +263,8 @@ export class Policy {
       counts.push(count);
     });
     if (rows.length === 0) throw new TurngymError('INVALID_OPTIONS', 'tokenLogprobs: no target tokens (targetMask is all zero after the first token).');
-    const { hidden } = this.model.forward({ tokens: tf.tensor2d(tokens, [batch, length], 'int32') });
+    this.lastPassTokens = batch * length;
+    const { hidden } = outOfMemoryAsError(() => this.model.forward({ tokens: tf.tensor2d(tokens, [batch, length], 'int32') }), batch * length);
     const selected = gatherRows(hidden, tf.tensor1d(rows, 'int32'));
     let logits = this.model.logits(selected);
     if (temperature !== 1) logits = tf.div(logits, temperature);
@@ -274,7 +277,8 @@ export class Policy {
   /** Gradients of `loss` with respect to every variable (by name), and the loss value. */
   computeGradients(loss: () => tf.Scalar): { loss: number; gradients: Record<string, tf.Tensor> } {
     const names = [...this.model.variables.keys()];
-    const { value, grads } = tf.variableGrads(loss, this.variables);
+    this.lastPassTokens = undefined;
+    const { value, grads } = outOfMemoryAsError(() => tf.variableGrads(loss, this.variables), () => this.lastPassTokens);
     const lossValue = value.dataSync()[0]!;
     value.dispose();
     const gradients: Record<string, tf.Tensor> = {};
@@ -364,4 +368,24 @@ function drawToken(logits: Float32Array, temperature: number, topP: number, rng:
     if (token < 0) token = pool ? pool[pool.length - 1]! : argmax; // rounding at the very top of the mass
   }
   return { token, logprob: (logits[token]! - max) * scale - logTotal, entropy };
+}
+
+/**
+ * Runs `work`, turning the wasm backend's out-of-memory fault (a WebAssembly RuntimeError, "memory access out
+ * of bounds", once the heap cannot grow past 4 GB) into an `OUT_OF_MEMORY` error that says what to do.
+ * The backend is unusable afterwards in this process: the error says so.
+ */
+function outOfMemoryAsError<T>(work: () => T, paddedTokens: number | (() => number | undefined)): T {
+  try {
+    return work();
+  } catch (error) {
+    if (error instanceof TurngymError || !(error instanceof Error) || error.name !== 'RuntimeError' || !/memory access out of bounds|out of memory|OOM/i.test(error.message)) throw error;
+    const tokens = typeof paddedTokens === 'function' ? paddedTokens() : paddedTokens;
+    const size = tokens === undefined ? '' : ` on a pass of ${tokens} padded tokens (sequences x longest)`;
+    throw new TurngymError(
+      'OUT_OF_MEMORY',
+      `The policy ran out of WebAssembly memory${size} (the wasm backend's heap holds at most 4 GB, and attention needs sequences x heads x length^2 floats per layer). Use smaller passes: \`turngym train --micro-batch-tokens\` (default 4096), \`turngym sft --batch-tokens\`, or a shorter context. TensorFlow.js cannot be used again in this process; continue a training run with --resume from its last checkpoint.`,
+      { cause: error },
+    );
+  }
 }
