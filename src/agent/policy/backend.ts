@@ -75,11 +75,32 @@ async function load(name: BackendName): Promise<string> {
     wasm.setWasmPaths(`${join(dirname(require.resolve('@tensorflow/tfjs-backend-wasm/package.json')), 'dist')}/`);
     if (!(await tf.setBackend('wasm'))) throw new Error('the wasm backend did not initialise');
     await tf.ready();
+    shareDataOnClone();
     return 'wasm';
   }
   if (!(await tf.setBackend('cpu'))) throw new Error('the cpu backend did not initialise');
   await tf.ready();
   return 'cpu';
+}
+
+/**
+ * The wasm backend's Identity kernel (behind `clone`, and so behind every tensor a custom gradient saves for
+ * its backward pass) copies the data; tensors are immutable, so this one shares it by reference count, as
+ * the backend's own Reshape does and as the cpu backend's Identity does. A training pass of the policy saves
+ * every activation it multiplies, so this halves what the pass holds and copies.
+ */
+function shareDataOnClone(): void {
+  type Shared = { dataId: object; shape: number[]; dtype: tf.DataType };
+  tf.unregisterKernel('Identity', 'wasm');
+  tf.registerKernel({
+    kernelName: 'Identity',
+    backendName: 'wasm',
+    kernelFunc: (({ inputs, backend }: { inputs: { x: Shared }; backend: { incRef(dataId: object): void } }) => {
+      const { x } = inputs;
+      backend.incRef(x.dataId);
+      return { dataId: x.dataId, shape: x.shape, dtype: x.dtype };
+    }) as unknown as tf.KernelFunc,
+  });
 }
 
 function firstLine(text: string): string {

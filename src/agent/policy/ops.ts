@@ -48,6 +48,21 @@ function product(a: tf.Tensor, b: tf.Tensor): tf.Tensor {
   return tf.matMul(a as tf.Tensor2D, b as tf.Tensor2D);
 }
 
+/**
+ * Transposes of saved operands, by their data (a saved tensor shares its input's data: see backend.ts): the
+ * products of one input with several weights (queries, keys and values of one normalised input) transpose it
+ * once in the backward pass. An entry whose tensor is disposed (its backward pass has ended) is made again.
+ */
+const transposed = new WeakMap<object, tf.Tensor>();
+
+function transposeOnce(x: tf.Tensor): tf.Tensor {
+  const cached = transposed.get(x.dataId);
+  if (cached && !cached.isDisposed) return cached;
+  const result = swapLastAxes(x);
+  transposed.set(x.dataId, result);
+  return result;
+}
+
 const matMulExplicit = tf.customGrad(((a: tf.Tensor, b: tf.Tensor, save: tf.GradSaveFunc) => {
   save([a, b]);
   return {
@@ -55,7 +70,7 @@ const matMulExplicit = tf.customGrad(((a: tf.Tensor, b: tf.Tensor, save: tf.Grad
     gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => {
       const [savedA, savedB] = saved as [tf.Tensor, tf.Tensor];
       // dB = A^T dY; of a tall A [M, K] and dY [M, N], transpose the narrower one: (dY^T A)^T when N < K.
-      const gradB = dy.rank === 2 && dy.shape[1]! < savedA.shape[1]! ? swapLastAxes(product(swapLastAxes(dy), savedA)) : product(swapLastAxes(savedA), dy);
+      const gradB = dy.rank === 2 && dy.shape[1]! < savedA.shape[1]! ? swapLastAxes(product(swapLastAxes(dy), savedA)) : product(transposeOnce(savedA), dy);
       return [product(dy, swapLastAxes(savedB)), gradB];
     },
   };

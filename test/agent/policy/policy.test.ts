@@ -77,6 +77,18 @@ describe('ops', () => {
     }
   });
 
+  it('clones share their data on wasm (what custom gradients save), and outlive the original', () => {
+    const x = tf.tensor1d([1, 2, 3]);
+    const y = tf.clone(x);
+    expect(y.dataId).toBe(x.dataId);
+    const before = tf.memory().numTensors;
+    x.dispose();
+    expect(Array.from(y.dataSync())).toEqual([1, 2, 3]);
+    y.dispose();
+    expect(tf.memory().numTensors).toBe(before - 2);
+    expect(() => y.dataSync()).toThrow(/disposed/);
+  });
+
   it('layerNorm has the value and gradients of the formula written with plain ops', () => {
     const x = tf.randomNormal([7, 5], 0, 2, 'float32', 9);
     const scale = tf.randomNormal([5], 1, 0.5, 'float32', 10);
