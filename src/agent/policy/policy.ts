@@ -264,7 +264,7 @@ export class Policy {
     });
     if (rows.length === 0) throw new TurngymError('INVALID_OPTIONS', 'tokenLogprobs: no target tokens (targetMask is all zero after the first token).');
     this.lastPassTokens = batch * length;
-    const { hidden } = outOfMemoryAsError(() => this.model.forward({ tokens: tf.tensor2d(tokens, [batch, length], 'int32') }), batch * length);
+    const { hidden } = outOfMemoryAsError(() => this.model.forward({ tokens: tf.tensor2d(tokens, [batch, length], 'int32') }), () => this.lastPassTokens);
     const selected = gatherRows(hidden, tf.tensor1d(rows, 'int32'));
     let logits = this.model.logits(selected);
     if (temperature !== 1) logits = tf.div(logits, temperature);
@@ -375,12 +375,12 @@ function drawToken(logits: Float32Array, temperature: number, topP: number, rng:
  * of bounds", once the heap cannot grow past 4 GB) into an `OUT_OF_MEMORY` error that says what to do.
  * The backend is unusable afterwards in this process: the error says so.
  */
-function outOfMemoryAsError<T>(work: () => T, paddedTokens: number | (() => number | undefined)): T {
+function outOfMemoryAsError<T>(work: () => T, paddedTokens: () => number | undefined): T {
   try {
     return work();
   } catch (error) {
     if (error instanceof TurngymError || !(error instanceof Error) || error.name !== 'RuntimeError' || !/memory access out of bounds|out of memory|OOM/i.test(error.message)) throw error;
-    const tokens = typeof paddedTokens === 'function' ? paddedTokens() : paddedTokens;
+    const tokens = paddedTokens();
     const size = tokens === undefined ? '' : ` on a pass of ${tokens} padded tokens (sequences x longest)`;
     throw new TurngymError(
       'OUT_OF_MEMORY',
