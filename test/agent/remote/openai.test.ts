@@ -3,7 +3,9 @@ import { createServer, type IncomingMessage, type Server } from 'node:http';
 import { afterEach, describe, expect, it } from 'vitest';
 import { runEpisode } from '../../../src/agent/agent.js';
 import { OpenAIAgent } from '../../../src/agent/remote/openai.js';
+import { guessNumberSuite } from '../../../src/envs/puzzle/guess-number.js';
 import { make } from '../../../src/envs/registry.js';
+import { Rng } from '../../../src/envs/task.js';
 import '../../../src/envs/builtin.js';
 import { runCli } from '../../cli/helpers.js';
 
@@ -16,6 +18,8 @@ interface Recorded {
 }
 
 const fixture = JSON.parse(readFileSync(new URL('./fixtures/openai-guess-number.json', import.meta.url), 'utf8')) as { responses: Recorded[] };
+/** The recorded model plays 4 (higher), a malformed call, 7 (lower), 6: the first seed whose secret at difficulty 1 is 6. */
+const SEED = Array.from({ length: 1000 }, (_, seed) => seed).find((seed) => guessNumberSuite.generate(Rng.fromSeed(seed), 1).secret === 6)!;
 
 /** A real HTTP server that replays recorded chat-completions responses in order and keeps the requests. */
 class ReplayServer {
@@ -66,7 +70,7 @@ describe('OpenAIAgent', () => {
     replay = await ReplayServer.start(fixture.responses);
     const agent = new OpenAIAgent({ model: 'qwen2.5-7b-instruct', baseUrl: replay.baseUrl, apiKey: 'sk-test', retryDelayMs: 10 });
     const env = await make('puzzle/guess-number-v0', { difficulty: 1 });
-    const transcript = await runEpisode(env, agent, { seed: 42 });
+    const transcript = await runEpisode(env, agent, { seed: SEED });
     await env.close();
 
     expect(transcript.turns.map((turn) => turn.observation.text)).toEqual([
@@ -131,7 +135,7 @@ describe('OpenAIAgent', () => {
   it('runs from the CLI with --base-url and puts token usage in the summary', async () => {
     replay = await ReplayServer.start(fixture.responses.slice(2));
     const result = await runCli(
-      ['run', '--env', 'puzzle/guess-number-v0', '--difficulty', '1', '--seed', '42', '--episodes', '1', '--agent', 'openai:qwen2.5-7b-instruct', '--base-url', replay.baseUrl, '--json'],
+      ['run', '--env', 'puzzle/guess-number-v0', '--difficulty', '1', '--seed', String(SEED), '--episodes', '1', '--agent', 'openai:qwen2.5-7b-instruct', '--base-url', replay.baseUrl, '--json'],
       { env: { TURNGYM_API_KEY: 'sk-cli' } },
     );
     expect(result.stderr).toBe('');

@@ -3,7 +3,7 @@ import type { Env, StepResult } from '../../../src/envs/env.js';
 import { make } from '../../../src/envs/registry.js';
 import '../../../src/envs/builtin.js';
 import { findElement, parseTree } from '../../../src/envs/web/tree.js';
-import { bare, idOf } from './helpers.js';
+import { bare, formsSeed, idOf } from './helpers.js';
 
 /** Bad input on real pages: each is an error observation and the episode goes on. */
 describe('web envs: agent mistakes are error observations', () => {
@@ -56,8 +56,8 @@ describe('web envs: agent mistakes are error observations', () => {
   });
 
   it('names the options when selecting a missing one', async () => {
-    // This seed's form has a dropdown on its first tab.
-    const reset = await env.reset({ seed: 5, options: { difficulty: 5 } });
+    const seed = formsSeed(5, (task) => task.form.fields.some((field) => field.kind === 'select' && field.tab === 0));
+    const reset = await env.reset({ seed, options: { difficulty: 5 } });
     const dropdown = parseTree(reset.observation.text).find((element) => element.role === 'combobox');
     expect(dropdown, reset.observation.text).toBeDefined();
     const result = await env.step({ tool: 'select', args: { id: dropdown!.id, option: 'Atlantis' } });
@@ -163,8 +163,12 @@ describe('web envs: agent mistakes are error observations', () => {
   });
 
   it('refuses a button under a modal, and a form that is not valid yet', async () => {
-    // Seed 1 at difficulty 2: a form with a required dropdown and a confirmation modal.
-    const reset = await env.reset({ seed: 1, options: { difficulty: 2 } });
+    // A form with a confirmation modal (every form from difficulty 2) whose first required field is the Department dropdown.
+    const seed = formsSeed(2, (task) => {
+      const first = task.form.fields.find((field) => field.required && !(field.kind === 'checkbox' && field.initiallyChecked));
+      return first?.kind === 'select' && first.label === 'Department';
+    });
+    const reset = await env.reset({ seed, options: { difficulty: 2 } });
     const opened = await env.step({ tool: 'click', args: { id: idOf(reset.observation, 'button', 'Submit') } });
     expect(opened.info.error).toBeUndefined();
     expect(opened.observation.text).toContain('dialog "Confirm submission"');

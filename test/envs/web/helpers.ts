@@ -1,6 +1,8 @@
 /** Helpers for the web env tests: the env under the wrappers, finding elements in observations, and counting Chromium processes. */
 import { readdirSync, readFileSync } from 'node:fs';
 import type { Env, Observation } from '../../../src/envs/env.js';
+import { Rng } from '../../../src/envs/task.js';
+import { type FormsTask, formsSuite } from '../../../src/envs/web/forms.js';
 import type { WebEnv } from '../../../src/envs/web/env.js';
 import { findElement, parseTree } from '../../../src/envs/web/tree.js';
 import { Wrapper } from '../../../src/envs/wrappers.js';
@@ -8,6 +10,12 @@ import { Wrapper } from '../../../src/envs/wrappers.js';
 /** The WebEnv under `make`'s wrappers (for its page and site state, which agents never get). */
 export function bare(env: Env): WebEnv<never, unknown> {
   return (env instanceof Wrapper ? env.unwrapped : env) as unknown as WebEnv<never, unknown>;
+}
+
+/** The first reset seed whose forms task at `difficulty` has what a test needs (so tests name the form they want, not a number). */
+export function formsSeed(difficulty: number, wanted: (task: FormsTask) => boolean): number {
+  for (let seed = 0; seed < 10_000; seed++) if (wanted(formsSuite.generate(Rng.fromSeed(seed), difficulty))) return seed;
+  throw new Error('no forms task in the first 10,000 seeds has what the test needs');
 }
 
 /** The id of the element with this role and name in an observation; fails the test when it is missing. */
