@@ -15,6 +15,7 @@ interface EvalFlags {
   episodes: number;
   seed: number;
   temperature: number;
+  maxTurns?: number;
   difficulty?: number;
   kwargs: Record<string, unknown>;
   backend: string;
@@ -31,6 +32,7 @@ export function evalCommand(program: Command): void {
     .option('--episodes <n>', 'number of episodes', integer('--episodes', { min: 1 }), 100)
     .option('--seed <s>', 'seed of the first episode (episode i uses seed + i)', integer('--seed', { min: 0 }), HELDOUT_SEED_BASE)
     .option('--temperature <t>', 'sampling temperature; 0 is greedy', temperature, 0)
+    .option('--max-turns <n>', "turn limit of each episode (default: the env's)", integer('--max-turns', { min: 1 }))
     .option('--difficulty <d>', 'task difficulty (the env decides the range)', integer('--difficulty'))
     .option('--kwargs <json>', 'env keyword arguments as a JSON object', jsonObject('--kwargs'), {})
     .option('--backend <name>', `TensorFlow.js backend: auto | ${BACKENDS.join(' | ')}`, 'auto')
@@ -42,10 +44,10 @@ export function evalCommand(program: Command): void {
       const kwargs = { ...flags.kwargs, ...(flags.difficulty !== undefined ? { difficulty: flags.difficulty } : {}) };
       const policy = await loadCheckpoint(flags.checkpoint);
       try {
-        const { report } = await evaluatePolicy(policy, flags.env, { episodes: flags.episodes, kwargs, firstSeed: flags.seed, temperature: flags.temperature });
+        const { report } = await evaluatePolicy(policy, flags.env, { episodes: flags.episodes, kwargs, firstSeed: flags.seed, temperature: flags.temperature, maxTurns: flags.maxTurns });
         const result = { checkpoint: flags.checkpoint, ...report };
         if (flags.json) printJson(result);
-        else console.log(`${report.episodes} episodes of ${report.env} · success rate ${report.success_rate.toFixed(3)} · mean return ${report.mean_return.toFixed(3)} · mean turns ${report.mean_turns.toFixed(2)}`);
+        else console.log(`${report.episodes} episodes of ${report.env} · success rate ${report.success_rate.toFixed(3)} · mean return ${report.mean_return.toFixed(3)} · mean turns ${report.mean_turns.toFixed(2)} (at most ${report.max_turns})`);
       } finally {
         policy.dispose();
       }

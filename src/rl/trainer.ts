@@ -127,8 +127,11 @@ export async function train(options: TrainOptions & { resume?: boolean }, hooks:
   const tensorboard = config.tensorboard ? new (await import('./tensorboard.js')).TensorBoardWriter(runDir) : undefined;
   const evaluate = async (label: string) => {
     if (config.evalEpisodes === 0) return undefined;
-    const { report } = await evaluatePolicy(policy, config.env, { episodes: config.evalEpisodes, kwargs, temperature: 0 });
-    log(`[train] held-out ${label}: success ${report.success_rate.toFixed(3)}, return ${report.mean_return.toFixed(3)}, turns ${report.mean_turns.toFixed(2)} (${report.episodes} episodes)`);
+    // At the horizon the curriculum ends on: the one the run trains the policy for.
+    const { report } = await evaluatePolicy(policy, config.env, { episodes: config.evalEpisodes, kwargs, temperature: 0, maxTurns: maxHorizon(curriculum) });
+    log(
+      `[train] held-out ${label}: success ${report.success_rate.toFixed(3)}, return ${report.mean_return.toFixed(3)}, turns ${report.mean_turns.toFixed(2)} (${report.episodes} episodes, at most ${report.max_turns} turns)`,
+    );
     return report;
   };
 

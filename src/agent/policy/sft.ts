@@ -65,6 +65,8 @@ export interface EvaluationReport {
   episodes: number;
   first_seed: number;
   temperature: number;
+  /** Turn limit of the episodes (the env's own unless the evaluation set one). */
+  max_turns: number;
   success_rate: number;
   mean_return: number;
   mean_turns: number;
@@ -155,14 +157,14 @@ export function packBatches<T extends { tokens: readonly number[] }>(sequences: 
 export async function evaluatePolicy(
   policy: Policy,
   envId: string,
-  options: { episodes: number; kwargs?: Record<string, unknown>; firstSeed?: number; temperature?: number; parallel?: number; seed?: number },
+  options: { episodes: number; kwargs?: Record<string, unknown>; firstSeed?: number; temperature?: number; parallel?: number; seed?: number; maxTurns?: number },
 ): Promise<{ report: EvaluationReport; transcripts: PolicyTranscript[] }> {
   const firstSeed = options.firstSeed ?? HELDOUT_SEED_BASE;
   const temperature = options.temperature ?? 0;
   const parallel = Math.max(1, Math.min(options.parallel ?? 32, options.episodes));
   const envs: Env[] = [];
   try {
-    for (let i = 0; i < parallel; i++) envs.push(await make(envId, options.kwargs ?? {}));
+    for (let i = 0; i < parallel; i++) envs.push(await make(envId, options.kwargs ?? {}, options.maxTurns !== undefined ? { maxTurns: options.maxTurns } : {}));
     const seeds = Array.from({ length: options.episodes }, (_, i) => firstSeed + i);
     const transcripts = await playEpisodes(policy, envs, seeds, { temperature, seed: options.seed ?? 0 });
     const mean = (values: number[]) => values.reduce((sum, value) => sum + value, 0) / Math.max(1, values.length);
@@ -172,6 +174,7 @@ export async function evaluatePolicy(
         episodes: transcripts.length,
         first_seed: firstSeed,
         temperature,
+        max_turns: options.maxTurns ?? envs[0]!.spec.maxTurns,
         success_rate: mean(transcripts.map((t) => (t.success ? 1 : 0))),
         mean_return: mean(transcripts.map((t) => t.return)),
         mean_turns: mean(transcripts.map((t) => t.turns.length)),

@@ -32,8 +32,11 @@ describe('turngym sft / eval / run --agent checkpoint:DIR', () => {
     const evaluation = await runCli(['eval', '--checkpoint', out, '--env', 'puzzle/guess-number-v0', '--episodes', '3', '--json']);
     expect(evaluation.code).toBe(0);
     const summary = JSON.parse(evaluation.stdout);
-    expect(summary).toMatchObject({ checkpoint: out, env: 'puzzle/guess-number-v0', episodes: 3, temperature: 0 });
+    expect(summary).toMatchObject({ checkpoint: out, env: 'puzzle/guess-number-v0', episodes: 3, temperature: 0, max_turns: 10 });
     expect(summary.mean_turns).toBeGreaterThan(0);
+    const short = await runCli(['eval', '--checkpoint', out, '--env', 'puzzle/guess-number-v0', '--episodes', '3', '--max-turns', '2', '--json']);
+    expect(JSON.parse(short.stdout)).toMatchObject({ episodes: 3, max_turns: 2 });
+    expect(JSON.parse(short.stdout).mean_turns).toBeLessThanOrEqual(2);
 
     const played = await runCli(['run', '--env', 'puzzle/guess-number-v0', '--agent', `checkpoint:${out}`, '--episodes', '1', '--max-turns', '2']);
     expect(played.code).toBe(0);
