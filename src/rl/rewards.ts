@@ -23,9 +23,14 @@ export interface RewardParts {
 /** Codes that mean the action itself was malformed (not a legitimate but wrong move). */
 const FORMAT_ERRORS = new Set(['UNPARSABLE_ACTION', 'UNKNOWN_TOOL', 'INVALID_ARGS', 'ACTION_TOO_LARGE']);
 
+/** True when the step's error code says the action did not parse or validate. */
+export function isFormatError(code: string | undefined): boolean {
+  return code !== undefined && FORMAT_ERRORS.has(code);
+}
+
 /** The format penalty of a step: `-penalty` when the action was malformed, else 0. */
 export function formatPenalty(info: StepInfo, penalty: number): number {
-  return info.error && FORMAT_ERRORS.has(info.error.code) ? -penalty : 0;
+  return isFormatError(info.error?.code) ? -penalty : 0;
 }
 
 /**

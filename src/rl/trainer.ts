@@ -29,6 +29,7 @@ import { type Curriculum, horizonAt } from './curriculum.js';
 import { lossConfigSchema } from './losses.js';
 import { METRICS, MetricsWriter, type MetricsRecord } from './metrics.js';
 import { writeReport } from './report.js';
+import { isFormatError } from './rewards.js';
 import { collectRollouts, type Trajectory } from './rollout.js';
 import type { TrajectoryRecord } from './trajectories.js';
 import { type Example, runUpdates, type UpdateSummary } from './update.js';
@@ -375,7 +376,7 @@ function stepMetrics(
     [METRICS.maxTurns]: timing.horizon,
     [METRICS.turnsMean]: mean(trajectories.map((t) => t.turns.length)),
     [METRICS.informationGain]: mean(turns.map((turn) => turn.rewards.informationGain)),
-    [METRICS.formatErrors]: mean(turns.map((turn) => (turn.rewards.format < 0 ? 1 : 0))),
+    [METRICS.formatErrors]: mean(turns.map((turn) => (isFormatError(turn.error) ? 1 : 0))), // counted with or without a penalty
     [METRICS.droppedTrajectories]: batch.dropped,
     [METRICS.tokensPerSecond]: (batch.sampledTokens + update.tokens) / timing.stepSeconds,
     [METRICS.envStepsPerSecond]: batch.envSteps / timing.stepSeconds,

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { discountedReturns, grpoAdvantages, igpoAdvantages, zScores } from '../../src/rl/advantages.js';
 import { horizonAt, parseCurriculum } from '../../src/rl/curriculum.js';
-import { formatPenalty, informationGain } from '../../src/rl/rewards.js';
+import { formatPenalty, informationGain, isFormatError } from '../../src/rl/rewards.js';
 
 const parts = (informationGain: number, format = 0) => ({ informationGain, format, env: 0 });
 
@@ -18,6 +18,8 @@ describe('rewards', () => {
     expect(formatPenalty({ error: { code: 'UNPARSABLE_ACTION', message: '' } }, 0.5)).toBe(-0.5);
     expect(formatPenalty({ error: { code: 'TOOL_ERROR', message: '' } }, 0.5)).toBe(0);
     expect(formatPenalty({}, 0.5)).toBe(0);
+    // What rollout/format_error_rate counts, with or without a penalty.
+    expect(['UNPARSABLE_ACTION', 'UNKNOWN_TOOL', 'INVALID_ARGS', 'ACTION_TOO_LARGE', 'TOOL_ERROR', undefined].map(isFormatError)).toEqual([true, true, true, true, false, false]);
   });
 });
 
