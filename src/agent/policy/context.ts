@@ -1,8 +1,10 @@
 /**
- * Context management: fitting a transcript into the model's context. The tool descriptions and the task
- * are always kept; when the turns do not fit, the oldest turns are dropped first and `<|cut|>` marks the
- * place. Training (behaviour cloning) and acting use this same function, so the policy is trained on the
- * contexts it will see.
+ * Context management: fitting a transcript into the model's context. When the turns do not fit, the oldest
+ * go first and `<|cut|>` marks the place. When the tools, the task and the newest turn still do not fit
+ * (search results, web pages and long task statements can each fill a small context), the tool descriptions
+ * are shortened first: they are the same in every episode, while the task is what the policy must read.
+ * Training (behaviour cloning) and acting use this same function, so the policy is trained on the contexts
+ * it will see.
  */
 import { type Segment, type TranscriptTokenizer, actionPrefix, encodeSegment } from '../chat.js';
 
@@ -11,20 +13,25 @@ export interface BuiltContext {
   tokens: number[];
   /** Turns (action + observation pairs, or a lone observation) left out. */
   droppedTurns: number;
-  /** True when even the newest turn or the header had to be cut inside. */
+  /** True when a segment (the tools, the task or the newest turn) had to be cut inside. */
   clipped: boolean;
 }
 
 /**
  * Builds the context for the next action from an episode's segments (header first, then turns) within
- * `budget` tokens (the context length minus the room kept for the action).
+ * `budget` tokens (the context length minus the room kept for the action). What is kept, in order of
+ * priority: the newest turn, the task, older turns (newest first), the tool descriptions. When even the
+ * task and the newest turn do not fit, the start of each is kept (a task states its question early; a result
+ * list, a page or a document leads with what matters most) and the tools are left out.
  */
 export function buildContext(segments: readonly Segment[], tokenizer: TranscriptTokenizer, budget: number): BuiltContext {
   const prefix = actionPrefix(tokenizer);
   const cut = tokenizer.special('<|cut|>');
   let headerEnd = 0;
   while (headerEnd < segments.length && (segments[headerEnd]!.role === 'tools' || segments[headerEnd]!.role === 'task')) headerEnd++;
-  const header = segments.slice(0, headerEnd).flatMap((segment) => encodeSegment(segment, tokenizer));
+  const headerSegments = segments.slice(0, headerEnd);
+  const tools = headerSegments.filter((segment) => segment.role === 'tools').flatMap((segment) => encodeSegment(segment, tokenizer));
+  const task = headerSegments.filter((segment) => segment.role === 'task').flatMap((segment) => encodeSegment(segment, tokenizer));
   // A turn starts at an action; anything before the first action (a lone observation) is its own group.
   const groups: number[][] = [];
   for (const segment of segments.slice(headerEnd)) {
@@ -32,21 +39,20 @@ export function buildContext(segments: readonly Segment[], tokenizer: Transcript
     if (segment.role === 'action' || groups.length === 0) groups.push(encoded);
     else groups[groups.length - 1]!.push(...encoded);
   }
-  const total = header.length + groups.reduce((sum, group) => sum + group.length, 0) + prefix.length;
-  if (total <= budget) return { tokens: [...header, ...groups.flat(), ...prefix], droppedTurns: 0, clipped: false };
-
-  let kept = groups.length;
-  let length = total + 1; // + <|cut|>
+  const fixed = tools.length + task.length + prefix.length;
+  let length = fixed + groups.reduce((sum, group) => sum + group.length, 0);
   let first = 0;
-  while (length > budget && kept > 1) {
+  while (length > budget && groups.length - first > 1) {
     length -= groups[first]!.length;
+    if (first === 0) length++; // the <|cut|> that marks dropped turns
     first++;
-    kept--;
   }
-  const tokens = [...header, cut, ...groups.slice(first).flat(), ...prefix];
-  if (tokens.length <= budget) return { tokens, droppedTurns: first, clipped: false };
-  // Still too long (a huge observation or task): keep the start of the header and the end of the rest.
-  const headKeep = Math.min(header.length, Math.floor(budget / 2));
-  const tailKeep = budget - headKeep - 1;
-  return { tokens: [...tokens.slice(0, headKeep), cut, ...tokens.slice(tokens.length - tailKeep)], droppedTurns: first, clipped: true };
+  const turns = [...(first > 0 ? [cut] : []), ...groups.slice(first).flat()];
+  if (length <= budget) return { tokens: [...tools, ...task, ...turns, ...prefix], droppedTurns: first, clipped: false };
+
+  const toolsRoom = budget - task.length - turns.length - prefix.length - 1;
+  if (toolsRoom >= 0) return { tokens: [...tools.slice(0, toolsRoom), cut, ...task, ...turns, ...prefix], droppedTurns: first, clipped: true };
+  const room = Math.max(0, budget - prefix.length - 2);
+  const taskKeep = Math.min(task.length, Math.max(Math.floor(room / 2), room - turns.length));
+  return { tokens: [...task.slice(0, taskKeep), cut, ...turns.slice(0, room - taskKeep), cut, ...prefix], droppedTurns: first, clipped: true };
 }

@@ -62,12 +62,27 @@ describe('buildContext', () => {
     expect(text).toContain('guess(n=5)<|end|><|observation|>5: higher.<|end|><|action|>');
   });
 
-  it('cuts inside when even the newest turn does not fit', () => {
-    const huge: Segment[] = [...header, { role: 'action', text: 'guess(n=1)' }, { role: 'observation', text: 'x'.repeat(500) }];
-    const context = buildContext(huge, tokenizer, 64);
-    expect(context.tokens).toHaveLength(64);
+  it('shortens the tool descriptions before the task: the question survives a header longer than the context', () => {
+    const long: Segment[] = [
+      { role: 'tools', text: 'guess(n): Guess. '.repeat(40) },
+      { role: 'task', text: 'I am thinking of an integer. Question: 16? guess(n): Guess. guess(n): Guess.' },
+    ];
+    const task = buildContext([long[1]!], tokenizer, 1000).tokens.length - 1; // its tokens, less <|action|>
+    const context = buildContext(long, tokenizer, task + 20);
+    expect(context.tokens.length).toBeLessThanOrEqual(task + 20);
     expect(context.clipped).toBe(true);
-    expect(context.tokens[0]).toBe(tokenizer.special('<|tools|>'));
-    expect(context.tokens.at(-1)).toBe(tokenizer.special('<|action|>'));
+    const text = tokenizer.decode(context.tokens);
+    expect(text.startsWith('<|tools|>guess(n): Guess.')).toBe(true);
+    expect(text).toContain('<|cut|><|task|>I am thinking of an integer. Question: 16? guess(n): Guess. guess(n): Guess.<|end|><|action|>');
+  });
+
+  it('keeps the start of the task and of the newest turn when even they do not fit', () => {
+    const huge: Segment[] = [...header, { role: 'action', text: 'guess(n=1)' }, { role: 'observation', text: `16: higher. ${'x'.repeat(500)}` }];
+    const context = buildContext(huge, tokenizer, 64);
+    expect(context.tokens.length).toBeLessThanOrEqual(64);
+    expect(context.clipped).toBe(true);
+    const text = tokenizer.decode(context.tokens);
+    expect(text.startsWith('<|task|>I am thinking of an integer<|end|><|cut|><|action|>guess(n=1)<|end|><|observation|>16: higher. xx')).toBe(true);
+    expect(text.endsWith('x<|cut|><|action|>')).toBe(true);
   });
 });
