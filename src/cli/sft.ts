@@ -23,6 +23,7 @@ interface SftFlags {
   width?: number;
   heads?: number;
   context?: number;
+  tiedEmbeddings?: boolean;
   maxActionTokens?: number;
   difficulty?: number;
   kwargs: Record<string, unknown>;
@@ -47,6 +48,7 @@ export function sftCommand(program: Command): void {
     .option('--width <n>', 'model width (default 128)', integer('--width', { min: 8 }))
     .option('--heads <n>', 'attention heads (default 4)', integer('--heads', { min: 1 }))
     .option('--context <n>', 'context length in tokens (default 256)', integer('--context', { min: 16 }))
+    .option('--tied-embeddings', 'compute logits with the token embedding instead of a separate output head (helps a small policy copy names from its context)')
     .option('--max-action-tokens <n>', 'most tokens per action (default 48)', integer('--max-action-tokens', { min: 4 }))
     .option('--difficulty <d>', 'task difficulty (the env decides the range)', integer('--difficulty'))
     .option('--kwargs <json>', 'env keyword arguments as a JSON object', jsonObject('--kwargs'), {})
@@ -63,6 +65,7 @@ export function sftCommand(program: Command): void {
         ...(flags.width !== undefined ? { width: flags.width } : {}),
         ...(flags.heads !== undefined ? { heads: flags.heads } : {}),
         ...(flags.context !== undefined ? { contextLength: flags.context } : {}),
+        ...(flags.tiedEmbeddings ? { tiedEmbeddings: true } : {}),
       };
       const { policy, report } = await behaviourCloning({
         env: flags.env,

@@ -30,6 +30,7 @@ export const trainConfigSchema = z
         width: z.number().int().min(8).optional(),
         heads: z.number().int().min(1).optional(),
         contextLength: z.number().int().min(8).optional(),
+        tiedEmbeddings: z.boolean().optional(),
       })
       .default({})
       .describe('Shape of a fresh policy (without --init), as JSON, e.g. {"layers":2,"width":128}'),

@@ -1,6 +1,6 @@
 /**
- * A decoder-only transformer (GPT-2 layout: learned positions, pre-norm blocks, ReLU MLP, untied output
- * head, no biases in the projections) written with raw tfjs ops so that every kernel it needs exists on
+ * A decoder-only transformer (GPT-2 layout: learned positions, pre-norm blocks, ReLU MLP, an output head
+ * of its own or tied to the token embedding, no biases in the projections) written with raw tfjs ops so that every kernel it needs exists on
  * the wasm backend (see ops.ts). `forward` serves training (whole sequences) and incremental decoding
  * (new tokens attend to a cache of earlier keys and values).
  */
@@ -17,6 +17,10 @@ export const modelConfigSchema = z
   heads: z.number().int().min(1).max(64).default(4).describe('Attention heads; must divide width'),
   contextLength: z.number().int().min(8).max(8192).default(256).describe('Longest sequence, in tokens'),
     ffnWidth: z.number().int().min(8).max(16384).optional().describe('Hidden width of the MLP; default 4 x width'),
+    tiedEmbeddings: z
+      .boolean()
+      .default(false)
+      .describe('Compute the logits with the token embedding (transposed) instead of a separate output head, as GPT-2 does: copying a token from the context then needs no per-token learning'),
   })
   .transform((config) => ({ ...config, ffnWidth: config.ffnWidth ?? 4 * config.width }));
 export type ModelConfig = z.output<typeof modelConfigSchema>;
@@ -70,7 +74,8 @@ export function parameterShapes(config: ModelConfig): [string, number[]][] {
       [`${prefix}/mlp_out`, [ffnWidth, width]],
     );
   }
-  shapes.push(['final_norm_scale', [width]], ['final_norm_shift', [width]], ['head', [width, vocabSize]]);
+  shapes.push(['final_norm_scale', [width]], ['final_norm_shift', [width]]);
+  if (!config.tiedEmbeddings) shapes.push(['head', [width, vocabSize]]);
   return shapes;
 }
 
@@ -173,6 +178,7 @@ export class TransformerModel {
 
   /** Logits [N, vocab] of hidden rows [N, width]. */
   logits(hidden: tf.Tensor2D): tf.Tensor2D {
+    if (this.config.tiedEmbeddings) return matMul(hidden, tf.transpose(this.weight<tf.Tensor2D>('token_embedding')));
     return matMul(hidden, this.weight('head'));
   }
 

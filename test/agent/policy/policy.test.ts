@@ -213,6 +213,38 @@ describe('checkpoints', () => {
     }
   });
 
+  it('ties the output head to the token embedding when asked: no head weights, logits = hidden x embedding^T, round-trips', async () => {
+    const policy = Policy.create({ tokenizer, model: { ...tiny, tiedEmbeddings: true }, seed: 5, maxActionTokens: 10 });
+    const untied = Policy.create({ tokenizer, model: tiny, seed: 5, maxActionTokens: 10 });
+    const path = join(directory, 'tied');
+    try {
+      expect(policy.model.variables.has('head')).toBe(false);
+      expect(untied.model.parameterCount - policy.model.parameterCount).toBe(tiny.width * tokenizer.vocabSize);
+      const [logits, expected] = tf.tidy(() => {
+        const hidden = tf.randomNormal([3, tiny.width], 0, 1, 'float32', 1) as tf.Tensor2D;
+        const embedding = policy.model.variables.get('token_embedding')!;
+        return [policy.model.logits(hidden).arraySync(), tf.matMul(hidden, embedding, false, true).arraySync()];
+      });
+      expect((logits as number[][]).flat().map((v) => Number(v.toFixed(4)))).toEqual((expected as number[][]).flat().map((v) => Number(v.toFixed(4))));
+      // One update moves the embedding through both its uses (input rows and output logits).
+      const before = policy.model.variables.get('token_embedding')!.arraySync() as number[][];
+      policy.update(() => tf.neg(tf.mean(policy.tokenLogprobs([{ tokens: [1, 2, 3], targetMask: [0, 1, 1] }]).logprobs)) as tf.Scalar);
+      const after = policy.model.variables.get('token_embedding')!.arraySync() as number[][];
+      expect(after[10]).not.toEqual(before[10]); // token 10 is not in the sequence: only the output use moves it
+      await saveCheckpoint(policy, path);
+      const loaded = await loadCheckpoint(path);
+      try {
+        expect(loaded.config.tiedEmbeddings).toBe(true);
+        expect(loaded.sample(contexts(), { rng: Rng.fromSeed(9) })).toEqual(policy.sample(contexts(), { rng: Rng.fromSeed(9) }));
+      } finally {
+        loaded.dispose();
+      }
+    } finally {
+      policy.dispose();
+      untied.dispose();
+    }
+  });
+
   it('refuses corrupted, incomplete and mismatched checkpoints with a clear error', async () => {
     const policy = Policy.create({ tokenizer, model: tiny, seed: 6, maxActionTokens: 10 });
     const path = join(directory, 'broken');
