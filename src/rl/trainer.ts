@@ -100,6 +100,7 @@ export async function train(options: TrainOptions & { resume?: boolean }, hooks:
         episodes: config.warmStartEpisodes,
         steps: config.warmStartSteps,
         evalEpisodes: config.evalEpisodes,
+        evalMaxTurns: maxHorizon(curriculum), // the "before" figure, at the horizon of the "after" one
         model: config.model,
         maxActionTokens: Math.max(48, config.maxActionTokens),
         seed: config.seed,

@@ -77,8 +77,16 @@ describe('train', () => {
     expect(trajectories[0]).toMatchObject({ step: 1, env: 'puzzle/guess-number-v0', max_turns: 2 });
     expect(trajectories[0].turns[0]).toHaveProperty('information_gain');
     expect(await readdir(join(out, 'checkpoints'))).toEqual(['latest.json', 'step-000001', 'step-000002']);
-    expect(JSON.parse(await readFile(join(out, 'eval.json'), 'utf8'))).toMatchObject({ before: { episodes: 4 }, after: { episodes: 4 } });
+    // Held-out episodes play at the horizon the curriculum ends on (4), not the env's (10).
+    expect(JSON.parse(await readFile(join(out, 'eval.json'), 'utf8'))).toMatchObject({ before: { episodes: 4, max_turns: 4 }, after: { episodes: 4, max_turns: 4 } });
     expect(JSON.parse(await readFile(join(out, 'config.json'), 'utf8'))).toMatchObject({ env: 'puzzle/guess-number-v0', advantage: 'igpo' });
+  }, 300_000);
+
+  it('scores a warm start at the same horizon as the policy after RL', async () => {
+    const out = join(await mkdtemp(join(tmpdir(), 'turngym-train-')), 'run');
+    const result = await train({ ...tiny, steps: 1, warmStartSteps: 2, warmStartEpisodes: 4, evalEpisodes: 2, curriculum: { kind: 'fixed', maxTurns: 2 }, out }, { log: () => {} });
+    expect(result.before).toMatchObject({ episodes: 2, max_turns: 2 });
+    expect(result.after).toMatchObject({ episodes: 2, max_turns: 2 });
   }, 300_000);
 
   it('refuses IGPO on an env without an answer tool, and unknown options', async () => {

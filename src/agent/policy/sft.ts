@@ -52,6 +52,8 @@ export interface SftOptions {
   maxVocab?: number;
   /** Sampling temperature of the held-out evaluation (0: greedy). Default 0. */
   evalTemperature?: number;
+  /** Turn limit of the held-out evaluation. Default: the env's. */
+  evalMaxTurns?: number;
   /** Seed of the weights and of batch order. Default 0. */
   seed?: number;
   /** Progress lines (default: none). */
@@ -251,7 +253,12 @@ export async function behaviourCloning(options: SftOptions): Promise<{ policy: P
   }
   const seconds = (performance.now() - started) / 1000;
   const finalLoss = recent.reduce((a, b) => a + b, 0) / Math.max(1, recent.length);
-  const { report: heldout } = await evaluatePolicy(policy, options.env, { episodes: options.evalEpisodes ?? 100, kwargs, temperature: options.evalTemperature ?? 0 });
+  const { report: heldout } = await evaluatePolicy(policy, options.env, {
+    episodes: options.evalEpisodes ?? 100,
+    kwargs,
+    temperature: options.evalTemperature ?? 0,
+    maxTurns: options.evalMaxTurns,
+  });
   log(`[sft] held-out success ${heldout.success_rate.toFixed(3)} over ${heldout.episodes} episodes (seeds ${heldout.first_seed}..), mean turns ${heldout.mean_turns.toFixed(2)}`);
   return {
     policy,
