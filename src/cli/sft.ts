@@ -48,7 +48,7 @@ export function sftCommand(program: Command): void {
     .option('--width <n>', 'model width (default 128)', integer('--width', { min: 8 }))
     .option('--heads <n>', 'attention heads (default 4)', integer('--heads', { min: 1 }))
     .option('--context <n>', 'context length in tokens (default 256)', integer('--context', { min: 16 }))
-    .option('--tied-embeddings', 'compute logits with the token embedding instead of a separate output head (helps a small policy copy names from its context)')
+    .option('--tied-embeddings', 'compute logits with the token embedding instead of a separate output head, as GPT-2 does')
     .option('--max-action-tokens <n>', 'most tokens per action (default 48)', integer('--max-action-tokens', { min: 4 }))
     .option('--difficulty <d>', 'task difficulty (the env decides the range)', integer('--difficulty'))
     .option('--kwargs <json>', 'env keyword arguments as a JSON object', jsonObject('--kwargs'), {})

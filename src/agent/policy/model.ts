@@ -1,8 +1,8 @@
 /**
  * A decoder-only transformer (GPT-2 layout: learned positions, pre-norm blocks, ReLU MLP, an output head
- * of its own or tied to the token embedding, no biases in the projections) written with raw tfjs ops so that every kernel it needs exists on
- * the wasm backend (see ops.ts). `forward` serves training (whole sequences) and incremental decoding
- * (new tokens attend to a cache of earlier keys and values).
+ * of its own or tied to the token embedding, no biases in the projections) written with raw tfjs ops so
+ * that every kernel it needs exists on the wasm backend (see ops.ts). `forward` serves training (whole
+ * sequences) and incremental decoding (new tokens attend to a cache of earlier keys and values).
  */
 import * as tf from '@tensorflow/tfjs';
 import { z } from 'zod';
@@ -20,7 +20,7 @@ export const modelConfigSchema = z
     tiedEmbeddings: z
       .boolean()
       .default(false)
-      .describe('Compute the logits with the token embedding (transposed) instead of a separate output head, as GPT-2 does: copying a token from the context then needs no per-token learning'),
+      .describe('Compute the logits with the token embedding (transposed) instead of a separate output head, as GPT-2 does'),
   })
   .transform((config) => ({ ...config, ffnWidth: config.ffnWidth ?? 4 * config.width }));
 export type ModelConfig = z.output<typeof modelConfigSchema>;
