@@ -63,7 +63,7 @@ const EXPERIMENTS: Record<string, Preset> = {
 
 export const PRESETS: Record<string, Preset> = {
   quickstart: {
-    description: 'npm start: warm start, then RL with ScalingInter, Clip-Cov and IGPO on 1-hop search (about 3.5 minutes on 2 cores)',
+    description: 'npm start: warm start, then RL with ScalingInter, Clip-Cov and IGPO on 1-hop search (about 4 minutes on 2 cores)',
     options: {
       ...search,
       out: 'runs/quickstart',
