@@ -29,9 +29,9 @@ export function buildContext(segments: readonly Segment[], tokenizer: Transcript
   const cut = tokenizer.special('<|cut|>');
   let headerEnd = 0;
   while (headerEnd < segments.length && (segments[headerEnd]!.role === 'tools' || segments[headerEnd]!.role === 'task')) headerEnd++;
-  const headerSegments = segments.slice(0, headerEnd);
-  const tools = headerSegments.filter((segment) => segment.role === 'tools').flatMap((segment) => encodeSegment(segment, tokenizer));
-  const task = headerSegments.filter((segment) => segment.role === 'task').flatMap((segment) => encodeSegment(segment, tokenizer));
+  const header = segments.slice(0, headerEnd);
+  const tools = header.filter((segment) => segment.role === 'tools').flatMap((segment) => encodeSegment(segment, tokenizer));
+  const task = header.filter((segment) => segment.role === 'task').flatMap((segment) => encodeSegment(segment, tokenizer));
   // A turn starts at an action; anything before the first action (a lone observation) is its own group.
   const groups: number[][] = [];
   for (const segment of segments.slice(headerEnd)) {
