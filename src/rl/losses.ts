@@ -3,9 +3,11 @@
  * (core_algos.py: `compute_policy_loss`, `clip_cov`, `kl_cov`), written as a pure function of tensors so
  * the formulas can be checked on hand-computed cases.
  *
- * All inputs are flat over the tokens of a mini-batch ([N]); `mask` is 1 on action tokens and 0 elsewhere
- * (prompt, observation and padding tokens never carry loss). The loss is the token mean over valid tokens
- * (verl's `token-mean` aggregation).
+ * All inputs are flat over the tokens of a mini-batch ([N]); `weights` is 0 where a token carries no loss
+ * (prompt, observation and padding tokens) and positive on action tokens, the valid ones. The loss is the
+ * weighted mean sum_i w_i L_i / sum_i w_i: with every weight 1 it is verl's `token-mean` aggregation; with
+ * w_i = 1 / (action tokens of i's trajectory) each trajectory weighs the same however long it is (verl's
+ * `seq-mean-token-mean`, a trajectory being the sequence).
  *
  *   ratio_i = exp(logp_i - logp_old_i)
  *   cov_i   = (A_i - mean A)(logp_i - mean logp)         (means over valid tokens; logp detached)
@@ -31,6 +33,12 @@ export const lossConfigSchema = z.object({
   clipCovUb: z.number().default(5).describe('Clip-Cov: upper covariance bound of candidate tokens'),
   klCovRatio: z.number().min(0).max(1).default(2e-4).describe('KL-Cov: fraction of valid tokens (top by covariance) that get the KL penalty (at least 1)'),
   klCovCoef: z.number().min(0).default(0.1).describe('KL-Cov: coefficient of |logp - logp_old| on the selected tokens'),
+  lossAggregation: z
+    .enum(['token-mean', 'trajectory-mean'])
+    .default('token-mean')
+    .describe(
+      'How token losses are averaged: token-mean (every action token weighs the same; verl token-mean) or trajectory-mean (each trajectory weighs the same however many tokens it has; verl seq-mean-token-mean)',
+    ),
 });
 export type LossConfig = z.output<typeof lossConfigSchema>;
 
@@ -41,8 +49,8 @@ export interface LossInputs {
   oldLogprobs: tf.Tensor1D;
   /** Per-token advantages, [N]. */
   advantages: tf.Tensor1D;
-  /** 1 for action tokens, 0 otherwise, [N]. */
-  mask: tf.Tensor1D;
+  /** Loss weight of each token: positive on action tokens, 0 otherwise (1 everywhere valid is token-mean), [N]. */
+  weights: tf.Tensor1D;
   /** Per-token entropies under the current policy (differentiable); needed for `bonus`. [N] */
   entropies?: tf.Tensor1D;
 }
@@ -75,11 +83,16 @@ export function policyLoss(inputs: LossInputs, config: LossConfig, rng: Rng): Lo
   const logp = inputs.logprobs.dataSync();
   const old = inputs.oldLogprobs.dataSync();
   const advantages = inputs.advantages.dataSync();
-  const mask = inputs.mask.dataSync();
-  const n = mask.length;
+  const weights = inputs.weights.dataSync();
+  const n = weights.length;
   const valid: number[] = [];
-  for (let i = 0; i < n; i++) if (mask[i]! > 0) valid.push(i);
+  let weightSum = 0;
+  for (let i = 0; i < n; i++) {
+    if (weights[i]! > 0) valid.push(i);
+    weightSum += Math.max(0, weights[i]!);
+  }
   const validCount = Math.max(valid.length, 1);
+  const normaliser = weightSum > 0 ? weightSum : 1;
 
   // Covariance of advantage and (detached) log-prob over valid tokens.
   const meanAdvantage = valid.reduce((sum, i) => sum + advantages[i]!, 0) / validCount;
@@ -123,9 +136,9 @@ export function policyLoss(inputs: LossInputs, config: LossConfig, rng: Rng): Lo
       perToken = tf.maximum(unclipped, tf.mul(negativeAdvantages, clippedRatio));
       if (config.entropyControl === 'clip-cov') perToken = tf.mul(perToken, tf.sub(1, tf.tensor1d(selectedMask)));
     }
-    let total = tf.div(tf.sum(tf.mul(perToken, inputs.mask)), validCount);
+    let total = tf.div(tf.sum(tf.mul(perToken, inputs.weights)), normaliser);
     if (config.entropyControl === 'bonus' && inputs.entropies) {
-      total = tf.sub(total, tf.mul(config.entropyCoef, tf.div(tf.sum(tf.mul(inputs.entropies, inputs.mask)), validCount)));
+      total = tf.sub(total, tf.mul(config.entropyCoef, tf.div(tf.sum(tf.mul(inputs.entropies, inputs.weights)), normaliser)));
     }
     return total as tf.Scalar;
   });

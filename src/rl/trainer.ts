@@ -309,6 +309,7 @@ export function trainingExamples(trajectories: readonly Trajectory[], advantages
   trajectories.forEach((trajectory, i) => {
     const turns = trajectory.turns.map((turn, t) => ({ turn, advantage: advantages[i]![t]! })).filter(({ turn, advantage }) => Math.abs(advantage) >= 1e-8 && turn.tokens.length > 0);
     if (turns.length === 0) return;
+    const trajectoryTokens = turns.reduce((sum, { turn }) => sum + turn.tokens.length, 0);
     if (isPrefixChain(trajectory)) {
       const last = trajectory.turns[trajectory.turns.length - 1]!;
       const tokens = [...last.context, ...last.tokens];
@@ -322,7 +323,7 @@ export function trainingExamples(trajectories: readonly Trajectory[], advantages
         oldLogprobs.push(...turn.logprobs);
         tokenAdvantages.push(...turn.tokens.map(() => advantage));
       }
-      examples.push({ sequence: { tokens, targetMask }, oldLogprobs, advantages: tokenAdvantages });
+      examples.push({ sequence: { tokens, targetMask }, oldLogprobs, advantages: tokenAdvantages, trajectoryTokens });
       return;
     }
     for (const { turn, advantage } of turns) {
@@ -330,6 +331,7 @@ export function trainingExamples(trajectories: readonly Trajectory[], advantages
         sequence: { tokens: [...turn.context, ...turn.tokens], targetMask: [...turn.context.map(() => 0), ...turn.tokens.map(() => 1)] },
         oldLogprobs: turn.logprobs,
         advantages: turn.tokens.map(() => advantage),
+        trajectoryTokens,
       });
     }
   });

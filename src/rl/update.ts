@@ -26,6 +26,8 @@ export interface Example {
   sequence: ScoredSequence;
   oldLogprobs: number[];
   advantages: number[];
+  /** Target tokens of the whole trajectory this sequence comes from (a trajectory may be several sequences). */
+  trajectoryTokens: number;
 }
 
 export interface UpdateOptions {
@@ -69,6 +71,12 @@ export function runUpdates(policy: Policy, examples: readonly Example[], options
   return summary;
 }
 
+/** The loss weight of each of an example's target tokens under the configured aggregation. */
+function tokenWeights(example: Example, config: LossConfig): number[] {
+  const weight = config.lossAggregation === 'trajectory-mean' ? 1 / Math.max(1, example.trajectoryTokens) : 1;
+  return example.oldLogprobs.map(() => weight);
+}
+
 /** Splits examples, in order, into runs whose padded size (count x longest) stays within `budget` (at least one example each). */
 export function microBatches<T extends { sequence: ScoredSequence }>(examples: readonly T[], budget: number): T[][] {
   const batches: T[][] = [];
@@ -108,7 +116,7 @@ export function miniBatchGradients(
         entropies,
         oldLogprobs: tf.tensor1d(miniBatch.flatMap((example) => example.oldLogprobs)),
         advantages: tf.tensor1d(miniBatch.flatMap((example) => example.advantages)),
-        mask: tf.onesLike(logprobs),
+        weights: tf.tensor1d(miniBatch.flatMap((example) => tokenWeights(example, lossConfig))),
       },
       lossConfig,
       rng,

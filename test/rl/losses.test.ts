@@ -11,8 +11,8 @@ beforeAll(async () => {
 
 const config = (overrides: Record<string, unknown>) => lossConfigSchema.parse(overrides);
 
-function inputs(logp: number[], old: number[], advantages: number[], mask: number[]) {
-  return { logprobs: tf.tensor1d(logp), oldLogprobs: tf.tensor1d(old), advantages: tf.tensor1d(advantages), mask: tf.tensor1d(mask) };
+function inputs(logp: number[], old: number[], advantages: number[], weights: number[]) {
+  return { logprobs: tf.tensor1d(logp), oldLogprobs: tf.tensor1d(old), advantages: tf.tensor1d(advantages), weights: tf.tensor1d(weights) };
 }
 
 describe('policyLoss', () => {
@@ -25,6 +25,20 @@ describe('policyLoss', () => {
     expect(out.metrics.ppo_kl).toBeCloseTo((-0.5 + 0.5 + 0) / 3, 6);
     expect(out.metrics.valid_tokens).toBe(3);
     expect(out.selected).toEqual([]);
+  });
+
+  it('with token weights is the weighted mean sum w L / sum w (trajectory-mean weights, hand-computed)', () => {
+    // Two trajectories: one of 1 token (weight 1), one of 3 tokens (weight 1/3 each); on-policy, so L_i = -A_i.
+    const logp = [-1, -0.5, -0.2, -2];
+    const out = policyLoss(inputs(logp, logp, [3, -1, -1, -1], [1, 1 / 3, 1 / 3, 1 / 3]), config({ entropyControl: 'none' }), Rng.fromSeed(0));
+    expect(out.loss.dataSync()[0]).toBeCloseTo((-3 * 1 + 3 * (1 / 3)) / 2, 5); // -1; token-mean would give 0
+    expect(out.metrics.valid_tokens).toBe(4);
+    const logpVariable = tf.variable(tf.tensor1d(logp));
+    const { grads } = tf.variableGrads(() => policyLoss({ ...inputs(logp, logp, [3, -1, -1, -1], [1, 1 / 3, 1 / 3, 1 / 3]), logprobs: logpVariable as tf.Tensor1D }, config({ entropyControl: 'none' }), Rng.fromSeed(0)).loss, [logpVariable]);
+    const gradient = Object.values(grads)[0]!.dataSync();
+    expect(gradient[0]).toBeCloseTo(-3 / 2, 5);
+    for (const index of [1, 2, 3]) expect(gradient[index]).toBeCloseTo(1 / 3 / 2, 5);
+    logpVariable.dispose();
   });
 
   it('Clip-Cov zeroes the gradient of a random subset of unclipped tokens with lb < cov < ub', () => {
@@ -103,7 +117,7 @@ describe('policyLoss driving a real policy update', () => {
     policy.update(() => {
       const { logprobs, entropies } = policy.tokenLogprobs([good!, bad!]);
       return policyLoss(
-        { logprobs, entropies, oldLogprobs: tf.tensor1d(before), advantages: tf.tensor1d(advantages), mask: tf.onesLike(logprobs) },
+        { logprobs, entropies, oldLogprobs: tf.tensor1d(before), advantages: tf.tensor1d(advantages), weights: tf.onesLike(logprobs) },
         config({ entropyControl }),
         Rng.fromSeed(1),
       ).loss;

@@ -120,6 +120,7 @@ describe('trainingExamples', () => {
     expect(example!.sequence.targetMask).toEqual([0, 0, 0, 1, 1, 0, 0, 0, 1]);
     expect(example!.advantages).toEqual([0.5, 0.5, -1]);
     expect(example!.oldLogprobs).toEqual([-0.7, -0.8, -0.5]);
+    expect(example!.trajectoryTokens).toBe(3);
   });
 
   it('keeps turns apart when the context was cut, and drops zero-advantage turns', () => {
@@ -137,6 +138,7 @@ describe('trainingExamples', () => {
       [1, 2, 3, 7],
       [1, 99, 3, 5, 6, 4],
     ]);
+    expect(examples.map((e) => e.trajectoryTokens)).toEqual([2, 2]); // the two turns that carry advantage
   });
 
   it('gives GRPO advantages per group and none to a lone trajectory', () => {

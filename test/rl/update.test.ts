@@ -26,6 +26,7 @@ function examples(policy: Policy, tokenizer: Tokenizer): Example[] {
       sequence: { tokens, targetMask },
       oldLogprobs: current.map((logp) => logp + (rng.float() - 0.5) * 0.6),
       advantages: current.map((_, k) => (index % 2 === 0 ? 1 : -1) * (0.5 + k * 0.1)),
+      trajectoryTokens: current.length * (1 + (index % 3)),
     };
   });
 }
@@ -38,12 +39,19 @@ describe('mini-batch gradients over micro-batches', () => {
     expect(microBatches(of([10, 10, 10]), 1000)).toHaveLength(1);
   });
 
-  it.each(['none', 'bonus', 'clip-cov', 'kl-cov'] as const)('give the same loss, metrics and gradient as one pass (%s)', (entropyControl) => {
+  it.each([
+    ['none', 'token-mean'],
+    ['bonus', 'token-mean'],
+    ['clip-cov', 'token-mean'],
+    ['kl-cov', 'token-mean'],
+    ['none', 'trajectory-mean'],
+    ['bonus', 'trajectory-mean'],
+  ] as const)('give the same loss, metrics and gradient as one pass (%s, %s)', (entropyControl, lossAggregation) => {
     const tokenizer = Tokenizer.fit([TEXT, TEXT]);
     const policy = Policy.create({ tokenizer, model: { layers: 1, width: 32, heads: 2, contextLength: 64 }, maxActionTokens: 8, seed: 5 });
     const batch = examples(policy, tokenizer);
     // Ratios large enough that Clip-Cov and KL-Cov select several tokens, bounds wide enough to have candidates.
-    const lossConfig = lossConfigSchema.parse({ entropyControl, clipCovRatio: 0.3, clipCovLb: -10, clipCovUb: 10, klCovRatio: 0.3, entropyCoef: 0.05 });
+    const lossConfig = lossConfigSchema.parse({ entropyControl, lossAggregation, clipCovRatio: 0.3, clipCovLb: -10, clipCovUb: 10, klCovRatio: 0.3, entropyCoef: 0.05 });
     const whole = miniBatchGradients(policy, batch, { temperature: 1, microBatchTokens: 100_000 }, lossConfig, Rng.fromSeed(3));
     const split = miniBatchGradients(policy, batch, { temperature: 1, microBatchTokens: 64 }, lossConfig, Rng.fromSeed(3));
     expect(microBatches(batch, 64).length).toBeGreaterThan(3);
