@@ -1,7 +1,8 @@
 /**
  * `turngym sft --env ID [--episodes N] [--steps N] --out DIR`: supervised warm start. The env's oracle plays
  * the training seeds, a tokenizer and a fresh policy are fitted to its demonstrations (loss on action tokens
- * only), the policy is evaluated on held-out seeds, and the checkpoint and a report.json go to DIR.
+ * only), the policy is evaluated on held-out seeds (tasks of the held-out split: for suites with a split key,
+ * never a training question), and the checkpoint and a report.json go to DIR.
  */
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -41,7 +42,7 @@ export function sftCommand(program: Command): void {
     .requiredOption('--out <dir>', 'checkpoint directory to write (created)')
     .option('--episodes <n>', 'oracle demonstrations (training seeds 0..n-1)', integer('--episodes', { min: 1 }), 256)
     .option('--steps <n>', 'optimizer steps', integer('--steps', { min: 1 }), 150)
-    .option('--eval-episodes <n>', 'held-out episodes (seeds from 1,000,000)', integer('--eval-episodes', { min: 1 }), 100)
+    .option('--eval-episodes <n>', 'held-out episodes (seeds from 1,000,000, tasks of the held-out split)', integer('--eval-episodes', { min: 1 }), 100)
     .option('--batch-tokens <n>', 'tokens per batch (sequences x padded length)', integer('--batch-tokens', { min: 64 }), 2048)
     .option('--learning-rate <x>', 'peak learning rate', number('--learning-rate'), 2e-3)
     .option('--layers <n>', 'transformer blocks (default 2)', integer('--layers', { min: 1 }))

@@ -43,6 +43,8 @@ export interface ResetInfo {
   seed: number;
   /** Task difficulty of this episode. */
   difficulty?: number;
+  /** The split the task was drawn from (`'train'` or `'heldout'`), when a split was asked for and applies. */
+  split?: string;
   [key: string]: unknown;
 }
 
@@ -76,7 +78,10 @@ export interface StepResult {
 export interface ResetOptions {
   /** Same seed, same task and same observations (for envs whose spec says `deterministic`). */
   seed?: number;
-  /** Env-specific options, e.g. `{ difficulty: 3 }` or `{ maxTurns: 8 }` for the horizon wrapper. */
+  /**
+   * Env-specific options, e.g. `{ difficulty: 3 }`, `{ maxTurns: 8 }` for the horizon wrapper, or
+   * `{ split: 'train' | 'heldout' }` for task envs whose suite holds tasks out (see `TaskSuite.splitKey`).
+   */
   options?: Record<string, unknown>;
 }
 

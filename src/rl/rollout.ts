@@ -135,7 +135,8 @@ export async function collectRollouts(policy: Policy, envs: readonly Env[], grou
         const group = Math.floor(index / groupSize);
         const seed = groupSeeds[group]!;
         try {
-          const reset = await env.reset({ seed, options: { maxTurns: options.maxTurns } });
+          // Rollouts are training: their tasks come from the 'train' split, never a held-out question.
+          const reset = await env.reset({ seed, options: { maxTurns: options.maxTurns, split: 'train' } });
           const probe = options.informationGain ? answerProbe(policy, env.spec, env.groundTruth!()) : undefined;
           return {
             env,

@@ -1,19 +1,22 @@
 /**
  * Supervised warm start: behaviour cloning on oracle demonstrations.
  *
- * 1. Demonstrations: the env's oracle plays training seeds 0..episodes-1 (OracleAgent + runEpisode).
+ * 1. Demonstrations: the env's oracle plays training seeds 0..episodes-1 (OracleAgent + runEpisode), on
+ *    tasks of the 'train' split.
  * 2. Tokenizer: fitted to the rendered transcripts of the demonstrations and of extra oracle episodes on
- *    seeds from 500,000 on (never the held-out seeds).
+ *    seeds from 500,000 on (never the held-out seeds; 'train' split too).
  * 3. Examples: each demonstration becomes one sequence (or, when it does not fit the context, one per turn
  *    with the context the policy will see when acting; see context.ts); the loss covers action tokens only.
  * 4. Training: AdamW on the mean negative log-likelihood of action tokens, batches of about `batchTokens`
  *    tokens, linear warm-up then cosine decay.
- * 5. Held-out evaluation: the trained policy plays seeds from 1,000,000 on (never used for training).
+ * 5. Held-out evaluation: the trained policy plays seeds from 1,000,000 on (never used for training) on
+ *    tasks of the 'heldout' split. For suites with a split key (the multi-hop search and wiki questions) a
+ *    held-out question is never a training question; see `TaskSuite.splitKey`.
  */
 import * as tf from '@tensorflow/tfjs';
 import type { Env, EnvSpec } from '../../envs/env.js';
 import { make } from '../../envs/registry.js';
-import { Rng } from '../../envs/task.js';
+import { Rng, type Split } from '../../envs/task.js';
 import { type Transcript, runEpisode } from '../agent.js';
 import { OracleAgent } from '../baselines.js';
 import { type Segment, encodeSegment, encodeSegments, episodeSegments, headerSegments, turnSegments } from '../chat.js';
@@ -66,6 +69,8 @@ export interface EvaluationReport {
   env: string;
   episodes: number;
   first_seed: number;
+  /** The split the tasks were drawn from (suites without a split key play any task; see `TaskSuite.splitKey`). */
+  split: Split;
   temperature: number;
   /** Turn limit of the episodes (the env's own unless the evaluation set one). */
   max_turns: number;
@@ -94,11 +99,14 @@ export interface SftReport {
   heldout: EvaluationReport;
 }
 
-/** Plays the env's oracle on `seeds`, one episode each. */
+/**
+ * Plays the env's oracle on `seeds`, one episode each, on tasks of the 'train' split (demonstrations and
+ * tokenizer text are training data: they never ask a held-out question).
+ */
 export async function collectDemonstrations(env: Env, seeds: readonly number[]): Promise<Transcript[]> {
   const oracle = new OracleAgent();
   const transcripts: Transcript[] = [];
-  for (const seed of seeds) transcripts.push(await runEpisode(env, oracle, { seed }));
+  for (const seed of seeds) transcripts.push(await runEpisode(env, oracle, { seed, options: { split: 'train' } }));
   return transcripts;
 }
 
@@ -155,26 +163,32 @@ export function packBatches<T extends { tokens: readonly number[] }>(sequences: 
   return batches;
 }
 
-/** Plays held-out seeds with the policy (batched) and reports success rate, return and turns. */
+/**
+ * Plays held-out seeds with the policy (batched) and reports success rate, return and turns. Tasks come
+ * from the 'heldout' split unless `split` says otherwise ('train' measures how well the policy does on
+ * training questions, for comparison).
+ */
 export async function evaluatePolicy(
   policy: Policy,
   envId: string,
-  options: { episodes: number; kwargs?: Record<string, unknown>; firstSeed?: number; temperature?: number; parallel?: number; seed?: number; maxTurns?: number },
+  options: { episodes: number; kwargs?: Record<string, unknown>; firstSeed?: number; temperature?: number; parallel?: number; seed?: number; maxTurns?: number; split?: Split },
 ): Promise<{ report: EvaluationReport; transcripts: PolicyTranscript[] }> {
   const firstSeed = options.firstSeed ?? HELDOUT_SEED_BASE;
+  const split = options.split ?? 'heldout';
   const temperature = options.temperature ?? 0;
   const parallel = Math.max(1, Math.min(options.parallel ?? 32, options.episodes));
   const envs: Env[] = [];
   try {
     for (let i = 0; i < parallel; i++) envs.push(await make(envId, options.kwargs ?? {}, options.maxTurns !== undefined ? { maxTurns: options.maxTurns } : {}));
     const seeds = Array.from({ length: options.episodes }, (_, i) => firstSeed + i);
-    const transcripts = await playEpisodes(policy, envs, seeds, { temperature, seed: options.seed ?? 0 });
+    const transcripts = await playEpisodes(policy, envs, seeds, { temperature, seed: options.seed ?? 0, resetOptions: { split } });
     const mean = (values: number[]) => values.reduce((sum, value) => sum + value, 0) / Math.max(1, values.length);
     return {
       report: {
         env: envId,
         episodes: transcripts.length,
         first_seed: firstSeed,
+        split,
         temperature,
         max_turns: options.maxTurns ?? envs[0]!.spec.maxTurns,
         success_rate: mean(transcripts.map((t) => (t.success ? 1 : 0))),

@@ -69,10 +69,16 @@ export function multihopSuite(kb: KnowledgeBase, documentCount: number, reward: 
     },
     verify: (task, submission) => verdict(task, submission, reward),
     oracle: (task) => chainOracle(task),
+    // The question the agent reads: a small knowledge base asks the same questions again and again, so a
+    // held-out question must never be a training question (README, "Held-out split").
+    splitKey: (task) => task.question,
   };
 }
 
-/** The user's questions, one per episode (drawn by the reset seed); difficulty is not used. */
+/**
+ * The user's questions, one per episode (drawn by the reset seed); difficulty is not used. No split key: the
+ * user decides which questions are for training and which for evaluation (one questions file for each).
+ */
 export function corpusSuite(questions: readonly UserQuestion[], documentCount: number, reward: RewardMode): TaskSuite<SearchTask, string> {
   return {
     difficulties: [1, 1],

@@ -44,6 +44,11 @@ export function wikiSuiteOf(kbSize = DEFAULT_WIKI_SIZE): WebTaskSuite<WikiTask, 
       };
     },
 
+    // The question, as for search/multihop-v0: held-out questions are never training questions.
+    splitKey(task: WikiTask): string {
+      return task.question.question;
+    },
+
     createState(task: WikiTask): WikiState {
       return { kb: wikiKnowledgeBase(task.kbSize) };
     },
