@@ -84,7 +84,7 @@ export const PRESETS: Record<string, Preset> = {
   },
   'guess-number': {
     description:
-      'puzzle/guess-number-v0 (difficulty 2: 1..16, 5 turns): warm start, then GRPO with 256 episodes a step; held-out success rises clearly above the warm start (docs/experiments.md, section 7; about 15 minutes on 2 cores)',
+      'puzzle/guess-number-v0 (difficulty 2: 1..16, 5 turns): warm start, then GRPO with 256 episodes a step; held-out success rises clearly above the warm start (docs/experiments.md, section 7; about 20 minutes on 2 cores)',
     options: {
       env: 'puzzle/guess-number-v0',
       difficulty: 2,
