@@ -106,24 +106,6 @@ export const PRESETS: Record<string, Preset> = {
       checkpointEvery: 10,
     },
   },
-  'code-calc': {
-    description: 'code/calc-v0 (difficulty 1): warm start, then GRPO with Clip-Cov',
-    options: {
-      env: 'code/calc-v0',
-      difficulty: 1,
-      out: 'runs/code-calc',
-      model: { layers: 2, width: 128, heads: 4, contextLength: 384 },
-      maxActionTokens: 48,
-      warmStartSteps: 150,
-      steps: 20,
-      tasksPerStep: 4,
-      groupSize: 4,
-      advantage: 'grpo',
-      entropyControl: 'clip-cov',
-      clipCovRatio: 0.02,
-      evalEpisodes: 32,
-    },
-  },
   ...EXPERIMENTS,
 };
 

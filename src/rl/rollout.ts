@@ -67,6 +67,9 @@ export interface RolloutBatch {
   seconds: { env: number; sample: number; score: number };
 }
 
+/** Fewest context tokens left for the episode when information gain forces the answer after it. */
+const MIN_PROBE_CONTEXT = 64;
+
 /** How the ground-truth answer is forced after a context: the tokens to score and which are the answer. */
 export interface AnswerProbe {
   tokens: number[];
@@ -138,6 +141,12 @@ export async function collectRollouts(policy: Policy, envs: readonly Env[], grou
           // Rollouts are training: their tasks come from the 'train' split, never a held-out question.
           const reset = await env.reset({ seed, options: { maxTurns: options.maxTurns, split: 'train' } });
           const probe = options.informationGain ? answerProbe(policy, env.spec, env.groundTruth!()) : undefined;
+          if (probe && probe.tokens.length > policy.config.contextLength - MIN_PROBE_CONTEXT) {
+            throw new TurngymError(
+              'NOT_SUPPORTED',
+              `Information gain: the ground-truth answer of ${env.spec.id} (seed ${seed}) is ${probe.tokens.length} tokens, which leaves under ${MIN_PROBE_CONTEXT} of the policy's ${policy.config.contextLength} context tokens for the episode; use a policy with a longer context or --advantage grpo.`,
+            );
+          }
           return {
             env,
             trajectory: { group, seed, prompt: reset.observation.text, turns: [], outcome: 0, success: false, truncated: false },
@@ -213,7 +222,8 @@ export async function collectRollouts(policy: Policy, envs: readonly Env[], grou
 /** Scores the mean log-prob of each entry's ground-truth answer after its current context (one batch). */
 function scoreAnswers(policy: Policy, entries: readonly Running[]): void {
   if (entries.length === 0) return;
-  const contexts = entries.map((entry) => entry.context.context(policy));
+  // The forced answer can be longer than an action (a reference solution): the context makes room for it.
+  const contexts = entries.map((entry) => entry.context.context(policy, policy.config.contextLength - entry.probe!.tokens.length));
   const scores = policy.score(
     contexts,
     entries.map((entry) => entry.probe!.tokens),

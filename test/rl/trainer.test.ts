@@ -89,6 +89,21 @@ describe('train', () => {
     expect(result.after).toMatchObject({ episodes: 2, max_turns: 2 });
   }, 300_000);
 
+  it('scores information gain when the answer is longer than an action (a reference solution)', async () => {
+    // code/functions-v0's ground truth is its reference solution: well over the 48 tokens of an action.
+    const out = join(await mkdtemp(join(tmpdir(), 'turngym-train-')), 'run');
+    const result = await train({ ...tiny, env: 'code/functions-v0', difficulty: 1, model: { ...tiny.model, contextLength: 512 }, steps: 1, out }, { log: () => {} });
+    expect(result.steps).toBe(1);
+    const [row] = readMetrics(join(out, 'metrics.jsonl')).records;
+    expect(Number.isFinite(row!['rollout/ig_mean'])).toBe(true);
+    expect(row!['rollout/ig_mean']).not.toBe(0);
+    // A context too small to hold the answer and some of the episode is a clear error, not a crash.
+    const small = join(await mkdtemp(join(tmpdir(), 'turngym-train-')), 'run');
+    await expect(train({ ...tiny, env: 'code/functions-v0', difficulty: 1, model: { ...tiny.model, contextLength: 160 }, steps: 1, out: small }, { log: () => {} })).rejects.toThrow(
+      /ground-truth answer of code\/functions-v0 .* is \d+ tokens, which leaves under 64 of the policy's 160 context tokens/,
+    );
+  }, 300_000);
+
   it('refuses IGPO on an env without an answer tool, and unknown options', async () => {
     await expect(train({ ...tiny, env: 'puzzle/guess-number-v0', steps: 0, out: join(tmpdir(), 'x'), bogus: 1 } as never)).rejects.toThrow(/Unrecognized key/);
   });

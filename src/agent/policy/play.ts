@@ -43,9 +43,12 @@ export class EpisodeContext {
     this.segments = headerSegments(spec, prompt);
   }
 
-  /** Tokens to sample the next action from (ending with `<|action|>`). */
-  context(policy: Policy): number[] {
-    return buildContext(this.segments, policy.tokenizer, policy.contextBudget).tokens;
+  /**
+   * Tokens to sample the next action from (ending with `<|action|>`), within `budget` tokens (default: room
+   * for an action of the policy's `maxActionTokens`; a scorer that appends a longer continuation passes less).
+   */
+  context(policy: Policy, budget = policy.contextBudget): number[] {
+    return buildContext(this.segments, policy.tokenizer, budget).tokens;
   }
 
   /** Records a sampled action (its tokens without `<|end|>`). */

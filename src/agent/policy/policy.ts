@@ -215,22 +215,40 @@ export class Policy {
     return results;
   }
 
-  /** Per-token log-probs of each forced `continuation` after its `context` (batched, no gradient). */
-  score(contexts: readonly (readonly number[])[], continuations: readonly (readonly number[])[], options: { temperature?: number } = {}): number[][] {
+  /**
+   * Per-token log-probs of each forced `continuation` after its `context` (no gradient), in batches of at
+   * most `maxBatchTokens` padded tokens (default 8192; one long sequence is its own batch), so that scoring
+   * a whole rollout batch (information gain) does not hold every sequence's logits at once.
+   */
+  score(
+    contexts: readonly (readonly number[])[],
+    continuations: readonly (readonly number[])[],
+    options: { temperature?: number; maxBatchTokens?: number } = {},
+  ): number[][] {
     if (contexts.length !== continuations.length) throw new TurngymError('INVALID_OPTIONS', `score: ${contexts.length} contexts but ${continuations.length} continuations.`);
     const sequences = contexts.map((context, index) => {
       const continuation = continuations[index]!;
       if (context.length === 0) throw new TurngymError('INVALID_OPTIONS', 'score: every context needs at least one token.');
       return { tokens: [...context, ...continuation], targetMask: [...Array<number>(context.length).fill(0), ...Array<number>(continuation.length).fill(1)] };
     });
-    if (sequences.length === 0) return [];
-    const values = tf.tidy(() => this.tokenLogprobs(sequences, options).logprobs.dataSync() as Float32Array);
-    let offset = 0;
-    return continuations.map((continuation) => {
-      const scores = Array.from(values.subarray(offset, offset + continuation.length));
-      offset += continuation.length;
-      return scores;
-    });
+    const maxBatchTokens = options.maxBatchTokens ?? 8192;
+    const scores: number[][] = [];
+    for (let start = 0; start < sequences.length; ) {
+      let end = start + 1;
+      let longest = sequences[start]!.tokens.length;
+      while (end < sequences.length && Math.max(longest, sequences[end]!.tokens.length) * (end - start + 1) <= maxBatchTokens) {
+        longest = Math.max(longest, sequences[end]!.tokens.length);
+        end++;
+      }
+      const values = tf.tidy(() => this.tokenLogprobs(sequences.slice(start, end), options).logprobs.dataSync() as Float32Array);
+      let offset = 0;
+      for (const continuation of continuations.slice(start, end)) {
+        scores.push(Array.from(values.subarray(offset, offset + continuation.length)));
+        offset += continuation.length;
+      }
+      start = end;
+    }
+    return scores;
   }
 
   /**

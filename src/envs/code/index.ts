@@ -39,6 +39,8 @@ export const functionsV0 = register({
   id: 'code/functions-v0',
   description: 'Implement a JavaScript function from a spec with examples; the submission runs against hidden tests (reward = fraction passed).',
   tools: [runTool, submitTool],
+  // The submission is the final answer (information gain scores the reference solution as submit(code)).
+  answerTool: 'submit',
   maxTurns: 10,
   kwargs: codeKwargs(2),
   create: (kwargs, spec) => createEnv('functions', kwargs, spec),

@@ -127,11 +127,15 @@ describe('Policy', () => {
     try {
       for (const temperature of [1, 0.7]) {
         const samples = policy.sample(contexts(), { rng: Rng.fromSeed(3), maxTokens: 10, temperature });
-        const scores = policy.score(contexts(), samples.map((s) => s.tokens), { temperature });
-        samples.forEach((sample, row) => {
-          expect(scores[row]).toHaveLength(sample.tokens.length);
-          sample.logprobs.forEach((logprob, index) => expect(scores[row]![index]!).toBeCloseTo(logprob, 4));
-        });
+        // One batch, and batches of a single sequence each (what a small maxBatchTokens gives): the same scores.
+        for (const maxBatchTokens of [8192, 1]) {
+          const scores = policy.score(contexts(), samples.map((s) => s.tokens), { temperature, maxBatchTokens });
+          expect(scores).toHaveLength(samples.length);
+          samples.forEach((sample, row) => {
+            expect(scores[row]).toHaveLength(sample.tokens.length);
+            sample.logprobs.forEach((logprob, index) => expect(scores[row]![index]!).toBeCloseTo(logprob, 4));
+          });
+        }
       }
       // Greedy sampling picks the most likely token at every step.
       const [greedy] = policy.sample([contexts()[0]!], { temperature: 0, maxTokens: 5 });
