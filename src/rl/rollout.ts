@@ -219,7 +219,7 @@ export async function collectRollouts(policy: Policy, envs: readonly Env[], grou
   return { trajectories: done, dropped, envSteps, sampledTokens, seconds };
 }
 
-/** Scores the mean log-prob of each entry's ground-truth answer after its current context (one batch). */
+/** Scores the mean log-prob of each entry's ground-truth answer after its current context (batched by `Policy.score`). */
 function scoreAnswers(policy: Policy, entries: readonly Running[]): void {
   if (entries.length === 0) return;
   // The forced answer can be longer than an action (a reference solution): the context makes room for it.

@@ -18,7 +18,7 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import type { Rng } from '../envs/task.js';
-import type { Policy, ScoredSequence } from '../agent/policy/policy.js';
+import { type Policy, type ScoredSequence, paddedBatches } from '../agent/policy/policy.js';
 import { type LossConfig, type LossMetrics, policyLoss } from './losses.js';
 
 /** One training sequence with the old log-prob and the advantage of each of its target tokens, in order. */
@@ -77,24 +77,9 @@ function tokenWeights(example: Example, config: LossConfig): number[] {
   return example.oldLogprobs.map(() => weight);
 }
 
-/** Splits examples, in order, into runs whose padded size (count x longest) stays within `budget` (at least one example each). */
+/** Splits examples, in order, into passes of at most `budget` padded tokens (see `paddedBatches`). */
 export function microBatches<T extends { sequence: ScoredSequence }>(examples: readonly T[], budget: number): T[][] {
-  const batches: T[][] = [];
-  let current: T[] = [];
-  let longest = 0;
-  for (const example of examples) {
-    const length = example.sequence.tokens.length;
-    const grown = Math.max(longest, length);
-    if (current.length > 0 && (current.length + 1) * grown > budget) {
-      batches.push(current);
-      current = [];
-      longest = 0;
-    }
-    current.push(example);
-    longest = Math.max(longest, length);
-  }
-  if (current.length > 0) batches.push(current);
-  return batches;
+  return paddedBatches(examples, budget, (example) => example.sequence.tokens.length);
 }
 
 /**

@@ -66,6 +66,27 @@ export interface ScoredSequence {
   targetMask: readonly number[];
 }
 
+/**
+ * Splits items, in order, into runs whose padded size (count x longest `length`) stays within `budget` (at
+ * least one item each): the passes through the transformer of scoring and of training updates.
+ */
+export function paddedBatches<T>(items: readonly T[], budget: number, length: (item: T) => number): T[][] {
+  const batches: T[][] = [];
+  let current: T[] = [];
+  let longest = 0;
+  for (const item of items) {
+    if (current.length > 0 && (current.length + 1) * Math.max(longest, length(item)) > budget) {
+      batches.push(current);
+      current = [];
+      longest = 0;
+    }
+    current.push(item);
+    longest = Math.max(longest, length(item));
+  }
+  if (current.length > 0) batches.push(current);
+  return batches;
+}
+
 /** Differentiable per-token results, concatenated over sequences in order (only the target tokens). */
 export interface TokenLogprobs {
   logprobs: tf.Tensor1D;
@@ -231,22 +252,16 @@ export class Policy {
       if (context.length === 0) throw new TurngymError('INVALID_OPTIONS', 'score: every context needs at least one token.');
       return { tokens: [...context, ...continuation], targetMask: [...Array<number>(context.length).fill(0), ...Array<number>(continuation.length).fill(1)] };
     });
-    const maxBatchTokens = options.maxBatchTokens ?? 8192;
     const scores: number[][] = [];
-    for (let start = 0; start < sequences.length; ) {
-      let end = start + 1;
-      let longest = sequences[start]!.tokens.length;
-      while (end < sequences.length && Math.max(longest, sequences[end]!.tokens.length) * (end - start + 1) <= maxBatchTokens) {
-        longest = Math.max(longest, sequences[end]!.tokens.length);
-        end++;
+    let offset = 0;
+    for (const batch of paddedBatches(sequences, options.maxBatchTokens ?? 8192, (sequence) => sequence.tokens.length)) {
+      const values = tf.tidy(() => this.tokenLogprobs(batch, options).logprobs.dataSync() as Float32Array);
+      let position = 0;
+      for (const continuation of continuations.slice(offset, offset + batch.length)) {
+        scores.push(Array.from(values.subarray(position, position + continuation.length)));
+        position += continuation.length;
       }
-      const values = tf.tidy(() => this.tokenLogprobs(sequences.slice(start, end), options).logprobs.dataSync() as Float32Array);
-      let offset = 0;
-      for (const continuation of continuations.slice(start, end)) {
-        scores.push(Array.from(values.subarray(offset, offset + continuation.length)));
-        offset += continuation.length;
-      }
-      start = end;
+      offset += batch.length;
     }
     return scores;
   }
