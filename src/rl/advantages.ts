@@ -1,7 +1,8 @@
 /**
  * Advantage estimators over a group of G trajectories of the same task.
  *
- * - `grpo`: each trajectory's return is z-scored within the group and broadcast to all its action tokens.
+ * - `grpo`: each trajectory's return is z-scored within the group and broadcast to all its action tokens
+ *   (the trainer scales it by gamma^(T-1-t) on turn t of T; gamma 1, the default, leaves it as is).
  * - `igpo`: turn rewards (information gain, format, and alpha * outcome added on the final turn) are z-scored
  *   within the group — jointly, or information gain and outcome separately — and turned into turn-level
  *   returns A_t = r~_t + gamma * A_{t+1}, copied to the tokens of turn t.

@@ -51,7 +51,7 @@ export const trainConfigSchema = z
     igMode: z.enum(['prob', 'logprob']).default('prob').describe('IGPO reward: difference of answer probabilities (prob) or of mean log-probs (logprob)'),
     igNormalization: z.enum(['joint', 'separate']).default('joint').describe('IGPO: z-score IG and outcome rewards jointly or separately'),
     alpha: z.number().default(1).describe('IGPO: weight of the outcome reward on the final turn'),
-    gamma: z.number().min(0).max(1).default(1).describe('IGPO: discount of turn-level returns'),
+    gamma: z.number().min(0).max(1).default(1).describe('Discount of turn-level credit: IGPO returns A_t = r_t + gamma * A_{t+1}; GRPO gives turn t gamma^(T-1-t) of the trajectory advantage (1: every turn alike, 0: the final turn only)'),
     formatPenalty: z.number().min(0).default(0.1).describe('Penalty for an action that does not parse or validate'),
 
     // --- Updates --------------------------------------------------------------------------------------

@@ -4,7 +4,7 @@
  *   1. horizon   = curriculum(step)                                   (fixed | scaling-inter | tti)
  *   2. rollouts  = G trajectories for each of `tasksPerStep` tasks     (batched sampling over an env pool)
  *   3. rewards   = outcome + format penalty (+ information gain per turn, IGPO)
- *   4. advantage = grpo (outcome z-scored in the group) | igpo (turn rewards z-scored, discounted per turn)
+ *   4. advantage = grpo (outcome z-scored in the group, gamma^(T-1-t) of it on turn t) | igpo (turn rewards z-scored, discounted per turn)
  *   5. update    = `epochs` passes of `miniBatches` PPO-clip steps with entropy control (clip-cov, kl-cov, ...)
  *   6. log       = metrics.jsonl (stable names), sampled trajectories, checkpoints
  *
@@ -283,7 +283,8 @@ export function computeAdvantages(trajectories: readonly Trajectory[], config: P
       const returns = group.map((trajectory) => trajectory.outcome + trajectory.turns.reduce((sum, turn) => sum + turn.rewards.format, 0));
       const scores = grpoAdvantages(returns);
       members.forEach((index, g) => {
-        advantages[index] = trajectories[index]!.turns.map(() => scores[g]!);
+        const last = trajectories[index]!.turns.length - 1;
+        advantages[index] = trajectories[index]!.turns.map((_, t) => scores[g]! * config.gamma ** (last - t));
       });
     } else {
       const scores = igpoAdvantages(

@@ -170,4 +170,24 @@ describe('trainingExamples', () => {
     expect(advantages[1]!.map((a) => Math.round(a * 1000) / 1000)).toEqual([-1, -1]);
     expect(advantages[2]).toEqual([0, 0]);
   });
+
+  it('discounts GRPO advantages back from the final turn by gamma', () => {
+    const base = { prompt: '', seed: 0, success: false, truncated: false, group: 0, turns: [turn([1], [2]), turn([1, 2, 3], [4]), turn([1, 2, 3, 4, 5], [6])] };
+    const group = [
+      { ...base, outcome: 1 },
+      { ...base, outcome: 0 },
+    ];
+    const round = (values: number[]) => values.map((a) => Math.round(a * 1000) / 1000 + 0);
+    const options = { advantage: 'grpo', alpha: 1, igNormalization: 'joint' } as const;
+    expect(computeAdvantages(group, { ...options, gamma: 0 }).map(round)).toEqual([
+      [0, 0, 1],
+      [0, 0, -1],
+    ]);
+    expect(computeAdvantages(group, { ...options, gamma: 0.5 }).map(round)).toEqual([
+      [0.25, 0.5, 1],
+      [-0.25, -0.5, -1],
+    ]);
+    // gamma 0: only the final turn is trained
+    expect(trainingExamples(group, computeAdvantages(group, { ...options, gamma: 0 })).map((e) => e.trajectoryTokens)).toEqual([1, 1]);
+  });
 });
