@@ -53,6 +53,12 @@ export const trainConfigSchema = z
     alpha: z.number().default(1).describe('IGPO: weight of the outcome reward on the final turn'),
     gamma: z.number().min(0).max(1).default(1).describe('Discount of turn-level credit: IGPO returns A_t = r_t + gamma * A_{t+1}; GRPO gives turn t gamma^(T-1-t) of the trajectory advantage (1: every turn alike, 0: the final turn only)'),
     formatPenalty: z.number().min(0).default(0.1).describe('Penalty for an action that does not parse or validate'),
+    negativeWeight: z
+      .number()
+      .min(0)
+      .max(1)
+      .default(1)
+      .describe('Scale of negative advantages (1: as computed; 0: learn only from turns better than their group, i.e. positive-sample reinforcement, which sharpens a policy instead of spreading it)'),
 
     // --- Updates --------------------------------------------------------------------------------------
     learningRate: z.number().positive().default(3e-4).describe('Adam learning rate'),

@@ -4,7 +4,8 @@
  *   1. horizon   = curriculum(step)                                   (fixed | scaling-inter | tti)
  *   2. rollouts  = G trajectories for each of `tasksPerStep` tasks     (batched sampling over an env pool)
  *   3. rewards   = outcome + format penalty (+ information gain per turn, IGPO)
- *   4. advantage = grpo (outcome z-scored in the group, gamma^(T-1-t) of it on turn t) | igpo (turn rewards z-scored, discounted per turn)
+ *   4. advantage = grpo (outcome z-scored in the group, gamma^(T-1-t) of it on turn t) | igpo (turn rewards z-scored, discounted per turn);
+ *                  negative ones scaled by negativeWeight
  *   5. update    = `epochs` passes of `miniBatches` PPO-clip steps with entropy control (clip-cov, kl-cov, ...)
  *   6. log       = metrics.jsonl (stable names), sampled trajectories, checkpoints
  *
@@ -268,7 +269,10 @@ async function freshPolicy(config: TrainConfig, envSpec: EnvSpec, kwargs: Record
 }
 
 /** Per-turn advantages of every trajectory (same shape as their turns). */
-export function computeAdvantages(trajectories: readonly Trajectory[], config: Pick<TrainConfig, 'advantage' | 'alpha' | 'gamma' | 'igNormalization'>): number[][] {
+export function computeAdvantages(
+  trajectories: readonly Trajectory[],
+  config: Pick<TrainConfig, 'advantage' | 'alpha' | 'gamma' | 'igNormalization'> & Partial<Pick<TrainConfig, 'negativeWeight'>>,
+): number[][] {
   const byGroup = new Map<number, number[]>();
   trajectories.forEach((trajectory, index) => {
     const members = byGroup.get(trajectory.group) ?? [];
@@ -296,7 +300,8 @@ export function computeAdvantages(trajectories: readonly Trajectory[], config: P
       });
     }
   }
-  return advantages;
+  const negativeWeight = config.negativeWeight ?? 1;
+  return negativeWeight === 1 ? advantages : advantages.map((turns) => turns.map((a) => (a < 0 ? a * negativeWeight : a)));
 }
 
 /**

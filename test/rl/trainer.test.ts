@@ -171,7 +171,7 @@ describe('trainingExamples', () => {
     expect(advantages[2]).toEqual([0, 0]);
   });
 
-  it('discounts GRPO advantages back from the final turn by gamma', () => {
+  it('discounts GRPO advantages back from the final turn by gamma and scales negative ones by negativeWeight', () => {
     const base = { prompt: '', seed: 0, success: false, truncated: false, group: 0, turns: [turn([1], [2]), turn([1, 2, 3], [4]), turn([1, 2, 3, 4, 5], [6])] };
     const group = [
       { ...base, outcome: 1 },
@@ -186,6 +186,10 @@ describe('trainingExamples', () => {
     expect(computeAdvantages(group, { ...options, gamma: 0.5 }).map(round)).toEqual([
       [0.25, 0.5, 1],
       [-0.25, -0.5, -1],
+    ]);
+    expect(computeAdvantages(group, { ...options, gamma: 1, negativeWeight: 0.25 }).map(round)).toEqual([
+      [1, 1, 1],
+      [-0.25, -0.25, -0.25],
     ]);
     // gamma 0: only the final turn is trained
     expect(trainingExamples(group, computeAdvantages(group, { ...options, gamma: 0 })).map((e) => e.trajectoryTokens)).toEqual([1, 1]);
