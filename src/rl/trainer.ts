@@ -101,7 +101,8 @@ export async function train(options: TrainOptions & { resume?: boolean }, hooks:
         episodes: config.warmStartEpisodes,
         steps: config.warmStartSteps,
         evalEpisodes: config.evalEpisodes,
-        evalMaxTurns: maxHorizon(curriculum), // the "before" figure, at the horizon of the "after" one
+        evalTemperature: config.evalTemperature,
+        evalMaxTurns: maxHorizon(curriculum), // the "before" figure, at the horizon and temperature of the "after" one
         model: config.model,
         maxActionTokens: Math.max(48, config.maxActionTokens),
         seed: config.seed,
@@ -131,9 +132,10 @@ export async function train(options: TrainOptions & { resume?: boolean }, hooks:
   const evaluate = async (label: string) => {
     if (config.evalEpisodes === 0) return undefined;
     // At the horizon the curriculum ends on: the one the run trains the policy for.
-    const { report } = await evaluatePolicy(policy, config.env, { episodes: config.evalEpisodes, kwargs, temperature: 0, maxTurns: maxHorizon(curriculum) });
+    const { report } = await evaluatePolicy(policy, config.env, { episodes: config.evalEpisodes, kwargs, temperature: config.evalTemperature, maxTurns: maxHorizon(curriculum) });
+    const decoding = config.evalTemperature === 0 ? 'greedy' : `sampled at T ${config.evalTemperature}`;
     log(
-      `[train] held-out ${label}: success ${report.success_rate.toFixed(3)}, return ${report.mean_return.toFixed(3)}, turns ${report.mean_turns.toFixed(2)} (${report.episodes} episodes, at most ${report.max_turns} turns)`,
+      `[train] held-out ${label}: success ${report.success_rate.toFixed(3)}, return ${report.mean_return.toFixed(3)}, turns ${report.mean_turns.toFixed(2)} (${report.episodes} episodes, ${decoding}, at most ${report.max_turns} turns)`,
     );
     return report;
   };

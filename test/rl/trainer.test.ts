@@ -82,11 +82,14 @@ describe('train', () => {
     expect(JSON.parse(await readFile(join(out, 'config.json'), 'utf8'))).toMatchObject({ env: 'puzzle/guess-number-v0', advantage: 'igpo' });
   }, 300_000);
 
-  it('scores a warm start at the same horizon as the policy after RL', async () => {
+  it('scores a warm start at the same horizon and temperature as the policy after RL', async () => {
     const out = join(await mkdtemp(join(tmpdir(), 'turngym-train-')), 'run');
-    const result = await train({ ...tiny, steps: 1, warmStartSteps: 2, warmStartEpisodes: 4, evalEpisodes: 2, curriculum: { kind: 'fixed', maxTurns: 2 }, out }, { log: () => {} });
-    expect(result.before).toMatchObject({ episodes: 2, max_turns: 2 });
-    expect(result.after).toMatchObject({ episodes: 2, max_turns: 2 });
+    const result = await train(
+      { ...tiny, steps: 1, warmStartSteps: 2, warmStartEpisodes: 4, evalEpisodes: 2, evalTemperature: 0.7, curriculum: { kind: 'fixed', maxTurns: 2 }, out },
+      { log: () => {} },
+    );
+    expect(result.before).toMatchObject({ episodes: 2, max_turns: 2, temperature: 0.7 });
+    expect(result.after).toMatchObject({ episodes: 2, max_turns: 2, temperature: 0.7 });
   }, 300_000);
 
   it('scores information gain when the answer is longer than an action (a reference solution)', async () => {
