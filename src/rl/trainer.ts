@@ -303,7 +303,7 @@ export function computeAdvantages(
     }
   }
   const negativeWeight = config.negativeWeight ?? 1;
-  return negativeWeight === 1 ? advantages : advantages.map((turns) => turns.map((a) => (a < 0 ? a * negativeWeight : a)));
+  return advantages.map((turns) => turns.map((a) => (a < 0 ? a * negativeWeight : a)));
 }
 
 /**
