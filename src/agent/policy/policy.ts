@@ -44,6 +44,11 @@ export interface SampleOptions {
   stopToken?: number;
   /** Reuse keys and values of earlier positions (default true); false recomputes the whole context per token. */
   incremental?: boolean;
+  /**
+   * Most padded tokens (rows x (longest context + maxTokens)) sampled in one batch (default 65,536); more
+   * rows are sampled in several batches, in order, so that the WebAssembly heap is not exhausted.
+   */
+  maxBatchTokens?: number;
 }
 
 /** One sampled continuation. */
@@ -154,6 +159,11 @@ export class Policy {
         'INVALID_OPTIONS',
         `sample: a context of ${longest} tokens plus ${maxTokens} new tokens exceeds the context length ${this.config.contextLength}; fit the context with buildContext first.`,
       );
+    }
+    const budget = options.maxBatchTokens ?? 65_536;
+    if (batch > 1 && batch * (longest + maxTokens) > budget) {
+      const parts = paddedBatches(contexts, budget, (context) => context.length + maxTokens);
+      if (parts.length > 1) return parts.flatMap((part) => this.sample(part, { ...options, rng }));
     }
     const pad = this.tokenizer.special('<|pad|>');
     // Left padding: every row's last context token sits at the same index, so one new column serves all.

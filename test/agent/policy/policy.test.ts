@@ -2,7 +2,7 @@ import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { runEpisode } from '../../../src/agent/agent.js';
 import { renderAction } from '../../../src/agent/chat.js';
 import { initBackend } from '../../../src/agent/policy/backend.js';
@@ -137,6 +137,17 @@ describe('Policy', () => {
           });
         }
       }
+      // More rows than maxBatchTokens allows are sampled in several batches, in order: the same greedy rows.
+      const forward = vi.spyOn(policy.model, 'forward');
+      const whole = policy.sample(contexts(), { temperature: 0, maxTokens: 10 });
+      const batchesOfWhole = forward.mock.calls.map(([input]) => input.tokens.shape[0]);
+      forward.mockClear();
+      const split = policy.sample(contexts(), { temperature: 0, maxTokens: 10, maxBatchTokens: 1 });
+      expect(forward.mock.calls.every(([input]) => input.tokens.shape[0] === 1)).toBe(true);
+      expect(batchesOfWhole[0]).toBe(contexts().length);
+      forward.mockRestore();
+      expect(split.map((s) => s.tokens)).toEqual(whole.map((s) => s.tokens));
+      expect(new Set(whole.map((s) => s.text)).size).toBeGreaterThan(1); // distinct rows, so the order is checked
       // Greedy sampling picks the most likely token at every step.
       const [greedy] = policy.sample([contexts()[0]!], { temperature: 0, maxTokens: 5 });
       const entropiesPositive = greedy!.entropies.every((entropy) => entropy > 0);
