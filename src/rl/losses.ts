@@ -21,6 +21,7 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import { z } from 'zod';
+import { TurngymError } from '../envs/errors.js';
 import type { Rng } from '../envs/task.js';
 
 export const lossConfigSchema = z.object({
@@ -33,6 +34,11 @@ export const lossConfigSchema = z.object({
   clipCovUb: z.number().default(5).describe('Clip-Cov: upper covariance bound of candidate tokens'),
   klCovRatio: z.number().min(0).max(1).default(2e-4).describe('KL-Cov: fraction of valid tokens (top by covariance) that get the KL penalty (at least 1)'),
   klCovCoef: z.number().min(0).default(0.1).describe('KL-Cov: coefficient of |logp - logp_old| on the selected tokens'),
+  klCoef: z
+    .number()
+    .min(0)
+    .default(0)
+    .describe('Coefficient of a KL penalty to the reference policy (the starting one: --init or the warm start) on every action token, k3 estimator (verl low_var_kl); 0: off'),
   lossAggregation: z
     .enum(['token-mean', 'trajectory-mean'])
     .default('token-mean')
@@ -53,6 +59,8 @@ export interface LossInputs {
   weights: tf.Tensor1D;
   /** Per-token entropies under the current policy (differentiable); needed for `bonus`. [N] */
   entropies?: tf.Tensor1D;
+  /** Log-probs of the taken tokens under the reference policy, [N]; needed when `klCoef` > 0. */
+  refLogprobs?: tf.Tensor1D;
 }
 
 export interface LossMetrics {
@@ -63,6 +71,8 @@ export interface LossMetrics {
   /** Mean and max covariance over valid tokens. */
   cov_mean: number;
   cov_max: number;
+  /** Mean k3 estimate of KL(policy || reference) over valid tokens (0 without a reference). */
+  kl_ref: number;
   /** Number of tokens selected by Clip-Cov / KL-Cov. */
   selected: number;
   valid_tokens: number;
@@ -85,6 +95,8 @@ export function policyLoss(inputs: LossInputs, config: LossConfig, rng: Rng): Lo
   const advantages = inputs.advantages.dataSync();
   const weights = inputs.weights.dataSync();
   const n = weights.length;
+  if (config.klCoef > 0 && !inputs.refLogprobs) throw new TurngymError('INVALID_OPTIONS', 'policyLoss: klCoef > 0 needs refLogprobs (the reference policy\'s log-probs).');
+  const reference = config.klCoef > 0 ? inputs.refLogprobs!.dataSync() : undefined;
   const valid: number[] = [];
   let weightSum = 0;
   for (let i = 0; i < n; i++) {
@@ -136,6 +148,7 @@ export function policyLoss(inputs: LossInputs, config: LossConfig, rng: Rng): Lo
       perToken = tf.maximum(unclipped, tf.mul(negativeAdvantages, clippedRatio));
       if (config.entropyControl === 'clip-cov') perToken = tf.mul(perToken, tf.sub(1, tf.tensor1d(selectedMask)));
     }
+    if (reference) perToken = tf.add(perToken, tf.mul(config.klCoef, lowVarianceKl(inputs.logprobs, inputs.refLogprobs!)));
     let total = tf.div(tf.sum(tf.mul(perToken, inputs.weights)), normaliser);
     if (config.entropyControl === 'bonus' && inputs.entropies) {
       total = tf.sub(total, tf.mul(config.entropyCoef, tf.div(tf.sum(tf.mul(inputs.entropies, inputs.weights)), normaliser)));
@@ -156,6 +169,7 @@ export function policyLoss(inputs: LossInputs, config: LossConfig, rng: Rng): Lo
   else ppoKl = valid.reduce((sum, i) => sum + (old[i]! - logp[i]!), 0) / validCount;
 
   const covValues = valid.map((i) => cov[i]!);
+  const klRef = reference ? valid.reduce((sum, i) => sum + k3(logp[i]!, reference[i]!), 0) / validCount : 0;
   return {
     loss,
     selected,
@@ -164,8 +178,21 @@ export function policyLoss(inputs: LossInputs, config: LossConfig, rng: Rng): Lo
       ppo_kl: ppoKl,
       cov_mean: covValues.length ? covValues.reduce((a, b) => a + b, 0) / covValues.length : 0,
       cov_max: covValues.length ? Math.max(...covValues) : 0,
+      kl_ref: klRef,
       selected: selected.length,
       valid_tokens: valid.length,
     },
   };
+}
+
+/** k3 (verl `low_var_kl`) per token, differentiable in `logprobs`. */
+function lowVarianceKl(logprobs: tf.Tensor1D, refLogprobs: tf.Tensor1D): tf.Tensor1D {
+  const difference = tf.sub(refLogprobs, logprobs);
+  return tf.clipByValue(tf.sub(tf.sub(tf.exp(difference), difference), 1), -10, 10) as tf.Tensor1D;
+}
+
+/** k3 of one token, for the metric. */
+function k3(logprob: number, refLogprob: number): number {
+  const difference = refLogprob - logprob;
+  return Math.min(10, Math.max(-10, Math.exp(difference) - difference - 1));
 }

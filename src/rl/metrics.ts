@@ -13,6 +13,7 @@ export const METRICS = {
   covMax: 'actor/cov_max',
   clipFraction: 'actor/pg_clipfrac',
   ppoKl: 'actor/ppo_kl',
+  klRef: 'actor/kl_loss',
   policyLoss: 'actor/pg_loss',
   gradNorm: 'actor/grad_norm',
   selectedTokens: 'actor/selected_tokens',

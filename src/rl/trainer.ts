@@ -7,6 +7,7 @@
  *   4. advantage = grpo (outcome z-scored in the group, gamma^(T-1-t) of it on turn t) | igpo (turn rewards z-scored, discounted per turn);
  *                  negative ones scaled by negativeWeight
  *   5. update    = `epochs` passes of `miniBatches` PPO-clip steps with entropy control (clip-cov, kl-cov, ...)
+ *                  and, with klCoef > 0, a KL penalty to the starting policy
  *   6. log       = metrics.jsonl (stable names), sampled trajectories, checkpoints
  *
  * Everything that decides what happens next (weights, optimizer moments, the three RNG streams, the step)
@@ -33,7 +34,7 @@ import { writeReport } from './report.js';
 import { isFormatError } from './rewards.js';
 import { collectRollouts, type Trajectory } from './rollout.js';
 import type { TrajectoryRecord } from './trajectories.js';
-import { type Example, runUpdates, type UpdateSummary } from './update.js';
+import { addReferenceLogprobs, type Example, runUpdates, type UpdateSummary } from './update.js';
 
 /** First seed of RL training tasks: far from the SFT seeds (0...) and the held-out seeds (1,000,000...). */
 export const RL_SEED_BASE = 2_000_000;
@@ -121,6 +122,7 @@ export async function train(options: TrainOptions & { resume?: boolean }, hooks:
     };
     await writeFile(join(runDir, 'config.json'), `${JSON.stringify(config, null, 2)}\n`);
   }
+  const reference = config.klCoef > 0 ? await referencePolicy(policy, runDir, resume) : undefined;
   policy.optimizer.learningRate = config.learningRate;
   policy.optimizer.config.clipNorm = config.maxGradNorm;
   const taskRng = Rng.fromState(state.taskRng);
@@ -183,6 +185,7 @@ export async function train(options: TrainOptions & { resume?: boolean }, hooks:
       // 5. Updates.
       const updateStart = performance.now();
       const examples = trainingExamples(batch.trajectories, advantages);
+      if (reference) addReferenceLogprobs(reference, examples, config);
       const update = runUpdates(policy, examples, config, lossConfig, lossRng, log);
       const updateSeconds = (performance.now() - updateStart) / 1000;
       state.nanStreak = update.nonFinite > 0 ? state.nanStreak + 1 : 0;
@@ -236,12 +239,27 @@ export async function train(options: TrainOptions & { resume?: boolean }, hooks:
     await factory.close();
     tensorboard?.close?.();
     try {
+      reference?.dispose();
       policy.dispose();
     } catch {
       // After a WebAssembly fault the policy's memory cannot be freed; the error that caused it is the one to report.
     }
   }
   return result;
+}
+
+/**
+ * The reference policy of the KL penalty: the policy the run starts from, saved once as
+ * `checkpoints/reference` (so `--resume` penalises against the same one) and loaded as a second policy.
+ */
+async function referencePolicy(policy: Policy, runDir: string, resume: boolean | undefined): Promise<Policy> {
+  const directory = join(runDir, 'checkpoints', 'reference');
+  if (!resume) await saveCheckpoint(policy, directory, { role: 'the reference policy of the KL penalty (the starting policy)' });
+  try {
+    return await loadCheckpoint(directory);
+  } catch (error) {
+    throw new TurngymError('INVALID_OPTIONS', `--kl-coef needs the run's reference policy in ${directory}, which is saved when a run starts with --kl-coef > 0 (${describeError(error)}); start a new run to use the KL penalty.`);
+  }
 }
 
 /** The largest horizon a curriculum reaches (envs are made with it; each episode sets its own). */
@@ -381,6 +399,7 @@ function stepMetrics(
     [METRICS.covMax]: mean(first.map((m) => m.cov_max)),
     [METRICS.clipFraction]: mean(update.metrics.map((m) => m.pg_clipfrac)),
     [METRICS.ppoKl]: mean(update.metrics.map((m) => m.ppo_kl)),
+    [METRICS.klRef]: mean(update.metrics.map((m) => m.kl_ref)),
     [METRICS.policyLoss]: mean(update.losses),
     [METRICS.gradNorm]: mean(update.gradNorms),
     [METRICS.selectedTokens]: update.metrics.reduce((sum, m) => sum + m.selected, 0),

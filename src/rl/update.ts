@@ -26,6 +26,8 @@ export interface Example {
   sequence: ScoredSequence;
   oldLogprobs: number[];
   advantages: number[];
+  /** Log-prob of each target token under the reference policy (set by `addReferenceLogprobs` for a KL penalty). */
+  refLogprobs?: number[];
   /** Target tokens of the whole trajectory this sequence comes from (a trajectory may be several sequences). */
   trajectoryTokens: number;
 }
@@ -71,6 +73,21 @@ export function runUpdates(policy: Policy, examples: readonly Example[], options
   return summary;
 }
 
+/**
+ * Scores every example's target tokens under the reference policy (at the rollout temperature, like the
+ * old log-probs), in passes of at most `microBatchTokens` padded tokens, into `example.refLogprobs`.
+ */
+export function addReferenceLogprobs(reference: Policy, examples: readonly Example[], options: Pick<UpdateOptions, 'temperature' | 'microBatchTokens'>): void {
+  for (const part of microBatches(examples, options.microBatchTokens)) {
+    const values = tf.tidy(() => reference.tokenLogprobs(part.map((example) => example.sequence), { temperature: options.temperature }).logprobs.dataSync() as Float32Array);
+    let position = 0;
+    for (const example of part) {
+      example.refLogprobs = Array.from(values.subarray(position, position + example.oldLogprobs.length));
+      position += example.oldLogprobs.length;
+    }
+  }
+}
+
 /** The loss weight of each of an example's target tokens under the configured aggregation. */
 function tokenWeights(example: Example, config: LossConfig): number[] {
   const weight = config.lossAggregation === 'trajectory-mean' ? 1 / Math.max(1, example.trajectoryTokens) : 1;
@@ -102,6 +119,7 @@ export function miniBatchGradients(
         oldLogprobs: tf.tensor1d(miniBatch.flatMap((example) => example.oldLogprobs)),
         advantages: tf.tensor1d(miniBatch.flatMap((example) => example.advantages)),
         weights: tf.tensor1d(miniBatch.flatMap((example) => tokenWeights(example, lossConfig))),
+        refLogprobs: lossConfig.klCoef > 0 ? tf.tensor1d(miniBatch.flatMap((example) => example.refLogprobs ?? [])) : undefined,
       },
       lossConfig,
       rng,

@@ -41,6 +41,28 @@ describe('policyLoss', () => {
     logpVariable.dispose();
   });
 
+  it('adds klCoef * k3(logp, logp_ref) on every valid token (hand-computed value and gradient)', () => {
+    // On-policy with zero advantages, so only the KL term remains. k3 = e^d - d - 1 with d = ref - logp.
+    const logp = [-1, -2, -3];
+    const ref = [-1.5, -1, 0];
+    const k3 = [Math.exp(-0.5) + 0.5 - 1, Math.E - 1 - 1]; // the third token is masked
+    const klConfig = config({ entropyControl: 'none', klCoef: 0.5 });
+    const klInputs = (logprobs: tf.Tensor1D) => ({ ...inputs(logp, logp, [0, 0, 0], [1, 1, 0]), logprobs, refLogprobs: tf.tensor1d(ref) });
+    const out = policyLoss(klInputs(tf.tensor1d(logp)), klConfig, Rng.fromSeed(0));
+    expect(out.loss.dataSync()[0]).toBeCloseTo((0.5 * (k3[0]! + k3[1]!)) / 2, 5);
+    expect(out.metrics.kl_ref).toBeCloseTo((k3[0]! + k3[1]!) / 2, 5);
+    // d k3 / d logp = 1 - e^d: pulls each log-prob towards the reference's.
+    const logpVariable = tf.variable(tf.tensor1d(logp));
+    const { grads } = tf.variableGrads(() => policyLoss(klInputs(logpVariable as tf.Tensor1D), klConfig, Rng.fromSeed(0)).loss, [logpVariable]);
+    const gradient = Object.values(grads)[0]!.dataSync();
+    expect(gradient[0]).toBeCloseTo((0.5 * (1 - Math.exp(-0.5))) / 2, 5);
+    expect(gradient[1]).toBeCloseTo((0.5 * (1 - Math.E)) / 2, 5);
+    expect(gradient[2]).toBeCloseTo(0, 6);
+    logpVariable.dispose();
+    expect(() => policyLoss(inputs(logp, logp, [0, 0, 0], [1, 1, 0]), klConfig, Rng.fromSeed(0))).toThrow(/refLogprobs/);
+    expect(policyLoss(inputs(logp, logp, [0, 0, 0], [1, 1, 0]), config({ entropyControl: 'none' }), Rng.fromSeed(0)).metrics.kl_ref).toBe(0);
+  });
+
   it('Clip-Cov zeroes the gradient of a random subset of unclipped tokens with lb < cov < ub', () => {
     // On-policy (ratio 1, nothing clipped). Means: A = 0, logp = -1. cov = A * (logp + 1).
     const logp = [0.5, 1, -1, -3, -1];

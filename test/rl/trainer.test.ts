@@ -41,17 +41,20 @@ async function latestCheckpoint(runDir: string): Promise<string> {
 }
 
 describe('train', () => {
-  it('resumes exactly: 4 straight steps equal 2 + resume + 2', async () => {
+  it('resumes exactly: 4 straight steps equal 2 + resume + 2 (with a KL penalty to the starting policy)', async () => {
     const root = await mkdtemp(join(tmpdir(), 'turngym-train-'));
     const quiet = { log: () => {} };
-    await train({ ...tiny, steps: 4, out: join(root, 'straight') }, quiet);
-    await train({ ...tiny, steps: 2, out: join(root, 'resumed') }, quiet);
-    await train({ ...tiny, steps: 4, out: join(root, 'resumed'), resume: true }, quiet);
+    const options = { ...tiny, klCoef: 0.05 }; // the resumed run must penalise against the saved starting policy, not the step-2 one
+    await train({ ...options, steps: 4, out: join(root, 'straight') }, quiet);
+    await train({ ...options, steps: 2, out: join(root, 'resumed') }, quiet);
+    await train({ ...options, steps: 4, out: join(root, 'resumed'), resume: true }, quiet);
 
     const straight = readMetrics(join(root, 'straight', 'metrics.jsonl')).records;
     const resumed = readMetrics(join(root, 'resumed', 'metrics.jsonl')).records;
     expect(resumed.map((r) => r.step)).toEqual([1, 2, 3, 4]);
-    const learning = ['charts/success_rate', 'charts/episodic_return', 'actor/entropy', 'actor/pg_loss', 'actor/ppo_kl', 'rollout/ig_mean'];
+    const learning = ['charts/success_rate', 'charts/episodic_return', 'actor/entropy', 'actor/pg_loss', 'actor/ppo_kl', 'actor/kl_loss', 'rollout/ig_mean'];
+    for (const record of straight) expect(record['actor/kl_loss']).toBeGreaterThan(0); // two epochs: the second moves away from the reference
+    expect(await readdir(join(root, 'resumed', 'checkpoints'))).toContain('reference');
     for (let i = 0; i < 4; i++) {
       for (const name of learning) expect(resumed[i]![name], `${name} at step ${i + 1}`).toBe(straight[i]![name]);
     }
