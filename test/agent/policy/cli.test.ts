@@ -38,6 +38,15 @@ describe('turngym sft / eval / run --agent checkpoint:DIR', () => {
     expect(JSON.parse(short.stdout)).toMatchObject({ episodes: 3, max_turns: 2 });
     expect(JSON.parse(short.stdout).mean_turns).toBeLessThanOrEqual(2);
 
+    // Against itself on the same tasks (greedy): every pair agrees.
+    const paired = await runCli(['eval', '--checkpoint', out, '--baseline', out, '--env', 'puzzle/guess-number-v0', '--episodes', '4', '--max-turns', '3', '--json']);
+    expect(paired.code).toBe(0);
+    const comparison = JSON.parse(paired.stdout);
+    expect(comparison.baseline).toMatchObject({ checkpoint: out, episodes: 4, max_turns: 3, success_rate: comparison.success_rate, mean_return: comparison.mean_return });
+    expect(comparison.paired).toEqual({ episodes: 4, solved_newly: 0, solved_no_longer: 0, success_p: 1, return_higher: 0, return_lower: 0, return_p: 1 });
+    const pairedText = await runCli(['eval', '--checkpoint', out, '--baseline', out, '--env', 'puzzle/guess-number-v0', '--episodes', '2', '--max-turns', '2']);
+    expect(pairedText.stdout).toMatch(/solved by the checkpoint only: 0, by the baseline only: 0 \(sign test p = 1\.000\)/);
+
     const played = await runCli(['run', '--env', 'puzzle/guess-number-v0', '--agent', `checkpoint:${out}`, '--episodes', '1', '--max-turns', '2']);
     expect(played.code).toBe(0);
     expect(played.stdout).toContain(`agent checkpoint:${out}`);

@@ -1,0 +1,46 @@
+import { describe, expect, it } from 'vitest';
+import { comparePaired, signTest } from '../../../src/agent/policy/paired.js';
+
+describe('signTest', () => {
+  it('is the exact two-sided binomial tail (hand-computed)', () => {
+    expect(signTest(0, 0)).toBe(1);
+    expect(signTest(3, 3)).toBe(1);
+    expect(signTest(5, 0)).toBeCloseTo(2 / 32, 12); // 2 * (1/2)^5
+    expect(signTest(0, 5)).toBeCloseTo(2 / 32, 12);
+    expect(signTest(8, 2)).toBeCloseTo((2 * (1 + 10 + 45)) / 1024, 12); // 2 * P(X <= 2), n = 10
+    // Large n stays finite and symmetric: 67 / 34 (section 8's paired return counts) is p ~ 0.0013.
+    expect(signTest(67, 34)).toBeCloseTo(signTest(34, 67), 12);
+    expect(signTest(67, 34)).toBeGreaterThan(0.001);
+    expect(signTest(67, 34)).toBeLessThan(0.002);
+    expect(signTest(3000, 3000)).toBeCloseTo(1, 6);
+  });
+});
+
+describe('comparePaired', () => {
+  it('counts discordant successes and higher / lower returns task by task', () => {
+    const policy = [
+      { success: true, return: 1 },
+      { success: true, return: 1 },
+      { success: false, return: 0.5 },
+      { success: false, return: 0.2 },
+      { success: true, return: 1 },
+    ];
+    const baseline = [
+      { success: false, return: 0.4 },
+      { success: true, return: 1 },
+      { success: true, return: 1 },
+      { success: false, return: 0.1 },
+      { success: false, return: 0.9 },
+    ];
+    expect(comparePaired(policy, baseline)).toEqual({
+      episodes: 5,
+      solved_newly: 2,
+      solved_no_longer: 1,
+      success_p: 1, // 2 : 1 is no evidence
+      return_higher: 3,
+      return_lower: 1,
+      return_p: 0.625, // 2 * (1 + 4) / 16
+    });
+    expect(() => comparePaired(policy, baseline.slice(1))).toThrow(/5 episodes against 4; both must play the same tasks/);
+  });
+});
