@@ -10,7 +10,6 @@ import { type Command, Option } from 'commander';
 import { BACKENDS, type BackendName, initBackend } from '../agent/policy/backend.js';
 import { loadCheckpoint } from '../agent/policy/checkpoint.js';
 import { comparePaired } from '../agent/policy/paired.js';
-import type { Policy } from '../agent/policy/policy.js';
 import { type EvaluationReport, evaluatePolicy, HELDOUT_SEED_BASE } from '../agent/policy/sft.js';
 import { SPLITS, type Split } from '../envs/task.js';
 import { collect, importModules, integer, jsonObject, printJson, UsageError } from './common.js';
@@ -53,7 +52,7 @@ export function evalCommand(program: Command): void {
       await initBackend(flags.backend as BackendName | 'auto');
       const kwargs = { ...flags.kwargs, ...(flags.difficulty !== undefined ? { difficulty: flags.difficulty } : {}) };
       const evaluate = async (checkpoint: string) => {
-        const policy: Policy = await loadCheckpoint(checkpoint);
+        const policy = await loadCheckpoint(checkpoint);
         try {
           const options = { episodes: flags.episodes, kwargs, firstSeed: flags.seed, split: flags.split, temperature: flags.temperature, maxTurns: flags.maxTurns };
           return await evaluatePolicy(policy, flags.env, options);

@@ -160,11 +160,8 @@ export class Policy {
         `sample: a context of ${longest} tokens plus ${maxTokens} new tokens exceeds the context length ${this.config.contextLength}; fit the context with buildContext first.`,
       );
     }
-    const budget = options.maxBatchTokens ?? 65_536;
-    if (batch > 1 && batch * (longest + maxTokens) > budget) {
-      const parts = paddedBatches(contexts, budget, (context) => context.length + maxTokens);
-      if (parts.length > 1) return parts.flatMap((part) => this.sample(part, { ...options, rng }));
-    }
+    const parts = paddedBatches(contexts, options.maxBatchTokens ?? 65_536, (context) => context.length + maxTokens);
+    if (parts.length > 1) return parts.flatMap((part) => this.sample(part, { ...options, rng }));
     const pad = this.tokenizer.special('<|pad|>');
     // Left padding: every row's last context token sits at the same index, so one new column serves all.
     const rows = contexts.map((context) => [...Array<number>(longest - context.length).fill(pad), ...context]);
