@@ -4,12 +4,15 @@
  * the held-out range that `turngym sft` never trains on, and tasks come from the 'heldout' split (`--split
  * train` plays training questions instead, to measure what the policy memorised). With `--baseline`, a
  * second checkpoint (a warm start, say) plays the same tasks and the two are compared pair by pair
- * (src/agent/policy/paired.ts).
+ * (src/agent/policy/paired.ts); `--baseline` also takes the file an earlier `eval --json` of that checkpoint
+ * wrote, so a warm start evaluated once is compared with every checkpoint of a run.
  */
+import { readFile, stat } from 'node:fs/promises';
 import { type Command, Option } from 'commander';
+import { z } from 'zod';
 import { BACKENDS, type BackendName, initBackend } from '../agent/policy/backend.js';
 import { loadCheckpoint } from '../agent/policy/checkpoint.js';
-import { comparePaired } from '../agent/policy/paired.js';
+import { comparePaired, type EpisodeOutcome } from '../agent/policy/paired.js';
 import { type EvaluationReport, evaluatePolicy, HELDOUT_SEED_BASE } from '../agent/policy/sft.js';
 import { SPLITS, type Split } from '../envs/task.js';
 import { collect, importModules, integer, jsonObject, printJson, UsageError } from './common.js';
@@ -36,7 +39,10 @@ export function evalCommand(program: Command): void {
     .description('evaluate a policy checkpoint: success rate, mean return and mean turns')
     .requiredOption('--checkpoint <dir>', 'checkpoint directory (from turngym sft or train)')
     .requiredOption('--env <id>', 'environment id')
-    .option('--baseline <dir>', 'a second checkpoint (e.g. the warm start) to play the same tasks; adds a paired comparison with exact sign tests')
+    .option(
+      '--baseline <path>',
+      'a second checkpoint (e.g. the warm start) to play the same tasks, or the file an earlier `eval --json` of it on the same tasks wrote; adds a paired comparison with exact sign tests',
+    )
     .option('--episodes <n>', 'number of episodes', integer('--episodes', { min: 1 }), 100)
     .option('--seed <s>', 'seed of the first episode (episode i uses seed + i)', integer('--seed', { min: 0 }), HELDOUT_SEED_BASE)
     .addOption(new Option('--split <split>', "which tasks to play: 'heldout' (never asked in training) or 'train' (for envs whose suite has a split key)").choices(SPLITS).default('heldout'))
@@ -51,33 +57,48 @@ export function evalCommand(program: Command): void {
       await importModules(flags.import);
       await initBackend(flags.backend as BackendName | 'auto');
       const kwargs = { ...flags.kwargs, ...(flags.difficulty !== undefined ? { difficulty: flags.difficulty } : {}) };
-      const evaluate = async (checkpoint: string) => {
+      const evaluate = async (checkpoint: string): Promise<SavedEvaluation> => {
         const policy = await loadCheckpoint(checkpoint);
         try {
           const options = { episodes: flags.episodes, kwargs, firstSeed: flags.seed, split: flags.split, temperature: flags.temperature, maxTurns: flags.maxTurns };
-          return await evaluatePolicy(policy, flags.env, options);
+          const { report, transcripts } = await evaluatePolicy(policy, flags.env, options);
+          return { checkpoint, kwargs, ...report, outcomes: transcripts.map((t) => ({ success: t.success, return: t.return })) };
         } finally {
           policy.dispose();
         }
       };
       const line = (report: EvaluationReport) =>
         `success rate ${report.success_rate.toFixed(3)} · mean return ${report.mean_return.toFixed(3)} · mean turns ${report.mean_turns.toFixed(2)} (at most ${report.max_turns})`;
-      const { report, transcripts } = await evaluate(flags.checkpoint);
+      // A baseline report is read and checked before the (long) evaluation, so a mismatch fails at once.
+      const baselineIsCheckpoint =
+        flags.baseline !== undefined &&
+        (await stat(flags.baseline).then(
+          (info) => info.isDirectory(),
+          () => {
+            throw new UsageError(`--baseline ${flags.baseline} does not exist: give a checkpoint directory or the file \`turngym eval --json\` wrote.`);
+          },
+        ));
+      const baselineReport = flags.baseline !== undefined && !baselineIsCheckpoint ? await readSavedEvaluation(flags.baseline) : undefined;
+      const tasks = { env: flags.env, kwargs, episodes: flags.episodes, first_seed: flags.seed, split: flags.split, temperature: flags.temperature };
+      if (baselineReport) checkSameTasks(flags.baseline!, baselineReport, flags.maxTurns === undefined ? tasks : { ...tasks, max_turns: flags.maxTurns });
+      const saved = await evaluate(flags.checkpoint);
       if (flags.baseline === undefined) {
-        if (flags.json) printJson({ checkpoint: flags.checkpoint, ...report });
-        else console.log(`${report.episodes} episodes of ${report.env} · ${line(report)}`);
+        if (flags.json) printJson(saved);
+        else console.log(`${saved.episodes} episodes of ${saved.env} · ${line(saved)}`);
         return;
       }
-      const baseline = await evaluate(flags.baseline);
-      const paired = comparePaired(transcripts, baseline.transcripts);
+      if (baselineReport) checkSameTasks(flags.baseline!, baselineReport, saved);
+      const baseline = baselineReport ?? (await evaluate(flags.baseline));
+      const paired = comparePaired(saved.outcomes, baseline.outcomes);
       if (flags.json) {
-        printJson({ checkpoint: flags.checkpoint, ...report, baseline: { checkpoint: flags.baseline, ...baseline.report }, paired });
+        const { outcomes: _, ...baselineReport } = baseline;
+        printJson({ ...saved, baseline: baselineReport, paired });
         return;
       }
       const p = (value: number) => (value < 0.001 ? value.toExponential(1) : value.toFixed(3));
-      console.log(`${report.episodes} episodes of ${report.env}, the same tasks for both (${report.temperature === 0 ? 'greedy' : `sampled at T ${report.temperature}`})`);
-      console.log(`  checkpoint ${flags.checkpoint}: ${line(report)}`);
-      console.log(`  baseline   ${flags.baseline}: ${line(baseline.report)}`);
+      console.log(`${saved.episodes} episodes of ${saved.env}, the same tasks for both (${saved.temperature === 0 ? 'greedy' : `sampled at T ${saved.temperature}`})`);
+      console.log(`  checkpoint ${saved.checkpoint}: ${line(saved)}`);
+      console.log(`  baseline   ${baseline.checkpoint}: ${line(baseline)}`);
       console.log(`  solved by the checkpoint only: ${paired.solved_newly}, by the baseline only: ${paired.solved_no_longer} (sign test p = ${p(paired.success_p)})`);
       console.log(`  return higher on ${paired.return_higher} tasks, lower on ${paired.return_lower} (sign test p = ${p(paired.return_p)})`);
     });
@@ -87,4 +108,61 @@ function temperature(value: string): number {
   const parsed = Number(value);
   if (value.trim() === '' || !Number.isFinite(parsed) || parsed < 0) throw new UsageError(`--temperature must be a number >= 0, got '${value}'.`);
   return parsed;
+}
+
+/** What `eval --json` prints: the report, the settings that decide the tasks, and every episode's outcome (in seed order). */
+type SavedEvaluation = EvaluationReport & { checkpoint: string; kwargs: Record<string, unknown>; outcomes: EpisodeOutcome[] };
+
+const savedEvaluationSchema = z.object({
+  checkpoint: z.string(),
+  env: z.string(),
+  kwargs: z.record(z.string(), z.unknown()),
+  episodes: z.number(),
+  first_seed: z.number(),
+  split: z.enum(SPLITS),
+  temperature: z.number(),
+  max_turns: z.number(),
+  success_rate: z.number(),
+  mean_return: z.number(),
+  mean_turns: z.number(),
+  outcomes: z.array(z.object({ success: z.boolean(), return: z.number() })),
+});
+
+/** Reads a baseline's `eval --json` output. */
+async function readSavedEvaluation(path: string): Promise<SavedEvaluation> {
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(await readFile(path, 'utf8'));
+  } catch (error) {
+    throw new UsageError(`--baseline ${path} is neither a checkpoint directory nor a JSON report: ${(error as Error).message}`);
+  }
+  const result = savedEvaluationSchema.safeParse(parsed);
+  if (!result.success) {
+    const issue = result.error.issues[0]!;
+    throw new UsageError(`--baseline ${path} is not the output of \`turngym eval --json\` (${issue.path.join('.') || 'top level'}: ${issue.message}).`);
+  }
+  if (result.data.outcomes.length !== result.data.episodes) throw new UsageError(`--baseline ${path} lists ${result.data.outcomes.length} outcomes for ${result.data.episodes} episodes.`);
+  return result.data;
+}
+
+/** Fails unless the saved baseline played the tasks `current` describes (the keys it has). */
+function checkSameTasks(path: string, baseline: SavedEvaluation, current: Partial<SavedEvaluation>): void {
+  for (const key of ['env', 'kwargs', 'episodes', 'first_seed', 'split', 'temperature', 'max_turns'] as const) {
+    if (current[key] === undefined) continue;
+    const [was, now] = [canonicalJson(baseline[key]), canonicalJson(current[key])];
+    if (was !== now) {
+      throw new UsageError(
+        `--baseline ${path} played other tasks: its ${key} is ${was}, this evaluation's is ${now}. Evaluate both with the same --env, --kwargs, --difficulty, --episodes, --seed, --split, --temperature and --max-turns.`,
+      );
+    }
+  }
+}
+
+/** JSON text with object keys sorted, so that two equal settings compare equal whatever their key order. */
+function canonicalJson(value: unknown): string {
+  return JSON.stringify(value, (_key, inner: unknown) =>
+    inner !== null && typeof inner === 'object' && !Array.isArray(inner)
+      ? Object.fromEntries(Object.entries(inner as Record<string, unknown>).sort(([a], [b]) => a.localeCompare(b)))
+      : inner,
+  );
 }

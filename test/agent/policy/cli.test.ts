@@ -47,6 +47,30 @@ describe('turngym sft / eval / run --agent checkpoint:DIR', () => {
     const pairedText = await runCli(['eval', '--checkpoint', out, '--baseline', out, '--env', 'puzzle/guess-number-v0', '--episodes', '2', '--max-turns', '2']);
     expect(pairedText.stdout).toMatch(/solved by the checkpoint only: 0, by the baseline only: 0 \(sign test p = 1\.000\)/);
 
+    // A baseline evaluated once and saved (`eval --json` lists every episode's outcome): edited so that the
+    // first episode's baseline result differs, the comparison must count that pair.
+    expect(comparison.outcomes).toHaveLength(4);
+    const savedPath = join(directory, 'baseline.json');
+    const edited = structuredClone(comparison);
+    const first = edited.outcomes[0];
+    edited.outcomes[0] = { success: !first.success, return: first.return - 1 };
+    await writeFile(savedPath, JSON.stringify(edited));
+    const fromFile = await runCli(['eval', '--checkpoint', out, '--baseline', savedPath, '--env', 'puzzle/guess-number-v0', '--episodes', '4', '--max-turns', '3', '--json']);
+    expect(fromFile.code).toBe(0);
+    const againstFile = JSON.parse(fromFile.stdout);
+    expect(againstFile.baseline).toMatchObject({ checkpoint: out, episodes: 4 });
+    expect(againstFile.paired).toMatchObject({ solved_newly: first.success ? 1 : 0, solved_no_longer: first.success ? 0 : 1, return_higher: 1, return_lower: 0 });
+    const otherTasks = await runCli(['eval', '--checkpoint', out, '--baseline', savedPath, '--env', 'puzzle/guess-number-v0', '--episodes', '3', '--max-turns', '3']);
+    expect(otherTasks.code).toBe(2);
+    expect(otherTasks.stderr).toContain(`--baseline ${savedPath} played other tasks: its episodes is 4, this evaluation's is 3.`);
+    await writeFile(savedPath, '{"env": "puzzle/guess-number-v0"}');
+    const notAReport = await runCli(['eval', '--checkpoint', out, '--baseline', savedPath, '--env', 'puzzle/guess-number-v0', '--episodes', '4']);
+    expect(notAReport.code).toBe(2);
+    expect(notAReport.stderr).toContain(`--baseline ${savedPath} is not the output of \`turngym eval --json\``);
+    const missing = await runCli(['eval', '--checkpoint', out, '--baseline', join(directory, 'nowhere'), '--env', 'puzzle/guess-number-v0', '--episodes', '1']);
+    expect(missing.code).toBe(2);
+    expect(missing.stderr).toContain('does not exist: give a checkpoint directory');
+
     const played = await runCli(['run', '--env', 'puzzle/guess-number-v0', '--agent', `checkpoint:${out}`, '--episodes', '1', '--max-turns', '2']);
     expect(played.code).toBe(0);
     expect(played.stdout).toContain(`agent checkpoint:${out}`);
