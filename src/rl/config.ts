@@ -70,6 +70,12 @@ export const trainConfigSchema = z
       .min(64)
       .default(4096)
       .describe('Most padded tokens (sequences x longest) in one pass through the policy; a larger mini-batch accumulates the same gradient over several passes, which bounds memory'),
+    sampleBatchTokens: z
+      .number()
+      .int()
+      .min(64)
+      .default(65_536)
+      .describe('Most padded tokens (rows x (longest context + max action tokens)) sampled in one batch; more rollouts than that are sampled in several batches, which bounds memory'),
     maxGradNorm: z.number().positive().default(1).describe('Gradient clipping by global norm'),
     ...lossConfigSchema.shape,
 

@@ -50,6 +50,8 @@ export interface RolloutOptions {
   temperature: number;
   topP: number;
   maxActionTokens: number;
+  /** Most padded tokens sampled in one batch (`Policy.sample`'s `maxBatchTokens`). */
+  sampleBatchTokens?: number;
   formatPenalty: number;
   /** Score information gain ('prob' or 'logprob' differences); undefined: do not score. */
   informationGain?: 'prob' | 'logprob';
@@ -168,7 +170,7 @@ export async function collectRollouts(policy: Policy, envs: readonly Env[], grou
   while (running.length > 0) {
     const contexts = running.map((entry) => entry.context.context(policy));
     const samples: Sample[] = await timed('sample', () =>
-      policy.sample(contexts, { temperature: options.temperature, topP: options.topP, maxTokens: options.maxActionTokens, rng: options.rng }),
+      policy.sample(contexts, { temperature: options.temperature, topP: options.topP, maxTokens: options.maxActionTokens, maxBatchTokens: options.sampleBatchTokens, rng: options.rng }),
     );
     const results = await timed('env', () =>
       Promise.all(running.map((entry, i) => entry.env.step(samples[i]!.text).then((result) => ({ ok: true as const, result }), (error: unknown) => ({ ok: false as const, error })))),

@@ -173,6 +173,7 @@ export async function train(options: TrainOptions & { resume?: boolean }, hooks:
         temperature: config.temperature,
         topP: config.topP,
         maxActionTokens: Math.min(config.maxActionTokens, policy.maxActionTokens),
+        sampleBatchTokens: config.sampleBatchTokens,
         formatPenalty: config.formatPenalty,
         informationGain: config.advantage === 'igpo' ? config.igMode : undefined,
         rng: sampleRng,

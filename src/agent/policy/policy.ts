@@ -162,6 +162,21 @@ export class Policy {
     }
     const parts = paddedBatches(contexts, options.maxBatchTokens ?? 65_536, (context) => context.length + maxTokens);
     if (parts.length > 1) return parts.flatMap((part) => this.sample(part, { ...options, rng }));
+    return outOfMemoryAsError(
+      () => this.sampleBatch(contexts, { maxTokens, temperature, topP, rng, stopToken, incremental }),
+      () => `sampling ${batch} rows of up to ${longest + maxTokens} tokens (${batch * (longest + maxTokens)} padded tokens)`,
+      'Sample in smaller batches: `turngym train --sample-batch-tokens` (default 65536), fewer rollouts a step, or a shorter --max-action-tokens or context.',
+    );
+  }
+
+  /** `sample` for one batch that fits the memory budget. */
+  private sampleBatch(
+    contexts: readonly (readonly number[])[],
+    settings: { maxTokens: number; temperature: number; topP: number; rng: Rng; stopToken: number; incremental: boolean },
+  ): Sample[] {
+    const { maxTokens, temperature, topP, rng, stopToken, incremental } = settings;
+    const batch = contexts.length;
+    const longest = Math.max(...contexts.map((context) => context.length));
     const pad = this.tokenizer.special('<|pad|>');
     // Left padding: every row's last context token sits at the same index, so one new column serves all.
     const rows = contexts.map((context) => [...Array<number>(longest - context.length).fill(pad), ...context]);
@@ -304,7 +319,7 @@ export class Policy {
     });
     if (rows.length === 0) throw new TurngymError('INVALID_OPTIONS', 'tokenLogprobs: no target tokens (targetMask is all zero after the first token).');
     this.lastPassTokens = batch * length;
-    const { hidden } = outOfMemoryAsError(() => this.model.forward({ tokens: tf.tensor2d(tokens, [batch, length], 'int32') }), () => this.lastPassTokens);
+    const { hidden } = outOfMemoryAsError(() => this.model.forward({ tokens: tf.tensor2d(tokens, [batch, length], 'int32') }), this.passSize, PASS_ADVICE);
     const selected = gatherRows(hidden, tf.tensor1d(rows, 'int32'));
     let logits = this.model.logits(selected);
     if (temperature !== 1) logits = tf.div(logits, temperature);
@@ -314,11 +329,14 @@ export class Policy {
     return { logprobs: picked, entropies, counts };
   }
 
+  /** Where a training pass ran out of memory, for the error. */
+  private passSize = (): string => (this.lastPassTokens === undefined ? 'in a training pass' : `on a pass of ${this.lastPassTokens} padded tokens (sequences x longest)`);
+
   /** Gradients of `loss` with respect to every variable (by name), and the loss value. */
   computeGradients(loss: () => tf.Scalar): { loss: number; gradients: Record<string, tf.Tensor> } {
     const names = [...this.model.variables.keys()];
     this.lastPassTokens = undefined;
-    const { value, grads } = outOfMemoryAsError(() => tf.variableGrads(loss, this.variables), () => this.lastPassTokens);
+    const { value, grads } = outOfMemoryAsError(() => tf.variableGrads(loss, this.variables), this.passSize, PASS_ADVICE);
     const lossValue = value.dataSync()[0]!;
     value.dispose();
     const gradients: Record<string, tf.Tensor> = {};
@@ -415,17 +433,18 @@ function drawToken(logits: Float32Array, temperature: number, topP: number, rng:
  * of bounds", once the heap cannot grow past 4 GB) into an `OUT_OF_MEMORY` error that says what to do.
  * The backend is unusable afterwards in this process: the error says so.
  */
-function outOfMemoryAsError<T>(work: () => T, paddedTokens: () => number | undefined): T {
+function outOfMemoryAsError<T>(work: () => T, where: () => string, advice: string): T {
   try {
     return work();
   } catch (error) {
     if (error instanceof TurngymError || !(error instanceof Error) || error.name !== 'RuntimeError' || !/memory access out of bounds|out of memory|OOM/i.test(error.message)) throw error;
-    const tokens = paddedTokens();
-    const size = tokens === undefined ? '' : ` on a pass of ${tokens} padded tokens (sequences x longest)`;
     throw new TurngymError(
       'OUT_OF_MEMORY',
-      `The policy ran out of WebAssembly memory${size} (the wasm backend's heap holds at most 4 GB, and attention needs sequences x heads x length^2 floats per layer). Use smaller passes: \`turngym train --micro-batch-tokens\` (default 4096), \`turngym sft --batch-tokens\`, or a shorter context. TensorFlow.js cannot be used again in this process; continue a training run with --resume from its last checkpoint.`,
+      `The policy ran out of WebAssembly memory ${where()} (the wasm backend's heap holds at most 4 GB, and attention needs sequences x heads x length^2 floats per layer). ${advice} TensorFlow.js cannot be used again in this process; continue a training run with --resume from its last checkpoint.`,
       { cause: error },
     );
   }
 }
+
+/** What to do when a training pass (forward and backward) does not fit. */
+const PASS_ADVICE = 'Use smaller passes: `turngym train --micro-batch-tokens` (default 4096), `turngym sft --batch-tokens`, or a shorter context.';
