@@ -52,6 +52,10 @@ export const trainConfigSchema = z
     igNormalization: z.enum(['joint', 'separate']).default('joint').describe('IGPO: z-score IG and outcome rewards jointly or separately'),
     alpha: z.number().default(1).describe('IGPO: weight of the outcome reward on the final turn'),
     gamma: z.number().min(0).max(1).default(1).describe('Discount of turn-level credit: IGPO returns A_t = r_t + gamma * A_{t+1}; GRPO gives turn t gamma^(T-1-t) of the trajectory advantage (1: every turn alike, 0: the final turn only)'),
+    outcomeReward: z
+      .enum(['env', 'success'])
+      .default('env')
+      .describe("What a trajectory's outcome is worth to the advantages: env (the env's rewards, e.g. the fraction of hidden tests passed) or success (1 if the verifier says solved, else 0; the logged return stays the env's)"),
     formatPenalty: z.number().min(0).default(0.1).describe('Penalty for an action that does not parse or validate'),
     negativeWeight: z
       .number()

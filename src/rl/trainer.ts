@@ -292,8 +292,9 @@ async function freshPolicy(config: TrainConfig, envSpec: EnvSpec, kwargs: Record
 /** Per-turn advantages of every trajectory (same shape as their turns). */
 export function computeAdvantages(
   trajectories: readonly Trajectory[],
-  config: Pick<TrainConfig, 'advantage' | 'alpha' | 'gamma' | 'igNormalization'> & Partial<Pick<TrainConfig, 'negativeWeight'>>,
+  config: Pick<TrainConfig, 'advantage' | 'alpha' | 'gamma' | 'igNormalization'> & Partial<Pick<TrainConfig, 'negativeWeight' | 'outcomeReward'>>,
 ): number[][] {
+  const outcomeOf = (trajectory: Trajectory) => (config.outcomeReward === 'success' ? (trajectory.success ? 1 : 0) : trajectory.outcome);
   const byGroup = new Map<number, number[]>();
   trajectories.forEach((trajectory, index) => {
     const members = byGroup.get(trajectory.group) ?? [];
@@ -305,7 +306,7 @@ export function computeAdvantages(
     if (members.length < 2) continue; // a group cut to one trajectory has no baseline
     const group = members.map((index) => trajectories[index]!);
     if (config.advantage === 'grpo') {
-      const returns = group.map((trajectory) => trajectory.outcome + trajectory.turns.reduce((sum, turn) => sum + turn.rewards.format, 0));
+      const returns = group.map((trajectory) => outcomeOf(trajectory) + trajectory.turns.reduce((sum, turn) => sum + turn.rewards.format, 0));
       const scores = grpoAdvantages(returns);
       members.forEach((index, g) => {
         const last = trajectories[index]!.turns.length - 1;
@@ -313,7 +314,7 @@ export function computeAdvantages(
       });
     } else {
       const scores = igpoAdvantages(
-        group.map((trajectory) => ({ turns: trajectory.turns.map((turn) => turn.rewards), outcome: trajectory.outcome })),
+        group.map((trajectory) => ({ turns: trajectory.turns.map((turn) => turn.rewards), outcome: outcomeOf(trajectory) })),
         { alpha: config.alpha, gamma: config.gamma, normalization: config.igNormalization },
       );
       members.forEach((index, g) => {

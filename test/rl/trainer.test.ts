@@ -177,6 +177,24 @@ describe('trainingExamples', () => {
     expect(advantages[2]).toEqual([0, 0]);
   });
 
+  it("with outcomeReward 'success', z-scores solved / not solved instead of the env's partial credit", () => {
+    const base = { prompt: '', seed: 0, truncated: false, group: 0, turns: [turn([1], [2])] };
+    // Tests passed 0.9 / 1 / 0.5 / 0.9: only the second solved the task.
+    const group = [
+      { ...base, outcome: 0.9, success: false },
+      { ...base, outcome: 1, success: true },
+      { ...base, outcome: 0.5, success: false },
+      { ...base, outcome: 0.9, success: false },
+    ];
+    const options = { advantage: 'grpo', alpha: 1, gamma: 1, igNormalization: 'joint' } as const;
+    const round = (values: number[][]) => values.map(([a]) => Math.round(a! * 1000) / 1000 + 0);
+    // env: (x - 0.825) / 0.192
+    expect(round(computeAdvantages(group, options))).toEqual([0.391, 0.911, -1.692, 0.391]);
+    // success: [0, 1, 0, 0], mean 0.25, std 0.433
+    expect(round(computeAdvantages(group, { ...options, outcomeReward: 'success' }))).toEqual([-0.577, 1.732, -0.577, -0.577]);
+    expect(round(computeAdvantages(group, { ...options, advantage: 'igpo', outcomeReward: 'success' }))).toEqual([-0.577, 1.732, -0.577, -0.577]);
+  });
+
   it('discounts GRPO advantages back from the final turn by gamma and scales negative ones by negativeWeight', () => {
     const base = { prompt: '', seed: 0, success: false, truncated: false, group: 0, turns: [turn([1], [2]), turn([1, 2, 3], [4]), turn([1, 2, 3, 4, 5], [6])] };
     const group = [
