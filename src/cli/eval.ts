@@ -69,30 +69,22 @@ export function evalCommand(program: Command): void {
       };
       const line = (report: EvaluationReport) =>
         `success rate ${report.success_rate.toFixed(3)} · mean return ${report.mean_return.toFixed(3)} · mean turns ${report.mean_turns.toFixed(2)} (at most ${report.max_turns})`;
-      // A baseline report is read and checked before the (long) evaluation, so a mismatch fails at once.
-      const baselineIsCheckpoint =
-        flags.baseline !== undefined &&
-        (await stat(flags.baseline).then(
-          (info) => info.isDirectory(),
-          () => {
-            throw new UsageError(`--baseline ${flags.baseline} does not exist: give a checkpoint directory or the file \`turngym eval --json\` wrote.`);
-          },
-        ));
-      const baselineReport = flags.baseline !== undefined && !baselineIsCheckpoint ? await readSavedEvaluation(flags.baseline) : undefined;
+      // A saved baseline is read and checked before the (long) evaluation, so a mismatch fails at once.
+      const savedBaseline = flags.baseline === undefined ? undefined : await readSavedBaseline(flags.baseline);
       const tasks = { env: flags.env, kwargs, episodes: flags.episodes, first_seed: flags.seed, split: flags.split, temperature: flags.temperature };
-      if (baselineReport) checkSameTasks(flags.baseline!, baselineReport, flags.maxTurns === undefined ? tasks : { ...tasks, max_turns: flags.maxTurns });
+      if (savedBaseline) checkSameTasks(flags.baseline!, savedBaseline, flags.maxTurns === undefined ? tasks : { ...tasks, max_turns: flags.maxTurns });
       const saved = await evaluate(flags.checkpoint);
       if (flags.baseline === undefined) {
         if (flags.json) printJson(saved);
         else console.log(`${saved.episodes} episodes of ${saved.env} · ${line(saved)}`);
         return;
       }
-      if (baselineReport) checkSameTasks(flags.baseline!, baselineReport, saved);
-      const baseline = baselineReport ?? (await evaluate(flags.baseline));
+      if (savedBaseline) checkSameTasks(flags.baseline, savedBaseline, saved);
+      const baseline = savedBaseline ?? (await evaluate(flags.baseline));
       const paired = comparePaired(saved.outcomes, baseline.outcomes);
       if (flags.json) {
-        const { outcomes: _, ...baselineReport } = baseline;
-        printJson({ ...saved, baseline: baselineReport, paired });
+        const { outcomes: _, ...baselineSummary } = baseline;
+        printJson({ ...saved, baseline: baselineSummary, paired });
         return;
       }
       const p = (value: number) => (value < 0.001 ? value.toExponential(1) : value.toFixed(3));
@@ -128,8 +120,15 @@ const savedEvaluationSchema = z.object({
   outcomes: z.array(z.object({ success: z.boolean(), return: z.number() })),
 });
 
-/** Reads a baseline's `eval --json` output. */
-async function readSavedEvaluation(path: string): Promise<SavedEvaluation> {
+/** `--baseline PATH`: undefined for a checkpoint directory (to be evaluated), else the `eval --json` output it holds. */
+async function readSavedBaseline(path: string): Promise<SavedEvaluation | undefined> {
+  const isDirectory = await stat(path).then(
+    (info) => info.isDirectory(),
+    () => {
+      throw new UsageError(`--baseline ${path} does not exist: give a checkpoint directory or the file \`turngym eval --json\` wrote.`);
+    },
+  );
+  if (isDirectory) return undefined;
   let parsed: unknown;
   try {
     parsed = JSON.parse(await readFile(path, 'utf8'));
