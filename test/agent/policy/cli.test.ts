@@ -80,7 +80,7 @@ describe('turngym sft / eval / run --agent checkpoint:DIR', () => {
     const broken = await runCli(['eval', '--checkpoint', out, '--env', 'puzzle/guess-number-v0', '--episodes', '1']);
     expect(broken.code).toBe(2);
     expect(broken.stderr).toMatch(/turngym: Cannot load the checkpoint .*: weights\.bin has 7 bytes but weights\.json says \d+: the file is truncated or corrupted\./);
-  });
+  }, 300_000); // eleven CLI runs, one of them training; minutes on a loaded 2-core machine
 
   it('runs the policy benchmark and prints JSON', async () => {
     const result = await runCli(['bench', 'policy', '--json', '--quick'], { timeoutMs: 120_000 });
