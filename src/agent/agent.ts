@@ -47,6 +47,9 @@ export interface Transcript {
   env: string;
   agent: string;
   seed: number;
+  /** The task's kind and variant, when the env reports them (`reset`'s `info.kind` / `info.variant`). */
+  kind?: string;
+  variant?: string;
   prompt: Observation;
   turns: Turn[];
   return: number;
@@ -54,6 +57,14 @@ export interface Transcript {
   terminated: boolean;
   truncated: boolean;
   usage?: { promptTokens: number; completionTokens: number };
+}
+
+/** The task's kind and variant from `reset`'s info, where they are strings (a remote env may send anything). */
+export function taskKind(info: ResetInfo): Pick<Transcript, 'kind' | 'variant'> {
+  return {
+    ...(typeof info.kind === 'string' ? { kind: info.kind } : {}),
+    ...(typeof info.variant === 'string' ? { variant: info.variant } : {}),
+  };
 }
 
 /** Plays one episode to its end (terminated or truncated) and returns the transcript. */
@@ -87,6 +98,7 @@ export async function runEpisode(env: Env, agent: Agent, options: ResetOptions =
     env: env.spec.id,
     agent: agent.name,
     seed: reset.info.seed,
+    ...taskKind(reset.info),
     prompt: reset.observation,
     turns,
     return: turns.reduce((sum, turn) => sum + turn.reward, 0),

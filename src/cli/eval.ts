@@ -12,7 +12,7 @@ import { type Command, Option } from 'commander';
 import { z } from 'zod';
 import { BACKENDS, type BackendName, initBackend } from '../agent/policy/backend.js';
 import { loadCheckpoint } from '../agent/policy/checkpoint.js';
-import { comparePaired, type EpisodeOutcome } from '../agent/policy/paired.js';
+import { comparePaired, type EpisodeOutcome, indicesByKind, type PairedComparison } from '../agent/policy/paired.js';
 import { type EvaluationReport, evaluatePolicy, HELDOUT_SEED_BASE } from '../agent/policy/sft.js';
 import { SPLITS, type Split } from '../envs/task.js';
 import { collect, importModules, integer, jsonObject, printJson, UsageError } from './common.js';
@@ -62,7 +62,8 @@ export function evalCommand(program: Command): void {
         try {
           const options = { episodes: flags.episodes, kwargs, firstSeed: flags.seed, split: flags.split, temperature: flags.temperature, maxTurns: flags.maxTurns };
           const { report, transcripts } = await evaluatePolicy(policy, flags.env, options);
-          return { checkpoint, kwargs, ...report, outcomes: transcripts.map((t) => ({ success: t.success, return: t.return })) };
+          const outcomes = transcripts.map((t) => ({ success: t.success, return: t.return, ...(t.kind !== undefined ? { kind: t.kind } : {}), ...(t.variant !== undefined ? { variant: t.variant } : {}) }));
+          return { checkpoint, kwargs, ...report, outcomes };
         } finally {
           policy.dispose();
         }
@@ -76,7 +77,10 @@ export function evalCommand(program: Command): void {
       const saved = await evaluate(flags.checkpoint);
       if (flags.baseline === undefined) {
         if (flags.json) printJson(saved);
-        else console.log(`${saved.episodes} episodes of ${saved.env} · ${line(saved)}`);
+        else {
+          console.log(`${saved.episodes} episodes of ${saved.env} · ${line(saved)}`);
+          printKinds(saved);
+        }
         return;
       }
       if (savedBaseline) checkSameTasks(flags.baseline, savedBaseline, saved);
@@ -93,7 +97,33 @@ export function evalCommand(program: Command): void {
       console.log(`  baseline   ${baseline.checkpoint}: ${line(baseline)}`);
       console.log(`  solved by the checkpoint only: ${paired.solved_newly}, by the baseline only: ${paired.solved_no_longer} (sign test p = ${p(paired.success_p)})`);
       console.log(`  return higher on ${paired.return_higher} tasks, lower on ${paired.return_lower} (sign test p = ${p(paired.return_p)})`);
+      printKinds(saved, baseline, paired);
     });
+}
+
+/** Success within each kind of task (when the env reports kinds), against the baseline's on the same tasks when there is one. */
+function printKinds(saved: SavedEvaluation, baseline?: SavedEvaluation, paired?: PairedComparison): void {
+  const kinds = indicesByKind(saved.outcomes);
+  if (kinds.size === 0) return;
+  const width = Math.max(4, ...[...kinds.keys()].map((kind) => kind.length));
+  const solved = (outcomes: EpisodeOutcome[], indices: number[]) => indices.filter((i) => outcomes[i]!.success).length;
+  console.log(
+    baseline
+      ? `  by kind: solved by the checkpoint / by the baseline (of n); solved by the checkpoint only / by the baseline only (sign test p)`
+      : `  by kind: solved (of n), mean return`,
+  );
+  for (const [kind, indices] of kinds) {
+    const name = `    ${kind.padEnd(width)}`;
+    if (!baseline || !paired?.by_kind) {
+      console.log(`${name}  ${String(solved(saved.outcomes, indices)).padStart(4)} / ${indices.length}  ${saved.by_kind?.[kind]?.mean_return.toFixed(3) ?? ''}`);
+      continue;
+    }
+    const pairs = paired.by_kind[kind]!;
+    const p = pairs.success_p < 0.001 ? pairs.success_p.toExponential(1) : pairs.success_p.toFixed(3);
+    console.log(
+      `${name}  ${String(solved(saved.outcomes, indices)).padStart(4)} / ${String(solved(baseline.outcomes, indices)).padStart(4)} (of ${indices.length})  ${pairs.solved_newly} / ${pairs.solved_no_longer} (p = ${p})`,
+    );
+  }
 }
 
 function temperature(value: string): number {
@@ -117,7 +147,7 @@ const savedEvaluationSchema = z.object({
   success_rate: z.number(),
   mean_return: z.number(),
   mean_turns: z.number(),
-  outcomes: z.array(z.object({ success: z.boolean(), return: z.number() })),
+  outcomes: z.array(z.object({ success: z.boolean(), return: z.number(), kind: z.string().optional(), variant: z.string().optional() })),
 });
 
 /** `--baseline PATH`: undefined for a checkpoint directory (to be evaluated), else the `eval --json` output it holds. */

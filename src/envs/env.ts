@@ -45,6 +45,10 @@ export interface ResetInfo {
   difficulty?: number;
   /** The split the task was drawn from (`'train'` or `'heldout'`), when a split was asked for and applies. */
   split?: string;
+  /** The kind of task (a family of the env's suite), when the env has several; evaluations break down by it. */
+  kind?: string;
+  /** The kind's variant (its parameters in words, e.g. `lower=true`), when it has one. */
+  variant?: string;
   [key: string]: unknown;
 }
 

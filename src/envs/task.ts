@@ -166,6 +166,13 @@ export interface Task {
   /** Ground-truth final answer as text (what a correct `answer(...)` would say); private. */
   answer: string;
   difficulty: number;
+  /**
+   * Which kind of task this is (a family of the suite, e.g. `roman`), reported as `reset`'s `info.kind` so
+   * that evaluations can be broken down by it. Must not reveal the answer.
+   */
+  kind?: string;
+  /** The kind's variant where a family has parameters (e.g. `lower=true`), reported as `info.variant`. */
+  variant?: string;
 }
 
 /** The verifier's judgement of a submission. */
@@ -246,7 +253,14 @@ export abstract class TaskEnv<T extends Task> implements Env {
     const task = drawTask(this.suite, { seed, difficulty, split, where: `${this.spec.id} reset` });
     this.task = task;
     const extra = await this.startEpisode(task, options.options ?? {});
-    const info: ResetInfo = { seed, difficulty, ...(split ? { split } : {}), ...extra.info };
+    const info: ResetInfo = {
+      seed,
+      difficulty,
+      ...(split ? { split } : {}),
+      ...(task.kind !== undefined ? { kind: task.kind } : {}),
+      ...(task.variant !== undefined ? { variant: task.variant } : {}),
+      ...extra.info,
+    };
     return { observation: { text: extra.text ?? task.prompt }, info };
   }
 

@@ -10,6 +10,9 @@ import { TurngymError } from '../../envs/errors.js';
 export interface EpisodeOutcome {
   success: boolean;
   return: number;
+  /** The task's kind and variant, when the env reports them (see `ResetInfo.kind`). */
+  kind?: string;
+  variant?: string;
 }
 
 export interface PairedComparison {
@@ -23,11 +26,42 @@ export interface PairedComparison {
   return_higher: number;
   return_lower: number;
   return_p: number;
+  /** The same comparison within each kind of task (from the policy's outcomes), when the env reports kinds. */
+  by_kind?: Record<string, PairedComparison>;
 }
 
-/** Compares `policy` with `baseline`, episode by episode (the i-th of each must be the same task). */
+/**
+ * Compares `policy` with `baseline`, episode by episode (the i-th of each must be the same task); with kinds
+ * in `policy`'s outcomes, also within each kind (`by_kind`).
+ */
 export function comparePaired(policy: readonly EpisodeOutcome[], baseline: readonly EpisodeOutcome[], tolerance = 1e-9): PairedComparison {
   if (policy.length !== baseline.length) throw new TurngymError('INVALID_OPTIONS', `comparePaired: ${policy.length} episodes against ${baseline.length}; both must play the same tasks.`);
+  const overall = countPairs(policy, baseline, tolerance);
+  const kinds = indicesByKind(policy);
+  if (kinds.size === 0) return overall;
+  const byKind: Record<string, PairedComparison> = {};
+  for (const [kind, indices] of kinds) {
+    byKind[kind] = countPairs(
+      indices.map((i) => policy[i]!),
+      indices.map((i) => baseline[i]!),
+      tolerance,
+    );
+  }
+  return { ...overall, by_kind: byKind };
+}
+
+/** Episode indices grouped by kind, kinds in alphabetical order; empty when no outcome has a kind. */
+export function indicesByKind(outcomes: readonly EpisodeOutcome[]): Map<string, number[]> {
+  const groups = new Map<string, number[]>();
+  if (!outcomes.some((outcome) => outcome.kind !== undefined)) return groups;
+  outcomes.forEach((outcome, index) => {
+    const kind = outcome.kind ?? '(none)';
+    groups.set(kind, [...(groups.get(kind) ?? []), index]);
+  });
+  return new Map([...groups].sort(([a], [b]) => a.localeCompare(b)));
+}
+
+function countPairs(policy: readonly EpisodeOutcome[], baseline: readonly EpisodeOutcome[], tolerance: number): PairedComparison {
   let solvedNewly = 0;
   let solvedNoLonger = 0;
   let higher = 0;

@@ -5,7 +5,7 @@
  */
 import type { Env, EnvSpec, Observation, ResetInfo, StepInfo, StepResult } from '../../envs/env.js';
 import { Rng } from '../../envs/task.js';
-import type { Agent, AgentAction, EpisodeStart, Transcript, Turn } from '../agent.js';
+import { type Agent, type AgentAction, type EpisodeStart, type Transcript, type Turn, taskKind } from '../agent.js';
 import { type Segment, headerSegments } from '../chat.js';
 import { buildContext } from './context.js';
 import type { Policy, Sample } from './policy.js';
@@ -122,6 +122,7 @@ export async function playEpisodes(policy: Policy, envs: readonly Env[], seeds: 
       env: env.spec.id,
       agent: 'policy',
       seed: reset.info.seed,
+      ...taskKind(reset.info),
       prompt: reset.observation,
       turns: [],
       return: 0,

@@ -9,7 +9,8 @@ import type { Rng, Task, Verdict } from '../task.js';
 import type { CodeSuite } from './env.js';
 
 export interface CalcTask extends Task {
-  family: string;
+  /** The family (a key of the calculation families). */
+  kind: string;
   /** JavaScript whose last expression is the answer (the oracle runs it). */
   solution: string;
 }
@@ -337,7 +338,7 @@ export const calcSuite: CodeSuite<CalcTask, string> = {
       answer: question.answer,
       solution: question.solution,
       difficulty,
-      family,
+      kind: family,
     };
   },
   verify(task, submission): Verdict {

@@ -13,7 +13,10 @@ import type { CodeSuite } from './env.js';
 import { type CallOutcome, Sandbox, type SandboxLimits } from './sandbox.js';
 
 export interface FunctionTask extends Task {
-  family: string;
+  /** The family (a key of {@link FUNCTION_FAMILIES}). */
+  kind: string;
+  /** The family's parameters drawn for this task, e.g. `lower=true`. */
+  variant: string;
   functionName: string;
   /** Reference solution (JavaScript source defining the function). Also `answer`. */
   solution: string;
@@ -381,7 +384,10 @@ export const functionsSuite: CodeSuite<FunctionTask, CallOutcome[]> = {
       prompt,
       answer: solution,
       difficulty,
-      family: familyName,
+      kind: familyName,
+      variant: Object.entries(params)
+        .map(([name, value]) => `${name}=${value}`)
+        .join(','),
       functionName: family.functionName,
       solution,
       tests: argsList.map((args) => ({ args, expected: expect(args) })),

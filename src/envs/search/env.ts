@@ -61,6 +61,7 @@ export function multihopSuite(kb: KnowledgeBase, documentCount: number, reward: 
         prompt: prompt(question.question, documentCount),
         answer: question.answers[0]!,
         difficulty,
+        kind: question.asks,
         question: question.question,
         answers: question.answers,
         supporting: question.supporting,

@@ -88,6 +88,8 @@ export interface Question {
   answers: string[];
   /** Number of articles that must be read: 1 to 4. */
   hops: number;
+  /** What the last article is asked for, as `kind.field` (e.g. `person.birthplace`). */
+  asks: string;
   /** Ids of the supporting articles, in the order they must be read. */
   supporting: string[];
   /**
@@ -246,6 +248,7 @@ function tryQuestion(kb: KnowledgeBase, rng: Rng, hops: number): Question | unde
     question,
     answers: [answer],
     hops,
+    asks: `${last.kind}.${field}`,
     supporting: path.map((entity) => entity.id),
     chain: path.map((entity, index) => ({ entity: entity.id, name: entity.name, field: index < relations.length ? relations[index]! : field })),
   };

@@ -131,6 +131,7 @@ export const shopSuite: WebTaskSuite<ShopTask, ShopState> = {
       prompt,
       answer: `${planted.name}${size ? ` (size ${size})` : ''}`,
       difficulty,
+      kind: category,
       startPath: '/',
       catalogue: mixed,
       constraints,

@@ -2,6 +2,8 @@ import { mkdtemp, rm, writeFile, readFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { make } from '../../../src/envs/registry.js';
+import '../../../src/envs/builtin.js';
 import { runCli } from '../../cli/helpers.js';
 
 let directory: string;
@@ -70,6 +72,33 @@ describe('turngym sft / eval / run --agent checkpoint:DIR', () => {
     const missing = await runCli(['eval', '--checkpoint', out, '--baseline', join(directory, 'nowhere'), '--env', 'puzzle/guess-number-v0', '--episodes', '1']);
     expect(missing.code).toBe(2);
     expect(missing.stderr).toContain('does not exist: give a checkpoint directory');
+
+    // Per kind of task, on an env that reports kinds (code/functions-v0: the function's family). The policy
+    // knows guess-number only; what it does here does not matter, the report's breakdown does.
+    const kindsArgs = ['eval', '--checkpoint', out, '--env', 'code/functions-v0', '--episodes', '6', '--max-turns', '1'];
+    const byKind = await runCli([...kindsArgs, '--json']);
+    expect(byKind.code).toBe(0);
+    const kindsReport = JSON.parse(byKind.stdout);
+    const env = await make('code/functions-v0');
+    const kinds: string[] = [];
+    for (let i = 0; i < 6; i++) kinds.push((await env.reset({ seed: 1_000_000 + i, options: { split: 'heldout' } })).info.kind!);
+    await env.close();
+    expect(kindsReport.outcomes.map((outcome: { kind: string }) => outcome.kind)).toEqual(kinds);
+    expect(kindsReport.outcomes[0].variant).toMatch(/=/);
+    const counts = Object.fromEntries([...new Set(kinds)].map((kind) => [kind, kinds.filter((k) => k === kind).length]));
+    expect(Object.fromEntries(Object.entries(kindsReport.by_kind).map(([kind, summary]) => [kind, (summary as { episodes: number }).episodes]))).toEqual(counts);
+    // Against a saved copy with the first task's outcome flipped: only that task's kind shows a discordant pair.
+    const flipped = structuredClone(kindsReport);
+    flipped.outcomes[0] = { success: !flipped.outcomes[0].success, return: flipped.outcomes[0].return };
+    await writeFile(savedPath, JSON.stringify(flipped));
+    const kindsText = await runCli([...kindsArgs, '--baseline', savedPath]);
+    expect(kindsText.code).toBe(0);
+    expect(kindsText.stdout).toContain('by kind: solved by the checkpoint / by the baseline (of n)');
+    const firstSolved = kindsReport.outcomes[0].success;
+    for (const kind of new Set(kinds)) {
+      const discordant = kind === kinds[0] ? (firstSolved ? '1 / 0' : '0 / 1') : '0 / 0';
+      expect(kindsText.stdout).toMatch(new RegExp(`\\n    ${kind} +\\d+ / +\\d+ \\(of ${counts[kind]}\\)  ${discordant} \\(p = `));
+    }
 
     const played = await runCli(['run', '--env', 'puzzle/guess-number-v0', '--agent', `checkpoint:${out}`, '--episodes', '1', '--max-turns', '2']);
     expect(played.code).toBe(0);

@@ -17,21 +17,22 @@ describe('signTest', () => {
 });
 
 describe('comparePaired', () => {
+  const policy = [
+    { success: true, return: 1 },
+    { success: true, return: 1 },
+    { success: false, return: 0.5 },
+    { success: false, return: 0.2 },
+    { success: true, return: 1 },
+  ];
+  const baseline = [
+    { success: false, return: 0.4 },
+    { success: true, return: 1 },
+    { success: true, return: 1 },
+    { success: false, return: 0.1 },
+    { success: false, return: 0.9 },
+  ];
+
   it('counts discordant successes and higher / lower returns task by task', () => {
-    const policy = [
-      { success: true, return: 1 },
-      { success: true, return: 1 },
-      { success: false, return: 0.5 },
-      { success: false, return: 0.2 },
-      { success: true, return: 1 },
-    ];
-    const baseline = [
-      { success: false, return: 0.4 },
-      { success: true, return: 1 },
-      { success: true, return: 1 },
-      { success: false, return: 0.1 },
-      { success: false, return: 0.9 },
-    ];
     expect(comparePaired(policy, baseline)).toEqual({
       episodes: 5,
       solved_newly: 2,
@@ -42,5 +43,21 @@ describe('comparePaired', () => {
       return_p: 0.625, // 2 * (1 + 4) / 16
     });
     expect(() => comparePaired(policy, baseline.slice(1))).toThrow(/5 episodes against 4; both must play the same tasks/);
+  });
+
+  it("compares within each kind of task when the policy's outcomes name kinds", () => {
+    const kinds = ['roman', 'chunk', 'roman', 'chunk', 'roman'];
+    // The baseline's outcomes need no kinds (an older saved report): the i-th is the same task.
+    const paired = comparePaired(
+      policy.map((outcome, i) => ({ ...outcome, kind: kinds[i] })),
+      baseline,
+    );
+    expect(paired).toMatchObject({ episodes: 5, solved_newly: 2, solved_no_longer: 1, return_higher: 3, return_lower: 1 });
+    expect(Object.keys(paired.by_kind!)).toEqual(['chunk', 'roman']); // alphabetical
+    // chunk: tasks 1 and 3: the same successes; the return higher on task 3.
+    expect(paired.by_kind!.chunk).toEqual({ episodes: 2, solved_newly: 0, solved_no_longer: 0, success_p: 1, return_higher: 1, return_lower: 0, return_p: 1 });
+    // roman: tasks 0, 2, 4: solved newly 0 and 4, no longer 2; returns higher on 0 and 4, lower on 2.
+    expect(paired.by_kind!.roman).toEqual({ episodes: 3, solved_newly: 2, solved_no_longer: 1, success_p: 1, return_higher: 2, return_lower: 1, return_p: 1 });
+    expect(comparePaired(baseline, policy).by_kind).toBeUndefined(); // kinds come from the first argument
   });
 });

@@ -82,6 +82,24 @@ describe('code/ envs', () => {
     }
     await env.close();
   });
+
+  it("reports each task's kind (its family) and the family's parameters as the variant in reset's info", async () => {
+    const functions = await make('code/functions-v0');
+    const calc = await make('code/calc-v0');
+    const kinds = new Set<string>();
+    for (let seed = 0; seed < 40; seed++) {
+      const { info, observation } = await functions.reset({ seed });
+      expect(Object.keys(FUNCTION_FAMILIES)).toContain(info.kind);
+      expect(observation.text).toContain(`function \`${FUNCTION_FAMILIES[info.kind!]!.functionName}(`);
+      expect(info.variant).toMatch(/^\w+=[^,]+(,\w+=[^,]+)*$/); // e.g. lower=true, or a=3,b=5
+      kinds.add(info.kind!);
+      expect(Object.keys(CALC_FAMILIES)).toContain((await calc.reset({ seed })).info.kind);
+    }
+    expect(kinds.size).toBeGreaterThan(8);
+    const { info } = await functions.reset({ seed: 3 });
+    expect((await functions.reset({ seed: 3 })).info).toEqual(info); // the same seed, the same kind and variant
+    await Promise.all([functions.close(), calc.close()]);
+  });
 });
 
 describe('calc task suite', () => {
@@ -114,9 +132,9 @@ describe('functions task suite', () => {
     const seen = new Set<string>();
     for (let i = 0; i < 60; i++) {
       const task = functionsSuite.generate(rng, 1 + (i % 5));
-      seen.add(task.family);
+      seen.add(task.kind);
       const verdict = await functionsSuite.judge(task, task.solution, DEFAULT_LIMITS);
-      expect(verdict.success, `${task.family}: ${verdict.feedback}`).toBe(true);
+      expect(verdict.success, `${task.kind}: ${verdict.feedback}`).toBe(true);
       expect(verdict.score).toBe(1);
     }
     expect(seen.size).toBeGreaterThanOrEqual(12);

@@ -73,6 +73,19 @@ describe('search/multihop-v0', () => {
     await env.close();
   });
 
+  it("reports what each question asks for as the task's kind", async () => {
+    const env = await make('search/multihop-v0', SMALL);
+    const kinds = new Set<string>();
+    for (let seed = 0; seed < 30; seed++) {
+      const { info } = await env.reset({ seed });
+      expect(info.kind).toMatch(/^[a-z]+\.[a-zA-Z]+$/); // the last entity's kind and the field asked, e.g. person.birthplace
+      kinds.add(info.kind!);
+      expect((await env.reset({ seed })).info.kind).toBe(info.kind);
+    }
+    expect(kinds.size).toBeGreaterThan(3);
+    await env.close();
+  });
+
   it('rewards token F1 by default and exact match on request; success is exact match', async () => {
     const env = await make('search/multihop-v0', SMALL);
     await env.reset({ seed: 4, options: { difficulty: 1 } });
