@@ -12,7 +12,7 @@ import { type Command, Option } from 'commander';
 import { z } from 'zod';
 import { BACKENDS, type BackendName, initBackend } from '../agent/policy/backend.js';
 import { loadCheckpoint } from '../agent/policy/checkpoint.js';
-import { comparePaired, type EpisodeOutcome, indicesByKind, type PairedComparison } from '../agent/policy/paired.js';
+import { comparePaired, type EpisodeOutcome, indicesByKind, kindsWithVariants, type PairedComparison, summarizeByKind } from '../agent/policy/paired.js';
 import { type EvaluationReport, evaluatePolicy, HELDOUT_SEED_BASE } from '../agent/policy/sft.js';
 import { SPLITS, type Split } from '../envs/task.js';
 import { collect, importModules, integer, jsonObject, printJson, UsageError } from './common.js';
@@ -30,6 +30,7 @@ interface EvalFlags {
   kwargs: Record<string, unknown>;
   backend: string;
   json?: boolean;
+  byVariant?: boolean;
   import: string[];
 }
 
@@ -52,18 +53,22 @@ export function evalCommand(program: Command): void {
     .option('--kwargs <json>', 'env keyword arguments as a JSON object', jsonObject('--kwargs'), {})
     .option('--backend <name>', `TensorFlow.js backend: auto | ${BACKENDS.join(' | ')}`, 'auto')
     .option('--json', 'print a JSON report')
+    .option('--by-variant', "break the figures down by each kind's variant too (e.g. `roman lower=true`), for envs that report them")
     .option('--import <module>', 'import a module that registers envs (repeatable)', collect, [])
     .action(async (flags: EvalFlags) => {
       await importModules(flags.import);
       await initBackend(flags.backend as BackendName | 'auto');
       const kwargs = { ...flags.kwargs, ...(flags.difficulty !== undefined ? { difficulty: flags.difficulty } : {}) };
+      // The labels the breakdown groups by: each task's kind, or with --by-variant its kind and variant.
+      const grouped = (outcomes: EpisodeOutcome[]) => (flags.byVariant ? kindsWithVariants(outcomes) : outcomes);
       const evaluate = async (checkpoint: string): Promise<SavedEvaluation> => {
         const policy = await loadCheckpoint(checkpoint);
         try {
           const options = { episodes: flags.episodes, kwargs, firstSeed: flags.seed, split: flags.split, temperature: flags.temperature, maxTurns: flags.maxTurns };
           const { report, transcripts } = await evaluatePolicy(policy, flags.env, options);
           const outcomes = transcripts.map((t) => ({ success: t.success, return: t.return, ...(t.kind !== undefined ? { kind: t.kind } : {}), ...(t.variant !== undefined ? { variant: t.variant } : {}) }));
-          return { checkpoint, kwargs, ...report, outcomes };
+          const byKind = summarizeByKind(grouped(outcomes));
+          return { checkpoint, kwargs, ...report, ...(byKind ? { by_kind: byKind } : {}), outcomes };
         } finally {
           policy.dispose();
         }
@@ -79,13 +84,13 @@ export function evalCommand(program: Command): void {
         if (flags.json) printJson(saved);
         else {
           console.log(`${saved.episodes} episodes of ${saved.env} · ${line(saved)}`);
-          printKinds(saved);
+          printKinds(saved, grouped(saved.outcomes));
         }
         return;
       }
       if (savedBaseline) checkSameTasks(flags.baseline, savedBaseline, saved);
       const baseline = savedBaseline ?? (await evaluate(flags.baseline));
-      const paired = comparePaired(saved.outcomes, baseline.outcomes);
+      const paired = comparePaired(grouped(saved.outcomes), baseline.outcomes);
       if (flags.json) {
         const { outcomes: _, ...baselineSummary } = baseline;
         printJson({ ...saved, baseline: baselineSummary, paired });
@@ -97,13 +102,16 @@ export function evalCommand(program: Command): void {
       console.log(`  baseline   ${baseline.checkpoint}: ${line(baseline)}`);
       console.log(`  solved by the checkpoint only: ${paired.solved_newly}, by the baseline only: ${paired.solved_no_longer} (sign test p = ${p(paired.success_p)})`);
       console.log(`  return higher on ${paired.return_higher} tasks, lower on ${paired.return_lower} (sign test p = ${p(paired.return_p)})`);
-      printKinds(saved, baseline, paired);
+      printKinds(saved, grouped(saved.outcomes), baseline, paired);
     });
 }
 
-/** Success within each kind of task (when the env reports kinds), against the baseline's on the same tasks when there is one. */
-function printKinds(saved: SavedEvaluation, baseline?: SavedEvaluation, paired?: PairedComparison): void {
-  const kinds = indicesByKind(saved.outcomes);
+/**
+ * Success within each kind of task (`grouped`: the outcomes labelled by kind, or kind and variant), against
+ * the baseline's on the same tasks when there is one. Nothing when the env reports no kinds.
+ */
+function printKinds(saved: SavedEvaluation, grouped: EpisodeOutcome[], baseline?: SavedEvaluation, paired?: PairedComparison): void {
+  const kinds = indicesByKind(grouped);
   if (kinds.size === 0) return;
   const width = Math.max(4, ...[...kinds.keys()].map((kind) => kind.length));
   const solved = (outcomes: EpisodeOutcome[], indices: number[]) => indices.filter((i) => outcomes[i]!.success).length;

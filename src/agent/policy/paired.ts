@@ -2,7 +2,8 @@
  * Paired comparison of two policies evaluated on the same tasks (same seeds, same split): which episodes
  * each solved that the other did not, and on how many tasks one's return was higher, with exact two-sided
  * sign tests. Two success rates 0.03 apart over 200 episodes can be noise or a real gain; the pairs say
- * which, because tasks both solve or both fail carry no information about the difference.
+ * which, because tasks both solve or both fail carry no information about the difference. Also the same
+ * figures within each kind of task (`ResetInfo.kind`), for one evaluation or a comparison.
  */
 import { TurngymError } from '../../envs/errors.js';
 
@@ -48,6 +49,31 @@ export function comparePaired(policy: readonly EpisodeOutcome[], baseline: reado
     );
   }
   return { ...overall, by_kind: byKind };
+}
+
+/** An evaluation's figures within one kind of task. */
+export interface KindSummary {
+  episodes: number;
+  success_rate: number;
+  mean_return: number;
+}
+
+/** Success rate and mean return within each kind (alphabetical); undefined when no outcome has a kind. */
+export function summarizeByKind(outcomes: readonly EpisodeOutcome[]): Record<string, KindSummary> | undefined {
+  const kinds = indicesByKind(outcomes);
+  if (kinds.size === 0) return undefined;
+  const mean = (values: number[]) => values.reduce((sum, value) => sum + value, 0) / values.length;
+  return Object.fromEntries(
+    [...kinds].map(([kind, indices]) => {
+      const group = indices.map((i) => outcomes[i]!);
+      return [kind, { episodes: group.length, success_rate: mean(group.map((o) => (o.success ? 1 : 0))), mean_return: mean(group.map((o) => o.return)) }];
+    }),
+  );
+}
+
+/** The outcomes with each variant appended to its kind (`roman lower=true`), to break a report down by variant. */
+export function kindsWithVariants(outcomes: readonly EpisodeOutcome[]): EpisodeOutcome[] {
+  return outcomes.map((outcome) => (outcome.kind !== undefined && outcome.variant !== undefined ? { ...outcome, kind: `${outcome.kind} ${outcome.variant}` } : outcome));
 }
 
 /** Episode indices grouped by kind, kinds in alphabetical order; empty when no outcome has a kind. */

@@ -23,7 +23,7 @@ import { type Segment, encodeSegment, encodeSegments, episodeSegments, headerSeg
 import { buildContext } from './context.js';
 import type { ModelConfig } from './model.js';
 import { forwardFlops } from './model.js';
-import { indicesByKind } from './paired.js';
+import { type KindSummary, summarizeByKind } from './paired.js';
 import { type PolicyTranscript, playEpisodes } from './play.js';
 import { Policy, type ScoredSequence } from './policy.js';
 import { Tokenizer } from './tokenizer.js';
@@ -80,13 +80,6 @@ export interface EvaluationReport {
   mean_turns: number;
   /** The same figures within each kind of task, when the env reports kinds (`ResetInfo.kind`). */
   by_kind?: Record<string, KindSummary>;
-}
-
-/** An evaluation's figures within one kind of task. */
-export interface KindSummary {
-  episodes: number;
-  success_rate: number;
-  mean_return: number;
 }
 
 export interface SftReport {
@@ -193,13 +186,7 @@ export async function evaluatePolicy(
     const seeds = Array.from({ length: options.episodes }, (_, i) => firstSeed + i);
     const transcripts = await playEpisodes(policy, envs, seeds, { temperature, seed: options.seed ?? 0, resetOptions: { split } });
     const mean = (values: number[]) => values.reduce((sum, value) => sum + value, 0) / Math.max(1, values.length);
-    const kinds = indicesByKind(transcripts);
-    const byKind = Object.fromEntries(
-      [...kinds].map(([kind, indices]) => {
-        const group = indices.map((i) => transcripts[i]!);
-        return [kind, { episodes: group.length, success_rate: mean(group.map((t) => (t.success ? 1 : 0))), mean_return: mean(group.map((t) => t.return)) }];
-      }),
-    );
+    const byKind = summarizeByKind(transcripts);
     return {
       report: {
         env: envId,
@@ -211,7 +198,7 @@ export async function evaluatePolicy(
         success_rate: mean(transcripts.map((t) => (t.success ? 1 : 0))),
         mean_return: mean(transcripts.map((t) => t.return)),
         mean_turns: mean(transcripts.map((t) => t.turns.length)),
-        ...(kinds.size > 0 ? { by_kind: byKind } : {}),
+        ...(byKind ? { by_kind: byKind } : {}),
       },
       transcripts,
     };

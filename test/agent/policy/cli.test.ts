@@ -87,17 +87,21 @@ describe('turngym sft / eval / run --agent checkpoint:DIR', () => {
     expect(kindsReport.outcomes[0].variant).toMatch(/=/);
     const counts = Object.fromEntries([...new Set(kinds)].map((kind) => [kind, kinds.filter((k) => k === kind).length]));
     expect(Object.fromEntries(Object.entries(kindsReport.by_kind).map(([kind, summary]) => [kind, (summary as { episodes: number }).episodes]))).toEqual(counts);
-    // Against a saved copy with the first task's outcome flipped: only that task's kind shows a discordant pair.
+    // Against a saved copy with the first task's outcome flipped, by variant: only the first task's
+    // kind and variant shows a discordant pair.
     const flipped = structuredClone(kindsReport);
     flipped.outcomes[0] = { success: !flipped.outcomes[0].success, return: flipped.outcomes[0].return };
     await writeFile(savedPath, JSON.stringify(flipped));
-    const kindsText = await runCli([...kindsArgs, '--baseline', savedPath]);
+    const kindsText = await runCli([...kindsArgs, '--baseline', savedPath, '--by-variant']);
     expect(kindsText.code).toBe(0);
     expect(kindsText.stdout).toContain('by kind: solved by the checkpoint / by the baseline (of n)');
+    const labels: string[] = kindsReport.outcomes.map((outcome: { kind: string; variant: string }) => `${outcome.kind} ${outcome.variant}`);
     const firstSolved = kindsReport.outcomes[0].success;
-    for (const kind of new Set(kinds)) {
-      const discordant = kind === kinds[0] ? (firstSolved ? '1 / 0' : '0 / 1') : '0 / 0';
-      expect(kindsText.stdout).toMatch(new RegExp(`\\n    ${kind} +\\d+ / +\\d+ \\(of ${counts[kind]}\\)  ${discordant} \\(p = `));
+    for (const label of new Set(labels)) {
+      const discordant = label === labels[0] ? (firstSolved ? '1 / 0' : '0 / 1') : '0 / 0';
+      const n = labels.filter((other) => other === label).length;
+      const escaped = label.replace(/[.*+?^${}()|[\]\\]/g, '\\$&'); // variants hold brackets, e.g. pairs=()[]
+      expect(kindsText.stdout).toMatch(new RegExp(`\\n    ${escaped} +\\d+ / +\\d+ \\(of ${n}\\)  ${discordant} \\(p = `));
     }
 
     const played = await runCli(['run', '--env', 'puzzle/guess-number-v0', '--agent', `checkpoint:${out}`, '--episodes', '1', '--max-turns', '2']);

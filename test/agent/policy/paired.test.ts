@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { comparePaired, signTest } from '../../../src/agent/policy/paired.js';
+import { comparePaired, kindsWithVariants, signTest, summarizeByKind } from '../../../src/agent/policy/paired.js';
 
 describe('signTest', () => {
   it('is the exact two-sided binomial tail (hand-computed)', () => {
@@ -59,5 +59,24 @@ describe('comparePaired', () => {
     // roman: tasks 0, 2, 4: solved newly 0 and 4, no longer 2; returns higher on 0 and 4, lower on 2.
     expect(paired.by_kind!.roman).toEqual({ episodes: 3, solved_newly: 2, solved_no_longer: 1, success_p: 1, return_higher: 2, return_lower: 1, return_p: 1 });
     expect(comparePaired(baseline, policy).by_kind).toBeUndefined(); // kinds come from the first argument
+  });
+
+  it('summarises success and return per kind, or per kind and variant', () => {
+    const outcomes = [
+      { success: true, return: 1, kind: 'roman', variant: 'lower=true' },
+      { success: false, return: 0.5, kind: 'roman', variant: 'lower=false' },
+      { success: false, return: 0, kind: 'chunk', variant: 'size=3' },
+      { success: true, return: 1, kind: 'roman', variant: 'lower=false' },
+    ];
+    expect(summarizeByKind(outcomes)).toEqual({
+      chunk: { episodes: 1, success_rate: 0, mean_return: 0 },
+      roman: { episodes: 3, success_rate: 2 / 3, mean_return: 2.5 / 3 },
+    });
+    expect(summarizeByKind(kindsWithVariants(outcomes))).toEqual({
+      'chunk size=3': { episodes: 1, success_rate: 0, mean_return: 0 },
+      'roman lower=false': { episodes: 2, success_rate: 0.5, mean_return: 0.75 },
+      'roman lower=true': { episodes: 1, success_rate: 1, mean_return: 1 },
+    });
+    expect(summarizeByKind(policy)).toBeUndefined(); // no kinds, no breakdown
   });
 });
