@@ -73,8 +73,9 @@ export function evalCommand(program: Command): void {
           policy.dispose();
         }
       };
-      const line = (report: EvaluationReport) =>
-        `success rate ${report.success_rate.toFixed(3)} · mean return ${report.mean_return.toFixed(3)} · mean turns ${report.mean_turns.toFixed(2)} (at most ${report.max_turns})`;
+      const line = (report: SavedEvaluation) =>
+        `success rate ${report.success_rate.toFixed(3)} · mean return ${report.mean_return.toFixed(3)} · mean turns ${report.mean_turns.toFixed(2)} (at most ${report.max_turns})` +
+        (report.format_error_rate === undefined ? '' : ` · malformed turns ${report.format_error_rate.toFixed(3)}`);
       // A saved baseline is read and checked before the (long) evaluation, so a mismatch fails at once.
       const savedBaseline = flags.baseline === undefined ? undefined : await readSavedBaseline(flags.baseline);
       const tasks = { env: flags.env, kwargs, episodes: flags.episodes, first_seed: flags.seed, split: flags.split, temperature: flags.temperature };
@@ -140,8 +141,11 @@ function temperature(value: string): number {
   return parsed;
 }
 
-/** What `eval --json` prints: the report, the settings that decide the tasks, and every episode's outcome (in seed order). */
-type SavedEvaluation = EvaluationReport & { checkpoint: string; kwargs: Record<string, unknown>; outcomes: EpisodeOutcome[] };
+/**
+ * What `eval --json` prints: the report, the settings that decide the tasks, and every episode's outcome (in
+ * seed order). `format_error_rate` may be missing from a report saved before it existed.
+ */
+type SavedEvaluation = Omit<EvaluationReport, 'format_error_rate'> & { format_error_rate?: number; checkpoint: string; kwargs: Record<string, unknown>; outcomes: EpisodeOutcome[] };
 
 const savedEvaluationSchema = z.object({
   checkpoint: z.string(),
@@ -155,6 +159,7 @@ const savedEvaluationSchema = z.object({
   success_rate: z.number(),
   mean_return: z.number(),
   mean_turns: z.number(),
+  format_error_rate: z.number().optional(),
   outcomes: z.array(z.object({ success: z.boolean(), return: z.number(), kind: z.string().optional(), variant: z.string().optional() })),
 });
 

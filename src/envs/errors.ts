@@ -41,6 +41,14 @@ export type ActionErrorCode =
   | 'TOOL_ERROR'
   | 'TIMEOUT';
 
+/** Codes that mean the action itself was malformed (not a legitimate but wrong move, nor a slow one). */
+const FORMAT_ERRORS: ReadonlySet<string> = new Set<ActionErrorCode>(['UNPARSABLE_ACTION', 'UNKNOWN_TOOL', 'INVALID_ARGS', 'ACTION_TOO_LARGE']);
+
+/** True when a step's error code says the action did not parse or validate. */
+export function isFormatError(code: string | undefined): boolean {
+  return code !== undefined && FORMAT_ERRORS.has(code);
+}
+
 const MARK = Symbol.for('turngym.error');
 
 /** Base class of every error turngym throws on purpose. */

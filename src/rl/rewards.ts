@@ -9,6 +9,7 @@
  * episode fails in the end.
  */
 import type { StepInfo } from '../envs/env.js';
+import { isFormatError } from '../envs/errors.js';
 
 /** Per-turn reward parts as kept in a rollout. */
 export interface RewardParts {
@@ -18,14 +19,6 @@ export interface RewardParts {
   format: number;
   /** The env's reward for the step (the verifier's score on the final step). */
   env: number;
-}
-
-/** Codes that mean the action itself was malformed (not a legitimate but wrong move). */
-const FORMAT_ERRORS = new Set(['UNPARSABLE_ACTION', 'UNKNOWN_TOOL', 'INVALID_ARGS', 'ACTION_TOO_LARGE']);
-
-/** True when the step's error code says the action did not parse or validate. */
-export function isFormatError(code: string | undefined): boolean {
-  return code !== undefined && FORMAT_ERRORS.has(code);
 }
 
 /** The format penalty of a step: `-penalty` when the action was malformed, else 0. */

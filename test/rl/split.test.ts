@@ -57,6 +57,17 @@ describe('the held-out split in training and evaluation', () => {
     const asked = transcripts.map((transcript) => questionOf(transcript.prompt.text));
     expect(asked.filter((question) => splitOf(question) !== 'heldout')).toEqual([]);
     expect(asked.filter((question) => demonstrationQuestions.includes(question))).toEqual([]);
+    // The report counts malformed turns (this untrained policy's 8-token actions rarely parse) and breaks
+    // the figures down by what each question asks for.
+    const turns = transcripts.flatMap((transcript) => transcript.turns);
+    const malformed = turns.filter((turn) => ['UNPARSABLE_ACTION', 'UNKNOWN_TOOL', 'INVALID_ARGS', 'ACTION_TOO_LARGE'].includes(turn.info.error?.code ?? ''));
+    expect(malformed.length).toBeGreaterThan(0);
+    expect(report.format_error_rate).toBeCloseTo(malformed.length / turns.length, 12);
+    const kinds = transcripts.map((transcript) => transcript.kind!);
+    expect(kinds.every((kind) => /^[a-z]+\.[a-zA-Z]+$/.test(kind))).toBe(true);
+    expect(Object.fromEntries(Object.entries(report.by_kind!).map(([kind, summary]) => [kind, summary.episodes]))).toEqual(
+      Object.fromEntries([...new Set(kinds)].sort().map((kind) => [kind, kinds.filter((k) => k === kind).length])),
+    );
     // split 'train' measures the policy on training questions instead (same seeds, other tasks).
     const onTrain = await evaluatePolicy(policy, ID, { episodes: 8, kwargs: KWARGS, parallel: 4, maxTurns: 1, split: 'train' });
     expect(onTrain.report.split).toBe('train');

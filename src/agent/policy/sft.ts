@@ -15,6 +15,7 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import type { Env, EnvSpec } from '../../envs/env.js';
+import { isFormatError } from '../../envs/errors.js';
 import { make } from '../../envs/registry.js';
 import { Rng, type Split } from '../../envs/task.js';
 import { type Transcript, runEpisode } from '../agent.js';
@@ -78,6 +79,8 @@ export interface EvaluationReport {
   success_rate: number;
   mean_return: number;
   mean_turns: number;
+  /** Fraction of turns whose action was malformed (did not parse or validate: `isFormatError`). */
+  format_error_rate: number;
   /** The same figures within each kind of task, when the env reports kinds (`ResetInfo.kind`). */
   by_kind?: Record<string, KindSummary>;
 }
@@ -198,6 +201,7 @@ export async function evaluatePolicy(
         success_rate: mean(transcripts.map((t) => (t.success ? 1 : 0))),
         mean_return: mean(transcripts.map((t) => t.return)),
         mean_turns: mean(transcripts.map((t) => t.turns.length)),
+        format_error_rate: mean(transcripts.flatMap((t) => t.turns.map((turn) => (isFormatError(turn.info.error?.code) ? 1 : 0)))),
         ...(byKind ? { by_kind: byKind } : {}),
       },
       transcripts,
