@@ -66,7 +66,7 @@ export function evalCommand(program: Command): void {
         try {
           const options = { episodes: flags.episodes, kwargs, firstSeed: flags.seed, split: flags.split, temperature: flags.temperature, maxTurns: flags.maxTurns };
           const { report, transcripts } = await evaluatePolicy(policy, flags.env, options);
-          const outcomes = transcripts.map((t) => ({ success: t.success, return: t.return, ...(t.kind !== undefined ? { kind: t.kind } : {}), ...(t.variant !== undefined ? { variant: t.variant } : {}) }));
+          const outcomes = transcripts.map((t) => ({ success: t.success, return: t.return, kind: t.kind, variant: t.variant }));
           const byKind = summarizeByKind(grouped(outcomes));
           return { checkpoint, kwargs, ...report, ...(byKind ? { by_kind: byKind } : {}), outcomes };
         } finally {
@@ -97,12 +97,11 @@ export function evalCommand(program: Command): void {
         printJson({ ...saved, baseline: baselineSummary, paired });
         return;
       }
-      const p = (value: number) => (value < 0.001 ? value.toExponential(1) : value.toFixed(3));
       console.log(`${saved.episodes} episodes of ${saved.env}, the same tasks for both (${saved.temperature === 0 ? 'greedy' : `sampled at T ${saved.temperature}`})`);
       console.log(`  checkpoint ${saved.checkpoint}: ${line(saved)}`);
       console.log(`  baseline   ${baseline.checkpoint}: ${line(baseline)}`);
-      console.log(`  solved by the checkpoint only: ${paired.solved_newly}, by the baseline only: ${paired.solved_no_longer} (sign test p = ${p(paired.success_p)})`);
-      console.log(`  return higher on ${paired.return_higher} tasks, lower on ${paired.return_lower} (sign test p = ${p(paired.return_p)})`);
+      console.log(`  solved by the checkpoint only: ${paired.solved_newly}, by the baseline only: ${paired.solved_no_longer} (sign test p = ${pValue(paired.success_p)})`);
+      console.log(`  return higher on ${paired.return_higher} tasks, lower on ${paired.return_lower} (sign test p = ${pValue(paired.return_p)})`);
       printKinds(saved, grouped(saved.outcomes), baseline, paired);
     });
 }
@@ -128,11 +127,15 @@ function printKinds(saved: SavedEvaluation, grouped: EpisodeOutcome[], baseline?
       continue;
     }
     const pairs = paired.by_kind[kind]!;
-    const p = pairs.success_p < 0.001 ? pairs.success_p.toExponential(1) : pairs.success_p.toFixed(3);
     console.log(
-      `${name}  ${String(solved(saved.outcomes, indices)).padStart(4)} / ${String(solved(baseline.outcomes, indices)).padStart(4)} (of ${indices.length})  ${pairs.solved_newly} / ${pairs.solved_no_longer} (p = ${p})`,
+      `${name}  ${String(solved(saved.outcomes, indices)).padStart(4)} / ${String(solved(baseline.outcomes, indices)).padStart(4)} (of ${indices.length})  ${pairs.solved_newly} / ${pairs.solved_no_longer} (p = ${pValue(pairs.success_p)})`,
     );
   }
+}
+
+/** A p-value as printed: three decimals, or one significant digit below 0.001. */
+function pValue(value: number): string {
+  return value < 0.001 ? value.toExponential(1) : value.toFixed(3);
 }
 
 function temperature(value: string): number {

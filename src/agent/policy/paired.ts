@@ -82,7 +82,9 @@ export function indicesByKind(outcomes: readonly EpisodeOutcome[]): Map<string, 
   if (!outcomes.some((outcome) => outcome.kind !== undefined)) return groups;
   outcomes.forEach((outcome, index) => {
     const kind = outcome.kind ?? '(none)';
-    groups.set(kind, [...(groups.get(kind) ?? []), index]);
+    const group = groups.get(kind);
+    if (group) group.push(index);
+    else groups.set(kind, [index]);
   });
   return new Map([...groups].sort(([a], [b]) => a.localeCompare(b)));
 }
