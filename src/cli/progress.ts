@@ -55,9 +55,15 @@ export class TrainingProgress {
   }
 }
 
-/** The before/after lines printed at the end of a run. */
-export function printOutcome(before: EvaluationReport | undefined, after: EvaluationReport | undefined): void {
-  const line = (label: string, report: EvaluationReport | undefined) =>
-    report ? `${label} success ${report.success_rate.toFixed(3)}  return ${report.mean_return.toFixed(3)}  turns ${report.mean_turns.toFixed(2)}  (${report.episodes} held-out episodes)` : `${label} (not evaluated)`;
-  console.error(`\n${line('before RL:', before)}\n${line('after RL: ', after)}`);
+/**
+ * The before/after lines printed at the end of a run: held-out success, return, turns and malformed turns
+ * (left out for a report saved before they were counted, which a resumed run may read from its eval.json).
+ */
+export function outcomeLines(before: EvaluationReport | undefined, after: EvaluationReport | undefined): string {
+  const line = (label: string, report: EvaluationReport | undefined) => {
+    if (!report) return `${label} (not evaluated)`;
+    const malformed = typeof report.format_error_rate === 'number' ? `  malformed turns ${report.format_error_rate.toFixed(3)}` : '';
+    return `${label} success ${report.success_rate.toFixed(3)}  return ${report.mean_return.toFixed(3)}  turns ${report.mean_turns.toFixed(2)}${malformed}  (${report.episodes} held-out episodes)`;
+  };
+  return `${line('before RL:', before)}\n${line('after RL: ', after)}`;
 }

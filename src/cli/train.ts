@@ -11,7 +11,7 @@ import { join } from 'node:path';
 import type { Command } from 'commander';
 import { trainConfigSchema } from '../rl/config.js';
 import { PRESETS } from '../rl/presets.js';
-import { TrainingProgress, printOutcome } from './progress.js';
+import { TrainingProgress, outcomeLines } from './progress.js';
 import { train } from '../rl/trainer.js';
 import { collect, importModules, UsageError } from './common.js';
 import { addSchemaOptions, describeIssues, readSchemaOptions } from './options.js';
@@ -56,7 +56,7 @@ export function trainCommand(program: Command): void {
         { signal: controller.signal, log: (line) => progress.log(line), onStep: (record) => progress.update(record) },
       );
       progress.stop();
-      printOutcome(result.before, result.after);
+      console.error(`\n${outcomeLines(result.before, result.after)}`);
       const summary = {
         run: result.runDir,
         steps: result.steps,
