@@ -75,7 +75,10 @@ export function evalCommand(program: Command): void {
       };
       const line = (report: SavedEvaluation) =>
         `success rate ${report.success_rate.toFixed(3)} · mean return ${report.mean_return.toFixed(3)} · mean turns ${report.mean_turns.toFixed(2)} (at most ${report.max_turns})` +
-        (report.format_error_rate === undefined ? '' : ` · malformed turns ${report.format_error_rate.toFixed(3)}`);
+        (report.format_error_rate === undefined ? '' : ` · malformed turns ${report.format_error_rate.toFixed(3)}`) +
+        (report.well_formed_episodes === undefined
+          ? ''
+          : ` · success ${report.well_formed_success_rate?.toFixed(3) ?? '-'} in the ${report.well_formed_episodes} episodes without one`);
       // A saved baseline is read and checked before the (long) evaluation, so a mismatch fails at once.
       const savedBaseline = flags.baseline === undefined ? undefined : await readSavedBaseline(flags.baseline);
       const tasks = { env: flags.env, kwargs, episodes: flags.episodes, first_seed: flags.seed, split: flags.split, temperature: flags.temperature };
@@ -146,9 +149,10 @@ function temperature(value: string): number {
 
 /**
  * What `eval --json` prints: the report, the settings that decide the tasks, and every episode's outcome (in
- * seed order). `format_error_rate` may be missing from a report saved before it existed.
+ * seed order). The malformed-turn figures may be missing from a report saved before they existed.
  */
-type SavedEvaluation = Omit<EvaluationReport, 'format_error_rate'> & { format_error_rate?: number; checkpoint: string; kwargs: Record<string, unknown>; outcomes: EpisodeOutcome[] };
+type MalformedFigures = 'format_error_rate' | 'well_formed_episodes' | 'well_formed_success_rate';
+type SavedEvaluation = Omit<EvaluationReport, MalformedFigures> & Partial<Pick<EvaluationReport, MalformedFigures>> & { checkpoint: string; kwargs: Record<string, unknown>; outcomes: EpisodeOutcome[] };
 
 const savedEvaluationSchema = z.object({
   checkpoint: z.string(),
@@ -163,6 +167,8 @@ const savedEvaluationSchema = z.object({
   mean_return: z.number(),
   mean_turns: z.number(),
   format_error_rate: z.number().optional(),
+  well_formed_episodes: z.number().optional(),
+  well_formed_success_rate: z.number().nullable().optional(),
   outcomes: z.array(z.object({ success: z.boolean(), return: z.number(), kind: z.string().optional(), variant: z.string().optional() })),
 });
 

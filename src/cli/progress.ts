@@ -62,7 +62,11 @@ export class TrainingProgress {
 export function outcomeLines(before: EvaluationReport | undefined, after: EvaluationReport | undefined): string {
   const line = (label: string, report: EvaluationReport | undefined) => {
     if (!report) return `${label} (not evaluated)`;
-    const malformed = typeof report.format_error_rate === 'number' ? `  malformed turns ${report.format_error_rate.toFixed(3)}` : '';
+    const malformed =
+      typeof report.format_error_rate === 'number'
+        ? `  malformed turns ${report.format_error_rate.toFixed(3)}` +
+          (typeof report.well_formed_success_rate === 'number' ? ` (success ${report.well_formed_success_rate.toFixed(3)} without one)` : '')
+        : '';
     return `${label} success ${report.success_rate.toFixed(3)}  return ${report.mean_return.toFixed(3)}  turns ${report.mean_turns.toFixed(2)}${malformed}  (${report.episodes} held-out episodes)`;
   };
   return `${line('before RL:', before)}\n${line('after RL: ', after)}`;

@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import type { EvaluationReport } from '../../src/agent/policy/sft.js';
 import { outcomeLines } from '../../src/cli/progress.js';
 
-const report = (success: number, malformed?: number): EvaluationReport => ({
+const report = (success: number, malformed?: number, wellFormedSuccess: number | null = null): EvaluationReport => ({
   env: 'code/functions-v0',
   episodes: 200,
   first_seed: 1_000_000,
@@ -13,19 +13,21 @@ const report = (success: number, malformed?: number): EvaluationReport => ({
   mean_return: success + 0.1,
   mean_turns: 2,
   format_error_rate: malformed as number,
+  well_formed_episodes: 150,
+  well_formed_success_rate: wellFormedSuccess,
 });
 
 describe('outcomeLines', () => {
   it('prints success, return, turns and malformed turns before and after RL', () => {
-    expect(outcomeLines(report(0.25, 0.3), report(0.5, 0.04))).toBe(
-      'before RL: success 0.250  return 0.350  turns 2.00  malformed turns 0.300  (200 held-out episodes)\n' +
+    expect(outcomeLines(report(0.25, 0.3, 0.3), report(0.5, 0.04))).toBe(
+      'before RL: success 0.250  return 0.350  turns 2.00  malformed turns 0.300 (success 0.300 without one)  (200 held-out episodes)\n' +
         'after RL:  success 0.500  return 0.600  turns 2.00  malformed turns 0.040  (200 held-out episodes)',
     );
   });
 
   it('leaves malformed turns out of a report saved before they were counted, and marks a missing report', () => {
     const saved = report(0.25);
-    delete (saved as Partial<EvaluationReport>).format_error_rate;
+    for (const field of ['format_error_rate', 'well_formed_episodes', 'well_formed_success_rate'] as const) delete (saved as Partial<EvaluationReport>)[field];
     const lines = outcomeLines(saved, undefined);
     expect(lines).toBe('before RL: success 0.250  return 0.350  turns 2.00  (200 held-out episodes)\nafter RL:  (not evaluated)');
   });

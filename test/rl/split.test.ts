@@ -63,6 +63,10 @@ describe('the held-out split in training and evaluation', () => {
     const malformed = turns.filter((turn) => ['UNPARSABLE_ACTION', 'UNKNOWN_TOOL', 'INVALID_ARGS', 'ACTION_TOO_LARGE'].includes(turn.info.error?.code ?? ''));
     expect(malformed.length).toBeGreaterThan(0);
     expect(report.format_error_rate).toBeCloseTo(malformed.length / turns.length, 12);
+    // ...and the success of the episodes with none (whether a gain is better decisions or fewer malformed actions).
+    const wellFormed = transcripts.filter((transcript) => !transcript.turns.some((turn) => malformed.includes(turn)));
+    expect(report.well_formed_episodes).toBe(wellFormed.length);
+    expect(report.well_formed_success_rate).toBe(wellFormed.length ? wellFormed.filter((t) => t.success).length / wellFormed.length : null);
     const kinds = transcripts.map((transcript) => transcript.kind!);
     expect(kinds.every((kind) => /^[a-z]+\.[a-zA-Z]+$/.test(kind))).toBe(true);
     expect(Object.fromEntries(Object.entries(report.by_kind!).map(([kind, summary]) => [kind, summary.episodes]))).toEqual(

@@ -81,6 +81,10 @@ export interface EvaluationReport {
   mean_turns: number;
   /** Fraction of turns whose action was malformed (did not parse or validate: `isFormatError`). */
   format_error_rate: number;
+  /** Episodes without a malformed turn, and their success rate (null when there are none): whether a change
+   * in success comes from better decisions or only from fewer malformed actions. */
+  well_formed_episodes: number;
+  well_formed_success_rate: number | null;
   /** The same figures within each kind of task, when the env reports kinds (`ResetInfo.kind`). */
   by_kind?: Record<string, KindSummary>;
 }
@@ -190,6 +194,7 @@ export async function evaluatePolicy(
     const transcripts = await playEpisodes(policy, envs, seeds, { temperature, seed: options.seed ?? 0, resetOptions: { split } });
     const mean = (values: number[]) => values.reduce((sum, value) => sum + value, 0) / Math.max(1, values.length);
     const byKind = summarizeByKind(transcripts);
+    const wellFormed = transcripts.filter((t) => !t.turns.some((turn) => isFormatError(turn.info.error?.code)));
     return {
       report: {
         env: envId,
@@ -202,6 +207,8 @@ export async function evaluatePolicy(
         mean_return: mean(transcripts.map((t) => t.return)),
         mean_turns: mean(transcripts.map((t) => t.turns.length)),
         format_error_rate: mean(transcripts.flatMap((t) => t.turns.map((turn) => (isFormatError(turn.info.error?.code) ? 1 : 0)))),
+        well_formed_episodes: wellFormed.length,
+        well_formed_success_rate: wellFormed.length > 0 ? mean(wellFormed.map((t) => (t.success ? 1 : 0))) : null,
         ...(byKind ? { by_kind: byKind } : {}),
       },
       transcripts,

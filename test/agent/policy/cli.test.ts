@@ -95,6 +95,8 @@ describe('turngym sft / eval / run --agent checkpoint:DIR', () => {
     const kindsText = await runCli([...kindsArgs, '--baseline', savedPath, '--by-variant']);
     expect(kindsText.code).toBe(0);
     expect(kindsText.stdout).toContain('by kind: solved by the checkpoint / by the baseline (of n)');
+    // Both lines give malformed turns and the success of the episodes without one.
+    expect(kindsText.stdout.match(/malformed turns \d\.\d{3} · success (\d\.\d{3}|-) in the [0-6] episodes without one/g)).toHaveLength(2);
     const labels: string[] = kindsReport.outcomes.map((outcome: { kind: string; variant: string }) => `${outcome.kind} ${outcome.variant}`);
     const firstSolved = kindsReport.outcomes[0].success;
     for (const label of new Set(labels)) {
