@@ -100,6 +100,8 @@ export async function train(options: TrainOptions & { resume?: boolean }, hooks:
         kwargs,
         episodes: config.warmStartEpisodes,
         steps: config.warmStartSteps,
+        batchTokens: config.warmStartBatchTokens,
+        learningRate: config.warmStartLearningRate,
         evalEpisodes: config.evalEpisodes,
         evalTemperature: config.evalTemperature,
         evalMaxTurns: maxHorizon(curriculum), // the "before" figure, at the horizon and temperature of the "after" one

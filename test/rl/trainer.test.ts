@@ -88,11 +88,25 @@ describe('train', () => {
   it('scores a warm start at the same horizon and temperature as the policy after RL', async () => {
     const out = join(await mkdtemp(join(tmpdir(), 'turngym-train-')), 'run');
     const result = await train(
-      { ...tiny, steps: 1, warmStartSteps: 2, warmStartEpisodes: 4, evalEpisodes: 2, evalTemperature: 0.7, curriculum: { kind: 'fixed', maxTurns: 2 }, out },
+      {
+        ...tiny,
+        steps: 1,
+        warmStartSteps: 2,
+        warmStartEpisodes: 4,
+        warmStartBatchTokens: 512,
+        warmStartLearningRate: 1e-3,
+        evalEpisodes: 2,
+        evalTemperature: 0.7,
+        curriculum: { kind: 'fixed', maxTurns: 2 },
+        out,
+      },
       { log: () => {} },
     );
     expect(result.before).toMatchObject({ episodes: 2, max_turns: 2, temperature: 0.7 });
     expect(result.after).toMatchObject({ episodes: 2, max_turns: 2, temperature: 0.7 });
+    // The warm start ran with the behaviour-cloning settings given (its checkpoint records them).
+    const warm = JSON.parse(await readFile(join(out, 'checkpoints', 'warm-start', 'config.json'), 'utf8'));
+    expect(warm.metadata.sft).toMatchObject({ steps: 2, demonstrations: 4, batch_tokens: 512, learning_rate: 1e-3 });
   }, 300_000);
 
   it('scores information gain when the answer is longer than an action (a reference solution)', async () => {

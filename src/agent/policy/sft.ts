@@ -97,6 +97,9 @@ export interface SftReport {
   examples: number;
   action_tokens: number;
   steps: number;
+  /** Padded tokens per batch and peak learning rate (the settings that decide the run besides the above). */
+  batch_tokens: number;
+  learning_rate: number;
   tokens_trained: number;
   seconds: number;
   tokens_per_s: number;
@@ -300,6 +303,8 @@ export async function behaviourCloning(options: SftOptions): Promise<{ policy: P
       examples: examples.length,
       action_tokens: actionTokens,
       steps,
+      batch_tokens: batchTokens,
+      learning_rate: peakRate,
       tokens_trained: tokensTrained,
       seconds: round(seconds),
       tokens_per_s: Math.round(tokensTrained / seconds),
