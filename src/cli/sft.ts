@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import type { Command } from 'commander';
 import { BACKENDS, type BackendName, initBackend } from '../agent/policy/backend.js';
 import { saveCheckpoint } from '../agent/policy/checkpoint.js';
-import { behaviourCloning } from '../agent/policy/sft.js';
+import { SFT_DEFAULTS, behaviourCloning } from '../agent/policy/sft.js';
 import { collect, importModules, integer, jsonObject, printJson, UsageError } from './common.js';
 
 interface SftFlags {
@@ -40,11 +40,11 @@ export function sftCommand(program: Command): void {
     .description('supervised warm start: behaviour cloning on oracle demonstrations, then a held-out evaluation')
     .requiredOption('--env <id>', 'environment id, e.g. puzzle/guess-number-v0')
     .requiredOption('--out <dir>', 'checkpoint directory to write (created)')
-    .option('--episodes <n>', 'oracle demonstrations (training seeds 0..n-1)', integer('--episodes', { min: 1 }), 256)
-    .option('--steps <n>', 'optimizer steps', integer('--steps', { min: 1 }), 150)
+    .option('--episodes <n>', 'oracle demonstrations (training seeds 0..n-1)', integer('--episodes', { min: 1 }), SFT_DEFAULTS.episodes)
+    .option('--steps <n>', 'optimizer steps', integer('--steps', { min: 1 }), SFT_DEFAULTS.steps)
     .option('--eval-episodes <n>', 'held-out episodes (seeds from 1,000,000, tasks of the held-out split)', integer('--eval-episodes', { min: 1 }), 100)
-    .option('--batch-tokens <n>', 'tokens per batch (sequences x padded length)', integer('--batch-tokens', { min: 64 }), 2048)
-    .option('--learning-rate <x>', 'peak learning rate', number('--learning-rate'), 2e-3)
+    .option('--batch-tokens <n>', 'tokens per batch (sequences x padded length)', integer('--batch-tokens', { min: 64 }), SFT_DEFAULTS.batchTokens)
+    .option('--learning-rate <x>', 'peak learning rate', number('--learning-rate'), SFT_DEFAULTS.learningRate)
     .option('--layers <n>', 'transformer blocks (default 2)', integer('--layers', { min: 1 }))
     .option('--width <n>', 'model width (default 128)', integer('--width', { min: 8 }))
     .option('--heads <n>', 'attention heads (default 4)', integer('--heads', { min: 1 }))

@@ -4,6 +4,7 @@
  * `config.json` written into each run directory.
  */
 import { z } from 'zod';
+import { SFT_DEFAULTS } from '../agent/policy/sft.js';
 import { curriculumSchema } from './curriculum.js';
 import { lossConfigSchema } from './losses.js';
 
@@ -35,9 +36,9 @@ export const trainConfigSchema = z
       .default({})
       .describe('Shape of a fresh policy (without --init), as JSON, e.g. {"layers":2,"width":128}'),
     warmStartSteps: z.number().int().min(0).default(0).describe('Behaviour-cloning steps on oracle demonstrations before RL (when not starting from --init); 0: none'),
-    warmStartEpisodes: z.number().int().min(1).default(256).describe('Oracle demonstrations for the warm start'),
-    warmStartBatchTokens: z.number().int().min(64).default(2048).describe('Warm start: padded tokens per behaviour-cloning batch (as turngym sft --batch-tokens)'),
-    warmStartLearningRate: z.number().positive().default(2e-3).describe('Warm start: peak behaviour-cloning learning rate (as turngym sft --learning-rate)'),
+    warmStartEpisodes: z.number().int().min(1).default(SFT_DEFAULTS.episodes).describe('Oracle demonstrations for the warm start'),
+    warmStartBatchTokens: z.number().int().min(64).default(SFT_DEFAULTS.batchTokens).describe('Warm start: padded tokens per behaviour-cloning batch (as turngym sft --batch-tokens)'),
+    warmStartLearningRate: z.number().positive().default(SFT_DEFAULTS.learningRate).describe('Warm start: peak behaviour-cloning learning rate (as turngym sft --learning-rate)'),
     backend: z.enum(['auto', 'node-gpu', 'node', 'wasm', 'cpu']).default('auto').describe('TensorFlow.js backend; auto picks the fastest that loads'),
 
     // --- Rollouts -------------------------------------------------------------------------------------

@@ -197,7 +197,9 @@ export async function evaluatePolicy(
     const transcripts = await playEpisodes(policy, envs, seeds, { temperature, seed: options.seed ?? 0, resetOptions: { split } });
     const mean = (values: number[]) => values.reduce((sum, value) => sum + value, 0) / Math.max(1, values.length);
     const byKind = summarizeByKind(transcripts);
-    const wellFormed = transcripts.filter((t) => !t.turns.some((turn) => isFormatError(turn.info.error?.code)));
+    const malformedTurns = transcripts.map((t) => t.turns.filter((turn) => isFormatError(turn.info.error?.code)).length);
+    const wellFormed = transcripts.filter((_, i) => malformedTurns[i] === 0);
+    const turns = transcripts.reduce((sum, t) => sum + t.turns.length, 0);
     return {
       report: {
         env: envId,
@@ -209,7 +211,7 @@ export async function evaluatePolicy(
         success_rate: mean(transcripts.map((t) => (t.success ? 1 : 0))),
         mean_return: mean(transcripts.map((t) => t.return)),
         mean_turns: mean(transcripts.map((t) => t.turns.length)),
-        format_error_rate: mean(transcripts.flatMap((t) => t.turns.map((turn) => (isFormatError(turn.info.error?.code) ? 1 : 0)))),
+        format_error_rate: malformedTurns.reduce((sum, n) => sum + n, 0) / Math.max(1, turns),
         well_formed_episodes: wellFormed.length,
         well_formed_success_rate: wellFormed.length > 0 ? mean(wellFormed.map((t) => (t.success ? 1 : 0))) : null,
         ...(byKind ? { by_kind: byKind } : {}),
@@ -221,13 +223,16 @@ export async function evaluatePolicy(
   }
 }
 
+/** Behaviour-cloning defaults, shared by `behaviourCloning`, `turngym sft` and the trainer's warm start. */
+export const SFT_DEFAULTS = { episodes: 256, steps: 150, batchTokens: 2048, learningRate: 2e-3 } as const;
+
 /** Behaviour cloning from oracle demonstrations, then a held-out evaluation. */
 export async function behaviourCloning(options: SftOptions): Promise<{ policy: Policy; report: SftReport }> {
   const log = options.log ?? (() => {});
-  const episodes = options.episodes ?? 256;
-  const steps = options.steps ?? 150;
-  const batchTokens = options.batchTokens ?? 2048;
-  const peakRate = options.learningRate ?? 2e-3;
+  const episodes = options.episodes ?? SFT_DEFAULTS.episodes;
+  const steps = options.steps ?? SFT_DEFAULTS.steps;
+  const batchTokens = options.batchTokens ?? SFT_DEFAULTS.batchTokens;
+  const peakRate = options.learningRate ?? SFT_DEFAULTS.learningRate;
   const kwargs = options.kwargs ?? {};
   const env = await make(options.env, kwargs);
   let demonstrations: Transcript[];
