@@ -72,6 +72,11 @@ const TIMED_OUT = 'Script execution timed out.';
 // Extra time the host waits past the limit before it disposes an isolate that did not stop by itself.
 const WATCHDOG_GRACE_MS = 1000;
 
+// An episode starts in a fresh isolate when garbage left by earlier episodes fills this share of the heap.
+// V8 does not always collect released contexts before the cap (their handles are freed lazily), so without
+// this an episode could be killed by memory it never allocated.
+const RECYCLE_AT_HEAP_FRACTION = 0.5;
+
 export class Sandbox {
   private isolate!: ivm.Isolate;
   private prelude!: ivm.Script;
@@ -80,8 +85,12 @@ export class Sandbox {
   private cells = 0;
   private seed = 0;
   private closed = false;
-  /** Isolates created over this sandbox's life (1 + restarts after a limit killed one). */
-  isolatesCreated = 0;
+  // The isolate the watchdog disposed last (to tell a time kill from a memory kill).
+  private disposedByWatchdog: ivm.Isolate | undefined;
+  /** Isolates a limit killed during an episode (each time, the episode's state was lost). */
+  isolatesKilled = 0;
+  /** Isolates replaced between episodes because earlier episodes' garbage filled half the heap (nothing lost). */
+  isolatesRecycled = 0;
 
   private constructor(
     private readonly ivm: IsolatedVm,
@@ -99,23 +108,26 @@ export class Sandbox {
     return sandbox;
   }
 
-  /** Starts a fresh context (no state from earlier episodes); `seed` seeds `Math.random`. */
+  /**
+   * Starts a fresh context (no state from earlier episodes); `seed` seeds `Math.random`. The episode gets a
+   * fresh isolate when the old one died between episodes or is half full of earlier episodes' garbage.
+   */
   async newEpisode(seed: number): Promise<void> {
     this.assertOpen();
     this.seed = seed;
     this.cells = 0;
     if (this.slot) releaseSlot(this.slot);
     this.slot = undefined;
-    let slot = this.spare ? await this.spare : undefined;
+    let spare = this.spare ? await this.spare : undefined;
     this.spare = undefined;
-    if (!slot || this.isolate.isDisposed) {
-      if (this.isolate.isDisposed) await this.startIsolate();
-      slot = await this.prepareSlot();
+    if (this.isolate.isDisposed || this.heapFraction() > RECYCLE_AT_HEAP_FRACTION) {
+      // A dead isolate was killed by memory after the last cell (e.g. while it built `spare`).
+      if (this.isolate.isDisposed) this.isolatesKilled++;
+      else this.isolatesRecycled++;
+      spare = undefined;
+      await this.replaceIsolate();
     }
-    this.slot = slot;
-    await this.configure(slot);
-    // The next episode's context is built while this one runs.
-    if (this.prepareSpare) this.spare = this.prepareSlot().catch(() => undefined);
+    await this.enterContext(spare);
   }
 
   /** Runs one cell: console output, the last value (promises awaited), within the time and memory limits. */
@@ -172,8 +184,9 @@ export class Sandbox {
     if (!this.isolate.isDisposed) this.isolate.dispose();
   }
 
-  /** Heap statistics of the isolate (for the soak test and benchmarks). */
+  /** Bytes used on the isolate's heap, garbage included (0 once it is disposed); for soak tests and benchmarks. */
   async heapUsedBytes(): Promise<number> {
+    if (this.isolate.isDisposed) return 0;
     const statistics = await this.isolate.getHeapStatistics();
     return statistics.used_heap_size + statistics.externally_allocated_size;
   }
@@ -182,7 +195,6 @@ export class Sandbox {
 
   private async startIsolate(): Promise<void> {
     this.isolate = new this.ivm.Isolate({ memoryLimit: this.limits.memoryLimitMb });
-    this.isolatesCreated++;
     this.prelude = await this.isolate.compileScript(PRELUDE, { filename: 'turngym:prelude' });
   }
 
@@ -214,7 +226,9 @@ export class Sandbox {
   private watch(deadline: number): ReturnType<typeof setTimeout> {
     const isolate = this.isolate;
     const timer = setTimeout(() => {
-      if (!isolate.isDisposed) isolate.dispose();
+      if (isolate.isDisposed) return;
+      this.disposedByWatchdog = isolate;
+      isolate.dispose();
     }, deadline - performance.now() + WATCHDOG_GRACE_MS);
     timer.unref();
     return timer;
@@ -242,8 +256,12 @@ export class Sandbox {
         stateLost: false,
       };
     }
-    const memory = /memory limit/i.test(message);
-    await this.restart();
+    // isolated-vm disposes an isolate for only two reasons here: our watchdog, or the memory limit (which may
+    // have been hit by the background build of the next context, in which case the message only says disposed).
+    const memory = this.disposedByWatchdog !== this.isolate;
+    this.isolatesKilled++;
+    await this.replaceIsolate();
+    await this.enterContext();
     return {
       output: '',
       outputChars: 0,
@@ -255,18 +273,40 @@ export class Sandbox {
     };
   }
 
-  private async restart(): Promise<void> {
+  /** Disposes the isolate (if alive) with its contexts and starts a new one; no context is entered yet. */
+  private async replaceIsolate(): Promise<void> {
     if (this.slot) releaseSlot(this.slot);
     this.slot = undefined;
     const spare = this.spare;
     this.spare = undefined;
-    await spare?.catch(() => undefined);
+    await spare;
     if (!this.isolate.isDisposed) this.isolate.dispose();
     await this.startIsolate();
-    const slot = await this.prepareSlot();
+  }
+
+  /**
+   * Makes `slot` (or a new context) current, configured for this episode's seed, and starts building the next
+   * episode's context. If the isolate dies meanwhile (a memory kill found late), it starts once more on a new one.
+   */
+  private async enterContext(slot?: Slot): Promise<void> {
+    try {
+      slot ??= await this.prepareSlot();
+      await this.configure(slot);
+    } catch (error) {
+      if (!this.isolate.isDisposed) throw new EnvFailureError(`The sandbox could not start a context: ${describeError(error)}`, { cause: error });
+      this.isolatesKilled++;
+      await this.replaceIsolate();
+      slot = await this.prepareSlot();
+      await this.configure(slot);
+    }
     this.slot = slot;
-    await this.configure(slot);
     if (this.prepareSpare) this.spare = this.prepareSlot().catch(() => undefined);
+  }
+
+  /** Share of the memory limit the isolate's heap holds now, garbage included. */
+  private heapFraction(): number {
+    const statistics = this.isolate.getHeapStatisticsSync();
+    return (statistics.used_heap_size + statistics.externally_allocated_size) / (this.limits.memoryLimitMb * 2 ** 20);
   }
 
   private assertOpen(): void {
