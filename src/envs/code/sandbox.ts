@@ -256,7 +256,9 @@ export class Sandbox {
         stateLost: false,
       };
     }
-    // isolated-vm disposes an isolate for only two reasons here: our watchdog, or the memory limit (which may
+    // Closed while the call ran: nothing to replace.
+    this.assertOpen();
+    // Otherwise isolated-vm disposed it for one of two reasons: our watchdog, or the memory limit (which may
     // have been hit by the background build of the next context, in which case the message only says disposed).
     const memory = this.disposedByWatchdog !== this.isolate;
     this.isolatesKilled++;

@@ -188,5 +188,15 @@ describe('Sandbox', () => {
       await closing.close();
       await expect(closing.run('1')).rejects.toThrow('The sandbox is closed.');
     });
+
+    it('fails a call in flight with the same error, and starts no new isolate', async () => {
+      const closing = await Sandbox.create({ timeLimitMs: 2000 }, { prepareSpare: false });
+      await closing.newEpisode(1);
+      const running = closing.run('while (true) {}');
+      await new Promise((resolve) => setTimeout(resolve, 100));
+      await closing.close();
+      await expect(running).rejects.toThrow('The sandbox is closed.');
+      expect(closing.isolatesKilled).toBe(0);
+    });
   });
 });
