@@ -186,7 +186,9 @@ export async function train(options: TrainOptions & { resume?: boolean }, hooks:
 
       // 5. Updates.
       const updateStart = performance.now();
-      const examples = trainingExamples(batch.trajectories, advantages);
+      // The KL penalty holds every sampled action near the reference, those the policy already gets right
+      // in the whole group (zero advantage) included: they are the ones updates elsewhere would drift.
+      const examples = trainingExamples(batch.trajectories, advantages, { keepZeroAdvantage: config.klCoef > 0 });
       if (reference) addReferenceLogprobs(reference, examples, config);
       const update = runUpdates(policy, examples, config, lossConfig, lossRng, log);
       const updateSeconds = (performance.now() - updateStart) / 1000;
@@ -331,12 +333,14 @@ export function computeAdvantages(
  * Training sequences. When every turn's context is a prefix of the next one (no turn was dropped to fit the
  * context), a trajectory is one sequence whose targets are all its action tokens: one forward pass instead of
  * one per turn, with exactly the same log-probs. Otherwise each turn is its own sequence. Turns with zero
- * advantage carry no policy gradient and are left out.
+ * advantage carry no policy gradient and are left out, unless `keepZeroAdvantage` (a KL penalty to the
+ * reference acts on every action token, including those of groups whose rewards were all equal).
  */
-export function trainingExamples(trajectories: readonly Trajectory[], advantages: readonly number[][]): Example[] {
+export function trainingExamples(trajectories: readonly Trajectory[], advantages: readonly number[][], options: { keepZeroAdvantage?: boolean } = {}): Example[] {
   const examples: Example[] = [];
+  const kept = (advantage: number) => options.keepZeroAdvantage === true || Math.abs(advantage) >= 1e-8;
   trajectories.forEach((trajectory, i) => {
-    const turns = trajectory.turns.map((turn, t) => ({ turn, advantage: advantages[i]![t]! })).filter(({ turn, advantage }) => Math.abs(advantage) >= 1e-8 && turn.tokens.length > 0);
+    const turns = trajectory.turns.map((turn, t) => ({ turn, advantage: advantages[i]![t]! })).filter(({ turn, advantage }) => kept(advantage) && turn.tokens.length > 0);
     if (turns.length === 0) return;
     const trajectoryTokens = turns.reduce((sum, { turn }) => sum + turn.tokens.length, 0);
     if (isPrefixChain(trajectory)) {

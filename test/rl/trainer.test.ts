@@ -176,6 +176,26 @@ describe('trainingExamples', () => {
     expect(examples.map((e) => e.trajectoryTokens)).toEqual([2, 2]); // the two turns that carry advantage
   });
 
+  it('keeps zero-advantage turns for a KL penalty, so it also holds groups whose rewards were all equal', () => {
+    const solved = (seed: number): Trajectory => ({
+      group: 0,
+      seed,
+      prompt: '',
+      outcome: 1,
+      success: true,
+      truncated: false,
+      turns: [turn([1, 2], [7]), turn([1, 2, 7, 9], [5, 6])],
+    });
+    const group = [solved(0), solved(1)];
+    const advantages = computeAdvantages(group, { advantage: 'grpo', alpha: 1, gamma: 1, igNormalization: 'joint' });
+    expect(advantages).toEqual([[0, 0], [0, 0]]);
+    expect(trainingExamples(group, advantages)).toEqual([]);
+    const kept = trainingExamples(group, advantages, { keepZeroAdvantage: true });
+    expect(kept.map((e) => e.sequence.tokens)).toEqual([[1, 2, 7, 9, 5, 6], [1, 2, 7, 9, 5, 6]]);
+    expect(kept.map((e) => e.advantages)).toEqual([[0, 0, 0], [0, 0, 0]]);
+    expect(kept.map((e) => e.trajectoryTokens)).toEqual([3, 3]);
+  });
+
   it('gives GRPO advantages per group and none to a lone trajectory', () => {
     const base = { prompt: '', seed: 0, success: false, truncated: false, turns: [turn([1], [2]), turn([1, 2, 3], [4])] };
     const advantages = computeAdvantages(
