@@ -22,6 +22,8 @@ export const METRICS = {
   informationGain: 'rollout/ig_mean',
   formatErrors: 'rollout/format_error_rate',
   droppedTrajectories: 'rollout/dropped',
+  zeroAdvantageGroups: 'rollout/zero_advantage_groups',
+  solvedGroups: 'rollout/solved_groups',
   tokensPerSecond: 'perf/tokens_per_s',
   envStepsPerSecond: 'perf/env_steps_per_s',
   timeEnv: 'perf/time_env_s',

@@ -329,6 +329,8 @@ export function computeAdvantages(
   return advantages.map((turns) => turns.map((a) => (a < 0 ? a * negativeWeight : a)));
 }
 
+const isZeroAdvantage = (advantage: number) => Math.abs(advantage) < 1e-8;
+
 /**
  * Training sequences. When every turn's context is a prefix of the next one (no turn was dropped to fit the
  * context), a trajectory is one sequence whose targets are all its action tokens: one forward pass instead of
@@ -338,7 +340,7 @@ export function computeAdvantages(
  */
 export function trainingExamples(trajectories: readonly Trajectory[], advantages: readonly number[][], options: { keepZeroAdvantage?: boolean } = {}): Example[] {
   const examples: Example[] = [];
-  const kept = (advantage: number) => options.keepZeroAdvantage === true || Math.abs(advantage) >= 1e-8;
+  const kept = (advantage: number) => options.keepZeroAdvantage === true || !isZeroAdvantage(advantage);
   trajectories.forEach((trajectory, i) => {
     const turns = trajectory.turns.map((turn, t) => ({ turn, advantage: advantages[i]![t]! })).filter(({ turn, advantage }) => kept(advantage) && turn.tokens.length > 0);
     if (turns.length === 0) return;
@@ -385,6 +387,26 @@ function isPrefixChain(trajectory: Trajectory): boolean {
 
 const mean = (values: readonly number[]) => (values.length ? values.reduce((a, b) => a + b, 0) / values.length : Number.NaN);
 
+/**
+ * Shares of a step's groups: `rollout/zero_advantage_groups`, those whose every turn advantage is zero
+ * (with GRPO: all returns equal), which give no policy gradient and reach the update only through a KL
+ * penalty (`--kl-coef`); and `rollout/solved_groups`, those in which every trajectory succeeded.
+ */
+export function groupShares(trajectories: readonly Trajectory[], advantages: readonly number[][]): Record<string, number> {
+  const groups = new Map<number, { zero: boolean; solved: boolean }>();
+  trajectories.forEach((trajectory, i) => {
+    const entry = groups.get(trajectory.group) ?? { zero: true, solved: true };
+    entry.zero &&= advantages[i]!.every(isZeroAdvantage);
+    entry.solved &&= trajectory.success;
+    groups.set(trajectory.group, entry);
+  });
+  const entries = [...groups.values()];
+  return {
+    [METRICS.zeroAdvantageGroups]: mean(entries.map((g) => (g.zero ? 1 : 0))),
+    [METRICS.solvedGroups]: mean(entries.map((g) => (g.solved ? 1 : 0))),
+  };
+}
+
 function stepMetrics(
   step: number,
   batch: Awaited<ReturnType<typeof collectRollouts>>,
@@ -415,6 +437,7 @@ function stepMetrics(
     [METRICS.informationGain]: mean(turns.map((turn) => turn.rewards.informationGain)),
     [METRICS.formatErrors]: mean(turns.map((turn) => (isFormatError(turn.error) ? 1 : 0))), // counted with or without a penalty
     [METRICS.droppedTrajectories]: batch.dropped,
+    ...groupShares(trajectories, advantages),
     [METRICS.tokensPerSecond]: (batch.sampledTokens + update.tokens) / timing.stepSeconds,
     [METRICS.envStepsPerSecond]: batch.envSteps / timing.stepSeconds,
     [METRICS.timeEnv]: batch.seconds.env,

@@ -7,7 +7,7 @@ import { loadCheckpoint } from '../../src/agent/policy/checkpoint.js';
 import '../../src/envs/builtin.js';
 import { readMetrics } from '../../src/rl/metrics.js';
 import type { Trajectory } from '../../src/rl/rollout.js';
-import { computeAdvantages, train, trainingExamples } from '../../src/rl/trainer.js';
+import { computeAdvantages, groupShares, train, trainingExamples } from '../../src/rl/trainer.js';
 
 const tiny = {
   env: 'puzzle/guess-number-v0',
@@ -72,7 +72,7 @@ describe('train', () => {
     expect(result.after?.episodes).toBe(4);
     const { records } = readMetrics(join(out, 'metrics.jsonl'));
     expect(records.map((r) => r['rollout/max_turns'])).toEqual([2, 4]);
-    for (const name of ['charts/success_rate', 'charts/episodic_return', 'actor/entropy', 'actor/cov_mean', 'actor/pg_clipfrac', 'actor/ppo_kl', 'rollout/turns_mean', 'perf/tokens_per_s', 'perf/env_steps_per_s']) {
+    for (const name of ['charts/success_rate', 'charts/episodic_return', 'actor/entropy', 'actor/cov_mean', 'actor/pg_clipfrac', 'actor/ppo_kl', 'rollout/turns_mean', 'rollout/zero_advantage_groups', 'rollout/solved_groups', 'perf/tokens_per_s', 'perf/env_steps_per_s']) {
       expect(records[0], name).toHaveProperty([name]);
     }
     expect(Math.max(...records.map((r) => r['rollout/turns_mean']!))).toBeLessThanOrEqual(4);
@@ -194,6 +194,14 @@ describe('trainingExamples', () => {
     expect(kept.map((e) => e.sequence.tokens)).toEqual([[1, 2, 7, 9, 5, 6], [1, 2, 7, 9, 5, 6]]);
     expect(kept.map((e) => e.advantages)).toEqual([[0, 0, 0], [0, 0, 0]]);
     expect(kept.map((e) => e.trajectoryTokens)).toEqual([3, 3]);
+  });
+
+  it('counts the groups that give no policy gradient and the groups solved in every sample', () => {
+    const played = (group: number, success: boolean): Trajectory => ({ group, seed: group, prompt: '', outcome: success ? 1 : 0, success, truncated: false, turns: [turn([1], [2])] });
+    // Group 0 all solved, group 1 all failed, group 2 mixed, group 3 a lone trajectory.
+    const trajectories = [played(0, true), played(0, true), played(1, false), played(1, false), played(2, true), played(2, false), played(3, true)];
+    const advantages = computeAdvantages(trajectories, { advantage: 'grpo', alpha: 1, gamma: 1, igNormalization: 'joint' });
+    expect(groupShares(trajectories, advantages)).toEqual({ 'rollout/zero_advantage_groups': 3 / 4, 'rollout/solved_groups': 2 / 4 });
   });
 
   it('gives GRPO advantages per group and none to a lone trajectory', () => {
