@@ -292,20 +292,25 @@ async function freshPolicy(config: TrainConfig, envSpec: EnvSpec, kwargs: Record
   }
 }
 
-/** Per-turn advantages of every trajectory (same shape as their turns). */
-export function computeAdvantages(
-  trajectories: readonly Trajectory[],
-  config: Pick<TrainConfig, 'advantage' | 'alpha' | 'gamma' | 'igNormalization'> & Partial<Pick<TrainConfig, 'negativeWeight' | 'outcomeReward'>>,
-): number[][] {
-  const outcomeOf = (trajectory: Trajectory) => (config.outcomeReward === 'success' ? (trajectory.success ? 1 : 0) : trajectory.outcome);
+/** The indices of the trajectories of each group, one list per group. */
+function groupMembers(trajectories: readonly Trajectory[]): number[][] {
   const byGroup = new Map<number, number[]>();
   trajectories.forEach((trajectory, index) => {
     const members = byGroup.get(trajectory.group) ?? [];
     members.push(index);
     byGroup.set(trajectory.group, members);
   });
+  return [...byGroup.values()];
+}
+
+/** Per-turn advantages of every trajectory (same shape as their turns). */
+export function computeAdvantages(
+  trajectories: readonly Trajectory[],
+  config: Pick<TrainConfig, 'advantage' | 'alpha' | 'gamma' | 'igNormalization'> & Partial<Pick<TrainConfig, 'negativeWeight' | 'outcomeReward'>>,
+): number[][] {
+  const outcomeOf = (trajectory: Trajectory) => (config.outcomeReward === 'success' ? (trajectory.success ? 1 : 0) : trajectory.outcome);
   const advantages: number[][] = trajectories.map((trajectory) => trajectory.turns.map(() => 0));
-  for (const members of byGroup.values()) {
+  for (const members of groupMembers(trajectories)) {
     if (members.length < 2) continue; // a group cut to one trajectory has no baseline
     const group = members.map((index) => trajectories[index]!);
     if (config.advantage === 'grpo') {
@@ -393,17 +398,10 @@ const mean = (values: readonly number[]) => (values.length ? values.reduce((a, b
  * penalty (`--kl-coef`); and `rollout/solved_groups`, those in which every trajectory succeeded.
  */
 export function groupShares(trajectories: readonly Trajectory[], advantages: readonly number[][]): Record<string, number> {
-  const groups = new Map<number, { zero: boolean; solved: boolean }>();
-  trajectories.forEach((trajectory, i) => {
-    const entry = groups.get(trajectory.group) ?? { zero: true, solved: true };
-    entry.zero &&= advantages[i]!.every(isZeroAdvantage);
-    entry.solved &&= trajectory.success;
-    groups.set(trajectory.group, entry);
-  });
-  const entries = [...groups.values()];
+  const groups = groupMembers(trajectories);
   return {
-    [METRICS.zeroAdvantageGroups]: mean(entries.map((g) => (g.zero ? 1 : 0))),
-    [METRICS.solvedGroups]: mean(entries.map((g) => (g.solved ? 1 : 0))),
+    [METRICS.zeroAdvantageGroups]: mean(groups.map((members) => (members.every((i) => advantages[i]!.every(isZeroAdvantage)) ? 1 : 0))),
+    [METRICS.solvedGroups]: mean(groups.map((members) => (members.every((i) => trajectories[i]!.success) ? 1 : 0))),
   };
 }
 
