@@ -44,6 +44,14 @@ export const trainConfigSchema = z
     // --- Rollouts -------------------------------------------------------------------------------------
     tasksPerStep: z.number().int().min(1).default(4).describe('Distinct tasks (groups) per training step'),
     groupSize: z.number().int().min(2).default(8).describe('Trajectories per task (GRPO group size G)'),
+    maxSampleRounds: z
+      .number()
+      .int()
+      .min(1)
+      .default(1)
+      .describe(
+        'Dynamic sampling (DAPO): rounds of tasksPerStep new tasks a step may sample until tasksPerStep groups have a policy gradient (not every advantage zero); the update uses those (fewer when the rounds run out) and drops the rest, KL penalty included. 1 = off',
+      ),
     curriculum: curriculumSchema.optional().describe('Horizon curriculum as JSON, e.g. {"kind":"scaling-inter","stages":[5,8,10],"every":100}; default: fixed at the env horizon'),
     temperature: z.number().min(0).default(1).describe('Sampling temperature for rollouts'),
     topP: z.number().min(0).max(1).default(1).describe('Nucleus sampling threshold for rollouts'),

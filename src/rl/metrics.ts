@@ -24,6 +24,8 @@ export const METRICS = {
   droppedTrajectories: 'rollout/dropped',
   zeroAdvantageGroups: 'rollout/zero_advantage_groups',
   solvedGroups: 'rollout/solved_groups',
+  sampleRounds: 'rollout/sample_rounds',
+  trainedGroups: 'rollout/trained_groups',
   tokensPerSecond: 'perf/tokens_per_s',
   envStepsPerSecond: 'perf/env_steps_per_s',
   timeEnv: 'perf/time_env_s',

@@ -31,7 +31,7 @@ import { type Curriculum, horizonAt } from './curriculum.js';
 import { lossConfigSchema } from './losses.js';
 import { METRICS, MetricsWriter, type MetricsRecord } from './metrics.js';
 import { writeReport } from './report.js';
-import { collectRollouts, type Trajectory } from './rollout.js';
+import { collectRollouts, type RolloutBatch, type Trajectory } from './rollout.js';
 import type { TrajectoryRecord } from './trajectories.js';
 import { addReferenceLogprobs, type Example, runUpdates, type UpdateSummary } from './update.js';
 
@@ -166,29 +166,49 @@ export async function train(options: TrainOptions & { resume?: boolean }, hooks:
     while (state.step < config.steps) {
       const stepStart = performance.now();
       const horizon = horizonAt(curriculum, state.step);
-      const groupSeeds = Array.from({ length: config.tasksPerStep }, () => taskRng.int(RL_SEED_BASE, 0x7fffffff));
-
-      // 2-3. Rollouts with reward parts.
-      const batch = await collectRollouts(policy, envs, groupSeeds, {
-        maxTurns: horizon,
-        temperature: config.temperature,
-        topP: config.topP,
-        maxActionTokens: Math.min(config.maxActionTokens, policy.maxActionTokens),
-        sampleBatchTokens: config.sampleBatchTokens,
-        formatPenalty: config.formatPenalty,
-        informationGain: config.advantage === 'igpo' ? config.igMode : undefined,
-        rng: sampleRng,
-        log,
-      });
-
-      // 4. Advantages, per turn.
-      const advantages = computeAdvantages(batch.trajectories, config);
+      // 2-4. Rollouts with reward parts, and advantages per turn; with dynamic sampling, more rounds of new
+      // tasks until tasksPerStep groups have a policy gradient (advantages are group-local, so per round).
+      const rollouts = async (round: number) => {
+        const groupSeeds = Array.from({ length: config.tasksPerStep }, () => taskRng.int(RL_SEED_BASE, 0x7fffffff));
+        const collected = await collectRollouts(policy, envs, groupSeeds, {
+          maxTurns: horizon,
+          temperature: config.temperature,
+          topP: config.topP,
+          maxActionTokens: Math.min(config.maxActionTokens, policy.maxActionTokens),
+          sampleBatchTokens: config.sampleBatchTokens,
+          formatPenalty: config.formatPenalty,
+          informationGain: config.advantage === 'igpo' ? config.igMode : undefined,
+          rng: sampleRng,
+          log,
+        });
+        for (const trajectory of collected.trajectories) trajectory.group += round * config.tasksPerStep;
+        return { batch: collected, advantages: computeAdvantages(collected.trajectories, config) };
+      };
+      let { batch, advantages } = await rollouts(0);
+      let rounds = 1;
+      while (rounds < config.maxSampleRounds && trainedTrajectories(batch.trajectories, advantages, config.tasksPerStep).groups < config.tasksPerStep) {
+        const more = await rollouts(rounds);
+        batch = mergeBatches(batch, more.batch);
+        advantages = [...advantages, ...more.advantages];
+        rounds += 1;
+      }
+      const trained =
+        config.maxSampleRounds > 1
+          ? trainedTrajectories(batch.trajectories, advantages, config.tasksPerStep)
+          : { indices: batch.trajectories.map((_, index) => index), groups: config.tasksPerStep };
+      if (trained.groups < config.tasksPerStep && config.maxSampleRounds > 1) {
+        log(`[train] step ${state.step + 1}: ${trained.groups} of ${config.tasksPerStep} groups had a policy gradient after ${rounds} rounds of sampling (--max-sample-rounds); updating on those.`);
+      }
 
       // 5. Updates.
       const updateStart = performance.now();
       // The KL penalty holds every sampled action near the reference, those the policy already gets right
       // in the whole group (zero advantage) included: they are the ones updates elsewhere would drift.
-      const examples = trainingExamples(batch.trajectories, advantages, { keepZeroAdvantage: config.klCoef > 0 });
+      const examples = trainingExamples(
+        trained.indices.map((index) => batch.trajectories[index]!),
+        trained.indices.map((index) => advantages[index]!),
+        { keepZeroAdvantage: config.klCoef > 0 },
+      );
       if (reference) addReferenceLogprobs(reference, examples, config);
       const update = runUpdates(policy, examples, config, lossConfig, lossRng, log);
       const updateSeconds = (performance.now() - updateStart) / 1000;
@@ -197,6 +217,8 @@ export async function train(options: TrainOptions & { resume?: boolean }, hooks:
 
       // 6. Metrics, trajectories, checkpoints.
       const record = stepMetrics(state.step, batch, advantages, update, {
+        rounds,
+        trainedGroups: trained.groups,
         horizon,
         updateSeconds,
         stepSeconds: (performance.now() - stepStart) / 1000,
@@ -405,12 +427,35 @@ export function groupShares(trajectories: readonly Trajectory[], advantages: rea
   };
 }
 
+/**
+ * Dynamic sampling (DAPO's group filter): the trajectories of the first `limit` groups, in group order,
+ * with a policy gradient (some turn advantage not zero). Groups whose every advantage is zero (solved or
+ * failed in every sample, with GRPO) are left out; `groups` is how many were kept.
+ */
+export function trainedTrajectories(trajectories: readonly Trajectory[], advantages: readonly number[][], limit: number): { indices: number[]; groups: number } {
+  const kept = groupMembers(trajectories)
+    .filter((members) => !members.every((i) => advantages[i]!.every(isZeroAdvantage)))
+    .slice(0, limit);
+  return { indices: kept.flat().sort((a, b) => a - b), groups: kept.length };
+}
+
+/** One step's rollouts from several rounds: every trajectory, and counts and times summed. */
+function mergeBatches(a: RolloutBatch, b: RolloutBatch): RolloutBatch {
+  return {
+    trajectories: [...a.trajectories, ...b.trajectories],
+    dropped: a.dropped + b.dropped,
+    envSteps: a.envSteps + b.envSteps,
+    sampledTokens: a.sampledTokens + b.sampledTokens,
+    seconds: { env: a.seconds.env + b.seconds.env, sample: a.seconds.sample + b.seconds.sample, score: a.seconds.score + b.seconds.score },
+  };
+}
+
 function stepMetrics(
   step: number,
-  batch: Awaited<ReturnType<typeof collectRollouts>>,
+  batch: RolloutBatch,
   advantages: readonly number[][],
   update: UpdateSummary,
-  timing: { horizon: number; updateSeconds: number; stepSeconds: number; elapsed: number },
+  timing: { rounds: number; trainedGroups: number; horizon: number; updateSeconds: number; stepSeconds: number; elapsed: number },
 ): MetricsRecord {
   const trajectories = batch.trajectories;
   const turns = trajectories.flatMap((trajectory) => trajectory.turns);
@@ -436,6 +481,8 @@ function stepMetrics(
     [METRICS.formatErrors]: mean(turns.map((turn) => (isFormatError(turn.error) ? 1 : 0))), // counted with or without a penalty
     [METRICS.droppedTrajectories]: batch.dropped,
     ...groupShares(trajectories, advantages),
+    [METRICS.sampleRounds]: timing.rounds,
+    [METRICS.trainedGroups]: timing.trainedGroups,
     [METRICS.tokensPerSecond]: (batch.sampledTokens + update.tokens) / timing.stepSeconds,
     [METRICS.envStepsPerSecond]: batch.envSteps / timing.stepSeconds,
     [METRICS.timeEnv]: batch.seconds.env,

@@ -7,7 +7,7 @@ import { loadCheckpoint } from '../../src/agent/policy/checkpoint.js';
 import '../../src/envs/builtin.js';
 import { readMetrics } from '../../src/rl/metrics.js';
 import type { Trajectory } from '../../src/rl/rollout.js';
-import { computeAdvantages, groupShares, train, trainingExamples } from '../../src/rl/trainer.js';
+import { computeAdvantages, groupShares, train, trainedTrajectories, trainingExamples } from '../../src/rl/trainer.js';
 
 const tiny = {
   env: 'puzzle/guess-number-v0',
@@ -72,7 +72,8 @@ describe('train', () => {
     expect(result.after?.episodes).toBe(4);
     const { records } = readMetrics(join(out, 'metrics.jsonl'));
     expect(records.map((r) => r['rollout/max_turns'])).toEqual([2, 4]);
-    for (const name of ['charts/success_rate', 'charts/episodic_return', 'actor/entropy', 'actor/cov_mean', 'actor/pg_clipfrac', 'actor/ppo_kl', 'rollout/turns_mean', 'rollout/zero_advantage_groups', 'rollout/solved_groups', 'perf/tokens_per_s', 'perf/env_steps_per_s']) {
+    expect(records.map((r) => [r['rollout/sample_rounds'], r['rollout/trained_groups']])).toEqual([[1, 2], [1, 2]]); // no dynamic sampling: one round, every group
+    for (const name of ['charts/success_rate', 'charts/episodic_return', 'actor/entropy', 'actor/cov_mean', 'actor/pg_clipfrac', 'actor/ppo_kl', 'rollout/turns_mean', 'rollout/zero_advantage_groups', 'rollout/solved_groups', 'rollout/sample_rounds', 'rollout/trained_groups', 'perf/tokens_per_s', 'perf/env_steps_per_s']) {
       expect(records[0], name).toHaveProperty([name]);
     }
     expect(Math.max(...records.map((r) => r['rollout/turns_mean']!))).toBeLessThanOrEqual(4);
@@ -83,6 +84,21 @@ describe('train', () => {
     // Held-out episodes play at the horizon the curriculum ends on (4), not the env's (10).
     expect(JSON.parse(await readFile(join(out, 'eval.json'), 'utf8'))).toMatchObject({ before: { episodes: 4, max_turns: 4 }, after: { episodes: 4, max_turns: 4 } });
     expect(JSON.parse(await readFile(join(out, 'config.json'), 'utf8'))).toMatchObject({ env: 'puzzle/guess-number-v0', advantage: 'igpo' });
+  }, 300_000);
+
+  it('samples new tasks until a step has tasksPerStep groups with a policy gradient (dynamic sampling)', async () => {
+    const root = await mkdtemp(join(tmpdir(), 'turngym-train-'));
+    const options = { ...tiny, entropyControl: 'none' as const, tasksPerStep: 3, steps: 2, maxSampleRounds: 3 };
+    const roundsAndGroups = async (name: string, extra: Record<string, unknown>) => {
+      const result = await train({ ...options, ...extra, out: join(root, name) }, { log: () => {} });
+      expect(result.stoppedBy).toBe('done');
+      return readMetrics(join(root, name, 'metrics.jsonl')).records.map((r) => [r['rollout/sample_rounds'], r['rollout/trained_groups'], r['rollout/zero_advantage_groups']]);
+    };
+    // GRPO: the untrained policy's actions all fail alike, so no group has a gradient: every round is sampled,
+    // the rollout figures cover all 9 groups, and the update gets none (the run goes on).
+    expect(await roundsAndGroups('grpo', { advantage: 'grpo' })).toEqual([[3, 0, 1], [3, 0, 1]]);
+    // IGPO: information-gain turn rewards give every group a gradient: one round is enough.
+    expect(await roundsAndGroups('igpo', { advantage: 'igpo' })).toEqual([[1, 3, 0], [1, 3, 0]]);
   }, 300_000);
 
   it('scores a warm start at the same horizon and temperature as the policy after RL', async () => {
@@ -202,6 +218,16 @@ describe('trainingExamples', () => {
     const trajectories = [played(0, true), played(0, true), played(1, false), played(1, false), played(2, true), played(2, false), played(3, true)];
     const advantages = computeAdvantages(trajectories, { advantage: 'grpo', alpha: 1, gamma: 1, igNormalization: 'joint' });
     expect(groupShares(trajectories, advantages)).toEqual({ 'rollout/zero_advantage_groups': 3 / 4, 'rollout/solved_groups': 2 / 4 });
+  });
+
+  it('keeps the first groups with a policy gradient for dynamic sampling', () => {
+    const played = (group: number, success: boolean): Trajectory => ({ group, seed: group, prompt: '', outcome: success ? 1 : 0, success, truncated: false, turns: [turn([1], [2])] });
+    // Group 0 all solved (no gradient), 1 mixed, 2 all failed (none), 3 mixed, 4 mixed; group 3 listed first.
+    const trajectories = [played(3, true), played(3, false), played(0, true), played(0, true), played(1, false), played(1, true), played(2, false), played(2, false), played(4, true), played(4, false)];
+    const advantages = computeAdvantages(trajectories, { advantage: 'grpo', alpha: 1, gamma: 1, igNormalization: 'joint' });
+    expect(trainedTrajectories(trajectories, advantages, 2)).toEqual({ indices: [0, 1, 4, 5], groups: 2 }); // groups 1 and 3
+    expect(trainedTrajectories(trajectories, advantages, 10)).toEqual({ indices: [0, 1, 4, 5, 8, 9], groups: 3 });
+    expect(trainedTrajectories(trajectories.slice(2, 4), advantages.slice(2, 4), 1)).toEqual({ indices: [], groups: 0 });
   });
 
   it('gives GRPO advantages per group and none to a lone trajectory', () => {
