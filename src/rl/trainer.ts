@@ -195,7 +195,7 @@ export async function train(options: TrainOptions & { resume?: boolean }, hooks:
       const trained =
         config.maxSampleRounds > 1
           ? trainedTrajectories(batch.trajectories, advantages, config.tasksPerStep)
-          : { indices: batch.trajectories.map((_, index) => index), groups: config.tasksPerStep };
+          : { indices: batch.trajectories.map((_, index) => index), groups: groupMembers(batch.trajectories).length };
       if (trained.groups < config.tasksPerStep && config.maxSampleRounds > 1) {
         log(`[train] step ${state.step + 1}: ${trained.groups} of ${config.tasksPerStep} groups had a policy gradient after ${rounds} rounds of sampling (--max-sample-rounds); updating on those.`);
       }
@@ -428,8 +428,8 @@ export function groupShares(trajectories: readonly Trajectory[], advantages: rea
 }
 
 /**
- * Dynamic sampling (DAPO's group filter): the trajectories of the first `limit` groups, in group order,
- * with a policy gradient (some turn advantage not zero). Groups whose every advantage is zero (solved or
+ * Dynamic sampling (DAPO's group filter): the trajectories of the first `limit` groups, in the order the
+ * groups first appear (a step's rounds, each sorted by group), with a policy gradient (some turn advantage not zero). Groups whose every advantage is zero (solved or
  * failed in every sample, with GRPO) are left out; `groups` is how many were kept.
  */
 export function trainedTrajectories(trajectories: readonly Trajectory[], advantages: readonly number[][], limit: number): { indices: number[]; groups: number } {

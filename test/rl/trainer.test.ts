@@ -225,7 +225,8 @@ describe('trainingExamples', () => {
     // Group 0 all solved (no gradient), 1 mixed, 2 all failed (none), 3 mixed, 4 mixed; group 3 listed first.
     const trajectories = [played(3, true), played(3, false), played(0, true), played(0, true), played(1, false), played(1, true), played(2, false), played(2, false), played(4, true), played(4, false)];
     const advantages = computeAdvantages(trajectories, { advantage: 'grpo', alpha: 1, gamma: 1, igNormalization: 'joint' });
-    expect(trainedTrajectories(trajectories, advantages, 2)).toEqual({ indices: [0, 1, 4, 5], groups: 2 }); // groups 1 and 3
+    expect(trainedTrajectories(trajectories, advantages, 1)).toEqual({ indices: [0, 1], groups: 1 }); // group 3: it comes first
+    expect(trainedTrajectories(trajectories, advantages, 2)).toEqual({ indices: [0, 1, 4, 5], groups: 2 }); // groups 3 and 1
     expect(trainedTrajectories(trajectories, advantages, 10)).toEqual({ indices: [0, 1, 4, 5, 8, 9], groups: 3 });
     expect(trainedTrajectories(trajectories.slice(2, 4), advantages.slice(2, 4), 1)).toEqual({ indices: [], groups: 0 });
   });
