@@ -184,19 +184,22 @@ export async function train(options: TrainOptions & { resume?: boolean }, hooks:
         for (const trajectory of collected.trajectories) trajectory.group += round * config.tasksPerStep;
         return { batch: collected, advantages: computeAdvantages(collected.trajectories, config) };
       };
+      const dynamicSampling = config.maxSampleRounds > 1;
+      const select = () =>
+        dynamicSampling
+          ? trainedTrajectories(batch.trajectories, advantages, config.tasksPerStep)
+          : { indices: batch.trajectories.map((_, index) => index), groups: groupMembers(batch.trajectories).length };
       let { batch, advantages } = await rollouts(0);
+      let trained = select();
       let rounds = 1;
-      while (rounds < config.maxSampleRounds && trainedTrajectories(batch.trajectories, advantages, config.tasksPerStep).groups < config.tasksPerStep) {
+      while (dynamicSampling && rounds < config.maxSampleRounds && trained.groups < config.tasksPerStep) {
         const more = await rollouts(rounds);
         batch = mergeBatches(batch, more.batch);
         advantages = [...advantages, ...more.advantages];
         rounds += 1;
+        trained = select();
       }
-      const trained =
-        config.maxSampleRounds > 1
-          ? trainedTrajectories(batch.trajectories, advantages, config.tasksPerStep)
-          : { indices: batch.trajectories.map((_, index) => index), groups: groupMembers(batch.trajectories).length };
-      if (trained.groups < config.tasksPerStep && config.maxSampleRounds > 1) {
+      if (dynamicSampling && trained.groups < config.tasksPerStep) {
         log(`[train] step ${state.step + 1}: ${trained.groups} of ${config.tasksPerStep} groups had a policy gradient after ${rounds} rounds of sampling (--max-sample-rounds); updating on those.`);
       }
 
@@ -422,19 +425,25 @@ const mean = (values: readonly number[]) => (values.length ? values.reduce((a, b
 export function groupShares(trajectories: readonly Trajectory[], advantages: readonly number[][]): Record<string, number> {
   const groups = groupMembers(trajectories);
   return {
-    [METRICS.zeroAdvantageGroups]: mean(groups.map((members) => (members.every((i) => advantages[i]!.every(isZeroAdvantage)) ? 1 : 0))),
+    [METRICS.zeroAdvantageGroups]: mean(groups.map((members) => (hasNoGradient(members, advantages) ? 1 : 0))),
     [METRICS.solvedGroups]: mean(groups.map((members) => (members.every((i) => trajectories[i]!.success) ? 1 : 0))),
   };
 }
 
+/** True when every turn advantage of the group's trajectories is zero: the group gives no policy gradient. */
+function hasNoGradient(members: readonly number[], advantages: readonly number[][]): boolean {
+  return members.every((i) => advantages[i]!.every(isZeroAdvantage));
+}
+
 /**
- * Dynamic sampling (DAPO's group filter): the trajectories of the first `limit` groups, in the order the
- * groups first appear (a step's rounds, each sorted by group), with a policy gradient (some turn advantage not zero). Groups whose every advantage is zero (solved or
- * failed in every sample, with GRPO) are left out; `groups` is how many were kept.
+ * Dynamic sampling (DAPO's group filter): the trajectories of the first `limit` groups with a policy
+ * gradient, in the order the groups first appear (a step's rounds, each sorted by group). Groups whose
+ * every advantage is zero (solved or failed in every sample, with GRPO) are left out; `groups` is how
+ * many were kept.
  */
 export function trainedTrajectories(trajectories: readonly Trajectory[], advantages: readonly number[][], limit: number): { indices: number[]; groups: number } {
   const kept = groupMembers(trajectories)
-    .filter((members) => !members.every((i) => advantages[i]!.every(isZeroAdvantage)))
+    .filter((members) => !hasNoGradient(members, advantages))
     .slice(0, limit);
   return { indices: kept.flat().sort((a, b) => a - b), groups: kept.length };
 }
