@@ -5,7 +5,10 @@
  * train` plays training questions instead, to measure what the policy memorised). With `--baseline`, a
  * second checkpoint (a warm start, say) plays the same tasks and the two are compared pair by pair
  * (src/agent/policy/paired.ts); `--baseline` also takes the file an earlier `eval --json` of that checkpoint
- * wrote, so a warm start evaluated once is compared with every checkpoint of a run.
+ * wrote, so a warm start evaluated once is compared with every checkpoint of a run. `--samples K` (with a
+ * temperature) plays each task K times: the success rate is then the policy's expected success at that
+ * temperature, measured K times more precisely, and the comparison's sign test runs over tasks on the
+ * fraction of plays each solved.
  */
 import { readFile, stat } from 'node:fs/promises';
 import { type Command, Option } from 'commander';
@@ -22,6 +25,7 @@ interface EvalFlags {
   baseline?: string;
   env: string;
   episodes: number;
+  samples: number;
   seed: number;
   split: Split;
   temperature: number;
@@ -44,7 +48,8 @@ export function evalCommand(program: Command): void {
       '--baseline <path>',
       'a second checkpoint (e.g. the warm start) to play the same tasks, or the file an earlier `eval --json` of it on the same tasks wrote; adds a paired comparison with exact sign tests',
     )
-    .option('--episodes <n>', 'number of episodes', integer('--episodes', { min: 1 }), 100)
+    .option('--episodes <n>', 'number of episodes (tasks)', integer('--episodes', { min: 1 }), 100)
+    .option('--samples <k>', 'plays of each task, sampled (needs --temperature above 0): success becomes the mean over tasks of the fraction of plays solved', integer('--samples', { min: 1 }), 1)
     .option('--seed <s>', 'seed of the first episode (episode i uses seed + i)', integer('--seed', { min: 0 }), HELDOUT_SEED_BASE)
     .addOption(new Option('--split <split>', "which tasks to play: 'heldout' (never asked in training) or 'train' (for envs whose suite has a split key)").choices(SPLITS).default('heldout'))
     .option('--temperature <t>', 'sampling temperature; 0 is greedy', temperature, 0)
@@ -56,6 +61,9 @@ export function evalCommand(program: Command): void {
     .option('--by-variant', "break the figures down by each kind's variant too (e.g. `roman lower=true`), for envs that report them")
     .option('--import <module>', 'import a module that registers envs (repeatable)', collect, [])
     .action(async (flags: EvalFlags) => {
+      if (flags.samples > 1 && flags.temperature === 0) {
+        throw new UsageError(`--samples ${flags.samples} plays each task ${flags.samples} times, which only differs when sampling: add --temperature (e.g. 0.6, the training default).`);
+      }
       await importModules(flags.import);
       await initBackend(flags.backend as BackendName | 'auto');
       const kwargs = { ...flags.kwargs, ...(flags.difficulty !== undefined ? { difficulty: flags.difficulty } : {}) };
@@ -64,7 +72,7 @@ export function evalCommand(program: Command): void {
       const evaluate = async (checkpoint: string): Promise<SavedEvaluation> => {
         const policy = await loadCheckpoint(checkpoint);
         try {
-          const options = { episodes: flags.episodes, kwargs, firstSeed: flags.seed, split: flags.split, temperature: flags.temperature, maxTurns: flags.maxTurns };
+          const options = { episodes: flags.episodes, samples: flags.samples, kwargs, firstSeed: flags.seed, split: flags.split, temperature: flags.temperature, maxTurns: flags.maxTurns };
           const { report, transcripts } = await evaluatePolicy(policy, flags.env, options);
           const outcomes = transcripts.map((t) => ({ success: t.success, return: t.return, kind: t.kind, variant: t.variant }));
           const byKind = summarizeByKind(grouped(outcomes));
@@ -81,29 +89,33 @@ export function evalCommand(program: Command): void {
           : ` · success ${report.well_formed_success_rate?.toFixed(3) ?? '-'} in the ${report.well_formed_episodes} episodes without one`);
       // A saved baseline is read and checked before the (long) evaluation, so a mismatch fails at once.
       const savedBaseline = flags.baseline === undefined ? undefined : await readSavedBaseline(flags.baseline);
-      const tasks = { env: flags.env, kwargs, episodes: flags.episodes, first_seed: flags.seed, split: flags.split, temperature: flags.temperature };
+      const tasks = { env: flags.env, kwargs, episodes: flags.episodes, samples: flags.samples, first_seed: flags.seed, split: flags.split, temperature: flags.temperature };
       if (savedBaseline) checkSameTasks(flags.baseline!, savedBaseline, flags.maxTurns === undefined ? tasks : { ...tasks, max_turns: flags.maxTurns });
       const saved = await evaluate(flags.checkpoint);
       if (flags.baseline === undefined) {
         if (flags.json) printJson(saved);
         else {
-          console.log(`${saved.episodes} episodes of ${saved.env} · ${line(saved)}`);
+          console.log(`${plays(saved)} of ${saved.env} · ${line(saved)}`);
           printKinds(saved, grouped(saved.outcomes));
         }
         return;
       }
       if (savedBaseline) checkSameTasks(flags.baseline, savedBaseline, saved);
       const baseline = savedBaseline ?? (await evaluate(flags.baseline));
-      const paired = comparePaired(grouped(saved.outcomes), baseline.outcomes);
+      const paired = comparePaired(grouped(saved.outcomes), baseline.outcomes, { samples: saved.samples });
       if (flags.json) {
         const { outcomes: _, ...baselineSummary } = baseline;
         printJson({ ...saved, baseline: baselineSummary, paired });
         return;
       }
-      console.log(`${saved.episodes} episodes of ${saved.env}, the same tasks for both (${saved.temperature === 0 ? 'greedy' : `sampled at T ${saved.temperature}`})`);
+      console.log(`${plays(saved)} of ${saved.env}, the same tasks for both (${saved.temperature === 0 ? 'greedy' : `sampled at T ${saved.temperature}`})`);
       console.log(`  checkpoint ${saved.checkpoint}: ${line(saved)}`);
       console.log(`  baseline   ${baseline.checkpoint}: ${line(baseline)}`);
-      console.log(`  solved by the checkpoint only: ${paired.solved_newly}, by the baseline only: ${paired.solved_no_longer} (sign test p = ${pValue(paired.success_p)})`);
+      console.log(
+        saved.samples === 1
+          ? `  solved by the checkpoint only: ${paired.solved_newly}, by the baseline only: ${paired.solved_no_longer} (sign test p = ${pValue(paired.success_p)})`
+          : `  solved in more plays by the checkpoint: ${paired.solved_newly} tasks, by the baseline: ${paired.solved_no_longer} (sign test p = ${pValue(paired.success_p)})`,
+      );
       console.log(`  return higher on ${paired.return_higher} tasks, lower on ${paired.return_lower} (sign test p = ${pValue(paired.return_p)})`);
       printKinds(saved, grouped(saved.outcomes), baseline, paired);
     });
@@ -117,7 +129,11 @@ function printKinds(saved: SavedEvaluation, grouped: EpisodeOutcome[], baseline?
   const kinds = indicesByKind(grouped);
   if (kinds.size === 0) return;
   const width = Math.max(4, ...[...kinds.keys()].map((kind) => kind.length));
-  const solved = (outcomes: EpisodeOutcome[], indices: number[]) => indices.filter((i) => outcomes[i]!.success).length;
+  // Tasks solved; with several plays a task, plays solved divided by the plays a task (one decimal).
+  const solved = (outcomes: EpisodeOutcome[], indices: number[]) => {
+    const count = indices.filter((i) => outcomes[i]!.success).length / saved.samples;
+    return saved.samples === 1 ? String(count) : count.toFixed(1);
+  };
   console.log(
     baseline
       ? `  by kind: solved by the checkpoint / by the baseline (of n); solved by the checkpoint only / by the baseline only (sign test p)`
@@ -126,14 +142,19 @@ function printKinds(saved: SavedEvaluation, grouped: EpisodeOutcome[], baseline?
   for (const [kind, indices] of kinds) {
     const name = `    ${kind.padEnd(width)}`;
     if (!baseline || !paired?.by_kind) {
-      console.log(`${name}  ${String(solved(saved.outcomes, indices)).padStart(4)} / ${indices.length}  ${saved.by_kind?.[kind]?.mean_return.toFixed(3) ?? ''}`);
+      console.log(`${name}  ${solved(saved.outcomes, indices).padStart(4)} / ${indices.length / saved.samples}  ${saved.by_kind?.[kind]?.mean_return.toFixed(3) ?? ''}`);
       continue;
     }
     const pairs = paired.by_kind[kind]!;
     console.log(
-      `${name}  ${String(solved(saved.outcomes, indices)).padStart(4)} / ${String(solved(baseline.outcomes, indices)).padStart(4)} (of ${indices.length})  ${pairs.solved_newly} / ${pairs.solved_no_longer} (p = ${pValue(pairs.success_p)})`,
+      `${name}  ${solved(saved.outcomes, indices).padStart(4)} / ${solved(baseline.outcomes, indices).padStart(4)} (of ${indices.length / saved.samples})  ${pairs.solved_newly} / ${pairs.solved_no_longer} (p = ${pValue(pairs.success_p)})`,
     );
   }
+}
+
+/** "N episodes", or "N tasks x K plays". */
+function plays(saved: SavedEvaluation): string {
+  return saved.samples === 1 ? `${saved.episodes} episodes` : `${saved.episodes} tasks x ${saved.samples} plays`;
 }
 
 /** A p-value as printed: three decimals, or one significant digit below 0.001. */
@@ -159,6 +180,7 @@ const savedEvaluationSchema = z.object({
   env: z.string(),
   kwargs: z.record(z.string(), z.unknown()),
   episodes: z.number(),
+  samples: z.number().int().min(1).default(1), // reports saved before --samples played each task once
   first_seed: z.number(),
   split: z.enum(SPLITS),
   temperature: z.number(),
@@ -192,18 +214,19 @@ async function readSavedBaseline(path: string): Promise<SavedEvaluation | undefi
     const issue = result.error.issues[0]!;
     throw new UsageError(`--baseline ${path} is not the output of \`turngym eval --json\` (${issue.path.join('.') || 'top level'}: ${issue.message}).`);
   }
-  if (result.data.outcomes.length !== result.data.episodes) throw new UsageError(`--baseline ${path} lists ${result.data.outcomes.length} outcomes for ${result.data.episodes} episodes.`);
+  const { outcomes, episodes, samples } = result.data;
+  if (outcomes.length !== episodes * samples) throw new UsageError(`--baseline ${path} lists ${outcomes.length} outcomes for ${episodes} episodes of ${samples} play(s) each.`);
   return result.data;
 }
 
 /** Fails unless the saved baseline played the tasks `current` describes (the keys it has). */
 function checkSameTasks(path: string, baseline: SavedEvaluation, current: Partial<SavedEvaluation>): void {
-  for (const key of ['env', 'kwargs', 'episodes', 'first_seed', 'split', 'temperature', 'max_turns'] as const) {
+  for (const key of ['env', 'kwargs', 'episodes', 'samples', 'first_seed', 'split', 'temperature', 'max_turns'] as const) {
     if (current[key] === undefined) continue;
     const [was, now] = [canonicalJson(baseline[key]), canonicalJson(current[key])];
     if (was !== now) {
       throw new UsageError(
-        `--baseline ${path} played other tasks: its ${key} is ${was}, this evaluation's is ${now}. Evaluate both with the same --env, --kwargs, --difficulty, --episodes, --seed, --split, --temperature and --max-turns.`,
+        `--baseline ${path} played other tasks: its ${key} is ${was}, this evaluation's is ${now}. Evaluate both with the same --env, --kwargs, --difficulty, --episodes, --samples, --seed, --split, --temperature and --max-turns.`,
       );
     }
   }

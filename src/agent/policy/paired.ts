@@ -3,7 +3,9 @@
  * each solved that the other did not, and on how many tasks one's return was higher, with exact two-sided
  * sign tests. Two success rates 0.03 apart over 200 episodes can be noise or a real gain; the pairs say
  * which, because tasks both solve or both fail carry no information about the difference. Also the same
- * figures within each kind of task (`ResetInfo.kind`), for one evaluation or a comparison.
+ * figures within each kind of task (`ResetInfo.kind`), for one evaluation or a comparison. With several
+ * sampled plays of each task, a task counts for the policy when the policy solved it in more of them than the
+ * baseline (its mean return likewise): the sign test over tasks, with each task's figure averaged first.
  */
 import { TurngymError } from '../../envs/errors.js';
 
@@ -17,13 +19,15 @@ export interface EpisodeOutcome {
 }
 
 export interface PairedComparison {
+  /** Tasks compared. */
   episodes: number;
-  /** Episodes the policy solved and the baseline did not, and the reverse. */
+  /** Tasks the policy solved and the baseline did not, and the reverse; with several plays a task, tasks
+   * the policy solved in more of its plays than the baseline did, and the reverse. */
   solved_newly: number;
   solved_no_longer: number;
   /** Exact two-sided sign test (McNemar) on those discordant pairs: the chance of a split at least this uneven if neither policy were better. */
   success_p: number;
-  /** Episodes where the policy's return was higher / lower than the baseline's (equal ones carry no information). */
+  /** Tasks where the policy's (mean) return was higher / lower than the baseline's (equal ones carry no information). */
   return_higher: number;
   return_lower: number;
   return_p: number;
@@ -32,20 +36,26 @@ export interface PairedComparison {
 }
 
 /**
- * Compares `policy` with `baseline`, episode by episode (the i-th of each must be the same task); with kinds
- * in `policy`'s outcomes, also within each kind (`by_kind`).
+ * Compares `policy` with `baseline`, task by task (the i-th outcome of each must be the same task; with
+ * `samples` plays a task, outcomes come task-major, a task's plays one after another, as `evaluatePolicy`
+ * lists them); with kinds in `policy`'s outcomes, also within each kind (`by_kind`).
  */
-export function comparePaired(policy: readonly EpisodeOutcome[], baseline: readonly EpisodeOutcome[], tolerance = 1e-9): PairedComparison {
+export function comparePaired(policy: readonly EpisodeOutcome[], baseline: readonly EpisodeOutcome[], options: { samples?: number; tolerance?: number } = {}): PairedComparison {
+  const samples = options.samples ?? 1;
   if (policy.length !== baseline.length) throw new TurngymError('INVALID_OPTIONS', `comparePaired: ${policy.length} episodes against ${baseline.length}; both must play the same tasks.`);
-  const overall = countPairs(policy, baseline, tolerance);
-  const kinds = indicesByKind(policy);
+  if (!Number.isInteger(samples) || samples < 1 || policy.length % samples !== 0) {
+    throw new TurngymError('INVALID_OPTIONS', `comparePaired: ${policy.length} episodes are not a whole number of tasks at ${samples} plays a task.`);
+  }
+  const [tasks, baselineTasks] = [perTask(policy, samples), perTask(baseline, samples)];
+  const overall = countPairs(tasks, baselineTasks, options.tolerance ?? 1e-9);
+  const kinds = indicesByKind(tasks);
   if (kinds.size === 0) return overall;
   const byKind: Record<string, PairedComparison> = {};
   for (const [kind, indices] of kinds) {
     byKind[kind] = countPairs(
-      indices.map((i) => policy[i]!),
-      indices.map((i) => baseline[i]!),
-      tolerance,
+      indices.map((i) => tasks[i]!),
+      indices.map((i) => baselineTasks[i]!),
+      options.tolerance ?? 1e-9,
     );
   }
   return { ...overall, by_kind: byKind };
@@ -76,8 +86,8 @@ export function kindsWithVariants(outcomes: readonly EpisodeOutcome[]): EpisodeO
   return outcomes.map((outcome) => (outcome.kind !== undefined && outcome.variant !== undefined ? { ...outcome, kind: `${outcome.kind} ${outcome.variant}` } : outcome));
 }
 
-/** Episode indices grouped by kind, kinds in alphabetical order; empty when no outcome has a kind. */
-export function indicesByKind(outcomes: readonly EpisodeOutcome[]): Map<string, number[]> {
+/** Outcome indices grouped by kind, kinds in alphabetical order; empty when no outcome has a kind. */
+export function indicesByKind(outcomes: readonly { kind?: string }[]): Map<string, number[]> {
   const groups = new Map<string, number[]>();
   if (!outcomes.some((outcome) => outcome.kind !== undefined)) return groups;
   outcomes.forEach((outcome, index) => {
@@ -89,17 +99,35 @@ export function indicesByKind(outcomes: readonly EpisodeOutcome[]): Map<string, 
   return new Map([...groups].sort(([a], [b]) => a.localeCompare(b)));
 }
 
-function countPairs(policy: readonly EpisodeOutcome[], baseline: readonly EpisodeOutcome[], tolerance: number): PairedComparison {
+/** One task's figures over its plays: the fraction solved and the mean return (its kind from the first play). */
+interface TaskOutcome {
+  solved: number;
+  return: number;
+  kind?: string;
+}
+
+function perTask(outcomes: readonly EpisodeOutcome[], samples: number): TaskOutcome[] {
+  const tasks: TaskOutcome[] = [];
+  for (let start = 0; start < outcomes.length; start += samples) {
+    const plays = outcomes.slice(start, start + samples);
+    const solved = plays.filter((play) => play.success).length / samples;
+    const meanReturn = plays.reduce((sum, play) => sum + play.return, 0) / samples;
+    tasks.push({ solved, return: meanReturn, ...(plays[0]!.kind !== undefined ? { kind: plays[0]!.kind } : {}) });
+  }
+  return tasks;
+}
+
+function countPairs(policy: readonly TaskOutcome[], baseline: readonly TaskOutcome[], tolerance: number): PairedComparison {
   let solvedNewly = 0;
   let solvedNoLonger = 0;
   let higher = 0;
   let lower = 0;
-  policy.forEach((episode, i) => {
+  policy.forEach((task, i) => {
     const other = baseline[i]!;
-    if (episode.success && !other.success) solvedNewly++;
-    if (!episode.success && other.success) solvedNoLonger++;
-    if (episode.return > other.return + tolerance) higher++;
-    if (episode.return < other.return - tolerance) lower++;
+    if (task.solved > other.solved) solvedNewly++;
+    if (task.solved < other.solved) solvedNoLonger++;
+    if (task.return > other.return + tolerance) higher++;
+    if (task.return < other.return - tolerance) lower++;
   });
   return {
     episodes: policy.length,

@@ -15,7 +15,7 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import type { Env, EnvSpec } from '../../envs/env.js';
-import { isFormatError } from '../../envs/errors.js';
+import { isFormatError, TurngymError } from '../../envs/errors.js';
 import { make } from '../../envs/registry.js';
 import { Rng, type Split } from '../../envs/task.js';
 import { type Transcript, runEpisode } from '../agent.js';
@@ -69,7 +69,11 @@ export interface SftOptions {
 
 export interface EvaluationReport {
   env: string;
+  /** Tasks played (seeds first_seed .. first_seed + episodes - 1). */
   episodes: number;
+  /** Plays of each task (sampled; 1 unless asked): the figures below are means over every play, so with
+   * several the success rate is the mean over tasks of the fraction of a task's plays that succeeded. */
+  samples: number;
   first_seed: number;
   /** The split the tasks were drawn from (suites without a split key play any task; see `TaskSuite.splitKey`). */
   split: Split;
@@ -81,7 +85,7 @@ export interface EvaluationReport {
   mean_turns: number;
   /** Fraction of turns whose action was malformed (did not parse or validate: `isFormatError`). */
   format_error_rate: number;
-  /** Episodes without a malformed turn, and their success rate (null when there are none): whether a change
+  /** Plays without a malformed turn, and their success rate (null when there are none): whether a change
    * in success comes from better decisions or only from fewer malformed actions. */
   well_formed_episodes: number;
   well_formed_success_rate: number | null;
@@ -179,21 +183,25 @@ export function packBatches<T extends { tokens: readonly number[] }>(sequences: 
 /**
  * Plays held-out seeds with the policy (batched) and reports success rate, return and turns. Tasks come
  * from the 'heldout' split unless `split` says otherwise ('train' measures how well the policy does on
- * training questions, for comparison).
+ * training questions, for comparison). With `samples` > 1 (at a temperature above 0) each task is played
+ * that many times, and the transcripts list a task's plays one after another (task-major).
  */
 export async function evaluatePolicy(
   policy: Policy,
   envId: string,
-  options: { episodes: number; kwargs?: Record<string, unknown>; firstSeed?: number; temperature?: number; parallel?: number; seed?: number; maxTurns?: number; split?: Split },
+  options: { episodes: number; samples?: number; kwargs?: Record<string, unknown>; firstSeed?: number; temperature?: number; parallel?: number; seed?: number; maxTurns?: number; split?: Split },
 ): Promise<{ report: EvaluationReport; transcripts: PolicyTranscript[] }> {
   const firstSeed = options.firstSeed ?? HELDOUT_SEED_BASE;
   const split = options.split ?? 'heldout';
   const temperature = options.temperature ?? 0;
-  const parallel = Math.max(1, Math.min(options.parallel ?? 32, options.episodes));
+  const samples = options.samples ?? 1;
+  if (!Number.isInteger(samples) || samples < 1) throw new TurngymError('INVALID_OPTIONS', `evaluatePolicy: samples must be a whole number >= 1, got ${samples}.`);
+  if (samples > 1 && temperature === 0) throw new TurngymError('INVALID_OPTIONS', `evaluatePolicy: ${samples} samples of each task at temperature 0 would play the same greedy episode ${samples} times; set a temperature above 0.`);
+  const parallel = Math.max(1, Math.min(options.parallel ?? 32, options.episodes * samples));
   const envs: Env[] = [];
   try {
     for (let i = 0; i < parallel; i++) envs.push(await make(envId, options.kwargs ?? {}, options.maxTurns !== undefined ? { maxTurns: options.maxTurns } : {}));
-    const seeds = Array.from({ length: options.episodes }, (_, i) => firstSeed + i);
+    const seeds = Array.from({ length: options.episodes * samples }, (_, i) => firstSeed + Math.floor(i / samples));
     const transcripts = await playEpisodes(policy, envs, seeds, { temperature, seed: options.seed ?? 0, resetOptions: { split } });
     const mean = (values: number[]) => values.reduce((sum, value) => sum + value, 0) / Math.max(1, values.length);
     const byKind = summarizeByKind(transcripts);
@@ -203,7 +211,8 @@ export async function evaluatePolicy(
     return {
       report: {
         env: envId,
-        episodes: transcripts.length,
+        episodes: options.episodes,
+        samples,
         first_seed: firstSeed,
         split,
         temperature,

@@ -106,6 +106,28 @@ describe('turngym sft / eval / run --agent checkpoint:DIR', () => {
       expect(kindsText.stdout).toMatch(new RegExp(`\\n    ${escaped} +\\d+ / +\\d+ \\(of ${n}\\)  ${discordant} \\(p = `));
     }
 
+    // Several sampled plays of each task (--samples): task-major outcomes, figures over tasks, and a saved
+    // baseline must have played as many.
+    const greedySamples = await runCli([...kindsArgs, '--samples', '2']);
+    expect(greedySamples.code).toBe(2);
+    expect(greedySamples.stderr).toContain('--samples 2 plays each task 2 times, which only differs when sampling: add --temperature');
+    const sampledArgs = [...kindsArgs.slice(0, -4), '--episodes', '3', '--max-turns', '1', '--temperature', '1', '--samples', '2'];
+    const sampled = await runCli([...sampledArgs, '--json']);
+    expect(sampled.code).toBe(0);
+    const sampledReport = JSON.parse(sampled.stdout);
+    expect(sampledReport).toMatchObject({ episodes: 3, samples: 2, temperature: 1 });
+    expect(sampledReport.outcomes).toHaveLength(6);
+    for (let task = 0; task < 3; task++) expect(sampledReport.outcomes[2 * task + 1].kind).toBe(sampledReport.outcomes[2 * task].kind);
+    expect(sampledReport.outcomes.map((outcome: { kind: string }) => outcome.kind).filter((_: string, i: number) => i % 2 === 0)).toEqual(kinds.slice(0, 3));
+    await writeFile(savedPath, JSON.stringify(sampledReport));
+    const againstSampled = await runCli([...sampledArgs, '--baseline', savedPath]);
+    expect(againstSampled.code).toBe(0);
+    expect(againstSampled.stdout).toContain('3 tasks x 2 plays of code/functions-v0, the same tasks for both (sampled at T 1)');
+    expect(againstSampled.stdout).toMatch(/solved in more plays by the checkpoint: \d tasks, by the baseline: \d \(sign test p = /);
+    const oncePerTask = await runCli([...sampledArgs.slice(0, -2), '--baseline', savedPath]);
+    expect(oncePerTask.code).toBe(2);
+    expect(oncePerTask.stderr).toContain(`--baseline ${savedPath} played other tasks: its samples is 2, this evaluation's is 1.`);
+
     const played = await runCli(['run', '--env', 'puzzle/guess-number-v0', '--agent', `checkpoint:${out}`, '--episodes', '1', '--max-turns', '2']);
     expect(played.code).toBe(0);
     expect(played.stdout).toContain(`agent checkpoint:${out}`);
@@ -115,7 +137,7 @@ describe('turngym sft / eval / run --agent checkpoint:DIR', () => {
     const broken = await runCli(['eval', '--checkpoint', out, '--env', 'puzzle/guess-number-v0', '--episodes', '1']);
     expect(broken.code).toBe(2);
     expect(broken.stderr).toMatch(/turngym: Cannot load the checkpoint .*: weights\.bin has 7 bytes but weights\.json says \d+: the file is truncated or corrupted\./);
-  }, 300_000); // eleven CLI runs, one of them training; minutes on a loaded 2-core machine
+  }, 400_000); // fifteen CLI runs, one of them training; minutes on a loaded 2-core machine
 
   it('runs the policy benchmark and prints JSON', async () => {
     const result = await runCli(['bench', 'policy', '--json', '--quick'], { timeoutMs: 120_000 });

@@ -45,6 +45,22 @@ describe('comparePaired', () => {
     expect(() => comparePaired(policy, baseline.slice(1))).toThrow(/5 episodes against 4; both must play the same tasks/);
   });
 
+  it('with several plays a task, compares the fraction of plays solved and the mean return, task by task', () => {
+    // Three tasks x two plays, task-major: task 0 solved 2/2 against 1/2, task 1 1/2 against 1/2 (a tie,
+    // though the plays differ), task 2 0/2 against 1/2.
+    const play = (success: boolean, value: number, kind?: string) => ({ success, return: value, ...(kind ? { kind } : {}) });
+    const mine = [play(true, 1, 'a'), play(true, 1, 'a'), play(true, 1, 'b'), play(false, 0.2, 'b'), play(false, 0.5, 'a'), play(false, 0.5, 'a')];
+    const theirs = [play(false, 0.6), play(true, 1), play(false, 0.4), play(true, 1), play(true, 1), play(false, 0)];
+    const paired = comparePaired(mine, theirs, { samples: 2 });
+    // Mean returns: 1 vs 0.8 (higher), 0.6 vs 0.7 (lower), 0.5 vs 0.5 (equal).
+    expect(paired).toMatchObject({ episodes: 3, solved_newly: 1, solved_no_longer: 1, success_p: 1, return_higher: 1, return_lower: 1 });
+    expect(paired.by_kind!.a).toMatchObject({ episodes: 2, solved_newly: 1, solved_no_longer: 1, return_higher: 1, return_lower: 0 });
+    expect(paired.by_kind!.b).toMatchObject({ episodes: 1, solved_newly: 0, solved_no_longer: 0, return_higher: 0, return_lower: 1 });
+    // Played once each, the same outcomes are six tasks.
+    expect(comparePaired(mine, theirs)).toMatchObject({ episodes: 6, solved_newly: 2, solved_no_longer: 2 }); // plays 0, 2 against 3, 4
+    expect(() => comparePaired(mine, theirs, { samples: 4 })).toThrow(/6 episodes are not a whole number of tasks at 4 plays a task/);
+  });
+
   it("compares within each kind of task when the policy's outcomes name kinds", () => {
     const kinds = ['roman', 'chunk', 'roman', 'chunk', 'roman'];
     // The baseline's outcomes need no kinds (an older saved report): the i-th is the same task.
