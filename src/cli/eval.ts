@@ -62,7 +62,7 @@ export function evalCommand(program: Command): void {
     .option('--import <module>', 'import a module that registers envs (repeatable)', collect, [])
     .action(async (flags: EvalFlags) => {
       if (flags.samples > 1 && flags.temperature === 0) {
-        throw new UsageError(`--samples ${flags.samples} plays each task ${flags.samples} times, which only differs when sampling: add --temperature (e.g. 0.6, the training default).`);
+        throw new UsageError(`--samples ${flags.samples} plays each task ${flags.samples} times, which only differs when sampling: add --temperature (e.g. the temperature the policy was trained at).`);
       }
       await importModules(flags.import);
       await initBackend(flags.backend as BackendName | 'auto');

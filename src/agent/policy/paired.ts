@@ -63,6 +63,7 @@ export function comparePaired(policy: readonly EpisodeOutcome[], baseline: reado
 
 /** An evaluation's figures within one kind of task. */
 export interface KindSummary {
+  /** Episodes of this kind (every play, when each task was played several times). */
   episodes: number;
   success_rate: number;
   mean_return: number;
