@@ -114,7 +114,7 @@ export function evalCommand(program: Command): void {
       console.log(
         saved.samples === 1
           ? `  solved by the checkpoint only: ${paired.solved_newly}, by the baseline only: ${paired.solved_no_longer} (sign test p = ${pValue(paired.success_p)})`
-          : `  solved in more plays by the checkpoint: ${paired.solved_newly} tasks, by the baseline: ${paired.solved_no_longer} (sign test p = ${pValue(paired.success_p)})`,
+          : `  tasks solved in more plays by the checkpoint: ${paired.solved_newly}, by the baseline: ${paired.solved_no_longer} (sign test p = ${pValue(paired.success_p)})`,
       );
       console.log(`  return higher on ${paired.return_higher} tasks, lower on ${paired.return_lower} (sign test p = ${pValue(paired.return_p)})`);
       printKinds(saved, grouped(saved.outcomes), baseline, paired);
@@ -134,10 +134,13 @@ function printKinds(saved: SavedEvaluation, grouped: EpisodeOutcome[], baseline?
     const count = indices.filter((i) => outcomes[i]!.success).length / saved.samples;
     return saved.samples === 1 ? String(count) : count.toFixed(1);
   };
+  const solvedLabel = saved.samples === 1 ? 'solved' : `plays solved / ${saved.samples}`;
   console.log(
     baseline
-      ? `  by kind: solved by the checkpoint / by the baseline (of n); solved by the checkpoint only / by the baseline only (sign test p)`
-      : `  by kind: solved (of n), mean return`,
+      ? saved.samples === 1
+        ? `  by kind: solved by the checkpoint / by the baseline (of n); solved by the checkpoint only / by the baseline only (sign test p)`
+        : `  by kind: ${solvedLabel} by the checkpoint / by the baseline (of n tasks); tasks solved in more plays by the checkpoint / by the baseline (sign test p)`
+      : `  by kind: ${solvedLabel} (of n${saved.samples === 1 ? '' : ' tasks'}), mean return`,
   );
   for (const [kind, indices] of kinds) {
     const name = `    ${kind.padEnd(width)}`;

@@ -123,7 +123,8 @@ describe('turngym sft / eval / run --agent checkpoint:DIR', () => {
     const againstSampled = await runCli([...sampledArgs, '--baseline', savedPath]);
     expect(againstSampled.code).toBe(0);
     expect(againstSampled.stdout).toContain('3 tasks x 2 plays of code/functions-v0, the same tasks for both (sampled at T 1)');
-    expect(againstSampled.stdout).toMatch(/solved in more plays by the checkpoint: \d tasks, by the baseline: \d \(sign test p = /);
+    expect(againstSampled.stdout).toMatch(/tasks solved in more plays by the checkpoint: \d, by the baseline: \d \(sign test p = /);
+    expect(againstSampled.stdout).toContain('by kind: plays solved / 2 by the checkpoint / by the baseline (of n tasks)');
     const oncePerTask = await runCli([...sampledArgs.slice(0, -2), '--baseline', savedPath]);
     expect(oncePerTask.code).toBe(2);
     expect(oncePerTask.stderr).toContain(`--baseline ${savedPath} played other tasks: its samples is 2, this evaluation's is 1.`);
