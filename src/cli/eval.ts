@@ -134,14 +134,10 @@ function printKinds(saved: SavedEvaluation, grouped: EpisodeOutcome[], baseline?
     const count = indices.filter((i) => outcomes[i]!.success).length / saved.samples;
     return saved.samples === 1 ? String(count) : count.toFixed(1);
   };
-  const solvedLabel = saved.samples === 1 ? 'solved' : `plays solved / ${saved.samples}`;
-  console.log(
-    baseline
-      ? saved.samples === 1
-        ? `  by kind: solved by the checkpoint / by the baseline (of n); solved by the checkpoint only / by the baseline only (sign test p)`
-        : `  by kind: ${solvedLabel} by the checkpoint / by the baseline (of n tasks); tasks solved in more plays by the checkpoint / by the baseline (sign test p)`
-      : `  by kind: ${solvedLabel} (of n${saved.samples === 1 ? '' : ' tasks'}), mean return`,
-  );
+  const once = saved.samples === 1;
+  const [solvedLabel, ofN] = once ? ['solved', 'of n'] : [`plays solved / ${saved.samples}`, 'of n tasks'];
+  const discordant = once ? 'solved by the checkpoint only / by the baseline only' : 'tasks solved in more plays by the checkpoint / by the baseline';
+  console.log(baseline ? `  by kind: ${solvedLabel} by the checkpoint / by the baseline (${ofN}); ${discordant} (sign test p)` : `  by kind: ${solvedLabel} (${ofN}), mean return`);
   for (const [kind, indices] of kinds) {
     const name = `    ${kind.padEnd(width)}`;
     if (!baseline || !paired?.by_kind) {

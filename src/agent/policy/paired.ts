@@ -42,12 +42,13 @@ export interface PairedComparison {
  */
 export function comparePaired(policy: readonly EpisodeOutcome[], baseline: readonly EpisodeOutcome[], options: { samples?: number; tolerance?: number } = {}): PairedComparison {
   const samples = options.samples ?? 1;
+  const tolerance = options.tolerance ?? 1e-9;
   if (policy.length !== baseline.length) throw new TurngymError('INVALID_OPTIONS', `comparePaired: ${policy.length} episodes against ${baseline.length}; both must play the same tasks.`);
   if (!Number.isInteger(samples) || samples < 1 || policy.length % samples !== 0) {
     throw new TurngymError('INVALID_OPTIONS', `comparePaired: ${policy.length} episodes are not a whole number of tasks at ${samples} plays a task.`);
   }
   const [tasks, baselineTasks] = [perTask(policy, samples), perTask(baseline, samples)];
-  const overall = countPairs(tasks, baselineTasks, options.tolerance ?? 1e-9);
+  const overall = countPairs(tasks, baselineTasks, tolerance);
   const kinds = indicesByKind(tasks);
   if (kinds.size === 0) return overall;
   const byKind: Record<string, PairedComparison> = {};
@@ -55,7 +56,7 @@ export function comparePaired(policy: readonly EpisodeOutcome[], baseline: reado
     byKind[kind] = countPairs(
       indices.map((i) => tasks[i]!),
       indices.map((i) => baselineTasks[i]!),
-      options.tolerance ?? 1e-9,
+      tolerance,
     );
   }
   return { ...overall, by_kind: byKind };
