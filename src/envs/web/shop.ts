@@ -7,7 +7,7 @@
 import type { Action, Oracle } from '../env.js';
 import type { Rng, Verdict } from '../task.js';
 import type { WebSubmission, WebTask, WebTaskSuite } from './env.js';
-import { BRANDS, CATEGORIES, COLOURS, formatPrice, generateCatalogue, makeProduct, type Order, type Product, SHIPPING, type ShopState, shopSite } from './sites/shop.js';
+import { BRANDS, CATEGORIES, COLOURS, formatPrice, generateCatalogue, makeProduct, type Order, type Product, SHIPPING, type ShippingDetails, type ShopState, shopSite } from './sites/shop.js';
 import { findElement, observedUrl, parseTree } from './tree.js';
 
 export interface ShopConstraints {
@@ -18,15 +18,6 @@ export interface ShopConstraints {
   maxPrice?: number;
   minRating?: number;
   quantity: number;
-}
-
-export interface ShippingDetails {
-  name: string;
-  email: string;
-  address: string;
-  city: string;
-  postcode: string;
-  shipping: string;
 }
 
 export interface ShopTask extends WebTask {

@@ -28,16 +28,20 @@ export interface CartLine {
   quantity: number;
 }
 
-/** What checkout records: the cart's lines with their prices, and the shipping details as submitted. */
-export interface Order {
-  number: number;
-  items: { productId: number; name: string; size: string; quantity: number; unitPrice: number }[];
+/** Who an order goes to and how it ships (`shipping` is a key of SHIPPING). */
+export interface ShippingDetails {
   name: string;
   email: string;
   address: string;
   city: string;
   postcode: string;
   shipping: string;
+}
+
+/** What checkout records: the cart's lines with their prices, and the shipping details as submitted. */
+export interface Order extends ShippingDetails {
+  number: number;
+  items: { productId: number; name: string; size: string; quantity: number; unitPrice: number }[];
   /** Cents, shipping included. */
   total: number;
 }
