@@ -67,7 +67,8 @@ export function outcomeLines(before: EvaluationReport | undefined, after: Evalua
         ? `  malformed turns ${report.format_error_rate.toFixed(3)}` +
           (typeof report.well_formed_success_rate === 'number' ? ` (success ${report.well_formed_success_rate.toFixed(3)} without one)` : '')
         : '';
-    return `${label} success ${report.success_rate.toFixed(3)}  return ${report.mean_return.toFixed(3)}  turns ${report.mean_turns.toFixed(2)}${malformed}  (${report.episodes} held-out episodes)`;
+    const played = report.samples > 1 ? `${report.episodes} held-out tasks, ${report.samples} plays each` : `${report.episodes} held-out episodes`;
+    return `${label} success ${report.success_rate.toFixed(3)}  return ${report.mean_return.toFixed(3)}  turns ${report.mean_turns.toFixed(2)}${malformed}  (${played})`;
   };
   return `${line('before RL:', before)}\n${line('after RL: ', after)}`;
 }

@@ -97,6 +97,12 @@ export const trainConfigSchema = z
     // --- Evaluation, checkpoints, logging -------------------------------------------------------------
     evalEpisodes: z.number().int().min(0).default(32).describe('Held-out episodes evaluated before and after training'),
     evalTemperature: z.number().min(0).default(0).describe('Sampling temperature of the held-out evaluations (0: greedy; the rollout temperature measures the policy RL optimises)'),
+    evalSamples: z
+      .number()
+      .int()
+      .min(1)
+      .default(1)
+      .describe('Plays of each held-out task (above 1 needs an eval temperature above 0): success is then the mean over tasks of the fraction of plays solved, the sampled policy\'s expected success with less noise than one play'),
     evalEvery: z.number().int().min(0).default(0).describe('Also evaluate every N steps (0: only before and after)'),
     checkpointEvery: z.number().int().min(0).default(10).describe('Save a checkpoint every N steps (0: only at the end)'),
     trajectoriesPerStep: z.number().int().min(0).default(4).describe('Trajectories per step written to trajectories.jsonl'),

@@ -75,6 +75,9 @@ export async function train(options: TrainOptions & { resume?: boolean }, hooks:
   const curriculum: Curriculum = config.curriculum ?? { kind: 'fixed', maxTurns: envSpec.maxTurns };
   const lossConfig = lossConfigSchema.parse(pick(config, Object.keys(lossConfigSchema.shape)));
   const kwargs = { ...config.envKwargs, ...(config.difficulty !== undefined ? { difficulty: config.difficulty } : {}) };
+  if (config.evalSamples > 1 && config.evalTemperature === 0) {
+    throw new TurngymError('INVALID_OPTIONS', `--eval-samples ${config.evalSamples} at --eval-temperature 0 would play the same greedy episode ${config.evalSamples} times; set --eval-temperature above 0 (e.g. the rollout temperature, ${config.temperature}).`);
+  }
   if (config.advantage === 'igpo' && !envSpec.answerTool) {
     throw new TurngymError('INVALID_OPTIONS', `${config.env} has no answer tool, so IGPO's information gain cannot be scored; use --advantage grpo.`);
   }
@@ -104,6 +107,7 @@ export async function train(options: TrainOptions & { resume?: boolean }, hooks:
         learningRate: config.warmStartLearningRate,
         evalEpisodes: config.evalEpisodes,
         evalTemperature: config.evalTemperature,
+        evalSamples: config.evalSamples,
         evalMaxTurns: maxHorizon(curriculum), // the "before" figure, at the horizon and temperature of the "after" one
         model: config.model,
         maxActionTokens: Math.max(48, config.maxActionTokens),
@@ -135,8 +139,15 @@ export async function train(options: TrainOptions & { resume?: boolean }, hooks:
   const evaluate = async (label: string) => {
     if (config.evalEpisodes === 0) return undefined;
     // At the horizon the curriculum ends on: the one the run trains the policy for.
-    const { report } = await evaluatePolicy(policy, config.env, { episodes: config.evalEpisodes, kwargs, temperature: config.evalTemperature, maxTurns: maxHorizon(curriculum) });
-    const decoding = config.evalTemperature === 0 ? 'greedy' : `sampled at T ${config.evalTemperature}`;
+    const { report } = await evaluatePolicy(policy, config.env, {
+      episodes: config.evalEpisodes,
+      samples: config.evalSamples,
+      kwargs,
+      temperature: config.evalTemperature,
+      maxTurns: maxHorizon(curriculum),
+    });
+    const plays = config.evalSamples > 1 ? `, ${config.evalSamples} plays each` : '';
+    const decoding = config.evalTemperature === 0 ? 'greedy' : `sampled at T ${config.evalTemperature}${plays}`;
     log(
       `[train] held-out ${label}: success ${report.success_rate.toFixed(3)}, return ${report.mean_return.toFixed(3)}, turns ${report.mean_turns.toFixed(2)} (${report.episodes} episodes, ${decoding}, at most ${report.max_turns} turns)`,
     );

@@ -101,7 +101,16 @@ describe('train', () => {
     expect(await roundsAndGroups('igpo', { advantage: 'igpo' })).toEqual([[1, 3, 0], [1, 3, 0]]);
   }, 300_000);
 
-  it('scores a warm start at the same horizon and temperature as the policy after RL', async () => {
+  it('refuses several plays of each held-out task at temperature 0 before it trains anything', async () => {
+    const out = join(await mkdtemp(join(tmpdir(), 'turngym-train-')), 'run');
+    await expect(train({ ...tiny, steps: 1, evalEpisodes: 2, evalSamples: 3, out }, { log: () => {} })).rejects.toThrow(
+      '--eval-samples 3 at --eval-temperature 0 would play the same greedy episode 3 times; set --eval-temperature above 0',
+    );
+    await expect(readFile(join(out, 'config.json'), 'utf8')).rejects.toThrow('ENOENT');
+  });
+
+  it('scores a warm start at the same horizon, temperature and plays per task as the policy after RL', async () => {
+    const lines: string[] = [];
     const out = join(await mkdtemp(join(tmpdir(), 'turngym-train-')), 'run');
     const result = await train(
       {
@@ -113,13 +122,18 @@ describe('train', () => {
         warmStartLearningRate: 1e-3,
         evalEpisodes: 2,
         evalTemperature: 0.7,
+        evalSamples: 3,
         curriculum: { kind: 'fixed', maxTurns: 2 },
         out,
       },
-      { log: () => {} },
+      { log: (line) => lines.push(line) },
     );
-    expect(result.before).toMatchObject({ episodes: 2, max_turns: 2, temperature: 0.7 });
-    expect(result.after).toMatchObject({ episodes: 2, max_turns: 2, temperature: 0.7 });
+    // Two tasks, three plays of each: six episodes, of which the well-formed ones are counted.
+    for (const report of [result.before, result.after]) {
+      expect(report).toMatchObject({ episodes: 2, samples: 3, max_turns: 2, temperature: 0.7 });
+      expect(report!.well_formed_episodes).toBeLessThanOrEqual(6);
+    }
+    expect(lines.filter((line) => line.includes('held-out after training') && line.includes('(2 episodes, sampled at T 0.7, 3 plays each, at most 2 turns)'))).toHaveLength(1);
     // The warm start ran with the behaviour-cloning settings given (its checkpoint records them).
     const warm = JSON.parse(await readFile(join(out, 'checkpoints', 'warm-start', 'config.json'), 'utf8'));
     expect(warm.metadata.sft).toMatchObject({ steps: 2, demonstrations: 4, batch_tokens: 512, learning_rate: 1e-3 });

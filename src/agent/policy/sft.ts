@@ -57,6 +57,8 @@ export interface SftOptions {
   maxVocab?: number;
   /** Sampling temperature of the held-out evaluation (0: greedy). Default 0. */
   evalTemperature?: number;
+  /** Plays of each held-out task (above 1 needs evalTemperature > 0; see evaluatePolicy). Default 1. */
+  evalSamples?: number;
   /** Turn limit of the held-out evaluation. Default: the env's. */
   evalMaxTurns?: number;
   /** Seed of the weights and of batch order. Default 0. */
@@ -304,6 +306,7 @@ export async function behaviourCloning(options: SftOptions): Promise<{ policy: P
     episodes: options.evalEpisodes ?? 100,
     kwargs,
     temperature: options.evalTemperature ?? 0,
+    samples: options.evalSamples,
     maxTurns: options.evalMaxTurns,
   });
   log(`[sft] held-out success ${heldout.success_rate.toFixed(3)} over ${heldout.episodes} episodes (seeds ${heldout.first_seed}..), mean turns ${heldout.mean_turns.toFixed(2)}`);
