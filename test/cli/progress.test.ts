@@ -5,6 +5,7 @@ import { outcomeLines } from '../../src/cli/progress.js';
 const report = (success: number, malformed?: number, wellFormedSuccess: number | null = null): EvaluationReport => ({
   env: 'code/functions-v0',
   episodes: 200,
+  samples: 1,
   first_seed: 1_000_000,
   split: 'heldout',
   temperature: 0,
@@ -23,6 +24,11 @@ describe('outcomeLines', () => {
       'before RL: success 0.250  return 0.350  turns 2.00  malformed turns 0.300 (success 0.300 without one)  (200 held-out episodes)\n' +
         'after RL:  success 0.500  return 0.600  turns 2.00  malformed turns 0.040  (200 held-out episodes)',
     );
+  });
+
+  it('counts tasks and plays when each task was played several times', () => {
+    const sampled = { ...report(0.25, 0.3, 0.3), samples: 4, temperature: 0.6 };
+    expect(outcomeLines(sampled, sampled).split('\n')[1]).toBe('after RL:  success 0.250  return 0.350  turns 2.00  malformed turns 0.300 (success 0.300 without one)  (200 held-out tasks, 4 plays each)');
   });
 
   it('leaves malformed turns out of a report saved before they were counted, and marks a missing report', () => {
