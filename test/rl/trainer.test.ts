@@ -134,6 +134,7 @@ describe('train', () => {
       expect(report!.well_formed_episodes).toBeLessThanOrEqual(6);
     }
     expect(lines.filter((line) => line.includes('held-out after training') && line.includes('(2 episodes, sampled at T 0.7, 3 plays each, at most 2 turns)'))).toHaveLength(1);
+    expect(lines.filter((line) => line.startsWith('[sft] held-out success') && line.includes(' over 2 tasks x 3 plays '))).toHaveLength(1);
     // The warm start ran with the behaviour-cloning settings given (its checkpoint records them).
     const warm = JSON.parse(await readFile(join(out, 'checkpoints', 'warm-start', 'config.json'), 'utf8'));
     expect(warm.metadata.sft).toMatchObject({ steps: 2, demonstrations: 4, batch_tokens: 512, learning_rate: 1e-3 });

@@ -309,7 +309,8 @@ export async function behaviourCloning(options: SftOptions): Promise<{ policy: P
     samples: options.evalSamples,
     maxTurns: options.evalMaxTurns,
   });
-  log(`[sft] held-out success ${heldout.success_rate.toFixed(3)} over ${heldout.episodes} episodes (seeds ${heldout.first_seed}..), mean turns ${heldout.mean_turns.toFixed(2)}`);
+  const played = heldout.samples > 1 ? `${heldout.episodes} tasks x ${heldout.samples} plays` : `${heldout.episodes} episodes`;
+  log(`[sft] held-out success ${heldout.success_rate.toFixed(3)} over ${played} (seeds ${heldout.first_seed}..), mean turns ${heldout.mean_turns.toFixed(2)}`);
   return {
     policy,
     report: {
