@@ -6,9 +6,10 @@
  */
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import type { Command } from 'commander';
+import { type Command, Option } from 'commander';
 import { BACKENDS, type BackendName, initBackend } from '../agent/policy/backend.js';
 import { saveCheckpoint } from '../agent/policy/checkpoint.js';
+import { NUMBER_PIECES, type NumberPieces } from '../agent/policy/tokenizer.js';
 import { SFT_DEFAULTS, behaviourCloning } from '../agent/policy/sft.js';
 import { collect, importModules, integer, jsonObject, printJson, UsageError } from './common.js';
 
@@ -26,6 +27,7 @@ interface SftFlags {
   context?: number;
   tiedEmbeddings?: boolean;
   maxActionTokens?: number;
+  numbers: NumberPieces;
   difficulty?: number;
   kwargs: Record<string, unknown>;
   seed: number;
@@ -51,6 +53,11 @@ export function sftCommand(program: Command): void {
     .option('--context <n>', 'context length in tokens (default 256)', integer('--context', { min: 16 }))
     .option('--tied-embeddings', 'compute logits with the token embedding instead of a separate output head, as GPT-2 does')
     .option('--max-action-tokens <n>', 'most tokens per action (default 48)', integer('--max-action-tokens', { min: 4 }))
+    .addOption(
+      new Option('--numbers <how>', 'how the tokenizer splits numbers: whole (up to six digits, one token) or digits (one token a digit, so a number copied from the task or an output is the same tokens)')
+        .choices(NUMBER_PIECES)
+        .default('whole'),
+    )
     .option('--difficulty <d>', 'task difficulty (the env decides the range)', integer('--difficulty'))
     .option('--kwargs <json>', 'env keyword arguments as a JSON object', jsonObject('--kwargs'), {})
     .option('--seed <s>', 'seed of the weights and batch order', integer('--seed', { min: 0 }), 0)
@@ -78,6 +85,7 @@ export function sftCommand(program: Command): void {
         learningRate: flags.learningRate,
         model,
         maxActionTokens: flags.maxActionTokens,
+        numbers: flags.numbers,
         seed: flags.seed,
         log: (line) => console.error(line),
       });

@@ -5,6 +5,7 @@
  */
 import { z } from 'zod';
 import { SFT_DEFAULTS } from '../agent/policy/sft.js';
+import { NUMBER_PIECES } from '../agent/policy/tokenizer.js';
 import { curriculumSchema } from './curriculum.js';
 import { lossConfigSchema } from './losses.js';
 
@@ -35,6 +36,10 @@ export const trainConfigSchema = z
       })
       .default({})
       .describe('Shape of a fresh policy (without --init), as JSON, e.g. {"layers":2,"width":128}'),
+    numbers: z
+      .enum(NUMBER_PIECES)
+      .default('whole')
+      .describe("How a fresh policy's tokenizer splits numbers (without --init): whole (up to six digits, one token) or digits (one token a digit, so copying a number is copying digits)"),
     warmStartSteps: z.number().int().min(0).default(0).describe('Behaviour-cloning steps on oracle demonstrations before RL (when not starting from --init); 0: none'),
     warmStartEpisodes: z.number().int().min(1).default(SFT_DEFAULTS.episodes).describe('Oracle demonstrations for the warm start'),
     warmStartBatchTokens: z.number().int().min(64).default(SFT_DEFAULTS.batchTokens).describe('Warm start: padded tokens per behaviour-cloning batch (as turngym sft --batch-tokens)'),

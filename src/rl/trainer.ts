@@ -110,6 +110,7 @@ export async function train(options: TrainOptions & { resume?: boolean }, hooks:
         evalSamples: config.evalSamples,
         evalMaxTurns: maxHorizon(curriculum), // the "before" figure, at the horizon and temperature of the "after" one
         model: config.model,
+        numbers: config.numbers,
         maxActionTokens: Math.max(48, config.maxActionTokens),
         seed: config.seed,
         log,
@@ -314,7 +315,7 @@ async function freshPolicy(config: TrainConfig, envSpec: EnvSpec, kwargs: Record
   const env = await make(config.env, kwargs);
   try {
     const transcripts = await collectDemonstrations(env, Array.from({ length: 256 }, (_, i) => TOKENIZER_SEED_BASE + i));
-    const tokenizer = fitTokenizer(envSpec, transcripts);
+    const tokenizer = fitTokenizer(envSpec, transcripts, { numbers: config.numbers });
     log(`[train] fresh policy; tokenizer fitted on 256 oracle episodes (${tokenizer.vocabSize} tokens). Warm-start with \`turngym sft\` and --init for faster learning.`);
     const contextLength = config.model.contextLength ?? 256;
     return Policy.create({ tokenizer, seed: config.seed, model: config.model, maxActionTokens: Math.min(Math.max(48, config.maxActionTokens), Math.floor(contextLength / 2) - 1) });

@@ -120,6 +120,7 @@ describe('train', () => {
         warmStartEpisodes: 4,
         warmStartBatchTokens: 512,
         warmStartLearningRate: 1e-3,
+        numbers: 'digits',
         evalEpisodes: 2,
         evalTemperature: 0.7,
         evalSamples: 3,
@@ -138,13 +139,16 @@ describe('train', () => {
     // The warm start ran with the behaviour-cloning settings given (its checkpoint records them).
     const warm = JSON.parse(await readFile(join(out, 'checkpoints', 'warm-start', 'config.json'), 'utf8'));
     expect(warm.metadata.sft).toMatchObject({ steps: 2, demonstrations: 4, batch_tokens: 512, learning_rate: 1e-3 });
+    expect(JSON.parse(await readFile(join(out, 'checkpoints', 'warm-start', 'tokenizer.json'), 'utf8'))).toMatchObject({ version: 2, numbers: 'digits' });
   }, 300_000);
 
   it('scores information gain when the answer is longer than an action (a reference solution)', async () => {
     // code/functions-v0's ground truth is its reference solution: well over the 48 tokens of an action.
     const out = join(await mkdtemp(join(tmpdir(), 'turngym-train-')), 'run');
-    const result = await train({ ...tiny, env: 'code/functions-v0', difficulty: 1, model: { ...tiny.model, contextLength: 512 }, steps: 1, out }, { log: () => {} });
+    // A fresh policy whose tokenizer writes numbers digit by digit (--numbers digits).
+    const result = await train({ ...tiny, env: 'code/functions-v0', difficulty: 1, model: { ...tiny.model, contextLength: 512 }, numbers: 'digits', steps: 1, out }, { log: () => {} });
     expect(result.steps).toBe(1);
+    expect(JSON.parse(await readFile(join(out, 'checkpoints', 'step-000001', 'tokenizer.json'), 'utf8'))).toMatchObject({ version: 2, numbers: 'digits' });
     const [row] = readMetrics(join(out, 'metrics.jsonl')).records;
     expect(Number.isFinite(row!['rollout/ig_mean'])).toBe(true);
     expect(row!['rollout/ig_mean']).not.toBe(0);

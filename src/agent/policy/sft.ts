@@ -27,7 +27,7 @@ import { forwardFlops } from './model.js';
 import { type KindSummary, summarizeByKind } from './paired.js';
 import { type PolicyTranscript, playEpisodes } from './play.js';
 import { Policy, type ScoredSequence } from './policy.js';
-import { Tokenizer } from './tokenizer.js';
+import { type FitOptions, type NumberPieces, Tokenizer } from './tokenizer.js';
 
 /** First seed of the extra episodes the tokenizer is fitted on. */
 export const TOKENIZER_SEED_BASE = 500_000;
@@ -55,6 +55,8 @@ export interface SftOptions {
   maxActionTokens?: number;
   /** Largest vocabulary. Default 2048. */
   maxVocab?: number;
+  /** How the tokenizer splits numbers (see `NumberPieces`). Default 'whole'. */
+  numbers?: NumberPieces;
   /** Sampling temperature of the held-out evaluation (0: greedy). Default 0. */
   evalTemperature?: number;
   /** Plays of each held-out task (above 1 needs evalTemperature > 0; see evaluatePolicy). Default 1. */
@@ -135,10 +137,10 @@ function transcriptTexts(spec: EnvSpec, transcript: Transcript): string[] {
 }
 
 /** Fits a tokenizer to demonstrations' rendered text. */
-export function fitTokenizer(spec: EnvSpec, transcripts: readonly Transcript[], maxVocab = 2048): Tokenizer {
+export function fitTokenizer(spec: EnvSpec, transcripts: readonly Transcript[], options: FitOptions = {}): Tokenizer {
   return Tokenizer.fit(
     transcripts.flatMap((transcript) => transcriptTexts(spec, transcript)),
-    { maxVocab },
+    options,
   );
 }
 
@@ -260,7 +262,7 @@ export async function behaviourCloning(options: SftOptions): Promise<{ policy: P
   const policy =
     options.policy ??
     Policy.create({
-      tokenizer: fitTokenizer(spec, [...demonstrations, ...tokenizerText], options.maxVocab),
+      tokenizer: fitTokenizer(spec, [...demonstrations, ...tokenizerText], { maxVocab: options.maxVocab, numbers: options.numbers }),
       model: options.model,
       optimizer: { learningRate: peakRate },
       maxActionTokens: options.maxActionTokens,

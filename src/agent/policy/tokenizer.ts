@@ -1,11 +1,12 @@
 /**
  * A word-level tokenizer with byte fallback, fitted to the environments' text.
  *
- * Text is split into pieces (a word, a number of up to six digits or one punctuation mark, each with its
- * leading space, or a run of whitespace); the most frequent pieces of the fitting text get their own ids
- * and every other piece is spelled as UTF-8 bytes, so any text encodes and `decode(encode(text)) === text`.
- * Special tokens mark the transcript roles (see src/agent/chat.ts); they are never produced by `encode`,
- * so text cannot forge them.
+ * Text is split into pieces (a word or one punctuation mark, each with its leading space, a number, or a
+ * run of whitespace); the most frequent pieces of the fitting text get their own ids and every other piece
+ * is spelled as UTF-8 bytes, so any text encodes and `decode(encode(text)) === text`. Numbers are split
+ * one of two ways (`NumberPieces`): whole (up to six digits with the leading space, one piece) or one digit
+ * a piece. Special tokens mark the transcript roles (see src/agent/chat.ts); they are never produced by
+ * `encode`, so text cannot forge them.
  */
 import { createHash } from 'node:crypto';
 import { TurngymError } from '../../envs/errors.js';
@@ -16,27 +17,47 @@ export type SpecialToken = (typeof SPECIAL_TOKENS)[number];
 
 const BYTE_BASE = SPECIAL_TOKENS.length;
 const PIECE_BASE = BYTE_BASE + 256;
-const PIECE_PATTERN = / ?\p{L}+| ?\p{N}{1,6}| ?[^\s\p{L}\p{N}]|\s+(?!\S)|\s+/gu;
 
-/** Serialised form of a tokenizer (`tokenizer.json` in a checkpoint). */
-export interface TokenizerJson {
-  kind: 'turngym-words-bytes';
-  version: 1;
-  special: string[];
-  pieces: string[];
-}
+/**
+ * How numbers become pieces. `whole`: a number of up to six digits, with its leading space, is one piece
+ * (` 702` and `702` are then two unrelated ids, and a number the fitting text never showed is spelled in
+ * bytes). `digits`: every digit is a piece of its own and a space before a number is its own piece, so a
+ * number has the same ids wherever it appears: copying it (`=> 702` into `answer(value="702")`, `F(54)`
+ * into `i < 54`) is copying ten symbols, not a lookup learned number by number.
+ */
+export const NUMBER_PIECES = ['whole', 'digits'] as const;
+export type NumberPieces = (typeof NUMBER_PIECES)[number];
+
+const PIECE_PATTERNS: Record<NumberPieces, RegExp> = {
+  whole: / ?\p{L}+| ?\p{N}{1,6}| ?[^\s\p{L}\p{N}]|\s+(?!\S)|\s+/gu,
+  digits: / ?\p{L}+|\p{N}| ?[^\s\p{L}\p{N}]|\s+(?!\S)|\s+/gu,
+};
+
+/**
+ * Serialised form of a tokenizer (`tokenizer.json` in a checkpoint). Version 1 splits numbers whole (and has
+ * no `numbers` field); version 2 records how it splits them.
+ */
+export type TokenizerJson =
+  | { kind: 'turngym-words-bytes'; version: 1; special: string[]; pieces: string[] }
+  | { kind: 'turngym-words-bytes'; version: 2; numbers: NumberPieces; special: string[]; pieces: string[] };
 
 export interface FitOptions {
   /** Largest vocabulary, special and byte tokens included. Default 2048. */
   maxVocab?: number;
   /** Pieces seen fewer times than this are spelled in bytes. Default 2. */
   minCount?: number;
+  /** How numbers are split (see `NumberPieces`). Default 'whole'. */
+  numbers?: NumberPieces;
 }
 
 export class Tokenizer {
   private readonly pieceIds: Map<string, number>;
 
-  private constructor(private readonly pieces: readonly string[]) {
+  private constructor(
+    private readonly pieces: readonly string[],
+    /** How this tokenizer splits numbers. */
+    readonly numbers: NumberPieces,
+  ) {
     this.pieceIds = new Map(pieces.map((piece, index) => [piece, PIECE_BASE + index]));
   }
 
@@ -44,12 +65,14 @@ export class Tokenizer {
   static fit(texts: Iterable<string>, options: FitOptions = {}): Tokenizer {
     const maxVocab = options.maxVocab ?? 2048;
     const minCount = options.minCount ?? 2;
+    const numbers = options.numbers ?? 'whole';
+    if (!NUMBER_PIECES.includes(numbers)) throw new TurngymError('INVALID_OPTIONS', `numbers must be one of ${NUMBER_PIECES.join(', ')}, got '${numbers}'.`);
     if (!Number.isInteger(maxVocab) || maxVocab < PIECE_BASE) {
       throw new TurngymError('INVALID_OPTIONS', `maxVocab must be an integer of at least ${PIECE_BASE} (special and byte tokens), got ${maxVocab}.`);
     }
     const counts = new Map<string, number>();
     for (const text of texts) {
-      for (const piece of splitPieces(text)) counts.set(piece, (counts.get(piece) ?? 0) + 1);
+      for (const piece of splitPieces(text, numbers)) counts.set(piece, (counts.get(piece) ?? 0) + 1);
     }
     const kept = [...counts.entries()]
       // A one-byte piece is as cheap in bytes as in its own id.
@@ -57,24 +80,32 @@ export class Tokenizer {
       .sort((a, b) => b[1] - a[1] || (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0))
       .slice(0, maxVocab - PIECE_BASE)
       .map(([piece]) => piece);
-    return new Tokenizer(kept);
+    return new Tokenizer(kept, numbers);
   }
 
   /** Restores a tokenizer from its JSON form; a malformed one is a clear error. */
   static fromJSON(json: unknown): Tokenizer {
-    const value = json as Partial<TokenizerJson> | null;
-    if (!value || value.kind !== 'turngym-words-bytes' || value.version !== 1 || !Array.isArray(value.pieces) || !Array.isArray(value.special)) {
-      throw new TurngymError('INVALID_OPTIONS', 'Not a turngym tokenizer: expected {kind: "turngym-words-bytes", version: 1, special, pieces}.');
+    const value = json as { kind?: unknown; version?: unknown; numbers?: unknown; special?: unknown; pieces?: unknown } | null;
+    if (!value || value.kind !== 'turngym-words-bytes' || (value.version !== 1 && value.version !== 2) || !Array.isArray(value.pieces) || !Array.isArray(value.special)) {
+      throw new TurngymError('INVALID_OPTIONS', 'Not a turngym tokenizer: expected {kind: "turngym-words-bytes", version: 1 or 2, special, pieces}.');
+    }
+    const numbers = value.version === 1 ? 'whole' : value.numbers;
+    if (!NUMBER_PIECES.includes(numbers as NumberPieces)) {
+      throw new TurngymError('INVALID_OPTIONS', `The tokenizer's numbers field must be one of ${NUMBER_PIECES.join(', ')}, got ${JSON.stringify(numbers)}.`);
     }
     if (value.special.join(' ') !== SPECIAL_TOKENS.join(' ')) {
       throw new TurngymError('INVALID_OPTIONS', `The tokenizer's special tokens (${value.special.join(' ')}) differ from this version's (${SPECIAL_TOKENS.join(' ')}).`);
     }
     if (!value.pieces.every((piece) => typeof piece === 'string')) throw new TurngymError('INVALID_OPTIONS', 'Tokenizer pieces must be strings.');
-    return new Tokenizer(value.pieces);
+    return new Tokenizer(value.pieces as string[], numbers as NumberPieces);
   }
 
+  /** Version 1 for whole numbers (the form, and so the fingerprint, checkpoints written before version 2 have). */
   toJSON(): TokenizerJson {
-    return { kind: 'turngym-words-bytes', version: 1, special: [...SPECIAL_TOKENS], pieces: [...this.pieces] };
+    const special = [...SPECIAL_TOKENS];
+    const pieces = [...this.pieces];
+    if (this.numbers === 'whole') return { kind: 'turngym-words-bytes', version: 1, special, pieces };
+    return { kind: 'turngym-words-bytes', version: 2, numbers: this.numbers, special, pieces };
   }
 
   /** Number of ids (special + 256 bytes + pieces). */
@@ -99,7 +130,7 @@ export class Tokenizer {
   /** Token ids of `text` (never special tokens). */
   encode(text: string): number[] {
     const ids: number[] = [];
-    for (const piece of splitPieces(text)) {
+    for (const piece of splitPieces(text, this.numbers)) {
       const id = this.pieceIds.get(piece);
       if (id !== undefined) ids.push(id);
       else for (const byte of Buffer.from(piece, 'utf8')) ids.push(BYTE_BASE + byte);
@@ -131,6 +162,6 @@ export class Tokenizer {
 }
 
 /** Splits text into pieces (the unit of the vocabulary). */
-export function splitPieces(text: string): string[] {
-  return text.match(PIECE_PATTERN) ?? [];
+export function splitPieces(text: string, numbers: NumberPieces = 'whole'): string[] {
+  return text.match(PIECE_PATTERNS[numbers]) ?? [];
 }

@@ -44,4 +44,32 @@ describe('Tokenizer', () => {
     expect(() => Tokenizer.fromJSON({ ...tokenizer.toJSON(), special: ['<|pad|>'] })).toThrow("special tokens (<|pad|>) differ");
     expect(() => tokenizer.decode([tokenizer.vocabSize])).toThrow(`Token id ${tokenizer.vocabSize} is outside the vocabulary`);
   });
+
+  it('splits numbers into digits when asked, so a number is the same ids wherever it appears', () => {
+    expect(splitPieces('=> 702; answer(value="702")', 'digits')).toEqual(['=', '>', ' ', '7', '0', '2', ';', ' answer', '(', 'value', '=', '"', '7', '0', '2', '"', ')']);
+    expect(splitPieces('=> 702', 'whole')).toEqual(['=', '>', ' 702']);
+    const text = ['F(54) is 86267571272; for (let i = 0; i < 54; i++)', 'x2 = 1234567'];
+    const digits = Tokenizer.fit(text, { minCount: 1, numbers: 'digits' });
+    expect(digits.numbers).toBe('digits');
+    for (const sample of [...text, 'unseen 98765 and 0.5']) expect(digits.decode(digits.encode(sample))).toBe(sample);
+    // The number in the question and the one in the program: the same ids in digits, different ids whole.
+    expect(digits.encode('54')).toEqual(digits.encode(' 54').slice(1));
+    const whole = Tokenizer.fit(text, { minCount: 1 });
+    expect(whole.encode('54')).not.toEqual(whole.encode(' 54').slice(1));
+    expect(() => Tokenizer.fit(text, { numbers: 'roman' as never })).toThrow("numbers must be one of whole, digits, got 'roman'");
+  });
+
+  it('writes version 1 for whole numbers (fingerprints of earlier checkpoints hold) and version 2 for digits', () => {
+    const whole = Tokenizer.fit(corpus, { minCount: 1 });
+    expect(whole.toJSON()).toEqual({ kind: 'turngym-words-bytes', version: 1, special: [...SPECIAL_TOKENS], pieces: expect.any(Array) });
+    const digits = Tokenizer.fit(corpus, { minCount: 1, numbers: 'digits' });
+    const json = JSON.parse(JSON.stringify(digits.toJSON()));
+    expect(json).toMatchObject({ version: 2, numbers: 'digits' });
+    const restored = Tokenizer.fromJSON(json);
+    expect(restored.numbers).toBe('digits');
+    expect(restored.encode('guess(n=16)')).toEqual(digits.encode('guess(n=16)'));
+    expect(restored.fingerprint()).toBe(digits.fingerprint());
+    expect(() => Tokenizer.fromJSON({ ...json, numbers: 'hex' })).toThrow('numbers field must be one of whole, digits, got "hex"');
+    expect(() => Tokenizer.fromJSON({ ...json, version: 3 })).toThrow('Not a turngym tokenizer');
+  });
 });
