@@ -8,6 +8,7 @@ import { SFT_DEFAULTS } from '../agent/policy/sft.js';
 import { NUMBER_PIECES } from '../agent/policy/tokenizer.js';
 import { curriculumSchema } from './curriculum.js';
 import { lossConfigSchema } from './losses.js';
+import { MINI_BATCH_UNITS } from './update.js';
 
 export const trainConfigSchema = z
   .object({
@@ -84,6 +85,10 @@ export const trainConfigSchema = z
     learningRate: z.number().positive().default(3e-4).describe('Adam learning rate'),
     epochs: z.number().int().min(1).default(2).describe('Passes over each batch (KL-Cov needs more than one)'),
     miniBatches: z.number().int().min(1).default(2).describe('Mini-batches per epoch'),
+    miniBatchBy: z
+      .enum(MINI_BATCH_UNITS)
+      .default('play')
+      .describe("What is shuffled into mini-batches: 'play' (sequences, across groups) or 'group' (a task's plays stay together, so each mini-batch's advantages sum to zero per group)"),
     microBatchTokens: z
       .number()
       .int()

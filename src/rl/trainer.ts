@@ -400,7 +400,7 @@ export function trainingExamples(trajectories: readonly Trajectory[], advantages
         oldLogprobs.push(...turn.logprobs);
         tokenAdvantages.push(...turn.tokens.map(() => advantage));
       }
-      examples.push({ sequence: { tokens, targetMask }, oldLogprobs, advantages: tokenAdvantages, trajectoryTokens });
+      examples.push({ sequence: { tokens, targetMask }, oldLogprobs, advantages: tokenAdvantages, trajectoryTokens, group: trajectory.group });
       return;
     }
     for (const { turn, advantage } of turns) {
@@ -409,6 +409,7 @@ export function trainingExamples(trajectories: readonly Trajectory[], advantages
         oldLogprobs: turn.logprobs,
         advantages: turn.tokens.map(() => advantage),
         trajectoryTokens,
+        group: trajectory.group,
       });
     }
   });

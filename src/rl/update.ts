@@ -30,11 +30,22 @@ export interface Example {
   refLogprobs?: number[];
   /** Target tokens of the whole trajectory this sequence comes from (a trajectory may be several sequences). */
   trajectoryTokens: number;
+  /** The group (task) of that trajectory. */
+  group: number;
 }
+
+/** What `runUpdates` shuffles into mini-batches: single sequences, or whole groups. */
+export const MINI_BATCH_UNITS = ['play', 'group'] as const;
+export type MiniBatchUnit = (typeof MINI_BATCH_UNITS)[number];
 
 export interface UpdateOptions {
   epochs: number;
   miniBatches: number;
+  /**
+   * 'play': each epoch shuffles the sequences across groups; 'group': it shuffles the groups and a group's
+   * sequences share a mini-batch, so a group's advantages (zero-sum under GRPO) are zero-sum in each update.
+   */
+  miniBatchBy?: MiniBatchUnit;
   /** Sampling temperature of the rollouts (log-probs are those of the same softmax). */
   temperature: number;
   /** Most padded tokens (sequences x longest sequence) in one pass through the transformer. */
@@ -54,10 +65,8 @@ export function runUpdates(policy: Policy, examples: readonly Example[], options
   const summary: UpdateSummary = { losses: [], gradNorms: [], nonFinite: 0, metrics: [], tokens: 0 };
   if (examples.length === 0) return summary;
   for (let epoch = 0; epoch < options.epochs; epoch++) {
-    const order = rng.shuffle(examples);
-    const size = Math.ceil(order.length / Math.min(options.miniBatches, order.length));
-    for (let start = 0; start < order.length; start += size) {
-      const { loss, gradients, metrics } = miniBatchGradients(policy, order.slice(start, start + size), options, lossConfig, rng);
+    for (const miniBatch of shuffledMiniBatches(examples, options, rng)) {
+      const { loss, gradients, metrics } = miniBatchGradients(policy, miniBatch, options, lossConfig, rng);
       summary.tokens += metrics.valid_tokens;
       if (!Number.isFinite(loss)) {
         tf.dispose(Object.values(gradients));
@@ -71,6 +80,29 @@ export function runUpdates(policy: Policy, examples: readonly Example[], options
     }
   }
   return summary;
+}
+
+/**
+ * One epoch's mini-batches: the units (sequences, or groups of sequences) shuffled and cut into
+ * `miniBatches` runs of equal count (the last may be shorter).
+ */
+export function shuffledMiniBatches(examples: readonly Example[], options: Pick<UpdateOptions, 'miniBatches' | 'miniBatchBy'>, rng: Rng): Example[][] {
+  const units = options.miniBatchBy === 'group' ? [...groupBy(examples).values()] : examples.map((example) => [example]);
+  const order = rng.shuffle(units);
+  const size = Math.ceil(order.length / Math.min(options.miniBatches, order.length));
+  const batches: Example[][] = [];
+  for (let start = 0; start < order.length; start += size) batches.push(order.slice(start, start + size).flat());
+  return batches;
+}
+
+function groupBy(examples: readonly Example[]): Map<number, Example[]> {
+  const groups = new Map<number, Example[]>();
+  for (const example of examples) {
+    const members = groups.get(example.group) ?? [];
+    members.push(example);
+    groups.set(example.group, members);
+  }
+  return groups;
 }
 
 /**

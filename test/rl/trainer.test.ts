@@ -177,7 +177,7 @@ describe('trainingExamples', () => {
 
   it('merges a trajectory into one sequence when each context extends the previous one', () => {
     const trajectory: Trajectory = {
-      group: 0,
+      group: 5,
       seed: 0,
       prompt: '',
       outcome: 1,
@@ -191,6 +191,7 @@ describe('trainingExamples', () => {
     expect(example!.advantages).toEqual([0.5, 0.5, -1]);
     expect(example!.oldLogprobs).toEqual([-0.7, -0.8, -0.5]);
     expect(example!.trajectoryTokens).toBe(3);
+    expect(example!.group).toBe(5); // what --mini-batch-by group keeps together
   });
 
   it('keeps turns apart when the context was cut, and drops zero-advantage turns', () => {

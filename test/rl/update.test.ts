@@ -5,7 +5,7 @@ import { Policy } from '../../src/agent/policy/policy.js';
 import { Tokenizer } from '../../src/agent/policy/tokenizer.js';
 import { Rng } from '../../src/envs/task.js';
 import { lossConfigSchema } from '../../src/rl/losses.js';
-import { type Example, microBatches, miniBatchGradients } from '../../src/rl/update.js';
+import { type Example, microBatches, miniBatchGradients, shuffledMiniBatches } from '../../src/rl/update.js';
 
 beforeAll(async () => {
   await initBackend('auto', () => {});
@@ -27,9 +27,37 @@ function examples(policy: Policy, tokenizer: Tokenizer): Example[] {
       oldLogprobs: current.map((logp) => logp + (rng.float() - 0.5) * 0.6),
       advantages: current.map((_, k) => (index % 2 === 0 ? 1 : -1) * (0.5 + k * 0.1)),
       trajectoryTokens: current.length * (1 + (index % 3)),
+      group: index % 3,
     };
   });
 }
+
+describe('shuffled mini-batches', () => {
+  // 10 groups of 1 to 4 sequences each (25 in all), told apart by their first token.
+  const sizes = [3, 1, 4, 2, 2, 3, 4, 1, 2, 3];
+  const all: Example[] = sizes.flatMap((size, group) =>
+    Array.from({ length: size }, (_, k) => ({ sequence: { tokens: [group * 10 + k], targetMask: [1] }, oldLogprobs: [0], advantages: [0], trajectoryTokens: 1, group })),
+  );
+  const ids = (batch: Example[]) => batch.map((example) => example.sequence.tokens[0]!);
+
+  it("by 'group' keeps each group's sequences in one mini-batch, and uses every sequence once", () => {
+    const batches = shuffledMiniBatches(all, { miniBatches: 4, miniBatchBy: 'group' }, Rng.fromSeed(3));
+    expect(batches).toHaveLength(4); // 10 groups in runs of 3: 3 + 3 + 3 + 1
+    expect(batches.flatMap(ids).sort((a, b) => a - b)).toEqual(all.map((example) => example.sequence.tokens[0]!).sort((a, b) => a - b));
+    for (const batch of batches) {
+      for (const group of new Set(batch.map((example) => example.group))) {
+        expect(batch.filter((example) => example.group === group)).toHaveLength(sizes[group]!);
+      }
+    }
+  });
+
+  it("by 'play' (the default) splits groups: some group's sequences land in different mini-batches", () => {
+    const batches = shuffledMiniBatches(all, { miniBatches: 4 }, Rng.fromSeed(3));
+    expect(batches.map((batch) => batch.length)).toEqual([7, 7, 7, 4]);
+    const homes = (group: number) => new Set(batches.flatMap((batch, b) => batch.filter((example) => example.group === group).map(() => b)));
+    expect(sizes.some((_, group) => homes(group).size > 1)).toBe(true);
+  });
+});
 
 describe('mini-batch gradients over micro-batches', () => {
   it('splits examples by padded size, in order, at least one per part', () => {
