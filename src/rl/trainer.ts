@@ -33,7 +33,7 @@ import { METRICS, MetricsWriter, type MetricsRecord } from './metrics.js';
 import { writeReport } from './report.js';
 import { collectRollouts, type RolloutBatch, type Trajectory } from './rollout.js';
 import type { TrajectoryRecord } from './trajectories.js';
-import { addReferenceLogprobs, type Example, runUpdates, type UpdateSummary } from './update.js';
+import { addReferenceLogprobs, type Example, groupIndices, runUpdates, type UpdateSummary } from './update.js';
 
 /** First seed of RL training tasks: far from the SFT seeds (0...) and the held-out seeds (1,000,000...). */
 export const RL_SEED_BASE = 2_000_000;
@@ -200,7 +200,7 @@ export async function train(options: TrainOptions & { resume?: boolean }, hooks:
       const select = () =>
         dynamicSampling
           ? trainedTrajectories(batch.trajectories, advantages, config.tasksPerStep)
-          : { indices: batch.trajectories.map((_, index) => index), groups: groupMembers(batch.trajectories).length };
+          : { indices: batch.trajectories.map((_, index) => index), groups: groupIndices(batch.trajectories).length };
       let { batch, advantages } = await rollouts(0);
       let trained = select();
       let rounds = 1;
@@ -329,17 +329,6 @@ async function freshPolicy(config: TrainConfig, envSpec: EnvSpec, kwargs: Record
   }
 }
 
-/** The indices of the trajectories of each group, one list per group. */
-function groupMembers(trajectories: readonly Trajectory[]): number[][] {
-  const byGroup = new Map<number, number[]>();
-  trajectories.forEach((trajectory, index) => {
-    const members = byGroup.get(trajectory.group) ?? [];
-    members.push(index);
-    byGroup.set(trajectory.group, members);
-  });
-  return [...byGroup.values()];
-}
-
 /** Per-turn advantages of every trajectory (same shape as their turns). */
 export function computeAdvantages(
   trajectories: readonly Trajectory[],
@@ -347,7 +336,7 @@ export function computeAdvantages(
 ): number[][] {
   const outcomeOf = (trajectory: Trajectory) => (config.outcomeReward === 'success' ? (trajectory.success ? 1 : 0) : trajectory.outcome);
   const advantages: number[][] = trajectories.map((trajectory) => trajectory.turns.map(() => 0));
-  for (const members of groupMembers(trajectories)) {
+  for (const members of groupIndices(trajectories)) {
     if (members.length < 2) continue; // a group cut to one trajectory has no baseline
     const group = members.map((index) => trajectories[index]!);
     if (config.advantage === 'grpo') {
@@ -436,7 +425,7 @@ const mean = (values: readonly number[]) => (values.length ? values.reduce((a, b
  * penalty (`--kl-coef`); and `rollout/solved_groups`, those in which every trajectory succeeded.
  */
 export function groupShares(trajectories: readonly Trajectory[], advantages: readonly number[][]): Record<string, number> {
-  const groups = groupMembers(trajectories);
+  const groups = groupIndices(trajectories);
   return {
     [METRICS.zeroAdvantageGroups]: mean(groups.map((members) => (hasNoGradient(members, advantages) ? 1 : 0))),
     [METRICS.solvedGroups]: mean(groups.map((members) => (members.every((i) => trajectories[i]!.success) ? 1 : 0))),
@@ -455,7 +444,7 @@ function hasNoGradient(members: readonly number[], advantages: readonly number[]
  * many were kept.
  */
 export function trainedTrajectories(trajectories: readonly Trajectory[], advantages: readonly number[][], limit: number): { indices: number[]; groups: number } {
-  const kept = groupMembers(trajectories)
+  const kept = groupIndices(trajectories)
     .filter((members) => !hasNoGradient(members, advantages))
     .slice(0, limit);
   return { indices: kept.flat().sort((a, b) => a - b), groups: kept.length };

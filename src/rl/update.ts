@@ -87,7 +87,7 @@ export function runUpdates(policy: Policy, examples: readonly Example[], options
  * `miniBatches` runs of equal count (the last may be shorter).
  */
 export function shuffledMiniBatches(examples: readonly Example[], options: Pick<UpdateOptions, 'miniBatches' | 'miniBatchBy'>, rng: Rng): Example[][] {
-  const units = options.miniBatchBy === 'group' ? [...groupBy(examples).values()] : examples.map((example) => [example]);
+  const units = options.miniBatchBy === 'group' ? groupIndices(examples).map((members) => members.map((index) => examples[index]!)) : examples.map((example) => [example]);
   const order = rng.shuffle(units);
   const size = Math.ceil(order.length / Math.min(options.miniBatches, order.length));
   const batches: Example[][] = [];
@@ -95,14 +95,15 @@ export function shuffledMiniBatches(examples: readonly Example[], options: Pick<
   return batches;
 }
 
-function groupBy(examples: readonly Example[]): Map<number, Example[]> {
-  const groups = new Map<number, Example[]>();
-  for (const example of examples) {
-    const members = groups.get(example.group) ?? [];
-    members.push(example);
-    groups.set(example.group, members);
-  }
-  return groups;
+/** The indices of the items of each group, one list per group, in order of first appearance. */
+export function groupIndices(items: readonly { group: number }[]): number[][] {
+  const byGroup = new Map<number, number[]>();
+  items.forEach((item, index) => {
+    const members = byGroup.get(item.group) ?? [];
+    members.push(index);
+    byGroup.set(item.group, members);
+  });
+  return [...byGroup.values()];
 }
 
 /**
