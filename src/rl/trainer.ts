@@ -129,6 +129,12 @@ export async function train(options: TrainOptions & { resume?: boolean }, hooks:
     await writeFile(join(runDir, 'config.json'), `${JSON.stringify(config, null, 2)}\n`);
   }
   const reference = config.klCoef > 0 ? await referencePolicy(policy, runDir, resume) : undefined;
+  if (config.init && !resume && config.learningRate > policy.optimizer.learningRate) {
+    log(
+      `[train] note: --learning-rate ${config.learningRate} is above the rate ${config.init} ended its training at (${policy.optimizer.learningRate.toPrecision(3)}); ` +
+        'from a sharp behaviour-cloned policy a larger rate can lower held-out success within a few steps (docs/training.md, "From a warm start").',
+    );
+  }
   policy.optimizer.learningRate = config.learningRate;
   policy.optimizer.config.clipNorm = config.maxGradNorm;
   const taskRng = Rng.fromState(state.taskRng);

@@ -101,6 +101,20 @@ describe('train', () => {
     expect(await roundsAndGroups('igpo', { advantage: 'igpo' })).toEqual([[1, 3, 0], [1, 3, 0]]);
   }, 300_000);
 
+  it('notes when RL from --init runs at a larger learning rate than the checkpoint ended its training at', async () => {
+    const root = await mkdtemp(join(tmpdir(), 'turngym-train-'));
+    await train({ ...tiny, steps: 1, checkpointEvery: 1, out: join(root, 'start') }, { log: () => {} }); // ends at 3e-3
+    const init = await latestCheckpoint(join(root, 'start'));
+    const notes = async (learningRate: number) => {
+      const lines: string[] = [];
+      await train({ ...tiny, init, learningRate, steps: 1, out: join(root, `from-${learningRate}`) }, { log: (line) => lines.push(line) });
+      return lines.filter((line) => line.startsWith('[train] note: --learning-rate'));
+    };
+    expect(await notes(0.01)).toEqual([expect.stringContaining(`--learning-rate 0.01 is above the rate ${init} ended its training at (0.00300)`)]);
+    expect(await notes(0.003)).toEqual([]);
+    expect(await notes(0.001)).toEqual([]);
+  }, 300_000);
+
   it('refuses several plays of each held-out task at temperature 0 before it trains anything', async () => {
     const out = join(await mkdtemp(join(tmpdir(), 'turngym-train-')), 'run');
     await expect(train({ ...tiny, steps: 1, evalEpisodes: 2, evalSamples: 3, out }, { log: () => {} })).rejects.toThrow(
