@@ -74,6 +74,12 @@ export const trainConfigSchema = z
       .default('env')
       .describe("What a trajectory's outcome is worth to the advantages: env (the env's rewards, e.g. the fraction of hidden tests passed) or success (1 if the verifier says solved, else 0; the logged return stays the env's)"),
     formatPenalty: z.number().min(0).default(0.1).describe('Penalty for an action that does not parse or validate'),
+    formatPenaltyOn: z
+      .enum(['return', 'turn'])
+      .default('return')
+      .describe(
+        "grpo: where the format penalty counts. 'return': in the trajectory's return, before the group z-score (in a group without a success it then rewards well-formed actions, useless ones included); 'turn': the outcome alone is z-scored and each malformed turn's advantage takes the penalty, so such a group pushes malformed turns down and nothing up",
+      ),
     negativeWeight: z
       .number()
       .min(0)

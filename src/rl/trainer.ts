@@ -338,7 +338,7 @@ async function freshPolicy(config: TrainConfig, envSpec: EnvSpec, kwargs: Record
 /** Per-turn advantages of every trajectory (same shape as their turns). */
 export function computeAdvantages(
   trajectories: readonly Trajectory[],
-  config: Pick<TrainConfig, 'advantage' | 'alpha' | 'gamma' | 'igNormalization'> & Partial<Pick<TrainConfig, 'negativeWeight' | 'outcomeReward'>>,
+  config: Pick<TrainConfig, 'advantage' | 'alpha' | 'gamma' | 'igNormalization'> & Partial<Pick<TrainConfig, 'negativeWeight' | 'outcomeReward' | 'formatPenaltyOn'>>,
 ): number[][] {
   const outcomeOf = (trajectory: Trajectory) => (config.outcomeReward === 'success' ? (trajectory.success ? 1 : 0) : trajectory.outcome);
   const advantages: number[][] = trajectories.map((trajectory) => trajectory.turns.map(() => 0));
@@ -346,11 +346,13 @@ export function computeAdvantages(
     if (members.length < 2) continue; // a group cut to one trajectory has no baseline
     const group = members.map((index) => trajectories[index]!);
     if (config.advantage === 'grpo') {
-      const returns = group.map((trajectory) => outcomeOf(trajectory) + trajectory.turns.reduce((sum, turn) => sum + turn.rewards.format, 0));
+      // The format penalty either joins the return before the z-score or stays on its own turn after it.
+      const inReturn = (config.formatPenaltyOn ?? 'return') === 'return';
+      const returns = group.map((trajectory) => outcomeOf(trajectory) + (inReturn ? trajectory.turns.reduce((sum, turn) => sum + turn.rewards.format, 0) : 0));
       const scores = grpoAdvantages(returns);
       members.forEach((index, g) => {
-        const last = trajectories[index]!.turns.length - 1;
-        advantages[index] = trajectories[index]!.turns.map((_, t) => scores[g]! * config.gamma ** (last - t));
+        const turns = trajectories[index]!.turns;
+        advantages[index] = turns.map((turn, t) => scores[g]! * config.gamma ** (turns.length - 1 - t) + (inReturn ? 0 : turn.rewards.format));
       });
     } else {
       const scores = igpoAdvantages(

@@ -39,6 +39,7 @@ describe('turngym CLI', () => {
       [['run', '--env', 'x/y-v0', '--import', './no/such/module.ts'], 'turngym: --import ./no/such/module.ts: no such file'],
       [['sft', '--env', 'code/calc-v0', '--out', 'runs/never-written', '--numbers', 'roman'], "error: option '--numbers <how>' argument 'roman' is invalid. Allowed choices are whole, digits."],
       [['train', '--env', 'code/calc-v0', '--out', 'runs/never-written', '--mini-batch-by', 'task'], "error: option '--mini-batch-by <choice>' argument 'task' is invalid. Allowed choices are play, group."],
+      [['train', '--env', 'code/calc-v0', '--out', 'runs/never-written', '--format-penalty-on', 'episode'], "error: option '--format-penalty-on <choice>' argument 'episode' is invalid. Allowed choices are return, turn."],
     ];
     for (const [args, message] of cases) {
       const result = await runCli(args);

@@ -280,6 +280,40 @@ describe('trainingExamples', () => {
     expect(advantages[2]).toEqual([0, 0]);
   });
 
+  it("with formatPenaltyOn 'turn', a group without a success pushes its malformed turns down and nothing up", () => {
+    const malformed = { ...turn([1], [2]), rewards: { informationGain: 0, format: -0.1, env: 0 } };
+    const wellFormed = turn([1, 2, 3], [4]);
+    const base = { prompt: '', seed: 0, truncated: false, group: 0, success: false, outcome: 0 };
+    // Three failures, one with a malformed first turn.
+    const failures = [
+      { ...base, turns: [malformed, wellFormed] },
+      { ...base, turns: [wellFormed, wellFormed] },
+      { ...base, turns: [wellFormed, wellFormed] },
+    ];
+    const options = { advantage: 'grpo', alpha: 1, gamma: 1, igNormalization: 'joint' } as const;
+    const round = (values: number[][]) => values.map((row) => row.map((a) => Math.round(a * 1000) / 1000 + 0));
+    // 'return': returns -0.1, 0, 0 z-score to -1.414, 0.707, 0.707: the well-formed failures are pushed up.
+    expect(round(computeAdvantages(failures, options))).toEqual([
+      [-1.414, -1.414],
+      [0.707, 0.707],
+      [0.707, 0.707],
+    ]);
+    // 'turn': outcomes all 0 z-score to 0; only the malformed turn gets the penalty.
+    expect(round(computeAdvantages(failures, { ...options, formatPenaltyOn: 'turn' }))).toEqual([
+      [-0.1, 0],
+      [0, 0],
+      [0, 0],
+    ]);
+    // With a success in the group the outcome's z-score comes first and the penalty is added to its turn.
+    const mixed = [...failures.slice(0, 2), { ...base, success: true, outcome: 1, turns: [wellFormed, wellFormed] }, failures[2]!];
+    expect(round(computeAdvantages(mixed, { ...options, formatPenaltyOn: 'turn' }))).toEqual([
+      [-0.677, -0.577],
+      [-0.577, -0.577],
+      [1.732, 1.732],
+      [-0.577, -0.577],
+    ]);
+  });
+
   it("with outcomeReward 'success', z-scores solved / not solved instead of the env's partial credit", () => {
     const base = { prompt: '', seed: 0, truncated: false, group: 0, turns: [turn([1], [2])] };
     // Tests passed 0.9 / 1 / 0.5 / 0.9: only the second solved the task.
