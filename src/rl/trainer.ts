@@ -342,17 +342,17 @@ export function computeAdvantages(
 ): number[][] {
   const outcomeOf = (trajectory: Trajectory) => (config.outcomeReward === 'success' ? (trajectory.success ? 1 : 0) : trajectory.outcome);
   const advantages: number[][] = trajectories.map((trajectory) => trajectory.turns.map(() => 0));
+  // GRPO's format penalty either joins the return before the z-score or stays on its own turn after it.
+  const penaltyInReturn = (config.formatPenaltyOn ?? 'return') === 'return';
   for (const members of groupIndices(trajectories)) {
     if (members.length < 2) continue; // a group cut to one trajectory has no baseline
     const group = members.map((index) => trajectories[index]!);
     if (config.advantage === 'grpo') {
-      // The format penalty either joins the return before the z-score or stays on its own turn after it.
-      const inReturn = (config.formatPenaltyOn ?? 'return') === 'return';
-      const returns = group.map((trajectory) => outcomeOf(trajectory) + (inReturn ? trajectory.turns.reduce((sum, turn) => sum + turn.rewards.format, 0) : 0));
+      const returns = group.map((trajectory) => outcomeOf(trajectory) + (penaltyInReturn ? trajectory.turns.reduce((sum, turn) => sum + turn.rewards.format, 0) : 0));
       const scores = grpoAdvantages(returns);
       members.forEach((index, g) => {
         const turns = trajectories[index]!.turns;
-        advantages[index] = turns.map((turn, t) => scores[g]! * config.gamma ** (turns.length - 1 - t) + (inReturn ? 0 : turn.rewards.format));
+        advantages[index] = turns.map((turn, t) => scores[g]! * config.gamma ** (turns.length - 1 - t) + (penaltyInReturn ? 0 : turn.rewards.format));
       });
     } else {
       const scores = igpoAdvantages(
