@@ -24,6 +24,7 @@ export const METRICS = {
   droppedTrajectories: 'rollout/dropped',
   zeroAdvantageGroups: 'rollout/zero_advantage_groups',
   solvedGroups: 'rollout/solved_groups',
+  anySuccessGroups: 'rollout/any_success_groups',
   sampleRounds: 'rollout/sample_rounds',
   trainedGroups: 'rollout/trained_groups',
   tokensPerSecond: 'perf/tokens_per_s',

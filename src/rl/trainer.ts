@@ -430,13 +430,16 @@ const mean = (values: readonly number[]) => (values.length ? values.reduce((a, b
 /**
  * Shares of a step's groups: `rollout/zero_advantage_groups`, those whose every turn advantage is zero
  * (with GRPO: all returns equal), which give no policy gradient and reach the update only through a KL
- * penalty (`--kl-coef`); and `rollout/solved_groups`, those in which every trajectory succeeded.
+ * penalty (`--kl-coef`); `rollout/solved_groups`, those in which every trajectory succeeded; and
+ * `rollout/any_success_groups`, those in which at least one did: the groups whose outcome can tell the
+ * samples apart (the others differ only by the format penalty, if at all).
  */
 export function groupShares(trajectories: readonly Trajectory[], advantages: readonly number[][]): Record<string, number> {
   const groups = groupIndices(trajectories);
   return {
     [METRICS.zeroAdvantageGroups]: mean(groups.map((members) => (hasNoGradient(members, advantages) ? 1 : 0))),
     [METRICS.solvedGroups]: mean(groups.map((members) => (members.every((i) => trajectories[i]!.success) ? 1 : 0))),
+    [METRICS.anySuccessGroups]: mean(groups.map((members) => (members.some((i) => trajectories[i]!.success) ? 1 : 0))),
   };
 }
 

@@ -73,7 +73,7 @@ describe('train', () => {
     const { records } = readMetrics(join(out, 'metrics.jsonl'));
     expect(records.map((r) => r['rollout/max_turns'])).toEqual([2, 4]);
     expect(records.map((r) => [r['rollout/sample_rounds'], r['rollout/trained_groups']])).toEqual([[1, 2], [1, 2]]); // no dynamic sampling: one round, every group
-    for (const name of ['charts/success_rate', 'charts/episodic_return', 'actor/entropy', 'actor/cov_mean', 'actor/pg_clipfrac', 'actor/ppo_kl', 'rollout/turns_mean', 'rollout/zero_advantage_groups', 'rollout/solved_groups', 'rollout/sample_rounds', 'rollout/trained_groups', 'perf/tokens_per_s', 'perf/env_steps_per_s']) {
+    for (const name of ['charts/success_rate', 'charts/episodic_return', 'actor/entropy', 'actor/cov_mean', 'actor/pg_clipfrac', 'actor/ppo_kl', 'rollout/turns_mean', 'rollout/zero_advantage_groups', 'rollout/solved_groups', 'rollout/any_success_groups', 'rollout/sample_rounds', 'rollout/trained_groups', 'perf/tokens_per_s', 'perf/env_steps_per_s']) {
       expect(records[0], name).toHaveProperty([name]);
     }
     expect(Math.max(...records.map((r) => r['rollout/turns_mean']!))).toBeLessThanOrEqual(4);
@@ -246,12 +246,12 @@ describe('trainingExamples', () => {
     expect(kept.map((e) => e.trajectoryTokens)).toEqual([3, 3]);
   });
 
-  it('counts the groups that give no policy gradient and the groups solved in every sample', () => {
+  it('counts the groups that give no policy gradient, those solved in every sample and those solved in any', () => {
     const played = (group: number, success: boolean): Trajectory => ({ group, seed: group, prompt: '', outcome: success ? 1 : 0, success, truncated: false, turns: [turn([1], [2])] });
     // Group 0 all solved, group 1 all failed, group 2 mixed, group 3 a lone trajectory.
     const trajectories = [played(0, true), played(0, true), played(1, false), played(1, false), played(2, true), played(2, false), played(3, true)];
     const advantages = computeAdvantages(trajectories, { advantage: 'grpo', alpha: 1, gamma: 1, igNormalization: 'joint' });
-    expect(groupShares(trajectories, advantages)).toEqual({ 'rollout/zero_advantage_groups': 3 / 4, 'rollout/solved_groups': 2 / 4 });
+    expect(groupShares(trajectories, advantages)).toEqual({ 'rollout/zero_advantage_groups': 3 / 4, 'rollout/solved_groups': 2 / 4, 'rollout/any_success_groups': 3 / 4 });
   });
 
   it('keeps the first groups with a policy gradient for dynamic sampling', () => {
