@@ -107,6 +107,12 @@ export const trainConfigSchema = z
       .min(64)
       .default(65_536)
       .describe('Most padded tokens (rows x (longest context + max action tokens)) sampled in one batch; more rollouts than that are sampled in several batches, which bounds memory'),
+    envConcurrency: z
+      .number()
+      .int()
+      .min(0)
+      .default(0)
+      .describe('Most env resets and steps in flight at once during rollouts (0: all of a step\'s envs at once); web envs on a small machine need it: 256 episodes at once on two cores made Chromium drop 250 (docs/experiments.md, section 22)'),
     maxGradNorm: z.number().positive().default(1).describe('Gradient clipping by global norm'),
     ...lossConfigSchema.shape,
 

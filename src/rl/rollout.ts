@@ -53,6 +53,11 @@ export interface RolloutOptions {
   /** Most padded tokens sampled in one batch (`Policy.sample`'s `maxBatchTokens`). */
   sampleBatchTokens?: number;
   formatPenalty: number;
+  /**
+   * Most env calls (resets, steps) in flight at once; undefined or 0: every env at once. Envs that share a
+   * browser (web) or a machine's cores can then be many without all of them waiting on each other.
+   */
+  envConcurrency?: number;
   /** Score information gain ('prob' or 'logprob' differences); undefined: do not score. */
   informationGain?: 'prob' | 'logprob';
   rng: Rng;
@@ -112,6 +117,27 @@ interface Running {
 }
 
 /**
+ * A wrapper that lets at most `limit` calls run at once (the rest wait, first come first served); undefined
+ * or 0: no limit.
+ */
+export function limitInFlight(limit: number | undefined): <T>(work: () => Promise<T>) => Promise<T> {
+  if (!limit) return (work) => work();
+  let active = 0;
+  const waiting: (() => void)[] = [];
+  return async (work) => {
+    if (active >= limit) await new Promise<void>((resolve) => waiting.push(resolve));
+    else active++;
+    try {
+      return await work();
+    } finally {
+      const next = waiting.shift();
+      if (next) next();
+      else active--;
+    }
+  };
+}
+
+/**
  * Plays one episode on each env: env i plays group `floor(i / groupSize)` with that group's seed, so the
  * G trajectories of a group share the task. Returns the trajectories that completed.
  */
@@ -128,6 +154,7 @@ export async function collectRollouts(policy: Policy, envs: readonly Env[], grou
     }
   };
   const log = options.log ?? (() => {});
+  const envCall = limitInFlight(options.envConcurrency);
   let dropped = 0;
   let envSteps = 0;
   let sampledTokens = 0;
@@ -141,7 +168,7 @@ export async function collectRollouts(policy: Policy, envs: readonly Env[], grou
         const seed = groupSeeds[group]!;
         try {
           // Rollouts are training: their tasks come from the 'train' split, never a held-out question.
-          const reset = await env.reset({ seed, options: { maxTurns: options.maxTurns, split: 'train' } });
+          const reset = await envCall(() => env.reset({ seed, options: { maxTurns: options.maxTurns, split: 'train' } }));
           const probe = options.informationGain ? answerProbe(policy, env.spec, env.groundTruth!()) : undefined;
           if (probe && probe.tokens.length > policy.config.contextLength - MIN_PROBE_CONTEXT) {
             throw new TurngymError(
@@ -173,7 +200,7 @@ export async function collectRollouts(policy: Policy, envs: readonly Env[], grou
       policy.sample(contexts, { temperature: options.temperature, topP: options.topP, maxTokens: options.maxActionTokens, maxBatchTokens: options.sampleBatchTokens, rng: options.rng }),
     );
     const results = await timed('env', () =>
-      Promise.all(running.map((entry, i) => entry.env.step(samples[i]!.text).then((result) => ({ ok: true as const, result }), (error: unknown) => ({ ok: false as const, error })))),
+      Promise.all(running.map((entry, i) => envCall(() => entry.env.step(samples[i]!.text)).then((result) => ({ ok: true as const, result }), (error: unknown) => ({ ok: false as const, error })))),
     );
     const still: Running[] = [];
     const toScore: Running[] = [];

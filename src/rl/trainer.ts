@@ -194,6 +194,7 @@ export async function train(options: TrainOptions & { resume?: boolean }, hooks:
           topP: config.topP,
           maxActionTokens: Math.min(config.maxActionTokens, policy.maxActionTokens),
           sampleBatchTokens: config.sampleBatchTokens,
+          envConcurrency: config.envConcurrency,
           formatPenalty: config.formatPenalty,
           informationGain: config.advantage === 'igpo' ? config.igMode : undefined,
           rng: sampleRng,
