@@ -112,7 +112,7 @@ export const trainConfigSchema = z
       .int()
       .min(0)
       .default(0)
-      .describe('Most env resets and steps in flight at once during rollouts (0: all of a step\'s envs at once); web envs on a small machine need it: 256 episodes at once on two cores made Chromium drop 250 (docs/experiments.md, section 22)'),
+      .describe('Most env resets and steps in flight at once during rollouts (0: all of a step\'s envs at once); web envs on a small machine need it: 256 episodes at once on two cores made Chromium drop 250 (docs/training.md, step 2)'),
     maxGradNorm: z.number().positive().default(1).describe('Gradient clipping by global norm'),
     ...lossConfigSchema.shape,
 
