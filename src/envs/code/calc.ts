@@ -330,8 +330,9 @@ export function shownValue(observation: string): string {
 export const calcSuite: CodeSuite<CalcTask, string> = {
   difficulties: [1, 5],
   finalTool: 'answer',
-  generate(rng, difficulty) {
-    const family = rng.pick(Object.keys(CALC_FAMILIES));
+  kinds: Object.keys(CALC_FAMILIES),
+  generate(rng, difficulty, kinds = Object.keys(CALC_FAMILIES)) {
+    const family = rng.pick(kinds);
     const question = CALC_FAMILIES[family]!(rng, difficulty);
     return {
       prompt: `${question.prompt}\n\nUse run(code) to compute with JavaScript (BigInt and Date are available), then answer(value) with the exact result.`,

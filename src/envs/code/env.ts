@@ -3,7 +3,8 @@
  * (`answer` or `submit`) judged by the suite. One isolate per env, a fresh context per episode.
  */
 import type { EnvSpec, StepInfo, StepResult, ToolCall } from '../env.js';
-import { type Task, TaskEnv, type TaskSuite, ToolInputError, type Verdict } from '../task.js';
+import { TurngymError } from '../errors.js';
+import { type Rng, type Task, TaskEnv, type TaskSuite, ToolInputError, type Verdict } from '../task.js';
 import { cutText } from '../wrappers.js';
 import { type CellResult, Sandbox, type SandboxLimits } from './sandbox.js';
 
@@ -13,6 +14,24 @@ export interface CodeSuite<T extends Task, Submission = unknown> extends TaskSui
   readonly finalTool: 'answer' | 'submit';
   /** Scores the final tool's argument (`value` or `code`). */
   judge(task: T, argument: string, limits: SandboxLimits): Promise<Verdict>;
+  /** Every kind of task the suite generates (calc's families, functions' families, puzzles' kinds), in draw order. */
+  readonly kinds: readonly string[];
+  /** A task of one of `kinds` (default: all of {@link CodeSuite.kinds}, so a seed gives the task it always gave). */
+  generate(rng: Rng, difficulty: number, kinds?: readonly string[]): T;
+}
+
+/**
+ * The suite restricted to some of its kinds (the `kinds` kwarg of every `code/` env): tasks are drawn only
+ * from those, with the same per-kind generators. Unknown kind names are refused with the valid ones listed.
+ */
+export function restrictKinds<T extends Task>(suite: CodeSuite<T>, kinds: readonly string[] | undefined, envId: string): CodeSuite<T> {
+  if (kinds === undefined) return suite;
+  const unknown = kinds.filter((kind) => !suite.kinds.includes(kind));
+  if (unknown.length > 0) {
+    throw new TurngymError('INVALID_OPTIONS', `${envId}: unknown kind${unknown.length > 1 ? 's' : ''} ${unknown.map((kind) => `'${kind}'`).join(', ')} in kwarg kinds; the kinds are ${suite.kinds.join(', ')}.`);
+  }
+  const chosen = [...new Set(kinds)];
+  return { ...suite, generate: (rng, difficulty) => suite.generate(rng, difficulty, chosen) };
 }
 
 export class CodeTaskEnv<T extends Task> extends TaskEnv<T> {

@@ -362,8 +362,9 @@ export async function runHiddenTests(code: string, functionName: string, argsLis
 export const functionsSuite: CodeSuite<FunctionTask, CallOutcome[]> = {
   difficulties: [1, 5],
   finalTool: 'submit',
-  generate(rng, difficulty) {
-    const familyName = rng.pick(Object.keys(FUNCTION_FAMILIES));
+  kinds: Object.keys(FUNCTION_FAMILIES),
+  generate(rng, difficulty, kinds = Object.keys(FUNCTION_FAMILIES)) {
+    const familyName = rng.pick(kinds);
     const family = FUNCTION_FAMILIES[familyName]!;
     const params = family.draw(rng, difficulty);
     const solution = family.solution(params);

@@ -9,7 +9,7 @@ import type { CodeSuite } from './env.js';
 import type { SandboxLimits } from './sandbox.js';
 import { answerTool, codeKwargs, runTool, submitTool } from './tools.js';
 
-type CodeKwargs = SandboxLimits & { difficulty: number };
+type CodeKwargs = SandboxLimits & { difficulty: number; kinds?: string[] };
 
 function limitsOf(kwargs: CodeKwargs): SandboxLimits {
   return { timeLimitMs: kwargs.timeLimitMs, memoryLimitMb: kwargs.memoryLimitMb, maxOutputChars: kwargs.maxOutputChars, maxCodeChars: kwargs.maxCodeChars };
@@ -22,8 +22,8 @@ const SUITES = {
 };
 
 async function createEnv(suiteName: keyof typeof SUITES, kwargs: CodeKwargs, spec: EnvSpec) {
-  const [{ CodeTaskEnv }, suite] = await Promise.all([import('./env.js'), SUITES[suiteName]()]);
-  return new CodeTaskEnv(spec, suite as CodeSuite<Task>, kwargs.difficulty, limitsOf(kwargs));
+  const [{ CodeTaskEnv, restrictKinds }, suite] = await Promise.all([import('./env.js'), SUITES[suiteName]()]);
+  return new CodeTaskEnv(spec, restrictKinds(suite as CodeSuite<Task>, kwargs.kinds, spec.id), kwargs.difficulty, limitsOf(kwargs));
 }
 
 export const calcV0 = register({

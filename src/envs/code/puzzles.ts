@@ -457,8 +457,9 @@ export const PUZZLE_KINDS = Object.keys(GENERATORS) as PuzzleData['kind'][];
 export const puzzlesSuite: CodeSuite<PuzzleTask, string> = {
   difficulties: [1, 5],
   finalTool: 'answer',
-  generate(rng, difficulty) {
-    const kind = rng.pick(PUZZLE_KINDS);
+  kinds: PUZZLE_KINDS,
+  generate(rng, difficulty, kinds = PUZZLE_KINDS) {
+    const kind = rng.pick(kinds) as PuzzleData['kind'];
     const { data, answer, prompt } = GENERATORS[kind](rng, difficulty);
     return { prompt: `${prompt}\n\nYou may compute with run(code) (JavaScript) before answering.`, answer, difficulty, kind, data };
   },

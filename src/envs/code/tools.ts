@@ -29,10 +29,15 @@ export const limitKwargs = {
   maxCodeChars: z.number().int().min(16).max(1_000_000).default(20_000).describe('Largest accepted code, in characters; default 20000'),
 };
 
-/** `difficulty` plus the sandbox limits. */
+/** `difficulty`, `kinds` and the sandbox limits. */
 export function codeKwargs(defaultDifficulty: number) {
   return z.object({
     difficulty: z.number().int().min(1).max(5).default(defaultDifficulty).describe(`Task difficulty 1-5; default ${defaultDifficulty}`),
+    kinds: z
+      .array(z.string())
+      .min(1)
+      .optional()
+      .describe('Draw tasks only of these kinds (calc and functions families, puzzle kinds; reset reports info.kind), e.g. ["collatz", "weekday"]; default all'),
     ...limitKwargs,
   });
 }

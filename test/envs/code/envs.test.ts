@@ -100,6 +100,28 @@ describe('code/ envs', () => {
     expect((await functions.reset({ seed: 3 })).info).toEqual(info); // the same seed, the same kind and variant
     await Promise.all([functions.close(), calc.close()]);
   });
+
+  it('draws only the kinds named in kwarg kinds, the same task for a seed as before, and refuses unknown kinds by name', async () => {
+    const all = await make('code/calc-v0', { difficulty: 1 });
+    const two = await make('code/calc-v0', { difficulty: 1, kinds: ['collatz', 'weekday'] });
+    const rooms = await make('code/puzzles-v0', { difficulty: 1, kinds: ['rooms'] });
+    const seen = new Map<string, number>();
+    for (let seed = 0; seed < 60; seed++) {
+      const kind = (await two.reset({ seed })).info.kind!;
+      seen.set(kind, (seen.get(kind) ?? 0) + 1);
+      expect((await rooms.reset({ seed })).observation.text).toContain('Put these meetings into as few rooms');
+    }
+    expect([...seen.keys()].sort()).toEqual(['collatz', 'weekday']);
+    // Without kinds the draw is unchanged: seed 7's task is the one calcSuite has always generated for it.
+    const unrestricted = await all.reset({ seed: 7 });
+    expect(unrestricted.observation.text).toBe(calcSuite.generate(Rng.fromSeed(7), 1).prompt);
+    expect((await all.reset({ seed: 5 })).info.kind).toBe('euler-totient'); // as before kinds existed
+    // The oracle still solves a restricted env's tasks.
+    expect((await runEpisode(two, new OracleAgent(), { seed: 11 })).success).toBe(true);
+    await expect(make('code/functions-v0', { kinds: ['roman', 'romans'] })).rejects.toThrow(/unknown kind 'romans' in kwarg kinds; the kinds are .*roman/);
+    await expect(make('code/calc-v0', { kinds: [] })).rejects.toThrow(/kinds/);
+    await Promise.all([all.close(), two.close(), rooms.close()]);
+  });
 });
 
 describe('calc task suite', () => {
