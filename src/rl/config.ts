@@ -106,7 +106,7 @@ export const trainConfigSchema = z
       .int()
       .min(64)
       .default(65_536)
-      .describe('Most padded tokens (rows x (longest context + max action tokens)) sampled in one batch; more rollouts than that are sampled in several batches, which bounds memory'),
+      .describe('Most padded tokens (rows x (longest context + max action tokens)) sampled in one batch; more rollouts than that are sampled in several batches, which bounds memory (so does a fixed bound on attention scores, rows x heads x longest context^2, for long contexts)'),
     envConcurrency: z
       .number()
       .int()

@@ -49,7 +49,23 @@ export interface SampleOptions {
    * rows are sampled in several batches, in order, so that the WebAssembly heap is not exhausted.
    */
   maxBatchTokens?: number;
+  /**
+   * Most attention scores (rows x heads x longest context^2, the score matrix of one layer in the first
+   * pass over the contexts) in one batch (default {@link MAX_SAMPLE_ATTENTION_SCORES}); fewer rows are sampled
+   * at once where the contexts are long, whatever `maxBatchTokens` allows.
+   */
+  maxAttentionScores?: number;
 }
+
+/**
+ * The default of `SampleOptions.maxAttentionScores`. Padded tokens alone do not bound sampling's memory: the
+ * first pass over the contexts holds rows x heads x length^2 scores per layer. Measured on the wasm backend
+ * (4 GB heap; 2 layers, width 128, 4 heads, 48 new tokens): 170 rows of 336-token contexts (76.8M scores,
+ * 65,280 padded tokens, within the default 65,536) ran out of memory; 150 rows (67.7M) did not. This bound is
+ * two thirds of the failure, above the 37.9M of the largest batches the earlier code runs sampled (128 rows of
+ * 272-token contexts), which therefore sample as before.
+ */
+export const MAX_SAMPLE_ATTENTION_SCORES = 48 * 2 ** 20;
 
 /** One sampled continuation. */
 export interface Sample {
@@ -72,15 +88,16 @@ export interface ScoredSequence {
 }
 
 /**
- * Splits items, in order, into runs whose padded size (count x longest `length`) stays within `budget` (at
- * least one item each): the passes through the transformer of scoring and of training updates.
+ * Splits items, in order, into runs whose padded size (count x longest `length`) stays within `budget` and
+ * whose count is at most `maxItems` (at least one item each): the passes through the transformer of sampling,
+ * scoring and training updates.
  */
-export function paddedBatches<T>(items: readonly T[], budget: number, length: (item: T) => number): T[][] {
+export function paddedBatches<T>(items: readonly T[], budget: number, length: (item: T) => number, maxItems = Infinity): T[][] {
   const batches: T[][] = [];
   let current: T[] = [];
   let longest = 0;
   for (const item of items) {
-    if (current.length > 0 && (current.length + 1) * Math.max(longest, length(item)) > budget) {
+    if (current.length > 0 && (current.length >= maxItems || (current.length + 1) * Math.max(longest, length(item)) > budget)) {
       batches.push(current);
       current = [];
       longest = 0;
@@ -160,7 +177,8 @@ export class Policy {
         `sample: a context of ${longest} tokens plus ${maxTokens} new tokens exceeds the context length ${this.config.contextLength}; fit the context with buildContext first.`,
       );
     }
-    const parts = paddedBatches(contexts, options.maxBatchTokens ?? 65_536, (context) => context.length + maxTokens);
+    const maxRows = Math.max(1, Math.floor((options.maxAttentionScores ?? MAX_SAMPLE_ATTENTION_SCORES) / (this.config.heads * longest * longest)));
+    const parts = paddedBatches(contexts, options.maxBatchTokens ?? 65_536, (context) => context.length + maxTokens, maxRows);
     if (parts.length > 1) return parts.flatMap((part) => this.sample(part, { ...options, rng }));
     return outOfMemoryAsError(
       () => this.sampleBatch(contexts, { maxTokens, temperature, topP, rng, stopToken, incremental }),
