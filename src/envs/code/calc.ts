@@ -327,11 +327,14 @@ export function shownValue(observation: string): string {
   return line === undefined ? '' : unquote(line);
 }
 
+/** Every family's name, in draw order. */
+const CALC_KINDS = Object.keys(CALC_FAMILIES);
+
 export const calcSuite: CodeSuite<CalcTask, string> = {
   difficulties: [1, 5],
   finalTool: 'answer',
-  kinds: Object.keys(CALC_FAMILIES),
-  generate(rng, difficulty, kinds = Object.keys(CALC_FAMILIES)) {
+  kinds: CALC_KINDS,
+  generate(rng, difficulty, kinds = CALC_KINDS) {
     const family = rng.pick(kinds);
     const question = CALC_FAMILIES[family]!(rng, difficulty);
     return {

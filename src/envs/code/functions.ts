@@ -359,11 +359,14 @@ export async function runHiddenTests(code: string, functionName: string, argsLis
   }
 }
 
+/** Every family's name, in draw order. */
+const FUNCTION_KINDS = Object.keys(FUNCTION_FAMILIES);
+
 export const functionsSuite: CodeSuite<FunctionTask, CallOutcome[]> = {
   difficulties: [1, 5],
   finalTool: 'submit',
-  kinds: Object.keys(FUNCTION_FAMILIES),
-  generate(rng, difficulty, kinds = Object.keys(FUNCTION_FAMILIES)) {
+  kinds: FUNCTION_KINDS,
+  generate(rng, difficulty, kinds = FUNCTION_KINDS) {
     const familyName = rng.pick(kinds);
     const family = FUNCTION_FAMILIES[familyName]!;
     const params = family.draw(rng, difficulty);
