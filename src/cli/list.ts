@@ -1,33 +1,63 @@
-/** `turngym list [--json]`: the registered environments. */
+/** `turngym list [ID] [--json]`: the registered environments, or one of them with its tools and keyword arguments. */
 import type { Command } from 'commander';
-import { toolJsonSchema } from '../envs/actions.js';
-import { list, spec } from '../envs/registry.js';
+import { specToWire } from '../agent/remote/protocol.js';
+import { inputJsonSchema, signature } from '../envs/actions.js';
+import { list, spec, type RegisteredSpec } from '../envs/registry.js';
 import { collect, importModules, printJson } from './common.js';
 
 export function listCommand(program: Command): void {
   program
     .command('list')
-    .description('list the registered environments')
-    .option('--json', 'print JSON (ids, descriptions, tools as JSON Schema)')
+    .description('list the registered environments; with an id, that env in full (tools, keyword arguments)')
+    .argument('[id]', 'an env id, e.g. code/calc-v0')
+    .option('--json', 'print JSON (the spec as the wire protocol sends it, plus kwargs as JSON Schema)')
     .option('--import <module>', 'import a module that registers envs (repeatable)', collect, [])
-    .action(async (options: { json?: boolean; import: string[] }) => {
+    .action(async (id: string | undefined, options: { json?: boolean; import: string[] }) => {
       await importModules(options.import);
-      const specs = list().map((id) => spec(id));
+      const specs = id === undefined ? list().map((envId) => spec(envId)) : [spec(id)];
       if (options.json) {
-        printJson(
-          specs.map((s) => ({
-            id: s.id,
-            description: s.description,
-            max_turns: s.maxTurns,
-            deterministic: s.deterministic,
-            tools: s.tools.map((tool) => ({ name: tool.name, description: tool.description, parameters: toolJsonSchema(tool) })),
-          })),
-        );
+        // Unknown kwargs are refused by `make`, as unknown tool arguments are.
+        const json = specs.map((s) => ({ ...specToWire(s), kwargs: { ...inputJsonSchema(s.kwargs), additionalProperties: false } }));
+        printJson(id === undefined ? json : json[0]);
+        return;
+      }
+      if (id !== undefined) {
+        console.log(describeEnv(specs[0]!));
         return;
       }
       const width = Math.max(...specs.map((s) => s.id.length));
       for (const s of specs) {
         console.log(`${s.id.padEnd(width)}  ${s.description}  [tools: ${s.tools.map((t) => t.name).join(', ')}; ${s.maxTurns} turns]`);
       }
+      console.log(`\n'turngym list ID' shows an env's keyword arguments.`);
     });
+}
+
+/** One env in full: description, horizon, tools with their arguments, keyword arguments with type and meaning. */
+export function describeEnv(s: RegisteredSpec): string {
+  const lines = [s.id, `  ${s.description}`, `  ${s.maxTurns} turns at most${s.deterministic ? '; the same seed gives the same task' : ''}`, '', 'tools:'];
+  for (const tool of s.tools) lines.push(`  ${signature(tool)}  ${tool.description}`);
+  const schema = inputJsonSchema(s.kwargs) as { properties?: Record<string, JsonField>; required?: string[] };
+  const fields = Object.entries(schema.properties ?? {});
+  lines.push('', `kwargs (a JSON object: --kwargs for run, sft and eval; --env-kwargs for train):`);
+  if (fields.length === 0) lines.push('  (none)');
+  const width = Math.max(0, ...fields.map(([name, field]) => `${name} ${typeOf(field)}`.length));
+  for (const [name, field] of fields) {
+    const required = schema.required?.includes(name) ? ' (required)' : '';
+    lines.push(`  ${`${name} ${typeOf(field)}`.padEnd(width)}  ${field.description ?? ''}${required}`);
+  }
+  return lines.join('\n');
+}
+
+type JsonField = { type?: string; enum?: unknown[]; items?: JsonField; minimum?: number; maximum?: number; description?: string };
+
+/** A short type for a JSON Schema field: `integer 1..5`, `"f1" | "exact"`, `string[]`. */
+function typeOf(field: JsonField): string {
+  if (field.enum) return field.enum.map((value) => JSON.stringify(value)).join(' | ');
+  if (field.type === 'array') return `${field.items ? typeOf(field.items) : 'any'}[]`;
+  const type = field.type ?? 'any';
+  if (field.minimum !== undefined && field.maximum !== undefined && field.maximum < Number.MAX_SAFE_INTEGER) {
+    return `${type} ${field.minimum}..${field.maximum}`;
+  }
+  return type;
 }

@@ -95,10 +95,14 @@ export function describeTools(tools: readonly ToolSpec[]): string {
  * arguments are refused by `validateCall`, so the schema says `additionalProperties: false`.
  */
 export function toolJsonSchema(tool: ToolSpec): Record<string, unknown> {
-  const schema = z.toJSONSchema(tool.parameters, { io: 'input', unrepresentable: 'any' }) as Record<string, unknown>;
-  delete schema.$schema;
-  schema.additionalProperties = false;
-  return schema;
+  return { ...inputJsonSchema(tool.parameters), additionalProperties: false };
+}
+
+/** A zod schema as JSON Schema of what it accepts (zod's own conversion, input side, without `$schema`). */
+export function inputJsonSchema(schema: z.ZodType): Record<string, unknown> {
+  const json = z.toJSONSchema(schema, { io: 'input', unrepresentable: 'any' }) as Record<string, unknown>;
+  delete json.$schema;
+  return json;
 }
 
 /** Tools in the OpenAI chat-completions `tools` format. */

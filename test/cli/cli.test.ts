@@ -9,6 +9,19 @@ describe('turngym CLI', () => {
     const json = await runCli(['list', '--json']);
     const envs = JSON.parse(json.stdout) as { id: string; tools: { name: string; parameters: { type: string } }[] }[];
     expect(envs.find((env) => env.id === 'puzzle/guess-number-v0')?.tools[0]).toMatchObject({ name: 'guess', parameters: { type: 'object' } });
+    const one = await runCli(['list', 'puzzle/guess-number-v0', '--json']);
+    expect(JSON.parse(one.stdout)).toMatchObject({
+      id: 'puzzle/guess-number-v0',
+      kwargs: { properties: { difficulty: { type: 'integer', default: 3, minimum: 1, maximum: 12 } }, additionalProperties: false },
+    });
+  });
+
+  it('shows one env in full, keyword arguments included', async () => {
+    const result = await runCli(['list', 'code/calc-v0']);
+    expect(result.code).toBe(0);
+    expect(result.stdout).toContain('answer(value)  Give your final answer');
+    expect(result.stdout).toMatch(/\n {2}difficulty integer 1\.\.5 +Task difficulty 1-5; default 2\n/);
+    expect(result.stdout).toMatch(/\n {2}kinds string\[\] +Draw tasks only of these kinds/);
   });
 
   it('runs the oracle and prints a JSON summary', async () => {

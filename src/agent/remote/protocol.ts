@@ -13,7 +13,7 @@
  *   server answers `action` (`AgentReply`).
  */
 import { z } from 'zod';
-import { toolJsonSchema } from '../../envs/actions.js';
+import { inputJsonSchema, toolJsonSchema } from '../../envs/actions.js';
 import type { EnvSpec, ToolSpec } from '../../envs/env.js';
 import type { ErrorCode } from '../../envs/errors.js';
 
@@ -307,11 +307,6 @@ export function errorCodeOf(code: WireErrorCode): ErrorCode {
 
 /** Every message's JSON Schema, as published in docs/protocol.schema.json. */
 export function protocolJsonSchema(): Record<string, unknown> {
-  const schema = (value: z.ZodType) => {
-    const json = z.toJSONSchema(value, { io: 'input', unrepresentable: 'any' }) as Record<string, unknown>;
-    delete json.$schema;
-    return json;
-  };
   return {
     $schema: 'https://json-schema.org/draft/2020-12/schema',
     title: `turngym wire protocol v${PROTOCOL_VERSION}`,
@@ -319,10 +314,10 @@ export function protocolJsonSchema(): Record<string, unknown> {
       'JSON text frames over WebSocket at ws://HOST:PORT/v1. Generated from src/agent/remote/protocol.ts by scripts/protocol-schema.ts; do not edit by hand.',
     protocol: PROTOCOL_VERSION,
     $defs: {
-      ClientMessage: schema(ClientMessage),
-      ServerMessage: schema(ServerMessage),
-      AgentRequest: schema(AgentRequest),
-      AgentReply: schema(AgentReply),
+      ClientMessage: inputJsonSchema(ClientMessage),
+      ServerMessage: inputJsonSchema(ServerMessage),
+      AgentRequest: inputJsonSchema(AgentRequest),
+      AgentReply: inputJsonSchema(AgentReply),
     },
   };
 }

@@ -37,7 +37,7 @@ export function codeKwargs(defaultDifficulty: number) {
       .array(z.string())
       .min(1)
       .optional()
-      .describe('Draw tasks only of these kinds (calc and functions families, puzzle kinds; reset reports info.kind), e.g. ["collatz", "weekday"]; default all'),
+      .describe('Draw tasks only of these kinds (calc and functions families, puzzle kinds; reset reports info.kind), e.g. ["collatz", "weekday"]; default all; an unknown name is refused with the list'),
     ...limitKwargs,
   });
 }
