@@ -8,24 +8,9 @@ import '../../src/envs/builtin.js';
 import { readMetrics } from '../../src/rl/metrics.js';
 import type { Trajectory } from '../../src/rl/rollout.js';
 import { computeAdvantages, groupShares, train, trainedTrajectories, trainingExamples } from '../../src/rl/trainer.js';
+import { TINY_RUN } from './tiny-run.js';
 
-const tiny = {
-  env: 'puzzle/guess-number-v0',
-  difficulty: 1,
-  model: { layers: 1, width: 32, heads: 2, contextLength: 128 },
-  tasksPerStep: 2,
-  groupSize: 3,
-  curriculum: { kind: 'fixed' as const, maxTurns: 3 },
-  maxActionTokens: 8,
-  evalEpisodes: 0,
-  checkpointEvery: 0,
-  entropyControl: 'kl-cov' as const,
-  klCovRatio: 0.2,
-  advantage: 'igpo' as const,
-  backend: 'cpu' as const,
-  seed: 5,
-  learningRate: 3e-3,
-};
+const tiny = { ...TINY_RUN, entropyControl: 'kl-cov' as const, klCovRatio: 0.2 };
 
 async function weightsOf(directory: string): Promise<Float32Array[]> {
   await initBackend('cpu', () => {});

@@ -15,8 +15,8 @@ import {
   type NetworkNamespace,
   networkNamespacesAvailable,
   type ServerProcess,
+  serversForSuite,
   startServer,
-  startServers,
   TOKEN,
 } from './servers.js';
 
@@ -40,13 +40,7 @@ describe('parseEndpoints', () => {
 });
 
 describe('RemotePool', () => {
-  let servers: ServerProcess[] = [];
-  let urls: string[] = [];
-  beforeAll(async () => {
-    servers = await startServers(3);
-    urls = servers.map((server) => server.urls[0]!);
-  });
-  afterAll(() => killAll(servers));
+  const { servers, urls } = serversForSuite(3);
 
   it('spreads new sessions over the endpoints by load and pins each to its server', async () => {
     const pool = await RemotePool.connect(urls, { token: TOKEN });
@@ -196,13 +190,7 @@ async function playLockstep(
 }
 
 describe('RemotePool failover', () => {
-  let servers: ServerProcess[] = [];
-  let urls: string[] = [];
-  beforeAll(async () => {
-    servers = await startServers(3);
-    urls = servers.map((server) => server.urls[0]!);
-  });
-  afterAll(() => killAll(servers));
+  const { servers, urls } = serversForSuite(3);
 
   it('moves the episodes of a server killed mid-rollout (SIGKILL) to the others and loses nothing', async () => {
     const lines: string[] = [];

@@ -3,6 +3,7 @@
  * (tsx) on a free loopback port, with a token, so the trainer role works.
  */
 import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
+import { afterAll, beforeAll } from 'vitest';
 import { ROOT } from '../../cli/helpers.js';
 
 export const TOKEN = 'pool-test-token-0123456789';
@@ -47,6 +48,20 @@ export function startServer(args: string[] = [], options: { namespace?: string }
 /** Starts `count` separate server processes at once. */
 export function startServers(count: number, args: string[] = []): Promise<ServerProcess[]> {
   return Promise.all(Array.from({ length: count }, () => startServer(args)));
+}
+
+/**
+ * For a `describe` block: starts `count` servers before its tests and kills them after. The arrays are
+ * filled in place by `beforeAll`, so destructure them at once: `const { servers, urls } = serversForSuite(3)`.
+ */
+export function serversForSuite(count: number): { servers: ServerProcess[]; urls: string[] } {
+  const fleet = { servers: [] as ServerProcess[], urls: [] as string[] };
+  beforeAll(async () => {
+    fleet.servers.push(...(await startServers(count)));
+    fleet.urls.push(...fleet.servers.map((server) => server.urls[0]!));
+  });
+  afterAll(() => killAll(fleet.servers));
+  return fleet;
 }
 
 /** Kills whatever is still running (SIGKILL: cleanup only). */

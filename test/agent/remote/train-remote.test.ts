@@ -5,25 +5,11 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import '../../../src/envs/builtin.js';
 import { readMetrics } from '../../../src/rl/metrics.js';
 import { train } from '../../../src/rl/trainer.js';
+import { TINY_RUN } from '../../rl/tiny-run.js';
 import { killAll, type ServerProcess, startServers, TOKEN } from './servers.js';
 
 /** The trainer test's tiny IGPO run (ground truth over the wire for information gain). */
-const tiny = {
-  env: 'puzzle/guess-number-v0',
-  difficulty: 1,
-  model: { layers: 1, width: 32, heads: 2, contextLength: 128 },
-  tasksPerStep: 2,
-  groupSize: 3,
-  curriculum: { kind: 'fixed' as const, maxTurns: 3 },
-  maxActionTokens: 8,
-  evalEpisodes: 0,
-  checkpointEvery: 0,
-  advantage: 'igpo' as const,
-  backend: 'cpu' as const,
-  seed: 5,
-  learningRate: 3e-3,
-  steps: 2,
-};
+const tiny = { ...TINY_RUN, steps: 2 };
 
 const LEARNING = ['charts/success_rate', 'charts/episodic_return', 'actor/entropy', 'actor/pg_loss', 'rollout/ig_mean', 'rollout/dropped', 'rollout/turns_mean'];
 
