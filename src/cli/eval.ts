@@ -35,6 +35,7 @@ interface EvalFlags {
   backend: string;
   json?: boolean;
   byVariant?: boolean;
+  record?: string;
   import: string[];
 }
 
@@ -58,6 +59,7 @@ export function evalCommand(program: Command): void {
     .option('--kwargs <json>', 'env keyword arguments as a JSON object', jsonObject('--kwargs'), {})
     .option('--backend <name>', `TensorFlow.js backend: auto | ${BACKENDS.join(' | ')}`, 'auto')
     .option('--json', 'print a JSON report')
+    .option('--record <file>', "append every episode of the checkpoint (not the baseline's) to this JSONL file: the task, each action and observation, as `turngym run --record` writes them")
     .option('--by-variant', "break the figures down by each kind's variant too (e.g. `roman lower=true`), for envs that report them")
     .option('--import <module>', 'import a module that registers envs (repeatable)', collect, [])
     .action(async (flags: EvalFlags) => {
@@ -69,10 +71,10 @@ export function evalCommand(program: Command): void {
       const kwargs = { ...flags.kwargs, ...(flags.difficulty !== undefined ? { difficulty: flags.difficulty } : {}) };
       // The labels the breakdown groups by: each task's kind, or with --by-variant its kind and variant.
       const grouped = (outcomes: EpisodeOutcome[]) => (flags.byVariant ? kindsWithVariants(outcomes) : outcomes);
-      const evaluate = async (checkpoint: string): Promise<SavedEvaluation> => {
+      const evaluate = async (checkpoint: string, recordTo?: string): Promise<SavedEvaluation> => {
         const policy = await loadCheckpoint(checkpoint);
         try {
-          const options = { episodes: flags.episodes, samples: flags.samples, kwargs, firstSeed: flags.seed, split: flags.split, temperature: flags.temperature, maxTurns: flags.maxTurns };
+          const options = { episodes: flags.episodes, samples: flags.samples, kwargs, firstSeed: flags.seed, split: flags.split, temperature: flags.temperature, maxTurns: flags.maxTurns, recordTo };
           const { report, transcripts } = await evaluatePolicy(policy, flags.env, options);
           const outcomes = transcripts.map((t) => ({ success: t.success, return: t.return, kind: t.kind, variant: t.variant }));
           const byKind = summarizeByKind(grouped(outcomes));
@@ -91,7 +93,7 @@ export function evalCommand(program: Command): void {
       const savedBaseline = flags.baseline === undefined ? undefined : await readSavedBaseline(flags.baseline);
       const tasks = { env: flags.env, kwargs, episodes: flags.episodes, samples: flags.samples, first_seed: flags.seed, split: flags.split, temperature: flags.temperature };
       if (savedBaseline) checkSameTasks(flags.baseline!, savedBaseline, flags.maxTurns === undefined ? tasks : { ...tasks, max_turns: flags.maxTurns });
-      const saved = await evaluate(flags.checkpoint);
+      const saved = await evaluate(flags.checkpoint, flags.record);
       if (flags.baseline === undefined) {
         if (flags.json) printJson(saved);
         else {

@@ -193,7 +193,19 @@ export function packBatches<T extends { tokens: readonly number[] }>(sequences: 
 export async function evaluatePolicy(
   policy: Policy,
   envId: string,
-  options: { episodes: number; samples?: number; kwargs?: Record<string, unknown>; firstSeed?: number; temperature?: number; parallel?: number; seed?: number; maxTurns?: number; split?: Split },
+  options: {
+    episodes: number;
+    samples?: number;
+    kwargs?: Record<string, unknown>;
+    firstSeed?: number;
+    temperature?: number;
+    parallel?: number;
+    seed?: number;
+    maxTurns?: number;
+    split?: Split;
+    /** Append every episode (task, actions, observations) to this JSONL file, as `turngym run --record` does. */
+    recordTo?: string;
+  },
 ): Promise<{ report: EvaluationReport; transcripts: PolicyTranscript[] }> {
   const firstSeed = options.firstSeed ?? HELDOUT_SEED_BASE;
   const split = options.split ?? 'heldout';
@@ -204,7 +216,7 @@ export async function evaluatePolicy(
   const parallel = Math.max(1, Math.min(options.parallel ?? 32, options.episodes * samples));
   const envs: Env[] = [];
   try {
-    for (let i = 0; i < parallel; i++) envs.push(await make(envId, options.kwargs ?? {}, options.maxTurns !== undefined ? { maxTurns: options.maxTurns } : {}));
+    for (let i = 0; i < parallel; i++) envs.push(await make(envId, options.kwargs ?? {}, { maxTurns: options.maxTurns, recordTo: options.recordTo }));
     const seeds = Array.from({ length: options.episodes * samples }, (_, i) => firstSeed + Math.floor(i / samples));
     const transcripts = await playEpisodes(policy, envs, seeds, { temperature, seed: options.seed ?? 0, resetOptions: { split } });
     const mean = (values: number[]) => values.reduce((sum, value) => sum + value, 0) / Math.max(1, values.length);

@@ -41,8 +41,18 @@ describe('turngym sft / eval / run --agent checkpoint:DIR', () => {
     expect(JSON.parse(short.stdout).mean_turns).toBeLessThanOrEqual(2);
 
     // Against itself on the same tasks (greedy): every pair agrees.
-    const paired = await runCli(['eval', '--checkpoint', out, '--baseline', out, '--env', 'puzzle/guess-number-v0', '--episodes', '4', '--max-turns', '3', '--json']);
+    const recorded = join(directory, 'episodes.jsonl');
+    const paired = await runCli(['eval', '--checkpoint', out, '--baseline', out, '--env', 'puzzle/guess-number-v0', '--episodes', '4', '--max-turns', '3', '--record', recorded, '--json']);
     expect(paired.code).toBe(0);
+    // Only the checkpoint's four episodes are recorded (the baseline plays the same tasks again), each whole.
+    const episodes = (await readFile(recorded, 'utf8')).trim().split('\n').map((line) => JSON.parse(line));
+    expect(episodes.map((episode) => episode.seed).sort()).toEqual([1_000_000, 1_000_001, 1_000_002, 1_000_003]);
+    for (const episode of episodes) {
+      expect(episode.reset.observation.text).toContain('I am thinking of an integer');
+      expect(episode.steps.length).toBeGreaterThan(0);
+      expect(episode.steps.length).toBeLessThanOrEqual(3);
+      expect(['terminated', 'truncated']).toContain(episode.ended);
+    }
     const comparison = JSON.parse(paired.stdout);
     expect(comparison.baseline).toMatchObject({ checkpoint: out, episodes: 4, max_turns: 3, success_rate: comparison.success_rate, mean_return: comparison.mean_return });
     expect(comparison.paired).toEqual({ episodes: 4, solved_newly: 0, solved_no_longer: 0, success_p: 1, return_higher: 0, return_lower: 0, return_p: 1 });
