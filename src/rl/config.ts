@@ -78,7 +78,7 @@ export const trainConfigSchema = z
       .enum(['return', 'turn'])
       .default('return')
       .describe(
-        "grpo: where the format penalty counts. 'return': in the trajectory's return, before the group z-score (in a group without a success it then rewards well-formed actions, useless ones included); 'turn': the outcome alone is z-scored and each malformed turn's advantage takes the penalty, so such a group pushes malformed turns down and nothing up (use it from a warm start that rarely succeeds: docs/experiments.md, section 22)",
+        "grpo only (igpo refuses 'turn': its turn rewards already hold the penalty): where the format penalty counts. 'return': in the trajectory's return, before the group z-score (in a group without a success it then rewards well-formed actions, useless ones included); 'turn': the outcome alone is z-scored and each malformed turn's advantage takes the penalty, so such a group pushes malformed turns down and nothing up (use it from a warm start that rarely succeeds: docs/experiments.md, section 22)",
       ),
     negativeWeight: z
       .number()

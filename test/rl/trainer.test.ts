@@ -100,10 +100,13 @@ describe('train', () => {
     expect(await notes(0.001)).toEqual([]);
   }, 300_000);
 
-  it('refuses several plays of each held-out task at temperature 0 before it trains anything', async () => {
+  it('refuses options that would do nothing (several greedy plays of a task; format-penalty-on with IGPO) before it trains anything', async () => {
     const out = join(await mkdtemp(join(tmpdir(), 'turngym-train-')), 'run');
     await expect(train({ ...tiny, steps: 1, evalEpisodes: 2, evalSamples: 3, out }, { log: () => {} })).rejects.toThrow(
       '--eval-samples 3 at --eval-temperature 0 would play the same greedy episode 3 times; set --eval-temperature above 0',
+    );
+    await expect(train({ ...tiny, steps: 1, formatPenaltyOn: 'turn', out }, { log: () => {} })).rejects.toThrow(
+      '--format-penalty-on turn is for --advantage grpo: IGPO already puts',
     );
     await expect(readFile(join(out, 'config.json'), 'utf8')).rejects.toThrow('ENOENT');
   });
