@@ -34,7 +34,7 @@ export function listCommand(program: Command): void {
 }
 
 /** One env in full: description, horizon, tools with their arguments, keyword arguments with type and meaning. */
-export function describeEnv(s: RegisteredSpec): string {
+function describeEnv(s: RegisteredSpec): string {
   const lines = [s.id, `  ${s.description}`, `  ${s.maxTurns} turns at most${s.deterministic ? '; the same seed gives the same task' : ''}`, '', 'tools:'];
   for (const tool of s.tools) lines.push(`  ${signature(tool)}  ${tool.description}`);
   const schema = inputJsonSchema(s.kwargs) as { properties?: Record<string, JsonField>; required?: string[] };
