@@ -56,8 +56,11 @@ function typeOf(field: JsonField): string {
   if (field.enum) return field.enum.map((value) => JSON.stringify(value)).join(' | ');
   if (field.type === 'array') return `${field.items ? typeOf(field.items) : 'any'}[]`;
   const type = field.type ?? 'any';
-  if (field.minimum !== undefined && field.maximum !== undefined && field.maximum < Number.MAX_SAFE_INTEGER) {
-    return `${type} ${field.minimum}..${field.maximum}`;
-  }
+  // zod writes an integer's unstated bound as +-MAX_SAFE_INTEGER: not worth showing.
+  const bound = (value: number | undefined) => (value !== undefined && Math.abs(value) < Number.MAX_SAFE_INTEGER ? value : undefined);
+  const [min, max] = [bound(field.minimum), bound(field.maximum)];
+  if (min !== undefined && max !== undefined) return `${type} ${min}..${max}`;
+  if (min !== undefined) return `${type} >= ${min}`;
+  if (max !== undefined) return `${type} <= ${max}`;
   return type;
 }

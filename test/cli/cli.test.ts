@@ -22,6 +22,8 @@ describe('turngym CLI', () => {
     expect(result.stdout).toContain('answer(value)  Give your final answer');
     expect(result.stdout).toMatch(/\n {2}difficulty integer 1\.\.5 +Task difficulty 1-5; default 2\n/);
     expect(result.stdout).toMatch(/\n {2}kinds string\[\] +Draw tasks only of these kinds/);
+    const search = await runCli(['list', 'search/multihop-v0']);
+    expect(search.stdout).toMatch(/\n {2}kbSeed integer >= 0 +Seed of the knowledge base/);
   });
 
   it('runs the oracle and prints a JSON summary', async () => {
