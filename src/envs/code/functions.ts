@@ -336,10 +336,14 @@ function callText(name: string, args: unknown[]): string {
   return `${name}(${args.map((arg) => JSON.stringify(arg)).join(', ')})`;
 }
 
+/** All hidden tests of one submission share this many time limits (a function that loops on every input costs this much, not one limit per test). */
+export const HIDDEN_TESTS_TIME_LIMITS = 2;
+
 /**
  * Runs a submission against hidden tests in a fresh isolate: the code is loaded once, then each test calls
- * the function with a copy of its arguments under the time limit. A test that kills the isolate (memory)
- * fails; the code is loaded again for the tests after it.
+ * the function with a copy of its arguments under the time limit. All calls together get
+ * {@link HIDDEN_TESTS_TIME_LIMITS} time limits; once that is spent, the remaining tests fail without running.
+ * A test that kills the isolate (memory) fails; the code is loaded again for the tests after it.
  */
 export async function runHiddenTests(code: string, functionName: string, argsList: readonly unknown[][], limits: SandboxLimits): Promise<{ loadError?: string; outcomes: CallOutcome[] }> {
   const sandbox = await Sandbox.create(limits, { prepareSpare: false });
@@ -347,9 +351,16 @@ export async function runHiddenTests(code: string, functionName: string, argsLis
     await sandbox.newEpisode(0);
     const loaded = await sandbox.run(code);
     if (loaded.error !== undefined) return { loadError: loaded.error, outcomes: argsList.map(() => ({ ok: false, error: loaded.error! })) };
+    const budgetMs = HIDDEN_TESTS_TIME_LIMITS * limits.timeLimitMs;
+    const end = performance.now() + budgetMs;
     const outcomes: CallOutcome[] = [];
     for (const args of argsList) {
-      const outcome = await sandbox.callFunction(functionName, JSON.stringify(args));
+      const remaining = Math.floor(end - performance.now());
+      if (remaining < 1) {
+        outcomes.push({ ok: false, error: `not run: the hidden tests used their whole time budget (${budgetMs} ms for all of them)` });
+        continue;
+      }
+      const outcome = await sandbox.callFunction(functionName, JSON.stringify(args), remaining);
       if (outcome.stateLost) await sandbox.run(code);
       outcomes.push(outcome.ok ? { ok: true, value: outcome.value } : { ok: false, error: outcome.error });
     }

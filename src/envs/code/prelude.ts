@@ -41,9 +41,13 @@ export const PRELUDE = String.raw`
   var typedName = getDescriptor(typedArrayProto, Symbol.toStringTag).get;
   var promiseThen = Promise.prototype.then, PromiseCtor = Promise;
   var mathFloor = Math.floor, mathMin = Math.min, imul = Math.imul;
-  function call(fn, self) { var args = []; for (var i = 2; i < arguments.length; i++) args[i - 2] = arguments[i]; return apply(fn, self, args); }
+  var defineProperty = R.defineProperty, arraySlice = Array.prototype.slice;
+  function call(fn, self) { return apply(fn, self, apply(arraySlice, arguments, [2])); }
   function join(items, separator) { return call(arrayJoin, items, separator); }
-  function push(items, value) { items[items.length] = value; }
+  // Appends by defining the index: an assignment would run a setter the agent put on Array.prototype.
+  // The descriptor has no prototype, so fields the agent adds to Object.prototype (get, set) are not read.
+  function push(items, value) { defineProperty(items, items.length, { __proto__: null, value: value, writable: true, enumerable: true, configurable: true }); }
+  function hasOwn(object, key) { return getDescriptor(object, key) !== undefined; }
 
   // ---- output buffer -------------------------------------------------------------------------------
   var maxOutput = 4096, kept = [], keptChars = 0, totalChars = 0;
@@ -75,7 +79,7 @@ export const PRELUDE = String.raw`
       var proto = getPrototypeOf(value);
       if (proto === null) return '[Object: null prototype]';
       var descriptor = getDescriptor(proto, 'constructor');
-      var ctor = descriptor && descriptor.value;
+      var ctor = descriptor && hasOwn(descriptor, 'value') ? descriptor.value : undefined;
       return typeof ctor === 'function' && typeof ctor.name === 'string' ? ctor.name : '';
     } catch (error) { return ''; }
   }
@@ -146,8 +150,8 @@ export const PRELUDE = String.raw`
     var name2 = constructorName(value);
     if (depth >= MAX_DEPTH) return isArray(value) ? '[Array]' : '[' + (name2 || 'Object') + ']';
     var inner = [];
-    for (var k = 0; k < seen.length; k++) inner[k] = seen[k];
-    inner[seen.length] = value;
+    for (var k = 0; k < seen.length; k++) push(inner, seen[k]);
+    push(inner, value);
     var items = [], count = 0;
     if (tag === '[object Map]') {
       call(mapForEach, value, function (v, key) {
@@ -199,7 +203,8 @@ export const PRELUDE = String.raw`
   function property(owner, descriptor, key, depth, seen, indent) {
     var text;
     // Getters are never invoked: reading them could run agent code at display time.
-    if (descriptor.get || descriptor.set) text = descriptor.get && descriptor.set ? '[Getter/Setter]' : descriptor.get ? '[Getter]' : '[Setter]';
+    var getter = hasOwn(descriptor, 'get') && descriptor.get, setter = hasOwn(descriptor, 'set') && descriptor.set;
+    if (getter || setter) text = getter && setter ? '[Getter/Setter]' : getter ? '[Getter]' : '[Setter]';
     else text = inspect(descriptor.value, depth + 1, seen, indent + 1);
     return key === undefined ? text : keyText(key) + ': ' + text;
   }
@@ -222,7 +227,7 @@ export const PRELUDE = String.raw`
     var parts = [], start = 0;
     if (typeof args[0] === 'string' && call(strIndexOf, args[0], '%') >= 0) {
       var next = 1;
-      parts[0] = call(strReplace, args[0], /%([sdifjoOc%])/g, function (match, letter) {
+      push(parts, call(strReplace, args[0], /%([sdifjoOc%])/g, function (match, letter) {
         if (letter === '%') return '%';
         if (next >= args.length) return match;
         var arg = args[next++];
@@ -232,7 +237,7 @@ export const PRELUDE = String.raw`
         if (letter === 'j') { try { return jsonStringify(arg); } catch (error) { return '[Circular]'; } }
         if (letter === 'c') return '';
         return show(arg);
-      });
+      }));
       start = next;
     }
     for (var i = start; i < args.length; i++) {
@@ -244,7 +249,7 @@ export const PRELUDE = String.raw`
   function logger() {
     return function () {
       var args = [];
-      for (var i = 0; i < arguments.length; i++) args[i] = arguments[i];
+      for (var i = 0; i < arguments.length; i++) push(args, arguments[i]);
       var text;
       try { text = formatArguments(args); } catch (error) { text = '[could not format: ' + safeMessage(error) + ']'; }
       write(text + '\n');
@@ -254,7 +259,7 @@ export const PRELUDE = String.raw`
   sandboxConsole.assert = function (condition) {
     if (condition) return;
     var args = ['Assertion failed'];
-    for (var i = 1; i < arguments.length; i++) args[i] = arguments[i];
+    for (var i = 1; i < arguments.length; i++) push(args, arguments[i]);
     if (args.length > 1) args[0] = 'Assertion failed:';
     write(formatArguments(args) + '\n');
   };
@@ -271,7 +276,7 @@ export const PRELUDE = String.raw`
   function clearTimer(id) {
     for (var i = 0; i < timers.length; i++) if (timers[i].id === id) { timers[i] = timers[timers.length - 1]; timers.length--; return; }
   }
-  function restArgs(list, from) { var args = []; for (var i = from; i < list.length; i++) args[i - from] = list[i]; return args; }
+  function restArgs(list, from) { var args = []; for (var i = from; i < list.length; i++) push(args, list[i]); return args; }
   function runNextTimer() {
     if (timers.length === 0) return false;
     var best = 0;
@@ -313,13 +318,22 @@ export const PRELUDE = String.raw`
   }
   Math.random = random;
 
-  // Memory that isolated-vm's heap limit does not count: WebAssembly memories and resizable/growable
-  // buffers are committed outside the isolate's allocator (a 32 MB sandbox could fill 1 GB of host memory
-  // through them; see the security tests). They are removed before any agent code runs; no other path
-  // leads back to them in this context.
-  delete global.WebAssembly;
+  // Intrinsics that isolated-vm cannot contain are removed before any agent code runs; nothing left in the
+  // context leads back to them (SharedArrayBuffer was reachable only as a global or through WebAssembly
+  // memories). Each was shown to break the host (see the security tests):
+  // - memory outside the heap limit: WebAssembly memories and resizable/growable buffers are committed
+  //   outside the isolate's allocator (a 32 MB sandbox filled 1 GB), and Intl's formatters, collators and
+  //   segmenters keep ICU objects in native memory (a 64 MB sandbox grew the host by gigabytes);
+  // - code that runs outside any call, where no time limit applies: FinalizationRegistry cleanup callbacks
+  //   (run by the garbage collector; one that loops blocked the host), WeakRef (its targets' collection is
+  //   observable between calls), and WebAssembly's asynchronous compilation;
+  // - a process abort: Atomics.waitAsync on a SharedArrayBuffer schedules a wake-up that isolated-vm's
+  //   platform cannot run, and the whole host process ends with SIGABRT.
+  // The locale methods (toLocaleString, localeCompare) stay: they use ICU objects only for the call.
   var growers = [[ArrayBuffer.prototype, 'resize'], [ArrayBuffer.prototype, 'transfer'], [ArrayBuffer.prototype, 'transferToFixedLength'], [SharedArrayBuffer.prototype, 'grow']];
   for (var h = 0; h < growers.length; h++) delete growers[h][0][growers[h][1]];
+  var removed = ['WebAssembly', 'SharedArrayBuffer', 'Atomics', 'FinalizationRegistry', 'WeakRef', 'Intl'];
+  for (var r = 0; r < removed.length; r++) delete global[removed[r]];
 
   // ---- canonical text of a value (the hidden tests compare these) ------------------------------------
   function canonical(value, depth) {

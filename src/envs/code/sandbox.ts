@@ -9,6 +9,12 @@
  *
  * Speed: the isolate and the compiled prelude are reused across episodes; the next episode's context is
  * prepared in the background while the current one runs, so `newEpisode` usually only swaps it in.
+ *
+ * Time: the host never waits on the isolate without a deadline. A call has the time limit (isolated-vm stops
+ * the code) and a watchdog past it (the host disposes the isolate); building and configuring a context and
+ * reading heap statistics have a set-up deadline; and code that runs outside any call (a callback the
+ * garbage collector or a promise job starts between calls) is noticed by the isolate's CPU clock, checked
+ * while no call runs: past the time limit the isolate is disposed, and the next call reports it.
  */
 import type ivm from 'isolated-vm';
 import { EnvFailureError, describeError } from '../errors.js';
@@ -71,6 +77,16 @@ export function loadIsolatedVm(): Promise<IsolatedVm> {
 const TIMED_OUT = 'Script execution timed out.';
 // Extra time the host waits past the limit before it disposes an isolate that did not stop by itself.
 const WATCHDOG_GRACE_MS = 1000;
+// The longest the host waits on the isolate for set-up work (a context, its configuration, heap statistics):
+// a healthy isolate takes milliseconds; one held by code running outside any call would block for good.
+const SETUP_DEADLINE_MS = 5000;
+// How often the host reads the CPU clock of an isolate that runs no call.
+const IDLE_CHECK_MS = 250;
+// CPU time between calls allowed beyond the time limit: building the next episode's context runs there too.
+const IDLE_CPU_ALLOWANCE_MS = 500;
+
+/** Why the host disposed an isolate (absent from the map: isolated-vm disposed it at the memory limit). */
+type KillReason = 'time' | 'background';
 
 // An episode starts in a fresh isolate when garbage left by earlier episodes fills this share of the heap.
 // V8 does not always collect released contexts before the cap (their handles are freed lazily), so without
@@ -85,8 +101,11 @@ export class Sandbox {
   private cells = 0;
   private seed = 0;
   private closed = false;
-  // The isolate the watchdog disposed last (to tell a time kill from a memory kill).
-  private disposedByWatchdog: ivm.Isolate | undefined;
+  // Isolates the host disposed, and why (to tell them from a memory kill by isolated-vm).
+  private readonly killReasons = new WeakMap<ivm.Isolate, KillReason>();
+  // Calls running now, and the isolate's CPU clock (ns) when the last one ended.
+  private callsInFlight = 0;
+  private idleSince = 0n;
   /** Isolates a limit killed during an episode (each time, the episode's state was lost). */
   isolatesKilled = 0;
   /** Isolates replaced between episodes because earlier episodes' garbage filled half the heap (nothing lost). */
@@ -120,7 +139,7 @@ export class Sandbox {
     this.slot = undefined;
     let spare = this.spare ? await this.spare : undefined;
     this.spare = undefined;
-    if (this.isolate.isDisposed || this.heapFraction() > RECYCLE_AT_HEAP_FRACTION) {
+    if (this.isolate.isDisposed || (await this.heapFraction()) > RECYCLE_AT_HEAP_FRACTION) {
       // A dead isolate was killed by memory after the last cell (e.g. while it built `spare`).
       if (this.isolate.isDisposed) this.isolatesKilled++;
       else this.isolatesRecycled++;
@@ -138,7 +157,7 @@ export class Sandbox {
     const filename = `cell-${++this.cells}`;
     const slot = this.slot;
     const deadline = performance.now() + this.limits.timeLimitMs;
-    const watchdog = this.watch(deadline);
+    const watchdog = this.startCall(deadline);
     try {
       let result = (await this.callDriver(slot, deadline, 'start', cell.source, filename, cell.wrapped)) as DriverResult;
       while (result[0] === 'pending') result = (await this.callDriver(slot, deadline, 'tick')) as DriverResult;
@@ -147,7 +166,7 @@ export class Sandbox {
     } catch (error) {
       return await this.recover(slot, error);
     } finally {
-      clearTimeout(watchdog);
+      this.endCall(watchdog);
     }
   }
 
@@ -155,20 +174,20 @@ export class Sandbox {
    * Calls a global function of the current context with JSON arguments (hidden tests). Each call has the
    * full time limit; if a call kills the isolate, the caller sees `stateLost` and must load its code again.
    */
-  async callFunction(name: string, argsJson: string): Promise<CallOutcome & { stateLost?: boolean }> {
+  async callFunction(name: string, argsJson: string, timeLimitMs = this.limits.timeLimitMs): Promise<CallOutcome & { stateLost?: boolean }> {
     this.assertOpen();
     if (!this.slot) throw new EnvFailureError('Sandbox.callFunction called before newEpisode()');
     const slot = this.slot;
-    const deadline = performance.now() + this.limits.timeLimitMs;
-    const watchdog = this.watch(deadline);
+    const deadline = performance.now() + Math.min(timeLimitMs, this.limits.timeLimitMs);
+    const watchdog = this.startCall(deadline);
     try {
       const [status, text] = (await this.callDriver(slot, deadline, 'call', name, argsJson)) as ['ok' | 'error', string];
       return status === 'ok' ? { ok: true, value: text } : { ok: false, error: text };
     } catch (error) {
-      const recovered = await this.recover(slot, error);
+      const recovered = await this.recover(slot, error, Math.min(timeLimitMs, this.limits.timeLimitMs));
       return { ok: false, error: recovered.error ?? 'the call failed', stateLost: recovered.stateLost };
     } finally {
-      clearTimeout(watchdog);
+      this.endCall(watchdog);
     }
   }
 
@@ -187,22 +206,30 @@ export class Sandbox {
   /** Bytes used on the isolate's heap, garbage included (0 once it is disposed); for soak tests and benchmarks. */
   async heapUsedBytes(): Promise<number> {
     if (this.isolate.isDisposed) return 0;
-    const statistics = await this.isolate.getHeapStatistics();
-    return statistics.used_heap_size + statistics.externally_allocated_size;
+    try {
+      const statistics = await this.withSetupDeadline(this.isolate.getHeapStatistics());
+      return statistics.used_heap_size + statistics.externally_allocated_size;
+    } catch (error) {
+      if (this.isolate.isDisposed) return 0;
+      throw error;
+    }
   }
 
   // -------------------------------------------------------------------------------------------------
 
   private async startIsolate(): Promise<void> {
-    this.isolate = new this.ivm.Isolate({ memoryLimit: this.limits.memoryLimitMb });
-    this.prelude = await this.isolate.compileScript(PRELUDE, { filename: 'turngym:prelude' });
+    const isolate = new this.ivm.Isolate({ memoryLimit: this.limits.memoryLimitMb });
+    this.isolate = isolate;
+    this.prelude = await isolate.compileScript(PRELUDE, { filename: 'turngym:prelude' });
+    this.idleSince = isolate.cpuTime;
+    this.guardIdleTime(isolate);
   }
 
   private async prepareSlot(): Promise<Slot> {
     const isolate = this.isolate;
-    const context = await isolate.createContext();
+    const context = await this.withSetupDeadline(isolate.createContext());
     try {
-      const driver = (await this.prelude.run(context, { reference: true, timeout: 5000 })) as Slot['driver'];
+      const driver = (await this.withSetupDeadline(this.prelude.run(context, { reference: true, timeout: SETUP_DEADLINE_MS }))) as Slot['driver'];
       return { context, driver };
     } catch (error) {
       context.release();
@@ -211,10 +238,54 @@ export class Sandbox {
   }
 
   private async configure(slot: Slot): Promise<void> {
-    await slot.driver.apply(undefined, ['configure', this.seed, this.limits.maxOutputChars], {
-      arguments: { copy: true },
-      timeout: 1000,
-    });
+    const configured = slot.driver.apply(undefined, ['configure', this.seed, this.limits.maxOutputChars], { arguments: { copy: true }, timeout: 1000 });
+    await this.withSetupDeadline(configured);
+  }
+
+  /** Waits for set-up work on the isolate; past the set-up deadline the isolate is disposed (the work then rejects). */
+  private async withSetupDeadline<T>(work: Promise<T>): Promise<T> {
+    const isolate = this.isolate;
+    const timer = setTimeout(() => this.kill(isolate, 'background'), SETUP_DEADLINE_MS);
+    try {
+      return await work;
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
+  /**
+   * Disposes the isolate when it runs code outside any call (no call in flight, its CPU clock moving) for longer
+   * than a call may run. Stops by itself once the isolate is disposed.
+   */
+  private guardIdleTime(isolate: ivm.Isolate): void {
+    const budgetNs = BigInt(this.limits.timeLimitMs + IDLE_CPU_ALLOWANCE_MS) * 1_000_000n;
+    const timer = setInterval(() => {
+      if (isolate.isDisposed || this.closed) return clearInterval(timer);
+      if (isolate !== this.isolate || this.callsInFlight > 0) return;
+      if (isolate.cpuTime - this.idleSince > budgetNs) {
+        this.kill(isolate, 'background');
+        clearInterval(timer);
+      }
+    }, IDLE_CHECK_MS);
+    timer.unref();
+  }
+
+  private kill(isolate: ivm.Isolate, reason: KillReason): void {
+    if (isolate.isDisposed) return;
+    this.killReasons.set(isolate, reason);
+    isolate.dispose();
+  }
+
+  /** Marks a call as running and starts its watchdog. */
+  private startCall(deadline: number): ReturnType<typeof setTimeout> {
+    this.callsInFlight++;
+    return this.watch(deadline);
+  }
+
+  private endCall(watchdog: ReturnType<typeof setTimeout>): void {
+    clearTimeout(watchdog);
+    this.callsInFlight--;
+    if (!this.isolate.isDisposed) this.idleSince = this.isolate.cpuTime;
   }
 
   private callDriver(slot: Slot, deadline: number, ...args: unknown[]): Promise<unknown> {
@@ -225,33 +296,34 @@ export class Sandbox {
   /** A host timer that disposes the isolate if a call runs far past its limit (it should never fire). */
   private watch(deadline: number): ReturnType<typeof setTimeout> {
     const isolate = this.isolate;
-    const timer = setTimeout(() => {
-      if (isolate.isDisposed) return;
-      this.disposedByWatchdog = isolate;
-      isolate.dispose();
-    }, deadline - performance.now() + WATCHDOG_GRACE_MS);
+    const timer = setTimeout(() => this.kill(isolate, 'time'), deadline - performance.now() + WATCHDOG_GRACE_MS);
     timer.unref();
     return timer;
   }
 
-  /** Turns a failed call into a result; a dead isolate is replaced (state lost). */
-  private async recover(slot: Slot, error: unknown): Promise<CellResult> {
+  /**
+   * Turns a failed call into a result; a dead isolate is replaced (state lost). With the isolate alive, the call
+   * was stopped at the time limit, or an exception got past the driver (it catches everything the cell throws,
+   * so only agent code can raise one there, e.g. a promise job after the cell whose intrinsics it sabotaged):
+   * either way the cell's error, and the episode goes on with its state.
+   */
+  private async recover(slot: Slot, error: unknown, timeLimitMs = this.limits.timeLimitMs): Promise<CellResult> {
     const message = describeError(error);
     if (!this.isolate.isDisposed) {
-      if (message !== TIMED_OUT) throw new EnvFailureError(`The sandbox failed: ${message}`, { cause: error });
-      // isolated-vm stopped the code; the isolate and the cell's earlier state survive.
       let output = '';
       let outputChars = 0;
       try {
-        [output, outputChars] = (await slot.driver.apply(undefined, ['abort'], { result: { copy: true }, timeout: 1000 })) as [string, number];
+        // Drops pending timers and the pending cell, and returns the output written so far.
+        const abort = slot.driver.apply(undefined, ['abort'], { result: { copy: true }, timeout: 1000 });
+        [output, outputChars] = (await this.withSetupDeadline(abort)) as [string, number];
       } catch {
-        // The output is lost if even the abort cannot run; the limit message still says what happened.
+        // The output is lost if even the abort cannot run; the message still says what happened.
       }
-      const seconds = this.limits.timeLimitMs;
+      if (message !== TIMED_OUT) return { output, outputChars, error: `Uncaught ${message} (raised outside the cell's own code, by a promise job or a sabotaged built-in)`, stateLost: false };
       return {
         output,
         outputChars,
-        error: `TimeoutError: the code ran longer than the time limit (${seconds} ms) and was stopped. Variables and functions defined before are kept; pending timers were cleared.`,
+        error: `TimeoutError: the code ran longer than the time limit (${timeLimitMs} ms) and was stopped. Variables and functions defined before are kept; pending timers were cleared.`,
         limit: 'time',
         stateLost: false,
       };
@@ -260,19 +332,17 @@ export class Sandbox {
     this.assertOpen();
     // Otherwise isolated-vm disposed it for one of two reasons: our watchdog, or the memory limit (which may
     // have been hit by the background build of the next context, in which case the message only says disposed).
-    const memory = this.disposedByWatchdog !== this.isolate;
+    const reason = this.killReasons.get(this.isolate);
     this.isolatesKilled++;
     await this.replaceIsolate();
     await this.enterContext();
-    return {
-      output: '',
-      outputChars: 0,
-      error: memory
-        ? `RangeError: the code used more than the memory limit (${this.limits.memoryLimitMb} MB). The interpreter was restarted: all variables and functions defined so far were lost.`
-        : `TimeoutError: the code did not stop at the time limit (${this.limits.timeLimitMs} ms). The interpreter was restarted: all variables and functions defined so far were lost.`,
-      limit: memory ? 'memory' : 'time',
-      stateLost: true,
+    const restarted = 'The interpreter was restarted: all variables and functions defined so far were lost.';
+    const messages: Record<KillReason | 'memory', string> = {
+      memory: `RangeError: the code used more than the memory limit (${this.limits.memoryLimitMb} MB). ${restarted}`,
+      time: `TimeoutError: the code did not stop at the time limit (${timeLimitMs} ms). ${restarted}`,
+      background: `TimeoutError: code kept running after its call had returned (a callback or promise job outside any call) for longer than the time limit (${this.limits.timeLimitMs} ms). ${restarted}`,
     };
+    return { output: '', outputChars: 0, error: messages[reason ?? 'memory'], limit: reason === undefined ? 'memory' : 'time', stateLost: true };
   }
 
   /** Disposes the isolate (if alive) with its contexts and starts a new one; no context is entered yet. */
@@ -306,9 +376,8 @@ export class Sandbox {
   }
 
   /** Share of the memory limit the isolate's heap holds now, garbage included. */
-  private heapFraction(): number {
-    const statistics = this.isolate.getHeapStatisticsSync();
-    return (statistics.used_heap_size + statistics.externally_allocated_size) / (this.limits.memoryLimitMb * 2 ** 20);
+  private async heapFraction(): Promise<number> {
+    return (await this.heapUsedBytes()) / (this.limits.memoryLimitMb * 2 ** 20);
   }
 
   private assertOpen(): void {

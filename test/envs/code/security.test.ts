@@ -21,6 +21,8 @@ interface Case {
   code: string;
   /** Checks the step's observation (beyond "the host is untouched and the next step works"). */
   expect?: (result: StepResult) => void;
+  /** The case sabotages what the display relies on, so the next step only has to be an observation. */
+  spoilsDisplay?: boolean;
 }
 
 const timesOut = (result: StepResult) => expect(result.info.error?.code).toBe('TIMEOUT');
@@ -33,6 +35,7 @@ const timesOutOrRunsOutOfMemory = (result: StepResult) => {
   expect(result.info.state_lost).toBe(true);
   expect(result.observation.text).toMatch(/more than the memory limit/);
 };
+const notDefined = (name: string) => (result: StepResult) => expect(result.observation.text).toMatch(new RegExp(`ReferenceError: ${name} is not defined`));
 const noHostValue = (result: StepResult) => {
   expect(result.observation.text).not.toMatch(/\[object process\]|'object'|node:|\/work\//);
 };
@@ -76,6 +79,40 @@ const CASES: Case[] = [
   { name: 'replacing eval, console and Reflect', code: 'eval = null; console = null; Reflect.apply = null; globalThis.Reflect = null; 2', expect: (r) => expect(r.observation.text).toBe('=> 2') },
   { name: 'null-prototype global', code: 'Object.setPrototypeOf(globalThis, null); 3', expect: (r) => expect(r.observation.text).toBe('=> 3') },
   { name: 'Array iterator sabotage', code: 'Array.prototype[Symbol.iterator] = function* () { for (;;) yield 1 }; [1, 2]', expect: (r) => expect(r.observation.text).toBe('=> [ 1, 2 ]') },
+  // Sabotage of what the driver formats with: the cell's own error or output, never a failure of the env.
+  {
+    name: 'index accessors on Array.prototype that throw (broke every step until reset)',
+    code: "for (let i = 0; i < 8; i++) Object.defineProperty(Array.prototype, i, { get() { throw new Error('get') }, set() { throw new Error('set') }, configurable: true }); console.log('still', 'here'); ({ a: [1, 2], b: new Map([[1, 2]]) })",
+    expect: (r) => expect(r.observation.text).toBe('still here\n=> { a: [ 1, 2 ], b: Map(1) { 1 => 2 } }'),
+  },
+  {
+    name: 'get and set on Object.prototype (descriptors read them)',
+    code: "Object.prototype.get = () => 1; Object.prototype.set = () => 2; Object.prototype.value = 3; ({ x: 1, y: [2] })",
+    expect: (r) => expect(r.observation.text).toBe('=> { x: 1, y: [ 2 ] }'),
+  },
+  {
+    name: 'toString and valueOf that throw on every prototype',
+    code: "for (const proto of [Object.prototype, Function.prototype, Array.prototype, Error.prototype, Symbol.prototype, Number.prototype, String.prototype]) { proto.toString = () => { throw new Error('ts') }; proto.valueOf = () => { throw new Error('vo') } } console.log({ a: 1 }, [2], 3, 'x'); throw new Error('boom')",
+    expect: (r) => expect(r.observation.text).toMatch(/^\{ a: 1 \} \[ 2 \] 3 x\nUncaught Error: boom/),
+  },
+  {
+    name: 'Symbol.toPrimitive on Object.prototype',
+    code: "Object.prototype[Symbol.toPrimitive] = () => { throw new Error('prim') }; throw { message: 'm' }",
+    expect: fails,
+  },
+  // Display uses regular expressions: sabotaging RegExp.prototype.exec spoils the episode's display (said so), never the env.
+  {
+    name: 'RegExp.prototype.exec that throws',
+    code: "RegExp.prototype.exec = () => { throw new Error('exec') }; ({ 'a b': 1 })",
+    expect: (r) => expect(r.observation.text).toBe('=> [value could not be displayed: exec]'),
+    spoilsDisplay: true,
+  },
+  { name: 'Promise.prototype.then that throws, then a promise', code: "Promise.prototype.then = () => { throw new Error('then') }; Promise.resolve(1)", expect: (r) => expect(r.info.error?.code).not.toBe('ENV_FAILURE') },
+  {
+    name: 'Promise constructor species sabotage (an exception past the driver)',
+    code: "Object.defineProperty(Promise.prototype, 'constructor', { get() { throw new Error('species') } }); Promise.resolve(1)",
+    expect: (r) => expect(r.observation.text).toMatch(/^Uncaught species \(raised outside the cell's own code/),
+  },
   // Time: loops, microtasks, timers, regular expressions, WebAssembly, Atomics.
   { name: 'infinite loop', code: 'while (true) {}', expect: timesOut },
   { name: 'loop that swallows exceptions', code: 'for (;;) { try { for (;;) {} } catch (error) {} finally { continue } }', expect: timesOut },
@@ -87,8 +124,24 @@ const CASES: Case[] = [
   { name: 'catastrophic regular expression', code: "/^(a+)+$/.test('a'.repeat(40) + 'b')", expect: timesOut },
   // WebAssembly is removed from every context (its memory escapes the heap limit), so its loops cannot run.
   { name: 'WebAssembly infinite loop', code: `new WebAssembly.Instance(new WebAssembly.Module(${WASM_LOOP})).exports.f()`, expect: (r) => expect(r.observation.text).toMatch(/ReferenceError: WebAssembly is not defined/) },
-  { name: 'Atomics.wait forever', code: 'Atomics.wait(new Int32Array(new SharedArrayBuffer(16)), 0, 0)', expect: timesOut },
-  { name: 'Atomics.wait with a long timeout', code: 'Atomics.wait(new Int32Array(new SharedArrayBuffer(16)), 0, 0, 60000)', expect: timesOut },
+  // Atomics and SharedArrayBuffer are removed: Atomics.waitAsync aborted the whole host process (SIGABRT).
+  { name: 'Atomics.wait forever', code: 'Atomics.wait(new Int32Array(new SharedArrayBuffer(16)), 0, 0)', expect: notDefined('Atomics') },
+  { name: 'Atomics.waitAsync awaited (aborted the host)', code: 'await Atomics.waitAsync(new Int32Array(new SharedArrayBuffer(16)), 0, 0, 50).value.then((v) => v)', expect: notDefined('Atomics') },
+  { name: 'Atomics.waitAsync not awaited (aborted the host)', code: 'Atomics.waitAsync(new Int32Array(new SharedArrayBuffer(16)), 0, 0, 20); 1', expect: notDefined('Atomics') },
+  { name: 'SharedArrayBuffer through a typed array of a wasm memory', code: 'new WebAssembly.Memory({ initial: 1, maximum: 1, shared: true }).buffer', expect: notDefined('WebAssembly') },
+  {
+    name: 'no intrinsic isolated-vm cannot contain is reachable',
+    code: "['Atomics', 'SharedArrayBuffer', 'FinalizationRegistry', 'WeakRef', 'Intl', 'WebAssembly'].filter((name) => name in globalThis || Object.getOwnPropertyNames(globalThis).includes(name))",
+    expect: (r) => expect(r.observation.text).toBe('=> []'),
+  },
+  { name: 'Intl reached through a locale method', code: "typeof (1).toLocaleString('de-DE', { style: 'currency', currency: 'EUR' }) + ' ' + typeof Intl", expect: (r) => expect(r.observation.text).toBe("=> 'string undefined'") },
+  // Code outside any call: cleanup callbacks of the garbage collector ran with no time limit and blocked the host.
+  {
+    name: 'FinalizationRegistry whose cleanup loops',
+    code: 'const registry = new FinalizationRegistry(() => { for (;;) {} }); for (let i = 0; i < 10000; i++) registry.register({}, i)',
+    expect: notDefined('FinalizationRegistry'),
+  },
+  { name: 'WeakRef', code: 'new WeakRef({})', expect: notDefined('WeakRef') },
   // Stack and output.
   { name: 'deep recursion', code: 'function down(n) { return down(n + 1) + 1 } down(0)', expect: (r) => expect(r.observation.text).toMatch(/Maximum call stack size exceeded/) },
   { name: 'deep recursion while formatting', code: 'let nest = []; for (let i = 0; i < 1e4; i++) nest = [nest]; nest', expect: (r) => expect(r.observation.text).toBe('=> [ [ [ [ [Array] ] ] ] ]') },
@@ -146,7 +199,8 @@ describe('code/ sandbox security', () => {
       expect(({} as Record<string, unknown>).polluted).toBeUndefined();
       expect(existsSync(CANARY)).toBe(false);
       const next = await env.step({ tool: 'run', args: { code: '[1, 2, 3].map((x) => x * 2)' } });
-      expect(next.observation.text).toBe('=> [ 2, 4, 6 ]');
+      if (testCase.spoilsDisplay) expect(next.info.error).toBeUndefined();
+      else expect(next.observation.text).toBe('=> [ 2, 4, 6 ]');
     });
   }
 });
@@ -194,5 +248,108 @@ describe('code/ soak', () => {
     expect(heapMb).toBeLessThan(64);
     expect(rssGrowthMb).toBeLessThan(200);
     expect(rssAfterEnvsMb).toBeLessThan(300);
+  });
+});
+
+describe('code/ sandbox: code outside any call', () => {
+  // Agent code can no longer start work outside a call (FinalizationRegistry, WeakRef, Atomics.waitAsync and
+  // WebAssembly are gone). To prove the guard behind that, this test injects such work itself, through the
+  // host's handle on the isolate: a second context (not the agent's) whose cleanup callback loops, started by
+  // the garbage collector. Named for what it is: a fault agent code cannot cause any more.
+  async function startBackgroundLoop(sandbox: Sandbox): Promise<void> {
+    const isolate = (sandbox as unknown as { isolate: import('isolated-vm').Isolate }).isolate;
+    const context = await isolate.createContext();
+    await context.eval('globalThis.registry = new FinalizationRegistry(() => { for (;;) {} }); for (let i = 0; i < 10000; i++) registry.register({}, i); 1');
+    await context.eval('for (let j = 0; j < 20; j++) { let garbage = []; for (let i = 0; i < 100000; i++) garbage.push({ i }) } 1');
+  }
+  async function heartbeatsWhile<T>(work: Promise<T>): Promise<{ value: T; beats: number }> {
+    let beats = 0;
+    const heartbeat = setInterval(() => beats++, 50);
+    try {
+      return { value: await work, beats };
+    } finally {
+      clearInterval(heartbeat);
+    }
+  }
+
+  it('stops a cleanup callback that loops between calls, and says so at the next call', async () => {
+    const sandbox = await Sandbox.create({ timeLimitMs: 300 });
+    try {
+      await sandbox.newEpisode(1);
+      await sandbox.run('var kept = 41');
+      await startBackgroundLoop(sandbox);
+      const isolate = (sandbox as unknown as { isolate: import('isolated-vm').Isolate }).isolate;
+      const { beats } = await heartbeatsWhile(
+        (async () => {
+          for (let waited = 0; waited < 20_000 && !isolate.isDisposed; waited += 50) await new Promise((resolve) => setTimeout(resolve, 50));
+        })(),
+      );
+      expect(isolate.isDisposed).toBe(true);
+      expect(beats).toBeGreaterThan(2); // the host's event loop kept running meanwhile
+      const next = await sandbox.run('typeof kept');
+      expect(next.stateLost).toBe(true);
+      expect(next.error).toMatch(/^TimeoutError: code kept running after its call had returned .* The interpreter was restarted/);
+      expect((await sandbox.run('kept = 1; kept + 1')).value).toBe('2');
+    } finally {
+      await sandbox.close();
+    }
+  });
+
+  it('starts the next episode when the isolate is busy outside any call (the reset used to block the host for good)', async () => {
+    const sandbox = await Sandbox.create({ timeLimitMs: 300 });
+    try {
+      await sandbox.newEpisode(1);
+      await startBackgroundLoop(sandbox);
+      const { beats } = await heartbeatsWhile(sandbox.newEpisode(2));
+      expect(beats).toBeGreaterThan(2);
+      expect((await sandbox.run('6 * 7')).value).toBe('42');
+    } finally {
+      await sandbox.close();
+    }
+  });
+});
+
+describe('code/ sandbox: memory outside the heap', () => {
+  it('keeps the host flat while a cell makes locale-formatted values for seconds', async () => {
+    const env = await make('code/calc-v0', { timeLimitMs: 4000, memoryLimitMb: 64 });
+    await env.reset({ seed: 1 });
+    const rssBefore = process.memoryUsage().rss;
+    // With Intl, this kept ICU objects alive (hundreds of MB of native memory for a 64 MB heap); without it,
+    // the locale methods' ICU objects live only for the call.
+    const result = await env.step({
+      tool: 'run',
+      args: {
+        code: "const keep = []; const start = Date.now(); while (Date.now() - start < 3000) { try { keep.push(new Intl.Segmenter('en', { granularity: 'word' }), new Intl.DateTimeFormat('de-DE', { dateStyle: 'full' })) } catch { keep.push((keep.length + 0.5).toLocaleString('de-DE', { style: 'currency', currency: 'EUR' }), new Date(keep.length).toLocaleString('ja-JP'), 'a'.localeCompare('b', 'sv')) } } keep.length",
+      },
+    });
+    const growthMb = (process.memoryUsage().rss - rssBefore) / 2 ** 20;
+    await env.close();
+    console.log(`code/ native memory: host RSS grew ${growthMb.toFixed(0)} MB under locale formatting for 3 s (64 MB sandbox); ${result.observation.text.slice(0, 80)}`);
+    expect(result.info.error?.code).not.toBe('ENV_FAILURE');
+    expect(growthMb).toBeLessThan(150);
+  });
+});
+
+describe('code/functions-v0 hidden tests', () => {
+  it('bound a whole submission, not each test: a function that loops costs two time limits', async () => {
+    const { runHiddenTests, HIDDEN_TESTS_TIME_LIMITS } = await import('../../../src/envs/code/functions.js');
+    const argsList = Array.from({ length: 12 }, (_, i) => [i]);
+    const { outcomes } = await runHiddenTests('function spin(n) { for (;;) {} }', 'spin', argsList, { timeLimitMs: 200, memoryLimitMb: 32, maxOutputChars: 4096, maxCodeChars: 20_000 });
+    expect(HIDDEN_TESTS_TIME_LIMITS).toBe(2);
+    const timedOut = outcomes.filter((outcome) => !outcome.ok && /TimeoutError/.test(outcome.error));
+    const notRun = outcomes.filter((outcome) => !outcome.ok && /^not run: the hidden tests used their whole time budget \(400 ms for all of them\)/.test(outcome.error));
+    expect(timedOut.length).toBeGreaterThanOrEqual(1);
+    expect(timedOut.length).toBeLessThanOrEqual(2);
+    expect(timedOut.length + notRun.length).toBe(12);
+  });
+
+  it('scores a correct submission that sabotages Array.prototype first', async () => {
+    const { runHiddenTests } = await import('../../../src/envs/code/functions.js');
+    const code = "Object.defineProperty(Array.prototype, '0', { get() { throw new Error('get') }, set() { throw new Error('set') }, configurable: true });\nfunction pair(n) { return { n, twice: n * 2, list: Array.of(n, n + 1) } }";
+    const { outcomes } = await runHiddenTests(code, 'pair', [[1], [2]], { timeLimitMs: 1000, memoryLimitMb: 32, maxOutputChars: 4096, maxCodeChars: 20_000 });
+    expect(outcomes).toEqual([
+      { ok: true, value: '{"list":[1,2],"n":1,"twice":2}' },
+      { ok: true, value: '{"list":[2,3],"n":2,"twice":4}' },
+    ]);
   });
 });
