@@ -4,17 +4,26 @@
  * Lookup order: the `TURNGYM_CHROMIUM` environment variable (a path to a Chromium or Chrome binary), then
  * `chromium-headless-shell` on the PATH (Debian's package: `apt-get install -y chromium-headless-shell`),
  * then `chromium` / `chromium-browser`, then a browser installed by Playwright itself (`npx playwright install
- * chromium`). The headless shell comes first because it is the same engine without the desktop browser
- * around it: on a 2-core machine a navigation took 25-40 ms in it against 200-600 ms in the full browser's
- * headless mode, and a reset about 70 ms against 550-1,100 ms (Playwright prefers it for headless runs too).
+ * chromium`), and last the headless Chromium packaged in the `@sparticuz/chromium` dependency, so that
+ * `npm install` alone brings a working browser. The headless shell comes first because it is the same engine
+ * without the desktop browser around it: on a 2-core machine a navigation took 25-40 ms in it against
+ * 200-600 ms in the full browser's headless mode, and a reset about 70 ms against 550-1,100 ms (Playwright
+ * prefers it for headless runs too). The packaged browser is a headless shell too (measured against
+ * Debian's in `turngym bench web`); it comes last because a browser the machine's owner installed is
+ * the one they chose and keep up to date.
  *
  * One browser serves every web env of the process; each episode gets its own isolated context. The browser's
  * lifetime is reference-counted ({@link SharedBrowser.acquire} / `release`): the last env to close closes
  * it, so no Chromium process outlives the envs. A browser that crashed or was killed is relaunched on the
  * next `browser()` call.
  */
-import { accessSync, constants, existsSync, readFileSync, statSync } from 'node:fs';
-import { delimiter, join } from 'node:path';
+import { randomUUID } from 'node:crypto';
+import { accessSync, constants, createReadStream, createWriteStream, existsSync, mkdirSync, readFileSync, renameSync, rmSync, statSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { homedir } from 'node:os';
+import { delimiter, dirname, join, resolve } from 'node:path';
+import { pipeline } from 'node:stream/promises';
+import { createBrotliDecompress } from 'node:zlib';
 import type { Browser } from 'playwright-core';
 import { EnvFailureError, TurngymError, describeError } from '../errors.js';
 
@@ -36,14 +45,23 @@ export const CHROMIUM_ARGS = [
 ];
 
 const INSTALL_HINT =
-  `Install it with \`apt-get install -y chromium-headless-shell\` (Debian; or \`chromium\`) or \`npx playwright install chromium\`, ` +
+  `Run \`npm install\` (it brings the packaged @sparticuz/chromium), install one with \`apt-get install -y chromium-headless-shell\` (Debian; or \`chromium\`) or \`npx playwright install chromium\`, ` +
   `or point ${CHROMIUM_ENV} at a Chromium or Chrome binary.`;
 
 /** Where the Chromium binary was found, and how. */
 export interface ChromiumLocation {
   path: string;
-  source: 'env' | 'path' | 'playwright';
+  /** `env`: TURNGYM_CHROMIUM; `path`: the PATH; `playwright`: Playwright's browser cache; `packaged`: the @sparticuz/chromium dependency. */
+  source: 'env' | 'path' | 'playwright' | 'packaged';
 }
+
+/** Words for each source, in the line that says which browser was picked. */
+const SOURCE_WORDS: Record<ChromiumLocation['source'], string> = {
+  env: `from ${CHROMIUM_ENV}`,
+  path: 'from the PATH',
+  playwright: "from Playwright's browser cache",
+  packaged: 'packaged with @sparticuz/chromium',
+};
 
 /**
  * Finds a Chromium binary (see the module docs for the order). Throws a `NOT_SUPPORTED` error that says
@@ -66,9 +84,45 @@ export async function findChromium(environment: NodeJS.ProcessEnv = process.env)
     const path = chromium.executablePath();
     if (path && isExecutable(path)) return { path, source: 'playwright' };
   } catch {
-    // Playwright knows no browser for this platform; fall through to the error below.
+    // Playwright knows no browser for this platform; fall through to the packaged one.
   }
+  const packaged = await packagedChromium(environment);
+  if (packaged) return { path: packaged, source: 'packaged' };
   throw new TurngymError('NOT_SUPPORTED', `No Chromium found for the web environments. ${INSTALL_HINT}`);
+}
+
+/**
+ * The headless Chromium packaged in the `@sparticuz/chromium` dependency (a brotli-compressed binary that npm
+ * installs like any package), decompressed once per package version into the user's cache folder
+ * (`$XDG_CACHE_HOME/turngym`, default `~/.cache/turngym`; about 190 MB, 2 s). The binary is written under a
+ * temporary name and renamed, so processes that start at once (test workers) never launch a half-written one.
+ * Undefined when the package is not installed or has no binary for this machine. Its own `executablePath()`
+ * is not used: it writes to a fixed /tmp path without that care.
+ */
+export async function packagedChromium(environment: NodeJS.ProcessEnv = process.env): Promise<string | undefined> {
+  let root: string;
+  try {
+    // The package exports only its entry (build/cjs/index.cjs); its root is two folders above.
+    root = resolve(dirname(createRequire(import.meta.url).resolve('@sparticuz/chromium')), '..', '..');
+  } catch {
+    return undefined;
+  }
+  const compressed = join(root, 'bin', 'chromium.br');
+  if (process.platform !== 'linux' || process.arch !== 'x64' || !existsSync(compressed)) return undefined;
+  const { version } = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')) as { version: string };
+  const cache = join(environment.XDG_CACHE_HOME || join(environment.HOME || homedir(), '.cache'), 'turngym');
+  const binary = join(cache, `chromium-${version}`, 'chromium');
+  if (isExecutable(binary)) return binary;
+  mkdirSync(dirname(binary), { recursive: true });
+  const partial = `${binary}.${process.pid}-${randomUUID()}.partial`;
+  try {
+    await pipeline(createReadStream(compressed), createBrotliDecompress(), createWriteStream(partial, { mode: 0o755 }));
+    renameSync(partial, binary);
+  } catch (error) {
+    rmSync(partial, { force: true });
+    throw new TurngymError('NOT_SUPPORTED', `Could not unpack the packaged Chromium into ${dirname(binary)}: ${describeError(error)}. Free some disk space or set XDG_CACHE_HOME to a writable folder. ${INSTALL_HINT}`);
+  }
+  return binary;
 }
 
 function isExecutable(path: string): boolean {
@@ -189,12 +243,22 @@ export class SharedBrowser {
   }
 }
 
-/** Launches a headless Chromium through playwright-core with {@link CHROMIUM_ARGS}. */
+let announced = false;
+
+/**
+ * Launches a headless Chromium through playwright-core with {@link CHROMIUM_ARGS}. The first launch of the
+ * process says on stderr, in one line, which browser was picked and where it came from.
+ */
 export async function launchChromium(): Promise<Browser> {
   const location = await findChromium();
   const { chromium } = await import('playwright-core');
   try {
-    return await chromium.launch({ executablePath: location.path, headless: true, args: CHROMIUM_ARGS, timeout: 60_000 });
+    const browser = await chromium.launch({ executablePath: location.path, headless: true, args: CHROMIUM_ARGS, timeout: 60_000 });
+    if (!announced) {
+      announced = true;
+      console.error(`turngym: web envs use Chromium ${browser.version()} ${SOURCE_WORDS[location.source]} (${location.path})`);
+    }
+    return browser;
   } catch (error) {
     throw new EnvFailureError(`Could not launch Chromium at ${location.path} (found via ${location.source}): ${describeError(error).split('\n')[0]}`, {
       cause: error,

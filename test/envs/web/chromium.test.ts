@@ -1,8 +1,9 @@
-import { chmodSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { debianBinary, findChromium } from '../../../src/envs/web/chromium.js';
+import { chromium } from 'playwright-core';
+import { CHROMIUM_ARGS, debianBinary, findChromium, packagedChromium } from '../../../src/envs/web/chromium.js';
 
 const root = mkdtempSync(join(tmpdir(), 'turngym-chromium-'));
 afterAll(() => rmSync(root, { recursive: true, force: true }));
@@ -36,5 +37,26 @@ describe('finding Chromium', () => {
     expect(await findChromium({ PATH: bin })).toEqual({ path: fullBinary, source: 'path' });
     expect(await findChromium({ PATH: bin, TURNGYM_CHROMIUM: shellBinary })).toEqual({ path: shellBinary, source: 'env' });
     await expect(findChromium({ PATH: bin, TURNGYM_CHROMIUM: join(root, 'missing') })).rejects.toThrow(/not an executable file/);
+  });
+});
+
+describe('the packaged Chromium (@sparticuz/chromium)', () => {
+  it('is found last, unpacked once into the cache by processes racing for it, and launches', async () => {
+    const cache = join(root, 'cache');
+    // No browser on the PATH and none in Playwright's cache: what a fresh machine has after `npm install`.
+    const fresh = { PATH: join(root, 'empty'), XDG_CACHE_HOME: cache, HOME: root };
+    const [first, second] = await Promise.all([findChromium(fresh), packagedChromium(fresh)]);
+    expect(first).toEqual({ path: join(cache, 'turngym', 'chromium-143.0.4', 'chromium'), source: 'packaged' });
+    expect(second).toBe(first.path);
+    expect(readdirSync(join(cache, 'turngym', 'chromium-143.0.4'))).toEqual(['chromium']); // no partial file left
+    const browser = await chromium.launch({ executablePath: first.path, headless: true, args: CHROMIUM_ARGS });
+    try {
+      const page = await browser.newPage();
+      await page.setContent('<button onclick="this.textContent = \'clicked\'">go</button>');
+      await page.click('button');
+      expect(await page.textContent('button')).toBe('clicked');
+    } finally {
+      await browser.close();
+    }
   });
 });
