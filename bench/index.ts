@@ -23,8 +23,8 @@ export const benchmarks: Record<string, Benchmark> = {
     run: async ({ quick }) => (await import('./env-step.js')).runEnvStep(quick ? { steps: 2000, rounds: 2 } : {}),
   },
   search: {
-    description: 'search/ engine: FTS5 index build rate and query p50/p99 at 10k and 100k docs (entity names, 3 common words): raw engine vs env vs exhaustive FTS5 vs MiniSearch',
-    run: async ({ quick }) => (await import('./search.js')).runSearchBench(quick ? { sizes: [5000], entityQueries: 200, commonQueries: 40 } : {}),
+    description: 'search/ engine: FTS5 index build rate and query p50/p99 at 10k and 100k docs (entity names, 3 common words): raw engine vs env vs exhaustive FTS5 vs MiniSearch; snippets of 20 documents of 100 KB (a query of stopwords, a name), old vs new',
+    run: async ({ quick }) => (await import('./search.js')).runSearchBench(quick ? { sizes: [5000], entityQueries: 200, commonQueries: 40, longDocumentRounds: 3 } : {}),
   },
   scale: {
     description: 'env servers: aggregate steps/s with 1, 2 and 4 server processes (serve --workers) under load from 2 client processes; time from killing (SIGKILL) or freezing (SIGSTOP) a server to the pool routing around it',

@@ -12,6 +12,11 @@
  *   fast-path speed-up (exhaustive / rankOnly), speed-up over MiniSearch (MiniSearch / rankOnly, and
  *   MiniSearch / raw), and the mean overlap of the top-10 ids of the engine and MiniSearch.
  * - The env's reset latency (1-4 hops; the corpus is shared, so a reset only draws a question).
+ * - Long documents (issue 35, item 8): 20 documents of 100 KB of article text, searched for the six
+ *   stopwords `the of a and in by` (the attack: thousands of matches per document) and for an entity name
+ *   (a normal query), k = 20, with the engine's snippets and with the old snippet maker, which compared
+ *   every pair of matches (bench/search-snippet-baseline.ts), run by turns in the same rounds; also the
+ *   snippets alone on the same 20 documents. Ratios of medians, old / new.
  */
 import { mkdtempSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -20,11 +25,12 @@ import MiniSearch from 'minisearch';
 import type { Env } from '../src/envs/env.js';
 import { make } from '../src/envs/registry.js';
 import { generatedIndexPath } from '../src/envs/search/corpus.js';
-import { hashDocuments, openIndex, parseQuery, type Fts5Retriever } from '../src/envs/search/engine.js';
+import { hashDocuments, makeSnippet, openIndex, parseQuery, type Fts5Retriever, type SearchDocument } from '../src/envs/search/engine.js';
 import { generateKnowledgeBase } from '../src/envs/search/kb.js';
 import { Rng } from '../src/envs/task.js';
 import '../src/envs/search/index.js';
-import { latencySummary, now, round } from './stats.js';
+import { quadraticSnippet } from './search-snippet-baseline.js';
+import { latencySummary, median, now, round } from './stats.js';
 
 export interface SearchBenchOptions {
   /** Corpus sizes (documents). */
@@ -33,6 +39,8 @@ export interface SearchBenchOptions {
   commonQueries?: number;
   /** Also index and query with MiniSearch (slow to index at 100k). */
   minisearch?: boolean;
+  /** Rounds of the long-document queries (each runs the old snippet maker, about 2 s on the attack). */
+  longDocumentRounds?: number;
 }
 
 const K = 10;
@@ -41,7 +49,9 @@ export async function runSearchBench(options: SearchBenchOptions = {}) {
   const sizes = options.sizes ?? [10_000, 100_000];
   const directory = mkdtempSync(join(tmpdir(), 'turngym-bench-search-'));
   const results: Record<string, unknown>[] = [];
+  let longDocuments: Record<string, unknown>;
   try {
+    longDocuments = benchLongDocuments(directory, options.longDocumentRounds ?? 7);
     for (const size of sizes) results.push(await benchSize(size, directory, options));
   } finally {
     rmSync(directory, { recursive: true, force: true });
@@ -52,7 +62,74 @@ export async function runSearchBench(options: SearchBenchOptions = {}) {
     note: 'latencies in ms; ratios compare variants measured in the same run, query by query',
     targets: { entity_p50_ms_at_100k: 1, env_overhead_ratio_max: 1.2, speedup_vs_minisearch_min: 3 },
     sizes: results,
+    long_documents: longDocuments,
   };
+}
+
+const LONG_DOCUMENTS = 20;
+const LONG_DOCUMENT_CHARS = 100_000;
+
+/** The attack of issue 35 (item 8) and a normal query over long documents: old and new snippets, side by side. */
+function benchLongDocuments(directory: string, rounds: number) {
+  const kb = generateKnowledgeBase({ seed: 0, size: 2000 });
+  const documents: SearchDocument[] = [];
+  for (let index = 0, article = 0; index < LONG_DOCUMENTS; index++) {
+    let text = '';
+    while (text.length < LONG_DOCUMENT_CHARS) text += `${kb.articles[article++ % kb.articles.length]!.text}\n\n`;
+    documents.push({ id: `long-${index}`, title: `Long document ${index}`, text });
+  }
+  const retriever = openIndex({ path: join(directory, 'long.sqlite'), contentHash: hashDocuments(documents), documents: () => documents });
+  const k = LONG_DOCUMENTS;
+  const measure = (query: string) => {
+    const words = new Set(parseQuery(query).terms.flatMap((term) => term.words));
+    // The old engine: the same ranking and documents, then the old snippets.
+    const oldSearch = () => retriever.rankDocuments(query, k).map(({ document }) => quadraticSnippet(document.text, words));
+    const hits = retriever.rankDocuments(query, k).map(({ document }) => document);
+    const samples = { search_new: [] as number[], search_old: [] as number[], snippets_new: [] as number[], snippets_old: [] as number[] };
+    const variants: [keyof typeof samples, () => unknown][] = [
+      ['search_new', () => retriever.search(query, k)],
+      ['search_old', oldSearch],
+      ['snippets_new', () => hits.map((document) => makeSnippet(document.text, words))],
+      ['snippets_old', () => hits.map((document) => quadraticSnippet(document.text, words))],
+    ];
+    const statistics = { ...retriever.snippetStatistics };
+    retriever.search(query, k);
+    const matches = retriever.snippetStatistics.matches - statistics.matches;
+    for (let round = 0; round < rounds; round++) {
+      // Each round runs every variant; the order rotates so that none always finds the caches warm.
+      for (let turn = 0; turn < variants.length; turn++) {
+        const [name, call] = variants[(round + turn) % variants.length]!;
+        const start = now();
+        call();
+        samples[name].push(now() - start);
+      }
+    }
+    const same = hits.filter((document) => makeSnippet(document.text, words) === quadraticSnippet(document.text, words)).length;
+    return {
+      query,
+      hits: hits.length,
+      matches_considered_per_document: round(matches / Math.max(1, hits.length)),
+      search_new: latencySummary(samples.search_new),
+      search_old: latencySummary(samples.search_old),
+      speedup_p50: round(median(samples.search_old) / median(samples.search_new), 3),
+      snippets_new: latencySummary(samples.snippets_new),
+      snippets_old: latencySummary(samples.snippets_old),
+      snippet_speedup_p50: round(median(samples.snippets_old) / median(samples.snippets_new), 3),
+      same_snippets: same,
+    };
+  };
+  try {
+    return {
+      documents: LONG_DOCUMENTS,
+      chars_per_document: LONG_DOCUMENT_CHARS,
+      k,
+      rounds,
+      attack: measure('the of a and in by'),
+      normal: measure(kb.entities.find((entity) => entity.kind === 'person')!.name),
+    };
+  } finally {
+    retriever.close();
+  }
 }
 
 async function benchSize(size: number, directory: string, options: SearchBenchOptions) {

@@ -10,6 +10,8 @@
  * - Ranking is deterministic: BM25 with the title weighted 4x the body, ties broken by document id.
  * - Queries that mix rare and common words (a surname and a first name) take an exact fast path that
  *   scores only the documents with a rare word (see `Fts5Retriever.rank`).
+ * - Snippets cost one sweep over a document's matches, within per-document bounds on the words looked for
+ *   and the matches considered (see {@link makeSnippet}), so long documents cannot make a query slow.
  */
 import { createHash, randomBytes } from 'node:crypto';
 import { mkdirSync, renameSync, rmSync } from 'node:fs';
@@ -264,14 +266,28 @@ export class Fts5Retriever implements Retriever {
   search(query: string, k: number): SearchHit[] {
     const parsed = parseQuery(query);
     const highlight = new Set(parsed.terms.flatMap((term) => term.words));
+    return this.rankedDocuments(parsed, k).map(({ document, score }) => ({
+      id: document.id,
+      title: document.title,
+      snippet: makeSnippet(document.text, highlight, this.snippetStatistics),
+      score,
+    }));
+  }
+
+  /** The top `k` documents with their scores, best first: what `search` returns, before the snippets. */
+  rankDocuments(query: string, k: number): { document: SearchDocument; score: number }[] {
+    return this.rankedDocuments(parseQuery(query), k);
+  }
+
+  private rankedDocuments(parsed: ParsedQuery, k: number): { document: SearchDocument; score: number }[] {
     const ranked = this.rank(parsed, k);
     // One statement for all the hits' documents (a statement call costs more than the row lookups).
     const documents = new Map((this.byRowids.all(JSON.stringify(ranked.map((row) => row.rowid))) as (SearchDocument & { rowid: number })[]).map((row) => [row.rowid, row]));
-    return ranked.map(({ rowid, score }) => {
-      const document = documents.get(rowid)!;
-      return { id: document.id, title: document.title, snippet: makeSnippet(document.text, highlight), score };
-    });
+    return ranked.map(({ rowid, score }) => ({ document: documents.get(rowid)!, score }));
   }
+
+  /** The work of the snippets made so far (see {@link SnippetWork}): what bounds a query's cost on long documents. */
+  readonly snippetStatistics: SnippetWork = { documents: 0, words: 0, matches: 0, steps: 0 };
 
   /**
    * The top `k` rowids by BM25 over the OR of all terms, exactly as the exhaustive query ranks them.
@@ -356,26 +372,65 @@ function idf(documentCount: number, documents: number): number {
 const SNIPPET_CHARS = 200;
 
 /**
- * An excerpt of about {@link SNIPPET_CHARS} characters around the densest run of query words, with those
- * words wrapped in `**`; the opening of the text when no word occurs in it (a title-only match).
+ * Most matches of query words a snippet considers in one document: the first ones in text order. A long
+ * document holds tens of thousands of "the" or "of"; the densest window among its first matches makes as
+ * good a snippet, and the work per document stays bounded whatever the document's length.
  */
-export function makeSnippet(text: string, queryWords: ReadonlySet<string>): string {
-  const matches = findWords(text, queryWords);
+export const MAX_SNIPPET_MATCHES = 2000;
+
+/**
+ * Most distinct query words a snippet looks for, in the query's order (each is a scan of the document). A
+ * query holds at most {@link MAX_QUERY_TERMS} terms, but a quoted phrase can hold hundreds of words.
+ */
+export const MAX_SNIPPET_WORDS = MAX_QUERY_TERMS;
+
+/** Work done making snippets, counted so that tests can check its bounds without timing it. */
+export interface SnippetWork {
+  /** Documents given a snippet. */
+  documents: number;
+  /** Query words looked for, summed over documents (at most {@link MAX_SNIPPET_WORDS} each). */
+  words: number;
+  /** Matches of query words considered, summed over documents (at most {@link MAX_SNIPPET_MATCHES} each). */
+  matches: number;
+  /** Steps of the densest-window sweep: a match entering or leaving the window (at most 2 per match). */
+  steps: number;
+}
+
+/** Where a query word occurs in a document. */
+export interface WordMatch {
+  start: number;
+  end: number;
+  word: string;
+}
+
+/**
+ * An excerpt of about {@link SNIPPET_CHARS} characters around the densest run of query words, with those
+ * words wrapped in `**`; the opening of the text when no word occurs in it (a title-only match). The work
+ * is linear in the document's length and bounded by {@link MAX_SNIPPET_WORDS} and
+ * {@link MAX_SNIPPET_MATCHES}; `work`, when given, is added to.
+ */
+export function makeSnippet(text: string, queryWords: ReadonlySet<string>, work?: SnippetWork): string {
+  const words = queryWords.size > MAX_SNIPPET_WORDS ? new Set([...queryWords].slice(0, MAX_SNIPPET_WORDS)) : queryWords;
+  const matches = findWords(text, words, MAX_SNIPPET_MATCHES);
+  if (work) {
+    work.documents++;
+    work.words += words.size;
+    work.matches += matches.length;
+  }
+  return excerptAt(text, matches, matches.length > 0 ? densestWindowStart(matches, SNIPPET_CHARS, work) : undefined);
+}
+
+/**
+ * The snippet's text for a window that starts at `windowStart` (a match's start; undefined: no match, the
+ * opening): a little context before it, cut at word boundaries, the matches in it marked, on one line.
+ * Exported for the benchmark's baseline, which chooses the window the old way.
+ */
+export function excerptAt(text: string, matches: readonly WordMatch[], windowStart: number | undefined): string {
   let from = 0;
-  if (matches.length > 0) {
-    // The window start (at a match) that covers the most distinct query words; the earliest on ties.
-    let best = -1;
-    for (const first of matches) {
-      const covered = new Set<string>();
-      for (const other of matches) if (other.start >= first.start && other.end <= first.start + SNIPPET_CHARS) covered.add(other.word);
-      if (covered.size > best) {
-        best = covered.size;
-        from = first.start;
-      }
-    }
+  if (windowStart !== undefined) {
     // Start a little before the first match, at a word boundary, for context.
-    const back = text.lastIndexOf(' ', Math.max(0, from - 40));
-    from = from <= 40 ? 0 : back < 0 ? 0 : back + 1;
+    const back = text.lastIndexOf(' ', Math.max(0, windowStart - 40));
+    from = windowStart <= 40 ? 0 : back < 0 ? 0 : back + 1;
   }
   let to = Math.min(text.length, from + SNIPPET_CHARS);
   if (to < text.length) {
@@ -395,27 +450,88 @@ export function makeSnippet(text: string, queryWords: ReadonlySet<string>): stri
   return `${from > 0 ? '… ' : ''}${flat.trim()}${to < text.length ? ' …' : ''}`;
 }
 
-const ASCII = /^[\x00-\x7f]*$/;
-const ASCII_WORD_CHARACTER = /[A-Za-z0-9]/;
+/**
+ * The start of the match whose window (`width` characters from it) covers the most distinct words; the
+ * earliest on ties. Matches are whole words in text order, so they never overlap and their ends rise with
+ * their starts: the matches a window covers are a run that only moves forward. One sweep of two pointers,
+ * with a count per word, visits each match at most twice (entering the window, leaving it) instead of
+ * comparing every pair.
+ */
+function densestWindowStart(matches: readonly WordMatch[], width: number, work?: SnippetWork): number {
+  const counts = new Map<string, number>();
+  let distinct = 0;
+  let best = -1;
+  let bestStart = matches[0]!.start;
+  let steps = 0;
+  // The window of the match at `first` holds the matches from `first` up to, not including, `end`.
+  let end = 0;
+  for (let first = 0; first < matches.length; first++) {
+    const limit = matches[first]!.start + width;
+    for (; end < matches.length && matches[end]!.end <= limit; end++, steps++) {
+      const word = matches[end]!.word;
+      const count = counts.get(word) ?? 0;
+      if (count === 0) distinct++;
+      counts.set(word, count + 1);
+    }
+    if (distinct > best) {
+      best = distinct;
+      bestStart = matches[first]!.start;
+    }
+    if (end > first) {
+      steps++;
+      const word = matches[first]!.word;
+      const count = counts.get(word)!;
+      if (count === 1) distinct--;
+      counts.set(word, count - 1);
+    } else {
+      // A word longer than the window covers nothing, not even itself; the next window starts after it.
+      end = first + 1;
+    }
+  }
+  if (work) work.steps += steps;
+  return bestStart;
+}
 
-/** Where the query words occur in `text` as whole words (after folding), in text order. */
-function findWords(text: string, queryWords: ReadonlySet<string>): { start: number; end: number; word: string }[] {
-  const matches: { start: number; end: number; word: string }[] = [];
+const ASCII = /^[\x00-\x7f]*$/;
+
+/** A letter or digit of (lower-cased) ASCII; false for NaN, the code of a position outside the text. */
+function isAsciiWordCharacter(code: number): boolean {
+  return (code >= 97 && code <= 122) || (code >= 48 && code <= 57);
+}
+
+/** The first `limit` places, in text order, where the query words occur in `text` as whole words (after folding). */
+function findWords(text: string, queryWords: ReadonlySet<string>, limit: number): WordMatch[] {
   if (ASCII.test(text)) {
-    // The common case, made cheap: lower-casing ASCII keeps offsets, so search the words directly.
+    // The common case, made cheap: lower-casing ASCII keeps offsets, so search the words directly. Each
+    // word stops at its `limit`-th match; past the earliest place where a word stopped, some matches may be
+    // missing, so only the matches up to there are kept (they include the first `limit` of all).
     const lower = text.toLowerCase();
+    const matches: WordMatch[] = [];
+    let complete = Number.POSITIVE_INFINITY;
     for (const word of queryWords) {
       if (!ASCII.test(word)) continue;
-      for (let at = lower.indexOf(word); at >= 0; at = lower.indexOf(word, at + 1)) {
+      let found = 0;
+      for (let at = lower.indexOf(word); at >= 0 && found < limit; at = lower.indexOf(word, at + 1)) {
         const end = at + word.length;
-        if (!ASCII_WORD_CHARACTER.test(lower[at - 1] ?? ' ') && !ASCII_WORD_CHARACTER.test(lower[end] ?? ' ')) matches.push({ start: at, end, word });
+        if (!isAsciiWordCharacter(lower.charCodeAt(at - 1)) && !isAsciiWordCharacter(lower.charCodeAt(end))) {
+          matches.push({ start: at, end, word });
+          if (++found === limit) complete = Math.min(complete, at);
+        }
       }
     }
-    return matches.sort((a, b) => a.start - b.start);
+    return matches
+      .filter((match) => match.start <= complete)
+      .sort((a, b) => a.start - b.start)
+      .slice(0, limit);
   }
+  const matches: WordMatch[] = [];
+  // Prose repeats its words: each distinct one is folded once (folding is Unicode decomposition, the costly part).
+  const folded = new Map<string, string>();
   for (const match of text.matchAll(/[\p{L}\p{N}]+/gu)) {
-    const word = foldWord(match[0]);
-    if (queryWords.has(word)) matches.push({ start: match.index, end: match.index + match[0].length, word });
+    const token = match[0];
+    let word = folded.get(token);
+    if (word === undefined) folded.set(token, (word = foldWord(token)));
+    if (queryWords.has(word) && matches.push({ start: match.index, end: match.index + token.length, word }) === limit) break;
   }
   return matches;
 }

@@ -4,8 +4,21 @@ import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { afterAll, describe, expect, it } from 'vitest';
 import { TurngymError } from '../../../src/envs/errors.js';
-import { hashDocuments, makeSnippet, openIndex, parseQuery, QueryError, type SearchDocument, toFtsQuery } from '../../../src/envs/search/engine.js';
-import { generateKnowledgeBase } from '../../../src/envs/search/kb.js';
+import { quadraticSnippet } from '../../../bench/search-snippet-baseline.js';
+import {
+  hashDocuments,
+  makeSnippet,
+  MAX_SNIPPET_MATCHES,
+  MAX_SNIPPET_WORDS,
+  openIndex,
+  parseQuery,
+  QueryError,
+  type SearchDocument,
+  type SnippetWork,
+  toFtsQuery,
+} from '../../../src/envs/search/engine.js';
+import { generateKnowledgeBase, type KnowledgeBase } from '../../../src/envs/search/kb.js';
+import { Rng } from '../../../src/envs/task.js';
 
 const directory = mkdtempSync(join(tmpdir(), 'turngym-search-engine-'));
 afterAll(() => rmSync(directory, { recursive: true, force: true }));
@@ -166,5 +179,124 @@ describe('makeSnippet', () => {
 
   it('shows the opening when no word matches (a title match)', () => {
     expect(makeSnippet('Short body.', new Set(['absent']))).toBe('Short body.');
+  });
+});
+
+/** Documents of about `chars` characters each, made of consecutive articles (real prose, full of stopwords). */
+function longDocuments(kb: KnowledgeBase, count: number, chars: number, dress: (text: string) => string = (text) => text): SearchDocument[] {
+  const documents: SearchDocument[] = [];
+  let article = 0;
+  for (let index = 0; index < count; index++) {
+    let text = '';
+    while (text.length < chars) text += `${dress(kb.articles[article++ % kb.articles.length]!.text)}\n\n`;
+    documents.push({ id: `long-${index}`, title: `Long document ${index}`, text });
+  }
+  return documents;
+}
+
+function noWork(): SnippetWork {
+  return { documents: 0, words: 0, matches: 0, steps: 0 };
+}
+
+/**
+ * Issue 35, item 8: the snippet maker compared every pair of matches, so a query of common words over long
+ * documents took seconds (1.8 s for 20 documents of 100 KB). The bounds are checked by counting the work,
+ * never by timing it.
+ */
+describe('snippet work is linear in the matches and bounded per document', () => {
+  const kb = generateKnowledgeBase({ seed: 5, size: 2000 });
+  const STOPWORDS = ['the', 'of', 'a', 'and', 'in', 'by'];
+
+  it('makes the snippets of the attack query (20 documents of 100 KB) in one sweep over at most MAX_SNIPPET_MATCHES matches each', () => {
+    const retriever = index('long', longDocuments(kb, 20, 100_000));
+    const hits = retriever.search(STOPWORDS.join(' '), 20);
+    expect(hits).toHaveLength(20);
+    const work = retriever.snippetStatistics;
+    expect(work.documents).toBe(20);
+    expect(work.words).toBe(20 * STOPWORDS.length);
+    // Each document has thousands of matches: the limit is what bounds the work.
+    expect(work.matches).toBe(20 * MAX_SNIPPET_MATCHES);
+    // Every match enters the window once and leaves it at most once.
+    expect(work.steps).toBeLessThanOrEqual(2 * work.matches);
+    for (const hit of hits) expect(hit.snippet).toMatch(/\*\*(the|of|a|and|in|by)\*\*/i);
+    retriever.close();
+  });
+
+  it('sweeps at most twice the matches, for any number of matches up to the limit', () => {
+    for (const repeats of [1, 10, 100, 400]) {
+      // Each sentence has 7 matches of the 6 words (two of "the"); the densest window is at the start.
+      const text = 'The rise of a city and the fall in trade by sea. '.repeat(repeats);
+      const work = noWork();
+      const snippet = makeSnippet(text, new Set(STOPWORDS), work);
+      const matches = Math.min(7 * repeats, MAX_SNIPPET_MATCHES);
+      expect(work).toEqual({ documents: 1, words: 6, matches, steps: work.steps });
+      expect(work.steps).toBeGreaterThanOrEqual(matches);
+      expect(work.steps).toBeLessThanOrEqual(2 * matches);
+      expect(snippet.startsWith('**The** rise **of** **a** city **and** **the** fall **in** trade **by** sea.')).toBe(true);
+    }
+  });
+
+  it('considers the first MAX_SNIPPET_MATCHES matches in text order, whichever words they are', () => {
+    // "alpha" fills the opening; "omega" comes only after the limit; "beta" and "gamma" throughout.
+    const opening = 'alpha '.repeat(MAX_SNIPPET_MATCHES);
+    const text = `${opening}beta gamma ${'filler '.repeat(100)}omega beta gamma ${'beta '.repeat(3 * MAX_SNIPPET_MATCHES)}`;
+    const work = noWork();
+    const snippet = makeSnippet(text, new Set(['omega', 'beta', 'gamma', 'alpha']), work);
+    expect(work.matches).toBe(MAX_SNIPPET_MATCHES);
+    // The densest window among the first matches is all alpha (one distinct word): the earliest such.
+    expect(snippet.startsWith('**alpha** **alpha**')).toBe(true);
+    // Without the opening the same words give the window with three of them.
+    expect(makeSnippet(text.slice(opening.length), new Set(['omega', 'beta', 'gamma']))).toContain('**omega** **beta** **gamma**');
+  });
+
+  it('looks for at most MAX_SNIPPET_WORDS distinct words, however many a query of phrases holds', () => {
+    // A 512-character query of two-letter words in quotes: one phrase term of about 170 words.
+    const letters = 'abcdefghijklmnopqrstuvwxyz';
+    const pairs = [...letters].flatMap((first) => [...letters].map((second) => first + second)).slice(0, 170);
+    const query = `"${pairs.join(' ')}"`.slice(0, 512);
+    const words = new Set(parseQuery(query).terms.flatMap((term) => term.words));
+    expect(words.size).toBeGreaterThan(MAX_SNIPPET_WORDS);
+    const text = `${pairs.join(' ')} `.repeat(600);
+    const work = noWork();
+    makeSnippet(text, words, work);
+    expect(work.words).toBe(MAX_SNIPPET_WORDS);
+    expect(work.matches).toBe(MAX_SNIPPET_MATCHES);
+    expect(work.steps).toBeLessThanOrEqual(2 * MAX_SNIPPET_MATCHES);
+  });
+
+  it('bounds documents that are not ASCII, words longer than the snippet and text without spaces', () => {
+    const accented = longDocuments(kb, 1, 100_000, (text) => text.replaceAll('e', 'é'))[0]!.text;
+    const cases: [string, string[]][] = [
+      [accented, STOPWORDS],
+      [`${'x'.repeat(300)} `.repeat(300), ['x'.repeat(300)]],
+      ['the'.repeat(30_000), ['the']],
+      ['the,of;a.and-in/by|'.repeat(5_000), STOPWORDS],
+      [`${'東京 '.repeat(20_000)}the`, ['東京', 'the']],
+    ];
+    for (const [text, queryWords] of cases) {
+      const work = noWork();
+      const snippet = makeSnippet(text, new Set(queryWords), work);
+      expect(work.matches).toBeLessThanOrEqual(MAX_SNIPPET_MATCHES);
+      expect(work.steps).toBeLessThanOrEqual(2 * work.matches);
+      // About 200 characters of the text, with the matches marked.
+      expect(snippet.replaceAll('**', '').length).toBeLessThan(210);
+    }
+  });
+
+  it('picks the same excerpt as the pairwise comparison it replaces', () => {
+    const prose = longDocuments(kb, 1, 200_000)[0]!.text;
+    const rng = Rng.fromSeed(35);
+    let compared = 0;
+    for (let round = 0; round < 400; round++) {
+      const start = rng.int(0, prose.length - 6000);
+      let text = prose.slice(start, start + rng.int(50, 6000));
+      // Some texts take the path for text that is not ASCII.
+      if (round % 4 === 0) text = text.replaceAll('o', 'ö');
+      const present = text.toLowerCase().match(/[a-z]+/g) ?? [];
+      const words = new Set([...rng.sample(present, Math.min(present.length, rng.int(1, 4))), ...rng.sample(STOPWORDS, rng.int(0, 3))]);
+      expect(makeSnippet(text, words), `${JSON.stringify([...words])} in ${JSON.stringify(text.slice(0, 80))}`).toBe(quadraticSnippet(text, words));
+      compared++;
+    }
+    expect(compared).toBe(400);
   });
 });
