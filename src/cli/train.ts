@@ -7,10 +7,10 @@
  *   turngym train --resume runs/rl --steps 200           # continue a run exactly where it stopped
  */
 import { readFile } from 'node:fs/promises';
-import { join } from 'node:path';
 import type { Command } from 'commander';
 import { trainConfigSchema } from '../rl/config.js';
 import { PRESETS } from '../rl/presets.js';
+import { RunDirectory } from '../rl/run-directory.js';
 import { TrainingProgress, outcomeLines } from './progress.js';
 import { train } from '../rl/trainer.js';
 import { collect, importModules, UsageError } from './common.js';
@@ -29,8 +29,9 @@ export function trainCommand(program: Command): void {
     const given = readSchemaOptions(flags, trainConfigSchema, ['import']);
     if ((flags.import as string[]).length > 0) given.import = flags.import;
     let base: Record<string, unknown> = {};
-    if (typeof flags.resume === 'string') base = await readJsonObject(join(flags.resume, 'config.json'), '--resume');
-    else {
+    if (typeof flags.resume === 'string') {
+      base = await readJsonObject(new RunDirectory(flags.resume).path('config'), '--resume', "It holds the run's options, written when the run started: restore it from a copy, or start a new run (another --out).");
+    } else {
       if (typeof flags.preset === 'string') {
         if (!PRESETS[flags.preset]) throw new UsageError(`Unknown preset '${flags.preset}'. Available: ${Object.keys(PRESETS).join(', ')}.`);
         base = { ...PRESETS[flags.preset]!.options };
@@ -72,18 +73,21 @@ export function trainCommand(program: Command): void {
   });
 }
 
-async function readJsonObject(path: string, flag: string): Promise<Record<string, unknown>> {
+/** Reads a JSON object of options; `advice` (what to do) ends the message when the file is there but is not one. */
+async function readJsonObject(path: string, flag: string, advice?: string): Promise<Record<string, unknown>> {
   let text: string;
   try {
     text = await readFile(path, 'utf8');
   } catch (error) {
     throw new UsageError(`${flag}: cannot read ${path} (${(error as NodeJS.ErrnoException).code ?? (error as Error).message}).`);
   }
+  const then = advice ? ` ${advice}` : '';
+  let value: unknown;
   try {
-    const value = JSON.parse(text) as unknown;
-    if (typeof value !== 'object' || value === null || Array.isArray(value)) throw new Error('not a JSON object');
-    return value as Record<string, unknown>;
+    value = JSON.parse(text);
   } catch (error) {
-    throw new UsageError(`${flag}: ${path} is not a JSON object of options (${(error as Error).message}).`);
+    throw new UsageError(`${flag}: ${path} is truncated or not JSON (${(error as Error).message}).${then}`);
   }
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) throw new UsageError(`${flag}: ${path} is not a JSON object of options.${then}`);
+  return value as Record<string, unknown>;
 }

@@ -1,14 +1,19 @@
 /**
- * Reading a run directory (`runs/<name>/`) as the trainer leaves it: `config.json`, `metrics.jsonl`,
- * `trajectories.jsonl`, `eval.json`, `checkpoints/`. A run may have crashed or still be running, so every
- * file is optional and a line cut short is skipped; what is missing or broken is described in `notes`
- * (shown at the top of the report) instead of failing. Only a path that is not a run directory at all is
- * an error.
+ * The run directory (`runs/<name>/`): `config.json`, `metrics.jsonl`, `trajectories.jsonl`, `eval.json`,
+ * `checkpoints/`, TensorBoard event files. This module owns their names.
+ *
+ * Writing (the trainer): {@link RunDirectory}, which also puts a run back to its latest checkpoint before
+ * `--resume` continues it. Reading (reports, exports): {@link readRun}. A run may have crashed or still be
+ * running, so every file is optional and a line cut short is skipped; what is missing or broken is
+ * described in `notes` (shown at the top of the report) instead of failing. Only a path that is not a run
+ * directory at all is an error.
  */
 import { existsSync, readFileSync, readdirSync, statSync } from 'node:fs';
-import { basename, resolve } from 'node:path';
-import { TurngymError } from '../envs/errors.js';
+import { readFile, readdir, rename, writeFile } from 'node:fs/promises';
+import { basename, join, resolve } from 'node:path';
+import { describeError, TurngymError } from '../envs/errors.js';
 import { type MetricsRecord, readMetrics } from './metrics.js';
+import { EVENT_FILE_PREFIX, eventsUpTo } from './tensorboard.js';
 import type { TrajectoryRecord } from './trajectories.js';
 
 /** The file names of a run directory. */
@@ -20,6 +25,154 @@ export const RUN_FILES = {
   checkpoints: 'checkpoints',
   report: 'report.html',
 } as const;
+
+/** Names in `checkpoints/`: the pointer `--resume` follows, and the checkpoints that belong to no step. */
+export const CHECKPOINT_NAMES = {
+  latest: 'latest.json',
+  warmStart: 'warm-start',
+  reference: 'reference',
+} as const;
+
+/** The folder, in `checkpoints/`, of the checkpoint saved after `step` (`step-000012`). */
+export function stepCheckpointName(step: number): string {
+  return `step-${String(step).padStart(6, '0')}`;
+}
+
+/** The checkpoint `--resume` continues from: what `checkpoints/latest.json` names. */
+export interface ResumePoint {
+  /** Its folder's name in `checkpoints/` (e.g. `step-000012`). */
+  name: string;
+  /** Its path. */
+  directory: string;
+}
+
+/**
+ * A run directory as the trainer writes it. Whole files (config.json, eval.json, latest.json) are written
+ * through a temporary file and a rename, so a run killed while writing one leaves the old one or the new
+ * one, never half of it.
+ */
+export class RunDirectory {
+  constructor(readonly dir: string) {}
+
+  /** The path of one of the run's files. */
+  path(file: keyof typeof RUN_FILES): string {
+    return join(this.dir, RUN_FILES[file]);
+  }
+
+  /** The path of a checkpoint in `checkpoints/` (a {@link stepCheckpointName} or a {@link CHECKPOINT_NAMES} entry). */
+  checkpoint(name: string): string {
+    return join(this.path('checkpoints'), name);
+  }
+
+  /** Writes `config.json` or `eval.json`. */
+  async writeJson(file: 'config' | 'evaluation', value: unknown): Promise<void> {
+    await writeAtomic(this.path(file), `${JSON.stringify(value, null, 2)}\n`);
+  }
+
+  /** Points `checkpoints/latest.json` at the checkpoint of `step`. */
+  async setLatest(step: number): Promise<void> {
+    await writeAtomic(this.checkpoint(CHECKPOINT_NAMES.latest), `${JSON.stringify({ step, directory: stepCheckpointName(step) })}\n`);
+  }
+
+  /**
+   * The checkpoint `checkpoints/latest.json` names. Throws a `TurngymError` whose one-line message says what
+   * is wrong and what to do when the pointer is missing, cut short, or names a folder that is not there.
+   */
+  async latest(): Promise<ResumePoint> {
+    const pointer = this.checkpoint(CHECKPOINT_NAMES.latest);
+    let text: string;
+    try {
+      text = await readFile(pointer, 'utf8');
+    } catch (error) {
+      throw new TurngymError('INVALID_OPTIONS', `Cannot resume ${this.dir}: no ${pointer} (${describeError(error)}). Was it written by \`turngym train\`? ${await this.resumeAdvice()}`);
+    }
+    let name: unknown;
+    try {
+      name = (JSON.parse(text) as { directory?: unknown } | null)?.directory;
+    } catch (error) {
+      throw new TurngymError('BAD_CHECKPOINT', `Cannot resume ${this.dir}: ${pointer} is truncated or not JSON (${describeError(error)}). ${await this.resumeAdvice()}`);
+    }
+    if (typeof name !== 'string' || name === '' || basename(name) !== name) {
+      throw new TurngymError('BAD_CHECKPOINT', `Cannot resume ${this.dir}: ${pointer} names no checkpoint folder (its "directory" is ${JSON.stringify(name)}). ${await this.resumeAdvice()}`);
+    }
+    const directory = this.checkpoint(name);
+    if (!existsSync(directory)) {
+      throw new TurngymError('BAD_CHECKPOINT', `Cannot resume ${this.dir}: ${pointer} names ${name}, which is not in ${this.path('checkpoints')}. ${await this.resumeAdvice(name)}`);
+    }
+    return { name, directory };
+  }
+
+  /**
+   * What to do when the checkpoint `--resume` would continue from cannot be used (`broken`, its name when
+   * it is one): point latest.json at an earlier step checkpoint (the newest one, when latest.json itself is
+   * unusable), or start a new run.
+   */
+  async resumeAdvice(broken?: string): Promise<string> {
+    const names = existsSync(this.path('checkpoints')) ? await readdir(this.path('checkpoints')) : [];
+    const earlier = names
+      .filter((name) => /^step-\d+$/.test(name) && (broken === undefined || name < broken))
+      .sort()
+      .pop();
+    const remove = broken !== undefined && existsSync(this.checkpoint(broken)) ? `delete ${this.checkpoint(broken)} and ` : '';
+    if (!earlier) return 'Start a new run (another --out): this one has no earlier checkpoint to resume from.';
+    const step = Number(earlier.slice('step-'.length));
+    return `To resume from step ${step}, ${remove}write ${JSON.stringify({ step, directory: earlier })} into ${this.checkpoint(CHECKPOINT_NAMES.latest)}; or start a new run (another --out).`;
+  }
+
+  /**
+   * Puts the run's per-step files back to the checkpoint of `step`, before `--resume` continues from it: the
+   * records of later steps in metrics.jsonl and trajectories.jsonl, and the events of later steps in the
+   * TensorBoard event files, are dropped (a run killed after writing a step's records but before saving its
+   * checkpoint has them; the resumed run writes them again), and so is a last line or record cut short by
+   * a kill. Each file is rewritten through a temporary file and a rename, so a kill meanwhile loses nothing.
+   * Returns what was dropped, in words (e.g. "1 line of metrics.jsonl"); nothing when nothing was.
+   */
+  async truncateAfter(step: number): Promise<string[]> {
+    const dropped: string[] = [];
+    const truncate = async (file: string, unit: string, keep: (bytes: Buffer) => { kept: Buffer | string; dropped: number }, temporary?: string) => {
+      const path = join(this.dir, file);
+      if (!existsSync(path)) return;
+      const bytes = await readFile(path);
+      const result = keep(bytes);
+      if (result.dropped === 0 && Buffer.from(result.kept).equals(bytes)) return;
+      await writeAtomic(path, result.kept, temporary);
+      if (result.dropped > 0) dropped.push(`${plural(result.dropped, unit)} of ${file}`);
+    };
+    for (const file of [RUN_FILES.metrics, RUN_FILES.trajectories]) await truncate(file, 'line', (bytes) => linesUpTo(bytes.toString('utf8'), step));
+    // TensorBoard reads every file with "tfevents" in its name, so the temporary copy is named otherwise.
+    for (const file of (await readdir(this.dir)).filter((name) => name.startsWith(EVENT_FILE_PREFIX)).sort()) {
+      await truncate(file, 'event', (bytes) => eventsUpTo(bytes, step), join(this.dir, 'tensorboard-events.partial'));
+    }
+    return dropped;
+  }
+}
+
+/**
+ * The lines of a JSONL file of per-step records (metrics.jsonl, trajectories.jsonl) up to `lastStep`: a
+ * line of a later step, one cut short or not JSON, or one without a step is dropped and counted.
+ */
+function linesUpTo(text: string, lastStep: number): { kept: string; dropped: number } {
+  const kept: string[] = [];
+  let dropped = 0;
+  for (const line of text.split('\n')) {
+    if (line.trim() === '') continue;
+    let step: unknown;
+    try {
+      step = (JSON.parse(line) as { step?: unknown }).step;
+    } catch {
+      // a line cut short by a kill
+    }
+    if (typeof step === 'number' && step <= lastStep) kept.push(line);
+    else dropped++;
+  }
+  return { kept: kept.map((line) => `${line}\n`).join(''), dropped };
+}
+
+/** Writes through a temporary file and a rename, so a crash never leaves a half-written file. */
+async function writeAtomic(path: string, data: string | Buffer, temporary = `${path}.partial`): Promise<void> {
+  await writeFile(temporary, data);
+  await rename(temporary, path);
+}
 
 /** Held-out evaluation summary, as in `eval.json`. */
 export interface EvaluationSummary {

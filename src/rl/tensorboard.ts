@@ -18,6 +18,9 @@ import { join } from 'node:path';
 /** The file-version string TensorBoard expects in the first event. */
 export const FILE_VERSION = 'brain.Event:2';
 
+/** How the name of every event file starts (TensorBoard finds a run's files by it). */
+export const EVENT_FILE_PREFIX = 'events.out.tfevents.';
+
 /** Writes scalar summaries to a TensorBoard event file, one event per training step. */
 export class TensorBoardWriter {
   /** Path of the event file. */
@@ -32,7 +35,7 @@ export class TensorBoardWriter {
   constructor(readonly dir: string) {
     mkdirSync(dir, { recursive: true });
     const host = hostname().replace(/[^\w.-]/g, '_') || 'localhost';
-    this.path = join(dir, `events.out.tfevents.${Math.floor(Date.now() / 1000)}.${host}.${process.pid}.${TensorBoardWriter.sequence++}`);
+    this.path = join(dir, `${EVENT_FILE_PREFIX}${Math.floor(Date.now() / 1000)}.${host}.${process.pid}.${TensorBoardWriter.sequence++}`);
     this.descriptor = openSync(this.path, 'a');
     this.writeEvent(encodeEvent({ wallTime: Date.now() / 1000, step: 0, fileVersion: FILE_VERSION }));
   }
@@ -63,6 +66,65 @@ export class TensorBoardWriter {
     if (this.descriptor === undefined) throw new Error(`The TensorBoard writer for ${this.path} is closed.`);
     writeSync(this.descriptor, frameRecord(data));
   }
+}
+
+/**
+ * The events of an event file, each with its step and its framed bytes, in file order. Reading stops at a
+ * record cut short or whose CRCs do not match (what a process killed while writing leaves at the end):
+ * `torn` says that happened.
+ */
+export function readEvents(bytes: Uint8Array): { events: { step: number; record: Buffer }[]; torn: boolean } {
+  const buffer = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  const events: { step: number; record: Buffer }[] = [];
+  let offset = 0;
+  while (offset < buffer.length) {
+    if (offset + 12 > buffer.length || buffer.readUInt32LE(offset + 8) !== maskedCrc32c(buffer.subarray(offset, offset + 8))) return { events, torn: true };
+    const end = offset + 12 + Number(buffer.readBigUInt64LE(offset));
+    if (end + 4 > buffer.length) return { events, torn: true };
+    const data = buffer.subarray(offset + 12, end);
+    if (buffer.readUInt32LE(end) !== maskedCrc32c(data)) return { events, torn: true };
+    events.push({ step: eventStep(data), record: buffer.subarray(offset, end + 4) });
+    offset = end + 4;
+  }
+  return { events, torn: false };
+}
+
+/**
+ * An event file without the events after `lastStep` (and without a record cut short at its end): what a
+ * resumed run keeps, so that the steps it writes again are not in TensorBoard twice. `dropped` counts the
+ * records left out.
+ */
+export function eventsUpTo(bytes: Uint8Array, lastStep: number): { kept: Buffer; dropped: number } {
+  const { events, torn } = readEvents(bytes);
+  const kept = events.filter((event) => event.step <= lastStep);
+  return { kept: Buffer.concat(kept.map((event) => event.record)), dropped: events.length - kept.length + (torn ? 1 : 0) };
+}
+
+/** The `step` (field 2) of an encoded `Event`; 0 when absent, as protobuf reads it. */
+function eventStep(data: Uint8Array): number {
+  let offset = 0;
+  const varint = (): bigint => {
+    let value = 0n;
+    for (let shift = 0n; offset < data.length; shift += 7n) {
+      const byte = data[offset++]!;
+      value |= BigInt(byte & 0x7f) << shift;
+      if ((byte & 0x80) === 0) break;
+    }
+    return value;
+  };
+  let step = 0;
+  while (offset < data.length) {
+    const key = Number(varint());
+    const wireType = key & 7;
+    if (wireType === 0) {
+      const value = varint();
+      if (key >> 3 === 2) step = Number(BigInt.asIntN(64, value));
+    } else if (wireType === 1) offset += 8;
+    else if (wireType === 5) offset += 4;
+    else if (wireType === 2) offset += Number(varint());
+    else break; // not a wire type an Event uses
+  }
+  return step;
 }
 
 /** One event to encode: a file-version event or a summary of scalars. */

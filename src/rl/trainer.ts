@@ -14,7 +14,6 @@
  * is saved in checkpoints, so `resume` continues a run exactly.
  */
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
-import { join } from 'node:path';
 import { describeTools } from '../envs/actions.js';
 import type { Env, EnvSpec } from '../envs/env.js';
 import { describeError, isFormatError, TurngymError } from '../envs/errors.js';
@@ -22,7 +21,7 @@ import { make, spec as specOf } from '../envs/registry.js';
 import { Rng } from '../envs/task.js';
 import { type BackendName, initBackend } from '../agent/policy/backend.js';
 import { envFactory } from '../agent/remote/pool.js';
-import { loadCheckpoint, saveCheckpoint } from '../agent/policy/checkpoint.js';
+import { CheckpointError, loadCheckpoint, readCheckpointConfig, saveCheckpoint } from '../agent/policy/checkpoint.js';
 import { Policy } from '../agent/policy/policy.js';
 import { behaviourCloning, collectDemonstrations, type EvaluationReport, evaluatePolicy, fitTokenizer, TOKENIZER_SEED_BASE } from '../agent/policy/sft.js';
 import { grpoAdvantages, igpoAdvantages } from './advantages.js';
@@ -32,6 +31,7 @@ import { lossConfigSchema } from './losses.js';
 import { METRICS, MetricsWriter, type MetricsRecord } from './metrics.js';
 import { writeReport } from './report.js';
 import { collectRollouts, type RolloutBatch, type Trajectory } from './rollout.js';
+import { CHECKPOINT_NAMES, RunDirectory, stepCheckpointName } from './run-directory.js';
 import type { TrajectoryRecord } from './trajectories.js';
 import { addReferenceLogprobs, type Example, groupIndices, runUpdates, type UpdateSummary } from './update.js';
 
@@ -71,6 +71,7 @@ export async function train(options: TrainOptions & { resume?: boolean }, hooks:
   const config = trainConfigSchema.parse(rest);
   const log = hooks.log ?? ((line: string) => console.error(line));
   const runDir = config.out;
+  const run = new RunDirectory(runDir);
   const envSpec = specOf(config.env);
   const curriculum: Curriculum = config.curriculum ?? { kind: 'fixed', maxTurns: envSpec.maxTurns };
   const lossConfig = lossConfigSchema.parse(pick(config, Object.keys(lossConfigSchema.shape)));
@@ -89,18 +90,14 @@ export async function train(options: TrainOptions & { resume?: boolean }, hooks:
   }
 
   await initBackend(config.backend as BackendName | 'auto', log);
-  await mkdir(join(runDir, 'checkpoints'), { recursive: true });
+  await mkdir(run.path('checkpoints'), { recursive: true });
 
   // --- Policy and trainer state -------------------------------------------------------------------------
   let policy: Policy;
   let state: TrainerState;
   let warmStart: EvaluationReport | undefined;
-  if (resume) {
-    const latest = await latestCheckpoint(runDir);
-    policy = await loadCheckpoint(latest.directory);
-    state = latest.state;
-    log(`[train] resuming ${runDir} at step ${state.step} from ${latest.directory}`);
-  } else {
+  if (resume) ({ policy, state } = await resumeFrom(run, log));
+  else {
     if (config.init) policy = await loadCheckpoint(config.init);
     else if (config.warmStartSteps > 0) {
       // Supervised warm start; its held-out evaluation is the "before RL" figure.
@@ -123,7 +120,7 @@ export async function train(options: TrainOptions & { resume?: boolean }, hooks:
       });
       policy = warm.policy;
       warmStart = warm.report.heldout;
-      await saveCheckpoint(policy, join(runDir, 'checkpoints', 'warm-start'), { env: config.env, sft: { ...warm.report, model: undefined } });
+      await saveCheckpoint(policy, run.checkpoint(CHECKPOINT_NAMES.warmStart), { env: config.env, sft: { ...warm.report, model: undefined } });
     } else policy = await freshPolicy(config, envSpec, kwargs, log);
     state = {
       step: 0,
@@ -132,9 +129,9 @@ export async function train(options: TrainOptions & { resume?: boolean }, hooks:
       lossRng: Rng.fromSeed(config.seed + 2).state(),
       nanStreak: 0,
     };
-    await writeFile(join(runDir, 'config.json'), `${JSON.stringify(config, null, 2)}\n`);
+    await run.writeJson('config', config);
   }
-  const reference = config.klCoef > 0 ? await referencePolicy(policy, runDir, resume) : undefined;
+  const reference = config.klCoef > 0 ? await referencePolicy(policy, run, resume) : undefined;
   if (config.init && !resume && config.learningRate > policy.optimizer.learningRate) {
     log(
       `[train] note: --learning-rate ${config.learningRate} is above the rate ${config.init} ended its training at (${policy.optimizer.learningRate.toPrecision(3)}); ` +
@@ -147,7 +144,7 @@ export async function train(options: TrainOptions & { resume?: boolean }, hooks:
   const sampleRng = Rng.fromState(state.sampleRng);
   const lossRng = Rng.fromState(state.lossRng);
 
-  const metrics = new MetricsWriter(join(runDir, 'metrics.jsonl'));
+  const metrics = new MetricsWriter(run.path('metrics'));
   const tensorboard = config.tensorboard ? new (await import('./tensorboard.js')).TensorBoardWriter(runDir) : undefined;
   const evaluate = async (label: string) => {
     if (config.evalEpisodes === 0) return undefined;
@@ -170,7 +167,7 @@ export async function train(options: TrainOptions & { resume?: boolean }, hooks:
   const result: TrainResult = { runDir, steps: state.step, stoppedBy: 'done' };
   if (!resume) {
     result.before = warmStart ?? (await evaluate('before training'));
-    await writeFile(join(runDir, 'eval.json'), `${JSON.stringify({ before: result.before }, null, 2)}\n`);
+    await run.writeJson('evaluation', { before: result.before });
   }
 
   const batchSize = config.tasksPerStep * config.groupSize;
@@ -181,9 +178,8 @@ export async function train(options: TrainOptions & { resume?: boolean }, hooks:
   const started = performance.now();
   const save = async () => {
     const snapshot: TrainerState = { step: state.step, taskRng: taskRng.state(), sampleRng: sampleRng.state(), lossRng: lossRng.state(), nanStreak: state.nanStreak };
-    const directory = join(runDir, 'checkpoints', `step-${String(state.step).padStart(6, '0')}`);
-    await saveCheckpoint(policy, directory, { trainer: snapshot, env: config.env });
-    await writeFile(join(runDir, 'checkpoints', 'latest.json'), `${JSON.stringify({ step: state.step, directory: `step-${String(state.step).padStart(6, '0')}` })}\n`);
+    await saveCheckpoint(policy, run.checkpoint(stepCheckpointName(state.step)), { trainer: snapshot, env: config.env });
+    await run.setLatest(state.step);
   };
 
   try {
@@ -261,7 +257,7 @@ export async function train(options: TrainOptions & { resume?: boolean }, hooks:
       }
       metrics.write(record);
       tensorboard?.scalars(state.step, record);
-      await writeTrajectories(runDir, state.step, batch.trajectories, advantages, config, envSpec, horizon);
+      await writeTrajectories(run.path('trajectories'), state.step, batch.trajectories, advantages, config, envSpec, horizon);
       result.lastMetrics = record;
       hooks.onStep?.(record, config);
       if (config.checkpointEvery > 0 && state.step % config.checkpointEvery === 0) await save();
@@ -280,7 +276,7 @@ export async function train(options: TrainOptions & { resume?: boolean }, hooks:
     result.steps = state.step;
     if (result.stoppedBy === 'done') {
       result.after = await evaluate('after training');
-      await writeFile(join(runDir, 'eval.json'), `${JSON.stringify(await mergeEval(runDir, result), null, 2)}\n`);
+      await run.writeJson('evaluation', await mergeEval(run, result));
     }
     try {
       const report = await writeReport(runDir);
@@ -306,8 +302,8 @@ export async function train(options: TrainOptions & { resume?: boolean }, hooks:
  * The reference policy of the KL penalty: the policy the run starts from, saved once as
  * `checkpoints/reference` (so `--resume` penalises against the same one) and loaded as a second policy.
  */
-async function referencePolicy(policy: Policy, runDir: string, resume: boolean | undefined): Promise<Policy> {
-  const directory = join(runDir, 'checkpoints', 'reference');
+async function referencePolicy(policy: Policy, run: RunDirectory, resume: boolean | undefined): Promise<Policy> {
+  const directory = run.checkpoint(CHECKPOINT_NAMES.reference);
   if (!resume) await saveCheckpoint(policy, directory, { role: 'the reference policy of the KL penalty (the starting policy)' });
   try {
     return await loadCheckpoint(directory);
@@ -525,7 +521,7 @@ function stepMetrics(
   return record;
 }
 
-async function writeTrajectories(runDir: string, step: number, trajectories: readonly Trajectory[], advantages: readonly number[][], config: TrainConfig, spec: EnvSpec, horizon: number): Promise<void> {
+async function writeTrajectories(path: string, step: number, trajectories: readonly Trajectory[], advantages: readonly number[][], config: TrainConfig, spec: EnvSpec, horizon: number): Promise<void> {
   if (config.trajectoriesPerStep === 0 || trajectories.length === 0) return;
   // One per group first (varied tasks), then the rest.
   const chosen: number[] = [];
@@ -565,28 +561,59 @@ async function writeTrajectories(runDir: string, step: number, trajectories: rea
     };
     return JSON.stringify(record);
   });
-  await writeFile(join(runDir, 'trajectories.jsonl'), `${lines.join('\n')}\n`, { flag: 'a' });
+  await writeFile(path, `${lines.join('\n')}\n`, { flag: 'a' });
 }
 
-/** The checkpoint `resume` continues from, with the trainer state saved in it. */
-async function latestCheckpoint(runDir: string): Promise<{ directory: string; state: TrainerState }> {
-  let pointer: { directory: string };
+/**
+ * The policy and trainer state `--resume` continues from: the checkpoint `checkpoints/latest.json` names.
+ * Anything wrong with it (the pointer, a checkpoint file, the trainer state) is one line saying what and
+ * what to do. The run's per-step files are then put back to that checkpoint's step (records of later steps
+ * and lines cut short are dropped), so a run killed between writing a step's records and saving its
+ * checkpoint does not list that step twice.
+ */
+async function resumeFrom(run: RunDirectory, log: (line: string) => void): Promise<{ policy: Policy; state: TrainerState }> {
+  const latest = await run.latest();
+  const cannot = async (problem: string, cause?: unknown) =>
+    new TurngymError('BAD_CHECKPOINT', `Cannot resume ${run.dir} from ${latest.directory}: ${problem} ${await run.resumeAdvice(latest.name)}`, { cause });
+  let state: TrainerState;
+  let policy: Policy;
   try {
-    pointer = JSON.parse(await readFile(join(runDir, 'checkpoints', 'latest.json'), 'utf8')) as { directory: string };
+    const { metadata } = await readCheckpointConfig(latest.directory);
+    const problem = trainerStateProblem(metadata.trainer);
+    if (problem) throw await cannot(`its trainer state (the step and random streams, in config.json) is invalid: ${problem}.`);
+    const saved = metadata.trainer as Omit<TrainerState, 'nanStreak'> & { nanStreak?: number };
+    state = { ...saved, nanStreak: saved.nanStreak ?? 0 };
+    policy = await loadCheckpoint(latest.directory);
   } catch (error) {
-    throw new TurngymError('INVALID_OPTIONS', `Cannot resume ${runDir}: no checkpoints/latest.json (${describeError(error)}). Was it written by \`turngym train\`?`);
+    if (error instanceof CheckpointError) throw await cannot(error.problem, error);
+    throw error;
   }
-  const directory = join(runDir, 'checkpoints', pointer.directory);
-  const config = JSON.parse(await readFile(join(directory, 'config.json'), 'utf8')) as { metadata?: { trainer?: TrainerState } };
-  const state = config.metadata?.trainer;
-  if (!state || typeof state.step !== 'number') throw new TurngymError('INVALID_OPTIONS', `Cannot resume ${runDir}: ${directory} holds no trainer state.`);
-  return { directory, state };
+  log(`[train] resuming ${run.dir} at step ${state.step} from ${latest.directory}`);
+  const dropped = await run.truncateAfter(state.step);
+  if (dropped.length > 0) log(`[train] dropped ${dropped.join(', ')}: records of steps after ${latest.name} (the run stopped before saving a later checkpoint), or cut short`);
+  return { policy, state };
 }
 
-async function mergeEval(runDir: string, result: TrainResult) {
+/** What is wrong with a checkpoint's trainer state, or undefined when it is one. */
+function trainerStateProblem(value: unknown): string | undefined {
+  if (typeof value !== 'object' || value === null) return 'there is none';
+  const state = value as Record<string, unknown>;
+  const isCount = (field: unknown) => typeof field === 'number' && Number.isSafeInteger(field) && field >= 0;
+  if (!isCount(state.step)) return `step is ${JSON.stringify(state.step)}, not an integer >= 0`;
+  if (state.nanStreak !== undefined && !isCount(state.nanStreak)) return `nanStreak is ${JSON.stringify(state.nanStreak)}, not an integer >= 0`;
+  for (const stream of ['taskRng', 'sampleRng', 'lossRng']) {
+    const words = state[stream];
+    if (!Array.isArray(words) || words.length !== 4 || !words.every((word) => Number.isInteger(word) && word >= -(2 ** 31) && word < 2 ** 32)) {
+      return `${stream} is not the state of a random stream (4 32-bit integers)`;
+    }
+  }
+  return undefined;
+}
+
+async function mergeEval(run: RunDirectory, result: TrainResult) {
   let previous: { before?: EvaluationReport } = {};
   try {
-    previous = JSON.parse(await readFile(join(runDir, 'eval.json'), 'utf8')) as { before?: EvaluationReport };
+    previous = JSON.parse(await readFile(run.path('evaluation'), 'utf8')) as { before?: EvaluationReport };
   } catch {
     // first evaluation of this run
   }

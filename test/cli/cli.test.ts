@@ -1,4 +1,10 @@
+import { cp, mkdtemp, readFile, truncate, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
+import '../../src/envs/builtin.js';
+import { train } from '../../src/rl/trainer.js';
+import { TINY_RUN } from '../rl/tiny-run.js';
 import { runCli } from './helpers.js';
 
 describe('turngym CLI', () => {
@@ -75,6 +81,48 @@ describe('turngym CLI', () => {
     for (const [index, result] of results.entries()) {
       expect(result.code, commands[index]!.join(' ')).toBe(2);
       expect(result.stderr, commands[index]!.join(' ')).toContain('turngym: --import ./no/such/module.ts: no such file');
+    }
+  });
+
+  it('explains a damaged checkpoint or latest.json in one line with what to do, exit code 2 (train --resume, eval)', { timeout: 400_000 }, async () => {
+    // A real two-step run, then copies of it with one thing damaged in each.
+    const root = await mkdtemp(join(tmpdir(), 'turngym-cli-'));
+    await train({ ...TINY_RUN, steps: 2, checkpointEvery: 1, out: join(root, 'run') }, { log: () => {} });
+    const damaged = async (name: string, damage: (step2: string) => Promise<void>) => {
+      const dir = join(root, name);
+      await cp(join(root, 'run'), dir, { recursive: true });
+      await damage(join(dir, 'checkpoints', 'step-000002'));
+      return dir;
+    };
+    const config = await damaged('config', (step2) => truncate(join(step2, 'config.json'), 100));
+    const weights = await damaged('weights', (step2) => truncate(join(step2, 'weights.bin'), 1000));
+    const streams = await damaged('streams', async (step2) => {
+      const saved = JSON.parse(await readFile(join(step2, 'config.json'), 'utf8'));
+      saved.metadata.trainer.sampleRng = saved.metadata.trainer.sampleRng.slice(0, 2);
+      await writeFile(join(step2, 'config.json'), JSON.stringify(saved));
+    });
+    const pointer = await damaged('pointer', (step2) => writeFile(join(step2, '..', 'latest.json'), '{"step":3,"directory":"step-000003"}\n'));
+    const step2 = (dir: string) => join(dir, 'checkpoints', 'step-000002');
+    const earlier = (dir: string, remove: string, step = 1) => `To resume from step ${step}, ${remove}write {"step":${step},"directory":"step-00000${step}"} into ${join(dir, 'checkpoints', 'latest.json')}; or start a new run (another --out).`;
+    const cases: [string[], string[]][] = [
+      [['train', '--resume', config], [`turngym: Cannot resume ${config} from ${step2(config)}: config.json is truncated or not JSON (`, `). ${earlier(config, `delete ${step2(config)} and `)}`]],
+      [['train', '--resume', weights], [`turngym: Cannot resume ${weights} from ${step2(weights)}: weights.bin has 1000 bytes but weights.json says `, `: the file is truncated or corrupted. ${earlier(weights, `delete ${step2(weights)} and `)}`]],
+      [['train', '--resume', streams], [`turngym: Cannot resume ${streams} from ${step2(streams)}: its trainer state (the step and random streams, in config.json) is invalid: sampleRng is not the state of a random stream (4 32-bit integers). ${earlier(streams, `delete ${step2(streams)} and `)}`]],
+      [['train', '--resume', pointer], [`turngym: Cannot resume ${pointer}: ${join(pointer, 'checkpoints', 'latest.json')} names step-000003, which is not in ${join(pointer, 'checkpoints')}. ${earlier(pointer, '', 2)}`]],
+      [
+        ['eval', '--checkpoint', step2(config), '--env', 'puzzle/guess-number-v0', '--episodes', '1'],
+        [`turngym: Cannot load the checkpoint ${step2(config)}: config.json is truncated or not JSON (`, '). Delete that checkpoint folder and use an earlier one (another checkpoints/step-* folder of the run), or save it again.'],
+      ],
+    ];
+    const results = await Promise.all(cases.map(([args]) => runCli(args, { timeoutMs: 300_000 })));
+    for (const [index, result] of results.entries()) {
+      const [args, parts] = cases[index]!;
+      expect(result.code, args.join(' ')).toBe(2);
+      const lines = result.stderr.trimEnd().split('\n');
+      expect(lines.filter((line) => /^\s+at /.test(line)), args.join(' ')).toEqual([]); // no stack trace
+      const message = lines.at(-1)!;
+      expect(message.startsWith(parts[0]!), `${args.join(' ')}: ${message}`).toBe(true);
+      expect(message.endsWith(parts.at(-1)!), `${args.join(' ')}: ${message}`).toBe(true);
     }
   });
 

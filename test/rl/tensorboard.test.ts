@@ -2,7 +2,7 @@ import { existsSync, readFileSync, readdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { METRICS } from '../../src/rl/metrics.js';
-import { FILE_VERSION, TensorBoardWriter, crc32c, maskedCrc32c } from '../../src/rl/tensorboard.js';
+import { FILE_VERSION, TensorBoardWriter, crc32c, eventsUpTo, maskedCrc32c } from '../../src/rl/tensorboard.js';
 import { fixtureRoot } from './run-fixture.js';
 
 /** An independent reader of TFRecord framing: checks both CRCs of every record. */
@@ -161,5 +161,19 @@ describe('TensorBoardWriter', () => {
     expect(readRecords(readFileSync(first.path))).toHaveLength(1);
     expect(readRecords(readFileSync(second.path)).map(decodeEvent)[1]!.values).toEqual({ 'charts/success_rate': 0.5 });
     expect(existsSync(dir)).toBe(true);
+  });
+
+  it('cuts an event file back to a step, and drops a last record cut short (what a resumed run keeps)', () => {
+    const writer = new TensorBoardWriter(join(root, 'resumed'));
+    for (let step = 1; step <= 5; step++) writer.scalars(step, { [METRICS.successRate]: step / 10 });
+    writer.close();
+    const whole = readFileSync(writer.path);
+    // What a kill in the middle of writing one more event leaves: the first bytes of its record (here a copy of the last one's).
+    const last = 12 + readRecords(whole).pop()!.length + 4;
+    const torn = Buffer.concat([whole, whole.subarray(whole.length - last, whole.length - last + 20)]);
+    const cut = eventsUpTo(torn, 3);
+    expect(cut.dropped).toBe(3); // steps 4 and 5, and the torn record
+    expect(readRecords(cut.kept).map(decodeEvent).map((event) => [event.step, event.fileVersion])).toEqual([[0, FILE_VERSION], [1, undefined], [2, undefined], [3, undefined]]);
+    expect(eventsUpTo(whole, 5)).toEqual({ kept: whole, dropped: 0 });
   });
 });

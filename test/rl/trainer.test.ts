@@ -1,12 +1,16 @@
-import { mkdtemp, readdir, readFile } from 'node:fs/promises';
+import { spawn } from 'node:child_process';
+import { appendFile, mkdtemp, readdir, readFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { initBackend } from '../../src/agent/policy/backend.js';
 import { loadCheckpoint } from '../../src/agent/policy/checkpoint.js';
 import '../../src/envs/builtin.js';
 import { readMetrics } from '../../src/rl/metrics.js';
 import type { Trajectory } from '../../src/rl/rollout.js';
+import { readRun, readTrajectories } from '../../src/rl/run-directory.js';
+import { readEvents } from '../../src/rl/tensorboard.js';
 import { computeAdvantages, groupShares, train, trainedTrajectories, trainingExamples } from '../../src/rl/trainer.js';
 import { TINY_RUN } from './tiny-run.js';
 
@@ -23,6 +27,27 @@ async function weightsOf(directory: string): Promise<Float32Array[]> {
 async function latestCheckpoint(runDir: string): Promise<string> {
   const pointer = JSON.parse(await readFile(join(runDir, 'checkpoints', 'latest.json'), 'utf8')) as { directory: string };
   return join(runDir, 'checkpoints', pointer.directory);
+}
+
+/** Runs test/rl/killed-run.ts: a training run whose process is SIGKILLed once step `killAt` is logged, before its checkpoint. */
+function killedRun(options: Record<string, unknown>, killAt: number): Promise<{ signal: NodeJS.Signals | null; stderr: string }> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, ['--no-node-snapshot', '--import', 'tsx', 'test/rl/killed-run.ts', JSON.stringify(options), String(killAt)], {
+      cwd: fileURLToPath(new URL('../..', import.meta.url)),
+      stdio: ['ignore', 'ignore', 'pipe'],
+    });
+    let stderr = '';
+    child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+    child.on('error', reject);
+    child.on('close', (_code, signal) => resolve({ signal, stderr }));
+  });
+}
+
+/** The steps of the scalar events in a run directory's TensorBoard event files (all of them, sorted). */
+async function eventSteps(runDir: string): Promise<number[]> {
+  const files = (await readdir(runDir)).filter((name) => name.startsWith('events.out.tfevents.'));
+  const steps = await Promise.all(files.map(async (file) => readEvents(await readFile(join(runDir, file))).events.map((event) => event.step)));
+  return steps.flat().filter((step) => step > 0).sort((a, b) => a - b);
 }
 
 describe('train', () => {
@@ -47,6 +72,43 @@ describe('train', () => {
     const b = await weightsOf(await latestCheckpoint(join(root, 'resumed')));
     expect(a.length).toBe(b.length);
     a.forEach((values, i) => expect(Array.from(b[i]!)).toEqual(Array.from(values)));
+  }, 300_000);
+
+  it("resumes a run killed after a step's records were written but before its checkpoint without that step twice (metrics, trajectories, TensorBoard)", async () => {
+    const root = await mkdtemp(join(tmpdir(), 'turngym-train-'));
+    const options = { ...tiny, steps: 4, checkpointEvery: 1, tensorboard: true };
+    await train({ ...options, out: join(root, 'straight') }, { log: () => {} });
+    // A real kill: the child process is SIGKILLed once step 3's records are written, before step 3's checkpoint.
+    const out = join(root, 'killed');
+    const killed = await killedRun({ ...options, out }, 3);
+    expect(killed.signal, killed.stderr).toBe('SIGKILL');
+    expect(readMetrics(join(out, 'metrics.jsonl')).records.map((r) => r.step)).toEqual([1, 2, 3]);
+    expect(await latestCheckpoint(out)).toBe(join(out, 'checkpoints', 'step-000002'));
+    expect(await eventSteps(out)).toEqual([1, 2, 3]);
+
+    const lines: string[] = [];
+    await train({ ...options, out, resume: true }, { log: (line) => lines.push(line) });
+    const straight = readMetrics(join(root, 'straight', 'metrics.jsonl')).records;
+    const resumed = readMetrics(join(out, 'metrics.jsonl')).records;
+    expect(resumed.map((r) => r.step)).toEqual([1, 2, 3, 4]);
+    for (let i = 0; i < 4; i++) expect(resumed[i]!['actor/pg_loss'], `actor/pg_loss at step ${i + 1}`).toBe(straight[i]!['actor/pg_loss']);
+    const played = (runDir: string) => readTrajectories(join(runDir, 'trajectories.jsonl')).map((t) => [t.step, t.seed, t.outcome]);
+    expect(played(out)).toEqual(played(join(root, 'straight')));
+    expect(await eventSteps(out)).toEqual([1, 2, 3, 4]);
+    expect(lines).toContainEqual(expect.stringMatching(/^\[train\] dropped 1 line of metrics\.jsonl, \d+ lines of trajectories\.jsonl, 1 event of events\.out\.tfevents\./));
+  }, 300_000);
+
+  it('resumes a run killed while it appended a metrics line (the last line cut short)', async () => {
+    const out = join(await mkdtemp(join(tmpdir(), 'turngym-train-')), 'run');
+    await train({ ...tiny, steps: 2, out }, { log: () => {} });
+    // The state a kill in the middle of writing step 3's metrics line leaves, constructed (a kill cannot be
+    // timed inside one write): half a line, no newline; step 3 has no trajectories or checkpoint yet.
+    await appendFile(join(out, 'metrics.jsonl'), '{"step":3,"time":0.91,"charts/success_rate":0.1666');
+    await train({ ...tiny, steps: 4, out, resume: true }, { log: () => {} });
+    expect(readMetrics(join(out, 'metrics.jsonl'))).toMatchObject({ records: [{ step: 1 }, { step: 2 }, { step: 3 }, { step: 4 }], skippedLines: 0 });
+    const run = readRun(out);
+    expect(run.metrics.map((r) => r.step)).toEqual([1, 2, 3, 4]);
+    expect(run.notes).toEqual([]);
   }, 300_000);
 
   it('writes a run directory with stable metric names, trajectories and checkpoints', async () => {

@@ -12,6 +12,7 @@
  * shapes that disagree with the config throw a {@link CheckpointError} that says which file and why.
  */
 import { createHash } from 'node:crypto';
+import { existsSync } from 'node:fs';
 import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs';
@@ -24,15 +25,25 @@ import { Tokenizer } from './tokenizer.js';
 export const CHECKPOINT_FORMAT = 'turngym-policy';
 export const CHECKPOINT_VERSION = 1;
 
-/** A checkpoint that cannot be loaded: missing, corrupted, or not matching its own config. */
+/** What to do about a damaged checkpoint (a file missing, cut short or corrupted), wherever it is loaded. */
+const DAMAGED = 'Delete that checkpoint folder and use an earlier one (another checkpoints/step-* folder of the run), or save it again.';
+
+/**
+ * A checkpoint that cannot be loaded: missing, corrupted, or not matching its own config. The message is one
+ * line: the checkpoint, `problem` (which file and why), and for a `damaged` one what to do.
+ */
 export class CheckpointError extends TurngymError {
+  /** A file is missing, cut short or corrupted (rather than a checkpoint this turngym cannot use). */
+  readonly damaged: boolean;
+
   constructor(
     readonly directory: string,
-    message: string,
-    options?: { cause?: unknown },
+    readonly problem: string,
+    options: { cause?: unknown; damaged?: boolean } = {},
   ) {
-    super('BAD_CHECKPOINT', `Cannot load the checkpoint ${directory}: ${message}`, options);
+    super('BAD_CHECKPOINT', `Cannot load the checkpoint ${directory}: ${problem}${options.damaged ? ` ${DAMAGED}` : ''}`, options);
     this.name = 'CheckpointError';
+    this.damaged = options.damaged ?? false;
   }
 }
 
@@ -159,7 +170,7 @@ async function readTensors(directory: string, stem: string, optional = false): P
   }
   const manifest = parseJson(directory, `${stem}.json`, manifestText) as Partial<Manifest>;
   if (!Array.isArray(manifest.tensors) || typeof manifest.bytes !== 'number' || typeof manifest.sha256 !== 'string') {
-    throw new CheckpointError(directory, `${stem}.json is not a tensor manifest (expected tensors, bytes, sha256).`);
+    throw new CheckpointError(directory, `${stem}.json is not a tensor manifest (expected tensors, bytes, sha256).`, { damaged: true });
   }
   let buffer: Buffer;
   try {
@@ -167,14 +178,16 @@ async function readTensors(directory: string, stem: string, optional = false): P
   } catch (error) {
     throw missing(directory, `${stem}.bin`, error);
   }
-  if (buffer.length !== manifest.bytes) throw new CheckpointError(directory, `${stem}.bin has ${buffer.length} bytes but ${stem}.json says ${manifest.bytes}: the file is truncated or corrupted.`);
+  if (buffer.length !== manifest.bytes) {
+    throw new CheckpointError(directory, `${stem}.bin has ${buffer.length} bytes but ${stem}.json says ${manifest.bytes}: the file is truncated or corrupted.`, { damaged: true });
+  }
   if (createHash('sha256').update(buffer).digest('hex') !== manifest.sha256) {
-    throw new CheckpointError(directory, `${stem}.bin is corrupted: its SHA-256 does not match ${stem}.json.`);
+    throw new CheckpointError(directory, `${stem}.bin is corrupted: its SHA-256 does not match ${stem}.json.`, { damaged: true });
   }
   const tensors = manifest.tensors.map((entry) => {
     const size = entry.shape.reduce((product, dimension) => product * dimension, 1);
     if (!Number.isInteger(entry.offset) || entry.offset < 0 || entry.offset + size * 4 > buffer.length) {
-      throw new CheckpointError(directory, `${stem}.json places '${entry.name}' outside ${stem}.bin.`);
+      throw new CheckpointError(directory, `${stem}.json places '${entry.name}' outside ${stem}.bin.`, { damaged: true });
     }
     const values = new Float32Array(size);
     for (let i = 0; i < size; i++) values[i] = buffer.readFloatLE(entry.offset + i * 4);
@@ -197,14 +210,18 @@ function parseJson(directory: string, file: string, text: string): unknown {
   try {
     return JSON.parse(text);
   } catch (error) {
-    throw new CheckpointError(directory, `${file} is corrupted: it is not valid JSON (${describeError(error)}).`);
+    throw new CheckpointError(directory, `${file} is truncated or not JSON (${describeError(error)}).`, { damaged: true });
   }
 }
 
 function missing(directory: string, file: string, error: unknown): CheckpointError {
   const code = (error as NodeJS.ErrnoException).code;
   if (code === 'ENOENT') {
-    return new CheckpointError(directory, `${file} is missing. A checkpoint directory holds config.json, tokenizer.json, weights.json and weights.bin (written by \`turngym sft\`, \`turngym train\` or saveCheckpoint).`);
+    return new CheckpointError(
+      directory,
+      `${file} is missing. A checkpoint directory holds config.json, tokenizer.json, weights.json and weights.bin (written by \`turngym sft\`, \`turngym train\` or saveCheckpoint).`,
+      { damaged: existsSync(directory) },
+    );
   }
   return new CheckpointError(directory, `${file} could not be read: ${describeError(error)}`, { cause: error });
 }

@@ -265,6 +265,7 @@ describe('checkpoints', () => {
     const path = join(directory, 'broken');
     await saveCheckpoint(policy, path);
     policy.dispose();
+    const damaged = 'Delete that checkpoint folder and use an earlier one (another checkpoints/step-* folder of the run), or save it again.';
     const expectError = async (message: string, exact = true) => {
       const error = await loadCheckpoint(path).then(
         () => undefined,
@@ -278,14 +279,15 @@ describe('checkpoints', () => {
     const flipped = Buffer.from(weights);
     flipped[100] = flipped[100]! ^ 0xff;
     await writeFile(join(path, 'weights.bin'), flipped);
-    await expectError('weights.bin is corrupted: its SHA-256 does not match weights.json.');
+    await expectError(`weights.bin is corrupted: its SHA-256 does not match weights.json. ${damaged}`);
     await writeFile(join(path, 'weights.bin'), weights.subarray(0, 1000));
-    await expectError(`weights.bin has 1000 bytes but weights.json says ${weights.length}: the file is truncated or corrupted.`);
+    await expectError(`weights.bin has 1000 bytes but weights.json says ${weights.length}: the file is truncated or corrupted. ${damaged}`);
     await writeFile(join(path, 'weights.bin'), weights);
 
     const config = await readFile(join(path, 'config.json'), 'utf8');
     await writeFile(join(path, 'config.json'), config.slice(0, 40));
-    await expectError(`Cannot load the checkpoint ${path}: config.json is corrupted: it is not valid JSON (`, false);
+    await expectError(`Cannot load the checkpoint ${path}: config.json is truncated or not JSON (`, false);
+    await expectError(`). ${damaged}`, false);
     const parsed = JSON.parse(config);
     await writeFile(join(path, 'config.json'), JSON.stringify({ ...parsed, model: { ...parsed.model, width: 64 } }));
     await expectError("weights 'token_embedding' have shape [" + `${tokenizer.vocabSize},32] but the model config needs [${tokenizer.vocabSize},64]: the weights and config.json do not match.`);
@@ -298,9 +300,9 @@ describe('checkpoints', () => {
     );
     await rm(join(path, 'tokenizer.json'));
     await expectError(
-      'tokenizer.json is missing. A checkpoint directory holds config.json, tokenizer.json, weights.json and weights.bin (written by `turngym sft`, `turngym train` or saveCheckpoint).',
+      `tokenizer.json is missing. A checkpoint directory holds config.json, tokenizer.json, weights.json and weights.bin (written by \`turngym sft\`, \`turngym train\` or saveCheckpoint). ${damaged}`,
     );
-    await expect(loadCheckpoint(join(directory, 'nothing-here'))).rejects.toThrow('config.json is missing.');
+    await expect(loadCheckpoint(join(directory, 'nothing-here'))).rejects.toThrow(/config\.json is missing\. A checkpoint directory holds .* or saveCheckpoint\)\.$/); // no such folder: nothing damaged
   });
 });
 
