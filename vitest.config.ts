@@ -7,6 +7,8 @@ export default defineConfig({
   resolve: { alias: { turngym: fileURLToPath(new URL('./src/index.ts', import.meta.url)) } },
   test: {
     include: ['test/**/*.test.ts'],
+    // Makes (once, cached in .cache/test-python) the Python that runs the Python examples.
+    globalSetup: ['test/setup/python.ts'],
     pool: 'forks',
     execArgv: ['--no-node-snapshot'],
     testTimeout: 60_000,

@@ -1,6 +1,9 @@
-import { type ChildProcess, execFile, execFileSync, spawn } from 'node:child_process';
+import { type ChildProcess, execFile, spawn } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { promisify } from 'node:util';
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, inject, it } from 'vitest';
 import WebSocket, { WebSocketServer } from 'ws';
 import { runEpisode } from '../../../src/agent/agent.js';
 import { RemoteAgent, serveAgent } from '../../../src/agent/remote/agent.js';
@@ -9,6 +12,7 @@ import { make } from '../../../src/envs/registry.js';
 import '../../../src/envs/builtin.js';
 import { ROOT, runCli } from '../../cli/helpers.js';
 import { RawClient } from './helpers.js';
+import { ensureTestPython } from '../../setup/python.js';
 
 const GUESS = 'puzzle/guess-number-v0';
 const children: ChildProcess[] = [];
@@ -19,18 +23,11 @@ afterEach(async () => {
   for (const close of closers.splice(0).reverse()) await close();
 });
 
-/** The first Python 3 that can import `websockets` (CI installs Debian's python3-websockets). */
+/** The Python that runs the Python examples: made by the test setup (test/setup/python.ts), or why there is none. */
 function python(): string {
-  for (const candidate of [process.env.PYTHON, 'python3', '/usr/bin/python3']) {
-    if (!candidate) continue;
-    try {
-      execFileSync(candidate, ['-c', 'import websockets'], { stdio: 'ignore' });
-      return candidate;
-    } catch {
-      // try the next one
-    }
-  }
-  throw new Error('No python3 with the websockets package: apt-get install -y python3-websockets (or pip install websockets), or set $PYTHON.');
+  const found = inject('python');
+  if ('problem' in found) throw new Error(found.problem);
+  return found.path;
 }
 
 /** Starts a process that prints "... listening on ws://..." and resolves with that URL. */
@@ -132,5 +129,19 @@ describe('remote agents', () => {
     const result = await runCli(['run', '--env', GUESS, '--agent', 'ws://127.0.0.1:9']);
     expect(result.code).toBe(1);
     expect(result.stderr).toContain('Could not connect to the agent server at ws://127.0.0.1:9/v1');
+  });
+});
+
+describe('the Python the example tests use', () => {
+  it('is made by the test setup, and a machine without Python is told what is missing in one line', () => {
+    const found = inject('python');
+    expect(found).toHaveProperty('path');
+    const empty = mkdtempSync(join(tmpdir(), 'turngym-no-python-'));
+    try {
+      const missing = ensureTestPython(join(empty, 'venv'), { PATH: empty });
+      expect(missing).toEqual({ problem: expect.stringMatching(/^Python 3 is not installed \(no python3 on the PATH\): the Python example tests need it\. Install it \(Debian: apt-get install -y python3 python3-venv\)/) });
+    } finally {
+      rmSync(empty, { recursive: true, force: true });
+    }
   });
 });

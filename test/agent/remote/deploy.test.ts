@@ -1,7 +1,7 @@
-import { spawnSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { parseAllDocuments } from 'yaml';
 import { parseEndpoints } from '../../../src/agent/remote/pool.js';
 import { trainConfigSchema } from '../../../src/rl/config.js';
 import { ROOT } from '../../cli/helpers.js';
@@ -9,11 +9,14 @@ import { ROOT } from '../../cli/helpers.js';
 // Manifests are free-form; the tests read them field by field.
 type Manifest = Record<string, any>;
 
-/** Parses a multi-document YAML file with PyYAML (a YAML 1.1 parser, as kubectl's is lenient too). */
+/** Parses a multi-document YAML file (empty documents dropped). */
 function parseYaml(file: string): Manifest[] {
-  const result = spawnSync('python3', ['-c', 'import json, sys, yaml; print(json.dumps([d for d in yaml.safe_load_all(open(sys.argv[1])) if d is not None]))', file], { encoding: 'utf8' });
-  if (result.status !== 0) throw new Error(`could not parse ${file}: ${result.stderr}`);
-  return JSON.parse(result.stdout) as Manifest[];
+  return parseAllDocuments(readFileSync(file, 'utf8'))
+    .map((document) => {
+      if (document.errors.length > 0) throw new Error(`could not parse ${file}: ${document.errors[0]!.message}`);
+      return document.toJS() as Manifest | null;
+    })
+    .filter((manifest): manifest is Manifest => manifest !== null);
 }
 
 describe('deploy/k8s manifests', () => {
