@@ -71,7 +71,7 @@ export async function findChromium(environment: NodeJS.ProcessEnv = process.env)
   const fromEnv = environment[CHROMIUM_ENV];
   if (fromEnv) {
     if (!isExecutable(fromEnv)) {
-      throw new TurngymError('NOT_SUPPORTED', `${CHROMIUM_ENV}=${fromEnv} is not an executable file. ${INSTALL_HINT}`);
+      throw new TurngymError('NOT_SUPPORTED', `${CHROMIUM_ENV}=${fromEnv} is not an executable file: point it at a Chromium or Chrome binary, or unset it to use the first browser found (the PATH, Playwright's cache, then the one npm installed).`);
     }
     return { path: fromEnv, source: 'env' };
   }

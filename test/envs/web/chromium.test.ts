@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { chromium } from 'playwright-core';
 import { CHROMIUM_ARGS, debianBinary, findChromium, packagedChromium } from '../../../src/envs/web/chromium.js';
+import { runCli } from '../../cli/helpers.js';
 
 const root = mkdtempSync(join(tmpdir(), 'turngym-chromium-'));
 afterAll(() => rmSync(root, { recursive: true, force: true }));
@@ -58,5 +59,15 @@ describe('the packaged Chromium (@sparticuz/chromium)', () => {
     } finally {
       await browser.close();
     }
+  });
+});
+
+describe('a bad TURNGYM_CHROMIUM', () => {
+  it('is one line from the CLI saying what to do, with no stack trace', async () => {
+    const result = await runCli(['run', '--env', 'web/forms-v0', '--episodes', '1'], { env: { ...process.env, TURNGYM_CHROMIUM: join(root, 'no-such-chromium') } });
+    expect(result.code).toBe(2);
+    expect(result.stderr.trim().split('\n')).toEqual([
+      `turngym: TURNGYM_CHROMIUM=${join(root, 'no-such-chromium')} is not an executable file: point it at a Chromium or Chrome binary, or unset it to use the first browser found (the PATH, Playwright's cache, then the one npm installed).`,
+    ]);
   });
 });
