@@ -14,6 +14,10 @@ export const benchmarks: Record<string, Benchmark> = {
     description: 'web/ envs in Chromium: step latency p50/p95 (action plus observation), reset latency, steps/s with 8 envs at once, vs a naive Playwright loop (new page per reset, default waits, full aria snapshot per step)',
     run: async ({ quick }) => (await import('./web.js')).runWebBench(quick ? { episodes: 1, concurrency: 2, durationMs: 2000, rounds: 1 } : {}),
   },
+  'web-browsers': {
+    description: 'web/ envs in the machine\'s own Chromium (the PATH) vs the one packaged with @sparticuz/chromium: step and reset latency p50/p95, launch time, ratios of medians',
+    run: async ({ quick }) => (await import('./web.js')).runBrowserBench(quick ? { episodes: 1, rounds: 1 } : {}),
+  },
   ws: {
     description: 'WebSocket protocol: per-step round trip vs in-process (p50/p99), steps/s with 64 sessions over 8 connections, memory per idle session',
     run: async ({ quick }) => (await import('./ws.js')).runWs(quick ? { steps: 1000, rounds: 2, durationMs: 1000, idleSessions: 200 } : {}),

@@ -26,7 +26,7 @@ import type { Env, ToolCall } from '../src/envs/env.js';
 import { make } from '../src/envs/registry.js';
 import { TurngymError } from '../src/envs/errors.js';
 import { Rng } from '../src/envs/task.js';
-import { findChromium, sharedBrowser } from '../src/envs/web/chromium.js';
+import { CHROMIUM_ENV, findChromium, packagedChromium, sharedBrowser } from '../src/envs/web/chromium.js';
 import type { WebEnv, WebTask, WebTaskSuite } from '../src/envs/web/env.js';
 import { formsSuite } from '../src/envs/web/forms.js';
 import { SESSION_COOKIE, type Site, type SiteServer } from '../src/envs/web/sites/server.js';
@@ -437,4 +437,67 @@ export async function runWebBench(options: WebBenchOptions = {}) {
     for (const id of IDS) await releaseSite(SUITES[id]!.site as Site<unknown>);
     await sharedBrowser.release();
   }
+}
+
+export interface BrowserBenchOptions {
+  /** Oracle episodes per env and browser in each round (default 6). */
+  episodes?: number;
+  /** Rounds, alternating the browsers; figures are medians over all rounds (default 3). */
+  rounds?: number;
+}
+
+/**
+ * `turngym bench web-browsers`: the same oracle episodes of every web env in the machine's own Chromium (the
+ * first found on the PATH: Debian's headless shell here) and in the one packaged with @sparticuz/chromium,
+ * rounds alternating so that load hits both alike; step and reset latency p50/p95 and the launch time of
+ * each, with ratios of medians (packaged / system).
+ */
+export async function runBrowserBench(options: BrowserBenchOptions = {}) {
+  const episodes = options.episodes ?? 6;
+  const rounds = options.rounds ?? 3;
+  const system = await findChromium({ PATH: process.env.PATH, HOME: process.env.HOME });
+  const packaged = await packagedChromium();
+  if (system.source === 'packaged' || !packaged) throw new Error('bench web-browsers needs a system Chromium on the PATH and the @sparticuz/chromium package.');
+  const browsers = { system: system.path, packaged };
+  const samples = { system: emptySamples(), packaged: emptySamples() };
+  const launches = { system: [] as number[], packaged: [] as number[] };
+  const previous = process.env[CHROMIUM_ENV];
+  try {
+    for (let pass = 0; pass < rounds; pass++) {
+      for (const [name, path] of Object.entries(browsers) as [keyof typeof browsers, string][]) {
+        process.env[CHROMIUM_ENV] = path;
+        const envs = await Promise.all(IDS.map((id) => make(id)));
+        const start = now();
+        await envs[0]!.reset({ seed: 0 }); // launches this browser (the last env closed the other one)
+        launches[name].push(now() - start);
+        try {
+          for (let episode = 0; episode < episodes; episode++) {
+            for (const [index, id] of IDS.entries()) {
+              const played = await envEpisode(envs[index]!, id, pass * 1000 + episode, difficultyOf(id, episode), false);
+              addSamples(samples[name], played.samples);
+            }
+          }
+        } finally {
+          for (const env of envs) await env.close();
+        }
+      }
+    }
+  } finally {
+    if (previous === undefined) delete process.env[CHROMIUM_ENV];
+    else process.env[CHROMIUM_ENV] = previous;
+  }
+  const summary = (name: keyof typeof browsers) => ({ launch_ms_p50: round(median(launches[name])), step: latencySummary(samples[name].step), reset: latencySummary(samples[name].reset) });
+  return {
+    benchmark: 'web-browsers',
+    envs: IDS,
+    episodes_per_env_and_round: episodes,
+    rounds,
+    system: { path: system.path, ...summary('system') },
+    packaged: { path: packaged, ...summary('packaged') },
+    packaged_over_system_p50: {
+      step: round(median(samples.packaged.step) / median(samples.system.step)),
+      reset: round(median(samples.packaged.reset) / median(samples.system.reset)),
+      launch: round(median(launches.packaged) / median(launches.system)),
+    },
+  };
 }
