@@ -457,7 +457,9 @@ export async function runBrowserBench(options: BrowserBenchOptions = {}) {
   const rounds = options.rounds ?? 3;
   const system = await findChromium({ PATH: process.env.PATH, HOME: process.env.HOME });
   const packaged = await packagedChromium();
-  if (system.source === 'packaged' || !packaged) throw new Error('bench web-browsers needs a system Chromium on the PATH and the @sparticuz/chromium package.');
+  if (system.source === 'packaged' || !packaged) {
+    throw new TurngymError('NOT_SUPPORTED', 'bench web-browsers compares a Chromium of the machine (on the PATH, e.g. apt-get install -y chromium-headless-shell) with the packaged one (npm install): one of them is missing.');
+  }
   const browsers = { system: system.path, packaged };
   const samples = { system: emptySamples(), packaged: emptySamples() };
   const launches = { system: [] as number[], packaged: [] as number[] };
