@@ -96,6 +96,9 @@ export const safeSpec = register({
   ],
   maxTurns: 40,
   kwargs: z.object({ difficulty: z.number().int().min(1).max(6).default(2).describe('Number of digits') }),
+  // Clients of `turngym serve` may choose the difficulty (it names no host resource); kwargs left out here
+  // are set only by the server's operator.
+  remoteKwargs: { difficulty: true },
   create: (kwargs, spec) => new SafeEnv(spec, kwargs.difficulty),
 });
 

@@ -2,7 +2,7 @@
 import type { Command } from 'commander';
 import { specToWire } from '../agent/remote/protocol.js';
 import { inputJsonSchema, signature } from '../envs/actions.js';
-import { list, spec, type RegisteredSpec } from '../envs/registry.js';
+import { list, type RegisteredSpec, remoteKwargsSchema, spec } from '../envs/registry.js';
 import { collect, importModules, printJson } from './common.js';
 
 export function listCommand(program: Command): void {
@@ -10,14 +10,18 @@ export function listCommand(program: Command): void {
     .command('list')
     .description('list the registered environments; with an id, that env in full (tools, keyword arguments)')
     .argument('[id]', 'an env id, e.g. code/calc-v0')
-    .option('--json', 'print JSON (the spec as the wire protocol sends it, plus kwargs as JSON Schema)')
+    .option('--json', 'print JSON (the spec as the wire protocol sends it, plus kwargs as JSON Schema, and remote_kwargs: what a turngym serve client may set, per role)')
     .option('--import <module>', 'import a module that registers envs (repeatable)', collect, [])
     .action(async (id: string | undefined, options: { json?: boolean; import: string[] }) => {
       await importModules(options.import);
       const specs = id === undefined ? list().map((envId) => spec(envId)) : [spec(id)];
       if (options.json) {
         // Unknown kwargs are refused by `make`, as unknown tool arguments are.
-        const json = specs.map((s) => ({ ...specToWire(s), kwargs: { ...inputJsonSchema(s.kwargs), additionalProperties: false } }));
+        const json = specs.map((s) => ({
+          ...specToWire(s),
+          kwargs: { ...inputJsonSchema(s.kwargs), additionalProperties: false },
+          remote_kwargs: { agent: inputJsonSchema(remoteKwargsSchema(s.id, 'agent')), trainer: inputJsonSchema(remoteKwargsSchema(s.id, 'trainer')) },
+        }));
         printJson(id === undefined ? json : json[0]);
         return;
       }
@@ -38,13 +42,15 @@ function describeEnv(s: RegisteredSpec): string {
   const lines = [s.id, `  ${s.description}`, `  ${s.maxTurns} turns at most${s.deterministic ? '; the same seed gives the same task' : ''}`, '', 'tools:'];
   for (const tool of s.tools) lines.push(`  ${signature(tool)}  ${tool.description}`);
   const schema = inputJsonSchema(s.kwargs) as { properties?: Record<string, JsonField>; required?: string[] };
+  const agent = (inputJsonSchema(remoteKwargsSchema(s.id, 'agent')) as { properties?: Record<string, JsonField> }).properties ?? {};
   const fields = Object.entries(schema.properties ?? {});
-  lines.push('', `kwargs (a JSON object: --kwargs for run, sft and eval; --env-kwargs for train):`);
+  lines.push('', `kwargs (a JSON object: --kwargs for run, sft and eval; --env-kwargs for train; [remote]: a client of turngym serve may set it too):`);
   if (fields.length === 0) lines.push('  (none)');
   const width = Math.max(0, ...fields.map(([name, field]) => `${name} ${typeOf(field)}`.length));
   for (const [name, field] of fields) {
     const required = schema.required?.includes(name) ? ' (required)' : '';
-    lines.push(`  ${`${name} ${typeOf(field)}`.padEnd(width)}  ${field.description ?? ''}${required}`);
+    const remote = agent[name] === undefined ? '' : typeOf(agent[name]) === typeOf(field) ? ' [remote]' : ` [remote; agents: ${typeOf(agent[name])}]`;
+    lines.push(`  ${`${name} ${typeOf(field)}`.padEnd(width)}  ${field.description ?? ''}${required}${remote}`);
   }
   return lines.join('\n');
 }

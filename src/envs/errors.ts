@@ -136,6 +136,15 @@ export interface ActionError {
   message: string;
 }
 
+/** What a failed file read means, in words ('no such file', 'permission denied', ...), never the file's content. */
+export function fileProblem(error: unknown): string {
+  const code = (error as NodeJS.ErrnoException | undefined)?.code;
+  if (code === 'ENOENT') return 'no such file';
+  if (code === 'EACCES' || code === 'EPERM') return 'permission denied';
+  if (code === 'EISDIR') return 'a folder, not a file';
+  return `cannot read it (${code ?? describeError(error)})`;
+}
+
 /** Turns any thrown value into a message a user can read. */
 export function describeError(error: unknown): string {
   if (error instanceof Error) return error.message;

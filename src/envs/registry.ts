@@ -5,7 +5,7 @@
  * arguments with the env's zod schema and stacks the standard wrappers (see `wrap` in wrappers.ts), so the
  * env a user gets always enforces call order and the horizon.
  */
-import type { z } from 'zod';
+import { z } from 'zod';
 import { DEFAULT_MAX_ACTION_CHARS, type Env, type EnvSpec, type ToolSpec } from './env.js';
 import { InvalidKwargsError, TurngymError, UnknownEnvError } from './errors.js';
 import { type WrapOptions, wrap } from './wrappers.js';
@@ -28,13 +28,29 @@ export interface EnvDefinition<Kwargs extends z.ZodObject = z.ZodObject> {
   answerTool?: string;
   /** Schema of the keyword arguments `make` accepts (with defaults). */
   kwargs: Kwargs;
+  /**
+   * The kwargs a remote client of `turngym serve` may set, each `true` (within the `kwargs` schema) or a
+   * tighter zod schema that an agent's value must pass too, e.g. `{ difficulty: true, size: z.number().int().max(5000) }`.
+   * Leave out every kwarg that names a host resource (a path, a memory or time limit, a size without a
+   * tight bound): only the server's operator sets those (`turngym serve --kwargs`). Default: none, so a
+   * remote client makes the env with its defaults and the operator's kwargs. See {@link remoteKwargs}.
+   */
+  remoteKwargs?: { [Name in keyof Kwargs['shape']]?: RemoteKwarg };
   /** Builds the bare env (no wrappers) from validated kwargs. May load heavy modules lazily. */
   create(kwargs: z.output<Kwargs>, spec: EnvSpec): Env | Promise<Env>;
 }
 
-/** A registered spec, plus the kwargs schema for tooling (CLI help, remote `list`). */
+/** A kwarg a remote client may set: `true` within the env's schema, or a tighter schema for agents (see `EnvDefinition.remoteKwargs`). */
+export type RemoteKwarg = true | z.ZodType;
+
+/** Who asks `turngym serve` for an env: any client (`agent`), or one that holds the server's token (`trainer`). */
+export type RemoteRole = 'agent' | 'trainer';
+
+/** A registered spec, plus the kwargs schemas for tooling (CLI help, remote `list`, the server's checks). */
 export interface RegisteredSpec extends EnvSpec {
   kwargs: z.ZodObject;
+  /** The kwargs a remote client may set (`EnvDefinition.remoteKwargs`; empty when it declares none). */
+  remoteKwargs: Readonly<Record<string, RemoteKwarg>>;
 }
 
 const ID_PATTERN = /^[a-z][a-z0-9-]*\/[a-z][a-z0-9-]*-v\d+$/;
@@ -63,6 +79,11 @@ export function register<Kwargs extends z.ZodObject>(definition: EnvDefinition<K
   if (!Number.isInteger(definition.maxTurns) || definition.maxTurns < 1) {
     throw new TurngymError('INVALID_OPTIONS', `${definition.id}: maxTurns must be a positive integer.`);
   }
+  const remote = (definition.remoteKwargs ?? {}) as Record<string, RemoteKwarg>;
+  const strays = Object.keys(remote).filter((name) => !(name in definition.kwargs.shape));
+  if (strays.length > 0) {
+    throw new TurngymError('INVALID_OPTIONS', `${definition.id}: remoteKwargs names ${strays.map((name) => `'${name}'`).join(', ')}, which kwargs does not have.`);
+  }
   const spec: RegisteredSpec = {
     id: definition.id,
     description: definition.description,
@@ -73,6 +94,7 @@ export function register<Kwargs extends z.ZodObject>(definition: EnvDefinition<K
     maxActionChars: definition.maxActionChars ?? DEFAULT_MAX_ACTION_CHARS,
     answerTool: definition.answerTool ?? (definition.tools.some((tool) => tool.name === 'answer') ? 'answer' : undefined),
     kwargs: definition.kwargs,
+    remoteKwargs: remote,
   };
   registry.set(definition.id, { definition: definition as unknown as EnvDefinition, spec });
   return spec;
@@ -100,8 +122,7 @@ export function spec(id: string): RegisteredSpec {
 export async function make(id: string, kwargs: Record<string, unknown> = {}, options: WrapOptions = {}): Promise<Env> {
   const { definition, spec: registered } = lookup(id);
   const parsed = validateKwargs(id, registered.kwargs, kwargs);
-  const envSpec: EnvSpec = { ...registered };
-  delete (envSpec as Partial<RegisteredSpec>).kwargs;
+  const { kwargs: _schema, remoteKwargs: _remote, ...envSpec } = registered;
   const env = await definition.create(parsed, envSpec);
   return wrap(env, options);
 }
@@ -131,6 +152,50 @@ export function validateKwargs(id: string, schema: z.ZodObject, kwargs: Record<s
   }
   return result.data as Record<string, unknown>;
 }
+
+/**
+ * The schema of the kwargs a remote client in `role` may set on `id`: the env's `remoteKwargs` less those
+ * in `fixed` (the server operator's), each optional. An agent gets the tighter schema where the env declares
+ * one; a trainer (it holds the server's token) the env's own.
+ */
+export function remoteKwargsSchema(id: string, role: RemoteRole, fixed: readonly string[] = []): z.ZodObject {
+  const registered = lookup(id).spec;
+  const shape: Record<string, z.ZodType> = {};
+  for (const [name, rule] of Object.entries(registered.remoteKwargs)) {
+    if (fixed.includes(name)) continue;
+    const own = registered.kwargs.shape[name] as z.ZodType;
+    const field = role === 'agent' && rule !== true ? rule.describe(rule.description ?? own.description ?? '') : own;
+    shape[name] = field.optional();
+  }
+  return z.strictObject(shape);
+}
+
+/**
+ * Checks the kwargs a remote client in `role` sent for `id`, and returns them with the operator's `fixed`
+ * kwargs added, for `make`. A kwarg the client may not set (the operator's, fixed or not, or unknown) is
+ * refused by name before any value is looked at, so no path is ever opened on a client's behalf; then the
+ * values must pass {@link remoteKwargsSchema}. Throws `InvalidKwargsError`.
+ */
+export function remoteKwargs(id: string, kwargs: Record<string, unknown>, role: RemoteRole, fixed: Record<string, unknown> = {}): Record<string, unknown> {
+  const schema = remoteKwargsSchema(id, role, Object.keys(fixed));
+  if (typeof kwargs !== 'object' || kwargs === null || Array.isArray(kwargs)) return validateKwargs(id, schema, kwargs);
+  const allowed = Object.keys(schema.shape);
+  const known = Object.keys(lookup(id).spec.kwargs.shape);
+  const settable = allowed.length > 0 ? `a remote client may set ${allowed.map((name) => `'${name}'`).join(', ')}` : 'a remote client may set none of its arguments';
+  const refused = Object.keys(kwargs)
+    .filter((name) => !allowed.includes(name))
+    .slice(0, MAX_REPORTED_ISSUES)
+    .map((name) => {
+      const why = !known.includes(name) ? 'unknown argument' : name in fixed ? "fixed by this server's operator" : "only the server's operator may set it (turngym serve --kwargs)";
+      return { path: name.slice(0, 64), message: `${why}; ${settable}` };
+    });
+  if (refused.length > 0) throw new InvalidKwargsError(id, refused);
+  validateKwargs(id, schema, kwargs);
+  return { ...kwargs, ...fixed };
+}
+
+/** At most this many refused kwargs are named in one error (a hostile client may send thousands). */
+const MAX_REPORTED_ISSUES = 10;
 
 function lookup(id: string) {
   const entry = registry.get(id);

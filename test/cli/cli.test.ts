@@ -19,17 +19,22 @@ describe('turngym CLI', () => {
     expect(JSON.parse(one.stdout)).toMatchObject({
       id: 'puzzle/guess-number-v0',
       kwargs: { properties: { difficulty: { type: 'integer', default: 3, minimum: 1, maximum: 12 } }, additionalProperties: false },
+      remote_kwargs: { agent: { properties: { difficulty: { maximum: 12 } }, additionalProperties: false }, trainer: { properties: { difficulty: { maximum: 12 } } } },
     });
+    const corpus = JSON.parse((await runCli(['list', 'search/corpus-v0', '--json'])).stdout);
+    expect(Object.keys(corpus.remote_kwargs.agent.properties)).toEqual(['reward', 'pageChars']);
   });
 
   it('shows one env in full, keyword arguments included', async () => {
     const result = await runCli(['list', 'code/calc-v0']);
     expect(result.code).toBe(0);
     expect(result.stdout).toContain('answer(value)  Give your final answer');
-    expect(result.stdout).toMatch(/\n {2}difficulty integer 1\.\.5 +Task difficulty 1-5; default 2\n/);
+    expect(result.stdout).toMatch(/\n {2}difficulty integer 1\.\.5 +Task difficulty 1-5; default 2 \[remote\]\n/);
+    expect(result.stdout).toMatch(/\n {2}memoryLimitMb integer 8\.\.4096 +Heap limit of the interpreter in MB; default 64\n/);
     expect(result.stdout).toMatch(/\n {2}kinds string\[\] +Draw tasks only of these kinds/);
     const search = await runCli(['list', 'search/multihop-v0']);
     expect(search.stdout).toMatch(/\n {2}kbSeed integer >= 0 +Seed of the knowledge base/);
+    expect(search.stdout).toMatch(/\n {2}size integer 40\.\.200000 +Number of articles .* \[remote; agents: integer 40\.\.5000\]\n/);
   });
 
   it('runs the oracle and prints a JSON summary', async () => {

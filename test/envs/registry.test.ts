@@ -1,7 +1,7 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { z } from 'zod';
 import { TurngymError } from '../../src/envs/errors.js';
-import { list, make, register, spec, suggest, unregister } from '../../src/envs/registry.js';
+import { list, make, register, remoteKwargs, remoteKwargsSchema, spec, suggest, unregister } from '../../src/envs/registry.js';
 import { GuessNumberEnv, guessNumberTools } from '../../src/envs/puzzle/guess-number.js';
 import '../../src/envs/builtin.js';
 
@@ -28,6 +28,27 @@ describe('registry', () => {
     await expect(make('puzzle/guess-number-v0', { difficulty: 99 })).rejects.toThrow(/Invalid arguments for 'puzzle\/guess-number-v0':\n {2}- difficulty: Too big/);
     await expect(make('puzzle/guess-number-v0', { difficulty: 'hard' })).rejects.toThrow(/difficulty: Invalid input: expected number/);
     await expect(make('puzzle/guess-number-v0', { dificulty: 2 })).rejects.toThrow("  - dificulty: unknown argument; 'puzzle/guess-number-v0' accepts 'difficulty'");
+  });
+
+  it('takes no kwargs from remote clients unless the env declares them, and checks what it declares', () => {
+    const definition = {
+      id: 'test/guess-v0',
+      description: 'guess',
+      tools: guessNumberTools,
+      maxTurns: 5,
+      kwargs: z.object({ difficulty: z.number().int().min(1).max(12).default(3), folder: z.string().optional() }),
+      create: (kwargs: { difficulty: number }, envSpec: never) => new GuessNumberEnv(envSpec, kwargs.difficulty),
+    };
+    register(definition);
+    expect(spec('test/guess-v0').remoteKwargs).toEqual({});
+    expect(Object.keys(remoteKwargsSchema('test/guess-v0', 'trainer').shape)).toEqual([]);
+    expect(() => remoteKwargs('test/guess-v0', { difficulty: 2 }, 'trainer')).toThrow("difficulty: only the server's operator may set it (turngym serve --kwargs); a remote client may set none of its arguments");
+    unregister('test/guess-v0');
+    expect(() => register({ ...definition, remoteKwargs: { difficulty: true, colour: true } as never })).toThrow("test/guess-v0: remoteKwargs names 'colour', which kwargs does not have.");
+    register({ ...definition, remoteKwargs: { difficulty: z.number().int().max(4) } });
+    expect(remoteKwargs('test/guess-v0', { difficulty: 4 }, 'agent', { folder: '/srv/data' })).toEqual({ difficulty: 4, folder: '/srv/data' });
+    expect(() => remoteKwargs('test/guess-v0', { difficulty: 5 }, 'agent')).toThrow('difficulty: Too big: expected number to be <=4');
+    expect(remoteKwargs('test/guess-v0', { difficulty: 5 }, 'trainer')).toEqual({ difficulty: 5 });
   });
 
   it('applies kwarg defaults and the standard wrappers', async () => {

@@ -246,8 +246,21 @@ export class RemoteClient implements SessionChannel {
     await new Promise<void>((resolve, reject) => {
       socket.once('open', () => resolve());
       socket.once('error', (error) => reject(new RemoteError('INTERNAL', `Could not connect to ${this.url}: ${describeError(error)}`)));
-      socket.once('unexpected-response', (_request, response) => {
-        reject(new RemoteError('INTERNAL', `Could not connect to ${this.url}: the server answered HTTP ${response.statusCode} (is it a turngym server? the path is /v1).`));
+      socket.once('unexpected-response', (request, response) => {
+        // A turngym server says why in a short text body (503: full or shutting down; 404: wrong path).
+        const plain = (response.headers['content-type'] ?? '').startsWith('text/plain');
+        let body = '';
+        const fail = () => {
+          request.destroy();
+          const why = plain && body ? `: ${body.slice(0, 512)}` : ' (is it a turngym server? the path is /v1)';
+          reject(new RemoteError('INTERNAL', `Could not connect to ${this.url}: the server answered HTTP ${response.statusCode}${why}`));
+        };
+        response.setEncoding('utf8');
+        response.on('data', (chunk: string) => {
+          if (body.length < 512) body += chunk;
+        });
+        response.once('end', fail);
+        response.once('error', fail);
       });
     });
     this.socket = socket;

@@ -105,7 +105,10 @@ export const MakeMessage = z.object({
   type: z.literal('make'),
   id: RequestId,
   env: z.string().max(256).describe('A registered env id, e.g. "puzzle/guess-number-v0".'),
-  kwargs: z.record(z.string(), z.unknown()).optional().describe('Keyword arguments, validated by the env\'s schema.'),
+  kwargs: z
+    .record(z.string(), z.unknown())
+    .optional()
+    .describe('Keyword arguments: only those `list` shows for this env and role (the env\'s remote kwargs, within their bounds); the operator sets the rest.'),
 });
 export const ResetMessage = z.object({
   type: z.literal('reset'),
@@ -142,10 +145,15 @@ export type ClientMessageType = ClientMessage['type'];
 
 export const LimitsSchema = z
   .object({
+    max_connections: z.number().int().describe('Connections the server holds at once; beyond it a new connection is refused with HTTP 503.'),
     max_payload_bytes: z.number().int(),
     max_sessions_per_connection: z.number().int(),
     max_sessions: z.number().int(),
     max_in_flight: z.number().int().describe('Requests per connection being served at once; beyond it the server stops reading (backpressure).'),
+    max_buffered_bytes: z
+      .number()
+      .int()
+      .describe('Bytes of replies a connection may leave unread; beyond it the server stops reading it until they are read, and beyond four times it closes it (1008).'),
     idle_timeout_ms: z.number().int(),
     step_timeout_ms: z.number().int(),
     grace_ms: z.number().int().describe('How long a dropped connection\'s sessions wait for `attach`.'),
@@ -163,7 +171,16 @@ export const WelcomeMessage = z.object({
 export const EnvsMessage = z.object({
   type: z.literal('envs'),
   id: RequestId,
-  envs: z.array(z.object({ id: z.string(), description: z.string(), tools: z.array(WireToolSchema) })),
+  envs: z.array(
+    z.object({
+      id: z.string(),
+      description: z.string(),
+      tools: z.array(WireToolSchema),
+      kwargs: z
+        .record(z.string(), z.unknown())
+        .describe('JSON Schema (an object schema) of the kwargs this connection may set in `make`, with their bounds for its role; the operator sets the rest.'),
+    }),
+  ),
 });
 export const MadeMessage = z.object({
   type: z.literal('made'),

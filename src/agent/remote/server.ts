@@ -5,19 +5,28 @@
  *   ...
  *   await server.close();                          // stops accepting, finishes in-flight steps, closes every env
  *
- * Hardening, in the order a request meets it: a connection must say `hello` first (with the token when the
- * server has one); binary frames, bad JSON, deep nesting and schema violations are answered with an error
- * and nothing else happens; limits (payload, sessions per connection and per server, requests in flight)
- * are enforced before any work; env errors are mapped to wire codes; a step that does not answer in time is
- * answered with TIMEOUT and its session retired. Nothing a client sends can stop the server.
+ * Hardening, in the order a request meets it: connections beyond `maxConnections` are refused (HTTP 503); a
+ * connection must say `hello` first (with the token when the server has one); binary frames, bad JSON, deep
+ * nesting and schema violations are answered with an error and nothing else happens; limits (payload,
+ * sessions per connection and per server, requests in flight, unread replies) are enforced before any work;
+ * `make` takes from a client only the kwargs the env declares safe for its role (`remoteKwargs`), the rest
+ * being the operator's (`kwargs`); env errors are mapped to wire codes; a step that does not answer in time
+ * is answered with TIMEOUT and its session retired. Nothing a client sends can stop the server.
+ *
+ * Backpressure: a connection is served while it has fewer than `maxInFlight` requests in flight and fewer
+ * than `maxBufferedBytes` of replies it has not read; otherwise the server stops reading it (messages
+ * already read wait, in order) until it is back under half of both. Over four times `maxBufferedBytes` the
+ * connection is closed (1008). ws emits one message per event-loop turn (`allowSynchronousEvents: false`),
+ * so one large write of many requests cannot keep the other connections waiting.
  */
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server as HttpServer, type ServerResponse } from 'node:http';
 import type { Duplex } from 'node:stream';
 import { type RawData, type WebSocket, WebSocketServer } from 'ws';
 import type { Action, Env } from '../../envs/env.js';
-import { describeError, TurngymError } from '../../envs/errors.js';
-import { list, make, spec as registeredSpec } from '../../envs/registry.js';
+import { inputJsonSchema } from '../../envs/actions.js';
+import { describeError, InvalidKwargsError, TurngymError } from '../../envs/errors.js';
+import { list, make, type RemoteRole, remoteKwargs, remoteKwargsSchema, spec as registeredSpec, validateKwargs } from '../../envs/registry.js';
 import {
   ClientMessage,
   PROTOCOL_PATH,
@@ -39,6 +48,14 @@ export interface ServeOptions {
   port?: number;
   /** Shared secret every client must send in `hello` (and the only way to allow the trainer role); at least 16 characters. */
   token?: string;
+  /**
+   * Kwargs the operator fixes, per env id, e.g. `{ 'search/corpus-v0': { documents: 'docs.jsonl', questions: 'q.jsonl' } }`.
+   * They may name anything (paths, limits); a client can neither see nor override them, and sets only the
+   * env's `remoteKwargs` besides. Checked against each env's schema when the server starts.
+   */
+  kwargs?: Record<string, Record<string, unknown>>;
+  /** Connections at once (before and after `hello`); beyond it the upgrade is answered with HTTP 503. [default 256] */
+  maxConnections?: number;
   /** Largest message accepted, in bytes; a larger one closes its connection (code 1009). [default 1 MiB] */
   maxPayload?: number;
   /** Sessions one connection may hold. [default 64] */
@@ -47,6 +64,11 @@ export interface ServeOptions {
   maxSessions?: number;
   /** Requests one connection may have in flight; beyond it the server stops reading that connection. [default 256] */
   maxInFlight?: number;
+  /**
+   * Bytes of replies a connection may leave unread (`bufferedAmount`); beyond it the server stops reading that
+   * connection until it drains to half, and beyond four times it closes the connection (1008). [default 1 MiB]
+   */
+  maxBufferedBytes?: number;
   /** A session unused this long (ms) is closed. [default 300000, 5 min] */
   idleTimeoutMs?: number;
   /** A reset or step that takes longer (ms) is answered with TIMEOUT and its session closed. [default 60000] */
@@ -63,10 +85,12 @@ export interface ServeOptions {
 export const DEFAULT_SERVE_OPTIONS = {
   host: '127.0.0.1',
   port: 8765,
+  maxConnections: 256,
   maxPayload: 1024 * 1024,
   maxSessionsPerConnection: 64,
   maxSessions: 1024,
   maxInFlight: 256,
+  maxBufferedBytes: 1024 * 1024,
   idleTimeoutMs: 5 * 60_000,
   stepTimeoutMs: 60_000,
   graceMs: 30_000,
@@ -76,6 +100,10 @@ export const DEFAULT_SERVE_OPTIONS = {
 const SERVER_NAME = 'turngym 0.1.0';
 const MAX_DEPTH = 64;
 const MIN_TOKEN_CHARS = 16;
+/** A connection with more unread reply bytes than this many times `maxBufferedBytes` is closed. */
+const BUFFERED_HARD_CAP = 4;
+/** Close code of a connection cut off for not reading its replies (policy violation). */
+const UNREAD_CLOSE_CODE = 1008;
 
 type Role = 'agent' | 'trainer';
 type RequestId = string | number;
@@ -90,6 +118,10 @@ interface Connection {
   /** `make` requests being served (they count toward the session limits). */
   making: number;
   paused: boolean;
+  /** Messages read while the connection could not be served (backpressure), in arrival order. */
+  readonly waiting: { data: RawData; isBinary: boolean }[];
+  /** A turn of the event loop is booked to serve `waiting`. */
+  drainScheduled: boolean;
 }
 
 interface PendingOp {
@@ -131,14 +163,15 @@ export class RemoteServer {
   private readonly connections = new Set<Connection>();
   private readonly sessions = new Map<string, Session>();
   private readonly wireSpecs = new Map<string, WireSpec>();
-  private readonly listed = new Map<string, { id: string; description: string; tools: WireSpec['tools'] }>();
+  /** `list` entries per role and env id (an id never changes meaning, nor do the operator's kwargs). */
+  private readonly listed = new Map<string, WireEnvEntry>();
   private making = 0;
   private sweeper: NodeJS.Timeout | undefined;
   private closing: Promise<void> | undefined;
   private readonly startedAt = Date.now();
 
   constructor(options: ServeOptions = {}) {
-    this.options = { ...DEFAULT_SERVE_OPTIONS, ...definedOnly(options) };
+    this.options = { ...DEFAULT_SERVE_OPTIONS, kwargs: {}, ...definedOnly(options) };
     const { host, token } = options;
     if (token !== undefined && token.length < MIN_TOKEN_CHARS) {
       throw new TurngymError('INVALID_OPTIONS', `The token must have at least ${MIN_TOKEN_CHARS} characters; use a random one (e.g. \`openssl rand -hex 24\`).`);
@@ -149,13 +182,15 @@ export class RemoteServer {
         `Refusing to listen on ${host} without a token: anyone who can reach it could run envs. Pass a token (--token), or bind to 127.0.0.1.`,
       );
     }
-    for (const key of ['maxPayload', 'maxSessionsPerConnection', 'maxSessions', 'maxInFlight', 'idleTimeoutMs', 'stepTimeoutMs', 'graceMs', 'helloTimeoutMs'] as const) {
+    for (const key of ['maxConnections', 'maxPayload', 'maxSessionsPerConnection', 'maxSessions', 'maxInFlight', 'maxBufferedBytes', 'idleTimeoutMs', 'stepTimeoutMs', 'graceMs', 'helloTimeoutMs'] as const) {
       const value = this.options[key];
       if (!Number.isInteger(value) || value < 1) throw new TurngymError('INVALID_OPTIONS', `${key} must be a positive integer, got ${value}.`);
     }
+    // The operator's kwargs: every id registered, every name known, every value valid (the rest come from clients).
+    for (const [id, fixed] of Object.entries(this.options.kwargs)) validateKwargs(id, registeredSpec(id).kwargs.partial(), fixed);
     this.tokenDigest = token === undefined ? undefined : digest(token);
     this.http = createServer((request, response) => this.onHttp(request, response));
-    this.wss = new WebSocketServer({ noServer: true, maxPayload: this.options.maxPayload, clientTracking: false });
+    this.wss = new WebSocketServer({ noServer: true, maxPayload: this.options.maxPayload, clientTracking: false, allowSynchronousEvents: false });
     this.http.on('upgrade', (request, socket, head) => this.onUpgrade(request, socket, head));
   }
 
@@ -189,21 +224,35 @@ export class RemoteServer {
   get limits(): WireLimits {
     const o = this.options;
     return {
+      max_connections: o.maxConnections,
       max_payload_bytes: o.maxPayload,
       max_sessions_per_connection: o.maxSessionsPerConnection,
       max_sessions: o.maxSessions,
       max_in_flight: o.maxInFlight,
+      max_buffered_bytes: o.maxBufferedBytes,
       idle_timeout_ms: o.idleTimeoutMs,
       step_timeout_ms: o.stepTimeoutMs,
       grace_ms: o.graceMs,
     };
   }
 
-  /** Counts for monitoring (also served at GET /healthz). */
-  stats(): { connections: number; sessions: number; detached_sessions: number } {
+  /**
+   * Counts for monitoring (also served at GET /healthz): connections, sessions, detached sessions, and over
+   * every connection the requests in flight, the messages read and waiting to be served, and the bytes of
+   * replies not yet read by their clients.
+   */
+  stats(): { connections: number; sessions: number; detached_sessions: number; in_flight: number; waiting: number; buffered_bytes: number } {
     let detached = 0;
     for (const session of this.sessions.values()) if (!session.connection) detached++;
-    return { connections: this.connections.size, sessions: this.sessions.size, detached_sessions: detached };
+    let inFlight = 0;
+    let waiting = 0;
+    let buffered = 0;
+    for (const connection of this.connections) {
+      inFlight += connection.inFlight;
+      waiting += connection.waiting.length;
+      buffered += connection.socket.bufferedAmount;
+    }
+    return { connections: this.connections.size, sessions: this.sessions.size, detached_sessions: detached, in_flight: inFlight, waiting, buffered_bytes: buffered };
   }
 
   /**
@@ -233,19 +282,26 @@ export class RemoteServer {
   private onUpgrade(request: IncomingMessage, socket: Duplex, head: Buffer): void {
     socket.on('error', () => socket.destroy());
     const path = (request.url ?? '').split('?')[0];
-    if (path !== PROTOCOL_PATH || this.closing) {
-      const status = this.closing ? '503 Service Unavailable' : '404 Not Found';
-      const reason = this.closing ? 'The server is shutting down.' : `This server speaks protocol ${PROTOCOL_VERSION} at ${PROTOCOL_PATH}.`;
+    const full = this.connections.size >= this.options.maxConnections;
+    if (path !== PROTOCOL_PATH || this.closing || full) {
+      const status = path !== PROTOCOL_PATH ? '404 Not Found' : '503 Service Unavailable';
+      const reason =
+        path !== PROTOCOL_PATH
+          ? `This server speaks protocol ${PROTOCOL_VERSION} at ${PROTOCOL_PATH}.`
+          : this.closing
+            ? 'The server is shutting down.'
+            : `The server holds ${this.options.maxConnections} connections, its limit: try again later, or use another server.`;
       socket.end(`HTTP/1.1 ${status}\r\nConnection: close\r\nContent-Type: text/plain\r\nContent-Length: ${Buffer.byteLength(reason)}\r\n\r\n${reason}`);
+      if (full && !this.closing) this.log(`refused a connection: ${this.options.maxConnections} connections open`);
       return;
     }
     this.wss.handleUpgrade(request, socket, head, (ws) => this.onConnection(ws));
   }
 
   private onConnection(socket: WebSocket): void {
-    const connection: Connection = { socket, openedAt: Date.now(), role: undefined, sessions: new Set(), inFlight: 0, making: 0, paused: false };
+    const connection: Connection = { socket, openedAt: Date.now(), role: undefined, sessions: new Set(), inFlight: 0, making: 0, paused: false, waiting: [], drainScheduled: false };
     this.connections.add(connection);
-    socket.on('message', (data, isBinary) => this.onMessage(connection, data, isBinary));
+    socket.on('message', (data, isBinary) => this.receive(connection, data, isBinary));
     socket.on('error', () => undefined); // 'close' follows every error; the detach happens there.
     socket.on('close', () => this.onDisconnect(connection));
   }
@@ -259,6 +315,7 @@ export class RemoteServer {
     }
     if (connection.sessions.size > 0) this.log(`connection dropped; ${connection.sessions.size} session(s) wait ${this.options.graceMs} ms for attach`);
     connection.sessions.clear();
+    connection.waiting.length = 0;
   }
 
   // -------------------------------------------------------------------------------------------------------
@@ -303,7 +360,7 @@ export class RemoteServer {
     }
     switch (message.type) {
       case 'list':
-        this.reply(connection, connection, { type: 'envs', id: message.id, envs: this.listEnvs() });
+        this.reply(connection, connection, { type: 'envs', id: message.id, envs: this.listEnvs(connection.role) });
         return;
       case 'make':
         void this.onMake(connection, message.id, message.env, message.kwargs ?? {});
@@ -314,12 +371,12 @@ export class RemoteServer {
     }
     const session = this.sessions.get(message.session);
     if (!session || session.connection !== connection) {
-      const hint = session ? ' It belongs to another connection: send attach with its resume_token to take it over.' : '';
+      // One answer whether the id exists elsewhere or not, so that no connection can probe another's sessions.
       this.replyError(
         connection,
         message.id,
         'UNKNOWN_SESSION',
-        `No session '${message.session.slice(0, 64)}' on this connection.${hint || ' Sessions end when closed, when idle too long, or when their connection dropped and nobody attached in time; make a new one.'}`,
+        `No session '${message.session.slice(0, 64)}' on this connection. Sessions end when closed, when idle too long, or when their connection dropped and nobody attached in time; a session of another connection needs attach with its resume_token. Make a new one.`,
       );
       return;
     }
@@ -392,14 +449,15 @@ export class RemoteServer {
     this.reply(connection, connection, { type: 'welcome', id: message.id, protocol: PROTOCOL_VERSION, server: SERVER_NAME, role: message.role, limits: this.limits });
   }
 
-  private listEnvs() {
-    // An id never changes meaning once registered, so its wire form is computed once.
+  /** The registered envs, each with the kwargs a client in `role` may set on this server. */
+  private listEnvs(role: RemoteRole): WireEnvEntry[] {
     return list().map((id) => {
-      let entry = this.listed.get(id);
+      let entry = this.listed.get(`${role} ${id}`);
       if (!entry) {
         const registered = registeredSpec(id);
-        entry = { id, description: registered.description, tools: toolsToWire(registered.tools) };
-        this.listed.set(id, entry);
+        const settable = remoteKwargsSchema(id, role, Object.keys(this.options.kwargs[id] ?? {}));
+        entry = { id, description: registered.description, tools: toolsToWire(registered.tools), kwargs: inputJsonSchema(settable) };
+        this.listed.set(`${role} ${id}`, entry);
       }
       return entry;
     });
@@ -419,13 +477,27 @@ export class RemoteServer {
       this.replyError(connection, id, 'CAPACITY_REACHED', `The server holds ${this.options.maxSessions} sessions, its limit: close one, or use another server.`);
       return;
     }
+    const fixed = this.options.kwargs[envId] ?? {};
+    let merged: Record<string, unknown>;
+    try {
+      merged = remoteKwargs(envId, kwargs, connection.role!, fixed);
+    } catch (error) {
+      this.replyFailure(connection, id, error);
+      return;
+    }
     connection.making++;
     this.making++;
     let env: Env;
     try {
-      env = await make(envId, kwargs);
+      env = await make(envId, merged);
     } catch (error) {
-      this.replyError(connection, id, wireCodeOf(TurngymError.is(error) ? error.code : undefined), describeError(error));
+      // The client's kwargs passed, so an issue with a fixed kwarg (a missing file, say) is the operator's: the detail is for the log.
+      if (error instanceof InvalidKwargsError && error.issues.some((issue) => issue.path.split('.')[0]! in fixed)) {
+        this.log(`make ${envId} failed on the operator's kwargs: ${error.message}`);
+        this.replyError(connection, id, 'INTERNAL', `This server's operator set kwargs for '${envId}' that do not work; the server's log says why.`);
+        return;
+      }
+      this.replyFailure(connection, id, error);
       return;
     } finally {
       connection.making--;
@@ -521,17 +593,60 @@ export class RemoteServer {
   // -------------------------------------------------------------------------------------------------------
   // Sending, backpressure
 
+  /** A message was read: serve it now, or keep it (in order) until the connection may be served again. */
+  private receive(connection: Connection, data: RawData, isBinary: boolean): void {
+    if (connection.socket.readyState !== connection.socket.OPEN) return; // closing: nobody would get the reply
+    if (connection.waiting.length > 0 || !this.servable(connection)) {
+      connection.waiting.push({ data, isBinary });
+      this.hold(connection);
+      return;
+    }
+    this.onMessage(connection, data, isBinary);
+  }
+
+  /** Under both limits: fewer than max in-flight requests, and no more than max unread reply bytes. */
+  private servable(connection: Connection): boolean {
+    return connection.inFlight < this.options.maxInFlight && connection.socket.bufferedAmount <= this.options.maxBufferedBytes;
+  }
+
+  /** Stops reading the connection (ws still emits the messages it had read; `receive` keeps them). */
+  private hold(connection: Connection): void {
+    if (connection.paused) return;
+    connection.paused = true;
+    connection.socket.pause();
+  }
+
   private begin(connection: Connection): void {
     connection.inFlight++;
-    if (connection.inFlight >= this.options.maxInFlight && !connection.paused) {
-      connection.paused = true;
-      connection.socket.pause();
-    }
+    if (!this.servable(connection)) this.hold(connection);
   }
 
   private finish(connection: Connection): void {
     connection.inFlight--;
-    if (connection.paused && connection.inFlight < this.options.maxInFlight / 2) {
+    this.scheduleDrain(connection);
+  }
+
+  private scheduleDrain(connection: Connection): void {
+    if (!connection.paused || connection.drainScheduled) return;
+    connection.drainScheduled = true;
+    setImmediate(() => {
+      connection.drainScheduled = false;
+      this.drain(connection);
+    });
+  }
+
+  /** Serves the waiting messages while the connection is under its limits; reads it again once under half. */
+  private drain(connection: Connection): void {
+    if (connection.socket.readyState !== connection.socket.OPEN) {
+      connection.waiting.length = 0;
+      return;
+    }
+    while (connection.waiting.length > 0 && this.servable(connection)) {
+      const { data, isBinary } = connection.waiting.shift()!;
+      this.onMessage(connection, data, isBinary);
+    }
+    const calm = connection.inFlight < this.options.maxInFlight / 2 && connection.socket.bufferedAmount <= this.options.maxBufferedBytes / 2;
+    if (connection.paused && connection.waiting.length === 0 && calm) {
       connection.paused = false;
       connection.socket.resume();
     }
@@ -549,11 +664,29 @@ export class RemoteServer {
     } catch (error) {
       text = JSON.stringify({ type: 'error', id: message.id ?? null, code: 'INTERNAL', message: `The reply could not be serialised: ${describeError(error)}` });
     }
-    target.socket.send(text, () => this.finish(arrival));
+    target.socket.send(text, () => {
+      this.finish(arrival);
+      if (target !== arrival) this.scheduleDrain(target);
+    });
+    const unread = target.socket.bufferedAmount;
+    if (unread > BUFFERED_HARD_CAP * this.options.maxBufferedBytes) {
+      // It stopped reading: what it has not read stays bounded, and so does what it holds on the server.
+      this.log(`closing a connection that leaves ${unread} bytes of replies unread (limit ${BUFFERED_HARD_CAP} x ${this.options.maxBufferedBytes})`);
+      target.socket.close(UNREAD_CLOSE_CODE, 'replies not read');
+      // Read again, so that the client's answer to the close (or its end) is seen; its messages are dropped.
+      target.socket.resume();
+    } else if (unread > this.options.maxBufferedBytes) {
+      this.hold(target);
+    }
   }
 
   private replyError(connection: Connection, id: RequestId | null, code: WireErrorCode, message: string): void {
     this.reply(connection, connection, { type: 'error', id: id as RequestId, code, message });
+  }
+
+  /** Answers a request that threw, with the wire code of its turngym error. */
+  private replyFailure(connection: Connection, id: RequestId, error: unknown): void {
+    this.replyError(connection, id, wireCodeOf(TurngymError.is(error) ? error.code : undefined), describeError(error));
   }
 
   // -------------------------------------------------------------------------------------------------------
@@ -652,6 +785,9 @@ export class RemoteServer {
 }
 
 // ---------------------------------------------------------------------------------------------------------
+
+/** An env as `list` shows it: its tools, and the kwargs this client may set as JSON Schema. */
+type WireEnvEntry = { id: string; description: string; tools: WireSpec['tools']; kwargs: Record<string, unknown> };
 
 function definedOnly<T extends object>(value: T): Partial<T> {
   return Object.fromEntries(Object.entries(value).filter(([, entry]) => entry !== undefined)) as Partial<T>;

@@ -7,7 +7,7 @@ import { register } from '../registry.js';
 import type { Task } from '../task.js';
 import type { CodeSuite } from './env.js';
 import type { SandboxLimits } from './sandbox.js';
-import { answerTool, codeKwargs, runTool, submitTool } from './tools.js';
+import { answerTool, codeKwargs, codeRemoteKwargs, runTool, submitTool } from './tools.js';
 
 type CodeKwargs = SandboxLimits & { difficulty: number; kinds?: string[] };
 
@@ -32,6 +32,7 @@ export const calcV0 = register({
   tools: [runTool, answerTool],
   maxTurns: 8,
   kwargs: codeKwargs(2),
+  remoteKwargs: codeRemoteKwargs,
   create: (kwargs, spec) => createEnv('calc', kwargs, spec),
 });
 
@@ -43,6 +44,7 @@ export const functionsV0 = register({
   answerTool: 'submit',
   maxTurns: 10,
   kwargs: codeKwargs(2),
+  remoteKwargs: codeRemoteKwargs,
   create: (kwargs, spec) => createEnv('functions', kwargs, spec),
 });
 
@@ -52,5 +54,6 @@ export const puzzlesV0 = register({
   tools: [runTool, answerTool],
   maxTurns: 8,
   kwargs: codeKwargs(2),
+  remoteKwargs: codeRemoteKwargs,
   create: (kwargs, spec) => createEnv('puzzles', kwargs, spec),
 });

@@ -29,6 +29,15 @@ export const limitKwargs = {
   maxCodeChars: z.number().int().min(16).max(1_000_000).default(20_000).describe('Largest accepted code, in characters; default 20000'),
 };
 
+/**
+ * What a remote client may set on a `code/` env: the task, never the sandbox limits (they bound the
+ * server's memory and time, so they are the operator's). An agent names at most 64 kinds.
+ */
+export const codeRemoteKwargs = {
+  difficulty: true,
+  kinds: z.array(z.string().max(64)).min(1).max(64),
+} as const;
+
 /** `difficulty`, `kinds` and the sandbox limits. */
 export function codeKwargs(defaultDifficulty: number) {
   return z.object({

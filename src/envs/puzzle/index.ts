@@ -12,5 +12,6 @@ export const guessNumberV0 = register({
   kwargs: z.object({
     difficulty: z.number().int().min(1).max(12).default(3).describe('Range is 1..2^(difficulty+2); default 3 (1..32)'),
   }),
+  remoteKwargs: { difficulty: true },
   create: (kwargs, spec) => new GuessNumberEnv(spec, kwargs.difficulty),
 });

@@ -6,7 +6,7 @@
 import { createHash } from 'node:crypto';
 import { readFileSync, statSync } from 'node:fs';
 import { resolve } from 'node:path';
-import { InvalidKwargsError } from '../errors.js';
+import { fileProblem, InvalidKwargsError } from '../errors.js';
 import { type Fts5Retriever, hashDocuments, openIndex, type SearchDocument } from './engine.js';
 import { generateKnowledgeBase, KB_VERSION, type KnowledgeBase } from './kb.js';
 
@@ -102,67 +102,94 @@ export interface UserCorpusOptions {
 
 /**
  * Leases a user corpus: documents and questions from JSONL, indexed next to the documents file (the index
- * is rebuilt when the file's content hash changes). Bad files are `InvalidKwargsError`s naming the line.
+ * is rebuilt when the file's content hash changes). Bad files are `InvalidKwargsError`s that name the file,
+ * the line and what is wrong with it, and never quote the file (it may not be the file the user meant).
  */
 export function leaseUserCorpus(envId: string, options: UserCorpusOptions): Lease<UserQuestion[]> {
   const documentsPath = resolve(options.documents);
   const questionsPath = resolve(options.questions);
   const indexPath = resolve(options.indexPath ?? `${documentsPath}.index.sqlite`);
-  const stamp = (path: string, field: string) => {
-    try {
-      const stats = statSync(path);
-      return `${stats.size}:${stats.mtimeMs}`;
-    } catch {
-      throw new InvalidKwargsError(envId, [{ path: field, message: `cannot read ${path}: no such file` }]);
-    }
-  };
-  const key = `${indexPath}|${questionsPath}|${stamp(documentsPath, 'documents')}|${stamp(questionsPath, 'questions')}`;
+  const documentsFile = { envId, field: 'documents', path: documentsPath };
+  const questionsFile = { envId, field: 'questions', path: questionsPath };
+  const key = `${indexPath}|${questionsPath}|${stamp(documentsFile)}|${stamp(questionsFile)}`;
   return lease(key, () => {
-    const raw = readFileSync(documentsPath);
-    const documents = parseDocuments(envId, raw.toString('utf8'));
-    const questions = parseQuestions(envId, readFileSync(questionsPath, 'utf8'), new Set(documents.map((document) => document.id)));
+    const raw = read(documentsFile);
+    const documents = parseDocuments(documentsFile, raw.toString('utf8'));
+    const questions = parseQuestions(questionsFile, read(questionsFile).toString('utf8'), new Set(documents.map((document) => document.id)));
     const contentHash = createHash('sha256').update(raw).digest('hex');
     const retriever = openIndex({ path: indexPath, contentHash, documents: () => documents });
     return { retriever, data: questions, indexPath };
   });
 }
 
-function jsonLines(envId: string, field: string, text: string): { line: number; value: Record<string, unknown> }[] {
+/** A JSONL file named by a kwarg, for errors that name the file and never quote it. */
+interface KwargFile {
+  envId: string;
+  /** The kwarg that named it. */
+  field: string;
+  /** Its absolute path. */
+  path: string;
+}
+
+function fileError(file: KwargFile, problem: string): InvalidKwargsError {
+  return new InvalidKwargsError(file.envId, [{ path: file.field, message: `${file.path}: ${problem}` }]);
+}
+
+/** Size and modification time, so that a changed file is loaded again. */
+function stamp(file: KwargFile): string {
+  let stats;
+  try {
+    stats = statSync(file.path);
+  } catch (error) {
+    throw fileError(file, fileProblem(error));
+  }
+  if (!stats.isFile()) throw fileError(file, stats.isDirectory() ? 'a folder, not a file' : 'not a regular file');
+  return `${stats.size}:${stats.mtimeMs}`;
+}
+
+function read(file: KwargFile): Buffer {
+  try {
+    return readFileSync(file.path);
+  } catch (error) {
+    throw fileError(file, fileProblem(error));
+  }
+}
+
+function jsonLines(file: KwargFile, text: string): { line: number; value: Record<string, unknown> }[] {
   const rows: { line: number; value: Record<string, unknown> }[] = [];
   text.split('\n').forEach((content, index) => {
     if (content.trim() === '') return;
     let value: unknown;
     try {
       value = JSON.parse(content);
-    } catch (error) {
-      throw new InvalidKwargsError(envId, [{ path: field, message: `line ${index + 1} is not JSON (${(error as Error).message})` }]);
+    } catch {
+      // JSON.parse's message quotes the line: say only where it is.
+      throw fileError(file, `line ${index + 1} is not JSON (one JSON object per line)`);
     }
-    if (typeof value !== 'object' || value === null || Array.isArray(value)) {
-      throw new InvalidKwargsError(envId, [{ path: field, message: `line ${index + 1} must be a JSON object` }]);
-    }
+    if (typeof value !== 'object' || value === null || Array.isArray(value)) throw fileError(file, `line ${index + 1} must be a JSON object`);
     rows.push({ line: index + 1, value: value as Record<string, unknown> });
   });
-  if (rows.length === 0) throw new InvalidKwargsError(envId, [{ path: field, message: 'the file has no entries (one JSON object per line)' }]);
+  if (rows.length === 0) throw fileError(file, 'the file has no entries (one JSON object per line)');
   return rows;
 }
 
-function parseDocuments(envId: string, text: string): SearchDocument[] {
-  const seen = new Set<string>();
-  return jsonLines(envId, 'documents', text).map(({ line, value }) => {
-    const bad = (message: string) => new InvalidKwargsError(envId, [{ path: 'documents', message: `line ${line}: ${message}` }]);
+function parseDocuments(file: KwargFile, text: string): SearchDocument[] {
+  const seen = new Map<string, number>();
+  return jsonLines(file, text).map(({ line, value }) => {
+    const bad = (message: string) => fileError(file, `line ${line}: ${message}`);
     const id = typeof value.id === 'number' ? String(value.id) : value.id;
     if (typeof id !== 'string' || id.trim() === '') throw bad('"id" must be a non-empty string or a number');
-    if (seen.has(id)) throw bad(`the id '${id}' is used twice; document ids must be unique`);
-    seen.add(id);
+    if (seen.has(id)) throw bad(`its id is also the id of line ${seen.get(id)}; document ids must be unique`);
+    seen.set(id, line);
     if (typeof value.text !== 'string') throw bad('"text" must be a string');
     if (value.title !== undefined && typeof value.title !== 'string') throw bad('"title" must be a string when given');
     return { id, title: (value.title as string | undefined) ?? id, text: value.text };
   });
 }
 
-function parseQuestions(envId: string, text: string, ids: ReadonlySet<string>): UserQuestion[] {
-  return jsonLines(envId, 'questions', text).map(({ line, value }) => {
-    const bad = (message: string) => new InvalidKwargsError(envId, [{ path: 'questions', message: `line ${line}: ${message}` }]);
+function parseQuestions(file: KwargFile, text: string, ids: ReadonlySet<string>): UserQuestion[] {
+  return jsonLines(file, text).map(({ line, value }) => {
+    const bad = (message: string) => fileError(file, `line ${line}: ${message}`);
     if (typeof value.question !== 'string' || value.question.trim() === '') throw bad('"question" must be a non-empty string');
     const answers = value.answers;
     if (!Array.isArray(answers) || answers.length === 0 || !answers.every((answer) => typeof answer === 'string' && answer.trim() !== '')) {
@@ -174,7 +201,7 @@ function parseQuestions(envId: string, text: string, ids: ReadonlySet<string>): 
     }
     const supportingIds = supporting.map(String);
     const missing = supportingIds.filter((id) => !ids.has(id));
-    if (missing.length > 0) throw bad(`"supporting" names ${missing.map((id) => `'${id}'`).join(', ')}, which the documents file does not have`);
+    if (missing.length > 0) throw bad(`"supporting" names ${missing.length} id(s) that the documents file does not have`);
     return { question: value.question, answers: answers as string[], supporting: supportingIds };
   });
 }

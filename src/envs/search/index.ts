@@ -4,11 +4,13 @@
  */
 import { z } from 'zod';
 import { register } from '../registry.js';
-import { MAX_KB_SIZE, MIN_KB_SIZE } from './kb.js';
+import { MAX_KB_SIZE, MIN_KB_SIZE, REMOTE_MAX_KB_SIZE } from './kb.js';
 import { searchTools } from './tools.js';
 
 const reward = z.enum(['f1', 'exact']).default('f1').describe('Reward of the final answer: token F1 (default) or exact match; success is always exact match');
 const pageChars = z.number().int().min(200).max(100_000).default(2000).describe('Characters per page of open(); longer documents are paged');
+/** An agent-role client of `turngym serve` reads pages of at most 20,000 characters. */
+const remotePageChars = z.number().int().min(200).max(20_000);
 
 export const multihopV0 = register({
   id: 'search/multihop-v0',
@@ -24,6 +26,15 @@ export const multihopV0 = register({
     pageChars,
     indexDirectory: z.string().optional().describe('Folder of the index file (default .cache/turngym/search in the working directory)'),
   }),
+  // indexDirectory is a path on the server: the operator's. A larger knowledge base blocks the server while it builds.
+  remoteKwargs: {
+    difficulty: true,
+    size: z.number().int().min(MIN_KB_SIZE).max(REMOTE_MAX_KB_SIZE),
+    distractors: true,
+    kbSeed: true,
+    reward: true,
+    pageChars: remotePageChars,
+  },
   create: async (kwargs, spec) => (await import('./env.js')).createMultihopEnv(spec, kwargs),
 });
 
@@ -39,5 +50,7 @@ export const corpusV0 = register({
     reward,
     pageChars,
   }),
+  // The files are paths on the server: the operator's (turngym serve --kwargs), never a client's.
+  remoteKwargs: { reward: true, pageChars: remotePageChars },
   create: async (kwargs, spec) => (await import('./env.js')).createCorpusEnv(spec, kwargs),
 });

@@ -5,6 +5,7 @@
 import { z } from 'zod';
 import type { EnvSpec } from '../env.js';
 import { register } from '../registry.js';
+import { MIN_KB_SIZE, REMOTE_MAX_KB_SIZE } from '../search/kb.js';
 import { webTools } from './tools.js';
 
 function webKwargs(defaultDifficulty: number, maxDifficulty: number) {
@@ -17,6 +18,16 @@ function webKwargs(defaultDifficulty: number, maxDifficulty: number) {
 }
 
 type WebKwargs = z.output<ReturnType<typeof webKwargs>>;
+
+/**
+ * What a remote client may set on a `web/` env: the task and what it observes (an agent sees at most 20,000
+ * characters of page tree); the action timeout holds a browser page that long, so it is the operator's.
+ */
+const webRemoteKwargs = {
+  difficulty: true,
+  screenshot: true,
+  maxTreeChars: z.number().int().min(500).max(20_000),
+} as const;
 
 async function openWeb(kwargs: WebKwargs & { kbSize?: number }, spec: EnvSpec, suite: 'shop' | 'forms' | 'wiki') {
   const { WebEnv } = await import('./env.js');
@@ -32,6 +43,7 @@ export const shopV0 = register({
   tools: webTools,
   maxTurns: 30,
   kwargs: webKwargs(3, 5),
+  remoteKwargs: webRemoteKwargs,
   create: (kwargs, spec) => openWeb(kwargs, spec, 'shop'),
 });
 
@@ -41,6 +53,7 @@ export const formsV0 = register({
   tools: webTools,
   maxTurns: 30,
   kwargs: webKwargs(3, 5),
+  remoteKwargs: webRemoteKwargs,
   create: (kwargs, spec) => openWeb(kwargs, spec, 'forms'),
 });
 
@@ -50,7 +63,9 @@ export const wikiV0 = register({
   tools: webTools,
   maxTurns: 20,
   kwargs: webKwargs(2, 4).extend({
-    kbSize: z.number().int().min(40).max(200_000).default(1000).describe('Articles in the wiki (the knowledge base of search/, seed 0)'),
+    kbSize: z.number().int().min(MIN_KB_SIZE).max(200_000).default(1000).describe('Articles in the wiki (the knowledge base of search/, seed 0)'),
   }),
+  // The wiki keeps the knowledge base of every size it was asked for, so an agent picks from a few sizes.
+  remoteKwargs: { ...webRemoteKwargs, kbSize: z.literal([MIN_KB_SIZE, 100, 300, 1000, 2000, REMOTE_MAX_KB_SIZE]) },
   create: (kwargs, spec) => openWeb(kwargs, spec, 'wiki'),
 });

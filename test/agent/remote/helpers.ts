@@ -1,5 +1,7 @@
+import { afterEach } from 'vitest';
 import { z } from 'zod';
 import WebSocket from 'ws';
+import { type RemoteServer, serve, type ServeOptions } from '../../../src/agent/remote/server.js';
 import '../../../src/envs/builtin.js';
 import type { StepResult, ToolCall } from '../../../src/envs/env.js';
 import { register, list } from '../../../src/envs/registry.js';
@@ -128,4 +130,35 @@ export class RawClient {
 
 export function sleep(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms));
+}
+
+/**
+ * Servers and clients for the tests of one file: `start` serves on a free port, `hello` connects and says
+ * hello, `track` adopts a client connected otherwise; after each test every client is closed and every
+ * server shut down.
+ */
+export function serverFixture() {
+  let servers: RemoteServer[] = [];
+  let clients: RawClient[] = [];
+  afterEach(async () => {
+    for (const client of clients) client.close();
+    await Promise.all(servers.map((server) => server.close()));
+    servers = [];
+    clients = [];
+  });
+  const track = (client: RawClient): RawClient => {
+    clients.push(client);
+    return client;
+  };
+  return {
+    async start(options: ServeOptions = {}): Promise<RemoteServer> {
+      const server = await serve({ port: 0, ...options });
+      servers.push(server);
+      return server;
+    },
+    async hello(server: RemoteServer, role: 'agent' | 'trainer' = 'agent', token?: string): Promise<RawClient> {
+      return track(await RawClient.hello(server.url, role, token));
+    },
+    track,
+  };
 }

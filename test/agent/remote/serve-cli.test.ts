@@ -1,4 +1,7 @@
 import { spawn } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { RemoteClient } from '../../../src/agent/remote/client.js';
 import { ROOT, runCli } from '../../cli/helpers.js';
@@ -42,10 +45,12 @@ describe('turngym serve', () => {
   it('applies every limit flag and serves the envs of --import modules', async () => {
     const server = await startServer([
       '--import', './examples/custom-env.ts',
+      '--max-connections', '11',
       '--max-sessions', '9',
       '--max-sessions-per-connection', '3',
       '--max-payload', '4096',
       '--max-in-flight', '5',
+      '--max-buffered-bytes', '65536',
       '--idle-timeout', '120000',
       '--step-timeout', '7000',
       '--grace', '2500',
@@ -53,10 +58,12 @@ describe('turngym serve', () => {
     try {
       const client = await RemoteClient.connect(server.urls[0]!, { token: TOKEN });
       expect(client.limits).toEqual({
+        max_connections: 11,
         max_payload_bytes: 4096,
         max_sessions_per_connection: 3,
         max_sessions: 9,
         max_in_flight: 5,
+        max_buffered_bytes: 65536,
         idle_timeout_ms: 120_000,
         step_timeout_ms: 7000,
         grace_ms: 2500,
@@ -72,6 +79,55 @@ describe('turngym serve', () => {
     } finally {
       killAll([server]);
     }
+  });
+
+  it('reads the token from --token-file or $TURNGYM_TOKEN; a file it cannot read is one line and exit code 2', async () => {
+    const directory = mkdtempSync(join(tmpdir(), 'turngym-token-'));
+    try {
+      const missing = join(directory, 'missing');
+      const result = await runCli(['serve', '--port', '0', '--token-file', missing]);
+      expect(result.code).toBe(2);
+      expect(result.stderr).toBe(`turngym: --token-file ${missing}: no such file.\n`);
+      const empty = join(directory, 'empty');
+      writeFileSync(empty, '\n');
+      expect((await runCli(['serve', '--port', '0', '--token-file', empty])).stderr).toBe(`turngym: --token-file ${empty}: the file is empty; put the token on its first line.\n`);
+      expect((await runCli(['serve', '--port', '0', '--token-file', empty, '--token', TOKEN])).stderr).toBe('turngym: --token and --token-file: give one of them.\n');
+
+      const secret = 'a-token-from-a-file-0123456789';
+      const file = join(directory, 'token');
+      writeFileSync(file, `${secret}\n`);
+      for (const [args, env] of [[['--token-file', file], {}], [[], { TURNGYM_TOKEN: secret }]] as const) {
+        const server = await startServer([...args], { token: false, env });
+        try {
+          const trainer = await RemoteClient.connect(server.urls[0]!, { role: 'trainer', token: secret, reconnectAttempts: 0 });
+          await trainer.close();
+          await expect(RemoteClient.connect(server.urls[0]!, { token: TOKEN, reconnectAttempts: 0 })).rejects.toThrow('The token is wrong.');
+        } finally {
+          killAll([server]);
+        }
+      }
+    } finally {
+      rmSync(directory, { recursive: true, force: true });
+    }
+  });
+
+  it('fixes kwargs with --kwargs ENV=JSON, which clients cannot override; bad ones are exit code 2', async () => {
+    const server = await startServer(['--kwargs', 'puzzle/guess-number-v0={"difficulty":1}']);
+    try {
+      const client = await RemoteClient.connect(server.urls[0]!, { token: TOKEN });
+      const env = await client.make('puzzle/guess-number-v0');
+      expect((await env.reset({ seed: 3 })).info).toMatchObject({ difficulty: 1 });
+      await expect(client.make('puzzle/guess-number-v0', { difficulty: 5 })).rejects.toThrow("difficulty: fixed by this server's operator");
+      await client.close();
+    } finally {
+      killAll([server]);
+    }
+    const bad = await runCli(['serve', '--port', '0', '--kwargs', 'puzzle/guess-number-v0={"difficulty":99}']);
+    expect(bad.code).toBe(2);
+    expect(bad.stderr).toContain("turngym: Invalid arguments for 'puzzle/guess-number-v0':\n  - difficulty: Too big: expected number to be <=12");
+    const shapeless = await runCli(['serve', '--port', '0', '--kwargs', '{"difficulty":1}']);
+    expect(shapeless.code).toBe(2);
+    expect(shapeless.stderr).toContain(`turngym: --kwargs takes ENV=JSON`);
   });
 
   it('refuses to listen beyond loopback without a token', async () => {

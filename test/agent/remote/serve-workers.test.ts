@@ -54,6 +54,21 @@ describe('turngym serve --workers', () => {
     }
   });
 
+  it("holds every worker to the operator's --kwargs and the remote kwargs", async () => {
+    const server = await startServer(['--workers', '2', '--kwargs', 'search/multihop-v0={"size":40}']);
+    try {
+      for (const url of server.urls) {
+        const client = await RemoteClient.connect(url, { token: TOKEN });
+        await expect(client.make('search/multihop-v0', { size: 41 }), url).rejects.toThrow("size: fixed by this server's operator");
+        await expect(client.make('search/multihop-v0', { indexDirectory: '/tmp/elsewhere' }), url).rejects.toThrow("indexDirectory: only the server's operator may set it");
+        await expect(client.make('code/calc-v0', { memoryLimitMb: 2048 }), url).rejects.toThrow("memoryLimitMb: only the server's operator may set it");
+        await client.close();
+      }
+    } finally {
+      killAll([server]);
+    }
+  });
+
   it('stops and says why when a worker cannot start', async () => {
     const result = await runCli(['serve', '--workers', '2', '--host', '0.0.0.0', '--port', '0']);
     expect(result.code).toBe(2);

@@ -1,23 +1,10 @@
-import { afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { RemoteServer, serve, type ServeOptions } from '../../../src/agent/remote/server.js';
-import { RawClient, registerTestEnvs, sleep, slowEnvStats } from './helpers.js';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { RemoteServer, serve } from '../../../src/agent/remote/server.js';
+import { RawClient, registerTestEnvs, serverFixture, sleep, slowEnvStats } from './helpers.js';
 
 const GUESS = 'puzzle/guess-number-v0';
 const TOKEN = 'a-test-token-of-24-chars';
-let servers: RemoteServer[] = [];
-let clients: RawClient[] = [];
-
-async function start(options: ServeOptions = {}): Promise<RemoteServer> {
-  const server = await serve({ port: 0, ...options });
-  servers.push(server);
-  return server;
-}
-
-async function hello(server: RemoteServer, role: 'agent' | 'trainer' = 'agent', token?: string): Promise<RawClient> {
-  const client = await RawClient.hello(server.url, role, token);
-  clients.push(client);
-  return client;
-}
+const { start, hello, track } = serverFixture();
 
 async function makeSession(client: RawClient, env = GUESS): Promise<string> {
   const made = await client.request({ type: 'make', id: `make-${Math.random()}`, env });
@@ -26,13 +13,6 @@ async function makeSession(client: RawClient, env = GUESS): Promise<string> {
 }
 
 beforeAll(() => registerTestEnvs());
-
-afterEach(async () => {
-  for (const client of clients) client.close();
-  await Promise.all(servers.map((server) => server.close()));
-  servers = [];
-  clients = [];
-});
 
 describe('RemoteServer', () => {
   describe('sessions', () => {
@@ -150,7 +130,7 @@ describe('RemoteServer', () => {
     it('needs hello before anything else', async () => {
       const server = await start();
       const client = await RawClient.connect(server.url);
-      clients.push(client);
+      track(client);
       expect(await client.request({ type: 'list', id: 1 })).toEqual({
         type: 'error',
         id: 1,
@@ -166,18 +146,18 @@ describe('RemoteServer', () => {
     it('allows the trainer role only with the token, and checks the token for every role', async () => {
       const open = await start();
       const refused = await RawClient.connect(open.url);
-      clients.push(refused);
+      track(refused);
       expect(await refused.request({ type: 'hello', id: 1, protocol: 1, role: 'trainer' })).toMatchObject({ code: 'UNAUTHORIZED' });
 
       const guarded = await start({ token: TOKEN });
       const noToken = await RawClient.connect(guarded.url);
-      clients.push(noToken);
+      track(noToken);
       expect(await noToken.request({ type: 'hello', id: 1, protocol: 1, role: 'agent' })).toMatchObject({
         code: 'UNAUTHORIZED',
         message: 'This server needs a token: send it in hello.',
       });
       const wrong = await RawClient.connect(guarded.url);
-      clients.push(wrong);
+      track(wrong);
       expect(await wrong.request({ type: 'hello', id: 1, protocol: 1, role: 'agent', token: `${TOKEN}x` })).toMatchObject({ code: 'UNAUTHORIZED', message: 'The token is wrong.' });
       await expect(wrong.reply('never', 2000)).rejects.toThrow('connection closed (1008)');
       await hello(guarded, 'agent', TOKEN);

@@ -20,13 +20,16 @@ export interface ServerProcess {
 
 /**
  * Spawns `turngym serve --port 0 --token TOKEN ...args` and waits until it (every worker) listens; with
- * `namespace`, inside that network namespace (`ip netns exec`, which execs the server: the child is the server).
+ * `namespace`, inside that network namespace (`ip netns exec`, which execs the server: the child is the server);
+ * with `token: false`, without `--token` (the args or `env` give it); `env` is added to the environment.
  */
-export function startServer(args: string[] = [], options: { namespace?: string } = {}): Promise<ServerProcess> {
-  const serve = [process.execPath, '--no-node-snapshot', '--import', 'tsx', 'src/cli/main.ts', 'serve', '--port', '0', '--token', TOKEN, ...args];
+export function startServer(args: string[] = [], options: { namespace?: string; token?: boolean; env?: NodeJS.ProcessEnv } = {}): Promise<ServerProcess> {
+  const token = options.token === false ? [] : ['--token', TOKEN];
+  const serve = [process.execPath, '--no-node-snapshot', '--import', 'tsx', 'src/cli/main.ts', 'serve', '--port', '0', ...token, ...args];
   const command = options.namespace === undefined ? serve : ['ip', 'netns', 'exec', options.namespace, ...serve];
   const child = spawn(command[0]!, command.slice(1), {
     cwd: ROOT,
+    env: { ...process.env, ...options.env },
     stdio: ['ignore', 'ignore', 'pipe'],
   });
   let stderr = '';

@@ -13,10 +13,12 @@ afterAll(() => rmSync(directory, { recursive: true, force: true }));
 
 describe('the held-out split over the wire', () => {
   it('reaches the served env through reset options, unchanged', async () => {
-    const kwargs = { size: 40, difficulty: 1, indexDirectory: join(directory, 'index') };
-    const server = await serve({ port: 0 });
+    const kwargs = { size: 40, difficulty: 1 };
+    // The index folder is a path on the server: the operator's to set, not a client's.
+    const indexDirectory = join(directory, 'index');
+    const server = await serve({ port: 0, kwargs: { 'search/multihop-v0': { indexDirectory } } });
     const client = await RemoteClient.connect(server.url);
-    const local = await make('search/multihop-v0', kwargs);
+    const local = await make('search/multihop-v0', { ...kwargs, indexDirectory });
     try {
       const remote = await client.make('search/multihop-v0', kwargs);
       // Seed 0 first draws a held-out question, so the train split must redraw it.

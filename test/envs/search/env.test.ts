@@ -268,17 +268,20 @@ describe('search/corpus-v0', () => {
     await again.close();
   });
 
-  it('names the file and line of bad corpus data', async () => {
+  it('names the file and line of bad corpus data, and never quotes the file', async () => {
     const bad = join(directory, 'bad.jsonl');
     writeFileSync(bad, '{"id": "x", "text": "fine"}\n{"id": "x", "text": "again"}\n');
-    await expect(make('search/corpus-v0', { ...kwargs, documents: bad })).rejects.toThrow("documents: line 2: the id 'x' is used twice; document ids must be unique");
+    await expect(make('search/corpus-v0', { ...kwargs, documents: bad })).rejects.toThrow(`documents: ${bad}: line 2: its id is also the id of line 1; document ids must be unique`);
     writeFileSync(bad, '{"question": "q?", "answers": []}\n');
-    await expect(make('search/corpus-v0', { ...kwargs, questions: bad })).rejects.toThrow('questions: line 1: "answers" must be a non-empty array of non-empty strings');
+    await expect(make('search/corpus-v0', { ...kwargs, questions: bad })).rejects.toThrow(`questions: ${bad}: line 1: "answers" must be a non-empty array of non-empty strings`);
     writeFileSync(bad, '{"question": "q?", "answers": ["a"], "supporting": ["nope"]}\n');
-    await expect(make('search/corpus-v0', { ...kwargs, questions: bad })).rejects.toThrow(`questions: line 1: "supporting" names 'nope', which the documents file does not have`);
-    writeFileSync(bad, 'not json\n');
-    await expect(make('search/corpus-v0', { ...kwargs, documents: bad })).rejects.toThrow('documents: line 1 is not JSON');
-    await expect(make('search/corpus-v0', { ...kwargs, documents: join(directory, 'missing.jsonl') })).rejects.toThrow('no such file');
+    await expect(make('search/corpus-v0', { ...kwargs, questions: bad })).rejects.toThrow(`questions: ${bad}: line 1: "supporting" names 1 id(s) that the documents file does not have`);
+    writeFileSync(bad, 'root:secret-hash:19000:0:99999:7:::\n');
+    const error = (await make('search/corpus-v0', { ...kwargs, documents: bad }).catch((thrown: unknown) => thrown)) as Error;
+    expect(error.message).toContain(`documents: ${bad}: line 1 is not JSON (one JSON object per line)`);
+    expect(error.message).not.toMatch(/root|secret/);
+    await expect(make('search/corpus-v0', { ...kwargs, documents: join(directory, 'missing.jsonl') })).rejects.toThrow(`${join(directory, 'missing.jsonl')}: no such file`);
+    await expect(make('search/corpus-v0', { ...kwargs, documents: directory })).rejects.toThrow(`${directory}: a folder, not a file`);
   });
 });
 
