@@ -8,8 +8,9 @@
  * wait for the next page: a page of the site sends its observation by itself once it has loaded.
  *
  * Agent mistakes (an unknown id, typing into a button, a missing option, a path off the site, a page that
- * throws, an action that times out) are error observations with the page as it now is. A crashed page or
- * browser is an {@link EnvFailureError} on `step` and is recovered by the next `reset`.
+ * throws, an action that times out) are error observations with the page as it now is. A step that leaves
+ * the site (a link, a page script) is one too, and the browser is taken back to the site first. A crashed
+ * page or browser is an {@link EnvFailureError} on `step` and is recovered by the next `reset`.
  */
 import type { Browser, BrowserContext, Page } from 'playwright-core';
 import type { EnvSpec, Observation, ResetOptions, ResetResult, StepResult, ToolCall } from '../env.js';
@@ -93,6 +94,8 @@ interface Episode {
   crashed: boolean;
   /** The last main-frame navigation that failed (shown as the URL of the browser's error page). */
   failedUrl?: string;
+  /** The URL of the last page of the site observed: where the browser returns when it leaves the site. */
+  siteUrl?: string;
   /** True while the env opens the episode's own page (so it is not taken for a popup). */
   opening: boolean;
   /** Resolves pending load waits early (a download, a blocked navigation, a crash). */
@@ -197,23 +200,31 @@ export class WebEnv<T extends WebTask, State> extends TaskEnv<T> {
     const previous = this.detach();
     try {
       const browser = await sharedBrowser.browser();
-      let episode = await this.takeSpare(browser);
-      if (!episode) episode = await whileConnected(browser, this.prepare(browser, false));
-      this.server.openSession(this.webSuite.createState(task), episode.token);
-      this.episode = episode;
       // No agent action can slow the first page, so its limit is generous: only an overloaded machine or a
       // hung browser reaches it.
       const limitMs = Math.max(this.settings.actionTimeoutMs, FIRST_PAGE_TIMEOUT_MS);
+      let episode: Episode;
       let view: PageView;
-      try {
-        const since = this.since(episode);
-        await this.timed(episode.page.goto(this.server.origin + task.startPath, { waitUntil: 'domcontentloaded', timeout: limitMs }), 'opening the first page', limitMs);
-        await this.awaitPush(episode, since);
-        view = await this.observe(episode, since);
-      } catch (error) {
-        this.retire();
-        if (error instanceof EnvFailureError) throw error;
-        throw new EnvFailureError(`${this.spec.id}: the episode's first page did not open: ${describeError(error).split('\n')[0]}`, { cause: error });
+      for (let attempt = 0; ; attempt++) {
+        const spare = attempt === 0 ? await this.takeSpare(browser) : undefined;
+        episode = spare ?? (await whileConnected(browser, this.prepare(browser, false)));
+        this.server.openSession(this.webSuite.createState(task), episode.token);
+        this.episode = episode;
+        try {
+          const since = this.since(episode);
+          await this.timed(episode.page.goto(this.server.origin + task.startPath, { waitUntil: 'domcontentloaded', timeout: limitMs }), 'opening the first page', limitMs);
+          await this.awaitPush(episode, since);
+          view = await this.observe(episode, since);
+          break;
+        } catch (error) {
+          this.retire();
+          // The prepared page can have crashed after it was checked, before its 'crash' event arrived (a crash
+          // that took every renderer, say; the navigation then fails as crashed or aborted): a fresh context
+          // gets a renderer of its own. Not after a timeout, which a second try would only make longer.
+          if (spare && !(error instanceof ActionTimeout)) continue;
+          if (error instanceof EnvFailureError) throw error;
+          throw new EnvFailureError(`${this.spec.id}: the episode's first page did not open: ${describeError(error).split('\n')[0]}`, { cause: error });
+        }
       }
       const text = await this.render(episode, view, undefined);
       // The next episode's context is prepared while this one is played.
@@ -242,6 +253,12 @@ export class WebEnv<T extends WebTask, State> extends TaskEnv<T> {
     let view: PageView;
     try {
       view = await this.observe(episode, since);
+      if (!this.onSite(episode.page.url())) {
+        const left = view.url;
+        view = await this.returnToSite(episode);
+        const message = `The page left the site for ${left}; only this site can be browsed, so the browser ${this.onSite(episode.page.url()) ? 'went back to' : 'could not go back; it is on'} ${view.url}.`;
+        error = error ? { code: error.code, message: `${error.message} ${message}` } : { code: 'TOOL_ERROR', message };
+      }
     } catch (thrown) {
       throw this.infrastructure(episode, thrown);
     }
@@ -309,8 +326,9 @@ export class WebEnv<T extends WebTask, State> extends TaskEnv<T> {
       }
       case 'back': {
         // The previous history entry must be a page of the site (not the empty page the tab opened with, nor the site's blank page).
-        const offSite = !page.url().startsWith(`${this.server.origin}/`);
-        const canGoBack = offSite || (await this.timed(page.evaluate<boolean>(CAN_GO_BACK)));
+        const offSite = !this.onSite(page.url());
+        // A page that navigates away while asked has a page to go back to.
+        const canGoBack = offSite || (await this.timed(page.evaluate<boolean>(CAN_GO_BACK)).catch((error: unknown) => (isContextDestroyed(error) ? true : Promise.reject(error))));
         if (!canGoBack) return { code: 'TOOL_ERROR', message: 'There is no previous page of this site to go back to.' };
         return this.navigate(episode, () => page.goBack({ waitUntil: 'domcontentloaded', timeout: this.settings.actionTimeoutMs }), 'back()', since);
       }
@@ -332,6 +350,11 @@ export class WebEnv<T extends WebTask, State> extends TaskEnv<T> {
             throw error;
           }
           if (/__turngym/.test(describeError(error))) return { code: 'TOOL_ERROR', message: 'This page cannot be operated (it is not a page of the site); use back() or goto(path).' };
+          // A script of the page (a javascript: link, a timer) navigated while the action ran.
+          if (isContextDestroyed(error)) {
+            await this.waitForLoad(episode, loadsBefore);
+            return { code: 'TOOL_ERROR', message: `${kind}(${id || argument}) was cut short: the page went to another page meanwhile; look at it before acting again.` };
+          }
           throw error;
         }
         episode.afterAction = outcome.view;
@@ -432,22 +455,49 @@ export class WebEnv<T extends WebTask, State> extends TaskEnv<T> {
     });
   }
 
-  /** A path on the site as a full URL, or why it is refused. */
+  /**
+   * A goto argument as a full URL of the site, or why it is refused. Accepted: a path (`/search?q=x`, or
+   * `search`, taken from the root) or a full URL with the scheme http: or https:, exactly the site's origin
+   * and no user name or password. Everything else is refused before the browser sees it: other schemes
+   * (a `blob:` URL has the site's origin inside it, so its parsed origin is the site's: the scheme is
+   * checked too), other hosts and ports, and control characters (the URL parser drops tabs and newlines,
+   * so `java\tscript:` would read as `javascript:`).
+   */
   private resolvePath(path: string): string | { error: string } {
     const origin = this.server.origin;
     const trimmed = path.trim();
     const refuse = { error: `goto only opens pages of this site: give a path such as /search (got ${JSON.stringify(trimmed.slice(0, 200))}).` };
-    if (/^[a-z][a-z0-9+.-]*:/i.test(trimmed) || trimmed.startsWith('//') || trimmed.startsWith('\\')) {
-      try {
-        const url = new URL(trimmed);
-        if (url.origin === origin) return url.href;
-      } catch {
-        // not a URL at all
-      }
+    if (CONTROL_CHARACTER.test(trimmed)) return refuse;
+    const absolute = /^[a-z][a-z0-9+.-]*:/i.test(trimmed) || /^[/\\]{2}/.test(trimmed) || trimmed.startsWith('\\');
+    let url: URL;
+    try {
+      url = absolute ? new URL(trimmed) : new URL(trimmed.startsWith('/') ? trimmed : `/${trimmed}`, origin);
+    } catch {
       return refuse;
     }
-    const url = new URL(trimmed.startsWith('/') ? trimmed : `/${trimmed}`, origin);
-    return url.origin === origin ? url.href : refuse;
+    const http = url.protocol === 'http:' || url.protocol === 'https:';
+    return http && url.origin === origin && url.username === '' && url.password === '' ? url.href : refuse;
+  }
+
+  /** True for a page of the site (the blank page opened before an episode is not one). */
+  private onSite(url: string): boolean {
+    return url.startsWith(`${this.server.origin}/`) && !url.startsWith(`${this.server.origin}${BLANK_PATH}`);
+  }
+
+  /**
+   * Takes a browser that left the site (a link, a script, a blocked request's error page) back to it: back
+   * in history when the entry before is a page of the site, else to the last page of the site it showed.
+   * Returns the page it is on then (off the site still only if both failed).
+   */
+  private async returnToSite(episode: Episode): Promise<PageView> {
+    const { page } = episode;
+    const options = { waitUntil: 'domcontentloaded', timeout: this.settings.actionTimeoutMs } as const;
+    const since = this.since(episode);
+    episode.failedUrl = undefined;
+    await this.timed(page.goBack(options), 'going back to the site').catch(() => undefined);
+    if (!this.onSite(page.url())) await this.timed(page.goto(episode.siteUrl ?? `${this.server.origin}/`, options), 'going back to the site').catch(() => undefined);
+    await this.awaitPush(episode, since);
+    return this.observe(episode, since);
   }
 
   /** Waits until a page newer than `loadsBefore` has loaded (true), or the action timeout passes (false). */
@@ -512,8 +562,21 @@ export class WebEnv<T extends WebTask, State> extends TaskEnv<T> {
     await Promise.race([recovery, limit]).finally(() => clearTimeout(timer));
   }
 
-  /** The page as it is now: the observation a new page sent by itself since `since`, or one asked for. */
+  /**
+   * The page as it is now (see {@link readPage}), with its URL as the agent is shown it: the path on the
+   * site, or the full URL off it (the page's own idea of its path misleads there: a blob: URL's path is a
+   * whole URL, about:blank's is "blank").
+   */
   private async observe(episode: Episode, since?: Since): Promise<PageView> {
+    const view = await this.readPage(episode, since);
+    const url = episode.page.url();
+    if (this.onSite(url)) episode.siteUrl = url;
+    else view.url = url.startsWith('chrome-error:') && episode.failedUrl ? episode.failedUrl : url;
+    return view;
+  }
+
+  /** The observation a new page sent by itself since `since`, or one asked for. */
+  private async readPage(episode: Episode, since?: Since): Promise<PageView> {
     const afterAction = episode.afterAction;
     episode.afterAction = undefined;
     const pushed = since ? this.freshPush(episode, since) : undefined;
@@ -527,15 +590,12 @@ export class WebEnv<T extends WebTask, State> extends TaskEnv<T> {
     for (let attempt = 0; ; attempt++) {
       try {
         const view = await this.timed(episode.page.evaluate<PageView | null>('window.__turngym ? window.__turngym.observe() : null'), 'reading the page');
-        const url = episode.page.url();
-        if (!view) return { url, title: '', lines: ['(this page is not part of the site; use back() or goto(path))'], firstVisible: 0, lastVisible: 0, scroll: null, errors: [], popups: 0, document: '' };
-        // Off the site (the error page of a blocked link), show the full URL the browser is at.
-        if (!url.startsWith(`${this.server.origin}/`)) view.url = url.startsWith('chrome-error:') && episode.failedUrl ? episode.failedUrl : url;
+        if (!view) return { url: displayUrl(episode.page.url(), this.server.origin), title: '', lines: ['(this page is not part of the site; use back() or goto(path))'], firstVisible: 0, lastVisible: 0, scroll: null, errors: [], popups: 0, document: '' };
         episode.document = view.document;
         return view;
       } catch (error) {
         // A script navigated the page while we read it: wait for the new page and read again.
-        if (attempt < 2 && /context was destroyed|navigat/i.test(describeError(error))) {
+        if (attempt < 2 && (isContextDestroyed(error) || /navigat/i.test(describeError(error)))) {
           await this.waitForLoad(episode, episode.loads - 1);
           continue;
         }
@@ -660,7 +720,7 @@ export class WebEnv<T extends WebTask, State> extends TaskEnv<T> {
     const spare = this.spare;
     this.spare = undefined;
     const prepared = await spare;
-    if (prepared && prepared.browser === browser && browser.isConnected() && !prepared.page.isClosed()) return prepared;
+    if (prepared && prepared.browser === browser && browser.isConnected() && !prepared.page.isClosed() && !prepared.crashed) return prepared;
     if (prepared) this.track(prepared.context.close().catch(() => undefined));
     return undefined;
   }
@@ -730,6 +790,14 @@ function whileConnected<R>(browser: Browser, work: Promise<R>): Promise<R> {
     else onDisconnected();
   });
   return Promise.race([work, gone]).finally(() => browser.off('disconnected', onDisconnected!));
+}
+
+/** Control characters (C0, DEL, C1): never part of a path an agent means. */
+const CONTROL_CHARACTER = /[\u0000-\u001f\u007f-\u009f]/;
+
+/** Playwright's error for a call whose page navigated away under it. */
+function isContextDestroyed(error: unknown): boolean {
+  return /context was destroyed/i.test(describeError(error));
 }
 
 function escapeRegExp(text: string): string {

@@ -3,7 +3,7 @@ import type { Env, StepResult } from '../../../src/envs/env.js';
 import { make } from '../../../src/envs/registry.js';
 import '../../../src/envs/builtin.js';
 import { findElement, parseTree } from '../../../src/envs/web/tree.js';
-import { bare, formsSeed, idOf } from './helpers.js';
+import { bare, eventually, formsSeed, idOf } from './helpers.js';
 
 /** Bad input on real pages: each is an error observation and the episode goes on. */
 describe('web envs: agent mistakes are error observations', () => {
@@ -95,6 +95,129 @@ describe('web envs: agent mistakes are error observations', () => {
     expect(missing.observation.text).toContain('heading "Page not found"');
   });
 
+  // Issue 35, item 9: `blob:http://127.0.0.1:PORT/...` has the site's origin inside it and passed the check.
+  it('refuses every URL that is not an http page of the site, whatever the scheme or the disguise', async () => {
+    const origin = bare(env).origin;
+    const host = origin.slice('http://'.length);
+    const port = Number(host.split(':')[1]);
+    const refused = [
+      `blob:${origin}/2f6c1a52-0c4e-4d3b-9b1e-3f1a2b3c4d5e`,
+      `blob:${origin}/`,
+      `BLOB:${origin}/lab`,
+      'data:text/html,<h1>Not the site</h1>',
+      `view-source:${origin}/lab`,
+      `filesystem:${origin}/temporary/x`,
+      'about:blank',
+      'about:srcdoc',
+      'chrome://version',
+      'chrome://crash',
+      'javascript:location.href="https://example.com/"',
+      ' javascript:alert(1)',
+      'file:///etc/passwd',
+      `ws://${host}/`,
+      `ftp://${host}/`,
+      `http://user:secret@${host}/lab`,
+      `http://user@${host}/lab`,
+      `http://127.0.0.1:${port + 1}/lab`,
+      `http://127.0.0.1/lab`,
+      `https://${host}/lab`,
+      `http://127.0.0.1.nip.io:${port}/lab`,
+      `http://localhost:${port}/lab`,
+      `http://${host}.evil.example/lab`,
+      `http://${host}@evil.example/lab`,
+      '/\\evil.example/lab',
+      '\\\\evil.example\\lab',
+      '\\/evil.example/lab',
+      '//evil.example/lab',
+      'java\tscript:alert(1)',
+      'java\nscript:alert(1)',
+      '/lab\u0000',
+      '/lab\r\nSet-Cookie: turngym-session=stolen',
+      '\u0000javascript:alert(1)',
+      '/lab\u007f',
+      '/lab\u0085',
+    ];
+    for (const [index, path] of refused.entries()) {
+      // An episode has 30 turns: a new one every ten refusals.
+      if (index % 10 === 0) await env.reset({ seed: 3 });
+      const result = await env.step({ tool: 'goto', args: { path } });
+      expectGoesOn(result);
+      expect(result.info.error, JSON.stringify(path)).toEqual({
+        code: 'TOOL_ERROR',
+        message: `goto only opens pages of this site: give a path such as /search (got ${JSON.stringify(path.trim().slice(0, 200))}).`,
+      });
+      expect(result.observation.text, JSON.stringify(path)).toContain('URL: /\n');
+      expect(bare(env).page!.url()).toBe(`${origin}/`);
+    }
+    // Too long for the tool's schema: refused before the browser.
+    const long = await env.step({ tool: 'goto', args: { path: `/${'a'.repeat(5000)}` } });
+    expectGoesOn(long);
+    expect(long.info.error?.code).toBe('INVALID_ARGS');
+    // What is accepted: the site's paths, relative or not, and its own URLs.
+    await env.reset({ seed: 3 });
+    // (An empty user name and password are no credentials: the parser drops them.)
+    for (const path of ['lab', ' /lab ', '/lab?x=1#top', `${origin}/lab`, `HTTP://${host.toUpperCase()}/lab`, `${origin}/a/../lab`, `http://:@${host}/lab`]) {
+      const result = await env.step({ tool: 'goto', args: { path } });
+      expect(result.info.error, JSON.stringify(path)).toBeUndefined();
+      expect(bare(env).page!.url()).toMatch(new RegExp(`^${origin}/lab`));
+    }
+    // A long path of the site is its 404 page, not a failure.
+    const longPath = await env.step({ tool: 'goto', args: { path: `/${'%'.repeat(600)}${'é'.repeat(1000)}` } });
+    expectGoesOn(longPath);
+    expect(longPath.info.error?.message).toMatch(/the site answered 404\.$/);
+  });
+
+  // Issue 35, item 9: links and scripts of a page are the other way off the site.
+  it('brings the browser back to the site when a link or a page script leaves it, with an error observation', async () => {
+    const origin = bare(env).origin;
+    const hrefs = ['about:blank', 'blob', 'javascript:location.href = "about:blank"', 'data:text/html,<h1>Not the site</h1>', `view-source:${origin}/lab`, 'chrome://version', 'file:///etc/passwd'];
+    for (const href of hrefs) {
+      await openLab();
+      // A link as a page of the site could hold one (the test adds it, as a script of the page would).
+      await bare(env).page!.evaluate((href) => {
+        const link = document.createElement('a');
+        link.href = href === 'blob' ? URL.createObjectURL(new Blob(['<h1>A page made by a script</h1>'], { type: 'text/html' })) : href;
+        link.textContent = 'Injected link';
+        document.body.prepend(link);
+      }, href);
+      const seen = await env.step({ tool: 'scroll', args: { direction: 'top' } });
+      let result = await env.step({ tool: 'click', args: { id: idOf(seen.observation, 'link', 'Injected link') } });
+      // A javascript: link navigates a moment later: the next step finds the page gone and brings it back.
+      if (href.startsWith('javascript:') && !result.info.error) result = await env.step({ tool: 'scroll', args: { direction: 'down' } });
+      expectGoesOn(result);
+      expect(result.observation.text.split('\n')[0], href).toBe('URL: /lab');
+      expect(bare(env).page!.url()).toBe(`${origin}/lab`);
+      // Chromium itself refuses a page's links to data:, view-source:, chrome: and file: URLs: nothing leaves.
+      if (/^(data|view-source|chrome|file):/.test(href)) expect(result.info.error, href).toBeUndefined();
+      // (After a javascript: link, the step the navigation cut short says so first.)
+      else expect(result.info.error?.message, href).toMatch(/(^|cut short: .* )The page left the site for (about:blank|blob:http:\/\/127\.0\.0\.1:\d+\/[-0-9a-f]+); only this site can be browsed, so the browser went back to \/lab\.$/);
+    }
+    // A script that navigates away by itself, between two steps.
+    await openLab();
+    const page = bare(env).page!;
+    await page.evaluate('location.replace("about:blank")');
+    expect(await eventually(() => page.url() === 'about:blank')).toBe(true);
+    const after = await env.step({ tool: 'scroll', args: { direction: 'down' } });
+    expectGoesOn(after);
+    expect(after.info.error?.message).toMatch(/^The page left the site for about:blank; only this site can be browsed, so the browser went back to \/(lab)?\./);
+    expect(page.url().startsWith(`${origin}/`)).toBe(true);
+    expect(page.url()).not.toContain('__turngym');
+  });
+
+  it('cuts an action short when a script of the page navigates while it runs, and the episode goes on', async () => {
+    const page = await openLab();
+    const count = idOf(page.observation, 'button', 'Count');
+    // The page's script takes over the action's call (it never answers) and moves to another page meanwhile.
+    await bare(env).page!.evaluate(`window.__turngym.act = () => { setTimeout(() => { location.href = '/lab?moved=1'; }, 50); return new Promise(() => {}); }`);
+    const cut = await env.step({ tool: 'click', args: { id: count } });
+    expectGoesOn(cut);
+    expect(cut.info.error).toEqual({ code: 'TOOL_ERROR', message: `click(${count}) was cut short: the page went to another page meanwhile; look at it before acting again.` });
+    expect(cut.observation.text.split('\n')[0]).toBe('URL: /lab?moved=1');
+    const counted = await env.step({ tool: 'click', args: { id: idOf(cut.observation, 'button', 'Count') } });
+    expect(counted.info.error).toBeUndefined();
+    expect(counted.observation.text).toContain('Clicked 1 times');
+  });
+
   it('reports a page that throws, on click and while loading', async () => {
     const page = await openLab();
     const thrown = await env.step({ tool: 'click', args: { id: idOf(page.observation, 'button', 'Throw an error') } });
@@ -137,9 +260,12 @@ describe('web envs: agent mistakes are error observations', () => {
     expectGoesOn(external);
     expect(external.info.blocked_requests).toBe(1);
     expect(external.observation.text).toContain('Note: Loading https://example.com/ failed (net::ERR_BLOCKED_BY_CLIENT): only this site can be reached.');
-    expect(external.observation.text).toContain('URL: https://example.com/');
-    const back = await env.step({ tool: 'back', args: {} });
-    expect(back.observation.text).toContain('URL: /lab');
+    // The browser does not stay on the error page: it is back on the page the link was on.
+    expect(external.info.error).toEqual({ code: 'TOOL_ERROR', message: 'The page left the site for https://example.com/; only this site can be browsed, so the browser went back to /lab.' });
+    expect(external.observation.text.split('\n')[0]).toBe('URL: /lab');
+    const counted = await env.step({ tool: 'click', args: { id: idOf(external.observation, 'button', 'Count') } });
+    expect(counted.info.error).toBeUndefined();
+    expect(counted.observation.text).toContain('Clicked 1 times');
   });
 
   it('accepts dialogs, blocks popups and refuses downloads, telling the agent', async () => {

@@ -92,6 +92,35 @@ describe('web envs: browser lifecycle', { timeout: 120_000 }, () => {
     expect(theBrowser().pid).toBe(browser.pid);
   });
 
+  // Issue 35, item 10: the next episode's page, prepared in the background, was checked for being closed
+  // but not for having crashed, so the first reset after a crash failed ("page.goto: Page crashed").
+  it('the first reset after a crash works, when the prepared next page crashed too', async () => {
+    const env = await open('web/forms-v0');
+    for (const [round, waitForCrash] of [true, false].entries()) {
+      await env.reset({ seed: 1 + round });
+      const page = bare(env).page!;
+      const browser = page.context().browser()!;
+      // The page prepared for the next reset, in a context of its own, on the site's blank page.
+      const allPages = () => browser.contexts().flatMap((context) => context.pages());
+      expect(await eventually(() => allPages().some((other) => other !== page && other.url().endsWith('/__turngym/blank')))).toBe(true);
+      const spare = allPages().find((other) => other !== page)!;
+      const launches = sharedBrowser.launches;
+      // Crash both renderers (as an out-of-memory kill would): Chromium's own URL for crashing one.
+      const crashed = Promise.all([page, spare].map((victim) => new Promise((resolve) => victim.once('crash', resolve))));
+      await Promise.all([page, spare].map((victim) => victim.goto('chrome://crash').catch(() => undefined)));
+      // The second round resets at once, before the crash events may have arrived.
+      if (waitForCrash) await crashed;
+
+      const reset = await env.reset({ seed: 3 + round });
+      expect(reset.observation.text).toContain('URL: /');
+      const step = await env.step({ tool: 'scroll', args: { direction: 'down' } });
+      expect(step.info.error).toBeUndefined();
+      expect(bare(env).page).not.toBe(spare);
+      expect(sharedBrowser.launches).toBe(launches);
+      await crashed;
+    }
+  });
+
   it('a killed browser is a typed error on step; the next reset starts a new one and nothing of the old is left', async () => {
     const env = await open('web/shop-v0');
     await env.reset({ seed: 1 });
