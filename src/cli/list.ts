@@ -10,7 +10,7 @@ export function listCommand(program: Command): void {
     .command('list')
     .description('list the registered environments; with an id, that env in full (tools, keyword arguments)')
     .argument('[id]', 'an env id, e.g. code/calc-v0')
-    .option('--json', 'print JSON (the spec as the wire protocol sends it, plus kwargs as JSON Schema, and remote_kwargs: what a turngym serve client may set, per role)')
+    .option('--json', 'print JSON (the spec as the wire protocol sends it, plus kwargs as JSON Schema, and remote_kwargs: what a turngym serve client may set)')
     .option('--import <module>', 'import a module that registers envs (repeatable)', collect, [])
     .action(async (id: string | undefined, options: { json?: boolean; import: string[] }) => {
       await importModules(options.import);
@@ -20,7 +20,7 @@ export function listCommand(program: Command): void {
         const json = specs.map((s) => ({
           ...specToWire(s),
           kwargs: { ...inputJsonSchema(s.kwargs), additionalProperties: false },
-          remote_kwargs: { agent: inputJsonSchema(remoteKwargsSchema(s.id, 'agent')), trainer: inputJsonSchema(remoteKwargsSchema(s.id, 'trainer')) },
+          remote_kwargs: inputJsonSchema(remoteKwargsSchema(s.id)),
         }));
         printJson(id === undefined ? json : json[0]);
         return;
@@ -42,15 +42,16 @@ function describeEnv(s: RegisteredSpec): string {
   const lines = [s.id, `  ${s.description}`, `  ${s.maxTurns} turns at most${s.deterministic ? '; the same seed gives the same task' : ''}`, '', 'tools:'];
   for (const tool of s.tools) lines.push(`  ${signature(tool)}  ${tool.description}`);
   const schema = inputJsonSchema(s.kwargs) as { properties?: Record<string, JsonField>; required?: string[] };
-  const agent = (inputJsonSchema(remoteKwargsSchema(s.id, 'agent')) as { properties?: Record<string, JsonField> }).properties ?? {};
+  const remote = (inputJsonSchema(remoteKwargsSchema(s.id)) as { properties?: Record<string, JsonField> }).properties ?? {};
   const fields = Object.entries(schema.properties ?? {});
   lines.push('', `kwargs (a JSON object: --kwargs for run, sft and eval; --env-kwargs for train; [remote]: a client of turngym serve may set it too):`);
   if (fields.length === 0) lines.push('  (none)');
   const width = Math.max(0, ...fields.map(([name, field]) => `${name} ${typeOf(field)}`.length));
   for (const [name, field] of fields) {
     const required = schema.required?.includes(name) ? ' (required)' : '';
-    const remote = agent[name] === undefined ? '' : typeOf(agent[name]) === typeOf(field) ? ' [remote]' : ` [remote; agents: ${typeOf(agent[name])}]`;
-    lines.push(`  ${`${name} ${typeOf(field)}`.padEnd(width)}  ${field.description ?? ''}${required}${remote}`);
+    const remoteField = remote[name];
+    const marker = remoteField === undefined ? '' : typeOf(remoteField) === typeOf(field) ? ' [remote]' : ` [remote: ${typeOf(remoteField)}]`;
+    lines.push(`  ${`${name} ${typeOf(field)}`.padEnd(width)}  ${field.description ?? ''}${required}${marker}`);
   }
   return lines.join('\n');
 }

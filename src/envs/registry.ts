@@ -29,8 +29,8 @@ export interface EnvDefinition<Kwargs extends z.ZodObject = z.ZodObject> {
   /** Schema of the keyword arguments `make` accepts (with defaults). */
   kwargs: Kwargs;
   /**
-   * The kwargs a remote client of `turngym serve` may set, each `true` (within the `kwargs` schema) or a
-   * tighter zod schema that an agent's value must pass too, e.g. `{ difficulty: true, size: z.number().int().max(5000) }`.
+   * The kwargs a remote client of `turngym serve` (agent or trainer) may set, each `true` (within the `kwargs`
+   * schema) or a tighter zod schema a client's value must pass too, e.g. `{ difficulty: true, size: z.number().int().max(5000) }`.
    * Leave out every kwarg that names a host resource (a path, a memory or time limit, a size without a
    * tight bound): only the server's operator sets those (`turngym serve --kwargs`). Default: none, so a
    * remote client makes the env with its defaults and the operator's kwargs. See {@link remoteKwargs}.
@@ -40,11 +40,8 @@ export interface EnvDefinition<Kwargs extends z.ZodObject = z.ZodObject> {
   create(kwargs: z.output<Kwargs>, spec: EnvSpec): Env | Promise<Env>;
 }
 
-/** A kwarg a remote client may set: `true` within the env's schema, or a tighter schema for agents (see `EnvDefinition.remoteKwargs`). */
+/** A kwarg a remote client may set: `true` within the env's schema, or a tighter schema (see `EnvDefinition.remoteKwargs`). */
 export type RemoteKwarg = true | z.ZodType;
-
-/** Who asks `turngym serve` for an env: any client (`agent`), or one that holds the server's token (`trainer`). */
-export type RemoteRole = 'agent' | 'trainer';
 
 /** A registered spec, plus the kwargs schemas for tooling (CLI help, remote `list`, the server's checks). */
 export interface RegisteredSpec extends EnvSpec {
@@ -154,30 +151,30 @@ export function validateKwargs(id: string, schema: z.ZodObject, kwargs: Record<s
 }
 
 /**
- * The schema of the kwargs a remote client in `role` may set on `id`: the env's `remoteKwargs` less those
- * in `fixed` (the server operator's), each optional. An agent gets the tighter schema where the env declares
- * one; a trainer (it holds the server's token) the env's own.
+ * The schema of the kwargs a remote client may set on `id`: the env's `remoteKwargs` less those in `fixed`
+ * (the server operator's), each optional, with the tighter schema where the env declares one. Agents and
+ * trainers alike: the token lets a trainer read ground truth, not spend the server's resources.
  */
-export function remoteKwargsSchema(id: string, role: RemoteRole, fixed: readonly string[] = []): z.ZodObject {
+export function remoteKwargsSchema(id: string, fixed: readonly string[] = []): z.ZodObject {
   const registered = lookup(id).spec;
   const shape: Record<string, z.ZodType> = {};
   for (const [name, rule] of Object.entries(registered.remoteKwargs)) {
     if (fixed.includes(name)) continue;
     const own = registered.kwargs.shape[name] as z.ZodType;
-    const field = role === 'agent' && rule !== true ? rule.describe(rule.description ?? own.description ?? '') : own;
+    const field = rule !== true ? rule.describe(rule.description ?? own.description ?? '') : own;
     shape[name] = field.optional();
   }
   return z.strictObject(shape);
 }
 
 /**
- * Checks the kwargs a remote client in `role` sent for `id`, and returns them with the operator's `fixed`
+ * Checks the kwargs a remote client sent for `id`, and returns them with the operator's `fixed`
  * kwargs added, for `make`. A kwarg the client may not set (the operator's, fixed or not, or unknown) is
  * refused by name before any value is looked at, so no path is ever opened on a client's behalf; then the
  * values must pass {@link remoteKwargsSchema}. Throws `InvalidKwargsError`.
  */
-export function remoteKwargs(id: string, kwargs: Record<string, unknown>, role: RemoteRole, fixed: Record<string, unknown> = {}): Record<string, unknown> {
-  const schema = remoteKwargsSchema(id, role, Object.keys(fixed));
+export function remoteKwargs(id: string, kwargs: Record<string, unknown>, fixed: Record<string, unknown> = {}): Record<string, unknown> {
+  const schema = remoteKwargsSchema(id, Object.keys(fixed));
   if (typeof kwargs !== 'object' || kwargs === null || Array.isArray(kwargs)) return validateKwargs(id, schema, kwargs);
   const allowed = Object.keys(schema.shape);
   const known = Object.keys(lookup(id).spec.kwargs.shape);

@@ -19,10 +19,10 @@ describe('turngym CLI', () => {
     expect(JSON.parse(one.stdout)).toMatchObject({
       id: 'puzzle/guess-number-v0',
       kwargs: { properties: { difficulty: { type: 'integer', default: 3, minimum: 1, maximum: 12 } }, additionalProperties: false },
-      remote_kwargs: { agent: { properties: { difficulty: { maximum: 12 } }, additionalProperties: false }, trainer: { properties: { difficulty: { maximum: 12 } } } },
+      remote_kwargs: { properties: { difficulty: { maximum: 12 } }, additionalProperties: false },
     });
     const corpus = JSON.parse((await runCli(['list', 'search/corpus-v0', '--json'])).stdout);
-    expect(Object.keys(corpus.remote_kwargs.agent.properties)).toEqual(['reward', 'pageChars']);
+    expect(Object.keys(corpus.remote_kwargs.properties)).toEqual(['reward', 'pageChars']);
   });
 
   it('shows one env in full, keyword arguments included', async () => {
@@ -34,7 +34,7 @@ describe('turngym CLI', () => {
     expect(result.stdout).toMatch(/\n {2}kinds string\[\] +Draw tasks only of these kinds/);
     const search = await runCli(['list', 'search/multihop-v0']);
     expect(search.stdout).toMatch(/\n {2}kbSeed integer >= 0 +Seed of the knowledge base/);
-    expect(search.stdout).toMatch(/\n {2}size integer 40\.\.200000 +Number of articles .* \[remote; agents: integer 40\.\.5000\]\n/);
+    expect(search.stdout).toMatch(/\n {2}size integer 40\.\.200000 +Number of articles .* \[remote: integer 40\.\.5000\]\n/);
   });
 
   it('runs the oracle and prints a JSON summary', async () => {

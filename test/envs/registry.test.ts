@@ -41,14 +41,13 @@ describe('registry', () => {
     };
     register(definition);
     expect(spec('test/guess-v0').remoteKwargs).toEqual({});
-    expect(Object.keys(remoteKwargsSchema('test/guess-v0', 'trainer').shape)).toEqual([]);
-    expect(() => remoteKwargs('test/guess-v0', { difficulty: 2 }, 'trainer')).toThrow("difficulty: only the server's operator may set it (turngym serve --kwargs); a remote client may set none of its arguments");
+    expect(Object.keys(remoteKwargsSchema('test/guess-v0').shape)).toEqual([]);
+    expect(() => remoteKwargs('test/guess-v0', { difficulty: 2 })).toThrow("difficulty: only the server's operator may set it (turngym serve --kwargs); a remote client may set none of its arguments");
     unregister('test/guess-v0');
     expect(() => register({ ...definition, remoteKwargs: { difficulty: true, colour: true } as never })).toThrow("test/guess-v0: remoteKwargs names 'colour', which kwargs does not have.");
     register({ ...definition, remoteKwargs: { difficulty: z.number().int().max(4) } });
-    expect(remoteKwargs('test/guess-v0', { difficulty: 4 }, 'agent', { folder: '/srv/data' })).toEqual({ difficulty: 4, folder: '/srv/data' });
-    expect(() => remoteKwargs('test/guess-v0', { difficulty: 5 }, 'agent')).toThrow('difficulty: Too big: expected number to be <=4');
-    expect(remoteKwargs('test/guess-v0', { difficulty: 5 }, 'trainer')).toEqual({ difficulty: 5 });
+    expect(remoteKwargs('test/guess-v0', { difficulty: 4 }, { folder: '/srv/data' })).toEqual({ difficulty: 4, folder: '/srv/data' });
+    expect(() => remoteKwargs('test/guess-v0', { difficulty: 5 })).toThrow('difficulty: Too big: expected number to be <=4');
   });
 
   it('applies kwarg defaults and the standard wrappers', async () => {

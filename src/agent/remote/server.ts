@@ -26,7 +26,7 @@ import { type RawData, type WebSocket, WebSocketServer } from 'ws';
 import type { Action, Env } from '../../envs/env.js';
 import { inputJsonSchema } from '../../envs/actions.js';
 import { describeError, InvalidKwargsError, TurngymError } from '../../envs/errors.js';
-import { list, make, type RemoteRole, remoteKwargs, remoteKwargsSchema, spec as registeredSpec, validateKwargs } from '../../envs/registry.js';
+import { list, make, remoteKwargs, remoteKwargsSchema, spec as registeredSpec, validateKwargs } from '../../envs/registry.js';
 import {
   ClientMessage,
   PROTOCOL_PATH,
@@ -360,7 +360,7 @@ export class RemoteServer {
     }
     switch (message.type) {
       case 'list':
-        this.reply(connection, connection, { type: 'envs', id: message.id, envs: this.listEnvs(connection.role) });
+        this.reply(connection, connection, { type: 'envs', id: message.id, envs: this.listEnvs() });
         return;
       case 'make':
         void this.onMake(connection, message.id, message.env, message.kwargs ?? {});
@@ -449,15 +449,15 @@ export class RemoteServer {
     this.reply(connection, connection, { type: 'welcome', id: message.id, protocol: PROTOCOL_VERSION, server: SERVER_NAME, role: message.role, limits: this.limits });
   }
 
-  /** The registered envs, each with the kwargs a client in `role` may set on this server. */
-  private listEnvs(role: RemoteRole): WireEnvEntry[] {
+  /** The registered envs, each with the kwargs a client may set on this server. */
+  private listEnvs(): WireEnvEntry[] {
     return list().map((id) => {
-      let entry = this.listed.get(`${role} ${id}`);
+      let entry = this.listed.get(id);
       if (!entry) {
         const registered = registeredSpec(id);
-        const settable = remoteKwargsSchema(id, role, Object.keys(this.options.kwargs[id] ?? {}));
+        const settable = remoteKwargsSchema(id, Object.keys(this.options.kwargs[id] ?? {}));
         entry = { id, description: registered.description, tools: toolsToWire(registered.tools), kwargs: inputJsonSchema(settable) };
-        this.listed.set(`${role} ${id}`, entry);
+        this.listed.set(id, entry);
       }
       return entry;
     });
@@ -480,7 +480,7 @@ export class RemoteServer {
     const fixed = this.options.kwargs[envId] ?? {};
     let merged: Record<string, unknown>;
     try {
-      merged = remoteKwargs(envId, kwargs, connection.role!, fixed);
+      merged = remoteKwargs(envId, kwargs, fixed);
     } catch (error) {
       this.replyFailure(connection, id, error);
       return;
