@@ -30,7 +30,9 @@ export type ErrorCode =
   /** A policy checkpoint is missing, corrupted, or does not match its own config. */
   | 'BAD_CHECKPOINT'
   /** The policy's backend ran out of memory (the wasm heap holds at most 4 GB). */
-  | 'OUT_OF_MEMORY';
+  | 'OUT_OF_MEMORY'
+  /** A bound on what a process holds at once (e.g. generated knowledge bases open) was reached. */
+  | 'CAPACITY_REACHED';
 
 /** Codes carried in `info.error` when an agent's action could not be carried out. */
 export type ActionErrorCode =

@@ -7,4 +7,5 @@ export * from './wrappers.js';
 export * from './pool.js';
 export * from './check.js';
 export * from './task.js';
+export { type GeneratedCorpusLimits, setGeneratedCorpusLimits } from './search/limits.js';
 import './builtin.js';

@@ -295,6 +295,8 @@ export function wireCodeOf(code: ErrorCode | undefined): WireErrorCode {
       return 'UNKNOWN_SESSION';
     case 'TIMEOUT':
       return 'TIMEOUT';
+    case 'CAPACITY_REACHED':
+      return 'CAPACITY_REACHED';
     default:
       return 'INTERNAL';
   }

@@ -2,13 +2,20 @@
  * Corpora and their indexes, shared within a process: the knowledge base and FTS5 index of a given
  * `(seed, size, distractors)` (or of a given user corpus) are built once, then leased to every env that asks
  * for them, so a pool of 64 envs holds one index. The last env to close releases them.
+ *
+ * Generated corpora are bounded, since each new `kbSeed` costs memory and disk (a server's clients may ask
+ * for any): at most 200,000 articles open at once in a process (about 1.3 KB of memory each), and at most 64
+ * index files kept in an index folder (about 1 KB of disk per article), the least recently used deleted
+ * first (an index is rebuilt from its seed when it is needed again). `setGeneratedCorpusLimits` (limits.ts)
+ * changes both.
  */
 import { createHash } from 'node:crypto';
-import { readFileSync, statSync } from 'node:fs';
-import { resolve } from 'node:path';
-import { fileProblem, InvalidKwargsError } from '../errors.js';
+import { readdirSync, readFileSync, rmSync, statSync, utimesSync } from 'node:fs';
+import { dirname, join, resolve } from 'node:path';
+import { fileProblem, InvalidKwargsError, TurngymError } from '../errors.js';
 import { type Fts5Retriever, hashDocuments, openIndex, type SearchDocument } from './engine.js';
 import { generateKnowledgeBase, KB_VERSION, type KnowledgeBase } from './kb.js';
+import { generatedCorpusLimits as limits } from './limits.js';
 
 /** Where generated corpora keep their index files, relative to the working directory (gitignored). */
 export const DEFAULT_INDEX_DIRECTORY = '.cache/turngym/search';
@@ -28,13 +35,13 @@ export interface Lease<Data> {
   release(): void;
 }
 
-type Entry = { corpus: Corpus<unknown>; users: number };
+type Entry = { corpus: Corpus<unknown>; users: number; articles: number };
 const shared = new Map<string, Entry>();
 
-function lease<Data>(key: string, load: () => Corpus<Data>): Lease<Data> {
+function lease<Data>(key: string, load: () => Corpus<Data>, articles = 0): Lease<Data> {
   let entry = shared.get(key);
   if (!entry) {
-    entry = { corpus: load(), users: 0 };
+    entry = { corpus: load(), users: 0, articles };
     shared.set(key, entry);
   }
   entry.users++;
@@ -76,11 +83,44 @@ export function generatedIndexPath(options: GeneratedCorpusOptions): string {
 /** Leases the knowledge base and index for these options, generating and indexing them on first use. */
 export function leaseGeneratedCorpus(options: GeneratedCorpusOptions): Lease<KnowledgeBase> {
   const indexPath = generatedIndexPath(options);
-  return lease(indexPath, () => {
-    const kb = generateKnowledgeBase(options);
-    const retriever = openIndex({ path: indexPath, contentHash: hashDocuments(kb.articles), documents: () => kb.articles });
-    return { retriever, data: kb, indexPath };
-  });
+  if (!shared.has(indexPath)) {
+    const open = [...shared.values()].reduce((sum, entry) => sum + entry.articles, 0);
+    if (open + options.size > limits.maxOpenArticles) {
+      throw new TurngymError(
+        'CAPACITY_REACHED',
+        `Generated knowledge bases of ${open} articles are open in this process; ${options.size} more would pass the limit of ${limits.maxOpenArticles}. Close envs of other kbSeeds or sizes, or reuse one.`,
+      );
+    }
+  }
+  return lease(
+    indexPath,
+    () => {
+      const kb = generateKnowledgeBase(options);
+      const retriever = openIndex({ path: indexPath, contentHash: hashDocuments(kb.articles), documents: () => kb.articles });
+      keepRecentIndexes(indexPath);
+      return { retriever, data: kb, indexPath };
+    },
+    options.size,
+  );
+}
+
+/**
+ * Marks `indexPath` as just used and deletes the least recently used generated indexes of its folder beyond
+ * `maxCachedIndexes`, except those open in this process.
+ */
+function keepRecentIndexes(indexPath: string): void {
+  const now = new Date();
+  utimesSync(indexPath, now, now);
+  const directory = dirname(indexPath);
+  const indexes = readdirSync(directory)
+    .filter((name) => /^kb-v\d+-seed\d+-size\d+-distractors[\d.]+\.sqlite$/.test(name))
+    .map((name) => join(directory, name))
+    .filter((path) => !shared.has(path) && path !== indexPath)
+    .map((path) => ({ path, used: statSync(path, { throwIfNoEntry: false })?.mtimeMs ?? 0 }))
+    .sort((a, b) => a.used - b.used);
+  for (const stale of indexes.slice(0, Math.max(0, indexes.length + 1 - limits.maxCachedIndexes))) {
+    for (const suffix of ['', '-wal', '-shm', '-journal']) rmSync(`${stale.path}${suffix}`, { force: true });
+  }
 }
 
 /** One question of a user corpus. */

@@ -1,4 +1,4 @@
-import { mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -9,6 +9,7 @@ import type { Env, StepResult } from '../../../src/envs/env.js';
 import { EnvPool } from '../../../src/envs/pool.js';
 import { make } from '../../../src/envs/registry.js';
 import { openCorpusCount } from '../../../src/envs/search/corpus.js';
+import { setGeneratedCorpusLimits } from '../../../src/envs/search/limits.js';
 import { paginate } from '../../../src/envs/search/env.js';
 import { exactMatch, normalizeAnswer, tokenF1 } from '../../../src/envs/search/verify.js';
 import '../../../src/envs/builtin.js';
@@ -308,5 +309,38 @@ describe('paginate', () => {
     expect(pages.every((page) => page.length <= 200)).toBe(true);
     expect(pages.join(' ')).toBe(text);
     expect(paginate('x'.repeat(450), 200)).toEqual(['x'.repeat(200), 'x'.repeat(200), 'x'.repeat(50)]);
+  });
+});
+
+describe('generated knowledge bases: bounds on memory and disk', () => {
+  const folder = mkdtempSync(join(tmpdir(), 'turngym-kb-limits-'));
+  afterAll(() => rmSync(folder, { recursive: true, force: true }));
+
+  it('refuses a knowledge base past the open-articles bound, and keeps only the most recently used index files', async () => {
+    const previous = setGeneratedCorpusLimits({ maxOpenArticles: 200, maxCachedIndexes: 3 });
+    const envs: Env[] = [];
+    try {
+      // 160 articles open: a fifth knowledge base of 40 would pass 200 (each new kbSeed costs memory).
+      for (let kbSeed = 1; kbSeed <= 4; kbSeed++) envs.push(await make('search/multihop-v0', { size: 40, kbSeed, indexDirectory: folder }));
+      await expect(make('search/multihop-v0', { size: 41, kbSeed: 5, indexDirectory: folder })).rejects.toMatchObject({
+        code: 'CAPACITY_REACHED',
+        message: 'Generated knowledge bases of 160 articles are open in this process; 41 more would pass the limit of 200. Close envs of other kbSeeds or sizes, or reuse one.',
+      });
+      // The same knowledge base again is shared, not opened twice.
+      const again = await make('search/multihop-v0', { size: 40, kbSeed: 4, indexDirectory: folder });
+      await again.close();
+      for (const env of envs.splice(0)) await env.close();
+      // Disk: ten kbSeeds one after another leave at most three index files, the latest ones.
+      for (let kbSeed = 10; kbSeed < 20; kbSeed++) {
+        const env = await make('search/multihop-v0', { size: 40, kbSeed, indexDirectory: folder });
+        await env.reset({ seed: 0 });
+        await env.close();
+      }
+      const seeds = readdirSync(folder).map((name) => Number(/-seed(\d+)-/.exec(name)?.[1]));
+      expect(seeds.sort((x, y) => x - y)).toEqual([17, 18, 19]);
+    } finally {
+      for (const env of envs) await env.close();
+      setGeneratedCorpusLimits(previous);
+    }
   });
 });
