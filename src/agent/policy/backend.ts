@@ -7,7 +7,9 @@
  *   cpu       tfjs's plain JavaScript kernels
  *
  * The first two are optional packages (their install downloads libtensorflow); where they are missing the
- * import fails and the next one is tried. The choice and the reason are logged once.
+ * import fails and the next one is tried. The choice and the reason are logged once, in one line that says
+ * which optional packages are not installed (`using wasm; tfjs-node-gpu and tfjs-node not installed`) and
+ * quotes the error only of one that is installed and failed to load.
  */
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
@@ -45,15 +47,22 @@ export async function initBackend(requested: BackendName | 'auto' = 'auto', log:
   if (current && (requested === 'auto' || requested === current.name)) return current;
   const candidates = requested === 'auto' ? BACKENDS : [requested];
   const skipped: string[] = [];
+  const notInstalled: string[] = [];
   for (const name of candidates) {
     try {
       const tfjsName = await load(name);
-      const reason = requested === 'auto' ? (skipped.length ? `fastest that loads; skipped ${skipped.join('; ')}` : 'fastest available') : 'requested';
+      const reasons = [
+        ...(notInstalled.length > 0 ? [`${notInstalled.join(' and ')} not installed`] : []),
+        ...(skipped.length > 0 ? [`skipped ${skipped.join('; ')}`] : []),
+      ];
+      const reason = requested === 'auto' ? (reasons.length > 0 ? reasons.join('; ') : 'the fastest there is') : 'requested';
       current = { name, tfjsName, reason };
-      log(`[policy] TensorFlow.js backend: ${name}${name === 'wasm' ? ` (SIMD ${tf.env().getBool('WASM_HAS_SIMD_SUPPORT') ? 'on' : 'off'})` : ''} (${reason})`);
+      log(`[policy] TensorFlow.js backend: using ${name}${name === 'wasm' ? ` (SIMD ${tf.env().getBool('WASM_HAS_SIMD_SUPPORT') ? 'on' : 'off'})` : ''}; ${reason}`);
       return current;
     } catch (error) {
-      skipped.push(`${name}: ${firstLine(describeError(error))}`);
+      // Asked for by name, a missing package is the error; under auto it is only what auto looked for.
+      if (error instanceof NotInstalledError && requested === 'auto') notInstalled.push(error.packageName.replace('@tensorflow/', ''));
+      else skipped.push(`${name}: ${firstLine(describeError(error))}${error instanceof NotInstalledError ? ` (npm install ${error.packageName})` : ''}`);
     }
   }
   throw new TurngymError('NOT_SUPPORTED', `Backend '${requested}' could not be loaded: ${skipped.join('; ')}.`);
@@ -63,7 +72,12 @@ async function load(name: BackendName): Promise<string> {
   if (name === 'node-gpu' || name === 'node') {
     // Optional packages: imported by a computed name so that the project builds without them.
     const packageName = name === 'node-gpu' ? '@tensorflow/tfjs-node-gpu' : '@tensorflow/tfjs-node';
-    await import(packageName);
+    try {
+      await import(packageName);
+    } catch (error) {
+      const missing = (error as NodeJS.ErrnoException).code === 'ERR_MODULE_NOT_FOUND' && describeError(error).includes(`'${packageName}'`);
+      throw missing ? new NotInstalledError(packageName) : error;
+    }
     if (!(await tf.setBackend('tensorflow'))) throw new Error(`${packageName} loaded but its backend did not initialise`);
     await tf.ready();
     return 'tensorflow';
@@ -80,6 +94,9 @@ async function load(name: BackendName): Promise<string> {
   }
   if (!(await tf.setBackend('cpu'))) throw new Error('the cpu backend did not initialise');
   await tf.ready();
+  // The cpu backend prints a banner urging tfjs-node at its first tensor; initBackend's line already says
+  // which backend runs and which packages are missing.
+  (tf.backend() as unknown as { firstUse?: boolean }).firstUse = false;
   return 'cpu';
 }
 
@@ -101,6 +118,13 @@ function shareDataOnClone(): void {
       return { dataId: x.dataId, shape: x.shape, dtype: x.dtype };
     }) as unknown as tf.KernelFunc,
   });
+}
+
+/** An optional backend package that is not installed (as opposed to one that is and fails to load). */
+class NotInstalledError extends Error {
+  constructor(readonly packageName: string) {
+    super(`${packageName} is not installed`);
+  }
 }
 
 function firstLine(text: string): string {

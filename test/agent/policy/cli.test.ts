@@ -23,8 +23,8 @@ describe('turngym sft / eval / run --agent checkpoint:DIR', () => {
       ['sft', '--env', 'puzzle/guess-number-v0', '--out', out, '--episodes', '8', '--steps', '3', '--eval-episodes', '4', '--layers', '1', '--width', '32', '--heads', '2', '--json'],
       { timeoutMs: 120_000 },
     );
-    expect(sft.stderr).toContain('[policy] TensorFlow.js backend: wasm');
-    expect(sft.stderr).toContain("skipped node-gpu: Cannot find package '@tensorflow/tfjs-node-gpu'");
+    // The optional GPU and native packages are not installed here: said as a fact, not as an error.
+    expect(sft.stderr).toContain('[policy] TensorFlow.js backend: using wasm (SIMD on); tfjs-node-gpu and tfjs-node not installed\n');
     expect(sft.code).toBe(0);
     const report = JSON.parse(sft.stdout);
     expect(report).toMatchObject({ env: 'puzzle/guess-number-v0', demonstrations: 8, steps: 3, heldout: { episodes: 4, first_seed: 1_000_000 } });

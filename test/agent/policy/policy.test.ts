@@ -308,7 +308,7 @@ describe('checkpoints', () => {
 
 describe('initBackend', () => {
   it('explains why an optional backend is not available', async () => {
-    await expect(initBackend('node', () => {})).rejects.toThrow("Backend 'node' could not be loaded: node: ");
+    await expect(initBackend('node', () => {})).rejects.toThrow("Backend 'node' could not be loaded: node: @tensorflow/tfjs-node is not installed (npm install @tensorflow/tfjs-node).");
     await expect(initBackend('tpu' as never, () => {})).rejects.toThrow("Unknown backend 'tpu'. Use one of: auto, node-gpu, node, wasm, cpu.");
     const lines: string[] = [];
     const choice = await initBackend('wasm', (line) => lines.push(line));
