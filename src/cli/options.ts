@@ -73,8 +73,3 @@ export function readSchemaOptions(options: Record<string, unknown>, schema: z.Zo
   }
   return out;
 }
-
-/** Formats zod issues as `--flag: message` lines for a usage error. */
-export function describeIssues(error: z.ZodError): string {
-  return error.issues.map((issue) => `  - --${kebab(String(issue.path[0] ?? ''))}${issue.path.length > 1 ? `.${issue.path.slice(1).join('.')}` : ''}: ${issue.message}`).join('\n');
-}

@@ -5,16 +5,17 @@
  *   turngym train --env puzzle/guess-number-v0 --init runs/sft --steps 50 --out runs/rl
  *   turngym train --config my-run.json --steps 100      # a JSON file of options; flags override it
  *   turngym train --resume runs/rl --steps 200           # continue a run exactly where it stopped
+ *   turngym train --preset quickstart --overwrite        # start over in a run directory that holds a run
  */
 import { readFile } from 'node:fs/promises';
 import type { Command } from 'commander';
-import { trainConfigSchema } from '../rl/config.js';
+import { parseTrainConfig, trainConfigSchema } from '../rl/config.js';
 import { PRESETS } from '../rl/presets.js';
 import { RunDirectory } from '../rl/run-directory.js';
 import { TrainingProgress, outcomeLines } from './progress.js';
 import { train } from '../rl/trainer.js';
 import { collect, importModules, UsageError } from './common.js';
-import { addSchemaOptions, describeIssues, readSchemaOptions } from './options.js';
+import { addSchemaOptions, kebab, readSchemaOptions } from './options.js';
 
 export function trainCommand(program: Command): void {
   const command = program
@@ -23,6 +24,7 @@ export function trainCommand(program: Command): void {
     .option('--preset <name>', `start from a named preset: ${Object.keys(PRESETS).join(', ')} (other flags override it)`)
     .option('--config <file>', 'JSON file of training options (flags given here override it)')
     .option('--resume <dir>', "continue the run in DIR from its latest checkpoint (with the run's own config)")
+    .option('--overwrite', 'start a new run in --out even if it holds one: deletes that run (its config, metrics, trajectories, checkpoints, report) first')
     .option('--import <module>', 'import a module that registers envs (repeatable)', collect, []);
   addSchemaOptions(command, trainConfigSchema, ['import']);
   command.action(async (flags: Record<string, unknown>) => {
@@ -39,9 +41,8 @@ export function trainCommand(program: Command): void {
       if (typeof flags.config === 'string') base = { ...base, ...(await readJsonObject(flags.config, '--config')) };
     }
     const merged = { ...base, ...given, ...(typeof flags.resume === 'string' ? { out: flags.resume } : {}) };
-    const parsed = trainConfigSchema.safeParse(merged);
-    if (!parsed.success) throw new UsageError(`Invalid training options:\n${describeIssues(parsed.error)}`);
-    await importModules(parsed.data.import);
+    const config = parseTrainConfig(merged, (option) => `--${kebab(option)}`);
+    await importModules(config.import);
 
     const controller = new AbortController();
     const onSignal = () => {
@@ -50,10 +51,10 @@ export function trainCommand(program: Command): void {
       controller.abort();
     };
     process.on('SIGINT', onSignal);
-    const progress = new TrainingProgress(parsed.data.steps);
+    const progress = new TrainingProgress(config.steps);
     try {
       const result = await train(
-        { ...parsed.data, resume: typeof flags.resume === 'string' },
+        { ...config, resume: typeof flags.resume === 'string', overwrite: flags.overwrite === true },
         { signal: controller.signal, log: (line) => progress.log(line), onStep: (record) => progress.update(record) },
       );
       progress.stop();

@@ -4,6 +4,7 @@
  * `config.json` written into each run directory.
  */
 import { z } from 'zod';
+import { TurngymError } from '../envs/errors.js';
 import { SFT_DEFAULTS } from '../agent/policy/sft.js';
 import { NUMBER_PIECES } from '../agent/policy/tokenizer.js';
 import { curriculumSchema } from './curriculum.js';
@@ -23,7 +24,12 @@ export const trainConfigSchema = z
       .describe('Run training rollouts on these env servers (turngym serve) instead of in this process, as JSON, e.g. ["ws://10.0.0.5:8765","10.0.0.6:8765-8768"]; token from $TURNGYM_TOKEN (see docs/scaling.md)'),
 
     // --- Run ------------------------------------------------------------------------------------------
-    steps: z.number().int().min(0).default(50).describe('RL training steps (each: rollouts, advantages, updates)'),
+    steps: z
+      .number()
+      .int()
+      .min(1, 'must be at least 1 (RL steps to train; to only evaluate a checkpoint, use turngym eval)')
+      .default(50)
+      .describe('RL training steps (each: rollouts, advantages, updates)'),
     seed: z.number().int().min(0).default(1).describe('Seed of tasks, sampling and Clip-Cov selection'),
     out: z.string().default('runs/latest').describe('Run directory (config, metrics.jsonl, checkpoints, trajectories, report)'),
     init: z.string().optional().describe('Checkpoint directory to start from (a warm-started policy); default: a fresh policy'),
@@ -134,4 +140,22 @@ export const trainConfigSchema = z
   .strict();
 
 export type TrainConfig = z.output<typeof trainConfigSchema>;
-export type TrainOptions = z.input<typeof trainConfigSchema>;
+/** `train()`'s options, documented one by one (generated from the schema: scripts/train-options.ts). */
+export type { TrainOptions } from './train-options.js';
+
+/**
+ * Validates training options (`train()`'s, or a preset, config file and flags merged by `turngym train`) and
+ * fills in the defaults. Bad options are a `TurngymError` (`INVALID_OPTIONS`) whose one-line message names
+ * each option, as `name` spells it (the option itself for the API, its flag for the command line), and says
+ * what is wrong with it.
+ */
+export function parseTrainConfig(options: unknown, name: (option: string) => string = (option) => option): TrainConfig {
+  const parsed = trainConfigSchema.safeParse(options);
+  if (parsed.success) return parsed.data;
+  const problems = parsed.error.issues.map((issue) => {
+    if (issue.code === 'unrecognized_keys') return `unknown option${issue.keys.length === 1 ? '' : 's'} ${issue.keys.map(name).join(', ')}`;
+    const [option, ...inside] = issue.path.map(String);
+    return `${option === undefined ? 'options' : name(option)}${inside.length > 0 ? `.${inside.join('.')}` : ''}: ${issue.message}`;
+  });
+  throw new TurngymError('INVALID_OPTIONS', `Invalid training options: ${problems.join('; ')}.`);
+}

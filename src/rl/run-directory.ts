@@ -9,7 +9,7 @@
  * directory at all is an error.
  */
 import { existsSync, readFileSync, readdirSync, statSync } from 'node:fs';
-import { readFile, readdir, rename, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, readdir, rename, rm, writeFile } from 'node:fs/promises';
 import { basename, join, resolve } from 'node:path';
 import { describeError, TurngymError } from '../envs/errors.js';
 import { type MetricsRecord, readMetrics } from './metrics.js';
@@ -62,6 +62,42 @@ export class RunDirectory {
   /** The path of a checkpoint in `checkpoints/` (a {@link stepCheckpointName} or a {@link CHECKPOINT_NAMES} entry). */
   checkpoint(name: string): string {
     return join(this.path('checkpoints'), name);
+  }
+
+  /**
+   * Makes the directory ready for a new run (creating it and `checkpoints/`). A directory that already holds
+   * a run is refused with a one-line message, since a second run there would mix its records with the first
+   * one's (metrics steps 1, 1, 2; the old run's checkpoints kept); with `overwrite`, the old run's files
+   * ({@link runFiles}) are deleted first, and nothing else in the directory is touched.
+   */
+  async startNew({ overwrite = false }: { overwrite?: boolean } = {}): Promise<void> {
+    if (existsSync(this.dir) && !statSync(this.dir).isDirectory()) {
+      throw new TurngymError('INVALID_OPTIONS', `--out ${this.dir} is a file, not a directory: choose another --out.`);
+    }
+    const old = this.runFiles();
+    if (old.length > 0 && !overwrite) {
+      throw new TurngymError(
+        'INVALID_OPTIONS',
+        `${this.dir} already holds a run (${old.join(', ')}): continue it with --resume ${this.dir}, start over with --overwrite (deletes that run's files), or choose another --out.`,
+      );
+    }
+    await Promise.all(old.map((name) => rm(join(this.dir, name), { recursive: true, force: true })));
+    await mkdir(this.path('checkpoints'), { recursive: true });
+  }
+
+  /**
+   * The names of the run files in the directory: those of {@link RUN_FILES} (checkpoints/ shown with a
+   * slash, and only when it holds something: a run that failed before its first checkpoint leaves it
+   * empty), TensorBoard event files, and temporary files a killed run left.
+   */
+  runFiles(): string[] {
+    if (!existsSync(this.dir) || !statSync(this.dir).isDirectory()) return [];
+    const names = new Set<string>(Object.values(RUN_FILES));
+    const emptyCheckpoints = existsSync(this.path('checkpoints')) && statSync(this.path('checkpoints')).isDirectory() && readdirSync(this.path('checkpoints')).length === 0;
+    return readdirSync(this.dir)
+      .filter((name) => (names.has(name) && !(name === RUN_FILES.checkpoints && emptyCheckpoints)) || name.startsWith(EVENT_FILE_PREFIX) || name.endsWith('.partial'))
+      .sort()
+      .map((name) => (name === RUN_FILES.checkpoints ? `${name}/` : name));
   }
 
   /** Writes `config.json` or `eval.json`. */

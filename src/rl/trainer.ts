@@ -25,10 +25,10 @@ import { CheckpointError, loadCheckpoint, readCheckpointConfig, saveCheckpoint }
 import { Policy } from '../agent/policy/policy.js';
 import { behaviourCloning, collectDemonstrations, type EvaluationReport, evaluatePolicy, fitTokenizer, TOKENIZER_SEED_BASE } from '../agent/policy/sft.js';
 import { grpoAdvantages, igpoAdvantages } from './advantages.js';
-import { type TrainConfig, type TrainOptions, trainConfigSchema } from './config.js';
+import { parseTrainConfig, type TrainConfig, type TrainOptions } from './config.js';
 import { type Curriculum, horizonAt } from './curriculum.js';
 import { lossConfigSchema } from './losses.js';
-import { METRICS, MetricsWriter, type MetricsRecord } from './metrics.js';
+import { METRICS, MetricsWriter, type MetricsRecord, readMetrics } from './metrics.js';
 import { writeReport } from './report.js';
 import { collectRollouts, type RolloutBatch, type Trajectory } from './rollout.js';
 import { CHECKPOINT_NAMES, RunDirectory, stepCheckpointName } from './run-directory.js';
@@ -63,12 +63,25 @@ interface TrainerState {
   sampleRng: number[];
   lossRng: number[];
   nanStreak: number;
+  /** Seconds of training so far (the `time` of metrics.jsonl), so a resumed run's clock goes on from there. */
+  seconds: number;
 }
 
-/** Runs (or, with `resume`, continues) a training run. `options` is validated by `trainConfigSchema`. */
-export async function train(options: TrainOptions & { resume?: boolean }, hooks: TrainHooks = {}): Promise<TrainResult> {
-  const { resume, ...rest } = options;
-  const config = trainConfigSchema.parse(rest);
+/** How `train` treats the run directory `out`, beside the run's options. */
+export interface RunDirectoryChoice {
+  /** Continue the run in `out` from its latest checkpoint (`--resume`). */
+  resume?: boolean;
+  /** Start a new run in `out` even when it holds one: that run's files are deleted first (`--overwrite`). Without it, an `out` that holds a run is an error. */
+  overwrite?: boolean;
+}
+
+/**
+ * Runs (or, with `resume`, continues) a training run. `options` is validated by `trainConfigSchema`. A new
+ * run refuses an `out` that already holds a run unless `overwrite` is set.
+ */
+export async function train(options: TrainOptions & RunDirectoryChoice, hooks: TrainHooks = {}): Promise<TrainResult> {
+  const { resume, overwrite, ...rest } = options;
+  const config = parseTrainConfig(rest);
   const log = hooks.log ?? ((line: string) => console.error(line));
   const runDir = config.out;
   const run = new RunDirectory(runDir);
@@ -89,6 +102,9 @@ export async function train(options: TrainOptions & { resume?: boolean }, hooks:
     throw new TurngymError('INVALID_OPTIONS', `${config.env} has no answer tool, so IGPO's information gain cannot be scored; use --advantage grpo.`);
   }
 
+  if (resume && overwrite) throw new TurngymError('INVALID_OPTIONS', `--resume continues the run in ${runDir} and --overwrite deletes it: give one of them.`);
+  if (!resume) await run.startNew({ overwrite });
+
   await initBackend(config.backend as BackendName | 'auto', log);
   await mkdir(run.path('checkpoints'), { recursive: true });
 
@@ -96,8 +112,13 @@ export async function train(options: TrainOptions & { resume?: boolean }, hooks:
   let policy: Policy;
   let state: TrainerState;
   let warmStart: EvaluationReport | undefined;
-  if (resume) ({ policy, state } = await resumeFrom(run, log));
-  else {
+  if (resume) {
+    ({ policy, state } = await resumeFrom(run, log));
+    if (state.step >= config.steps) {
+      policy.dispose();
+      throw new TurngymError('INVALID_OPTIONS', `${runDir} is at step ${state.step} of its ${config.steps} steps already: give more --steps to train further (e.g. --resume ${runDir} --steps ${state.step * 2}).`);
+    }
+  } else {
     if (config.init) policy = await loadCheckpoint(config.init);
     else if (config.warmStartSteps > 0) {
       // Supervised warm start; its held-out evaluation is the "before RL" figure.
@@ -128,9 +149,11 @@ export async function train(options: TrainOptions & { resume?: boolean }, hooks:
       sampleRng: Rng.fromSeed(config.seed + 1).state(),
       lossRng: Rng.fromSeed(config.seed + 2).state(),
       nanStreak: 0,
+      seconds: 0,
     };
-    await run.writeJson('config', config);
   }
+  // On --resume too: the options the run goes on with (e.g. more --steps) are the run's options from now on.
+  await run.writeJson('config', config);
   const reference = config.klCoef > 0 ? await referencePolicy(policy, run, resume) : undefined;
   if (config.init && !resume && config.learningRate > policy.optimizer.learningRate) {
     log(
@@ -175,9 +198,16 @@ export async function train(options: TrainOptions & { resume?: boolean }, hooks:
   // Rollout envs: in this process, or on the env servers of `remote` (a pool with failover; see docs/scaling.md).
   const factory = await envFactory(config.remote, { token: process.env.TURNGYM_TOKEN, groundTruth: config.advantage === 'igpo', log });
   for (let i = 0; i < batchSize; i++) envs.push(await factory.make(config.env, kwargs, { maxTurns: Math.max(envSpec.maxTurns, maxHorizon(curriculum)) }));
-  const started = performance.now();
+  const started = performance.now() - state.seconds * 1000;
   const save = async () => {
-    const snapshot: TrainerState = { step: state.step, taskRng: taskRng.state(), sampleRng: sampleRng.state(), lossRng: lossRng.state(), nanStreak: state.nanStreak };
+    const snapshot: TrainerState = {
+      step: state.step,
+      taskRng: taskRng.state(),
+      sampleRng: sampleRng.state(),
+      lossRng: lossRng.state(),
+      nanStreak: state.nanStreak,
+      seconds: (performance.now() - started) / 1000,
+    };
     await saveCheckpoint(policy, run.checkpoint(stepCheckpointName(state.step)), { trainer: snapshot, env: config.env });
     await run.setLatest(state.step);
   };
@@ -581,8 +611,10 @@ async function resumeFrom(run: RunDirectory, log: (line: string) => void): Promi
     const { metadata } = await readCheckpointConfig(latest.directory);
     const problem = trainerStateProblem(metadata.trainer);
     if (problem) throw await cannot(`its trainer state (the step and random streams, in config.json) is invalid: ${problem}.`);
-    const saved = metadata.trainer as Omit<TrainerState, 'nanStreak'> & { nanStreak?: number };
-    state = { ...saved, nanStreak: saved.nanStreak ?? 0 };
+    const saved = metadata.trainer as Omit<TrainerState, 'nanStreak' | 'seconds'> & { nanStreak?: number; seconds?: number };
+    // Checkpoints saved before the clock was kept in them: the time metrics.jsonl gives their step.
+    const seconds = saved.seconds ?? readMetrics(run.path('metrics')).records.findLast((record) => record.step === saved.step)?.time ?? 0;
+    state = { ...saved, nanStreak: saved.nanStreak ?? 0, seconds };
     policy = await loadCheckpoint(latest.directory);
   } catch (error) {
     if (error instanceof CheckpointError) throw await cannot(error.problem, error);
@@ -601,6 +633,7 @@ function trainerStateProblem(value: unknown): string | undefined {
   const isCount = (field: unknown) => typeof field === 'number' && Number.isSafeInteger(field) && field >= 0;
   if (!isCount(state.step)) return `step is ${JSON.stringify(state.step)}, not an integer >= 0`;
   if (state.nanStreak !== undefined && !isCount(state.nanStreak)) return `nanStreak is ${JSON.stringify(state.nanStreak)}, not an integer >= 0`;
+  if (state.seconds !== undefined && !(typeof state.seconds === 'number' && Number.isFinite(state.seconds) && state.seconds >= 0)) return `seconds is ${JSON.stringify(state.seconds)}, not a number >= 0`;
   for (const stream of ['taskRng', 'sampleRng', 'lossRng']) {
     const words = state[stream];
     if (!Array.isArray(words) || words.length !== 4 || !words.every((word) => Number.isInteger(word) && word >= -(2 ** 31) && word < 2 ** 32)) {

@@ -52,3 +52,36 @@ describe('RunDirectory.truncateAfter', () => {
     expect(readdirSync(dir)).toEqual([]);
   });
 });
+
+describe('RunDirectory.startNew', () => {
+  it('refuses a directory that holds a run, in one line naming --resume and --overwrite', async () => {
+    const dir = writeFixtureRun(root, 'taken', { steps: 3 });
+    await expect(new RunDirectory(dir).startNew()).rejects.toThrow(
+      `${dir} already holds a run (checkpoints/, config.json, eval.json, metrics.jsonl, trajectories.jsonl): continue it with --resume ${dir}, start over with --overwrite (deletes that run's files), or choose another --out.`,
+    );
+    expect(readdirSync(dir).sort()).toEqual(['checkpoints', 'config.json', 'eval.json', 'metrics.jsonl', 'trajectories.jsonl']);
+  });
+
+  it("with overwrite, deletes the old run's files and nothing else", async () => {
+    const dir = writeFixtureRun(root, 'overwritten', { steps: 3 });
+    const events = new TensorBoardWriter(dir);
+    events.scalars(1, { 'charts/success_rate': 0.5 });
+    events.close();
+    writeFileSync(join(dir, 'report.html'), '<html></html>');
+    writeFileSync(join(dir, 'metrics.jsonl.partial'), '{"step":');
+    writeFileSync(join(dir, 'notes.txt'), 'mine');
+    await new RunDirectory(dir).startNew({ overwrite: true });
+    expect(readdirSync(dir).sort()).toEqual(['checkpoints', 'notes.txt']);
+    expect(readdirSync(join(dir, 'checkpoints'))).toEqual([]);
+  });
+
+  it('takes a new directory, an empty one, or one a run left with an empty checkpoints/ when it failed before any', async () => {
+    const fresh = join(root, 'fresh', 'run');
+    await new RunDirectory(fresh).startNew();
+    expect(readdirSync(fresh)).toEqual(['checkpoints']);
+    await new RunDirectory(fresh).startNew(); // what a run that failed at its start leaves
+    const file = join(root, 'a-file');
+    writeFileSync(file, '');
+    await expect(new RunDirectory(file).startNew()).rejects.toThrow(`--out ${file} is a file, not a directory: choose another --out.`);
+  });
+});

@@ -10,6 +10,7 @@ import '../../src/envs/builtin.js';
 import { readMetrics } from '../../src/rl/metrics.js';
 import type { Trajectory } from '../../src/rl/rollout.js';
 import { readRun, readTrajectories } from '../../src/rl/run-directory.js';
+import { TurngymError } from '../../src/envs/errors.js';
 import { readEvents } from '../../src/rl/tensorboard.js';
 import { computeAdvantages, groupShares, train, trainedTrajectories, trainingExamples } from '../../src/rl/trainer.js';
 import { TINY_RUN } from './tiny-run.js';
@@ -223,9 +224,41 @@ describe('train', () => {
     );
   }, 300_000);
 
-  it('refuses IGPO on an env without an answer tool, and unknown options', async () => {
-    await expect(train({ ...tiny, env: 'puzzle/guess-number-v0', steps: 0, out: join(tmpdir(), 'x'), bogus: 1 } as never)).rejects.toThrow(/Unrecognized key/);
+  it('refuses bad options with a TurngymError naming each of them, in one line', async () => {
+    const out = join(await mkdtemp(join(tmpdir(), 'turngym-train-')), 'run');
+    const error = await train({ ...tiny, steps: 0, groupSize: 'eight', model: { layers: 0 }, out, bogus: 1 } as never).catch((thrown: unknown) => thrown);
+    expect(error).toBeInstanceOf(TurngymError);
+    expect((error as TurngymError).code).toBe('INVALID_OPTIONS');
+    expect((error as Error).message).toBe(
+      'Invalid training options: steps: must be at least 1 (RL steps to train; to only evaluate a checkpoint, use turngym eval); model.layers: Too small: expected number to be >=1; groupSize: Invalid input: expected number, received string; unknown option bogus.',
+    );
   });
+
+  it('refuses an out that holds a run, and with overwrite starts over in it (the old records and checkpoints gone)', async () => {
+    const out = join(await mkdtemp(join(tmpdir(), 'turngym-train-')), 'run');
+    await train({ ...tiny, steps: 2, checkpointEvery: 1, out }, { log: () => {} });
+    await expect(train({ ...tiny, steps: 1, out }, { log: () => {} })).rejects.toThrow(`${out} already holds a run (checkpoints/, config.json, eval.json, metrics.jsonl, report.html, trajectories.jsonl): continue it with --resume ${out}, start over with --overwrite`);
+    await expect(train({ ...tiny, steps: 1, out, resume: true, overwrite: true }, { log: () => {} })).rejects.toThrow(`--resume continues the run in ${out} and --overwrite deletes it: give one of them.`);
+    expect(readMetrics(join(out, 'metrics.jsonl')).records.map((r) => r.step)).toEqual([1, 2]);
+    await train({ ...tiny, steps: 1, seed: 6, out, overwrite: true }, { log: () => {} });
+    expect(readMetrics(join(out, 'metrics.jsonl')).records.map((r) => r.step)).toEqual([1]);
+    expect(readTrajectories(join(out, 'trajectories.jsonl')).every((t) => t.step === 1)).toBe(true);
+    expect(await readdir(join(out, 'checkpoints'))).toEqual(['latest.json', 'step-000001']);
+    expect(JSON.parse(await readFile(join(out, 'config.json'), 'utf8'))).toMatchObject({ steps: 1, seed: 6 });
+  }, 300_000);
+
+  it("keeps config.json and the run's clock right across --resume", async () => {
+    const out = join(await mkdtemp(join(tmpdir(), 'turngym-train-')), 'run');
+    await train({ ...tiny, steps: 2, out }, { log: () => {} });
+    await train({ ...tiny, steps: 4, out, resume: true }, { log: () => {} });
+    // config.json holds the options the run went on with (4 steps), and metrics' time goes on from step 2's.
+    expect(JSON.parse(await readFile(join(out, 'config.json'), 'utf8'))).toMatchObject({ steps: 4 });
+    const times = readMetrics(join(out, 'metrics.jsonl')).records.map((r) => r.time);
+    expect(times).toHaveLength(4);
+    for (let i = 1; i < 4; i++) expect(times[i], `time at step ${i + 1}`).toBeGreaterThan(times[i - 1]!);
+    // A resumed run that is already at its last step says so instead of training nothing.
+    await expect(train({ ...tiny, steps: 4, out, resume: true }, { log: () => {} })).rejects.toThrow(`${out} is at step 4 of its 4 steps already: give more --steps to train further (e.g. --resume ${out} --steps 8).`);
+  }, 300_000);
 });
 
 describe('trainingExamples', () => {
