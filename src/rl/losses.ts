@@ -19,7 +19,7 @@
  * - `kl-cov`:   L_i = -A r for all tokens (no ratio clipping), except the top max(1, int(ratio * N)) tokens
  *               by cov_i, which get -A r + coef |logp - logp_old|
  */
-import * as tf from '@tensorflow/tfjs';
+import * as tf from '@tensorflow/tfjs-core';
 import { z } from 'zod';
 import { TurngymError } from '../envs/errors.js';
 import type { Rng } from '../envs/task.js';

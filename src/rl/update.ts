@@ -16,7 +16,7 @@
  *
  * A mini-batch that fits is one forward and backward pass of the loss itself.
  */
-import * as tf from '@tensorflow/tfjs';
+import * as tf from '@tensorflow/tfjs-core';
 import type { Rng } from '../envs/task.js';
 import { type Policy, type ScoredSequence, paddedBatches } from '../agent/policy/policy.js';
 import { type LossConfig, type LossMetrics, policyLoss } from './losses.js';

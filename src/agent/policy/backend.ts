@@ -10,6 +10,10 @@
  * import fails and the next one is tried. The choice and the reason are logged once, in one line that says
  * which optional packages are not installed (`using wasm; tfjs-node-gpu and tfjs-node not installed`) and
  * quotes the error only of one that is installed and failed to load.
+ *
+ * The other policy modules import TensorFlow.js's types and ops from `@tensorflow/tfjs-core`, so that the
+ * published declarations do not pull in tfjs-layers, whose own declarations fail a user's strict type check
+ * (without skipLibCheck); this module imports `@tensorflow/tfjs`, which registers the cpu backend.
  */
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';

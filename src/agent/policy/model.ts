@@ -4,7 +4,7 @@
  * that every kernel it needs exists on the wasm backend (see ops.ts). `forward` serves training (whole
  * sequences) and incremental decoding (new tokens attend to a cache of earlier keys and values).
  */
-import * as tf from '@tensorflow/tfjs';
+import * as tf from '@tensorflow/tfjs-core';
 import { z } from 'zod';
 import { Rng } from '../../envs/task.js';
 import { gatherRows, layerNorm, matMul } from './ops.js';

@@ -15,7 +15,7 @@
  *
  * Both compute the same values as the originals on every backend.
  */
-import * as tf from '@tensorflow/tfjs';
+import * as tf from '@tensorflow/tfjs-core';
 
 /** Swaps the last two axes (an explicit transpose, materialised). */
 export function swapLastAxes(x: tf.Tensor): tf.Tensor {

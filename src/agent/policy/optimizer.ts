@@ -2,7 +2,7 @@
  * AdamW with global-norm gradient clipping, written out so that its state (step count and both moment
  * estimates per variable) can be saved in checkpoints and restored exactly.
  */
-import * as tf from '@tensorflow/tfjs';
+import * as tf from '@tensorflow/tfjs-core';
 import { z } from 'zod';
 
 export const optimizerConfigSchema = z.object({

@@ -12,7 +12,7 @@
  * computes them), so `sample`, `score` and `tokenLogprobs` agree at the same temperature. With temperature
  * 0 (greedy) they are reported at temperature 1.
  */
-import * as tf from '@tensorflow/tfjs';
+import * as tf from '@tensorflow/tfjs-core';
 import { TurngymError } from '../../envs/errors.js';
 import { Rng } from '../../envs/task.js';
 import { type ModelConfig, TransformerModel, attentionMask, modelConfigSchema } from './model.js';
