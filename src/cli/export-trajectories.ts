@@ -16,7 +16,7 @@ export function exportTrajectoriesCommand(program: Command): void {
     .addOption(new Option('--format <format>', 'output format').choices(EXPORT_FORMATS).default('messages'))
     .option('--out <file>', 'write to this file instead of standard output')
     .option('--success-only', 'keep only trajectories the verifier accepted')
-    .action((runDir: string, options: { format: ExportFormat; out?: string; successOnly?: boolean }) => {
+    .action(async (runDir: string, options: { format: ExportFormat; out?: string; successOnly?: boolean }) => {
       const run = readRun(runDir);
       const trajectoryNotes = run.notes.filter((note) => note.startsWith(RUN_FILES.trajectories));
       for (const note of trajectoryNotes) console.error(`turngym: note: ${note}`);
@@ -24,7 +24,10 @@ export function exportTrajectoriesCommand(program: Command): void {
       const result = exportTrajectories(run.trajectories, { format: options.format, successOnly: options.successOnly });
       const text = result.lines.length > 0 ? `${result.lines.join('\n')}\n` : '';
       if (options.out) writeFileSync(options.out, text);
-      else process.stdout.write(text);
+      else {
+        const failed = await new Promise<boolean>((resolve) => process.stdout.write(text, (error) => resolve(Boolean(error))));
+        if (failed) return; // the reader closed early (`| head`): nothing was exported to it, and main.ts exits quietly
+      }
       const leftOut = [
         result.failures ? `${result.failures} failures left out by --success-only` : '',
         result.empty ? `${result.empty} without turns` : '',

@@ -1,6 +1,8 @@
 /**
  * The turngym command line. Each command lives in its own file; this one wires them up and turns errors
- * into messages: a bad command line or a bad argument exits with code 2, anything else with 1.
+ * into messages: a bad command line or a bad argument exits with code 2, anything else with 1. A reader
+ * that closes standard output early (`turngym export-trajectories RUN | head`) ends the command quietly with
+ * code 0, as Unix tools do.
  */
 import { Command, CommanderError } from 'commander';
 import '../envs/builtin.js';
@@ -54,4 +56,10 @@ export async function main(argv: string[]): Promise<number> {
   }
 }
 
+for (const stream of [process.stdout, process.stderr]) {
+  stream.on('error', (error: NodeJS.ErrnoException) => {
+    if (error.code === 'EPIPE') process.exit(0); // the reader is gone: nothing left to say to it
+    throw error;
+  });
+}
 process.exitCode = await main(process.argv.slice(2));

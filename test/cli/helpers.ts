@@ -9,8 +9,11 @@ export interface CliResult {
   stderr: string;
 }
 
-/** Runs the real CLI from source (through tsx) and collects its output. */
-export function runCli(args: string[], options: { timeoutMs?: number; env?: NodeJS.ProcessEnv } = {}): Promise<CliResult> {
+/**
+ * Runs the real CLI from source (through tsx) and collects its output. `closeStdoutEarly`: read the first chunk
+ * of standard output, then close it, as `| head` does.
+ */
+export function runCli(args: string[], options: { timeoutMs?: number; env?: NodeJS.ProcessEnv; closeStdoutEarly?: boolean } = {}): Promise<CliResult> {
   return new Promise((resolve, reject) => {
     const child = spawn(process.execPath, ['--no-node-snapshot', '--import', 'tsx', 'src/cli/main.ts', ...args], {
       cwd: ROOT,
@@ -19,7 +22,10 @@ export function runCli(args: string[], options: { timeoutMs?: number; env?: Node
     });
     let stdout = '';
     let stderr = '';
-    child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
+    child.stdout.on('data', (chunk: Buffer) => {
+      stdout += chunk.toString();
+      if (options.closeStdoutEarly) child.stdout.destroy();
+    });
     child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
     const timer = setTimeout(() => child.kill('SIGKILL'), options.timeoutMs ?? 60_000);
     child.on('error', reject);

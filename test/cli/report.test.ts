@@ -1,4 +1,4 @@
-import { appendFileSync, readFileSync, rmSync } from 'node:fs';
+import { appendFileSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -74,6 +74,17 @@ describe('turngym export-trajectories', () => {
     expect(kept.length).toBeGreaterThan(0);
     expect(kept.length).toBeLessThan(16);
     for (const line of kept) expect((JSON.parse(line) as { messages: { content: string }[] }).messages.at(-1)!.content).not.toContain('Riga');
+  });
+
+  it('exits quietly with code 0 when the reader closes standard output early (| head)', async () => {
+    const dir = writeFixtureRun(root, 'cli-export-head');
+    // 2,048 trajectories, megabytes of JSONL: far more than a pipe holds, so the reader leaves mid-output.
+    const lines = readFileSync(join(dir, 'trajectories.jsonl'), 'utf8');
+    writeFileSync(join(dir, 'trajectories.jsonl'), lines.repeat(128));
+    const result = await runCli(['export-trajectories', dir], { closeStdoutEarly: true });
+    expect(result.stderr).toBe('');
+    expect(result.code).toBe(0);
+    expect(result.stdout.length).toBeGreaterThan(0);
   });
 
   it('explains what is wrong with a run that has no trajectories or a bad format', async () => {
