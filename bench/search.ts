@@ -17,11 +17,14 @@
  *   (a normal query), k = 20, with the engine's snippets and with the old snippet maker, which compared
  *   every pair of matches (bench/search-snippet-baseline.ts), run by turns in the same rounds; also the
  *   snippets alone on the same 20 documents. Ratios of medians, old / new.
+ *
+ * MiniSearch is a dev dependency: an installed turngym runs the benchmark without it, and the JSON says in
+ * `minisearch` that the comparison was left out and how to add it.
  */
 import { mkdtempSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import MiniSearch from 'minisearch';
+import type MiniSearch from 'minisearch';
 import type { Env } from '../src/envs/env.js';
 import { make } from '../src/envs/registry.js';
 import { generatedIndexPath } from '../src/envs/search/corpus.js';
@@ -45,14 +48,27 @@ export interface SearchBenchOptions {
 
 const K = 10;
 
+const MINISEARCH_MISSING = 'not installed (a dev dependency of turngym): the comparison with MiniSearch is left out; `npm install minisearch` beside turngym adds it';
+
+/** MiniSearch, or undefined where it is not installed (an installed turngym has no dev dependencies). */
+async function loadMiniSearch(): Promise<typeof MiniSearch | undefined> {
+  try {
+    return (await import('minisearch')).default;
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ERR_MODULE_NOT_FOUND') return undefined;
+    throw error;
+  }
+}
+
 export async function runSearchBench(options: SearchBenchOptions = {}) {
   const sizes = options.sizes ?? [10_000, 100_000];
+  const MiniSearchClass = (options.minisearch ?? true) ? await loadMiniSearch() : undefined;
   const directory = mkdtempSync(join(tmpdir(), 'turngym-bench-search-'));
   const results: Record<string, unknown>[] = [];
   let longDocuments: Record<string, unknown>;
   try {
     longDocuments = benchLongDocuments(directory, options.longDocumentRounds ?? 7);
-    for (const size of sizes) results.push(await benchSize(size, directory, options));
+    for (const size of sizes) results.push(await benchSize(size, directory, options, MiniSearchClass));
   } finally {
     rmSync(directory, { recursive: true, force: true });
   }
@@ -61,6 +77,7 @@ export async function runSearchBench(options: SearchBenchOptions = {}) {
     k: K,
     note: 'latencies in ms; ratios compare variants measured in the same run, query by query',
     targets: { entity_p50_ms_at_100k: 1, env_overhead_ratio_max: 1.2, speedup_vs_minisearch_min: 3 },
+    ...((options.minisearch ?? true) && !MiniSearchClass ? { minisearch: MINISEARCH_MISSING } : {}),
     sizes: results,
     long_documents: longDocuments,
   };
@@ -132,7 +149,7 @@ function benchLongDocuments(directory: string, rounds: number) {
   }
 }
 
-async function benchSize(size: number, directory: string, options: SearchBenchOptions) {
+async function benchSize(size: number, directory: string, options: SearchBenchOptions, MiniSearchClass: typeof MiniSearch | undefined) {
   const corpus = { seed: 0, size, distractors: 0.3, indexDirectory: directory };
   let start = now();
   const kb = generateKnowledgeBase(corpus);
@@ -154,10 +171,10 @@ async function benchSize(size: number, directory: string, options: SearchBenchOp
 
   let minisearch: MiniSearch | undefined;
   let minisearchBuild: Record<string, number> | undefined;
-  if (options.minisearch ?? true) {
+  if (MiniSearchClass) {
     const heapBefore = process.memoryUsage().heapUsed;
     start = now();
-    minisearch = new MiniSearch({ fields: ['title', 'text'], idField: 'id', searchOptions: { boost: { title: 4 } } });
+    minisearch = new MiniSearchClass({ fields: ['title', 'text'], idField: 'id', searchOptions: { boost: { title: 4 } } });
     minisearch.addAll(kb.articles);
     const seconds = (now() - start) / 1000;
     minisearchBuild = { seconds: round(seconds), docs_per_s: round(size / seconds), heap_mb: round((process.memoryUsage().heapUsed - heapBefore) / 2 ** 20) };

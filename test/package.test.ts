@@ -1,18 +1,18 @@
 /**
  * The package as npm publishes it: `npm run build`, `npm pack`, and a small TypeScript project that depends
  * on the packed turngym and type-checks without skipLibCheck. The project's node_modules is laid out as a
- * production install lays it out: turngym unpacked from the tarball, and beside it every package the lock
- * file installs for production (links into this checkout's node_modules), none of the dev-only ones (their
- * types must not be needed).
+ * production install lays it out (test/production-install.ts): turngym unpacked from the tarball, and beside
+ * it the production packages, none of the dev-only ones (their types must not be needed).
  */
 import { execFile } from 'node:child_process';
-import { existsSync, readFileSync } from 'node:fs';
-import { mkdir, mkdtemp, readdir, symlink, writeFile } from 'node:fs/promises';
+import { readFileSync } from 'node:fs';
+import { mkdir, mkdtemp, readdir, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { dirname, join } from 'node:path';
+import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { describe, expect, it } from 'vitest';
 import { ROOT } from './cli/helpers.js';
+import { linkProductionDependencies } from './production-install.js';
 
 const run = promisify(execFile);
 const manifest = JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8'));
@@ -48,13 +48,7 @@ describe('the published package', () => {
     const modules = join(project, 'node_modules');
     await mkdir(join(modules, 'turngym'), { recursive: true });
     await run('tar', ['-xzf', join(project, packed!.filename), '-C', join(modules, 'turngym'), '--strip-components=1']);
-    const lock = JSON.parse(readFileSync(join(ROOT, 'package-lock.json'), 'utf8')) as { packages: Record<string, { dev?: boolean }> };
-    for (const [path, entry] of Object.entries(lock.packages)) {
-      const topLevel = path.startsWith('node_modules/') && !path.slice('node_modules/'.length).includes('node_modules/');
-      if (!topLevel || entry.dev || !existsSync(join(ROOT, path))) continue;
-      await mkdir(dirname(join(project, path)), { recursive: true });
-      await symlink(join(ROOT, path), join(project, path));
-    }
+    await linkProductionDependencies(project);
     expect(await readdir(join(modules, '@types'))).not.toContain('ws'); // a dev-only package is not there
 
     // Each option's description and default reach the declarations an editor shows.
