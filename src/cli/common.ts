@@ -1,6 +1,6 @@
 /** Helpers shared by the CLI commands: user modules, option parsing, usage errors, output. */
 import { existsSync } from 'node:fs';
-import { isAbsolute, resolve } from 'node:path';
+import { dirname, isAbsolute, join, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { TurngymError } from '../envs/errors.js';
 
@@ -38,8 +38,41 @@ export async function importModules(specifiers: readonly string[]): Promise<void
     try {
       await import(target);
     } catch (error) {
-      throw new UsageError(`--import ${specifier} failed: ${error instanceof Error ? error.message : String(error)}`);
+      throw new UsageError(`--import ${specifier} failed: ${importProblem(error, isPath ? resolve(process.cwd(), specifier) : undefined)}`);
     }
+  }
+}
+
+/**
+ * Why a user module could not be imported, in words that say what to do. The usual mistakes of a first env
+ * module: a file that Node loads as CommonJS (its package.json has no `"type": "module"`, or there is none),
+ * where Node says "Cannot require() ES Module ... in a cycle" (a .ts module loaded through tsx) or that
+ * turngym, ESM-only, has no "exports" main (a require); and a folder where turngym is not installed.
+ */
+function importProblem(error: unknown, file: string | undefined): string {
+  const message = error instanceof Error ? error.message : String(error);
+  const code = (error as NodeJS.ErrnoException | undefined)?.code;
+  const loadedAsCommonJs =
+    ['ERR_REQUIRE_CYCLE_MODULE', 'ERR_REQUIRE_ESM', 'ERR_REQUIRE_ASYNC_MODULE'].includes(code ?? '') ||
+    /require\(\) ES Module|require\(esm\)/.test(message) ||
+    (code === 'ERR_PACKAGE_PATH_NOT_EXPORTED' && /[/\\]turngym[/\\]package\.json/.test(message));
+  if (loadedAsCommonJs) {
+    const manifest = file ? nearestPackageJson(dirname(file)) : undefined;
+    const why = manifest ? `${manifest} has no "type": "module"` : 'no package.json above it says "type": "module"';
+    return `Node loaded it as CommonJS, since ${why}; a module for --import must be an ES module, as turngym is (ESM-only). Add "type": "module" to ${manifest ?? 'a package.json beside it'} (with turngym among its dependencies, and tsx for a .ts module), or name the file .mts or .mjs.`;
+  }
+  if (code === 'ERR_MODULE_NOT_FOUND' && /Cannot find package 'turngym'/.test(message)) {
+    return `it imports turngym, which is not installed where the module is: give the module a package.json with "type": "module" and turngym as a dependency (npm install turngym, and tsx for a .ts module), or put it in a folder of a project that has them.`;
+  }
+  return message;
+}
+
+/** The package.json that governs files in `directory` (the nearest one above it), if any. */
+function nearestPackageJson(directory: string): string | undefined {
+  for (let current = directory; ; current = dirname(current)) {
+    const candidate = join(current, 'package.json');
+    if (existsSync(candidate)) return candidate;
+    if (dirname(current) === current) return undefined;
   }
 }
 
