@@ -51,7 +51,7 @@ export interface RegisteredSpec extends EnvSpec {
 }
 
 const ID_PATTERN = /^[a-z][a-z0-9-]*\/[a-z][a-z0-9-]*-v\d+$/;
-type Entry = { definition: EnvDefinition; spec: RegisteredSpec };
+type Entry = { definition: EnvDefinition; spec: RegisteredSpec; builtin: boolean };
 // Kept on globalThis so that two copies of turngym in one process (a user's env module importing the
 // package while the CLI runs from source, say) share one registry.
 const REGISTRY_KEY = Symbol.for('turngym.registry');
@@ -59,6 +59,23 @@ const registry: Map<string, Entry> = ((globalThis as Record<symbol, unknown>)[RE
 
 /** Registers an environment. Registering the same id twice is an error (a published id never changes). */
 export function register<Kwargs extends z.ZodObject>(definition: EnvDefinition<Kwargs>): RegisteredSpec {
+  return add(definition, false);
+}
+
+/**
+ * Registers one of turngym's own envs. Two copies  of turngym in one process (the CLI running from dist/
+ * while a user's env module imports the package from source, say) share one registry, and both register
+ * the built-in families: the second copy's registration of a built-in id is the same published env (an id
+ * never changes meaning), so it keeps the first one instead of failing. For turngym's own families only.
+ * @internal
+ */
+export function registerBuiltin<Kwargs extends z.ZodObject>(definition: EnvDefinition<Kwargs>): RegisteredSpec {
+  const existing = registry.get(definition.id);
+  if (existing?.builtin) return existing.spec;
+  return add(definition, true);
+}
+
+function add<Kwargs extends z.ZodObject>(definition: EnvDefinition<Kwargs>, builtin: boolean): RegisteredSpec {
   if (!ID_PATTERN.test(definition.id)) {
     throw new TurngymError(
       'INVALID_ENV_ID',
@@ -93,7 +110,7 @@ export function register<Kwargs extends z.ZodObject>(definition: EnvDefinition<K
     kwargs: definition.kwargs,
     remoteKwargs: remote,
   };
-  registry.set(definition.id, { definition: definition as unknown as EnvDefinition, spec });
+  registry.set(definition.id, { definition: definition as unknown as EnvDefinition, spec, builtin });
   return spec;
 }
 

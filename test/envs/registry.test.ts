@@ -1,7 +1,7 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { z } from 'zod';
 import { TurngymError } from '../../src/envs/errors.js';
-import { list, make, register, remoteKwargs, remoteKwargsSchema, spec, suggest, unregister } from '../../src/envs/registry.js';
+import { list, make, register, registerBuiltin, remoteKwargs, remoteKwargsSchema, spec, suggest, unregister } from '../../src/envs/registry.js';
 import { GuessNumberEnv, guessNumberTools } from '../../src/envs/puzzle/guess-number.js';
 import '../../src/envs/builtin.js';
 
@@ -65,5 +65,20 @@ describe('registry', () => {
     expect(() => register({ ...definition, id: 'test/guess-v0' })).toThrow(
       "'test/guess-v0' is already registered. A published id never changes meaning: register a new version (e.g. 'test/guess-v1').",
     );
+    unregister('test/guess-v0');
+  });
+
+  it("keeps the first registration when a second copy of turngym registers its built-in envs (the CLI from dist/, an --import module from source)", () => {
+    const definition = { id: 'test/builtin-v0', description: 'x', tools: guessNumberTools, maxTurns: 5, kwargs: z.object({}), create: (_: object, s: never) => new GuessNumberEnv(s, 1) };
+    const first = registerBuiltin(definition);
+    // A second copy of the package: another definition object for the same published id.
+    expect(registerBuiltin({ ...definition })).toBe(first);
+    expect(spec('test/builtin-v0')).toBe(first);
+    // A user's env is still refused under a built-in's id, and a built-in under a user's.
+    expect(() => register({ ...definition })).toThrow("'test/builtin-v0' is already registered.");
+    register({ ...definition, id: 'test/mine-v0' });
+    expect(() => registerBuiltin({ ...definition, id: 'test/mine-v0' })).toThrow("'test/mine-v0' is already registered.");
+    unregister('test/builtin-v0');
+    unregister('test/mine-v0');
   });
 });

@@ -3,7 +3,7 @@
  * isolated-vm, a native module) load on the first `make`, so importing the registry stays cheap.
  */
 import type { EnvSpec } from '../env.js';
-import { register } from '../registry.js';
+import { registerBuiltin } from '../registry.js';
 import type { Task } from '../task.js';
 import type { CodeSuite } from './env.js';
 import type { SandboxLimits } from './sandbox.js';
@@ -26,7 +26,7 @@ async function createEnv(suiteName: keyof typeof SUITES, kwargs: CodeKwargs, spe
   return new CodeTaskEnv(spec, restrictKinds(suite as CodeSuite<Task>, kwargs.kinds, spec.id), kwargs.difficulty, limitsOf(kwargs));
 }
 
-export const calcV0 = register({
+export const calcV0 = registerBuiltin({
   id: 'code/calc-v0',
   description: 'Questions that need computation (number theory, BigInt combinatorics, strings, dates, simulations); run JavaScript, then answer exactly.',
   tools: [runTool, answerTool],
@@ -36,7 +36,7 @@ export const calcV0 = register({
   create: (kwargs, spec) => createEnv('calc', kwargs, spec),
 });
 
-export const functionsV0 = register({
+export const functionsV0 = registerBuiltin({
   id: 'code/functions-v0',
   description: 'Implement a JavaScript function from a spec with examples; the submission runs against hidden tests (reward = fraction passed).',
   tools: [runTool, submitTool],
@@ -48,7 +48,7 @@ export const functionsV0 = register({
   create: (kwargs, spec) => createEnv('functions', kwargs, spec),
 });
 
-export const puzzlesV0 = register({
+export const puzzlesV0 = registerBuiltin({
   id: 'code/puzzles-v0',
   description: 'Verifiable puzzles where code helps (24 game, sudoku, shortest path, knapsack, scheduling, rooms); any correct answer is accepted.',
   tools: [runTool, answerTool],

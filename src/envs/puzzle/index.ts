@@ -1,9 +1,9 @@
 /** Registers the `puzzle/` family. */
 import { z } from 'zod';
-import { register } from '../registry.js';
+import { registerBuiltin } from '../registry.js';
 import { GuessNumberEnv, guessNumberTools } from './guess-number.js';
 
-export const guessNumberV0 = register({
+export const guessNumberV0 = registerBuiltin({
   id: 'puzzle/guess-number-v0',
   description: 'Find a hidden integer by guessing; each guess is answered higher, lower or correct.',
   tools: guessNumberTools,

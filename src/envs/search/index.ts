@@ -3,7 +3,7 @@
  * an env is created.
  */
 import { z } from 'zod';
-import { register } from '../registry.js';
+import { registerBuiltin } from '../registry.js';
 import { MAX_KB_SIZE, MIN_KB_SIZE, REMOTE_MAX_KB_SIZE } from './kb.js';
 import { searchTools } from './tools.js';
 
@@ -12,7 +12,7 @@ const pageChars = z.number().int().min(200).max(100_000).default(2000).describe(
 /** An agent-role client of `turngym serve` reads pages of at most 20,000 characters. */
 const remotePageChars = z.number().int().min(200).max(20_000);
 
-export const multihopV0 = register({
+export const multihopV0 = registerBuiltin({
   id: 'search/multihop-v0',
   description: 'Answer 1-4 hop questions over a generated encyclopedia (BM25 search on SQLite FTS5, open, answer).',
   tools: searchTools,
@@ -38,7 +38,7 @@ export const multihopV0 = register({
   create: async (kwargs, spec) => (await import('./env.js')).createMultihopEnv(spec, kwargs),
 });
 
-export const corpusV0 = register({
+export const corpusV0 = registerBuiltin({
   id: 'search/corpus-v0',
   description: "Answer your own questions over your own documents (JSONL files), with the same search tools.",
   tools: searchTools,

@@ -4,7 +4,7 @@
  */
 import { z } from 'zod';
 import type { EnvSpec } from '../env.js';
-import { register } from '../registry.js';
+import { registerBuiltin } from '../registry.js';
 import { MIN_KB_SIZE, REMOTE_MAX_KB_SIZE } from '../search/kb.js';
 import { webTools } from './tools.js';
 
@@ -37,7 +37,7 @@ async function openWeb(kwargs: WebKwargs & { kbSize?: number }, spec: EnvSpec, s
   return WebEnv.open(spec, (await import('./wiki.js')).wikiSuiteOf(kwargs.kbSize), kwargs.difficulty, settings);
 }
 
-export const shopV0 = register({
+export const shopV0 = registerBuiltin({
   id: 'web/shop-v0',
   description: 'Buy a product meeting a description in a bundled shop (search, filters, cart, checkout) in a real Chromium.',
   tools: webTools,
@@ -47,7 +47,7 @@ export const shopV0 = register({
   create: (kwargs, spec) => openWeb(kwargs, spec, 'shop'),
 });
 
-export const formsV0 = register({
+export const formsV0 = registerBuiltin({
   id: 'web/forms-v0',
   description: 'Fill in and submit a generated form (text, dates, checkboxes, radios, dropdowns, tabs, a modal) in a real Chromium.',
   tools: webTools,
@@ -57,7 +57,7 @@ export const formsV0 = register({
   create: (kwargs, spec) => openWeb(kwargs, spec, 'forms'),
 });
 
-export const wikiV0 = register({
+export const wikiV0 = registerBuiltin({
   id: 'web/wiki-v0',
   description: "Answer multi-hop questions by browsing a wiki of the search family's knowledge base in a real Chromium.",
   tools: webTools,
