@@ -21,6 +21,12 @@ export const WORKER_INDEX_VARIABLE = 'TURNGYM_SERVE_WORKER';
 /** Set in a worker's environment: the port it must bind (0: any). */
 export const WORKER_PORT_VARIABLE = 'TURNGYM_SERVE_WORKER_PORT';
 
+/** What a worker that cannot start sends its supervisor (over IPC) before it exits with code 2: the usage error's message. */
+export interface WorkerFailure {
+  type: 'failed';
+  message: string;
+}
+
 /** Delay before a crashed worker is started again (so that a crash loop does not spin). */
 const RESTART_DELAY_MS = 500;
 
@@ -33,7 +39,7 @@ interface Worker {
 
 /** Runs `count` workers until SIGTERM/SIGINT; resolves when every worker has exited. */
 export async function runWorkers(count: number, basePort: number, log: (line: string) => void): Promise<void> {
-  if (basePort !== 0 && basePort + count - 1 > 65535) throw new Error(`--port ${basePort} with --workers ${count} needs ports up to ${basePort + count - 1}, beyond 65535.`);
+  if (basePort !== 0 && basePort + count - 1 > 65535) throw new UsageError(`--port ${basePort} with --workers ${count} needs ports up to ${basePort + count - 1}, beyond 65535.`);
   const workers: Worker[] = Array.from({ length: count }, (_, index) => ({ index, port: basePort === 0 ? 0 : basePort + index, child: undefined, url: undefined }));
   let stopping = false;
   let announced = false;
@@ -57,7 +63,9 @@ export async function runWorkers(count: number, basePort: number, log: (line: st
     });
     worker.child = child;
     let listened = false;
-    child.on('message', (message: { type?: string; url?: string }) => {
+    let problem: string | undefined;
+    child.on('message', (message: { type?: string; url?: string; message?: string }) => {
+      if (message?.type === 'failed' && typeof message.message === 'string') problem = message.message;
       if (message?.type !== 'listening' || typeof message.url !== 'string') return;
       listened = true;
       worker.url = message.url;
@@ -76,10 +84,13 @@ export async function runWorkers(count: number, basePort: number, log: (line: st
         return;
       }
       if (!listened) {
-        const message = `worker ${worker.index} exited with ${signal ?? `code ${code}`} before it was listening (see its message above).`;
+        const message =
+          problem === undefined
+            ? `worker ${worker.index} exited with ${signal ?? `code ${code}`} before it was listening (see its message above).`
+            : `worker ${worker.index} could not start: ${problem}`;
         // Exit code 2 is a bad command line, the same in every worker: report it as one.
         failure ??= code === 2 ? new UsageError(message) : new Error(message);
-        stopAll('a worker failed to start');
+        stopAll(`worker ${worker.index} failed to start`);
         return;
       }
       log(`worker ${worker.index} (${worker.url}) exited with ${signal ?? `code ${code}`}; starting it again on port ${worker.port}`);

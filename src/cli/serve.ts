@@ -10,10 +10,10 @@
  */
 import { readFileSync } from 'node:fs';
 import type { Command } from 'commander';
-import { DEFAULT_SERVE_OPTIONS, serve } from '../agent/remote/server.js';
+import { DEFAULT_SERVE_OPTIONS, type RemoteServer, serve, type ServeOptions } from '../agent/remote/server.js';
 import { fileProblem } from '../envs/errors.js';
-import { collect, importModules, integer, jsonObject, UsageError } from './common.js';
-import { runWorkers, WORKER_INDEX_VARIABLE, WORKER_PORT_VARIABLE } from './serve-workers.js';
+import { collect, importModules, integer, isUsageError, jsonObject, UsageError } from './common.js';
+import { runWorkers, WORKER_INDEX_VARIABLE, WORKER_PORT_VARIABLE, type WorkerFailure } from './serve-workers.js';
 
 interface ServeCommandOptions {
   host: string;
@@ -73,8 +73,7 @@ export function serveCommand(program: Command): void {
         return;
       }
       const prefix = workerIndex === undefined ? 'turngym serve' : `turngym serve[${workerIndex}]`;
-      await importModules(options.import);
-      const server = await serve({
+      const server = await startServer(workerIndex, options.import, {
         host: options.host,
         port: workerIndex === undefined ? options.port : Number(process.env[WORKER_PORT_VARIABLE]),
         token,
@@ -109,6 +108,21 @@ export function serveCommand(program: Command): void {
       // The IPC channel would keep a worker's event loop alive after its server closed.
       if (process.connected) process.disconnect();
     });
+}
+
+/**
+ * Imports the `--import` modules and starts the server. A worker hands a usage error (a port in use, a bad
+ * flag) to its supervisor, which reports it once for all workers (serve-workers.ts), and exits with code 2.
+ */
+async function startServer(workerIndex: string | undefined, modules: string[], options: ServeOptions): Promise<RemoteServer> {
+  try {
+    await importModules(modules);
+    return await serve(options);
+  } catch (error) {
+    if (workerIndex === undefined || !isUsageError(error) || !process.send) throw error;
+    await new Promise((resolve) => process.send!({ type: 'failed', message: (error as Error).message } satisfies WorkerFailure, resolve));
+    process.exit(2);
+  }
 }
 
 /** The token: `--token` or the first line of `--token-file` (not both), else `$TURNGYM_TOKEN`. A bad file is a UsageError. */

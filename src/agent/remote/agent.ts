@@ -13,7 +13,7 @@ import type { Observation, ResetInfo, StepInfo } from '../../envs/env.js';
 import { describeError, TurngymError } from '../../envs/errors.js';
 import type { Agent, AgentAction, EpisodeStart } from '../agent.js';
 import { AgentReply, AgentRequest, PROTOCOL_PATH, toolsToWire, type WireErrorCode, type WireObservation, type WireTool } from './protocol.js';
-import { isLoopback } from './server.js';
+import { isLoopback, listenOn } from './server.js';
 
 /** Options of {@link RemoteAgent.connect}. */
 export interface RemoteAgentOptions {
@@ -209,10 +209,7 @@ export async function serveAgent(policy: (request: ActRequest) => ActDecision | 
       }
     });
   });
-  await new Promise<void>((resolve, reject) => {
-    http.once('error', reject);
-    http.listen(options.port ?? 8766, host, () => resolve());
-  });
+  await listenOn(http, options.port ?? 8766, host);
   const address = http.address();
   const port = typeof address === 'object' && address ? address.port : (options.port ?? 8766);
   return {

@@ -196,13 +196,7 @@ export class RemoteServer {
 
   /** Binds the port. Called by {@link serve}. */
   async listen(): Promise<void> {
-    await new Promise<void>((resolve, reject) => {
-      this.http.once('error', reject);
-      this.http.listen(this.options.port, this.options.host, () => {
-        this.http.off('error', reject);
-        resolve();
-      });
-    });
+    await listenOn(this.http, this.options.port, this.options.host);
     const interval = Math.max(10, Math.min(1000, Math.min(this.options.stepTimeoutMs, this.options.idleTimeoutMs, this.options.graceMs) / 4));
     this.sweeper = setInterval(() => this.sweep(), interval);
     this.sweeper.unref();
@@ -815,6 +809,37 @@ function tooDeep(value: unknown, limit: number): boolean {
     }
   }
   return false;
+}
+
+/**
+ * Binds an HTTP server to `host`:`port`. What the user can fix (the port is taken or privileged, the host is
+ * not this machine's) is an INVALID_OPTIONS error saying what to change; anything else is rejected as it came.
+ */
+export async function listenOn(http: HttpServer, port: number, host: string): Promise<void> {
+  await new Promise<void>((resolve, reject) => {
+    const fail = (error: NodeJS.ErrnoException) => reject(listenProblem(error, host, port) ?? error);
+    http.once('error', fail);
+    http.listen(port, host, () => {
+      http.off('error', fail);
+      resolve();
+    });
+  });
+}
+
+function listenProblem(error: NodeJS.ErrnoException, host: string, port: number): TurngymError | undefined {
+  const where = `Cannot listen on ${host.includes(':') ? `[${host}]` : host}:${port}`;
+  switch (error.code) {
+    case 'EADDRINUSE':
+      return new TurngymError('INVALID_OPTIONS', `${where}: the port is in use (another server?). Stop what holds it, or choose another port (--port; 0 takes any free one).`);
+    case 'EACCES':
+      return new TurngymError('INVALID_OPTIONS', `${where}: permission denied (ports below 1024 need privileges). Choose a port from 1024 up (--port).`);
+    case 'EADDRNOTAVAIL':
+    case 'ENOTFOUND':
+    case 'EAI_AGAIN':
+      return new TurngymError('INVALID_OPTIONS', `${where}: ${host} is not an address of this machine. Bind to one of its addresses (--host), e.g. 127.0.0.1, or 0.0.0.0 for all.`);
+    default:
+      return undefined;
+  }
 }
 
 function idOf(value: unknown): RequestId | null {

@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { RemoteClient } from '../../../src/agent/remote/client.js';
 import { ROOT, runCli } from '../../cli/helpers.js';
-import { killAll, startServer, TOKEN } from './servers.js';
+import { killAll, startServer, TOKEN, withPortInUse } from './servers.js';
 
 describe('turngym serve', () => {
   it('serves envs and /healthz, and shuts down gracefully on SIGTERM', async () => {
@@ -128,6 +128,14 @@ describe('turngym serve', () => {
     const shapeless = await runCli(['serve', '--port', '0', '--kwargs', '{"difficulty":1}']);
     expect(shapeless.code).toBe(2);
     expect(shapeless.stderr).toContain(`turngym: --kwargs takes ENV=JSON`);
+  });
+
+  it('says in one line what to do when the port is in use (exit code 2)', async () => {
+    await withPortInUse(async (port) => {
+      const result = await runCli(['serve', '--port', String(port)]);
+      expect(result.code).toBe(2);
+      expect(result.stderr).toBe(`turngym: Cannot listen on 127.0.0.1:${port}: the port is in use (another server?). Stop what holds it, or choose another port (--port; 0 takes any free one).\n`);
+    });
   });
 
   it('refuses to listen beyond loopback without a token', async () => {

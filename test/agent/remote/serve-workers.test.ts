@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { RemoteClient } from '../../../src/agent/remote/client.js';
 import { RemotePool } from '../../../src/agent/remote/pool.js';
 import { runCli } from '../../cli/helpers.js';
-import { eventually, health, killAll, startServer, TOKEN } from './servers.js';
+import { eventually, health, killAll, startServer, TOKEN, withPortInUse } from './servers.js';
 
 const ID = 'puzzle/guess-number-v0';
 
@@ -69,10 +69,28 @@ describe('turngym serve --workers', () => {
     }
   });
 
-  it('stops and says why when a worker cannot start', async () => {
+  it('stops and says why, once, when a worker cannot start', async () => {
     const result = await runCli(['serve', '--workers', '2', '--host', '0.0.0.0', '--port', '0']);
     expect(result.code).toBe(2);
-    expect(result.stderr).toContain('turngym: Refusing to listen on 0.0.0.0 without a token');
-    expect(result.stderr).toMatch(/turngym: worker \d exited with code 2 before it was listening \(see its message above\)\./);
+    expect(result.stderr).toMatch(/\nturngym: worker \d could not start: Refusing to listen on 0\.0\.0\.0 without a token: .*\n$/);
+    expect(result.stderr.match(/Refusing to listen/g)).toHaveLength(1);
+  });
+
+  it('says in one line what to do when the port of a worker is in use (exit code 2)', async () => {
+    await withPortInUse(async (port) => {
+      const result = await runCli(['serve', '--workers', '2', '--port', String(port)]);
+      expect(result.code).toBe(2);
+      expect(result.stderr).not.toContain('    at ');
+      expect(result.stderr.trimEnd().split('\n').at(-1)).toBe(
+        `turngym: worker 0 could not start: Cannot listen on 127.0.0.1:${port}: the port is in use (another server?). Stop what holds it, or choose another port (--port; 0 takes any free one).`,
+      );
+      expect(result.stderr.match(/the port is in use/g)).toHaveLength(1);
+    });
+  });
+
+  it('refuses a port range beyond 65535 in one line (exit code 2)', async () => {
+    const result = await runCli(['serve', '--workers', '4', '--port', '65534']);
+    expect(result.code).toBe(2);
+    expect(result.stderr).toBe('turngym: --port 65534 with --workers 4 needs ports up to 65537, beyond 65535.\n');
   });
 });

@@ -3,6 +3,8 @@
  * (tsx) on a free loopback port, with a token, so the trainer role works.
  */
 import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll } from 'vitest';
 import { ROOT } from '../../cli/helpers.js';
 
@@ -76,6 +78,22 @@ export function killAll(servers: readonly ServerProcess[]): void {
 export async function health(url: string): Promise<Record<string, unknown>> {
   const response = await fetch(url.replace(/^ws/, 'http').replace(/\/v1$/, '/healthz'));
   return (await response.json()) as Record<string, unknown>;
+}
+
+/** Runs `use` with a loopback port that a real server (plain HTTP) holds, then frees the port. */
+export async function withPortInUse<T>(use: (port: number) => Promise<T>): Promise<T> {
+  const holder = createServer();
+  await new Promise<void>((resolve) => holder.listen(0, '127.0.0.1', resolve));
+  try {
+    return await use((holder.address() as AddressInfo).port);
+  } finally {
+    holder.close();
+  }
+}
+
+/** A loopback port nothing listens on: one a server held and let go. */
+export async function closedPort(): Promise<number> {
+  return withPortInUse(async (port) => port);
 }
 
 /** Polls `check` every 50 ms until it returns true, for at most `timeoutMs`. */
