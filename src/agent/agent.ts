@@ -53,10 +53,40 @@ export interface Transcript {
   prompt: Observation;
   turns: Turn[];
   return: number;
+  /** Whether the final step said the task was solved (`info.success === true`). */
   success: boolean;
+  /**
+   * Set when the episode ended its task (terminated) without its final step saying whether it was solved
+   * (no boolean `info.success`): success is then unknown, and so is any success rate it is part of.
+   */
+  unscored?: true;
   terminated: boolean;
   truncated: boolean;
   usage?: { promptTokens: number; completionTokens: number };
+}
+
+/**
+ * How an episode's final step scores it: `success` is what `info.success` says (an episode the horizon cut
+ * off, truncated, is not solved); `unscored` marks a task that ended (terminated) without a boolean
+ * `info.success`, whose success is unknown.
+ */
+export function episodeSuccess(last: Pick<StepResult, 'terminated' | 'info'>): { success: boolean; unscored?: true } {
+  return { success: last.info.success === true, ...(last.terminated && typeof last.info.success !== 'boolean' ? { unscored: true as const } : {}) };
+}
+
+/**
+ * The share of episodes solved, or null when it is unknown: some episode ended its task without saying
+ * whether it was solved (see {@link episodeSuccess}), as every episode of an env that never sets
+ * `info.success` does. Counting such episodes as failures would report 0 for an env that may solve them all.
+ */
+export function successRate(episodes: readonly { success: boolean; unscored?: true }[]): number | null {
+  if (episodes.some((episode) => episode.unscored)) return null;
+  return episodes.reduce((sum, episode) => sum + (episode.success ? 1 : 0), 0) / Math.max(1, episodes.length);
+}
+
+/** A success rate as text: three decimals, or `n/a (info.success not set)` when it is unknown. */
+export function formatSuccessRate(rate: number | null | undefined): string {
+  return typeof rate === 'number' ? rate.toFixed(3) : 'n/a (info.success not set)';
 }
 
 /** The task's kind and variant from `reset`'s info, where they are strings (a remote env may send anything). */
@@ -102,7 +132,7 @@ export async function runEpisode(env: Env, agent: Agent, options: ResetOptions =
     prompt: reset.observation,
     turns,
     return: turns.reduce((sum, turn) => sum + turn.reward, 0),
-    success: last.info.success === true,
+    ...episodeSuccess(last),
     terminated: last.terminated,
     truncated: last.truncated,
     ...(usage ? { usage } : {}),
@@ -118,7 +148,8 @@ export function formatTranscript(transcript: Transcript): string {
     lines.push(indent(turn.observation.text) + (turn.reward !== 0 ? `   (reward ${round(turn.reward)})` : ''));
   });
   const ending = transcript.terminated ? 'terminated' : 'truncated';
-  lines.push(`=== ${transcript.success ? 'success' : 'failure'} · return ${round(transcript.return)} · ${transcript.turns.length} turns · ${ending}`);
+  const outcome = transcript.unscored ? 'ended (info.success not set)' : transcript.success ? 'success' : 'failure';
+  lines.push(`=== ${outcome} · return ${round(transcript.return)} · ${transcript.turns.length} turns · ${ending}`);
   return lines.join('\n');
 }
 

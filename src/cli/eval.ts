@@ -13,6 +13,7 @@
 import { readFile, stat } from 'node:fs/promises';
 import { type Command, Option } from 'commander';
 import { z } from 'zod';
+import { formatSuccessRate } from '../agent/agent.js';
 import { BACKENDS, type BackendName, initBackend } from '../agent/policy/backend.js';
 import { loadCheckpoint } from '../agent/policy/checkpoint.js';
 import { comparePaired, type EpisodeOutcome, indicesByKind, kindsWithVariants, type PairedComparison, summarizeByKind } from '../agent/policy/paired.js';
@@ -84,7 +85,7 @@ export function evalCommand(program: Command): void {
         }
       };
       const line = (report: SavedEvaluation) =>
-        `success rate ${report.success_rate.toFixed(3)} · mean return ${report.mean_return.toFixed(3)} · mean turns ${report.mean_turns.toFixed(2)} (at most ${report.max_turns})` +
+        `success rate ${formatSuccessRate(report.success_rate)} · mean return ${report.mean_return.toFixed(3)} · mean turns ${report.mean_turns.toFixed(2)} (at most ${report.max_turns})` +
         (report.format_error_rate === undefined ? '' : ` · malformed turns ${report.format_error_rate.toFixed(3)}`) +
         (report.well_formed_episodes === undefined
           ? ''
@@ -186,7 +187,7 @@ const savedEvaluationSchema = z.object({
   split: z.enum(SPLITS),
   temperature: z.number(),
   max_turns: z.number(),
-  success_rate: z.number(),
+  success_rate: z.number().nullable(),
   mean_return: z.number(),
   mean_turns: z.number(),
   format_error_rate: z.number().optional(),

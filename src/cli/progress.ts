@@ -3,6 +3,7 @@
  * with log lines printed above it. Without a TTY (CI, files) it prints one plain line per step instead.
  */
 import cliProgress from 'cli-progress';
+import { formatSuccessRate } from '../agent/agent.js';
 import type { EvaluationReport } from '../agent/policy/sft.js';
 import type { MetricsRecord } from '../rl/metrics.js';
 
@@ -68,7 +69,7 @@ export function outcomeLines(before: EvaluationReport | undefined, after: Evalua
           (typeof report.well_formed_success_rate === 'number' ? ` (success ${report.well_formed_success_rate.toFixed(3)} without one)` : '')
         : '';
     const played = report.samples > 1 ? `${report.episodes} held-out tasks, ${report.samples} plays each` : `${report.episodes} held-out episodes`;
-    return `${label} success ${report.success_rate.toFixed(3)}  return ${report.mean_return.toFixed(3)}  turns ${report.mean_turns.toFixed(2)}${malformed}  (${played})`;
+    return `${label} success ${formatSuccessRate(report.success_rate)}  return ${report.mean_return.toFixed(3)}  turns ${report.mean_turns.toFixed(2)}${malformed}  (${played})`;
   };
   return `${line('before RL:', before)}\n${line('after RL: ', after)}`;
 }

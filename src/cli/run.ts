@@ -1,6 +1,6 @@
 /** `turngym run --env ID --agent NAME`: play episodes and print transcripts or a JSON summary. */
 import type { Command } from 'commander';
-import { formatTranscript, runEpisode, type Transcript } from '../agent/agent.js';
+import { formatSuccessRate, formatTranscript, runEpisode, successRate, type Transcript } from '../agent/agent.js';
 import { AGENT_FORMS, createAgent } from '../agent/resolve.js';
 import { make } from '../envs/registry.js';
 import { collect, importModules, integer, jsonObject, printJson } from './common.js';
@@ -24,7 +24,8 @@ export interface RunSummary {
   env: string;
   agent: string;
   episodes: number;
-  success_rate: number;
+  /** Null when unknown: an episode ended without its env setting `info.success` (see `successRate`). */
+  success_rate: number | null;
   mean_return: number;
   mean_turns: number;
   /** Summed token usage, for agents that report it (LLM endpoints). */
@@ -37,7 +38,7 @@ export function summarise(env: string, agent: string, transcripts: readonly Tran
     env,
     agent,
     episodes: transcripts.length,
-    success_rate: mean(transcripts.map((t) => (t.success ? 1 : 0))),
+    success_rate: successRate(transcripts),
     mean_return: mean(transcripts.map((t) => t.return)),
     mean_turns: mean(transcripts.map((t) => t.turns.length)),
     ...(transcripts.some((t) => t.usage)
@@ -87,7 +88,7 @@ export function runCommand(program: Command): void {
       if (options.json) printJson(summary);
       else {
         const tokens = summary.usage ? ` · tokens ${summary.usage.prompt_tokens} prompt + ${summary.usage.completion_tokens} completion` : '';
-        console.log(`${summary.episodes} episodes · success rate ${summary.success_rate.toFixed(3)} · mean return ${summary.mean_return.toFixed(3)} · mean turns ${summary.mean_turns.toFixed(2)}${tokens}`);
+        console.log(`${summary.episodes} episodes · success rate ${formatSuccessRate(summary.success_rate)} · mean return ${summary.mean_return.toFixed(3)} · mean turns ${summary.mean_turns.toFixed(2)}${tokens}`);
       }
     });
 }

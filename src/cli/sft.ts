@@ -7,6 +7,7 @@
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { type Command, Option } from 'commander';
+import { formatSuccessRate } from '../agent/agent.js';
 import { BACKENDS, type BackendName, initBackend } from '../agent/policy/backend.js';
 import { saveCheckpoint } from '../agent/policy/checkpoint.js';
 import { NUMBER_PIECES, type NumberPieces } from '../agent/policy/tokenizer.js';
@@ -98,7 +99,7 @@ export function sftCommand(program: Command): void {
       if (flags.json) printJson(report);
       else {
         console.log(
-          `saved ${flags.out}: held-out success ${report.heldout.success_rate.toFixed(3)} on ${report.heldout.episodes} episodes (mean turns ${report.heldout.mean_turns.toFixed(2)}); final loss ${report.final_loss}; ${report.steps} steps in ${report.seconds} s (${report.tokens_per_s} tokens/s)`,
+          `saved ${flags.out}: held-out success ${formatSuccessRate(report.heldout.success_rate)} on ${report.heldout.episodes} episodes (mean turns ${report.heldout.mean_turns.toFixed(2)}); final loss ${report.final_loss}; ${report.steps} steps in ${report.seconds} s (${report.tokens_per_s} tokens/s)`,
         );
       }
     });

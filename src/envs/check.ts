@@ -125,12 +125,24 @@ export async function checkEnv(env: Env, options: CheckOptions = {}, throwOnFail
       info = last.info;
     }
     expect(last !== undefined && (last.terminated || last.truncated), `the episode did not end within ${limit + 1} steps (horizon ${env.spec.maxTurns})`);
-    if (oracle) expect(last!.terminated && last!.info.success === true, 'the oracle did not solve its own task');
+    if (oracle) {
+      expect(last!.terminated, `the oracle did not end its own task within ${limit} steps (the horizon truncated it)`);
+      expect(
+        typeof last!.info.success === 'boolean',
+        "the oracle's last step ended the task without info.success: set info.success to true or false on every step that ends a task (in a TaskEnv's callTool, from suite.verify(task, submission).success); without it turngym cannot tell a solved task from a failed one, and reports success as unknown (docs/writing-an-env.md, 'How success is decided')",
+      );
+      expect(last!.info.success !== false, 'the oracle did not solve its own task (its last step set info.success to false)');
+    }
     const error = await env.step(UNPARSABLE).then(
       () => undefined,
       (thrown: unknown) => thrown,
     );
     expect(TurngymError.is(error, 'EPISODE_ENDED'), `stepping after the end: expected EPISODE_ENDED, got ${describe(error)}`);
+  });
+
+  await run('ground truth stays out of observations and info', async () => {
+    const leaks = await groundTruthLeaks(env, seeds);
+    expect(leaks.length === 0, leaks.join('; '));
   });
 
   await run('horizon truncates', async () => {
@@ -167,6 +179,79 @@ function describe(value: unknown): string {
 }
 
 const UNPARSABLE = 'this is not a tool call ((';
+
+/** What an agent is shown while a task is open: the first observation and info, and the results of steps that did not end it. */
+interface Shown {
+  seed: number;
+  answer: string;
+  /** Each text with where it came from ("the first observation", "info of the oracle's step 2", ...). */
+  texts: { where: string; text: string }[];
+}
+
+/**
+ * Where the task's ground truth (`groundTruth()`, when the env has it) reaches what an agent is shown
+ * while the task is open: the first observation and info, the info of every oracle step before the last,
+ * and the observation and info of malformed and wrong-tool actions. (An oracle step's observation may hold
+ * the answer where finding it is the task, e.g. a page of search results, and the step that ends the task
+ * may say what the answer was.) A mention counts as a leak only where the answer stands as a word of its
+ * own, and only if the same text of another seed's task does not mention it too (a range "from 1 to 64"
+ * mentions 64 in every task, not because 64 is this one's answer).
+ */
+async function groundTruthLeaks(env: Env, seeds: readonly number[]): Promise<string[]> {
+  if (typeof env.groundTruth !== 'function') return [];
+  const shown: Shown[] = [];
+  for (const seed of seeds) {
+    const reset = await env.reset({ seed });
+    let answer: string;
+    try {
+      answer = env.groundTruth();
+    } catch (error) {
+      if (TurngymError.is(error, 'NOT_SUPPORTED')) return [];
+      throw error;
+    }
+    const texts = [
+      { where: 'the first observation', text: reset.observation.text },
+      { where: "reset's info", text: JSON.stringify(reset.info) },
+    ];
+    for (const { name, action } of malformedActions(env.spec.tools).slice(1, 5)) {
+      const result = await env.step(action);
+      if (result.terminated || result.truncated) break;
+      texts.push({ where: `the observation of ${name}`, text: result.observation.text }, { where: `info of ${name}`, text: JSON.stringify(result.info) });
+    }
+    const oracle = oracleOf(env);
+    if (oracle) {
+      let current: ResetResult | StepResult = await env.reset({ seed });
+      for (let turn = 1; turn <= env.spec.maxTurns; turn++) {
+        const result = await env.step(await oracle.next(current.observation, current.info));
+        if (result.terminated || result.truncated) break;
+        texts.push({ where: `info of the oracle's step ${turn}`, text: JSON.stringify(result.info) });
+        current = result;
+      }
+    }
+    shown.push({ seed, answer, texts });
+  }
+  const leaks: string[] = [];
+  for (const task of shown) {
+    const mentions = wordPattern(task.answer);
+    if (!mentions) continue;
+    const others = shown.filter((other) => other.answer !== task.answer);
+    for (const { where, text } of task.texts) {
+      if (!mentions.test(text)) continue;
+      // Text that every task shows (the same place in another task mentions this answer too) is not a leak.
+      if (others.some((other) => other.texts.some((shownThere) => shownThere.where === where && mentions.test(shownThere.text)))) continue;
+      leaks.push(`seed ${task.seed}: ${where} contains the ground-truth answer ${JSON.stringify(task.answer.slice(0, 40))}`);
+    }
+  }
+  return leaks;
+}
+
+/** Matches `answer` standing as a word of its own (case-insensitive), or undefined for an empty answer. */
+function wordPattern(answer: string): RegExp | undefined {
+  const trimmed = answer.trim();
+  if (trimmed === '') return undefined;
+  const escaped = trimmed.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+  return new RegExp(`(?<![\\p{L}\\p{N}_])${escaped}(?![\\p{L}\\p{N}_])`, 'iu');
+}
 
 /** The env's oracle for the current episode, or undefined when it has none. */
 function oracleOf(env: Env): Oracle | undefined {

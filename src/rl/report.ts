@@ -118,7 +118,7 @@ export function plotSeries(run: RunData, definition: PlotDefinition): Series {
   const series = seriesOf(run.name, run.metrics, definition.metric);
   if (!definition.evaluation || !run.evaluation) return series;
   const points = [...series.points];
-  const add = (step: number, value: number | undefined) => {
+  const add = (step: number, value: number | null | undefined) => {
     if (typeof value !== 'number' || !Number.isFinite(value) || points.some((point) => point.step === step)) return;
     points.push({ step, value });
   };
@@ -237,7 +237,7 @@ function evaluationTable(runs: readonly RunData[]): string {
   if (withEvaluation.length === 0) return '';
   const rows = withEvaluation.map((run) => {
     const { before, after } = run.evaluation!;
-    const change = before && after ? after.success_rate - before.success_rate : undefined;
+    const change = typeof before?.success_rate === 'number' && typeof after?.success_rate === 'number' ? after.success_rate - before.success_rate : undefined;
     const cells = [
       `${runs.length > 1 ? swatch(runs.indexOf(run)) : ''}${escapeHtml(run.name)}`,
       formatValue(before?.success_rate, true),
@@ -295,8 +295,8 @@ function stringAt(config: Record<string, unknown> | undefined, key: string): str
   return typeof value === 'string' ? value : undefined;
 }
 
-function formatValue(value: number | undefined, fraction = false): string {
-  if (value === undefined || !Number.isFinite(value)) return '–';
+function formatValue(value: number | null | undefined, fraction = false): string {
+  if (typeof value !== 'number' || !Number.isFinite(value)) return '–';
   if (fraction) return `${(value * 100).toFixed(1)}%`;
   return Math.abs(value) >= 100 ? value.toFixed(0) : Math.abs(value) >= 1 ? value.toFixed(2) : value.toPrecision(3);
 }

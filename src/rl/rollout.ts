@@ -7,6 +7,7 @@
  *
  * An env that fails (throws) drops that trajectory (counted and logged), never the run.
  */
+import { episodeSuccess } from '../agent/agent.js';
 import { renderAction } from '../agent/chat.js';
 import { EpisodeContext } from '../agent/policy/play.js';
 import type { Policy, Sample } from '../agent/policy/policy.js';
@@ -39,6 +40,8 @@ export interface Trajectory {
   /** Sum of the env's rewards (the verifier's score for envs that score at the end). */
   outcome: number;
   success: boolean;
+  /** The task ended without the env saying whether it was solved (see `episodeSuccess`). */
+  unscored?: true;
   truncated: boolean;
   /** Mean log-prob of the answer before the first turn (IGPO: log p_0). */
   initialAnswerLogprob?: number;
@@ -230,7 +233,7 @@ export async function collectRollouts(policy: Policy, envs: readonly Env[], grou
       entry.context.addAction(sample, policy);
       entry.context.addObservation(result.observation);
       if (result.terminated || result.truncated) {
-        entry.trajectory.success = result.info.success === true;
+        Object.assign(entry.trajectory, episodeSuccess(result));
         entry.trajectory.truncated = result.truncated && !result.terminated;
         // A truncated episode's last turn was not an answer: it still gets its information gain.
         if (entry.probe && !result.terminated) toScore.push(entry);

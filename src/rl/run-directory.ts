@@ -212,7 +212,8 @@ async function writeAtomic(path: string, data: string | Buffer, temporary = `${p
 
 /** Held-out evaluation summary, as in `eval.json`. */
 export interface EvaluationSummary {
-  success_rate: number;
+  /** Null when unknown: an episode ended without the env setting `info.success`. */
+  success_rate: number | null;
   mean_return: number;
   mean_turns: number;
   episodes: number;
@@ -332,7 +333,7 @@ function readEvaluation(path: string, notes: string[]): EvaluationFile | undefin
   for (const phase of ['before', 'after'] as const) {
     const summary = value?.[phase];
     if (summary === undefined) continue;
-    if (typeof summary === 'object' && summary !== null && typeof summary.success_rate === 'number') evaluation[phase] = summary;
+    if (typeof summary === 'object' && summary !== null && (typeof summary.success_rate === 'number' || summary.success_rate === null)) evaluation[phase] = summary;
     else notes.push(`${RUN_FILES.evaluation}: '${phase}' has no success_rate; it is ignored.`);
   }
   return evaluation.before || evaluation.after ? evaluation : undefined;

@@ -19,6 +19,7 @@ import type { Env, EnvSpec } from '../envs/env.js';
 import { describeError, isFormatError, TurngymError } from '../envs/errors.js';
 import { make, spec as specOf } from '../envs/registry.js';
 import { Rng } from '../envs/task.js';
+import { formatSuccessRate, successRate } from '../agent/agent.js';
 import { type BackendName, initBackend } from '../agent/policy/backend.js';
 import { envFactory } from '../agent/remote/pool.js';
 import { CheckpointError, loadCheckpoint, readCheckpointConfig, saveCheckpoint } from '../agent/policy/checkpoint.js';
@@ -182,7 +183,7 @@ export async function train(options: TrainOptions & RunDirectoryChoice, hooks: T
     const plays = config.evalSamples > 1 ? `, ${config.evalSamples} plays each` : '';
     const decoding = config.evalTemperature === 0 ? 'greedy' : `sampled at T ${config.evalTemperature}${plays}`;
     log(
-      `[train] held-out ${label}: success ${report.success_rate.toFixed(3)}, return ${report.mean_return.toFixed(3)}, turns ${report.mean_turns.toFixed(2)} (${report.episodes} episodes, ${decoding}, at most ${report.max_turns} turns)`,
+      `[train] held-out ${label}: success ${formatSuccessRate(report.success_rate)}, return ${report.mean_return.toFixed(3)}, turns ${report.mean_turns.toFixed(2)} (${report.episodes} episodes, ${decoding}, at most ${report.max_turns} turns)`,
     );
     return report;
   };
@@ -281,7 +282,7 @@ export async function train(options: TrainOptions & RunDirectoryChoice, hooks: T
       if (config.evalEvery > 0 && state.step % config.evalEvery === 0 && state.step < config.steps) {
         const report = await evaluate(`at step ${state.step}`);
         if (report) {
-          record[METRICS.evalSuccessRate] = report.success_rate;
+          record[METRICS.evalSuccessRate] = report.success_rate ?? Number.NaN; // unknown: written as null
           record[METRICS.evalReturn] = report.mean_return;
         }
       }
@@ -519,7 +520,7 @@ function stepMetrics(
   const record: MetricsRecord = {
     step,
     time: timing.elapsed,
-    [METRICS.successRate]: mean(trajectories.map((t) => (t.success ? 1 : 0))),
+    [METRICS.successRate]: successRate(trajectories) ?? Number.NaN, // unknown (info.success never set): written as null
     [METRICS.episodicReturn]: mean(trajectories.map((t) => t.outcome)),
     [METRICS.entropy]: mean(tokenEntropies),
     [METRICS.covMean]: mean(first.map((m) => m.cov_mean)),

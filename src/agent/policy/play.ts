@@ -5,7 +5,7 @@
  */
 import type { Env, EnvSpec, Observation, ResetInfo, StepInfo, StepResult } from '../../envs/env.js';
 import { Rng } from '../../envs/task.js';
-import { type Agent, type AgentAction, type EpisodeStart, type Transcript, type Turn, taskKind } from '../agent.js';
+import { type Agent, type AgentAction, type EpisodeStart, episodeSuccess, type Transcript, type Turn, taskKind } from '../agent.js';
 import { type Segment, headerSegments } from '../chat.js';
 import { buildContext } from './context.js';
 import type { Policy, Sample } from './policy.js';
@@ -156,7 +156,7 @@ export async function playEpisodes(policy: Policy, envs: readonly Env[], seeds: 
       });
       entry.transcript.return += result.reward;
       if (result.terminated || result.truncated) {
-        entry.transcript.success = result.info.success === true;
+        Object.assign(entry.transcript, episodeSuccess(result));
         entry.transcript.terminated = result.terminated;
         entry.transcript.truncated = result.truncated;
         transcripts[entry.index] = entry.transcript;

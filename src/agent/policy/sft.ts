@@ -18,7 +18,7 @@ import type { Env, EnvSpec } from '../../envs/env.js';
 import { isFormatError, TurngymError } from '../../envs/errors.js';
 import { make } from '../../envs/registry.js';
 import { Rng, type Split } from '../../envs/task.js';
-import { type Transcript, runEpisode } from '../agent.js';
+import { formatSuccessRate, runEpisode, successRate, type Transcript } from '../agent.js';
 import { OracleAgent } from '../baselines.js';
 import { type Segment, encodeSegment, encodeSegments, episodeSegments, headerSegments, turnSegments } from '../chat.js';
 import { buildContext } from './context.js';
@@ -84,7 +84,8 @@ export interface EvaluationReport {
   temperature: number;
   /** Turn limit of the episodes (the env's own unless the evaluation set one). */
   max_turns: number;
-  success_rate: number;
+  /** Null when unknown: an episode ended without the env setting `info.success` (see `successRate`). */
+  success_rate: number | null;
   mean_return: number;
   mean_turns: number;
   /** Fraction of turns whose action was malformed (did not parse or validate: `isFormatError`). */
@@ -233,12 +234,12 @@ export async function evaluatePolicy(
         split,
         temperature,
         max_turns: options.maxTurns ?? envs[0]!.spec.maxTurns,
-        success_rate: mean(transcripts.map((t) => (t.success ? 1 : 0))),
+        success_rate: successRate(transcripts),
         mean_return: mean(transcripts.map((t) => t.return)),
         mean_turns: mean(transcripts.map((t) => t.turns.length)),
         format_error_rate: malformedTurns.reduce((sum, n) => sum + n, 0) / Math.max(1, turns),
         well_formed_episodes: wellFormed.length,
-        well_formed_success_rate: wellFormed.length > 0 ? mean(wellFormed.map((t) => (t.success ? 1 : 0))) : null,
+        well_formed_success_rate: wellFormed.length > 0 ? successRate(wellFormed) : null,
         ...(byKind ? { by_kind: byKind } : {}),
       },
       transcripts,
@@ -282,7 +283,12 @@ export async function behaviourCloning(options: SftOptions): Promise<{ policy: P
     });
   // Clone successful demonstrations only: a failed oracle episode is not a behaviour to copy.
   const examples = demonstrations.filter((t) => t.success).flatMap((transcript) => demonstrationExamples(policy, spec, transcript));
-  if (examples.length === 0) throw new Error(`no usable demonstrations for ${options.env}: the oracle never succeeded, or its actions exceed maxActionTokens (${policy.maxActionTokens})`);
+  if (examples.length === 0) {
+    const why = demonstrations.some((t) => t.unscored)
+      ? "its episodes end without info.success (set info.success to true or false on the step that ends the task: docs/writing-an-env.md, 'How success is decided')"
+      : `the oracle never succeeded, or its actions exceed maxActionTokens (${policy.maxActionTokens})`;
+    throw new TurngymError('INVALID_OPTIONS', `No usable demonstrations of ${options.env} to clone: ${why}.`);
+  }
   const actionTokens = examples.reduce((sum, example) => sum + example.targetMask.reduce((a, b) => a + b, 0), 0);
   const batches = packBatches(examples, batchTokens);
   log(
@@ -324,7 +330,7 @@ export async function behaviourCloning(options: SftOptions): Promise<{ policy: P
     maxTurns: options.evalMaxTurns,
   });
   const played = heldout.samples > 1 ? `${heldout.episodes} tasks x ${heldout.samples} plays` : `${heldout.episodes} episodes`;
-  log(`[sft] held-out success ${heldout.success_rate.toFixed(3)} over ${played} (seeds ${heldout.first_seed}..), mean turns ${heldout.mean_turns.toFixed(2)}`);
+  log(`[sft] held-out success ${formatSuccessRate(heldout.success_rate)} over ${played} (seeds ${heldout.first_seed}..), mean turns ${heldout.mean_turns.toFixed(2)}`);
   return {
     policy,
     report: {
