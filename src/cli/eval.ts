@@ -20,6 +20,7 @@ import { comparePaired, type EpisodeOutcome, indicesByKind, kindsWithVariants, t
 import { type EvaluationReport, evaluatePolicy, HELDOUT_SEED_BASE } from '../agent/policy/sft.js';
 import { SPLITS, type Split } from '../envs/task.js';
 import { collect, importModules, integer, jsonObject, printJson, UsageError } from './common.js';
+import { Progress } from './progress.js';
 
 interface EvalFlags {
   checkpoint: string;
@@ -74,13 +75,16 @@ export function evalCommand(program: Command): void {
       const grouped = (outcomes: EpisodeOutcome[]) => (flags.byVariant ? kindsWithVariants(outcomes) : outcomes);
       const evaluate = async (checkpoint: string, recordTo?: string): Promise<SavedEvaluation> => {
         const policy = await loadCheckpoint(checkpoint);
+        const progress = new Progress('eval');
         try {
-          const options = { episodes: flags.episodes, samples: flags.samples, kwargs, firstSeed: flags.seed, split: flags.split, temperature: flags.temperature, maxTurns: flags.maxTurns, recordTo };
+          const onProgress = (done: number, total: number) => progress.phase('held-out evaluation', done, total);
+          const options = { episodes: flags.episodes, samples: flags.samples, kwargs, firstSeed: flags.seed, split: flags.split, temperature: flags.temperature, maxTurns: flags.maxTurns, recordTo, onProgress };
           const { report, transcripts } = await evaluatePolicy(policy, flags.env, options);
           const outcomes = transcripts.map((t) => ({ success: t.success, return: t.return, kind: t.kind, variant: t.variant }));
           const byKind = summarizeByKind(grouped(outcomes));
           return { checkpoint, kwargs, ...report, ...(byKind ? { by_kind: byKind } : {}), outcomes };
         } finally {
+          progress.stop();
           policy.dispose();
         }
       };

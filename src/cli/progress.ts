@@ -1,37 +1,79 @@
 /**
- * Training progress on a terminal: a bar with step, success rate, entropy, horizon and ETA (cli-progress),
- * with log lines printed above it. Without a TTY (CI, files) it prints one plain line per step instead.
+ * Progress on a terminal (cli-progress), with log lines printed above the bars: a bar for each long phase
+ * while it runs (playing the oracle to fit the tokenizer, behaviour cloning, held-out evaluation), and, for
+ * `train`, one for the RL steps with success rate, entropy, horizon and ETA. Without a TTY (CI, files) a
+ * phase prints one line when it starts and each step one plain line.
  */
+import type { Writable } from 'node:stream';
 import cliProgress from 'cli-progress';
 import { formatSuccessRate } from '../agent/agent.js';
-import type { EvaluationReport } from '../agent/policy/sft.js';
+import type { EvaluationReport, SftPhase } from '../agent/policy/sft.js';
 import type { MetricsRecord } from '../rl/metrics.js';
 
 const value = (record: MetricsRecord, name: string, digits = 3) => (typeof record[name] === 'number' ? (record[name] as number).toFixed(digits) : '-');
 
-export class TrainingProgress {
-  private readonly bars: cliProgress.MultiBar | undefined;
-  private bar: cliProgress.SingleBar | undefined;
+/** What each phase is called on screen, and what it counts. */
+const PHASES: Record<SftPhase, { label: string; unit: string }> = {
+  'oracle demonstrations': { label: 'playing oracle demonstrations', unit: 'episodes' },
+  'tokenizer text': { label: 'fitting the tokenizer: playing the oracle', unit: 'episodes' },
+  'behaviour cloning': { label: 'behaviour cloning', unit: 'steps' },
+  'held-out evaluation': { label: 'held-out evaluation', unit: 'episodes' },
+};
 
-  constructor(private readonly total: number) {
-    if (process.stderr.isTTY) {
-      this.bars = new cliProgress.MultiBar(
-        {
-          stream: process.stderr,
-          format: 'train |{bar}| step {value}/{total} | success {success} | entropy {entropy} | horizon {horizon} | {seconds} s/step | ETA {eta_formatted}',
-          hideCursor: true,
-          clearOnComplete: false,
-          etaBuffer: 5,
-        },
-        cliProgress.Presets.shades_classic,
-      );
+/** Phase bars and log lines for a command (`sft`, `eval`); {@link TrainingProgress} adds the step bar. */
+export class Progress {
+  protected readonly bars: cliProgress.MultiBar | undefined;
+  private readonly phases = new Map<SftPhase, cliProgress.SingleBar>();
+
+  /** `command` prefixes plain lines (`[train] ...`); `stream` is where it all goes (standard error). */
+  constructor(
+    private readonly command: string,
+    private readonly stream: Writable & { isTTY?: boolean } = process.stderr,
+  ) {
+    if (stream.isTTY) {
+      this.bars = new cliProgress.MultiBar({ stream: stream as NodeJS.WriteStream, hideCursor: true, clearOnComplete: false, etaBuffer: 5, format: '{bar}' }, cliProgress.Presets.shades_classic);
     }
   }
 
-  /** A log line (above the bar on a terminal). */
+  /** A log line (above the bars on a terminal). */
   log(line: string): void {
     if (this.bars) this.bars.log(`${line}\n`);
-    else console.error(line);
+    else this.stream.write(`${line}\n`);
+  }
+
+  /** Progress of a long phase: `done` of `total` (0 when it starts); its bar goes when it is done. */
+  phase(phase: SftPhase, done: number, total: number): void {
+    const { label, unit } = PHASES[phase];
+    if (!this.bars) {
+      if (done === 0) this.log(`[${this.command}] ${label}: ${total} ${unit} ...`);
+      return;
+    }
+    let bar = this.phases.get(phase);
+    if (!bar) {
+      bar = this.bars.create(total, done, {}, { format: `${label} |{bar}| {value}/{total} ${unit} | ETA {eta_formatted}` });
+      this.phases.set(phase, bar);
+    }
+    bar.update(done);
+    if (done >= total) {
+      this.bars.remove(bar);
+      this.phases.delete(phase);
+    }
+  }
+
+  stop(): void {
+    this.bars?.stop();
+  }
+}
+
+/** {@link Progress} for `turngym train`: a bar for the RL steps too. */
+export class TrainingProgress extends Progress {
+  private bar: cliProgress.SingleBar | undefined;
+
+  constructor(
+    private readonly total: number,
+    stream?: Writable & { isTTY?: boolean },
+  ) {
+    super('train', stream);
   }
 
   update(record: MetricsRecord): void {
@@ -42,17 +84,15 @@ export class TrainingProgress {
       seconds: value(record, 'perf/time_step_s', 1),
     };
     if (this.bars) {
-      this.bar ??= this.bars.create(this.total, 0, fields);
+      this.bar ??= this.bars.create(this.total, 0, fields, {
+        format: 'train |{bar}| step {value}/{total} | success {success} | entropy {entropy} | horizon {horizon} | {seconds} s/step | ETA {eta_formatted}',
+      });
       this.bar.update(record.step, fields);
       return;
     }
-    console.error(
+    this.log(
       `[train] step ${record.step}/${this.total}  success ${fields.success}  return ${value(record, 'charts/episodic_return')}  entropy ${fields.entropy}  horizon ${fields.horizon}  ${fields.seconds} s/step`,
     );
-  }
-
-  stop(): void {
-    this.bars?.stop();
   }
 }
 

@@ -13,6 +13,7 @@ import { saveCheckpoint } from '../agent/policy/checkpoint.js';
 import { NUMBER_PIECES, type NumberPieces } from '../agent/policy/tokenizer.js';
 import { SFT_DEFAULTS, behaviourCloning } from '../agent/policy/sft.js';
 import { collect, importModules, integer, jsonObject, printJson, UsageError } from './common.js';
+import { Progress } from './progress.js';
 
 interface SftFlags {
   env: string;
@@ -76,6 +77,7 @@ export function sftCommand(program: Command): void {
         ...(flags.context !== undefined ? { contextLength: flags.context } : {}),
         ...(flags.tiedEmbeddings ? { tiedEmbeddings: true } : {}),
       };
+      const progress = new Progress('sft');
       const { policy, report } = await behaviourCloning({
         env: flags.env,
         kwargs,
@@ -88,8 +90,9 @@ export function sftCommand(program: Command): void {
         maxActionTokens: flags.maxActionTokens,
         numbers: flags.numbers,
         seed: flags.seed,
-        log: (line) => console.error(line),
-      });
+        log: (line) => progress.log(line),
+        progress: (phase, done, total) => progress.phase(phase, done, total),
+      }).finally(() => progress.stop());
       try {
         await saveCheckpoint(policy, flags.out, { sft: report });
         await writeFile(join(flags.out, 'report.json'), `${JSON.stringify(report, null, 2)}\n`);

@@ -55,7 +55,12 @@ export function trainCommand(program: Command): void {
     try {
       const result = await train(
         { ...config, resume: typeof flags.resume === 'string', overwrite: flags.overwrite === true },
-        { signal: controller.signal, log: (line) => progress.log(line), onStep: (record) => progress.update(record) },
+        {
+          signal: controller.signal,
+          log: (line) => progress.log(line),
+          onStep: (record) => progress.update(record),
+          progress: (phase, done, total) => progress.phase(phase, done, total),
+        },
       );
       progress.stop();
       console.error(`\n${outcomeLines(result.before, result.after)}`);

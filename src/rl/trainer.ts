@@ -24,7 +24,7 @@ import { type BackendName, initBackend } from '../agent/policy/backend.js';
 import { envFactory } from '../agent/remote/pool.js';
 import { CheckpointError, loadCheckpoint, readCheckpointConfig, saveCheckpoint } from '../agent/policy/checkpoint.js';
 import { Policy } from '../agent/policy/policy.js';
-import { behaviourCloning, collectDemonstrations, type EvaluationReport, evaluatePolicy, fitTokenizer, TOKENIZER_SEED_BASE } from '../agent/policy/sft.js';
+import { behaviourCloning, collectDemonstrations, type EvaluationReport, evaluatePolicy, fitTokenizer, type SftPhase, TOKENIZER_SEED_BASE } from '../agent/policy/sft.js';
 import { grpoAdvantages, igpoAdvantages } from './advantages.js';
 import { parseTrainConfig, type TrainConfig, type TrainOptions } from './config.js';
 import { type Curriculum, horizonAt } from './curriculum.js';
@@ -53,6 +53,11 @@ export interface TrainResult {
 /** Hooks for progress and control (the CLI's progress bar and Ctrl-C). */
 export interface TrainHooks {
   log?: (line: string) => void;
+  /**
+   * Progress of the long phases before and between steps: playing the oracle for the tokenizer and the warm
+   * start, behaviour cloning, held-out evaluation (`done` of `total`, from 0). Steps are reported by `onStep`.
+   */
+  progress?: (phase: SftPhase, done: number, total: number) => void;
   onStep?: (record: MetricsRecord, config: TrainConfig) => void;
   /** When aborted, the trainer finishes the current step, saves a checkpoint and returns. */
   signal?: AbortSignal;
@@ -139,11 +144,12 @@ export async function train(options: TrainOptions & RunDirectoryChoice, hooks: T
         maxActionTokens: Math.max(48, config.maxActionTokens),
         seed: config.seed,
         log,
+        progress: hooks.progress,
       });
       policy = warm.policy;
       warmStart = warm.report.heldout;
       await saveCheckpoint(policy, run.checkpoint(CHECKPOINT_NAMES.warmStart), { env: config.env, sft: { ...warm.report, model: undefined } });
-    } else policy = await freshPolicy(config, envSpec, kwargs, log);
+    } else policy = await freshPolicy(config, envSpec, kwargs, log, hooks.progress);
     state = {
       step: 0,
       taskRng: Rng.fromSeed(config.seed).state(),
@@ -179,6 +185,7 @@ export async function train(options: TrainOptions & RunDirectoryChoice, hooks: T
       kwargs,
       temperature: config.evalTemperature,
       maxTurns: maxHorizon(curriculum),
+      onProgress: hooks.progress && ((done, total) => hooks.progress!('held-out evaluation', done, total)),
     });
     const plays = config.evalSamples > 1 ? `, ${config.evalSamples} plays each` : '';
     const decoding = config.evalTemperature === 0 ? 'greedy' : `sampled at T ${config.evalTemperature}${plays}`;
@@ -351,10 +358,11 @@ function maxHorizon(curriculum: Curriculum): number {
 }
 
 /** A fresh policy whose tokenizer is fitted to oracle transcripts of the env. */
-async function freshPolicy(config: TrainConfig, envSpec: EnvSpec, kwargs: Record<string, unknown>, log: (line: string) => void): Promise<Policy> {
+async function freshPolicy(config: TrainConfig, envSpec: EnvSpec, kwargs: Record<string, unknown>, log: (line: string) => void, progress: TrainHooks['progress']): Promise<Policy> {
   const env = await make(config.env, kwargs);
   try {
-    const transcripts = await collectDemonstrations(env, Array.from({ length: 256 }, (_, i) => TOKENIZER_SEED_BASE + i));
+    const seeds = Array.from({ length: 256 }, (_, i) => TOKENIZER_SEED_BASE + i);
+    const transcripts = await collectDemonstrations(env, seeds, progress && ((done, total) => progress('tokenizer text', done, total)));
     const tokenizer = fitTokenizer(envSpec, transcripts, { numbers: config.numbers });
     log(`[train] fresh policy; tokenizer fitted on 256 oracle episodes (${tokenizer.vocabSize} tokens). Warm-start with \`turngym sft\` and --init for faster learning.`);
     const contextLength = config.model.contextLength ?? 256;

@@ -1,6 +1,45 @@
+import { PassThrough } from 'node:stream';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { describe, expect, it } from 'vitest';
 import type { EvaluationReport } from '../../src/agent/policy/sft.js';
-import { outcomeLines } from '../../src/cli/progress.js';
+import { outcomeLines, Progress, TrainingProgress } from '../../src/cli/progress.js';
+
+/** A stream that keeps what is written to it, as a terminal (`isTTY`) or as a file or pipe. */
+function capture(isTTY: boolean) {
+  const stream = Object.assign(new PassThrough(), { isTTY, columns: 120 });
+  let text = '';
+  stream.on('data', (chunk: Buffer) => (text += chunk.toString()));
+  return { stream, text: () => text };
+}
+
+describe('Progress', () => {
+  it('shows a bar while a long phase runs on a terminal (it draws ten times a second)', async () => {
+    const terminal = capture(true);
+    const progress = new TrainingProgress(12, terminal.stream);
+    progress.phase('tokenizer text', 0, 256);
+    progress.phase('tokenizer text', 64, 256);
+    await sleep(250);
+    progress.phase('tokenizer text', 256, 256);
+    progress.phase('held-out evaluation', 0, 40);
+    progress.phase('held-out evaluation', 10, 40);
+    await sleep(250);
+    progress.stop();
+    expect(terminal.text()).toMatch(/fitting the tokenizer: playing the oracle \|[█░]+\| 64\/256 episodes \| ETA/);
+    expect(terminal.text()).toMatch(/held-out evaluation \|[█░]+\| 10\/40 episodes \| ETA/);
+  });
+
+  it('prints one line when a phase starts where there is no terminal', () => {
+    const file = capture(false);
+    const progress = new Progress('sft', file.stream);
+    for (const [phase, total] of [['oracle demonstrations', 8], ['tokenizer text', 256], ['behaviour cloning', 3], ['held-out evaluation', 4]] as const) {
+      for (let done = 0; done <= total; done++) progress.phase(phase, done, total);
+    }
+    progress.stop();
+    expect(file.text()).toBe(
+      '[sft] playing oracle demonstrations: 8 episodes ...\n[sft] fitting the tokenizer: playing the oracle: 256 episodes ...\n[sft] behaviour cloning: 3 steps ...\n[sft] held-out evaluation: 4 episodes ...\n',
+    );
+  });
+});
 
 const report = (success: number, malformed?: number, wellFormedSuccess: number | null = null): EvaluationReport => ({
   env: 'code/functions-v0',

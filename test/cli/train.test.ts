@@ -22,8 +22,11 @@ function lastLine(stderr: string): string {
 describe('turngym train --out', () => {
   it('refuses a directory that holds a run (naming --resume and --overwrite), and --overwrite starts over', { timeout: 300_000 }, async () => {
     const out = join(await mkdtemp(join(tmpdir(), 'turngym-train-cli-')), 'run');
-    const first = await runCli(['train', ...TINY, '--steps', '2', '--out', out], { timeoutMs: 240_000 });
+    const first = await runCli(['train', ...TINY, '--eval-episodes', '2', '--steps', '2', '--out', out], { timeoutMs: 240_000 });
     expect(first.code, first.stderr).toBe(0);
+    // Without a terminal, each long phase says when it starts (on one, it has a bar).
+    expect(first.stderr).toContain('\n[train] fitting the tokenizer: playing the oracle: 256 episodes ...\n');
+    expect(first.stderr.split('\n').filter((line) => line === '[train] held-out evaluation: 2 episodes ...')).toHaveLength(2); // before and after
     // The cpu backend is named once, without tfjs's banner urging tfjs-node.
     expect(first.stderr).toContain('[policy] TensorFlow.js backend: using cpu; requested\n');
     expect(first.stderr).not.toContain('Hi, looks like you are running TensorFlow.js');

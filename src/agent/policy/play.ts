@@ -19,6 +19,9 @@ export interface ActingOptions {
   seed?: number;
 }
 
+/** Progress of a long phase (episodes played, steps taken): `done` of `total`, called at the start (0) and after each. */
+export type OnProgress = (done: number, total: number) => void;
+
 /** A turn played by a policy, with what a trainer needs: the context it saw and the sampled tokens. */
 export interface PolicyTurn extends Turn {
   /** Context tokens the action was sampled from (ending with `<|action|>`). */
@@ -104,10 +107,17 @@ export class PolicyAgent implements Agent {
  * ends); every turn, the contexts of all running episodes are sampled in one batch. Returns transcripts in
  * seed order.
  */
-export async function playEpisodes(policy: Policy, envs: readonly Env[], seeds: readonly number[], options: ActingOptions & { resetOptions?: Record<string, unknown> } = {}): Promise<PolicyTranscript[]> {
+export async function playEpisodes(
+  policy: Policy,
+  envs: readonly Env[],
+  seeds: readonly number[],
+  options: ActingOptions & { resetOptions?: Record<string, unknown>; onProgress?: OnProgress } = {},
+): Promise<PolicyTranscript[]> {
   const rng = Rng.fromSeed(options.seed ?? 0);
   const transcripts: PolicyTranscript[] = new Array(seeds.length);
   let nextSeed = 0;
+  let ended = 0;
+  options.onProgress?.(0, seeds.length);
   interface Running {
     env: Env;
     index: number;
@@ -160,6 +170,7 @@ export async function playEpisodes(policy: Policy, envs: readonly Env[], seeds: 
         entry.transcript.terminated = result.terminated;
         entry.transcript.truncated = result.truncated;
         transcripts[entry.index] = entry.transcript;
+        options.onProgress?.(++ended, seeds.length);
         const next = await start(entry.env);
         if (next) still.push(next);
       } else {

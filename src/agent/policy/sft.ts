@@ -25,7 +25,7 @@ import { buildContext } from './context.js';
 import type { ModelConfig } from './model.js';
 import { forwardFlops } from './model.js';
 import { type KindSummary, summarizeByKind } from './paired.js';
-import { type PolicyTranscript, playEpisodes } from './play.js';
+import { type OnProgress, type PolicyTranscript, playEpisodes } from './play.js';
 import { Policy, type ScoredSequence } from './policy.js';
 import { type FitOptions, type NumberPieces, Tokenizer } from './tokenizer.js';
 
@@ -67,6 +67,8 @@ export interface SftOptions {
   seed?: number;
   /** Progress lines (default: none). */
   log?: (line: string) => void;
+  /** Progress of each long phase (see {@link SFT_PHASES}): `done` of `total`, from 0. */
+  progress?: (phase: SftPhase, done: number, total: number) => void;
   /** Start from this policy instead of a fresh one (its tokenizer is kept). */
   policy?: Policy;
 }
@@ -125,10 +127,14 @@ export interface SftReport {
  * Plays the env's oracle on `seeds`, one episode each, on tasks of the 'train' split (demonstrations and
  * tokenizer text are training data: they never ask a held-out question).
  */
-export async function collectDemonstrations(env: Env, seeds: readonly number[]): Promise<Transcript[]> {
+export async function collectDemonstrations(env: Env, seeds: readonly number[], onProgress?: OnProgress): Promise<Transcript[]> {
   const oracle = new OracleAgent();
   const transcripts: Transcript[] = [];
-  for (const seed of seeds) transcripts.push(await runEpisode(env, oracle, { seed, options: { split: 'train' } }));
+  onProgress?.(0, seeds.length);
+  for (const seed of seeds) {
+    transcripts.push(await runEpisode(env, oracle, { seed, options: { split: 'train' } }));
+    onProgress?.(transcripts.length, seeds.length);
+  }
   return transcripts;
 }
 
@@ -206,6 +212,8 @@ export async function evaluatePolicy(
     split?: Split;
     /** Append every episode (task, actions, observations) to this JSONL file, as `turngym run --record` does. */
     recordTo?: string;
+    /** Called as episodes end (every play counts). */
+    onProgress?: OnProgress;
   },
 ): Promise<{ report: EvaluationReport; transcripts: PolicyTranscript[] }> {
   const firstSeed = options.firstSeed ?? HELDOUT_SEED_BASE;
@@ -219,7 +227,7 @@ export async function evaluatePolicy(
   try {
     for (let i = 0; i < parallel; i++) envs.push(await make(envId, options.kwargs ?? {}, { maxTurns: options.maxTurns, recordTo: options.recordTo }));
     const seeds = Array.from({ length: options.episodes * samples }, (_, i) => firstSeed + Math.floor(i / samples));
-    const transcripts = await playEpisodes(policy, envs, seeds, { temperature, seed: options.seed ?? 0, resetOptions: { split } });
+    const transcripts = await playEpisodes(policy, envs, seeds, { temperature, seed: options.seed ?? 0, resetOptions: { split }, onProgress: options.onProgress });
     const mean = (values: number[]) => values.reduce((sum, value) => sum + value, 0) / Math.max(1, values.length);
     const byKind = summarizeByKind(transcripts);
     const malformedTurns = transcripts.map((t) => t.turns.filter((turn) => isFormatError(turn.info.error?.code)).length);
@@ -249,12 +257,17 @@ export async function evaluatePolicy(
   }
 }
 
+/** The long phases of behaviour cloning, in order, as its `progress` callback names them. */
+export const SFT_PHASES = ['oracle demonstrations', 'tokenizer text', 'behaviour cloning', 'held-out evaluation'] as const;
+export type SftPhase = (typeof SFT_PHASES)[number];
+
 /** Behaviour-cloning defaults, shared by `behaviourCloning`, `turngym sft` and the trainer's warm start. */
 export const SFT_DEFAULTS = { episodes: 256, steps: 150, batchTokens: 2048, learningRate: 2e-3 } as const;
 
 /** Behaviour cloning from oracle demonstrations, then a held-out evaluation. */
 export async function behaviourCloning(options: SftOptions): Promise<{ policy: Policy; report: SftReport }> {
   const log = options.log ?? (() => {});
+  const phase = (name: SftPhase): OnProgress | undefined => (options.progress ? (done, total) => options.progress!(name, done, total) : undefined);
   const episodes = options.episodes ?? SFT_DEFAULTS.episodes;
   const steps = options.steps ?? SFT_DEFAULTS.steps;
   const batchTokens = options.batchTokens ?? SFT_DEFAULTS.batchTokens;
@@ -264,8 +277,9 @@ export async function behaviourCloning(options: SftOptions): Promise<{ policy: P
   let demonstrations: Transcript[];
   let tokenizerText: Transcript[];
   try {
-    demonstrations = await collectDemonstrations(env, Array.from({ length: episodes }, (_, i) => i));
-    tokenizerText = options.policy ? [] : await collectDemonstrations(env, Array.from({ length: Math.max(episodes, 256) }, (_, i) => TOKENIZER_SEED_BASE + i));
+    demonstrations = await collectDemonstrations(env, Array.from({ length: episodes }, (_, i) => i), phase('oracle demonstrations'));
+    const textSeeds = Array.from({ length: Math.max(episodes, 256) }, (_, i) => TOKENIZER_SEED_BASE + i);
+    tokenizerText = options.policy ? [] : await collectDemonstrations(env, textSeeds, phase('tokenizer text'));
   } finally {
     await env.close();
   }
@@ -303,6 +317,8 @@ export async function behaviourCloning(options: SftOptions): Promise<{ policy: P
   let flops = 0;
   let firstLoss = Number.NaN;
   let recent: number[] = [];
+  const stepDone = phase('behaviour cloning');
+  stepDone?.(0, steps);
   for (let step = 0; step < steps; step++) {
     if (order.length === 0) order = rng.shuffle(batches.map((_, index) => index));
     const batch = batches[order.pop()!]!;
@@ -314,6 +330,7 @@ export async function behaviourCloning(options: SftOptions): Promise<{ policy: P
     flops += 3 * forwardFlops(policy.config, length * batch.length, length);
     if (step === 0) firstLoss = loss;
     recent.push(loss);
+    stepDone?.(step + 1, steps);
     if ((step + 1) % 25 === 0 || step === steps - 1) {
       const seconds = (performance.now() - started) / 1000;
       log(`[sft] step ${step + 1}/${steps}  loss ${(recent.reduce((a, b) => a + b, 0) / recent.length).toFixed(4)}  ${Math.round(tokensTrained / seconds)} tokens/s`);
@@ -328,6 +345,7 @@ export async function behaviourCloning(options: SftOptions): Promise<{ policy: P
     temperature: options.evalTemperature ?? 0,
     samples: options.evalSamples,
     maxTurns: options.evalMaxTurns,
+    onProgress: phase('held-out evaluation'),
   });
   const played = heldout.samples > 1 ? `${heldout.episodes} tasks x ${heldout.samples} plays` : `${heldout.episodes} episodes`;
   log(`[sft] held-out success ${formatSuccessRate(heldout.success_rate)} over ${played} (seeds ${heldout.first_seed}..), mean turns ${heldout.mean_turns.toFixed(2)}`);
