@@ -111,12 +111,9 @@ export async function renderPlot(definition: PlotDefinition, series: readonly Se
     // The report shows one legend for all plots.
     legend: null,
   };
-  const x = { field: 'step', type: 'quantitative', title: 'step', axis: { tickMinStep: 1, format: '~s' } };
-  // Tick labels: vega picks the decimals from the tick spacing (a clip fraction of ~0.02% keeps its
-  // digits); plain numbers unless they are large (SI prefixes like "m" for milli read wrong on a KL).
-  const largest = Math.max(...rows.map((row) => Math.abs(row.value)));
-  const yAxis = { format: definition.fraction ? '~%' : largest >= 10_000 ? '~s' : '~f' };
-  const y = (field: string) => ({ field, type: 'quantitative', title: null, axis: yAxis, scale: { zero: false } });
+  const x = { field: 'step', type: 'quantitative', title: 'step', axis: { tickMinStep: 1, format: ',d' } };
+  const ticks = axisTicks(rows.flatMap((row) => [row.value, row.smoothed]), definition.fraction === true);
+  const y = (field: string) => ({ field, type: 'quantitative', title: null, axis: { values: ticks.values, format: ticks.format }, scale: { domain: ticks.domain, zero: false, nice: false } });
   const sparse = series.every((entry) => entry.points.length <= 30);
   const interpolate = definition.stepwise ? 'step-after' : 'linear';
   const layer = definition.smooth
@@ -142,4 +139,34 @@ export async function renderPlot(definition: PlotDefinition, series: readonly Se
   } finally {
     view.finalize();
   }
+}
+
+/**
+ * Clean y-axis ticks for `values`: about five, at a round spacing (1, 2 or 5 times a power of ten), from a
+ * round number below the smallest value to one above the largest, every label with the same decimals
+ * (`2.280, 2.285, ...` was `2.28, 2.285, 2.29, ...`), in percent for fractions, with thousands separators and
+ * never SI prefixes ("m" for milli reads wrong on a KL).
+ */
+export function axisTicks(values: readonly number[], fraction = false): { values: number[]; domain: [number, number]; format: string } {
+  let low = Math.min(...values);
+  let high = Math.max(...values);
+  if (low === high) {
+    const pad = Math.abs(low) * 0.1 || (fraction ? 0.1 : 1);
+    [low, high] = [low - pad, high + pad];
+  }
+  const step = tickStep(low, high, 5);
+  const decimals = Math.max(0, -Math.floor(Math.log10(step) + 1e-9));
+  const first = Math.floor(low / step + 1e-9);
+  const last = Math.ceil(high / step - 1e-9);
+  const ticks = Array.from({ length: last - first + 1 }, (_, index) => Number(((first + index) * step).toFixed(decimals + 1)));
+  const format = fraction ? `.${Math.max(0, decimals - 2)}%` : `,.${decimals}f`;
+  return { values: ticks, domain: [ticks[0]!, ticks.at(-1)!], format };
+}
+
+/** d3's tick spacing: 1, 2 or 5 times a power of ten, giving about `count` intervals over [low, high]. */
+function tickStep(low: number, high: number, count: number): number {
+  const rough = (high - low) / count;
+  const power = 10 ** Math.floor(Math.log10(rough));
+  const ratio = rough / power;
+  return power * (ratio >= Math.sqrt(50) ? 10 : ratio >= Math.sqrt(10) ? 5 : ratio >= Math.sqrt(2) ? 2 : 1);
 }
