@@ -48,7 +48,10 @@ function randomCall(request: ActRequest) {
 
 const portFlag = process.argv.indexOf('--port');
 const port = portFlag >= 0 ? Number(process.argv[portFlag + 1]) : 8766;
-const server = await serveAgent(decide, { port });
+const server = await serveAgent(decide, { port }).catch((error: Error) => {
+  console.error(`agent server: ${error.message}`); // e.g. the port is in use: one line saying what to do
+  process.exit(2);
+});
 console.log(`agent server listening on ${server.url}`);
 for (const signal of ['SIGINT', 'SIGTERM'] as const) {
   process.once(signal, () => void server.close().then(() => process.exit(0)));

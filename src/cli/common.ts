@@ -13,7 +13,7 @@ export class UsageError extends Error {
 }
 
 /** Error codes that mean the user asked for something wrong (exit code 2), not that something broke. */
-const USAGE_CODES = new Set(['UNKNOWN_ENV', 'INVALID_ENV_ID', 'INVALID_KWARGS', 'INVALID_OPTIONS', 'NOT_SUPPORTED', 'BAD_CHECKPOINT']);
+const USAGE_CODES = new Set(['UNKNOWN_ENV', 'INVALID_ENV_ID', 'INVALID_KWARGS', 'INVALID_OPTIONS', 'NOT_SUPPORTED', 'BAD_CHECKPOINT', 'UNREACHABLE']);
 
 export function isUsageError(error: unknown): boolean {
   return error instanceof UsageError || (TurngymError.is(error) && USAGE_CODES.has(error.code));

@@ -1,11 +1,13 @@
 /**
  * The turngym command line. Each command lives in its own file; this one wires them up and turns errors
- * into messages: a bad command line or a bad argument exits with code 2, anything else with 1. A reader
- * that closes standard output early (`turngym export-trajectories RUN | head`) ends the command quietly with
- * code 0, as Unix tools do.
+ * into messages: a bad command line or a bad argument exits with code 2, anything else with 1. An error
+ * turngym raised on purpose (a TurngymError) is its message, one line; only an unexpected error (a bug)
+ * prints its stack. A reader that closes standard output early (`turngym export-trajectories RUN | head`)
+ * ends the command quietly with code 0, as Unix tools do.
  */
 import { Command, CommanderError } from 'commander';
 import '../envs/builtin.js';
+import { TurngymError } from '../envs/errors.js';
 import { benchCommand } from './bench.js';
 import { isUsageError } from './common.js';
 import { exportTrajectoriesCommand } from './export-trajectories.js';
@@ -50,6 +52,10 @@ export async function main(argv: string[]): Promise<number> {
     if (isUsageError(error)) {
       console.error(`turngym: ${(error as Error).message}`);
       return 2;
+    }
+    if (TurngymError.is(error)) {
+      console.error(`turngym: ${error.message}`);
+      return 1;
     }
     console.error(`turngym: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}`);
     return 1;

@@ -17,6 +17,7 @@ interface RunOptions {
   json?: boolean;
   import: string[];
   baseUrl?: string;
+  agentTimeout?: number;
 }
 
 /** The JSON summary `turngym run --json` prints. */
@@ -67,12 +68,13 @@ export function runCommand(program: Command): void {
     .option('--json', 'print a JSON summary instead of transcripts')
     .option('--import <module>', 'import a module that registers envs (repeatable)', collect, [])
     .option('--base-url <url>', 'openai:MODEL agents: the endpoint root (API key from $TURNGYM_API_KEY or $OPENAI_API_KEY)')
+    .option('--agent-timeout <ms>', 'remote agents: how long to wait for each action (ws://: default 120000; openai:: each request, default 60000, retried)', integer('--agent-timeout', { min: 1 }))
     .action(async (options: RunOptions) => {
       await importModules(options.import);
       const kwargs = { ...options.kwargs, ...(options.difficulty !== undefined ? { difficulty: options.difficulty } : {}) };
       const env = await make(options.env, kwargs, { maxTurns: options.maxTurns, recordTo: options.record });
       const apiKey = process.env.TURNGYM_API_KEY ?? process.env.OPENAI_API_KEY;
-      const agent = await createAgent(options.agent, { seed: options.seed, baseUrl: options.baseUrl, apiKey });
+      const agent = await createAgent(options.agent, { seed: options.seed, baseUrl: options.baseUrl, apiKey, timeoutMs: options.agentTimeout });
       const transcripts: Transcript[] = [];
       try {
         for (let episode = 0; episode < options.episodes; episode++) {

@@ -27,6 +27,8 @@ export type ErrorCode =
   | 'CHECK_FAILED'
   /** A remote agent (agent server, LLM endpoint) failed to produce an action. */
   | 'AGENT_FAILURE'
+  /** Nothing answered at a server's address (nothing listens there, the host does not resolve): check the address, start the server. */
+  | 'UNREACHABLE'
   /** A policy checkpoint is missing, corrupted, or does not match its own config. */
   | 'BAD_CHECKPOINT'
   /** The policy's backend ran out of memory (the wasm heap holds at most 4 GB). */

@@ -12,18 +12,25 @@ import WebSocket, { WebSocketServer } from 'ws';
 import type { Observation, ResetInfo, StepInfo } from '../../envs/env.js';
 import { describeError, TurngymError } from '../../envs/errors.js';
 import type { Agent, AgentAction, EpisodeStart } from '../agent.js';
-import { AgentReply, AgentRequest, PROTOCOL_PATH, toolsToWire, type WireErrorCode, type WireObservation, type WireTool } from './protocol.js';
+import { AgentReply, AgentRequest, endpointUrl, PROTOCOL_PATH, toolsToWire, type WireErrorCode, type WireObservation, type WireTool } from './protocol.js';
 import { isLoopback, listenOn } from './server.js';
+
+/** How long (ms) a {@link RemoteAgent} waits for each action unless told otherwise (`--agent-timeout`). */
+export const DEFAULT_ACT_TIMEOUT_MS = 120_000;
 
 /** Options of {@link RemoteAgent.connect}. */
 export interface RemoteAgentOptions {
-  /** How long (ms) to wait for each action. [default 120000] */
+  /** How long (ms) to wait for each action (`turngym run --agent-timeout`). [default 120000] */
   actTimeoutMs?: number;
   /** How long (ms) to wait for the connection. [default 10000] */
   connectTimeoutMs?: number;
 }
 
-/** An agent that lives in another process, reached over WebSocket. */
+/**
+ * An agent that lives in another process, reached over WebSocket. Each `act` waits at most `actTimeoutMs`
+ * (TIMEOUT); a reply whose id is not the id of the act waiting fails that act at once (AGENT_FAILURE naming both
+ * ids), as does an `error` the agent server sends without an id.
+ */
 export class RemoteAgent implements Agent {
   readonly name: string;
   private nextId = 1;
@@ -33,6 +40,8 @@ export class RemoteAgent implements Agent {
   private env = '';
   private tools: WireTool[] = [];
   private readonly waiting = new Map<number, { resolve(reply: AgentReply): void; reject(error: Error): void; timer: NodeJS.Timeout }>();
+  /** Ids of acts that timed out: their replies may still come, late, and are dropped. */
+  private readonly timedOut = new Set<number>();
 
   private constructor(
     private readonly socket: WebSocket,
@@ -45,18 +54,20 @@ export class RemoteAgent implements Agent {
     socket.on('close', () => this.failAll(`The agent server at ${url} closed the connection.`));
   }
 
-  /** Connects to an agent server. A URL without a path gets `/v1`. */
+  /**
+   * Connects to an agent server. A URL without a path gets `/v1`; a URL that is not ws:// is INVALID_OPTIONS,
+   * a server that cannot be reached UNREACHABLE.
+   */
   static async connect(url: string, options: RemoteAgentOptions = {}): Promise<RemoteAgent> {
-    const target = new URL(url);
-    if (target.pathname === '/' || target.pathname === '') target.pathname = PROTOCOL_PATH;
-    const socket = new WebSocket(target.href, { handshakeTimeout: options.connectTimeoutMs ?? 10_000, maxPayload: 64 * 1024 * 1024 });
+    const target = endpointUrl(url, 'an agent server');
+    const socket = new WebSocket(target, { handshakeTimeout: options.connectTimeoutMs ?? 10_000, maxPayload: 64 * 1024 * 1024 });
     await new Promise<void>((resolve, reject) => {
       socket.once('open', () => resolve());
       socket.once('error', (error) =>
-        reject(new TurngymError('AGENT_FAILURE', `Could not connect to the agent server at ${target.href}: ${describeError(error)}. Is it running?`)),
+        reject(new TurngymError('UNREACHABLE', `Could not connect to the agent server at ${target} (${describeError(error)}): is it running, and is that its address?`)),
       );
     });
-    return new RemoteAgent(socket, url, options.actTimeoutMs ?? 120_000);
+    return new RemoteAgent(socket, url, options.actTimeoutMs ?? DEFAULT_ACT_TIMEOUT_MS);
   }
 
   start(episode: EpisodeStart): void {
@@ -77,7 +88,14 @@ export class RemoteAgent implements Agent {
       }
       const timer = setTimeout(() => {
         this.waiting.delete(id);
-        reject(new TurngymError('TIMEOUT', `The agent server at ${this.url} did not answer within ${this.actTimeoutMs} ms.`));
+        this.timedOut.add(id);
+        if (this.timedOut.size > 1024) this.timedOut.delete(this.timedOut.values().next().value!);
+        reject(
+          new TurngymError(
+            'TIMEOUT',
+            `The agent server at ${this.url} did not answer act ${id} within ${this.actTimeoutMs} ms: make it answer every act, or wait longer (--agent-timeout MS).`,
+          ),
+        );
       }, this.actTimeoutMs);
       this.waiting.set(id, { resolve, reject, timer });
       this.socket.send(JSON.stringify(request));
@@ -114,7 +132,14 @@ export class RemoteAgent implements Agent {
     const id = (value as { id?: unknown } | null)?.id;
     const waiter = typeof id === 'number' ? this.waiting.get(id) : undefined;
     if (!waiter) {
-      if (this.waiting.size === 1 && !parsed.success) this.failAll(`The agent server at ${this.url} sent an invalid reply: ${parsed.error.issues[0]?.message}.`);
+      if (typeof id === 'number' && this.timedOut.delete(id)) return; // the late reply to an act that timed out
+      if (this.waiting.size === 0) return;
+      const expected = [...this.waiting.keys()].join(' or ');
+      if (parsed.success && parsed.data.type === 'error' && parsed.data.id === null) {
+        this.failAll(`The agent server at ${this.url} answered ${parsed.data.code}: ${parsed.data.message}`);
+      } else {
+        this.failAll(`The agent server at ${this.url} answered with id ${JSON.stringify(id)?.slice(0, 64) ?? '(none)'}, but the act waiting for its reply has id ${expected}: an agent server must echo the id of the act it answers.`);
+      }
       return;
     }
     this.waiting.delete(id as number);
@@ -185,6 +210,7 @@ export async function serveAgent(policy: (request: ActRequest) => ActDecision | 
     response.end(`turngym agent server: connect over WebSocket at ${PROTOCOL_PATH}`);
   });
   const wss = new WebSocketServer({ server: http, maxPayload: options.maxPayload ?? 16 * 1024 * 1024 });
+  wss.on('error', () => undefined); // the HTTP server's own errors, passed on: listenOn reports them
   wss.on('connection', (socket) => {
     socket.on('error', () => undefined);
     socket.on('message', async (data, isBinary) => {

@@ -9,7 +9,9 @@
  * are not valid JSON are not repaired: the env answers them with an error observation, as it would any
  * agent mistake. Rate limits (429), server errors (5xx), timeouts and network errors are retried with
  * exponential backoff (honouring Retry-After); other HTTP errors (400, 401, 404) fail at once with the
- * server's message. Token usage is summed into the transcript.
+ * server's message. What the user can fix is INVALID_OPTIONS (a base URL that is not http(s), a key refused
+ * with 401 or 403, a model or path not found, 404) or UNREACHABLE (no server at the base URL, after the
+ * retries); the rest is AGENT_FAILURE. Token usage is summed into the transcript.
  */
 import type { Observation, ToolSpec } from '../../envs/env.js';
 import { describeTools, toOpenAITools } from '../../envs/actions.js';
@@ -54,6 +56,14 @@ interface ChatCompletion {
 }
 
 const RETRYABLE = new Set([408, 409, 429, 500, 502, 503, 504]);
+/** Refusals the user fixes in the options, with what to check. */
+const REFUSED_FIX: Record<number, string> = {
+  401: 'Check the API key ($TURNGYM_API_KEY or $OPENAI_API_KEY).',
+  403: 'Check the API key ($TURNGYM_API_KEY or $OPENAI_API_KEY) and what it may use.',
+  404: 'Check the model name and the base URL (the root before /chat/completions, e.g. --base-url http://127.0.0.1:8000/v1).',
+};
+/** Network errors that mean nothing answers at the address. */
+const UNREACHABLE_CODES = new Set(['ECONNREFUSED', 'ENOTFOUND', 'EAI_AGAIN', 'EHOSTUNREACH', 'ENETUNREACH']);
 
 /** Plays episodes by asking a chat model for one tool call per turn. */
 export class OpenAIAgent implements Agent {
@@ -67,6 +77,9 @@ export class OpenAIAgent implements Agent {
 
   constructor(options: OpenAIAgentOptions) {
     if (!options.model) throw new TurngymError('INVALID_OPTIONS', 'openai: a model name is needed, e.g. --agent openai:gpt-4o-mini.');
+    if (options.baseUrl !== undefined && !/^https?:$/.test(URL.parse(options.baseUrl)?.protocol ?? '')) {
+      throw new TurngymError('INVALID_OPTIONS', `'${options.baseUrl.slice(0, 200)}' is not an endpoint URL: give its root before /chat/completions, e.g. --base-url http://127.0.0.1:8000/v1.`);
+    }
     this.options = {
       ...options,
       baseUrl: (options.baseUrl ?? 'https://api.openai.com/v1').replace(/\/+$/, ''),
@@ -128,6 +141,7 @@ export class OpenAIAgent implements Agent {
     let delay = this.options.retryDelayMs;
     for (let attempt = 0; ; attempt++) {
       let problem: string;
+      let unreachable = false;
       let wait = delay;
       try {
         const response = await fetch(url, { method: 'POST', headers, body, signal: AbortSignal.timeout(this.options.timeoutMs) });
@@ -146,15 +160,21 @@ export class OpenAIAgent implements Agent {
         }
         problem = `HTTP ${response.status}: ${errorText(text)}`;
         if (!RETRYABLE.has(response.status)) {
-          throw new TurngymError('AGENT_FAILURE', `${url} answered ${problem} (not retried: the request itself was refused).`);
+          const fix = REFUSED_FIX[response.status];
+          throw new TurngymError(fix ? 'INVALID_OPTIONS' : 'AGENT_FAILURE', `${url} answered ${problem} (not retried: the request itself was refused).${fix ? ` ${fix}` : ''}`);
         }
+        if (response.status === 429) problem += ' (rate-limited: wait and run again, or send fewer requests)';
         const retryAfter = Number(response.headers.get('retry-after'));
         if (Number.isFinite(retryAfter) && retryAfter >= 0) wait = Math.min(30_000, retryAfter * 1000);
       } catch (error) {
         if (TurngymError.is(error)) throw error;
-        problem = (error as Error).name === 'TimeoutError' ? `no answer within ${this.options.timeoutMs} ms` : describeError(error);
+        const cause = (error as { cause?: unknown }).cause;
+        unreachable = cause instanceof Error && UNREACHABLE_CODES.has((cause as NodeJS.ErrnoException).code ?? '');
+        if ((error as Error).name === 'TimeoutError') problem = `no answer within ${this.options.timeoutMs} ms (--agent-timeout MS waits longer)`;
+        else problem = cause instanceof Error ? cause.message || ((cause as NodeJS.ErrnoException).code ?? describeError(error)) : describeError(error);
       }
       if (attempt >= this.options.maxRetries) {
+        if (unreachable) throw new TurngymError('UNREACHABLE', `${url} could not be reached (${attempt + 1} tries; last: ${problem}): is the server running, and is --base-url its address?`);
         throw new TurngymError('AGENT_FAILURE', `${url} failed ${attempt + 1} times; last: ${problem}.`);
       }
       await new Promise((resolve) => setTimeout(resolve, wait));

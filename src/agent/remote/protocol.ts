@@ -15,12 +15,30 @@
 import { z } from 'zod';
 import { inputJsonSchema, toolJsonSchema } from '../../envs/actions.js';
 import type { EnvSpec, ToolSpec } from '../../envs/env.js';
-import type { ErrorCode } from '../../envs/errors.js';
+import { type ErrorCode, TurngymError } from '../../envs/errors.js';
 
 /** The protocol version this module speaks. */
 export const PROTOCOL_VERSION = 1;
 /** The URL path of protocol version 1. */
 export const PROTOCOL_PATH = '/v1';
+
+/**
+ * A protocol endpoint's URL from what a user writes (`what` names the server in the error): `ws://HOST:PORT`
+ * gets `/v1`; a URL that does not parse, or is not ws:// or wss://, is an INVALID_OPTIONS error.
+ */
+export function endpointUrl(url: string, what: string): string {
+  let parsed: URL | undefined;
+  try {
+    parsed = new URL(url);
+  } catch {
+    // reported below
+  }
+  if (parsed?.protocol !== 'ws:' && parsed?.protocol !== 'wss:') {
+    throw new TurngymError('INVALID_OPTIONS', `'${url.slice(0, 200)}' is not the URL of ${what}: write ws://HOST:PORT (or wss://), e.g. ws://127.0.0.1:8765.`);
+  }
+  if (parsed.pathname === '/' || parsed.pathname === '') parsed.pathname = PROTOCOL_PATH;
+  return parsed.href;
+}
 
 /** Error codes on the wire. */
 export const WIRE_ERROR_CODES = [

@@ -12,6 +12,7 @@ import { make } from '../../../src/envs/registry.js';
 import '../../../src/envs/builtin.js';
 import { ROOT, runCli } from '../../cli/helpers.js';
 import { RawClient } from './helpers.js';
+import { closedPort, withPortInUse } from './servers.js';
 import { ensureTestPython } from '../../setup/python.js';
 
 const GUESS = 'puzzle/guess-number-v0';
@@ -58,6 +59,19 @@ describe('remote agents', () => {
     expect(result.stderr).toBe('');
     // The example plays by bisection, so it always finds the number within the horizon at difficulty 4.
     expect(JSON.parse(result.stdout)).toMatchObject({ env: GUESS, agent: url.replace('/v1', ''), episodes: 3, success_rate: 1 });
+  });
+
+  it('the TypeScript example says in one line what to do when its port is in use (exit code 2)', async () => {
+    await withPortInUse(async (port) => {
+      const { code, stderr } = await new Promise<{ code: number | null; stderr: string }>((resolve) => {
+        const child = spawn(process.execPath, ['--import', 'tsx', 'examples/agent-server.ts', '--port', String(port)], { cwd: ROOT, stdio: ['ignore', 'ignore', 'pipe'] });
+        let output = '';
+        child.stderr.on('data', (chunk: Buffer) => (output += chunk.toString()));
+        child.on('close', (exitCode) => resolve({ code: exitCode, stderr: output }));
+      });
+      expect(code).toBe(2);
+      expect(stderr).toBe(`agent server: Cannot listen on 127.0.0.1:${port}: the port is in use (another server?). Stop what holds it, or choose another port (--port; 0 takes any free one).\n`);
+    });
   });
 
   it('turngym run drives the Python example agent server', async () => {
@@ -125,10 +139,69 @@ describe('remote agents', () => {
     client.close();
   });
 
-  it('fails clearly when no agent server is listening', async () => {
-    const result = await runCli(['run', '--env', GUESS, '--agent', 'ws://127.0.0.1:9']);
+  it('says in one line what to do when no agent server is listening, or the URL is not one (exit code 2)', async () => {
+    const port = await closedPort();
+    const result = await runCli(['run', '--env', GUESS, '--agent', `ws://127.0.0.1:${port}`]);
+    expect(result.code).toBe(2);
+    expect(result.stderr).toBe(`turngym: Could not connect to the agent server at ws://127.0.0.1:${port}/v1 (connect ECONNREFUSED 127.0.0.1:${port}): is it running, and is that its address?\n`);
+    const bad = await runCli(['run', '--env', GUESS, '--agent', 'ws://127.0.0.1:port']);
+    expect(bad.code).toBe(2);
+    expect(bad.stderr).toBe("turngym: 'ws://127.0.0.1:port' is not the URL of an agent server: write ws://HOST:PORT (or wss://), e.g. ws://127.0.0.1:8765.\n");
+  });
+});
+
+describe('an agent server that misbehaves', () => {
+  /** A real agent server over a real socket whose every reply to an act is `answer(act)` (nothing when undefined). */
+  async function misbehaving(answer: (act: { id: number }) => unknown): Promise<string> {
+    const wss = new WebSocketServer({ port: 0, host: '127.0.0.1' });
+    await new Promise((resolve) => wss.once('listening', resolve));
+    wss.on('connection', (socket: WebSocket) =>
+      socket.on('message', (data) => {
+        const reply = answer(JSON.parse(data.toString()));
+        if (reply !== undefined) socket.send(JSON.stringify(reply));
+      }),
+    );
+    closers.push(() => new Promise((resolve) => wss.close(() => resolve())));
+    return `ws://127.0.0.1:${(wss.address() as { port: number }).port}`;
+  }
+
+  it('that answers with another id fails the run at once, naming both ids', async () => {
+    const url = await misbehaving((act) => ({ type: 'action', id: act.id + 7, action: 'guess(1)' }));
+    const result = await runCli(['run', '--env', GUESS, '--agent', url, '--agent-timeout', '600000']);
     expect(result.code).toBe(1);
-    expect(result.stderr).toContain('Could not connect to the agent server at ws://127.0.0.1:9/v1');
+    expect(result.stderr).toBe(`turngym: The agent server at ${url} answered with id 8, but the act waiting for its reply has id 1: an agent server must echo the id of the act it answers.\n`);
+  });
+
+  it('that never answers times out after --agent-timeout', async () => {
+    const url = await misbehaving(() => undefined);
+    const result = await runCli(['run', '--env', GUESS, '--agent', url, '--agent-timeout', '300']);
+    expect(result.code).toBe(1);
+    expect(result.stderr).toBe(`turngym: The agent server at ${url} did not answer act 1 within 300 ms: make it answer every act, or wait longer (--agent-timeout MS).\n`);
+  });
+
+  it('that answers an error without an id fails the run at once with its message', async () => {
+    const url = await misbehaving(() => ({ type: 'error', id: null, code: 'INVALID_JSON', message: 'The message is not valid JSON.' }));
+    const result = await runCli(['run', '--env', GUESS, '--agent', url, '--agent-timeout', '600000']);
+    expect(result.code).toBe(1);
+    expect(result.stderr).toBe(`turngym: The agent server at ${url} answered INVALID_JSON: The message is not valid JSON.\n`);
+  });
+
+  it('drops the late reply to an act that timed out, and the next act goes on', async () => {
+    let acts = 0;
+    const url = await misbehaving((act) => (++acts === 1 ? undefined : { type: 'action', id: act.id, action: 'guess(2)' }));
+    const agent = await RemoteAgent.connect(url, { actTimeoutMs: 200 });
+    closers.push(() => agent.close());
+    const env = await make(GUESS);
+    closers.push(() => env.close());
+    agent.start({ spec: env.spec, observation: { text: 'x' }, info: { seed: 1 } });
+    await expect(agent.act({ text: 'x' }, { seed: 1 })).rejects.toMatchObject({ code: 'TIMEOUT' });
+    expect(await agent.act({ text: 'x' }, { seed: 1 })).toEqual({ action: 'guess(2)' });
+  });
+
+  it('--agent-timeout is refused for an agent that runs in this process', async () => {
+    const result = await runCli(['run', '--env', GUESS, '--agent', 'oracle', '--agent-timeout', '1000']);
+    expect(result.code).toBe(2);
+    expect(result.stderr).toBe("turngym: An agent timeout (--agent-timeout) is for remote agents (ws://HOST:PORT, openai:MODEL); 'oracle' runs in this process.\n");
   });
 });
 

@@ -8,6 +8,7 @@ import { make } from '../../../src/envs/registry.js';
 import { Rng } from '../../../src/envs/task.js';
 import '../../../src/envs/builtin.js';
 import { runCli } from '../../cli/helpers.js';
+import { closedPort } from './servers.js';
 
 interface Recorded {
   status: number;
@@ -141,5 +142,49 @@ describe('OpenAIAgent', () => {
     expect(result.stderr).toBe('');
     expect(JSON.parse(result.stdout)).toMatchObject({ agent: 'openai:qwen2.5-7b-instruct', success_rate: 1, mean_turns: 4, usage: { prompt_tokens: 620, completion_tokens: 41 } });
     expect(replay.requests[0]!.headers.authorization).toBe('Bearer sk-cli');
+  });
+});
+
+describe('turngym run --agent openai:MODEL when the endpoint refuses or is not there', () => {
+  const run = (baseUrl: string) => runCli(['run', '--env', 'puzzle/guess-number-v0', '--episodes', '1', '--agent', 'openai:qwen2.5-7b-instruct', '--base-url', baseUrl]);
+
+  it('a key refused (401) says to check the key, in one line, exit code 2', async () => {
+    replay = await ReplayServer.start([{ status: 401, body: { error: { message: 'Incorrect API key provided.' } } }]);
+    const result = await run(replay.baseUrl);
+    expect(result.code).toBe(2);
+    expect(result.stderr).toBe(
+      `turngym: ${replay.baseUrl}/chat/completions answered HTTP 401: Incorrect API key provided. (not retried: the request itself was refused). Check the API key ($TURNGYM_API_KEY or $OPENAI_API_KEY).\n`,
+    );
+  });
+
+  it('a model or path not found (404) says to check the model and the base URL, in one line, exit code 2', async () => {
+    replay = await ReplayServer.start([{ status: 404, body: { error: { message: 'The model `qwen2.5-7b-instruct` does not exist.' } } }]);
+    const result = await run(replay.baseUrl);
+    expect(result.code).toBe(2);
+    expect(result.stderr).toBe(
+      `turngym: ${replay.baseUrl}/chat/completions answered HTTP 404: The model \`qwen2.5-7b-instruct\` does not exist. (not retried: the request itself was refused). Check the model name and the base URL (the root before /chat/completions, e.g. --base-url http://127.0.0.1:8000/v1).\n`,
+    );
+  });
+
+  it('a rate limit (429) that outlasts the retries is one line saying to wait, exit code 1', async () => {
+    replay = await ReplayServer.start(Array.from({ length: 5 }, () => ({ status: 429, headers: { 'retry-after': '0' }, body: { error: { message: 'Rate limit reached.' } } })));
+    const result = await run(replay.baseUrl);
+    expect(result.code).toBe(1);
+    expect(result.stderr).toBe(
+      `turngym: ${replay.baseUrl}/chat/completions failed 5 times; last: HTTP 429: Rate limit reached. (rate-limited: wait and run again, or send fewer requests).\n`,
+    );
+    expect(replay.requests).toHaveLength(5);
+  });
+
+  it('no server at the base URL is one line after the retries, exit code 2; a base URL that is not http(s) at once', async () => {
+    const port = await closedPort();
+    const result = await run(`http://127.0.0.1:${port}/v1`);
+    expect(result.code).toBe(2);
+    expect(result.stderr).toBe(
+      `turngym: http://127.0.0.1:${port}/v1/chat/completions could not be reached (5 tries; last: connect ECONNREFUSED 127.0.0.1:${port}): is the server running, and is --base-url its address?\n`,
+    );
+    const bad = await run('127.0.0.1:8000/v1');
+    expect(bad.code).toBe(2);
+    expect(bad.stderr).toBe("turngym: '127.0.0.1:8000/v1' is not an endpoint URL: give its root before /chat/completions, e.g. --base-url http://127.0.0.1:8000/v1.\n");
   });
 });
