@@ -21,6 +21,7 @@ import type { Action, Env, EnvSpec, ResetOptions, ResetResult, StepResult } from
 import { EnvClosedError, EpisodeEndedError, ResetNeededError, TurngymError, describeError } from '../../envs/errors.js';
 import {
   type ClientMessage,
+  endpointUrl,
   errorCodeOf,
   PROTOCOL_VERSION,
   type ServerMessage,
@@ -138,9 +139,12 @@ export class RemoteClient implements SessionChannel {
     this.sweeper.unref();
   }
 
-  /** Connects, says hello, and resolves once the server welcomed the client. */
+  /**
+   * Connects, says hello, and resolves once the server welcomed the client. A URL without a path gets `/v1`
+   * (`ws://127.0.0.1:8765` is `ws://127.0.0.1:8765/v1`); one that is not ws:// or wss:// is INVALID_OPTIONS.
+   */
   static async connect(url: string, options: RemoteClientOptions = {}): Promise<RemoteClient> {
-    const client = new RemoteClient(url, options);
+    const client = new RemoteClient(endpointUrl(url, 'a turngym server'), options);
     try {
       await client.open();
     } catch (error) {

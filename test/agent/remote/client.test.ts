@@ -77,6 +77,26 @@ async function connectTo(url: string, options: Parameters<typeof RemoteClient.co
   return client;
 }
 
+describe('RemoteClient.connect', () => {
+  it('adds /v1 to a URL without a path, as --agent ws://HOST:PORT does', async () => {
+    server = await serve({ port: 0 });
+    const client = await connectTo(`ws://127.0.0.1:${server.port}`);
+    expect(client.url).toBe(server.url);
+    expect(client.server).toBe('turngym 0.1.0');
+  });
+
+  it('refuses another path saying where the protocol is, and a URL that is not ws:// as INVALID_OPTIONS', async () => {
+    server = await serve({ port: 0 });
+    await expect(RemoteClient.connect(`ws://127.0.0.1:${server.port}/v2`, { reconnectAttempts: 0 })).rejects.toThrow(
+      `Could not connect to ws://127.0.0.1:${server.port}/v2: the server answered HTTP 404: This server speaks protocol 1 at /v1.`,
+    );
+    await expect(RemoteClient.connect(`http://127.0.0.1:${server.port}/v1`)).rejects.toMatchObject({
+      code: 'INVALID_OPTIONS',
+      message: `'http://127.0.0.1:${server.port}/v1' is not the URL of a turngym server: write ws://HOST:PORT (or wss://), e.g. ws://127.0.0.1:8765.`,
+    });
+  });
+});
+
 describe('RemoteEnv', () => {
   it('passes checkEnv', async () => {
     server = await serve({ port: 0 });
