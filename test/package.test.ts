@@ -1,18 +1,19 @@
 /**
  * The package as npm publishes it: `npm run build`, `npm pack`, and a small project that depends on the
- * packed turngym. The project's node_modules is laid out as a production install lays it out: turngym
- * unpacked from the tarball, and beside it every package the lock file installs for production (links into
- * this checkout's node_modules), none of the dev-only ones (their types must not be needed), plus tsx, which
- * a project whose env modules are TypeScript installs itself.
+ * packed turngym. The project's node_modules is laid out as a production install lays it out
+ * (test/production-install.ts): turngym unpacked from the tarball, and beside it the production packages,
+ * none of the dev-only ones (their types must not be needed), plus tsx, which a project whose env modules
+ * are TypeScript installs itself.
  */
 import { execFile } from 'node:child_process';
-import { existsSync, readFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { copyFile, mkdir, mkdtemp, readdir, symlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { dirname, join } from 'node:path';
+import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { ROOT } from './cli/helpers.js';
+import { linkProductionDependencies } from './production-install.js';
 
 const run = promisify(execFile);
 const manifest = JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8'));
@@ -55,13 +56,8 @@ beforeAll(async () => {
   const modules = join(project, 'node_modules');
   await mkdir(join(modules, 'turngym'), { recursive: true });
   await run('tar', ['-xzf', join(project, packed!.filename), '-C', join(modules, 'turngym'), '--strip-components=1']);
-  const lock = JSON.parse(readFileSync(join(ROOT, 'package-lock.json'), 'utf8')) as { packages: Record<string, { dev?: boolean }> };
-  for (const [path, entry] of Object.entries(lock.packages)) {
-    const topLevel = path.startsWith('node_modules/') && !path.slice('node_modules/'.length).includes('node_modules/');
-    if (!topLevel || (entry.dev && path !== 'node_modules/tsx') || !existsSync(join(ROOT, path))) continue;
-    await mkdir(dirname(join(project, path)), { recursive: true });
-    await symlink(join(ROOT, path), join(project, path));
-  }
+  await linkProductionDependencies(project);
+  await symlink(join(ROOT, 'node_modules', 'tsx'), join(modules, 'tsx'));
   await writeFile(join(project, 'package.json'), JSON.stringify({ name: 'consumer', private: true, type: 'module', dependencies: { turngym: `file:${packed!.filename}`, tsx: '*' } }));
 }, 300_000);
 
