@@ -12,7 +12,7 @@ import WebSocket, { WebSocketServer } from 'ws';
 import type { Observation, ResetInfo, StepInfo } from '../../envs/env.js';
 import { describeError, TurngymError } from '../../envs/errors.js';
 import type { Agent, AgentAction, EpisodeStart } from '../agent.js';
-import { AgentReply, AgentRequest, endpointUrl, PROTOCOL_PATH, toolsToWire, type WireErrorCode, type WireObservation, type WireTool } from './protocol.js';
+import { AgentReply, AgentRequest, describeIssues, endpointUrl, PROTOCOL_PATH, toolsToWire, type WireErrorCode, type WireObservation, type WireTool } from './protocol.js';
 import { isLoopback, listenOn } from './server.js';
 
 /** How long (ms) a {@link RemoteAgent} waits for each action unless told otherwise (`--agent-timeout`). */
@@ -146,8 +146,7 @@ export class RemoteAgent implements Agent {
     clearTimeout(waiter.timer);
     if (parsed.success) waiter.resolve(parsed.data);
     else {
-      const problems = parsed.error.issues.slice(0, 3).map((issue) => `${issue.path.join('.') || '(message)'}: ${issue.message}`);
-      waiter.reject(new TurngymError('AGENT_FAILURE', `The agent server at ${this.url} sent an invalid reply (${problems.join('; ')}); expected {"type": "action", "id", "action"}.`));
+      waiter.reject(new TurngymError('AGENT_FAILURE', `The agent server at ${this.url} sent an invalid reply (${describeIssues(parsed.error.issues, 3)}); expected {"type": "action", "id", "action"}.`));
     }
   }
 
@@ -225,7 +224,7 @@ export async function serveAgent(policy: (request: ActRequest) => ActDecision | 
       }
       const parsed = AgentRequest.safeParse(value);
       const id = (value as { id?: unknown } | null)?.id;
-      if (!parsed.success) return fail(id, 'VALIDATION_ERROR', `Expected an act message: ${parsed.error.issues[0]?.path.join('.')}: ${parsed.error.issues[0]?.message}.`);
+      if (!parsed.success) return fail(id, 'VALIDATION_ERROR', `Expected an act message: ${describeIssues(parsed.error.issues, 1)}.`);
       const { type: _type, id: requestId, ...request } = parsed.data;
       try {
         const decision = await policy(request);

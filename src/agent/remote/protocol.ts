@@ -57,6 +57,18 @@ export type WireErrorCode = (typeof WIRE_ERROR_CODES)[number];
 // ---------------------------------------------------------------------------------------------------------
 // Shared pieces
 
+/**
+ * A message (or an object a peer writes inside one): closed, so a field the protocol does not define is
+ * refused with the fields it does define (a misspelt `seeed` fails loudly instead of being ignored).
+ */
+function closedObject<Shape extends z.ZodRawShape>(shape: Shape) {
+  const known = Object.keys(shape).join(', ');
+  return z.strictObject(shape, {
+    error: (issue) =>
+      issue.code === 'unrecognized_keys' ? `unknown field${issue.keys.length > 1 ? 's' : ''} ${issue.keys.map((key) => JSON.stringify(key).slice(0, 66)).join(', ')}; the fields are ${known}` : undefined,
+  });
+}
+
 const RequestId = z
   .union([z.string().max(128), z.number().int()])
   .describe('Client-chosen request id (a string of at most 128 characters, or an integer); echoed in the reply.');
@@ -106,20 +118,20 @@ export const WireSpecSchema = z
   })
   .describe('An environment\'s static description.');
 
-export const UsageSchema = z.object({ prompt_tokens: z.number().int().min(0), completion_tokens: z.number().int().min(0) });
+export const UsageSchema = closedObject({ prompt_tokens: z.number().int().min(0), completion_tokens: z.number().int().min(0) });
 
 // ---------------------------------------------------------------------------------------------------------
 // Client -> server
 
-export const HelloMessage = z.object({
+export const HelloMessage = closedObject({
   type: z.literal('hello'),
   id: RequestId,
   protocol: z.literal(PROTOCOL_VERSION).describe('Protocol version; the server answers an unsupported version with VALIDATION_ERROR.'),
   role: z.enum(['agent', 'trainer']).describe('`trainer` may read ground truth and needs the server\'s token; `agent` never can.'),
   token: z.string().max(1024).optional().describe('The server\'s token; required for every role when the server has one.'),
 });
-export const ListMessage = z.object({ type: z.literal('list'), id: RequestId });
-export const MakeMessage = z.object({
+export const ListMessage = closedObject({ type: z.literal('list'), id: RequestId });
+export const MakeMessage = closedObject({
   type: z.literal('make'),
   id: RequestId,
   env: z.string().max(256).describe('A registered env id, e.g. "puzzle/guess-number-v0".'),
@@ -128,22 +140,22 @@ export const MakeMessage = z.object({
     .optional()
     .describe('Keyword arguments: only those `list` shows for this env and role (the env\'s remote kwargs, within their bounds); the operator sets the rest.'),
 });
-export const ResetMessage = z.object({
+export const ResetMessage = closedObject({
   type: z.literal('reset'),
   id: RequestId,
   session: SessionId,
   seed: z.number().int().min(Number.MIN_SAFE_INTEGER).max(Number.MAX_SAFE_INTEGER).optional(),
   options: z.record(z.string(), z.unknown()).optional().describe('Env options, e.g. {"difficulty": 3, "maxTurns": 8}.'),
 });
-export const StepMessage = z.object({ type: z.literal('step'), id: RequestId, session: SessionId, action: ActionSchema });
-export const CloseMessage = z.object({ type: z.literal('close'), id: RequestId, session: SessionId });
-export const AttachMessage = z.object({
+export const StepMessage = closedObject({ type: z.literal('step'), id: RequestId, session: SessionId, action: ActionSchema });
+export const CloseMessage = closedObject({ type: z.literal('close'), id: RequestId, session: SessionId });
+export const AttachMessage = closedObject({
   type: z.literal('attach'),
   id: RequestId,
   session: SessionId,
   resume_token: z.string().max(256).describe('The token from `made`; proves the session is yours.'),
 });
-export const GroundTruthRequest = z.object({ type: z.literal('ground_truth'), id: RequestId, session: SessionId });
+export const GroundTruthRequest = closedObject({ type: z.literal('ground_truth'), id: RequestId, session: SessionId });
 
 export const ClientMessage = z.discriminatedUnion('type', [
   HelloMessage,
@@ -178,7 +190,7 @@ export const LimitsSchema = z
   })
   .describe('The server\'s limits.');
 
-export const WelcomeMessage = z.object({
+export const WelcomeMessage = closedObject({
   type: z.literal('welcome'),
   id: RequestId,
   protocol: z.literal(PROTOCOL_VERSION),
@@ -186,7 +198,7 @@ export const WelcomeMessage = z.object({
   role: z.enum(['agent', 'trainer']),
   limits: LimitsSchema,
 });
-export const EnvsMessage = z.object({
+export const EnvsMessage = closedObject({
   type: z.literal('envs'),
   id: RequestId,
   envs: z.array(
@@ -200,21 +212,21 @@ export const EnvsMessage = z.object({
     }),
   ),
 });
-export const MadeMessage = z.object({
+export const MadeMessage = closedObject({
   type: z.literal('made'),
   id: RequestId,
   session: SessionId,
   spec: WireSpecSchema,
   resume_token: z.string().describe('Keep it: `attach` needs it to take the session over after a reconnect.'),
 });
-export const ObservationMessage = z.object({
+export const ObservationMessage = closedObject({
   type: z.literal('observation'),
   id: RequestId,
   session: SessionId,
   observation: ObservationSchema,
   info: Info.describe('Reset info: seed, difficulty, max_turns, ...'),
 });
-export const StepResultMessage = z.object({
+export const StepResultMessage = closedObject({
   type: z.literal('step_result'),
   id: RequestId,
   session: SessionId,
@@ -224,14 +236,14 @@ export const StepResultMessage = z.object({
   truncated: z.boolean().describe('The horizon cut the episode off before the task ended.'),
   info: Info.describe('Step info: error {code, message} for agent mistakes, success, tool, turn, episode, ...'),
 });
-export const ClosedMessage = z.object({ type: z.literal('closed'), id: RequestId, session: SessionId });
-export const ErrorMessage = z.object({
+export const ClosedMessage = closedObject({ type: z.literal('closed'), id: RequestId, session: SessionId });
+export const ErrorMessage = closedObject({
   type: z.literal('error'),
   id: RequestId.nullable().describe('The request\'s id, or null when the message could not be read.'),
   code: z.enum(WIRE_ERROR_CODES),
   message: z.string().describe('What was wrong and what to do.'),
 });
-export const AttachedMessage = z.object({
+export const AttachedMessage = closedObject({
   type: z.literal('attached'),
   id: RequestId,
   session: SessionId,
@@ -242,7 +254,7 @@ export const AttachedMessage = z.object({
     .nullable()
     .describe('The last reply the server produced for this session (a client matches it to a request whose reply was lost with the connection).'),
 });
-export const GroundTruthMessage = z.object({
+export const GroundTruthMessage = closedObject({
   type: z.literal('ground_truth'),
   id: RequestId,
   session: SessionId,
@@ -270,7 +282,7 @@ export type ErrorReply = z.infer<typeof ErrorMessage>;
 // ---------------------------------------------------------------------------------------------------------
 // turngym -> remote agent server, and back
 
-export const ActMessage = z.object({
+export const ActMessage = closedObject({
   type: z.literal('act'),
   id: RequestId,
   env: z.string().describe('The env id being played.'),
@@ -283,7 +295,7 @@ export const ActMessage = z.object({
 export const AgentRequest = z.discriminatedUnion('type', [ActMessage]);
 export type AgentRequest = z.infer<typeof AgentRequest>;
 
-export const ActionMessage = z.object({
+export const ActionMessage = closedObject({
   type: z.literal('action'),
   id: RequestId,
   action: ActionSchema,
@@ -295,6 +307,14 @@ export type AgentReply = z.infer<typeof AgentReply>;
 
 // ---------------------------------------------------------------------------------------------------------
 // Errors
+
+/** A message's schema problems as one line: `path: what is wrong` for each (the first `max`), `(message)` for the whole message. */
+export function describeIssues(issues: readonly { path: readonly PropertyKey[]; message: string }[], max: number): string {
+  return issues
+    .slice(0, max)
+    .map((issue) => `${issue.path.map(String).join('.') || '(message)'}: ${issue.message}`)
+    .join('; ');
+}
 
 /** How a thrown TurngymError's code is reported on the wire. */
 export function wireCodeOf(code: ErrorCode | undefined): WireErrorCode {

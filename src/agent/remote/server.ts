@@ -29,6 +29,7 @@ import { describeError, InvalidKwargsError, TurngymError } from '../../envs/erro
 import { list, make, remoteKwargs, remoteKwargsSchema, spec as registeredSpec, validateKwargs } from '../../envs/registry.js';
 import {
   ClientMessage,
+  describeIssues,
   PROTOCOL_PATH,
   PROTOCOL_VERSION,
   type ServerMessage,
@@ -862,8 +863,7 @@ function validationMessage(value: unknown, issues: readonly { path: PropertyKey[
   if (type === 'hello' && (value as Record<string, unknown>).protocol !== PROTOCOL_VERSION) {
     return `This server speaks protocol ${PROTOCOL_VERSION}; hello asked for ${JSON.stringify((value as Record<string, unknown>).protocol)?.slice(0, 32)}.`;
   }
-  const problems = issues.slice(0, 5).map((issue) => `${issue.path.map(String).join('.') || '(message)'}: ${issue.message}`);
-  return `Invalid ${type} message: ${problems.join('; ')}.`;
+  return `Invalid ${type} message: ${describeIssues(issues, 5)}.`;
 }
 
 async function withTimeout<T>(promise: Promise<T>, ms: number): Promise<T | undefined> {

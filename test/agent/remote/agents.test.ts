@@ -135,6 +135,12 @@ describe('remote agents', () => {
     expect(await client.reply(null)).toMatchObject({ type: 'error', code: 'INVALID_JSON' });
     expect(await client.request({ type: 'act', id: 5 })).toMatchObject({ type: 'error', id: 5, code: 'VALIDATION_ERROR' });
     const act = { type: 'act', id: 6, env: GUESS, episode: 'e', turn: 0, observation: { text: 'hi' }, info: {}, tools: [] };
+    expect(await client.request({ ...act, id: 7, temperature: 0.7 })).toEqual({
+      type: 'error',
+      id: 7,
+      code: 'VALIDATION_ERROR',
+      message: 'Expected an act message: (message): unknown field "temperature"; the fields are type, id, env, episode, turn, observation, info, tools.',
+    });
     expect(await client.request(act)).toEqual({ type: 'action', id: 6, action: 'guess(1)' });
     client.close();
   });
@@ -170,6 +176,15 @@ describe('an agent server that misbehaves', () => {
     const result = await runCli(['run', '--env', GUESS, '--agent', url, '--agent-timeout', '600000']);
     expect(result.code).toBe(1);
     expect(result.stderr).toBe(`turngym: The agent server at ${url} answered with id 8, but the act waiting for its reply has id 1: an agent server must echo the id of the act it answers.\n`);
+  });
+
+  it('that adds a field the protocol does not define fails the run, naming the fields it does', async () => {
+    const url = await misbehaving((act) => ({ type: 'action', id: act.id, action: 'guess(1)', thought: 'one is a fine start' }));
+    const result = await runCli(['run', '--env', GUESS, '--agent', url]);
+    expect(result.code).toBe(1);
+    expect(result.stderr).toBe(
+      `turngym: The agent server at ${url} sent an invalid reply ((message): unknown field "thought"; the fields are type, id, action, logprobs, usage); expected {"type": "action", "id", "action"}.\n`,
+    );
   });
 
   it('that never answers times out after --agent-timeout', async () => {

@@ -103,6 +103,22 @@ describe('RemoteServer', () => {
       expect(await client.request(deep)).toMatchObject({ code: 'VALIDATION_ERROR', message: 'The message is nested more than 64 levels deep; flatten it.' });
     });
 
+    it('refuses a field the protocol does not define, naming the fields it does', async () => {
+      const server = await start();
+      const client = await hello(server);
+      const session = await makeSession(client);
+      expect(await client.request({ type: 'reset', id: 'typo', session, seeed: 3 })).toEqual({
+        type: 'error',
+        id: 'typo',
+        code: 'VALIDATION_ERROR',
+        message: 'Invalid reset message: (message): unknown field "seeed"; the fields are type, id, session, seed, options.',
+      });
+      expect(await client.request({ type: 'list', id: 'extra', verbose: true, all: 1 })).toMatchObject({
+        code: 'VALIDATION_ERROR',
+        message: 'Invalid list message: (message): unknown fields "verbose", "all"; the fields are type, id.',
+      });
+    });
+
     it('maps an env bug to INTERNAL and keeps serving', async () => {
       const server = await start();
       const client = await hello(server);
