@@ -85,6 +85,7 @@ export interface ResetOptions {
   /**
    * Env-specific options, e.g. `{ difficulty: 3 }`, `{ maxTurns: 8 }` for the horizon wrapper, or
    * `{ split: 'train' | 'heldout' }` for task envs whose suite holds tasks out (see `TaskSuite.splitKey`).
+   * A key the env does not read is refused (see `Env.resetOptions`).
    */
   options?: Record<string, unknown>;
 }
@@ -121,6 +122,13 @@ export interface EnvSpec {
  */
 export interface Env {
   readonly spec: EnvSpec;
+  /**
+   * The keys of `reset({ options })` this env reads (a TaskEnv: `difficulty`, `split`; a wrapper adds its own,
+   * as the horizon wrapper adds `maxTurns`). An env that lists them has any other key refused by the wrapper
+   * stack (INVALID_OPTIONS naming these), so a misspelt option fails instead of being ignored; an env that
+   * leaves this out gets every key unchecked.
+   */
+  readonly resetOptions?: readonly string[];
   reset(options?: ResetOptions): Promise<ResetResult>;
   step(action: Action): Promise<StepResult>;
   close(): Promise<void>;

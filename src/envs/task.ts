@@ -222,12 +222,20 @@ export class ToolInputError extends Error {
   }
 }
 
+/** The reset options every {@link TaskEnv} reads. */
+export const TASK_RESET_OPTIONS: readonly string[] = ['difficulty', 'split'];
+
 /**
  * Base class of environments driven by a task suite and a set of tools. It owns seeding, difficulty,
  * action parsing and validation, and the privileged accessors; subclasses implement `callTool` (and
  * optionally `startEpisode` / `dispose` for resources such as isolates or browser contexts).
  */
 export abstract class TaskEnv<T extends Task> implements Env {
+  /**
+   * The reset options it reads (see `Env.resetOptions`): `difficulty` and `split`. A subclass whose
+   * `startEpisode` reads more lists them too, e.g. `override readonly resetOptions = [...TASK_RESET_OPTIONS, 'layout']`.
+   */
+  readonly resetOptions: readonly string[] = TASK_RESET_OPTIONS;
   protected task: T | undefined;
   private seeds: Rng | undefined;
 

@@ -18,6 +18,10 @@ export class Wrapper implements Env {
     return this.inner.spec;
   }
 
+  get resetOptions(): readonly string[] | undefined {
+    return this.inner.resetOptions;
+  }
+
   /** The bare env under every wrapper. */
   get unwrapped(): Env {
     return this.inner instanceof Wrapper ? this.inner.unwrapped : this.inner;
@@ -48,7 +52,9 @@ export class Wrapper implements Env {
 
 /**
  * Enforces the call order: `step` before the first `reset`, after the episode ended, or anything after
- * `close` is a typed error. Calls are serialised, so an env never sees two calls at once.
+ * `close` is a typed error. Calls are serialised, so an env never sees two calls at once. A reset option
+ * that no layer of the stack reads is an INVALID_OPTIONS error naming those they do (when the env lists
+ * its own, see `Env.resetOptions`).
  */
 export class OrderEnforcing extends Wrapper {
   private state: 'new' | 'running' | 'terminated' | 'truncated' | 'closed' = 'new';
@@ -58,6 +64,7 @@ export class OrderEnforcing extends Wrapper {
   override reset(options?: ResetOptions): Promise<ResetResult> {
     return this.serialise(async () => {
       if (this.state === 'closed') throw new EnvClosedError(this.spec.id);
+      checkResetOptions(this.spec.id, options?.options, this.resetOptions);
       const result = await this.inner.reset(options);
       this.state = 'running';
       return result;
@@ -106,6 +113,14 @@ export class OrderEnforcing extends Wrapper {
   }
 }
 
+function checkResetOptions(id: string, given: Record<string, unknown> | undefined, known: readonly string[] | undefined): void {
+  if (!given || !known) return;
+  const unknown = Object.keys(given).filter((key) => given[key] !== undefined && !known.includes(key));
+  if (unknown.length === 0) return;
+  const names = unknown.map((key) => JSON.stringify(key.slice(0, 64))).join(', ');
+  throw new TurngymError('INVALID_OPTIONS', `${id} reset: unknown option${unknown.length > 1 ? 's' : ''} ${names}; the options are ${known.join(', ')}.`);
+}
+
 /**
  * Truncates the episode after `maxTurns` steps (the spec's default; `reset({ options: { maxTurns } })` or
  * `setMaxTurns` change it, which is how horizon curricula act). Adds `info.turn` to every step.
@@ -121,6 +136,11 @@ export class HorizonLimit extends Wrapper {
     super(inner);
     assertTurns(maxTurns);
     this.episodeMaxTurns = maxTurns;
+  }
+
+  override get resetOptions(): readonly string[] | undefined {
+    const inner = this.inner.resetOptions;
+    return inner && [...inner, 'maxTurns'];
   }
 
   /** Changes the horizon from the next reset on. */

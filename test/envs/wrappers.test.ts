@@ -24,6 +24,19 @@ describe('OrderEnforcing', () => {
     await expect(env.reset()).rejects.toSatisfy((e) => TurngymError.is(e, 'ENV_CLOSED'));
   });
 
+  it('refuses a reset option no layer reads, naming those they do; an env that lists none is not checked', async () => {
+    const env = wrap(bare());
+    await expect(env.reset({ seed: 1, options: { difficulty: 2, horizon: 5 } })).rejects.toMatchObject({
+      code: 'INVALID_OPTIONS',
+      message: 'puzzle/guess-number-v0 reset: unknown option "horizon"; the options are difficulty, split, maxTurns.',
+    });
+    await expect(env.step('guess(1)')).rejects.toSatisfy((e) => TurngymError.is(e, 'RESET_NEEDED')); // no episode began
+    expect((await env.reset({ seed: 1, options: { difficulty: 2, maxTurns: 4, split: undefined } })).info).toMatchObject({ difficulty: 2, max_turns: 4 });
+
+    const unlisted = wrap(Object.assign(bare(), { resetOptions: undefined }));
+    expect((await unlisted.reset({ seed: 1, options: { anything: true } })).info).toMatchObject({ seed: 1 });
+  });
+
   it('serialises concurrent calls', async () => {
     const env = wrap(bare());
     await env.reset({ seed: 1 });

@@ -145,7 +145,10 @@ export const ResetMessage = closedObject({
   id: RequestId,
   session: SessionId,
   seed: z.number().int().min(Number.MIN_SAFE_INTEGER).max(Number.MAX_SAFE_INTEGER).optional(),
-  options: z.record(z.string(), z.unknown()).optional().describe('Env options, e.g. {"difficulty": 3, "maxTurns": 8}.'),
+  options: z
+    .record(z.string(), z.unknown())
+    .optional()
+    .describe('Env options, e.g. {"difficulty": 3, "maxTurns": 8, "split": "train"}; an option the env does not read is refused (VALIDATION_ERROR naming those it reads).'),
 });
 export const StepMessage = closedObject({ type: z.literal('step'), id: RequestId, session: SessionId, action: ActionSchema });
 export const CloseMessage = closedObject({ type: z.literal('close'), id: RequestId, session: SessionId });

@@ -127,6 +127,11 @@ describe('RemoteEnv', () => {
     expect(error).toBeInstanceOf(RemoteError);
     expect(error).toMatchObject({ code: 'INVALID_OPTIONS', wireCode: 'VALIDATION_ERROR', message: `${GUESS}: difficulty must be an integer from 1 to 12, got 99` });
     await expect(env.fetchGroundTruth()).rejects.toMatchObject({ wireCode: 'UNAUTHORIZED' });
+    await expect(env.reset({ options: { dificulty: 3 } })).rejects.toMatchObject({
+      code: 'INVALID_OPTIONS',
+      wireCode: 'VALIDATION_ERROR',
+      message: `${GUESS} reset: unknown option "dificulty"; the options are difficulty, split, maxTurns.`,
+    });
   });
 
   it('answers an action over the size limit with ACTION_TOO_LARGE and counts the turn', async () => {
