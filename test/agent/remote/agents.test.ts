@@ -194,7 +194,12 @@ describe('an agent server that misbehaves', () => {
     expect(result.stderr).toBe(`turngym: The agent server at ${url} did not answer act 1 within 300 ms: make it answer every act, or wait longer (--agent-timeout MS).\n`);
   });
 
-  it('that answers an error without an id fails the run at once with its message', async () => {
+  it('that answers an error, with the act\'s id or without one, fails the run at once with its message in one line', async () => {
+    const failing = await misbehaving((act) => ({ type: 'error', id: act.id, code: 'INTERNAL', message: 'The policy failed: out of memory' }));
+    const failed = await runCli(['run', '--env', GUESS, '--agent', failing]);
+    expect(failed.code).toBe(1);
+    expect(failed.stderr).toBe('turngym: The agent server answered INTERNAL: The policy failed: out of memory\n');
+
     const url = await misbehaving(() => ({ type: 'error', id: null, code: 'INVALID_JSON', message: 'The message is not valid JSON.' }));
     const result = await runCli(['run', '--env', GUESS, '--agent', url, '--agent-timeout', '600000']);
     expect(result.code).toBe(1);
