@@ -74,7 +74,11 @@ export function runCommand(program: Command): void {
       const kwargs = { ...options.kwargs, ...(options.difficulty !== undefined ? { difficulty: options.difficulty } : {}) };
       const env = await make(options.env, kwargs, { maxTurns: options.maxTurns, recordTo: options.record });
       const apiKey = process.env.TURNGYM_API_KEY ?? process.env.OPENAI_API_KEY;
-      const agent = await createAgent(options.agent, { seed: options.seed, baseUrl: options.baseUrl, apiKey, timeoutMs: options.agentTimeout });
+      // An agent that cannot be reached must not leave the env (a browser, an isolate) open behind it.
+      const agent = await createAgent(options.agent, { seed: options.seed, baseUrl: options.baseUrl, apiKey, timeoutMs: options.agentTimeout }).catch(async (error: unknown) => {
+        await env.close();
+        throw error;
+      });
       const transcripts: Transcript[] = [];
       try {
         for (let episode = 0; episode < options.episodes; episode++) {
