@@ -43,9 +43,8 @@ const COVERAGE: Record<string, Coverage> = {
   // Into the test's project ($PROJECT), where the training commands below compare against it.
   'npm start': { run: 'budget', extra: `-- ${TINY_TRAIN} --out "$PROJECT/runs/quickstart"` },
   'npm test': { run: 'never', why: 'it is the whole test suite, of which this file is a part' },
-  // TODO(issue 36): inside the checkout this failed with "'puzzle/guess-number-v0' is already registered" (the
-  // CLI from dist/ and the example importing turngym from source); another engineer is fixing that bug, and
-  // this test fails until the fix is in.
+  // Inside the checkout this once failed with "'puzzle/guess-number-v0' is already registered" (the CLI from
+  // dist/, the example importing turngym from source); fixed in 35583d9, and this run keeps it fixed.
   'npx turngym run --import ./examples/custom-env.ts --env example/safe-v0 --agent oracle --episodes 3': { run: 'verbatim' },
   'npx turngym sft --env puzzle/guess-number-v0 --out runs/sft': { run: 'budget', extra: '--episodes 16 --steps 4 --eval-episodes 4 --layers 1 --width 32 --heads 2 --context 160' },
   'npx turngym train --env puzzle/guess-number-v0 --init runs/sft --steps 30 --advantage igpo --entropy-control clip-cov --curriculum \'{"kind":"scaling-inter","stages":[5,8,10],"every":10}\' --out runs/rl':
