@@ -44,7 +44,7 @@ function describeEnv(s: RegisteredSpec): string {
   const schema = inputJsonSchema(s.kwargs) as { properties?: Record<string, JsonField>; required?: string[] };
   const remote = (inputJsonSchema(remoteKwargsSchema(s.id)) as { properties?: Record<string, JsonField> }).properties ?? {};
   const fields = Object.entries(schema.properties ?? {});
-  lines.push('', `kwargs (a JSON object: --kwargs for run, sft and eval; --env-kwargs for train; [remote]: a client of turngym serve may set it too):`);
+  lines.push('', `kwargs (a JSON object: --kwargs for run, sft, eval and train; [remote]: a client of turngym serve may set it too):`);
   if (fields.length === 0) lines.push('  (none)');
   const width = Math.max(0, ...fields.map(([name, field]) => `${name} ${typeOf(field)}`.length));
   for (const [name, field] of fields) {

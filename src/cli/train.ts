@@ -8,7 +8,7 @@
  *   turngym train --preset quickstart --overwrite        # start over in a run directory that holds a run
  */
 import { readFile } from 'node:fs/promises';
-import type { Command } from 'commander';
+import { type Command, Option } from 'commander';
 import { parseTrainConfig, trainConfigSchema } from '../rl/config.js';
 import { PRESETS } from '../rl/presets.js';
 import { RunDirectory } from '../rl/run-directory.js';
@@ -25,9 +25,15 @@ export function trainCommand(program: Command): void {
     .option('--config <file>', 'JSON file of training options (flags given here override it)')
     .option('--resume <dir>', "continue the run in DIR from its latest checkpoint (with the run's own config)")
     .option('--overwrite', 'start a new run in --out even if it holds one: deletes that run (its config, metrics, trajectories, checkpoints, report) first')
-    .option('--import <module>', 'import a module that registers envs (repeatable)', collect, []);
+    .option('--import <module>', 'import a module that registers envs (repeatable)', collect, [])
+    .addOption(new Option('--env-kwargs <json>', 'the old name of --kwargs (deprecated)').hideHelp());
   addSchemaOptions(command, trainConfigSchema, ['import']);
   command.action(async (flags: Record<string, unknown>) => {
+    if (flags.envKwargs !== undefined) {
+      if (flags.kwargs !== undefined) throw new UsageError('Give --kwargs only: --env-kwargs is its old name.');
+      console.error('turngym train: --env-kwargs is now --kwargs, as in run, sft and eval; the old name goes in a later release.');
+      flags.kwargs = flags.envKwargs;
+    }
     const given = readSchemaOptions(flags, trainConfigSchema, ['import']);
     if ((flags.import as string[]).length > 0) given.import = flags.import;
     let base: Record<string, unknown> = {};

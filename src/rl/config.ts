@@ -15,7 +15,7 @@ export const trainConfigSchema = z
   .object({
     // --- What to train on ---------------------------------------------------------------------------
     env: z.string().default('search/multihop-v0').describe('Environment id to train on'),
-    envKwargs: z.record(z.string(), z.unknown()).default({}).describe('Keyword arguments for make(env, kwargs), as JSON'),
+    kwargs: z.record(z.string(), z.unknown()).default({}).describe('Keyword arguments for make(env, kwargs), as JSON (the same --kwargs as run, sft and eval)'),
     difficulty: z.number().int().optional().describe('Task difficulty of training episodes (default: the env default)'),
     import: z.array(z.string()).default([]).describe('Modules that register envs (custom environments); repeatable on the command line'),
     remote: z
@@ -144,13 +144,23 @@ export type TrainConfig = z.output<typeof trainConfigSchema>;
 export type { TrainOptions } from './train-options.js';
 
 /**
+ * Options under names of earlier releases, under today's: `envKwargs` (in a run's config.json written before
+ * it was renamed, and in options objects) is `kwargs`. Accepted for one release; given both, `kwargs` wins.
+ */
+function upgradeOptionNames(options: unknown): unknown {
+  if (typeof options !== 'object' || options === null || !('envKwargs' in options)) return options;
+  const { envKwargs, ...rest } = options as Record<string, unknown>;
+  return 'kwargs' in rest ? rest : { ...rest, kwargs: envKwargs };
+}
+
+/**
  * Validates training options (`train()`'s, or a preset, config file and flags merged by `turngym train`) and
  * fills in the defaults. Bad options are a `TurngymError` (`INVALID_OPTIONS`) whose one-line message names
  * each option, as `name` spells it (the option itself for the API, its flag for the command line), and says
  * what is wrong with it.
  */
 export function parseTrainConfig(options: unknown, name: (option: string) => string = (option) => option): TrainConfig {
-  const parsed = trainConfigSchema.safeParse(options);
+  const parsed = trainConfigSchema.safeParse(upgradeOptionNames(options));
   if (parsed.success) return parsed.data;
   const problems = parsed.error.issues.map((issue) => {
     if (issue.code === 'unrecognized_keys') return `unknown option${issue.keys.length === 1 ? '' : 's'} ${issue.keys.map(name).join(', ')}`;

@@ -12,7 +12,7 @@ export interface Preset {
 /** Settings shared by the search presets: 1- and 2-hop questions over a small knowledge base. */
 const search: TrainOptions = {
   env: 'search/multihop-v0',
-  envKwargs: { size: 300 },
+  kwargs: { size: 300 },
   difficulty: 1,
   model: { layers: 2, width: 128, heads: 4, contextLength: 320 },
 };

@@ -17,11 +17,11 @@ export interface TrainOptions {
    */
   env?: Input['env'];
   /**
-   * Keyword arguments for make(env, kwargs), as JSON.
+   * Keyword arguments for make(env, kwargs), as JSON (the same --kwargs as run, sft and eval).
    *
    * @defaultValue `{}`
    */
-  envKwargs?: Input['envKwargs'];
+  kwargs?: Input['kwargs'];
   /**
    * Task difficulty of training episodes (default: the env default).
    */

@@ -94,7 +94,7 @@ export async function train(options: TrainOptions & RunDirectoryChoice, hooks: T
   const envSpec = specOf(config.env);
   const curriculum: Curriculum = config.curriculum ?? { kind: 'fixed', maxTurns: envSpec.maxTurns };
   const lossConfig = lossConfigSchema.parse(pick(config, Object.keys(lossConfigSchema.shape)));
-  const kwargs = { ...config.envKwargs, ...(config.difficulty !== undefined ? { difficulty: config.difficulty } : {}) };
+  const kwargs = { ...config.kwargs, ...(config.difficulty !== undefined ? { difficulty: config.difficulty } : {}) };
   if (config.evalSamples > 1 && config.evalTemperature === 0) {
     throw new TurngymError('INVALID_OPTIONS', `--eval-samples ${config.evalSamples} at --eval-temperature 0 would play the same greedy episode ${config.evalSamples} times; set --eval-temperature above 0 (e.g. the rollout temperature, ${config.temperature}).`);
   }

@@ -52,3 +52,22 @@ describe('turngym train --out', () => {
     expect(await readdir(join(out, 'checkpoints'))).toEqual(['latest.json', 'step-000001']);
   });
 });
+
+describe('turngym train --kwargs', () => {
+  it('takes the env kwargs as --kwargs, as run, sft and eval do; --env-kwargs still works for a release, with a notice', async () => {
+    const [kwargs, old, both] = await Promise.all([
+      runCli(['train', ...TINY, '--kwargs', '{"colour":1}', '--steps', '1', '--out', join(tmpdir(), 'turngym-never-written-kwargs')], { timeoutMs: 120_000 }),
+      runCli(['train', ...TINY, '--env-kwargs', '{"colour":1}', '--steps', '1', '--out', join(tmpdir(), 'turngym-never-written-kwargs')], { timeoutMs: 120_000 }),
+      runCli(['train', ...TINY, '--env-kwargs', '{}', '--kwargs', '{}'], { timeoutMs: 120_000 }),
+    ]);
+    // Both reach make(), which names the unknown kwarg: the flag was read.
+    for (const result of [kwargs, old]) {
+      expect(result.code).toBe(2);
+      expect(result.stderr).toContain("turngym: Invalid arguments for 'puzzle/guess-number-v0':\n  - colour: unknown argument; 'puzzle/guess-number-v0' accepts 'difficulty'\n");
+    }
+    expect(old.stderr).toContain('turngym train: --env-kwargs is now --kwargs, as in run, sft and eval; the old name goes in a later release.\n');
+    expect(kwargs.stderr).not.toContain('--env-kwargs');
+    expect(both.code).toBe(2);
+    expect(lastLine(both.stderr)).toBe('turngym: Give --kwargs only: --env-kwargs is its old name.');
+  });
+});

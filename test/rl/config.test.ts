@@ -19,3 +19,11 @@ describe('trainConfigSchema', () => {
     expect(parseTrainConfig({})).toMatchObject({ steps: 50, out: 'runs/latest' });
   });
 });
+
+describe('option names of earlier releases', () => {
+  it("reads envKwargs (a run's config.json written before the rename) as kwargs; kwargs wins when both are given", () => {
+    expect(parseTrainConfig({ envKwargs: { size: 40 } }).kwargs).toEqual({ size: 40 });
+    expect(parseTrainConfig({ envKwargs: { size: 40 }, kwargs: { size: 80 } }).kwargs).toEqual({ size: 80 });
+    expect(parseTrainConfig({}).kwargs).toEqual({});
+  });
+});
