@@ -16,6 +16,7 @@ import { z } from 'zod';
 import { formatSuccessRate } from '../agent/agent.js';
 import { BACKENDS, type BackendName, initBackend } from '../agent/policy/backend.js';
 import { loadCheckpoint } from '../agent/policy/checkpoint.js';
+import { checkpointOf } from '../rl/run-directory.js';
 import { comparePaired, type EpisodeOutcome, indicesByKind, kindsWithVariants, type PairedComparison, summarizeByKind } from '../agent/policy/paired.js';
 import { type EvaluationReport, evaluatePolicy, HELDOUT_SEED_BASE } from '../agent/policy/sft.js';
 import { SPLITS, type Split } from '../envs/task.js';
@@ -45,7 +46,7 @@ export function evalCommand(program: Command): void {
   program
     .command('eval')
     .description('evaluate a policy checkpoint: success rate, mean return and mean turns')
-    .requiredOption('--checkpoint <dir>', 'checkpoint directory (from turngym sft or train)')
+    .requiredOption('--checkpoint <dir>', 'checkpoint directory (from turngym sft or train), or a run directory: its latest checkpoint')
     .requiredOption('--env <id>', 'environment id')
     .option(
       '--baseline <path>',
@@ -69,6 +70,8 @@ export function evalCommand(program: Command): void {
         throw new UsageError(`--samples ${flags.samples} plays each task ${flags.samples} times, which only differs when sampling: add --temperature (e.g. the temperature the policy was trained at).`);
       }
       await importModules(flags.import);
+      // A run directory stands for its latest checkpoint; resolved first, so a wrong path fails at once.
+      const checkpoint = await checkpointOf(flags.checkpoint);
       await initBackend(flags.backend as BackendName | 'auto');
       const kwargs = { ...flags.kwargs, ...(flags.difficulty !== undefined ? { difficulty: flags.difficulty } : {}) };
       // The labels the breakdown groups by: each task's kind, or with --by-variant its kind and variant.
@@ -98,7 +101,7 @@ export function evalCommand(program: Command): void {
       const savedBaseline = flags.baseline === undefined ? undefined : await readSavedBaseline(flags.baseline);
       const tasks = { env: flags.env, kwargs, episodes: flags.episodes, samples: flags.samples, first_seed: flags.seed, split: flags.split, temperature: flags.temperature };
       if (savedBaseline) checkSameTasks(flags.baseline!, savedBaseline, flags.maxTurns === undefined ? tasks : { ...tasks, max_turns: flags.maxTurns });
-      const saved = await evaluate(flags.checkpoint, flags.record);
+      const saved = await evaluate(checkpoint, flags.record);
       if (flags.baseline === undefined) {
         if (flags.json) printJson(saved);
         else {
@@ -108,7 +111,7 @@ export function evalCommand(program: Command): void {
         return;
       }
       if (savedBaseline) checkSameTasks(flags.baseline, savedBaseline, saved);
-      const baseline = savedBaseline ?? (await evaluate(flags.baseline));
+      const baseline = savedBaseline ?? (await evaluate(await checkpointOf(flags.baseline)));
       const paired = comparePaired(grouped(saved.outcomes), baseline.outcomes, { samples: saved.samples });
       if (flags.json) {
         const { outcomes: _, ...baselineSummary } = baseline;

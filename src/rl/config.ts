@@ -32,7 +32,7 @@ export const trainConfigSchema = z
       .describe('RL training steps (each: rollouts, advantages, updates)'),
     seed: z.number().int().min(0).default(1).describe('Seed of tasks, sampling and Clip-Cov selection'),
     out: z.string().default('runs/latest').describe('Run directory (config, metrics.jsonl, checkpoints, trajectories, report)'),
-    init: z.string().optional().describe('Checkpoint directory to start from (a warm-started policy); default: a fresh policy'),
+    init: z.string().optional().describe('Checkpoint directory to start from (a warm-started policy), or a run directory (its latest checkpoint); default: a fresh policy'),
     model: z
       .object({
         layers: z.number().int().min(1).optional(),

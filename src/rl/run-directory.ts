@@ -211,6 +211,25 @@ async function writeAtomic(path: string, data: string | Buffer, temporary = `${p
 }
 
 /** Held-out evaluation summary, as in `eval.json`. */
+/**
+ * The checkpoint a path names: a checkpoint folder as it is, or a run directory's latest checkpoint (what
+ * `checkpoints/latest.json` names), so `eval --checkpoint runs/rl` and `train --init runs/rl` take a run.
+ * Anything else is returned as it is, for the checkpoint loader to say what is wrong with it.
+ */
+export async function checkpointOf(path: string): Promise<string> {
+  // A checkpoint holds its tokenizer; a run directory holds checkpoints/ (and a config.json of its own).
+  if (existsSync(join(path, 'tokenizer.json')) || !existsSync(join(path, RUN_FILES.checkpoints))) return path;
+  const run = new RunDirectory(path);
+  if (!existsSync(run.checkpoint(CHECKPOINT_NAMES.latest))) {
+    const names = readdirSync(run.path('checkpoints')).filter((name) => name !== CHECKPOINT_NAMES.latest);
+    throw new TurngymError(
+      'BAD_CHECKPOINT',
+      `${path} is a run directory with no step checkpoint yet (no ${run.checkpoint(CHECKPOINT_NAMES.latest)}): name a checkpoint folder${names.length > 0 ? `, e.g. ${run.checkpoint(names.sort()[0]!)}` : ''}.`,
+    );
+  }
+  return (await run.latest()).directory;
+}
+
 export interface EvaluationSummary {
   /** Null when unknown: an episode ended without the env setting `info.success`. */
   success_rate: number | null;

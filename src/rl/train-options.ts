@@ -58,7 +58,8 @@ export interface TrainOptions {
    */
   out?: Input['out'];
   /**
-   * Checkpoint directory to start from (a warm-started policy); default: a fresh policy.
+   * Checkpoint directory to start from (a warm-started policy), or a run directory (its latest checkpoint);
+   * default: a fresh policy.
    */
   init?: Input['init'];
   /**

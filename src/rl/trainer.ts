@@ -32,7 +32,7 @@ import { lossConfigSchema } from './losses.js';
 import { METRICS, MetricsWriter, type MetricsRecord, readMetrics } from './metrics.js';
 import { writeReport } from './report.js';
 import { collectRollouts, type RolloutBatch, type Trajectory } from './rollout.js';
-import { CHECKPOINT_NAMES, RunDirectory, stepCheckpointName } from './run-directory.js';
+import { CHECKPOINT_NAMES, checkpointOf, RunDirectory, stepCheckpointName } from './run-directory.js';
 import type { TrajectoryRecord } from './trajectories.js';
 import { addReferenceLogprobs, type Example, groupIndices, runUpdates, type UpdateSummary } from './update.js';
 
@@ -125,7 +125,7 @@ export async function train(options: TrainOptions & RunDirectoryChoice, hooks: T
       throw new TurngymError('INVALID_OPTIONS', `${runDir} is at step ${state.step} of its ${config.steps} steps already: give more --steps to train further (e.g. --resume ${runDir} --steps ${state.step * 2}).`);
     }
   } else {
-    if (config.init) policy = await loadCheckpoint(config.init);
+    if (config.init) policy = await loadCheckpoint(await checkpointOf(config.init));
     else if (config.warmStartSteps > 0) {
       // Supervised warm start; its held-out evaluation is the "before RL" figure.
       const warm = await behaviourCloning({

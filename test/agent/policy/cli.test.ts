@@ -1,4 +1,4 @@
-import { mkdtemp, rm, writeFile, readFile } from 'node:fs/promises';
+import { cp, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -36,6 +36,17 @@ describe('turngym sft / eval / run --agent checkpoint:DIR', () => {
     const summary = JSON.parse(evaluation.stdout);
     expect(summary).toMatchObject({ checkpoint: out, env: 'puzzle/guess-number-v0', episodes: 3, temperature: 0, max_turns: 10 });
     expect(summary.mean_turns).toBeGreaterThan(0);
+    // A run directory stands for its latest checkpoint (checkpoints/latest.json), as train writes it.
+    const run = join(directory, 'run');
+    await cp(out, join(run, 'checkpoints', 'step-000003'), { recursive: true });
+    await writeFile(join(run, 'config.json'), '{}\n');
+    const noLatest = await runCli(['eval', '--checkpoint', run, '--env', 'puzzle/guess-number-v0', '--episodes', '1']);
+    expect(noLatest.code).toBe(2);
+    expect(noLatest.stderr.trim()).toBe(`turngym: ${run} is a run directory with no step checkpoint yet (no ${join(run, 'checkpoints', 'latest.json')}): name a checkpoint folder, e.g. ${join(run, 'checkpoints', 'step-000003')}.`);
+    await writeFile(join(run, 'checkpoints', 'latest.json'), '{"step":3,"directory":"step-000003"}\n');
+    const fromRun = await runCli(['eval', '--checkpoint', run, '--env', 'puzzle/guess-number-v0', '--episodes', '3', '--json']);
+    expect(fromRun.code, fromRun.stderr).toBe(0);
+    expect(JSON.parse(fromRun.stdout)).toMatchObject({ checkpoint: join(run, 'checkpoints', 'step-000003'), success_rate: summary.success_rate, mean_turns: summary.mean_turns });
     const short = await runCli(['eval', '--checkpoint', out, '--env', 'puzzle/guess-number-v0', '--episodes', '3', '--max-turns', '2', '--json']);
     expect(JSON.parse(short.stdout)).toMatchObject({ episodes: 3, max_turns: 2 });
     expect(JSON.parse(short.stdout).mean_turns).toBeLessThanOrEqual(2);
