@@ -51,12 +51,14 @@ function describeEnv(s: RegisteredSpec): string {
     const required = schema.required?.includes(name) ? ' (required)' : '';
     const remoteField = remote[name];
     const marker = remoteField === undefined ? '' : typeOf(remoteField) === typeOf(field) ? ' [remote]' : ` [remote: ${typeOf(remoteField)}]`;
-    lines.push(`  ${`${name} ${typeOf(field)}`.padEnd(width)}  ${field.description ?? ''}${required}${marker}`);
+    // The schema's default, unless the description already says it (the built-in envs write "default 2").
+    const shownDefault = field.default === undefined || /\bdefault\b/i.test(field.description ?? '') ? '' : `; default ${JSON.stringify(field.default)}`;
+    lines.push(`  ${`${name} ${typeOf(field)}`.padEnd(width)}  ${field.description ?? ''}${shownDefault}${required}${marker}`);
   }
   return lines.join('\n');
 }
 
-type JsonField = { type?: string; enum?: unknown[]; items?: JsonField; minimum?: number; maximum?: number; description?: string };
+type JsonField = { type?: string; enum?: unknown[]; items?: JsonField; minimum?: number; maximum?: number; description?: string; default?: unknown };
 
 /** A short type for a JSON Schema field: `integer 1..5`, `"f1" | "exact"`, `string[]`. */
 function typeOf(field: JsonField): string {

@@ -32,6 +32,9 @@ describe('turngym CLI', () => {
     expect(result.stdout).toMatch(/\n {2}difficulty integer 1\.\.5 +Task difficulty 1-5; default 2 \[remote\]\n/);
     expect(result.stdout).toMatch(/\n {2}memoryLimitMb integer 8\.\.4096 +Heap limit of the interpreter in MB; default 64\n/);
     expect(result.stdout).toMatch(/\n {2}kinds string\[\] +Draw tasks only of these kinds/);
+    // A kwarg whose description does not give its default gets the schema's.
+    const custom = await runCli(['list', 'example/safe-v0', '--import', './examples/custom-env.ts']);
+    expect(custom.stdout).toMatch(/\n {2}difficulty integer 1\.\.6 +Number of digits; default 2 \[remote\]\n/);
     const search = await runCli(['list', 'search/multihop-v0']);
     expect(search.stdout).toMatch(/\n {2}kbSeed integer >= 0 +Seed of the knowledge base/);
     expect(search.stdout).toMatch(/\n {2}size integer 40\.\.200000 +Number of articles .* \[remote: integer 40\.\.5000\]\n/);
