@@ -138,7 +138,7 @@ export const MakeMessage = closedObject({
   kwargs: z
     .record(z.string(), z.unknown())
     .optional()
-    .describe('Keyword arguments: only those `list` shows for this env and role (the env\'s remote kwargs, within their bounds); the operator sets the rest.'),
+    .describe('Keyword arguments: only those `list` shows for this env (the env\'s remote kwargs, within their bounds); the operator sets the rest.'),
 });
 export const ResetMessage = closedObject({
   type: z.literal('reset'),
@@ -211,7 +211,7 @@ export const EnvsMessage = closedObject({
       tools: z.array(WireToolSchema),
       kwargs: z
         .record(z.string(), z.unknown())
-        .describe('JSON Schema (an object schema) of the kwargs this connection may set in `make`, with their bounds for its role; the operator sets the rest.'),
+        .describe('JSON Schema (an object schema) of the kwargs this connection may set in `make`, with their bounds; the operator sets the rest.'),
     }),
   ),
 });

@@ -9,7 +9,7 @@
  * connection must say `hello` first (with the token when the server has one); binary frames, bad JSON, deep
  * nesting and schema violations are answered with an error and nothing else happens; limits (payload,
  * sessions per connection and per server, requests in flight, unread replies) are enforced before any work;
- * `make` takes from a client only the kwargs the env declares safe for its role (`remoteKwargs`), the rest
+ * `make` takes from a client only the kwargs the env declares safe for any client (`remoteKwargs`), the rest
  * being the operator's (`kwargs`); env errors are mapped to wire codes; a step that does not answer in time
  * is answered with TIMEOUT and its session retired. Nothing a client sends can stop the server.
  *

@@ -9,7 +9,7 @@ import { searchTools } from './tools.js';
 
 const reward = z.enum(['f1', 'exact']).default('f1').describe('Reward of the final answer: token F1 (default) or exact match; success is always exact match');
 const pageChars = z.number().int().min(200).max(100_000).default(2000).describe('Characters per page of open(); longer documents are paged');
-/** An agent-role client of `turngym serve` reads pages of at most 20,000 characters. */
+/** A client of `turngym serve` (agent or trainer) reads pages of at most 20,000 characters. */
 const remotePageChars = z.number().int().min(200).max(20_000);
 
 export const multihopV0 = registerBuiltin({

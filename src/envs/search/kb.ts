@@ -102,7 +102,7 @@ export interface Question {
 export const MIN_KB_SIZE = 40;
 export const MAX_KB_SIZE = 200_000;
 /**
- * The largest knowledge base an agent-role client of `turngym serve` may ask for: it builds in about 0.3 s
+ * The largest knowledge base a client of `turngym serve` (agent or trainer) may ask for: it builds in about 0.3 s
  * on one core (a new one blocks the server's event loop that long) and its index takes about 5 MB of disk.
  */
 export const REMOTE_MAX_KB_SIZE = 5000;
