@@ -9,8 +9,8 @@
  *   (ms since the epoch, sub-millisecond) at which the pool marked it down, and at which the first and the
  *   last interrupted episode went on elsewhere.
  */
-import { RemotePool } from '../src/agent/remote/pool.js';
-import type { PooledEnv } from '../src/agent/remote/pool.js';
+import { RemotePool } from '../src/envs/remote/pool.js';
+import type { PooledEnv } from '../src/envs/remote/pool.js';
 import { now } from './stats.js';
 
 export type LoadMessage =

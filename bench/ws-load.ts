@@ -3,7 +3,7 @@
  * event loop. Told what to do through `workerData`, it posts one result message.
  */
 import { parentPort, workerData } from 'node:worker_threads';
-import { RemoteClient, type RemoteEnv } from '../src/agent/remote/client.js';
+import { RemoteClient, type RemoteEnv } from '../src/envs/remote/client.js';
 import type { Env } from '../src/envs/env.js';
 import { make } from '../src/envs/registry.js';
 import '../src/envs/builtin.js';

@@ -11,7 +11,7 @@
 import { Worker } from 'node:worker_threads';
 import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
-import { serve } from '../src/agent/remote/server.js';
+import { serve } from '../src/envs/remote/server.js';
 import '../src/envs/builtin.js';
 import type { LoadTask } from './ws-load.js';
 import { round } from './stats.js';

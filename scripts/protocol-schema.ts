@@ -1,6 +1,7 @@
 /**
  * Writes docs/protocol.schema.json, the JSON Schema of every protocol message, from the zod source in
- * src/agent/remote/protocol.ts. Run it after changing a message:
+ * src/envs/remote/protocol.ts (the env messages) and src/agent/remote/protocol.ts (the agent messages). Run
+ * it after changing a message:
  *
  *   npx tsx scripts/protocol-schema.ts
  *

@@ -9,6 +9,7 @@
  */
 export * from './envs/index.js';
 export * from './agent/index.js';
+export * from './envs/remote/index.js';
 export * from './agent/remote/index.js';
 export * from './agent/policy/index.js';
 export * from './rl/index.js';

@@ -1,8 +1,8 @@
 /** `turngym list [ID] [--json]`: the registered environments, or one of them with its tools and keyword arguments. */
 import type { Command } from 'commander';
-import { specToWire } from '../agent/remote/protocol.js';
 import { inputJsonSchema, signature } from '../envs/actions.js';
 import { list, type RegisteredSpec, remoteKwargsSchema, spec } from '../envs/registry.js';
+import { specToWire } from '../envs/remote/protocol.js';
 import { collect, importModules, printJson } from './common.js';
 
 export function listCommand(program: Command): void {

@@ -10,8 +10,8 @@
  */
 import { readFileSync } from 'node:fs';
 import type { Command } from 'commander';
-import { DEFAULT_SERVE_OPTIONS, type RemoteServer, serve, type ServeOptions } from '../agent/remote/server.js';
 import { fileProblem } from '../envs/errors.js';
+import { DEFAULT_SERVE_OPTIONS, type RemoteServer, serve, type ServeOptions } from '../envs/remote/server.js';
 import { collect, importModules, integer, isUsageError, jsonObject, UsageError } from './common.js';
 import { runWorkers, WORKER_INDEX_VARIABLE, WORKER_PORT_VARIABLE, type WorkerFailure } from './serve-workers.js';
 

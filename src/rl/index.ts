@@ -8,6 +8,7 @@ export * from './rewards.js';
 export * from './curriculum.js';
 export { METRICS, MetricsWriter, readMetrics, type MetricsRecord } from './metrics.js';
 export type { TrajectoryRecord, TrajectoryTurn } from './trajectories.js';
+export { type EnvFactory, envFactory } from './env-factory.js';
 export { collectRollouts, answerProbe, type Trajectory, type RolloutTurn } from './rollout.js';
 export { writeReport } from './report.js';
 export { TensorBoardWriter } from './tensorboard.js';

@@ -11,9 +11,9 @@ import { createServer } from 'node:http';
 import WebSocket, { WebSocketServer } from 'ws';
 import type { Observation, ResetInfo, StepInfo } from '../../envs/env.js';
 import { describeError, TurngymError } from '../../envs/errors.js';
+import { isLoopback, listenOn } from '../../envs/remote/server.js';
 import type { Agent, AgentAction, EpisodeStart } from '../agent.js';
 import { AgentReply, AgentRequest, describeIssues, endpointUrl, PROTOCOL_PATH, toolsToWire, type WireErrorCode, type WireObservation, type WireTool } from './protocol.js';
-import { isLoopback, listenOn } from './server.js';
 
 /** How long (ms) a {@link RemoteAgent} waits for each action unless told otherwise (`--agent-timeout`). */
 export const DEFAULT_ACT_TIMEOUT_MS = 120_000;

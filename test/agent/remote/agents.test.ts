@@ -7,12 +7,12 @@ import { afterEach, describe, expect, inject, it } from 'vitest';
 import WebSocket, { WebSocketServer } from 'ws';
 import { runEpisode } from '../../../src/agent/agent.js';
 import { RemoteAgent, serveAgent } from '../../../src/agent/remote/agent.js';
-import { serve } from '../../../src/agent/remote/server.js';
 import { make } from '../../../src/envs/registry.js';
+import { serve } from '../../../src/envs/remote/server.js';
 import '../../../src/envs/builtin.js';
 import { ROOT, runCli } from '../../cli/helpers.js';
-import { RawClient } from './helpers.js';
-import { closedPort, withPortInUse } from './servers.js';
+import { RawClient } from '../../envs/remote/helpers.js';
+import { closedPort, withPortInUse } from '../../envs/remote/servers.js';
 import { ensureTestPython } from '../../setup/python.js';
 
 const GUESS = 'puzzle/guess-number-v0';

@@ -8,7 +8,7 @@ import { make } from '../../../src/envs/registry.js';
 import { Rng } from '../../../src/envs/task.js';
 import '../../../src/envs/builtin.js';
 import { runCli } from '../../cli/helpers.js';
-import { closedPort } from './servers.js';
+import { closedPort } from '../../envs/remote/servers.js';
 
 interface Recorded {
   status: number;

@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
-import { AgentReply, AgentRequest, ClientMessage, errorCodeOf, protocolJsonSchema, ServerMessage, WIRE_ERROR_CODES, wireCodeOf } from '../../../src/agent/remote/protocol.js';
+import { AgentReply, AgentRequest, ClientMessage, protocolJsonSchema, ServerMessage } from '../../../src/agent/remote/protocol.js';
 
 const docs = (name: string) => readFileSync(new URL(`../../../docs/${name}`, import.meta.url), 'utf8');
 
@@ -31,28 +31,5 @@ describe('protocol', () => {
     }
     const sent = frames.filter(([, direction]) => direction === 'server>').map(([, , json]) => JSON.parse(json!).type);
     expect(new Set(sent)).toEqual(new Set(['welcome', 'envs', 'made', 'observation', 'step_result', 'ground_truth', 'error', 'closed', 'attached']));
-  });
-
-  it('maps turngym error codes onto wire codes and back', () => {
-    expect(wireCodeOf('UNKNOWN_ENV')).toBe('UNKNOWN_ENV');
-    expect(wireCodeOf('INVALID_KWARGS')).toBe('VALIDATION_ERROR');
-    expect(wireCodeOf('INVALID_OPTIONS')).toBe('VALIDATION_ERROR');
-    expect(wireCodeOf('RESET_NEEDED')).toBe('EPISODE_ENDED');
-    expect(wireCodeOf('EPISODE_ENDED')).toBe('EPISODE_ENDED');
-    expect(wireCodeOf('ENV_CLOSED')).toBe('UNKNOWN_SESSION');
-    expect(wireCodeOf('TIMEOUT')).toBe('TIMEOUT');
-    expect(wireCodeOf('ENV_FAILURE')).toBe('INTERNAL');
-    expect(wireCodeOf(undefined)).toBe('INTERNAL');
-    expect(WIRE_ERROR_CODES.map(errorCodeOf)).toEqual([
-      'INVALID_OPTIONS',
-      'INVALID_OPTIONS',
-      'UNKNOWN_ENV',
-      'ENV_FAILURE',
-      'ENV_FAILURE',
-      'NOT_SUPPORTED',
-      'TIMEOUT',
-      'EPISODE_ENDED',
-      'ENV_FAILURE',
-    ]);
   });
 });

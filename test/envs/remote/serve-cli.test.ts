@@ -3,7 +3,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { RemoteClient } from '../../../src/agent/remote/client.js';
+import { RemoteClient } from '../../../src/envs/remote/client.js';
 import { ROOT, runCli } from '../../cli/helpers.js';
 import { killAll, startServer, TOKEN, withPortInUse } from './servers.js';
 

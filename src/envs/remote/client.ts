@@ -17,8 +17,8 @@
  * clients over many endpoints can pin each env to its endpoint's client the same way.
  */
 import WebSocket from 'ws';
-import type { Action, Env, EnvSpec, ResetOptions, ResetResult, StepResult } from '../../envs/env.js';
-import { EnvClosedError, EpisodeEndedError, ResetNeededError, TurngymError, describeError } from '../../envs/errors.js';
+import type { Action, Env, EnvSpec, ResetOptions, ResetResult, StepResult } from '../env.js';
+import { EnvClosedError, EpisodeEndedError, ResetNeededError, TurngymError, describeError } from '../errors.js';
 import {
   type ClientMessage,
   endpointUrl,

@@ -1,7 +1,7 @@
 import { createServer, type Server, type Socket, connect } from 'node:net';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { RemoteClient, RemoteError } from '../../../src/agent/remote/client.js';
-import { RemoteServer, serve } from '../../../src/agent/remote/server.js';
+import { RemoteClient, RemoteError } from '../../../src/envs/remote/client.js';
+import { RemoteServer, serve } from '../../../src/envs/remote/server.js';
 import { checkEnv } from '../../../src/envs/check.js';
 import { TurngymError } from '../../../src/envs/errors.js';
 import { registerTestEnvs, sleep } from './helpers.js';

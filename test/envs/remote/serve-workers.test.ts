@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { RemoteClient } from '../../../src/agent/remote/client.js';
-import { RemotePool } from '../../../src/agent/remote/pool.js';
+import { RemoteClient } from '../../../src/envs/remote/client.js';
+import { RemotePool } from '../../../src/envs/remote/pool.js';
 import { runCli } from '../../cli/helpers.js';
 import { eventually, health, killAll, startServer, TOKEN, withPortInUse } from './servers.js';
 

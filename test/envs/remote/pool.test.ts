@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ConnectionLostError, RemoteClient } from '../../../src/agent/remote/client.js';
-import { parseEndpoints, type PooledEnv, RemotePool } from '../../../src/agent/remote/pool.js';
+import { ConnectionLostError, RemoteClient } from '../../../src/envs/remote/client.js';
+import { parseEndpoints, type PooledEnv, RemotePool } from '../../../src/envs/remote/pool.js';
 import { describeTools } from '../../../src/envs/actions.js';
 import '../../../src/envs/builtin.js';
 import { checkEnv } from '../../../src/envs/check.js';

@@ -23,10 +23,10 @@ import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server as HttpServer, type ServerResponse } from 'node:http';
 import type { Duplex } from 'node:stream';
 import { type RawData, type WebSocket, WebSocketServer } from 'ws';
-import type { Action, Env } from '../../envs/env.js';
-import { inputJsonSchema } from '../../envs/actions.js';
-import { describeError, InvalidKwargsError, TurngymError } from '../../envs/errors.js';
-import { list, make, remoteKwargs, remoteKwargsSchema, spec as registeredSpec, validateKwargs } from '../../envs/registry.js';
+import type { Action, Env } from '../env.js';
+import { inputJsonSchema } from '../actions.js';
+import { describeError, InvalidKwargsError, TurngymError } from '../errors.js';
+import { list, make, remoteKwargs, remoteKwargsSchema, spec as registeredSpec, validateKwargs } from '../registry.js';
 import {
   ClientMessage,
   describeIssues,

@@ -2,11 +2,11 @@ import { mkdtemp } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import '../../../src/envs/builtin.js';
-import { readMetrics } from '../../../src/rl/metrics.js';
-import { train } from '../../../src/rl/trainer.js';
-import { TINY_RUN } from '../../rl/tiny-run.js';
-import { killAll, type ServerProcess, startServers, TOKEN } from './servers.js';
+import '../../src/envs/builtin.js';
+import { readMetrics } from '../../src/rl/metrics.js';
+import { train } from '../../src/rl/trainer.js';
+import { killAll, type ServerProcess, startServers, TOKEN } from '../envs/remote/servers.js';
+import { TINY_RUN } from './tiny-run.js';
 
 /** The trainer test's tiny IGPO run (ground truth over the wire for information gain). */
 const tiny = { ...TINY_RUN, steps: 2 };

@@ -23,9 +23,8 @@
  * episode ends with an {@link EnvFailureError} (a retryable infrastructure fault: reset to start again).
  */
 import { lookup } from 'node:dns/promises';
-import type { Action, Env, EnvSpec, ResetOptions, ResetResult, StepResult } from '../../envs/env.js';
-import { EnvClosedError, EnvFailureError, EpisodeEndedError, ResetNeededError, TurngymError, describeError } from '../../envs/errors.js';
-import { make as makeLocal } from '../../envs/registry.js';
+import type { Action, Env, EnvSpec, ResetOptions, ResetResult, StepResult } from '../env.js';
+import { EnvClosedError, EnvFailureError, EpisodeEndedError, ResetNeededError, TurngymError, describeError } from '../errors.js';
 import { ConnectionLostError, RemoteClient, type RemoteClientOptions, type RemoteEnv, RemoteError } from './client.js';
 import { PROTOCOL_PATH } from './protocol.js';
 
@@ -693,29 +692,4 @@ function checkDnsEntry(entry: string): string {
 /** `ws://HOST:PORT/v1` -> `http://HOST:PORT/healthz`. */
 function healthUrlOf(url: string): string {
   return url.replace(/^ws/, 'http').replace(new RegExp(`${PROTOCOL_PATH}$`), '/healthz');
-}
-
-// ---------------------------------------------------------------------------------------------------------
-
-/** How a trainer makes its envs: in this process (the registry's `make`), or on env servers through a pool. */
-export interface EnvFactory {
-  /** Makes an env (wrapped as `make` wraps it; `maxTurns` is the default horizon). */
-  make(id: string, kwargs: Record<string, unknown>, options: { maxTurns?: number }): Promise<Env>;
-  /** Frees what the factory holds (the pool's connections). Close the envs first. */
-  close(): Promise<void>;
-  /** The pool, when envs are remote (for status and tests). */
-  readonly pool: RemotePool | undefined;
-}
-
-/**
- * The env factory of a training run: with no endpoints, envs are made in this process; with endpoints, on
- * those env servers through a {@link RemotePool} (ground truth fetched at reset when `groundTruth` is set).
- */
-export async function envFactory(endpoints: readonly string[], options: RemotePoolOptions = {}): Promise<EnvFactory> {
-  if (endpoints.length === 0) {
-    return { make: (id, kwargs, wrap) => makeLocal(id, kwargs, wrap), close: async () => {}, pool: undefined };
-  }
-  const pool = await RemotePool.connect(endpoints, options);
-  options.log?.(`[train] rollouts run on ${pool.status().length} env server(s): ${pool.status().map((endpoint) => `${endpoint.url} (${endpoint.state})`).join(', ')}`);
-  return { make: (id, kwargs, wrap) => pool.make(id, kwargs, wrap), close: () => pool.close(), pool };
 }

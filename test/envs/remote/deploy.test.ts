@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { parseAllDocuments } from 'yaml';
-import { parseEndpoints } from '../../../src/agent/remote/pool.js';
+import { parseEndpoints } from '../../../src/envs/remote/pool.js';
 import { trainConfigSchema } from '../../../src/rl/config.js';
 import { ROOT } from '../../cli/helpers.js';
 

@@ -6,7 +6,7 @@
  */
 import { readFileSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { RemoteClient } from '../../../src/agent/remote/client.js';
+import { RemoteClient } from '../../../src/envs/remote/client.js';
 import type { Env } from '../../../src/envs/env.js';
 import { health, killAll, type ServerProcess, startServer, TOKEN } from './servers.js';
 

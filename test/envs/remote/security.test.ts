@@ -9,8 +9,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
-import { RemoteClient } from '../../../src/agent/remote/client.js';
-import { RemoteServer } from '../../../src/agent/remote/server.js';
+import { RemoteClient } from '../../../src/envs/remote/client.js';
+import { RemoteServer } from '../../../src/envs/remote/server.js';
 import { RawClient, registerTestEnvs, serverFixture, sleep } from './helpers.js';
 
 const TOKEN = 'a-test-token-of-24-chars';

@@ -1,5 +1,5 @@
 import { beforeAll, describe, expect, it } from 'vitest';
-import { RemoteServer, serve } from '../../../src/agent/remote/server.js';
+import { RemoteServer, serve } from '../../../src/envs/remote/server.js';
 import { RawClient, registerTestEnvs, serverFixture, sleep, slowEnvStats } from './helpers.js';
 
 const GUESS = 'puzzle/guess-number-v0';

@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { RemoteClient } from '../../../src/agent/remote/client.js';
-import { RemoteServer, serve } from '../../../src/agent/remote/server.js';
+import { RemoteClient } from '../../../src/envs/remote/client.js';
+import { RemoteServer, serve } from '../../../src/envs/remote/server.js';
 import { Rng } from '../../../src/envs/task.js';
 import { RawClient, registerTestEnvs } from './helpers.js';
 

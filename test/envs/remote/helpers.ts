@@ -1,7 +1,7 @@
 import { afterEach } from 'vitest';
 import { z } from 'zod';
 import WebSocket from 'ws';
-import { type RemoteServer, serve, type ServeOptions } from '../../../src/agent/remote/server.js';
+import { type RemoteServer, serve, type ServeOptions } from '../../../src/envs/remote/server.js';
 import '../../../src/envs/builtin.js';
 import type { StepResult, ToolCall } from '../../../src/envs/env.js';
 import { register, list } from '../../../src/envs/registry.js';
