@@ -1,4 +1,4 @@
-/** The agent layer: the Agent interface, the episode runner, baselines. */
+/** The agent layer: the Agent interface, the episode runner, baselines, agents by name (`createAgent`). */
 export * from './agent.js';
 export * from './baselines.js';
 export * from './resolve.js';

@@ -1,6 +1,7 @@
 /**
- * Builds an agent from its command-line name: `oracle`, `random` (and the policy / remote agents that
- * their modules add to this list).
+ * Builds an agent from its command-line name (`turngym run --agent`): `oracle` and `random` (baselines.ts),
+ * `ws://HOST:PORT` (a remote agent, remote/agent.ts), `openai:MODEL` (remote/openai.ts) and `checkpoint:DIR`
+ * (a trained policy, policy/play.ts). The last three are imported only when named.
  */
 import { TurngymError } from '../envs/errors.js';
 import type { Agent } from './agent.js';

@@ -18,7 +18,7 @@ import { BACKENDS, type BackendName, initBackend } from '../agent/policy/backend
 import { loadCheckpoint } from '../agent/policy/checkpoint.js';
 import { checkpointOf } from '../rl/run-directory.js';
 import { comparePaired, type EpisodeOutcome, indicesByKind, kindsWithVariants, type PairedComparison, summarizeByKind } from '../agent/policy/paired.js';
-import { type EvaluationReport, evaluatePolicy, HELDOUT_SEED_BASE } from '../agent/policy/sft.js';
+import { type EvaluationReport, evaluatePolicy, HELDOUT_SEED_BASE } from '../agent/policy/evaluate.js';
 import { SPLITS, type Split } from '../envs/task.js';
 import { collect, importModules, integer, jsonObject, printJson, UsageError } from './common.js';
 import { Progress } from './progress.js';

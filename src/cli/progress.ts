@@ -7,7 +7,8 @@
 import type { Writable } from 'node:stream';
 import cliProgress from 'cli-progress';
 import { formatSuccessRate } from '../agent/agent.js';
-import type { EvaluationReport, SftPhase } from '../agent/policy/sft.js';
+import type { EvaluationReport } from '../agent/policy/evaluate.js';
+import type { SftPhase } from '../agent/policy/sft.js';
 import type { MetricsRecord } from '../rl/metrics.js';
 
 const value = (record: MetricsRecord, name: string, digits = 3) => (typeof record[name] === 'number' ? (record[name] as number).toFixed(digits) : '-');

@@ -45,7 +45,12 @@ export function horizonAt(curriculum: Curriculum, step: number): number {
   }
 }
 
-/** Parses the CLI's short form: `fixed:10`, `scaling-inter:5,8,10@100`, `tti:10+10..30@50`. */
+/**
+ * Parses a short text form of a curriculum: `fixed:10`, `scaling-inter:5,8,10@100` (stages @ every),
+ * `tti:10+10..30@50` (initial + increment .. max @ iterationSteps); anything else is an error. No command
+ * reads this form: `turngym train --curriculum` (and `curriculum` in a config file or `train()`) takes the
+ * JSON of `curriculumSchema`, e.g. `{"kind":"scaling-inter","stages":[5,8,10],"every":100}`.
+ */
 export function parseCurriculum(text: string): Curriculum {
   const [kind, rest = ''] = text.split(':');
   if (kind === 'fixed') return curriculumSchema.parse({ kind, maxTurns: Number(rest) });

@@ -108,13 +108,3 @@ export const PRESETS: Record<string, Preset> = {
   },
   ...EXPERIMENTS,
 };
-
-
-/** The preset of a name, or a usage error listing them. */
-export function presetOptions(name: string): TrainOptions {
-  const preset = PRESETS[name];
-  if (!preset) {
-    throw new Error(`Unknown preset '${name}'. Available: ${Object.keys(PRESETS).join(', ')}.`);
-  }
-  return preset.options;
-}

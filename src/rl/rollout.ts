@@ -8,7 +8,7 @@
  * An env that fails (throws) drops that trajectory (counted and logged), never the run.
  */
 import { episodeSuccess } from '../agent/agent.js';
-import { renderAction } from '../agent/chat.js';
+import { renderAction } from '../agent/policy/chat.js';
 import { EpisodeContext } from '../agent/policy/play.js';
 import type { Policy, Sample } from '../agent/policy/policy.js';
 import type { Env, EnvSpec, StepResult } from '../envs/env.js';

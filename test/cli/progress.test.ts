@@ -1,7 +1,7 @@
 import { PassThrough } from 'node:stream';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { describe, expect, it } from 'vitest';
-import type { EvaluationReport } from '../../src/agent/policy/sft.js';
+import type { EvaluationReport } from '../../src/agent/policy/evaluate.js';
 import { outcomeLines, Progress, TrainingProgress } from '../../src/cli/progress.js';
 
 /** A stream that keeps what is written to it, as a terminal (`isTTY`) or as a file or pipe. */

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { Rng } from '../../src/envs/task.js';
-import { HELDOUT_SEED_BASE } from '../../src/agent/policy/sft.js';
+import { HELDOUT_SEED_BASE } from '../../src/agent/policy/evaluate.js';
 
 describe('Rng.fromSeed', () => {
   it('gives unrelated draws for nearby seeds, so held-out seeds do not replay training tasks', () => {

@@ -6,7 +6,7 @@
  * Training (behaviour cloning) and acting use this same function, so the policy is trained on the contexts
  * it will see.
  */
-import { type Segment, type TranscriptTokenizer, actionPrefix, encodeSegment } from '../chat.js';
+import { type Segment, type TranscriptTokenizer, actionPrefix, encodeSegment } from './chat.js';
 
 export interface BuiltContext {
   /** Tokens to condition on; they end with `<|action|>`, so the model writes an action next. */

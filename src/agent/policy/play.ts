@@ -6,7 +6,7 @@
 import type { Env, EnvSpec, Observation, ResetInfo, StepInfo, StepResult } from '../../envs/env.js';
 import { Rng } from '../../envs/task.js';
 import { type Agent, type AgentAction, type EpisodeStart, episodeSuccess, type Transcript, type Turn, taskKind } from '../agent.js';
-import { type Segment, headerSegments } from '../chat.js';
+import { type Segment, headerSegments } from './chat.js';
 import { buildContext } from './context.js';
 import type { Policy, Sample } from './policy.js';
 

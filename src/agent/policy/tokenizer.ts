@@ -5,7 +5,7 @@
  * run of whitespace); the most frequent pieces of the fitting text get their own ids and every other piece
  * is spelled as UTF-8 bytes, so any text encodes and `decode(encode(text)) === text`. Numbers are split
  * one of two ways (`NumberPieces`): whole (up to six digits with the leading space, one piece) or one digit
- * a piece. Special tokens mark the transcript roles (see src/agent/chat.ts); they are never produced by
+ * a piece. Special tokens mark the transcript roles (see src/agent/policy/chat.ts); they are never produced by
  * `encode`, so text cannot forge them.
  */
 import { createHash } from 'node:crypto';

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { type Segment, encodeSegments, episodeSegments, renderAction } from '../../../src/agent/chat.js';
+import { type Segment, encodeSegments, episodeSegments, renderAction } from '../../../src/agent/policy/chat.js';
 import { buildContext } from '../../../src/agent/policy/context.js';
 import { Tokenizer } from '../../../src/agent/policy/tokenizer.js';
 import { resolveAction } from '../../../src/envs/actions.js';

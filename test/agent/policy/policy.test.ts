@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { runEpisode } from '../../../src/agent/agent.js';
-import { renderAction } from '../../../src/agent/chat.js';
+import { renderAction } from '../../../src/agent/policy/chat.js';
 import { initBackend } from '../../../src/agent/policy/backend.js';
 import { loadCheckpoint, saveCheckpoint } from '../../../src/agent/policy/checkpoint.js';
 import { gatherRows, layerNorm, matMul } from '../../../src/agent/policy/ops.js';

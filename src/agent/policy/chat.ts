@@ -16,9 +16,9 @@
  * and its `<|end|>` carry a training loss. When turns are dropped to fit the context, `<|cut|>` stands
  * where they were (see src/agent/policy/context.ts).
  */
-import { describeTools } from '../envs/actions.js';
-import type { Action, EnvSpec, Observation } from '../envs/env.js';
-import type { SpecialToken } from './policy/tokenizer.js';
+import { describeTools } from '../../envs/actions.js';
+import type { Action, EnvSpec, Observation } from '../../envs/env.js';
+import type { SpecialToken } from './tokenizer.js';
 
 /** The roles of transcript segments. */
 export type Role = 'tools' | 'task' | 'action' | 'observation';
