@@ -244,8 +244,7 @@ export class Sandbox {
 
   /** Waits for set-up work on the isolate; past the set-up deadline the isolate is disposed (the work then rejects). */
   private async withSetupDeadline<T>(work: Promise<T>): Promise<T> {
-    const isolate = this.isolate;
-    const timer = setTimeout(() => this.kill(isolate, 'background'), SETUP_DEADLINE_MS);
+    const timer = this.killAfter(SETUP_DEADLINE_MS, 'background');
     try {
       return await work;
     } finally {
@@ -276,10 +275,13 @@ export class Sandbox {
     isolate.dispose();
   }
 
-  /** Marks a call as running and starts its watchdog. */
+  /**
+   * Marks a call as running and starts its watchdog: a host timer that disposes the isolate if the call runs
+   * far past its limit (it should never fire).
+   */
   private startCall(deadline: number): ReturnType<typeof setTimeout> {
     this.callsInFlight++;
-    return this.watch(deadline);
+    return this.killAfter(deadline - performance.now() + WATCHDOG_GRACE_MS, 'time');
   }
 
   private endCall(watchdog: ReturnType<typeof setTimeout>): void {
@@ -293,10 +295,10 @@ export class Sandbox {
     return slot.driver.apply(undefined, args, { arguments: { copy: true }, result: { copy: true }, timeout: remaining });
   }
 
-  /** A host timer that disposes the isolate if a call runs far past its limit (it should never fire). */
-  private watch(deadline: number): ReturnType<typeof setTimeout> {
+  /** A host timer that disposes the current isolate for `reason` after `ms`, unless cleared first. */
+  private killAfter(ms: number, reason: KillReason): ReturnType<typeof setTimeout> {
     const isolate = this.isolate;
-    const timer = setTimeout(() => this.kill(isolate, 'time'), deadline - performance.now() + WATCHDOG_GRACE_MS);
+    const timer = setTimeout(() => this.kill(isolate, reason), ms);
     timer.unref();
     return timer;
   }
