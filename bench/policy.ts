@@ -17,7 +17,7 @@ import { initBackend } from '../src/agent/policy/backend.js';
 import { forwardFlops } from '../src/agent/policy/model.js';
 import { Policy } from '../src/agent/policy/policy.js';
 import { Tokenizer } from '../src/agent/policy/tokenizer.js';
-import { Rng } from '../src/envs/task.js';
+import { Rng } from '../src/core/rng.js';
 import { median, now, round } from './stats.js';
 
 export interface PolicyBenchOptions {

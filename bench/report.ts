@@ -10,7 +10,7 @@
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Rng } from '../src/envs/task.js';
+import { Rng } from '../src/core/rng.js';
 import { METRICS, type MetricsRecord, MetricsWriter } from '../src/rl/metrics.js';
 import { writeReport } from '../src/rl/report.js';
 import { readRun } from '../src/rl/run-directory.js';

@@ -30,7 +30,7 @@ import { make } from '../src/envs/registry.js';
 import { generatedIndexPath } from '../src/envs/search/corpus.js';
 import { hashDocuments, makeSnippet, openIndex, parseQuery, type Fts5Retriever, type SearchDocument } from '../src/envs/search/engine.js';
 import { generateKnowledgeBase } from '../src/envs/search/kb.js';
-import { Rng } from '../src/envs/task.js';
+import { Rng } from '../src/core/rng.js';
 import '../src/envs/search/index.js';
 import { quadraticSnippet } from './search-snippet-baseline.js';
 import { latencySummary, median, now, round } from './stats.js';

@@ -7,6 +7,8 @@
  *   import { train } from 'turngym';
  *   await train({ env: 'puzzle/guess-number-v0', warmStartSteps: 150, steps: 30, out: 'runs/mine' });
  */
+export * from './core/errors.js';
+export { Rng } from './core/rng.js';
 export * from './envs/index.js';
 export * from './agent/index.js';
 export * from './envs/remote/index.js';

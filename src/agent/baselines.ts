@@ -4,8 +4,8 @@
  */
 import type { z } from 'zod';
 import type { Observation, Oracle, ResetInfo, StepInfo, ToolSpec } from '../envs/env.js';
-import { TurngymError } from '../envs/errors.js';
-import { Rng } from '../envs/task.js';
+import { TurngymError } from '../core/errors.js';
+import { Rng } from '../core/rng.js';
 import type { Agent, AgentAction, EpisodeStart } from './agent.js';
 
 /** Plays the reference solution of each episode. Needs an env with an oracle. */

@@ -3,7 +3,7 @@
  * `ws://HOST:PORT` (a remote agent, remote/agent.ts), `openai:MODEL` (remote/openai.ts) and `checkpoint:DIR`
  * (a trained policy, policy/play.ts). The last three are imported only when named.
  */
-import { TurngymError } from '../envs/errors.js';
+import { TurngymError } from '../core/errors.js';
 import type { Agent } from './agent.js';
 import { baselineAgent } from './baselines.js';
 

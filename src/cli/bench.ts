@@ -1,7 +1,8 @@
 /** `turngym bench NAME [--json]`: runs a benchmark from bench/ and prints its figures. */
 import type { Command } from 'commander';
 import { benchmarks } from '../../bench/index.js';
-import { UsageError, printJson } from './common.js';
+import { printJson } from './common.js';
+import { UsageError } from '../core/errors.js';
 
 export function benchCommand(program: Command): void {
   program

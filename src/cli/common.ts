@@ -2,21 +2,13 @@
 import { existsSync } from 'node:fs';
 import { dirname, isAbsolute, join, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { TurngymError } from '../envs/errors.js';
-
-/** A bad command line: printed without a stack trace, exit code 2. */
-export class UsageError extends Error {
-  constructor(message: string) {
-    super(message);
-    this.name = 'UsageError';
-  }
-}
+import { TurngymError, UsageError } from '../core/errors.js';
 
 /** Error codes that mean the user asked for something wrong (exit code 2), not that something broke. */
 const USAGE_CODES = new Set(['UNKNOWN_ENV', 'INVALID_ENV_ID', 'INVALID_KWARGS', 'INVALID_OPTIONS', 'NOT_SUPPORTED', 'BAD_CHECKPOINT', 'UNREACHABLE']);
 
 export function isUsageError(error: unknown): boolean {
-  return error instanceof UsageError || (TurngymError.is(error) && USAGE_CODES.has(error.code));
+  return TurngymError.is(error) && USAGE_CODES.has(error.code);
 }
 
 let typescriptLoader: Promise<void> | undefined;

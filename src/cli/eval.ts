@@ -20,7 +20,8 @@ import { checkpointOf } from '../rl/run-directory.js';
 import { comparePaired, type EpisodeOutcome, indicesByKind, kindsWithVariants, type PairedComparison, summarizeByKind } from '../agent/policy/paired.js';
 import { type EvaluationReport, evaluatePolicy, HELDOUT_SEED_BASE } from '../agent/policy/evaluate.js';
 import { SPLITS, type Split } from '../envs/task.js';
-import { collect, importModules, integer, jsonObject, printJson, UsageError } from './common.js';
+import { collect, importModules, integer, jsonObject, printJson } from './common.js';
+import { UsageError } from '../core/errors.js';
 import { Progress } from './progress.js';
 
 interface EvalFlags {

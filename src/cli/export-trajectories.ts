@@ -6,7 +6,7 @@ import { writeFileSync } from 'node:fs';
 import { Option, type Command } from 'commander';
 import { EXPORT_FORMATS, type ExportFormat, exportTrajectories } from '../rl/export.js';
 import { RUN_FILES, readRun } from '../rl/run-directory.js';
-import { UsageError } from './common.js';
+import { UsageError } from '../core/errors.js';
 
 export function exportTrajectoriesCommand(program: Command): void {
   program

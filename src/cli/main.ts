@@ -7,7 +7,7 @@
  */
 import { Command, CommanderError } from 'commander';
 import '../envs/builtin.js';
-import { TurngymError } from '../envs/errors.js';
+import { TurngymError } from '../core/errors.js';
 import { benchCommand } from './bench.js';
 import { isUsageError } from './common.js';
 import { exportTrajectoriesCommand } from './export-trajectories.js';

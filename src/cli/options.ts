@@ -5,7 +5,7 @@
  */
 import { type Command, Option } from 'commander';
 import type { z } from 'zod';
-import { UsageError } from './common.js';
+import { UsageError } from '../core/errors.js';
 
 type Def = { type: string; innerType?: z.ZodType; entries?: Record<string, string>; defaultValue?: unknown };
 

@@ -14,7 +14,7 @@
  * primary is gone (killed) shuts itself down.
  */
 import { type ChildProcess, fork } from 'node:child_process';
-import { UsageError } from './common.js';
+import { TurngymError, UsageError } from '../core/errors.js';
 
 /** Set in a worker's environment: its index. */
 export const WORKER_INDEX_VARIABLE = 'TURNGYM_SERVE_WORKER';
@@ -89,7 +89,7 @@ export async function runWorkers(count: number, basePort: number, log: (line: st
             ? `worker ${worker.index} exited with ${signal ?? `code ${code}`} before it was listening (see its message above).`
             : `worker ${worker.index} could not start: ${problem}`;
         // Exit code 2 is a bad command line, the same in every worker: report it as one.
-        failure ??= code === 2 ? new UsageError(message) : new Error(message);
+        failure ??= code === 2 ? new UsageError(message) : new TurngymError('ENV_FAILURE', message);
         stopAll(`worker ${worker.index} failed to start`);
         return;
       }

@@ -10,9 +10,10 @@
  */
 import { readFileSync } from 'node:fs';
 import type { Command } from 'commander';
-import { fileProblem } from '../envs/errors.js';
+import { fileProblem } from '../core/errors.js';
 import { DEFAULT_SERVE_OPTIONS, type RemoteServer, serve, type ServeOptions } from '../envs/remote/server.js';
-import { collect, importModules, integer, isUsageError, jsonObject, UsageError } from './common.js';
+import { collect, importModules, integer, isUsageError, jsonObject } from './common.js';
+import { UsageError } from '../core/errors.js';
 import { runWorkers, WORKER_INDEX_VARIABLE, WORKER_PORT_VARIABLE, type WorkerFailure } from './serve-workers.js';
 
 interface ServeCommandOptions {

@@ -12,7 +12,8 @@ import { BACKENDS, type BackendName, initBackend } from '../agent/policy/backend
 import { saveCheckpoint } from '../agent/policy/checkpoint.js';
 import { NUMBER_PIECES, type NumberPieces } from '../agent/policy/tokenizer.js';
 import { SFT_DEFAULTS, behaviourCloning } from '../agent/policy/sft.js';
-import { collect, importModules, integer, jsonObject, printJson, UsageError } from './common.js';
+import { collect, importModules, integer, jsonObject, printJson } from './common.js';
+import { UsageError } from '../core/errors.js';
 import { Progress } from './progress.js';
 
 interface SftFlags {

@@ -6,10 +6,11 @@
  */
 import type { Command } from 'commander';
 import { spec } from '../envs/registry.js';
-import { Rng } from '../envs/task.js';
+import { Rng } from '../core/rng.js';
 import type { WebTask, WebTaskSuite } from '../envs/web/env.js';
 import { type Site, SiteServer } from '../envs/web/sites/server.js';
-import { integer, UsageError } from './common.js';
+import { integer } from './common.js';
+import { UsageError } from '../core/errors.js';
 
 export const SITE_NAMES = ['shop', 'forms', 'wiki'] as const;
 type SiteName = (typeof SITE_NAMES)[number];

@@ -14,7 +14,8 @@ import { PRESETS } from '../rl/presets.js';
 import { RunDirectory } from '../rl/run-directory.js';
 import { TrainingProgress, outcomeLines } from './progress.js';
 import { train } from '../rl/trainer.js';
-import { collect, importModules, UsageError } from './common.js';
+import { collect, importModules } from './common.js';
+import { UsageError } from '../core/errors.js';
 import { addSchemaOptions, kebab, readSchemaOptions } from './options.js';
 
 export function trainCommand(program: Command): void {

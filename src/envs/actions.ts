@@ -9,7 +9,7 @@
  */
 import { z } from 'zod';
 import type { Action, ToolCall, ToolSpec } from './env.js';
-import type { ActionError } from './errors.js';
+import type { ActionError } from '../core/errors.js';
 
 export type ParseResult = { ok: true; call: ToolCall } | { ok: false; error: ActionError };
 

@@ -4,7 +4,7 @@
  * (or wrapped with `wrap`), since call-order rules are enforced by the standard wrappers.
  */
 import type { Action, Env, Oracle, ResetResult, StepResult, ToolSpec } from './env.js';
-import { TurngymError } from './errors.js';
+import { TurngymError } from '../core/errors.js';
 
 export interface CheckOptions {
   /** Seeds used for the determinism check (default [0, 1, 12345]). */

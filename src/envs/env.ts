@@ -7,7 +7,7 @@
  * episode's value is not zero, a terminated one's is.
  */
 import type { z } from 'zod';
-import type { ActionError } from './errors.js';
+import type { ActionError } from '../core/errors.js';
 
 /** A tool the agent may call: its name, what it does, and a zod object schema for its arguments. */
 export interface ToolSpec<Args extends z.ZodObject = z.ZodObject> {

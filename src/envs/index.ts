@@ -1,6 +1,5 @@
 /** The environment layer: contract, registry, wrappers, pool, checker, tasks. */
 export * from './env.js';
-export * from './errors.js';
 export * from './actions.js';
 export * from './registry.js';
 export * from './wrappers.js';

@@ -3,8 +3,8 @@
  * reports the error, the env is recreated, and the next call starts a fresh episode there.
  */
 import type { Action, Env, ResetResult, StepResult } from './env.js';
-import { describeError, TurngymError } from './errors.js';
-import { Rng } from './task.js';
+import { describeError, TurngymError } from '../core/errors.js';
+import { Rng } from '../core/rng.js';
 
 /** The result of one slot of `EnvPool.step`. */
 export type PoolStepResult =

@@ -7,7 +7,7 @@
  */
 import { z } from 'zod';
 import { DEFAULT_MAX_ACTION_CHARS, type Env, type EnvSpec, type ToolSpec } from './env.js';
-import { InvalidKwargsError, TurngymError, UnknownEnvError } from './errors.js';
+import { InvalidKwargsError, TurngymError, UnknownEnvError } from '../core/errors.js';
 import { type WrapOptions, wrap } from './wrappers.js';
 
 /** Everything needed to register an environment. */

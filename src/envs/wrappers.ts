@@ -8,7 +8,7 @@
 import { appendFile, mkdir } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import type { Action, Env, EnvSpec, Oracle, ResetOptions, ResetResult, StepResult } from './env.js';
-import { EnvClosedError, EpisodeEndedError, ResetNeededError, TurngymError } from './errors.js';
+import { EnvClosedError, EpisodeEndedError, ResetNeededError, TurngymError } from '../core/errors.js';
 
 /** Forwards everything to the wrapped env; subclasses override what they change. */
 export class Wrapper implements Env {

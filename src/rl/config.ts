@@ -4,7 +4,7 @@
  * `config.json` written into each run directory.
  */
 import { z } from 'zod';
-import { TurngymError } from '../envs/errors.js';
+import { TurngymError } from '../core/errors.js';
 import { SFT_DEFAULTS } from '../agent/policy/sft.js';
 import { NUMBER_PIECES } from '../agent/policy/tokenizer.js';
 import { curriculumSchema } from './curriculum.js';

@@ -10,6 +10,7 @@
  *   30 from 4 on.
  */
 import { z } from 'zod';
+import { TurngymError } from '../core/errors.js';
 
 export const curriculumSchema = z.discriminatedUnion('kind', [
   z.object({ kind: z.literal('fixed'), maxTurns: z.number().int().min(1).describe('The horizon') }),
@@ -62,5 +63,5 @@ export function parseCurriculum(text: string): Curriculum {
     const match = /^(\d+)\+(\d+)\.\.(\d+)@(\d+)$/.exec(rest);
     if (match) return curriculumSchema.parse({ kind, initial: +match[1]!, increment: +match[2]!, max: +match[3]!, iterationSteps: +match[4]! });
   }
-  throw new Error(`Cannot read curriculum '${text}': use fixed:10, scaling-inter:5,8,10@100 or tti:10+10..30@50.`);
+  throw new TurngymError('INVALID_OPTIONS', `Cannot read curriculum '${text}': use fixed:10, scaling-inter:5,8,10@100 or tti:10+10..30@50.`);
 }

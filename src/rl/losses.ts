@@ -21,8 +21,8 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 import { z } from 'zod';
-import { TurngymError } from '../envs/errors.js';
-import type { Rng } from '../envs/task.js';
+import { TurngymError } from '../core/errors.js';
+import type { Rng } from '../core/rng.js';
 
 export const lossConfigSchema = z.object({
   clipLow: z.number().min(0).default(0.2).describe('PPO clip range below 1 (ratio >= 1 - clipLow)'),

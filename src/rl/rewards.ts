@@ -9,7 +9,7 @@
  * episode fails in the end.
  */
 import type { StepInfo } from '../envs/env.js';
-import { isFormatError } from '../envs/errors.js';
+import { isFormatError } from '../core/errors.js';
 
 /** Per-turn reward parts as kept in a rollout. */
 export interface RewardParts {

@@ -12,8 +12,8 @@ import { renderAction } from '../agent/policy/chat.js';
 import { EpisodeContext } from '../agent/policy/play.js';
 import type { Policy, Sample } from '../agent/policy/policy.js';
 import type { Env, EnvSpec, StepResult } from '../envs/env.js';
-import { describeError, TurngymError } from '../envs/errors.js';
-import type { Rng } from '../envs/task.js';
+import { describeError, TurngymError } from '../core/errors.js';
+import type { Rng } from '../core/rng.js';
 import { formatPenalty, informationGain, type RewardParts } from './rewards.js';
 
 /** One turn of a rollout. */

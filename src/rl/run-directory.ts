@@ -11,7 +11,7 @@
 import { existsSync, readFileSync, readdirSync, statSync } from 'node:fs';
 import { mkdir, readFile, readdir, rename, rm, writeFile } from 'node:fs/promises';
 import { basename, join, resolve } from 'node:path';
-import { describeError, TurngymError } from '../envs/errors.js';
+import { describeError, TurngymError } from '../core/errors.js';
 import { type MetricsRecord, readMetrics } from './metrics.js';
 import { EVENT_FILE_PREFIX, eventsUpTo } from './tensorboard.js';
 import type { TrajectoryRecord } from './trajectories.js';

@@ -16,9 +16,9 @@
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { describeTools } from '../envs/actions.js';
 import type { Env, EnvSpec } from '../envs/env.js';
-import { describeError, isFormatError, TurngymError } from '../envs/errors.js';
+import { describeError, isFormatError, TurngymError } from '../core/errors.js';
 import { make, spec as specOf } from '../envs/registry.js';
-import { Rng } from '../envs/task.js';
+import { Rng } from '../core/rng.js';
 import { formatSuccessRate, successRate } from '../agent/agent.js';
 import { type BackendName, initBackend } from '../agent/policy/backend.js';
 import { CheckpointError, loadCheckpoint, readCheckpointConfig, saveCheckpoint } from '../agent/policy/checkpoint.js';

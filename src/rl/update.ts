@@ -17,7 +17,7 @@
  * A mini-batch that fits is one forward and backward pass of the loss itself.
  */
 import * as tf from '@tensorflow/tfjs-core';
-import type { Rng } from '../envs/task.js';
+import type { Rng } from '../core/rng.js';
 import { type Policy, type ScoredSequence, paddedBatches } from '../agent/policy/policy.js';
 import { type LossConfig, type LossMetrics, policyLoss } from './losses.js';
 

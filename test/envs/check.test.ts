@@ -5,7 +5,9 @@ import { summarise } from '../../src/cli/run.js';
 import { checkEnv } from '../../src/envs/check.js';
 import type { EnvSpec, StepResult, ToolCall } from '../../src/envs/env.js';
 import { make, register } from '../../src/envs/registry.js';
-import { type Rng, type Task, TaskEnv, type TaskSuite, ToolInputError } from '../../src/envs/task.js';
+import { type Task, TaskEnv, type TaskSuite } from '../../src/envs/task.js';
+import { type Rng } from '../../src/core/rng.js';
+import { ToolInputError } from '../../src/core/errors.js';
 import { z } from 'zod';
 
 /** Say the secret word: an env whose faults are chosen by its kwargs. */

@@ -5,7 +5,7 @@ import { checkEnv } from '../../src/envs/check.js';
 import type { Env, StepResult } from '../../src/envs/env.js';
 import { guessNumberSuite } from '../../src/envs/puzzle/guess-number.js';
 import { make } from '../../src/envs/registry.js';
-import { Rng } from '../../src/envs/task.js';
+import { Rng } from '../../src/core/rng.js';
 import { wrap } from '../../src/envs/wrappers.js';
 import '../../src/envs/builtin.js';
 

@@ -1,6 +1,6 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { z } from 'zod';
-import { TurngymError } from '../../src/envs/errors.js';
+import { TurngymError } from '../../src/core/errors.js';
 import { list, make, register, registerBuiltin, remoteKwargs, remoteKwargsSchema, spec, suggest, unregister } from '../../src/envs/registry.js';
 import { GuessNumberEnv, guessNumberTools } from '../../src/envs/puzzle/guess-number.js';
 import '../../src/envs/builtin.js';

@@ -7,7 +7,8 @@ import { describe, expect, it } from 'vitest';
 import { CALC_FAMILIES, calcSuite } from '../../src/envs/code/calc.js';
 import { FUNCTION_FAMILIES, functionsSuite } from '../../src/envs/code/functions.js';
 import { PUZZLE_KINDS, puzzlesSuite } from '../../src/envs/code/puzzles.js';
-import { Rng, type Task } from '../../src/envs/task.js';
+import { type Task } from '../../src/envs/task.js';
+import { Rng } from '../../src/core/rng.js';
 import { shopSuite } from '../../src/envs/web/shop.js';
 import { wikiSuiteOf } from '../../src/envs/web/wiki.js';
 

@@ -1,9 +1,10 @@
 import { describe, expect, it } from 'vitest';
 import type { EnvSpec, StepResult } from '../../src/envs/env.js';
-import { TurngymError } from '../../src/envs/errors.js';
+import { TurngymError } from '../../src/core/errors.js';
 import { guessNumberSuite } from '../../src/envs/puzzle/guess-number.js';
 import { make, spec } from '../../src/envs/registry.js';
-import { drawTask, HELDOUT_FRACTION, MAX_SPLIT_DRAWS, Rng, SPLITS, splitOf, type Task, TaskEnv, type TaskSuite } from '../../src/envs/task.js';
+import { drawTask, HELDOUT_FRACTION, MAX_SPLIT_DRAWS, SPLITS, splitOf, type Task, TaskEnv, type TaskSuite } from '../../src/envs/task.js';
+import { Rng } from '../../src/core/rng.js';
 import '../../src/envs/builtin.js';
 
 describe('splitOf', () => {

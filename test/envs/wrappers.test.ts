@@ -2,7 +2,7 @@ import { mkdtemp, readFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { TurngymError } from '../../src/envs/errors.js';
+import { TurngymError } from '../../src/core/errors.js';
 import { spec } from '../../src/envs/registry.js';
 import { GuessNumberEnv } from '../../src/envs/puzzle/guess-number.js';
 import { cutText, findWrapper, HorizonLimit, type EpisodeRecord, wrap } from '../../src/envs/wrappers.js';

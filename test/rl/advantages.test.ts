@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { discountedReturns, grpoAdvantages, igpoAdvantages, zScores } from '../../src/rl/advantages.js';
 import { horizonAt, parseCurriculum } from '../../src/rl/curriculum.js';
-import { isFormatError } from '../../src/envs/errors.js';
+import { isFormatError } from '../../src/core/errors.js';
 import { formatPenalty, informationGain } from '../../src/rl/rewards.js';
 
 const parts = (informationGain: number, format = 0) => ({ informationGain, format, env: 0 });

@@ -2,7 +2,7 @@ import * as tf from '@tensorflow/tfjs';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { Policy } from '../../src/agent/policy/policy.js';
 import { Tokenizer } from '../../src/agent/policy/tokenizer.js';
-import { Rng } from '../../src/envs/task.js';
+import { Rng } from '../../src/core/rng.js';
 import { lossConfigSchema, policyLoss } from '../../src/rl/losses.js';
 
 beforeAll(async () => {

@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import type { Browser } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { TurngymError } from '../../src/envs/errors.js';
+import { TurngymError } from '../../src/core/errors.js';
 import { launchChromium } from '../../src/envs/web/chromium.js';
 import { METRICS } from '../../src/rl/metrics.js';
 import { PLOTS, smooth } from '../../src/rl/plots.js';

@@ -8,7 +8,7 @@ import { Policy } from '../../src/agent/policy/policy.js';
 import { collectDemonstrations, fitTokenizer } from '../../src/agent/policy/sft.js';
 import type { Env } from '../../src/envs/env.js';
 import { make } from '../../src/envs/registry.js';
-import { Rng } from '../../src/envs/task.js';
+import { Rng } from '../../src/core/rng.js';
 import '../../src/envs/builtin.js';
 import { collectRollouts, limitInFlight } from '../../src/rl/rollout.js';
 

@@ -7,7 +7,7 @@
 import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Rng } from '../../src/envs/task.js';
+import { Rng } from '../../src/core/rng.js';
 import { horizonAt } from '../../src/rl/curriculum.js';
 import { METRICS, MetricsWriter } from '../../src/rl/metrics.js';
 import type { TrajectoryRecord, TrajectoryTurn } from '../../src/rl/trajectories.js';

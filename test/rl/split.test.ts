@@ -13,7 +13,8 @@ import { Policy } from '../../src/agent/policy/policy.js';
 import { collectDemonstrations, fitTokenizer } from '../../src/agent/policy/sft.js';
 import type { Env } from '../../src/envs/env.js';
 import { make } from '../../src/envs/registry.js';
-import { Rng, splitOf } from '../../src/envs/task.js';
+import { splitOf } from '../../src/envs/task.js';
+import { Rng } from '../../src/core/rng.js';
 import '../../src/envs/builtin.js';
 import { collectRollouts } from '../../src/rl/rollout.js';
 

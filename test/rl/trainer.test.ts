@@ -10,7 +10,7 @@ import '../../src/envs/builtin.js';
 import { readMetrics } from '../../src/rl/metrics.js';
 import type { Trajectory } from '../../src/rl/rollout.js';
 import { readRun, readTrajectories } from '../../src/rl/run-directory.js';
-import { TurngymError } from '../../src/envs/errors.js';
+import { TurngymError } from '../../src/core/errors.js';
 import { readEvents } from '../../src/rl/tensorboard.js';
 import { computeAdvantages, groupShares, train, trainedTrajectories, trainingExamples } from '../../src/rl/trainer.js';
 import { TINY_RUN } from './tiny-run.js';

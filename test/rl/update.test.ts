@@ -3,7 +3,7 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { initBackend } from '../../src/agent/policy/backend.js';
 import { Policy } from '../../src/agent/policy/policy.js';
 import { Tokenizer } from '../../src/agent/policy/tokenizer.js';
-import { Rng } from '../../src/envs/task.js';
+import { Rng } from '../../src/core/rng.js';
 import { lossConfigSchema } from '../../src/rl/losses.js';
 import { type Example, microBatches, miniBatchGradients, shuffledMiniBatches } from '../../src/rl/update.js';
 

@@ -18,7 +18,7 @@
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import * as tf from '@tensorflow/tfjs';
-import { TurngymError, describeError } from '../../envs/errors.js';
+import { TurngymError, describeError } from '../../core/errors.js';
 
 export const BACKENDS = ['node-gpu', 'node', 'wasm', 'cpu'] as const;
 export type BackendName = (typeof BACKENDS)[number];
@@ -82,7 +82,7 @@ async function load(name: BackendName): Promise<string> {
       const missing = (error as NodeJS.ErrnoException).code === 'ERR_MODULE_NOT_FOUND' && describeError(error).includes(`'${packageName}'`);
       throw missing ? new NotInstalledError(packageName) : error;
     }
-    if (!(await tf.setBackend('tensorflow'))) throw new Error(`${packageName} loaded but its backend did not initialise`);
+    if (!(await tf.setBackend('tensorflow'))) throw new TurngymError('NOT_SUPPORTED', `${packageName} loaded but its backend did not initialise`);
     await tf.ready();
     return 'tensorflow';
   }
@@ -91,12 +91,12 @@ async function load(name: BackendName): Promise<string> {
     // In Node the .wasm binaries are read from the package's dist/ folder.
     const require = createRequire(import.meta.url);
     wasm.setWasmPaths(`${join(dirname(require.resolve('@tensorflow/tfjs-backend-wasm/package.json')), 'dist')}/`);
-    if (!(await tf.setBackend('wasm'))) throw new Error('the wasm backend did not initialise');
+    if (!(await tf.setBackend('wasm'))) throw new TurngymError('NOT_SUPPORTED', 'the wasm backend did not initialise');
     await tf.ready();
     shareDataOnClone();
     return 'wasm';
   }
-  if (!(await tf.setBackend('cpu'))) throw new Error('the cpu backend did not initialise');
+  if (!(await tf.setBackend('cpu'))) throw new TurngymError('NOT_SUPPORTED', 'the cpu backend did not initialise');
   await tf.ready();
   // The cpu backend prints a banner urging tfjs-node at its first tensor; initBackend's line already says
   // which backend runs and which packages are missing.

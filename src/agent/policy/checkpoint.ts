@@ -16,7 +16,7 @@ import { existsSync } from 'node:fs';
 import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs';
-import { TurngymError, describeError } from '../../envs/errors.js';
+import { TurngymError, describeError } from '../../core/errors.js';
 import { modelConfigSchema, parameterShapes, TransformerModel } from './model.js';
 import { AdamW, optimizerConfigSchema } from './optimizer.js';
 import { Policy } from './policy.js';

@@ -6,7 +6,7 @@
  * trainer's before/after evaluation and `turngym eval`.
  */
 import type { Env } from '../../envs/env.js';
-import { isFormatError, TurngymError } from '../../envs/errors.js';
+import { isFormatError, TurngymError } from '../../core/errors.js';
 import { make } from '../../envs/registry.js';
 import type { Split } from '../../envs/task.js';
 import { successRate } from '../agent.js';

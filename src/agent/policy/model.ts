@@ -6,7 +6,8 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 import { z } from 'zod';
-import { Rng } from '../../envs/task.js';
+import { TurngymError } from '../../core/errors.js';
+import { Rng } from '../../core/rng.js';
 import { gatherRows, layerNorm, matMul } from './ops.js';
 
 export const modelConfigSchema = z
@@ -97,7 +98,7 @@ export class TransformerModel {
   constructor(config: ModelConfig, seed = 0) {
     this.config = modelConfigSchema.parse(config);
     if (this.config.width % this.config.heads !== 0) {
-      throw new Error(`width (${this.config.width}) must be a multiple of heads (${this.config.heads})`);
+      throw new TurngymError('INVALID_OPTIONS', `width (${this.config.width}) must be a multiple of heads (${this.config.heads})`);
     }
     const rng = Rng.fromSeed(seed);
     const instance = modelCount++;

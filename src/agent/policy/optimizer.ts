@@ -4,6 +4,7 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 import { z } from 'zod';
+import { TurngymError } from '../../core/errors.js';
 
 export const optimizerConfigSchema = z.object({
   learningRate: z.number().positive().default(1e-3).describe('Step size'),
@@ -82,7 +83,7 @@ export class AdamW {
       if (!first || !second) continue;
       for (const saved of [first, second]) {
         if (saved.shape.join(',') !== variable.shape.join(',')) {
-          throw new Error(`optimizer state ${saved.name} has shape [${saved.shape}] but the variable has [${variable.shape}]`);
+          throw new TurngymError('BAD_CHECKPOINT', `optimizer state ${saved.name} has shape [${saved.shape}] but the variable has [${variable.shape}]`);
         }
       }
       const moment = this.moment(name, variable);

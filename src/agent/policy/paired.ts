@@ -7,7 +7,7 @@
  * sampled plays of each task, a task counts for the policy when the policy solved it in more of them than the
  * baseline (its mean return likewise): the sign test over tasks, with each task's figure averaged first.
  */
-import { TurngymError } from '../../envs/errors.js';
+import { TurngymError } from '../../core/errors.js';
 
 /** What one episode contributes to a comparison. */
 export interface EpisodeOutcome {

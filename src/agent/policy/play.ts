@@ -4,7 +4,8 @@
  * sampling call per turn: evaluation and RL rollouts).
  */
 import type { Env, EnvSpec, Observation, ResetInfo, StepInfo, StepResult } from '../../envs/env.js';
-import { Rng } from '../../envs/task.js';
+import { TurngymError } from '../../core/errors.js';
+import { Rng } from '../../core/rng.js';
 import { type Agent, type AgentAction, type EpisodeStart, episodeSuccess, type Transcript, type Turn, taskKind } from '../agent.js';
 import { type Segment, headerSegments } from './chat.js';
 import { buildContext } from './context.js';
@@ -88,7 +89,7 @@ export class PolicyAgent implements Agent {
   }
 
   async act(observation: Observation, _info: ResetInfo | StepInfo): Promise<AgentAction> {
-    if (!this.episode) throw new Error('PolicyAgent.act called before start()');
+    if (!this.episode) throw new TurngymError('RESET_NEEDED', 'PolicyAgent.act called before start(): start an episode first.');
     if (this.acted) this.episode.addObservation(observation);
     const [sample] = this.policy.sample([this.episode.context(this.policy)], { temperature: this.options.temperature, topP: this.options.topP, rng: this.rng });
     this.episode.addAction(sample!, this.policy);

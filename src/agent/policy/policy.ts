@@ -13,8 +13,8 @@
  * 0 (greedy) they are reported at temperature 1.
  */
 import * as tf from '@tensorflow/tfjs-core';
-import { TurngymError } from '../../envs/errors.js';
-import { Rng } from '../../envs/task.js';
+import { TurngymError } from '../../core/errors.js';
+import { Rng } from '../../core/rng.js';
 import { type ModelConfig, TransformerModel, attentionMask, modelConfigSchema } from './model.js';
 import { gatherRows } from './ops.js';
 import { AdamW, type OptimizerConfig } from './optimizer.js';

@@ -15,9 +15,9 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import type { Env, EnvSpec } from '../../envs/env.js';
-import { TurngymError } from '../../envs/errors.js';
+import { TurngymError } from '../../core/errors.js';
 import { make } from '../../envs/registry.js';
-import { Rng } from '../../envs/task.js';
+import { Rng } from '../../core/rng.js';
 import { formatSuccessRate, runEpisode, type Transcript } from '../agent.js';
 import { OracleAgent } from '../baselines.js';
 import { type Segment, encodeSegment, encodeSegments, episodeSegments, headerSegments, turnSegments } from './chat.js';

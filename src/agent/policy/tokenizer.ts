@@ -9,7 +9,7 @@
  * `encode`, so text cannot forge them.
  */
 import { createHash } from 'node:crypto';
-import { TurngymError } from '../../envs/errors.js';
+import { TurngymError } from '../../core/errors.js';
 
 /** Special tokens, in id order: padding, end of a segment, the transcript roles, and the cut marker. */
 export const SPECIAL_TOKENS = ['<|pad|>', '<|end|>', '<|tools|>', '<|task|>', '<|action|>', '<|observation|>', '<|cut|>'] as const;

@@ -10,7 +10,7 @@
 import { createServer } from 'node:http';
 import WebSocket, { WebSocketServer } from 'ws';
 import type { Observation, ResetInfo, StepInfo } from '../../envs/env.js';
-import { describeError, TurngymError } from '../../envs/errors.js';
+import { describeError, TurngymError } from '../../core/errors.js';
 import { isLoopback, listenOn } from '../../envs/remote/server.js';
 import type { Agent, AgentAction, EpisodeStart } from '../agent.js';
 import { AgentReply, AgentRequest, describeIssues, endpointUrl, PROTOCOL_PATH, toolsToWire, type WireErrorCode, type WireObservation, type WireTool } from './protocol.js';

@@ -15,7 +15,7 @@
  */
 import type { Observation, ToolSpec } from '../../envs/env.js';
 import { describeTools, toOpenAITools } from '../../envs/actions.js';
-import { describeError, TurngymError } from '../../envs/errors.js';
+import { describeError, TurngymError } from '../../core/errors.js';
 import type { Agent, AgentAction, EpisodeStart } from '../agent.js';
 
 export interface OpenAIAgentOptions {

@@ -5,7 +5,8 @@
  * value it prints: two independent computations that the oracle test checks against each other.
  */
 import type { Oracle } from '../env.js';
-import type { Rng, Task, Verdict } from '../task.js';
+import type { Task, Verdict } from '../task.js';
+import type { Rng } from '../../core/rng.js';
 import type { CodeSuite } from './env.js';
 
 export interface CalcTask extends Task {

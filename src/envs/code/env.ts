@@ -3,8 +3,10 @@
  * (`answer` or `submit`) judged by the suite. One isolate per env, a fresh context per episode.
  */
 import type { EnvSpec, StepInfo, StepResult, ToolCall } from '../env.js';
-import { TurngymError } from '../errors.js';
-import { type Rng, type Task, TaskEnv, type TaskSuite, ToolInputError, type Verdict } from '../task.js';
+import { TurngymError } from '../../core/errors.js';
+import { type Task, TaskEnv, type TaskSuite, type Verdict } from '../task.js';
+import { type Rng } from '../../core/rng.js';
+import { ToolInputError } from '../../core/errors.js';
 import { cutText } from '../wrappers.js';
 import { type CellResult, Sandbox, type SandboxLimits } from './sandbox.js';
 

@@ -8,7 +8,8 @@
  * the same JavaScript source the oracle submits.
  */
 import type { Oracle } from '../env.js';
-import type { Rng, Task, Verdict } from '../task.js';
+import type { Task, Verdict } from '../task.js';
+import type { Rng } from '../../core/rng.js';
 import type { CodeSuite } from './env.js';
 import { type CallOutcome, Sandbox, type SandboxLimits } from './sandbox.js';
 

@@ -7,7 +7,8 @@
  * `scheduling` (precedence constraints, minimum makespan) and `rooms` (interval partitioning).
  */
 import type { Oracle } from '../env.js';
-import type { Rng, Task, Verdict } from '../task.js';
+import type { Task, Verdict } from '../task.js';
+import type { Rng } from '../../core/rng.js';
 import type { CodeSuite } from './env.js';
 
 type PuzzleData =

@@ -17,7 +17,7 @@
  * while no call runs: past the time limit the isolate is disposed, and the next call reports it.
  */
 import type ivm from 'isolated-vm';
-import { EnvFailureError, describeError } from '../errors.js';
+import { EnvFailureError, describeError } from '../../core/errors.js';
 import { PRELUDE } from './prelude.js';
 import { prepareCell } from './rewrite.js';
 

@@ -5,7 +5,9 @@
  */
 import { z } from 'zod';
 import type { EnvSpec, Oracle, StepResult, ToolCall, ToolSpec } from '../env.js';
-import { type Rng, type Task, TaskEnv, type TaskSuite, ToolInputError, type Verdict } from '../task.js';
+import { type Task, TaskEnv, type TaskSuite, type Verdict } from '../task.js';
+import { type Rng } from '../../core/rng.js';
+import { ToolInputError } from '../../core/errors.js';
 
 export interface GuessNumberTask extends Task {
   low: number;

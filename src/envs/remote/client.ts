@@ -18,7 +18,7 @@
  */
 import WebSocket from 'ws';
 import type { Action, Env, EnvSpec, ResetOptions, ResetResult, StepResult } from '../env.js';
-import { EnvClosedError, EpisodeEndedError, ResetNeededError, TurngymError, describeError } from '../errors.js';
+import { EnvClosedError, EpisodeEndedError, ResetNeededError, TurngymError, describeError } from '../../core/errors.js';
 import {
   type ClientMessage,
   endpointUrl,

@@ -24,7 +24,7 @@
  */
 import { lookup } from 'node:dns/promises';
 import type { Action, Env, EnvSpec, ResetOptions, ResetResult, StepResult } from '../env.js';
-import { EnvClosedError, EnvFailureError, EpisodeEndedError, ResetNeededError, TurngymError, describeError } from '../errors.js';
+import { EnvClosedError, EnvFailureError, EpisodeEndedError, ResetNeededError, TurngymError, describeError } from '../../core/errors.js';
 import { ConnectionLostError, RemoteClient, type RemoteClientOptions, type RemoteEnv, RemoteError } from './client.js';
 import { PROTOCOL_PATH } from './protocol.js';
 

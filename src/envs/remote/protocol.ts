@@ -17,7 +17,7 @@
 import { z } from 'zod';
 import { toolJsonSchema } from '../actions.js';
 import type { EnvSpec, ToolSpec } from '../env.js';
-import { type ErrorCode, TurngymError } from '../errors.js';
+import { type ErrorCode, TurngymError } from '../../core/errors.js';
 
 /** The protocol version this module speaks. */
 export const PROTOCOL_VERSION = 1;

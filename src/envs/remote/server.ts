@@ -25,7 +25,7 @@ import type { Duplex } from 'node:stream';
 import { type RawData, type WebSocket, WebSocketServer } from 'ws';
 import type { Action, Env } from '../env.js';
 import { inputJsonSchema } from '../actions.js';
-import { describeError, InvalidKwargsError, TurngymError } from '../errors.js';
+import { describeError, InvalidKwargsError, TurngymError } from '../../core/errors.js';
 import { list, make, remoteKwargs, remoteKwargsSchema, spec as registeredSpec, validateKwargs } from '../registry.js';
 import {
   ClientMessage,

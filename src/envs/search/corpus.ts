@@ -12,7 +12,7 @@
 import { createHash } from 'node:crypto';
 import { readdirSync, readFileSync, rmSync, statSync, utimesSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
-import { fileProblem, InvalidKwargsError, TurngymError } from '../errors.js';
+import { fileProblem, InvalidKwargsError, TurngymError } from '../../core/errors.js';
 import { type Fts5Retriever, hashDocuments, openIndex, type SearchDocument } from './engine.js';
 import { generateKnowledgeBase, KB_VERSION, type KnowledgeBase } from './kb.js';
 import { generatedCorpusLimits as limits } from './limits.js';

@@ -17,7 +17,7 @@ import { createHash, randomBytes } from 'node:crypto';
 import { mkdirSync, renameSync, rmSync } from 'node:fs';
 import { dirname } from 'node:path';
 import Database from 'better-sqlite3';
-import { EnvFailureError } from '../errors.js';
+import { EnvFailureError } from '../../core/errors.js';
 
 /** A document as stored and returned by `open`. */
 export interface SearchDocument {

@@ -5,7 +5,9 @@
  */
 import { describeTools } from '../actions.js';
 import type { EnvSpec, Oracle, StepResult, ToolCall } from '../env.js';
-import { type Rng, type Task, TaskEnv, type TaskSuite, ToolInputError, type Verdict } from '../task.js';
+import { type Task, TaskEnv, type TaskSuite, type Verdict } from '../task.js';
+import { type Rng } from '../../core/rng.js';
+import { ToolInputError } from '../../core/errors.js';
 import { type Lease, leaseGeneratedCorpus, leaseUserCorpus, type UserQuestion } from './corpus.js';
 import { type Fts5Retriever, QueryError, type SearchHit } from './engine.js';
 import { generateQuestion, type KnowledgeBase } from './kb.js';

@@ -27,7 +27,8 @@
  * to be confused with ..." and states the other's facts, so a lazy single search often lands on the wrong
  * entity or the wrong sentence.
  */
-import { Rng } from '../task.js';
+import { TurngymError } from '../../core/errors.js';
+import { Rng } from '../../core/rng.js';
 
 /** Bumped whenever the same options would yield a different knowledge base or question. */
 export const KB_VERSION = 1;
@@ -215,7 +216,7 @@ export function generateQuestion(kb: KnowledgeBase, options: QuestionOptions): Q
     const question = tryQuestion(kb, rng, hops);
     if (question) return question;
   }
-  throw new Error(`generateQuestion: found no ${hops}-hop question in the knowledge base (seed ${kb.seed}, size ${kb.size})`);
+  throw new TurngymError('INVALID_KWARGS', `generateQuestion: found no ${hops}-hop question in the knowledge base (seed ${kb.seed}, size ${kb.size}); a larger knowledge base has more.`);
 }
 
 function tryQuestion(kb: KnowledgeBase, rng: Rng, hops: number): Question | undefined {

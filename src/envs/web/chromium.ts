@@ -25,7 +25,7 @@ import { delimiter, dirname, join, resolve } from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import { createBrotliDecompress } from 'node:zlib';
 import type { Browser } from 'playwright-core';
-import { EnvFailureError, TurngymError, describeError } from '../errors.js';
+import { EnvFailureError, TurngymError, describeError } from '../../core/errors.js';
 
 /** The environment variable that names the Chromium binary to use. */
 export const CHROMIUM_ENV = 'TURNGYM_CHROMIUM';

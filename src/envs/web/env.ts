@@ -14,7 +14,7 @@
  */
 import type { Browser, BrowserContext, Page } from 'playwright-core';
 import type { EnvSpec, Observation, ResetOptions, ResetResult, StepResult, ToolCall } from '../env.js';
-import { type ActionErrorCode, EnvFailureError, describeError } from '../errors.js';
+import { type ActionErrorCode, EnvFailureError, describeError } from '../../core/errors.js';
 import { type Task, TaskEnv, type TaskSuite, type Verdict } from '../task.js';
 import { sharedBrowser } from './chromium.js';
 import { PAGE_SCRIPT } from './page-script.js';

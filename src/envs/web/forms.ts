@@ -4,7 +4,8 @@
  * submitted: every field as instructed (unticked boxes absent); the first submission ends the episode.
  */
 import type { Action, Oracle } from '../env.js';
-import type { Rng, Verdict } from '../task.js';
+import type { Verdict } from '../task.js';
+import type { Rng } from '../../core/rng.js';
 import type { WebSubmission, WebTask, WebTaskSuite } from './env.js';
 import { type FormField, type FormSpec, type FormsState, formsSite, generateForm } from './sites/forms.js';
 import { findElement, observedUrl, parseTree } from './tree.js';

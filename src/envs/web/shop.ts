@@ -5,7 +5,8 @@
  * shipping details as given.
  */
 import type { Action, Oracle } from '../env.js';
-import type { Rng, Verdict } from '../task.js';
+import type { Verdict } from '../task.js';
+import type { Rng } from '../../core/rng.js';
 import type { WebSubmission, WebTask, WebTaskSuite } from './env.js';
 import { BRANDS, CATEGORIES, COLOURS, formatPrice, generateCatalogue, makeProduct, type Order, type Product, SHIPPING, type ShippingDetails, type ShopState, shopSite } from './sites/shop.js';
 import { findElement, observedUrl, parseTree } from './tree.js';

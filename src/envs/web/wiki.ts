@@ -5,7 +5,8 @@
  */
 import type { Action, Oracle } from '../env.js';
 import { generateQuestion, type Question } from '../search/kb.js';
-import type { Rng, Verdict } from '../task.js';
+import type { Verdict } from '../task.js';
+import type { Rng } from '../../core/rng.js';
 import type { WebSubmission, WebTask, WebTaskSuite } from './env.js';
 import { DEFAULT_WIKI_SIZE, type WikiState, wikiKnowledgeBase, wikiSite } from './sites/wiki.js';
 import { findElement, observedUrl, parseTree } from './tree.js';

@@ -12,9 +12,9 @@ import { PolicyAgent } from '../../../src/agent/policy/play.js';
 import { Policy } from '../../../src/agent/policy/policy.js';
 import { collectDemonstrations, demonstrationExamples, fitTokenizer } from '../../../src/agent/policy/sft.js';
 import { Tokenizer } from '../../../src/agent/policy/tokenizer.js';
-import { TurngymError } from '../../../src/envs/errors.js';
+import { TurngymError } from '../../../src/core/errors.js';
 import { make, spec } from '../../../src/envs/registry.js';
-import { Rng } from '../../../src/envs/task.js';
+import { Rng } from '../../../src/core/rng.js';
 import '../../../src/envs/builtin.js';
 
 const ID = 'puzzle/guess-number-v0';

@@ -2,7 +2,7 @@ import { beforeAll, describe, expect, it, vi } from 'vitest';
 import { initBackend } from '../../../src/agent/policy/backend.js';
 import { MAX_SAMPLE_ATTENTION_SCORES, Policy } from '../../../src/agent/policy/policy.js';
 import { Tokenizer } from '../../../src/agent/policy/tokenizer.js';
-import { TurngymError } from '../../../src/envs/errors.js';
+import { TurngymError } from '../../../src/core/errors.js';
 
 // Its own file (like out-of-memory.test.ts): after a real out-of-memory fault the wasm backend cannot be used
 // again in the process, and vitest runs each file in a fresh one.

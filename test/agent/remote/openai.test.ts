@@ -5,7 +5,7 @@ import { runEpisode } from '../../../src/agent/agent.js';
 import { OpenAIAgent } from '../../../src/agent/remote/openai.js';
 import { guessNumberSuite } from '../../../src/envs/puzzle/guess-number.js';
 import { make } from '../../../src/envs/registry.js';
-import { Rng } from '../../../src/envs/task.js';
+import { Rng } from '../../../src/core/rng.js';
 import '../../../src/envs/builtin.js';
 import { runCli } from '../../cli/helpers.js';
 import { closedPort } from '../../envs/remote/servers.js';

@@ -7,7 +7,7 @@ import { FUNCTION_FAMILIES, functionsSuite, runHiddenTests } from '../../../src/
 import { evaluateExpression, PUZZLE_KINDS, type PuzzleTask, puzzlesSuite } from '../../../src/envs/code/puzzles.js';
 import { checkEnv } from '../../../src/envs/check.js';
 import { make } from '../../../src/envs/registry.js';
-import { Rng } from '../../../src/envs/task.js';
+import { Rng } from '../../../src/core/rng.js';
 import '../../../src/envs/builtin.js';
 
 const IDS = ['code/calc-v0', 'code/functions-v0', 'code/puzzles-v0'];

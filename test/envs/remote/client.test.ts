@@ -3,7 +3,7 @@ import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { RemoteClient, RemoteError } from '../../../src/envs/remote/client.js';
 import { RemoteServer, serve } from '../../../src/envs/remote/server.js';
 import { checkEnv } from '../../../src/envs/check.js';
-import { TurngymError } from '../../../src/envs/errors.js';
+import { TurngymError } from '../../../src/core/errors.js';
 import { registerTestEnvs, sleep } from './helpers.js';
 
 const GUESS = 'puzzle/guess-number-v0';

@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { RemoteClient } from '../../../src/envs/remote/client.js';
 import { RemoteServer, serve } from '../../../src/envs/remote/server.js';
-import { Rng } from '../../../src/envs/task.js';
+import { Rng } from '../../../src/core/rng.js';
 import { RawClient, registerTestEnvs } from './helpers.js';
 
 const GUESS = 'puzzle/guess-number-v0';

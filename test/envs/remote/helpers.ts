@@ -5,7 +5,9 @@ import { type RemoteServer, serve, type ServeOptions } from '../../../src/envs/r
 import '../../../src/envs/builtin.js';
 import type { StepResult, ToolCall } from '../../../src/envs/env.js';
 import { register, list } from '../../../src/envs/registry.js';
-import { type Rng, type Task, TaskEnv, ToolInputError } from '../../../src/envs/task.js';
+import { type Task, TaskEnv } from '../../../src/envs/task.js';
+import { type Rng } from '../../../src/core/rng.js';
+import { ToolInputError } from '../../../src/core/errors.js';
 
 /**
  * `test/slow-v0`: a real env whose `wait(ms)` tool takes that long (for timeouts, shutdown and reconnects),

@@ -5,7 +5,7 @@ import { describeTools } from '../../../src/envs/actions.js';
 import '../../../src/envs/builtin.js';
 import { checkEnv } from '../../../src/envs/check.js';
 import type { Env, StepResult } from '../../../src/envs/env.js';
-import { TurngymError } from '../../../src/envs/errors.js';
+import { TurngymError } from '../../../src/core/errors.js';
 import { make } from '../../../src/envs/registry.js';
 import {
   createNetworkNamespace,

@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { afterAll, describe, expect, it } from 'vitest';
-import { TurngymError } from '../../../src/envs/errors.js';
+import { TurngymError } from '../../../src/core/errors.js';
 import { quadraticSnippet } from '../../../bench/search-snippet-baseline.js';
 import {
   hashDocuments,
@@ -18,7 +18,7 @@ import {
   toFtsQuery,
 } from '../../../src/envs/search/engine.js';
 import { generateKnowledgeBase, type KnowledgeBase } from '../../../src/envs/search/kb.js';
-import { Rng } from '../../../src/envs/task.js';
+import { Rng } from '../../../src/core/rng.js';
 
 const directory = mkdtempSync(join(tmpdir(), 'turngym-search-engine-'));
 afterAll(() => rmSync(directory, { recursive: true, force: true }));

@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import type { Env } from '../../../src/envs/env.js';
-import { TurngymError } from '../../../src/envs/errors.js';
+import { TurngymError } from '../../../src/core/errors.js';
 import { make } from '../../../src/envs/registry.js';
 import { type Split, splitOf } from '../../../src/envs/task.js';
 import '../../../src/envs/builtin.js';

@@ -3,7 +3,7 @@ import { runEpisode } from '../../../src/agent/agent.js';
 import { OracleAgent } from '../../../src/agent/baselines.js';
 import { checkEnv } from '../../../src/envs/check.js';
 import { make } from '../../../src/envs/registry.js';
-import { Rng } from '../../../src/envs/task.js';
+import { Rng } from '../../../src/core/rng.js';
 import { formsSuite } from '../../../src/envs/web/forms.js';
 import { meetsConstraints, shopSuite } from '../../../src/envs/web/shop.js';
 import { normaliseAnswer, wikiSuite } from '../../../src/envs/web/wiki.js';

@@ -1,7 +1,7 @@
 /** Helpers for the web env tests: the env under the wrappers, finding elements in observations, and counting Chromium processes. */
 import { readdirSync, readFileSync } from 'node:fs';
 import type { Env, Observation } from '../../../src/envs/env.js';
-import { Rng } from '../../../src/envs/task.js';
+import { Rng } from '../../../src/core/rng.js';
 import { type FormsTask, formsSuite } from '../../../src/envs/web/forms.js';
 import type { WebEnv } from '../../../src/envs/web/env.js';
 import { findElement, parseTree } from '../../../src/envs/web/tree.js';

@@ -1,6 +1,6 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import type { Env } from '../../../src/envs/env.js';
-import { TurngymError } from '../../../src/envs/errors.js';
+import { TurngymError } from '../../../src/core/errors.js';
 import { make } from '../../../src/envs/registry.js';
 import { sharedBrowser } from '../../../src/envs/web/chromium.js';
 import '../../../src/envs/builtin.js';

@@ -6,7 +6,7 @@
  *
  * What the form submits is recorded in the session; `web/forms-v0` verifies it.
  */
-import { Rng } from '../../task.js';
+import { Rng } from '../../../core/rng.js';
 import { escapeHtml, layout, notFound, type Site, type SiteRequest, type SiteResponse } from './server.js';
 
 export type FieldKind = 'text' | 'email' | 'date' | 'textarea' | 'checkbox' | 'radio' | 'select';

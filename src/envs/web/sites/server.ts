@@ -9,7 +9,7 @@
 import { randomBytes } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { EnvFailureError } from '../../errors.js';
+import { EnvFailureError } from '../../../core/errors.js';
 
 /** The cookie that carries a session token. */
 export const SESSION_COOKIE = 'tg_session';

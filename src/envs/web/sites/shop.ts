@@ -3,7 +3,7 @@
  * pages, a cart and a checkout form with validation. Each session has its own catalogue, cart and orders;
  * the order records are what `web/shop-v0` verifies.
  */
-import { Rng } from '../../task.js';
+import { Rng } from '../../../core/rng.js';
 import { escapeHtml, layout, notFound, type Site, type SiteRequest, type SiteResponse } from './server.js';
 
 export interface Product {

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { Rng } from '../../src/envs/task.js';
+import { Rng } from '../../src/core/rng.js';
 import { HELDOUT_SEED_BASE } from '../../src/agent/policy/evaluate.js';
 
 describe('Rng.fromSeed', () => {

@@ -154,3 +154,26 @@ export function describeError(error: unknown): string {
   if (error instanceof Error) return error.message;
   return String(error);
 }
+
+/**
+ * An agent mistake found while carrying out a tool call (a missing element, an unknown document id, a guess
+ * out of range). Throw it from `callTool`; the base class turns it into an error observation and the episode
+ * goes on.
+ */
+export class ToolInputError extends Error {
+  constructor(
+    message: string,
+    readonly code: ActionErrorCode = 'TOOL_ERROR',
+  ) {
+    super(message);
+    this.name = 'ToolInputError';
+  }
+}
+
+/** A bad command line or option: printed in one line without a stack trace, exit code 2. */
+export class UsageError extends TurngymError {
+  constructor(message: string) {
+    super('INVALID_OPTIONS', message);
+    this.name = 'UsageError';
+  }
+}
