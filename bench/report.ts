@@ -13,7 +13,7 @@ import { join } from 'node:path';
 import { Rng } from '../src/core/rng.js';
 import { METRICS, type MetricsRecord, MetricsWriter } from '../src/rl/metrics.js';
 import { writeReport } from '../src/rl/report.js';
-import { readRun } from '../src/rl/run-directory.js';
+import { readRun, RUN_FILES } from '../src/rl/run-directory.js';
 import { TensorBoardWriter } from '../src/rl/tensorboard.js';
 import type { TrajectoryRecord } from '../src/rl/trajectories.js';
 import { median, now, round } from './stats.js';
@@ -36,9 +36,9 @@ function writeRun(root: string, name: string, steps: number, seed: number): stri
   const dir = join(root, name);
   mkdirSync(dir, { recursive: true });
   const rng = Rng.fromSeed(seed);
-  const writer = new MetricsWriter(join(dir, 'metrics.jsonl'));
+  const writer = new MetricsWriter(join(dir, RUN_FILES.metrics));
   for (let step = 0; step < steps; step++) writer.write(record(rng, step));
-  writeFileSync(join(dir, 'config.json'), JSON.stringify({ env: 'search/multihop-v0', steps, seed }));
+  writeFileSync(join(dir, RUN_FILES.config), JSON.stringify({ env: 'search/multihop-v0', steps, seed }));
   const trajectories: TrajectoryRecord[] = [];
   for (let index = 0; index < 64; index++) {
     trajectories.push({
@@ -56,7 +56,7 @@ function writeRun(root: string, name: string, steps: number, seed: number): stri
       max_turns: 5,
     });
   }
-  writeFileSync(join(dir, 'trajectories.jsonl'), `${trajectories.map((trajectory) => JSON.stringify(trajectory)).join('\n')}\n`);
+  writeFileSync(join(dir, RUN_FILES.trajectories), `${trajectories.map((trajectory) => JSON.stringify(trajectory)).join('\n')}\n`);
   return dir;
 }
 

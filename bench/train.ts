@@ -8,7 +8,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import '../src/envs/builtin.js';
-import { readMetrics } from '../src/rl/metrics.js';
+import { RunDirectory } from '../src/rl/run-directory.js';
 import { train } from '../src/rl/trainer.js';
 import { median, round } from './stats.js';
 
@@ -47,7 +47,7 @@ async function measure(advantage: 'grpo' | 'igpo', options: Required<TrainBenchO
       },
       { log: () => {} },
     );
-    const records = readMetrics(join(out, 'metrics.jsonl')).records.slice(1);
+    const records = new RunDirectory(out).metrics().slice(1);
     const figures: Record<string, number> = {};
     for (const [key, name] of Object.entries(PARTS)) figures[key] = round(median(records.map((record) => record[name] ?? Number.NaN)));
     const step = figures.step_s!;

@@ -8,10 +8,11 @@
  *   npx tsx scripts/summarize-runs.ts runs/exp-entropy-none runs/exp-entropy-clip-cov runs/exp-entropy-kl-cov \
  *       --plots docs/experiments --name entropy
  */
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdirSync, writeFileSync } from 'node:fs';
 import { basename, join } from 'node:path';
-import { METRICS, type MetricsRecord, readMetrics } from '../src/rl/metrics.js';
+import { METRICS, type MetricsRecord } from '../src/rl/metrics.js';
 import { PLOTS, renderPlot, seriesOf } from '../src/rl/plots.js';
+import { readRun } from '../src/rl/run-directory.js';
 
 /** Pearson correlation; NaN with fewer than three pairs. */
 function pearson(xs: readonly number[], ys: readonly number[]): number {
@@ -34,7 +35,7 @@ function mean(values: readonly number[]): number {
   return values.reduce((a, b) => a + b, 0) / Math.max(1, values.length);
 }
 
-const format = (value: number | undefined, digits = 3) => (value === undefined || !Number.isFinite(value) ? '-' : value.toFixed(digits));
+const format = (value: number | null | undefined, digits = 3) => (value === undefined || value === null || !Number.isFinite(value) ? '-' : value.toFixed(digits));
 
 /** Pairs (cov_t, H_{t+1} - H_t) over consecutive steps of one run. */
 function covarianceAndEntropyChange(records: readonly MetricsRecord[]): { cov: number[]; delta: number[] } {
@@ -70,14 +71,8 @@ const rows = [
 const pooled = { cov: [] as number[], delta: [] as number[] };
 const runs: { name: string; records: MetricsRecord[] }[] = [];
 for (const directory of runDirectories) {
-  const { records } = readMetrics(join(directory, 'metrics.jsonl'));
+  const { metrics: records, evaluation = {} } = readRun(directory);
   runs.push({ name: basename(directory), records });
-  let evaluation: { before?: { success_rate: number }; after?: { success_rate: number } } = {};
-  try {
-    evaluation = JSON.parse(readFileSync(join(directory, 'eval.json'), 'utf8'));
-  } catch {
-    // not evaluated
-  }
   const series = (name: string) => records.map((record) => record[name]).filter((value): value is number => typeof value === 'number');
   const entropy = series(METRICS.entropy);
   const success = series(METRICS.successRate);
@@ -86,7 +81,7 @@ for (const directory of runDirectories) {
   pooled.cov.push(...cov);
   pooled.delta.push(...delta);
   rows.push(
-    `| ${basename(directory)} | ${format(evaluation.before?.success_rate)} | ${format(evaluation.after?.success_rate)} | ${format(entropy[0])} → ${format(entropy[entropy.length - 1])} | ${format(mean(success.slice(0, 5)))} → ${format(mean(success.slice(-5)))} | ${format(mean(formatErrors.slice(0, 5)))} → ${format(mean(formatErrors.slice(-5)))} | ${format(mean(series(METRICS.clipFraction)), 4)} | ${format(pearson(cov, delta), 2)} (n=${cov.length}) | ${records.length} | ${format(mean(series('perf/time_step_s')), 1)} |`,
+    `| ${basename(directory)} | ${format(evaluation.before?.success_rate)} | ${format(evaluation.after?.success_rate)} | ${format(entropy[0])} → ${format(entropy[entropy.length - 1])} | ${format(mean(success.slice(0, 5)))} → ${format(mean(success.slice(-5)))} | ${format(mean(formatErrors.slice(0, 5)))} → ${format(mean(formatErrors.slice(-5)))} | ${format(mean(series(METRICS.clipFraction)), 4)} | ${format(pearson(cov, delta), 2)} (n=${cov.length}) | ${records.length} | ${format(mean(series(METRICS.timeStep)), 1)} |`,
   );
 }
 console.log(rows.join('\n'));

@@ -1,5 +1,6 @@
 /** The RL layer: the trainer, its options and presets, losses, advantages, rewards, curricula, metrics, reports. */
-export { train, computeAdvantages, trainingExamples, RL_SEED_BASE, type TrainResult, type TrainHooks } from './trainer.js';
+export { train, RL_SEED_BASE, type TrainResult, type TrainHooks } from './trainer.js';
+export { trainingExamples, type Example } from './update.js';
 export { trainConfigSchema, type TrainConfig, type TrainOptions } from './config.js';
 export { PRESETS, type Preset } from './presets.js';
 export { policyLoss, lossConfigSchema, type LossConfig, type LossInputs, type LossOutput } from './losses.js';

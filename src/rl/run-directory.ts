@@ -1,6 +1,7 @@
 /**
  * The run directory (`runs/<name>/`): `config.json`, `metrics.jsonl`, `trajectories.jsonl`, `eval.json`,
- * `checkpoints/`, TensorBoard event files. This module owns their names.
+ * `checkpoints/` (step checkpoints with the trainer's state, `latest.json`, the warm start and the KL
+ * reference), TensorBoard event files. This module owns their names, and reads and writes every one of them.
  *
  * Writing (the trainer): {@link RunDirectory}, which also puts a run back to its latest checkpoint before
  * `--resume` continues it. Reading (reports, exports): {@link readRun}. A run may have crashed or still be
@@ -9,11 +10,14 @@
  * directory at all is an error.
  */
 import { existsSync, readFileSync, readdirSync, statSync } from 'node:fs';
-import { mkdir, readFile, readdir, rename, rm, writeFile } from 'node:fs/promises';
+import { appendFile, mkdir, readFile, readdir, rename, rm, writeFile } from 'node:fs/promises';
 import { basename, join, resolve } from 'node:path';
 import { describeError, TurngymError } from '../core/errors.js';
-import { type MetricsRecord, readMetrics } from './metrics.js';
-import { EVENT_FILE_PREFIX, eventsUpTo } from './tensorboard.js';
+import { CheckpointError, loadCheckpoint, readCheckpointConfig, saveCheckpoint } from '../agent/policy/checkpoint.js';
+import type { Policy } from '../agent/policy/policy.js';
+import type { TrainConfig } from './config.js';
+import { type MetricsRecord, MetricsWriter, readMetrics } from './metrics.js';
+import { EVENT_FILE_PREFIX, eventsUpTo, TensorBoardWriter } from './tensorboard.js';
 import type { TrajectoryRecord } from './trajectories.js';
 
 /** The file names of a run directory. */
@@ -38,6 +42,22 @@ export function stepCheckpointName(step: number): string {
   return `step-${String(step).padStart(6, '0')}`;
 }
 
+/**
+ * What a step checkpoint holds beside the policy (its `trainer` metadata): everything that decides what
+ * happens next, so `--resume` continues a run exactly.
+ */
+export interface TrainerState {
+  step: number;
+  /** The states of the three random streams: tasks, sampling, the loss's (mini-batch shuffles, Clip-Cov). */
+  taskRng: number[];
+  sampleRng: number[];
+  lossRng: number[];
+  /** Consecutive steps whose loss was not finite. */
+  nanStreak: number;
+  /** Seconds of training so far (the `time` of metrics.jsonl), so a resumed run's clock goes on from there. */
+  seconds: number;
+}
+
 /** The checkpoint `--resume` continues from: what `checkpoints/latest.json` names. */
 export interface ResumePoint {
   /** Its folder's name in `checkpoints/` (e.g. `step-000012`). */
@@ -52,6 +72,8 @@ export interface ResumePoint {
  * one, never half of it.
  */
 export class RunDirectory {
+  private tensorboard: TensorBoardWriter | undefined;
+
   constructor(readonly dir: string) {}
 
   /** The path of one of the run's files. */
@@ -100,14 +122,87 @@ export class RunDirectory {
       .map((name) => (name === RUN_FILES.checkpoints ? `${name}/` : name));
   }
 
-  /** Writes `config.json` or `eval.json`. */
-  async writeJson(file: 'config' | 'evaluation', value: unknown): Promise<void> {
-    await writeAtomic(this.path(file), `${JSON.stringify(value, null, 2)}\n`);
+  /** Writes `config.json`: the options the run goes on with. */
+  async writeConfig(config: TrainConfig): Promise<void> {
+    await writeAtomic(this.path('config'), `${JSON.stringify(config, null, 2)}\n`);
   }
 
-  /** Points `checkpoints/latest.json` at the checkpoint of `step`. */
-  async setLatest(step: number): Promise<void> {
-    await writeAtomic(this.checkpoint(CHECKPOINT_NAMES.latest), `${JSON.stringify({ step, directory: stepCheckpointName(step) })}\n`);
+  /**
+   * Records held-out evaluations in `eval.json`: the phases given replace those in the file, the others are
+   * kept (as the report's reader reads them).
+   */
+  async writeEvaluation(phases: EvaluationFile): Promise<void> {
+    const previous = readEvaluation(this.path('evaluation'), []);
+    await writeAtomic(this.path('evaluation'), `${JSON.stringify({ ...previous, ...phases }, null, 2)}\n`);
+  }
+
+  /** Writes TensorBoard scalars beside metrics.jsonl from now on, into a new event file. */
+  useTensorBoard(): void {
+    this.tensorboard ??= new TensorBoardWriter(this.dir);
+  }
+
+  /**
+   * Appends one training step's records: its metrics line (and TensorBoard scalars, after
+   * {@link useTensorBoard}), then its sampled trajectories.
+   */
+  async appendStep(record: MetricsRecord, trajectories: readonly TrajectoryRecord[]): Promise<void> {
+    new MetricsWriter(this.path('metrics')).write(record);
+    this.tensorboard?.scalars(record.step, record);
+    if (trajectories.length > 0) await appendFile(this.path('trajectories'), `${trajectories.map((trajectory) => JSON.stringify(trajectory)).join('\n')}\n`);
+  }
+
+  /** The records of metrics.jsonl (lines cut short skipped). */
+  metrics(): MetricsRecord[] {
+    return readMetrics(this.path('metrics')).records;
+  }
+
+  /** Closes the TensorBoard event file, if one is open. */
+  close(): void {
+    this.tensorboard?.close();
+  }
+
+  /** Saves `policy` as the checkpoint `name` in `checkpoints/` (a {@link CHECKPOINT_NAMES} entry) and returns its path. */
+  async saveCheckpoint(name: string, policy: Policy, metadata: Record<string, unknown>): Promise<string> {
+    const directory = this.checkpoint(name);
+    await saveCheckpoint(policy, directory, metadata);
+    return directory;
+  }
+
+  /** Saves the checkpoint of `state.step`, with the trainer's state, and points `checkpoints/latest.json` at it. */
+  async saveStep(policy: Policy, state: TrainerState, metadata: Record<string, unknown>): Promise<void> {
+    await this.saveCheckpoint(stepCheckpointName(state.step), policy, { trainer: state, ...metadata });
+    await writeAtomic(this.checkpoint(CHECKPOINT_NAMES.latest), `${JSON.stringify({ step: state.step, directory: stepCheckpointName(state.step) })}\n`);
+  }
+
+  /**
+   * The policy and trainer state `--resume` continues from: the checkpoint `checkpoints/latest.json` names.
+   * Anything wrong with it (the pointer, a checkpoint file, the trainer state) is one line saying what and
+   * what to do. The run's per-step files are then put back to that checkpoint's step ({@link truncateAfter}),
+   * so a run killed between writing a step's records and saving its checkpoint does not list that step twice.
+   */
+  async resume(log: (line: string) => void): Promise<{ policy: Policy; state: TrainerState }> {
+    const latest = await this.latest();
+    const cannot = async (problem: string, cause?: unknown) =>
+      new TurngymError('BAD_CHECKPOINT', `Cannot resume ${this.dir} from ${latest.directory}: ${problem} ${await this.resumeAdvice(latest.name)}`, { cause });
+    let state: TrainerState;
+    let policy: Policy;
+    try {
+      const { metadata } = await readCheckpointConfig(latest.directory);
+      const problem = trainerStateProblem(metadata.trainer);
+      if (problem) throw await cannot(`its trainer state (the step and random streams, in config.json) is invalid: ${problem}.`);
+      const saved = metadata.trainer as Omit<TrainerState, 'nanStreak' | 'seconds'> & { nanStreak?: number; seconds?: number };
+      // Checkpoints saved before the clock was kept in them: the time metrics.jsonl gives their step.
+      const seconds = saved.seconds ?? this.metrics().findLast((record) => record.step === saved.step)?.time ?? 0;
+      state = { ...saved, nanStreak: saved.nanStreak ?? 0, seconds };
+      policy = await loadCheckpoint(latest.directory);
+    } catch (error) {
+      if (error instanceof CheckpointError) throw await cannot(error.problem, error);
+      throw error;
+    }
+    log(`[train] resuming ${this.dir} at step ${state.step} from ${latest.directory}`);
+    const dropped = await this.truncateAfter(state.step);
+    if (dropped.length > 0) log(`[train] dropped ${dropped.join(', ')}: records of steps after ${latest.name} (the run stopped before saving a later checkpoint), or cut short`);
+    return { policy, state };
   }
 
   /**
@@ -204,13 +299,29 @@ function linesUpTo(text: string, lastStep: number): { kept: string; dropped: num
   return { kept: kept.map((line) => `${line}\n`).join(''), dropped };
 }
 
+/** What is wrong with a checkpoint's trainer state, or undefined when it is one. */
+function trainerStateProblem(value: unknown): string | undefined {
+  if (typeof value !== 'object' || value === null) return 'there is none';
+  const state = value as Record<string, unknown>;
+  const isCount = (field: unknown) => typeof field === 'number' && Number.isSafeInteger(field) && field >= 0;
+  if (!isCount(state.step)) return `step is ${JSON.stringify(state.step)}, not an integer >= 0`;
+  if (state.nanStreak !== undefined && !isCount(state.nanStreak)) return `nanStreak is ${JSON.stringify(state.nanStreak)}, not an integer >= 0`;
+  if (state.seconds !== undefined && !(typeof state.seconds === 'number' && Number.isFinite(state.seconds) && state.seconds >= 0)) return `seconds is ${JSON.stringify(state.seconds)}, not a number >= 0`;
+  for (const stream of ['taskRng', 'sampleRng', 'lossRng']) {
+    const words = state[stream];
+    if (!Array.isArray(words) || words.length !== 4 || !words.every((word) => Number.isInteger(word) && word >= -(2 ** 31) && word < 2 ** 32)) {
+      return `${stream} is not the state of a random stream (4 32-bit integers)`;
+    }
+  }
+  return undefined;
+}
+
 /** Writes through a temporary file and a rename, so a crash never leaves a half-written file. */
 async function writeAtomic(path: string, data: string | Buffer, temporary = `${path}.partial`): Promise<void> {
   await writeFile(temporary, data);
   await rename(temporary, path);
 }
 
-/** Held-out evaluation summary, as in `eval.json`. */
 /**
  * The checkpoint a path names: a checkpoint folder as it is, or a run directory's latest checkpoint (what
  * `checkpoints/latest.json` names), so `eval --checkpoint runs/rl` and `train --init runs/rl` take a run.
@@ -230,6 +341,7 @@ export async function checkpointOf(path: string): Promise<string> {
   return (await run.latest()).directory;
 }
 
+/** Held-out evaluation summary, as in `eval.json`. */
 export interface EvaluationSummary {
   /** Null when unknown: an episode ended without the env setting `info.success`. */
   success_rate: number | null;

@@ -1,7 +1,11 @@
 /**
  * Sampled trajectories as the trainer writes them to `trajectories.jsonl` in a run directory (one JSON
- * object per line), for the report's trajectory viewer and for `turngym export-trajectories`.
+ * object per line), for the report's trajectory viewer and for `turngym export-trajectories`:
+ * `trajectoryRecords` chooses a step's sample and makes its records.
  */
+import { describeTools } from '../envs/actions.js';
+import type { EnvSpec } from '../envs/env.js';
+import type { Trajectory } from './rollout.js';
 
 /** One turn of a recorded trajectory. */
 export interface TrajectoryTurn {
@@ -46,4 +50,52 @@ export interface TrajectoryRecord {
   truncated: boolean;
   /** The horizon the episode ran under. */
   max_turns: number;
+}
+
+/**
+ * The records of `count` of a step's trajectories: one per group first (varied tasks), then the others in
+ * order. `horizon` is the step's; each turn carries its advantage.
+ */
+export function trajectoryRecords(
+  step: number,
+  trajectories: readonly Trajectory[],
+  advantages: readonly number[][],
+  options: { count: number; spec: EnvSpec; horizon: number },
+): TrajectoryRecord[] {
+  const chosen: number[] = [];
+  const seenGroups = new Set<number>();
+  trajectories.forEach((trajectory, index) => {
+    if (!seenGroups.has(trajectory.group)) {
+      seenGroups.add(trajectory.group);
+      chosen.push(index);
+    }
+  });
+  for (let index = 0; index < trajectories.length && chosen.length < options.count; index++) if (!chosen.includes(index)) chosen.push(index);
+  const tools = options.spec.tools.map((tool) => ({ name: tool.name, description: describeTools([tool]) }));
+  return chosen.slice(0, options.count).map((index) => {
+    const trajectory = trajectories[index]!;
+    return {
+      step,
+      env: options.spec.id,
+      seed: trajectory.seed,
+      group: trajectory.group,
+      prompt: trajectory.prompt,
+      tools,
+      ...(trajectory.initialAnswerLogprob !== undefined ? { initial_answer_probability: Math.exp(trajectory.initialAnswerLogprob) } : {}),
+      turns: trajectory.turns.map((turn, t) => ({
+        action: turn.text,
+        observation: turn.observation,
+        reward: turn.rewards.env,
+        format: turn.rewards.format,
+        ...(turn.answerLogprob !== undefined ? { answer_probability: Math.exp(turn.answerLogprob), information_gain: turn.rewards.informationGain } : {}),
+        advantage: advantages[index]![t]!,
+        ...(turn.error ? { error: turn.error } : {}),
+      })),
+      outcome: trajectory.outcome,
+      success: trajectory.success,
+      return: trajectory.outcome,
+      truncated: trajectory.truncated,
+      max_turns: options.horizon,
+    };
+  });
 }

@@ -1,6 +1,7 @@
 /**
- * The update of one training step: `epochs` passes over the examples in `miniBatches` shuffled mini-batches,
- * one optimizer step each, with the policy loss of losses.ts.
+ * The update of one training step: `trainingExamples` makes the trajectories and their advantages into
+ * training sequences, and `runUpdates` makes `epochs` passes over them in `miniBatches` shuffled
+ * mini-batches, one optimizer step each, with the policy loss of losses.ts.
  *
  * A mini-batch larger than `microBatchTokens` (sequences x longest sequence, the size of the padded batch the
  * transformer sees) is not run in one pass, which would exhaust the WebAssembly heap (the attention scores
@@ -19,7 +20,9 @@
 import * as tf from '@tensorflow/tfjs-core';
 import type { Rng } from '../core/rng.js';
 import { type Policy, type ScoredSequence, paddedBatches } from '../agent/policy/policy.js';
+import { groupIndices, isZeroAdvantage } from './advantages.js';
 import { type LossConfig, type LossMetrics, policyLoss } from './losses.js';
+import type { Trajectory } from './rollout.js';
 
 /** One training sequence with the old log-prob and the advantage of each of its target tokens, in order. */
 export interface Example {
@@ -32,6 +35,61 @@ export interface Example {
   trajectoryTokens: number;
   /** The group (task) of that trajectory. */
   group: number;
+}
+
+/**
+ * Training sequences. When every turn's context is a prefix of the next one (no turn was dropped to fit the
+ * context), a trajectory is one sequence whose targets are all its action tokens: one forward pass instead of
+ * one per turn, with exactly the same log-probs. Otherwise each turn is its own sequence. Turns with zero
+ * advantage carry no policy gradient and are left out, unless `keepZeroAdvantage` (a KL penalty to the
+ * reference acts on every action token, including those of groups whose rewards were all equal).
+ */
+export function trainingExamples(trajectories: readonly Trajectory[], advantages: readonly number[][], options: { keepZeroAdvantage?: boolean } = {}): Example[] {
+  const examples: Example[] = [];
+  const kept = (advantage: number) => options.keepZeroAdvantage === true || !isZeroAdvantage(advantage);
+  trajectories.forEach((trajectory, i) => {
+    const turns = trajectory.turns.map((turn, t) => ({ turn, advantage: advantages[i]![t]! })).filter(({ turn, advantage }) => kept(advantage) && turn.tokens.length > 0);
+    if (turns.length === 0) return;
+    const trajectoryTokens = turns.reduce((sum, { turn }) => sum + turn.tokens.length, 0);
+    if (isPrefixChain(trajectory)) {
+      const last = trajectory.turns[trajectory.turns.length - 1]!;
+      const tokens = [...last.context, ...last.tokens];
+      const targetMask = tokens.map(() => 0);
+      const oldLogprobs: number[] = [];
+      const tokenAdvantages: number[] = [];
+      for (const { turn, advantage } of turns) {
+        turn.tokens.forEach((_, k) => {
+          targetMask[turn.context.length + k] = 1;
+        });
+        oldLogprobs.push(...turn.logprobs);
+        tokenAdvantages.push(...turn.tokens.map(() => advantage));
+      }
+      examples.push({ sequence: { tokens, targetMask }, oldLogprobs, advantages: tokenAdvantages, trajectoryTokens, group: trajectory.group });
+      return;
+    }
+    for (const { turn, advantage } of turns) {
+      examples.push({
+        sequence: { tokens: [...turn.context, ...turn.tokens], targetMask: [...turn.context.map(() => 0), ...turn.tokens.map(() => 1)] },
+        oldLogprobs: turn.logprobs,
+        advantages: turn.tokens.map(() => advantage),
+        trajectoryTokens,
+        group: trajectory.group,
+      });
+    }
+  });
+  return examples;
+}
+
+/** True when each turn's context followed by its action tokens is a prefix of the next turn's context. */
+function isPrefixChain(trajectory: Trajectory): boolean {
+  for (let t = 0; t + 1 < trajectory.turns.length; t++) {
+    const turn = trajectory.turns[t]!;
+    const next = trajectory.turns[t + 1]!.context;
+    const head = [...turn.context, ...turn.tokens];
+    if (next.length < head.length) return false;
+    for (let k = 0; k < head.length; k++) if (next[k] !== head[k]) return false;
+  }
+  return true;
 }
 
 /** What `runUpdates` shuffles into mini-batches: single sequences, or whole groups. */
@@ -93,17 +151,6 @@ export function shuffledMiniBatches(examples: readonly Example[], options: Pick<
   const batches: Example[][] = [];
   for (let start = 0; start < order.length; start += size) batches.push(order.slice(start, start + size).flat());
   return batches;
-}
-
-/** The indices of the items of each group, one list per group, in order of first appearance. */
-export function groupIndices(items: readonly { group: number }[]): number[][] {
-  const byGroup = new Map<number, number[]>();
-  items.forEach((item, index) => {
-    const members = byGroup.get(item.group) ?? [];
-    members.push(index);
-    byGroup.set(item.group, members);
-  });
-  return [...byGroup.values()];
 }
 
 /**

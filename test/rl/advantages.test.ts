@@ -1,8 +1,11 @@
 import { describe, expect, it } from 'vitest';
-import { discountedReturns, grpoAdvantages, igpoAdvantages, zScores } from '../../src/rl/advantages.js';
+import { computeAdvantages, discountedReturns, grpoAdvantages, igpoAdvantages, trainedTrajectories, zScores } from '../../src/rl/advantages.js';
 import { horizonAt, parseCurriculum } from '../../src/rl/curriculum.js';
 import { isFormatError } from '../../src/core/errors.js';
 import { formatPenalty, informationGain } from '../../src/rl/rewards.js';
+import type { Trajectory } from '../../src/rl/rollout.js';
+import { trainingExamples } from '../../src/rl/update.js';
+import { turn } from './trajectory-fixture.js';
 
 const parts = (informationGain: number, format = 0) => ({ informationGain, format, env: 0 });
 
@@ -64,6 +67,110 @@ describe('advantages', () => {
     expect(advantages[0]![1]).toBeCloseTo(gains[1]! - 0.5 + outcomes[0]!, 6);
     expect(advantages[0]![0]).toBeCloseTo(gains[0]! + advantages[0]![1]!, 6);
     expect(advantages[1]![0]).toBeCloseTo(gains[2]! + outcomes[1]!, 6);
+  });
+});
+
+describe('computeAdvantages', () => {
+  it('keeps the first groups with a policy gradient for dynamic sampling', () => {
+    const played = (group: number, success: boolean): Trajectory => ({ group, seed: group, prompt: '', outcome: success ? 1 : 0, success, truncated: false, turns: [turn([1], [2])] });
+    // Group 0 all solved (no gradient), 1 mixed, 2 all failed (none), 3 mixed, 4 mixed; group 3 listed first.
+    const trajectories = [played(3, true), played(3, false), played(0, true), played(0, true), played(1, false), played(1, true), played(2, false), played(2, false), played(4, true), played(4, false)];
+    const advantages = computeAdvantages(trajectories, { advantage: 'grpo', alpha: 1, gamma: 1, igNormalization: 'joint' });
+    expect(trainedTrajectories(trajectories, advantages, 1)).toEqual({ indices: [0, 1], groups: 1 }); // group 3: it comes first
+    expect(trainedTrajectories(trajectories, advantages, 2)).toEqual({ indices: [0, 1, 4, 5], groups: 2 }); // groups 3 and 1
+    expect(trainedTrajectories(trajectories, advantages, 10)).toEqual({ indices: [0, 1, 4, 5, 8, 9], groups: 3 });
+    expect(trainedTrajectories(trajectories.slice(2, 4), advantages.slice(2, 4), 1)).toEqual({ indices: [], groups: 0 });
+  });
+
+  it('gives GRPO advantages per group and none to a lone trajectory', () => {
+    const base = { prompt: '', seed: 0, success: false, truncated: false, turns: [turn([1], [2]), turn([1, 2, 3], [4])] };
+    const advantages = computeAdvantages(
+      [
+        { ...base, group: 0, outcome: 1 },
+        { ...base, group: 0, outcome: 0 },
+        { ...base, group: 1, outcome: 1 },
+      ],
+      { advantage: 'grpo', alpha: 1, gamma: 1, igNormalization: 'joint' },
+    );
+    expect(advantages[0]!.map((a) => Math.round(a * 1000) / 1000)).toEqual([1, 1]);
+    expect(advantages[1]!.map((a) => Math.round(a * 1000) / 1000)).toEqual([-1, -1]);
+    expect(advantages[2]).toEqual([0, 0]);
+  });
+
+  it("with formatPenaltyOn 'turn', a group without a success pushes its malformed turns down and nothing up", () => {
+    const malformed = { ...turn([1], [2]), rewards: { informationGain: 0, format: -0.1, env: 0 } };
+    const wellFormed = turn([1, 2, 3], [4]);
+    const base = { prompt: '', seed: 0, truncated: false, group: 0, success: false, outcome: 0 };
+    // Three failures, one with a malformed first turn.
+    const failures = [
+      { ...base, turns: [malformed, wellFormed] },
+      { ...base, turns: [wellFormed, wellFormed] },
+      { ...base, turns: [wellFormed, wellFormed] },
+    ];
+    const options = { advantage: 'grpo', alpha: 1, gamma: 1, igNormalization: 'joint' } as const;
+    const round = (values: number[][]) => values.map((row) => row.map((a) => Math.round(a * 1000) / 1000 + 0));
+    // 'return': returns -0.1, 0, 0 z-score to -1.414, 0.707, 0.707: the well-formed failures are pushed up.
+    expect(round(computeAdvantages(failures, options))).toEqual([
+      [-1.414, -1.414],
+      [0.707, 0.707],
+      [0.707, 0.707],
+    ]);
+    // 'turn': outcomes all 0 z-score to 0; only the malformed turn gets the penalty.
+    expect(round(computeAdvantages(failures, { ...options, formatPenaltyOn: 'turn' }))).toEqual([
+      [-0.1, 0],
+      [0, 0],
+      [0, 0],
+    ]);
+    // With a success in the group the outcome's z-score comes first and the penalty is added to its turn.
+    const mixed = [...failures.slice(0, 2), { ...base, success: true, outcome: 1, turns: [wellFormed, wellFormed] }, failures[2]!];
+    expect(round(computeAdvantages(mixed, { ...options, formatPenaltyOn: 'turn' }))).toEqual([
+      [-0.677, -0.577],
+      [-0.577, -0.577],
+      [1.732, 1.732],
+      [-0.577, -0.577],
+    ]);
+  });
+
+  it("with outcomeReward 'success', z-scores solved / not solved instead of the env's partial credit", () => {
+    const base = { prompt: '', seed: 0, truncated: false, group: 0, turns: [turn([1], [2])] };
+    // Tests passed 0.9 / 1 / 0.5 / 0.9: only the second solved the task.
+    const group = [
+      { ...base, outcome: 0.9, success: false },
+      { ...base, outcome: 1, success: true },
+      { ...base, outcome: 0.5, success: false },
+      { ...base, outcome: 0.9, success: false },
+    ];
+    const options = { advantage: 'grpo', alpha: 1, gamma: 1, igNormalization: 'joint' } as const;
+    const round = (values: number[][]) => values.map(([a]) => Math.round(a! * 1000) / 1000 + 0);
+    // env: (x - 0.825) / 0.192
+    expect(round(computeAdvantages(group, options))).toEqual([0.391, 0.911, -1.692, 0.391]);
+    // success: [0, 1, 0, 0], mean 0.25, std 0.433
+    expect(round(computeAdvantages(group, { ...options, outcomeReward: 'success' }))).toEqual([-0.577, 1.732, -0.577, -0.577]);
+    expect(round(computeAdvantages(group, { ...options, advantage: 'igpo', outcomeReward: 'success' }))).toEqual([-0.577, 1.732, -0.577, -0.577]);
+  });
+
+  it('discounts GRPO advantages back from the final turn by gamma and scales negative ones by negativeWeight', () => {
+    const base = { prompt: '', seed: 0, success: false, truncated: false, group: 0, turns: [turn([1], [2]), turn([1, 2, 3], [4]), turn([1, 2, 3, 4, 5], [6])] };
+    const group = [
+      { ...base, outcome: 1 },
+      { ...base, outcome: 0 },
+    ];
+    const round = (values: number[]) => values.map((a) => Math.round(a * 1000) / 1000 + 0);
+    const options = { advantage: 'grpo', alpha: 1, igNormalization: 'joint' } as const;
+    expect(computeAdvantages(group, { ...options, gamma: 0 }).map(round)).toEqual([
+      [0, 0, 1],
+      [0, 0, -1],
+    ]);
+    expect(computeAdvantages(group, { ...options, gamma: 0.5 }).map(round)).toEqual([
+      [0.25, 0.5, 1],
+      [-0.25, -0.5, -1],
+    ]);
+    expect(computeAdvantages(group, { ...options, gamma: 1, negativeWeight: 0.25 }).map(round)).toEqual([
+      [1, 1, 1],
+      [-0.25, -0.25, -0.25],
+    ]);
+    // gamma 0: only the final turn is trained
+    expect(trainingExamples(group, computeAdvantages(group, { ...options, gamma: 0 })).map((e) => e.trajectoryTokens)).toEqual([1, 1]);
   });
 });
 

@@ -8,11 +8,10 @@ import { initBackend } from '../../src/agent/policy/backend.js';
 import { loadCheckpoint } from '../../src/agent/policy/checkpoint.js';
 import '../../src/envs/builtin.js';
 import { readMetrics } from '../../src/rl/metrics.js';
-import type { Trajectory } from '../../src/rl/rollout.js';
-import { readRun, readTrajectories } from '../../src/rl/run-directory.js';
+import { readRun, readTrajectories, RunDirectory } from '../../src/rl/run-directory.js';
 import { TurngymError } from '../../src/core/errors.js';
 import { readEvents } from '../../src/rl/tensorboard.js';
-import { computeAdvantages, groupShares, train, trainedTrajectories, trainingExamples } from '../../src/rl/trainer.js';
+import { train } from '../../src/rl/trainer.js';
 import { TINY_RUN } from './tiny-run.js';
 
 const tiny = { ...TINY_RUN, entropyControl: 'kl-cov' as const, klCovRatio: 0.2 };
@@ -25,9 +24,9 @@ async function weightsOf(directory: string): Promise<Float32Array[]> {
   return values;
 }
 
+/** The checkpoint a run's checkpoints/latest.json names, read as --resume reads it. */
 async function latestCheckpoint(runDir: string): Promise<string> {
-  const pointer = JSON.parse(await readFile(join(runDir, 'checkpoints', 'latest.json'), 'utf8')) as { directory: string };
-  return join(runDir, 'checkpoints', pointer.directory);
+  return (await new RunDirectory(runDir).latest()).directory;
 }
 
 /** Runs test/rl/killed-run.ts: a training run whose process is SIGKILLed once step `killAt` is logged, before its checkpoint. */
@@ -259,183 +258,4 @@ describe('train', () => {
     // A resumed run that is already at its last step says so instead of training nothing.
     await expect(train({ ...tiny, steps: 4, out, resume: true }, { log: () => {} })).rejects.toThrow(`${out} is at step 4 of its 4 steps already: give more --steps to train further (e.g. --resume ${out} --steps 8).`);
   }, 300_000);
-});
-
-describe('trainingExamples', () => {
-  const turn = (context: number[], tokens: number[]) => ({
-    context,
-    tokens,
-    logprobs: tokens.map((t) => -t / 10),
-    entropies: tokens.map(() => 1),
-    text: '',
-    observation: '',
-    rewards: { informationGain: 0, format: 0, env: 0 },
-  });
-
-  it('merges a trajectory into one sequence when each context extends the previous one', () => {
-    const trajectory: Trajectory = {
-      group: 5,
-      seed: 0,
-      prompt: '',
-      outcome: 1,
-      success: true,
-      truncated: false,
-      turns: [turn([1, 2, 3], [7, 8]), turn([1, 2, 3, 7, 8, 9, 4, 3], [5])],
-    };
-    const [example] = trainingExamples([trajectory], [[0.5, -1]]);
-    expect(example!.sequence.tokens).toEqual([1, 2, 3, 7, 8, 9, 4, 3, 5]);
-    expect(example!.sequence.targetMask).toEqual([0, 0, 0, 1, 1, 0, 0, 0, 1]);
-    expect(example!.advantages).toEqual([0.5, 0.5, -1]);
-    expect(example!.oldLogprobs).toEqual([-0.7, -0.8, -0.5]);
-    expect(example!.trajectoryTokens).toBe(3);
-    expect(example!.group).toBe(5); // what --mini-batch-by group keeps together
-  });
-
-  it('keeps turns apart when the context was cut, and drops zero-advantage turns', () => {
-    const trajectory: Trajectory = {
-      group: 0,
-      seed: 0,
-      prompt: '',
-      outcome: 0,
-      success: false,
-      truncated: true,
-      turns: [turn([1, 2, 3], [7]), turn([1, 99, 3], [5]), turn([1, 99, 3, 5, 6], [4])],
-    };
-    const examples = trainingExamples([trajectory], [[1, 0, 2]]);
-    expect(examples.map((e) => e.sequence.tokens)).toEqual([
-      [1, 2, 3, 7],
-      [1, 99, 3, 5, 6, 4],
-    ]);
-    expect(examples.map((e) => e.trajectoryTokens)).toEqual([2, 2]); // the two turns that carry advantage
-  });
-
-  it('keeps zero-advantage turns for a KL penalty, so it also holds groups whose rewards were all equal', () => {
-    const solved = (seed: number): Trajectory => ({
-      group: 0,
-      seed,
-      prompt: '',
-      outcome: 1,
-      success: true,
-      truncated: false,
-      turns: [turn([1, 2], [7]), turn([1, 2, 7, 9], [5, 6])],
-    });
-    const group = [solved(0), solved(1)];
-    const advantages = computeAdvantages(group, { advantage: 'grpo', alpha: 1, gamma: 1, igNormalization: 'joint' });
-    expect(advantages).toEqual([[0, 0], [0, 0]]);
-    expect(trainingExamples(group, advantages)).toEqual([]);
-    const kept = trainingExamples(group, advantages, { keepZeroAdvantage: true });
-    expect(kept.map((e) => e.sequence.tokens)).toEqual([[1, 2, 7, 9, 5, 6], [1, 2, 7, 9, 5, 6]]);
-    expect(kept.map((e) => e.advantages)).toEqual([[0, 0, 0], [0, 0, 0]]);
-    expect(kept.map((e) => e.trajectoryTokens)).toEqual([3, 3]);
-  });
-
-  it('counts the groups that give no policy gradient, those solved in every sample and those solved in any', () => {
-    const played = (group: number, success: boolean): Trajectory => ({ group, seed: group, prompt: '', outcome: success ? 1 : 0, success, truncated: false, turns: [turn([1], [2])] });
-    // Group 0 all solved, group 1 all failed, group 2 mixed, group 3 a lone trajectory.
-    const trajectories = [played(0, true), played(0, true), played(1, false), played(1, false), played(2, true), played(2, false), played(3, true)];
-    const advantages = computeAdvantages(trajectories, { advantage: 'grpo', alpha: 1, gamma: 1, igNormalization: 'joint' });
-    expect(groupShares(trajectories, advantages)).toEqual({ 'rollout/zero_advantage_groups': 3 / 4, 'rollout/solved_groups': 2 / 4, 'rollout/any_success_groups': 3 / 4 });
-  });
-
-  it('keeps the first groups with a policy gradient for dynamic sampling', () => {
-    const played = (group: number, success: boolean): Trajectory => ({ group, seed: group, prompt: '', outcome: success ? 1 : 0, success, truncated: false, turns: [turn([1], [2])] });
-    // Group 0 all solved (no gradient), 1 mixed, 2 all failed (none), 3 mixed, 4 mixed; group 3 listed first.
-    const trajectories = [played(3, true), played(3, false), played(0, true), played(0, true), played(1, false), played(1, true), played(2, false), played(2, false), played(4, true), played(4, false)];
-    const advantages = computeAdvantages(trajectories, { advantage: 'grpo', alpha: 1, gamma: 1, igNormalization: 'joint' });
-    expect(trainedTrajectories(trajectories, advantages, 1)).toEqual({ indices: [0, 1], groups: 1 }); // group 3: it comes first
-    expect(trainedTrajectories(trajectories, advantages, 2)).toEqual({ indices: [0, 1, 4, 5], groups: 2 }); // groups 3 and 1
-    expect(trainedTrajectories(trajectories, advantages, 10)).toEqual({ indices: [0, 1, 4, 5, 8, 9], groups: 3 });
-    expect(trainedTrajectories(trajectories.slice(2, 4), advantages.slice(2, 4), 1)).toEqual({ indices: [], groups: 0 });
-  });
-
-  it('gives GRPO advantages per group and none to a lone trajectory', () => {
-    const base = { prompt: '', seed: 0, success: false, truncated: false, turns: [turn([1], [2]), turn([1, 2, 3], [4])] };
-    const advantages = computeAdvantages(
-      [
-        { ...base, group: 0, outcome: 1 },
-        { ...base, group: 0, outcome: 0 },
-        { ...base, group: 1, outcome: 1 },
-      ],
-      { advantage: 'grpo', alpha: 1, gamma: 1, igNormalization: 'joint' },
-    );
-    expect(advantages[0]!.map((a) => Math.round(a * 1000) / 1000)).toEqual([1, 1]);
-    expect(advantages[1]!.map((a) => Math.round(a * 1000) / 1000)).toEqual([-1, -1]);
-    expect(advantages[2]).toEqual([0, 0]);
-  });
-
-  it("with formatPenaltyOn 'turn', a group without a success pushes its malformed turns down and nothing up", () => {
-    const malformed = { ...turn([1], [2]), rewards: { informationGain: 0, format: -0.1, env: 0 } };
-    const wellFormed = turn([1, 2, 3], [4]);
-    const base = { prompt: '', seed: 0, truncated: false, group: 0, success: false, outcome: 0 };
-    // Three failures, one with a malformed first turn.
-    const failures = [
-      { ...base, turns: [malformed, wellFormed] },
-      { ...base, turns: [wellFormed, wellFormed] },
-      { ...base, turns: [wellFormed, wellFormed] },
-    ];
-    const options = { advantage: 'grpo', alpha: 1, gamma: 1, igNormalization: 'joint' } as const;
-    const round = (values: number[][]) => values.map((row) => row.map((a) => Math.round(a * 1000) / 1000 + 0));
-    // 'return': returns -0.1, 0, 0 z-score to -1.414, 0.707, 0.707: the well-formed failures are pushed up.
-    expect(round(computeAdvantages(failures, options))).toEqual([
-      [-1.414, -1.414],
-      [0.707, 0.707],
-      [0.707, 0.707],
-    ]);
-    // 'turn': outcomes all 0 z-score to 0; only the malformed turn gets the penalty.
-    expect(round(computeAdvantages(failures, { ...options, formatPenaltyOn: 'turn' }))).toEqual([
-      [-0.1, 0],
-      [0, 0],
-      [0, 0],
-    ]);
-    // With a success in the group the outcome's z-score comes first and the penalty is added to its turn.
-    const mixed = [...failures.slice(0, 2), { ...base, success: true, outcome: 1, turns: [wellFormed, wellFormed] }, failures[2]!];
-    expect(round(computeAdvantages(mixed, { ...options, formatPenaltyOn: 'turn' }))).toEqual([
-      [-0.677, -0.577],
-      [-0.577, -0.577],
-      [1.732, 1.732],
-      [-0.577, -0.577],
-    ]);
-  });
-
-  it("with outcomeReward 'success', z-scores solved / not solved instead of the env's partial credit", () => {
-    const base = { prompt: '', seed: 0, truncated: false, group: 0, turns: [turn([1], [2])] };
-    // Tests passed 0.9 / 1 / 0.5 / 0.9: only the second solved the task.
-    const group = [
-      { ...base, outcome: 0.9, success: false },
-      { ...base, outcome: 1, success: true },
-      { ...base, outcome: 0.5, success: false },
-      { ...base, outcome: 0.9, success: false },
-    ];
-    const options = { advantage: 'grpo', alpha: 1, gamma: 1, igNormalization: 'joint' } as const;
-    const round = (values: number[][]) => values.map(([a]) => Math.round(a! * 1000) / 1000 + 0);
-    // env: (x - 0.825) / 0.192
-    expect(round(computeAdvantages(group, options))).toEqual([0.391, 0.911, -1.692, 0.391]);
-    // success: [0, 1, 0, 0], mean 0.25, std 0.433
-    expect(round(computeAdvantages(group, { ...options, outcomeReward: 'success' }))).toEqual([-0.577, 1.732, -0.577, -0.577]);
-    expect(round(computeAdvantages(group, { ...options, advantage: 'igpo', outcomeReward: 'success' }))).toEqual([-0.577, 1.732, -0.577, -0.577]);
-  });
-
-  it('discounts GRPO advantages back from the final turn by gamma and scales negative ones by negativeWeight', () => {
-    const base = { prompt: '', seed: 0, success: false, truncated: false, group: 0, turns: [turn([1], [2]), turn([1, 2, 3], [4]), turn([1, 2, 3, 4, 5], [6])] };
-    const group = [
-      { ...base, outcome: 1 },
-      { ...base, outcome: 0 },
-    ];
-    const round = (values: number[]) => values.map((a) => Math.round(a * 1000) / 1000 + 0);
-    const options = { advantage: 'grpo', alpha: 1, igNormalization: 'joint' } as const;
-    expect(computeAdvantages(group, { ...options, gamma: 0 }).map(round)).toEqual([
-      [0, 0, 1],
-      [0, 0, -1],
-    ]);
-    expect(computeAdvantages(group, { ...options, gamma: 0.5 }).map(round)).toEqual([
-      [0.25, 0.5, 1],
-      [-0.25, -0.5, -1],
-    ]);
-    expect(computeAdvantages(group, { ...options, gamma: 1, negativeWeight: 0.25 }).map(round)).toEqual([
-      [1, 1, 1],
-      [-0.25, -0.25, -0.25],
-    ]);
-    // gamma 0: only the final turn is trained
-    expect(trainingExamples(group, computeAdvantages(group, { ...options, gamma: 0 })).map((e) => e.trajectoryTokens)).toEqual([1, 1]);
-  });
 });

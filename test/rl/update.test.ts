@@ -4,8 +4,11 @@ import { initBackend } from '../../src/agent/policy/backend.js';
 import { Policy } from '../../src/agent/policy/policy.js';
 import { Tokenizer } from '../../src/agent/policy/tokenizer.js';
 import { Rng } from '../../src/core/rng.js';
+import { computeAdvantages } from '../../src/rl/advantages.js';
 import { lossConfigSchema } from '../../src/rl/losses.js';
-import { type Example, microBatches, miniBatchGradients, shuffledMiniBatches } from '../../src/rl/update.js';
+import type { Trajectory } from '../../src/rl/rollout.js';
+import { type Example, microBatches, miniBatchGradients, shuffledMiniBatches, trainingExamples } from '../../src/rl/update.js';
+import { turn } from './trajectory-fixture.js';
 
 beforeAll(async () => {
   await initBackend('auto', () => {});
@@ -99,5 +102,64 @@ describe('mini-batch gradients over micro-batches', () => {
     expect(largest).toBeGreaterThan(1e-4); // the gradients compared are not all zero
     tf.dispose([...Object.values(whole.gradients), ...Object.values(split.gradients)]);
     policy.dispose();
+  });
+});
+
+describe('trainingExamples', () => {
+  it('merges a trajectory into one sequence when each context extends the previous one', () => {
+    const trajectory: Trajectory = {
+      group: 5,
+      seed: 0,
+      prompt: '',
+      outcome: 1,
+      success: true,
+      truncated: false,
+      turns: [turn([1, 2, 3], [7, 8]), turn([1, 2, 3, 7, 8, 9, 4, 3], [5])],
+    };
+    const [example] = trainingExamples([trajectory], [[0.5, -1]]);
+    expect(example!.sequence.tokens).toEqual([1, 2, 3, 7, 8, 9, 4, 3, 5]);
+    expect(example!.sequence.targetMask).toEqual([0, 0, 0, 1, 1, 0, 0, 0, 1]);
+    expect(example!.advantages).toEqual([0.5, 0.5, -1]);
+    expect(example!.oldLogprobs).toEqual([-0.7, -0.8, -0.5]);
+    expect(example!.trajectoryTokens).toBe(3);
+    expect(example!.group).toBe(5); // what --mini-batch-by group keeps together
+  });
+
+  it('keeps turns apart when the context was cut, and drops zero-advantage turns', () => {
+    const trajectory: Trajectory = {
+      group: 0,
+      seed: 0,
+      prompt: '',
+      outcome: 0,
+      success: false,
+      truncated: true,
+      turns: [turn([1, 2, 3], [7]), turn([1, 99, 3], [5]), turn([1, 99, 3, 5, 6], [4])],
+    };
+    const examples = trainingExamples([trajectory], [[1, 0, 2]]);
+    expect(examples.map((e) => e.sequence.tokens)).toEqual([
+      [1, 2, 3, 7],
+      [1, 99, 3, 5, 6, 4],
+    ]);
+    expect(examples.map((e) => e.trajectoryTokens)).toEqual([2, 2]); // the two turns that carry advantage
+  });
+
+  it('keeps zero-advantage turns for a KL penalty, so it also holds groups whose rewards were all equal', () => {
+    const solved = (seed: number): Trajectory => ({
+      group: 0,
+      seed,
+      prompt: '',
+      outcome: 1,
+      success: true,
+      truncated: false,
+      turns: [turn([1, 2], [7]), turn([1, 2, 7, 9], [5, 6])],
+    });
+    const group = [solved(0), solved(1)];
+    const advantages = computeAdvantages(group, { advantage: 'grpo', alpha: 1, gamma: 1, igNormalization: 'joint' });
+    expect(advantages).toEqual([[0, 0], [0, 0]]);
+    expect(trainingExamples(group, advantages)).toEqual([]);
+    const kept = trainingExamples(group, advantages, { keepZeroAdvantage: true });
+    expect(kept.map((e) => e.sequence.tokens)).toEqual([[1, 2, 7, 9, 5, 6], [1, 2, 7, 9, 5, 6]]);
+    expect(kept.map((e) => e.advantages)).toEqual([[0, 0, 0], [0, 0, 0]]);
+    expect(kept.map((e) => e.trajectoryTokens)).toEqual([3, 3]);
   });
 });
