@@ -130,8 +130,8 @@ export function spec(id: string): RegisteredSpec {
 }
 
 /**
- * Creates a registered env with validated keyword arguments, wrapped with the standard wrappers
- * (order enforcing, horizon limit, and, when asked, observation budget and episode recording).
+ * Creates a registered env with validated keyword arguments, in the standard wrapper stack ({@link wrap}:
+ * call order, observation budget, horizon, statistics, and recording when asked).
  */
 export async function make(id: string, kwargs: Record<string, unknown> = {}, options: WrapOptions = {}): Promise<Env> {
   const { definition, spec: registered } = lookup(id);

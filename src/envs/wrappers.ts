@@ -1,5 +1,6 @@
 /**
- * Wrappers add one behaviour each around an env. `make` stacks the standard ones with {@link wrap}:
+ * Wrappers add one behaviour each around an env. {@link wrap} stacks the standard ones around every env a user
+ * gets (from `make`, `RemoteClient.make` or `RemotePool.make`):
  *
  *   OrderEnforcing( RecordEpisodes?( EpisodeStatistics( HorizonLimit( ObservationBudget( env )))))
  *
@@ -11,8 +12,8 @@ import type { Action, Env, EnvSpec, Oracle, ResetOptions, ResetResult, StepResul
 import { EnvClosedError, EpisodeEndedError, ResetNeededError, TurngymError } from '../core/errors.js';
 
 /** Forwards everything to the wrapped env; subclasses override what they change. */
-export class Wrapper implements Env {
-  constructor(readonly inner: Env) {}
+export class Wrapper<Inner extends Env = Env> implements Env {
+  constructor(readonly inner: Inner) {}
 
   get spec(): EnvSpec {
     return this.inner.spec;
@@ -51,15 +52,20 @@ export class Wrapper implements Env {
 }
 
 /**
- * Enforces the call order: `step` before the first `reset`, after the episode ended, or anything after
- * `close` is a typed error. Calls are serialised, so an env never sees two calls at once. A reset option
- * that no layer of the stack reads is an INVALID_OPTIONS error naming those they do (when the env lists
- * its own, see `Env.resetOptions`).
+ * The one place that enforces the call order: `step` before the first `reset`, after the episode ended, or
+ * anything after `close` is a typed error (ResetNeededError, EpisodeEndedError, EnvClosedError). Calls are
+ * serialised, so an env never sees two calls at once. A reset option that no layer of the stack reads is an
+ * INVALID_OPTIONS error naming those they do (when the env lists its own, see `Env.resetOptions`).
  */
 export class OrderEnforcing extends Wrapper {
-  private state: 'new' | 'running' | 'terminated' | 'truncated' | 'closed' = 'new';
+  private state: 'new' | 'running' | 'terminated' | 'truncated' | 'closed' | 'unknown';
   private queue: Promise<unknown> = Promise.resolve();
   private pending = 0;
+
+  constructor(inner: Env, midEpisode = false) {
+    super(inner);
+    this.state = midEpisode ? 'unknown' : 'new';
+  }
 
   override reset(options?: ResetOptions): Promise<ResetResult> {
     return this.serialise(async () => {
@@ -77,8 +83,7 @@ export class OrderEnforcing extends Wrapper {
       if (this.state === 'new') throw new ResetNeededError(this.spec.id);
       if (this.state === 'terminated' || this.state === 'truncated') throw new EpisodeEndedError(this.spec.id, this.state);
       const result = await this.inner.step(action);
-      if (result.terminated) this.state = 'terminated';
-      else if (result.truncated) this.state = 'truncated';
+      this.state = result.terminated ? 'terminated' : result.truncated ? 'truncated' : 'running';
       return result;
     });
   }
@@ -91,24 +96,19 @@ export class OrderEnforcing extends Wrapper {
     });
   }
 
-  /** True between a reset and the end of that episode. */
-  get running(): boolean {
-    return this.state === 'running';
+  /** True once `close` was called. */
+  get closed(): boolean {
+    return this.state === 'closed';
   }
 
   private serialise<T>(work: () => Promise<T>): Promise<T> {
     // Fast path: nothing in flight, so run now (no extra promise hops on the hot path).
     const next = this.pending === 0 ? work() : this.queue.then(work, work);
     this.pending++;
-    const settled = next.then(
-      () => {
-        this.pending--;
-      },
-      () => {
-        this.pending--;
-      },
-    );
-    this.queue = settled;
+    const settled = () => {
+      this.pending--;
+    };
+    this.queue = next.then(settled, settled);
     return next;
   }
 }
@@ -122,20 +122,21 @@ function checkResetOptions(id: string, given: Record<string, unknown> | undefine
 }
 
 /**
- * Truncates the episode after `maxTurns` steps (the spec's default; `reset({ options: { maxTurns } })` or
- * `setMaxTurns` change it, which is how horizon curricula act). Adds `info.turn` to every step.
+ * The one place the horizon is set. Truncates after `maxTurns` steps: this episode's, from
+ * `reset({ options: { maxTurns } })` (how curricula act), else the stack's ({@link WrapOptions.maxTurns}); and
+ * passes it on down as that reset option, so a remote env's server keeps the same one. Adds `info.max_turns` and
+ * `info.turn`; steps of an episode whose reset it did not see (a session attached mid-episode) pass unchanged.
  */
 export class HorizonLimit extends Wrapper {
   private turns = 0;
-  private episodeMaxTurns: number;
+  private episodeMaxTurns: number | undefined;
 
   constructor(
     inner: Env,
-    private maxTurns: number = inner.spec.maxTurns,
+    private readonly maxTurns: number = inner.spec.maxTurns,
   ) {
     super(inner);
     assertTurns(maxTurns);
-    this.episodeMaxTurns = maxTurns;
   }
 
   override get resetOptions(): readonly string[] | undefined {
@@ -143,23 +144,18 @@ export class HorizonLimit extends Wrapper {
     return inner && [...inner, 'maxTurns'];
   }
 
-  /** Changes the horizon from the next reset on. */
-  setMaxTurns(maxTurns: number): void {
-    assertTurns(maxTurns);
-    this.maxTurns = maxTurns;
-  }
-
   override async reset(options?: ResetOptions): Promise<ResetResult> {
-    const requested = options?.options?.maxTurns;
-    if (requested !== undefined) assertTurns(requested);
-    const result = await this.inner.reset(options);
+    const maxTurns = options?.options?.maxTurns ?? this.maxTurns;
+    assertTurns(maxTurns);
+    const result = await this.inner.reset({ ...options, options: { ...options?.options, maxTurns } });
     this.turns = 0;
-    this.episodeMaxTurns = (requested as number | undefined) ?? this.maxTurns;
-    return { ...result, info: { ...result.info, max_turns: this.episodeMaxTurns } };
+    this.episodeMaxTurns = maxTurns;
+    return { ...result, info: { ...result.info, max_turns: maxTurns } };
   }
 
   override async step(action: Action): Promise<StepResult> {
     const result = await this.inner.step(action);
+    if (this.episodeMaxTurns === undefined) return result;
     this.turns += 1;
     const truncated = result.truncated || (!result.terminated && this.turns >= this.episodeMaxTurns);
     return { ...result, truncated, info: { ...result.info, turn: this.turns } };
@@ -210,24 +206,23 @@ export function cutText(text: string, maxChars: number): string {
   return text.slice(0, keep) + marker(text.length - keep);
 }
 
-/** Adds `info.episode = { return, length, success }` to the step that ends an episode. */
+/** Adds `info.episode = { return, length, success }` to the step that ends an episode whose reset it saw. */
 export class EpisodeStatistics extends Wrapper {
-  private episodeReturn = 0;
-  private length = 0;
+  private episode: { return: number; length: number } | undefined;
 
   override async reset(options?: ResetOptions): Promise<ResetResult> {
     const result = await this.inner.reset(options);
-    this.episodeReturn = 0;
-    this.length = 0;
+    this.episode = { return: 0, length: 0 };
     return result;
   }
 
   override async step(action: Action): Promise<StepResult> {
     const result = await this.inner.step(action);
-    this.episodeReturn += result.reward;
-    this.length += 1;
+    if (!this.episode) return result;
+    this.episode.return += result.reward;
+    this.episode.length += 1;
     if (!result.terminated && !result.truncated) return result;
-    const episode = { return: this.episodeReturn, length: this.length, success: result.info.success === true };
+    const episode = { ...this.episode, success: result.info.success === true };
     return { ...result, info: { ...result.info, episode } };
   }
 }
@@ -285,31 +280,33 @@ export class RecordEpisodes extends Wrapper {
   }
 }
 
-/** Options of the standard wrapper stack (`make`'s third argument). */
+/** Options of the standard wrapper stack: the last argument of `make`, `RemoteClient.make` and `RemotePool.make`. */
 export interface WrapOptions {
-  /** Horizon; default: the spec's `maxTurns`. */
+  /** Default horizon, for episodes whose reset does not set `maxTurns`; default: the spec's `maxTurns`. */
   maxTurns?: number;
   /** Cut observations longer than this many characters; default 16,000; 0 turns the budget off. */
   observationBudget?: number;
   /** Append each episode to this JSONL file. */
   recordTo?: string;
+  /** The env may be mid-episode (a session taken over by `RemoteClient.attach`): it decides until a reset. */
+  midEpisode?: boolean;
 }
 
-/** Stacks the standard wrappers around a bare env. */
+/** Stacks the standard wrappers around a bare env (local, remote or pooled: see the module's docs). */
 export function wrap(env: Env, options: WrapOptions = {}): OrderEnforcing {
-  let wrapped: Env = env;
   const budget = options.observationBudget ?? 16_000;
-  if (budget > 0) wrapped = new ObservationBudget(wrapped, budget);
-  wrapped = new HorizonLimit(wrapped, options.maxTurns ?? env.spec.maxTurns);
-  wrapped = new EpisodeStatistics(wrapped);
+  let wrapped: Env = budget > 0 ? new ObservationBudget(env, budget) : env;
+  wrapped = new EpisodeStatistics(new HorizonLimit(wrapped, options.maxTurns));
   if (options.recordTo) wrapped = new RecordEpisodes(wrapped, options.recordTo);
-  return new OrderEnforcing(wrapped);
+  return new OrderEnforcing(wrapped, options.midEpisode);
 }
 
-/** Finds a wrapper of the given class in a stack (e.g. the HorizonLimit, to change the horizon). */
-export function findWrapper<W extends Wrapper>(env: Env, kind: abstract new (...args: never[]) => W): W | undefined {
-  for (let current: Env = env; current instanceof Wrapper; current = current.inner) {
-    if (current instanceof kind) return current;
+/** The standard stack around a bare env that shows more than `Env` (a remote session's id, say), kept as `bare`. */
+export class WrappedEnv<Bare extends Env> extends Wrapper<OrderEnforcing> {
+  constructor(
+    protected readonly bare: Bare,
+    options?: WrapOptions,
+  ) {
+    super(wrap(bare, options));
   }
-  return undefined;
 }

@@ -5,7 +5,8 @@ import { describe, expect, it } from 'vitest';
 import { TurngymError } from '../../src/core/errors.js';
 import { spec } from '../../src/envs/registry.js';
 import { GuessNumberEnv } from '../../src/envs/puzzle/guess-number.js';
-import { cutText, findWrapper, HorizonLimit, type EpisodeRecord, wrap } from '../../src/envs/wrappers.js';
+import type { Env, ResetOptions } from '../../src/envs/env.js';
+import { cutText, type EpisodeRecord, wrap, Wrapper } from '../../src/envs/wrappers.js';
 import '../../src/envs/builtin.js';
 
 const bare = () => new GuessNumberEnv({ ...spec('puzzle/guess-number-v0') }, 3);
@@ -46,7 +47,7 @@ describe('OrderEnforcing', () => {
 });
 
 describe('HorizonLimit', () => {
-  it('truncates at max turns, per episode or from a setter', async () => {
+  it('truncates at max turns, by default or per episode', async () => {
     const env = wrap(bare(), { maxTurns: 3 });
     await env.reset({ seed: 5 });
     const flags = [];
@@ -54,11 +55,23 @@ describe('HorizonLimit', () => {
     expect(flags).toEqual([false, false, true]);
     await env.reset({ seed: 5, options: { maxTurns: 1 } });
     expect((await env.step('guess(1)')).truncated).toBe(true);
-    findWrapper(env, HorizonLimit)!.setMaxTurns(2);
-    await env.reset({ seed: 5 });
+    await env.reset({ seed: 5, options: { maxTurns: 2 } });
     expect((await env.step('guess(1)')).truncated).toBe(false);
     expect((await env.step('guess(1)')).truncated).toBe(true);
     await expect(env.reset({ options: { maxTurns: 0 } })).rejects.toThrow('maxTurns must be a positive integer, got 0.');
+  });
+
+  it('passes the horizon on down as the maxTurns reset option, the default again after an episode that set its own', async () => {
+    const asked: unknown[] = [];
+    class Spy extends Wrapper {
+      override reset(options?: ResetOptions) {
+        asked.push(options?.options?.maxTurns);
+        return super.reset(options);
+      }
+    }
+    const env = wrap(new Spy(bare()), { maxTurns: 3 });
+    for (const options of [{}, { maxTurns: 5 }, {}]) expect((await env.reset({ seed: 1, options })).info.max_turns).toBe(asked.at(-1));
+    expect(asked).toEqual([3, 5, 3]);
   });
 
   it('does not truncate a step that terminates', async () => {
@@ -66,6 +79,19 @@ describe('HorizonLimit', () => {
     await env.reset({ seed: 2 });
     const result = await env.step({ tool: 'guess', args: { n: Number(env.groundTruth()) } });
     expect(result).toMatchObject({ terminated: true, truncated: false });
+  });
+});
+
+describe('midEpisode', () => {
+  it('lets steps through to an env that may be mid-episode, with its own counts, until the first reset', async () => {
+    const step = { observation: { text: 'ok' }, reward: 0, terminated: false, truncated: false, info: { turn: 7 } };
+    const attached: Env = { spec: bare().spec, reset: async () => ({ observation: { text: 'start' }, info: {} }), step: async () => step, close: async () => {} };
+    const env = wrap(attached, { midEpisode: true, maxTurns: 2 });
+    expect((await env.step('guess(1)')).info).toEqual({ turn: 7 });
+    await env.reset();
+    expect((await env.step('guess(1)')).info).toEqual({ turn: 1 });
+    expect(await env.step('guess(1)')).toMatchObject({ truncated: true, info: { turn: 2, episode: { return: 0, length: 2, success: false } } });
+    await expect(env.step('guess(1)')).rejects.toSatisfy((e) => TurngymError.is(e, 'EPISODE_ENDED'));
   });
 });
 

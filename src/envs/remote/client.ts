@@ -13,12 +13,13 @@
  * when the server still serves it, or sent again when the server never got it. So a dropped connection loses
  * no step and repeats none.
  *
- * A RemoteEnv talks only to the {@link SessionChannel} interface, which a client implements; a pool of
- * clients over many endpoints can pin each env to its endpoint's client the same way.
+ * A {@link RemoteSession} (the bare env in a RemoteEnv) talks only to the {@link SessionChannel} interface, which
+ * a client implements; a pool of clients over many endpoints can pin each session to its endpoint's client too.
  */
 import WebSocket from 'ws';
 import type { Action, Env, EnvSpec, ResetOptions, ResetResult, StepResult } from '../env.js';
-import { EnvClosedError, EpisodeEndedError, ResetNeededError, TurngymError, describeError } from '../../core/errors.js';
+import { EnvClosedError, TurngymError, describeError } from '../../core/errors.js';
+import { type WrapOptions, WrappedEnv } from '../wrappers.js';
 import {
   type ClientMessage,
   endpointUrl,
@@ -66,7 +67,7 @@ type DistributiveOmit<T, K extends PropertyKey> = T extends unknown ? Omit<T, K>
 export type Request = DistributiveOmit<ClientMessage, 'id'>;
 type Reply<T extends ServerMessage['type']> = Extract<ServerMessage, { type: T }>;
 
-/** What a {@link RemoteEnv} needs from a connection. */
+/** What a {@link RemoteSession} needs from a connection. */
 export interface SessionChannel {
   /** Sends a request and resolves with its reply; an `error` reply rejects with a {@link RemoteError}. */
   request(message: Request): Promise<ServerMessage>;
@@ -161,21 +162,26 @@ export class RemoteClient implements SessionChannel {
     return ((await this.request({ type: 'list' })) as Reply<'envs'>).envs;
   }
 
-  /** Makes an env on the server. */
-  async make(env: string, kwargs?: Record<string, unknown>): Promise<RemoteEnv> {
+  /** Makes an env on the server, wrapped in the standard stack as `make` wraps a local one. */
+  async make(env: string, kwargs?: Record<string, unknown>, options?: WrapOptions): Promise<RemoteEnv> {
+    return new RemoteEnv(await this.makeSession(env, kwargs), options);
+  }
+
+  /** Makes an env on the server and returns its bare session (no wrappers; a pool wraps its own envs). */
+  async makeSession(env: string, kwargs?: Record<string, unknown>): Promise<RemoteSession> {
     const made = (await this.request({ type: 'make', env, kwargs })) as Reply<'made'>;
     this.sessions.set(made.session, made.resume_token);
-    return new RemoteEnv(this, made.session, made.resume_token, specFromWire(made.spec));
+    return new RemoteSession(this, made.session, made.resume_token, specFromWire(made.spec));
   }
 
   /**
    * Takes over a session made elsewhere (another process, a connection that is gone) with its resume token.
-   * The returned env does not know whether an episode is running; it lets the server decide.
+   * The returned env does not know whether an episode is running; it lets the server decide (`midEpisode`).
    */
-  async attach(session: string, resumeToken: string): Promise<RemoteEnv> {
+  async attach(session: string, resumeToken: string, options?: WrapOptions): Promise<RemoteEnv> {
     const attached = (await this.request({ type: 'attach', session, resume_token: resumeToken })) as Reply<'attached'>;
     this.sessions.set(session, resumeToken);
-    return new RemoteEnv(this, session, resumeToken, specFromWire(attached.spec), 'unknown');
+    return new RemoteEnv(new RemoteSession(this, session, resumeToken, specFromWire(attached.spec)), { ...options, midEpisode: true });
   }
 
   async request(message: Request): Promise<ServerMessage> {
@@ -392,47 +398,51 @@ export class RemoteClient implements SessionChannel {
 }
 
 /**
- * An env served by a turngym server, behind the ordinary `Env` interface (it passes `checkEnv`). Call
- * order errors (step before reset, after the end, after close) are raised locally, with the same typed
- * errors as the standard wrappers, without a round trip.
+ * An env served by a turngym server, behind the ordinary `Env` interface (it passes `checkEnv`): its session in
+ * the standard wrappers (`wrap`), so call-order errors are raised locally, and the server's come as RemoteErrors.
  */
-export class RemoteEnv implements Env {
-  private state: 'new' | 'running' | 'terminated' | 'truncated' | 'closed' | 'unknown';
-
-  constructor(
-    private readonly channel: SessionChannel,
-    /** The server's session id. */
-    readonly session: string,
-    /** The session's resume token: with it, any connection can `attach` this session. */
-    readonly resumeToken: string,
-    readonly spec: EnvSpec,
-    state: 'new' | 'unknown' = 'new',
-  ) {
-    this.state = state;
+export class RemoteEnv extends WrappedEnv<RemoteSession> {
+  /** The server's session id. */
+  get session(): string {
+    return this.bare.session;
   }
 
+  /** The session's resume token: with it, any connection can `attach` this session. */
+  get resumeToken(): string {
+    return this.bare.resumeToken;
+  }
+
+  /**
+   * Privileged: the current episode's ground-truth answer. Needs a client connected with the `trainer`
+   * role (and the server's token); an agent gets UNAUTHORIZED.
+   */
+  async fetchGroundTruth(): Promise<string> {
+    if (this.inner.closed) throw new EnvClosedError(this.spec.id);
+    return this.bare.fetchGroundTruth();
+  }
+}
+
+/** One session on a server as a bare `Env`: each call is one request (call order is {@link RemoteEnv}'s business). */
+export class RemoteSession implements Env {
+  constructor(
+    private readonly channel: SessionChannel,
+    readonly session: string,
+    readonly resumeToken: string,
+    readonly spec: EnvSpec,
+  ) {}
+
   async reset(options: ResetOptions = {}): Promise<ResetResult> {
-    if (this.state === 'closed') throw new EnvClosedError(this.spec.id);
     const reply = (await this.channel.request({ type: 'reset', session: this.session, seed: options.seed, options: options.options })) as Reply<'observation'>;
-    this.state = 'running';
     return { observation: reply.observation, info: reply.info as ResetResult['info'] };
   }
 
   async step(action: Action): Promise<StepResult> {
-    if (this.state === 'closed') throw new EnvClosedError(this.spec.id);
-    if (this.state === 'new') throw new ResetNeededError(this.spec.id);
-    if (this.state === 'terminated' || this.state === 'truncated') throw new EpisodeEndedError(this.spec.id, this.state);
     const reply = (await this.channel.request({ type: 'step', session: this.session, action: this.fit(action) })) as Reply<'step_result'>;
-    if (reply.terminated) this.state = 'terminated';
-    else if (reply.truncated) this.state = 'truncated';
-    else this.state = 'running';
     return { observation: reply.observation, reward: reply.reward, terminated: reply.terminated, truncated: reply.truncated, info: reply.info };
   }
 
-  /** Closes the session on the server. Idempotent. */
+  /** Closes the session on the server (a session already gone there, or a closed connection, is no error). */
   async close(): Promise<void> {
-    if (this.state === 'closed') return;
-    this.state = 'closed';
     this.channel.forget(this.session);
     try {
       await this.channel.request({ type: 'close', session: this.session });
@@ -442,12 +452,8 @@ export class RemoteEnv implements Env {
     }
   }
 
-  /**
-   * Privileged: the current episode's ground-truth answer. Needs a client connected with the `trainer`
-   * role (and the server's token); an agent gets UNAUTHORIZED.
-   */
+  /** Privileged: the current episode's ground-truth answer (trainer role). */
   async fetchGroundTruth(): Promise<string> {
-    if (this.state === 'closed') throw new EnvClosedError(this.spec.id);
     return ((await this.channel.request({ type: 'ground_truth', session: this.session })) as Reply<'ground_truth'>).answer;
   }
 

@@ -16,7 +16,7 @@
  * **Failover.** When a server's connection closes (the process died, the machine went away) every request
  * waiting on it is rejected at once with a retryable {@link ConnectionLostError}; when a server stops
  * answering `/healthz` (frozen, partitioned: no TCP close ever comes) the pool gives its connections up after
- * `healthFailures` failed checks, with the same error. A {@link PooledEnv} then makes a new session on a
+ * `healthFailures` failed checks, with the same error. A {@link PooledSession} then makes a new session on a
  * healthy endpoint, resets it with the episode's seed and options and replays the episode's actions, checking
  * that every observation and reward comes out as before; then it sends the step that failed. The caller sees
  * one slower step and nothing else. Replaying needs an env whose spec says `deterministic`; any other env's
@@ -24,8 +24,9 @@
  */
 import { lookup } from 'node:dns/promises';
 import type { Action, Env, EnvSpec, ResetOptions, ResetResult, StepResult } from '../env.js';
-import { EnvClosedError, EnvFailureError, EpisodeEndedError, ResetNeededError, TurngymError, describeError } from '../../core/errors.js';
-import { ConnectionLostError, RemoteClient, type RemoteClientOptions, type RemoteEnv, RemoteError } from './client.js';
+import { EnvFailureError, ResetNeededError, TurngymError, describeError } from '../../core/errors.js';
+import { type WrapOptions, WrappedEnv } from '../wrappers.js';
+import { ConnectionLostError, RemoteClient, type RemoteClientOptions, RemoteError, type RemoteSession } from './client.js';
 import { PROTOCOL_PATH } from './protocol.js';
 
 /** Options of {@link RemotePool.connect}. */
@@ -166,7 +167,7 @@ class Endpoint {
 interface Placement {
   endpoint: Endpoint;
   client: RemoteClient;
-  env: RemoteEnv;
+  env: RemoteSession;
 }
 
 /** A pool of env servers. Create it with {@link RemotePool.connect}. */
@@ -176,7 +177,8 @@ export class RemotePool {
   private readonly discovered: { host: string; port: number }[] = [];
   private readonly options: Required<Omit<RemotePoolOptions, 'token' | 'log'>> & Pick<RemotePoolOptions, 'token' | 'log'>;
   private readonly timer: NodeJS.Timeout;
-  private readonly envs = new Set<PooledEnv>();
+  /** Every env made and not closed, by its session. */
+  private readonly envs = new Map<PooledSession, PooledEnv>();
   private rotation = 0;
   private closed = false;
   /** Wakes `make`s waiting for an endpoint to come up. */
@@ -233,15 +235,14 @@ export class RemotePool {
   }
 
   /**
-   * Makes an env on the least loaded healthy endpoint. It behaves like an env from the registry's `make`
-   * (call-order errors, horizon), and survives the death of its server (see the module's docs).
-   * `maxTurns` is the horizon of episodes whose reset does not set one.
+   * Makes an env on the least loaded healthy endpoint, in the standard wrappers as the registry's `make` gives (with
+   * its `options`), that survives the death of its server (see the module's docs).
    */
-  async make(env: string, kwargs: Record<string, unknown> = {}, options: { maxTurns?: number } = {}): Promise<PooledEnv> {
+  async make(env: string, kwargs: Record<string, unknown> = {}, options?: WrapOptions): Promise<PooledEnv> {
     if (this.closed) throw new TurngymError('INVALID_OPTIONS', 'The pool is closed; connect a new one.');
-    const placement = await this.place(env, kwargs, new Set());
-    const pooled = new PooledEnv(this, env, kwargs, placement, options.maxTurns);
-    this.envs.add(pooled);
+    const session = new PooledSession(this, env, kwargs, await this.place(env, kwargs, new Set()));
+    const pooled = new PooledEnv(session, options);
+    this.envs.set(session, pooled);
     return pooled;
   }
 
@@ -261,13 +262,13 @@ export class RemotePool {
     if (this.closed) return;
     this.closed = true;
     clearInterval(this.timer);
-    await Promise.allSettled([...this.envs].map((env) => env.close()));
+    await Promise.allSettled([...this.envs.values()].map((env) => env.close()));
     await Promise.allSettled(this.endpoints.flatMap((endpoint) => [...endpoint.clients.keys()].map((client) => client.close())));
     for (const wake of this.waiters.splice(0)) wake();
   }
 
   // -------------------------------------------------------------------------------------------------------
-  // Used by PooledEnv
+  // Used by PooledSession
 
   /** @internal */
   get settings() {
@@ -296,7 +297,7 @@ export class RemotePool {
       let client: RemoteClient | undefined;
       try {
         client = await endpoint.acquire(this.clientOptions(endpoint));
-        const remote = await client.make(env, kwargs);
+        const remote = await client.makeSession(env, kwargs);
         return { endpoint, client, env: remote };
       } catch (error) {
         endpoint.sessions--;
@@ -318,13 +319,8 @@ export class RemotePool {
   }
 
   /** @internal */
-  forget(env: PooledEnv): void {
+  forget(env: PooledSession): void {
     this.envs.delete(env);
-  }
-
-  /** @internal A request on this endpoint failed with a lost connection. */
-  lost(endpoint: Endpoint, reason: string): void {
-    this.markDown(endpoint, reason);
   }
 
   // -------------------------------------------------------------------------------------------------------
@@ -354,11 +350,12 @@ export class RemotePool {
     return best;
   }
 
-  private markDown(endpoint: Endpoint, reason: string): void {
+  /** @internal The endpoint failed (its connection was lost, its health checks failed): no new sessions go there. */
+  markDown(endpoint: Endpoint, reason: string): void {
     if (endpoint.down(reason)) {
       this.options.log?.(`pool: ${endpoint.url} is down (${reason}); new sessions go elsewhere`);
       // Its sessions are gone with it: their envs make new ones elsewhere at their next reset or step.
-      for (const env of this.envs) env.detachFrom(endpoint);
+      for (const env of this.envs.keys()) env.detachFrom(endpoint);
       // Check at once rather than at the next tick: a server that only dropped a connection comes back now.
       void this.checkHealth();
     }
@@ -445,27 +442,44 @@ export class RemotePool {
   }
 }
 
-/** One recorded step of the running episode, for replay on another server. */
-interface RecordedStep {
-  action: Action;
+/** The running episode, as replayed on another server: its reset, and each step's action and result. */
+interface Episode {
+  seed: number | undefined;
+  options: Record<string, unknown> | undefined;
   text: string;
-  reward: number;
+  steps: { action: Action; text: string; reward: number }[];
 }
 
 /**
- * An env of a {@link RemotePool}: the ordinary `Env` interface (it passes `checkEnv`), a session pinned to
- * one server, and failover to another server when that one dies (see the module's docs). With the pool's
- * `groundTruth` option, `groundTruth()` answers from the value fetched at reset.
+ * An env of a {@link RemotePool}: the ordinary `Env` interface (it passes `checkEnv`), its {@link PooledSession}
+ * in the standard wrapper stack. With the pool's `groundTruth` option, `groundTruth()` answers from the value
+ * fetched at reset.
  */
-export class PooledEnv implements Env {
+export class PooledEnv extends WrappedEnv<PooledSession> {
+  /** The URL of the server that holds this env's session now. */
+  get endpoint(): string | undefined {
+    return this.bare.placement?.endpoint.url;
+  }
+
+  /** Times an episode of this env moved to another server (replayed mid-episode, or its reset sent elsewhere). */
+  get failovers(): number {
+    return this.bare.failovers;
+  }
+}
+
+/**
+ * The bare env under a {@link PooledEnv}: a session pinned to one server, and failover to another server when
+ * that one dies (see the module's docs). An episode that could not be moved needs a reset.
+ */
+export class PooledSession implements Env {
   readonly spec: EnvSpec;
-  private placement: Placement | undefined;
-  private state: 'new' | 'running' | 'terminated' | 'truncated' | 'closed' = 'new';
-  private episode: { seed: number | undefined; options: Record<string, unknown> | undefined; text: string; steps: RecordedStep[] } | undefined;
+  /** @internal The session it holds now (none once given up, until the next reset or step places one). */
+  placement: Placement | undefined;
+  /** Undefined before the first reset and once an episode is lost (so a step needs a reset). */
+  private episode: Episode | undefined;
   private truth: { answer: string } | { error: unknown } | undefined;
   /** The endpoint of the session given up last (a failover avoids it). */
   private lostFrom: Endpoint | undefined;
-  /** Times an episode of this env moved to another server (replayed mid-episode, or its reset sent elsewhere). */
   failovers = 0;
 
   /** @internal Made by {@link RemotePool.make}. */
@@ -474,20 +488,12 @@ export class PooledEnv implements Env {
     private readonly envId: string,
     private readonly kwargs: Record<string, unknown>,
     placement: Placement,
-    private readonly maxTurns: number | undefined,
   ) {
     this.placement = placement;
     this.spec = placement.env.spec;
   }
 
-  /** The URL of the server that holds this env's session now. */
-  get endpoint(): string | undefined {
-    return this.placement?.endpoint.url;
-  }
-
   async reset(options: ResetOptions = {}): Promise<ResetResult> {
-    if (this.state === 'closed') throw new EnvClosedError(this.spec.id);
-    const resetOptions = this.maxTurns !== undefined && options.options?.maxTurns === undefined ? { ...options.options, maxTurns: this.maxTurns } : options.options;
     this.episode = undefined;
     this.truth = undefined;
     let lastError: unknown;
@@ -495,9 +501,8 @@ export class PooledEnv implements Env {
     for (let attempt = 0; attempt <= this.pool.settings.maxFailovers; attempt++) {
       const placement = await this.ensurePlacement(failed);
       try {
-        const result = await this.resetOn(placement, options.seed, resetOptions);
-        this.episode = { seed: typeof result.info.seed === 'number' ? result.info.seed : options.seed, options: resetOptions, text: result.observation.text, steps: [] };
-        this.state = 'running';
+        const result = await this.resetOn(placement, options.seed, options.options);
+        this.episode = { seed: typeof result.info.seed === 'number' ? result.info.seed : options.seed, options: options.options, text: result.observation.text, steps: [] };
         if (attempt > 0) this.failovers++;
         return result;
       } catch (error) {
@@ -511,20 +516,19 @@ export class PooledEnv implements Env {
   }
 
   async step(action: Action): Promise<StepResult> {
-    if (this.state === 'closed') throw new EnvClosedError(this.spec.id);
-    if (this.state === 'new') throw new ResetNeededError(this.spec.id);
-    if (this.state === 'terminated' || this.state === 'truncated') throw new EpisodeEndedError(this.spec.id, this.state);
+    const episode = this.episode;
+    if (!episode) throw new ResetNeededError(this.spec.id);
     let result: StepResult;
     try {
       if (!this.placement) throw new ConnectionLostError('(none)', 'The session was lost before this step.');
       result = await this.placement.env.step(action);
     } catch (error) {
       if (!isRetryable(error)) throw error;
-      result = await this.failover(action, error);
+      this.episode = undefined; // Lost, unless the failover moves it.
+      result = await this.failover(episode, action, error);
+      this.episode = episode;
     }
-    this.episode!.steps.push({ action, text: result.observation.text, reward: result.reward });
-    if (result.terminated) this.state = 'terminated';
-    else if (result.truncated) this.state = 'truncated';
+    episode.steps.push({ action, text: result.observation.text, reward: result.reward });
     return result;
   }
 
@@ -538,10 +542,8 @@ export class PooledEnv implements Env {
     return this.truth.answer;
   }
 
-  /** Closes the session on its server. Idempotent. */
+  /** Closes the session on its server. */
   async close(): Promise<void> {
-    if (this.state === 'closed') return;
-    this.state = 'closed';
     this.pool.forget(this);
     const placement = this.placement;
     this.placement = undefined;
@@ -589,16 +591,14 @@ export class PooledEnv implements Env {
     this.lostFrom = placement.endpoint;
     this.pool.unplace(placement);
     placement.client.forget(placement.env.session);
-    if (error instanceof ConnectionLostError) this.pool.lost(placement.endpoint, describeError(error));
+    if (error instanceof ConnectionLostError) this.pool.markDown(placement.endpoint, describeError(error));
   }
 
-  /** Moves the episode to a new session elsewhere, replays it, and sends `action` there. */
-  private async failover(action: Action, cause: unknown): Promise<StepResult> {
+  /** Moves `episode` to a new session elsewhere, replays it, and sends `action` there. */
+  private async failover(episode: Episode, action: Action, cause: unknown): Promise<StepResult> {
     const failed = this.placement?.endpoint ?? this.lostFrom;
     this.abandon(cause);
-    const episode = this.episode!;
     if (!this.spec.deterministic) {
-      this.state = 'new';
       throw new EnvFailureError(
         `The env server of this ${this.spec.id} episode was lost (${describeError(cause)}), and the env is not deterministic, so the episode cannot be replayed elsewhere. Reset to start a new episode.`,
         { cause },
@@ -615,34 +615,29 @@ export class PooledEnv implements Env {
       }
       try {
         const reset = await this.resetOn(placement, episode.seed, episode.options);
-        if (reset.observation.text !== episode.text) throw this.diverged('the reset observation', placement);
+        if (reset.observation.text !== episode.text) throw this.diverged(episode, 'the reset observation', placement);
         for (const [index, recorded] of episode.steps.entries()) {
           const replayed = await placement.env.step(recorded.action);
-          if (replayed.observation.text !== recorded.text || replayed.reward !== recorded.reward) throw this.diverged(`step ${index + 1}`, placement);
+          if (replayed.observation.text !== recorded.text || replayed.reward !== recorded.reward) throw this.diverged(episode, `step ${index + 1}`, placement);
         }
         const result = await placement.env.step(action);
         this.failovers++;
         this.pool.settings.log?.(`pool: moved a ${this.spec.id} episode (seed ${episode.seed}, ${episode.steps.length} steps replayed) from ${failed?.url ?? '?'} to ${placement.endpoint.url}`);
         return result;
       } catch (error) {
-        if (!isRetryable(error)) {
-          this.state = 'new';
-          throw error;
-        }
+        if (!isRetryable(error)) throw error;
         lastError = error;
         this.abandon(error);
       }
     }
-    this.state = 'new';
     throw new EnvFailureError(`The env server of this ${this.spec.id} episode was lost and the episode could not be moved to another one: ${describeError(lastError)}. Reset to start a new episode.`, {
       cause: lastError,
     });
   }
 
-  private diverged(where: string, placement: Placement): EnvFailureError {
-    this.state = 'new';
+  private diverged(episode: Episode, where: string, placement: Placement): EnvFailureError {
     return new EnvFailureError(
-      `Replaying the ${this.spec.id} episode (seed ${this.episode?.seed}) on ${placement.endpoint.url} gave a different result at ${where}, although the env says it is deterministic; the episode cannot be moved. Reset to start a new episode, and check that every server runs the same turngym version.`,
+      `Replaying the ${this.spec.id} episode (seed ${episode.seed}) on ${placement.endpoint.url} gave a different result at ${where}, although the env says it is deterministic; the episode cannot be moved. Reset to start a new episode, and check that every server runs the same turngym version.`,
     );
   }
 }

@@ -143,6 +143,19 @@ describe('RemoteEnv', () => {
     expect(huge.info).toMatchObject({ error: { code: 'ACTION_TOO_LARGE' }, turn: 1 });
   });
 
+  it('wraps the session in the standard stack, whose horizon reaches the server', async () => {
+    server = await serve({ port: 0 });
+    const client = await connectTo(server.url);
+    const env = await client.make('test/slow-v0', {}, { maxTurns: 22 });
+    expect((await env.reset({ seed: 1 })).info.max_turns).toBe(22);
+    const flags = [];
+    for (let turn = 1; turn <= 22; turn++) flags.push((await env.step('wait(0)')).truncated);
+    expect(flags.indexOf(true)).toBe(21);
+    await expect(env.step('wait(0)')).rejects.toThrow("The episode of 'test/slow-v0' has truncated; call reset() to start a new one before stepping.");
+    await env.close();
+    await expect(env.fetchGroundTruth()).rejects.toSatisfy((error: unknown) => TurngymError.is(error, 'ENV_CLOSED'));
+  });
+
   it('reads ground truth as a trainer with the token', async () => {
     server = await serve({ port: 0, token: TOKEN });
     const trainer = await connectTo(server.url, { role: 'trainer', token: TOKEN });
