@@ -11,125 +11,119 @@
  * fraction of plays each solved.
  */
 import { readFile, stat } from 'node:fs/promises';
-import { type Command, Option } from 'commander';
+import type { Command } from 'commander';
 import { z } from 'zod';
 import { formatSuccessRate } from '../agent/agent.js';
-import { BACKENDS, type BackendName, initBackend } from '../agent/policy/backend.js';
+import { initBackend } from '../agent/policy/backend.js';
 import { loadCheckpoint } from '../agent/policy/checkpoint.js';
 import { checkpointOf } from '../rl/run-directory.js';
 import { comparePaired, type EpisodeOutcome, indicesByKind, kindsWithVariants, type PairedComparison, summarizeByKind } from '../agent/policy/paired.js';
 import { type EvaluationReport, evaluatePolicy, HELDOUT_SEED_BASE } from '../agent/policy/evaluate.js';
 import { SPLITS, type Split } from '../envs/task.js';
-import { collect, importModules, integer, jsonObject, printJson } from './common.js';
+import { importModules, printJson } from './common.js';
 import { UsageError } from '../core/errors.js';
+import { addSchemaOptions, FLAGS, kwargsOf, parseFlags } from './options.js';
 import { Progress } from './progress.js';
 
-interface EvalFlags {
-  checkpoint: string;
-  baseline?: string;
-  env: string;
-  episodes: number;
-  samples: number;
-  seed: number;
-  split: Split;
-  temperature: number;
-  maxTurns?: number;
-  difficulty?: number;
-  kwargs: Record<string, unknown>;
-  backend: string;
-  json?: boolean;
-  byVariant?: boolean;
-  record?: string;
-  import: string[];
-}
+const evalFlagsSchema = z
+  .object({
+    checkpoint: z.string().describe('Checkpoint directory (from turngym sft or train), or a run directory: its latest checkpoint').meta({ placeholder: 'dir' }),
+    env: FLAGS.env,
+    baseline: z
+      .string()
+      .optional()
+      .describe('A second checkpoint (e.g. the warm start) to play the same tasks, or the file an earlier `eval --json` of it on the same tasks wrote; adds a paired comparison with exact sign tests')
+      .meta({ placeholder: 'path' }),
+    episodes: z.number().int().min(1).default(100).describe('Number of episodes (tasks)'),
+    samples: z.number().int().min(1).default(1).describe('Plays of each task, sampled (needs --temperature above 0): success becomes the mean over tasks of the fraction of plays solved'),
+    seed: z.number().int().min(0).default(HELDOUT_SEED_BASE).describe('Seed of the first episode (episode i uses seed + i)'),
+    split: z.enum(SPLITS).default('heldout').describe("Which tasks to play: 'heldout' (never asked in training) or 'train' (for envs whose suite has a split key)"),
+    temperature: z.number().min(0).default(0).describe('Sampling temperature; 0 is greedy'),
+    maxTurns: z.number().int().min(1).optional().describe("Turn limit of each episode (default: the env's)"),
+    difficulty: FLAGS.difficulty,
+    kwargs: FLAGS.kwargs,
+    backend: FLAGS.backend,
+    json: z.boolean().default(false).describe('Print a JSON report'),
+    record: z
+      .string()
+      .optional()
+      .describe("Append every episode of the checkpoint (not the baseline's) to this JSONL file: the task, each action and observation, as `turngym run --record` writes them")
+      .meta({ placeholder: 'file' }),
+    byVariant: z.boolean().default(false).describe("Break the figures down by each kind's variant too (e.g. `roman lower=true`), for envs that report them"),
+    import: FLAGS.import,
+  })
+  .strict()
+  .superRefine(({ samples, temperature }, context) => {
+    if (samples > 1 && temperature === 0) {
+      const message = `--samples ${samples} plays each task ${samples} times, which only differs when sampling: add --temperature (e.g. the temperature the policy was trained at)`;
+      context.addIssue({ code: 'custom', message });
+    }
+  });
 
 export function evalCommand(program: Command): void {
-  program
-    .command('eval')
-    .description('evaluate a policy checkpoint: success rate, mean return and mean turns')
-    .requiredOption('--checkpoint <dir>', 'checkpoint directory (from turngym sft or train), or a run directory: its latest checkpoint')
-    .requiredOption('--env <id>', 'environment id')
-    .option(
-      '--baseline <path>',
-      'a second checkpoint (e.g. the warm start) to play the same tasks, or the file an earlier `eval --json` of it on the same tasks wrote; adds a paired comparison with exact sign tests',
-    )
-    .option('--episodes <n>', 'number of episodes (tasks)', integer('--episodes', { min: 1 }), 100)
-    .option('--samples <k>', 'plays of each task, sampled (needs --temperature above 0): success becomes the mean over tasks of the fraction of plays solved', integer('--samples', { min: 1 }), 1)
-    .option('--seed <s>', 'seed of the first episode (episode i uses seed + i)', integer('--seed', { min: 0 }), HELDOUT_SEED_BASE)
-    .addOption(new Option('--split <split>', "which tasks to play: 'heldout' (never asked in training) or 'train' (for envs whose suite has a split key)").choices(SPLITS).default('heldout'))
-    .option('--temperature <t>', 'sampling temperature; 0 is greedy', temperature, 0)
-    .option('--max-turns <n>', "turn limit of each episode (default: the env's)", integer('--max-turns', { min: 1 }))
-    .option('--difficulty <d>', 'task difficulty (the env decides the range)', integer('--difficulty'))
-    .option('--kwargs <json>', 'env keyword arguments as a JSON object', jsonObject('--kwargs'), {})
-    .option('--backend <name>', `TensorFlow.js backend: auto | ${BACKENDS.join(' | ')}`, 'auto')
-    .option('--json', 'print a JSON report')
-    .option('--record <file>', "append every episode of the checkpoint (not the baseline's) to this JSONL file: the task, each action and observation, as `turngym run --record` writes them")
-    .option('--by-variant', "break the figures down by each kind's variant too (e.g. `roman lower=true`), for envs that report them")
-    .option('--import <module>', 'import a module that registers envs (repeatable)', collect, [])
-    .action(async (flags: EvalFlags) => {
-      if (flags.samples > 1 && flags.temperature === 0) {
-        throw new UsageError(`--samples ${flags.samples} plays each task ${flags.samples} times, which only differs when sampling: add --temperature (e.g. the temperature the policy was trained at).`);
+  const command = program.command('eval').description('evaluate a policy checkpoint: success rate, mean return and mean turns');
+  addSchemaOptions(command, evalFlagsSchema).action(async (given: Record<string, unknown>) => {
+    const flags = parseFlags(given, evalFlagsSchema);
+    await importModules(flags.import);
+    // A run directory stands for its latest checkpoint; resolved first, so a wrong path fails at once.
+    const checkpoint = await checkpointOf(flags.checkpoint);
+    await initBackend(flags.backend);
+    const kwargs = kwargsOf(flags);
+    // The labels the breakdown groups by: each task's kind, or with --by-variant its kind and variant.
+    const grouped = (outcomes: EpisodeOutcome[]) => (flags.byVariant ? kindsWithVariants(outcomes) : outcomes);
+    const evaluate = async (checkpoint: string, recordTo?: string): Promise<SavedEvaluation> => {
+      const policy = await loadCheckpoint(checkpoint);
+      const progress = new Progress('eval');
+      try {
+        const onProgress = (done: number, total: number) => progress.phase('held-out evaluation', done, total);
+        const options = { episodes: flags.episodes, samples: flags.samples, kwargs, firstSeed: flags.seed, split: flags.split, temperature: flags.temperature, maxTurns: flags.maxTurns, recordTo, onProgress };
+        const { report, transcripts } = await evaluatePolicy(policy, flags.env, options);
+        const outcomes = transcripts.map((t) => ({ success: t.success, return: t.return, kind: t.kind, variant: t.variant }));
+        const byKind = summarizeByKind(grouped(outcomes));
+        return { checkpoint, kwargs, ...report, ...(byKind ? { by_kind: byKind } : {}), outcomes };
+      } finally {
+        progress.stop();
+        policy.dispose();
       }
-      await importModules(flags.import);
-      // A run directory stands for its latest checkpoint; resolved first, so a wrong path fails at once.
-      const checkpoint = await checkpointOf(flags.checkpoint);
-      await initBackend(flags.backend as BackendName | 'auto');
-      const kwargs = { ...flags.kwargs, ...(flags.difficulty !== undefined ? { difficulty: flags.difficulty } : {}) };
-      // The labels the breakdown groups by: each task's kind, or with --by-variant its kind and variant.
-      const grouped = (outcomes: EpisodeOutcome[]) => (flags.byVariant ? kindsWithVariants(outcomes) : outcomes);
-      const evaluate = async (checkpoint: string, recordTo?: string): Promise<SavedEvaluation> => {
-        const policy = await loadCheckpoint(checkpoint);
-        const progress = new Progress('eval');
-        try {
-          const onProgress = (done: number, total: number) => progress.phase('held-out evaluation', done, total);
-          const options = { episodes: flags.episodes, samples: flags.samples, kwargs, firstSeed: flags.seed, split: flags.split, temperature: flags.temperature, maxTurns: flags.maxTurns, recordTo, onProgress };
-          const { report, transcripts } = await evaluatePolicy(policy, flags.env, options);
-          const outcomes = transcripts.map((t) => ({ success: t.success, return: t.return, kind: t.kind, variant: t.variant }));
-          const byKind = summarizeByKind(grouped(outcomes));
-          return { checkpoint, kwargs, ...report, ...(byKind ? { by_kind: byKind } : {}), outcomes };
-        } finally {
-          progress.stop();
-          policy.dispose();
-        }
-      };
-      const line = (report: SavedEvaluation) =>
-        `success rate ${formatSuccessRate(report.success_rate)} · mean return ${report.mean_return.toFixed(3)} · mean turns ${report.mean_turns.toFixed(2)} (at most ${report.max_turns})` +
-        (report.format_error_rate === undefined ? '' : ` · malformed turns ${report.format_error_rate.toFixed(3)}`) +
-        (report.well_formed_episodes === undefined
-          ? ''
-          : ` · success ${report.well_formed_success_rate?.toFixed(3) ?? '-'} in the ${report.well_formed_episodes} episodes without one`);
-      // A saved baseline is read and checked before the (long) evaluation, so a mismatch fails at once.
-      const savedBaseline = flags.baseline === undefined ? undefined : await readSavedBaseline(flags.baseline);
-      const tasks = { env: flags.env, kwargs, episodes: flags.episodes, samples: flags.samples, first_seed: flags.seed, split: flags.split, temperature: flags.temperature };
-      if (savedBaseline) checkSameTasks(flags.baseline!, savedBaseline, flags.maxTurns === undefined ? tasks : { ...tasks, max_turns: flags.maxTurns });
-      const saved = await evaluate(checkpoint, flags.record);
-      if (flags.baseline === undefined) {
-        if (flags.json) printJson(saved);
-        else {
-          console.log(`${plays(saved)} of ${saved.env} · ${line(saved)}`);
-          printKinds(saved, grouped(saved.outcomes));
-        }
-        return;
+    };
+    const line = (report: SavedEvaluation) =>
+      `success rate ${formatSuccessRate(report.success_rate)} · mean return ${report.mean_return.toFixed(3)} · mean turns ${report.mean_turns.toFixed(2)} (at most ${report.max_turns})` +
+      (report.format_error_rate === undefined ? '' : ` · malformed turns ${report.format_error_rate.toFixed(3)}`) +
+      (report.well_formed_episodes === undefined
+        ? ''
+        : ` · success ${report.well_formed_success_rate?.toFixed(3) ?? '-'} in the ${report.well_formed_episodes} episodes without one`);
+    // A saved baseline is read and checked before the (long) evaluation, so a mismatch fails at once.
+    const savedBaseline = flags.baseline === undefined ? undefined : await readSavedBaseline(flags.baseline);
+    const tasks = { env: flags.env, kwargs, episodes: flags.episodes, samples: flags.samples, first_seed: flags.seed, split: flags.split, temperature: flags.temperature };
+    if (savedBaseline) checkSameTasks(flags.baseline!, savedBaseline, flags.maxTurns === undefined ? tasks : { ...tasks, max_turns: flags.maxTurns });
+    const saved = await evaluate(checkpoint, flags.record);
+    if (flags.baseline === undefined) {
+      if (flags.json) printJson(saved);
+      else {
+        console.log(`${plays(saved)} of ${saved.env} · ${line(saved)}`);
+        printKinds(saved, grouped(saved.outcomes));
       }
-      if (savedBaseline) checkSameTasks(flags.baseline, savedBaseline, saved);
-      const baseline = savedBaseline ?? (await evaluate(await checkpointOf(flags.baseline)));
-      const paired = comparePaired(grouped(saved.outcomes), baseline.outcomes, { samples: saved.samples });
-      if (flags.json) {
-        const { outcomes: _, ...baselineSummary } = baseline;
-        printJson({ ...saved, baseline: baselineSummary, paired });
-        return;
-      }
-      console.log(`${plays(saved)} of ${saved.env}, the same tasks for both (${saved.temperature === 0 ? 'greedy' : `sampled at T ${saved.temperature}`})`);
-      console.log(`  checkpoint ${saved.checkpoint}: ${line(saved)}`);
-      console.log(`  baseline   ${baseline.checkpoint}: ${line(baseline)}`);
-      console.log(
-        saved.samples === 1
-          ? `  solved by the checkpoint only: ${paired.solved_newly}, by the baseline only: ${paired.solved_no_longer} (sign test p = ${pValue(paired.success_p)})`
-          : `  tasks solved in more plays by the checkpoint: ${paired.solved_newly}, by the baseline: ${paired.solved_no_longer} (sign test p = ${pValue(paired.success_p)})`,
-      );
-      console.log(`  return higher on ${paired.return_higher} tasks, lower on ${paired.return_lower} (sign test p = ${pValue(paired.return_p)})`);
-      printKinds(saved, grouped(saved.outcomes), baseline, paired);
-    });
+      return;
+    }
+    if (savedBaseline) checkSameTasks(flags.baseline, savedBaseline, saved);
+    const baseline = savedBaseline ?? (await evaluate(await checkpointOf(flags.baseline)));
+    const paired = comparePaired(grouped(saved.outcomes), baseline.outcomes, { samples: saved.samples });
+    if (flags.json) {
+      const { outcomes: _, ...baselineSummary } = baseline;
+      printJson({ ...saved, baseline: baselineSummary, paired });
+      return;
+    }
+    console.log(`${plays(saved)} of ${saved.env}, the same tasks for both (${saved.temperature === 0 ? 'greedy' : `sampled at T ${saved.temperature}`})`);
+    console.log(`  checkpoint ${saved.checkpoint}: ${line(saved)}`);
+    console.log(`  baseline   ${baseline.checkpoint}: ${line(baseline)}`);
+    console.log(
+      saved.samples === 1
+        ? `  solved by the checkpoint only: ${paired.solved_newly}, by the baseline only: ${paired.solved_no_longer} (sign test p = ${pValue(paired.success_p)})`
+        : `  tasks solved in more plays by the checkpoint: ${paired.solved_newly}, by the baseline: ${paired.solved_no_longer} (sign test p = ${pValue(paired.success_p)})`,
+    );
+    console.log(`  return higher on ${paired.return_higher} tasks, lower on ${paired.return_lower} (sign test p = ${pValue(paired.return_p)})`);
+    printKinds(saved, grouped(saved.outcomes), baseline, paired);
+  });
 }
 
 /**
@@ -170,12 +164,6 @@ function plays(saved: SavedEvaluation): string {
 /** A p-value as printed: three decimals, or one significant digit below 0.001. */
 function pValue(value: number): string {
   return value < 0.001 ? value.toExponential(1) : value.toFixed(3);
-}
-
-function temperature(value: string): number {
-  const parsed = Number(value);
-  if (value.trim() === '' || !Number.isFinite(parsed) || parsed < 0) throw new UsageError(`--temperature must be a number >= 0, got '${value}'.`);
-  return parsed;
 }
 
 /**

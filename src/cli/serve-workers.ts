@@ -37,9 +37,8 @@ interface Worker {
   url: string | undefined;
 }
 
-/** Runs `count` workers until SIGTERM/SIGINT; resolves when every worker has exited. */
+/** Runs `count` workers until SIGTERM/SIGINT (ports PORT..PORT+count-1 below 65536: the serve flags' rule); resolves when every worker has exited. */
 export async function runWorkers(count: number, basePort: number, log: (line: string) => void): Promise<void> {
-  if (basePort !== 0 && basePort + count - 1 > 65535) throw new UsageError(`--port ${basePort} with --workers ${count} needs ports up to ${basePort + count - 1}, beyond 65535.`);
   const workers: Worker[] = Array.from({ length: count }, (_, index) => ({ index, port: basePort === 0 ? 0 : basePort + index, child: undefined, url: undefined }));
   let stopping = false;
   let announced = false;

@@ -14,9 +14,9 @@ import { PRESETS } from '../rl/presets.js';
 import { RunDirectory } from '../rl/run-directory.js';
 import { TrainingProgress, outcomeLines } from './progress.js';
 import { train } from '../rl/trainer.js';
-import { collect, importModules } from './common.js';
+import { importModules } from './common.js';
 import { UsageError } from '../core/errors.js';
-import { addSchemaOptions, kebab, readSchemaOptions } from './options.js';
+import { addSchemaOptions, flag, readSchemaOptions } from './options.js';
 
 export function trainCommand(program: Command): void {
   const command = program
@@ -26,17 +26,15 @@ export function trainCommand(program: Command): void {
     .option('--config <file>', 'JSON file of training options (flags given here override it)')
     .option('--resume <dir>', "continue the run in DIR from its latest checkpoint (with the run's own config)")
     .option('--overwrite', 'start a new run in --out even if it holds one: deletes that run (its config, metrics, trajectories, checkpoints, report) first')
-    .option('--import <module>', 'import a module that registers envs (repeatable)', collect, [])
     .addOption(new Option('--env-kwargs <json>', 'the old name of --kwargs (deprecated)').hideHelp());
-  addSchemaOptions(command, trainConfigSchema, ['import']);
+  addSchemaOptions(command, trainConfigSchema);
   command.action(async (flags: Record<string, unknown>) => {
     if (flags.envKwargs !== undefined) {
       if (flags.kwargs !== undefined) throw new UsageError('Give --kwargs only: --env-kwargs is its old name.');
       console.error('turngym train: --env-kwargs is now --kwargs, as in run, sft and eval; the old name goes in a later release.');
       flags.kwargs = flags.envKwargs;
     }
-    const given = readSchemaOptions(flags, trainConfigSchema, ['import']);
-    if ((flags.import as string[]).length > 0) given.import = flags.import;
+    const given = readSchemaOptions(flags, trainConfigSchema);
     let base: Record<string, unknown> = {};
     if (typeof flags.resume === 'string') {
       base = await readJsonObject(new RunDirectory(flags.resume).path('config'), '--resume', "It holds the run's options, written when the run started: restore it from a copy, or start a new run (another --out).");
@@ -48,7 +46,7 @@ export function trainCommand(program: Command): void {
       if (typeof flags.config === 'string') base = { ...base, ...(await readJsonObject(flags.config, '--config')) };
     }
     const merged = { ...base, ...given, ...(typeof flags.resume === 'string' ? { out: flags.resume } : {}) };
-    const config = parseTrainConfig(merged, (option) => `--${kebab(option)}`);
+    const config = parseTrainConfig(merged, flag);
     await importModules(config.import);
 
     const controller = new AbortController();

@@ -10,6 +10,7 @@
  * Use `TurngymError.is(err, 'EPISODE_ENDED')` rather than `instanceof` so errors that crossed a module
  * boundary (two copies of the package, a worker) are still recognised.
  */
+import type { z } from 'zod';
 
 /** Codes carried by thrown errors. */
 export type ErrorCode =
@@ -168,6 +169,23 @@ export class ToolInputError extends Error {
     super(message);
     this.name = 'ToolInputError';
   }
+}
+
+/**
+ * Validates options with their zod schema and fills in the defaults. Bad options are an `INVALID_OPTIONS` error
+ * whose one-line message names each one as `name` spells it (the option itself for the API, its flag for the
+ * command line) and says what is wrong with it; a rule between options (a refinement on no one field) is its
+ * message alone. `what` (e.g. 'training options') opens the message when given.
+ */
+export function parseOptions<S extends z.ZodType>(schema: S, options: unknown, what?: string, name: (option: string) => string = (option) => option): z.output<S> {
+  const parsed = schema.safeParse(options);
+  if (parsed.success) return parsed.data;
+  const problems = parsed.error.issues.map((issue) => {
+    if (issue.code === 'unrecognized_keys') return `unknown option${issue.keys.length === 1 ? '' : 's'} ${issue.keys.map(name).join(', ')}`;
+    const [option, ...inside] = issue.path.map(String);
+    return option === undefined ? issue.message : `${name(option)}${inside.length > 0 ? `.${inside.join('.')}` : ''}: ${issue.message}`;
+  });
+  throw new TurngymError('INVALID_OPTIONS', `${what ? `Invalid ${what}: ` : ''}${problems.join('; ')}.`);
 }
 
 /** A bad command line or option: printed in one line without a stack trace, exit code 2. */

@@ -4,20 +4,27 @@
  * `config.json` written into each run directory.
  */
 import { z } from 'zod';
-import { TurngymError } from '../core/errors.js';
-import { SFT_DEFAULTS } from '../agent/policy/sft.js';
-import { NUMBER_PIECES } from '../agent/policy/tokenizer.js';
+import { parseOptions } from '../core/errors.js';
+import { BACKENDS } from '../agent/policy/backend.js';
+import { modelChoiceSchema } from '../agent/policy/model.js';
+import { sftOptionsSchema } from '../agent/policy/sft.js';
 import { curriculumSchema } from './curriculum.js';
 import { lossConfigSchema } from './losses.js';
 import { MINI_BATCH_UNITS } from './update.js';
 
+const sft = sftOptionsSchema.shape;
+
 export const trainConfigSchema = z
   .object({
     // --- What to train on ---------------------------------------------------------------------------
-    env: z.string().default('search/multihop-v0').describe('Environment id to train on'),
+    env: z.string().default('search/multihop-v0').describe('Environment id to train on').meta({ placeholder: 'id' }),
     kwargs: z.record(z.string(), z.unknown()).default({}).describe('Keyword arguments for make(env, kwargs), as JSON (the same --kwargs as run, sft and eval)'),
     difficulty: z.number().int().optional().describe('Task difficulty of training episodes (default: the env default)'),
-    import: z.array(z.string()).default([]).describe('Modules that register envs (custom environments); repeatable on the command line'),
+    import: z
+      .array(z.string())
+      .default([])
+      .describe('Modules that register envs (custom environments); repeatable on the command line')
+      .meta({ placeholder: 'module', repeatable: true }),
     remote: z
       .array(z.string())
       .default([])
@@ -31,27 +38,21 @@ export const trainConfigSchema = z
       .default(50)
       .describe('RL training steps (each: rollouts, advantages, updates)'),
     seed: z.number().int().min(0).default(1).describe('Seed of tasks, sampling and Clip-Cov selection'),
-    out: z.string().default('runs/latest').describe('Run directory (config, metrics.jsonl, checkpoints, trajectories, report)'),
-    init: z.string().optional().describe('Checkpoint directory to start from (a warm-started policy), or a run directory (its latest checkpoint); default: a fresh policy'),
-    model: z
-      .object({
-        layers: z.number().int().min(1).optional(),
-        width: z.number().int().min(8).optional(),
-        heads: z.number().int().min(1).optional(),
-        contextLength: z.number().int().min(8).optional(),
-        tiedEmbeddings: z.boolean().optional(),
-      })
-      .default({})
-      .describe('Shape of a fresh policy (without --init), as JSON, e.g. {"layers":2,"width":128}'),
-    numbers: z
-      .enum(NUMBER_PIECES)
-      .default('whole')
-      .describe("How a fresh policy's tokenizer splits numbers (without --init): whole (up to six digits, one token) or digits (one token a digit, so copying a number is copying digits)"),
+    out: z.string().default('runs/latest').describe('Run directory (config, metrics.jsonl, checkpoints, trajectories, report)').meta({ placeholder: 'dir' }),
+    init: z
+      .string()
+      .optional()
+      .describe('Checkpoint directory to start from (a warm-started policy), or a run directory (its latest checkpoint); default: a fresh policy')
+      .meta({ placeholder: 'dir' }),
+    model: modelChoiceSchema.default({}).describe('Shape of a fresh policy (without --init), as JSON, e.g. {"layers":2,"width":128}'),
+    numbers: sft.numbers.describe(
+      "How a fresh policy's tokenizer splits numbers (without --init): whole (up to six digits, one token) or digits (one token a digit, so copying a number is copying digits)",
+    ),
     warmStartSteps: z.number().int().min(0).default(0).describe('Behaviour-cloning steps on oracle demonstrations before RL (when not starting from --init); 0: none'),
-    warmStartEpisodes: z.number().int().min(1).default(SFT_DEFAULTS.episodes).describe('Oracle demonstrations for the warm start'),
-    warmStartBatchTokens: z.number().int().min(64).default(SFT_DEFAULTS.batchTokens).describe('Warm start: padded tokens per behaviour-cloning batch (as turngym sft --batch-tokens)'),
-    warmStartLearningRate: z.number().positive().default(SFT_DEFAULTS.learningRate).describe('Warm start: peak behaviour-cloning learning rate (as turngym sft --learning-rate)'),
-    backend: z.enum(['auto', 'node-gpu', 'node', 'wasm', 'cpu']).default('auto').describe('TensorFlow.js backend; auto picks the fastest that loads'),
+    warmStartEpisodes: sft.episodes.describe('Oracle demonstrations for the warm start'),
+    warmStartBatchTokens: sft.batchTokens.describe('Warm start: padded tokens per behaviour-cloning batch (as turngym sft --batch-tokens)'),
+    warmStartLearningRate: sft.learningRate.describe('Warm start: peak behaviour-cloning learning rate (as turngym sft --learning-rate)'),
+    backend: z.enum(['auto', ...BACKENDS]).default('auto').describe('TensorFlow.js backend; auto picks the fastest that loads'),
 
     // --- Rollouts -------------------------------------------------------------------------------------
     tasksPerStep: z.number().int().min(1).default(4).describe('Distinct tasks (groups) per training step'),
@@ -137,7 +138,18 @@ export const trainConfigSchema = z
     nanPatience: z.number().int().min(1).default(3).describe('Stop after this many consecutive steps with a non-finite loss'),
     tensorboard: z.boolean().default(false).describe('Also write TensorBoard event files'),
   })
-  .strict();
+  .strict()
+  .superRefine(({ evalSamples: samples, evalTemperature, temperature, advantage, formatPenaltyOn }, context) => {
+    if (samples > 1 && evalTemperature === 0) {
+      const message = `--eval-samples ${samples} at --eval-temperature 0 would play the same greedy episode ${samples} times; set --eval-temperature above 0 (e.g. the rollout temperature, ${temperature})`;
+      context.addIssue({ code: 'custom', message });
+    }
+    if (advantage === 'igpo' && formatPenaltyOn === 'turn') {
+      const message =
+        "--format-penalty-on turn is for --advantage grpo: IGPO already puts each malformed turn's penalty on that turn (in its reward r_t, beside the information gain), never in the outcome; drop the option, or use --advantage grpo";
+      context.addIssue({ code: 'custom', message });
+    }
+  });
 
 export type TrainConfig = z.output<typeof trainConfigSchema>;
 /** `train()`'s options, documented one by one (generated from the schema: scripts/train-options.ts). */
@@ -155,17 +167,9 @@ function upgradeOptionNames(options: unknown): unknown {
 
 /**
  * Validates training options (`train()`'s, or a preset, config file and flags merged by `turngym train`) and
- * fills in the defaults. Bad options are a `TurngymError` (`INVALID_OPTIONS`) whose one-line message names
- * each option, as `name` spells it (the option itself for the API, its flag for the command line), and says
- * what is wrong with it.
+ * fills in the defaults; bad ones are an `INVALID_OPTIONS` error naming each, as `name` spells it (see
+ * `parseOptions`).
  */
-export function parseTrainConfig(options: unknown, name: (option: string) => string = (option) => option): TrainConfig {
-  const parsed = trainConfigSchema.safeParse(upgradeOptionNames(options));
-  if (parsed.success) return parsed.data;
-  const problems = parsed.error.issues.map((issue) => {
-    if (issue.code === 'unrecognized_keys') return `unknown option${issue.keys.length === 1 ? '' : 's'} ${issue.keys.map(name).join(', ')}`;
-    const [option, ...inside] = issue.path.map(String);
-    return `${option === undefined ? 'options' : name(option)}${inside.length > 0 ? `.${inside.join('.')}` : ''}: ${issue.message}`;
-  });
-  throw new TurngymError('INVALID_OPTIONS', `Invalid training options: ${problems.join('; ')}.`);
+export function parseTrainConfig(options: unknown, name?: (option: string) => string): TrainConfig {
+  return parseOptions(trainConfigSchema, upgradeOptionNames(options), 'training options', name);
 }

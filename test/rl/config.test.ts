@@ -1,12 +1,23 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
-import { TRAIN_OPTIONS_FILE, trainOptionsSource } from '../../scripts/train-options.js';
+import { SFT_OPTIONS_FILE, sftOptionsSource, TRAIN_OPTIONS_FILE, trainOptionsSource } from '../../scripts/train-options.js';
 import { parseTrainConfig } from '../../src/rl/config.js';
 
 describe('trainConfigSchema', () => {
   it('is documented option by option in the TrainOptions interface (run `npx tsx scripts/train-options.ts` when this fails)', () => {
     expect(readFileSync(TRAIN_OPTIONS_FILE, 'utf8')).toBe(trainOptionsSource());
     expect(trainOptionsSource()).toContain("  /**\n   * RL training steps (each: rollouts, advantages, updates).\n   *\n   * @defaultValue `50`\n   */\n  steps?: Input['steps'];");
+  });
+
+  it('has behaviour cloning documented option by option in the SftOptions interface the same way', () => {
+    expect(readFileSync(SFT_OPTIONS_FILE, 'utf8')).toBe(sftOptionsSource());
+  });
+
+  it('states each rule between options once, in the schema, before anything runs', () => {
+    expect(() => parseTrainConfig({ evalSamples: 2, advantage: 'igpo', formatPenaltyOn: 'turn' })).toThrow(
+      /^Invalid training options: --eval-samples 2 at --eval-temperature 0 would play .*; --format-penalty-on turn is for --advantage grpo: .*\.$/,
+    );
+    expect(parseTrainConfig({ evalSamples: 2, evalTemperature: 0.5 }).evalSamples).toBe(2);
   });
 
   it('names each bad option as the caller spells it: the option for the API, the flag for the command line', () => {

@@ -10,19 +10,31 @@ import { TurngymError } from '../../core/errors.js';
 import { Rng } from '../../core/rng.js';
 import { gatherRows, layerNorm, matMul } from './ops.js';
 
-export const modelConfigSchema = z
-  .object({
-  vocabSize: z.number().int().min(2).describe('Number of token ids (set from the tokenizer)'),
+/** The shape of a model: each field's bounds, default and meaning, declared here only (train and sft take them). */
+export const modelShapeSchema = z.object({
   layers: z.number().int().min(1).max(64).default(2).describe('Transformer blocks'),
   width: z.number().int().min(8).max(4096).default(128).describe('Model width (embedding size)'),
   heads: z.number().int().min(1).max(64).default(4).describe('Attention heads; must divide width'),
   contextLength: z.number().int().min(8).max(8192).default(256).describe('Longest sequence, in tokens'),
-    ffnWidth: z.number().int().min(8).max(16384).optional().describe('Hidden width of the MLP; default 4 x width'),
-    tiedEmbeddings: z
-      .boolean()
-      .default(false)
-      .describe('Compute the logits with the token embedding (transposed) instead of a separate output head, as GPT-2 does'),
-  })
+  ffnWidth: z.number().int().min(8).max(16384).optional().describe('Hidden width of the MLP; default 4 x width'),
+  tiedEmbeddings: z
+    .boolean()
+    .default(false)
+    .describe('Compute the logits with the token embedding (transposed) instead of a separate output head, as GPT-2 does'),
+});
+export type ModelShape = z.output<typeof modelShapeSchema>;
+
+/**
+ * A model shape as chosen (the `model` option of train and behaviour cloning): the fields of
+ * {@link modelShapeSchema} with their bounds, each optional and not filled in, so that a run's config records
+ * what was chosen; the policy fills in the rest.
+ */
+export const modelChoiceSchema = z.object(
+  Object.fromEntries(Object.entries(modelShapeSchema.shape).map(([name, field]) => [name, (field instanceof z.ZodDefault ? field.unwrap() : field).optional()])),
+) as unknown as z.ZodType<Partial<ModelShape>, Partial<ModelShape>>;
+
+export const modelConfigSchema = z
+  .object({ vocabSize: z.number().int().min(2).describe('Number of token ids (set from the tokenizer)'), ...modelShapeSchema.shape })
   .transform((config) => ({ ...config, ffnWidth: config.ffnWidth ?? 4 * config.width }));
 export type ModelConfig = z.output<typeof modelConfigSchema>;
 

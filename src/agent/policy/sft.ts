@@ -14,8 +14,9 @@
  *    search and wiki questions) a held-out question is never a training question; see `TaskSuite.splitKey`.
  */
 import * as tf from '@tensorflow/tfjs';
+import { z } from 'zod';
 import type { Env, EnvSpec } from '../../envs/env.js';
-import { TurngymError } from '../../core/errors.js';
+import { parseOptions, TurngymError } from '../../core/errors.js';
 import { make } from '../../envs/registry.js';
 import { Rng } from '../../core/rng.js';
 import { formatSuccessRate, runEpisode, type Transcript } from '../agent.js';
@@ -23,46 +24,47 @@ import { OracleAgent } from '../baselines.js';
 import { type Segment, encodeSegment, encodeSegments, episodeSegments, headerSegments, turnSegments } from './chat.js';
 import { buildContext } from './context.js';
 import { type EvaluationReport, evaluatePolicy } from './evaluate.js';
-import type { ModelConfig } from './model.js';
-import { forwardFlops } from './model.js';
+import { forwardFlops, type ModelConfig, modelChoiceSchema } from './model.js';
 import type { OnProgress } from './play.js';
 import { Policy, type ScoredSequence } from './policy.js';
-import { type FitOptions, type NumberPieces, Tokenizer } from './tokenizer.js';
+import type { SftOptions } from './sft-options.js';
+import { type FitOptions, NUMBER_PIECES, Tokenizer } from './tokenizer.js';
 
 /** First seed of the extra episodes the tokenizer is fitted on. */
 export const TOKENIZER_SEED_BASE = 500_000;
 
-export interface SftOptions {
-  /** Env id, e.g. `puzzle/guess-number-v0`. */
-  env: string;
-  /** Keyword arguments for `make` (e.g. `{ difficulty: 3 }`, `{ hops: 2 }`). */
-  kwargs?: Record<string, unknown>;
-  /** Demonstration episodes (training seeds 0..episodes-1). Default 256. */
-  episodes?: number;
-  /** Optimizer steps. Default 150. */
-  steps?: number;
-  /** Held-out evaluation episodes. Default 100. */
-  evalEpisodes?: number;
-  /** Tokens per batch (sequences x padded length). Default 2048. */
-  batchTokens?: number;
-  /** Peak learning rate. Default 2e-3. */
-  learningRate?: number;
-  /** Model shape (defaults: see model.ts). */
-  model?: Partial<Omit<ModelConfig, 'vocabSize'>>;
-  /** Most tokens per action. Default 48. */
-  maxActionTokens?: number;
-  /** Largest vocabulary. Default 2048. */
-  maxVocab?: number;
-  /** How the tokenizer splits numbers (see `NumberPieces`). Default 'whole'. */
-  numbers?: NumberPieces;
-  /** Sampling temperature of the held-out evaluation (0: greedy). Default 0. */
-  evalTemperature?: number;
-  /** Plays of each held-out task (above 1 needs evalTemperature > 0; see evaluatePolicy). Default 1. */
-  evalSamples?: number;
-  /** Turn limit of the held-out evaluation. Default: the env's. */
-  evalMaxTurns?: number;
-  /** Seed of the weights and of batch order. Default 0. */
-  seed?: number;
+/**
+ * Behaviour cloning's settings, each with its bounds, default and meaning: the one source of {@link SftOptions}
+ * (generated from it), of `turngym sft`'s flags, and of the trainer's warm-start defaults.
+ */
+export const sftOptionsSchema = z
+  .object({
+    env: z.string().describe('Environment id, e.g. puzzle/guess-number-v0').meta({ placeholder: 'id' }),
+    kwargs: z.record(z.string(), z.unknown()).default({}).describe('Env keyword arguments for make(env, kwargs), as a JSON object, e.g. {"hops":2}'),
+    episodes: z.number().int().min(1).default(256).describe('Oracle demonstrations (training seeds 0..n-1)'),
+    steps: z.number().int().min(1).default(150).describe('Optimizer steps'),
+    evalEpisodes: z.number().int().min(0).default(100).describe('Held-out episodes (seeds from 1,000,000, tasks of the held-out split); 0: none'),
+    batchTokens: z.number().int().min(64).default(2048).describe('Tokens per batch (sequences x padded length)'),
+    learningRate: z.number().positive().default(2e-3).describe('Peak learning rate'),
+    model: modelChoiceSchema.default({}).describe('Shape of the fresh policy (unset fields: the defaults of modelShapeSchema, model.ts)'),
+    maxActionTokens: z.number().int().min(4).default(48).describe('Most tokens per action'),
+    maxVocab: z.number().int().optional().describe("Largest vocabulary (default: the tokenizer's, 2048)"),
+    numbers: z
+      .enum(NUMBER_PIECES)
+      .default('whole')
+      .describe('How the tokenizer splits numbers: whole (up to six digits, one token) or digits (one token a digit, so a number copied from the task or an output is the same tokens)')
+      .meta({ placeholder: 'how' }),
+    evalTemperature: z.number().min(0).default(0).describe('Sampling temperature of the held-out evaluation (0: greedy)'),
+    evalSamples: z.number().int().min(1).default(1).describe('Plays of each held-out task (above 1 needs evalTemperature above 0; see evaluatePolicy)'),
+    evalMaxTurns: z.number().int().min(1).optional().describe("Turn limit of the held-out evaluation (default: the env's)"),
+    seed: z.number().int().min(0).default(0).describe('Seed of the weights and batch order'),
+  })
+  .strict();
+/** `behaviourCloning`'s settings, documented one by one (generated from the schema: scripts/train-options.ts). */
+export type { SftOptions };
+
+/** What `behaviourCloning` takes besides its settings: progress callbacks, and a policy to start from. */
+export interface SftHooks {
   /** Progress lines (default: none). */
   log?: (line: string) => void;
   /** Progress of each long phase (see {@link SFT_PHASES}): `done` of `total`, from 0. */
@@ -166,25 +168,19 @@ export function packBatches<T extends { tokens: readonly number[] }>(sequences: 
 export const SFT_PHASES = ['oracle demonstrations', 'tokenizer text', 'behaviour cloning', 'held-out evaluation'] as const;
 export type SftPhase = (typeof SFT_PHASES)[number];
 
-/** Behaviour-cloning defaults, shared by `behaviourCloning`, `turngym sft` and the trainer's warm start. */
-export const SFT_DEFAULTS = { episodes: 256, steps: 150, batchTokens: 2048, learningRate: 2e-3 } as const;
-
 /** Behaviour cloning from oracle demonstrations, then a held-out evaluation. */
-export async function behaviourCloning(options: SftOptions): Promise<{ policy: Policy; report: SftReport }> {
-  const log = options.log ?? (() => {});
-  const phase = (name: SftPhase): OnProgress | undefined => (options.progress ? (done, total) => options.progress!(name, done, total) : undefined);
-  const episodes = options.episodes ?? SFT_DEFAULTS.episodes;
-  const steps = options.steps ?? SFT_DEFAULTS.steps;
-  const batchTokens = options.batchTokens ?? SFT_DEFAULTS.batchTokens;
-  const peakRate = options.learningRate ?? SFT_DEFAULTS.learningRate;
-  const kwargs = options.kwargs ?? {};
+export async function behaviourCloning(input: SftOptions & SftHooks): Promise<{ policy: Policy; report: SftReport }> {
+  const { log = () => {}, progress, policy: start, ...settings } = input;
+  const options = parseOptions(sftOptionsSchema, settings, 'SFT options');
+  const { episodes, steps, batchTokens, learningRate: peakRate, kwargs } = options;
+  const phase = (name: SftPhase): OnProgress | undefined => (progress ? (done, total) => progress(name, done, total) : undefined);
   const env = await make(options.env, kwargs);
   let demonstrations: Transcript[];
   let tokenizerText: Transcript[];
   try {
     demonstrations = await collectDemonstrations(env, Array.from({ length: episodes }, (_, i) => i), phase('oracle demonstrations'));
     const textSeeds = Array.from({ length: Math.max(episodes, 256) }, (_, i) => TOKENIZER_SEED_BASE + i);
-    tokenizerText = options.policy ? [] : await collectDemonstrations(env, textSeeds, phase('tokenizer text'));
+    tokenizerText = start ? [] : await collectDemonstrations(env, textSeeds, phase('tokenizer text'));
   } finally {
     await env.close();
   }
@@ -192,13 +188,13 @@ export async function behaviourCloning(options: SftOptions): Promise<{ policy: P
   const oracleSuccess = demonstrations.filter((t) => t.success).length / Math.max(1, demonstrations.length);
   log(`[sft] ${demonstrations.length} oracle demonstrations of ${options.env} (oracle success ${oracleSuccess.toFixed(3)})`);
   const policy =
-    options.policy ??
+    start ??
     Policy.create({
       tokenizer: fitTokenizer(spec, [...demonstrations, ...tokenizerText], { maxVocab: options.maxVocab, numbers: options.numbers }),
       model: options.model,
       optimizer: { learningRate: peakRate },
       maxActionTokens: options.maxActionTokens,
-      seed: options.seed ?? 0,
+      seed: options.seed,
     });
   // Clone successful demonstrations only: a failed oracle episode is not a behaviour to copy.
   const examples = demonstrations.filter((t) => t.success).flatMap((transcript) => demonstrationExamples(policy, spec, transcript));
@@ -214,7 +210,7 @@ export async function behaviourCloning(options: SftOptions): Promise<{ policy: P
     `[sft] vocabulary ${policy.tokenizer.vocabSize}, ${policy.model.parameterCount} parameters, ${examples.length} sequences (${actionTokens} action tokens) in ${batches.length} batches of <= ${batchTokens} tokens`,
   );
 
-  const rng = Rng.fromSeed((options.seed ?? 0) + 1);
+  const rng = Rng.fromSeed(options.seed + 1);
   let order: number[] = [];
   const warmup = Math.min(20, Math.floor(steps / 10));
   const started = performance.now();
@@ -245,9 +241,9 @@ export async function behaviourCloning(options: SftOptions): Promise<{ policy: P
   const seconds = (performance.now() - started) / 1000;
   const finalLoss = recent.reduce((a, b) => a + b, 0) / Math.max(1, recent.length);
   const { report: heldout } = await evaluatePolicy(policy, options.env, {
-    episodes: options.evalEpisodes ?? 100,
+    episodes: options.evalEpisodes,
     kwargs,
-    temperature: options.evalTemperature ?? 0,
+    temperature: options.evalTemperature,
     samples: options.evalSamples,
     maxTurns: options.evalMaxTurns,
     onProgress: phase('held-out evaluation'),
