@@ -4,12 +4,11 @@
  *
  * Figures: warm step latency (p50/p99) and steps/s of a trivial `run` through the full wrapper stack, the
  * same call straight into isolated-vm (the floor the env adds its overhead to), reset latency (after a step,
- * the usual case, and back to back), a pool of 16 envs, and the speed-up over the baseline.
+ * the usual case, and back to back), 16 envs stepped at once, and the speed-up over the baseline.
  */
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
 import type { Action, Env } from '../src/envs/env.js';
-import { EnvPool } from '../src/envs/pool.js';
 import { make } from '../src/envs/registry.js';
 import { loadIsolatedVm } from '../src/envs/code/sandbox.js';
 import { latencies, latencySummary, median, now, round } from './stats.js';
@@ -69,14 +68,14 @@ export async function runCodeBench(options: CodeBenchOptions = {}) {
   const resetBackToBack = await latencies(Math.min(resets, 200), (i) => env.reset({ seed: i }));
   await env.close();
 
-  const pool = await EnvPool.create({ size: poolSize, seed: 1, create: () => make(ID, {}, { maxTurns: 1_000_000_000 }) });
-  await pool.reset();
-  const actions = Array.from({ length: poolSize }, () => TRIVIAL);
-  for (let b = 0; b < 20; b++) await pool.step(actions);
+  const pool = await Promise.all(Array.from({ length: poolSize }, () => make(ID, {}, { maxTurns: 1_000_000_000 })));
+  await Promise.all(pool.map((member, seed) => member.reset({ seed })));
+  const stepAll = () => Promise.all(pool.map((member) => member.step(TRIVIAL)));
+  for (let b = 0; b < 20; b++) await stepAll();
   const poolStart = now();
-  for (let b = 0; b < poolBatches; b++) await pool.step(actions);
+  for (let b = 0; b < poolBatches; b++) await stepAll();
   const poolStepsPerSecond = ((poolBatches * poolSize) / (now() - poolStart)) * 1000;
-  await pool.close();
+  await Promise.all(pool.map((member) => member.close()));
 
   const subprocessSamples = await latencies(subprocessCalls, () => run(process.execPath, ['-e', 'console.log(1 + 1)']));
 

@@ -1,10 +1,11 @@
 /**
- * `turngym bench env-step`: steps/s of puzzle/guess-number-v0 through the full wrapper stack and through a
- * pool of 64 envs, against the bare env in the same run. Rounds alternate between the variants so that
+ * `turngym bench env-step`: steps/s of puzzle/guess-number-v0 through the full wrapper stack and through the
+ * episode player over 64 envs (`playEpisodes`, as evaluation and rollouts play), against the bare env in the
+ * same run. Rounds alternate between the variants so that
  * noise from a shared machine hits all of them alike; figures are medians over rounds.
  */
+import { type Actor, playEpisodes } from '../src/agent/player.js';
 import type { Env } from '../src/envs/env.js';
-import { EnvPool } from '../src/envs/pool.js';
 import { make, spec } from '../src/envs/registry.js';
 import { GuessNumberEnv } from '../src/envs/puzzle/guess-number.js';
 import { median, now, round } from './stats.js';
@@ -30,14 +31,21 @@ async function stepsPerSecond(env: Env, steps: number): Promise<number> {
   return (steps / (now() - start)) * 1000;
 }
 
-async function poolStepsPerSecond(pool: EnvPool, steps: number): Promise<number> {
-  await pool.reset();
-  const batches = Math.max(1, Math.floor(steps / pool.size));
+/** Plays episodes on `envs` in lockstep with the episode player (in-range guesses, each env going on to the next episode) for about `steps` steps; returns steps/s. */
+async function playerStepsPerSecond(envs: readonly Env[], steps: number): Promise<number> {
+  let turn = 0;
+  const actor: Actor = {
+    name: 'bench',
+    act: (episodes) => {
+      turn++;
+      return episodes.map((_, i) => ({ action: { tool: 'guess', args: { n: 1 + ((turn * 31 + i * 7) % 32) } } }));
+    },
+  };
+  // Episodes of the default difficulty last about 8.5 steps with these guesses.
+  const episodes = Array.from({ length: Math.max(envs.length, Math.round(steps / 8.5)) }, (_, seed) => ({ seed }));
   const start = now();
-  for (let b = 0; b < batches; b++) {
-    await pool.step(Array.from({ length: pool.size }, (_, i) => ({ tool: 'guess', args: { n: 1 + ((b * 31 + i * 7) % 32) } })));
-  }
-  return ((batches * pool.size) / (now() - start)) * 1000;
+  const played = await playEpisodes(envs, episodes, actor);
+  return (played.envSteps / (now() - start)) * 1000;
 }
 
 export async function runEnvStep(options: EnvStepOptions = {}) {
@@ -47,17 +55,17 @@ export async function runEnvStep(options: EnvStepOptions = {}) {
   const envSpec = { ...spec(ID) };
   const bare = new GuessNumberEnv(envSpec, 3);
   const wrapped = await make(ID);
-  const pool = await EnvPool.create({ size: poolSize, seed: 1, create: () => make(ID) });
+  const pool = await Promise.all(Array.from({ length: poolSize }, () => make(ID)));
   const samples = { bare: [] as number[], wrapped: [] as number[], pool: [] as number[] };
   await stepsPerSecond(bare, 2000); // warm-up (JIT)
   await stepsPerSecond(wrapped, 2000);
-  await poolStepsPerSecond(pool, 2000);
+  await playerStepsPerSecond(pool, 2000);
   for (let round = 0; round < rounds; round++) {
     samples.bare.push(await stepsPerSecond(bare, steps));
     samples.wrapped.push(await stepsPerSecond(wrapped, steps));
-    samples.pool.push(await poolStepsPerSecond(pool, steps));
+    samples.pool.push(await playerStepsPerSecond(pool, steps));
   }
-  await Promise.all([bare.close(), wrapped.close(), pool.close()]);
+  await Promise.all([bare, wrapped, ...pool].map((env) => env.close()));
   const bareRate = median(samples.bare);
   const wrappedRate = median(samples.wrapped);
   const poolRate = median(samples.pool);

@@ -9,7 +9,7 @@ export interface Benchmark {
 }
 
 export const benchmarks: Record<string, Benchmark> = {
-  code: { description: 'code/ interpreter: warm step and reset latency, a pool of 16, vs spawning `node -e` per call', run: async ({ quick }) => (await import('./code.js')).runCodeBench(quick ? { steps: 1000, resets: 100, poolBatches: 50, subprocessCalls: 5 } : {}) },
+  code: { description: 'code/ interpreter: warm step and reset latency, 16 envs at once, vs spawning `node -e` per call', run: async ({ quick }) => (await import('./code.js')).runCodeBench(quick ? { steps: 1000, resets: 100, poolBatches: 50, subprocessCalls: 5 } : {}) },
   web: {
     description: 'web/ envs in Chromium: step latency p50/p95 (action plus observation), reset latency, steps/s with 8 envs at once, vs a naive Playwright loop (new page per reset, default waits, full aria snapshot per step)',
     run: async ({ quick }) => (await import('./web.js')).runWebBench(quick ? { episodes: 1, concurrency: 2, durationMs: 2000, rounds: 1 } : {}),
@@ -23,7 +23,7 @@ export const benchmarks: Record<string, Benchmark> = {
     run: async ({ quick }) => (await import('./ws.js')).runWs(quick ? { steps: 1000, rounds: 2, durationMs: 1000, idleSessions: 200 } : {}),
   },
   'env-step': {
-    description: 'steps/s of guess-number: bare env vs the full wrapper stack vs a pool of 64 envs',
+    description: 'steps/s of guess-number: bare env vs the full wrapper stack vs the episode player over 64 envs',
     run: async ({ quick }) => (await import('./env-step.js')).runEnvStep(quick ? { steps: 2000, rounds: 2 } : {}),
   },
   search: {

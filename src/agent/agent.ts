@@ -1,8 +1,12 @@
 /**
  * The Agent interface: an observation in, an action out (with token log-probs when the agent has them),
- * and `runEpisode`, which plays one episode of an env with an agent and keeps the transcript.
+ * and `runEpisode`, which plays one episode of an env with an agent (through the episode player,
+ * player.ts) and keeps the transcript.
  */
-import type { Action, Env, EnvSpec, Observation, Oracle, ResetInfo, ResetOptions, StepInfo, StepResult } from '../envs/env.js';
+import type { Action, Env, EnvSpec, Observation, Oracle, ResetInfo, ResetOptions, StepInfo } from '../envs/env.js';
+import { type Actor, playEpisodes, type Transcript } from './player.js';
+
+export { episodeSuccess, taskKind, type Transcript, type Turn } from './player.js';
 
 /** What an agent returns for one turn. */
 export interface AgentAction {
@@ -33,47 +37,6 @@ export interface Agent {
   close?(): Promise<void>;
 }
 
-/** One turn of a transcript. */
-export interface Turn {
-  action: Action;
-  logprobs?: number[];
-  observation: Observation;
-  reward: number;
-  info: StepInfo;
-}
-
-/** A played episode. */
-export interface Transcript {
-  env: string;
-  agent: string;
-  seed: number;
-  /** The task's kind and variant, when the env reports them (`reset`'s `info.kind` / `info.variant`). */
-  kind?: string;
-  variant?: string;
-  prompt: Observation;
-  turns: Turn[];
-  return: number;
-  /** Whether the final step said the task was solved (`info.success === true`). */
-  success: boolean;
-  /**
-   * Set when the episode ended its task (terminated) without its final step saying whether it was solved
-   * (no boolean `info.success`): success is then unknown, and so is any success rate it is part of.
-   */
-  unscored?: true;
-  terminated: boolean;
-  truncated: boolean;
-  usage?: { promptTokens: number; completionTokens: number };
-}
-
-/**
- * How an episode's final step scores it: `success` is what `info.success` says (an episode the horizon cut
- * off, truncated, is not solved); `unscored` marks a task that ended (terminated) without a boolean
- * `info.success`, whose success is unknown.
- */
-export function episodeSuccess(last: Pick<StepResult, 'terminated' | 'info'>): { success: boolean; unscored?: true } {
-  return { success: last.info.success === true, ...(last.terminated && typeof last.info.success !== 'boolean' ? { unscored: true as const } : {}) };
-}
-
 /**
  * The share of episodes solved, or null when it is unknown: some episode ended its task without saying
  * whether it was solved (see {@link episodeSuccess}), as every episode of an env that never sets
@@ -89,53 +52,21 @@ export function formatSuccessRate(rate: number | null | undefined): string {
   return typeof rate === 'number' ? rate.toFixed(3) : 'n/a (info.success not set)';
 }
 
-/** The task's kind and variant from `reset`'s info, where they are strings (a remote env may send anything). */
-export function taskKind(info: ResetInfo): Pick<Transcript, 'kind' | 'variant'> {
-  return {
-    ...(typeof info.kind === 'string' ? { kind: info.kind } : {}),
-    ...(typeof info.variant === 'string' ? { variant: info.variant } : {}),
-  };
-}
-
 /** Plays one episode to its end (terminated or truncated) and returns the transcript. */
 export async function runEpisode(env: Env, agent: Agent, options: ResetOptions = {}): Promise<Transcript> {
-  const reset = await env.reset(options);
-  await agent.start?.({
-    spec: env.spec,
-    observation: reset.observation,
-    info: reset.info,
-    oracle: agent.privileged && env.oracle ? env.oracle() : undefined,
-  });
-  const turns: Turn[] = [];
-  let observation = reset.observation;
-  let info: ResetInfo | StepInfo = reset.info;
-  let last: StepResult | undefined;
-  let usage: Transcript['usage'];
-  for (;;) {
-    const decision = await agent.act(observation, info);
-    if (decision.usage) {
-      usage ??= { promptTokens: 0, completionTokens: 0 };
-      usage.promptTokens += decision.usage.promptTokens;
-      usage.completionTokens += decision.usage.completionTokens;
-    }
-    last = await env.step(decision.action);
-    turns.push({ action: decision.action, logprobs: decision.logprobs, observation: last.observation, reward: last.reward, info: last.info });
-    observation = last.observation;
-    info = last.info;
-    if (last.terminated || last.truncated) break;
-  }
+  const { transcripts } = await playEpisodes([env], [options], agentActor(agent));
+  return transcripts[0]!;
+}
+
+/** An agent as the player's actor, for one env: an agent holds one episode's state at a time. */
+function agentActor(agent: Agent): Actor {
   return {
-    env: env.spec.id,
-    agent: agent.name,
-    seed: reset.info.seed,
-    ...taskKind(reset.info),
-    prompt: reset.observation,
-    turns,
-    return: turns.reduce((sum, turn) => sum + turn.reward, 0),
-    ...episodeSuccess(last),
-    terminated: last.terminated,
-    truncated: last.truncated,
-    ...(usage ? { usage } : {}),
+    name: agent.name,
+    async start({ env, observation, info }) {
+      // Before its first turn, an episode's info is its reset's.
+      await agent.start?.({ spec: env.spec, observation, info: info as ResetInfo, oracle: agent.privileged && env.oracle ? env.oracle() : undefined });
+    },
+    act: (episodes) => Promise.all(episodes.map((episode) => agent.act(episode.observation, episode.info))),
   };
 }
 

@@ -102,7 +102,7 @@ export function computeAdvantages(
   trajectories: readonly Trajectory[],
   config: Pick<TrainConfig, 'advantage' | 'alpha' | 'gamma' | 'igNormalization'> & Partial<Pick<TrainConfig, 'negativeWeight' | 'outcomeReward' | 'formatPenaltyOn'>>,
 ): number[][] {
-  const outcomeOf = (trajectory: Trajectory) => (config.outcomeReward === 'success' ? (trajectory.success ? 1 : 0) : trajectory.outcome);
+  const outcomeOf = (trajectory: Trajectory) => (config.outcomeReward === 'success' ? (trajectory.success ? 1 : 0) : trajectory.return);
   const advantages: number[][] = trajectories.map((trajectory) => trajectory.turns.map(() => 0));
   // GRPO's format penalty either joins the return before the z-score or stays on its own turn after it.
   const penaltyInReturn = (config.formatPenaltyOn ?? 'return') === 'return';

@@ -111,7 +111,7 @@ export function stepMetrics(step: number, batch: RolloutBatch, advantages: reado
     step,
     time: timing.elapsed,
     [METRICS.successRate]: successRate(trajectories) ?? Number.NaN, // unknown (info.success never set): written as null
-    [METRICS.episodicReturn]: mean(trajectories.map((t) => t.outcome)),
+    [METRICS.episodicReturn]: mean(trajectories.map((t) => t.return)),
     [METRICS.entropy]: mean(turns.flatMap((turn) => turn.entropies)),
     [METRICS.covMean]: mean(first.map((m) => m.cov_mean)),
     [METRICS.covMax]: mean(first.map((m) => m.cov_max)),
@@ -124,7 +124,7 @@ export function stepMetrics(step: number, batch: RolloutBatch, advantages: reado
     [METRICS.maxTurns]: timing.horizon,
     [METRICS.turnsMean]: mean(trajectories.map((t) => t.turns.length)),
     [METRICS.informationGain]: mean(turns.map((turn) => turn.rewards.informationGain)),
-    [METRICS.formatErrors]: mean(turns.map((turn) => (isFormatError(turn.error) ? 1 : 0))), // counted with or without a penalty
+    [METRICS.formatErrors]: mean(turns.map((turn) => (isFormatError(turn.info.error?.code) ? 1 : 0))), // counted with or without a penalty
     [METRICS.droppedTrajectories]: batch.dropped,
     ...groupShares(trajectories, advantages),
     [METRICS.sampleRounds]: timing.rounds,

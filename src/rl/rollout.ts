@@ -1,48 +1,33 @@
 /**
- * Rollouts: groups of G trajectories per task, played in lockstep over a set of envs with one batched
- * sampling call per turn. Each turn keeps what the update needs — its context tokens, the sampled action
- * tokens, their old log-probs and entropies — and its reward parts. With information gain on, the policy's
- * belief in the ground-truth answer is scored (batched) before the first turn and after every turn that
- * did not end the episode (IGPO: the final answer turn is rewarded by the outcome instead).
+ * Rollouts: groups of G trajectories per task, played in lockstep over a set of envs by the episode player
+ * (agent/player.ts) with the policy as its actor: one batched sampling call per turn. Each turn keeps what
+ * the update needs — its context tokens, the sampled action tokens, their old log-probs and entropies
+ * (`PolicyTurn`) — and its reward parts. With information gain on, the policy's belief in the ground-truth
+ * answer is scored (batched) before the first turn and after every turn that did not end the episode (IGPO:
+ * the final answer turn is rewarded by the outcome instead).
  *
  * An env that fails (throws) drops that trajectory (counted and logged), never the run.
  */
-import { episodeSuccess } from '../agent/agent.js';
 import { renderAction } from '../agent/policy/chat.js';
-import { EpisodeContext } from '../agent/policy/play.js';
-import type { Policy, Sample } from '../agent/policy/policy.js';
-import type { Env, EnvSpec, StepResult } from '../envs/env.js';
+import { PolicyActor, type PolicyTurn } from '../agent/policy/play.js';
+import type { Policy } from '../agent/policy/policy.js';
+import { type Episode, playEpisodes, type Transcript } from '../agent/player.js';
+import type { Env, EnvSpec } from '../envs/env.js';
 import { describeError, TurngymError } from '../core/errors.js';
 import type { Rng } from '../core/rng.js';
 import { formatPenalty, informationGain, type RewardParts } from './rewards.js';
 
-/** One turn of a rollout. */
-export interface RolloutTurn {
-  /** Context tokens the action was sampled from (ending with `<|action|>`). */
-  context: number[];
-  /** Sampled action tokens (with `<|end|>` when written). */
-  tokens: number[];
-  logprobs: number[];
-  entropies: number[];
-  text: string;
-  observation: string;
+/** One turn of a rollout: the policy's turn with its reward parts. */
+export interface RolloutTurn extends PolicyTurn {
   rewards: RewardParts;
   /** Mean log-prob of the ground-truth answer's tokens after this turn (IGPO), when scored. */
   answerLogprob?: number;
-  error?: string;
 }
 
-export interface Trajectory {
+/** One trajectory: the transcript of one play of its group's task. */
+export interface Trajectory extends Transcript<RolloutTurn> {
+  /** The group (task) within the step; the trajectories of a group share the task. */
   group: number;
-  seed: number;
-  prompt: string;
-  turns: RolloutTurn[];
-  /** Sum of the env's rewards (the verifier's score for envs that score at the end). */
-  outcome: number;
-  success: boolean;
-  /** The task ended without the env saying whether it was solved (see `episodeSuccess`). */
-  unscored?: true;
-  truncated: boolean;
   /** Mean log-prob of the answer before the first turn (IGPO: log p_0). */
   initialAnswerLogprob?: number;
 }
@@ -112,162 +97,101 @@ export function answerProbe(policy: Policy, spec: EnvSpec, truth: string): Answe
   };
 }
 
-interface Running {
-  env: Env;
-  trajectory: Trajectory;
-  context: EpisodeContext;
-  probe?: AnswerProbe;
-}
-
-/**
- * A wrapper that lets at most `limit` calls run at once (the rest wait, first come first served); undefined
- * or 0: no limit.
- */
-export function limitInFlight(limit: number | undefined): <T>(work: () => Promise<T>) => Promise<T> {
-  if (!limit) return (work) => work();
-  let active = 0;
-  const waiting: (() => void)[] = [];
-  return async (work) => {
-    if (active >= limit) await new Promise<void>((resolve) => waiting.push(resolve));
-    else active++;
-    try {
-      return await work();
-    } finally {
-      const next = waiting.shift();
-      if (next) next();
-      else active--;
-    }
-  };
-}
-
 /**
  * Plays one episode on each env: env i plays group `floor(i / groupSize)` with that group's seed, so the
- * G trajectories of a group share the task. Returns the trajectories that completed.
+ * G trajectories of a group share the task. Returns the trajectories that completed, by group (within a
+ * group, in the order they ended).
  */
 export async function collectRollouts(policy: Policy, envs: readonly Env[], groupSeeds: readonly number[], options: RolloutOptions): Promise<RolloutBatch> {
   const groupSize = envs.length / groupSeeds.length;
   if (!Number.isInteger(groupSize)) throw new TurngymError('INVALID_OPTIONS', `collectRollouts: ${envs.length} envs cannot be split into ${groupSeeds.length} equal groups.`);
-  const seconds = { env: 0, sample: 0, score: 0 };
-  const timed = async <T>(part: keyof typeof seconds, work: () => Promise<T> | T): Promise<T> => {
-    const start = performance.now();
-    try {
-      return await work();
-    } finally {
-      seconds[part] += (performance.now() - start) / 1000;
-    }
-  };
   const log = options.log ?? (() => {});
-  const envCall = limitInFlight(options.envConcurrency);
-  let dropped = 0;
-  let envSteps = 0;
-  let sampledTokens = 0;
-  const done: Trajectory[] = [];
-
-  // Reset every env with its group's seed; an env that fails to reset drops its trajectory.
-  const started = await timed('env', () =>
-    Promise.all(
-      envs.map(async (env, index): Promise<Running | undefined> => {
-        const group = Math.floor(index / groupSize);
-        const seed = groupSeeds[group]!;
-        try {
-          // Rollouts are training: their tasks come from the 'train' split, never a held-out question.
-          const reset = await envCall(() => env.reset({ seed, options: { maxTurns: options.maxTurns, split: 'train' } }));
-          const probe = options.informationGain ? answerProbe(policy, env.spec, env.groundTruth!()) : undefined;
-          if (probe && probe.tokens.length > policy.config.contextLength - MIN_PROBE_CONTEXT) {
-            throw new TurngymError(
-              'NOT_SUPPORTED',
-              `Information gain: the ground-truth answer of ${env.spec.id} (seed ${seed}) is ${probe.tokens.length} tokens, which leaves under ${MIN_PROBE_CONTEXT} of the policy's ${policy.config.contextLength} context tokens for the episode; use a policy with a longer context or --advantage grpo.`,
-            );
+  const groupOf = (index: number) => Math.floor(index / groupSize);
+  const actor = new PolicyActor(policy, { temperature: options.temperature, topP: options.topP, maxTokens: options.maxActionTokens, maxBatchTokens: options.sampleBatchTokens, rng: options.rng });
+  const probes: AnswerProbe[] = [];
+  // Scored answer log-probs of each episode: [k] after k turns.
+  const answerLogprobs: number[][] = envs.map(() => []);
+  let scoreSeconds = 0;
+  const ended: Episode<PolicyTurn>[] = [];
+  const played = await playEpisodes(
+    envs,
+    // Rollouts are training: their tasks come from the 'train' split, never a held-out question.
+    envs.map((_, index) => ({ seed: groupSeeds[groupOf(index)]!, options: { maxTurns: options.maxTurns, split: 'train' } })),
+    actor,
+    {
+      envConcurrency: options.envConcurrency,
+      onStart: options.informationGain ? (episode) => void (probes[episode.index] = checkedProbe(policy, episode)) : undefined,
+      // Before the first turn, and after each turn but an answer (a truncated episode's last turn still gets its score).
+      afterTurn: options.informationGain
+        ? (episodes) => {
+            const start = performance.now();
+            scoreAnswers(policy, actor, probes, answerLogprobs, episodes.filter((episode) => !episode.transcript.terminated));
+            scoreSeconds += (performance.now() - start) / 1000;
           }
-          return {
-            env,
-            trajectory: { group, seed, prompt: reset.observation.text, turns: [], outcome: 0, success: false, truncated: false },
-            context: new EpisodeContext(env.spec, reset.observation),
-            probe,
-          };
-        } catch (error) {
-          if (TurngymError.is(error, 'NOT_SUPPORTED')) throw error;
-          dropped++;
-          log(`rollout: dropped a trajectory of group ${group} (seed ${seed}): reset failed: ${describeError(error)}`);
-          return undefined;
-        }
-      }),
-    ),
+        : undefined,
+      onEnd: (episode) => ended.push(episode),
+      onError: (error, { index, phase }) => {
+        if (TurngymError.is(error, 'NOT_SUPPORTED')) throw error;
+        log(`rollout: dropped a trajectory of group ${groupOf(index)} (seed ${groupSeeds[groupOf(index)]}): ${phase} failed: ${describeError(error)}`);
+      },
+    },
   );
-  let running = started.filter((entry): entry is Running => entry !== undefined);
-  if (options.informationGain) await timed('score', () => scoreAnswers(policy, running));
-
-  while (running.length > 0) {
-    const contexts = running.map((entry) => entry.context.context(policy));
-    const samples: Sample[] = await timed('sample', () =>
-      policy.sample(contexts, { temperature: options.temperature, topP: options.topP, maxTokens: options.maxActionTokens, maxBatchTokens: options.sampleBatchTokens, rng: options.rng }),
-    );
-    const results = await timed('env', () =>
-      Promise.all(running.map((entry, i) => envCall(() => entry.env.step(samples[i]!.text)).then((result) => ({ ok: true as const, result }), (error: unknown) => ({ ok: false as const, error })))),
-    );
-    const still: Running[] = [];
-    const toScore: Running[] = [];
-    for (let i = 0; i < running.length; i++) {
-      const entry = running[i]!;
-      const sample = samples[i]!;
-      const outcome = results[i]!;
-      sampledTokens += sample.tokens.length;
-      if (!outcome.ok) {
-        dropped++;
-        log(`rollout: dropped a trajectory of group ${entry.trajectory.group} (seed ${entry.trajectory.seed}): step failed: ${describeError(outcome.error)}`);
-        continue;
-      }
-      envSteps++;
-      const result: StepResult = outcome.result;
-      entry.trajectory.turns.push({
-        context: contexts[i]!,
-        tokens: sample.tokens,
-        logprobs: sample.logprobs,
-        entropies: sample.entropies,
-        text: sample.text,
-        observation: result.observation.text,
-        rewards: { informationGain: 0, format: formatPenalty(result.info, options.formatPenalty), env: result.reward },
-        error: result.info.error?.code,
-      });
-      entry.trajectory.outcome += result.reward;
-      entry.context.addAction(sample, policy);
-      entry.context.addObservation(result.observation);
-      if (result.terminated || result.truncated) {
-        Object.assign(entry.trajectory, episodeSuccess(result));
-        entry.trajectory.truncated = result.truncated && !result.terminated;
-        // A truncated episode's last turn was not an answer: it still gets its information gain.
-        if (entry.probe && !result.terminated) toScore.push(entry);
-        done.push(entry.trajectory);
-      } else {
-        if (entry.probe) toScore.push(entry);
-        still.push(entry);
-      }
-    }
-    if (toScore.length > 0) await timed('score', () => scoreAnswers(policy, toScore));
-    running = still;
-  }
-  if (options.informationGain) for (const trajectory of done) assignInformationGain(trajectory, options.informationGain);
-  done.sort((a, b) => a.group - b.group);
-  return { trajectories: done, dropped, envSteps, sampledTokens, seconds };
+  const trajectories = ended.map(({ index, transcript }) => trajectoryOf(transcript, groupOf(index), answerLogprobs[index]!, options));
+  trajectories.sort((a, b) => a.group - b.group);
+  return {
+    trajectories,
+    dropped: played.dropped,
+    envSteps: played.envSteps,
+    sampledTokens: actor.sampledTokens,
+    seconds: { env: played.seconds.env, sample: played.seconds.act, score: scoreSeconds },
+  };
 }
 
-/** Scores the mean log-prob of each entry's ground-truth answer after its current context (batched by `Policy.score`). */
-function scoreAnswers(policy: Policy, entries: readonly Running[]): void {
-  if (entries.length === 0) return;
+/** The answer probe of an episode, refused when it leaves the episode too little of the policy's context. */
+function checkedProbe(policy: Policy, episode: Episode<PolicyTurn>): AnswerProbe {
+  const probe = answerProbe(policy, episode.env.spec, episode.env.groundTruth!());
+  if (probe.tokens.length > policy.config.contextLength - MIN_PROBE_CONTEXT) {
+    throw new TurngymError(
+      'NOT_SUPPORTED',
+      `Information gain: the ground-truth answer of ${episode.env.spec.id} (seed ${episode.transcript.seed}) is ${probe.tokens.length} tokens, which leaves under ${MIN_PROBE_CONTEXT} of the policy's ${policy.config.contextLength} context tokens for the episode; use a policy with a longer context or --advantage grpo.`,
+    );
+  }
+  return probe;
+}
+
+/**
+ * Scores the mean log-prob of each episode's ground-truth answer after its current context (batched by
+ * `Policy.score`), into `answerLogprobs[index][turns so far]`.
+ */
+function scoreAnswers(policy: Policy, actor: PolicyActor, probes: readonly AnswerProbe[], answerLogprobs: number[][], episodes: readonly Episode<PolicyTurn>[]): void {
+  if (episodes.length === 0) return;
   // The forced answer can be longer than an action (a reference solution): the context makes room for it.
-  const contexts = entries.map((entry) => entry.context.context(policy, policy.config.contextLength - entry.probe!.tokens.length));
+  const contexts = episodes.map((episode) => actor.context(episode).context(policy, policy.config.contextLength - probes[episode.index]!.tokens.length));
   const scores = policy.score(
     contexts,
-    entries.map((entry) => entry.probe!.tokens),
+    episodes.map((episode) => probes[episode.index]!.tokens),
   );
-  entries.forEach((entry, i) => {
-    const mask = entry.probe!.answerMask;
+  episodes.forEach((episode, i) => {
+    const mask = probes[episode.index]!.answerMask;
     const values = scores[i]!.filter((_, t) => mask[t] === 1);
-    const mean = values.reduce((sum, value) => sum + value, 0) / Math.max(1, values.length);
-    const turn = entry.trajectory.turns[entry.trajectory.turns.length - 1];
-    if (turn) turn.answerLogprob = mean;
-    else entry.trajectory.initialAnswerLogprob = mean;
+    answerLogprobs[episode.index]![episode.transcript.turns.length] = values.reduce((sum, value) => sum + value, 0) / Math.max(1, values.length);
   });
+}
+
+/** A played episode as a trajectory of `group`: each turn with its reward parts, information gain when scored. */
+function trajectoryOf(transcript: Transcript<PolicyTurn>, group: number, answerLogprobs: readonly number[], options: RolloutOptions): Trajectory {
+  const trajectory: Trajectory = {
+    ...transcript,
+    group,
+    ...(answerLogprobs[0] !== undefined ? { initialAnswerLogprob: answerLogprobs[0] } : {}),
+    turns: transcript.turns.map((turn, t) => ({
+      ...turn,
+      rewards: { informationGain: 0, format: formatPenalty(turn.info, options.formatPenalty), env: turn.reward },
+      ...(answerLogprobs[t + 1] !== undefined ? { answerLogprob: answerLogprobs[t + 1] } : {}),
+    })),
+  };
+  if (options.informationGain) assignInformationGain(trajectory, options.informationGain);
+  return trajectory;
 }
 
 /** Turns the scored answer log-probs into per-turn information-gain rewards. */

@@ -72,7 +72,7 @@ describe('advantages', () => {
 
 describe('computeAdvantages', () => {
   it('keeps the first groups with a policy gradient for dynamic sampling', () => {
-    const played = (group: number, success: boolean): Trajectory => ({ group, seed: group, prompt: '', outcome: success ? 1 : 0, success, truncated: false, turns: [turn([1], [2])] });
+    const played = (group: number, success: boolean): Trajectory => ({ group, seed: group, prompt: '', return: success ? 1 : 0, success, truncated: false, turns: [turn([1], [2])] });
     // Group 0 all solved (no gradient), 1 mixed, 2 all failed (none), 3 mixed, 4 mixed; group 3 listed first.
     const trajectories = [played(3, true), played(3, false), played(0, true), played(0, true), played(1, false), played(1, true), played(2, false), played(2, false), played(4, true), played(4, false)];
     const advantages = computeAdvantages(trajectories, { advantage: 'grpo', alpha: 1, gamma: 1, igNormalization: 'joint' });
@@ -86,9 +86,9 @@ describe('computeAdvantages', () => {
     const base = { prompt: '', seed: 0, success: false, truncated: false, turns: [turn([1], [2]), turn([1, 2, 3], [4])] };
     const advantages = computeAdvantages(
       [
-        { ...base, group: 0, outcome: 1 },
-        { ...base, group: 0, outcome: 0 },
-        { ...base, group: 1, outcome: 1 },
+        { ...base, group: 0, return: 1 },
+        { ...base, group: 0, return: 0 },
+        { ...base, group: 1, return: 1 },
       ],
       { advantage: 'grpo', alpha: 1, gamma: 1, igNormalization: 'joint' },
     );
@@ -100,7 +100,7 @@ describe('computeAdvantages', () => {
   it("with formatPenaltyOn 'turn', a group without a success pushes its malformed turns down and nothing up", () => {
     const malformed = { ...turn([1], [2]), rewards: { informationGain: 0, format: -0.1, env: 0 } };
     const wellFormed = turn([1, 2, 3], [4]);
-    const base = { prompt: '', seed: 0, truncated: false, group: 0, success: false, outcome: 0 };
+    const base = { prompt: '', seed: 0, truncated: false, group: 0, success: false, return: 0 };
     // Three failures, one with a malformed first turn.
     const failures = [
       { ...base, turns: [malformed, wellFormed] },
@@ -122,7 +122,7 @@ describe('computeAdvantages', () => {
       [0, 0],
     ]);
     // With a success in the group the outcome's z-score comes first and the penalty is added to its turn.
-    const mixed = [...failures.slice(0, 2), { ...base, success: true, outcome: 1, turns: [wellFormed, wellFormed] }, failures[2]!];
+    const mixed = [...failures.slice(0, 2), { ...base, success: true, return: 1, turns: [wellFormed, wellFormed] }, failures[2]!];
     expect(round(computeAdvantages(mixed, { ...options, formatPenaltyOn: 'turn' }))).toEqual([
       [-0.677, -0.577],
       [-0.577, -0.577],
@@ -135,10 +135,10 @@ describe('computeAdvantages', () => {
     const base = { prompt: '', seed: 0, truncated: false, group: 0, turns: [turn([1], [2])] };
     // Tests passed 0.9 / 1 / 0.5 / 0.9: only the second solved the task.
     const group = [
-      { ...base, outcome: 0.9, success: false },
-      { ...base, outcome: 1, success: true },
-      { ...base, outcome: 0.5, success: false },
-      { ...base, outcome: 0.9, success: false },
+      { ...base, return: 0.9, success: false },
+      { ...base, return: 1, success: true },
+      { ...base, return: 0.5, success: false },
+      { ...base, return: 0.9, success: false },
     ];
     const options = { advantage: 'grpo', alpha: 1, gamma: 1, igNormalization: 'joint' } as const;
     const round = (values: number[][]) => values.map(([a]) => Math.round(a! * 1000) / 1000 + 0);
@@ -152,8 +152,8 @@ describe('computeAdvantages', () => {
   it('discounts GRPO advantages back from the final turn by gamma and scales negative ones by negativeWeight', () => {
     const base = { prompt: '', seed: 0, success: false, truncated: false, group: 0, turns: [turn([1], [2]), turn([1, 2, 3], [4]), turn([1, 2, 3, 4, 5], [6])] };
     const group = [
-      { ...base, outcome: 1 },
-      { ...base, outcome: 0 },
+      { ...base, return: 1 },
+      { ...base, return: 0 },
     ];
     const round = (values: number[]) => values.map((a) => Math.round(a * 1000) / 1000 + 0);
     const options = { advantage: 'grpo', alpha: 1, igNormalization: 'joint' } as const;

@@ -10,7 +10,7 @@ import type { Env } from '../../src/envs/env.js';
 import { make } from '../../src/envs/registry.js';
 import { Rng } from '../../src/core/rng.js';
 import '../../src/envs/builtin.js';
-import { collectRollouts, limitInFlight } from '../../src/rl/rollout.js';
+import { collectRollouts } from '../../src/rl/rollout.js';
 
 const ID = 'puzzle/guess-number-v0';
 let policy: Policy;
@@ -73,30 +73,32 @@ describe('collectRollouts with --env-concurrency', () => {
   }
 });
 
-describe('limitInFlight', () => {
-  it('lets calls through in order as slots free up, and passes results and errors on', async () => {
-    const limit = limitInFlight(2);
-    const started: number[] = [];
-    const release: (() => void)[] = [];
-    const calls = [0, 1, 2, 3].map((i) =>
-      limit(async () => {
-        started.push(i);
-        await new Promise<void>((resolve) => release.push(resolve));
-        if (i === 3) throw new Error('call 3 failed');
-        return i * 10;
-      }),
-    );
-    await new Promise((resolve) => setTimeout(resolve, 0));
-    expect(started).toEqual([0, 1]);
-    release[1]!();
-    await new Promise((resolve) => setTimeout(resolve, 0));
-    expect(started).toEqual([0, 1, 2]);
-    release[0]!();
-    await new Promise((resolve) => setTimeout(resolve, 0));
-    expect(started).toEqual([0, 1, 2, 3]);
-    release[2]!();
-    release[3]!();
-    const settled = await Promise.allSettled(calls);
-    expect(settled.map((result) => (result.status === 'fulfilled' ? result.value : (result.reason as Error).message))).toEqual([0, 10, 20, 'call 3 failed']);
-  });
+describe('collectRollouts when an env fails', () => {
+  it('drops that trajectory, counted and logged, and keeps the others', async () => {
+    const real: Env[] = [];
+    try {
+      for (let i = 0; i < 4; i++) real.push(await make(ID, { difficulty: 1 }));
+      const crash = (env: Env, call: 'reset' | 'step'): Env =>
+        new Proxy(env, {
+          get: (target, key, receiver) =>
+            key === call
+              ? async () => {
+                  throw new Error(`${call} crashed`);
+                }
+              : Reflect.get(target, key, receiver),
+        });
+      const lines: string[] = [];
+      const envs = [real[0]!, crash(real[1]!, 'step'), real[2]!, crash(real[3]!, 'reset')];
+      const batch = await collectRollouts(policy, envs, [5, 6], { maxTurns: 3, temperature: 1, topP: 1, maxActionTokens: 8, formatPenalty: 0, informationGain: 'prob', rng: Rng.fromSeed(3), log: (line) => lines.push(line) });
+      expect(batch.dropped).toBe(2);
+      expect(batch.trajectories.map((trajectory) => [trajectory.group, trajectory.seed])).toEqual([
+        [0, 5],
+        [1, 6],
+      ]);
+      expect(batch.trajectories.every((trajectory) => trajectory.initialAnswerLogprob !== undefined)).toBe(true);
+      expect(lines).toEqual(['rollout: dropped a trajectory of group 1 (seed 6): reset failed: reset crashed', 'rollout: dropped a trajectory of group 0 (seed 5): step failed: step crashed']);
+    } finally {
+      await Promise.all(real.map((env) => env.close()));
+    }
+  }, 120_000);
 });

@@ -89,7 +89,7 @@ describe('the held-out split in training and evaluation', () => {
       const batch = await collectRollouts(policy, envs, seeds, { maxTurns: 1, temperature: 1, topP: 1, maxActionTokens: 8, formatPenalty: 0, rng: Rng.fromSeed(7) });
       expect(batch.dropped).toBe(0);
       expect(batch.trajectories).toHaveLength(8);
-      expect(batch.trajectories.map((trajectory) => splitOf(questionOf(trajectory.prompt)))).toEqual(Array(8).fill('train'));
+      expect(batch.trajectories.map((trajectory) => splitOf(questionOf(trajectory.prompt.text)))).toEqual(Array(8).fill('train'));
     } finally {
       await Promise.all(envs.map((env) => env.close()));
     }

@@ -9,9 +9,11 @@ import type { Env } from '../../envs/env.js';
 import { isFormatError, TurngymError } from '../../core/errors.js';
 import { make } from '../../envs/registry.js';
 import type { Split } from '../../envs/task.js';
+import { Rng } from '../../core/rng.js';
 import { successRate } from '../agent.js';
+import { type OnProgress, playEpisodes, type Transcript } from '../player.js';
 import { type KindSummary, summarizeByKind } from './paired.js';
-import { type OnProgress, type PolicyTranscript, playEpisodes } from './play.js';
+import { PolicyActor, type PolicyTurn } from './play.js';
 import type { Policy } from './policy.js';
 
 /** First held-out seed: evaluation seeds are never used for training or for the tokenizer. */
@@ -68,7 +70,7 @@ export async function evaluatePolicy(
     /** Called as episodes end (every play counts). */
     onProgress?: OnProgress;
   },
-): Promise<{ report: EvaluationReport; transcripts: PolicyTranscript[] }> {
+): Promise<{ report: EvaluationReport; transcripts: Transcript<PolicyTurn>[] }> {
   const firstSeed = options.firstSeed ?? HELDOUT_SEED_BASE;
   const split = options.split ?? 'heldout';
   const temperature = options.temperature ?? 0;
@@ -80,7 +82,8 @@ export async function evaluatePolicy(
   try {
     for (let i = 0; i < parallel; i++) envs.push(await make(envId, options.kwargs ?? {}, { maxTurns: options.maxTurns, recordTo: options.recordTo }));
     const seeds = Array.from({ length: options.episodes * samples }, (_, i) => firstSeed + Math.floor(i / samples));
-    const transcripts = await playEpisodes(policy, envs, seeds, { temperature, seed: options.seed ?? 0, resetOptions: { split }, onProgress: options.onProgress });
+    const actor = new PolicyActor(policy, { temperature, rng: Rng.fromSeed(options.seed ?? 0) });
+    const { transcripts } = await playEpisodes(envs, seeds.map((seed) => ({ seed, options: { split } })), actor, { onProgress: options.onProgress });
     const mean = (values: number[]) => values.reduce((sum, value) => sum + value, 0) / Math.max(1, values.length);
     const byKind = summarizeByKind(transcripts);
     const malformedTurns = transcripts.map((t) => t.turns.filter((turn) => isFormatError(turn.info.error?.code)).length);

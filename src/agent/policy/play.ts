@@ -1,15 +1,19 @@
 /**
- * Playing episodes with a policy: `PolicyAgent` (one episode at a time, the Agent interface, what
- * `turngym run --agent checkpoint:DIR` uses) and `playEpisodes` (many episodes in lockstep, one batched
- * sampling call per turn: evaluation and RL rollouts).
+ * Playing episodes with a policy: `PolicyActor` (the episode player's actor: one batched sampling call per
+ * turn for every running episode; held-out evaluation and RL rollouts), `PolicyAgent` (one episode at a time,
+ * the Agent interface, what `turngym run --agent checkpoint:DIR` uses), and `EpisodeContext`, the transcript
+ * both render for the policy.
  */
-import type { Env, EnvSpec, Observation, ResetInfo, StepInfo, StepResult } from '../../envs/env.js';
+import type { EnvSpec, Observation, ResetInfo, StepInfo, StepResult } from '../../envs/env.js';
 import { TurngymError } from '../../core/errors.js';
 import { Rng } from '../../core/rng.js';
-import { type Agent, type AgentAction, type EpisodeStart, episodeSuccess, type Transcript, type Turn, taskKind } from '../agent.js';
+import type { Agent, AgentAction, EpisodeStart } from '../agent.js';
+import type { Actor, Decision, Episode, Turn } from '../player.js';
 import { type Segment, headerSegments } from './chat.js';
 import { buildContext } from './context.js';
-import type { Policy, Sample } from './policy.js';
+import type { Policy, Sample, SampleOptions } from './policy.js';
+
+export type { OnProgress } from '../player.js';
 
 export interface ActingOptions {
   /** Sampling temperature; 0 is greedy. Default 1. */
@@ -20,23 +24,18 @@ export interface ActingOptions {
   seed?: number;
 }
 
-/** Progress of a long phase (episodes played, steps taken): `done` of `total`, called at the start (0) and after each. */
-export type OnProgress = (done: number, total: number) => void;
-
 /** A turn played by a policy, with what a trainer needs: the context it saw and the sampled tokens. */
 export interface PolicyTurn extends Turn {
+  /** The action as the policy wrote it. */
+  action: string;
   /** Context tokens the action was sampled from (ending with `<|action|>`). */
   context: number[];
   /** Sampled action tokens (with `<|end|>` when the policy wrote it). */
   tokens: number[];
-  /** Log-prob of each sampled token (also in `logprobs`). */
+  /** Log-prob of each sampled token. */
   logprobs: number[];
   /** Entropy of each token's distribution. */
   entropies: number[];
-}
-
-export interface PolicyTranscript extends Transcript {
-  turns: PolicyTurn[];
 }
 
 /** An episode's transcript so far, as segments, with the policy's own action tokens kept exactly. */
@@ -104,83 +103,42 @@ export class PolicyAgent implements Agent {
 }
 
 /**
- * Plays one episode per seed with `envs` running side by side (each takes the next seed when its episode
- * ends); every turn, the contexts of all running episodes are sampled in one batch. Returns transcripts in
- * seed order.
+ * The policy as the episode player's actor: each turn, the contexts of every running episode are sampled in
+ * one batch (`Policy.sample` with `sampling`: temperature, top-p, most tokens, batch size, random stream).
  */
-export async function playEpisodes(
-  policy: Policy,
-  envs: readonly Env[],
-  seeds: readonly number[],
-  options: ActingOptions & { resetOptions?: Record<string, unknown>; onProgress?: OnProgress } = {},
-): Promise<PolicyTranscript[]> {
-  const rng = Rng.fromSeed(options.seed ?? 0);
-  const transcripts: PolicyTranscript[] = new Array(seeds.length);
-  let nextSeed = 0;
-  let ended = 0;
-  options.onProgress?.(0, seeds.length);
-  interface Running {
-    env: Env;
-    index: number;
-    context: EpisodeContext;
-    transcript: PolicyTranscript;
+export class PolicyActor implements Actor<PolicyTurn> {
+  readonly name = 'policy';
+  /** Action tokens sampled so far (those of steps that then failed included). */
+  sampledTokens = 0;
+  private readonly contexts: EpisodeContext[] = [];
+
+  constructor(
+    readonly policy: Policy,
+    private readonly sampling: SampleOptions = {},
+  ) {}
+
+  /** The transcript the policy sees of a running episode (e.g. to score a continuation after it). */
+  context(episode: Episode<PolicyTurn>): EpisodeContext {
+    return this.contexts[episode.slot]!;
   }
-  const start = async (env: Env): Promise<Running | undefined> => {
-    if (nextSeed >= seeds.length) return undefined;
-    const index = nextSeed++;
-    const reset = await env.reset({ seed: seeds[index], options: options.resetOptions });
-    const transcript: PolicyTranscript = {
-      env: env.spec.id,
-      agent: 'policy',
-      seed: reset.info.seed,
-      ...taskKind(reset.info),
-      prompt: reset.observation,
-      turns: [],
-      return: 0,
-      success: false,
-      terminated: false,
-      truncated: false,
-    };
-    return { env, index, context: new EpisodeContext(env.spec, reset.observation), transcript };
-  };
-  let running = (await Promise.all(envs.map(start))).filter((entry): entry is Running => entry !== undefined);
-  while (running.length > 0) {
-    const contexts = running.map((entry) => entry.context.context(policy));
-    const samples = policy.sample(contexts, { temperature: options.temperature, topP: options.topP, rng });
-    const results: StepResult[] = await Promise.all(running.map((entry, i) => entry.env.step(samples[i]!.text)));
-    const still: Running[] = [];
-    for (let i = 0; i < running.length; i++) {
-      const entry = running[i]!;
-      const sample = samples[i]!;
-      const result = results[i]!;
-      entry.context.addAction(sample, policy);
-      entry.context.addObservation(result.observation);
-      entry.transcript.turns.push({
-        action: sample.text,
-        observation: result.observation,
-        reward: result.reward,
-        info: result.info,
-        context: contexts[i]!,
-        tokens: sample.tokens,
-        logprobs: sample.logprobs,
-        entropies: sample.entropies,
-      });
-      entry.transcript.return += result.reward;
-      if (result.terminated || result.truncated) {
-        Object.assign(entry.transcript, episodeSuccess(result));
-        entry.transcript.terminated = result.terminated;
-        entry.transcript.truncated = result.truncated;
-        transcripts[entry.index] = entry.transcript;
-        options.onProgress?.(++ended, seeds.length);
-        const next = await start(entry.env);
-        if (next) still.push(next);
-      } else {
-        still.push(entry);
-      }
-    }
-    running = still;
+
+  start(episode: Episode<PolicyTurn>): void {
+    this.contexts[episode.slot] = new EpisodeContext(episode.env.spec, episode.observation);
   }
-  return transcripts;
+
+  act(episodes: readonly Episode<PolicyTurn>[]): Decision<PolicyTurn>[] {
+    const contexts = episodes.map((episode) => this.context(episode).context(this.policy));
+    const samples = this.policy.sample(contexts, this.sampling);
+    return samples.map((sample, i) => {
+      this.sampledTokens += sample.tokens.length;
+      this.context(episodes[i]!).addAction(sample, this.policy);
+      return { action: sample.text, logprobs: sample.logprobs, fields: { context: contexts[i]!, tokens: sample.tokens, entropies: sample.entropies } };
+    });
+  }
+
+  observe(episode: Episode<PolicyTurn>, result: StepResult): void {
+    this.context(episode).addObservation(result.observation);
+  }
 }
 
 /**

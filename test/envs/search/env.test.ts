@@ -6,7 +6,6 @@ import { runEpisode } from '../../../src/agent/agent.js';
 import { OracleAgent, RandomAgent } from '../../../src/agent/baselines.js';
 import { checkEnv } from '../../../src/envs/check.js';
 import type { Env, StepResult } from '../../../src/envs/env.js';
-import { EnvPool } from '../../../src/envs/pool.js';
 import { make } from '../../../src/envs/registry.js';
 import { openCorpusCount } from '../../../src/envs/search/corpus.js';
 import { setGeneratedCorpusLimits } from '../../../src/envs/search/limits.js';
@@ -58,11 +57,11 @@ describe('search/multihop-v0', () => {
 
   it('builds the knowledge base and index once for many envs and releases them when the last closes', async () => {
     const before = openCorpusCount();
-    const pool = await EnvPool.create({ size: 32, seed: 1, create: () => make('search/multihop-v0', { ...SMALL, kbSeed: 77 }) });
+    const envs = await Promise.all(Array.from({ length: 32 }, () => make('search/multihop-v0', { ...SMALL, kbSeed: 77 })));
     expect(openCorpusCount()).toBe(before + 1);
-    const resets = await pool.reset();
+    const resets = await Promise.all(envs.map((env, index) => env.reset({ seed: 1000 + index })));
     expect(new Set(resets.map((reset) => reset.observation.text)).size).toBeGreaterThan(20);
-    await pool.close();
+    await Promise.all(envs.map((env) => env.close()));
     expect(openCorpusCount()).toBe(before);
   });
 
