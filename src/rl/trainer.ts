@@ -163,18 +163,12 @@ interface Setting {
   lossConfig: LossConfig;
 }
 
-/** The run's setting; refuses options that would do nothing or cannot work, before anything is trained. */
+/**
+ * The run's setting. Refuses IGPO on an env without an answer tool, before anything is trained (the rules
+ * between options alone are the schema's: `trainConfigSchema`).
+ */
 function settingOf(config: TrainConfig): Setting {
   const envSpec = specOf(config.env);
-  if (config.evalSamples > 1 && config.evalTemperature === 0) {
-    throw new TurngymError('INVALID_OPTIONS', `--eval-samples ${config.evalSamples} at --eval-temperature 0 would play the same greedy episode ${config.evalSamples} times; set --eval-temperature above 0 (e.g. the rollout temperature, ${config.temperature}).`);
-  }
-  if (config.advantage === 'igpo' && config.formatPenaltyOn === 'turn') {
-    throw new TurngymError(
-      'INVALID_OPTIONS',
-      "--format-penalty-on turn is for --advantage grpo: IGPO already puts each malformed turn's penalty on that turn (in its reward r_t, beside the information gain), never in the outcome; drop the option, or use --advantage grpo.",
-    );
-  }
   if (config.advantage === 'igpo' && !envSpec.answerTool) {
     throw new TurngymError('INVALID_OPTIONS', `${config.env} has no answer tool, so IGPO's information gain cannot be scored; use --advantage grpo.`);
   }
