@@ -92,7 +92,11 @@ export async function runCodeBench(options: CodeBenchOptions = {}) {
     reset_after_step: latencySummary(resetAfterStep),
     reset_back_to_back: latencySummary(resetBackToBack),
     pool: { size: poolSize, steps_per_s: round(poolStepsPerSecond) },
-    subprocess_baseline: { command: 'node -e <snippet>', ...latencySummary(subprocessSamples), calls_per_s: round(1000 / subprocessP50) },
+    subprocess_baseline: {
+      command: 'node -e <snippet>',
+      ...latencySummary(subprocessSamples),
+      calls_per_s: round(1000 / subprocessP50),
+    },
     speedup_vs_subprocess_p50: round(subprocessP50 / stepP50),
     targets: { step_overhead_ms_p50: 0.1, reset_ms_p50: 3, speedup: 100 },
   };

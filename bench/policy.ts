@@ -32,7 +32,10 @@ export interface PolicyBenchOptions {
 
 /** A tokenizer with about 1,000 ids (a typical size for the task suites' text). */
 function benchTokenizer(): Tokenizer {
-  const letters = (n: number) => String.fromCharCode(97 + (n % 26)) + String.fromCharCode(97 + Math.floor(n / 26) % 26) + String.fromCharCode(97 + Math.floor(n / 676));
+  const letters = (n: number) =>
+    String.fromCharCode(97 + (n % 26)) +
+    String.fromCharCode(97 + (Math.floor(n / 26) % 26)) +
+    String.fromCharCode(97 + Math.floor(n / 676));
   const words = Array.from({ length: 1024 - 263 }, (_, i) => ` w${letters(i)}`);
   return Tokenizer.fit([...words, ...words], { maxVocab: 1024 });
 }
@@ -63,7 +66,8 @@ export async function runPolicyBench(options: PolicyBenchOptions = {}) {
       // Loss on the second half, as on action tokens after a context.
       return { tokens: ids, targetMask: ids.map((_, t) => (t >= length / 2 ? 1 : 0)) };
     });
-  const trainStep = (sequences: ReturnType<typeof sequencesOf>) => policy.update(() => tf.neg(tf.mean(policy.tokenLogprobs(sequences).logprobs)) as tf.Scalar);
+  const trainStep = (sequences: ReturnType<typeof sequencesOf>) =>
+    policy.update(() => tf.neg(tf.mean(policy.tokenLogprobs(sequences).logprobs)) as tf.Scalar);
 
   const ceiling: number[] = [];
   const training = new Map<number, number[]>();
@@ -86,13 +90,20 @@ export async function runPolicyBench(options: PolicyBenchOptions = {}) {
     const tokensPerSecond = median(training.get(tokens)!);
     // Every position attends to `length` keys in the computation (the causal half is masked, not skipped).
     const gflops = (3 * forwardFlops(config, length, length) * tokensPerSecond) / length / 1e9;
-    return { batch_tokens: tokens, tokens_per_s: round(tokensPerSecond), gflops_per_s: round(gflops), ratio_to_matmul: round(gflops / ceilingRate, 3) };
+    return {
+      batch_tokens: tokens,
+      tokens_per_s: round(tokensPerSecond),
+      gflops_per_s: round(gflops),
+      ratio_to_matmul: round(gflops / ceilingRate, 3),
+    };
   });
 
   const rows = options.sampleRows ?? 16;
   const contextLength = options.sampleContext ?? 64;
   const newTokens = options.sampleTokens ?? 32;
-  const contexts = Array.from({ length: rows }, () => Array.from({ length: contextLength }, () => rng.int(7 + 256, tokenizer.vocabSize - 1)));
+  const contexts = Array.from({ length: rows }, () =>
+    Array.from({ length: contextLength }, () => rng.int(7 + 256, tokenizer.vocabSize - 1)),
+  );
   const sampling = { incremental: [] as number[], full: [] as number[] };
   for (let r = 0; r < rounds; r++) {
     for (const incremental of [true, false]) {

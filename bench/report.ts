@@ -48,7 +48,13 @@ function writeRun(root: string, name: string, steps: number, seed: number): stri
       group: index % 4,
       prompt: 'Which city was the founder of Northwind Optics born in?',
       tools: [{ name: 'search', description: 'search(query: string): passages.' }],
-      turns: Array.from({ length: 4 }, (_, turn) => ({ action: `search("q${turn}")`, observation: 'passage text '.repeat(40), reward: 0, format: 0, information_gain: rng.float() - 0.5 })),
+      turns: Array.from({ length: 4 }, (_, turn) => ({
+        action: `search("q${turn}")`,
+        observation: 'passage text '.repeat(40),
+        reward: 0,
+        format: 0,
+        information_gain: rng.float() - 0.5,
+      })),
       outcome: index % 2,
       success: index % 2 === 1,
       return: index % 2,
@@ -56,7 +62,10 @@ function writeRun(root: string, name: string, steps: number, seed: number): stri
       max_turns: 5,
     });
   }
-  writeFileSync(join(dir, RUN_FILES.trajectories), `${trajectories.map((trajectory) => JSON.stringify(trajectory)).join('\n')}\n`);
+  writeFileSync(
+    join(dir, RUN_FILES.trajectories),
+    `${trajectories.map((trajectory) => JSON.stringify(trajectory)).join('\n')}\n`,
+  );
   return dir;
 }
 

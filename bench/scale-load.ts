@@ -15,7 +15,13 @@ import { now } from './stats.js';
 
 export type LoadMessage =
   | { kind: 'throughput'; endpoints: string[]; sessions: number; durationMs: number; warmupMs: number }
-  | { kind: 'failover'; endpoints: string[]; sessions: number; victim: string; health: { intervalMs: number; timeoutMs: number; failures: number } }
+  | {
+      kind: 'failover';
+      endpoints: string[];
+      sessions: number;
+      victim: string;
+      health: { intervalMs: number; timeoutMs: number; failures: number };
+    }
   | { kind: 'exit' };
 
 const ENV = 'puzzle/guess-number-v0';
@@ -24,7 +30,12 @@ const GUESSES = Array.from({ length: 64 }, (_, i) => `guess(${i + 1})`);
 const wallClock = () => performance.timeOrigin + performance.now();
 
 /** Steps `env` until `until()` says stop; returns the steps taken. */
-async function stepLoop(env: PooledEnv, index: number, until: () => boolean, onStep: () => void = () => {}): Promise<number> {
+async function stepLoop(
+  env: PooledEnv,
+  index: number,
+  until: () => boolean,
+  onStep: () => void = () => {},
+): Promise<number> {
   let seed = index * 1_000_003;
   let steps = 0;
   await env.reset({ seed: seed++, options: { maxTurns: 16 } });
@@ -45,7 +56,9 @@ async function throughput(task: Extract<LoadMessage, { kind: 'throughput' }>) {
     await Promise.all(envs.map((env, index) => stepLoop(env, index, () => now() >= warmEnd)));
     const start = now();
     const end = start + task.durationMs;
-    const counts = await Promise.all(envs.map((env, index) => stepLoop(env, index + task.sessions, () => now() >= end)));
+    const counts = await Promise.all(
+      envs.map((env, index) => stepLoop(env, index + task.sessions, () => now() >= end)),
+    );
     return { steps: counts.reduce((sum, count) => sum + count, 0), seconds: (now() - start) / 1000 };
   } finally {
     await pool.close();
@@ -90,7 +103,12 @@ async function failover(task: Extract<LoadMessage, { kind: 'failover' }>) {
     while (moved < interrupted.length && now() < deadline) await new Promise((resolve) => setTimeout(resolve, 5));
     stop = true;
     await Promise.allSettled(loops);
-    return { ...times, moved, onVictim: interrupted.length, failovers: envs.reduce((sum, env) => sum + env.failovers, 0) };
+    return {
+      ...times,
+      moved,
+      onVictim: interrupted.length,
+      failovers: envs.reduce((sum, env) => sum + env.failovers, 0),
+    };
   } finally {
     await pool.close();
   }
@@ -104,7 +122,8 @@ process.on('message', (message: LoadMessage) => {
   const work = message.kind === 'throughput' ? throughput(message) : failover(message);
   work.then(
     (result) => process.send!({ done: result }),
-    (error: unknown) => process.send!({ error: error instanceof Error ? (error.stack ?? error.message) : String(error) }),
+    (error: unknown) =>
+      process.send!({ error: error instanceof Error ? (error.stack ?? error.message) : String(error) }),
   );
 });
 process.send!({ started: true });

@@ -48,7 +48,18 @@ interface Server {
 
 /** Starts `turngym serve --workers N --port 0` and resolves with every worker's URL and pid. */
 async function startServer(workers: number): Promise<Server> {
-  const args = [...EXEC_ARGV, CLI, 'serve', '--port', '0', '--max-sessions', '4096', '--max-in-flight', '1024', ...(workers > 1 ? ['--workers', String(workers)] : [])];
+  const args = [
+    ...EXEC_ARGV,
+    CLI,
+    'serve',
+    '--port',
+    '0',
+    '--max-sessions',
+    '4096',
+    '--max-in-flight',
+    '1024',
+    ...(workers > 1 ? ['--workers', String(workers)] : []),
+  ];
   const child = spawn(process.execPath, args, { stdio: ['ignore', 'ignore', 'pipe'] });
   let stderr = '';
   const urls = await new Promise<string[]>((resolve, reject) => {
@@ -56,7 +67,10 @@ async function startServer(workers: number): Promise<Server> {
     child.on('exit', (code) => reject(new Error(`turngym serve exited (${code}):\n${stderr}`)));
     child.stderr!.on('data', (chunk: Buffer) => {
       stderr += chunk.toString();
-      const match = workers > 1 ? /workers listening on (.+?) \(pool endpoints/.exec(stderr) : /listening on (ws:\/\/\S+) \(health/.exec(stderr);
+      const match =
+        workers > 1
+          ? /workers listening on (.+?) \(pool endpoints/.exec(stderr)
+          : /listening on (ws:\/\/\S+) \(health/.exec(stderr);
       if (match) {
         clearTimeout(timer);
         resolve(match[1]!.split(', '));
@@ -64,7 +78,12 @@ async function startServer(workers: number): Promise<Server> {
     });
   });
   child.stderr!.resume();
-  const pids = await Promise.all(urls.map(async (url) => ((await (await fetch(url.replace(/^ws/, 'http').replace(/\/v1$/, '/healthz'))).json()) as { pid: number }).pid));
+  const pids = await Promise.all(
+    urls.map(
+      async (url) =>
+        ((await (await fetch(url.replace(/^ws/, 'http').replace(/\/v1$/, '/healthz'))).json()) as { pid: number }).pid,
+    ),
+  );
   return { child, urls, pids };
 }
 
@@ -132,7 +151,9 @@ export async function runScale(options: ScaleBenchOptions = {}) {
     for (let i = 0; i < clientCount; i++) loads.push(await LoadProcess.start());
 
     const rates = new Map<number, number[]>(counts.map((count) => [count, []]));
-    const cpu = new Map<number, { servers: number[]; clients: number[] }>(counts.map((count) => [count, { servers: [], clients: [] }]));
+    const cpu = new Map<number, { servers: number[]; clients: number[] }>(
+      counts.map((count) => [count, { servers: [], clients: [] }]),
+    );
     for (let r = 0; r < rounds; r++) {
       // Rotate the order each round so that no configuration always runs first (warm caches, turbo).
       const order = counts.map((_, i) => counts[(i + r) % counts.length]!);
@@ -141,14 +162,26 @@ export async function runScale(options: ScaleBenchOptions = {}) {
         const serverCpu = server.pids.map(cpuSeconds);
         const clientCpu = loads.map((load) => cpuSeconds(load.child.pid));
         const results = await Promise.all(
-          loads.map((load) => load.run<{ steps: number; seconds: number }>({ kind: 'throughput', endpoints: server.urls, sessions: sessionsPerClient, durationMs, warmupMs: 300 })),
+          loads.map((load) =>
+            load.run<{ steps: number; seconds: number }>({
+              kind: 'throughput',
+              endpoints: server.urls,
+              sessions: sessionsPerClient,
+              durationMs,
+              warmupMs: 300,
+            }),
+          ),
         );
         const seconds = Math.max(...results.map((result) => result.seconds));
         rates.get(count)!.push(results.reduce((sum, result) => sum + result.steps, 0) / seconds);
         // CPU per wall second (cores busy), including the warm-up and the pool's setup.
         const wall = seconds + 0.3;
-        cpu.get(count)!.servers.push(server.pids.reduce((sum, pid, i) => sum + cpuSeconds(pid) - serverCpu[i]!, 0) / wall);
-        cpu.get(count)!.clients.push(loads.reduce((sum, load, i) => sum + cpuSeconds(load.child.pid) - clientCpu[i]!, 0) / wall);
+        cpu
+          .get(count)!
+          .servers.push(server.pids.reduce((sum, pid, i) => sum + cpuSeconds(pid) - serverCpu[i]!, 0) / wall);
+        cpu
+          .get(count)!
+          .clients.push(loads.reduce((sum, load, i) => sum + cpuSeconds(load.child.pid) - clientCpu[i]!, 0) / wall);
       }
     }
     const baseline = median(rates.get(counts[0]!)!);
@@ -189,8 +222,21 @@ async function measureFailover(load: LoadProcess, signal: 'SIGKILL' | 'SIGSTOP',
   const victim = pair[0]!;
   let signalledAt = 0;
   try {
-    const result = await load.run<{ down: number; firstMoved: number; lastMoved: number; moved: number; onVictim: number; failovers: number }>(
-      { kind: 'failover', endpoints: pair.flatMap((server) => server.urls), sessions: 16, victim: victim.urls[0]!, health },
+    const result = await load.run<{
+      down: number;
+      firstMoved: number;
+      lastMoved: number;
+      moved: number;
+      onVictim: number;
+      failovers: number;
+    }>(
+      {
+        kind: 'failover',
+        endpoints: pair.flatMap((server) => server.urls),
+        sessions: 16,
+        victim: victim.urls[0]!,
+        health,
+      },
       () => {
         // Let the sessions step for a moment, then signal.
         setTimeout(() => {
@@ -201,7 +247,10 @@ async function measureFailover(load: LoadProcess, signal: 'SIGKILL' | 'SIGSTOP',
     );
     return {
       signal,
-      health_check: signal === 'SIGSTOP' ? { interval_ms: health.intervalMs, timeout_ms: health.timeoutMs, failures: health.failures } : 'not needed: the closed connection tells',
+      health_check:
+        signal === 'SIGSTOP'
+          ? { interval_ms: health.intervalMs, timeout_ms: health.timeoutMs, failures: health.failures }
+          : 'not needed: the closed connection tells',
       sessions_on_victim: result.onVictim,
       episodes_moved: result.moved,
       marked_down_ms: round(result.down - signalledAt, 3),

@@ -21,7 +21,8 @@ export function quadraticSnippet(text: string, queryWords: ReadonlySet<string>):
   let best = -1;
   for (const first of matches) {
     const covered = new Set<string>();
-    for (const other of matches) if (other.start >= first.start && other.end <= first.start + SNIPPET_CHARS) covered.add(other.word);
+    for (const other of matches)
+      if (other.start >= first.start && other.end <= first.start + SNIPPET_CHARS) covered.add(other.word);
     if (covered.size > best) {
       best = covered.size;
       windowStart = first.start;
@@ -39,7 +40,8 @@ function everyMatch(text: string, queryWords: ReadonlySet<string>): WordMatch[] 
       if (!ASCII.test(word)) continue;
       for (let at = lower.indexOf(word); at >= 0; at = lower.indexOf(word, at + 1)) {
         const end = at + word.length;
-        if (!ASCII_WORD_CHARACTER.test(lower[at - 1] ?? ' ') && !ASCII_WORD_CHARACTER.test(lower[end] ?? ' ')) matches.push({ start: at, end, word });
+        if (!ASCII_WORD_CHARACTER.test(lower[at - 1] ?? ' ') && !ASCII_WORD_CHARACTER.test(lower[end] ?? ' '))
+          matches.push({ start: at, end, word });
       }
     }
     return matches.sort((a, b) => a.start - b.start);

@@ -28,7 +28,14 @@ import type MiniSearch from 'minisearch';
 import type { Env } from '../src/envs/env.js';
 import { make } from '../src/envs/registry.js';
 import { generatedIndexPath } from '../src/envs/search/corpus.js';
-import { hashDocuments, makeSnippet, openIndex, parseQuery, type Fts5Retriever, type SearchDocument } from '../src/envs/search/engine.js';
+import {
+  hashDocuments,
+  makeSnippet,
+  openIndex,
+  parseQuery,
+  type Fts5Retriever,
+  type SearchDocument,
+} from '../src/envs/search/engine.js';
 import { generateKnowledgeBase } from '../src/envs/search/kb.js';
 import { Rng } from '../src/core/rng.js';
 import '../src/envs/search/index.js';
@@ -48,7 +55,8 @@ export interface SearchBenchOptions {
 
 const K = 10;
 
-const MINISEARCH_MISSING = 'not installed (a dev dependency of turngym): the comparison with MiniSearch is left out; `npm install minisearch` beside turngym adds it';
+const MINISEARCH_MISSING =
+  'not installed (a dev dependency of turngym): the comparison with MiniSearch is left out; `npm install minisearch` beside turngym adds it';
 
 /** MiniSearch, or undefined where it is not installed (an installed turngym has no dev dependencies). */
 async function loadMiniSearch(): Promise<typeof MiniSearch | undefined> {
@@ -95,14 +103,24 @@ function benchLongDocuments(directory: string, rounds: number) {
     while (text.length < LONG_DOCUMENT_CHARS) text += `${kb.articles[article++ % kb.articles.length]!.text}\n\n`;
     documents.push({ id: `long-${index}`, title: `Long document ${index}`, text });
   }
-  const retriever = openIndex({ path: join(directory, 'long.sqlite'), contentHash: hashDocuments(documents), documents: () => documents });
+  const retriever = openIndex({
+    path: join(directory, 'long.sqlite'),
+    contentHash: hashDocuments(documents),
+    documents: () => documents,
+  });
   const k = LONG_DOCUMENTS;
   const measure = (query: string) => {
     const words = new Set(parseQuery(query).terms.flatMap((term) => term.words));
     // The old engine: the same ranking and documents, then the old snippets.
-    const oldSearch = () => retriever.rankDocuments(query, k).map(({ document }) => quadraticSnippet(document.text, words));
+    const oldSearch = () =>
+      retriever.rankDocuments(query, k).map(({ document }) => quadraticSnippet(document.text, words));
     const hits = retriever.rankDocuments(query, k).map(({ document }) => document);
-    const samples = { search_new: [] as number[], search_old: [] as number[], snippets_new: [] as number[], snippets_old: [] as number[] };
+    const samples = {
+      search_new: [] as number[],
+      search_old: [] as number[],
+      snippets_new: [] as number[],
+      snippets_old: [] as number[],
+    };
     const variants: [keyof typeof samples, () => unknown][] = [
       ['search_new', () => retriever.search(query, k)],
       ['search_old', oldSearch],
@@ -121,7 +139,9 @@ function benchLongDocuments(directory: string, rounds: number) {
         samples[name].push(now() - start);
       }
     }
-    const same = hits.filter((document) => makeSnippet(document.text, words) === quadraticSnippet(document.text, words)).length;
+    const same = hits.filter(
+      (document) => makeSnippet(document.text, words) === quadraticSnippet(document.text, words),
+    ).length;
     return {
       query,
       hits: hits.length,
@@ -149,7 +169,12 @@ function benchLongDocuments(directory: string, rounds: number) {
   }
 }
 
-async function benchSize(size: number, directory: string, options: SearchBenchOptions, MiniSearchClass: typeof MiniSearch | undefined) {
+async function benchSize(
+  size: number,
+  directory: string,
+  options: SearchBenchOptions,
+  MiniSearchClass: typeof MiniSearch | undefined,
+) {
   const corpus = { seed: 0, size, distractors: 0.3, indexDirectory: directory };
   let start = now();
   const kb = generateKnowledgeBase(corpus);
@@ -157,31 +182,55 @@ async function benchSize(size: number, directory: string, options: SearchBenchOp
 
   const indexPath = generatedIndexPath(corpus);
   start = now();
-  const raw: Fts5Retriever = openIndex({ path: indexPath, contentHash: hashDocuments(kb.articles), documents: () => kb.articles });
+  const raw: Fts5Retriever = openIndex({
+    path: indexPath,
+    contentHash: hashDocuments(kb.articles),
+    documents: () => kb.articles,
+  });
   const buildSeconds = (now() - start) / 1000;
 
   // The env over the same index file (its corpus lease regenerates the knowledge base and reuses the index).
-  const env: Env = await make('search/multihop-v0', { size, kbSeed: 0, distractors: 0.3, indexDirectory: directory }, { maxTurns: 1_000_000 });
+  const env: Env = await make(
+    'search/multihop-v0',
+    { size, kbSeed: 0, distractors: 0.3, indexDirectory: directory },
+    { maxTurns: 1_000_000 },
+  );
   await env.reset({ seed: 0 });
 
   const rng = Rng.fromSeed(size);
   const entityQueries = Array.from({ length: options.entityQueries ?? 1000 }, () => rng.pick(kb.entities).name);
   const commonWords = mostCommonWords(raw, 40);
-  const commonQueries = Array.from({ length: options.commonQueries ?? 200 }, () => rng.sample(commonWords, 3).join(' '));
+  const commonQueries = Array.from({ length: options.commonQueries ?? 200 }, () =>
+    rng.sample(commonWords, 3).join(' '),
+  );
 
   let minisearch: MiniSearch | undefined;
   let minisearchBuild: Record<string, number> | undefined;
   if (MiniSearchClass) {
     const heapBefore = process.memoryUsage().heapUsed;
     start = now();
-    minisearch = new MiniSearchClass({ fields: ['title', 'text'], idField: 'id', searchOptions: { boost: { title: 4 } } });
+    minisearch = new MiniSearchClass({
+      fields: ['title', 'text'],
+      idField: 'id',
+      searchOptions: { boost: { title: 4 } },
+    });
     minisearch.addAll(kb.articles);
     const seconds = (now() - start) / 1000;
-    minisearchBuild = { seconds: round(seconds), docs_per_s: round(size / seconds), heap_mb: round((process.memoryUsage().heapUsed - heapBefore) / 2 ** 20) };
+    minisearchBuild = {
+      seconds: round(seconds),
+      docs_per_s: round(size / seconds),
+      heap_mb: round((process.memoryUsage().heapUsed - heapBefore) / 2 ** 20),
+    };
   }
 
   const measure = async (queries: string[]) => {
-    const samples = { raw: [] as number[], rank: [] as number[], env: [] as number[], exhaustive: [] as number[], minisearch: [] as number[] };
+    const samples = {
+      raw: [] as number[],
+      rank: [] as number[],
+      env: [] as number[],
+      exhaustive: [] as number[],
+      minisearch: [] as number[],
+    };
     let overlap = 0;
     // Warm-up (JIT, page cache).
     for (const query of queries.slice(0, 20)) {
@@ -189,7 +238,9 @@ async function benchSize(size: number, directory: string, options: SearchBenchOp
       await env.step({ tool: 'search', args: { query, k: K } });
     }
     for (const [index, query] of queries.entries()) {
-      const words = parseQuery(query).terms.flatMap((term) => term.words).join(' ');
+      const words = parseQuery(query)
+        .terms.flatMap((term) => term.words)
+        .join(' ');
       let hits: { id: string }[] = [];
       let theirs: { id: unknown }[] = [];
       const variants: [keyof typeof samples, () => unknown][] = [
@@ -197,7 +248,14 @@ async function benchSize(size: number, directory: string, options: SearchBenchOp
         ['rank', () => raw.rankOnly(query, K)],
         ['env', () => env.step({ tool: 'search', args: { query, k: K } })],
         ['exhaustive', () => raw.rankExhaustive(query, K)],
-        ...(minisearch ? [['minisearch', () => (theirs = minisearch!.search(words).slice(0, K))] as [keyof typeof samples, () => unknown]] : []),
+        ...(minisearch
+          ? [
+              ['minisearch', () => (theirs = minisearch!.search(words).slice(0, K))] as [
+                keyof typeof samples,
+                () => unknown,
+              ],
+            ]
+          : []),
       ];
       // Each query runs every variant; the order rotates so that none always finds the caches warm.
       for (let turn = 0; turn < variants.length; turn++) {
@@ -208,7 +266,9 @@ async function benchSize(size: number, directory: string, options: SearchBenchOp
       }
       if (minisearch) {
         const ours = new Set(hits.map((hit) => hit.id));
-        overlap += theirs.filter((result) => ours.has(result.id as string)).length / Math.max(1, Math.min(K, hits.length, theirs.length));
+        overlap +=
+          theirs.filter((result) => ours.has(result.id as string)).length /
+          Math.max(1, Math.min(K, hits.length, theirs.length));
       }
     }
     const p50 = (values: number[]) => latencySummary(values).p50_ms;
@@ -246,7 +306,11 @@ async function benchSize(size: number, directory: string, options: SearchBenchOp
   return {
     documents: size,
     generate_s: round(generateSeconds),
-    build: { seconds: round(buildSeconds), docs_per_s: round(size / buildSeconds), index_mb: round(statSync(indexPath).size / 2 ** 20) },
+    build: {
+      seconds: round(buildSeconds),
+      docs_per_s: round(size / buildSeconds),
+      index_mb: round(statSync(indexPath).size / 2 ** 20),
+    },
     ...(minisearchBuild ? { minisearch_build: minisearchBuild } : {}),
     entity_queries: entity,
     common_word_queries: common,
@@ -256,7 +320,10 @@ async function benchSize(size: number, directory: string, options: SearchBenchOp
 
 /** The most frequent words of the index (by documents), stopwords and digits excluded. */
 function mostCommonWords(retriever: Fts5Retriever, count: number): string[] {
-  return retriever.frequentTerms(count * 2).filter((term) => /^\p{L}{3,}$/u.test(term) && parseQuery(term).terms.length === 1 && !isStopword(term)).slice(0, count);
+  return retriever
+    .frequentTerms(count * 2)
+    .filter((term) => /^\p{L}{3,}$/u.test(term) && parseQuery(term).terms.length === 1 && !isStopword(term))
+    .slice(0, count);
 }
 
 function isStopword(term: string): boolean {

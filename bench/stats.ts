@@ -36,5 +36,10 @@ export async function latencies(count: number, call: (index: number) => Promise<
 
 /** p50/p99 summary of latency samples in ms. */
 export function latencySummary(samples: readonly number[]) {
-  return { p50_ms: round(percentile(samples, 50)), p95_ms: round(percentile(samples, 95)), p99_ms: round(percentile(samples, 99)), n: samples.length };
+  return {
+    p50_ms: round(percentile(samples, 50)),
+    p95_ms: round(percentile(samples, 95)),
+    p99_ms: round(percentile(samples, 99)),
+    n: samples.length,
+  };
 }

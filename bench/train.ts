@@ -49,7 +49,8 @@ async function measure(advantage: 'grpo' | 'igpo', options: Required<TrainBenchO
     );
     const records = new RunDirectory(out).metrics().slice(1);
     const figures: Record<string, number> = {};
-    for (const [key, name] of Object.entries(PARTS)) figures[key] = round(median(records.map((record) => record[name] ?? Number.NaN)));
+    for (const [key, name] of Object.entries(PARTS))
+      figures[key] = round(median(records.map((record) => record[name] ?? Number.NaN)));
     const step = figures.step_s!;
     figures.share_env = round(figures.env_s! / step, 3);
     figures.share_sample = round(figures.sample_s! / step, 3);
@@ -62,7 +63,11 @@ async function measure(advantage: 'grpo' | 'igpo', options: Required<TrainBenchO
 }
 
 export async function runTrainBench(options: TrainBenchOptions = {}) {
-  const resolved = { steps: options.steps ?? 4, groupSize: options.groupSize ?? 8, tasksPerStep: options.tasksPerStep ?? 4 };
+  const resolved = {
+    steps: options.steps ?? 4,
+    groupSize: options.groupSize ?? 8,
+    tasksPerStep: options.tasksPerStep ?? 4,
+  };
   const grpo = await measure('grpo', resolved);
   const igpo = await measure('igpo', resolved);
   return {

@@ -122,7 +122,13 @@ function difficultyOf(id: string, episode: number): number {
  * (not `answer`, not steps that failed). An infrastructure fault (`ENV_FAILURE`: on a machine this busy, a
  * page can stay frozen past the recovery limit) ends the episode unsolved, as a trainer would retry it.
  */
-async function envEpisode(env: Env, id: string, seed: number, difficulty: number, replayable = true): Promise<{ record: RecordedEpisode; samples: Samples }> {
+async function envEpisode(
+  env: Env,
+  id: string,
+  seed: number,
+  difficulty: number,
+  replayable = true,
+): Promise<{ record: RecordedEpisode; samples: Samples }> {
   const web = webEnvOf(env);
   const samples = emptySamples();
   const record: RecordedEpisode = { id, seed, difficulty, steps: [], solved: false, errors: 0, fault: false };
@@ -137,10 +143,14 @@ async function envEpisode(env: Env, id: string, seed: number, difficulty: number
     let url = String(reset.info.url);
     for (let turn = 0; turn < env.spec.maxTurns; turn++) {
       const action = await oracle.next(observation, info);
-      if (typeof action !== 'object' || action === null) throw new Error(`${id} seed ${seed}: the oracle answered ${String(action)}, not a tool call`);
+      if (typeof action !== 'object' || action === null)
+        throw new Error(`${id} seed ${seed}: the oracle answered ${String(action)}, not a tool call`);
       const elementId = action.args.id;
       // Where the naive loop will find the element (a round trip of the benchmark's own, not timed).
-      const target = replayable && typeof elementId === 'number' ? ((await web.page!.evaluate(TARGET_OF(elementId))) as RecordedStep['target'] | null) ?? undefined : undefined;
+      const target =
+        replayable && typeof elementId === 'number'
+          ? (((await web.page!.evaluate(TARGET_OF(elementId))) as RecordedStep['target'] | null) ?? undefined)
+          : undefined;
       start = now();
       const result = await env.step(action);
       const elapsed = now() - start;
@@ -257,21 +267,28 @@ class NaiveLoop {
     const where = `the naive replay of ${episode.id} seed ${episode.seed}`;
     const last = episode.steps.at(-1)!;
     const url = new URL(page.url());
-    if (url.pathname + url.search !== last.urlAfter) throw new Error(`${where} ended at ${url.pathname}${url.search}, not ${last.urlAfter}`);
+    if (url.pathname + url.search !== last.urlAfter)
+      throw new Error(`${where} ended at ${url.pathname}${url.search}, not ${last.urlAfter}`);
     const state = this.server.session(this.token!)!;
-    if (this.suite.finished(task, state) && !this.suite.verify(task, { state }).success) throw new Error(`${where} did not do the task right`);
+    if (this.suite.finished(task, state) && !this.suite.verify(task, { state }).success)
+      throw new Error(`${where} did not do the task right`);
   }
 }
 
 /** Envs (or naive loops) stepping at once for `durationMs`; steps/s and episodes/s over all of them. */
-async function throughput(workers: ((deadline: number) => Promise<{ steps: number; episodes: number }>)[], durationMs: number) {
+async function throughput(
+  workers: ((deadline: number) => Promise<{ steps: number; episodes: number }>)[],
+  durationMs: number,
+) {
   const start = now();
   const deadline = start + durationMs;
   // Every worker settles before a failure is thrown, so nothing is still using an env when they are closed.
   const settled = await Promise.allSettled(workers.map((worker) => worker(deadline)));
   const failed = settled.find((outcome) => outcome.status === 'rejected');
   if (failed) throw failed.reason;
-  const counts = settled.map((outcome) => (outcome as PromiseFulfilledResult<{ steps: number; episodes: number }>).value);
+  const counts = settled.map(
+    (outcome) => (outcome as PromiseFulfilledResult<{ steps: number; episodes: number }>).value,
+  );
   const seconds = (now() - start) / 1000;
   const steps = counts.reduce((sum, count) => sum + count.steps, 0);
   const episodes = counts.reduce((sum, count) => sum + count.episodes, 0);
@@ -315,7 +332,9 @@ export async function runWebBench(options: WebBenchOptions = {}) {
     };
     const env = emptySamples();
     const baseline = emptySamples();
-    const byEnv: Record<string, { env: Samples; naive: Samples }> = Object.fromEntries(IDS.map((id) => [id, { env: emptySamples(), naive: emptySamples() }]));
+    const byEnv: Record<string, { env: Samples; naive: Samples }> = Object.fromEntries(
+      IDS.map((id) => [id, { env: emptySamples(), naive: emptySamples() }]),
+    );
     for (let episode = 0; episode < episodes; episode++) {
       for (const id of IDS) {
         const played = await envEpisode(envs[id]!, id, episode, difficultyOf(id, episode));
@@ -361,7 +380,8 @@ export async function runWebBench(options: WebBenchOptions = {}) {
     };
     const naiveWorker = (index: number) => async (deadline: number) => {
       const mine = recorded[pooledIds[index]!]!;
-      if (mine.length === 0) throw new Error(`no ${pooledIds[index]} episode was completed on both sides, so there is none to replay`);
+      if (mine.length === 0)
+        throw new Error(`no ${pooledIds[index]} episode was completed on both sides, so there is none to replay`);
       let steps = 0;
       let done = 0;
       while (now() < deadline) {
@@ -374,12 +394,26 @@ export async function runWebBench(options: WebBenchOptions = {}) {
     const envRuns: { stepsPerSecond: number; episodesPerSecond: number }[] = [];
     const naiveRuns: { stepsPerSecond: number; episodesPerSecond: number }[] = [];
     for (let round = 0; round < rounds; round++) {
-      envRuns.push(await throughput(pooledIds.map((_, index) => envWorker(index)), durationMs));
-      naiveRuns.push(await throughput(pooledIds.map((_, index) => naiveWorker(index)), durationMs));
+      envRuns.push(
+        await throughput(
+          pooledIds.map((_, index) => envWorker(index)),
+          durationMs,
+        ),
+      );
+      naiveRuns.push(
+        await throughput(
+          pooledIds.map((_, index) => naiveWorker(index)),
+          durationMs,
+        ),
+      );
     }
 
     const summary = (samples: Samples) => ({
-      step: { ...latencySummary(samples.step), in_page: latencySummary(samples.inPage), navigation: latencySummary(samples.navigation) },
+      step: {
+        ...latencySummary(samples.step),
+        in_page: latencySummary(samples.inPage),
+        navigation: latencySummary(samples.navigation),
+      },
       reset: latencySummary(samples.reset),
       observation_chars_p50: median(samples.observationChars),
     });
@@ -399,7 +433,8 @@ export async function runWebBench(options: WebBenchOptions = {}) {
       ...summary(env),
       throughput: envThroughput,
       naive_baseline: {
-        description: 'new context and page per reset, page.goto waiting for load, locator actions with auto-waiting, waitForURL/waitForLoadState, page.ariaSnapshot({ mode: "ai" }) per step',
+        description:
+          'new context and page per reset, page.goto waiting for load, locator actions with auto-waiting, waitForURL/waitForLoadState, page.ariaSnapshot({ mode: "ai" }) per step',
         ...summary(baseline),
         throughput: naiveThroughput,
       },
@@ -458,7 +493,10 @@ export async function runBrowserBench(options: BrowserBenchOptions = {}) {
   const system = await findChromium({ PATH: process.env.PATH, HOME: process.env.HOME });
   const packaged = await packagedChromium();
   if (system.source === 'packaged' || !packaged) {
-    throw new TurngymError('NOT_SUPPORTED', 'bench web-browsers compares a Chromium of the machine (on the PATH, e.g. apt-get install -y chromium-headless-shell) with the packaged one (npm install): one of them is missing.');
+    throw new TurngymError(
+      'NOT_SUPPORTED',
+      'bench web-browsers compares a Chromium of the machine (on the PATH, e.g. apt-get install -y chromium-headless-shell) with the packaged one (npm install): one of them is missing.',
+    );
   }
   const browsers = { system: system.path, packaged };
   const samples = { system: emptySamples(), packaged: emptySamples() };
@@ -475,7 +513,13 @@ export async function runBrowserBench(options: BrowserBenchOptions = {}) {
         try {
           for (let episode = 0; episode < episodes; episode++) {
             for (const [index, id] of IDS.entries()) {
-              const played = await envEpisode(envs[index]!, id, pass * 1000 + episode, difficultyOf(id, episode), false);
+              const played = await envEpisode(
+                envs[index]!,
+                id,
+                pass * 1000 + episode,
+                difficultyOf(id, episode),
+                false,
+              );
               addSamples(samples[name], played.samples);
             }
           }
@@ -488,7 +532,11 @@ export async function runBrowserBench(options: BrowserBenchOptions = {}) {
     if (previous === undefined) delete process.env[CHROMIUM_ENV];
     else process.env[CHROMIUM_ENV] = previous;
   }
-  const summary = (name: keyof typeof browsers) => ({ launch_ms_p50: round(median(launches[name])), step: latencySummary(samples[name].step), reset: latencySummary(samples[name].reset) });
+  const summary = (name: keyof typeof browsers) => ({
+    launch_ms_p50: round(median(launches[name])),
+    step: latencySummary(samples[name].step),
+    reset: latencySummary(samples[name].reset),
+  });
   return {
     benchmark: 'web-browsers',
     envs: IDS,

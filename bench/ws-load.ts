@@ -11,7 +11,15 @@ import { latencies, latencySummary, median, now } from './stats.js';
 
 export type LoadTask =
   | { kind: 'latency'; url: string; env: string; steps: number; rounds: number }
-  | { kind: 'throughput'; url: string; env: string; connections: number; sessionsPerConnection: number; durationMs: number; rounds: number }
+  | {
+      kind: 'throughput';
+      url: string;
+      env: string;
+      connections: number;
+      sessionsPerConnection: number;
+      durationMs: number;
+      rounds: number;
+    }
   | { kind: 'idle'; url: string; env: string; sessions: number };
 
 const GUESSES = Array.from({ length: 32 }, (_, i) => ({ tool: 'guess', args: { n: i + 1 } }));
@@ -37,13 +45,17 @@ async function latency(task: Extract<LoadTask, { kind: 'latency' }>) {
   const remote = await client.make(task.env);
   await stepLatencies(local, 2000); // warm-up (JIT)
   await stepLatencies(remote, 2000);
-  const rounds = { local: [] as ReturnType<typeof latencySummary>[], remote: [] as ReturnType<typeof latencySummary>[] };
+  const rounds = {
+    local: [] as ReturnType<typeof latencySummary>[],
+    remote: [] as ReturnType<typeof latencySummary>[],
+  };
   for (let round = 0; round < task.rounds; round++) {
     rounds.local.push(latencySummary(await stepLatencies(local, task.steps)));
     rounds.remote.push(latencySummary(await stepLatencies(remote, task.steps)));
   }
   await Promise.all([local.close(), client.close()]);
-  const pick = (list: ReturnType<typeof latencySummary>[], key: 'p50_ms' | 'p99_ms') => median(list.map((summary) => summary[key]));
+  const pick = (list: ReturnType<typeof latencySummary>[], key: 'p50_ms' | 'p99_ms') =>
+    median(list.map((summary) => summary[key]));
   return {
     in_process: { p50_ms: pick(rounds.local, 'p50_ms'), p99_ms: pick(rounds.local, 'p99_ms') },
     remote: { p50_ms: pick(rounds.remote, 'p50_ms'), p99_ms: pick(rounds.remote, 'p99_ms') },
@@ -52,7 +64,13 @@ async function latency(task: Extract<LoadTask, { kind: 'latency' }>) {
 
 async function throughput(task: Extract<LoadTask, { kind: 'throughput' }>) {
   const clients = await Promise.all(Array.from({ length: task.connections }, () => RemoteClient.connect(task.url)));
-  const envs: RemoteEnv[] = (await Promise.all(clients.map((client) => Promise.all(Array.from({ length: task.sessionsPerConnection }, () => client.make(task.env)))))).flat();
+  const envs: RemoteEnv[] = (
+    await Promise.all(
+      clients.map((client) =>
+        Promise.all(Array.from({ length: task.sessionsPerConnection }, () => client.make(task.env))),
+      ),
+    )
+  ).flat();
   const rates: number[] = [];
   for (let round = 0; round < task.rounds + 1; round++) {
     let steps = 0;
@@ -77,11 +95,17 @@ async function throughput(task: Extract<LoadTask, { kind: 'throughput' }>) {
 
 async function idle(task: Extract<LoadTask, { kind: 'idle' }>) {
   const perConnection = 64;
-  const clients = await Promise.all(Array.from({ length: Math.ceil(task.sessions / perConnection) }, () => RemoteClient.connect(task.url)));
+  const clients = await Promise.all(
+    Array.from({ length: Math.ceil(task.sessions / perConnection) }, () => RemoteClient.connect(task.url)),
+  );
   const envs = (
     await Promise.all(
       clients.map((client, index) =>
-        Promise.all(Array.from({ length: Math.min(perConnection, task.sessions - index * perConnection) }, () => client.make(task.env))),
+        Promise.all(
+          Array.from({ length: Math.min(perConnection, task.sessions - index * perConnection) }, () =>
+            client.make(task.env),
+          ),
+        ),
       ),
     )
   ).flat();
@@ -96,5 +120,6 @@ const task = workerData as LoadTask;
 const run = task.kind === 'latency' ? latency(task) : task.kind === 'throughput' ? throughput(task) : idle(task);
 run.then(
   (result) => parentPort!.postMessage({ done: result }),
-  (error: unknown) => parentPort!.postMessage({ error: error instanceof Error ? (error.stack ?? error.message) : String(error) }),
+  (error: unknown) =>
+    parentPort!.postMessage({ error: error instanceof Error ? (error.stack ?? error.message) : String(error) }),
 );

@@ -34,7 +34,10 @@ function inWorker<T>(task: LoadTask, onReady?: (worker: Worker) => Promise<void>
   const file = new URL(`./ws-load.${ts ? 'ts' : 'js'}`, import.meta.url);
   // Run from source (tsx), the worker must register tsx itself before importing a .ts file.
   const worker = ts
-    ? new Worker(`import('tsx/esm/api').then((api) => { api.register(); return import(${JSON.stringify(file.href)}); });`, { eval: true, workerData: task })
+    ? new Worker(
+        `import('tsx/esm/api').then((api) => { api.register(); return import(${JSON.stringify(file.href)}); });`,
+        { eval: true, workerData: task },
+      )
     : new Worker(file, { workerData: task });
   return new Promise<T>((resolve, reject) => {
     worker.on('message', (message: { ready?: number; done?: T; error?: string }) => {
@@ -61,7 +64,10 @@ export async function runWs(options: WsBenchOptions = {}) {
   const idleSessions = options.idleSessions ?? 1000;
   const server = await serve({ port: 0, maxSessions: Math.max(1024, idleSessions + 64), maxInFlight: 1024 });
   try {
-    const latency = await inWorker<{ in_process: { p50_ms: number; p99_ms: number }; remote: { p50_ms: number; p99_ms: number } }>({
+    const latency = await inWorker<{
+      in_process: { p50_ms: number; p99_ms: number };
+      remote: { p50_ms: number; p99_ms: number };
+    }>({
       kind: 'latency',
       url: server.url,
       env: ID,

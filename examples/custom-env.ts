@@ -32,7 +32,12 @@ const safeSuite: TaskSuite<SafeTask, string> = {
   // Difficulty = number of digits. The prompt never contains the code.
   generate(rng: Rng, difficulty: number): SafeTask {
     const code = Array.from({ length: difficulty }, () => rng.int(0, 9)).join('');
-    return { prompt: `Open the safe: its code has ${difficulty} digit(s). Use try_code(code).`, answer: code, difficulty, code };
+    return {
+      prompt: `Open the safe: its code has ${difficulty} digit(s). Use try_code(code).`,
+      answer: code,
+      difficulty,
+      code,
+    };
   },
   verify(task, submission) {
     const success = submission === task.code;
@@ -49,7 +54,8 @@ const safeSuite: TaskSuite<SafeTask, string> = {
       next(observation) {
         if (started) {
           const count = Number(/^(\d+) digit/.exec(observation.text)?.[1] ?? Number.NaN);
-          if (base === undefined) base = count; // feedback on the all-zeros code
+          if (base === undefined)
+            base = count; // feedback on the all-zeros code
           else if (count > base) {
             base = count; // the new digit is right here
             position++;
@@ -78,9 +84,22 @@ class SafeEnv extends TaskEnv<SafeTask> {
       throw new ToolInputError(`The code has ${task.code.length} digit(s); got '${code.slice(0, 20)}'.`);
     }
     const verdict = safeSuite.verify(task, code);
-    if (verdict.success) return { observation: { text: 'The safe opens.' }, reward: 1, terminated: true, truncated: false, info: { success: true } };
+    if (verdict.success)
+      return {
+        observation: { text: 'The safe opens.' },
+        reward: 1,
+        terminated: true,
+        truncated: false,
+        info: { success: true },
+      };
     const right = [...code].filter((digit, i) => digit === task.code[i]).length;
-    return { observation: { text: `${right} digit(s) right and in the right place.` }, reward: 0, terminated: false, truncated: false, info: {} };
+    return {
+      observation: { text: `${right} digit(s) right and in the right place.` },
+      reward: 0,
+      terminated: false,
+      truncated: false,
+      info: {},
+    };
   }
 }
 

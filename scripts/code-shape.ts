@@ -94,10 +94,16 @@ export function codeShape(root: string): CodeShape {
     graph.set(file, edges);
     const lineOf = (pos: number): number => sourceFile.getLineAndCharacterOfPosition(pos).line;
     const walk = (node: ts.Node): void => {
-      if ((ts.isImportDeclaration(node) || ts.isExportDeclaration(node)) && node.moduleSpecifier && ts.isStringLiteral(node.moduleSpecifier)) {
+      if (
+        (ts.isImportDeclaration(node) || ts.isExportDeclaration(node)) &&
+        node.moduleSpecifier &&
+        ts.isStringLiteral(node.moduleSpecifier)
+      ) {
         const spec = node.moduleSpecifier.text;
         const typeOnly = ts.isImportDeclaration(node) ? node.importClause?.isTypeOnly === true : node.isTypeOnly;
-        const target = spec.startsWith('.') ? relative(src, resolve(dirname(path), spec.replace(/\.js$/, '.ts'))) : '..';
+        const target = spec.startsWith('.')
+          ? relative(src, resolve(dirname(path), spec.replace(/\.js$/, '.ts')))
+          : '..';
         // Imports of packages and of files outside src/ (package.json) are not edges of the graph.
         if (!target.startsWith('..')) {
           if (!typeOnly) edges.add(target);
@@ -111,7 +117,11 @@ export function codeShape(root: string): CodeShape {
         }
       }
       const isFunction =
-        ts.isFunctionDeclaration(node) || ts.isMethodDeclaration(node) || ts.isArrowFunction(node) || ts.isFunctionExpression(node) || ts.isConstructorDeclaration(node);
+        ts.isFunctionDeclaration(node) ||
+        ts.isMethodDeclaration(node) ||
+        ts.isArrowFunction(node) ||
+        ts.isFunctionExpression(node) ||
+        ts.isConstructorDeclaration(node);
       if (isFunction && (node as ts.FunctionLikeDeclaration).body) {
         const span = lineOf(node.getEnd()) - lineOf(node.getStart(sourceFile)) + 1;
         const named = (node as ts.FunctionLikeDeclaration).name;

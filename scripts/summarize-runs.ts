@@ -35,7 +35,8 @@ function mean(values: readonly number[]): number {
   return values.reduce((a, b) => a + b, 0) / Math.max(1, values.length);
 }
 
-const format = (value: number | null | undefined, digits = 3) => (value === undefined || value === null || !Number.isFinite(value) ? '-' : value.toFixed(digits));
+const format = (value: number | null | undefined, digits = 3) =>
+  value === undefined || value === null || !Number.isFinite(value) ? '-' : value.toFixed(digits);
 
 /** Pairs (cov_t, H_{t+1} - H_t) over consecutive steps of one run. */
 function covarianceAndEntropyChange(records: readonly MetricsRecord[]): { cov: number[]; delta: number[] } {
@@ -73,7 +74,8 @@ const runs: { name: string; records: MetricsRecord[] }[] = [];
 for (const directory of runDirectories) {
   const { metrics: records, evaluation = {} } = readRun(directory);
   runs.push({ name: basename(directory), records });
-  const series = (name: string) => records.map((record) => record[name]).filter((value): value is number => typeof value === 'number');
+  const series = (name: string) =>
+    records.map((record) => record[name]).filter((value): value is number => typeof value === 'number');
   const entropy = series(METRICS.entropy);
   const success = series(METRICS.successRate);
   const formatErrors = series(METRICS.formatErrors);
@@ -85,14 +87,24 @@ for (const directory of runDirectories) {
   );
 }
 console.log(rows.join('\n'));
-console.log(`\npooled corr(cov_t, ΔH_t) over all runs: ${format(pearson(pooled.cov, pooled.delta), 3)} (n=${pooled.cov.length})`);
+console.log(
+  `\npooled corr(cov_t, ΔH_t) over all runs: ${format(pearson(pooled.cov, pooled.delta), 3)} (n=${pooled.cov.length})`,
+);
 
 if (plotDirectory) {
   mkdirSync(plotDirectory, { recursive: true });
   const names = runs.map((run) => run.name);
-  for (const metric of [METRICS.entropy, METRICS.successRate, METRICS.covMean, METRICS.maxTurns, METRICS.informationGain]) {
+  for (const metric of [
+    METRICS.entropy,
+    METRICS.successRate,
+    METRICS.covMean,
+    METRICS.maxTurns,
+    METRICS.informationGain,
+  ]) {
     const definition = PLOTS.find((plot) => plot.metric === metric)!;
-    const series = runs.map((run) => seriesOf(run.name, run.records, metric)).filter((entry) => entry.points.length > 0);
+    const series = runs
+      .map((run) => seriesOf(run.name, run.records, metric))
+      .filter((entry) => entry.points.length > 0);
     if (series.length === 0) continue;
     const path = join(plotDirectory, `${plotName}-${definition.id.replace(/^plot-/, '')}.svg`);
     writeFileSync(path, await renderPlot(definition, series, names));

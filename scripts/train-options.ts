@@ -35,10 +35,20 @@ export function sftOptionsSource(): string {
   ]);
 }
 
-function optionsSource(schema: z.ZodType, schemaName: string, schemaFile: string, name: string, intro: string[]): string {
-  const json = z.toJSONSchema(schema, { io: 'input', unrepresentable: 'any' }) as { properties: Record<string, { description?: string; default?: unknown }>; required?: string[] };
+function optionsSource(
+  schema: z.ZodType,
+  schemaName: string,
+  schemaFile: string,
+  name: string,
+  intro: string[],
+): string {
+  const json = z.toJSONSchema(schema, { io: 'input', unrepresentable: 'any' }) as {
+    properties: Record<string, { description?: string; default?: unknown }>;
+    required?: string[];
+  };
   const members = Object.entries(json.properties).map(([option, property]) => {
-    const shownDefault = property.default === undefined ? '' : `\n   *\n   * @defaultValue \`${JSON.stringify(property.default)}\``;
+    const shownDefault =
+      property.default === undefined ? '' : `\n   *\n   * @defaultValue \`${JSON.stringify(property.default)}\``;
     const text = (property.description ?? '').replaceAll('*/', '*\\/');
     const description = wrap(/[.!?]$/.test(text) ? text : `${text}.`, 104).join('\n   * ');
     const optional = json.required?.includes(option) ? '' : '?';

@@ -11,7 +11,9 @@ import { ROOT } from './cli/helpers.js';
 
 /** Links every top-level production package of package-lock.json into `project`/node_modules. */
 export async function linkProductionDependencies(project: string): Promise<void> {
-  const lock = JSON.parse(readFileSync(join(ROOT, 'package-lock.json'), 'utf8')) as { packages: Record<string, { dev?: boolean }> };
+  const lock = JSON.parse(readFileSync(join(ROOT, 'package-lock.json'), 'utf8')) as {
+    packages: Record<string, { dev?: boolean }>;
+  };
   for (const [path, entry] of Object.entries(lock.packages)) {
     const topLevel = path.startsWith('node_modules/') && !path.slice('node_modules/'.length).includes('node_modules/');
     if (!topLevel || entry.dev || !existsSync(join(ROOT, path))) continue;
@@ -27,13 +29,19 @@ export async function linkProductionDependencies(project: string): Promise<void>
  */
 export async function installTranspiled(project: string): Promise<string> {
   const target = join(project, 'node_modules', 'turngym');
-  const { options } = ts.convertCompilerOptionsFromJson(JSON.parse(readFileSync(join(ROOT, 'tsconfig.json'), 'utf8')).compilerOptions, ROOT);
+  const { options } = ts.convertCompilerOptionsFromJson(
+    JSON.parse(readFileSync(join(ROOT, 'tsconfig.json'), 'utf8')).compilerOptions,
+    ROOT,
+  );
   options.module = ts.ModuleKind.ESNext; // what NodeNext gives in a "type": "module" package, which one file alone cannot tell
   for (const folder of ['src', 'bench']) {
     for (const file of await readdir(join(ROOT, folder), { recursive: true })) {
       if (!file.endsWith('.ts')) continue;
       const source = join(ROOT, folder, file);
-      const { outputText } = ts.transpileModule(await readFile(source, 'utf8'), { compilerOptions: options, fileName: source });
+      const { outputText } = ts.transpileModule(await readFile(source, 'utf8'), {
+        compilerOptions: options,
+        fileName: source,
+      });
       const output = join(target, 'dist', relative(ROOT, source)).replace(/\.ts$/, '.js');
       await mkdir(dirname(output), { recursive: true });
       await writeFile(output, outputText);

@@ -35,32 +35,50 @@ type Coverage =
   | { run: 'never'; why: string };
 
 /** Budget flags of a tiny training run: one RL step of two episodes, a two-step warm start, two held-out episodes. */
-const TINY_TRAIN = '--steps 1 --warm-start-steps 2 --warm-start-episodes 4 --eval-episodes 2 --tasks-per-step 1 --group-size 2';
+const TINY_TRAIN =
+  '--steps 1 --warm-start-steps 2 --warm-start-episodes 4 --eval-episodes 2 --tasks-per-step 1 --group-size 2';
 
 /** How each README command is run. Keys are the commands exactly as the README shows them. */
 const COVERAGE: Record<string, Coverage> = {
-  'npm install': { run: 'never', why: 'it installs from the registry; the tests run in a checkout that `npm ci` installed' },
+  'npm install': {
+    run: 'never',
+    why: 'it installs from the registry; the tests run in a checkout that `npm ci` installed',
+  },
   // Into the test's project ($PROJECT), where the training commands below compare against it.
   'npm start': { run: 'budget', extra: `-- ${TINY_TRAIN} --out "$PROJECT/runs/quickstart"` },
   'npm test': { run: 'never', why: 'it is the whole test suite, of which this file is a part' },
   // Inside the checkout this once failed with "'puzzle/guess-number-v0' is already registered" (the CLI from
   // dist/, the example importing turngym from source); fixed in 35583d9, and this run keeps it fixed.
-  'npx turngym run --import ./examples/custom-env.ts --env example/safe-v0 --agent oracle --episodes 3': { run: 'verbatim' },
-  'npx turngym sft --env puzzle/guess-number-v0 --out runs/sft': { run: 'budget', extra: '--episodes 16 --steps 4 --eval-episodes 4 --layers 1 --width 32 --heads 2 --context 160' },
+  'npx turngym run --import ./examples/custom-env.ts --env example/safe-v0 --agent oracle --episodes 3': {
+    run: 'verbatim',
+  },
+  'npx turngym sft --env puzzle/guess-number-v0 --out runs/sft': {
+    run: 'budget',
+    extra: '--episodes 16 --steps 4 --eval-episodes 4 --layers 1 --width 32 --heads 2 --context 160',
+  },
   'npx turngym train --env puzzle/guess-number-v0 --init runs/sft --steps 30 --advantage igpo --entropy-control clip-cov --curriculum \'{"kind":"scaling-inter","stages":[5,8,10],"every":10}\' --out runs/rl':
     { run: 'budget', extra: '--tasks-per-step 1 --group-size 2 --eval-episodes 4 --max-action-tokens 8' },
   'npx turngym train --resume runs/rl --steps 60': { run: 'verbatim' },
-  'npx turngym eval --checkpoint runs/rl/checkpoints/step-000030 --env puzzle/guess-number-v0 --episodes 100 --baseline runs/sft': { run: 'verbatim' },
+  'npx turngym eval --checkpoint runs/rl/checkpoints/step-000030 --env puzzle/guess-number-v0 --episodes 100 --baseline runs/sft':
+    { run: 'verbatim' },
   'npx turngym report runs/rl --compare runs/quickstart': { run: 'verbatim' },
   'npx turngym serve --port 8765': { run: 'verbatim' },
   'python3 examples/python/client.py': { run: 'verbatim' },
   'npx tsx examples/agent-server.ts --port 9000': { run: 'verbatim' },
   'npx turngym run --env puzzle/guess-number-v0 --agent ws://127.0.0.1:9000': { run: 'verbatim' },
-  'npx turngym run --env search/multihop-v0 --agent openai:MODEL --base-url http://localhost:8000/v1': { run: 'verbatim' },
+  'npx turngym run --env search/multihop-v0 --agent openai:MODEL --base-url http://localhost:8000/v1': {
+    run: 'verbatim',
+  },
   'npx turngym train --preset guess-number': { run: 'budget', extra: TINY_TRAIN },
-  'apt-get install -y chromium-headless-shell': { run: 'never', why: 'it installs a system package (root, network); the web tests find the Chromium npm install brings' },
+  'apt-get install -y chromium-headless-shell': {
+    run: 'never',
+    why: 'it installs a system package (root, network); the web tests find the Chromium npm install brings',
+  },
   'npx playwright install chromium': { run: 'never', why: 'it downloads a browser from the network' },
-  'pip install websockets': { run: 'never', why: 'it installs from the network; the test setup makes a Python with websockets (test/setup/python.ts)' },
+  'pip install websockets': {
+    run: 'never',
+    why: 'it installs from the network; the test setup makes a Python with websockets (test/setup/python.ts)',
+  },
   'npx turngym list ID': { run: 'instance', as: 'npx turngym list puzzle/guess-number-v0' },
   'npx turngym sites': { run: 'verbatim' },
   'npx turngym bench NAME --json': { run: 'instance', as: 'npx turngym bench env-step --json' },
@@ -149,7 +167,10 @@ async function userProject(): Promise<string> {
   await mkdir(join(project, 'node_modules', '.bin'), { recursive: true });
   await symlink(ROOT, join(project, 'node_modules', 'turngym'));
   await symlink(join('..', 'turngym', 'bin', 'turngym.js'), join(project, 'node_modules', '.bin', 'turngym'));
-  await writeFile(join(project, 'package.json'), JSON.stringify({ name: 'my-runs', private: true, type: 'module', dependencies: { turngym: `file:${ROOT}` } }));
+  await writeFile(
+    join(project, 'package.json'),
+    JSON.stringify({ name: 'my-runs', private: true, type: 'module', dependencies: { turngym: `file:${ROOT}` } }),
+  );
   return project;
 }
 
@@ -161,8 +182,14 @@ function succeeded(result: Result, command: string): void {
 describe('README.md', () => {
   it('maps every command it shows to how this file runs it', () => {
     const commands = readmeCommands(README);
-    expect(commands.filter((command) => !(command in COVERAGE)), 'README commands without an entry in COVERAGE').toEqual([]);
-    expect(Object.keys(COVERAGE).filter((command) => !commands.includes(command)), 'COVERAGE entries no longer in the README').toEqual([]);
+    expect(
+      commands.filter((command) => !(command in COVERAGE)),
+      'README commands without an entry in COVERAGE',
+    ).toEqual([]);
+    expect(
+      Object.keys(COVERAGE).filter((command) => !commands.includes(command)),
+      'COVERAGE entries no longer in the README',
+    ).toEqual([]);
     for (const [command, coverage] of Object.entries(COVERAGE)) {
       if (coverage.run === 'budget') expect(commandLine(command).startsWith(`${command} `)).toBe(true);
     }
@@ -171,9 +198,15 @@ describe('README.md', () => {
   it('prints what the comments of its ten lines of API say', { timeout: 120_000 }, async () => {
     const block = /## Ten lines of API[\s\S]*?```ts\n([\s\S]*?)```/.exec(README)![1]!;
     const script = join(await mkdtemp(join(tmpdir(), 'turngym-readme-api-')), 'ten-lines.mts'); // ESM: top-level await
-    await writeFile(script, block.replace("from 'turngym'", `from '${pathToFileURL(join(ROOT, 'src', 'index.ts')).href}'`));
+    await writeFile(
+      script,
+      block.replace("from 'turngym'", `from '${pathToFileURL(join(ROOT, 'src', 'index.ts')).href}'`),
+    );
     const result = await new Promise<Result>((resolve) => {
-      const child = spawn(process.execPath, ['--no-node-snapshot', '--import', 'tsx', script], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
+      const child = spawn(process.execPath, ['--no-node-snapshot', '--import', 'tsx', script], {
+        cwd: ROOT,
+        stdio: ['ignore', 'pipe', 'pipe'],
+      });
       let stdout = '';
       let stderr = '';
       child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
@@ -188,7 +221,10 @@ describe('README.md', () => {
     const printed = result.stdout.trimEnd().split('\n');
     expect(printed).toHaveLength(said.length);
     said.forEach((comment, index) => {
-      if (comment.endsWith(' ...')) expect(printed[index]!.startsWith(comment.slice(0, -' ...'.length)), `${printed[index]} vs // ${comment}`).toBe(true);
+      if (comment.endsWith(' ...'))
+        expect(printed[index]!.startsWith(comment.slice(0, -' ...'.length)), `${printed[index]} vs // ${comment}`).toBe(
+          true,
+        );
       else expect(printed[index]).toBe(comment);
     });
   });
@@ -208,7 +244,9 @@ describe('the commands README.md shows, run', () => {
       succeeded(result, 'npm start');
       expect(result.stderr, `attempt ${attempt}`).toContain('held-out after training');
     }
-    expect(readMetrics(join(project, 'runs', 'quickstart', 'metrics.jsonl')).records.map((record) => record.step)).toEqual([1]);
+    expect(
+      readMetrics(join(project, 'runs', 'quickstart', 'metrics.jsonl')).records.map((record) => record.step),
+    ).toEqual([1]);
   });
 
   it('runs the training commands in order in a project of its own', { timeout: 900_000 }, async () => {
@@ -220,13 +258,16 @@ describe('the commands README.md shows, run', () => {
       'npx turngym report runs/rl --compare runs/quickstart', // npm start's run, from the test above
     ];
     for (const command of chain) succeeded(await run(command, project), command);
-    expect(readMetrics(join(project, 'runs', 'rl', 'metrics.jsonl')).records.map((record) => record.step)).toEqual(Array.from({ length: 60 }, (_, i) => i + 1));
+    expect(readMetrics(join(project, 'runs', 'rl', 'metrics.jsonl')).records.map((record) => record.step)).toEqual(
+      Array.from({ length: 60 }, (_, i) => i + 1),
+    );
     const preset = 'npx turngym train --preset guess-number';
     succeeded(await run(preset, project), preset);
   });
 
   it('runs the example env, and the commands shown with a placeholder', { timeout: 300_000 }, async () => {
-    const custom = 'npx turngym run --import ./examples/custom-env.ts --env example/safe-v0 --agent oracle --episodes 3';
+    const custom =
+      'npx turngym run --import ./examples/custom-env.ts --env example/safe-v0 --agent oracle --episodes 3';
     const played = await run(custom, ROOT);
     succeeded(played, custom);
     expect(played.stdout).toContain('3 episodes · success rate 1.000');
@@ -241,33 +282,45 @@ describe('the commands README.md shows, run', () => {
     expect((await fetch(shop)).status).toBe(200);
   });
 
-  it('serves envs to the Python client, drives the example agent server and an OpenAI-compatible server', { timeout: 300_000 }, async () => {
-    // The README's ports are fixed: 8765 (turngym serve), 9000 (the agent server), 8000 (the model server).
-    await start('npx turngym serve --port 8765', ROOT, /listening on ws:\/\/127\.0\.0\.1:8765\/v1/);
-    const found = inject('python');
-    if ('problem' in found) throw new Error(found.problem);
-    // `python3` is the test's Python, which has websockets (a user installs it with pip).
-    const withPython = { ...process.env, PATH: `${dirname(found.path)}${delimiter}${process.env.PATH}` };
-    const client = await run('python3 examples/python/client.py', ROOT, withPython);
-    succeeded(client, 'python3 examples/python/client.py');
-    expect(JSON.parse(client.stdout.trim().split('\n').at(-1)!)).toMatchObject({ env: 'puzzle/guess-number-v0', episodes: 5 });
+  it(
+    'serves envs to the Python client, drives the example agent server and an OpenAI-compatible server',
+    { timeout: 300_000 },
+    async () => {
+      // The README's ports are fixed: 8765 (turngym serve), 9000 (the agent server), 8000 (the model server).
+      await start('npx turngym serve --port 8765', ROOT, /listening on ws:\/\/127\.0\.0\.1:8765\/v1/);
+      const found = inject('python');
+      if ('problem' in found) throw new Error(found.problem);
+      // `python3` is the test's Python, which has websockets (a user installs it with pip).
+      const withPython = { ...process.env, PATH: `${dirname(found.path)}${delimiter}${process.env.PATH}` };
+      const client = await run('python3 examples/python/client.py', ROOT, withPython);
+      succeeded(client, 'python3 examples/python/client.py');
+      expect(JSON.parse(client.stdout.trim().split('\n').at(-1)!)).toMatchObject({
+        env: 'puzzle/guess-number-v0',
+        episodes: 5,
+      });
 
-    await start('npx tsx examples/agent-server.ts --port 9000', ROOT, /agent server listening on ws:\/\/127\.0\.0\.1:9000/);
-    const driven = await run('npx turngym run --env puzzle/guess-number-v0 --agent ws://127.0.0.1:9000', ROOT);
-    succeeded(driven, 'npx turngym run --env puzzle/guess-number-v0 --agent ws://127.0.0.1:9000');
-    expect(driven.stdout).toContain('3 episodes · success rate 1.000'); // bisection solves guess-number
+      await start(
+        'npx tsx examples/agent-server.ts --port 9000',
+        ROOT,
+        /agent server listening on ws:\/\/127\.0\.0\.1:9000/,
+      );
+      const driven = await run('npx turngym run --env puzzle/guess-number-v0 --agent ws://127.0.0.1:9000', ROOT);
+      succeeded(driven, 'npx turngym run --env puzzle/guess-number-v0 --agent ws://127.0.0.1:9000');
+      expect(driven.stdout).toContain('3 episodes · success rate 1.000'); // bisection solves guess-number
 
-    const model = await modelServer(8000);
-    try {
-      const command = 'npx turngym run --env search/multihop-v0 --agent openai:MODEL --base-url http://localhost:8000/v1';
-      const answered = await run(command, ROOT);
-      succeeded(answered, command);
-      expect(answered.stdout).toContain('3 episodes · success rate 0.000');
-      expect(model.models).toEqual(['MODEL', 'MODEL', 'MODEL']);
-    } finally {
-      await new Promise((resolve) => model.server.close(resolve));
-    }
-  });
+      const model = await modelServer(8000);
+      try {
+        const command =
+          'npx turngym run --env search/multihop-v0 --agent openai:MODEL --base-url http://localhost:8000/v1';
+        const answered = await run(command, ROOT);
+        succeeded(answered, command);
+        expect(answered.stdout).toContain('3 episodes · success rate 0.000');
+        expect(model.models).toEqual(['MODEL', 'MODEL', 'MODEL']);
+      } finally {
+        await new Promise((resolve) => model.server.close(resolve));
+      }
+    },
+  );
 });
 
 /**
@@ -281,8 +334,20 @@ async function modelServer(port: number): Promise<{ server: Server; models: stri
     request.on('data', (chunk: Buffer) => (body += chunk.toString()));
     request.on('end', () => {
       models.push((JSON.parse(body) as { model: string }).model);
-      const call = { id: `call_${models.length}`, type: 'function', function: { name: 'answer', arguments: JSON.stringify({ text: 'I do not know' }) } };
-      const completion = { id: `chatcmpl-${models.length}`, object: 'chat.completion', created: 0, model: 'MODEL', choices: [{ index: 0, finish_reason: 'tool_calls', message: { role: 'assistant', content: null, tool_calls: [call] } }] };
+      const call = {
+        id: `call_${models.length}`,
+        type: 'function',
+        function: { name: 'answer', arguments: JSON.stringify({ text: 'I do not know' }) },
+      };
+      const completion = {
+        id: `chatcmpl-${models.length}`,
+        object: 'chat.completion',
+        created: 0,
+        model: 'MODEL',
+        choices: [
+          { index: 0, finish_reason: 'tool_calls', message: { role: 'assistant', content: null, tool_calls: [call] } },
+        ],
+      };
       response.writeHead(200, { 'content-type': 'application/json' });
       response.end(JSON.stringify(completion));
     });

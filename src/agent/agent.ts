@@ -64,7 +64,12 @@ function agentActor(agent: Agent): Actor {
     name: agent.name,
     async start({ env, observation, info }) {
       // Before its first turn, an episode's info is its reset's.
-      await agent.start?.({ spec: env.spec, observation, info: info as ResetInfo, oracle: agent.privileged && env.oracle ? env.oracle() : undefined });
+      await agent.start?.({
+        spec: env.spec,
+        observation,
+        info: info as ResetInfo,
+        oracle: agent.privileged && env.oracle ? env.oracle() : undefined,
+      });
     },
     act: (episodes) => Promise.all(episodes.map((episode) => agent.act(episode.observation, episode.info))),
   };
@@ -72,9 +77,13 @@ function agentActor(agent: Agent): Actor {
 
 /** Renders a transcript as plain text (what `turngym run` prints). */
 export function formatTranscript(transcript: Transcript): string {
-  const lines = [`=== ${transcript.env} · seed ${transcript.seed} · agent ${transcript.agent}`, `[task] ${transcript.prompt.text}`];
+  const lines = [
+    `=== ${transcript.env} · seed ${transcript.seed} · agent ${transcript.agent}`,
+    `[task] ${transcript.prompt.text}`,
+  ];
   transcript.turns.forEach((turn, index) => {
-    const action = typeof turn.action === 'string' ? turn.action : `${turn.action.tool}(${JSON.stringify(turn.action.args)})`;
+    const action =
+      typeof turn.action === 'string' ? turn.action : `${turn.action.tool}(${JSON.stringify(turn.action.args)})`;
     lines.push(`[${index + 1}] > ${action}`);
     lines.push(indent(turn.observation.text) + (turn.reward !== 0 ? `   (reward ${round(turn.reward)})` : ''));
   });

@@ -15,7 +15,8 @@ export class OracleAgent implements Agent {
   private oracle: Oracle | undefined;
 
   start(episode: EpisodeStart): void {
-    if (!episode.oracle) throw new TurngymError('NOT_SUPPORTED', `${episode.spec.id} has no oracle, so the oracle agent cannot play it.`);
+    if (!episode.oracle)
+      throw new TurngymError('NOT_SUPPORTED', `${episode.spec.id} has no oracle, so the oracle agent cannot play it.`);
     this.oracle = episode.oracle;
   }
 

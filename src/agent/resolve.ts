@@ -28,15 +28,25 @@ export const AGENT_FORMS = ['oracle', 'random', 'ws://HOST:PORT', 'openai:MODEL'
 export async function createAgent(name: string, options: AgentOptions = {}): Promise<Agent> {
   const websocket = /^wss?:\/\//.test(name);
   if (options.timeoutMs !== undefined && !websocket && !name.startsWith('openai:')) {
-    throw new TurngymError('INVALID_OPTIONS', `An agent timeout (--agent-timeout) is for remote agents (ws://HOST:PORT, openai:MODEL); '${name}' runs in this process.`);
+    throw new TurngymError(
+      'INVALID_OPTIONS',
+      `An agent timeout (--agent-timeout) is for remote agents (ws://HOST:PORT, openai:MODEL); '${name}' runs in this process.`,
+    );
   }
   const baseline = baselineAgent(name, options.seed ?? 0);
   if (baseline) return baseline;
-  if (websocket) return (await import('./remote/agent.js')).RemoteAgent.connect(name, { actTimeoutMs: options.timeoutMs });
-  if (name.startsWith('checkpoint:')) return (await import('./policy/play.js')).checkpointAgent(name.slice('checkpoint:'.length), { seed: options.seed });
+  if (websocket)
+    return (await import('./remote/agent.js')).RemoteAgent.connect(name, { actTimeoutMs: options.timeoutMs });
+  if (name.startsWith('checkpoint:'))
+    return (await import('./policy/play.js')).checkpointAgent(name.slice('checkpoint:'.length), { seed: options.seed });
   if (name.startsWith('openai:')) {
     const { OpenAIAgent } = await import('./remote/openai.js');
-    return new OpenAIAgent({ model: name.slice('openai:'.length), baseUrl: options.baseUrl, apiKey: options.apiKey, timeoutMs: options.timeoutMs });
+    return new OpenAIAgent({
+      model: name.slice('openai:'.length),
+      baseUrl: options.baseUrl,
+      apiKey: options.apiKey,
+      timeoutMs: options.timeoutMs,
+    });
   }
   throw new TurngymError('INVALID_OPTIONS', `Unknown agent '${name}'. Use one of: ${AGENT_FORMS.join(', ')}.`);
 }

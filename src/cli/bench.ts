@@ -13,7 +13,8 @@ export function benchCommand(program: Command): void {
     .option('--quick', 'a short run (for smoke tests), not for reporting figures')
     .action(async (name: string, options: { json?: boolean; quick?: boolean }) => {
       const benchmark = benchmarks[name];
-      if (!benchmark) throw new UsageError(`Unknown benchmark '${name}'. Available: ${Object.keys(benchmarks).join(', ')}.`);
+      if (!benchmark)
+        throw new UsageError(`Unknown benchmark '${name}'. Available: ${Object.keys(benchmarks).join(', ')}.`);
       if (!options.json) console.error(`# ${name}: ${benchmark.description}`);
       printJson(await benchmark.run({ quick: options.quick }));
     });

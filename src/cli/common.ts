@@ -5,7 +5,15 @@ import { pathToFileURL } from 'node:url';
 import { TurngymError, UsageError } from '../core/errors.js';
 
 /** Error codes that mean the user asked for something wrong (exit code 2), not that something broke. */
-const USAGE_CODES = new Set(['UNKNOWN_ENV', 'INVALID_ENV_ID', 'INVALID_KWARGS', 'INVALID_OPTIONS', 'NOT_SUPPORTED', 'BAD_CHECKPOINT', 'UNREACHABLE']);
+const USAGE_CODES = new Set([
+  'UNKNOWN_ENV',
+  'INVALID_ENV_ID',
+  'INVALID_KWARGS',
+  'INVALID_OPTIONS',
+  'NOT_SUPPORTED',
+  'BAD_CHECKPOINT',
+  'UNREACHABLE',
+]);
 
 export function isUsageError(error: unknown): boolean {
   return TurngymError.is(error) && USAGE_CODES.has(error.code);
@@ -30,7 +38,9 @@ export async function importModules(specifiers: readonly string[]): Promise<void
     try {
       await import(target);
     } catch (error) {
-      throw new UsageError(`--import ${specifier} failed: ${importProblem(error, isPath ? resolve(process.cwd(), specifier) : undefined)}`);
+      throw new UsageError(
+        `--import ${specifier} failed: ${importProblem(error, isPath ? resolve(process.cwd(), specifier) : undefined)}`,
+      );
     }
   }
 }
@@ -74,7 +84,9 @@ async function loadTypeScript(specifier: string): Promise<void> {
       const api = (await import('tsx/esm/api')) as { register: () => unknown };
       api.register();
     } catch {
-      throw new UsageError(`--import ${specifier}: importing TypeScript needs the 'tsx' package (npm install tsx), or import the compiled .js file.`);
+      throw new UsageError(
+        `--import ${specifier}: importing TypeScript needs the 'tsx' package (npm install tsx), or import the compiled .js file.`,
+      );
     }
   })();
   await typescriptLoader;
@@ -84,7 +96,8 @@ async function loadTypeScript(specifier: string): Promise<void> {
 export function integer(name: string, { min, max }: { min?: number; max?: number } = {}) {
   return (value: string): number => {
     const parsed = Number(value);
-    if (!/^-?\d+$/.test(value.trim()) || !Number.isSafeInteger(parsed)) throw new UsageError(`${name} must be an integer, got '${value}'.`);
+    if (!/^-?\d+$/.test(value.trim()) || !Number.isSafeInteger(parsed))
+      throw new UsageError(`${name} must be an integer, got '${value}'.`);
     if (min !== undefined && parsed < min) throw new UsageError(`${name} must be at least ${min}, got ${parsed}.`);
     if (max !== undefined && parsed > max) throw new UsageError(`${name} must be at most ${max}, got ${parsed}.`);
     return parsed;
@@ -100,7 +113,8 @@ export function jsonObject(name: string) {
     } catch (error) {
       throw new UsageError(`${name} must be a JSON object: ${(error as Error).message}`);
     }
-    if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) throw new UsageError(`${name} must be a JSON object.`);
+    if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed))
+      throw new UsageError(`${name} must be a JSON object.`);
     return parsed as Record<string, unknown>;
   };
 }

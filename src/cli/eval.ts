@@ -17,7 +17,14 @@ import { formatSuccessRate } from '../agent/agent.js';
 import { initBackend } from '../agent/policy/backend.js';
 import { loadCheckpoint } from '../agent/policy/checkpoint.js';
 import { checkpointOf } from '../rl/run-directory.js';
-import { comparePaired, type EpisodeOutcome, indicesByKind, kindsWithVariants, type PairedComparison, summarizeByKind } from '../agent/policy/paired.js';
+import {
+  comparePaired,
+  type EpisodeOutcome,
+  indicesByKind,
+  kindsWithVariants,
+  type PairedComparison,
+  summarizeByKind,
+} from '../agent/policy/paired.js';
 import { type EvaluationReport, evaluatePolicy, HELDOUT_SEED_BASE } from '../agent/policy/evaluate.js';
 import { SPLITS, type Split } from '../envs/task.js';
 import { importModules, printJson } from './common.js';
@@ -27,17 +34,39 @@ import { Progress } from './progress.js';
 
 const evalFlagsSchema = z
   .object({
-    checkpoint: z.string().describe('Checkpoint directory (from turngym sft or train), or a run directory: its latest checkpoint').meta({ placeholder: 'dir' }),
+    checkpoint: z
+      .string()
+      .describe('Checkpoint directory (from turngym sft or train), or a run directory: its latest checkpoint')
+      .meta({ placeholder: 'dir' }),
     env: FLAGS.env,
     baseline: z
       .string()
       .optional()
-      .describe('A second checkpoint (e.g. the warm start) to play the same tasks, or the file an earlier `eval --json` of it on the same tasks wrote; adds a paired comparison with exact sign tests')
+      .describe(
+        'A second checkpoint (e.g. the warm start) to play the same tasks, or the file an earlier `eval --json` of it on the same tasks wrote; adds a paired comparison with exact sign tests',
+      )
       .meta({ placeholder: 'path' }),
     episodes: z.number().int().min(1).default(100).describe('Number of episodes (tasks)'),
-    samples: z.number().int().min(1).default(1).describe('Plays of each task, sampled (needs --temperature above 0): success becomes the mean over tasks of the fraction of plays solved'),
-    seed: z.number().int().min(0).default(HELDOUT_SEED_BASE).describe('Seed of the first episode (episode i uses seed + i)'),
-    split: z.enum(SPLITS).default('heldout').describe("Which tasks to play: 'heldout' (never asked in training) or 'train' (for envs whose suite has a split key)"),
+    samples: z
+      .number()
+      .int()
+      .min(1)
+      .default(1)
+      .describe(
+        'Plays of each task, sampled (needs --temperature above 0): success becomes the mean over tasks of the fraction of plays solved',
+      ),
+    seed: z
+      .number()
+      .int()
+      .min(0)
+      .default(HELDOUT_SEED_BASE)
+      .describe('Seed of the first episode (episode i uses seed + i)'),
+    split: z
+      .enum(SPLITS)
+      .default('heldout')
+      .describe(
+        "Which tasks to play: 'heldout' (never asked in training) or 'train' (for envs whose suite has a split key)",
+      ),
     temperature: z.number().min(0).default(0).describe('Sampling temperature; 0 is greedy'),
     maxTurns: z.number().int().min(1).optional().describe("Turn limit of each episode (default: the env's)"),
     difficulty: FLAGS.difficulty,
@@ -47,9 +76,16 @@ const evalFlagsSchema = z
     record: z
       .string()
       .optional()
-      .describe("Append every episode of the checkpoint (not the baseline's) to this JSONL file: the task, each action and observation, as `turngym run --record` writes them")
+      .describe(
+        "Append every episode of the checkpoint (not the baseline's) to this JSONL file: the task, each action and observation, as `turngym run --record` writes them",
+      )
       .meta({ placeholder: 'file' }),
-    byVariant: z.boolean().default(false).describe("Break the figures down by each kind's variant too (e.g. `roman lower=true`), for envs that report them"),
+    byVariant: z
+      .boolean()
+      .default(false)
+      .describe(
+        "Break the figures down by each kind's variant too (e.g. `roman lower=true`), for envs that report them",
+      ),
     import: FLAGS.import,
   })
   .strict()
@@ -61,7 +97,9 @@ const evalFlagsSchema = z
   });
 
 export function evalCommand(program: Command): void {
-  const command = program.command('eval').description('evaluate a policy checkpoint: success rate, mean return and mean turns');
+  const command = program
+    .command('eval')
+    .description('evaluate a policy checkpoint: success rate, mean return and mean turns');
   addSchemaOptions(command, evalFlagsSchema).action(async (given: Record<string, unknown>) => {
     const flags = parseFlags(given, evalFlagsSchema);
     await importModules(flags.import);
@@ -76,9 +114,24 @@ export function evalCommand(program: Command): void {
       const progress = new Progress('eval');
       try {
         const onProgress = (done: number, total: number) => progress.phase('held-out evaluation', done, total);
-        const options = { episodes: flags.episodes, samples: flags.samples, kwargs, firstSeed: flags.seed, split: flags.split, temperature: flags.temperature, maxTurns: flags.maxTurns, recordTo, onProgress };
+        const options = {
+          episodes: flags.episodes,
+          samples: flags.samples,
+          kwargs,
+          firstSeed: flags.seed,
+          split: flags.split,
+          temperature: flags.temperature,
+          maxTurns: flags.maxTurns,
+          recordTo,
+          onProgress,
+        };
         const { report, transcripts } = await evaluatePolicy(policy, flags.env, options);
-        const outcomes = transcripts.map((t) => ({ success: t.success, return: t.return, kind: t.kind, variant: t.variant }));
+        const outcomes = transcripts.map((t) => ({
+          success: t.success,
+          return: t.return,
+          kind: t.kind,
+          variant: t.variant,
+        }));
         const byKind = summarizeByKind(grouped(outcomes));
         return { checkpoint, kwargs, ...report, ...(byKind ? { by_kind: byKind } : {}), outcomes };
       } finally {
@@ -94,8 +147,21 @@ export function evalCommand(program: Command): void {
         : ` · success ${report.well_formed_success_rate?.toFixed(3) ?? '-'} in the ${report.well_formed_episodes} episodes without one`);
     // A saved baseline is read and checked before the (long) evaluation, so a mismatch fails at once.
     const savedBaseline = flags.baseline === undefined ? undefined : await readSavedBaseline(flags.baseline);
-    const tasks = { env: flags.env, kwargs, episodes: flags.episodes, samples: flags.samples, first_seed: flags.seed, split: flags.split, temperature: flags.temperature };
-    if (savedBaseline) checkSameTasks(flags.baseline!, savedBaseline, flags.maxTurns === undefined ? tasks : { ...tasks, max_turns: flags.maxTurns });
+    const tasks = {
+      env: flags.env,
+      kwargs,
+      episodes: flags.episodes,
+      samples: flags.samples,
+      first_seed: flags.seed,
+      split: flags.split,
+      temperature: flags.temperature,
+    };
+    if (savedBaseline)
+      checkSameTasks(
+        flags.baseline!,
+        savedBaseline,
+        flags.maxTurns === undefined ? tasks : { ...tasks, max_turns: flags.maxTurns },
+      );
     const saved = await evaluate(checkpoint, flags.record);
     if (flags.baseline === undefined) {
       if (flags.json) printJson(saved);
@@ -113,7 +179,9 @@ export function evalCommand(program: Command): void {
       printJson({ ...saved, baseline: baselineSummary, paired });
       return;
     }
-    console.log(`${plays(saved)} of ${saved.env}, the same tasks for both (${saved.temperature === 0 ? 'greedy' : `sampled at T ${saved.temperature}`})`);
+    console.log(
+      `${plays(saved)} of ${saved.env}, the same tasks for both (${saved.temperature === 0 ? 'greedy' : `sampled at T ${saved.temperature}`})`,
+    );
     console.log(`  checkpoint ${saved.checkpoint}: ${line(saved)}`);
     console.log(`  baseline   ${baseline.checkpoint}: ${line(baseline)}`);
     console.log(
@@ -121,7 +189,9 @@ export function evalCommand(program: Command): void {
         ? `  solved by the checkpoint only: ${paired.solved_newly}, by the baseline only: ${paired.solved_no_longer} (sign test p = ${pValue(paired.success_p)})`
         : `  tasks solved in more plays by the checkpoint: ${paired.solved_newly}, by the baseline: ${paired.solved_no_longer} (sign test p = ${pValue(paired.success_p)})`,
     );
-    console.log(`  return higher on ${paired.return_higher} tasks, lower on ${paired.return_lower} (sign test p = ${pValue(paired.return_p)})`);
+    console.log(
+      `  return higher on ${paired.return_higher} tasks, lower on ${paired.return_lower} (sign test p = ${pValue(paired.return_p)})`,
+    );
     printKinds(saved, grouped(saved.outcomes), baseline, paired);
   });
 }
@@ -130,7 +200,12 @@ export function evalCommand(program: Command): void {
  * Success within each kind of task (`grouped`: the outcomes labelled by kind, or kind and variant), against
  * the baseline's on the same tasks when there is one. Nothing when the env reports no kinds.
  */
-function printKinds(saved: SavedEvaluation, grouped: EpisodeOutcome[], baseline?: SavedEvaluation, paired?: PairedComparison): void {
+function printKinds(
+  saved: SavedEvaluation,
+  grouped: EpisodeOutcome[],
+  baseline?: SavedEvaluation,
+  paired?: PairedComparison,
+): void {
   const kinds = indicesByKind(grouped);
   if (kinds.size === 0) return;
   const width = Math.max(4, ...[...kinds.keys()].map((kind) => kind.length));
@@ -141,12 +216,20 @@ function printKinds(saved: SavedEvaluation, grouped: EpisodeOutcome[], baseline?
   };
   const once = saved.samples === 1;
   const [solvedLabel, ofN] = once ? ['solved', 'of n'] : [`plays solved / ${saved.samples}`, 'of n tasks'];
-  const discordant = once ? 'solved by the checkpoint only / by the baseline only' : 'tasks solved in more plays by the checkpoint / by the baseline';
-  console.log(baseline ? `  by kind: ${solvedLabel} by the checkpoint / by the baseline (${ofN}); ${discordant} (sign test p)` : `  by kind: ${solvedLabel} (${ofN}), mean return`);
+  const discordant = once
+    ? 'solved by the checkpoint only / by the baseline only'
+    : 'tasks solved in more plays by the checkpoint / by the baseline';
+  console.log(
+    baseline
+      ? `  by kind: ${solvedLabel} by the checkpoint / by the baseline (${ofN}); ${discordant} (sign test p)`
+      : `  by kind: ${solvedLabel} (${ofN}), mean return`,
+  );
   for (const [kind, indices] of kinds) {
     const name = `    ${kind.padEnd(width)}`;
     if (!baseline || !paired?.by_kind) {
-      console.log(`${name}  ${solved(saved.outcomes, indices).padStart(4)} / ${indices.length / saved.samples}  ${saved.by_kind?.[kind]?.mean_return.toFixed(3) ?? ''}`);
+      console.log(
+        `${name}  ${solved(saved.outcomes, indices).padStart(4)} / ${indices.length / saved.samples}  ${saved.by_kind?.[kind]?.mean_return.toFixed(3) ?? ''}`,
+      );
       continue;
     }
     const pairs = paired.by_kind[kind]!;
@@ -171,7 +254,12 @@ function pValue(value: number): string {
  * seed order). The malformed-turn figures may be missing from a report saved before they existed.
  */
 type MalformedFigures = 'format_error_rate' | 'well_formed_episodes' | 'well_formed_success_rate';
-type SavedEvaluation = Omit<EvaluationReport, MalformedFigures> & Partial<Pick<EvaluationReport, MalformedFigures>> & { checkpoint: string; kwargs: Record<string, unknown>; outcomes: EpisodeOutcome[] };
+type SavedEvaluation = Omit<EvaluationReport, MalformedFigures> &
+  Partial<Pick<EvaluationReport, MalformedFigures>> & {
+    checkpoint: string;
+    kwargs: Record<string, unknown>;
+    outcomes: EpisodeOutcome[];
+  };
 
 const savedEvaluationSchema = z.object({
   checkpoint: z.string(),
@@ -189,7 +277,9 @@ const savedEvaluationSchema = z.object({
   format_error_rate: z.number().optional(),
   well_formed_episodes: z.number().optional(),
   well_formed_success_rate: z.number().nullable().optional(),
-  outcomes: z.array(z.object({ success: z.boolean(), return: z.number(), kind: z.string().optional(), variant: z.string().optional() })),
+  outcomes: z.array(
+    z.object({ success: z.boolean(), return: z.number(), kind: z.string().optional(), variant: z.string().optional() }),
+  ),
 });
 
 /** `--baseline PATH`: undefined for a checkpoint directory (to be evaluated), else the `eval --json` output it holds. */
@@ -197,7 +287,9 @@ async function readSavedBaseline(path: string): Promise<SavedEvaluation | undefi
   const isDirectory = await stat(path).then(
     (info) => info.isDirectory(),
     () => {
-      throw new UsageError(`--baseline ${path} does not exist: give a checkpoint directory or the file \`turngym eval --json\` wrote.`);
+      throw new UsageError(
+        `--baseline ${path} does not exist: give a checkpoint directory or the file \`turngym eval --json\` wrote.`,
+      );
     },
   );
   if (isDirectory) return undefined;
@@ -205,21 +297,37 @@ async function readSavedBaseline(path: string): Promise<SavedEvaluation | undefi
   try {
     parsed = JSON.parse(await readFile(path, 'utf8'));
   } catch (error) {
-    throw new UsageError(`--baseline ${path} is neither a checkpoint directory nor a JSON report: ${(error as Error).message}`);
+    throw new UsageError(
+      `--baseline ${path} is neither a checkpoint directory nor a JSON report: ${(error as Error).message}`,
+    );
   }
   const result = savedEvaluationSchema.safeParse(parsed);
   if (!result.success) {
     const issue = result.error.issues[0]!;
-    throw new UsageError(`--baseline ${path} is not the output of \`turngym eval --json\` (${issue.path.join('.') || 'top level'}: ${issue.message}).`);
+    throw new UsageError(
+      `--baseline ${path} is not the output of \`turngym eval --json\` (${issue.path.join('.') || 'top level'}: ${issue.message}).`,
+    );
   }
   const { outcomes, episodes, samples } = result.data;
-  if (outcomes.length !== episodes * samples) throw new UsageError(`--baseline ${path} lists ${outcomes.length} outcomes for ${episodes} episodes of ${samples} play(s) each.`);
+  if (outcomes.length !== episodes * samples)
+    throw new UsageError(
+      `--baseline ${path} lists ${outcomes.length} outcomes for ${episodes} episodes of ${samples} play(s) each.`,
+    );
   return result.data;
 }
 
 /** Fails unless the saved baseline played the tasks `current` describes (the keys it has). */
 function checkSameTasks(path: string, baseline: SavedEvaluation, current: Partial<SavedEvaluation>): void {
-  for (const key of ['env', 'kwargs', 'episodes', 'samples', 'first_seed', 'split', 'temperature', 'max_turns'] as const) {
+  for (const key of [
+    'env',
+    'kwargs',
+    'episodes',
+    'samples',
+    'first_seed',
+    'split',
+    'temperature',
+    'max_turns',
+  ] as const) {
     if (current[key] === undefined) continue;
     const [was, now] = [canonicalJson(baseline[key]), canonicalJson(current[key])];
     if (was !== now) {

@@ -25,13 +25,17 @@ export function exportTrajectoriesCommand(program: Command): void {
       const text = result.lines.length > 0 ? `${result.lines.join('\n')}\n` : '';
       if (options.out) writeFileSync(options.out, text);
       else {
-        const failed = await new Promise<boolean>((resolve) => process.stdout.write(text, (error) => resolve(Boolean(error))));
+        const failed = await new Promise<boolean>((resolve) =>
+          process.stdout.write(text, (error) => resolve(Boolean(error))),
+        );
         if (failed) return; // the reader closed early (`| head`): nothing was exported to it, and main.ts exits quietly
       }
       const leftOut = [
         result.failures ? `${result.failures} failures left out by --success-only` : '',
         result.empty ? `${result.empty} without turns` : '',
       ].filter(Boolean);
-      console.error(`exported ${result.lines.length} of ${result.total} trajectories${leftOut.length ? ` (${leftOut.join(', ')})` : ''}${options.out ? ` to ${options.out}` : ''}`);
+      console.error(
+        `exported ${result.lines.length} of ${result.total} trajectories${leftOut.length ? ` (${leftOut.join(', ')})` : ''}${options.out ? ` to ${options.out}` : ''}`,
+      );
     });
 }

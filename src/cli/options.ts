@@ -18,7 +18,11 @@ export const FLAGS = {
   kwargs: z.record(z.string(), z.unknown()).default({}).describe('Env keyword arguments, as a JSON object'),
   difficulty: z.number().int().optional().describe('Task difficulty (the env decides the range)'),
   backend: trainConfigSchema.shape.backend,
-  import: z.array(z.string()).default([]).describe('Import a module that registers envs (repeatable)').meta({ placeholder: 'module', repeatable: true }),
+  import: z
+    .array(z.string())
+    .default([])
+    .describe('Import a module that registers envs (repeatable)')
+    .meta({ placeholder: 'module', repeatable: true }),
 };
 
 /** The env kwargs of `--kwargs` and `--difficulty` together. */
@@ -30,7 +34,12 @@ export function kwargsOf(options: { kwargs: Record<string, unknown>; difficulty?
 function unwrap(schema: z.ZodType): { inner: z.ZodType; defaultValue: unknown } {
   let inner = schema;
   let defaultValue: unknown;
-  while (inner instanceof z.ZodOptional || inner instanceof z.ZodDefault || inner instanceof z.ZodNullable || inner instanceof z.ZodPrefault) {
+  while (
+    inner instanceof z.ZodOptional ||
+    inner instanceof z.ZodDefault ||
+    inner instanceof z.ZodNullable ||
+    inner instanceof z.ZodPrefault
+  ) {
     if (inner instanceof z.ZodDefault) defaultValue = inner.def.defaultValue;
     inner = inner.unwrap() as z.ZodType;
   }
@@ -57,7 +66,15 @@ export function addSchemaOptions(command: Command, schema: z.ZodObject): Command
       command.addOption(new Option(flag(name).replace(/^--/, '--no-')).hideHelp());
       continue;
     }
-    const shown = placeholder ?? (inner instanceof z.ZodNumber ? 'n' : inner instanceof z.ZodEnum ? 'choice' : inner instanceof z.ZodString ? 'text' : 'json');
+    const shown =
+      placeholder ??
+      (inner instanceof z.ZodNumber
+        ? 'n'
+        : inner instanceof z.ZodEnum
+          ? 'choice'
+          : inner instanceof z.ZodString
+            ? 'text'
+            : 'json');
     const shownDefault = defaultValue === undefined || repeatable ? '' : ` (default: ${JSON.stringify(defaultValue)})`;
     const option = new Option(`${flag(name)} <${shown}>`, description + shownDefault);
     if (inner instanceof z.ZodEnum) option.choices(inner.options.map(String));
@@ -81,7 +98,8 @@ export function readSchemaOptions(flags: Record<string, unknown>, schema: z.ZodO
     if (typeof value !== 'string' || inner instanceof z.ZodString || inner instanceof z.ZodEnum) out[name] = value;
     else if (inner instanceof z.ZodNumber && inner.isInt) out[name] = integer(flag(name))(value);
     else if (inner instanceof z.ZodNumber) {
-      if (value.trim() === '' || !Number.isFinite(Number(value))) throw new UsageError(`${flag(name)} must be a number, got '${value}'.`);
+      if (value.trim() === '' || !Number.isFinite(Number(value)))
+        throw new UsageError(`${flag(name)} must be a number, got '${value}'.`);
       out[name] = Number(value);
     } else if (inner instanceof z.ZodRecord || inner instanceof z.ZodObject) out[name] = jsonObject(flag(name))(value);
     else {

@@ -11,7 +11,8 @@ import type { EvaluationReport } from '../agent/policy/evaluate.js';
 import type { SftPhase } from '../agent/policy/sft.js';
 import type { MetricsRecord } from '../rl/metrics.js';
 
-const value = (record: MetricsRecord, name: string, digits = 3) => (typeof record[name] === 'number' ? (record[name] as number).toFixed(digits) : '-');
+const value = (record: MetricsRecord, name: string, digits = 3) =>
+  typeof record[name] === 'number' ? (record[name] as number).toFixed(digits) : '-';
 
 /** What each phase is called on screen, and what it counts. */
 const PHASES: Record<SftPhase, { label: string; unit: string }> = {
@@ -32,7 +33,16 @@ export class Progress {
     private readonly stream: Writable & { isTTY?: boolean } = process.stderr,
   ) {
     if (stream.isTTY) {
-      this.bars = new cliProgress.MultiBar({ stream: stream as NodeJS.WriteStream, hideCursor: true, clearOnComplete: false, etaBuffer: 5, format: '{bar}' }, cliProgress.Presets.shades_classic);
+      this.bars = new cliProgress.MultiBar(
+        {
+          stream: stream as NodeJS.WriteStream,
+          hideCursor: true,
+          clearOnComplete: false,
+          etaBuffer: 5,
+          format: '{bar}',
+        },
+        cliProgress.Presets.shades_classic,
+      );
     }
   }
 
@@ -51,7 +61,12 @@ export class Progress {
     }
     let bar = this.phases.get(phase);
     if (!bar) {
-      bar = this.bars.create(total, done, {}, { format: `${label} |{bar}| {value}/{total} ${unit} | ETA {eta_formatted}` });
+      bar = this.bars.create(
+        total,
+        done,
+        {},
+        { format: `${label} |{bar}| {value}/{total} ${unit} | ETA {eta_formatted}` },
+      );
       this.phases.set(phase, bar);
     }
     bar.update(done);
@@ -86,7 +101,8 @@ export class TrainingProgress extends Progress {
     };
     if (this.bars) {
       this.bar ??= this.bars.create(this.total, 0, fields, {
-        format: 'train |{bar}| step {value}/{total} | success {success} | entropy {entropy} | horizon {horizon} | {seconds} s/step | ETA {eta_formatted}',
+        format:
+          'train |{bar}| step {value}/{total} | success {success} | entropy {entropy} | horizon {horizon} | {seconds} s/step | ETA {eta_formatted}',
       });
       this.bar.update(record.step, fields);
       return;
@@ -107,9 +123,14 @@ export function outcomeLines(before: EvaluationReport | undefined, after: Evalua
     const malformed =
       typeof report.format_error_rate === 'number'
         ? `  malformed turns ${report.format_error_rate.toFixed(3)}` +
-          (typeof report.well_formed_success_rate === 'number' ? ` (success ${report.well_formed_success_rate.toFixed(3)} without one)` : '')
+          (typeof report.well_formed_success_rate === 'number'
+            ? ` (success ${report.well_formed_success_rate.toFixed(3)} without one)`
+            : '')
         : '';
-    const played = report.samples > 1 ? `${report.episodes} held-out tasks, ${report.samples} plays each` : `${report.episodes} held-out episodes`;
+    const played =
+      report.samples > 1
+        ? `${report.episodes} held-out tasks, ${report.samples} plays each`
+        : `${report.episodes} held-out episodes`;
     return `${label} success ${formatSuccessRate(report.success_rate)}  return ${report.mean_return.toFixed(3)}  turns ${report.mean_turns.toFixed(2)}${malformed}  (${played})`;
   };
   return `${line('before RL:', before)}\n${line('after RL: ', after)}`;

@@ -15,7 +15,9 @@ export function reportCommand(program: Command): void {
       const drawn = result.plots.filter((plot) => plot.rendered);
       const skipped = result.plots.filter((plot) => !plot.rendered).map((plot) => plot.title.toLowerCase());
       const compared = result.runs.length > 1 ? ` comparing ${result.runs.join(', ')}` : '';
-      console.log(`wrote ${result.path}${compared}: ${drawn.length} plot${drawn.length === 1 ? '' : 's'}${skipped.length ? ` (left out, not logged: ${skipped.join(', ')})` : ''}, ${result.trajectories} trajectories`);
+      console.log(
+        `wrote ${result.path}${compared}: ${drawn.length} plot${drawn.length === 1 ? '' : 's'}${skipped.length ? ` (left out, not logged: ${skipped.join(', ')})` : ''}, ${result.trajectories} trajectories`,
+      );
       console.log(`open ${pathToFileURL(result.path).href}`);
     });
 }

@@ -10,7 +10,11 @@ import { addSchemaOptions, FLAGS, kwargsOf, parseFlags } from './options.js';
 const runFlagsSchema = z
   .object({
     env: FLAGS.env,
-    agent: z.string().default('oracle').describe(`Agent: ${AGENT_FORMS.join(' | ')}`).meta({ placeholder: 'name' }),
+    agent: z
+      .string()
+      .default('oracle')
+      .describe(`Agent: ${AGENT_FORMS.join(' | ')}`)
+      .meta({ placeholder: 'name' }),
     episodes: z.number().int().min(1).default(3).describe('Number of episodes'),
     seed: z.number().int().min(0).default(0).describe('Seed of the first episode (episode i uses seed + i)'),
     difficulty: FLAGS.difficulty,
@@ -19,13 +23,19 @@ const runFlagsSchema = z
     record: z.string().optional().describe('Append every episode to this JSONL file').meta({ placeholder: 'file' }),
     json: z.boolean().default(false).describe('Print a JSON summary instead of transcripts'),
     import: FLAGS.import,
-    baseUrl: z.string().optional().describe('openai:MODEL agents: the endpoint root (API key from $TURNGYM_API_KEY or $OPENAI_API_KEY)').meta({ placeholder: 'url' }),
+    baseUrl: z
+      .string()
+      .optional()
+      .describe('openai:MODEL agents: the endpoint root (API key from $TURNGYM_API_KEY or $OPENAI_API_KEY)')
+      .meta({ placeholder: 'url' }),
     agentTimeout: z
       .number()
       .int()
       .min(1)
       .optional()
-      .describe('Remote agents: how long to wait for each action (ws://: default 120000; openai:: each request, default 60000, retried)')
+      .describe(
+        'Remote agents: how long to wait for each action (ws://: default 120000; openai:: each request, default 60000, retried)',
+      )
       .meta({ placeholder: 'ms' }),
   })
   .strict();
@@ -71,7 +81,12 @@ export function runCommand(program: Command): void {
     const env = await make(options.env, kwargsOf(options), { maxTurns: options.maxTurns, recordTo: options.record });
     const apiKey = process.env.TURNGYM_API_KEY ?? process.env.OPENAI_API_KEY;
     // An agent that cannot be reached must not leave the env (a browser, an isolate) open behind it.
-    const agent = await createAgent(options.agent, { seed: options.seed, baseUrl: options.baseUrl, apiKey, timeoutMs: options.agentTimeout }).catch(async (error: unknown) => {
+    const agent = await createAgent(options.agent, {
+      seed: options.seed,
+      baseUrl: options.baseUrl,
+      apiKey,
+      timeoutMs: options.agentTimeout,
+    }).catch(async (error: unknown) => {
       await env.close();
       throw error;
     });
@@ -89,8 +104,12 @@ export function runCommand(program: Command): void {
     const summary = summarise(options.env, agent.name, transcripts);
     if (options.json) printJson(summary);
     else {
-      const tokens = summary.usage ? ` · tokens ${summary.usage.prompt_tokens} prompt + ${summary.usage.completion_tokens} completion` : '';
-      console.log(`${summary.episodes} episodes · success rate ${formatSuccessRate(summary.success_rate)} · mean return ${summary.mean_return.toFixed(3)} · mean turns ${summary.mean_turns.toFixed(2)}${tokens}`);
+      const tokens = summary.usage
+        ? ` · tokens ${summary.usage.prompt_tokens} prompt + ${summary.usage.completion_tokens} completion`
+        : '';
+      console.log(
+        `${summary.episodes} episodes · success rate ${formatSuccessRate(summary.success_rate)} · mean return ${summary.mean_return.toFixed(3)} · mean turns ${summary.mean_turns.toFixed(2)}${tokens}`,
+      );
     }
   });
 }

@@ -39,7 +39,12 @@ interface Worker {
 
 /** Runs `count` workers until SIGTERM/SIGINT (ports PORT..PORT+count-1 below 65536: the serve flags' rule); resolves when every worker has exited. */
 export async function runWorkers(count: number, basePort: number, log: (line: string) => void): Promise<void> {
-  const workers: Worker[] = Array.from({ length: count }, (_, index) => ({ index, port: basePort === 0 ? 0 : basePort + index, child: undefined, url: undefined }));
+  const workers: Worker[] = Array.from({ length: count }, (_, index) => ({
+    index,
+    port: basePort === 0 ? 0 : basePort + index,
+    child: undefined,
+    url: undefined,
+  }));
   let stopping = false;
   let announced = false;
   let failure: Error | undefined;
@@ -56,7 +61,11 @@ export async function runWorkers(count: number, basePort: number, log: (line: st
 
   const start = (worker: Worker) => {
     const child = fork(process.argv[1]!, process.argv.slice(2), {
-      env: { ...process.env, [WORKER_INDEX_VARIABLE]: String(worker.index), [WORKER_PORT_VARIABLE]: String(worker.port) },
+      env: {
+        ...process.env,
+        [WORKER_INDEX_VARIABLE]: String(worker.index),
+        [WORKER_PORT_VARIABLE]: String(worker.port),
+      },
       execArgv: process.execArgv,
       stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
     });
@@ -72,7 +81,9 @@ export async function runWorkers(count: number, basePort: number, log: (line: st
       if (!announced && workers.every((candidate) => candidate.url)) {
         announced = true;
         const urls = workers.map((candidate) => candidate.url!);
-        log(`${count} workers listening on ${urls.join(', ')} (pool endpoints: ${poolEndpoint(urls)}; health: /healthz on each)`);
+        log(
+          `${count} workers listening on ${urls.join(', ')} (pool endpoints: ${poolEndpoint(urls)}; health: /healthz on each)`,
+        );
       }
     });
     child.on('exit', (code, signal) => {
@@ -92,7 +103,9 @@ export async function runWorkers(count: number, basePort: number, log: (line: st
         stopAll(`worker ${worker.index} failed to start`);
         return;
       }
-      log(`worker ${worker.index} (${worker.url}) exited with ${signal ?? `code ${code}`}; starting it again on port ${worker.port}`);
+      log(
+        `worker ${worker.index} (${worker.url}) exited with ${signal ?? `code ${code}`}; starting it again on port ${worker.port}`,
+      );
       setTimeout(() => {
         if (!stopping) start(worker);
       }, RESTART_DELAY_MS);
@@ -112,6 +125,7 @@ function poolEndpoint(urls: readonly string[]): string {
   const parsed = urls.map((url) => new URL(url));
   const ports = parsed.map((url) => Number(url.port));
   const consecutive = parsed.every((url, i) => url.hostname === parsed[0]!.hostname && ports[i] === ports[0]! + i);
-  if (consecutive && urls.length > 1) return `ws://${parsed[0]!.host.replace(/:\d+$/, '')}:${ports[0]}-${ports[ports.length - 1]}/v1`;
+  if (consecutive && urls.length > 1)
+    return `ws://${parsed[0]!.host.replace(/:\d+$/, '')}:${ports[0]}-${ports[ports.length - 1]}/v1`;
   return urls.join(',');
 }

@@ -21,47 +21,88 @@ const d = DEFAULT_SERVE_OPTIONS;
 const atLeast = (min: number) => z.number().int().min(min);
 const serveFlagsSchema = z
   .object({
-    host: z.string().default(d.host).describe('Interface to bind; anything but loopback needs --token').meta({ placeholder: 'host' }),
+    host: z
+      .string()
+      .default(d.host)
+      .describe('Interface to bind; anything but loopback needs --token')
+      .meta({ placeholder: 'host' }),
     port: atLeast(0).max(65535).default(d.port).describe('TCP port (0: any free port)').meta({ placeholder: 'port' }),
     token: z
       .string()
       .optional()
-      .describe('Shared secret clients send in hello; enables the trainer role (visible in the process list: prefer --token-file or $TURNGYM_TOKEN)')
+      .describe(
+        'Shared secret clients send in hello; enables the trainer role (visible in the process list: prefer --token-file or $TURNGYM_TOKEN)',
+      )
       .meta({ placeholder: 'token' }),
-    tokenFile: z.string().optional().describe('Read the token from this file (its first line); default: $TURNGYM_TOKEN').meta({ placeholder: 'path' }),
+    tokenFile: z
+      .string()
+      .optional()
+      .describe('Read the token from this file (its first line); default: $TURNGYM_TOKEN')
+      .meta({ placeholder: 'path' }),
     kwargs: z
       .array(z.string())
       .default([])
       .transform(operatorKwargs)
-      .describe('Fix an env\'s kwargs on the server, e.g. \'search/corpus-v0={"documents":"d.jsonl","questions":"q.jsonl"}\' (repeatable); clients cannot override them')
+      .describe(
+        'Fix an env\'s kwargs on the server, e.g. \'search/corpus-v0={"documents":"d.jsonl","questions":"q.jsonl"}\' (repeatable); clients cannot override them',
+      )
       .meta({ placeholder: 'env=json', repeatable: true }),
     maxConnections: atLeast(1).default(d.maxConnections).describe('Connections at once; more are refused (HTTP 503)'),
     maxSessions: atLeast(1).default(d.maxSessions).describe('Sessions on the whole server'),
     maxSessionsPerConnection: atLeast(1).default(d.maxSessionsPerConnection).describe('Sessions per connection'),
     maxPayload: atLeast(1024).default(d.maxPayload).describe('Largest message accepted').meta({ placeholder: 'bytes' }),
-    maxInFlight: atLeast(1).default(d.maxInFlight).describe('Requests served at once per connection before the server stops reading it'),
+    maxInFlight: atLeast(1)
+      .default(d.maxInFlight)
+      .describe('Requests served at once per connection before the server stops reading it'),
     maxBufferedBytes: atLeast(1024)
       .default(d.maxBufferedBytes)
       .describe('Unread reply bytes per connection before the server stops reading it (4x: the connection is closed)')
       .meta({ placeholder: 'bytes' }),
-    idleTimeout: atLeast(1).default(d.idleTimeoutMs).describe('Close a session unused this long').meta({ placeholder: 'ms' }),
-    stepTimeout: atLeast(1).default(d.stepTimeoutMs).describe('Answer TIMEOUT and close the session when a reset or step takes longer').meta({ placeholder: 'ms' }),
-    grace: atLeast(1).default(d.graceMs).describe("How long a dropped connection's sessions wait for attach").meta({ placeholder: 'ms' }),
+    idleTimeout: atLeast(1)
+      .default(d.idleTimeoutMs)
+      .describe('Close a session unused this long')
+      .meta({ placeholder: 'ms' }),
+    stepTimeout: atLeast(1)
+      .default(d.stepTimeoutMs)
+      .describe('Answer TIMEOUT and close the session when a reset or step takes longer')
+      .meta({ placeholder: 'ms' }),
+    grace: atLeast(1)
+      .default(d.graceMs)
+      .describe("How long a dropped connection's sessions wait for attach")
+      .meta({ placeholder: 'ms' }),
     import: FLAGS.import,
-    workers: atLeast(1).max(1024).default(1).describe('Server processes, on ports PORT..PORT+N-1 (one per core; limits apply per worker)'),
+    workers: atLeast(1)
+      .max(1024)
+      .default(1)
+      .describe('Server processes, on ports PORT..PORT+N-1 (one per core; limits apply per worker)'),
   })
   .strict()
   .superRefine(({ token, tokenFile, port, workers }, context) => {
-    if (token !== undefined && tokenFile !== undefined) context.addIssue({ code: 'custom', message: '--token and --token-file: give one of them' });
+    if (token !== undefined && tokenFile !== undefined)
+      context.addIssue({ code: 'custom', message: '--token and --token-file: give one of them' });
     if (port !== 0 && port + workers - 1 > 65535) {
-      context.addIssue({ code: 'custom', message: `--port ${port} with --workers ${workers} needs ports up to ${port + workers - 1}, beyond 65535` });
+      context.addIssue({
+        code: 'custom',
+        message: `--port ${port} with --workers ${workers} needs ports up to ${port + workers - 1}, beyond 65535`,
+      });
     }
   });
 
 export function serveCommand(program: Command): void {
-  const command = program.command('serve').description('serve the registered envs over WebSocket (protocol v1 at ws://HOST:PORT/v1; GET /healthz)');
+  const command = program
+    .command('serve')
+    .description('serve the registered envs over WebSocket (protocol v1 at ws://HOST:PORT/v1; GET /healthz)');
   addSchemaOptions(command, serveFlagsSchema).action(async (flags: Record<string, unknown>) => {
-    const { token, tokenFile, import: modules, workers, idleTimeout, stepTimeout, grace, ...options } = parseFlags(flags, serveFlagsSchema);
+    const {
+      token,
+      tokenFile,
+      import: modules,
+      workers,
+      idleTimeout,
+      stepTimeout,
+      grace,
+      ...options
+    } = parseFlags(flags, serveFlagsSchema);
     const workerIndex = process.env[WORKER_INDEX_VARIABLE];
     if (workers > 1 && workerIndex === undefined) {
       await runWorkers(workers, options.port, (line) => console.error(`turngym serve: ${line}`));
@@ -102,13 +143,19 @@ export function serveCommand(program: Command): void {
  * Imports the `--import` modules and starts the server. A worker hands a usage error (a port in use, a bad
  * flag) to its supervisor, which reports it once for all workers (serve-workers.ts), and exits with code 2.
  */
-async function startServer(workerIndex: string | undefined, modules: string[], options: ServeOptions): Promise<RemoteServer> {
+async function startServer(
+  workerIndex: string | undefined,
+  modules: string[],
+  options: ServeOptions,
+): Promise<RemoteServer> {
   try {
     await importModules(modules);
     return await serve(options);
   } catch (error) {
     if (workerIndex === undefined || !isUsageError(error) || !process.send) throw error;
-    await new Promise((resolve) => process.send!({ type: 'failed', message: (error as Error).message } satisfies WorkerFailure, resolve));
+    await new Promise((resolve) =>
+      process.send!({ type: 'failed', message: (error as Error).message } satisfies WorkerFailure, resolve),
+    );
     process.exit(2);
   }
 }
@@ -132,7 +179,10 @@ function operatorKwargs(given: string[]): Record<string, Record<string, unknown>
   const kwargs: Record<string, Record<string, unknown>> = {};
   for (const value of given) {
     const split = value.indexOf('=');
-    if (split <= 0) throw new UsageError(`--kwargs takes ENV=JSON, e.g. 'search/corpus-v0={"documents":"d.jsonl"}'; got '${value.slice(0, 80)}'.`);
+    if (split <= 0)
+      throw new UsageError(
+        `--kwargs takes ENV=JSON, e.g. 'search/corpus-v0={"documents":"d.jsonl"}'; got '${value.slice(0, 80)}'.`,
+      );
     const id = value.slice(0, split);
     if (id in kwargs) throw new UsageError(`--kwargs ${id} is given twice: put all of its kwargs in one JSON object.`);
     kwargs[id] = jsonObject(`--kwargs ${id}`)(value.slice(split + 1));

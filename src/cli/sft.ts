@@ -19,23 +19,40 @@ import { addSchemaOptions, FLAGS, kwargsOf, parseFlags } from './options.js';
 import { Progress } from './progress.js';
 
 const { layers, width, heads, contextLength, tiedEmbeddings } = modelShapeSchema.shape;
-const sftFlagsSchema = sftOptionsSchema.omit({ model: true, maxVocab: true, evalTemperature: true, evalSamples: true, evalMaxTurns: true }).extend({
-  out: z.string().describe('Checkpoint directory to write (created)').meta({ placeholder: 'dir' }),
-  layers,
-  width,
-  heads,
-  context: contextLength,
-  tiedEmbeddings,
-  difficulty: FLAGS.difficulty,
-  backend: FLAGS.backend,
-  json: z.boolean().default(false).describe('Print only the JSON report on stdout'),
-  import: FLAGS.import,
-});
+const sftFlagsSchema = sftOptionsSchema
+  .omit({ model: true, maxVocab: true, evalTemperature: true, evalSamples: true, evalMaxTurns: true })
+  .extend({
+    out: z.string().describe('Checkpoint directory to write (created)').meta({ placeholder: 'dir' }),
+    layers,
+    width,
+    heads,
+    context: contextLength,
+    tiedEmbeddings,
+    difficulty: FLAGS.difficulty,
+    backend: FLAGS.backend,
+    json: z.boolean().default(false).describe('Print only the JSON report on stdout'),
+    import: FLAGS.import,
+  });
 
 export function sftCommand(program: Command): void {
-  const command = program.command('sft').description('supervised warm start: behaviour cloning on oracle demonstrations, then a held-out evaluation');
+  const command = program
+    .command('sft')
+    .description('supervised warm start: behaviour cloning on oracle demonstrations, then a held-out evaluation');
   addSchemaOptions(command, sftFlagsSchema).action(async (flags: Record<string, unknown>) => {
-    const { out, layers, width, heads, context, tiedEmbeddings, kwargs, difficulty, backend, json, import: modules, ...settings } = parseFlags(flags, sftFlagsSchema);
+    const {
+      out,
+      layers,
+      width,
+      heads,
+      context,
+      tiedEmbeddings,
+      kwargs,
+      difficulty,
+      backend,
+      json,
+      import: modules,
+      ...settings
+    } = parseFlags(flags, sftFlagsSchema);
     await importModules(modules);
     await initBackend(backend);
     const progress = new Progress('sft');

@@ -25,7 +25,11 @@ interface SitesOptions {
 /** The task suite of `web/<name>-v0` (loaded lazily: it generates catalogues and knowledge bases). */
 async function suiteOf(name: SiteName): Promise<WebTaskSuite<WebTask, object>> {
   const suite =
-    name === 'shop' ? (await import('../envs/web/shop.js')).shopSuite : name === 'forms' ? (await import('../envs/web/forms.js')).formsSuite : (await import('../envs/web/wiki.js')).wikiSuite;
+    name === 'shop'
+      ? (await import('../envs/web/shop.js')).shopSuite
+      : name === 'forms'
+        ? (await import('../envs/web/forms.js')).formsSuite
+        : (await import('../envs/web/wiki.js')).wikiSuite;
   return suite as unknown as WebTaskSuite<WebTask, object>;
 }
 
@@ -33,7 +37,11 @@ async function suiteOf(name: SiteName): Promise<WebTaskSuite<WebTask, object>> {
  * The suite's site, where every new visitor gets a fresh session with `task`'s content; once the visitor's
  * doing ends the episode (an order, a submission), the verdict is reported, once per session.
  */
-function siteForTask(suite: WebTaskSuite<WebTask, object>, task: WebTask, report: (line: string) => void): Site<object> {
+function siteForTask(
+  suite: WebTaskSuite<WebTask, object>,
+  task: WebTask,
+  report: (line: string) => void,
+): Site<object> {
   const reported = new WeakSet<object>();
   return {
     name: suite.site.name,
@@ -43,7 +51,9 @@ function siteForTask(suite: WebTaskSuite<WebTask, object>, task: WebTask, report
       if (!reported.has(state) && suite.finished(task, state)) {
         reported.add(state);
         const verdict = suite.verify(task, { state });
-        report(`${suite.site.name}: ${verdict.success ? 'solved' : 'not solved'} (score ${verdict.score})${verdict.feedback ? `: ${verdict.feedback}` : ''}`);
+        report(
+          `${suite.site.name}: ${verdict.success ? 'solved' : 'not solved'} (score ${verdict.score})${verdict.feedback ? `: ${verdict.feedback}` : ''}`,
+        );
       }
       return answer;
     },
@@ -53,15 +63,30 @@ function siteForTask(suite: WebTaskSuite<WebTask, object>, task: WebTask, report
 export function sitesCommand(program: Command): void {
   program
     .command('sites')
-    .description('serve the web envs\' bundled sites on 127.0.0.1 for a person to browse, until Ctrl-C')
+    .description("serve the web envs' bundled sites on 127.0.0.1 for a person to browse, until Ctrl-C")
     .option('--site <name>', `one site: ${SITE_NAMES.join(', ')} (default: all three)`)
-    .option('--port <port>', 'TCP port; with all three sites, PORT, PORT+1 and PORT+2 (0: any free ports)', integer('--port', { min: 0, max: 65535 }), 0)
-    .option('--seed <seed>', "show this episode's content (catalogue, form, question) and print its task", integer('--seed', { min: 0 }))
-    .option('--difficulty <n>', "the episode's difficulty, with --seed (default: the env's default)", integer('--difficulty', { min: 1 }))
+    .option(
+      '--port <port>',
+      'TCP port; with all three sites, PORT, PORT+1 and PORT+2 (0: any free ports)',
+      integer('--port', { min: 0, max: 65535 }),
+      0,
+    )
+    .option(
+      '--seed <seed>',
+      "show this episode's content (catalogue, form, question) and print its task",
+      integer('--seed', { min: 0 }),
+    )
+    .option(
+      '--difficulty <n>',
+      "the episode's difficulty, with --seed (default: the env's default)",
+      integer('--difficulty', { min: 1 }),
+    )
     .action(async (options: SitesOptions) => {
       const names: SiteName[] = options.site === undefined ? [...SITE_NAMES] : [siteName(options.site)];
-      if (options.difficulty !== undefined && options.seed === undefined) throw new UsageError('--difficulty needs --seed (the episode to show).');
-      if (options.port > 0 && options.port + names.length - 1 > 65535) throw new UsageError(`--port ${options.port} leaves no room for ${names.length} sites.`);
+      if (options.difficulty !== undefined && options.seed === undefined)
+        throw new UsageError('--difficulty needs --seed (the episode to show).');
+      if (options.port > 0 && options.port + names.length - 1 > 65535)
+        throw new UsageError(`--port ${options.port} leaves no room for ${names.length} sites.`);
       const log = (line: string) => console.log(line);
 
       const servers: SiteServer<object>[] = [];
@@ -72,9 +97,13 @@ export function sitesCommand(program: Command): void {
           let site: Site<object> = suite.site;
           let task: WebTask | undefined;
           if (options.seed !== undefined) {
-            const difficulty = options.difficulty ?? (spec(`web/${name}-v0`).kwargs.parse({}) as { difficulty: number }).difficulty;
+            const difficulty =
+              options.difficulty ?? (spec(`web/${name}-v0`).kwargs.parse({}) as { difficulty: number }).difficulty;
             const [low, high] = suite.difficulties;
-            if (difficulty < low || difficulty > high) throw new UsageError(`--difficulty of the ${name} site must be from ${low} to ${high}, got ${difficulty}.`);
+            if (difficulty < low || difficulty > high)
+              throw new UsageError(
+                `--difficulty of the ${name} site must be from ${low} to ${high}, got ${difficulty}.`,
+              );
             // The same task as web/<name>-v0's reset({ seed, options: { difficulty } }).
             task = suite.generate(Rng.fromSeed(options.seed), difficulty);
             site = siteForTask(suite, task, log);
@@ -98,7 +127,10 @@ export function sitesCommand(program: Command): void {
       await new Promise<void>((resolve) => {
         const stop = (signal: string) => {
           console.error(`turngym sites: ${signal}: stopping`);
-          stopAll().then(() => resolve(), () => resolve());
+          stopAll().then(
+            () => resolve(),
+            () => resolve(),
+          );
         };
         process.once('SIGINT', () => stop('SIGINT'));
         process.once('SIGTERM', () => stop('SIGTERM'));

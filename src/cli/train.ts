@@ -22,25 +22,38 @@ export function trainCommand(program: Command): void {
   const command = program
     .command('train')
     .description('train a policy with turn-level RL (GRPO/IGPO, Clip-Cov/KL-Cov, horizon curricula)')
-    .option('--preset <name>', `start from a named preset: ${Object.keys(PRESETS).join(', ')} (other flags override it)`)
+    .option(
+      '--preset <name>',
+      `start from a named preset: ${Object.keys(PRESETS).join(', ')} (other flags override it)`,
+    )
     .option('--config <file>', 'JSON file of training options (flags given here override it)')
     .option('--resume <dir>', "continue the run in DIR from its latest checkpoint (with the run's own config)")
-    .option('--overwrite', 'start a new run in --out even if it holds one: deletes that run (its config, metrics, trajectories, checkpoints, report) first')
+    .option(
+      '--overwrite',
+      'start a new run in --out even if it holds one: deletes that run (its config, metrics, trajectories, checkpoints, report) first',
+    )
     .addOption(new Option('--env-kwargs <json>', 'the old name of --kwargs (deprecated)').hideHelp());
   addSchemaOptions(command, trainConfigSchema);
   command.action(async (flags: Record<string, unknown>) => {
     if (flags.envKwargs !== undefined) {
       if (flags.kwargs !== undefined) throw new UsageError('Give --kwargs only: --env-kwargs is its old name.');
-      console.error('turngym train: --env-kwargs is now --kwargs, as in run, sft and eval; the old name goes in a later release.');
+      console.error(
+        'turngym train: --env-kwargs is now --kwargs, as in run, sft and eval; the old name goes in a later release.',
+      );
       flags.kwargs = flags.envKwargs;
     }
     const given = readSchemaOptions(flags, trainConfigSchema);
     let base: Record<string, unknown> = {};
     if (typeof flags.resume === 'string') {
-      base = await readJsonObject(new RunDirectory(flags.resume).path('config'), '--resume', "It holds the run's options, written when the run started: restore it from a copy, or start a new run (another --out).");
+      base = await readJsonObject(
+        new RunDirectory(flags.resume).path('config'),
+        '--resume',
+        "It holds the run's options, written when the run started: restore it from a copy, or start a new run (another --out).",
+      );
     } else {
       if (typeof flags.preset === 'string') {
-        if (!PRESETS[flags.preset]) throw new UsageError(`Unknown preset '${flags.preset}'. Available: ${Object.keys(PRESETS).join(', ')}.`);
+        if (!PRESETS[flags.preset])
+          throw new UsageError(`Unknown preset '${flags.preset}'. Available: ${Object.keys(PRESETS).join(', ')}.`);
         base = { ...PRESETS[flags.preset]!.options };
       }
       if (typeof flags.config === 'string') base = { ...base, ...(await readJsonObject(flags.config, '--config')) };
@@ -90,7 +103,9 @@ async function readJsonObject(path: string, flag: string, advice?: string): Prom
   try {
     text = await readFile(path, 'utf8');
   } catch (error) {
-    throw new UsageError(`${flag}: cannot read ${path} (${(error as NodeJS.ErrnoException).code ?? (error as Error).message}).`);
+    throw new UsageError(
+      `${flag}: cannot read ${path} (${(error as NodeJS.ErrnoException).code ?? (error as Error).message}).`,
+    );
   }
   const then = advice ? ` ${advice}` : '';
   let value: unknown;
@@ -99,6 +114,7 @@ async function readJsonObject(path: string, flag: string, advice?: string): Prom
   } catch (error) {
     throw new UsageError(`${flag}: ${path} is truncated or not JSON (${(error as Error).message}).${then}`);
   }
-  if (typeof value !== 'object' || value === null || Array.isArray(value)) throw new UsageError(`${flag}: ${path} is not a JSON object of options.${then}`);
+  if (typeof value !== 'object' || value === null || Array.isArray(value))
+    throw new UsageError(`${flag}: ${path} is not a JSON object of options.${then}`);
   return value as Record<string, unknown>;
 }

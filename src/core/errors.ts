@@ -39,15 +39,15 @@ export type ErrorCode =
 
 /** Codes carried in `info.error` when an agent's action could not be carried out. */
 export type ActionErrorCode =
-  | 'UNPARSABLE_ACTION'
-  | 'UNKNOWN_TOOL'
-  | 'INVALID_ARGS'
-  | 'ACTION_TOO_LARGE'
-  | 'TOOL_ERROR'
-  | 'TIMEOUT';
+  'UNPARSABLE_ACTION' | 'UNKNOWN_TOOL' | 'INVALID_ARGS' | 'ACTION_TOO_LARGE' | 'TOOL_ERROR' | 'TIMEOUT';
 
 /** Codes that mean the action itself was malformed (not a legitimate but wrong move, nor a slow one). */
-const FORMAT_ERRORS: ReadonlySet<string> = new Set<ActionErrorCode>(['UNPARSABLE_ACTION', 'UNKNOWN_TOOL', 'INVALID_ARGS', 'ACTION_TOO_LARGE']);
+const FORMAT_ERRORS: ReadonlySet<string> = new Set<ActionErrorCode>([
+  'UNPARSABLE_ACTION',
+  'UNKNOWN_TOOL',
+  'INVALID_ARGS',
+  'ACTION_TOO_LARGE',
+]);
 
 /** True when a step's error code says the action did not parse or validate. */
 export function isFormatError(code: string | undefined): boolean {
@@ -177,13 +177,21 @@ export class ToolInputError extends Error {
  * command line) and says what is wrong with it; a rule between options (a refinement on no one field) is its
  * message alone. `what` (e.g. 'training options') opens the message when given.
  */
-export function parseOptions<S extends z.ZodType>(schema: S, options: unknown, what?: string, name: (option: string) => string = (option) => option): z.output<S> {
+export function parseOptions<S extends z.ZodType>(
+  schema: S,
+  options: unknown,
+  what?: string,
+  name: (option: string) => string = (option) => option,
+): z.output<S> {
   const parsed = schema.safeParse(options);
   if (parsed.success) return parsed.data;
   const problems = parsed.error.issues.map((issue) => {
-    if (issue.code === 'unrecognized_keys') return `unknown option${issue.keys.length === 1 ? '' : 's'} ${issue.keys.map(name).join(', ')}`;
+    if (issue.code === 'unrecognized_keys')
+      return `unknown option${issue.keys.length === 1 ? '' : 's'} ${issue.keys.map(name).join(', ')}`;
     const [option, ...inside] = issue.path.map(String);
-    return option === undefined ? issue.message : `${name(option)}${inside.length > 0 ? `.${inside.join('.')}` : ''}: ${issue.message}`;
+    return option === undefined
+      ? issue.message
+      : `${name(option)}${inside.length > 0 ? `.${inside.join('.')}` : ''}: ${issue.message}`;
   });
   throw new TurngymError('INVALID_OPTIONS', `${what ? `Invalid ${what}: ` : ''}${problems.join('; ')}.`);
 }

@@ -37,7 +37,10 @@ export function parseAction(text: string, tools: readonly ToolSpec[]): ParseResu
 export function resolveAction(action: Action, tools: readonly ToolSpec[], maxChars: number): ParseResult {
   const size = typeof action === 'string' ? action.length : safeSize(action);
   if (size > maxChars) {
-    return fail('ACTION_TOO_LARGE', `The action has ${size} characters; the limit is ${maxChars}. Send a shorter action.`);
+    return fail(
+      'ACTION_TOO_LARGE',
+      `The action has ${size} characters; the limit is ${maxChars}. Send a shorter action.`,
+    );
   }
   let call: ToolCall;
   if (typeof action === 'string') {
@@ -159,7 +162,10 @@ function parseJsonCall(text: string, tools: readonly ToolSpec[]): ParseResult {
   try {
     value = JSON.parse(text);
   } catch (error) {
-    return fail('UNPARSABLE_ACTION', `The action looks like JSON but does not parse (${(error as Error).message}). ${usage(tools)}`);
+    return fail(
+      'UNPARSABLE_ACTION',
+      `The action looks like JSON but does not parse (${(error as Error).message}). ${usage(tools)}`,
+    );
   }
   if (typeof value !== 'object' || value === null || Array.isArray(value)) {
     return fail('UNPARSABLE_ACTION', `A JSON action must be an object {"tool": ..., "args": {...}}. ${usage(tools)}`);
@@ -214,7 +220,10 @@ function parseFunctionCall(text: string, tools: readonly ToolSpec[]): ParseResul
   if (!tool) return { ok: true, call: { tool: name, args: parsed.named } };
   const fields = Object.keys(tool.parameters.shape);
   if (parsed.positional.length > fields.length) {
-    return fail('INVALID_ARGS', `${name} takes at most ${fields.length} argument(s); got ${parsed.positional.length}. Usage: ${signature(tool)}.`);
+    return fail(
+      'INVALID_ARGS',
+      `${name} takes at most ${fields.length} argument(s); got ${parsed.positional.length}. Usage: ${signature(tool)}.`,
+    );
   }
   const args: Record<string, unknown> = {};
   parsed.positional.forEach((value, index) => {
@@ -281,7 +290,9 @@ class ArgumentParser {
     if (char === '"' || char === "'" || char === '`') return this.parseString(char);
     if (char === '[') return this.parseList(depth);
     if (char === '{') return this.parseObject(depth);
-    const literal = /^(-?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?|true|false|True|False|null|None)/.exec(this.text.slice(this.position, this.position + 400));
+    const literal = /^(-?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?|true|false|True|False|null|None)/.exec(
+      this.text.slice(this.position, this.position + 400),
+    );
     if (literal) {
       this.position += literal[0].length;
       const word = literal[0];
@@ -377,7 +388,10 @@ const ESCAPES: Record<string, string> = { n: '\n', t: '\t', r: '\r', '0': '\0' }
 /** The zod type name of a field, looking through optional/default/nullable wrappers. */
 function baseType(schema: z.ZodType): string {
   let def = (schema as unknown as { _zod: { def: { type: string; innerType?: z.ZodType } } })._zod.def;
-  while (def.innerType && (def.type === 'optional' || def.type === 'default' || def.type === 'nullable' || def.type === 'prefault')) {
+  while (
+    def.innerType &&
+    (def.type === 'optional' || def.type === 'default' || def.type === 'nullable' || def.type === 'prefault')
+  ) {
     def = (def.innerType as unknown as { _zod: { def: { type: string; innerType?: z.ZodType } } })._zod.def;
   }
   return def.type;

@@ -56,11 +56,17 @@ export async function checkEnv(env: Env, options: CheckOptions = {}, throwOnFail
 
   await run('spec', async () => {
     const spec = env.spec;
-    expect(typeof spec?.id === 'string' && /^[a-z][a-z0-9-]*\/[a-z][a-z0-9-]*-v\d+$/.test(spec.id), `spec.id '${spec?.id}' is not family/name-vN`);
+    expect(
+      typeof spec?.id === 'string' && /^[a-z][a-z0-9-]*\/[a-z][a-z0-9-]*-v\d+$/.test(spec.id),
+      `spec.id '${spec?.id}' is not family/name-vN`,
+    );
     expect(Array.isArray(spec.tools) && spec.tools.length > 0, 'spec.tools must list at least one tool');
     for (const tool of spec.tools) {
       expect(/^[A-Za-z_][A-Za-z0-9_]*$/.test(tool.name), `tool name '${tool.name}' must be an identifier`);
-      expect(typeof tool.description === 'string' && tool.description.length > 0, `tool ${tool.name} needs a description`);
+      expect(
+        typeof tool.description === 'string' && tool.description.length > 0,
+        `tool ${tool.name} needs a description`,
+      );
       expect(typeof tool.parameters?.safeParse === 'function', `tool ${tool.name} needs a zod object schema`);
     }
     expect(Number.isInteger(spec.maxTurns) && spec.maxTurns > 0, 'spec.maxTurns must be a positive integer');
@@ -83,11 +89,17 @@ export async function checkEnv(env: Env, options: CheckOptions = {}, throwOnFail
       for (const seed of seeds) {
         const first = await env.reset({ seed });
         const second = await env.reset({ seed });
-        expect(first.observation.text === second.observation.text, `seed ${seed} gave two different first observations`);
+        expect(
+          first.observation.text === second.observation.text,
+          `seed ${seed} gave two different first observations`,
+        );
         const firstStep = await env.step(await firstAction(env, first));
         const again = await env.reset({ seed });
         const secondStep = await env.step(await firstAction(env, again));
-        expect(firstStep.observation.text === secondStep.observation.text, `seed ${seed}: the same action gave different observations`);
+        expect(
+          firstStep.observation.text === secondStep.observation.text,
+          `seed ${seed}: the same action gave different observations`,
+        );
       }
     });
   }
@@ -103,7 +115,10 @@ export async function checkEnv(env: Env, options: CheckOptions = {}, throwOnFail
       }
       assertStep(result);
       expect(result.info.error !== undefined, `${name}: info.error is not set`);
-      expect(typeof result.info.error?.code === 'string' && typeof result.info.error.message === 'string', `${name}: info.error needs code and message`);
+      expect(
+        typeof result.info.error?.code === 'string' && typeof result.info.error.message === 'string',
+        `${name}: info.error needs code and message`,
+      );
       expect(!result.terminated, `${name}: a malformed action ended the episode`);
       if (result.truncated) await env.reset({ seed: seeds[0] });
     }
@@ -124,20 +139,29 @@ export async function checkEnv(env: Env, options: CheckOptions = {}, throwOnFail
       observation = last.observation;
       info = last.info;
     }
-    expect(last !== undefined && (last.terminated || last.truncated), `the episode did not end within ${limit + 1} steps (horizon ${env.spec.maxTurns})`);
+    expect(
+      last !== undefined && (last.terminated || last.truncated),
+      `the episode did not end within ${limit + 1} steps (horizon ${env.spec.maxTurns})`,
+    );
     if (oracle) {
       expect(last!.terminated, `the oracle did not end its own task within ${limit} steps (the horizon truncated it)`);
       expect(
         typeof last!.info.success === 'boolean',
         "the oracle's last step ended the task without info.success: set info.success to true or false on every step that ends a task (in a TaskEnv's callTool, from suite.verify(task, submission).success); without it turngym cannot tell a solved task from a failed one, and reports success as unknown (docs/writing-an-env.md, 'How success is decided')",
       );
-      expect(last!.info.success !== false, 'the oracle did not solve its own task (its last step set info.success to false)');
+      expect(
+        last!.info.success !== false,
+        'the oracle did not solve its own task (its last step set info.success to false)',
+      );
     }
     const error = await env.step(UNPARSABLE).then(
       () => undefined,
       (thrown: unknown) => thrown,
     );
-    expect(TurngymError.is(error, 'EPISODE_ENDED'), `stepping after the end: expected EPISODE_ENDED, got ${describe(error)}`);
+    expect(
+      TurngymError.is(error, 'EPISODE_ENDED'),
+      `stepping after the end: expected EPISODE_ENDED, got ${describe(error)}`,
+    );
   });
 
   await run('ground truth stays out of observations and info', async () => {
@@ -148,7 +172,10 @@ export async function checkEnv(env: Env, options: CheckOptions = {}, throwOnFail
   await run('horizon truncates', async () => {
     await env.reset({ seed: seeds[0], options: { maxTurns: 1 } });
     const result = await env.step(UNPARSABLE);
-    expect(result.truncated && !result.terminated, 'with maxTurns 1, one non-final step should be truncated and not terminated');
+    expect(
+      result.truncated && !result.terminated,
+      'with maxTurns 1, one non-final step should be truncated and not terminated',
+    );
   });
 
   await run('close is idempotent and final', async () => {
@@ -216,7 +243,10 @@ async function groundTruthLeaks(env: Env, seeds: readonly number[]): Promise<str
     for (const { name, action } of malformedActions(env.spec.tools).slice(1, 5)) {
       const result = await env.step(action);
       if (result.terminated || result.truncated) break;
-      texts.push({ where: `the observation of ${name}`, text: result.observation.text }, { where: `info of ${name}`, text: JSON.stringify(result.info) });
+      texts.push(
+        { where: `the observation of ${name}`, text: result.observation.text },
+        { where: `info of ${name}`, text: JSON.stringify(result.info) },
+      );
     }
     const oracle = oracleOf(env);
     if (oracle) {
@@ -238,8 +268,15 @@ async function groundTruthLeaks(env: Env, seeds: readonly number[]): Promise<str
     for (const { where, text } of task.texts) {
       if (!mentions.test(text)) continue;
       // Text that every task shows (the same place in another task mentions this answer too) is not a leak.
-      if (others.some((other) => other.texts.some((shownThere) => shownThere.where === where && mentions.test(shownThere.text)))) continue;
-      leaks.push(`seed ${task.seed}: ${where} contains the ground-truth answer ${JSON.stringify(task.answer.slice(0, 40))}`);
+      if (
+        others.some((other) =>
+          other.texts.some((shownThere) => shownThere.where === where && mentions.test(shownThere.text)),
+        )
+      )
+        continue;
+      leaks.push(
+        `seed ${task.seed}: ${where} contains the ground-truth answer ${JSON.stringify(task.answer.slice(0, 40))}`,
+      );
     }
   }
   return leaks;
@@ -277,7 +314,13 @@ function assertReset(result: ResetResult): void {
 
 function assertStep(result: StepResult): void {
   expect(typeof result?.observation?.text === 'string', 'step: observation.text must be a string');
-  expect(typeof result.reward === 'number' && Number.isFinite(result.reward), `step: reward must be a finite number, got ${result.reward}`);
-  expect(typeof result.terminated === 'boolean' && typeof result.truncated === 'boolean', 'step: terminated and truncated must be booleans');
+  expect(
+    typeof result.reward === 'number' && Number.isFinite(result.reward),
+    `step: reward must be a finite number, got ${result.reward}`,
+  );
+  expect(
+    typeof result.terminated === 'boolean' && typeof result.truncated === 'boolean',
+    'step: terminated and truncated must be booleans',
+  );
   expect(typeof result.info === 'object' && result.info !== null, 'step: info must be an object');
 }

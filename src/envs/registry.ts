@@ -55,7 +55,10 @@ type Entry = { definition: EnvDefinition; spec: RegisteredSpec; builtin: boolean
 // Kept on globalThis so that two copies of turngym in one process (a user's env module importing the
 // package while the CLI runs from source, say) share one registry.
 const REGISTRY_KEY = Symbol.for('turngym.registry');
-const registry: Map<string, Entry> = ((globalThis as Record<symbol, unknown>)[REGISTRY_KEY] ??= new Map<string, Entry>()) as Map<string, Entry>;
+const registry: Map<string, Entry> = ((globalThis as Record<symbol, unknown>)[REGISTRY_KEY] ??= new Map<
+  string,
+  Entry
+>()) as Map<string, Entry>;
 
 /** Registers an environment. Registering the same id twice is an error (a published id never changes). */
 export function register<Kwargs extends z.ZodObject>(definition: EnvDefinition<Kwargs>): RegisteredSpec {
@@ -96,7 +99,10 @@ function add<Kwargs extends z.ZodObject>(definition: EnvDefinition<Kwargs>, buil
   const remote = (definition.remoteKwargs ?? {}) as Record<string, RemoteKwarg>;
   const strays = Object.keys(remote).filter((name) => !(name in definition.kwargs.shape));
   if (strays.length > 0) {
-    throw new TurngymError('INVALID_OPTIONS', `${definition.id}: remoteKwargs names ${strays.map((name) => `'${name}'`).join(', ')}, which kwargs does not have.`);
+    throw new TurngymError(
+      'INVALID_OPTIONS',
+      `${definition.id}: remoteKwargs names ${strays.map((name) => `'${name}'`).join(', ')}, which kwargs does not have.`,
+    );
   }
   const spec: RegisteredSpec = {
     id: definition.id,
@@ -106,7 +112,8 @@ function add<Kwargs extends z.ZodObject>(definition: EnvDefinition<Kwargs>, buil
     deterministic: definition.deterministic ?? true,
     concurrentSafe: definition.concurrentSafe ?? true,
     maxActionChars: definition.maxActionChars ?? DEFAULT_MAX_ACTION_CHARS,
-    answerTool: definition.answerTool ?? (definition.tools.some((tool) => tool.name === 'answer') ? 'answer' : undefined),
+    answerTool:
+      definition.answerTool ?? (definition.tools.some((tool) => tool.name === 'answer') ? 'answer' : undefined),
     kwargs: definition.kwargs,
     remoteKwargs: remote,
   };
@@ -142,7 +149,11 @@ export async function make(id: string, kwargs: Record<string, unknown> = {}, opt
 }
 
 /** Validates kwargs against a schema, naming each unknown or invalid field. */
-export function validateKwargs(id: string, schema: z.ZodObject, kwargs: Record<string, unknown>): Record<string, unknown> {
+export function validateKwargs(
+  id: string,
+  schema: z.ZodObject,
+  kwargs: Record<string, unknown>,
+): Record<string, unknown> {
   if (typeof kwargs !== 'object' || kwargs === null || Array.isArray(kwargs)) {
     throw new InvalidKwargsError(id, [{ path: '', message: 'kwargs must be an object of named arguments' }]);
   }
@@ -190,17 +201,28 @@ export function remoteKwargsSchema(id: string, fixed: readonly string[] = []): z
  * refused by name before any value is looked at, so no path is ever opened on a client's behalf; then the
  * values must pass {@link remoteKwargsSchema}. Throws `InvalidKwargsError`.
  */
-export function remoteKwargs(id: string, kwargs: Record<string, unknown>, fixed: Record<string, unknown> = {}): Record<string, unknown> {
+export function remoteKwargs(
+  id: string,
+  kwargs: Record<string, unknown>,
+  fixed: Record<string, unknown> = {},
+): Record<string, unknown> {
   const schema = remoteKwargsSchema(id, Object.keys(fixed));
   if (typeof kwargs !== 'object' || kwargs === null || Array.isArray(kwargs)) return validateKwargs(id, schema, kwargs);
   const allowed = Object.keys(schema.shape);
   const known = Object.keys(lookup(id).spec.kwargs.shape);
-  const settable = allowed.length > 0 ? `a remote client may set ${allowed.map((name) => `'${name}'`).join(', ')}` : 'a remote client may set none of its arguments';
+  const settable =
+    allowed.length > 0
+      ? `a remote client may set ${allowed.map((name) => `'${name}'`).join(', ')}`
+      : 'a remote client may set none of its arguments';
   const refused = Object.keys(kwargs)
     .filter((name) => !allowed.includes(name))
     .slice(0, MAX_REPORTED_ISSUES)
     .map((name) => {
-      const why = !known.includes(name) ? 'unknown argument' : name in fixed ? "fixed by this server's operator" : "only the server's operator may set it (turngym serve --kwargs)";
+      const why = !known.includes(name)
+        ? 'unknown argument'
+        : name in fixed
+          ? "fixed by this server's operator"
+          : "only the server's operator may set it (turngym serve --kwargs)";
       return { path: name.slice(0, 64), message: `${why}; ${settable}` };
     });
   if (refused.length > 0) throw new InvalidKwargsError(id, refused);
@@ -223,7 +245,11 @@ function bumpVersion(id: string): string {
 
 /** Ids close to `id`: same name in another version or family, or within a small edit distance. */
 export function suggest(id: string, candidates: readonly string[]): string[] {
-  const name = (value: string) => value.split('/').pop()!.replace(/-v\d+$/, '');
+  const name = (value: string) =>
+    value
+      .split('/')
+      .pop()!
+      .replace(/-v\d+$/, '');
   const scored = candidates
     .map((candidate) => {
       let distance = editDistance(id.toLowerCase(), candidate);
@@ -248,4 +274,3 @@ function editDistance(a: string, b: string): number {
   }
   return previous[b.length]!;
 }
-

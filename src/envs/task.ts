@@ -119,7 +119,6 @@ export interface TaskSuite<T extends Task, Submission = string> {
   oracle(task: T): Oracle;
 }
 
-
 /** The reset options every {@link TaskEnv} reads. */
 export const TASK_RESET_OPTIONS: readonly string[] = ['difficulty', 'split'];
 
@@ -151,7 +150,8 @@ export abstract class TaskEnv<T extends Task> implements Env {
    */
   async reset(options: ResetOptions = {}): Promise<ResetResult> {
     const seed = options.seed ?? (this.seeds ? this.seeds.seed() : randomInt(0, 0x7fffffff));
-    if (!Number.isSafeInteger(seed)) throw new TurngymError('INVALID_OPTIONS', `reset: seed must be a safe integer, got ${seed}`);
+    if (!Number.isSafeInteger(seed))
+      throw new TurngymError('INVALID_OPTIONS', `reset: seed must be a safe integer, got ${seed}`);
     this.seeds = Rng.fromSeed(seed ^ 0x5bd1e995);
     const difficulty = this.episodeDifficulty(options.options?.difficulty);
     const requested = parseSplit(options.options?.split, `${this.spec.id} reset`);
@@ -178,7 +178,10 @@ export abstract class TaskEnv<T extends Task> implements Env {
       return { ...result, info: { tool: resolved.call.tool, ...result.info } };
     } catch (error) {
       if (error instanceof ToolInputError) {
-        return { ...errorStep(error.code, error.message), info: { tool: resolved.call.tool, error: { code: error.code, message: error.message } } };
+        return {
+          ...errorStep(error.code, error.message),
+          info: { tool: resolved.call.tool, error: { code: error.code, message: error.message } },
+        };
       }
       throw error;
     }
@@ -201,7 +204,10 @@ export abstract class TaskEnv<T extends Task> implements Env {
   protected abstract callTool(call: ToolCall, task: T): Promise<StepResult>;
 
   /** Prepares per-episode resources; may replace the first observation's text and add to `info`. */
-  protected async startEpisode(_task: T, _options: Record<string, unknown>): Promise<{ text?: string; info?: Record<string, unknown> }> {
+  protected async startEpisode(
+    _task: T,
+    _options: Record<string, unknown>,
+  ): Promise<{ text?: string; info?: Record<string, unknown> }> {
     return {};
   }
 
@@ -217,7 +223,10 @@ export abstract class TaskEnv<T extends Task> implements Env {
     if (requested === undefined) return this.difficulty;
     const [low, high] = this.suite.difficulties;
     if (typeof requested !== 'number' || !Number.isInteger(requested) || requested < low || requested > high) {
-      throw new TurngymError('INVALID_OPTIONS', `${this.spec.id}: difficulty must be an integer from ${low} to ${high}, got ${JSON.stringify(requested)}`);
+      throw new TurngymError(
+        'INVALID_OPTIONS',
+        `${this.spec.id}: difficulty must be an integer from ${low} to ${high}, got ${JSON.stringify(requested)}`,
+      );
     }
     return requested;
   }

@@ -41,7 +41,8 @@ export class Wrapper<Inner extends Env = Env> implements Env {
   }
 
   groundTruth(): string {
-    if (!this.inner.groundTruth) throw new TurngymError('NOT_SUPPORTED', `${this.spec.id} does not expose its ground truth.`);
+    if (!this.inner.groundTruth)
+      throw new TurngymError('NOT_SUPPORTED', `${this.spec.id} does not expose its ground truth.`);
     return this.inner.groundTruth();
   }
 
@@ -81,7 +82,8 @@ export class OrderEnforcing extends Wrapper {
     return this.serialise(async () => {
       if (this.state === 'closed') throw new EnvClosedError(this.spec.id);
       if (this.state === 'new') throw new ResetNeededError(this.spec.id);
-      if (this.state === 'terminated' || this.state === 'truncated') throw new EpisodeEndedError(this.spec.id, this.state);
+      if (this.state === 'terminated' || this.state === 'truncated')
+        throw new EpisodeEndedError(this.spec.id, this.state);
       const result = await this.inner.step(action);
       this.state = result.terminated ? 'terminated' : result.truncated ? 'truncated' : 'running';
       return result;
@@ -113,12 +115,19 @@ export class OrderEnforcing extends Wrapper {
   }
 }
 
-function checkResetOptions(id: string, given: Record<string, unknown> | undefined, known: readonly string[] | undefined): void {
+function checkResetOptions(
+  id: string,
+  given: Record<string, unknown> | undefined,
+  known: readonly string[] | undefined,
+): void {
   if (!given || !known) return;
   const unknown = Object.keys(given).filter((key) => given[key] !== undefined && !known.includes(key));
   if (unknown.length === 0) return;
   const names = unknown.map((key) => JSON.stringify(key.slice(0, 64))).join(', ');
-  throw new TurngymError('INVALID_OPTIONS', `${id} reset: unknown option${unknown.length > 1 ? 's' : ''} ${names}; the options are ${known.join(', ')}.`);
+  throw new TurngymError(
+    'INVALID_OPTIONS',
+    `${id} reset: unknown option${unknown.length > 1 ? 's' : ''} ${names}; the options are ${known.join(', ')}.`,
+  );
 }
 
 /**
@@ -176,7 +185,10 @@ export class ObservationBudget extends Wrapper {
   ) {
     super(inner);
     if (!Number.isInteger(maxChars) || maxChars < 64) {
-      throw new TurngymError('INVALID_OPTIONS', `observationBudget must be an integer of at least 64 characters, got ${maxChars}.`);
+      throw new TurngymError(
+        'INVALID_OPTIONS',
+        `observationBudget must be an integer of at least 64 characters, got ${maxChars}.`,
+      );
     }
   }
 

@@ -52,7 +52,12 @@ export function igpoAdvantages(group: readonly TurnRewards[], options: IgpoOptio
   let normalized: number[][];
   if (options.normalization === 'joint') {
     const raw = group.map((trajectory) =>
-      trajectory.turns.map((turn, t) => turn.informationGain + turn.format + (t === trajectory.turns.length - 1 ? options.alpha * trajectory.outcome : 0)),
+      trajectory.turns.map(
+        (turn, t) =>
+          turn.informationGain +
+          turn.format +
+          (t === trajectory.turns.length - 1 ? options.alpha * trajectory.outcome : 0),
+      ),
     );
     normalized = reshape(zScores(raw.flat()), raw);
   } else {
@@ -60,7 +65,9 @@ export function igpoAdvantages(group: readonly TurnRewards[], options: IgpoOptio
     const gainScores = reshape(zScores(gains.flat()), gains);
     const outcomeScores = zScores(group.map((trajectory) => options.alpha * trajectory.outcome));
     normalized = group.map((trajectory, g) =>
-      trajectory.turns.map((turn, t) => gainScores[g]![t]! + turn.format + (t === trajectory.turns.length - 1 ? outcomeScores[g]! : 0)),
+      trajectory.turns.map(
+        (turn, t) => gainScores[g]![t]! + turn.format + (t === trajectory.turns.length - 1 ? outcomeScores[g]! : 0),
+      ),
     );
   }
   return normalized.map((rewards) => discountedReturns(rewards, options.gamma));
@@ -100,9 +107,11 @@ export function groupIndices(items: readonly { group: number }[]): number[][] {
 /** Per-turn advantages of every trajectory (same shape as their turns). */
 export function computeAdvantages(
   trajectories: readonly Trajectory[],
-  config: Pick<TrainConfig, 'advantage' | 'alpha' | 'gamma' | 'igNormalization'> & Partial<Pick<TrainConfig, 'negativeWeight' | 'outcomeReward' | 'formatPenaltyOn'>>,
+  config: Pick<TrainConfig, 'advantage' | 'alpha' | 'gamma' | 'igNormalization'> &
+    Partial<Pick<TrainConfig, 'negativeWeight' | 'outcomeReward' | 'formatPenaltyOn'>>,
 ): number[][] {
-  const outcomeOf = (trajectory: Trajectory) => (config.outcomeReward === 'success' ? (trajectory.success ? 1 : 0) : trajectory.return);
+  const outcomeOf = (trajectory: Trajectory) =>
+    config.outcomeReward === 'success' ? (trajectory.success ? 1 : 0) : trajectory.return;
   const advantages: number[][] = trajectories.map((trajectory) => trajectory.turns.map(() => 0));
   // GRPO's format penalty either joins the return before the z-score or stays on its own turn after it.
   const penaltyInReturn = (config.formatPenaltyOn ?? 'return') === 'return';
@@ -110,15 +119,25 @@ export function computeAdvantages(
     if (members.length < 2) continue; // a group cut to one trajectory has no baseline
     const group = members.map((index) => trajectories[index]!);
     if (config.advantage === 'grpo') {
-      const returns = group.map((trajectory) => outcomeOf(trajectory) + (penaltyInReturn ? trajectory.turns.reduce((sum, turn) => sum + turn.rewards.format, 0) : 0));
+      const returns = group.map(
+        (trajectory) =>
+          outcomeOf(trajectory) +
+          (penaltyInReturn ? trajectory.turns.reduce((sum, turn) => sum + turn.rewards.format, 0) : 0),
+      );
       const scores = grpoAdvantages(returns);
       members.forEach((index, g) => {
         const turns = trajectories[index]!.turns;
-        advantages[index] = turns.map((turn, t) => scores[g]! * config.gamma ** (turns.length - 1 - t) + (penaltyInReturn ? 0 : turn.rewards.format));
+        advantages[index] = turns.map(
+          (turn, t) =>
+            scores[g]! * config.gamma ** (turns.length - 1 - t) + (penaltyInReturn ? 0 : turn.rewards.format),
+        );
       });
     } else {
       const scores = igpoAdvantages(
-        group.map((trajectory) => ({ turns: trajectory.turns.map((turn) => turn.rewards), outcome: outcomeOf(trajectory) })),
+        group.map((trajectory) => ({
+          turns: trajectory.turns.map((turn) => turn.rewards),
+          outcome: outcomeOf(trajectory),
+        })),
         { alpha: config.alpha, gamma: config.gamma, normalization: config.igNormalization },
       );
       members.forEach((index, g) => {
@@ -144,7 +163,11 @@ export function hasNoGradient(members: readonly number[], advantages: readonly n
  * every advantage is zero (solved or failed in every sample, with GRPO) are left out; `groups` is how
  * many were kept.
  */
-export function trainedTrajectories(trajectories: readonly Trajectory[], advantages: readonly number[][], limit: number): { indices: number[]; groups: number } {
+export function trainedTrajectories(
+  trajectories: readonly Trajectory[],
+  advantages: readonly number[][],
+  limit: number,
+): { indices: number[]; groups: number } {
   const kept = groupIndices(trajectories)
     .filter((members) => !hasNoGradient(members, advantages))
     .slice(0, limit);

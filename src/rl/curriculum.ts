@@ -61,7 +61,17 @@ export function parseCurriculum(text: string): Curriculum {
   }
   if (kind === 'tti') {
     const match = /^(\d+)\+(\d+)\.\.(\d+)@(\d+)$/.exec(rest);
-    if (match) return curriculumSchema.parse({ kind, initial: +match[1]!, increment: +match[2]!, max: +match[3]!, iterationSteps: +match[4]! });
+    if (match)
+      return curriculumSchema.parse({
+        kind,
+        initial: +match[1]!,
+        increment: +match[2]!,
+        max: +match[3]!,
+        iterationSteps: +match[4]!,
+      });
   }
-  throw new TurngymError('INVALID_OPTIONS', `Cannot read curriculum '${text}': use fixed:10, scaling-inter:5,8,10@100 or tti:10+10..30@50.`);
+  throw new TurngymError(
+    'INVALID_OPTIONS',
+    `Cannot read curriculum '${text}': use fixed:10, scaling-inter:5,8,10@100 or tti:10+10..30@50.`,
+  );
 }

@@ -24,6 +24,11 @@ export interface EnvFactory {
 export async function envFactory(endpoints: readonly string[], options: RemotePoolOptions = {}): Promise<EnvFactory> {
   if (endpoints.length === 0) return { make: makeLocal, close: async () => {}, pool: undefined };
   const pool = await RemotePool.connect(endpoints, options);
-  options.log?.(`[train] rollouts run on ${pool.status().length} env server(s): ${pool.status().map((endpoint) => `${endpoint.url} (${endpoint.state})`).join(', ')}`);
+  options.log?.(
+    `[train] rollouts run on ${pool.status().length} env server(s): ${pool
+      .status()
+      .map((endpoint) => `${endpoint.url} (${endpoint.state})`)
+      .join(', ')}`,
+  );
   return { make: (id, kwargs, wrapOptions) => pool.make(id, kwargs, wrapOptions), close: () => pool.close(), pool };
 }

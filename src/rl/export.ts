@@ -61,7 +61,10 @@ export interface ExportResult {
  * Converts trajectories to JSONL lines in `format`, keeping their order. `successOnly` keeps the
  * trajectories the verifier accepted.
  */
-export function exportTrajectories(records: readonly TrajectoryRecord[], options: { format?: ExportFormat; successOnly?: boolean } = {}): ExportResult {
+export function exportTrajectories(
+  records: readonly TrajectoryRecord[],
+  options: { format?: ExportFormat; successOnly?: boolean } = {},
+): ExportResult {
   const result: ExportResult = { lines: [], total: records.length, failures: 0, empty: 0 };
   for (const record of records) {
     if (options.successOnly && !record.success) {

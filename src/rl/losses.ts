@@ -26,19 +26,38 @@ import type { Rng } from '../core/rng.js';
 
 export const lossConfigSchema = z.object({
   clipLow: z.number().min(0).default(0.2).describe('PPO clip range below 1 (ratio >= 1 - clipLow)'),
-  clipHigh: z.number().min(0).default(0.28).describe('PPO clip range above 1 (ratio <= 1 + clipHigh; DAPO clip-higher)'),
-  entropyControl: z.enum(['none', 'bonus', 'clip-cov', 'kl-cov']).default('clip-cov').describe('Entropy control method'),
+  clipHigh: z
+    .number()
+    .min(0)
+    .default(0.28)
+    .describe('PPO clip range above 1 (ratio <= 1 + clipHigh; DAPO clip-higher)'),
+  entropyControl: z
+    .enum(['none', 'bonus', 'clip-cov', 'kl-cov'])
+    .default('clip-cov')
+    .describe('Entropy control method'),
   entropyCoef: z.number().min(0).default(0.001).describe('Entropy bonus coefficient (entropyControl = bonus)'),
-  clipCovRatio: z.number().min(0).max(1).default(2e-4).describe('Clip-Cov: fraction of valid tokens whose gradient is zeroed (at least 1)'),
+  clipCovRatio: z
+    .number()
+    .min(0)
+    .max(1)
+    .default(2e-4)
+    .describe('Clip-Cov: fraction of valid tokens whose gradient is zeroed (at least 1)'),
   clipCovLb: z.number().default(1).describe('Clip-Cov: lower covariance bound of candidate tokens'),
   clipCovUb: z.number().default(5).describe('Clip-Cov: upper covariance bound of candidate tokens'),
-  klCovRatio: z.number().min(0).max(1).default(2e-4).describe('KL-Cov: fraction of valid tokens (top by covariance) that get the KL penalty (at least 1)'),
+  klCovRatio: z
+    .number()
+    .min(0)
+    .max(1)
+    .default(2e-4)
+    .describe('KL-Cov: fraction of valid tokens (top by covariance) that get the KL penalty (at least 1)'),
   klCovCoef: z.number().min(0).default(0.1).describe('KL-Cov: coefficient of |logp - logp_old| on the selected tokens'),
   klCoef: z
     .number()
     .min(0)
     .default(0)
-    .describe('Coefficient of a KL penalty to the reference policy (the starting one: --init or the warm start) on every action token, k3 estimator (verl low_var_kl); 0: off'),
+    .describe(
+      'Coefficient of a KL penalty to the reference policy (the starting one: --init or the warm start) on every action token, k3 estimator (verl low_var_kl); 0: off',
+    ),
   lossAggregation: z
     .enum(['token-mean', 'trajectory-mean'])
     .default('token-mean')
@@ -95,7 +114,11 @@ export function policyLoss(inputs: LossInputs, config: LossConfig, rng: Rng): Lo
   const advantages = inputs.advantages.dataSync();
   const weights = inputs.weights.dataSync();
   const n = weights.length;
-  if (config.klCoef > 0 && !inputs.refLogprobs) throw new TurngymError('INVALID_OPTIONS', 'policyLoss: klCoef > 0 needs refLogprobs (the reference policy\'s log-probs).');
+  if (config.klCoef > 0 && !inputs.refLogprobs)
+    throw new TurngymError(
+      'INVALID_OPTIONS',
+      "policyLoss: klCoef > 0 needs refLogprobs (the reference policy's log-probs).",
+    );
   const reference = config.klCoef > 0 ? inputs.refLogprobs!.dataSync() : undefined;
   const valid: number[] = [];
   let weightSum = 0;
@@ -123,7 +146,9 @@ export function policyLoss(inputs: LossInputs, config: LossConfig, rng: Rng): Lo
 
   let selected: number[] = [];
   if (config.entropyControl === 'clip-cov') {
-    const candidates = valid.filter((i) => !clippedByPpo[i] && cov[i]! > config.clipCovLb && cov[i]! < config.clipCovUb);
+    const candidates = valid.filter(
+      (i) => !clippedByPpo[i] && cov[i]! > config.clipCovLb && cov[i]! < config.clipCovUb,
+    );
     const count = Math.max(1, Math.floor(config.clipCovRatio * valid.length));
     selected = rng.shuffle(candidates).slice(0, Math.min(count, candidates.length));
   } else if (config.entropyControl === 'kl-cov' && valid.length > 0) {
@@ -148,10 +173,14 @@ export function policyLoss(inputs: LossInputs, config: LossConfig, rng: Rng): Lo
       perToken = tf.maximum(unclipped, tf.mul(negativeAdvantages, clippedRatio));
       if (config.entropyControl === 'clip-cov') perToken = tf.mul(perToken, tf.sub(1, tf.tensor1d(selectedMask)));
     }
-    if (reference) perToken = tf.add(perToken, tf.mul(config.klCoef, lowVarianceKl(inputs.logprobs, inputs.refLogprobs!)));
+    if (reference)
+      perToken = tf.add(perToken, tf.mul(config.klCoef, lowVarianceKl(inputs.logprobs, inputs.refLogprobs!)));
     let total = tf.div(tf.sum(tf.mul(perToken, inputs.weights)), normaliser);
     if (config.entropyControl === 'bonus' && inputs.entropies) {
-      total = tf.sub(total, tf.mul(config.entropyCoef, tf.div(tf.sum(tf.mul(inputs.entropies, inputs.weights)), normaliser)));
+      total = tf.sub(
+        total,
+        tf.mul(config.entropyCoef, tf.div(tf.sum(tf.mul(inputs.entropies, inputs.weights)), normaliser)),
+      );
     }
     return total as tf.Scalar;
   });
@@ -165,7 +194,8 @@ export function policyLoss(inputs: LossInputs, config: LossConfig, rng: Rng): Lo
   } else {
     clipFraction = valid.reduce((sum, i) => sum + clippedByPpo[i]!, 0) / validCount;
   }
-  if (config.entropyControl === 'kl-cov') ppoKl = valid.reduce((sum, i) => sum + Math.abs(logp[i]! - old[i]!), 0) / validCount;
+  if (config.entropyControl === 'kl-cov')
+    ppoKl = valid.reduce((sum, i) => sum + Math.abs(logp[i]! - old[i]!), 0) / validCount;
   else ppoKl = valid.reduce((sum, i) => sum + (old[i]! - logp[i]!), 0) / validCount;
 
   const covValues = valid.map((i) => cov[i]!);

@@ -87,7 +87,8 @@ export function readMetrics(path: string): { records: MetricsRecord[]; skippedLi
   return { records, skippedLines };
 }
 
-const mean = (values: readonly number[]) => (values.length ? values.reduce((a, b) => a + b, 0) / values.length : Number.NaN);
+const mean = (values: readonly number[]) =>
+  values.length ? values.reduce((a, b) => a + b, 0) / values.length : Number.NaN;
 
 /** What `stepMetrics` needs beside the rollouts, advantages and update: the step's shape and its clock. */
 export interface StepTiming {
@@ -103,7 +104,13 @@ export interface StepTiming {
 }
 
 /** The metrics record of one training step (every trajectory of every round, advantages as computed). */
-export function stepMetrics(step: number, batch: RolloutBatch, advantages: readonly number[][], update: UpdateSummary, timing: StepTiming): MetricsRecord {
+export function stepMetrics(
+  step: number,
+  batch: RolloutBatch,
+  advantages: readonly number[][],
+  update: UpdateSummary,
+  timing: StepTiming,
+): MetricsRecord {
   const trajectories = batch.trajectories;
   const turns = trajectories.flatMap((trajectory) => trajectory.turns);
   const first = update.metrics.slice(0, Math.max(1, Math.ceil(update.metrics.length / 2)));
@@ -148,7 +155,10 @@ export function stepMetrics(step: number, batch: RolloutBatch, advantages: reado
  * `rollout/any_success_groups`, those in which at least one did: the groups whose outcome can tell the
  * samples apart (the others differ only by the format penalty, if at all).
  */
-export function groupShares(trajectories: readonly Trajectory[], advantages: readonly number[][]): Record<string, number> {
+export function groupShares(
+  trajectories: readonly Trajectory[],
+  advantages: readonly number[][],
+): Record<string, number> {
   const groups = groupIndices(trajectories);
   return {
     [METRICS.zeroAdvantageGroups]: mean(groups.map((members) => (hasNoGradient(members, advantages) ? 1 : 0))),

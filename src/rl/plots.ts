@@ -26,17 +26,87 @@ export interface PlotDefinition {
 
 /** The report's plots, in order. */
 export const PLOTS: readonly PlotDefinition[] = [
-  { id: 'plot-success-rate', title: 'Success rate', metric: METRICS.successRate, caption: 'Fraction of training episodes the verifier accepted.', fraction: true, smooth: true },
-  { id: 'plot-return', title: 'Episodic return', metric: METRICS.episodicReturn, caption: 'Mean sum of env rewards per training episode.', smooth: true },
-  { id: 'plot-entropy', title: 'Policy entropy', metric: METRICS.entropy, caption: 'Mean per-token entropy of sampled actions (nats); a collapse means the policy stopped exploring.', smooth: true },
-  { id: 'plot-covariance', title: 'Covariance of log-prob and advantage', metric: METRICS.covMean, caption: 'Mean of (A - mean A)(log p - mean log p) over action tokens; it drives the entropy change.', smooth: true },
-  { id: 'plot-clip-fraction', title: 'Clip fraction', metric: METRICS.clipFraction, caption: 'Fraction of action tokens whose gradient was clipped (PPO clip, or Clip-Cov).', fraction: true, smooth: true },
-  { id: 'plot-kl', title: 'KL to the rollout policy', metric: METRICS.ppoKl, caption: 'Approximate KL between the updated policy and the one that sampled the batch.', smooth: true },
-  { id: 'plot-horizon', title: 'Horizon schedule', metric: METRICS.maxTurns, caption: 'Maximum turns per episode set by the curriculum.', stepwise: true },
-  { id: 'plot-turns', title: 'Turns per episode', metric: METRICS.turnsMean, caption: 'Mean number of turns the policy took per training episode.', smooth: true },
-  { id: 'plot-information-gain', title: 'Information gain', metric: METRICS.informationGain, caption: 'Mean per-turn information gain (IGPO): how much each turn raised the probability of the right answer.', smooth: true },
-  { id: 'plot-tokens-per-second', title: 'Tokens per second', metric: METRICS.tokensPerSecond, caption: 'Training throughput: action tokens sampled and trained on per second.', smooth: true },
-  { id: 'plot-eval-success', title: 'Held-out success rate', metric: METRICS.evalSuccessRate, caption: 'Success rate on held-out tasks, at the steps where the trainer evaluated (and before and after training, from eval.json).', fraction: true, evaluation: 'success_rate' },
+  {
+    id: 'plot-success-rate',
+    title: 'Success rate',
+    metric: METRICS.successRate,
+    caption: 'Fraction of training episodes the verifier accepted.',
+    fraction: true,
+    smooth: true,
+  },
+  {
+    id: 'plot-return',
+    title: 'Episodic return',
+    metric: METRICS.episodicReturn,
+    caption: 'Mean sum of env rewards per training episode.',
+    smooth: true,
+  },
+  {
+    id: 'plot-entropy',
+    title: 'Policy entropy',
+    metric: METRICS.entropy,
+    caption: 'Mean per-token entropy of sampled actions (nats); a collapse means the policy stopped exploring.',
+    smooth: true,
+  },
+  {
+    id: 'plot-covariance',
+    title: 'Covariance of log-prob and advantage',
+    metric: METRICS.covMean,
+    caption: 'Mean of (A - mean A)(log p - mean log p) over action tokens; it drives the entropy change.',
+    smooth: true,
+  },
+  {
+    id: 'plot-clip-fraction',
+    title: 'Clip fraction',
+    metric: METRICS.clipFraction,
+    caption: 'Fraction of action tokens whose gradient was clipped (PPO clip, or Clip-Cov).',
+    fraction: true,
+    smooth: true,
+  },
+  {
+    id: 'plot-kl',
+    title: 'KL to the rollout policy',
+    metric: METRICS.ppoKl,
+    caption: 'Approximate KL between the updated policy and the one that sampled the batch.',
+    smooth: true,
+  },
+  {
+    id: 'plot-horizon',
+    title: 'Horizon schedule',
+    metric: METRICS.maxTurns,
+    caption: 'Maximum turns per episode set by the curriculum.',
+    stepwise: true,
+  },
+  {
+    id: 'plot-turns',
+    title: 'Turns per episode',
+    metric: METRICS.turnsMean,
+    caption: 'Mean number of turns the policy took per training episode.',
+    smooth: true,
+  },
+  {
+    id: 'plot-information-gain',
+    title: 'Information gain',
+    metric: METRICS.informationGain,
+    caption: 'Mean per-turn information gain (IGPO): how much each turn raised the probability of the right answer.',
+    smooth: true,
+  },
+  {
+    id: 'plot-tokens-per-second',
+    title: 'Tokens per second',
+    metric: METRICS.tokensPerSecond,
+    caption: 'Training throughput: action tokens sampled and trained on per second.',
+    smooth: true,
+  },
+  {
+    id: 'plot-eval-success',
+    title: 'Held-out success rate',
+    metric: METRICS.evalSuccessRate,
+    caption:
+      'Success rate on held-out tasks, at the steps where the trainer evaluated (and before and after training, from eval.json).',
+    fraction: true,
+    evaluation: 'success_rate',
+  },
 ];
 
 /** One run's values of one metric. */
@@ -46,7 +116,18 @@ export interface Series {
 }
 
 /** The colours of runs, in order (Tableau 10, readable on white and for most colour-blind readers). */
-export const RUN_COLOURS = ['#4e79a7', '#f28e2b', '#e15759', '#76b7b2', '#59a14f', '#edc948', '#b07aa1', '#ff9da7', '#9c755f', '#bab0ac'];
+export const RUN_COLOURS = [
+  '#4e79a7',
+  '#f28e2b',
+  '#e15759',
+  '#76b7b2',
+  '#59a14f',
+  '#edc948',
+  '#b07aa1',
+  '#ff9da7',
+  '#9c755f',
+  '#bab0ac',
+];
 
 /** Most points drawn per series; longer runs are thinned evenly (the last point is always kept). */
 export const MAX_POINTS = 1000;
@@ -56,7 +137,8 @@ export function seriesOf(run: string, records: readonly MetricsRecord[], metric:
   const points: Series['points'] = [];
   for (const record of records) {
     const value = record[metric];
-    if (typeof value === 'number' && Number.isFinite(value) && Number.isFinite(record.step)) points.push({ step: record.step, value });
+    if (typeof value === 'number' && Number.isFinite(value) && Number.isFinite(record.step))
+      points.push({ step: record.step, value });
   }
   return { run, points: thin(points, MAX_POINTS) };
 }
@@ -96,12 +178,20 @@ function loadLibraries(): Promise<{ vega: Vega; vegaLite: VegaLite }> {
  * raw values faded under a smoothed curve when `definition.smooth` is set. `runs` fixes the colour of each
  * run across all plots. Series without points are left out; at least one must have points.
  */
-export async function renderPlot(definition: PlotDefinition, series: readonly Series[], runs: readonly string[]): Promise<string> {
+export async function renderPlot(
+  definition: PlotDefinition,
+  series: readonly Series[],
+  runs: readonly string[],
+): Promise<string> {
   const { vega, vegaLite } = await loadLibraries();
   const rows: { run: string; step: number; value: number; smoothed: number }[] = [];
   for (const { run, points } of series) {
-    const smoothed = definition.smooth ? smooth(points.map((point) => point.value)) : points.map((point) => point.value);
-    points.forEach((point, index) => rows.push({ run, step: point.step, value: point.value, smoothed: smoothed[index]! }));
+    const smoothed = definition.smooth
+      ? smooth(points.map((point) => point.value))
+      : points.map((point) => point.value);
+    points.forEach((point, index) =>
+      rows.push({ run, step: point.step, value: point.value, smoothed: smoothed[index]! }),
+    );
   }
   const colour = {
     field: 'run',
@@ -112,22 +202,43 @@ export async function renderPlot(definition: PlotDefinition, series: readonly Se
     legend: null,
   };
   const x = { field: 'step', type: 'quantitative', title: 'step', axis: { tickMinStep: 1, format: ',d' } };
-  const ticks = axisTicks(rows.flatMap((row) => [row.value, row.smoothed]), definition.fraction === true);
-  const y = (field: string) => ({ field, type: 'quantitative', title: null, axis: { values: ticks.values, format: ticks.format }, scale: { domain: ticks.domain, zero: false, nice: false } });
+  const ticks = axisTicks(
+    rows.flatMap((row) => [row.value, row.smoothed]),
+    definition.fraction === true,
+  );
+  const y = (field: string) => ({
+    field,
+    type: 'quantitative',
+    title: null,
+    axis: { values: ticks.values, format: ticks.format },
+    scale: { domain: ticks.domain, zero: false, nice: false },
+  });
   const sparse = series.every((entry) => entry.points.length <= 30);
   const interpolate = definition.stepwise ? 'step-after' : 'linear';
   const layer = definition.smooth
     ? [
-        { mark: { type: 'line', strokeWidth: 1, opacity: 0.3, interpolate }, encoding: { x, y: y('value'), color: colour } },
+        {
+          mark: { type: 'line', strokeWidth: 1, opacity: 0.3, interpolate },
+          encoding: { x, y: y('value'), color: colour },
+        },
         { mark: { type: 'line', strokeWidth: 2, interpolate }, encoding: { x, y: y('smoothed'), color: colour } },
       ]
-    : [{ mark: { type: 'line', strokeWidth: 2, interpolate, point: sparse }, encoding: { x, y: y('value'), color: colour } }];
+    : [
+        {
+          mark: { type: 'line', strokeWidth: 2, interpolate, point: sparse },
+          encoding: { x, y: y('value'), color: colour },
+        },
+      ];
   const spec = {
     width: 340,
     height: 170,
     data: { values: rows },
     layer,
-    config: { font: 'system-ui, -apple-system, "Segoe UI", sans-serif', axis: { labelColor: '#555', titleColor: '#555', gridColor: '#eee', domainColor: '#bbb', tickColor: '#bbb' }, view: { stroke: null } },
+    config: {
+      font: 'system-ui, -apple-system, "Segoe UI", sans-serif',
+      axis: { labelColor: '#555', titleColor: '#555', gridColor: '#eee', domainColor: '#bbb', tickColor: '#bbb' },
+      view: { stroke: null },
+    },
   };
   const compiled = vegaLite.compile(spec as unknown as Parameters<VegaLite['compile']>[0]).spec;
   const view = new vega.View(vega.parse(compiled), { renderer: 'none' });
@@ -135,7 +246,9 @@ export async function renderPlot(definition: PlotDefinition, series: readonly Se
     const svg = await view.toSVG();
     // vega numbers clip paths with a process-wide counter; prefix them so plots from different runs of
     // the generator can never share an id in one document.
-    return svg.replace(/id="clip(\d+)"/g, `id="${definition.id}-clip$1"`).replace(/url\(#clip(\d+)\)/g, `url(#${definition.id}-clip$1)`);
+    return svg
+      .replace(/id="clip(\d+)"/g, `id="${definition.id}-clip$1"`)
+      .replace(/url\(#clip(\d+)\)/g, `url(#${definition.id}-clip$1)`);
   } finally {
     view.finalize();
   }
@@ -147,7 +260,10 @@ export async function renderPlot(definition: PlotDefinition, series: readonly Se
  * (`2.280, 2.285, ...` was `2.28, 2.285, 2.29, ...`), in percent for fractions, with thousands separators and
  * never SI prefixes ("m" for milli reads wrong on a KL).
  */
-export function axisTicks(values: readonly number[], fraction = false): { values: number[]; domain: [number, number]; format: string } {
+export function axisTicks(
+  values: readonly number[],
+  fraction = false,
+): { values: number[]; domain: [number, number]; format: string } {
   let low = Math.min(...values);
   let high = Math.max(...values);
   if (low === high) {
@@ -158,7 +274,9 @@ export function axisTicks(values: readonly number[], fraction = false): { values
   const decimals = Math.max(0, -Math.floor(Math.log10(step) + 1e-9));
   const first = Math.floor(low / step + 1e-9);
   const last = Math.ceil(high / step - 1e-9);
-  const ticks = Array.from({ length: last - first + 1 }, (_, index) => Number(((first + index) * step).toFixed(decimals + 1)));
+  const ticks = Array.from({ length: last - first + 1 }, (_, index) =>
+    Number(((first + index) * step).toFixed(decimals + 1)),
+  );
   const format = fraction ? `.${Math.max(0, decimals - 2)}%` : `,.${decimals}f`;
   return { values: ticks, domain: [ticks[0]!, ticks.at(-1)!], format };
 }

@@ -34,36 +34,71 @@ const guessNumber3: TrainOptions = {
   evalEpisodes: 100,
   checkpointEvery: 0,
 };
-const guessNumber5: TrainOptions = { ...guessNumber3, difficulty: 5, init: 'runs/exp-gn5-sft', entropyControl: 'clip-cov', clipCovRatio: 0.02 };
+const guessNumber5: TrainOptions = {
+  ...guessNumber3,
+  difficulty: 5,
+  init: 'runs/exp-gn5-sft',
+  entropyControl: 'clip-cov',
+  clipCovRatio: 0.02,
+};
 
 function experiment(description: string, options: TrainOptions): Preset {
   return { description, options };
 }
 
 const EXPERIMENTS: Record<string, Preset> = {
-  'exp-entropy-none': experiment('Experiment 1: PPO-clip without entropy control (guess-number, difficulty 3)', { ...guessNumber3, entropyControl: 'none', out: 'runs/exp-entropy-none' }),
-  'exp-entropy-clip-cov': experiment('Experiment 1: Clip-Cov, ratio 0.02 (guess-number, difficulty 3)', { ...guessNumber3, entropyControl: 'clip-cov', clipCovRatio: 0.02, out: 'runs/exp-entropy-clip-cov' }),
-  'exp-entropy-kl-cov': experiment('Experiment 1: KL-Cov, ratio 0.02, coef 0.1 (guess-number, difficulty 3)', { ...guessNumber3, entropyControl: 'kl-cov', klCovRatio: 0.02, out: 'runs/exp-entropy-kl-cov' }),
-  'exp-horizon-scaling': experiment('Experiment 3: ScalingInter [4, 6, 10] every 10 steps (guess-number, difficulty 5: 1..128)', {
-    ...guessNumber5,
-    curriculum: { kind: 'scaling-inter', stages: [4, 6, 10], every: 10 },
-    out: 'runs/exp-horizon-scaling',
-  }),
-  'exp-horizon-short': experiment('Experiment 3: fixed short horizon of 4 turns (guess-number, difficulty 5)', { ...guessNumber5, curriculum: { kind: 'fixed', maxTurns: 4 }, out: 'runs/exp-horizon-short' }),
-  'exp-horizon-long': experiment('Experiment 3: fixed long horizon of 10 turns (guess-number, difficulty 5)', { ...guessNumber5, curriculum: { kind: 'fixed', maxTurns: 10 }, out: 'runs/exp-horizon-long' }),
-  // Experiment 4's GRPO arm is exp-entropy-clip-cov: the same run with outcome advantages.
-  'exp-ig-igpo': experiment('Experiment 4: IGPO turn rewards with Clip-Cov (guess-number, difficulty 3); its GRPO twin is exp-entropy-clip-cov', {
+  'exp-entropy-none': experiment('Experiment 1: PPO-clip without entropy control (guess-number, difficulty 3)', {
     ...guessNumber3,
-    advantage: 'igpo',
+    entropyControl: 'none',
+    out: 'runs/exp-entropy-none',
+  }),
+  'exp-entropy-clip-cov': experiment('Experiment 1: Clip-Cov, ratio 0.02 (guess-number, difficulty 3)', {
+    ...guessNumber3,
     entropyControl: 'clip-cov',
     clipCovRatio: 0.02,
-    out: 'runs/exp-ig-igpo',
+    out: 'runs/exp-entropy-clip-cov',
   }),
+  'exp-entropy-kl-cov': experiment('Experiment 1: KL-Cov, ratio 0.02, coef 0.1 (guess-number, difficulty 3)', {
+    ...guessNumber3,
+    entropyControl: 'kl-cov',
+    klCovRatio: 0.02,
+    out: 'runs/exp-entropy-kl-cov',
+  }),
+  'exp-horizon-scaling': experiment(
+    'Experiment 3: ScalingInter [4, 6, 10] every 10 steps (guess-number, difficulty 5: 1..128)',
+    {
+      ...guessNumber5,
+      curriculum: { kind: 'scaling-inter', stages: [4, 6, 10], every: 10 },
+      out: 'runs/exp-horizon-scaling',
+    },
+  ),
+  'exp-horizon-short': experiment('Experiment 3: fixed short horizon of 4 turns (guess-number, difficulty 5)', {
+    ...guessNumber5,
+    curriculum: { kind: 'fixed', maxTurns: 4 },
+    out: 'runs/exp-horizon-short',
+  }),
+  'exp-horizon-long': experiment('Experiment 3: fixed long horizon of 10 turns (guess-number, difficulty 5)', {
+    ...guessNumber5,
+    curriculum: { kind: 'fixed', maxTurns: 10 },
+    out: 'runs/exp-horizon-long',
+  }),
+  // Experiment 4's GRPO arm is exp-entropy-clip-cov: the same run with outcome advantages.
+  'exp-ig-igpo': experiment(
+    'Experiment 4: IGPO turn rewards with Clip-Cov (guess-number, difficulty 3); its GRPO twin is exp-entropy-clip-cov',
+    {
+      ...guessNumber3,
+      advantage: 'igpo',
+      entropyControl: 'clip-cov',
+      clipCovRatio: 0.02,
+      out: 'runs/exp-ig-igpo',
+    },
+  ),
 };
 
 export const PRESETS: Record<string, Preset> = {
   quickstart: {
-    description: 'npm start: warm start, then RL with ScalingInter, Clip-Cov and IGPO on 1-hop search (about 4 minutes on 2 cores)',
+    description:
+      'npm start: warm start, then RL with ScalingInter, Clip-Cov and IGPO on 1-hop search (about 4 minutes on 2 cores)',
     options: {
       ...search,
       out: 'runs/quickstart',

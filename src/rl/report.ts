@@ -62,12 +62,15 @@ export async function writeReport(runDir: string, options: ReportOptions = {}): 
 /** Gives runs that share a directory name a longer name (`parent/name`), so the legend tells them apart. */
 function nameRuns(runs: RunData[]): void {
   for (const run of runs) {
-    if (runs.filter((other) => other.name === run.name).length > 1) run.name = `${basename(dirname(run.dir))}/${run.name}`;
+    if (runs.filter((other) => other.name === run.name).length > 1)
+      run.name = `${basename(dirname(run.dir))}/${run.name}`;
   }
 }
 
 /** Renders the report of `runs` (the first is the reported run; the others are overlaid) to HTML. */
-export async function renderReport(runs: readonly RunData[]): Promise<{ html: string; result: Omit<ReportResult, 'path'> }> {
+export async function renderReport(
+  runs: readonly RunData[],
+): Promise<{ html: string; result: Omit<ReportResult, 'path'> }> {
   const primary = runs[0]!;
   const names = runs.map((run) => run.name);
   const notes = runs.flatMap((run) => run.notes.map((note) => `${run.name}: ${note}`));
@@ -79,15 +82,22 @@ export async function renderReport(runs: readonly RunData[]): Promise<{ html: st
     const caption = `<figcaption><h3>${escapeHtml(definition.title)}</h3><p>${escapeHtml(definition.caption)} <code>${escapeHtml(definition.metric)}</code></p></figcaption>`;
     if (series.length === 0) {
       plots.push({ id: definition.id, title: definition.title, rendered: false });
-      const why = runs.some((run) => run.metrics.length > 0) ? `No run logged <code>${escapeHtml(definition.metric)}</code>, so this plot is left out.` : 'No metrics were recorded, so this plot is left out.';
-      figures.push(`<figure class="plot skipped" id="${definition.id}" data-metric="${escapeHtml(definition.metric)}">${caption}<p class="plot-note">${why}</p></figure>`);
+      const why = runs.some((run) => run.metrics.length > 0)
+        ? `No run logged <code>${escapeHtml(definition.metric)}</code>, so this plot is left out.`
+        : 'No metrics were recorded, so this plot is left out.';
+      figures.push(
+        `<figure class="plot skipped" id="${definition.id}" data-metric="${escapeHtml(definition.metric)}">${caption}<p class="plot-note">${why}</p></figure>`,
+      );
       continue;
     }
     const missing = runs.filter((run) => !series.some((entry) => entry.run === run.name)).map((run) => run.name);
-    const missingNote = missing.length > 0 ? `<p class="plot-note">Not logged by ${missing.map(escapeHtml).join(', ')}.</p>` : '';
+    const missingNote =
+      missing.length > 0 ? `<p class="plot-note">Not logged by ${missing.map(escapeHtml).join(', ')}.</p>` : '';
     const svg = await renderPlot(definition, series, names);
     plots.push({ id: definition.id, title: definition.title, rendered: true });
-    figures.push(`<figure class="plot" id="${definition.id}" data-metric="${escapeHtml(definition.metric)}">${caption}<div class="plot-svg">${svg}</div>${missingNote}</figure>`);
+    figures.push(
+      `<figure class="plot" id="${definition.id}" data-metric="${escapeHtml(definition.metric)}">${caption}<div class="plot-svg">${svg}</div>${missingNote}</figure>`,
+    );
   }
 
   const viewerRuns = runs.map((run) => ({ name: run.name, trajectories: viewerTrajectories(run, notes) }));
@@ -97,7 +107,9 @@ export async function renderReport(runs: readonly RunData[]): Promise<{ html: st
     title: `turngym report · ${primary.name}`,
     body: [
       header(runs),
-      notes.length > 0 ? `<section id="notes" class="notes"><h2>Notes</h2><ul>${notes.map((note) => `<li>${escapeHtml(note)}</li>`).join('')}</ul></section>` : '',
+      notes.length > 0
+        ? `<section id="notes" class="notes"><h2>Notes</h2><ul>${notes.map((note) => `<li>${escapeHtml(note)}</li>`).join('')}</ul></section>`
+        : '',
       summaryTable(runs),
       evaluationTable(runs),
       `<section id="plots"><h2>Training curves</h2>${runs.length > 1 ? legend(names) : ''}<div class="plot-grid">${figures.join('\n')}</div></section>`,
@@ -145,9 +157,14 @@ type ViewerTrajectory = Omit<TrajectoryRecord, 'turns'> & { turns: ViewerTurn[] 
 function viewerTrajectories(run: RunData, notes: string[]): ViewerTrajectory[] {
   let records = [...run.trajectories].sort((a, b) => a.step - b.step || a.group - b.group);
   if (records.length > MAX_VIEWER_TRAJECTORIES) {
-    notes.push(`${run.name}: the viewer shows ${MAX_VIEWER_TRAJECTORIES} of ${records.length} trajectories, sampled evenly over training.`);
+    notes.push(
+      `${run.name}: the viewer shows ${MAX_VIEWER_TRAJECTORIES} of ${records.length} trajectories, sampled evenly over training.`,
+    );
     const total = records.length;
-    records = Array.from({ length: MAX_VIEWER_TRAJECTORIES }, (_, index) => records[Math.round((index * (total - 1)) / (MAX_VIEWER_TRAJECTORIES - 1))]!);
+    records = Array.from(
+      { length: MAX_VIEWER_TRAJECTORIES },
+      (_, index) => records[Math.round((index * (total - 1)) / (MAX_VIEWER_TRAJECTORIES - 1))]!,
+    );
   }
   return records.map((record) => {
     const names = (record.tools ?? []).map((tool) => tool.name);
@@ -189,8 +206,18 @@ export function toolNameOf(action: string, tools: readonly string[]): string | u
 function header(runs: readonly RunData[]): string {
   const primary = runs[0]!;
   const env = stringAt(primary.config, 'env') ?? primary.trajectories[0]?.env;
-  const facts = [env ? `env <code>${escapeHtml(env)}</code>` : '', `<code>${escapeHtml(primary.dir)}</code>`, `generated ${escapeHtml(new Date().toISOString().replace('T', ' ').slice(0, 16))} UTC`].filter(Boolean);
-  const compared = runs.length > 1 ? `<p class="compared">compared with ${runs.slice(1).map((run, index) => `${swatch(index + 1)}<strong>${escapeHtml(run.name)}</strong>`).join(', ')}</p>` : '';
+  const facts = [
+    env ? `env <code>${escapeHtml(env)}</code>` : '',
+    `<code>${escapeHtml(primary.dir)}</code>`,
+    `generated ${escapeHtml(new Date().toISOString().replace('T', ' ').slice(0, 16))} UTC`,
+  ].filter(Boolean);
+  const compared =
+    runs.length > 1
+      ? `<p class="compared">compared with ${runs
+          .slice(1)
+          .map((run, index) => `${swatch(index + 1)}<strong>${escapeHtml(run.name)}</strong>`)
+          .join(', ')}</p>`
+      : '';
   return `<header class="page-header"><h1>${runs.length > 1 ? swatch(0) : ''}${escapeHtml(primary.name)}</h1><p class="facts">${facts.join(' · ')}</p>${compared}</header>`;
 }
 
@@ -219,13 +246,25 @@ function summaryTable(runs: readonly RunData[]): string {
     ];
     return `<tr>${cells.map((cell, column) => `<td${column > 0 ? ' class="number"' : ''}>${cell}</td>`).join('')}</tr>`;
   });
-  const headings = ['run', 'last step', 'wall time', 'success rate', 'return', 'entropy', 'turns', 'trajectories', 'checkpoints'];
+  const headings = [
+    'run',
+    'last step',
+    'wall time',
+    'success rate',
+    'return',
+    'entropy',
+    'turns',
+    'trajectories',
+    'checkpoints',
+  ];
   return `<section id="summary"><h2>Summary</h2><table class="summary"><thead><tr>${headings.map((heading, column) => `<th${column > 0 ? ' class="number"' : ''}>${heading}</th>`).join('')}</tr></thead><tbody>${rows.join('')}</tbody></table><p class="hint">Training values are means over the last 10% of logged steps.</p></section>`;
 }
 
 /** Mean of a metric over the last 10% of the steps that logged it. */
 function finalValue(run: RunData, metric: string): number | undefined {
-  const values = run.metrics.map((record) => record[metric]).filter((value): value is number => typeof value === 'number' && Number.isFinite(value));
+  const values = run.metrics
+    .map((record) => record[metric])
+    .filter((value): value is number => typeof value === 'number' && Number.isFinite(value));
   if (values.length === 0) return undefined;
   const tail = values.slice(-Math.max(1, Math.ceil(values.length / 10)));
   return tail.reduce((sum, value) => sum + value, 0) / tail.length;
@@ -237,12 +276,17 @@ function evaluationTable(runs: readonly RunData[]): string {
   if (withEvaluation.length === 0) return '';
   const rows = withEvaluation.map((run) => {
     const { before, after } = run.evaluation!;
-    const change = typeof before?.success_rate === 'number' && typeof after?.success_rate === 'number' ? after.success_rate - before.success_rate : undefined;
+    const change =
+      typeof before?.success_rate === 'number' && typeof after?.success_rate === 'number'
+        ? after.success_rate - before.success_rate
+        : undefined;
     const cells = [
       `${runs.length > 1 ? swatch(runs.indexOf(run)) : ''}${escapeHtml(run.name)}`,
       formatValue(before?.success_rate, true),
       formatValue(after?.success_rate, true),
-      change === undefined ? '–' : `<span class="${change >= 0 ? 'good' : 'bad'}">${change >= 0 ? '+' : '−'}${(Math.abs(change) * 100).toFixed(1)} pts</span>`,
+      change === undefined
+        ? '–'
+        : `<span class="${change >= 0 ? 'good' : 'bad'}">${change >= 0 ? '+' : '−'}${(Math.abs(change) * 100).toFixed(1)} pts</span>`,
       `${formatValue(before?.mean_return)} → ${formatValue(after?.mean_return)}`,
       `${formatValue(before?.mean_turns)} → ${formatValue(after?.mean_turns)}`,
       String(after?.episodes ?? before?.episodes ?? '–'),
@@ -268,23 +312,32 @@ ${empty ? '<p class="plot-note">No trajectories were recorded.</p>' : ''}
 /** The options of each run as a flat table; with several runs, rows whose values differ are marked. */
 function configurationSection(runs: readonly RunData[]): string {
   const flat = runs.map((run) => (run.config ? flatten(run.config) : undefined));
-  if (flat.every((entry) => entry === undefined)) return `<section id="configuration"><h2>Configuration</h2><p class="plot-note">No ${RUN_FILES.config} was found.</p></section>`;
+  if (flat.every((entry) => entry === undefined))
+    return `<section id="configuration"><h2>Configuration</h2><p class="plot-note">No ${RUN_FILES.config} was found.</p></section>`;
   const keys = [...new Set(flat.flatMap((entry) => (entry ? Object.keys(entry) : [])))];
   const rows = keys.map((key) => {
     const values = flat.map((entry) => (entry && key in entry ? entry[key]! : undefined));
     const differs = runs.length > 1 && new Set(values.map((value) => value ?? '\u0000')).size > 1;
     return `<tr${differs ? ' class="differs"' : ''}><th scope="row"><code>${escapeHtml(key)}</code></th>${values.map((value) => `<td><code>${value === undefined ? '<span class="hint">–</span>' : escapeHtml(value)}</code></td>`).join('')}</tr>`;
   });
-  const head = runs.length > 1 ? `<thead><tr><th>option</th>${runs.map((run, index) => `<th>${swatch(index)}${escapeHtml(run.name)}</th>`).join('')}</tr></thead>` : '';
+  const head =
+    runs.length > 1
+      ? `<thead><tr><th>option</th>${runs.map((run, index) => `<th>${swatch(index)}${escapeHtml(run.name)}</th>`).join('')}</tr></thead>`
+      : '';
   const hint = runs.length > 1 ? '<p class="hint">Highlighted rows differ between runs.</p>' : '';
   return `<section id="configuration"><h2>Configuration</h2>${hint}<table class="config">${head}<tbody>${rows.join('')}</tbody></table></section>`;
 }
 
 /** `{a: {b: 1}, c: [1, 2]}` → `{'a.b': '1', c: '[1,2]'}`. */
-function flatten(value: Record<string, unknown>, prefix = '', out: Record<string, string> = {}): Record<string, string> {
+function flatten(
+  value: Record<string, unknown>,
+  prefix = '',
+  out: Record<string, string> = {},
+): Record<string, string> {
   for (const [key, entry] of Object.entries(value)) {
     const name = prefix ? `${prefix}.${key}` : key;
-    if (typeof entry === 'object' && entry !== null && !Array.isArray(entry) && Object.keys(entry).length > 0) flatten(entry as Record<string, unknown>, name, out);
+    if (typeof entry === 'object' && entry !== null && !Array.isArray(entry) && Object.keys(entry).length > 0)
+      flatten(entry as Record<string, unknown>, name, out);
     else out[name] = typeof entry === 'string' ? entry : JSON.stringify(entry);
   }
   return out;
@@ -308,12 +361,20 @@ function formatDuration(seconds: number): string {
 }
 
 export function escapeHtml(text: string): string {
-  return text.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;').replace(/'/g, '&#39;');
+  return text
+    .replace(/&/g, '&amp;')
+    .replace(/</g, '&lt;')
+    .replace(/>/g, '&gt;')
+    .replace(/"/g, '&quot;')
+    .replace(/'/g, '&#39;');
 }
 
 /** JSON that is safe inside a `<script>` element (no `</script>`, no `<!--`). */
 function scriptJson(value: unknown): string {
-  return JSON.stringify(value).replace(/</g, '\\u003c').replace(/\u2028/g, '\\u2028').replace(/\u2029/g, '\\u2029');
+  return JSON.stringify(value)
+    .replace(/</g, '\\u003c')
+    .replace(/\u2028/g, '\\u2028')
+    .replace(/\u2029/g, '\\u2029');
 }
 
 function page({ title, body, data }: { title: string; body: string; data: unknown }): string {

@@ -80,7 +80,10 @@ export function answerProbe(policy: Policy, spec: EnvSpec, truth: string): Answe
   const toolName = spec.answerTool;
   const tool = spec.tools.find((candidate) => candidate.name === toolName);
   if (!tool) {
-    throw new TurngymError('NOT_SUPPORTED', `${spec.id} declares no answer tool, so information-gain rewards cannot be computed; use --advantage grpo.`);
+    throw new TurngymError(
+      'NOT_SUPPORTED',
+      `${spec.id} declares no answer tool, so information-gain rewards cannot be computed; use --advantage grpo.`,
+    );
   }
   const argument = Object.keys(tool.parameters.shape)[0] ?? 'text';
   const numeric = /^-?\d+(\.\d+)?$/.test(truth) && !tool.parameters.shape[argument]?.safeParse('x').success;
@@ -102,12 +105,27 @@ export function answerProbe(policy: Policy, spec: EnvSpec, truth: string): Answe
  * G trajectories of a group share the task. Returns the trajectories that completed, by group (within a
  * group, in the order they ended).
  */
-export async function collectRollouts(policy: Policy, envs: readonly Env[], groupSeeds: readonly number[], options: RolloutOptions): Promise<RolloutBatch> {
+export async function collectRollouts(
+  policy: Policy,
+  envs: readonly Env[],
+  groupSeeds: readonly number[],
+  options: RolloutOptions,
+): Promise<RolloutBatch> {
   const groupSize = envs.length / groupSeeds.length;
-  if (!Number.isInteger(groupSize)) throw new TurngymError('INVALID_OPTIONS', `collectRollouts: ${envs.length} envs cannot be split into ${groupSeeds.length} equal groups.`);
+  if (!Number.isInteger(groupSize))
+    throw new TurngymError(
+      'INVALID_OPTIONS',
+      `collectRollouts: ${envs.length} envs cannot be split into ${groupSeeds.length} equal groups.`,
+    );
   const log = options.log ?? (() => {});
   const groupOf = (index: number) => Math.floor(index / groupSize);
-  const actor = new PolicyActor(policy, { temperature: options.temperature, topP: options.topP, maxTokens: options.maxActionTokens, maxBatchTokens: options.sampleBatchTokens, rng: options.rng });
+  const actor = new PolicyActor(policy, {
+    temperature: options.temperature,
+    topP: options.topP,
+    maxTokens: options.maxActionTokens,
+    maxBatchTokens: options.sampleBatchTokens,
+    rng: options.rng,
+  });
   const probes: AnswerProbe[] = [];
   // Scored answer log-probs of each episode: [k] after k turns.
   const answerLogprobs: number[][] = envs.map(() => []);
@@ -116,27 +134,42 @@ export async function collectRollouts(policy: Policy, envs: readonly Env[], grou
   const played = await playEpisodes(
     envs,
     // Rollouts are training: their tasks come from the 'train' split, never a held-out question.
-    envs.map((_, index) => ({ seed: groupSeeds[groupOf(index)]!, options: { maxTurns: options.maxTurns, split: 'train' } })),
+    envs.map((_, index) => ({
+      seed: groupSeeds[groupOf(index)]!,
+      options: { maxTurns: options.maxTurns, split: 'train' },
+    })),
     actor,
     {
       envConcurrency: options.envConcurrency,
-      onStart: options.informationGain ? (episode) => void (probes[episode.index] = checkedProbe(policy, episode)) : undefined,
+      onStart: options.informationGain
+        ? (episode) => void (probes[episode.index] = checkedProbe(policy, episode))
+        : undefined,
       // Before the first turn, and after each turn but an answer (a truncated episode's last turn still gets its score).
       afterTurn: options.informationGain
         ? (episodes) => {
             const start = performance.now();
-            scoreAnswers(policy, actor, probes, answerLogprobs, episodes.filter((episode) => !episode.transcript.terminated));
+            scoreAnswers(
+              policy,
+              actor,
+              probes,
+              answerLogprobs,
+              episodes.filter((episode) => !episode.transcript.terminated),
+            );
             scoreSeconds += (performance.now() - start) / 1000;
           }
         : undefined,
       onEnd: (episode) => ended.push(episode),
       onError: (error, { index, phase }) => {
         if (TurngymError.is(error, 'NOT_SUPPORTED')) throw error;
-        log(`rollout: dropped a trajectory of group ${groupOf(index)} (seed ${groupSeeds[groupOf(index)]}): ${phase} failed: ${describeError(error)}`);
+        log(
+          `rollout: dropped a trajectory of group ${groupOf(index)} (seed ${groupSeeds[groupOf(index)]}): ${phase} failed: ${describeError(error)}`,
+        );
       },
     },
   );
-  const trajectories = ended.map(({ index, transcript }) => trajectoryOf(transcript, groupOf(index), answerLogprobs[index]!, options));
+  const trajectories = ended.map(({ index, transcript }) =>
+    trajectoryOf(transcript, groupOf(index), answerLogprobs[index]!, options),
+  );
   trajectories.sort((a, b) => a.group - b.group);
   return {
     trajectories,
@@ -163,10 +196,18 @@ function checkedProbe(policy: Policy, episode: Episode<PolicyTurn>): AnswerProbe
  * Scores the mean log-prob of each episode's ground-truth answer after its current context (batched by
  * `Policy.score`), into `answerLogprobs[index][turns so far]`.
  */
-function scoreAnswers(policy: Policy, actor: PolicyActor, probes: readonly AnswerProbe[], answerLogprobs: number[][], episodes: readonly Episode<PolicyTurn>[]): void {
+function scoreAnswers(
+  policy: Policy,
+  actor: PolicyActor,
+  probes: readonly AnswerProbe[],
+  answerLogprobs: number[][],
+  episodes: readonly Episode<PolicyTurn>[],
+): void {
   if (episodes.length === 0) return;
   // The forced answer can be longer than an action (a reference solution): the context makes room for it.
-  const contexts = episodes.map((episode) => actor.context(episode).context(policy, policy.config.contextLength - probes[episode.index]!.tokens.length));
+  const contexts = episodes.map((episode) =>
+    actor.context(episode).context(policy, policy.config.contextLength - probes[episode.index]!.tokens.length),
+  );
   const scores = policy.score(
     contexts,
     episodes.map((episode) => probes[episode.index]!.tokens),
@@ -174,12 +215,18 @@ function scoreAnswers(policy: Policy, actor: PolicyActor, probes: readonly Answe
   episodes.forEach((episode, i) => {
     const mask = probes[episode.index]!.answerMask;
     const values = scores[i]!.filter((_, t) => mask[t] === 1);
-    answerLogprobs[episode.index]![episode.transcript.turns.length] = values.reduce((sum, value) => sum + value, 0) / Math.max(1, values.length);
+    answerLogprobs[episode.index]![episode.transcript.turns.length] =
+      values.reduce((sum, value) => sum + value, 0) / Math.max(1, values.length);
   });
 }
 
 /** A played episode as a trajectory of `group`: each turn with its reward parts, information gain when scored. */
-function trajectoryOf(transcript: Transcript<PolicyTurn>, group: number, answerLogprobs: readonly number[], options: RolloutOptions): Trajectory {
+function trajectoryOf(
+  transcript: Transcript<PolicyTurn>,
+  group: number,
+  answerLogprobs: readonly number[],
+  options: RolloutOptions,
+): Trajectory {
   const trajectory: Trajectory = {
     ...transcript,
     group,

@@ -115,9 +115,17 @@ export class RunDirectory {
   runFiles(): string[] {
     if (!existsSync(this.dir) || !statSync(this.dir).isDirectory()) return [];
     const names = new Set<string>(Object.values(RUN_FILES));
-    const emptyCheckpoints = existsSync(this.path('checkpoints')) && statSync(this.path('checkpoints')).isDirectory() && readdirSync(this.path('checkpoints')).length === 0;
+    const emptyCheckpoints =
+      existsSync(this.path('checkpoints')) &&
+      statSync(this.path('checkpoints')).isDirectory() &&
+      readdirSync(this.path('checkpoints')).length === 0;
     return readdirSync(this.dir)
-      .filter((name) => (names.has(name) && !(name === RUN_FILES.checkpoints && emptyCheckpoints)) || name.startsWith(EVENT_FILE_PREFIX) || name.endsWith('.partial'))
+      .filter(
+        (name) =>
+          (names.has(name) && !(name === RUN_FILES.checkpoints && emptyCheckpoints)) ||
+          name.startsWith(EVENT_FILE_PREFIX) ||
+          name.endsWith('.partial'),
+      )
       .sort()
       .map((name) => (name === RUN_FILES.checkpoints ? `${name}/` : name));
   }
@@ -148,7 +156,11 @@ export class RunDirectory {
   async appendStep(record: MetricsRecord, trajectories: readonly TrajectoryRecord[]): Promise<void> {
     new MetricsWriter(this.path('metrics')).write(record);
     this.tensorboard?.scalars(record.step, record);
-    if (trajectories.length > 0) await appendFile(this.path('trajectories'), `${trajectories.map((trajectory) => JSON.stringify(trajectory)).join('\n')}\n`);
+    if (trajectories.length > 0)
+      await appendFile(
+        this.path('trajectories'),
+        `${trajectories.map((trajectory) => JSON.stringify(trajectory)).join('\n')}\n`,
+      );
   }
 
   /** The records of metrics.jsonl (lines cut short skipped). */
@@ -171,7 +183,10 @@ export class RunDirectory {
   /** Saves the checkpoint of `state.step`, with the trainer's state, and points `checkpoints/latest.json` at it. */
   async saveStep(policy: Policy, state: TrainerState, metadata: Record<string, unknown>): Promise<void> {
     await this.saveCheckpoint(stepCheckpointName(state.step), policy, { trainer: state, ...metadata });
-    await writeAtomic(this.checkpoint(CHECKPOINT_NAMES.latest), `${JSON.stringify({ step: state.step, directory: stepCheckpointName(state.step) })}\n`);
+    await writeAtomic(
+      this.checkpoint(CHECKPOINT_NAMES.latest),
+      `${JSON.stringify({ step: state.step, directory: stepCheckpointName(state.step) })}\n`,
+    );
   }
 
   /**
@@ -183,14 +198,22 @@ export class RunDirectory {
   async resume(log: (line: string) => void): Promise<{ policy: Policy; state: TrainerState }> {
     const latest = await this.latest();
     const cannot = async (problem: string, cause?: unknown) =>
-      new TurngymError('BAD_CHECKPOINT', `Cannot resume ${this.dir} from ${latest.directory}: ${problem} ${await this.resumeAdvice(latest.name)}`, { cause });
+      new TurngymError(
+        'BAD_CHECKPOINT',
+        `Cannot resume ${this.dir} from ${latest.directory}: ${problem} ${await this.resumeAdvice(latest.name)}`,
+        { cause },
+      );
     let state: TrainerState;
     let policy: Policy;
     try {
       const { metadata } = await readCheckpointConfig(latest.directory);
       const problem = trainerStateProblem(metadata.trainer);
-      if (problem) throw await cannot(`its trainer state (the step and random streams, in config.json) is invalid: ${problem}.`);
-      const saved = metadata.trainer as Omit<TrainerState, 'nanStreak' | 'seconds'> & { nanStreak?: number; seconds?: number };
+      if (problem)
+        throw await cannot(`its trainer state (the step and random streams, in config.json) is invalid: ${problem}.`);
+      const saved = metadata.trainer as Omit<TrainerState, 'nanStreak' | 'seconds'> & {
+        nanStreak?: number;
+        seconds?: number;
+      };
       // Checkpoints saved before the clock was kept in them: the time metrics.jsonl gives their step.
       const seconds = saved.seconds ?? this.metrics().findLast((record) => record.step === saved.step)?.time ?? 0;
       state = { ...saved, nanStreak: saved.nanStreak ?? 0, seconds };
@@ -201,7 +224,10 @@ export class RunDirectory {
     }
     log(`[train] resuming ${this.dir} at step ${state.step} from ${latest.directory}`);
     const dropped = await this.truncateAfter(state.step);
-    if (dropped.length > 0) log(`[train] dropped ${dropped.join(', ')}: records of steps after ${latest.name} (the run stopped before saving a later checkpoint), or cut short`);
+    if (dropped.length > 0)
+      log(
+        `[train] dropped ${dropped.join(', ')}: records of steps after ${latest.name} (the run stopped before saving a later checkpoint), or cut short`,
+      );
     return { policy, state };
   }
 
@@ -215,20 +241,32 @@ export class RunDirectory {
     try {
       text = await readFile(pointer, 'utf8');
     } catch (error) {
-      throw new TurngymError('INVALID_OPTIONS', `Cannot resume ${this.dir}: no ${pointer} (${describeError(error)}). Was it written by \`turngym train\`? ${await this.resumeAdvice()}`);
+      throw new TurngymError(
+        'INVALID_OPTIONS',
+        `Cannot resume ${this.dir}: no ${pointer} (${describeError(error)}). Was it written by \`turngym train\`? ${await this.resumeAdvice()}`,
+      );
     }
     let name: unknown;
     try {
       name = (JSON.parse(text) as { directory?: unknown } | null)?.directory;
     } catch (error) {
-      throw new TurngymError('BAD_CHECKPOINT', `Cannot resume ${this.dir}: ${pointer} is truncated or not JSON (${describeError(error)}). ${await this.resumeAdvice()}`);
+      throw new TurngymError(
+        'BAD_CHECKPOINT',
+        `Cannot resume ${this.dir}: ${pointer} is truncated or not JSON (${describeError(error)}). ${await this.resumeAdvice()}`,
+      );
     }
     if (typeof name !== 'string' || name === '' || basename(name) !== name) {
-      throw new TurngymError('BAD_CHECKPOINT', `Cannot resume ${this.dir}: ${pointer} names no checkpoint folder (its "directory" is ${JSON.stringify(name)}). ${await this.resumeAdvice()}`);
+      throw new TurngymError(
+        'BAD_CHECKPOINT',
+        `Cannot resume ${this.dir}: ${pointer} names no checkpoint folder (its "directory" is ${JSON.stringify(name)}). ${await this.resumeAdvice()}`,
+      );
     }
     const directory = this.checkpoint(name);
     if (!existsSync(directory)) {
-      throw new TurngymError('BAD_CHECKPOINT', `Cannot resume ${this.dir}: ${pointer} names ${name}, which is not in ${this.path('checkpoints')}. ${await this.resumeAdvice(name)}`);
+      throw new TurngymError(
+        'BAD_CHECKPOINT',
+        `Cannot resume ${this.dir}: ${pointer} names ${name}, which is not in ${this.path('checkpoints')}. ${await this.resumeAdvice(name)}`,
+      );
     }
     return { name, directory };
   }
@@ -244,7 +282,8 @@ export class RunDirectory {
       .filter((name) => /^step-\d+$/.test(name) && (broken === undefined || name < broken))
       .sort()
       .pop();
-    const remove = broken !== undefined && existsSync(this.checkpoint(broken)) ? `delete ${this.checkpoint(broken)} and ` : '';
+    const remove =
+      broken !== undefined && existsSync(this.checkpoint(broken)) ? `delete ${this.checkpoint(broken)} and ` : '';
     if (!earlier) return 'Start a new run (another --out): this one has no earlier checkpoint to resume from.';
     const step = Number(earlier.slice('step-'.length));
     return `To resume from step ${step}, ${remove}write ${JSON.stringify({ step, directory: earlier })} into ${this.checkpoint(CHECKPOINT_NAMES.latest)}; or start a new run (another --out).`;
@@ -260,7 +299,12 @@ export class RunDirectory {
    */
   async truncateAfter(step: number): Promise<string[]> {
     const dropped: string[] = [];
-    const truncate = async (file: string, unit: string, keep: (bytes: Buffer) => { kept: Buffer | string; dropped: number }, temporary?: string) => {
+    const truncate = async (
+      file: string,
+      unit: string,
+      keep: (bytes: Buffer) => { kept: Buffer | string; dropped: number },
+      temporary?: string,
+    ) => {
       const path = join(this.dir, file);
       if (!existsSync(path)) return;
       const bytes = await readFile(path);
@@ -269,7 +313,8 @@ export class RunDirectory {
       await writeAtomic(path, result.kept, temporary);
       if (result.dropped > 0) dropped.push(`${plural(result.dropped, unit)} of ${file}`);
     };
-    for (const file of [RUN_FILES.metrics, RUN_FILES.trajectories]) await truncate(file, 'line', (bytes) => linesUpTo(bytes.toString('utf8'), step));
+    for (const file of [RUN_FILES.metrics, RUN_FILES.trajectories])
+      await truncate(file, 'line', (bytes) => linesUpTo(bytes.toString('utf8'), step));
     // TensorBoard reads every file with "tfevents" in its name, so the temporary copy is named otherwise.
     for (const file of (await readdir(this.dir)).filter((name) => name.startsWith(EVENT_FILE_PREFIX)).sort()) {
       await truncate(file, 'event', (bytes) => eventsUpTo(bytes, step), join(this.dir, 'tensorboard-events.partial'));
@@ -305,11 +350,20 @@ function trainerStateProblem(value: unknown): string | undefined {
   const state = value as Record<string, unknown>;
   const isCount = (field: unknown) => typeof field === 'number' && Number.isSafeInteger(field) && field >= 0;
   if (!isCount(state.step)) return `step is ${JSON.stringify(state.step)}, not an integer >= 0`;
-  if (state.nanStreak !== undefined && !isCount(state.nanStreak)) return `nanStreak is ${JSON.stringify(state.nanStreak)}, not an integer >= 0`;
-  if (state.seconds !== undefined && !(typeof state.seconds === 'number' && Number.isFinite(state.seconds) && state.seconds >= 0)) return `seconds is ${JSON.stringify(state.seconds)}, not a number >= 0`;
+  if (state.nanStreak !== undefined && !isCount(state.nanStreak))
+    return `nanStreak is ${JSON.stringify(state.nanStreak)}, not an integer >= 0`;
+  if (
+    state.seconds !== undefined &&
+    !(typeof state.seconds === 'number' && Number.isFinite(state.seconds) && state.seconds >= 0)
+  )
+    return `seconds is ${JSON.stringify(state.seconds)}, not a number >= 0`;
   for (const stream of ['taskRng', 'sampleRng', 'lossRng']) {
     const words = state[stream];
-    if (!Array.isArray(words) || words.length !== 4 || !words.every((word) => Number.isInteger(word) && word >= -(2 ** 31) && word < 2 ** 32)) {
+    if (
+      !Array.isArray(words) ||
+      words.length !== 4 ||
+      !words.every((word) => Number.isInteger(word) && word >= -(2 ** 31) && word < 2 ** 32)
+    ) {
       return `${stream} is not the state of a random stream (4 32-bit integers)`;
     }
   }
@@ -380,12 +434,20 @@ export interface RunData {
 export function readRun(dir: string): RunData {
   const absolute = resolve(dir);
   if (!existsSync(absolute)) {
-    throw new TurngymError('INVALID_OPTIONS', `No run directory at '${dir}' (${absolute} does not exist). Give the path of a run, e.g. runs/quickstart.`);
+    throw new TurngymError(
+      'INVALID_OPTIONS',
+      `No run directory at '${dir}' (${absolute} does not exist). Give the path of a run, e.g. runs/quickstart.`,
+    );
   }
   if (!statSync(absolute).isDirectory()) {
-    throw new TurngymError('INVALID_OPTIONS', `'${dir}' is a file, not a run directory. Give the directory that holds metrics.jsonl and config.json.`);
+    throw new TurngymError(
+      'INVALID_OPTIONS',
+      `'${dir}' is a file, not a run directory. Give the directory that holds metrics.jsonl and config.json.`,
+    );
   }
-  const present = Object.values(RUN_FILES).filter((file) => file !== RUN_FILES.report && existsSync(resolve(absolute, file)));
+  const present = Object.values(RUN_FILES).filter(
+    (file) => file !== RUN_FILES.report && existsSync(resolve(absolute, file)),
+  );
   if (present.length === 0) {
     throw new TurngymError(
       'INVALID_OPTIONS',
@@ -398,15 +460,23 @@ export function readRun(dir: string): RunData {
 
   const metricsPath = resolve(absolute, RUN_FILES.metrics);
   const { records: metrics, skippedLines } = readMetrics(metricsPath);
-  if (!existsSync(metricsPath)) notes.push(`${RUN_FILES.metrics} is missing: no training curves to plot (the run may have stopped before its first step).`);
-  else if (metrics.length === 0 && skippedLines === 0) notes.push(`${RUN_FILES.metrics} is empty: no training step was recorded yet.`);
-  if (skippedLines > 0) notes.push(`${RUN_FILES.metrics}: ${plural(skippedLines, 'line')} could not be read and ${skippedLines === 1 ? 'was' : 'were'} skipped (a line cut short by a crash, or not JSON).`);
+  if (!existsSync(metricsPath))
+    notes.push(
+      `${RUN_FILES.metrics} is missing: no training curves to plot (the run may have stopped before its first step).`,
+    );
+  else if (metrics.length === 0 && skippedLines === 0)
+    notes.push(`${RUN_FILES.metrics} is empty: no training step was recorded yet.`);
+  if (skippedLines > 0)
+    notes.push(
+      `${RUN_FILES.metrics}: ${plural(skippedLines, 'line')} could not be read and ${skippedLines === 1 ? 'was' : 'were'} skipped (a line cut short by a crash, or not JSON).`,
+    );
 
   const trajectories = readTrajectories(resolve(absolute, RUN_FILES.trajectories), notes);
   const evaluation = readEvaluation(resolve(absolute, RUN_FILES.evaluation), notes);
 
   const checkpointDir = resolve(absolute, RUN_FILES.checkpoints);
-  const checkpoints = existsSync(checkpointDir) && statSync(checkpointDir).isDirectory() ? readdirSync(checkpointDir).sort() : [];
+  const checkpoints =
+    existsSync(checkpointDir) && statSync(checkpointDir).isDirectory() ? readdirSync(checkpointDir).sort() : [];
 
   return { name: basename(absolute), dir: absolute, config, metrics, trajectories, evaluation, checkpoints, notes };
 }
@@ -432,14 +502,22 @@ export function readTrajectories(path: string, notes: string[] = []): Trajectory
       skipped++;
     }
   }
-  if (skipped > 0) notes.push(`${RUN_FILES.trajectories}: ${plural(skipped, 'line')} could not be read and ${skipped === 1 ? 'was' : 'were'} skipped (a line cut short by a crash, or not a trajectory record).`);
+  if (skipped > 0)
+    notes.push(
+      `${RUN_FILES.trajectories}: ${plural(skipped, 'line')} could not be read and ${skipped === 1 ? 'was' : 'were'} skipped (a line cut short by a crash, or not a trajectory record).`,
+    );
   return records;
 }
 
 function isTrajectory(value: unknown): value is TrajectoryRecord {
   if (typeof value !== 'object' || value === null) return false;
   const record = value as Partial<TrajectoryRecord>;
-  return typeof record.step === 'number' && typeof record.prompt === 'string' && Array.isArray(record.turns) && record.turns.every((turn) => typeof turn === 'object' && turn !== null && typeof turn.action === 'string');
+  return (
+    typeof record.step === 'number' &&
+    typeof record.prompt === 'string' &&
+    Array.isArray(record.turns) &&
+    record.turns.every((turn) => typeof turn === 'object' && turn !== null && typeof turn.action === 'string')
+  );
 }
 
 function readConfig(path: string, notes: string[]): Record<string, unknown> | undefined {
@@ -464,7 +542,12 @@ function readEvaluation(path: string, notes: string[]): EvaluationFile | undefin
   for (const phase of ['before', 'after'] as const) {
     const summary = value?.[phase];
     if (summary === undefined) continue;
-    if (typeof summary === 'object' && summary !== null && (typeof summary.success_rate === 'number' || summary.success_rate === null)) evaluation[phase] = summary;
+    if (
+      typeof summary === 'object' &&
+      summary !== null &&
+      (typeof summary.success_rate === 'number' || summary.success_rate === null)
+    )
+      evaluation[phase] = summary;
     else notes.push(`${RUN_FILES.evaluation}: '${phase}' has no success_rate; it is ignored.`);
   }
   return evaluation.before || evaluation.after ? evaluation : undefined;
@@ -475,7 +558,9 @@ function readJson(path: string, notes: string[]): unknown {
   try {
     return JSON.parse(readFileSync(path, 'utf8'));
   } catch (error) {
-    notes.push(`${name} could not be read (${(error as Error).message}); it is ignored. A run that crashed while writing it leaves it cut short.`);
+    notes.push(
+      `${name} could not be read (${(error as Error).message}); it is ignored. A run that crashed while writing it leaves it cut short.`,
+    );
     return undefined;
   }
 }

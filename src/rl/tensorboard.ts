@@ -35,7 +35,10 @@ export class TensorBoardWriter {
   constructor(readonly dir: string) {
     mkdirSync(dir, { recursive: true });
     const host = hostname().replace(/[^\w.-]/g, '_') || 'localhost';
-    this.path = join(dir, `${EVENT_FILE_PREFIX}${Math.floor(Date.now() / 1000)}.${host}.${process.pid}.${TensorBoardWriter.sequence++}`);
+    this.path = join(
+      dir,
+      `${EVENT_FILE_PREFIX}${Math.floor(Date.now() / 1000)}.${host}.${process.pid}.${TensorBoardWriter.sequence++}`,
+    );
     this.descriptor = openSync(this.path, 'a');
     this.writeEvent(encodeEvent({ wallTime: Date.now() / 1000, step: 0, fileVersion: FILE_VERSION }));
   }
@@ -78,7 +81,11 @@ export function readEvents(bytes: Uint8Array): { events: { step: number; record:
   const events: { step: number; record: Buffer }[] = [];
   let offset = 0;
   while (offset < buffer.length) {
-    if (offset + 12 > buffer.length || buffer.readUInt32LE(offset + 8) !== maskedCrc32c(buffer.subarray(offset, offset + 8))) return { events, torn: true };
+    if (
+      offset + 12 > buffer.length ||
+      buffer.readUInt32LE(offset + 8) !== maskedCrc32c(buffer.subarray(offset, offset + 8))
+    )
+      return { events, torn: true };
     const end = offset + 12 + Number(buffer.readBigUInt64LE(offset));
     if (end + 4 > buffer.length) return { events, torn: true };
     const data = buffer.subarray(offset + 12, end);
@@ -97,7 +104,10 @@ export function readEvents(bytes: Uint8Array): { events: { step: number; record:
 export function eventsUpTo(bytes: Uint8Array, lastStep: number): { kept: Buffer; dropped: number } {
   const { events, torn } = readEvents(bytes);
   const kept = events.filter((event) => event.step <= lastStep);
-  return { kept: Buffer.concat(kept.map((event) => event.record)), dropped: events.length - kept.length + (torn ? 1 : 0) };
+  return {
+    kept: Buffer.concat(kept.map((event) => event.record)),
+    dropped: events.length - kept.length + (torn ? 1 : 0),
+  };
 }
 
 /** The `step` (field 2) of an encoded `Event`; 0 when absent, as protobuf reads it. */

@@ -25,7 +25,13 @@ import { type BackendName, initBackend } from '../agent/policy/backend.js';
 import { loadCheckpoint } from '../agent/policy/checkpoint.js';
 import { type EvaluationReport, evaluatePolicy } from '../agent/policy/evaluate.js';
 import { Policy } from '../agent/policy/policy.js';
-import { behaviourCloning, collectDemonstrations, fitTokenizer, type SftPhase, TOKENIZER_SEED_BASE } from '../agent/policy/sft.js';
+import {
+  behaviourCloning,
+  collectDemonstrations,
+  fitTokenizer,
+  type SftPhase,
+  TOKENIZER_SEED_BASE,
+} from '../agent/policy/sft.js';
 import { computeAdvantages, groupIndices, trainedTrajectories } from './advantages.js';
 import { parseTrainConfig, type TrainConfig, type TrainOptions } from './config.js';
 import { type Curriculum, horizonAt } from './curriculum.js';
@@ -84,14 +90,22 @@ export async function train(options: TrainOptions & RunDirectoryChoice, hooks: T
   const log = hooks.log ?? ((line: string) => console.error(line));
   const setting = settingOf(config);
   const run = new RunDirectory(config.out);
-  if (resume && overwrite) throw new TurngymError('INVALID_OPTIONS', `--resume continues the run in ${run.dir} and --overwrite deletes it: give one of them.`);
+  if (resume && overwrite)
+    throw new TurngymError(
+      'INVALID_OPTIONS',
+      `--resume continues the run in ${run.dir} and --overwrite deletes it: give one of them.`,
+    );
   if (!resume) await run.startNew({ overwrite });
   await initBackend(config.backend as BackendName | 'auto', log);
-  const { policy, state, warmStart } = resume ? await resumeRun(run, config, log) : await startRun(run, config, setting, log, hooks.progress);
+  const { policy, state, warmStart } = resume
+    ? await resumeRun(run, config, log)
+    : await startRun(run, config, setting, log, hooks.progress);
   await run.writeConfig(config); // on --resume too: the options the run goes on with (e.g. more --steps) are its options from now on
   const reference = config.klCoef > 0 ? await referencePolicy(policy, run, resume) : undefined;
   setLearningRate(policy, config, resume, log);
-  const [taskRng, sampleRng, lossRng] = [state.taskRng, state.sampleRng, state.lossRng].map((words) => Rng.fromState(words)) as [Rng, Rng, Rng];
+  const [taskRng, sampleRng, lossRng] = [state.taskRng, state.sampleRng, state.lossRng].map((words) =>
+    Rng.fromState(words),
+  ) as [Rng, Rng, Rng];
   const evaluate = evaluator(policy, config, setting, log, hooks.progress);
   const result: TrainResult = { runDir: run.dir, steps: state.step, stoppedBy: 'done' };
   if (!resume) {
@@ -102,7 +116,17 @@ export async function train(options: TrainOptions & RunDirectoryChoice, hooks: T
   const envs = await rolloutEnvs(config, setting, log);
   const started = performance.now() - state.seconds * 1000;
   const save = () =>
-    run.saveStep(policy, { ...state, taskRng: taskRng.state(), sampleRng: sampleRng.state(), lossRng: lossRng.state(), seconds: (performance.now() - started) / 1000 }, { env: config.env });
+    run.saveStep(
+      policy,
+      {
+        ...state,
+        taskRng: taskRng.state(),
+        sampleRng: sampleRng.state(),
+        lossRng: lossRng.state(),
+        seconds: (performance.now() - started) / 1000,
+      },
+      { env: config.env },
+    );
 
   try {
     while (state.step < config.steps) {
@@ -110,7 +134,13 @@ export async function train(options: TrainOptions & RunDirectoryChoice, hooks: T
       // 1. Horizon.
       const horizon = horizonAt(setting.curriculum, state.step);
       // 2-4. Rollouts with reward parts, and advantages per turn (with dynamic sampling, over several rounds).
-      const sampled = await sampleStep(policy, envs.envs, config, { horizon, step: state.step, taskRng, sampleRng, log });
+      const sampled = await sampleStep(policy, envs.envs, config, {
+        horizon,
+        step: state.step,
+        taskRng,
+        sampleRng,
+        log,
+      });
       // 5. Update.
       const updateStart = performance.now();
       const update = updatePolicy(policy, reference, sampled, config, setting.lossConfig, lossRng, log);
@@ -119,10 +149,22 @@ export async function train(options: TrainOptions & RunDirectoryChoice, hooks: T
       state.step += 1;
       // 6. Log: metrics (and a held-out evaluation every evalEvery steps), sampled trajectories, checkpoints.
       const stepSeconds = (performance.now() - stepStart) / 1000;
-      const timing = { rounds: sampled.rounds, trainedGroups: sampled.trained.groups, horizon, updateSeconds, stepSeconds, elapsed: (performance.now() - started) / 1000 };
+      const timing = {
+        rounds: sampled.rounds,
+        trainedGroups: sampled.trained.groups,
+        horizon,
+        updateSeconds,
+        stepSeconds,
+        elapsed: (performance.now() - started) / 1000,
+      };
       const record = stepMetrics(state.step, sampled.batch, sampled.advantages, update, timing);
-      if (config.evalEvery > 0 && state.step % config.evalEvery === 0 && state.step < config.steps) Object.assign(record, evaluationMetrics(await evaluate(`at step ${state.step}`)));
-      const trajectories = trajectoryRecords(state.step, sampled.batch.trajectories, sampled.advantages, { count: config.trajectoriesPerStep, spec: setting.envSpec, horizon });
+      if (config.evalEvery > 0 && state.step % config.evalEvery === 0 && state.step < config.steps)
+        Object.assign(record, evaluationMetrics(await evaluate(`at step ${state.step}`)));
+      const trajectories = trajectoryRecords(state.step, sampled.batch.trajectories, sampled.advantages, {
+        count: config.trajectoriesPerStep,
+        spec: setting.envSpec,
+        horizon,
+      });
       await run.appendStep(record, trajectories);
       result.lastMetrics = record;
       hooks.onStep?.(record, config);
@@ -170,7 +212,10 @@ interface Setting {
 function settingOf(config: TrainConfig): Setting {
   const envSpec = specOf(config.env);
   if (config.advantage === 'igpo' && !envSpec.answerTool) {
-    throw new TurngymError('INVALID_OPTIONS', `${config.env} has no answer tool, so IGPO's information gain cannot be scored; use --advantage grpo.`);
+    throw new TurngymError(
+      'INVALID_OPTIONS',
+      `${config.env} has no answer tool, so IGPO's information gain cannot be scored; use --advantage grpo.`,
+    );
   }
   const curriculum: Curriculum = config.curriculum ?? { kind: 'fixed', maxTurns: envSpec.maxTurns };
   return {
@@ -194,13 +239,22 @@ async function resumeRun(run: RunDirectory, config: TrainConfig, log: (line: str
   const { policy, state } = await run.resume(log);
   if (state.step >= config.steps) {
     policy.dispose();
-    throw new TurngymError('INVALID_OPTIONS', `${run.dir} is at step ${state.step} of its ${config.steps} steps already: give more --steps to train further (e.g. --resume ${run.dir} --steps ${state.step * 2}).`);
+    throw new TurngymError(
+      'INVALID_OPTIONS',
+      `${run.dir} is at step ${state.step} of its ${config.steps} steps already: give more --steps to train further (e.g. --resume ${run.dir} --steps ${state.step * 2}).`,
+    );
   }
   return { policy, state };
 }
 
 /** A new run's policy (from --init, a supervised warm start, or fresh) and its state at step 0. */
-async function startRun(run: RunDirectory, config: TrainConfig, setting: Setting, log: (line: string) => void, progress: TrainHooks['progress']): Promise<StartingPoint> {
+async function startRun(
+  run: RunDirectory,
+  config: TrainConfig,
+  setting: Setting,
+  log: (line: string) => void,
+  progress: TrainHooks['progress'],
+): Promise<StartingPoint> {
   const state: TrainerState = {
     step: 0,
     taskRng: Rng.fromSeed(config.seed).state(),
@@ -230,23 +284,45 @@ async function startRun(run: RunDirectory, config: TrainConfig, setting: Setting
     log,
     progress,
   });
-  await run.saveCheckpoint(CHECKPOINT_NAMES.warmStart, warm.policy, { env: config.env, sft: { ...warm.report, model: undefined } });
+  await run.saveCheckpoint(CHECKPOINT_NAMES.warmStart, warm.policy, {
+    env: config.env,
+    sft: { ...warm.report, model: undefined },
+  });
   return { policy: warm.policy, state, warmStart: warm.report.heldout };
 }
 
 /** A fresh policy whose tokenizer is fitted to oracle transcripts of the env. */
-async function freshPolicy(config: TrainConfig, setting: Setting, log: (line: string) => void, progress: TrainHooks['progress']): Promise<Policy> {
+async function freshPolicy(
+  config: TrainConfig,
+  setting: Setting,
+  log: (line: string) => void,
+  progress: TrainHooks['progress'],
+): Promise<Policy> {
   const env = await make(config.env, setting.kwargs);
   try {
     const seeds = Array.from({ length: 256 }, (_, i) => TOKENIZER_SEED_BASE + i);
-    const transcripts = await collectDemonstrations(env, seeds, progress && ((done, total) => progress('tokenizer text', done, total)));
+    const transcripts = await collectDemonstrations(
+      env,
+      seeds,
+      progress && ((done, total) => progress('tokenizer text', done, total)),
+    );
     const tokenizer = fitTokenizer(setting.envSpec, transcripts, { numbers: config.numbers });
-    log(`[train] fresh policy; tokenizer fitted on 256 oracle episodes (${tokenizer.vocabSize} tokens). Warm-start with \`turngym sft\` and --init for faster learning.`);
+    log(
+      `[train] fresh policy; tokenizer fitted on 256 oracle episodes (${tokenizer.vocabSize} tokens). Warm-start with \`turngym sft\` and --init for faster learning.`,
+    );
     const contextLength = config.model.contextLength ?? 256;
-    return Policy.create({ tokenizer, seed: config.seed, model: config.model, maxActionTokens: Math.min(Math.max(48, config.maxActionTokens), Math.floor(contextLength / 2) - 1) });
+    return Policy.create({
+      tokenizer,
+      seed: config.seed,
+      model: config.model,
+      maxActionTokens: Math.min(Math.max(48, config.maxActionTokens), Math.floor(contextLength / 2) - 1),
+    });
   } catch (error) {
     if (TurngymError.is(error, 'NOT_SUPPORTED')) {
-      throw new TurngymError('INVALID_OPTIONS', `${config.env} has no oracle to fit a tokenizer on; start from a checkpoint with --init.`);
+      throw new TurngymError(
+        'INVALID_OPTIONS',
+        `${config.env} has no oracle to fit a tokenizer on; start from a checkpoint with --init.`,
+      );
     }
     throw error;
   } finally {
@@ -260,16 +336,27 @@ async function freshPolicy(config: TrainConfig, setting: Setting, log: (line: st
  */
 async function referencePolicy(policy: Policy, run: RunDirectory, resume: boolean | undefined): Promise<Policy> {
   const directory = run.checkpoint(CHECKPOINT_NAMES.reference);
-  if (!resume) await run.saveCheckpoint(CHECKPOINT_NAMES.reference, policy, { role: 'the reference policy of the KL penalty (the starting policy)' });
+  if (!resume)
+    await run.saveCheckpoint(CHECKPOINT_NAMES.reference, policy, {
+      role: 'the reference policy of the KL penalty (the starting policy)',
+    });
   try {
     return await loadCheckpoint(directory);
   } catch (error) {
-    throw new TurngymError('INVALID_OPTIONS', `--kl-coef needs the run's reference policy in ${directory}, which is saved when a run starts with --kl-coef > 0 (${describeError(error)}); start a new run to use the KL penalty.`);
+    throw new TurngymError(
+      'INVALID_OPTIONS',
+      `--kl-coef needs the run's reference policy in ${directory}, which is saved when a run starts with --kl-coef > 0 (${describeError(error)}); start a new run to use the KL penalty.`,
+    );
   }
 }
 
 /** Sets the optimizer's rate and gradient clipping; notes a rate above the one an --init checkpoint ended at. */
-function setLearningRate(policy: Policy, config: TrainConfig, resume: boolean | undefined, log: (line: string) => void): void {
+function setLearningRate(
+  policy: Policy,
+  config: TrainConfig,
+  resume: boolean | undefined,
+  log: (line: string) => void,
+): void {
   if (config.init && !resume && config.learningRate > policy.optimizer.learningRate) {
     log(
       `[train] note: --learning-rate ${config.learningRate} is above the rate ${config.init} ended its training at (${policy.optimizer.learningRate.toPrecision(3)}); ` +
@@ -281,7 +368,13 @@ function setLearningRate(policy: Policy, config: TrainConfig, resume: boolean | 
 }
 
 /** Held-out evaluation of the policy as it is (none with evalEpisodes 0), logged with `label`. */
-function evaluator(policy: Policy, config: TrainConfig, setting: Setting, log: (line: string) => void, progress: TrainHooks['progress']) {
+function evaluator(
+  policy: Policy,
+  config: TrainConfig,
+  setting: Setting,
+  log: (line: string) => void,
+  progress: TrainHooks['progress'],
+) {
   return async (label: string): Promise<EvaluationReport | undefined> => {
     if (config.evalEpisodes === 0) return undefined;
     // At the horizon the curriculum ends on: the one the run trains the policy for.
@@ -303,11 +396,23 @@ function evaluator(policy: Policy, config: TrainConfig, setting: Setting, log: (
 }
 
 /** The rollout envs, one per trajectory of a round: in this process, or on the env servers of `remote` (docs/scaling.md). */
-async function rolloutEnvs(config: TrainConfig, setting: Setting, log: (line: string) => void): Promise<{ envs: Env[]; close: () => Promise<void> }> {
-  const factory = await envFactory(config.remote, { token: process.env.TURNGYM_TOKEN, groundTruth: config.advantage === 'igpo', log });
+async function rolloutEnvs(
+  config: TrainConfig,
+  setting: Setting,
+  log: (line: string) => void,
+): Promise<{ envs: Env[]; close: () => Promise<void> }> {
+  const factory = await envFactory(config.remote, {
+    token: process.env.TURNGYM_TOKEN,
+    groundTruth: config.advantage === 'igpo',
+    log,
+  });
   const envs: Env[] = [];
   for (let i = 0; i < config.tasksPerStep * config.groupSize; i++) {
-    envs.push(await factory.make(config.env, setting.kwargs, { maxTurns: Math.max(setting.envSpec.maxTurns, setting.maxHorizon) }));
+    envs.push(
+      await factory.make(config.env, setting.kwargs, {
+        maxTurns: Math.max(setting.envSpec.maxTurns, setting.maxHorizon),
+      }),
+    );
   }
   return {
     envs,
@@ -370,7 +475,9 @@ async function sampleStep(
     trained = select();
   }
   if (dynamicSampling && trained.groups < config.tasksPerStep) {
-    context.log(`[train] step ${context.step + 1}: ${trained.groups} of ${config.tasksPerStep} groups had a policy gradient after ${rounds} rounds of sampling (--max-sample-rounds); updating on those.`);
+    context.log(
+      `[train] step ${context.step + 1}: ${trained.groups} of ${config.tasksPerStep} groups had a policy gradient after ${rounds} rounds of sampling (--max-sample-rounds); updating on those.`,
+    );
   }
   return { batch, advantages, trained, rounds };
 }
@@ -382,12 +489,24 @@ function mergeBatches(a: RolloutBatch, b: RolloutBatch): RolloutBatch {
     dropped: a.dropped + b.dropped,
     envSteps: a.envSteps + b.envSteps,
     sampledTokens: a.sampledTokens + b.sampledTokens,
-    seconds: { env: a.seconds.env + b.seconds.env, sample: a.seconds.sample + b.seconds.sample, score: a.seconds.score + b.seconds.score },
+    seconds: {
+      env: a.seconds.env + b.seconds.env,
+      sample: a.seconds.sample + b.seconds.sample,
+      score: a.seconds.score + b.seconds.score,
+    },
   };
 }
 
 /** Step 5: the update on the trajectories of the trained groups (with their reference log-probs for a KL penalty). */
-function updatePolicy(policy: Policy, reference: Policy | undefined, sampled: SampledStep, config: TrainConfig, lossConfig: LossConfig, lossRng: Rng, log: (line: string) => void): UpdateSummary {
+function updatePolicy(
+  policy: Policy,
+  reference: Policy | undefined,
+  sampled: SampledStep,
+  config: TrainConfig,
+  lossConfig: LossConfig,
+  lossRng: Rng,
+  log: (line: string) => void,
+): UpdateSummary {
   // The KL penalty holds every sampled action near the reference, those the policy already gets right
   // in the whole group (zero advantage) included: they are the ones updates elsewhere would drift.
   const examples = trainingExamples(
@@ -400,9 +519,17 @@ function updatePolicy(policy: Policy, reference: Policy | undefined, sampled: Sa
 }
 
 /** Why the run stops after this step, if it does (said in the log): a loss not finite in nanPatience steps in a row, or the signal. */
-function stopReason(state: TrainerState, config: TrainConfig, signal: AbortSignal | undefined, run: RunDirectory, log: (line: string) => void): 'nan' | 'signal' | undefined {
+function stopReason(
+  state: TrainerState,
+  config: TrainConfig,
+  signal: AbortSignal | undefined,
+  run: RunDirectory,
+  log: (line: string) => void,
+): 'nan' | 'signal' | undefined {
   if (state.nanStreak >= config.nanPatience) {
-    log(`[train] stopping: the loss was not finite in ${state.nanStreak} consecutive steps (see actor/nonfinite_updates in metrics.jsonl).`);
+    log(
+      `[train] stopping: the loss was not finite in ${state.nanStreak} consecutive steps (see actor/nonfinite_updates in metrics.jsonl).`,
+    );
     return 'nan';
   }
   if (signal?.aborted) {

@@ -70,7 +70,8 @@ export function trajectoryRecords(
       chosen.push(index);
     }
   });
-  for (let index = 0; index < trajectories.length && chosen.length < options.count; index++) if (!chosen.includes(index)) chosen.push(index);
+  for (let index = 0; index < trajectories.length && chosen.length < options.count; index++)
+    if (!chosen.includes(index)) chosen.push(index);
   const tools = options.spec.tools.map((tool) => ({ name: tool.name, description: describeTools([tool]) }));
   return chosen.slice(0, options.count).map((index) => {
     const trajectory = trajectories[index]!;
@@ -81,13 +82,17 @@ export function trajectoryRecords(
       group: trajectory.group,
       prompt: trajectory.prompt.text,
       tools,
-      ...(trajectory.initialAnswerLogprob !== undefined ? { initial_answer_probability: Math.exp(trajectory.initialAnswerLogprob) } : {}),
+      ...(trajectory.initialAnswerLogprob !== undefined
+        ? { initial_answer_probability: Math.exp(trajectory.initialAnswerLogprob) }
+        : {}),
       turns: trajectory.turns.map((turn, t) => ({
         action: turn.action,
         observation: turn.observation.text,
         reward: turn.rewards.env,
         format: turn.rewards.format,
-        ...(turn.answerLogprob !== undefined ? { answer_probability: Math.exp(turn.answerLogprob), information_gain: turn.rewards.informationGain } : {}),
+        ...(turn.answerLogprob !== undefined
+          ? { answer_probability: Math.exp(turn.answerLogprob), information_gain: turn.rewards.informationGain }
+          : {}),
         advantage: advantages[index]![t]!,
         ...(turn.info.error ? { error: turn.info.error.code } : {}),
       })),

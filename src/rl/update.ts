@@ -44,11 +44,17 @@ export interface Example {
  * advantage carry no policy gradient and are left out, unless `keepZeroAdvantage` (a KL penalty to the
  * reference acts on every action token, including those of groups whose rewards were all equal).
  */
-export function trainingExamples(trajectories: readonly Trajectory[], advantages: readonly number[][], options: { keepZeroAdvantage?: boolean } = {}): Example[] {
+export function trainingExamples(
+  trajectories: readonly Trajectory[],
+  advantages: readonly number[][],
+  options: { keepZeroAdvantage?: boolean } = {},
+): Example[] {
   const examples: Example[] = [];
   const kept = (advantage: number) => options.keepZeroAdvantage === true || !isZeroAdvantage(advantage);
   trajectories.forEach((trajectory, i) => {
-    const turns = trajectory.turns.map((turn, t) => ({ turn, advantage: advantages[i]![t]! })).filter(({ turn, advantage }) => kept(advantage) && turn.tokens.length > 0);
+    const turns = trajectory.turns
+      .map((turn, t) => ({ turn, advantage: advantages[i]![t]! }))
+      .filter(({ turn, advantage }) => kept(advantage) && turn.tokens.length > 0);
     if (turns.length === 0) return;
     const trajectoryTokens = turns.reduce((sum, { turn }) => sum + turn.tokens.length, 0);
     if (isPrefixChain(trajectory)) {
@@ -64,12 +70,21 @@ export function trainingExamples(trajectories: readonly Trajectory[], advantages
         oldLogprobs.push(...turn.logprobs);
         tokenAdvantages.push(...turn.tokens.map(() => advantage));
       }
-      examples.push({ sequence: { tokens, targetMask }, oldLogprobs, advantages: tokenAdvantages, trajectoryTokens, group: trajectory.group });
+      examples.push({
+        sequence: { tokens, targetMask },
+        oldLogprobs,
+        advantages: tokenAdvantages,
+        trajectoryTokens,
+        group: trajectory.group,
+      });
       return;
     }
     for (const { turn, advantage } of turns) {
       examples.push({
-        sequence: { tokens: [...turn.context, ...turn.tokens], targetMask: [...turn.context.map(() => 0), ...turn.tokens.map(() => 1)] },
+        sequence: {
+          tokens: [...turn.context, ...turn.tokens],
+          targetMask: [...turn.context.map(() => 0), ...turn.tokens.map(() => 1)],
+        },
         oldLogprobs: turn.logprobs,
         advantages: turn.tokens.map(() => advantage),
         trajectoryTokens,
@@ -119,7 +134,14 @@ export interface UpdateSummary {
 }
 
 /** Runs the update; a mini-batch whose loss is not finite is skipped (counted in `nonFinite`, logged). */
-export function runUpdates(policy: Policy, examples: readonly Example[], options: UpdateOptions, lossConfig: LossConfig, rng: Rng, log: (line: string) => void): UpdateSummary {
+export function runUpdates(
+  policy: Policy,
+  examples: readonly Example[],
+  options: UpdateOptions,
+  lossConfig: LossConfig,
+  rng: Rng,
+  log: (line: string) => void,
+): UpdateSummary {
   const summary: UpdateSummary = { losses: [], gradNorms: [], nonFinite: 0, metrics: [], tokens: 0 };
   if (examples.length === 0) return summary;
   for (let epoch = 0; epoch < options.epochs; epoch++) {
@@ -144,8 +166,15 @@ export function runUpdates(policy: Policy, examples: readonly Example[], options
  * One epoch's mini-batches: the units (sequences, or groups of sequences) shuffled and cut into
  * `miniBatches` runs of equal count (the last may be shorter).
  */
-export function shuffledMiniBatches(examples: readonly Example[], options: Pick<UpdateOptions, 'miniBatches' | 'miniBatchBy'>, rng: Rng): Example[][] {
-  const units = options.miniBatchBy === 'group' ? groupIndices(examples).map((members) => members.map((index) => examples[index]!)) : examples.map((example) => [example]);
+export function shuffledMiniBatches(
+  examples: readonly Example[],
+  options: Pick<UpdateOptions, 'miniBatches' | 'miniBatchBy'>,
+  rng: Rng,
+): Example[][] {
+  const units =
+    options.miniBatchBy === 'group'
+      ? groupIndices(examples).map((members) => members.map((index) => examples[index]!))
+      : examples.map((example) => [example]);
   const order = rng.shuffle(units);
   const size = Math.ceil(order.length / Math.min(options.miniBatches, order.length));
   const batches: Example[][] = [];
@@ -157,9 +186,21 @@ export function shuffledMiniBatches(examples: readonly Example[], options: Pick<
  * Scores every example's target tokens under the reference policy (at the rollout temperature, like the
  * old log-probs), in passes of at most `microBatchTokens` padded tokens, into `example.refLogprobs`.
  */
-export function addReferenceLogprobs(reference: Policy, examples: readonly Example[], options: Pick<UpdateOptions, 'temperature' | 'microBatchTokens'>): void {
+export function addReferenceLogprobs(
+  reference: Policy,
+  examples: readonly Example[],
+  options: Pick<UpdateOptions, 'temperature' | 'microBatchTokens'>,
+): void {
   for (const part of microBatches(examples, options.microBatchTokens)) {
-    const values = tf.tidy(() => reference.tokenLogprobs(part.map((example) => example.sequence), { temperature: options.temperature }).logprobs.dataSync() as Float32Array);
+    const values = tf.tidy(
+      () =>
+        reference
+          .tokenLogprobs(
+            part.map((example) => example.sequence),
+            { temperature: options.temperature },
+          )
+          .logprobs.dataSync() as Float32Array,
+    );
     let position = 0;
     for (const example of part) {
       example.refLogprobs = Array.from(values.subarray(position, position + example.oldLogprobs.length));
@@ -199,7 +240,8 @@ export function miniBatchGradients(
         oldLogprobs: tf.tensor1d(miniBatch.flatMap((example) => example.oldLogprobs)),
         advantages: tf.tensor1d(miniBatch.flatMap((example) => example.advantages)),
         weights: tf.tensor1d(miniBatch.flatMap((example) => tokenWeights(example, lossConfig))),
-        refLogprobs: lossConfig.klCoef > 0 ? tf.tensor1d(miniBatch.flatMap((example) => example.refLogprobs ?? [])) : undefined,
+        refLogprobs:
+          lossConfig.klCoef > 0 ? tf.tensor1d(miniBatch.flatMap((example) => example.refLogprobs ?? [])) : undefined,
       },
       lossConfig,
       rng,
@@ -209,7 +251,10 @@ export function miniBatchGradients(
 
   if (parts.length === 1) {
     const { loss, gradients } = policy.computeGradients(() => {
-      const { logprobs, entropies } = policy.tokenLogprobs(miniBatch.map((example) => example.sequence), { temperature });
+      const { logprobs, entropies } = policy.tokenLogprobs(
+        miniBatch.map((example) => example.sequence),
+        { temperature },
+      );
       const output = lossOf(logprobs, entropies);
       metrics = output.metrics;
       return output.loss;
@@ -222,7 +267,10 @@ export function miniBatchGradients(
   const entropyValues: number[] = [];
   for (const part of parts) {
     tf.tidy(() => {
-      const { logprobs, entropies } = policy.tokenLogprobs(part.map((example) => example.sequence), { temperature });
+      const { logprobs, entropies } = policy.tokenLogprobs(
+        part.map((example) => example.sequence),
+        { temperature },
+      );
       for (const value of logprobs.dataSync()) logprobValues.push(value);
       for (const value of entropies.dataSync()) entropyValues.push(value);
     });
@@ -254,9 +302,14 @@ export function miniBatchGradients(
     const entropyWeights = perEntropy?.slice(offset, offset + count);
     offset += count;
     const { gradients: share } = policy.computeGradients(() => {
-      const { logprobs, entropies } = policy.tokenLogprobs(part.map((example) => example.sequence), { temperature });
+      const { logprobs, entropies } = policy.tokenLogprobs(
+        part.map((example) => example.sequence),
+        { temperature },
+      );
       const surrogate = tf.sum(tf.mul(logprobs, tf.tensor1d(logprobWeights)));
-      return (entropyWeights ? tf.add(surrogate, tf.sum(tf.mul(entropies, tf.tensor1d(entropyWeights)))) : surrogate) as tf.Scalar;
+      return (
+        entropyWeights ? tf.add(surrogate, tf.sum(tf.mul(entropies, tf.tensor1d(entropyWeights)))) : surrogate
+      ) as tf.Scalar;
     });
     for (const [name, gradient] of Object.entries(share)) {
       const sum = gradients[name];

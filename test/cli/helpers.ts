@@ -13,7 +13,10 @@ export interface CliResult {
  * Runs the real CLI from source (through tsx) and collects its output. `closeStdoutEarly`: read the first chunk
  * of standard output, then close it, as `| head` does.
  */
-export function runCli(args: string[], options: { timeoutMs?: number; env?: NodeJS.ProcessEnv; closeStdoutEarly?: boolean } = {}): Promise<CliResult> {
+export function runCli(
+  args: string[],
+  options: { timeoutMs?: number; env?: NodeJS.ProcessEnv; closeStdoutEarly?: boolean } = {},
+): Promise<CliResult> {
   return new Promise((resolve, reject) => {
     const child = spawn(process.execPath, ['--no-node-snapshot', '--import', 'tsx', 'src/cli/main.ts', ...args], {
       cwd: ROOT,

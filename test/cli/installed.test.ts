@@ -23,14 +23,22 @@ beforeAll(async () => {
 afterAll(() => rm(project, { recursive: true, force: true }));
 
 describe('turngym installed without its dev dependencies', () => {
-  it('runs bench search, and says in the JSON that the comparison with MiniSearch (a dev dependency) is left out', { timeout: 180_000 }, async () => {
-    expect(existsSync(join(project, 'node_modules', 'minisearch'))).toBe(false);
-    const { stdout, stderr } = await run(process.execPath, [cli, 'bench', 'search', '--json', '--quick'], { cwd: project });
-    expect(stderr).toBe('');
-    const figures = JSON.parse(stdout);
-    expect(figures.minisearch).toBe('not installed (a dev dependency of turngym): the comparison with MiniSearch is left out; `npm install minisearch` beside turngym adds it');
-    expect(figures.sizes[0].documents).toBe(5000);
-    expect(figures.sizes[0].entity_queries.raw.p50_ms).toBeGreaterThan(0);
-    expect(figures.sizes[0]).not.toHaveProperty('minisearch_build');
-  });
+  it(
+    'runs bench search, and says in the JSON that the comparison with MiniSearch (a dev dependency) is left out',
+    { timeout: 180_000 },
+    async () => {
+      expect(existsSync(join(project, 'node_modules', 'minisearch'))).toBe(false);
+      const { stdout, stderr } = await run(process.execPath, [cli, 'bench', 'search', '--json', '--quick'], {
+        cwd: project,
+      });
+      expect(stderr).toBe('');
+      const figures = JSON.parse(stdout);
+      expect(figures.minisearch).toBe(
+        'not installed (a dev dependency of turngym): the comparison with MiniSearch is left out; `npm install minisearch` beside turngym adds it',
+      );
+      expect(figures.sizes[0].documents).toBe(5000);
+      expect(figures.sizes[0].entity_queries.raw.p50_ms).toBeGreaterThan(0);
+      expect(figures.sizes[0]).not.toHaveProperty('minisearch_build');
+    },
+  );
 });

@@ -31,7 +31,12 @@ describe('Progress', () => {
   it('prints one line when a phase starts where there is no terminal', () => {
     const file = capture(false);
     const progress = new Progress('sft', file.stream);
-    for (const [phase, total] of [['oracle demonstrations', 8], ['tokenizer text', 256], ['behaviour cloning', 3], ['held-out evaluation', 4]] as const) {
+    for (const [phase, total] of [
+      ['oracle demonstrations', 8],
+      ['tokenizer text', 256],
+      ['behaviour cloning', 3],
+      ['held-out evaluation', 4],
+    ] as const) {
       for (let done = 0; done <= total; done++) progress.phase(phase, done, total);
     }
     progress.stop();
@@ -67,13 +72,18 @@ describe('outcomeLines', () => {
 
   it('counts tasks and plays when each task was played several times', () => {
     const sampled = { ...report(0.25, 0.3, 0.3), samples: 4, temperature: 0.6 };
-    expect(outcomeLines(sampled, sampled).split('\n')[1]).toBe('after RL:  success 0.250  return 0.350  turns 2.00  malformed turns 0.300 (success 0.300 without one)  (200 held-out tasks, 4 plays each)');
+    expect(outcomeLines(sampled, sampled).split('\n')[1]).toBe(
+      'after RL:  success 0.250  return 0.350  turns 2.00  malformed turns 0.300 (success 0.300 without one)  (200 held-out tasks, 4 plays each)',
+    );
   });
 
   it('leaves malformed turns out of a report saved before they were counted, and marks a missing report', () => {
     const saved = report(0.25);
-    for (const field of ['format_error_rate', 'well_formed_episodes', 'well_formed_success_rate'] as const) delete (saved as Partial<EvaluationReport>)[field];
+    for (const field of ['format_error_rate', 'well_formed_episodes', 'well_formed_success_rate'] as const)
+      delete (saved as Partial<EvaluationReport>)[field];
     const lines = outcomeLines(saved, undefined);
-    expect(lines).toBe('before RL: success 0.250  return 0.350  turns 2.00  (200 held-out episodes)\nafter RL:  (not evaluated)');
+    expect(lines).toBe(
+      'before RL: success 0.250  return 0.350  turns 2.00  (200 held-out episodes)\nafter RL:  (not evaluated)',
+    );
   });
 });

@@ -16,7 +16,9 @@ describe('turngym report', () => {
     expect(result.stderr).toBe('');
     expect(result.code).toBe(0);
     const path = join(dir, 'report.html');
-    expect(result.stdout).toBe(`wrote ${path} comparing cli-run, cli-other: 11 plots, 32 trajectories\nopen ${pathToFileURL(path).href}\n`);
+    expect(result.stdout).toBe(
+      `wrote ${path} comparing cli-run, cli-other: 11 plots, 32 trajectories\nopen ${pathToFileURL(path).href}\n`,
+    );
     const html = readFileSync(path, 'utf8');
     expect(html).toContain('cli-other');
     expect(html.match(/<svg/g)?.length).toBeGreaterThanOrEqual(11);
@@ -24,7 +26,10 @@ describe('turngym report', () => {
 
   it('reports a crashed run with notes on stderr and names the plots it left out', async () => {
     const dir = writeFixtureRun(root, 'cli-crashed', { without: ['config', 'metrics'] });
-    appendFileSync(join(dir, 'metrics.jsonl'), '{"step":0,"time":1,"charts/success_rate":0.25}\n{"step":1,"time":2,"charts/succ');
+    appendFileSync(
+      join(dir, 'metrics.jsonl'),
+      '{"step":0,"time":1,"charts/success_rate":0.25}\n{"step":1,"time":2,"charts/succ',
+    );
     const result = await runCli(['report', dir]);
     expect(result.code).toBe(0);
     expect(result.stderr).toBe(
@@ -40,7 +45,9 @@ describe('turngym report', () => {
     const missing = join(root, 'typo-run');
     const result = await runCli(['report', missing]);
     expect(result.code).toBe(2);
-    expect(result.stderr).toBe(`turngym: No run directory at '${missing}' (${missing} does not exist). Give the path of a run, e.g. runs/quickstart.\n`);
+    expect(result.stderr).toBe(
+      `turngym: No run directory at '${missing}' (${missing} does not exist). Give the path of a run, e.g. runs/quickstart.\n`,
+    );
     const compared = await runCli(['report', writeFixtureRun(root, 'cli-ok'), '--compare', missing]);
     expect(compared.code).toBe(2);
     expect(compared.stderr).toContain(`turngym: No run directory at '${missing}'`);
@@ -56,7 +63,10 @@ describe('turngym export-trajectories', () => {
     const all = await runCli(['export-trajectories', dir, '--format', 'messages']);
     expect(all.code).toBe(0);
     expect(all.stderr).toBe('exported 16 of 16 trajectories\n');
-    const lines = all.stdout.trimEnd().split('\n').map((line) => JSON.parse(line) as { messages: { role: string; content: string }[] });
+    const lines = all.stdout
+      .trimEnd()
+      .split('\n')
+      .map((line) => JSON.parse(line) as { messages: { role: string; content: string }[] });
     expect(lines).toHaveLength(16);
     for (const { messages } of lines) {
       expect(Object.keys(messages[0]!)).toEqual(['role', 'content']);
@@ -70,10 +80,13 @@ describe('turngym export-trajectories', () => {
     expect(successes.code).toBe(0);
     expect(successes.stdout).toBe('');
     const kept = readFileSync(out, 'utf8').trimEnd().split('\n');
-    expect(successes.stderr).toBe(`exported ${kept.length} of 16 trajectories (${16 - kept.length} failures left out by --success-only) to ${out}\n`);
+    expect(successes.stderr).toBe(
+      `exported ${kept.length} of 16 trajectories (${16 - kept.length} failures left out by --success-only) to ${out}\n`,
+    );
     expect(kept.length).toBeGreaterThan(0);
     expect(kept.length).toBeLessThan(16);
-    for (const line of kept) expect((JSON.parse(line) as { messages: { content: string }[] }).messages.at(-1)!.content).not.toContain('Riga');
+    for (const line of kept)
+      expect((JSON.parse(line) as { messages: { content: string }[] }).messages.at(-1)!.content).not.toContain('Riga');
   });
 
   it('exits quietly with code 0 when the reader closes standard output early (| head)', async () => {
@@ -91,10 +104,14 @@ describe('turngym export-trajectories', () => {
     const dir = writeFixtureRun(root, 'cli-no-trajectories', { without: ['trajectories'] });
     const result = await runCli(['export-trajectories', dir]);
     expect(result.code).toBe(2);
-    expect(result.stderr).toBe(`turngym: note: trajectories.jsonl is missing: no trajectories were recorded.\nturngym: ${dir} has no recorded trajectories to export.\n`);
+    expect(result.stderr).toBe(
+      `turngym: note: trajectories.jsonl is missing: no trajectories were recorded.\nturngym: ${dir} has no recorded trajectories to export.\n`,
+    );
     const format = await runCli(['export-trajectories', dir, '--format', 'sharegpt']);
     expect(format.code).toBe(2);
-    expect(format.stderr).toContain("error: option '--format <format>' argument 'sharegpt' is invalid. Allowed choices are messages.");
+    expect(format.stderr).toContain(
+      "error: option '--format <format>' argument 'sharegpt' is invalid. Allowed choices are messages.",
+    );
   });
 });
 

@@ -14,7 +14,11 @@ interface SitesProcess {
 }
 
 function startSites(args: string[]): SitesProcess {
-  const child = spawn(process.execPath, ['--no-node-snapshot', '--import', 'tsx', 'src/cli/main.ts', 'sites', ...args], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(
+    process.execPath,
+    ['--no-node-snapshot', '--import', 'tsx', 'src/cli/main.ts', 'sites', ...args],
+    { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] },
+  );
   const output = { stdout: '', stderr: '' };
   child.stdout!.on('data', (chunk: Buffer) => (output.stdout += chunk.toString()));
   child.stderr!.on('data', (chunk: Buffer) => (output.stderr += chunk.toString()));
@@ -29,7 +33,10 @@ function startSites(args: string[]): SitesProcess {
         resolve(match);
         return true;
       };
-      const timer = setTimeout(() => reject(new Error(`no ${pattern} in the output:\n${output.stdout}\n${output.stderr}`)), 60_000);
+      const timer = setTimeout(
+        () => reject(new Error(`no ${pattern} in the output:\n${output.stdout}\n${output.stderr}`)),
+        60_000,
+      );
       if (!check()) child.stdout!.on('data', check);
     });
   return { child, output, exited, waitFor };
@@ -72,7 +79,12 @@ describe('turngym sites', () => {
     expect(await page.text()).toContain(`<h1>${task.form.title}</h1>`);
     const cookie = page.headers.get('set-cookie')!.split(';')[0]!;
     const answers = new URLSearchParams(Object.entries(task.expected).filter(([, value]) => value !== ''));
-    const submitted = await fetch(`${url}/submit`, { method: 'POST', body: answers, headers: { cookie }, redirect: 'manual' });
+    const submitted = await fetch(`${url}/submit`, {
+      method: 'POST',
+      body: answers,
+      headers: { cookie },
+      redirect: 'manual',
+    });
     expect(submitted.status).toBe(303);
     const verdict = await sites.waitFor(/^forms: .*$/m);
     expect(verdict[0]).toBe('forms: solved (score 1): Every field was submitted as instructed.');
@@ -84,7 +96,10 @@ describe('turngym sites', () => {
   it('exits with code 2 and a clear message on bad arguments', { timeout: 180_000 }, async () => {
     const cases: [string[], string][] = [
       [['sites', '--site', 'bank'], "turngym: Unknown site 'bank'. Sites: shop, forms, wiki."],
-      [['sites', '--site', 'wiki', '--seed', '1', '--difficulty', '5'], 'turngym: --difficulty of the wiki site must be from 1 to 4, got 5.'],
+      [
+        ['sites', '--site', 'wiki', '--seed', '1', '--difficulty', '5'],
+        'turngym: --difficulty of the wiki site must be from 1 to 4, got 5.',
+      ],
       [['sites', '--difficulty', '2'], 'turngym: --difficulty needs --seed (the episode to show).'],
       [['sites', '--port', '65535'], 'turngym: --port 65535 leaves no room for 3 sites.'],
     ];

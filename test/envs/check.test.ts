@@ -19,7 +19,12 @@ const suite: TaskSuite<SecretTask, string> = {
   difficulties: [1, 1],
   generate: (rng: Rng, difficulty: number) => {
     const word = rng.pick(WORDS);
-    return { prompt: `Say the secret word, one of ${WORDS.length} colours and places.`, answer: word, difficulty, word };
+    return {
+      prompt: `Say the secret word, one of ${WORDS.length} colours and places.`,
+      answer: word,
+      difficulty,
+      word,
+    };
   },
   verify: (task, submission) => ({ score: submission === task.word ? 1 : 0, success: submission === task.word }),
   // A careful player: tries a wrong word first (as the feedback fault needs a step before the last).
@@ -49,15 +54,32 @@ class SecretEnv extends TaskEnv<SecretTask> {
   }
 
   protected override async startEpisode(task: SecretTask) {
-    return this.faults.leak === 'prompt' ? { text: `${task.prompt} (It is ${task.word}.)` } : this.faults.leak === 'info' ? { info: { debug: { word: task.word } } } : {};
+    return this.faults.leak === 'prompt'
+      ? { text: `${task.prompt} (It is ${task.word}.)` }
+      : this.faults.leak === 'info'
+        ? { info: { debug: { word: task.word } } }
+        : {};
   }
 
   protected async callTool(call: ToolCall, task: SecretTask): Promise<StepResult> {
     const word = String(call.args.word);
     if (!WORDS.includes(word)) throw new ToolInputError(`'${word}' is not one of the words.`);
     const verdict = suite.verify(task, word);
-    if (!verdict.success) return { observation: { text: 'Wrong; try again.' }, reward: 0, terminated: false, truncated: false, info: this.faults.leak === 'feedback' ? { expected: task.word } : {} };
-    return { observation: { text: 'Right.' }, reward: 1, terminated: true, truncated: false, info: this.faults.scored ? { success: true } : {} };
+    if (!verdict.success)
+      return {
+        observation: { text: 'Wrong; try again.' },
+        reward: 0,
+        terminated: false,
+        truncated: false,
+        info: this.faults.leak === 'feedback' ? { expected: task.word } : {},
+      };
+    return {
+      observation: { text: 'Right.' },
+      reward: 1,
+      terminated: true,
+      truncated: false,
+      info: this.faults.scored ? { success: true } : {},
+    };
   }
 }
 
@@ -90,7 +112,11 @@ describe('checkEnv', () => {
     ] as const) {
       const report = await checkEnv(await make('test/secret-v0', { leak }));
       expect(report.failures, leak).toHaveLength(1);
-      expect(report.failures[0], leak).toMatch(new RegExp(`^ground truth stays out of observations and info: seed 0: ${where} contains the ground-truth answer "\\w+"`));
+      expect(report.failures[0], leak).toMatch(
+        new RegExp(
+          `^ground truth stays out of observations and info: seed 0: ${where} contains the ground-truth answer "\\w+"`,
+        ),
+      );
     }
   });
 });
@@ -98,7 +124,10 @@ describe('checkEnv', () => {
 describe('successRate', () => {
   it('is unknown (null), not 0, for episodes of an env that never sets info.success', async () => {
     const env = await make('test/secret-v0', { scored: false });
-    const transcripts = [await runEpisode(env, new OracleAgent(), { seed: 1 }), await runEpisode(env, new OracleAgent(), { seed: 2 })];
+    const transcripts = [
+      await runEpisode(env, new OracleAgent(), { seed: 1 }),
+      await runEpisode(env, new OracleAgent(), { seed: 2 }),
+    ];
     await env.close();
     expect(transcripts.map((t) => [t.success, t.unscored, t.return])).toEqual([
       [false, true, 1],
@@ -106,7 +135,9 @@ describe('successRate', () => {
     ]);
     expect(successRate(transcripts)).toBeNull();
     expect(summarise('test/secret-v0', 'oracle', transcripts)).toMatchObject({ success_rate: null, mean_return: 1 }); // turngym run's summary
-    expect(formatTranscript(transcripts[0]!)).toMatch(/\n=== ended \(info\.success not set\) · return 1 · 2 turns · terminated$/);
+    expect(formatTranscript(transcripts[0]!)).toMatch(
+      /\n=== ended \(info\.success not set\) · return 1 · 2 turns · terminated$/,
+    );
     // An episode the horizon cut off is not solved, and says so: its rate is known.
     expect(successRate([{ success: true }, { success: false }])).toBe(0.5);
   });

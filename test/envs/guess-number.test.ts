@@ -34,7 +34,9 @@ describe('puzzle/guess-number-v0', () => {
       const { observation } = await env.reset({ seed });
       const secret = Number(env.groundTruth());
       // The prompt depends on the difficulty only, never on the secret.
-      expect(observation.text).toBe('I am thinking of an integer from 1 to 256. Find it with guess(n); I will answer higher, lower or correct.');
+      expect(observation.text).toBe(
+        'I am thinking of an integer from 1 to 256. Find it with guess(n); I will answer higher, lower or correct.',
+      );
       const low = await env.step(`guess(${Math.max(1, secret - 1)})`);
       if (secret > 1) expect(low.observation.text).toBe(`${secret - 1}: higher.`);
     }
@@ -48,7 +50,10 @@ describe('puzzle/guess-number-v0', () => {
     expect(result).toMatchObject({
       terminated: false,
       reward: 0,
-      info: { tool: 'guess', error: { code: 'TOOL_ERROR', message: '1000 is outside the range 1 to 32; guess a number in it.' } },
+      info: {
+        tool: 'guess',
+        error: { code: 'TOOL_ERROR', message: '1000 is outside the range 1 to 32; guess a number in it.' },
+      },
     });
     expect(result.observation.text).toBe('Error: 1000 is outside the range 1 to 32; guess a number in it.');
   });
@@ -56,7 +61,9 @@ describe('puzzle/guess-number-v0', () => {
   it('overrides difficulty per episode and rejects bad difficulty options', async () => {
     const env: Env = await make('puzzle/guess-number-v0');
     expect((await env.reset({ seed: 1, options: { difficulty: 8 } })).observation.text).toContain('1 to 1024');
-    await expect(env.reset({ options: { difficulty: 40 } })).rejects.toThrow('puzzle/guess-number-v0: difficulty must be an integer from 1 to 12, got 40');
+    await expect(env.reset({ options: { difficulty: 40 } })).rejects.toThrow(
+      'puzzle/guess-number-v0: difficulty must be an integer from 1 to 12, got 40',
+    );
   });
 
   it('lets a random agent play without errors, usually failing', async () => {

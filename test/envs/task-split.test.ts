@@ -3,7 +3,16 @@ import type { EnvSpec, StepResult } from '../../src/envs/env.js';
 import { TurngymError } from '../../src/core/errors.js';
 import { guessNumberSuite } from '../../src/envs/puzzle/guess-number.js';
 import { make, spec } from '../../src/envs/registry.js';
-import { drawTask, HELDOUT_FRACTION, MAX_SPLIT_DRAWS, SPLITS, splitOf, type Task, TaskEnv, type TaskSuite } from '../../src/envs/task.js';
+import {
+  drawTask,
+  HELDOUT_FRACTION,
+  MAX_SPLIT_DRAWS,
+  SPLITS,
+  splitOf,
+  type Task,
+  TaskEnv,
+  type TaskSuite,
+} from '../../src/envs/task.js';
 import { Rng } from '../../src/core/rng.js';
 import '../../src/envs/builtin.js';
 
@@ -59,12 +68,17 @@ describe('drawTask and reset with a split', () => {
   it('says clearly when a split has no tasks, after a bounded number of draws', async () => {
     expect(RIDDLES.map(splitOf)).toEqual(['train', 'train']);
     let generated = 0;
-    const counting = { ...riddleSuite, generate: (rng: Rng, difficulty: number) => (generated++, riddleSuite.generate(rng, difficulty)) };
+    const counting = {
+      ...riddleSuite,
+      generate: (rng: Rng, difficulty: number) => (generated++, riddleSuite.generate(rng, difficulty)),
+    };
     expect(() => drawTask(counting, { seed: 3, difficulty: 1, split: 'heldout', where: 'riddles' })).toThrow(
       /riddles: the 'heldout' split has no tasks at difficulty 1 .*10,000 tasks drawn from seed 3/,
     );
     expect(generated).toBe(MAX_SPLIT_DRAWS);
-    expect(drawTask(riddleSuite, { seed: 3, difficulty: 1, split: 'train' }).riddle).toBe(drawTask(riddleSuite, { seed: 3, difficulty: 1 }).riddle);
+    expect(drawTask(riddleSuite, { seed: 3, difficulty: 1, split: 'train' }).riddle).toBe(
+      drawTask(riddleSuite, { seed: 3, difficulty: 1 }).riddle,
+    );
 
     const guessSpec: EnvSpec = spec('puzzle/guess-number-v0');
     const env = new RiddleEnv({ ...guessSpec, id: 'test/riddle-v0' }, riddleSuite, 1);
@@ -73,7 +87,9 @@ describe('drawTask and reset with a split', () => {
       (caught: unknown) => caught,
     );
     expect(TurngymError.is(error, 'INVALID_OPTIONS')).toBe(true);
-    expect((error as Error).message).toMatch(/^test\/riddle-v0 reset: the 'heldout' split has no tasks at difficulty 1/);
+    expect((error as Error).message).toMatch(
+      /^test\/riddle-v0 reset: the 'heldout' split has no tasks at difficulty 1/,
+    );
     expect((error as Error).message).toContain('reset without a split');
     expect((await env.reset({ seed: 3, options: { split: 'train' } })).info.split).toBe('train');
     await env.close();

@@ -19,7 +19,9 @@ describe('OrderEnforcing', () => {
     const secret = Number(env.groundTruth());
     const result = await env.step({ tool: 'guess', args: { n: secret } });
     expect(result).toMatchObject({ terminated: true, truncated: false, reward: 1, info: { success: true } });
-    await expect(env.step('guess(1)')).rejects.toThrow("The episode of 'puzzle/guess-number-v0' has terminated; call reset() to start a new one before stepping.");
+    await expect(env.step('guess(1)')).rejects.toThrow(
+      "The episode of 'puzzle/guess-number-v0' has terminated; call reset() to start a new one before stepping.",
+    );
     await env.close();
     await env.close();
     await expect(env.reset()).rejects.toSatisfy((e) => TurngymError.is(e, 'ENV_CLOSED'));
@@ -32,7 +34,9 @@ describe('OrderEnforcing', () => {
       message: 'puzzle/guess-number-v0 reset: unknown option "horizon"; the options are difficulty, split, maxTurns.',
     });
     await expect(env.step('guess(1)')).rejects.toSatisfy((e) => TurngymError.is(e, 'RESET_NEEDED')); // no episode began
-    expect((await env.reset({ seed: 1, options: { difficulty: 2, maxTurns: 4, split: undefined } })).info).toMatchObject({ difficulty: 2, max_turns: 4 });
+    expect(
+      (await env.reset({ seed: 1, options: { difficulty: 2, maxTurns: 4, split: undefined } })).info,
+    ).toMatchObject({ difficulty: 2, max_turns: 4 });
 
     const unlisted = wrap(Object.assign(bare(), { resetOptions: undefined }));
     expect((await unlisted.reset({ seed: 1, options: { anything: true } })).info).toMatchObject({ seed: 1 });
@@ -58,7 +62,9 @@ describe('HorizonLimit', () => {
     await env.reset({ seed: 5, options: { maxTurns: 2 } });
     expect((await env.step('guess(1)')).truncated).toBe(false);
     expect((await env.step('guess(1)')).truncated).toBe(true);
-    await expect(env.reset({ options: { maxTurns: 0 } })).rejects.toThrow('maxTurns must be a positive integer, got 0.');
+    await expect(env.reset({ options: { maxTurns: 0 } })).rejects.toThrow(
+      'maxTurns must be a positive integer, got 0.',
+    );
   });
 
   it('passes the horizon on down as the maxTurns reset option, the default again after an episode that set its own', async () => {
@@ -70,7 +76,8 @@ describe('HorizonLimit', () => {
       }
     }
     const env = wrap(new Spy(bare()), { maxTurns: 3 });
-    for (const options of [{}, { maxTurns: 5 }, {}]) expect((await env.reset({ seed: 1, options })).info.max_turns).toBe(asked.at(-1));
+    for (const options of [{}, { maxTurns: 5 }, {}])
+      expect((await env.reset({ seed: 1, options })).info.max_turns).toBe(asked.at(-1));
     expect(asked).toEqual([3, 5, 3]);
   });
 
@@ -85,12 +92,20 @@ describe('HorizonLimit', () => {
 describe('midEpisode', () => {
   it('lets steps through to an env that may be mid-episode, with its own counts, until the first reset', async () => {
     const step = { observation: { text: 'ok' }, reward: 0, terminated: false, truncated: false, info: { turn: 7 } };
-    const attached: Env = { spec: bare().spec, reset: async () => ({ observation: { text: 'start' }, info: {} }), step: async () => step, close: async () => {} };
+    const attached: Env = {
+      spec: bare().spec,
+      reset: async () => ({ observation: { text: 'start' }, info: {} }),
+      step: async () => step,
+      close: async () => {},
+    };
     const env = wrap(attached, { midEpisode: true, maxTurns: 2 });
     expect((await env.step('guess(1)')).info).toEqual({ turn: 7 });
     await env.reset();
     expect((await env.step('guess(1)')).info).toEqual({ turn: 1 });
-    expect(await env.step('guess(1)')).toMatchObject({ truncated: true, info: { turn: 2, episode: { return: 0, length: 2, success: false } } });
+    expect(await env.step('guess(1)')).toMatchObject({
+      truncated: true,
+      info: { turn: 2, episode: { return: 0, length: 2, success: false } },
+    });
     await expect(env.step('guess(1)')).rejects.toSatisfy((e) => TurngymError.is(e, 'EPISODE_ENDED'));
   });
 });
@@ -115,7 +130,10 @@ describe('EpisodeStatistics and RecordEpisodes', () => {
     await env.reset({ seed: 10 });
     await env.step('nonsense');
     await env.close();
-    const records = (await readFile(path, 'utf8')).trim().split('\n').map((line) => JSON.parse(line) as EpisodeRecord);
+    const records = (await readFile(path, 'utf8'))
+      .trim()
+      .split('\n')
+      .map((line) => JSON.parse(line) as EpisodeRecord);
     expect(records.map((r) => [r.seed, r.ended, r.steps.length])).toEqual([
       [9, 'terminated', 2],
       [10, 'abandoned', 1],

@@ -1,5 +1,12 @@
 import { describe, expect, it } from 'vitest';
-import { computeAdvantages, discountedReturns, grpoAdvantages, igpoAdvantages, trainedTrajectories, zScores } from '../../src/rl/advantages.js';
+import {
+  computeAdvantages,
+  discountedReturns,
+  grpoAdvantages,
+  igpoAdvantages,
+  trainedTrajectories,
+  zScores,
+} from '../../src/rl/advantages.js';
 import { horizonAt, parseCurriculum } from '../../src/rl/curriculum.js';
 import { isFormatError } from '../../src/core/errors.js';
 import { formatPenalty, informationGain } from '../../src/rl/rewards.js';
@@ -23,7 +30,11 @@ describe('rewards', () => {
     expect(formatPenalty({ error: { code: 'TOOL_ERROR', message: '' } }, 0.5)).toBe(0);
     expect(formatPenalty({}, 0.5)).toBe(0);
     // What rollout/format_error_rate counts, with or without a penalty.
-    expect(['UNPARSABLE_ACTION', 'UNKNOWN_TOOL', 'INVALID_ARGS', 'ACTION_TOO_LARGE', 'TOOL_ERROR', undefined].map(isFormatError)).toEqual([true, true, true, true, false, false]);
+    expect(
+      ['UNPARSABLE_ACTION', 'UNKNOWN_TOOL', 'INVALID_ARGS', 'ACTION_TOO_LARGE', 'TOOL_ERROR', undefined].map(
+        isFormatError,
+      ),
+    ).toEqual([true, true, true, true, false, false]);
   });
 });
 
@@ -72,18 +83,51 @@ describe('advantages', () => {
 
 describe('computeAdvantages', () => {
   it('keeps the first groups with a policy gradient for dynamic sampling', () => {
-    const played = (group: number, success: boolean): Trajectory => ({ group, seed: group, prompt: '', return: success ? 1 : 0, success, truncated: false, turns: [turn([1], [2])] });
+    const played = (group: number, success: boolean): Trajectory => ({
+      group,
+      seed: group,
+      prompt: '',
+      return: success ? 1 : 0,
+      success,
+      truncated: false,
+      turns: [turn([1], [2])],
+    });
     // Group 0 all solved (no gradient), 1 mixed, 2 all failed (none), 3 mixed, 4 mixed; group 3 listed first.
-    const trajectories = [played(3, true), played(3, false), played(0, true), played(0, true), played(1, false), played(1, true), played(2, false), played(2, false), played(4, true), played(4, false)];
-    const advantages = computeAdvantages(trajectories, { advantage: 'grpo', alpha: 1, gamma: 1, igNormalization: 'joint' });
+    const trajectories = [
+      played(3, true),
+      played(3, false),
+      played(0, true),
+      played(0, true),
+      played(1, false),
+      played(1, true),
+      played(2, false),
+      played(2, false),
+      played(4, true),
+      played(4, false),
+    ];
+    const advantages = computeAdvantages(trajectories, {
+      advantage: 'grpo',
+      alpha: 1,
+      gamma: 1,
+      igNormalization: 'joint',
+    });
     expect(trainedTrajectories(trajectories, advantages, 1)).toEqual({ indices: [0, 1], groups: 1 }); // group 3: it comes first
     expect(trainedTrajectories(trajectories, advantages, 2)).toEqual({ indices: [0, 1, 4, 5], groups: 2 }); // groups 3 and 1
     expect(trainedTrajectories(trajectories, advantages, 10)).toEqual({ indices: [0, 1, 4, 5, 8, 9], groups: 3 });
-    expect(trainedTrajectories(trajectories.slice(2, 4), advantages.slice(2, 4), 1)).toEqual({ indices: [], groups: 0 });
+    expect(trainedTrajectories(trajectories.slice(2, 4), advantages.slice(2, 4), 1)).toEqual({
+      indices: [],
+      groups: 0,
+    });
   });
 
   it('gives GRPO advantages per group and none to a lone trajectory', () => {
-    const base = { prompt: '', seed: 0, success: false, truncated: false, turns: [turn([1], [2]), turn([1, 2, 3], [4])] };
+    const base = {
+      prompt: '',
+      seed: 0,
+      success: false,
+      truncated: false,
+      turns: [turn([1], [2]), turn([1, 2, 3], [4])],
+    };
     const advantages = computeAdvantages(
       [
         { ...base, group: 0, return: 1 },
@@ -122,7 +166,11 @@ describe('computeAdvantages', () => {
       [0, 0],
     ]);
     // With a success in the group the outcome's z-score comes first and the penalty is added to its turn.
-    const mixed = [...failures.slice(0, 2), { ...base, success: true, return: 1, turns: [wellFormed, wellFormed] }, failures[2]!];
+    const mixed = [
+      ...failures.slice(0, 2),
+      { ...base, success: true, return: 1, turns: [wellFormed, wellFormed] },
+      failures[2]!,
+    ];
     expect(round(computeAdvantages(mixed, { ...options, formatPenaltyOn: 'turn' }))).toEqual([
       [-0.677, -0.577],
       [-0.577, -0.577],
@@ -145,12 +193,23 @@ describe('computeAdvantages', () => {
     // env: (x - 0.825) / 0.192
     expect(round(computeAdvantages(group, options))).toEqual([0.391, 0.911, -1.692, 0.391]);
     // success: [0, 1, 0, 0], mean 0.25, std 0.433
-    expect(round(computeAdvantages(group, { ...options, outcomeReward: 'success' }))).toEqual([-0.577, 1.732, -0.577, -0.577]);
-    expect(round(computeAdvantages(group, { ...options, advantage: 'igpo', outcomeReward: 'success' }))).toEqual([-0.577, 1.732, -0.577, -0.577]);
+    expect(round(computeAdvantages(group, { ...options, outcomeReward: 'success' }))).toEqual([
+      -0.577, 1.732, -0.577, -0.577,
+    ]);
+    expect(round(computeAdvantages(group, { ...options, advantage: 'igpo', outcomeReward: 'success' }))).toEqual([
+      -0.577, 1.732, -0.577, -0.577,
+    ]);
   });
 
   it('discounts GRPO advantages back from the final turn by gamma and scales negative ones by negativeWeight', () => {
-    const base = { prompt: '', seed: 0, success: false, truncated: false, group: 0, turns: [turn([1], [2]), turn([1, 2, 3], [4]), turn([1, 2, 3, 4, 5], [6])] };
+    const base = {
+      prompt: '',
+      seed: 0,
+      success: false,
+      truncated: false,
+      group: 0,
+      turns: [turn([1], [2]), turn([1, 2, 3], [4]), turn([1, 2, 3, 4, 5], [6])],
+    };
     const group = [
       { ...base, return: 1 },
       { ...base, return: 0 },
@@ -170,7 +229,9 @@ describe('computeAdvantages', () => {
       [-0.25, -0.25, -0.25],
     ]);
     // gamma 0: only the final turn is trained
-    expect(trainingExamples(group, computeAdvantages(group, { ...options, gamma: 0 })).map((e) => e.trajectoryTokens)).toEqual([1, 1]);
+    expect(
+      trainingExamples(group, computeAdvantages(group, { ...options, gamma: 0 })).map((e) => e.trajectoryTokens),
+    ).toEqual([1, 1]);
   });
 });
 

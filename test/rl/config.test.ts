@@ -1,12 +1,19 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
-import { SFT_OPTIONS_FILE, sftOptionsSource, TRAIN_OPTIONS_FILE, trainOptionsSource } from '../../scripts/train-options.js';
+import {
+  SFT_OPTIONS_FILE,
+  sftOptionsSource,
+  TRAIN_OPTIONS_FILE,
+  trainOptionsSource,
+} from '../../scripts/train-options.js';
 import { parseTrainConfig } from '../../src/rl/config.js';
 
 describe('trainConfigSchema', () => {
   it('is documented option by option in the TrainOptions interface (run `npx tsx scripts/train-options.ts` when this fails)', () => {
     expect(readFileSync(TRAIN_OPTIONS_FILE, 'utf8')).toBe(trainOptionsSource());
-    expect(trainOptionsSource()).toContain("  /**\n   * RL training steps (each: rollouts, advantages, updates).\n   *\n   * @defaultValue `50`\n   */\n  steps?: Input['steps'];");
+    expect(trainOptionsSource()).toContain(
+      "  /**\n   * RL training steps (each: rollouts, advantages, updates).\n   *\n   * @defaultValue `50`\n   */\n  steps?: Input['steps'];",
+    );
   });
 
   it('has behaviour cloning documented option by option in the SftOptions interface the same way', () => {
@@ -21,12 +28,22 @@ describe('trainConfigSchema', () => {
   });
 
   it('names each bad option as the caller spells it: the option for the API, the flag for the command line', () => {
-    expect(() => parseTrainConfig({ warmStartSteps: -1, curriculum: { kind: 'scaling-inter', stages: [3, 'x'], every: 4 }, bogus: 1, other: 2 })).toThrow(
+    expect(() =>
+      parseTrainConfig({
+        warmStartSteps: -1,
+        curriculum: { kind: 'scaling-inter', stages: [3, 'x'], every: 4 },
+        bogus: 1,
+        other: 2,
+      }),
+    ).toThrow(
       'Invalid training options: warmStartSteps: Too small: expected number to be >=0; curriculum.stages.1: Invalid input: expected number, received string; unknown options bogus, other.',
     );
-    expect(() => parseTrainConfig({ warmStartSteps: -1 }, (option) => `--${option.replace(/[A-Z]/g, (letter) => `-${letter.toLowerCase()}`)}`)).toThrow(
-      'Invalid training options: --warm-start-steps: Too small: expected number to be >=0.',
-    );
+    expect(() =>
+      parseTrainConfig(
+        { warmStartSteps: -1 },
+        (option) => `--${option.replace(/[A-Z]/g, (letter) => `-${letter.toLowerCase()}`)}`,
+      ),
+    ).toThrow('Invalid training options: --warm-start-steps: Too small: expected number to be >=0.');
     expect(parseTrainConfig({})).toMatchObject({ steps: 50, out: 'runs/latest' });
   });
 });

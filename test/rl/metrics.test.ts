@@ -6,10 +6,35 @@ import { turn } from './trajectory-fixture.js';
 
 describe('groupShares', () => {
   it('counts the groups that give no policy gradient, those solved in every sample and those solved in any', () => {
-    const played = (group: number, success: boolean): Trajectory => ({ group, seed: group, prompt: '', return: success ? 1 : 0, success, truncated: false, turns: [turn([1], [2])] });
+    const played = (group: number, success: boolean): Trajectory => ({
+      group,
+      seed: group,
+      prompt: '',
+      return: success ? 1 : 0,
+      success,
+      truncated: false,
+      turns: [turn([1], [2])],
+    });
     // Group 0 all solved, group 1 all failed, group 2 mixed, group 3 a lone trajectory.
-    const trajectories = [played(0, true), played(0, true), played(1, false), played(1, false), played(2, true), played(2, false), played(3, true)];
-    const advantages = computeAdvantages(trajectories, { advantage: 'grpo', alpha: 1, gamma: 1, igNormalization: 'joint' });
-    expect(groupShares(trajectories, advantages)).toEqual({ 'rollout/zero_advantage_groups': 3 / 4, 'rollout/solved_groups': 2 / 4, 'rollout/any_success_groups': 3 / 4 });
+    const trajectories = [
+      played(0, true),
+      played(0, true),
+      played(1, false),
+      played(1, false),
+      played(2, true),
+      played(2, false),
+      played(3, true),
+    ];
+    const advantages = computeAdvantages(trajectories, {
+      advantage: 'grpo',
+      alpha: 1,
+      gamma: 1,
+      igNormalization: 'joint',
+    });
+    expect(groupShares(trajectories, advantages)).toEqual({
+      'rollout/zero_advantage_groups': 3 / 4,
+      'rollout/solved_groups': 2 / 4,
+      'rollout/any_success_groups': 3 / 4,
+    });
   });
 });

@@ -54,9 +54,14 @@ describe('writeReport', () => {
     expect(html).toContain('clip-cov');
     expect(html).toMatch(/Held-out evaluation[\s\S]*12\.5%[\s\S]*62\.5%[\s\S]*\+50\.0 pts/);
     // The trajectories are embedded for the viewer.
-    const data = JSON.parse(/<script type="application\/json" id="trajectory-data">([\s\S]*?)<\/script>/.exec(html)![1]!);
+    const data = JSON.parse(
+      /<script type="application\/json" id="trajectory-data">([\s\S]*?)<\/script>/.exec(html)![1]!,
+    );
     expect(data.runs[0].trajectories).toHaveLength(16);
-    expect(data.runs[0].trajectories[0].turns[0]).toMatchObject({ tool: 'search', action: 'search("who founded Northwind Optics")' });
+    expect(data.runs[0].trajectories[0].turns[0]).toMatchObject({
+      tool: 'search',
+      action: 'search("who founded Northwind Optics")',
+    });
   });
 
   it('overlays compared runs with one colour per run and marks differing options', async () => {
@@ -72,7 +77,9 @@ describe('writeReport', () => {
       expect(section, plot.id).toContain('stroke="#f28e2b"');
     }
     expect(html).toMatch(/<p class="legend">.*baseline-run.*clip-cov-run.*<\/p>/);
-    expect(html).toMatch(/<tr class="differs"><th scope="row"><code>seed<\/code><\/th><td><code>1<\/code><\/td><td><code>2<\/code><\/td><\/tr>/);
+    expect(html).toMatch(
+      /<tr class="differs"><th scope="row"><code>seed<\/code><\/th><td><code>1<\/code><\/td><td><code>2<\/code><\/td><\/tr>/,
+    );
     expect(html).toContain('<select id="filter-run">');
     // The report goes into the first run's directory only.
     expect(existsSync(join(other, 'report.html'))).toBe(false);
@@ -82,7 +89,7 @@ describe('writeReport', () => {
     const dir = writeFixtureRun(root, 'half-written', { without: ['config', 'metrics', 'eval'] });
     const result = await writeReport(dir);
     expect(result.notes).toEqual([
-      'half-written: config.json is missing: the run\'s options are unknown.',
+      "half-written: config.json is missing: the run's options are unknown.",
       'half-written: metrics.jsonl is missing: no training curves to plot (the run may have stopped before its first step).',
     ]);
     expect(result.plots.every((plot) => !plot.rendered)).toBe(true);
@@ -96,14 +103,24 @@ describe('writeReport', () => {
 
   it('leaves out only the plots whose metric was never logged, and says so', async () => {
     const dir = writeFixtureRun(root, 'no-entropy', { without: ['metrics'] });
-    const lines = Array.from({ length: 20 }, (_, step) => JSON.stringify({ step, time: step, [METRICS.successRate]: step / 20, [METRICS.entropy]: null, [METRICS.maxTurns]: 5 }));
+    const lines = Array.from({ length: 20 }, (_, step) =>
+      JSON.stringify({
+        step,
+        time: step,
+        [METRICS.successRate]: step / 20,
+        [METRICS.entropy]: null,
+        [METRICS.maxTurns]: 5,
+      }),
+    );
     writeFileSync(join(dir, 'metrics.jsonl'), `${lines.join('\n')}\n`);
     const result = await writeReport(dir);
     const rendered = result.plots.filter((plot) => plot.rendered).map((plot) => plot.id);
     // Held-out success comes from eval.json when the metrics have none.
     expect(rendered).toEqual(['plot-success-rate', 'plot-horizon', 'plot-eval-success']);
     const html = readFileSync(result.path, 'utf8');
-    expect(figure(html, 'plot-entropy')).toContain('No run logged <code>actor/entropy</code>, so this plot is left out.');
+    expect(figure(html, 'plot-entropy')).toContain(
+      'No run logged <code>actor/entropy</code>, so this plot is left out.',
+    );
   });
 
   it('plots held-out success from the metrics, with eval.json before and after where the metrics have no value', () => {
@@ -111,11 +128,16 @@ describe('writeReport', () => {
     const run = readRun(writeFixtureRun(root, 'evaluation', { steps: 30 }));
     expect(plotSeries(run, definition).points).toEqual([
       { step: 0, value: 0.125 },
-      ...run.metrics.filter((record) => record[METRICS.evalSuccessRate] !== undefined).map((record) => ({ step: record.step, value: record[METRICS.evalSuccessRate] })),
+      ...run.metrics
+        .filter((record) => record[METRICS.evalSuccessRate] !== undefined)
+        .map((record) => ({ step: record.step, value: record[METRICS.evalSuccessRate] })),
     ]);
     expect(plotSeries(run, definition).points.map((point) => point.step)).toEqual([0, 9, 19, 29]);
     const withoutMetrics = readRun(writeFixtureRun(root, 'evaluation-only', { without: ['metrics'] }));
-    expect(plotSeries(withoutMetrics, definition).points).toEqual([{ step: 0, value: 0.125 }, { step: 1, value: 0.625 }]);
+    expect(plotSeries(withoutMetrics, definition).points).toEqual([
+      { step: 0, value: 0.125 },
+      { step: 1, value: 0.625 },
+    ]);
     const entropy = PLOTS.find((plot) => plot.id === 'plot-entropy')!;
     expect(plotSeries(withoutMetrics, entropy).points).toEqual([]);
   });
@@ -127,7 +149,9 @@ describe('writeReport', () => {
     writeFileSync(join(dir, 'config.json'), '{"env": "search/multihop-v0", "steps": 3');
     const result = await writeReport(dir);
     expect(result.notes).toEqual([
-      expect.stringMatching(/^crashed: config\.json could not be read \(.*JSON.*\); it is ignored\. A run that crashed while writing it leaves it cut short\.$/),
+      expect.stringMatching(
+        /^crashed: config\.json could not be read \(.*JSON.*\); it is ignored\. A run that crashed while writing it leaves it cut short\.$/,
+      ),
       'crashed: metrics.jsonl: 1 line could not be read and was skipped (a line cut short by a crash, or not JSON).',
       'crashed: trajectories.jsonl: 1 line could not be read and was skipped (a line cut short by a crash, or not a trajectory record).',
     ]);
@@ -141,13 +165,19 @@ describe('writeReport', () => {
 
   it('rejects a path that is not a run directory, with a message that says what to give', async () => {
     const missing = join(root, 'no-such-run');
-    await expect(writeReport(missing)).rejects.toThrow(`No run directory at '${missing}' (${missing} does not exist). Give the path of a run, e.g. runs/quickstart.`);
+    await expect(writeReport(missing)).rejects.toThrow(
+      `No run directory at '${missing}' (${missing} does not exist). Give the path of a run, e.g. runs/quickstart.`,
+    );
     const file = join(root, 'a-file.txt');
     writeFileSync(file, 'hello');
-    await expect(writeReport(file)).rejects.toThrow(`'${file}' is a file, not a run directory. Give the directory that holds metrics.jsonl and config.json.`);
+    await expect(writeReport(file)).rejects.toThrow(
+      `'${file}' is a file, not a run directory. Give the directory that holds metrics.jsonl and config.json.`,
+    );
     const empty = join(root, 'empty-dir');
     mkdirSync(empty);
-    await expect(writeReport(empty)).rejects.toThrow(`'${empty}' does not look like a run directory: it has none of config.json, metrics.jsonl, trajectories.jsonl, eval.json, checkpoints/.`);
+    await expect(writeReport(empty)).rejects.toThrow(
+      `'${empty}' does not look like a run directory: it has none of config.json, metrics.jsonl, trajectories.jsonl, eval.json, checkpoints/.`,
+    );
     const error = await writeReport(missing).catch((caught: unknown) => caught);
     expect(TurngymError.is(error, 'INVALID_OPTIONS')).toBe(true);
     // A bad --compare path fails before anything is written.
@@ -159,11 +189,15 @@ describe('writeReport', () => {
   it('samples a long trajectory file evenly and says how many it shows', async () => {
     const dir = writeFixtureRun(root, 'many-trajectories', { steps: 10 });
     const one = JSON.parse(readFileSync(join(dir, 'trajectories.jsonl'), 'utf8').split('\n')[0]!) as TrajectoryRecord;
-    const lines = Array.from({ length: 1000 }, (_, index) => JSON.stringify({ ...one, step: Math.floor(index / 8), group: index % 8 }));
+    const lines = Array.from({ length: 1000 }, (_, index) =>
+      JSON.stringify({ ...one, step: Math.floor(index / 8), group: index % 8 }),
+    );
     writeFileSync(join(dir, 'trajectories.jsonl'), `${lines.join('\n')}\n`);
     const result = await writeReport(dir);
     expect(result.trajectories).toBe(MAX_VIEWER_TRAJECTORIES);
-    expect(result.notes).toContain(`many-trajectories: the viewer shows ${MAX_VIEWER_TRAJECTORIES} of 1000 trajectories, sampled evenly over training.`);
+    expect(result.notes).toContain(
+      `many-trajectories: the viewer shows ${MAX_VIEWER_TRAJECTORIES} of 1000 trajectories, sampled evenly over training.`,
+    );
     const html = readFileSync(result.path, 'utf8');
     const data = JSON.parse(/id="trajectory-data">([\s\S]*?)<\/script>/.exec(html)![1]!);
     const steps = data.runs[0].trajectories.map((trajectory: TrajectoryRecord) => trajectory.step);
@@ -211,9 +245,12 @@ describe('report.html in Chromium', () => {
     const dir = writeFixtureRun(root, 'browser-run', { seed: 4 });
     const other = writeFixtureRun(root, 'browser-other', { seed: 5, learning: 0.4 });
     // Recorded text is shown as text, never run as markup.
-    const hostile = JSON.parse(readFileSync(join(dir, 'trajectories.jsonl'), 'utf8').split('\n')[0]!) as TrajectoryRecord;
+    const hostile = JSON.parse(
+      readFileSync(join(dir, 'trajectories.jsonl'), 'utf8').split('\n')[0]!,
+    ) as TrajectoryRecord;
     hostile.step = 60;
-    hostile.turns[0]!.observation = '</script><script>window.injected = true</script><img src=x onerror="window.injected = true">';
+    hostile.turns[0]!.observation =
+      '</script><script>window.injected = true</script><img src=x onerror="window.injected = true">';
     appendFileSync(join(dir, 'trajectories.jsonl'), `${JSON.stringify(hostile)}\n`);
     const result = await writeReport(dir, { compare: [other] });
 
@@ -221,7 +258,8 @@ describe('report.html in Chromium', () => {
     const problems: string[] = [];
     const requests: string[] = [];
     page.on('console', (message) => {
-      if (message.type() === 'error' || message.type() === 'warning') problems.push(`${message.type()}: ${message.text()}`);
+      if (message.type() === 'error' || message.type() === 'warning')
+        problems.push(`${message.type()}: ${message.text()}`);
     });
     page.on('pageerror', (error) => problems.push(`page error: ${error.message}`));
     page.on('dialog', (dialog) => {

@@ -20,7 +20,12 @@ beforeAll(async () => {
   const env = await make(ID, { difficulty: 1 });
   try {
     const demonstrations = await collectDemonstrations(env, [0, 1, 2, 3]);
-    policy = Policy.create({ tokenizer: fitTokenizer(env.spec, demonstrations, 512), model: { layers: 1, width: 32, heads: 2, contextLength: 128 }, seed: 1, maxActionTokens: 8 });
+    policy = Policy.create({
+      tokenizer: fitTokenizer(env.spec, demonstrations, 512),
+      model: { layers: 1, width: 32, heads: 2, contextLength: 128 },
+      seed: 1,
+      maxActionTokens: 8,
+    });
   } finally {
     await env.close();
   }
@@ -32,37 +37,51 @@ afterAll(() => policy?.dispose());
 function countingEnvs(envs: Env[]): { envs: Env[]; most: () => number } {
   let active = 0;
   let most = 0;
-  const counted = <T>(call: () => Promise<T>) => async (): Promise<T> => {
-    active++;
-    most = Math.max(most, active);
-    try {
-      // Hold the call for a moment so that calls the limit lets through overlap.
-      await new Promise((resolve) => setTimeout(resolve, 5));
-      return await call();
-    } finally {
-      active--;
-    }
-  };
-  const wrapped = envs.map((env) =>
-    new Proxy(env, {
-      get(target, key, receiver) {
-        if (key === 'reset') return (options: Parameters<Env['reset']>[0]) => counted(() => target.reset(options))();
-        if (key === 'step') return (action: Parameters<Env['step']>[0]) => counted(() => target.step(action))();
-        return Reflect.get(target, key, receiver);
-      },
-    }),
+  const counted =
+    <T>(call: () => Promise<T>) =>
+    async (): Promise<T> => {
+      active++;
+      most = Math.max(most, active);
+      try {
+        // Hold the call for a moment so that calls the limit lets through overlap.
+        await new Promise((resolve) => setTimeout(resolve, 5));
+        return await call();
+      } finally {
+        active--;
+      }
+    };
+  const wrapped = envs.map(
+    (env) =>
+      new Proxy(env, {
+        get(target, key, receiver) {
+          if (key === 'reset') return (options: Parameters<Env['reset']>[0]) => counted(() => target.reset(options))();
+          if (key === 'step') return (action: Parameters<Env['step']>[0]) => counted(() => target.step(action))();
+          return Reflect.get(target, key, receiver);
+        },
+      }),
   );
   return { envs: wrapped, most: () => most };
 }
 
 describe('collectRollouts with --env-concurrency', () => {
-  for (const [limit, expected] of [[2, 2], [0, 8]] as const) {
+  for (const [limit, expected] of [
+    [2, 2],
+    [0, 8],
+  ] as const) {
     it(`runs at most ${expected} env calls at once with envConcurrency ${limit}, and loses no trajectory`, async () => {
       const real: Env[] = [];
       try {
         for (let i = 0; i < 8; i++) real.push(await make(ID, { difficulty: 1 }));
         const { envs, most } = countingEnvs(real);
-        const batch = await collectRollouts(policy, envs, [5, 6], { maxTurns: 3, temperature: 1, topP: 1, maxActionTokens: 8, formatPenalty: 0, envConcurrency: limit, rng: Rng.fromSeed(3) });
+        const batch = await collectRollouts(policy, envs, [5, 6], {
+          maxTurns: 3,
+          temperature: 1,
+          topP: 1,
+          maxActionTokens: 8,
+          formatPenalty: 0,
+          envConcurrency: limit,
+          rng: Rng.fromSeed(3),
+        });
         expect(batch.dropped).toBe(0);
         expect(batch.trajectories).toHaveLength(8);
         expect(most()).toBe(expected);
@@ -89,14 +108,26 @@ describe('collectRollouts when an env fails', () => {
         });
       const lines: string[] = [];
       const envs = [real[0]!, crash(real[1]!, 'step'), real[2]!, crash(real[3]!, 'reset')];
-      const batch = await collectRollouts(policy, envs, [5, 6], { maxTurns: 3, temperature: 1, topP: 1, maxActionTokens: 8, formatPenalty: 0, informationGain: 'prob', rng: Rng.fromSeed(3), log: (line) => lines.push(line) });
+      const batch = await collectRollouts(policy, envs, [5, 6], {
+        maxTurns: 3,
+        temperature: 1,
+        topP: 1,
+        maxActionTokens: 8,
+        formatPenalty: 0,
+        informationGain: 'prob',
+        rng: Rng.fromSeed(3),
+        log: (line) => lines.push(line),
+      });
       expect(batch.dropped).toBe(2);
       expect(batch.trajectories.map((trajectory) => [trajectory.group, trajectory.seed])).toEqual([
         [0, 5],
         [1, 6],
       ]);
       expect(batch.trajectories.every((trajectory) => trajectory.initialAnswerLogprob !== undefined)).toBe(true);
-      expect(lines).toEqual(['rollout: dropped a trajectory of group 1 (seed 6): reset failed: reset crashed', 'rollout: dropped a trajectory of group 0 (seed 5): step failed: step crashed']);
+      expect(lines).toEqual([
+        'rollout: dropped a trajectory of group 1 (seed 6): reset failed: reset crashed',
+        'rollout: dropped a trajectory of group 0 (seed 5): step failed: step crashed',
+      ]);
     } finally {
       await Promise.all(real.map((env) => env.close()));
     }

@@ -17,9 +17,15 @@ describe('RunDirectory.truncateAfter', () => {
     events.close();
     // The state a kill while the trainer appended step 7's records leaves (constructed): half a line of
     // trajectories.jsonl, after step 7's whole metrics line (metrics are written first).
-    writeFileSync(join(dir, 'metrics.jsonl'), `${readFileSync(join(dir, 'metrics.jsonl'), 'utf8')}{"step":7,"time":70}\n`);
+    writeFileSync(
+      join(dir, 'metrics.jsonl'),
+      `${readFileSync(join(dir, 'metrics.jsonl'), 'utf8')}{"step":7,"time":70}\n`,
+    );
     const trajectoryLines = readFileSync(join(dir, 'trajectories.jsonl'), 'utf8').trimEnd().split('\n');
-    writeFileSync(join(dir, 'trajectories.jsonl'), `${trajectoryLines.join('\n')}\n${trajectoryLines.at(-1)!.slice(0, 80)}`);
+    writeFileSync(
+      join(dir, 'trajectories.jsonl'),
+      `${trajectoryLines.join('\n')}\n${trajectoryLines.at(-1)!.slice(0, 80)}`,
+    );
     const trajectoriesBefore = readTrajectories(join(dir, 'trajectories.jsonl'));
     const beforeStep = (step: number) => trajectoriesBefore.filter((t) => t.step <= step).length;
 
@@ -33,7 +39,9 @@ describe('RunDirectory.truncateAfter', () => {
     expect(metrics.records.map((r) => r.step)).toEqual([0, 1, 2, 3, 4]);
     expect(metrics.skippedLines).toBe(0);
     const notes: string[] = [];
-    expect(readTrajectories(join(dir, 'trajectories.jsonl'), notes)).toEqual(trajectoriesBefore.filter((t) => t.step <= 4));
+    expect(readTrajectories(join(dir, 'trajectories.jsonl'), notes)).toEqual(
+      trajectoriesBefore.filter((t) => t.step <= 4),
+    );
     expect(notes).toEqual([]);
     expect(readFileSync(join(dir, 'trajectories.jsonl'), 'utf8').endsWith('}\n')).toBe(true); // the next append starts a line
     expect(readEvents(readFileSync(events.path)).events.map((event) => event.step)).toEqual([0, 1, 2, 3, 4]);
@@ -59,7 +67,13 @@ describe('RunDirectory.startNew', () => {
     await expect(new RunDirectory(dir).startNew()).rejects.toThrow(
       `${dir} already holds a run (checkpoints/, config.json, eval.json, metrics.jsonl, trajectories.jsonl): continue it with --resume ${dir}, start over with --overwrite (deletes that run's files), or choose another --out.`,
     );
-    expect(readdirSync(dir).sort()).toEqual(['checkpoints', 'config.json', 'eval.json', 'metrics.jsonl', 'trajectories.jsonl']);
+    expect(readdirSync(dir).sort()).toEqual([
+      'checkpoints',
+      'config.json',
+      'eval.json',
+      'metrics.jsonl',
+      'trajectories.jsonl',
+    ]);
   });
 
   it("with overwrite, deletes the old run's files and nothing else", async () => {
@@ -82,6 +96,8 @@ describe('RunDirectory.startNew', () => {
     await new RunDirectory(fresh).startNew(); // what a run that failed at its start leaves
     const file = join(root, 'a-file');
     writeFileSync(file, '');
-    await expect(new RunDirectory(file).startNew()).rejects.toThrow(`--out ${file} is a file, not a directory: choose another --out.`);
+    await expect(new RunDirectory(file).startNew()).rejects.toThrow(
+      `--out ${file} is a file, not a directory: choose another --out.`,
+    );
   });
 });

@@ -23,7 +23,10 @@ export interface FixtureOptions {
 
 export const FIXTURE_ENV = 'search/multihop-v0';
 export const FIXTURE_TOOLS = [
-  { name: 'search', description: 'search(query: string, k?: number): the top k passages (default 3) for a BM25 query.' },
+  {
+    name: 'search',
+    description: 'search(query: string, k?: number): the top k passages (default 3) for a BM25 query.',
+  },
   { name: 'open', description: 'open(id: string): the full text of a passage.' },
   { name: 'answer', description: 'answer(text: string): submit the final answer; ends the episode.' },
 ];
@@ -94,7 +97,8 @@ export function writeFixtureRun(root: string, name: string, options: FixtureOpti
     const lines: string[] = [];
     for (const step of [-1, 0, Math.floor(steps / 2), steps - 1]) {
       for (let group = 0; group < 2; group++) {
-        for (let member = 0; member < 2; member++) lines.push(JSON.stringify(trajectory(rng, step, group, member, horizonAt(curriculum, Math.max(0, step)))));
+        for (let member = 0; member < 2; member++)
+          lines.push(JSON.stringify(trajectory(rng, step, group, member, horizonAt(curriculum, Math.max(0, step)))));
       }
     }
     writeFileSync(join(dir, 'trajectories.jsonl'), `${lines.join('\n')}\n`);
@@ -129,14 +133,41 @@ function trajectory(rng: Rng, step: number, group: number, member: number, maxTu
   const initial = probability;
   const step1 = (action: string, observation: string, extra: Partial<TrajectoryTurn> = {}) => {
     const next = Math.min(0.97, Math.max(0.01, probability + (rng.float() - 0.25) * 0.3));
-    turns.push({ action, observation, reward: 0, format: 0, answer_probability: next, information_gain: next - probability, advantage: (rng.float() - 0.4) * 1.5, ...extra });
+    turns.push({
+      action,
+      observation,
+      reward: 0,
+      format: 0,
+      answer_probability: next,
+      information_gain: next - probability,
+      advantage: (rng.float() - 0.4) * 1.5,
+      ...extra,
+    });
     probability = next;
   };
-  step1(`search("who founded ${fact.company}")`, `[1] ${fact.company} was founded in 2004 by ${fact.person}, an engineer.\n[2] ${fact.company} makes lenses for microscopes.\n[3] Optics firms in the Baltics grew in the 2000s.`);
-  if (member === 1) step1('serch("x")', "Unknown tool 'serch'. Use one of: search(query, k?), open(id), answer(text).", { format: -0.5, error: 'UNKNOWN_TOOL' });
-  step1(`search("${fact.person} born")`, `[1] ${fact.person} (born 1971 in ${fact.city}) is a physicist <b>and</b> entrepreneur.\n[2] Unrelated passage about shipping.`);
+  step1(
+    `search("who founded ${fact.company}")`,
+    `[1] ${fact.company} was founded in 2004 by ${fact.person}, an engineer.\n[2] ${fact.company} makes lenses for microscopes.\n[3] Optics firms in the Baltics grew in the 2000s.`,
+  );
+  if (member === 1)
+    step1('serch("x")', "Unknown tool 'serch'. Use one of: search(query, k?), open(id), answer(text).", {
+      format: -0.5,
+      error: 'UNKNOWN_TOOL',
+    });
+  step1(
+    `search("${fact.person} born")`,
+    `[1] ${fact.person} (born 1971 in ${fact.city}) is a physicist <b>and</b> entrepreneur.\n[2] Unrelated passage about shipping.`,
+  );
   const answer = success ? fact.city : 'Riga';
-  turns.push({ action: `answer("${answer}")`, observation: success ? 'Correct.' : `Wrong: '${answer}' is not the answer.`, reward: success ? 1 : 0, format: 0, answer_probability: success ? 0.92 : probability, information_gain: (success ? 0.92 : probability) - probability, advantage: success ? 1.2 : -0.8 });
+  turns.push({
+    action: `answer("${answer}")`,
+    observation: success ? 'Correct.' : `Wrong: '${answer}' is not the answer.`,
+    reward: success ? 1 : 0,
+    format: 0,
+    answer_probability: success ? 0.92 : probability,
+    information_gain: (success ? 0.92 : probability) - probability,
+    advantage: success ? 1.2 : -0.8,
+  });
   return {
     step,
     env: FIXTURE_ENV,

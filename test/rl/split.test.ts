@@ -34,9 +34,17 @@ beforeAll(async () => {
   await initBackend('wasm', () => {});
   const env = await make(ID, KWARGS);
   try {
-    const demonstrations = await collectDemonstrations(env, Array.from({ length: 24 }, (_, i) => i));
+    const demonstrations = await collectDemonstrations(
+      env,
+      Array.from({ length: 24 }, (_, i) => i),
+    );
     demonstrationQuestions = demonstrations.map((transcript) => questionOf(transcript.prompt.text));
-    policy = Policy.create({ tokenizer: fitTokenizer(env.spec, demonstrations, 512), model: { layers: 1, width: 32, heads: 2, contextLength: 128 }, seed: 1, maxActionTokens: 8 });
+    policy = Policy.create({
+      tokenizer: fitTokenizer(env.spec, demonstrations, 512),
+      model: { layers: 1, width: 32, heads: 2, contextLength: 128 },
+      seed: 1,
+      maxActionTokens: 8,
+    });
   } finally {
     await env.close();
   }
@@ -54,7 +62,12 @@ describe('the held-out split in training and evaluation', () => {
   });
 
   it('evaluatePolicy plays held-out questions only, and says so', async () => {
-    const { report, transcripts } = await evaluatePolicy(policy, ID, { episodes: 16, kwargs: KWARGS, parallel: 4, maxTurns: 1 });
+    const { report, transcripts } = await evaluatePolicy(policy, ID, {
+      episodes: 16,
+      kwargs: KWARGS,
+      parallel: 4,
+      maxTurns: 1,
+    });
     expect(report).toMatchObject({ episodes: 16, first_seed: HELDOUT_SEED_BASE, split: 'heldout', max_turns: 1 });
     const asked = transcripts.map((transcript) => questionOf(transcript.prompt.text));
     expect(asked.filter((question) => splitOf(question) !== 'heldout')).toEqual([]);
@@ -62,22 +75,36 @@ describe('the held-out split in training and evaluation', () => {
     // The report counts malformed turns (this untrained policy's 8-token actions rarely parse) and breaks
     // the figures down by what each question asks for.
     const turns = transcripts.flatMap((transcript) => transcript.turns);
-    const malformed = turns.filter((turn) => ['UNPARSABLE_ACTION', 'UNKNOWN_TOOL', 'INVALID_ARGS', 'ACTION_TOO_LARGE'].includes(turn.info.error?.code ?? ''));
+    const malformed = turns.filter((turn) =>
+      ['UNPARSABLE_ACTION', 'UNKNOWN_TOOL', 'INVALID_ARGS', 'ACTION_TOO_LARGE'].includes(turn.info.error?.code ?? ''),
+    );
     expect(malformed.length).toBeGreaterThan(0);
     expect(report.format_error_rate).toBeCloseTo(malformed.length / turns.length, 12);
     // ...and the success of the episodes with none (whether a gain is better decisions or fewer malformed actions).
     const wellFormed = transcripts.filter((transcript) => !transcript.turns.some((turn) => malformed.includes(turn)));
     expect(report.well_formed_episodes).toBe(wellFormed.length);
-    expect(report.well_formed_success_rate).toBe(wellFormed.length ? wellFormed.filter((t) => t.success).length / wellFormed.length : null);
+    expect(report.well_formed_success_rate).toBe(
+      wellFormed.length ? wellFormed.filter((t) => t.success).length / wellFormed.length : null,
+    );
     const kinds = transcripts.map((transcript) => transcript.kind!);
     expect(kinds.every((kind) => /^[a-z]+\.[a-zA-Z]+$/.test(kind))).toBe(true);
-    expect(Object.fromEntries(Object.entries(report.by_kind!).map(([kind, summary]) => [kind, summary.episodes]))).toEqual(
+    expect(
+      Object.fromEntries(Object.entries(report.by_kind!).map(([kind, summary]) => [kind, summary.episodes])),
+    ).toEqual(
       Object.fromEntries([...new Set(kinds)].sort().map((kind) => [kind, kinds.filter((k) => k === kind).length])),
     );
     // split 'train' measures the policy on training questions instead (same seeds, other tasks).
-    const onTrain = await evaluatePolicy(policy, ID, { episodes: 8, kwargs: KWARGS, parallel: 4, maxTurns: 1, split: 'train' });
+    const onTrain = await evaluatePolicy(policy, ID, {
+      episodes: 8,
+      kwargs: KWARGS,
+      parallel: 4,
+      maxTurns: 1,
+      split: 'train',
+    });
     expect(onTrain.report.split).toBe('train');
-    expect(onTrain.transcripts.map((transcript) => splitOf(questionOf(transcript.prompt.text)))).toEqual(Array(8).fill('train'));
+    expect(onTrain.transcripts.map((transcript) => splitOf(questionOf(transcript.prompt.text)))).toEqual(
+      Array(8).fill('train'),
+    );
   }, 120_000);
 
   it('RL rollouts ask training questions only, even on seeds whose first draw is held out', async () => {
@@ -86,10 +113,19 @@ describe('the held-out split in training and evaluation', () => {
       for (let i = 0; i < 8; i++) envs.push(await make(ID, KWARGS));
       // Seeds 0 and 1 first draw held-out questions at this size and difficulty (see test/envs/search/split.test.ts).
       const seeds = [0, 1, 2, 3, 2_000_000, 2_000_001, 2_000_002, 2_000_003];
-      const batch = await collectRollouts(policy, envs, seeds, { maxTurns: 1, temperature: 1, topP: 1, maxActionTokens: 8, formatPenalty: 0, rng: Rng.fromSeed(7) });
+      const batch = await collectRollouts(policy, envs, seeds, {
+        maxTurns: 1,
+        temperature: 1,
+        topP: 1,
+        maxActionTokens: 8,
+        formatPenalty: 0,
+        rng: Rng.fromSeed(7),
+      });
       expect(batch.dropped).toBe(0);
       expect(batch.trajectories).toHaveLength(8);
-      expect(batch.trajectories.map((trajectory) => splitOf(questionOf(trajectory.prompt.text)))).toEqual(Array(8).fill('train'));
+      expect(batch.trajectories.map((trajectory) => splitOf(questionOf(trajectory.prompt.text)))).toEqual(
+        Array(8).fill('train'),
+      );
     } finally {
       await Promise.all(envs.map((env) => env.close()));
     }

@@ -12,9 +12,13 @@ function readRecords(bytes: Buffer): Buffer[] {
   while (offset < bytes.length) {
     const length = Number(bytes.readBigUInt64LE(offset));
     const lengthCrc = bytes.readUInt32LE(offset + 8);
-    expect(lengthCrc, `length CRC of the record at byte ${offset}`).toBe(referenceMaskedCrc(bytes.subarray(offset, offset + 8)));
+    expect(lengthCrc, `length CRC of the record at byte ${offset}`).toBe(
+      referenceMaskedCrc(bytes.subarray(offset, offset + 8)),
+    );
     const data = bytes.subarray(offset + 12, offset + 12 + length);
-    expect(bytes.readUInt32LE(offset + 12 + length), `data CRC of the record at byte ${offset}`).toBe(referenceMaskedCrc(data));
+    expect(bytes.readUInt32LE(offset + 12 + length), `data CRC of the record at byte ${offset}`).toBe(
+      referenceMaskedCrc(data),
+    );
     records.push(data);
     offset += 12 + length + 4;
   }
@@ -85,7 +89,8 @@ function decodeEvent(data: Buffer): DecodedEvent {
         let simpleValue = Number.NaN;
         for (const valueField of decodeMessage(summaryField.value as Buffer)) {
           if (valueField.field === 1) tag = (valueField.value as Buffer).toString('utf8');
-          if (valueField.field === 2 && valueField.wireType === 5) simpleValue = (valueField.value as Buffer).readFloatLE(0);
+          if (valueField.field === 2 && valueField.wireType === 5)
+            simpleValue = (valueField.value as Buffer).readFloatLE(0);
         }
         event.values[tag] = simpleValue;
       }
@@ -117,15 +122,19 @@ describe('TensorBoardWriter', () => {
     const writer = new TensorBoardWriter(dir);
     const steps = [0, 1, 2, 250, 3_000_000_000];
     for (const step of steps) {
-      writer.scalars(step, {
+      writer.scalars(
         step,
-        time: 12.5,
-        [METRICS.successRate]: step / 4,
-        [METRICS.entropy]: 1.25 - step / 1000,
-        [METRICS.ppoKl]: null,
-        [METRICS.covMean]: Number.NaN,
-        note: 'not a number',
-      }, 1_700_000_000.25 + step);
+        {
+          step,
+          time: 12.5,
+          [METRICS.successRate]: step / 4,
+          [METRICS.entropy]: 1.25 - step / 1000,
+          [METRICS.ppoKl]: null,
+          [METRICS.covMean]: Number.NaN,
+          note: 'not a number',
+        },
+        1_700_000_000.25 + step,
+      );
     }
     writer.close();
     writer.close();
@@ -173,7 +182,16 @@ describe('TensorBoardWriter', () => {
     const torn = Buffer.concat([whole, whole.subarray(whole.length - last, whole.length - last + 20)]);
     const cut = eventsUpTo(torn, 3);
     expect(cut.dropped).toBe(3); // steps 4 and 5, and the torn record
-    expect(readRecords(cut.kept).map(decodeEvent).map((event) => [event.step, event.fileVersion])).toEqual([[0, FILE_VERSION], [1, undefined], [2, undefined], [3, undefined]]);
+    expect(
+      readRecords(cut.kept)
+        .map(decodeEvent)
+        .map((event) => [event.step, event.fileVersion]),
+    ).toEqual([
+      [0, FILE_VERSION],
+      [1, undefined],
+      [2, undefined],
+      [3, undefined],
+    ]);
     expect(eventsUpTo(whole, 5)).toEqual({ kept: whole, dropped: 0 });
   });
 });

@@ -11,7 +11,15 @@ import { TINY_RUN } from './tiny-run.js';
 /** The trainer test's tiny IGPO run (ground truth over the wire for information gain). */
 const tiny = { ...TINY_RUN, steps: 2 };
 
-const LEARNING = ['charts/success_rate', 'charts/episodic_return', 'actor/entropy', 'actor/pg_loss', 'rollout/ig_mean', 'rollout/dropped', 'rollout/turns_mean'];
+const LEARNING = [
+  'charts/success_rate',
+  'charts/episodic_return',
+  'actor/entropy',
+  'actor/pg_loss',
+  'rollout/ig_mean',
+  'rollout/dropped',
+  'rollout/turns_mean',
+];
 
 describe('train on remote env servers', () => {
   let servers: ServerProcess[] = [];

@@ -7,14 +7,21 @@ import { Rng } from '../../src/core/rng.js';
 import { computeAdvantages } from '../../src/rl/advantages.js';
 import { lossConfigSchema } from '../../src/rl/losses.js';
 import type { Trajectory } from '../../src/rl/rollout.js';
-import { type Example, microBatches, miniBatchGradients, shuffledMiniBatches, trainingExamples } from '../../src/rl/update.js';
+import {
+  type Example,
+  microBatches,
+  miniBatchGradients,
+  shuffledMiniBatches,
+  trainingExamples,
+} from '../../src/rl/update.js';
 import { turn } from './trajectory-fixture.js';
 
 beforeAll(async () => {
   await initBackend('auto', () => {});
 });
 
-const TEXT = 'I am thinking of an integer from 1 to 32. guess(n=16) 16: higher. guess(n=24) 24: lower. guess(n=20) 20 is correct!';
+const TEXT =
+  'I am thinking of an integer from 1 to 32. guess(n=16) 16: higher. guess(n=24) 24: lower. guess(n=20) 20 is correct!';
 
 /** Examples of different lengths with targets on their second half, old log-probs off the current ones, mixed advantages. */
 function examples(policy: Policy, tokenizer: Tokenizer): Example[] {
@@ -39,14 +46,22 @@ describe('shuffled mini-batches', () => {
   // 10 groups of 1 to 4 sequences each (25 in all), told apart by their first token.
   const sizes = [3, 1, 4, 2, 2, 3, 4, 1, 2, 3];
   const all: Example[] = sizes.flatMap((size, group) =>
-    Array.from({ length: size }, (_, k) => ({ sequence: { tokens: [group * 10 + k], targetMask: [1] }, oldLogprobs: [0], advantages: [0], trajectoryTokens: 1, group })),
+    Array.from({ length: size }, (_, k) => ({
+      sequence: { tokens: [group * 10 + k], targetMask: [1] },
+      oldLogprobs: [0],
+      advantages: [0],
+      trajectoryTokens: 1,
+      group,
+    })),
   );
   const ids = (batch: Example[]) => batch.map((example) => example.sequence.tokens[0]!);
 
   it("by 'group' keeps each group's sequences in one mini-batch, and uses every sequence once", () => {
     const batches = shuffledMiniBatches(all, { miniBatches: 4, miniBatchBy: 'group' }, Rng.fromSeed(3));
     expect(batches).toHaveLength(4); // 10 groups in runs of 3: 3 + 3 + 3 + 1
-    expect(batches.flatMap(ids).sort((a, b) => a - b)).toEqual(all.map((example) => example.sequence.tokens[0]!).sort((a, b) => a - b));
+    expect(batches.flatMap(ids).sort((a, b) => a - b)).toEqual(
+      all.map((example) => example.sequence.tokens[0]!).sort((a, b) => a - b),
+    );
     for (const batch of batches) {
       for (const group of new Set(batch.map((example) => example.group))) {
         expect(batch.filter((example) => example.group === group)).toHaveLength(sizes[group]!);
@@ -57,16 +72,23 @@ describe('shuffled mini-batches', () => {
   it("by 'play' (the default) splits groups: some group's sequences land in different mini-batches", () => {
     const batches = shuffledMiniBatches(all, { miniBatches: 4 }, Rng.fromSeed(3));
     expect(batches.map((batch) => batch.length)).toEqual([7, 7, 7, 4]);
-    const homes = (group: number) => new Set(batches.flatMap((batch, b) => batch.filter((example) => example.group === group).map(() => b)));
+    const homes = (group: number) =>
+      new Set(batches.flatMap((batch, b) => batch.filter((example) => example.group === group).map(() => b)));
     expect(sizes.some((_, group) => homes(group).size > 1)).toBe(true);
   });
 });
 
 describe('mini-batch gradients over micro-batches', () => {
   it('splits examples by padded size, in order, at least one per part', () => {
-    const of = (lengths: number[]) => lengths.map((length) => ({ sequence: { tokens: Array.from({ length }, () => 0), targetMask: [] } }));
+    const of = (lengths: number[]) =>
+      lengths.map((length) => ({ sequence: { tokens: Array.from({ length }, () => 0), targetMask: [] } }));
     const parts = microBatches(of([10, 10, 30, 5, 5, 100]), 40);
-    expect(parts.map((part) => part.map((example) => example.sequence.tokens.length))).toEqual([[10, 10], [30], [5, 5], [100]]);
+    expect(parts.map((part) => part.map((example) => example.sequence.tokens.length))).toEqual([
+      [10, 10],
+      [30],
+      [5, 5],
+      [100],
+    ]);
     expect(microBatches(of([10, 10, 10]), 1000)).toHaveLength(1);
   });
 
@@ -79,15 +101,45 @@ describe('mini-batch gradients over micro-batches', () => {
     ['bonus', 'trajectory-mean'],
   ] as const)('give the same loss, metrics and gradient as one pass (%s, %s)', (entropyControl, lossAggregation) => {
     const tokenizer = Tokenizer.fit([TEXT, TEXT]);
-    const policy = Policy.create({ tokenizer, model: { layers: 1, width: 32, heads: 2, contextLength: 64 }, maxActionTokens: 8, seed: 5 });
+    const policy = Policy.create({
+      tokenizer,
+      model: { layers: 1, width: 32, heads: 2, contextLength: 64 },
+      maxActionTokens: 8,
+      seed: 5,
+    });
     const batch = examples(policy, tokenizer);
     // Ratios large enough that Clip-Cov and KL-Cov select several tokens, bounds wide enough to have candidates.
-    const lossConfig = lossConfigSchema.parse({ entropyControl, lossAggregation, clipCovRatio: 0.3, clipCovLb: -10, clipCovUb: 10, klCovRatio: 0.3, entropyCoef: 0.05 });
-    const whole = miniBatchGradients(policy, batch, { temperature: 1, microBatchTokens: 100_000 }, lossConfig, Rng.fromSeed(3));
-    const split = miniBatchGradients(policy, batch, { temperature: 1, microBatchTokens: 64 }, lossConfig, Rng.fromSeed(3));
+    const lossConfig = lossConfigSchema.parse({
+      entropyControl,
+      lossAggregation,
+      clipCovRatio: 0.3,
+      clipCovLb: -10,
+      clipCovUb: 10,
+      klCovRatio: 0.3,
+      entropyCoef: 0.05,
+    });
+    const whole = miniBatchGradients(
+      policy,
+      batch,
+      { temperature: 1, microBatchTokens: 100_000 },
+      lossConfig,
+      Rng.fromSeed(3),
+    );
+    const split = miniBatchGradients(
+      policy,
+      batch,
+      { temperature: 1, microBatchTokens: 64 },
+      lossConfig,
+      Rng.fromSeed(3),
+    );
     expect(microBatches(batch, 64).length).toBeGreaterThan(3);
     expect(split.loss).toBeCloseTo(whole.loss, 5);
-    expect(split.metrics).toEqual({ ...whole.metrics, ppo_kl: expect.closeTo(whole.metrics.ppo_kl, 5), cov_mean: expect.closeTo(whole.metrics.cov_mean, 5), cov_max: expect.closeTo(whole.metrics.cov_max, 5) });
+    expect(split.metrics).toEqual({
+      ...whole.metrics,
+      ppo_kl: expect.closeTo(whole.metrics.ppo_kl, 5),
+      cov_mean: expect.closeTo(whole.metrics.cov_mean, 5),
+      cov_max: expect.closeTo(whole.metrics.cov_max, 5),
+    });
     if (entropyControl === 'clip-cov' || entropyControl === 'kl-cov') expect(whole.metrics.selected).toBeGreaterThan(1);
     expect(Object.keys(split.gradients).sort()).toEqual(Object.keys(whole.gradients).sort());
     let largest = 0;
@@ -155,11 +207,20 @@ describe('trainingExamples', () => {
     });
     const group = [solved(0), solved(1)];
     const advantages = computeAdvantages(group, { advantage: 'grpo', alpha: 1, gamma: 1, igNormalization: 'joint' });
-    expect(advantages).toEqual([[0, 0], [0, 0]]);
+    expect(advantages).toEqual([
+      [0, 0],
+      [0, 0],
+    ]);
     expect(trainingExamples(group, advantages)).toEqual([]);
     const kept = trainingExamples(group, advantages, { keepZeroAdvantage: true });
-    expect(kept.map((e) => e.sequence.tokens)).toEqual([[1, 2, 7, 9, 5, 6], [1, 2, 7, 9, 5, 6]]);
-    expect(kept.map((e) => e.advantages)).toEqual([[0, 0, 0], [0, 0, 0]]);
+    expect(kept.map((e) => e.sequence.tokens)).toEqual([
+      [1, 2, 7, 9, 5, 6],
+      [1, 2, 7, 9, 5, 6],
+    ]);
+    expect(kept.map((e) => e.advantages)).toEqual([
+      [0, 0, 0],
+      [0, 0, 0],
+    ]);
     expect(kept.map((e) => e.trajectoryTokens)).toEqual([3, 3]);
   });
 });

@@ -26,13 +26,26 @@ const ROOT = join(import.meta.dirname, '..', '..');
 export const TEST_VENV = join(ROOT, '.cache', 'test-python');
 const PACKAGES = ['websockets'];
 
-function run(command: string, args: string[], environment: NodeJS.ProcessEnv, timeoutMs = 300_000): { ok: boolean; output: string } {
+function run(
+  command: string,
+  args: string[],
+  environment: NodeJS.ProcessEnv,
+  timeoutMs = 300_000,
+): { ok: boolean; output: string } {
   const result = spawnSync(command, args, { encoding: 'utf8', timeout: timeoutMs, env: environment });
-  return { ok: result.status === 0, output: `${result.error?.message ?? ''}${result.stdout ?? ''}${result.stderr ?? ''}`.trim() };
+  return {
+    ok: result.status === 0,
+    output: `${result.error?.message ?? ''}${result.stdout ?? ''}${result.stderr ?? ''}`.trim(),
+  };
 }
 
-const canImport = (python: string, environment: NodeJS.ProcessEnv) => run(python, ['-c', `import ${PACKAGES.join(', ')}`], environment, 30_000).ok;
-const lastLine = (text: string) => text.split('\n').filter((line) => line.trim() !== '').pop() ?? text;
+const canImport = (python: string, environment: NodeJS.ProcessEnv) =>
+  run(python, ['-c', `import ${PACKAGES.join(', ')}`], environment, 30_000).ok;
+const lastLine = (text: string) =>
+  text
+    .split('\n')
+    .filter((line) => line.trim() !== '')
+    .pop() ?? text;
 
 /** Finds or makes the test Python in `venv` (see the module docs); `environment` gives PATH and PYTHON. */
 export function ensureTestPython(venv = TEST_VENV, environment: NodeJS.ProcessEnv = process.env): TestPython {
@@ -40,17 +53,29 @@ export function ensureTestPython(venv = TEST_VENV, environment: NodeJS.ProcessEn
   const venvPython = join(venv, 'bin', 'python');
   if (existsSync(venvPython) && canImport(venvPython, environment)) return { path: venvPython };
   if (!run('python3', ['--version'], environment, 30_000).ok) {
-    return { problem: 'Python 3 is not installed (no python3 on the PATH): the Python example tests need it. Install it (Debian: apt-get install -y python3 python3-venv) or set $PYTHON to a Python 3 with the websockets package.' };
+    return {
+      problem:
+        'Python 3 is not installed (no python3 on the PATH): the Python example tests need it. Install it (Debian: apt-get install -y python3 python3-venv) or set $PYTHON to a Python 3 with the websockets package.',
+    };
   }
   // Built under a name of its own and renamed into place, so that two test runs at once never share a
   // half-made environment (a venv does not mind being moved: `python -m pip` finds its own prefix).
   const building = `${venv}.${process.pid}`;
   try {
     const created = run('python3', ['-m', 'venv', '--clear', building], environment);
-    if (!created.ok) return { problem: `python3 -m venv failed: ${lastLine(created.output)} (Debian: apt-get install -y python3-venv).` };
-    const installed = run(join(building, 'bin', 'python'), ['-m', 'pip', 'install', '--disable-pip-version-check', '--quiet', ...PACKAGES], environment);
+    if (!created.ok)
+      return {
+        problem: `python3 -m venv failed: ${lastLine(created.output)} (Debian: apt-get install -y python3-venv).`,
+      };
+    const installed = run(
+      join(building, 'bin', 'python'),
+      ['-m', 'pip', 'install', '--disable-pip-version-check', '--quiet', ...PACKAGES],
+      environment,
+    );
     if (!installed.ok || !canImport(join(building, 'bin', 'python'), environment)) {
-      return { problem: `pip could not install ${PACKAGES.join(', ')} into a virtual environment: ${lastLine(installed.output)} (point pip at an index that has it, or set $PYTHON to a Python 3 that has it).` };
+      return {
+        problem: `pip could not install ${PACKAGES.join(', ')} into a virtual environment: ${lastLine(installed.output)} (point pip at an index that has it, or set $PYTHON to a Python 3 that has it).`,
+      };
     }
     // Another run may have put a working one in place meanwhile: keep that; replace only a broken one.
     if (!(existsSync(venvPython) && canImport(venvPython, environment))) {
@@ -64,7 +89,11 @@ export function ensureTestPython(venv = TEST_VENV, environment: NodeJS.ProcessEn
   } finally {
     rmSync(building, { recursive: true, force: true, maxRetries: 3 });
   }
-  return canImport(venvPython, environment) ? { path: venvPython } : { problem: `the test Python in ${venv} cannot import ${PACKAGES.join(', ')}; delete that folder and run the tests again.` };
+  return canImport(venvPython, environment)
+    ? { path: venvPython }
+    : {
+        problem: `the test Python in ${venv} cannot import ${PACKAGES.join(', ')}; delete that folder and run the tests again.`,
+      };
 }
 
 export default function setup(project: TestProject): void {

@@ -44,9 +44,15 @@ export function currentBackend(): BackendChoice | undefined {
  * `auto` or the same name returns the earlier choice; a different name switches. `log` receives one line
  * naming the backend and the reason (default: standard error).
  */
-export async function initBackend(requested: BackendName | 'auto' = 'auto', log: (line: string) => void = (line) => console.error(line)): Promise<BackendChoice> {
+export async function initBackend(
+  requested: BackendName | 'auto' = 'auto',
+  log: (line: string) => void = (line) => console.error(line),
+): Promise<BackendChoice> {
   if (requested !== 'auto' && !(BACKENDS as readonly string[]).includes(requested)) {
-    throw new TurngymError('INVALID_OPTIONS', `Unknown backend '${requested}'. Use one of: auto, ${BACKENDS.join(', ')}.`);
+    throw new TurngymError(
+      'INVALID_OPTIONS',
+      `Unknown backend '${requested}'. Use one of: auto, ${BACKENDS.join(', ')}.`,
+    );
   }
   if (current && (requested === 'auto' || requested === current.name)) return current;
   const candidates = requested === 'auto' ? BACKENDS : [requested];
@@ -59,14 +65,21 @@ export async function initBackend(requested: BackendName | 'auto' = 'auto', log:
         ...(notInstalled.length > 0 ? [`${notInstalled.join(' and ')} not installed`] : []),
         ...(skipped.length > 0 ? [`skipped ${skipped.join('; ')}`] : []),
       ];
-      const reason = requested === 'auto' ? (reasons.length > 0 ? reasons.join('; ') : 'the fastest there is') : 'requested';
+      const reason =
+        requested === 'auto' ? (reasons.length > 0 ? reasons.join('; ') : 'the fastest there is') : 'requested';
       current = { name, tfjsName, reason };
-      log(`[policy] TensorFlow.js backend: using ${name}${name === 'wasm' ? ` (SIMD ${tf.env().getBool('WASM_HAS_SIMD_SUPPORT') ? 'on' : 'off'})` : ''}; ${reason}`);
+      log(
+        `[policy] TensorFlow.js backend: using ${name}${name === 'wasm' ? ` (SIMD ${tf.env().getBool('WASM_HAS_SIMD_SUPPORT') ? 'on' : 'off'})` : ''}; ${reason}`,
+      );
       return current;
     } catch (error) {
       // Asked for by name, a missing package is the error; under auto it is only what auto looked for.
-      if (error instanceof NotInstalledError && requested === 'auto') notInstalled.push(error.packageName.replace('@tensorflow/', ''));
-      else skipped.push(`${name}: ${firstLine(describeError(error))}${error instanceof NotInstalledError ? ` (npm install ${error.packageName})` : ''}`);
+      if (error instanceof NotInstalledError && requested === 'auto')
+        notInstalled.push(error.packageName.replace('@tensorflow/', ''));
+      else
+        skipped.push(
+          `${name}: ${firstLine(describeError(error))}${error instanceof NotInstalledError ? ` (npm install ${error.packageName})` : ''}`,
+        );
     }
   }
   throw new TurngymError('NOT_SUPPORTED', `Backend '${requested}' could not be loaded: ${skipped.join('; ')}.`);
@@ -79,10 +92,13 @@ async function load(name: BackendName): Promise<string> {
     try {
       await import(packageName);
     } catch (error) {
-      const missing = (error as NodeJS.ErrnoException).code === 'ERR_MODULE_NOT_FOUND' && describeError(error).includes(`'${packageName}'`);
+      const missing =
+        (error as NodeJS.ErrnoException).code === 'ERR_MODULE_NOT_FOUND' &&
+        describeError(error).includes(`'${packageName}'`);
       throw missing ? new NotInstalledError(packageName) : error;
     }
-    if (!(await tf.setBackend('tensorflow'))) throw new TurngymError('NOT_SUPPORTED', `${packageName} loaded but its backend did not initialise`);
+    if (!(await tf.setBackend('tensorflow')))
+      throw new TurngymError('NOT_SUPPORTED', `${packageName} loaded but its backend did not initialise`);
     await tf.ready();
     return 'tensorflow';
   }

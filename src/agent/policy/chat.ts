@@ -80,7 +80,11 @@ export function turnSegments(action: Action | Segment, observation: Observation)
 }
 
 /** All segments of an episode: header, then every turn. */
-export function episodeSegments(spec: EnvSpec, prompt: Observation, turns: readonly { action: Action; observation: Observation }[]): Segment[] {
+export function episodeSegments(
+  spec: EnvSpec,
+  prompt: Observation,
+  turns: readonly { action: Action; observation: Observation }[],
+): Segment[] {
   return [...headerSegments(spec, prompt), ...turns.flatMap((turn) => turnSegments(turn.action, turn.observation))];
 }
 

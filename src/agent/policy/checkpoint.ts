@@ -26,7 +26,8 @@ export const CHECKPOINT_FORMAT = 'turngym-policy';
 export const CHECKPOINT_VERSION = 1;
 
 /** What to do about a damaged checkpoint (a file missing, cut short or corrupted), wherever it is loaded. */
-const DAMAGED = 'Delete that checkpoint folder and use an earlier one (another checkpoints/step-* folder of the run), or save it again.';
+const DAMAGED =
+  'Delete that checkpoint folder and use an earlier one (another checkpoints/step-* folder of the run), or save it again.';
 
 /**
  * A checkpoint that cannot be loaded: missing, corrupted, or not matching its own config. The message is one
@@ -41,7 +42,11 @@ export class CheckpointError extends TurngymError {
     readonly problem: string,
     options: { cause?: unknown; damaged?: boolean } = {},
   ) {
-    super('BAD_CHECKPOINT', `Cannot load the checkpoint ${directory}: ${problem}${options.damaged ? ` ${DAMAGED}` : ''}`, options);
+    super(
+      'BAD_CHECKPOINT',
+      `Cannot load the checkpoint ${directory}: ${problem}${options.damaged ? ` ${DAMAGED}` : ''}`,
+      options,
+    );
     this.name = 'CheckpointError';
     this.damaged = options.damaged ?? false;
   }
@@ -61,9 +66,17 @@ interface Manifest {
 }
 
 /** Saves a policy (weights, optimizer state, tokenizer, config) into `directory`, creating it. */
-export async function saveCheckpoint(policy: Policy, directory: string, metadata: Record<string, unknown> = {}): Promise<void> {
+export async function saveCheckpoint(
+  policy: Policy,
+  directory: string,
+  metadata: Record<string, unknown> = {},
+): Promise<void> {
   await mkdir(directory, { recursive: true });
-  const weights = [...policy.model.variables].map(([name, variable]) => ({ name, shape: variable.shape, values: variable.dataSync() as Float32Array }));
+  const weights = [...policy.model.variables].map(([name, variable]) => ({
+    name,
+    shape: variable.shape,
+    values: variable.dataSync() as Float32Array,
+  }));
   const optimizer = policy.optimizer.state();
   const config = {
     format: CHECKPOINT_FORMAT,
@@ -84,16 +97,43 @@ export async function saveCheckpoint(policy: Policy, directory: string, metadata
 /** Reads a checkpoint's config.json (what `turngym eval` prints about a checkpoint). */
 export async function readCheckpointConfig(directory: string) {
   const raw = await readJson(directory, 'config.json');
-  const config = raw as { format?: unknown; version?: unknown; model?: unknown; optimizer?: unknown; maxActionTokens?: unknown; tokenizer?: { vocabSize?: unknown; sha256?: unknown }; metadata?: Record<string, unknown> };
-  if (config.format !== CHECKPOINT_FORMAT) throw new CheckpointError(directory, `config.json is not a turngym policy config (format is ${JSON.stringify(config.format)}, expected "${CHECKPOINT_FORMAT}").`);
-  if (config.version !== CHECKPOINT_VERSION) throw new CheckpointError(directory, `config.json has version ${JSON.stringify(config.version)}; this turngym reads version ${CHECKPOINT_VERSION}.`);
+  const config = raw as {
+    format?: unknown;
+    version?: unknown;
+    model?: unknown;
+    optimizer?: unknown;
+    maxActionTokens?: unknown;
+    tokenizer?: { vocabSize?: unknown; sha256?: unknown };
+    metadata?: Record<string, unknown>;
+  };
+  if (config.format !== CHECKPOINT_FORMAT)
+    throw new CheckpointError(
+      directory,
+      `config.json is not a turngym policy config (format is ${JSON.stringify(config.format)}, expected "${CHECKPOINT_FORMAT}").`,
+    );
+  if (config.version !== CHECKPOINT_VERSION)
+    throw new CheckpointError(
+      directory,
+      `config.json has version ${JSON.stringify(config.version)}; this turngym reads version ${CHECKPOINT_VERSION}.`,
+    );
   const model = modelConfigSchema.safeParse(config.model);
-  if (!model.success) throw new CheckpointError(directory, `config.json has an invalid model config: ${model.error.issues.map((issue) => `${issue.path.join('.')}: ${issue.message}`).join('; ')}.`);
+  if (!model.success)
+    throw new CheckpointError(
+      directory,
+      `config.json has an invalid model config: ${model.error.issues.map((issue) => `${issue.path.join('.')}: ${issue.message}`).join('; ')}.`,
+    );
   const optimizer = optimizerConfigSchema.safeParse(config.optimizer ?? {});
   if (!optimizer.success) throw new CheckpointError(directory, 'config.json has an invalid optimizer config.');
   const maxActionTokens = config.maxActionTokens;
-  if (typeof maxActionTokens !== 'number' || !Number.isInteger(maxActionTokens) || maxActionTokens < 1) throw new CheckpointError(directory, 'config.json has no valid maxActionTokens.');
-  return { model: model.data, optimizer: optimizer.data, maxActionTokens, tokenizer: config.tokenizer ?? {}, metadata: config.metadata ?? {} };
+  if (typeof maxActionTokens !== 'number' || !Number.isInteger(maxActionTokens) || maxActionTokens < 1)
+    throw new CheckpointError(directory, 'config.json has no valid maxActionTokens.');
+  return {
+    model: model.data,
+    optimizer: optimizer.data,
+    maxActionTokens,
+    tokenizer: config.tokenizer ?? {},
+    metadata: config.metadata ?? {},
+  };
 }
 
 /** Loads a policy saved by {@link saveCheckpoint}. Call `initBackend` first. */
@@ -117,12 +157,20 @@ export async function loadCheckpoint(directory: string): Promise<Policy> {
   const byName = new Map(weights.tensors.map((tensor) => [tensor.name, tensor]));
   for (const [name, shape] of expected) {
     const saved = byName.get(name);
-    if (!saved) throw new CheckpointError(directory, `weights.json has no tensor '${name}', which the model config needs.`);
+    if (!saved)
+      throw new CheckpointError(directory, `weights.json has no tensor '${name}', which the model config needs.`);
     if (saved.shape.join(',') !== shape.join(',')) {
-      throw new CheckpointError(directory, `weights '${name}' have shape [${saved.shape}] but the model config needs [${shape}]: the weights and config.json do not match.`);
+      throw new CheckpointError(
+        directory,
+        `weights '${name}' have shape [${saved.shape}] but the model config needs [${shape}]: the weights and config.json do not match.`,
+      );
     }
   }
-  if (weights.tensors.length !== expected.length) throw new CheckpointError(directory, `weights.json has ${weights.tensors.length} tensors; the model config needs ${expected.length}.`);
+  if (weights.tensors.length !== expected.length)
+    throw new CheckpointError(
+      directory,
+      `weights.json has ${weights.tensors.length} tensors; the model config needs ${expected.length}.`,
+    );
   const model = new TransformerModel(config.model);
   tf.tidy(() => {
     for (const [name, variable] of model.variables) {
@@ -143,7 +191,12 @@ export async function loadCheckpoint(directory: string): Promise<Policy> {
   return new Policy(tokenizer, model, optimizer, config.maxActionTokens);
 }
 
-async function writeTensors(directory: string, stem: string, tensors: { name: string; shape: number[]; values: Float32Array }[], step?: number): Promise<void> {
+async function writeTensors(
+  directory: string,
+  stem: string,
+  tensors: { name: string; shape: number[]; values: Float32Array }[],
+  step?: number,
+): Promise<void> {
   const total = tensors.reduce((sum, tensor) => sum + tensor.values.length, 0);
   const buffer = Buffer.alloc(total * 4);
   const entries: TensorEntry[] = [];
@@ -153,14 +206,30 @@ async function writeTensors(directory: string, stem: string, tensors: { name: st
     for (let i = 0; i < tensor.values.length; i++) buffer.writeFloatLE(tensor.values[i]!, offset + i * 4);
     offset += tensor.values.length * 4;
   }
-  const manifest: Manifest = { tensors: entries, bytes: buffer.length, sha256: createHash('sha256').update(buffer).digest('hex'), ...(step !== undefined ? { step } : {}) };
+  const manifest: Manifest = {
+    tensors: entries,
+    bytes: buffer.length,
+    sha256: createHash('sha256').update(buffer).digest('hex'),
+    ...(step !== undefined ? { step } : {}),
+  };
   await writeAtomic(join(directory, `${stem}.bin`), buffer);
   await writeAtomic(join(directory, `${stem}.json`), `${JSON.stringify(manifest)}\n`);
 }
 
-async function readTensors(directory: string, stem: string): Promise<{ tensors: { name: string; shape: number[]; values: Float32Array }[]; step?: number }>;
-async function readTensors(directory: string, stem: string, optional: true): Promise<{ tensors: { name: string; shape: number[]; values: Float32Array }[]; step?: number } | undefined>;
-async function readTensors(directory: string, stem: string, optional = false): Promise<{ tensors: { name: string; shape: number[]; values: Float32Array }[]; step?: number } | undefined> {
+async function readTensors(
+  directory: string,
+  stem: string,
+): Promise<{ tensors: { name: string; shape: number[]; values: Float32Array }[]; step?: number }>;
+async function readTensors(
+  directory: string,
+  stem: string,
+  optional: true,
+): Promise<{ tensors: { name: string; shape: number[]; values: Float32Array }[]; step?: number } | undefined>;
+async function readTensors(
+  directory: string,
+  stem: string,
+  optional = false,
+): Promise<{ tensors: { name: string; shape: number[]; values: Float32Array }[]; step?: number } | undefined> {
   let manifestText: string;
   try {
     manifestText = await readFile(join(directory, `${stem}.json`), 'utf8');
@@ -170,7 +239,9 @@ async function readTensors(directory: string, stem: string, optional = false): P
   }
   const manifest = parseJson(directory, `${stem}.json`, manifestText) as Partial<Manifest>;
   if (!Array.isArray(manifest.tensors) || typeof manifest.bytes !== 'number' || typeof manifest.sha256 !== 'string') {
-    throw new CheckpointError(directory, `${stem}.json is not a tensor manifest (expected tensors, bytes, sha256).`, { damaged: true });
+    throw new CheckpointError(directory, `${stem}.json is not a tensor manifest (expected tensors, bytes, sha256).`, {
+      damaged: true,
+    });
   }
   let buffer: Buffer;
   try {
@@ -179,15 +250,23 @@ async function readTensors(directory: string, stem: string, optional = false): P
     throw missing(directory, `${stem}.bin`, error);
   }
   if (buffer.length !== manifest.bytes) {
-    throw new CheckpointError(directory, `${stem}.bin has ${buffer.length} bytes but ${stem}.json says ${manifest.bytes}: the file is truncated or corrupted.`, { damaged: true });
+    throw new CheckpointError(
+      directory,
+      `${stem}.bin has ${buffer.length} bytes but ${stem}.json says ${manifest.bytes}: the file is truncated or corrupted.`,
+      { damaged: true },
+    );
   }
   if (createHash('sha256').update(buffer).digest('hex') !== manifest.sha256) {
-    throw new CheckpointError(directory, `${stem}.bin is corrupted: its SHA-256 does not match ${stem}.json.`, { damaged: true });
+    throw new CheckpointError(directory, `${stem}.bin is corrupted: its SHA-256 does not match ${stem}.json.`, {
+      damaged: true,
+    });
   }
   const tensors = manifest.tensors.map((entry) => {
     const size = entry.shape.reduce((product, dimension) => product * dimension, 1);
     if (!Number.isInteger(entry.offset) || entry.offset < 0 || entry.offset + size * 4 > buffer.length) {
-      throw new CheckpointError(directory, `${stem}.json places '${entry.name}' outside ${stem}.bin.`, { damaged: true });
+      throw new CheckpointError(directory, `${stem}.json places '${entry.name}' outside ${stem}.bin.`, {
+        damaged: true,
+      });
     }
     const values = new Float32Array(size);
     for (let i = 0; i < size; i++) values[i] = buffer.readFloatLE(entry.offset + i * 4);
@@ -210,7 +289,9 @@ function parseJson(directory: string, file: string, text: string): unknown {
   try {
     return JSON.parse(text);
   } catch (error) {
-    throw new CheckpointError(directory, `${file} is truncated or not JSON (${describeError(error)}).`, { damaged: true });
+    throw new CheckpointError(directory, `${file} is truncated or not JSON (${describeError(error)}).`, {
+      damaged: true,
+    });
   }
 }
 

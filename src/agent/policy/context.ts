@@ -24,14 +24,23 @@ export interface BuiltContext {
  * task and the newest turn do not fit, the start of each is kept (a task states its question early; a result
  * list, a page or a document leads with what matters most) and the tools are left out.
  */
-export function buildContext(segments: readonly Segment[], tokenizer: TranscriptTokenizer, budget: number): BuiltContext {
+export function buildContext(
+  segments: readonly Segment[],
+  tokenizer: TranscriptTokenizer,
+  budget: number,
+): BuiltContext {
   const prefix = actionPrefix(tokenizer);
   const cut = tokenizer.special('<|cut|>');
   let headerEnd = 0;
-  while (headerEnd < segments.length && (segments[headerEnd]!.role === 'tools' || segments[headerEnd]!.role === 'task')) headerEnd++;
+  while (headerEnd < segments.length && (segments[headerEnd]!.role === 'tools' || segments[headerEnd]!.role === 'task'))
+    headerEnd++;
   const header = segments.slice(0, headerEnd);
-  const tools = header.filter((segment) => segment.role === 'tools').flatMap((segment) => encodeSegment(segment, tokenizer));
-  const task = header.filter((segment) => segment.role === 'task').flatMap((segment) => encodeSegment(segment, tokenizer));
+  const tools = header
+    .filter((segment) => segment.role === 'tools')
+    .flatMap((segment) => encodeSegment(segment, tokenizer));
+  const task = header
+    .filter((segment) => segment.role === 'task')
+    .flatMap((segment) => encodeSegment(segment, tokenizer));
   // A turn starts at an action; anything before the first action (a lone observation) is its own group.
   const groups: number[][] = [];
   for (const segment of segments.slice(headerEnd)) {
@@ -48,11 +57,21 @@ export function buildContext(segments: readonly Segment[], tokenizer: Transcript
     first++;
   }
   const turns = [...(first > 0 ? [cut] : []), ...groups.slice(first).flat()];
-  if (length <= budget) return { tokens: [...tools, ...task, ...turns, ...prefix], droppedTurns: first, clipped: false };
+  if (length <= budget)
+    return { tokens: [...tools, ...task, ...turns, ...prefix], droppedTurns: first, clipped: false };
 
   const toolsRoom = budget - task.length - turns.length - prefix.length - 1;
-  if (toolsRoom >= 0) return { tokens: [...tools.slice(0, toolsRoom), cut, ...task, ...turns, ...prefix], droppedTurns: first, clipped: true };
+  if (toolsRoom >= 0)
+    return {
+      tokens: [...tools.slice(0, toolsRoom), cut, ...task, ...turns, ...prefix],
+      droppedTurns: first,
+      clipped: true,
+    };
   const room = Math.max(0, budget - prefix.length - 2);
   const taskKeep = Math.min(task.length, Math.max(Math.floor(room / 2), room - turns.length));
-  return { tokens: [...task.slice(0, taskKeep), cut, ...turns.slice(0, room - taskKeep), cut, ...prefix], droppedTurns: first, clipped: true };
+  return {
+    tokens: [...task.slice(0, taskKeep), cut, ...turns.slice(0, room - taskKeep), cut, ...prefix],
+    droppedTurns: first,
+    clipped: true,
+  };
 }

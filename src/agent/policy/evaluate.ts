@@ -75,18 +75,31 @@ export async function evaluatePolicy(
   const split = options.split ?? 'heldout';
   const temperature = options.temperature ?? 0;
   const samples = options.samples ?? 1;
-  if (!Number.isInteger(samples) || samples < 1) throw new TurngymError('INVALID_OPTIONS', `evaluatePolicy: samples must be a whole number >= 1, got ${samples}.`);
-  if (samples > 1 && temperature === 0) throw new TurngymError('INVALID_OPTIONS', `evaluatePolicy: ${samples} samples of each task at temperature 0 would play the same greedy episode ${samples} times; set a temperature above 0.`);
+  if (!Number.isInteger(samples) || samples < 1)
+    throw new TurngymError('INVALID_OPTIONS', `evaluatePolicy: samples must be a whole number >= 1, got ${samples}.`);
+  if (samples > 1 && temperature === 0)
+    throw new TurngymError(
+      'INVALID_OPTIONS',
+      `evaluatePolicy: ${samples} samples of each task at temperature 0 would play the same greedy episode ${samples} times; set a temperature above 0.`,
+    );
   const parallel = Math.max(1, Math.min(options.parallel ?? 32, options.episodes * samples));
   const envs: Env[] = [];
   try {
-    for (let i = 0; i < parallel; i++) envs.push(await make(envId, options.kwargs ?? {}, { maxTurns: options.maxTurns, recordTo: options.recordTo }));
+    for (let i = 0; i < parallel; i++)
+      envs.push(await make(envId, options.kwargs ?? {}, { maxTurns: options.maxTurns, recordTo: options.recordTo }));
     const seeds = Array.from({ length: options.episodes * samples }, (_, i) => firstSeed + Math.floor(i / samples));
     const actor = new PolicyActor(policy, { temperature, rng: Rng.fromSeed(options.seed ?? 0) });
-    const { transcripts } = await playEpisodes(envs, seeds.map((seed) => ({ seed, options: { split } })), actor, { onProgress: options.onProgress });
+    const { transcripts } = await playEpisodes(
+      envs,
+      seeds.map((seed) => ({ seed, options: { split } })),
+      actor,
+      { onProgress: options.onProgress },
+    );
     const mean = (values: number[]) => values.reduce((sum, value) => sum + value, 0) / Math.max(1, values.length);
     const byKind = summarizeByKind(transcripts);
-    const malformedTurns = transcripts.map((t) => t.turns.filter((turn) => isFormatError(turn.info.error?.code)).length);
+    const malformedTurns = transcripts.map(
+      (t) => t.turns.filter((turn) => isFormatError(turn.info.error?.code)).length,
+    );
     const wellFormed = transcripts.filter((_, i) => malformedTurns[i] === 0);
     const turns = transcripts.reduce((sum, t) => sum + t.turns.length, 0);
     return {

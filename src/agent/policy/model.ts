@@ -20,7 +20,9 @@ export const modelShapeSchema = z.object({
   tiedEmbeddings: z
     .boolean()
     .default(false)
-    .describe('Compute the logits with the token embedding (transposed) instead of a separate output head, as GPT-2 does'),
+    .describe(
+      'Compute the logits with the token embedding (transposed) instead of a separate output head, as GPT-2 does',
+    ),
 });
 export type ModelShape = z.output<typeof modelShapeSchema>;
 
@@ -30,11 +32,19 @@ export type ModelShape = z.output<typeof modelShapeSchema>;
  * what was chosen; the policy fills in the rest.
  */
 export const modelChoiceSchema = z.object(
-  Object.fromEntries(Object.entries(modelShapeSchema.shape).map(([name, field]) => [name, (field instanceof z.ZodDefault ? field.unwrap() : field).optional()])),
+  Object.fromEntries(
+    Object.entries(modelShapeSchema.shape).map(([name, field]) => [
+      name,
+      (field instanceof z.ZodDefault ? field.unwrap() : field).optional(),
+    ]),
+  ),
 ) as unknown as z.ZodType<Partial<ModelShape>, Partial<ModelShape>>;
 
 export const modelConfigSchema = z
-  .object({ vocabSize: z.number().int().min(2).describe('Number of token ids (set from the tokenizer)'), ...modelShapeSchema.shape })
+  .object({
+    vocabSize: z.number().int().min(2).describe('Number of token ids (set from the tokenizer)'),
+    ...modelShapeSchema.shape,
+  })
   .transform((config) => ({ ...config, ffnWidth: config.ffnWidth ?? 4 * config.width }));
 export type ModelConfig = z.output<typeof modelConfigSchema>;
 
@@ -110,7 +120,10 @@ export class TransformerModel {
   constructor(config: ModelConfig, seed = 0) {
     this.config = modelConfigSchema.parse(config);
     if (this.config.width % this.config.heads !== 0) {
-      throw new TurngymError('INVALID_OPTIONS', `width (${this.config.width}) must be a multiple of heads (${this.config.heads})`);
+      throw new TurngymError(
+        'INVALID_OPTIONS',
+        `width (${this.config.width}) must be a multiple of heads (${this.config.heads})`,
+      );
     }
     const rng = Rng.fromSeed(seed);
     const instance = modelCount++;
@@ -152,7 +165,10 @@ export class TransformerModel {
     const tokenRows = gatherRows(this.weight('token_embedding'), tf.reshape(input.tokens, [-1]) as tf.Tensor1D);
     let x: tf.Tensor2D;
     if (input.positions) {
-      x = tf.add(tokenRows, gatherRows(this.weight('position_embedding'), tf.reshape(input.positions, [-1]) as tf.Tensor1D));
+      x = tf.add(
+        tokenRows,
+        gatherRows(this.weight('position_embedding'), tf.reshape(input.positions, [-1]) as tf.Tensor1D),
+      );
     } else {
       // Positions 0..T-1 in every row: a slice, whose gradient every backend has.
       const positions = tf.slice(this.weight<tf.Tensor2D>('position_embedding'), [cached, 0], [length, width]);
@@ -175,11 +191,17 @@ export class TransformerModel {
       }
       cache.push({ keysT, values });
       const keys = cached + length;
-      const scores = matMul(tf.reshape(queries, [batch * heads, length, headWidth]), tf.reshape(keysT, [batch * heads, headWidth, keys]));
+      const scores = matMul(
+        tf.reshape(queries, [batch * heads, length, headWidth]),
+        tf.reshape(keysT, [batch * heads, headWidth, keys]),
+      );
       const masked = tf.add(tf.mul(tf.reshape(scores, [batch, heads, length, keys]), scale), mask);
       const weights = tf.reshape(tf.softmax(masked), [batch * heads, length, keys]);
       const attended = matMul(weights, tf.reshape(values, [batch * heads, keys, headWidth]));
-      const merged = tf.reshape(tf.transpose(tf.reshape(attended, [batch, heads, length, headWidth]), [0, 2, 1, 3]), [batch * length, width]);
+      const merged = tf.reshape(tf.transpose(tf.reshape(attended, [batch, heads, length, headWidth]), [0, 2, 1, 3]), [
+        batch * length,
+        width,
+      ]);
       x = tf.add(x, matMul(merged, this.weight(`${prefix}/output`)));
       const normed2 = layerNorm(x, this.weight(`${prefix}/norm2_scale`), this.weight(`${prefix}/norm2_shift`));
       const inner = tf.relu(matMul(normed2, this.weight(`${prefix}/mlp_in`)));
@@ -204,7 +226,12 @@ export class TransformerModel {
  * An additive attention mask [B, 1, T, cached + T]: query t (at absolute index cached + t) may attend key j
  * when j <= cached + t and, if `keyValid` is given, keyValid[b][j] is true (left padding is not).
  */
-export function attentionMask(batch: number, length: number, cached: number, keyValid?: readonly (readonly boolean[])[]): tf.Tensor4D {
+export function attentionMask(
+  batch: number,
+  length: number,
+  cached: number,
+  keyValid?: readonly (readonly boolean[])[],
+): tf.Tensor4D {
   const keys = cached + length;
   const data = new Float32Array(batch * length * keys);
   for (let b = 0; b < batch; b++) {

@@ -43,7 +43,8 @@ function batchedByConvolution(a: tf.Tensor3D, b: tf.Tensor3D): tf.Tensor3D {
 function product(a: tf.Tensor, b: tf.Tensor): tf.Tensor {
   if (a.rank === 3 && a.shape[0]! > 1 && tf.getBackend() === 'wasm') {
     const [channels, rows, inner] = a.shape as [number, number, number];
-    if (channels * rows * inner * b.shape[2]! >= CONVOLUTION_MIN_MULTIPLY_ADDS) return batchedByConvolution(a as tf.Tensor3D, b as tf.Tensor3D);
+    if (channels * rows * inner * b.shape[2]! >= CONVOLUTION_MIN_MULTIPLY_ADDS)
+      return batchedByConvolution(a as tf.Tensor3D, b as tf.Tensor3D);
   }
   return tf.matMul(a as tf.Tensor2D, b as tf.Tensor2D);
 }
@@ -70,7 +71,10 @@ const matMulExplicit = tf.customGrad(((a: tf.Tensor, b: tf.Tensor, save: tf.Grad
     gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => {
       const [savedA, savedB] = saved as [tf.Tensor, tf.Tensor];
       // dB = A^T dY; of a tall A [M, K] and dY [M, N], transpose the narrower one: (dY^T A)^T when N < K.
-      const gradB = dy.rank === 2 && dy.shape[1]! < savedA.shape[1]! ? swapLastAxes(product(swapLastAxes(dy), savedA)) : product(transposeOnce(savedA), dy);
+      const gradB =
+        dy.rank === 2 && dy.shape[1]! < savedA.shape[1]!
+          ? swapLastAxes(product(swapLastAxes(dy), savedA))
+          : product(transposeOnce(savedA), dy);
       return [product(dy, swapLastAxes(savedB)), gradB];
     },
   };
@@ -89,7 +93,8 @@ export function gatherRows(table: tf.Tensor2D, indices: tf.Tensor1D): tf.Tensor2
     save([indices]);
     return {
       value: tf.gather(source, indices),
-      gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => tf.scatterND(tf.expandDims(saved[0]!, 1), dy, [rows, source.shape[1]!]),
+      gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) =>
+        tf.scatterND(tf.expandDims(saved[0]!, 1), dy, [rows, source.shape[1]!]),
     };
   }) as unknown as Parameters<typeof tf.customGrad>[0]) as unknown as (source: tf.Tensor) => tf.Tensor;
   return gather(table) as tf.Tensor2D;
@@ -112,10 +117,18 @@ const scaleAndShift = tf.customGrad(((x: tf.Tensor, scale: tf.Tensor, shift: tf.
     gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => {
       const [savedX, savedScale] = saved as [tf.Tensor2D, tf.Tensor1D];
       const width = savedScale.shape[0];
-      return [tf.mul(dy, savedScale), tf.reshape(columnSums(tf.mul(dy, savedX) as tf.Tensor2D), [width]), tf.reshape(columnSums(dy as tf.Tensor2D), [width])];
+      return [
+        tf.mul(dy, savedScale),
+        tf.reshape(columnSums(tf.mul(dy, savedX) as tf.Tensor2D), [width]),
+        tf.reshape(columnSums(dy as tf.Tensor2D), [width]),
+      ];
     },
   };
-}) as unknown as Parameters<typeof tf.customGrad>[0]) as unknown as (x: tf.Tensor, scale: tf.Tensor, shift: tf.Tensor) => tf.Tensor;
+}) as unknown as Parameters<typeof tf.customGrad>[0]) as unknown as (
+  x: tf.Tensor,
+  scale: tf.Tensor,
+  shift: tf.Tensor,
+) => tf.Tensor;
 
 /** Layer normalisation over the last axis with a learned scale and shift. */
 export function layerNorm(x: tf.Tensor2D, scale: tf.Tensor1D, shift: tf.Tensor1D, epsilon = 1e-5): tf.Tensor2D {

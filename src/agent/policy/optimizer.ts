@@ -11,7 +11,11 @@ export const optimizerConfigSchema = z.object({
   beta1: z.number().min(0).max(1).default(0.9).describe('Decay of the first-moment estimate'),
   beta2: z.number().min(0).max(1).default(0.99).describe('Decay of the second-moment estimate'),
   epsilon: z.number().positive().default(1e-8).describe('Added to the denominator'),
-  weightDecay: z.number().min(0).default(0.01).describe('Decoupled weight decay, applied to matrices only (not to norms)'),
+  weightDecay: z
+    .number()
+    .min(0)
+    .default(0.01)
+    .describe('Decoupled weight decay, applied to matrices only (not to norms)'),
   clipNorm: z.number().min(0).default(1).describe('Clip the global gradient norm to this; 0 disables clipping'),
 });
 export type OptimizerConfig = z.output<typeof optimizerConfigSchema>;
@@ -41,7 +45,9 @@ export class AdamW {
    */
   apply(variables: ReadonlyMap<string, tf.Variable>, gradients: Readonly<Record<string, tf.Tensor>>): number {
     const names = [...variables.keys()].filter((name) => gradients[name] !== undefined);
-    const norm = tf.tidy(() => tf.sqrt(tf.addN(names.map((name) => tf.sum(tf.square(gradients[name]!))))).dataSync()[0]!);
+    const norm = tf.tidy(
+      () => tf.sqrt(tf.addN(names.map((name) => tf.sum(tf.square(gradients[name]!))))).dataSync()[0]!,
+    );
     const { beta1, beta2, epsilon, weightDecay, clipNorm, learningRate } = this.config;
     const clip = clipNorm > 0 && norm > clipNorm ? clipNorm / norm : 1;
     this.step += 1;
@@ -57,7 +63,8 @@ export class AdamW {
         moment.first.assign(first);
         moment.second.assign(second);
         const update = tf.div(tf.div(first, correction1), tf.add(tf.sqrt(tf.div(second, correction2)), epsilon));
-        const decayed = variable.rank >= 2 && weightDecay > 0 ? tf.mul(variable, 1 - learningRate * weightDecay) : variable;
+        const decayed =
+          variable.rank >= 2 && weightDecay > 0 ? tf.mul(variable, 1 - learningRate * weightDecay) : variable;
         variable.assign(tf.sub(decayed, tf.mul(update, learningRate)));
       });
     }
@@ -68,14 +75,25 @@ export class AdamW {
   state(): { step: number; tensors: { name: string; shape: number[]; values: Float32Array }[] } {
     const tensors: { name: string; shape: number[]; values: Float32Array }[] = [];
     for (const [name, moment] of this.moments) {
-      tensors.push({ name: `${name}/first`, shape: moment.first.shape, values: moment.first.dataSync() as Float32Array });
-      tensors.push({ name: `${name}/second`, shape: moment.second.shape, values: moment.second.dataSync() as Float32Array });
+      tensors.push({
+        name: `${name}/first`,
+        shape: moment.first.shape,
+        values: moment.first.dataSync() as Float32Array,
+      });
+      tensors.push({
+        name: `${name}/second`,
+        shape: moment.second.shape,
+        values: moment.second.dataSync() as Float32Array,
+      });
     }
     return { step: this.step, tensors };
   }
 
   /** Restores a state saved by `state()` (shapes are checked against the variables). */
-  load(variables: ReadonlyMap<string, tf.Variable>, state: { step: number; tensors: { name: string; shape: number[]; values: Float32Array }[] }): void {
+  load(
+    variables: ReadonlyMap<string, tf.Variable>,
+    state: { step: number; tensors: { name: string; shape: number[]; values: Float32Array }[] },
+  ): void {
     const byName = new Map(state.tensors.map((tensor) => [tensor.name, tensor]));
     for (const [name, variable] of variables) {
       const first = byName.get(`${name}/first`);
@@ -83,7 +101,10 @@ export class AdamW {
       if (!first || !second) continue;
       for (const saved of [first, second]) {
         if (saved.shape.join(',') !== variable.shape.join(',')) {
-          throw new TurngymError('BAD_CHECKPOINT', `optimizer state ${saved.name} has shape [${saved.shape}] but the variable has [${variable.shape}]`);
+          throw new TurngymError(
+            'BAD_CHECKPOINT',
+            `optimizer state ${saved.name} has shape [${saved.shape}] but the variable has [${variable.shape}]`,
+          );
         }
       }
       const moment = this.moment(name, variable);

@@ -40,12 +40,23 @@ export interface PairedComparison {
  * `samples` plays a task, outcomes come task-major, a task's plays one after another, as `evaluatePolicy`
  * lists them); with kinds in `policy`'s outcomes, also within each kind (`by_kind`).
  */
-export function comparePaired(policy: readonly EpisodeOutcome[], baseline: readonly EpisodeOutcome[], options: { samples?: number; tolerance?: number } = {}): PairedComparison {
+export function comparePaired(
+  policy: readonly EpisodeOutcome[],
+  baseline: readonly EpisodeOutcome[],
+  options: { samples?: number; tolerance?: number } = {},
+): PairedComparison {
   const samples = options.samples ?? 1;
   const tolerance = options.tolerance ?? 1e-9;
-  if (policy.length !== baseline.length) throw new TurngymError('INVALID_OPTIONS', `comparePaired: ${policy.length} episodes against ${baseline.length}; both must play the same tasks.`);
+  if (policy.length !== baseline.length)
+    throw new TurngymError(
+      'INVALID_OPTIONS',
+      `comparePaired: ${policy.length} episodes against ${baseline.length}; both must play the same tasks.`,
+    );
   if (!Number.isInteger(samples) || samples < 1 || policy.length % samples !== 0) {
-    throw new TurngymError('INVALID_OPTIONS', `comparePaired: ${policy.length} episodes are not a whole number of tasks at ${samples} plays a task.`);
+    throw new TurngymError(
+      'INVALID_OPTIONS',
+      `comparePaired: ${policy.length} episodes are not a whole number of tasks at ${samples} plays a task.`,
+    );
   }
   const [tasks, baselineTasks] = [perTask(policy, samples), perTask(baseline, samples)];
   const overall = countPairs(tasks, baselineTasks, tolerance);
@@ -78,14 +89,25 @@ export function summarizeByKind(outcomes: readonly EpisodeOutcome[]): Record<str
   return Object.fromEntries(
     [...kinds].map(([kind, indices]) => {
       const group = indices.map((i) => outcomes[i]!);
-      return [kind, { episodes: group.length, success_rate: mean(group.map((o) => (o.success ? 1 : 0))), mean_return: mean(group.map((o) => o.return)) }];
+      return [
+        kind,
+        {
+          episodes: group.length,
+          success_rate: mean(group.map((o) => (o.success ? 1 : 0))),
+          mean_return: mean(group.map((o) => o.return)),
+        },
+      ];
     }),
   );
 }
 
 /** The outcomes with each variant appended to its kind (`roman lower=true`), to break a report down by variant. */
 export function kindsWithVariants(outcomes: readonly EpisodeOutcome[]): EpisodeOutcome[] {
-  return outcomes.map((outcome) => (outcome.kind !== undefined && outcome.variant !== undefined ? { ...outcome, kind: `${outcome.kind} ${outcome.variant}` } : outcome));
+  return outcomes.map((outcome) =>
+    outcome.kind !== undefined && outcome.variant !== undefined
+      ? { ...outcome, kind: `${outcome.kind} ${outcome.variant}` }
+      : outcome,
+  );
 }
 
 /** Outcome indices grouped by kind, kinds in alphabetical order; empty when no outcome has a kind. */
@@ -119,7 +141,11 @@ function perTask(outcomes: readonly EpisodeOutcome[], samples: number): TaskOutc
   return tasks;
 }
 
-function countPairs(policy: readonly TaskOutcome[], baseline: readonly TaskOutcome[], tolerance: number): PairedComparison {
+function countPairs(
+  policy: readonly TaskOutcome[],
+  baseline: readonly TaskOutcome[],
+  tolerance: number,
+): PairedComparison {
   let solvedNewly = 0;
   let solvedNoLonger = 0;
   let higher = 0;

@@ -57,7 +57,8 @@ export class EpisodeContext {
   /** Records a sampled action (its tokens without `<|end|>`). */
   addAction(sample: Sample, policy: Policy): void {
     const end = policy.tokenizer.special('<|end|>');
-    const tokens = sample.finished && sample.tokens[sample.tokens.length - 1] === end ? sample.tokens.slice(0, -1) : sample.tokens;
+    const tokens =
+      sample.finished && sample.tokens[sample.tokens.length - 1] === end ? sample.tokens.slice(0, -1) : sample.tokens;
     this.segments.push({ role: 'action', text: sample.text, tokens });
   }
 
@@ -88,9 +89,14 @@ export class PolicyAgent implements Agent {
   }
 
   async act(observation: Observation, _info: ResetInfo | StepInfo): Promise<AgentAction> {
-    if (!this.episode) throw new TurngymError('RESET_NEEDED', 'PolicyAgent.act called before start(): start an episode first.');
+    if (!this.episode)
+      throw new TurngymError('RESET_NEEDED', 'PolicyAgent.act called before start(): start an episode first.');
     if (this.acted) this.episode.addObservation(observation);
-    const [sample] = this.policy.sample([this.episode.context(this.policy)], { temperature: this.options.temperature, topP: this.options.topP, rng: this.rng });
+    const [sample] = this.policy.sample([this.episode.context(this.policy)], {
+      temperature: this.options.temperature,
+      topP: this.options.topP,
+      rng: this.rng,
+    });
     this.episode.addAction(sample!, this.policy);
     this.acted = true;
     return { action: sample!.text, logprobs: sample!.logprobs };
@@ -132,7 +138,11 @@ export class PolicyActor implements Actor<PolicyTurn> {
     return samples.map((sample, i) => {
       this.sampledTokens += sample.tokens.length;
       this.context(episodes[i]!).addAction(sample, this.policy);
-      return { action: sample.text, logprobs: sample.logprobs, fields: { context: contexts[i]!, tokens: sample.tokens, entropies: sample.entropies } };
+      return {
+        action: sample.text,
+        logprobs: sample.logprobs,
+        fields: { context: contexts[i]!, tokens: sample.tokens, entropies: sample.entropies },
+      };
     });
   }
 

@@ -92,12 +92,20 @@ export interface ScoredSequence {
  * whose count is at most `maxItems` (at least one item each): the passes through the transformer of sampling,
  * scoring and training updates.
  */
-export function paddedBatches<T>(items: readonly T[], budget: number, length: (item: T) => number, maxItems = Infinity): T[][] {
+export function paddedBatches<T>(
+  items: readonly T[],
+  budget: number,
+  length: (item: T) => number,
+  maxItems = Infinity,
+): T[][] {
   const batches: T[][] = [];
   let current: T[] = [];
   let longest = 0;
   for (const item of items) {
-    if (current.length > 0 && (current.length >= maxItems || (current.length + 1) * Math.max(longest, length(item)) > budget)) {
+    if (
+      current.length > 0 &&
+      (current.length >= maxItems || (current.length + 1) * Math.max(longest, length(item)) > budget)
+    ) {
       batches.push(current);
       current = [];
       longest = 0;
@@ -139,9 +147,17 @@ export class Policy {
     const config = modelConfigSchema.parse({ ...options.model, vocabSize: options.tokenizer.vocabSize });
     const maxActionTokens = options.maxActionTokens ?? 48;
     if (maxActionTokens >= config.contextLength / 2) {
-      throw new TurngymError('INVALID_OPTIONS', `maxActionTokens (${maxActionTokens}) must be less than half the context length (${config.contextLength}).`);
+      throw new TurngymError(
+        'INVALID_OPTIONS',
+        `maxActionTokens (${maxActionTokens}) must be less than half the context length (${config.contextLength}).`,
+      );
     }
-    return new Policy(options.tokenizer, new TransformerModel(config, options.seed ?? 0), new AdamW(options.optimizer), maxActionTokens);
+    return new Policy(
+      options.tokenizer,
+      new TransformerModel(config, options.seed ?? 0),
+      new AdamW(options.optimizer),
+      maxActionTokens,
+    );
   }
 
   get config(): ModelConfig {
@@ -167,8 +183,13 @@ export class Policy {
     const stopToken = options.stopToken ?? this.tokenizer.special('<|end|>');
     const incremental = options.incremental ?? true;
     if (contexts.length === 0) return [];
-    if (contexts.some((context) => context.length === 0)) throw new TurngymError('INVALID_OPTIONS', 'sample: every context needs at least one token.');
-    if (!(temperature >= 0) || !(topP > 0 && topP <= 1)) throw new TurngymError('INVALID_OPTIONS', `sample: temperature must be >= 0 and topP in (0, 1]; got ${temperature} and ${topP}.`);
+    if (contexts.some((context) => context.length === 0))
+      throw new TurngymError('INVALID_OPTIONS', 'sample: every context needs at least one token.');
+    if (!(temperature >= 0) || !(topP > 0 && topP <= 1))
+      throw new TurngymError(
+        'INVALID_OPTIONS',
+        `sample: temperature must be >= 0 and topP in (0, 1]; got ${temperature} and ${topP}.`,
+      );
     const batch = contexts.length;
     const longest = Math.max(...contexts.map((context) => context.length));
     if (longest + maxTokens > this.config.contextLength) {
@@ -177,12 +198,21 @@ export class Policy {
         `sample: a context of ${longest} tokens plus ${maxTokens} new tokens exceeds the context length ${this.config.contextLength}; fit the context with buildContext first.`,
       );
     }
-    const maxRows = Math.max(1, Math.floor((options.maxAttentionScores ?? MAX_SAMPLE_ATTENTION_SCORES) / (this.config.heads * longest * longest)));
-    const parts = paddedBatches(contexts, options.maxBatchTokens ?? 65_536, (context) => context.length + maxTokens, maxRows);
+    const maxRows = Math.max(
+      1,
+      Math.floor((options.maxAttentionScores ?? MAX_SAMPLE_ATTENTION_SCORES) / (this.config.heads * longest * longest)),
+    );
+    const parts = paddedBatches(
+      contexts,
+      options.maxBatchTokens ?? 65_536,
+      (context) => context.length + maxTokens,
+      maxRows,
+    );
     if (parts.length > 1) return parts.flatMap((part) => this.sample(part, { ...options, rng }));
     return outOfMemoryAsError(
       () => this.sampleBatch(contexts, { maxTokens, temperature, topP, rng, stopToken, incremental }),
-      () => `sampling ${batch} rows of up to ${longest + maxTokens} tokens (${batch * (longest + maxTokens)} padded tokens)`,
+      () =>
+        `sampling ${batch} rows of up to ${longest + maxTokens} tokens (${batch * (longest + maxTokens)} padded tokens)`,
       'Sample in smaller batches: `turngym train --sample-batch-tokens` (default 65536), fewer rollouts a step, or a shorter --max-action-tokens or context.',
     );
   }
@@ -190,7 +220,14 @@ export class Policy {
   /** `sample` for one batch that fits the memory budget. */
   private sampleBatch(
     contexts: readonly (readonly number[])[],
-    settings: { maxTokens: number; temperature: number; topP: number; rng: Rng; stopToken: number; incremental: boolean },
+    settings: {
+      maxTokens: number;
+      temperature: number;
+      topP: number;
+      rng: Rng;
+      stopToken: number;
+      incremental: boolean;
+    },
   ): Sample[] {
     const { maxTokens, temperature, topP, rng, stopToken, incremental } = settings;
     const batch = contexts.length;
@@ -198,19 +235,37 @@ export class Policy {
     const pad = this.tokenizer.special('<|pad|>');
     // Left padding: every row's last context token sits at the same index, so one new column serves all.
     const rows = contexts.map((context) => [...Array<number>(longest - context.length).fill(pad), ...context]);
-    const valid = contexts.map((context) => Array.from({ length: longest }, (_, index) => index >= longest - context.length));
+    const valid = contexts.map((context) =>
+      Array.from({ length: longest }, (_, index) => index >= longest - context.length),
+    );
     const positionOf = (row: number, index: number) => Math.max(0, index - (longest - contexts[row]!.length));
-    const results: Sample[] = contexts.map(() => ({ tokens: [], logprobs: [], entropies: [], text: '', finished: false }));
+    const results: Sample[] = contexts.map(() => ({
+      tokens: [],
+      logprobs: [],
+      entropies: [],
+      text: '',
+      finished: false,
+    }));
     const vocab = this.config.vocabSize;
 
     let cache: tf.Tensor[] | undefined;
     let logits = tf.tidy(() => {
       const output = this.model.forward({
         tokens: tf.tensor2d(rows, [batch, longest], 'int32'),
-        positions: tf.tensor2d(rows.map((row, b) => row.map((_, index) => positionOf(b, index))), [batch, longest], 'int32'),
+        positions: tf.tensor2d(
+          rows.map((row, b) => row.map((_, index) => positionOf(b, index))),
+          [batch, longest],
+          'int32',
+        ),
         mask: attentionMask(batch, longest, 0, valid),
       });
-      const last = gatherRows(output.hidden, tf.tensor1d(rows.map((_, b) => b * longest + longest - 1), 'int32'));
+      const last = gatherRows(
+        output.hidden,
+        tf.tensor1d(
+          rows.map((_, b) => b * longest + longest - 1),
+          'int32',
+        ),
+      );
       return { logits: this.model.logits(last), cache: output.cache.flatMap((layer) => [layer.keysT, layer.values]) };
     });
     cache = incremental ? logits.cache : (tf.dispose(logits.cache), undefined);
@@ -241,14 +296,22 @@ export class Policy {
           const previous = cache!;
           const output = tf.tidy(() => {
             const layers = [];
-            for (let i = 0; i < previous.length; i += 2) layers.push({ keysT: previous[i] as tf.Tensor4D, values: previous[i + 1] as tf.Tensor4D });
+            for (let i = 0; i < previous.length; i += 2)
+              layers.push({ keysT: previous[i] as tf.Tensor4D, values: previous[i + 1] as tf.Tensor4D });
             const forward = this.model.forward({
               tokens: tf.tensor2d(next, [batch, 1], 'int32'),
-              positions: tf.tensor2d(rows.map((_, b) => [positionOf(b, length - 1)]), [batch, 1], 'int32'),
+              positions: tf.tensor2d(
+                rows.map((_, b) => [positionOf(b, length - 1)]),
+                [batch, 1],
+                'int32',
+              ),
               mask: attentionMask(batch, 1, length - 1, valid),
               cache: layers,
             });
-            return { logits: this.model.logits(forward.hidden), cache: forward.cache.flatMap((layer) => [layer.keysT, layer.values]) };
+            return {
+              logits: this.model.logits(forward.hidden),
+              cache: forward.cache.flatMap((layer) => [layer.keysT, layer.values]),
+            };
           });
           tf.dispose(previous);
           cache = output.cache;
@@ -257,10 +320,20 @@ export class Policy {
           current = tf.tidy(() => {
             const output = this.model.forward({
               tokens: tf.tensor2d(rows, [batch, length], 'int32'),
-              positions: tf.tensor2d(rows.map((row, b) => row.map((_, index) => positionOf(b, index))), [batch, length], 'int32'),
+              positions: tf.tensor2d(
+                rows.map((row, b) => row.map((_, index) => positionOf(b, index))),
+                [batch, length],
+                'int32',
+              ),
               mask: attentionMask(batch, length, 0, valid),
             });
-            const last = gatherRows(output.hidden, tf.tensor1d(rows.map((_, b) => b * length + length - 1), 'int32'));
+            const last = gatherRows(
+              output.hidden,
+              tf.tensor1d(
+                rows.map((_, b) => b * length + length - 1),
+                'int32',
+              ),
+            );
             return this.model.logits(last);
           });
         }
@@ -286,15 +359,27 @@ export class Policy {
     continuations: readonly (readonly number[])[],
     options: { temperature?: number; maxBatchTokens?: number } = {},
   ): number[][] {
-    if (contexts.length !== continuations.length) throw new TurngymError('INVALID_OPTIONS', `score: ${contexts.length} contexts but ${continuations.length} continuations.`);
+    if (contexts.length !== continuations.length)
+      throw new TurngymError(
+        'INVALID_OPTIONS',
+        `score: ${contexts.length} contexts but ${continuations.length} continuations.`,
+      );
     const sequences = contexts.map((context, index) => {
       const continuation = continuations[index]!;
-      if (context.length === 0) throw new TurngymError('INVALID_OPTIONS', 'score: every context needs at least one token.');
-      return { tokens: [...context, ...continuation], targetMask: [...Array<number>(context.length).fill(0), ...Array<number>(continuation.length).fill(1)] };
+      if (context.length === 0)
+        throw new TurngymError('INVALID_OPTIONS', 'score: every context needs at least one token.');
+      return {
+        tokens: [...context, ...continuation],
+        targetMask: [...Array<number>(context.length).fill(0), ...Array<number>(continuation.length).fill(1)],
+      };
     });
     const scores: number[][] = [];
     let offset = 0;
-    for (const batch of paddedBatches(sequences, options.maxBatchTokens ?? 8192, (sequence) => sequence.tokens.length)) {
+    for (const batch of paddedBatches(
+      sequences,
+      options.maxBatchTokens ?? 8192,
+      (sequence) => sequence.tokens.length,
+    )) {
       const values = tf.tidy(() => this.tokenLogprobs(batch, options).logprobs.dataSync() as Float32Array);
       let position = 0;
       for (const continuation of continuations.slice(offset, offset + batch.length)) {
@@ -316,7 +401,10 @@ export class Policy {
     const batch = sequences.length;
     const length = Math.max(...sequences.map((sequence) => sequence.tokens.length));
     if (length > this.config.contextLength) {
-      throw new TurngymError('INVALID_OPTIONS', `tokenLogprobs: a sequence of ${length} tokens exceeds the context length ${this.config.contextLength}.`);
+      throw new TurngymError(
+        'INVALID_OPTIONS',
+        `tokenLogprobs: a sequence of ${length} tokens exceeds the context length ${this.config.contextLength}.`,
+      );
     }
     const pad = this.tokenizer.special('<|pad|>');
     const tokens = new Int32Array(batch * length).fill(pad);
@@ -324,7 +412,8 @@ export class Policy {
     const targets: number[] = [];
     const counts: number[] = [];
     sequences.forEach((sequence, b) => {
-      if (sequence.targetMask.length !== sequence.tokens.length) throw new TurngymError('INVALID_OPTIONS', 'tokenLogprobs: targetMask must have one entry per token.');
+      if (sequence.targetMask.length !== sequence.tokens.length)
+        throw new TurngymError('INVALID_OPTIONS', 'tokenLogprobs: targetMask must have one entry per token.');
       tokens.set(sequence.tokens, b * length);
       let count = 0;
       for (let t = 1; t < sequence.tokens.length; t++) {
@@ -335,26 +424,44 @@ export class Policy {
       }
       counts.push(count);
     });
-    if (rows.length === 0) throw new TurngymError('INVALID_OPTIONS', 'tokenLogprobs: no target tokens (targetMask is all zero after the first token).');
+    if (rows.length === 0)
+      throw new TurngymError(
+        'INVALID_OPTIONS',
+        'tokenLogprobs: no target tokens (targetMask is all zero after the first token).',
+      );
     this.lastPassTokens = batch * length;
-    const { hidden } = outOfMemoryAsError(() => this.model.forward({ tokens: tf.tensor2d(tokens, [batch, length], 'int32') }), this.passSize, PASS_ADVICE);
+    const { hidden } = outOfMemoryAsError(
+      () => this.model.forward({ tokens: tf.tensor2d(tokens, [batch, length], 'int32') }),
+      this.passSize,
+      PASS_ADVICE,
+    );
     const selected = gatherRows(hidden, tf.tensor1d(rows, 'int32'));
     let logits = this.model.logits(selected);
     if (temperature !== 1) logits = tf.div(logits, temperature);
     const logp = tf.logSoftmax(logits);
-    const picked = tf.sum(tf.mul(logp, tf.oneHot(tf.tensor1d(targets, 'int32'), this.config.vocabSize)), 1) as tf.Tensor1D;
+    const picked = tf.sum(
+      tf.mul(logp, tf.oneHot(tf.tensor1d(targets, 'int32'), this.config.vocabSize)),
+      1,
+    ) as tf.Tensor1D;
     const entropies = tf.neg(tf.sum(tf.mul(tf.exp(logp), logp), 1)) as tf.Tensor1D;
     return { logprobs: picked, entropies, counts };
   }
 
   /** Where a training pass ran out of memory, for the error. */
-  private passSize = (): string => (this.lastPassTokens === undefined ? 'in a training pass' : `on a pass of ${this.lastPassTokens} padded tokens (sequences x longest)`);
+  private passSize = (): string =>
+    this.lastPassTokens === undefined
+      ? 'in a training pass'
+      : `on a pass of ${this.lastPassTokens} padded tokens (sequences x longest)`;
 
   /** Gradients of `loss` with respect to every variable (by name), and the loss value. */
   computeGradients(loss: () => tf.Scalar): { loss: number; gradients: Record<string, tf.Tensor> } {
     const names = [...this.model.variables.keys()];
     this.lastPassTokens = undefined;
-    const { value, grads } = outOfMemoryAsError(() => tf.variableGrads(loss, this.variables), this.passSize, PASS_ADVICE);
+    const { value, grads } = outOfMemoryAsError(
+      () => tf.variableGrads(loss, this.variables),
+      this.passSize,
+      PASS_ADVICE,
+    );
     const lossValue = value.dataSync()[0]!;
     value.dispose();
     const gradients: Record<string, tf.Tensor> = {};
@@ -388,7 +495,12 @@ export class Policy {
 }
 
 /** Draws a token from one row of logits; returns its log-prob and the entropy of the (tempered) distribution. */
-function drawToken(logits: Float32Array, temperature: number, topP: number, rng: Rng): { token: number; logprob: number; entropy: number } {
+function drawToken(
+  logits: Float32Array,
+  temperature: number,
+  topP: number,
+  rng: Rng,
+): { token: number; logprob: number; entropy: number } {
   const scale = temperature > 0 ? 1 / temperature : 1;
   let max = -Infinity;
   let argmax = 0;
@@ -417,7 +529,9 @@ function drawToken(logits: Float32Array, temperature: number, topP: number, rng:
     let candidates: number[];
     let mass = 1;
     if (topP < 1) {
-      const order = Array.from({ length: logits.length }, (_, i) => i).sort((a, b) => probabilities[b]! - probabilities[a]!);
+      const order = Array.from({ length: logits.length }, (_, i) => i).sort(
+        (a, b) => probabilities[b]! - probabilities[a]!,
+      );
       candidates = [];
       mass = 0;
       for (const index of order) {
@@ -455,7 +569,13 @@ function outOfMemoryAsError<T>(work: () => T, where: () => string, advice: strin
   try {
     return work();
   } catch (error) {
-    if (error instanceof TurngymError || !(error instanceof Error) || error.name !== 'RuntimeError' || !/memory access out of bounds|out of memory|OOM/i.test(error.message)) throw error;
+    if (
+      error instanceof TurngymError ||
+      !(error instanceof Error) ||
+      error.name !== 'RuntimeError' ||
+      !/memory access out of bounds|out of memory|OOM/i.test(error.message)
+    )
+      throw error;
     throw new TurngymError(
       'OUT_OF_MEMORY',
       `The policy ran out of WebAssembly memory ${where()} (the wasm backend's heap holds at most 4 GB, and attention needs sequences x heads x length^2 floats per layer). ${advice} TensorFlow.js cannot be used again in this process; continue a training run with --resume from its last checkpoint.`,
@@ -465,4 +585,5 @@ function outOfMemoryAsError<T>(work: () => T, where: () => string, advice: strin
 }
 
 /** What to do when a training pass (forward and backward) does not fit. */
-const PASS_ADVICE = 'Use smaller passes: `turngym train --micro-batch-tokens` (default 4096), `turngym sft --batch-tokens`, or a shorter context.';
+const PASS_ADVICE =
+  'Use smaller passes: `turngym train --micro-batch-tokens` (default 4096), `turngym sft --batch-tokens`, or a shorter context.';

@@ -40,23 +40,49 @@ export const TOKENIZER_SEED_BASE = 500_000;
 export const sftOptionsSchema = z
   .object({
     env: z.string().describe('Environment id, e.g. puzzle/guess-number-v0').meta({ placeholder: 'id' }),
-    kwargs: z.record(z.string(), z.unknown()).default({}).describe('Env keyword arguments for make(env, kwargs), as a JSON object, e.g. {"hops":2}'),
+    kwargs: z
+      .record(z.string(), z.unknown())
+      .default({})
+      .describe('Env keyword arguments for make(env, kwargs), as a JSON object, e.g. {"hops":2}'),
     episodes: z.number().int().min(1).default(256).describe('Oracle demonstrations (training seeds 0..n-1)'),
     steps: z.number().int().min(1).default(150).describe('Optimizer steps'),
-    evalEpisodes: z.number().int().min(0).default(100).describe('Held-out episodes (seeds from 1,000,000, tasks of the held-out split); 0: none'),
+    evalEpisodes: z
+      .number()
+      .int()
+      .min(0)
+      .default(100)
+      .describe('Held-out episodes (seeds from 1,000,000, tasks of the held-out split); 0: none'),
     batchTokens: z.number().int().min(64).default(2048).describe('Tokens per batch (sequences x padded length)'),
     learningRate: z.number().positive().default(2e-3).describe('Peak learning rate'),
-    model: modelChoiceSchema.default({}).describe('Shape of the fresh policy (unset fields: the defaults of modelShapeSchema, model.ts)'),
+    model: modelChoiceSchema
+      .default({})
+      .describe('Shape of the fresh policy (unset fields: the defaults of modelShapeSchema, model.ts)'),
     maxActionTokens: z.number().int().min(4).default(48).describe('Most tokens per action'),
     maxVocab: z.number().int().optional().describe("Largest vocabulary (default: the tokenizer's, 2048)"),
     numbers: z
       .enum(NUMBER_PIECES)
       .default('whole')
-      .describe('How the tokenizer splits numbers: whole (up to six digits, one token) or digits (one token a digit, so a number copied from the task or an output is the same tokens)')
+      .describe(
+        'How the tokenizer splits numbers: whole (up to six digits, one token) or digits (one token a digit, so a number copied from the task or an output is the same tokens)',
+      )
       .meta({ placeholder: 'how' }),
-    evalTemperature: z.number().min(0).default(0).describe('Sampling temperature of the held-out evaluation (0: greedy)'),
-    evalSamples: z.number().int().min(1).default(1).describe('Plays of each held-out task (above 1 needs evalTemperature above 0; see evaluatePolicy)'),
-    evalMaxTurns: z.number().int().min(1).optional().describe("Turn limit of the held-out evaluation (default: the env's)"),
+    evalTemperature: z
+      .number()
+      .min(0)
+      .default(0)
+      .describe('Sampling temperature of the held-out evaluation (0: greedy)'),
+    evalSamples: z
+      .number()
+      .int()
+      .min(1)
+      .default(1)
+      .describe('Plays of each held-out task (above 1 needs evalTemperature above 0; see evaluatePolicy)'),
+    evalMaxTurns: z
+      .number()
+      .int()
+      .min(1)
+      .optional()
+      .describe("Turn limit of the held-out evaluation (default: the env's)"),
     seed: z.number().int().min(0).default(0).describe('Seed of the weights and batch order'),
   })
   .strict();
@@ -100,7 +126,11 @@ export interface SftReport {
  * Plays the env's oracle on `seeds`, one episode each, on tasks of the 'train' split (demonstrations and
  * tokenizer text are training data: they never ask a held-out question).
  */
-export async function collectDemonstrations(env: Env, seeds: readonly number[], onProgress?: OnProgress): Promise<Transcript[]> {
+export async function collectDemonstrations(
+  env: Env,
+  seeds: readonly number[],
+  onProgress?: OnProgress,
+): Promise<Transcript[]> {
   const oracle = new OracleAgent();
   const transcripts: Transcript[] = [];
   onProgress?.(0, seeds.length);
@@ -132,7 +162,12 @@ export function fitTokenizer(spec: EnvSpec, transcripts: readonly Transcript[], 
 export function demonstrationExamples(policy: Policy, spec: EnvSpec, transcript: Transcript): ScoredSequence[] {
   const segments = episodeSegments(spec, transcript.prompt, transcript.turns);
   const whole = encodeSegments(segments, policy.tokenizer);
-  const longestAction = Math.max(0, ...segments.filter((segment) => segment.role === 'action').map((segment) => encodeSegment(segment, policy.tokenizer).length - 1));
+  const longestAction = Math.max(
+    0,
+    ...segments
+      .filter((segment) => segment.role === 'action')
+      .map((segment) => encodeSegment(segment, policy.tokenizer).length - 1),
+  );
   if (longestAction > policy.maxActionTokens) return []; // the policy could never write this action
   if (whole.tokens.length <= policy.contextBudget) return [{ tokens: whole.tokens, targetMask: whole.actionMask }];
   const examples: ScoredSequence[] = [];
@@ -141,14 +176,20 @@ export function demonstrationExamples(policy: Policy, spec: EnvSpec, transcript:
     const [action, observation] = turnSegments(turn.action, turn.observation) as [Segment, Segment];
     const context = buildContext(history, policy.tokenizer, policy.contextBudget).tokens;
     const actionTokens = encodeSegment(action, policy.tokenizer).slice(1); // text + <|end|>; the role token ends the context
-    examples.push({ tokens: [...context, ...actionTokens], targetMask: [...Array<number>(context.length).fill(0), ...Array<number>(actionTokens.length).fill(1)] });
+    examples.push({
+      tokens: [...context, ...actionTokens],
+      targetMask: [...Array<number>(context.length).fill(0), ...Array<number>(actionTokens.length).fill(1)],
+    });
     history.push(action, observation);
   }
   return examples;
 }
 
 /** Groups sequences of similar length into batches of at most `batchTokens` padded tokens. */
-export function packBatches<T extends { tokens: readonly number[] }>(sequences: readonly T[], batchTokens: number): T[][] {
+export function packBatches<T extends { tokens: readonly number[] }>(
+  sequences: readonly T[],
+  batchTokens: number,
+): T[][] {
   const sorted = [...sequences].sort((a, b) => a.tokens.length - b.tokens.length);
   const batches: T[][] = [];
   let current: T[] = [];
@@ -165,7 +206,12 @@ export function packBatches<T extends { tokens: readonly number[] }>(sequences: 
 }
 
 /** The long phases of behaviour cloning, in order, as its `progress` callback names them. */
-export const SFT_PHASES = ['oracle demonstrations', 'tokenizer text', 'behaviour cloning', 'held-out evaluation'] as const;
+export const SFT_PHASES = [
+  'oracle demonstrations',
+  'tokenizer text',
+  'behaviour cloning',
+  'held-out evaluation',
+] as const;
 export type SftPhase = (typeof SFT_PHASES)[number];
 
 /** Behaviour cloning from oracle demonstrations, then a held-out evaluation. */
@@ -173,12 +219,17 @@ export async function behaviourCloning(input: SftOptions & SftHooks): Promise<{ 
   const { log = () => {}, progress, policy: start, ...settings } = input;
   const options = parseOptions(sftOptionsSchema, settings, 'SFT options');
   const { episodes, steps, batchTokens, learningRate: peakRate, kwargs } = options;
-  const phase = (name: SftPhase): OnProgress | undefined => (progress ? (done, total) => progress(name, done, total) : undefined);
+  const phase = (name: SftPhase): OnProgress | undefined =>
+    progress ? (done, total) => progress(name, done, total) : undefined;
   const env = await make(options.env, kwargs);
   let demonstrations: Transcript[];
   let tokenizerText: Transcript[];
   try {
-    demonstrations = await collectDemonstrations(env, Array.from({ length: episodes }, (_, i) => i), phase('oracle demonstrations'));
+    demonstrations = await collectDemonstrations(
+      env,
+      Array.from({ length: episodes }, (_, i) => i),
+      phase('oracle demonstrations'),
+    );
     const textSeeds = Array.from({ length: Math.max(episodes, 256) }, (_, i) => TOKENIZER_SEED_BASE + i);
     tokenizerText = start ? [] : await collectDemonstrations(env, textSeeds, phase('tokenizer text'));
   } finally {
@@ -186,18 +237,25 @@ export async function behaviourCloning(input: SftOptions & SftHooks): Promise<{ 
   }
   const spec = env.spec;
   const oracleSuccess = demonstrations.filter((t) => t.success).length / Math.max(1, demonstrations.length);
-  log(`[sft] ${demonstrations.length} oracle demonstrations of ${options.env} (oracle success ${oracleSuccess.toFixed(3)})`);
+  log(
+    `[sft] ${demonstrations.length} oracle demonstrations of ${options.env} (oracle success ${oracleSuccess.toFixed(3)})`,
+  );
   const policy =
     start ??
     Policy.create({
-      tokenizer: fitTokenizer(spec, [...demonstrations, ...tokenizerText], { maxVocab: options.maxVocab, numbers: options.numbers }),
+      tokenizer: fitTokenizer(spec, [...demonstrations, ...tokenizerText], {
+        maxVocab: options.maxVocab,
+        numbers: options.numbers,
+      }),
       model: options.model,
       optimizer: { learningRate: peakRate },
       maxActionTokens: options.maxActionTokens,
       seed: options.seed,
     });
   // Clone successful demonstrations only: a failed oracle episode is not a behaviour to copy.
-  const examples = demonstrations.filter((t) => t.success).flatMap((transcript) => demonstrationExamples(policy, spec, transcript));
+  const examples = demonstrations
+    .filter((t) => t.success)
+    .flatMap((transcript) => demonstrationExamples(policy, spec, transcript));
   if (examples.length === 0) {
     const why = demonstrations.some((t) => t.unscored)
       ? "its episodes end without info.success (set info.success to true or false on the step that ends the task: docs/writing-an-env.md, 'How success is decided')"
@@ -223,7 +281,10 @@ export async function behaviourCloning(input: SftOptions & SftHooks): Promise<{ 
   for (let step = 0; step < steps; step++) {
     if (order.length === 0) order = rng.shuffle(batches.map((_, index) => index));
     const batch = batches[order.pop()!]!;
-    const progress = step < warmup ? (step + 1) / warmup : 0.1 + 0.9 * 0.5 * (1 + Math.cos((Math.PI * (step - warmup)) / Math.max(1, steps - warmup)));
+    const progress =
+      step < warmup
+        ? (step + 1) / warmup
+        : 0.1 + 0.9 * 0.5 * (1 + Math.cos((Math.PI * (step - warmup)) / Math.max(1, steps - warmup)));
     policy.optimizer.learningRate = peakRate * Math.min(1, progress);
     const { loss } = policy.update(() => tf.neg(tf.mean(policy.tokenLogprobs(batch).logprobs)) as tf.Scalar);
     const length = Math.max(...batch.map((sequence) => sequence.tokens.length));
@@ -234,7 +295,9 @@ export async function behaviourCloning(input: SftOptions & SftHooks): Promise<{ 
     stepDone?.(step + 1, steps);
     if ((step + 1) % 25 === 0 || step === steps - 1) {
       const seconds = (performance.now() - started) / 1000;
-      log(`[sft] step ${step + 1}/${steps}  loss ${(recent.reduce((a, b) => a + b, 0) / recent.length).toFixed(4)}  ${Math.round(tokensTrained / seconds)} tokens/s`);
+      log(
+        `[sft] step ${step + 1}/${steps}  loss ${(recent.reduce((a, b) => a + b, 0) / recent.length).toFixed(4)}  ${Math.round(tokensTrained / seconds)} tokens/s`,
+      );
       if (step < steps - 1) recent = [];
     }
   }
@@ -248,8 +311,11 @@ export async function behaviourCloning(input: SftOptions & SftHooks): Promise<{ 
     maxTurns: options.evalMaxTurns,
     onProgress: phase('held-out evaluation'),
   });
-  const played = heldout.samples > 1 ? `${heldout.episodes} tasks x ${heldout.samples} plays` : `${heldout.episodes} episodes`;
-  log(`[sft] held-out success ${formatSuccessRate(heldout.success_rate)} over ${played} (seeds ${heldout.first_seed}..), mean turns ${heldout.mean_turns.toFixed(2)}`);
+  const played =
+    heldout.samples > 1 ? `${heldout.episodes} tasks x ${heldout.samples} plays` : `${heldout.episodes} episodes`;
+  log(
+    `[sft] held-out success ${formatSuccessRate(heldout.success_rate)} over ${played} (seeds ${heldout.first_seed}..), mean turns ${heldout.mean_turns.toFixed(2)}`,
+  );
   return {
     policy,
     report: {

@@ -12,7 +12,15 @@ import { createHash } from 'node:crypto';
 import { TurngymError } from '../../core/errors.js';
 
 /** Special tokens, in id order: padding, end of a segment, the transcript roles, and the cut marker. */
-export const SPECIAL_TOKENS = ['<|pad|>', '<|end|>', '<|tools|>', '<|task|>', '<|action|>', '<|observation|>', '<|cut|>'] as const;
+export const SPECIAL_TOKENS = [
+  '<|pad|>',
+  '<|end|>',
+  '<|tools|>',
+  '<|task|>',
+  '<|action|>',
+  '<|observation|>',
+  '<|cut|>',
+] as const;
 export type SpecialToken = (typeof SPECIAL_TOKENS)[number];
 
 const BYTE_BASE = SPECIAL_TOKENS.length;
@@ -66,9 +74,16 @@ export class Tokenizer {
     const maxVocab = options.maxVocab ?? 2048;
     const minCount = options.minCount ?? 2;
     const numbers = options.numbers ?? 'whole';
-    if (!NUMBER_PIECES.includes(numbers)) throw new TurngymError('INVALID_OPTIONS', `numbers must be one of ${NUMBER_PIECES.join(', ')}, got '${numbers}'.`);
+    if (!NUMBER_PIECES.includes(numbers))
+      throw new TurngymError(
+        'INVALID_OPTIONS',
+        `numbers must be one of ${NUMBER_PIECES.join(', ')}, got '${numbers}'.`,
+      );
     if (!Number.isInteger(maxVocab) || maxVocab < PIECE_BASE) {
-      throw new TurngymError('INVALID_OPTIONS', `maxVocab must be an integer of at least ${PIECE_BASE} (special and byte tokens), got ${maxVocab}.`);
+      throw new TurngymError(
+        'INVALID_OPTIONS',
+        `maxVocab must be an integer of at least ${PIECE_BASE} (special and byte tokens), got ${maxVocab}.`,
+      );
     }
     const counts = new Map<string, number>();
     for (const text of texts) {
@@ -85,18 +100,40 @@ export class Tokenizer {
 
   /** Restores a tokenizer from its JSON form; a malformed one is a clear error. */
   static fromJSON(json: unknown): Tokenizer {
-    const value = json as { kind?: unknown; version?: unknown; numbers?: unknown; special?: unknown; pieces?: unknown } | null;
-    if (!value || value.kind !== 'turngym-words-bytes' || (value.version !== 1 && value.version !== 2) || !Array.isArray(value.pieces) || !Array.isArray(value.special)) {
-      throw new TurngymError('INVALID_OPTIONS', 'Not a turngym tokenizer: expected {kind: "turngym-words-bytes", version: 1 or 2, special, pieces}.');
+    const value = json as {
+      kind?: unknown;
+      version?: unknown;
+      numbers?: unknown;
+      special?: unknown;
+      pieces?: unknown;
+    } | null;
+    if (
+      !value ||
+      value.kind !== 'turngym-words-bytes' ||
+      (value.version !== 1 && value.version !== 2) ||
+      !Array.isArray(value.pieces) ||
+      !Array.isArray(value.special)
+    ) {
+      throw new TurngymError(
+        'INVALID_OPTIONS',
+        'Not a turngym tokenizer: expected {kind: "turngym-words-bytes", version: 1 or 2, special, pieces}.',
+      );
     }
     const numbers = value.version === 1 ? 'whole' : value.numbers;
     if (!NUMBER_PIECES.includes(numbers as NumberPieces)) {
-      throw new TurngymError('INVALID_OPTIONS', `The tokenizer's numbers field must be one of ${NUMBER_PIECES.join(', ')}, got ${JSON.stringify(numbers)}.`);
+      throw new TurngymError(
+        'INVALID_OPTIONS',
+        `The tokenizer's numbers field must be one of ${NUMBER_PIECES.join(', ')}, got ${JSON.stringify(numbers)}.`,
+      );
     }
     if (value.special.join(' ') !== SPECIAL_TOKENS.join(' ')) {
-      throw new TurngymError('INVALID_OPTIONS', `The tokenizer's special tokens (${value.special.join(' ')}) differ from this version's (${SPECIAL_TOKENS.join(' ')}).`);
+      throw new TurngymError(
+        'INVALID_OPTIONS',
+        `The tokenizer's special tokens (${value.special.join(' ')}) differ from this version's (${SPECIAL_TOKENS.join(' ')}).`,
+      );
     }
-    if (!value.pieces.every((piece) => typeof piece === 'string')) throw new TurngymError('INVALID_OPTIONS', 'Tokenizer pieces must be strings.');
+    if (!value.pieces.every((piece) => typeof piece === 'string'))
+      throw new TurngymError('INVALID_OPTIONS', 'Tokenizer pieces must be strings.');
     return new Tokenizer(value.pieces as string[], numbers as NumberPieces);
   }
 
@@ -154,7 +191,11 @@ export class Tokenizer {
       flush();
       if (id >= 0 && id < BYTE_BASE) text += SPECIAL_TOKENS[id];
       else if (id >= PIECE_BASE && id < this.vocabSize) text += this.pieces[id - PIECE_BASE];
-      else throw new TurngymError('INVALID_OPTIONS', `Token id ${id} is outside the vocabulary (0..${this.vocabSize - 1}).`);
+      else
+        throw new TurngymError(
+          'INVALID_OPTIONS',
+          `Token id ${id} is outside the vocabulary (0..${this.vocabSize - 1}).`,
+        );
     }
     flush();
     return text;

@@ -13,7 +13,17 @@ import type { Observation, ResetInfo, StepInfo } from '../../envs/env.js';
 import { describeError, TurngymError } from '../../core/errors.js';
 import { isLoopback, listenOn } from '../../envs/remote/server.js';
 import type { Agent, AgentAction, EpisodeStart } from '../agent.js';
-import { AgentReply, AgentRequest, describeIssues, endpointUrl, PROTOCOL_PATH, toolsToWire, type WireErrorCode, type WireObservation, type WireTool } from './protocol.js';
+import {
+  AgentReply,
+  AgentRequest,
+  describeIssues,
+  endpointUrl,
+  PROTOCOL_PATH,
+  toolsToWire,
+  type WireErrorCode,
+  type WireObservation,
+  type WireTool,
+} from './protocol.js';
 
 /** How long (ms) a {@link RemoteAgent} waits for each action unless told otherwise (`--agent-timeout`). */
 export const DEFAULT_ACT_TIMEOUT_MS = 120_000;
@@ -39,7 +49,10 @@ export class RemoteAgent implements Agent {
   private turn = 0;
   private env = '';
   private tools: WireTool[] = [];
-  private readonly waiting = new Map<number, { resolve(reply: AgentReply): void; reject(error: Error): void; timer: NodeJS.Timeout }>();
+  private readonly waiting = new Map<
+    number,
+    { resolve(reply: AgentReply): void; reject(error: Error): void; timer: NodeJS.Timeout }
+  >();
   /** Ids of acts that timed out: their replies may still come, late, and are dropped. */
   private readonly timedOut = new Set<number>();
 
@@ -60,11 +73,19 @@ export class RemoteAgent implements Agent {
    */
   static async connect(url: string, options: RemoteAgentOptions = {}): Promise<RemoteAgent> {
     const target = endpointUrl(url, 'an agent server');
-    const socket = new WebSocket(target, { handshakeTimeout: options.connectTimeoutMs ?? 10_000, maxPayload: 64 * 1024 * 1024 });
+    const socket = new WebSocket(target, {
+      handshakeTimeout: options.connectTimeoutMs ?? 10_000,
+      maxPayload: 64 * 1024 * 1024,
+    });
     await new Promise<void>((resolve, reject) => {
       socket.once('open', () => resolve());
       socket.once('error', (error) =>
-        reject(new TurngymError('UNREACHABLE', `Could not connect to the agent server at ${target} (${describeError(error)}): is it running, and is that its address?`)),
+        reject(
+          new TurngymError(
+            'UNREACHABLE',
+            `Could not connect to the agent server at ${target} (${describeError(error)}): is it running, and is that its address?`,
+          ),
+        ),
       );
     });
     return new RemoteAgent(socket, url, options.actTimeoutMs ?? DEFAULT_ACT_TIMEOUT_MS);
@@ -80,7 +101,16 @@ export class RemoteAgent implements Agent {
 
   async act(observation: Observation, info: ResetInfo | StepInfo): Promise<AgentAction> {
     const id = this.nextId++;
-    const request: AgentRequest = { type: 'act', id, env: this.env, episode: this.episode, turn: this.turn++, observation: observation as WireObservation, info, tools: this.tools };
+    const request: AgentRequest = {
+      type: 'act',
+      id,
+      env: this.env,
+      episode: this.episode,
+      turn: this.turn++,
+      observation: observation as WireObservation,
+      info,
+      tools: this.tools,
+    };
     const reply = await new Promise<AgentReply>((resolve, reject) => {
       if (this.socket.readyState !== WebSocket.OPEN) {
         reject(new TurngymError('AGENT_FAILURE', `The connection to the agent server at ${this.url} is closed.`));
@@ -100,11 +130,14 @@ export class RemoteAgent implements Agent {
       this.waiting.set(id, { resolve, reject, timer });
       this.socket.send(JSON.stringify(request));
     });
-    if (reply.type === 'error') throw new TurngymError('AGENT_FAILURE', `The agent server answered ${reply.code}: ${reply.message}`);
+    if (reply.type === 'error')
+      throw new TurngymError('AGENT_FAILURE', `The agent server answered ${reply.code}: ${reply.message}`);
     return {
       action: reply.action as AgentAction['action'],
       ...(reply.logprobs ? { logprobs: reply.logprobs } : {}),
-      ...(reply.usage ? { usage: { promptTokens: reply.usage.prompt_tokens, completionTokens: reply.usage.completion_tokens } } : {}),
+      ...(reply.usage
+        ? { usage: { promptTokens: reply.usage.prompt_tokens, completionTokens: reply.usage.completion_tokens } }
+        : {}),
     };
   }
 
@@ -138,7 +171,9 @@ export class RemoteAgent implements Agent {
       if (parsed.success && parsed.data.type === 'error' && parsed.data.id === null) {
         this.failAll(`The agent server at ${this.url} answered ${parsed.data.code}: ${parsed.data.message}`);
       } else {
-        this.failAll(`The agent server at ${this.url} answered with id ${JSON.stringify(id)?.slice(0, 64) ?? '(none)'}, but the act waiting for its reply has id ${expected}: an agent server must echo the id of the act it answers.`);
+        this.failAll(
+          `The agent server at ${this.url} answered with id ${JSON.stringify(id)?.slice(0, 64) ?? '(none)'}, but the act waiting for its reply has id ${expected}: an agent server must echo the id of the act it answers.`,
+        );
       }
       return;
     }
@@ -146,7 +181,12 @@ export class RemoteAgent implements Agent {
     clearTimeout(waiter.timer);
     if (parsed.success) waiter.resolve(parsed.data);
     else {
-      waiter.reject(new TurngymError('AGENT_FAILURE', `The agent server at ${this.url} sent an invalid reply (${describeIssues(parsed.error.issues, 3)}); expected {"type": "action", "id", "action"}.`));
+      waiter.reject(
+        new TurngymError(
+          'AGENT_FAILURE',
+          `The agent server at ${this.url} sent an invalid reply (${describeIssues(parsed.error.issues, 3)}); expected {"type": "action", "id", "action"}.`,
+        ),
+      );
     }
   }
 
@@ -201,9 +241,16 @@ export interface AgentServer {
  * Serves a policy as a remote agent: each `act` is answered with the policy's `action`, or with an
  * `error` when the request is malformed or the policy throws (the server stays up either way).
  */
-export async function serveAgent(policy: (request: ActRequest) => ActDecision | Promise<ActDecision>, options: ServeAgentOptions = {}): Promise<AgentServer> {
+export async function serveAgent(
+  policy: (request: ActRequest) => ActDecision | Promise<ActDecision>,
+  options: ServeAgentOptions = {},
+): Promise<AgentServer> {
   const host = options.host ?? '127.0.0.1';
-  if (!isLoopback(host)) throw new TurngymError('INVALID_OPTIONS', `serveAgent binds to loopback only (got ${host}): an agent server has no authentication.`);
+  if (!isLoopback(host))
+    throw new TurngymError(
+      'INVALID_OPTIONS',
+      `serveAgent binds to loopback only (got ${host}): an agent server has no authentication.`,
+    );
   const http = createServer((_request, response) => {
     response.writeHead(404, { 'content-type': 'text/plain' });
     response.end(`turngym agent server: connect over WebSocket at ${PROTOCOL_PATH}`);
@@ -213,7 +260,8 @@ export async function serveAgent(policy: (request: ActRequest) => ActDecision | 
   wss.on('connection', (socket) => {
     socket.on('error', () => undefined);
     socket.on('message', async (data, isBinary) => {
-      const reply = (id: unknown, body: Record<string, unknown>) => socket.send(JSON.stringify({ id: typeof id === 'string' || typeof id === 'number' ? id : null, ...body }));
+      const reply = (id: unknown, body: Record<string, unknown>) =>
+        socket.send(JSON.stringify({ id: typeof id === 'string' || typeof id === 'number' ? id : null, ...body }));
       const fail = (id: unknown, code: WireErrorCode, message: string) => reply(id, { type: 'error', code, message });
       if (isBinary) return fail(null, 'INVALID_JSON', 'Binary frames are not accepted: send JSON text.');
       let value: unknown;
@@ -224,7 +272,8 @@ export async function serveAgent(policy: (request: ActRequest) => ActDecision | 
       }
       const parsed = AgentRequest.safeParse(value);
       const id = (value as { id?: unknown } | null)?.id;
-      if (!parsed.success) return fail(id, 'VALIDATION_ERROR', `Expected an act message: ${describeIssues(parsed.error.issues, 1)}.`);
+      if (!parsed.success)
+        return fail(id, 'VALIDATION_ERROR', `Expected an act message: ${describeIssues(parsed.error.issues, 1)}.`);
       const { type: _type, id: requestId, ...request } = parsed.data;
       try {
         const decision = await policy(request);

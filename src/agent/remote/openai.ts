@@ -68,7 +68,8 @@ const UNREACHABLE_CODES = new Set(['ECONNREFUSED', 'ENOTFOUND', 'EAI_AGAIN', 'EH
 /** Plays episodes by asking a chat model for one tool call per turn. */
 export class OpenAIAgent implements Agent {
   readonly name: string;
-  private readonly options: Required<Omit<OpenAIAgentOptions, 'apiKey' | 'temperature' | 'systemPrompt'>> & Pick<OpenAIAgentOptions, 'apiKey' | 'temperature' | 'systemPrompt'>;
+  private readonly options: Required<Omit<OpenAIAgentOptions, 'apiKey' | 'temperature' | 'systemPrompt'>> &
+    Pick<OpenAIAgentOptions, 'apiKey' | 'temperature' | 'systemPrompt'>;
   private messages: ChatMessage[] = [];
   private tools: ReturnType<typeof toOpenAITools> = [];
   /** The id of the tool call the next observation answers. */
@@ -76,9 +77,13 @@ export class OpenAIAgent implements Agent {
   private first = true;
 
   constructor(options: OpenAIAgentOptions) {
-    if (!options.model) throw new TurngymError('INVALID_OPTIONS', 'openai: a model name is needed, e.g. --agent openai:gpt-4o-mini.');
+    if (!options.model)
+      throw new TurngymError('INVALID_OPTIONS', 'openai: a model name is needed, e.g. --agent openai:gpt-4o-mini.');
     if (options.baseUrl !== undefined && !/^https?:$/.test(URL.parse(options.baseUrl)?.protocol ?? '')) {
-      throw new TurngymError('INVALID_OPTIONS', `'${options.baseUrl.slice(0, 200)}' is not an endpoint URL: give its root before /chat/completions, e.g. --base-url http://127.0.0.1:8000/v1.`);
+      throw new TurngymError(
+        'INVALID_OPTIONS',
+        `'${options.baseUrl.slice(0, 200)}' is not an endpoint URL: give its root before /chat/completions, e.g. --base-url http://127.0.0.1:8000/v1.`,
+      );
     }
     this.options = {
       ...options,
@@ -100,22 +105,34 @@ export class OpenAIAgent implements Agent {
 
   async act(observation: Observation): Promise<AgentAction> {
     if (this.first) this.messages.push({ role: 'user', content: observation.text });
-    else if (this.openCall) this.messages.push({ role: 'tool', tool_call_id: this.openCall, content: observation.text });
+    else if (this.openCall)
+      this.messages.push({ role: 'tool', tool_call_id: this.openCall, content: observation.text });
     else this.messages.push({ role: 'user', content: observation.text });
     this.first = false;
     const completion = await this.complete();
     const message = completion.choices?.[0]?.message ?? {};
     const usage =
-      completion.usage && (completion.usage.prompt_tokens !== undefined || completion.usage.completion_tokens !== undefined)
-        ? { promptTokens: completion.usage.prompt_tokens ?? 0, completionTokens: completion.usage.completion_tokens ?? 0 }
+      completion.usage &&
+      (completion.usage.prompt_tokens !== undefined || completion.usage.completion_tokens !== undefined)
+        ? {
+            promptTokens: completion.usage.prompt_tokens ?? 0,
+            completionTokens: completion.usage.completion_tokens ?? 0,
+          }
         : undefined;
     const call = message.tool_calls?.[0];
     if (call) {
       // Only the first call is carried out; the history keeps just that one, so every call has its answer.
       const id = typeof call.id === 'string' && call.id ? call.id : `call_${this.messages.length}`;
       const name = String(call.function?.name ?? '');
-      const rawArguments = typeof call.function?.arguments === 'string' ? call.function.arguments : JSON.stringify(call.function?.arguments ?? {});
-      this.messages.push({ role: 'assistant', content: message.content ?? null, tool_calls: [{ id, type: 'function', function: { name, arguments: rawArguments } }] });
+      const rawArguments =
+        typeof call.function?.arguments === 'string'
+          ? call.function.arguments
+          : JSON.stringify(call.function?.arguments ?? {});
+      this.messages.push({
+        role: 'assistant',
+        content: message.content ?? null,
+        tool_calls: [{ id, type: 'function', function: { name, arguments: rawArguments } }],
+      });
       this.openCall = id;
       return { action: toAction(name, rawArguments), ...(usage ? { usage } : {}) };
     }
@@ -144,24 +161,38 @@ export class OpenAIAgent implements Agent {
       let unreachable = false;
       let wait = delay;
       try {
-        const response = await fetch(url, { method: 'POST', headers, body, signal: AbortSignal.timeout(this.options.timeoutMs) });
+        const response = await fetch(url, {
+          method: 'POST',
+          headers,
+          body,
+          signal: AbortSignal.timeout(this.options.timeoutMs),
+        });
         const text = await response.text();
         if (response.ok) {
           let parsed: unknown;
           try {
             parsed = JSON.parse(text);
           } catch {
-            throw new TurngymError('AGENT_FAILURE', `${url} answered 200 with a body that is not JSON: ${text.slice(0, 200)}`);
+            throw new TurngymError(
+              'AGENT_FAILURE',
+              `${url} answered 200 with a body that is not JSON: ${text.slice(0, 200)}`,
+            );
           }
           if (typeof parsed !== 'object' || parsed === null || !Array.isArray((parsed as ChatCompletion).choices)) {
-            throw new TurngymError('AGENT_FAILURE', `${url} answered 200 without "choices"; is it an OpenAI-compatible chat endpoint?`);
+            throw new TurngymError(
+              'AGENT_FAILURE',
+              `${url} answered 200 without "choices"; is it an OpenAI-compatible chat endpoint?`,
+            );
           }
           return parsed as ChatCompletion;
         }
         problem = `HTTP ${response.status}: ${errorText(text)}`;
         if (!RETRYABLE.has(response.status)) {
           const fix = REFUSED_FIX[response.status];
-          throw new TurngymError(fix ? 'INVALID_OPTIONS' : 'AGENT_FAILURE', `${url} answered ${problem} (not retried: the request itself was refused).${fix ? ` ${fix}` : ''}`);
+          throw new TurngymError(
+            fix ? 'INVALID_OPTIONS' : 'AGENT_FAILURE',
+            `${url} answered ${problem} (not retried: the request itself was refused).${fix ? ` ${fix}` : ''}`,
+          );
         }
         if (response.status === 429) problem += ' (rate-limited: wait and run again, or send fewer requests)';
         const retryAfter = Number(response.headers.get('retry-after'));
@@ -170,11 +201,20 @@ export class OpenAIAgent implements Agent {
         if (TurngymError.is(error)) throw error;
         const cause = (error as { cause?: unknown }).cause;
         unreachable = cause instanceof Error && UNREACHABLE_CODES.has((cause as NodeJS.ErrnoException).code ?? '');
-        if ((error as Error).name === 'TimeoutError') problem = `no answer within ${this.options.timeoutMs} ms (--agent-timeout MS waits longer)`;
-        else problem = cause instanceof Error ? cause.message || ((cause as NodeJS.ErrnoException).code ?? describeError(error)) : describeError(error);
+        if ((error as Error).name === 'TimeoutError')
+          problem = `no answer within ${this.options.timeoutMs} ms (--agent-timeout MS waits longer)`;
+        else
+          problem =
+            cause instanceof Error
+              ? cause.message || ((cause as NodeJS.ErrnoException).code ?? describeError(error))
+              : describeError(error);
       }
       if (attempt >= this.options.maxRetries) {
-        if (unreachable) throw new TurngymError('UNREACHABLE', `${url} could not be reached (${attempt + 1} tries; last: ${problem}): is the server running, and is --base-url its address?`);
+        if (unreachable)
+          throw new TurngymError(
+            'UNREACHABLE',
+            `${url} could not be reached (${attempt + 1} tries; last: ${problem}): is the server running, and is --base-url its address?`,
+          );
         throw new TurngymError('AGENT_FAILURE', `${url} failed ${attempt + 1} times; last: ${problem}.`);
       }
       await new Promise((resolve) => setTimeout(resolve, wait));
@@ -187,7 +227,8 @@ export class OpenAIAgent implements Agent {
 function toAction(name: string, rawArguments: string): AgentAction['action'] {
   try {
     const args: unknown = JSON.parse(rawArguments || '{}');
-    if (typeof args === 'object' && args !== null && !Array.isArray(args)) return { tool: name, args: args as Record<string, unknown> };
+    if (typeof args === 'object' && args !== null && !Array.isArray(args))
+      return { tool: name, args: args as Record<string, unknown> };
   } catch {
     // Falls through: the env parses this text and answers with an error observation the model can read.
   }

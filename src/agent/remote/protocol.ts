@@ -27,13 +27,18 @@ export * from '../../envs/remote/protocol.js';
 // ---------------------------------------------------------------------------------------------------------
 // turngym -> remote agent server, and back
 
-export const UsageSchema = closedObject({ prompt_tokens: z.number().int().min(0), completion_tokens: z.number().int().min(0) });
+export const UsageSchema = closedObject({
+  prompt_tokens: z.number().int().min(0),
+  completion_tokens: z.number().int().min(0),
+});
 
 export const ActMessage = closedObject({
   type: z.literal('act'),
   id: RequestId,
   env: z.string().describe('The env id being played.'),
-  episode: z.string().describe('Identifies the episode (stable across its turns), for agents that keep state per episode.'),
+  episode: z
+    .string()
+    .describe('Identifies the episode (stable across its turns), for agents that keep state per episode.'),
   turn: z.number().int().min(0).describe('0 on the first observation of an episode.'),
   observation: ObservationSchema,
   info: Info,
@@ -46,7 +51,10 @@ export const ActionMessage = closedObject({
   type: z.literal('action'),
   id: RequestId,
   action: ActionSchema,
-  logprobs: z.array(z.number()).optional().describe('Per-token log-probabilities of the action, when the agent samples from a model.'),
+  logprobs: z
+    .array(z.number())
+    .optional()
+    .describe('Per-token log-probabilities of the action, when the agent samples from a model.'),
   usage: UsageSchema.optional().describe('Token usage of the model call that made the action.'),
 });
 export const AgentReply = z.discriminatedUnion('type', [ActionMessage, ErrorMessage]);

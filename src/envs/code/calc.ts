@@ -61,7 +61,9 @@ function modPow(base: bigint, exponent: bigint, modulus: bigint): bigint {
 const modularPower: Family = (rng, difficulty) => {
   const base = BigInt(rng.int(2, 10 ** Math.min(9, 2 + difficulty)));
   const exponent = BigInt(rng.int(10, 10 ** Math.min(9, 2 * difficulty + 1))) * BigInt(rng.int(1, 1000));
-  const modulus = BigInt(rng.pick([1_000_000_007, 998_244_353, 1_000_000_009, rng.int(1000, 10 ** Math.min(9, 3 + difficulty))]));
+  const modulus = BigInt(
+    rng.pick([1_000_000_007, 998_244_353, 1_000_000_009, rng.int(1000, 10 ** Math.min(9, 3 + difficulty))]),
+  );
   return {
     prompt: `What is ${base}^${exponent} mod ${modulus}? (The power is exact; take the remainder at the end.)`,
     answer: String(modPow(base, exponent, modulus)),
@@ -135,7 +137,24 @@ const fibonacci: Family = (rng, difficulty) => {
 
 // ---- strings -----------------------------------------------------------------------------------------
 
-const WORDS = ['apple', 'river', 'stone', 'cloud', 'tiger', 'lemon', 'forest', 'candle', 'mirror', 'garden', 'rocket', 'violet', 'anchor', 'bridge', 'copper', 'desert'];
+const WORDS = [
+  'apple',
+  'river',
+  'stone',
+  'cloud',
+  'tiger',
+  'lemon',
+  'forest',
+  'candle',
+  'mirror',
+  'garden',
+  'rocket',
+  'violet',
+  'anchor',
+  'bridge',
+  'copper',
+  'desert',
+];
 
 const wordCount: Family = (rng, difficulty) => {
   const vocabulary = rng.sample(WORDS, 4 + difficulty * 2);
@@ -227,7 +246,8 @@ const fridayThirteenths: Family = (rng, difficulty) => {
   const start = rng.int(1950, 2050);
   const end = start + rng.int(1, 5 * difficulty);
   let count = 0;
-  for (let year = start; year <= end; year++) for (let month = 0; month < 12; month++) if (new Date(Date.UTC(year, month, 13)).getUTCDay() === 5) count++;
+  for (let year = start; year <= end; year++)
+    for (let month = 0; month < 12; month++) if (new Date(Date.UTC(year, month, 13)).getUTCDay() === 5) count++;
   return {
     prompt: `How many months from January ${start} to December ${end} (inclusive) have a Friday the 13th?`,
     answer: String(count),
@@ -348,7 +368,11 @@ export const calcSuite: CodeSuite<CalcTask, string> = {
   },
   verify(task, submission): Verdict {
     const success = normalizeAnswer(submission) === normalizeAnswer(task.answer);
-    return { score: success ? 1 : 0, success, feedback: success ? 'Correct.' : `Incorrect. The answer was ${task.answer}.` };
+    return {
+      score: success ? 1 : 0,
+      success,
+      feedback: success ? 'Correct.' : `Incorrect. The answer was ${task.answer}.`,
+    };
   },
   async judge(task, argument) {
     return this.verify(task, argument);

@@ -26,11 +26,18 @@ export interface CodeSuite<T extends Task, Submission = unknown> extends TaskSui
  * The suite restricted to some of its kinds (the `kinds` kwarg of every `code/` env): tasks are drawn only
  * from those, with the same per-kind generators. Unknown kind names are refused with the valid ones listed.
  */
-export function restrictKinds<T extends Task>(suite: CodeSuite<T>, kinds: readonly string[] | undefined, envId: string): CodeSuite<T> {
+export function restrictKinds<T extends Task>(
+  suite: CodeSuite<T>,
+  kinds: readonly string[] | undefined,
+  envId: string,
+): CodeSuite<T> {
   if (kinds === undefined) return suite;
   const unknown = kinds.filter((kind) => !suite.kinds.includes(kind));
   if (unknown.length > 0) {
-    throw new TurngymError('INVALID_OPTIONS', `${envId}: unknown kind${unknown.length > 1 ? 's' : ''} ${unknown.map((kind) => `'${kind}'`).join(', ')} in kwarg kinds; the kinds are ${suite.kinds.join(', ')}.`);
+    throw new TurngymError(
+      'INVALID_OPTIONS',
+      `${envId}: unknown kind${unknown.length > 1 ? 's' : ''} ${unknown.map((kind) => `'${kind}'`).join(', ')} in kwarg kinds; the kinds are ${suite.kinds.join(', ')}.`,
+    );
   }
   const chosen = [...new Set(kinds)];
   return { ...suite, generate: (rng, difficulty) => suite.generate(rng, difficulty, chosen) };
@@ -61,7 +68,13 @@ export class CodeTaskEnv<T extends Task> extends TaskEnv<T> {
     if (call.tool === 'submit') this.checkLength(argument);
     const verdict = await this.codeSuite.judge(task, argument, this.limits);
     const text = verdict.feedback ?? (verdict.success ? 'Correct.' : 'Incorrect.');
-    return { observation: { text }, reward: verdict.score, terminated: true, truncated: false, info: { success: verdict.success, score: verdict.score } };
+    return {
+      observation: { text },
+      reward: verdict.score,
+      terminated: true,
+      truncated: false,
+      info: { success: verdict.success, score: verdict.score },
+    };
   }
 
   protected override async dispose(): Promise<void> {
@@ -79,12 +92,21 @@ export class CodeTaskEnv<T extends Task> extends TaskEnv<T> {
     if (result.error !== undefined) {
       info.error = { code: result.limit === 'time' ? 'TIMEOUT' : 'TOOL_ERROR', message: result.error.split('\n')[0]! };
     }
-    return { observation: { text: formatCell(result, this.limits) }, reward: 0, terminated: false, truncated: false, info };
+    return {
+      observation: { text: formatCell(result, this.limits) },
+      reward: 0,
+      terminated: false,
+      truncated: false,
+      info,
+    };
   }
 
   private checkLength(code: string): void {
     if (code.length > this.limits.maxCodeChars) {
-      throw new ToolInputError(`The code has ${code.length} characters; the limit is ${this.limits.maxCodeChars}. Send shorter code.`, 'INVALID_ARGS');
+      throw new ToolInputError(
+        `The code has ${code.length} characters; the limit is ${this.limits.maxCodeChars}. Send shorter code.`,
+        'INVALID_ARGS',
+      );
     }
   }
 }
@@ -103,7 +125,8 @@ export function formatCell(result: CellResult, limits: Pick<SandboxLimits, 'maxO
     parts.push(output);
   }
   if (result.error !== undefined) parts.push(cutText(result.error, limits.maxOutputChars));
-  else if (!(result.value === 'undefined' && parts.length > 0)) parts.push(`=> ${cutText(result.value ?? 'undefined', limits.maxOutputChars)}`);
+  else if (!(result.value === 'undefined' && parts.length > 0))
+    parts.push(`=> ${cutText(result.value ?? 'undefined', limits.maxOutputChars)}`);
   return parts.join('\n');
 }
 

@@ -59,8 +59,10 @@ export const FUNCTION_FAMILIES: Record<string, FunctionFamily> = {
     functionName: 'chunk',
     parameters: ['items'],
     draw: (rng) => ({ size: rng.int(2, 5) }),
-    describe: ({ size }) => `Split the array \`items\` into consecutive chunks of ${size} elements (the last chunk may be shorter) and return the array of chunks.`,
-    solution: ({ size }) => `function chunk(items) {\n  const out = [];\n  for (let i = 0; i < items.length; i += ${size}) out.push(items.slice(i, i + ${size}));\n  return out;\n}`,
+    describe: ({ size }) =>
+      `Split the array \`items\` into consecutive chunks of ${size} elements (the last chunk may be shorter) and return the array of chunks.`,
+    solution: ({ size }) =>
+      `function chunk(items) {\n  const out = [];\n  for (let i = 0; i < items.length; i += ${size}) out.push(items.slice(i, i + ${size}));\n  return out;\n}`,
     input: (rng, difficulty) => [randomInts(rng, rng.int(1, 5 * difficulty + 5), -50, 50)],
     edges: ({ size }) => [[[]], [[7]], [randomIntsFixed(Number(size))]],
   },
@@ -68,7 +70,8 @@ export const FUNCTION_FAMILIES: Record<string, FunctionFamily> = {
     functionName: 'caesarShift',
     parameters: ['text'],
     draw: (rng) => ({ shift: rng.int(1, 25) }),
-    describe: ({ shift }) => `Shift every letter of \`text\` ${shift} places forward in the alphabet, wrapping z to a; keep upper and lower case; leave all other characters unchanged. Return the new string.`,
+    describe: ({ shift }) =>
+      `Shift every letter of \`text\` ${shift} places forward in the alphabet, wrapping z to a; keep upper and lower case; leave all other characters unchanged. Return the new string.`,
     solution: ({ shift }) =>
       `function caesarShift(text) {\n  return text.replace(/[a-z]/gi, (c) => {\n    const base = c <= 'Z' ? 65 : 97;\n    return String.fromCharCode((c.charCodeAt(0) - base + ${shift}) % 26 + base);\n  });\n}`,
     input: (rng, difficulty) => [randomText(rng, rng.int(1, 10 * difficulty), 'abcxyzABCXYZ hello, World!')],
@@ -83,7 +86,9 @@ export const FUNCTION_FAMILIES: Record<string, FunctionFamily> = {
     solution: ({ countFirst }) =>
       `function runLength(text) {\n  let out = '';\n  for (let i = 0; i < text.length; ) {\n    let j = i;\n    while (j < text.length && text[j] === text[i]) j++;\n    out += ${countFirst ? '(j - i) + text[i]' : 'text[i] + (j - i)'};\n    i = j;\n  }\n  return out;\n}`,
     input: (rng, difficulty) => [
-      Array.from({ length: rng.int(1, 3 + 2 * difficulty) }, () => rng.pick(['a', 'b', 'c', 'x', ' ']).repeat(rng.int(1, 4 * difficulty))).join(''),
+      Array.from({ length: rng.int(1, 3 + 2 * difficulty) }, () =>
+        rng.pick(['a', 'b', 'c', 'x', ' ']).repeat(rng.int(1, 4 * difficulty)),
+      ).join(''),
     ],
     edges: () => [[''], ['z'], ['aaaaaaaaaaaa']],
   },
@@ -96,8 +101,10 @@ export const FUNCTION_FAMILIES: Record<string, FunctionFamily> = {
       if (b === a) b = a === 9 ? 2 : a + 1;
       return { a, b };
     },
-    describe: ({ a, b }) => `Return the sum of all integers k with 0 <= k < n that are divisible by ${a} or by ${b} (n is a non-negative integer).`,
-    solution: ({ a, b }) => `function sumOfMultiples(n) {\n  let sum = 0;\n  for (let k = 0; k < n; k++) if (k % ${a} === 0 || k % ${b} === 0) sum += k;\n  return sum;\n}`,
+    describe: ({ a, b }) =>
+      `Return the sum of all integers k with 0 <= k < n that are divisible by ${a} or by ${b} (n is a non-negative integer).`,
+    solution: ({ a, b }) =>
+      `function sumOfMultiples(n) {\n  let sum = 0;\n  for (let k = 0; k < n; k++) if (k % ${a} === 0 || k % ${b} === 0) sum += k;\n  return sum;\n}`,
     input: (rng, difficulty) => [rng.int(0, 10 ** (difficulty + 1))],
     edges: () => [[0], [1], [2]],
   },
@@ -116,7 +123,8 @@ export const FUNCTION_FAMILIES: Record<string, FunctionFamily> = {
     functionName: 'toBase',
     parameters: ['n'],
     draw: (rng) => ({ base: rng.pick([2, 3, 5, 7, 8, 12, 16, 20, 36]) }),
-    describe: ({ base }) => `Write the non-negative integer \`n\` in base ${base}, using the digits 0-9 and then lowercase letters a-z. Return the string (e.g. 0 -> "0").`,
+    describe: ({ base }) =>
+      `Write the non-negative integer \`n\` in base ${base}, using the digits 0-9 and then lowercase letters a-z. Return the string (e.g. 0 -> "0").`,
     solution: ({ base }) => `function toBase(n) {\n  return n.toString(${base});\n}`,
     input: (rng, difficulty) => [rng.int(0, 10 ** (2 + 2 * difficulty))],
     edges: ({ base }) => [[0], [1], [Number(base)], [Number(base) - 1]],
@@ -151,7 +159,16 @@ export const FUNCTION_FAMILIES: Record<string, FunctionFamily> = {
         return [start, start + rng.int(0, 6)];
       }),
     ],
-    edges: () => [[[]], [[[1, 2], [2, 3]]], [[[5, 5]]]],
+    edges: () => [
+      [[]],
+      [
+        [
+          [1, 2],
+          [2, 3],
+        ],
+      ],
+      [[[5, 5]]],
+    ],
   },
   primeFactors: {
     functionName: 'primeFactors',
@@ -168,7 +185,8 @@ export const FUNCTION_FAMILIES: Record<string, FunctionFamily> = {
     functionName: 'longestRun',
     parameters: ['numbers'],
     draw: (rng) => ({ strict: rng.chance(0.5) }),
-    describe: ({ strict }) => `Return the length of the longest contiguous run of \`numbers\` that is ${strict ? 'strictly increasing' : 'non-decreasing'} (0 for an empty array).`,
+    describe: ({ strict }) =>
+      `Return the length of the longest contiguous run of \`numbers\` that is ${strict ? 'strictly increasing' : 'non-decreasing'} (0 for an empty array).`,
     solution: ({ strict }) =>
       `function longestRun(numbers) {\n  let best = 0, run = 0;\n  for (let i = 0; i < numbers.length; i++) {\n    run = i > 0 && numbers[i] ${strict ? '>' : '>='} numbers[i - 1] ? run + 1 : 1;\n    if (run > best) best = run;\n  }\n  return best;\n}`,
     input: (rng, difficulty) => [randomInts(rng, rng.int(1, 6 * difficulty), 0, 9)],
@@ -234,7 +252,8 @@ export const FUNCTION_FAMILIES: Record<string, FunctionFamily> = {
     functionName: 'flattenDepth',
     parameters: ['items'],
     draw: (rng) => ({ depth: rng.int(1, 3) }),
-    describe: ({ depth }) => `Flatten the nested arrays in \`items\` by ${depth} level${depth === 1 ? '' : 's'} (arrays nested deeper stay arrays). Return the new array.`,
+    describe: ({ depth }) =>
+      `Flatten the nested arrays in \`items\` by ${depth} level${depth === 1 ? '' : 's'} (arrays nested deeper stay arrays). Return the new array.`,
     solution: ({ depth }) =>
       `function flattenDepth(items, depth = ${depth}) {\n  const out = [];\n  for (const item of items) {\n    if (Array.isArray(item) && depth > 0) out.push(...flattenDepth(item, depth - 1));\n    else out.push(item);\n  }\n  return out;\n}`,
     input: (rng, difficulty) => [nestedArray(rng, 1 + difficulty, 4)],
@@ -288,7 +307,9 @@ function balancedText(rng: Rng, pairs: string, length: number): string {
 }
 
 function nestedArray(rng: Rng, size: number, depth: number): unknown[] {
-  return Array.from({ length: rng.int(0, size) }, () => (depth > 0 && rng.chance(0.4) ? nestedArray(rng, size, depth - 1) : rng.int(0, 9)));
+  return Array.from({ length: rng.int(0, size) }, () =>
+    depth > 0 && rng.chance(0.4) ? nestedArray(rng, size, depth - 1) : rng.int(0, 9),
+  );
 }
 
 const compiled = new Map<string, (...args: unknown[]) => unknown>();
@@ -346,19 +367,28 @@ export const HIDDEN_TESTS_TIME_LIMITS = 2;
  * {@link HIDDEN_TESTS_TIME_LIMITS} time limits; once that is spent, the remaining tests fail without running.
  * A test that kills the isolate (memory) fails; the code is loaded again for the tests after it.
  */
-export async function runHiddenTests(code: string, functionName: string, argsList: readonly unknown[][], limits: SandboxLimits): Promise<{ loadError?: string; outcomes: CallOutcome[] }> {
+export async function runHiddenTests(
+  code: string,
+  functionName: string,
+  argsList: readonly unknown[][],
+  limits: SandboxLimits,
+): Promise<{ loadError?: string; outcomes: CallOutcome[] }> {
   const sandbox = await Sandbox.create(limits, { prepareSpare: false });
   try {
     await sandbox.newEpisode(0);
     const loaded = await sandbox.run(code);
-    if (loaded.error !== undefined) return { loadError: loaded.error, outcomes: argsList.map(() => ({ ok: false, error: loaded.error! })) };
+    if (loaded.error !== undefined)
+      return { loadError: loaded.error, outcomes: argsList.map(() => ({ ok: false, error: loaded.error! })) };
     const budgetMs = HIDDEN_TESTS_TIME_LIMITS * limits.timeLimitMs;
     const end = performance.now() + budgetMs;
     const outcomes: CallOutcome[] = [];
     for (const args of argsList) {
       const remaining = Math.floor(end - performance.now());
       if (remaining < 1) {
-        outcomes.push({ ok: false, error: `not run: the hidden tests used their whole time budget (${budgetMs} ms for all of them)` });
+        outcomes.push({
+          ok: false,
+          error: `not run: the hidden tests used their whole time budget (${budgetMs} ms for all of them)`,
+        });
         continue;
       }
       const outcome = await sandbox.callFunction(functionName, JSON.stringify(args), remaining);
@@ -387,9 +417,15 @@ export const functionsSuite: CodeSuite<FunctionTask, CallOutcome[]> = {
     const expect = (args: unknown[]) => canonical(reference(...structuredClone(args)));
     const examples = Array.from({ length: difficulty >= 4 ? 2 : 3 }, () => family.input(rng, difficulty, params));
     const randomCount = 5 + 2 * difficulty;
-    const argsList = [...family.edges(params), ...Array.from({ length: randomCount }, () => family.input(rng, difficulty, params))];
+    const argsList = [
+      ...family.edges(params),
+      ...Array.from({ length: randomCount }, () => family.input(rng, difficulty, params)),
+    ];
     const signature = `${family.functionName}(${family.parameters.join(', ')})`;
-    const exampleLines = examples.map((args) => `  ${callText(family.functionName, args)} returns ${JSON.stringify(reference(...structuredClone(args)))}`);
+    const exampleLines = examples.map(
+      (args) =>
+        `  ${callText(family.functionName, args)} returns ${JSON.stringify(reference(...structuredClone(args)))}`,
+    );
     const prompt = [
       `Write a JavaScript function \`${signature}\`.`,
       family.describe(params),
@@ -420,7 +456,12 @@ export const functionsSuite: CodeSuite<FunctionTask, CallOutcome[]> = {
       }
       if (firstFailure !== undefined) return;
       const call = callText(task.functionName, test.args);
-      const got = outcome === undefined ? 'no result' : outcome.ok ? `returned ${outcome.value}` : `failed: ${outcome.error.split('\n')[0]}`;
+      const got =
+        outcome === undefined
+          ? 'no result'
+          : outcome.ok
+            ? `returned ${outcome.value}`
+            : `failed: ${outcome.error.split('\n')[0]}`;
       firstFailure = `${call} ${got}; expected ${test.expected}`;
     });
     const total = task.tests.length;
@@ -429,9 +470,16 @@ export const functionsSuite: CodeSuite<FunctionTask, CallOutcome[]> = {
     return { score: total === 0 ? 0 : passed / total, success, feedback };
   },
   async judge(task, code, limits) {
-    const { loadError, outcomes } = await runHiddenTests(code, task.functionName, task.tests.map((test) => test.args), limits);
+    const { loadError, outcomes } = await runHiddenTests(
+      code,
+      task.functionName,
+      task.tests.map((test) => test.args),
+      limits,
+    );
     const verdict = this.verify(task, outcomes);
-    return loadError === undefined ? verdict : { ...verdict, feedback: `The submission failed to load: ${loadError.split('\n')[0]}\n${verdict.feedback}` };
+    return loadError === undefined
+      ? verdict
+      : { ...verdict, feedback: `The submission failed to load: ${loadError.split('\n')[0]}\n${verdict.feedback}` };
   },
   oracle(task): Oracle {
     let step = 0;
@@ -439,7 +487,8 @@ export const functionsSuite: CodeSuite<FunctionTask, CallOutcome[]> = {
     return {
       next() {
         step++;
-        if (step === 1) return { tool: 'run', args: { code: `${task.solution}\n${callText(task.functionName, example)}` } };
+        if (step === 1)
+          return { tool: 'run', args: { code: `${task.solution}\n${callText(task.functionName, example)}` } };
         return { tool: 'submit', args: { code: task.solution } };
       },
     };

@@ -12,7 +12,12 @@ import { answerTool, codeKwargs, codeRemoteKwargs, runTool, submitTool } from '.
 type CodeKwargs = SandboxLimits & { difficulty: number; kinds?: string[] };
 
 function limitsOf(kwargs: CodeKwargs): SandboxLimits {
-  return { timeLimitMs: kwargs.timeLimitMs, memoryLimitMb: kwargs.memoryLimitMb, maxOutputChars: kwargs.maxOutputChars, maxCodeChars: kwargs.maxCodeChars };
+  return {
+    timeLimitMs: kwargs.timeLimitMs,
+    memoryLimitMb: kwargs.memoryLimitMb,
+    maxOutputChars: kwargs.maxOutputChars,
+    maxCodeChars: kwargs.maxCodeChars,
+  };
 }
 
 const SUITES = {
@@ -23,12 +28,18 @@ const SUITES = {
 
 async function createEnv(suiteName: keyof typeof SUITES, kwargs: CodeKwargs, spec: EnvSpec) {
   const [{ CodeTaskEnv, restrictKinds }, suite] = await Promise.all([import('./env.js'), SUITES[suiteName]()]);
-  return new CodeTaskEnv(spec, restrictKinds(suite as CodeSuite<Task>, kwargs.kinds, spec.id), kwargs.difficulty, limitsOf(kwargs));
+  return new CodeTaskEnv(
+    spec,
+    restrictKinds(suite as CodeSuite<Task>, kwargs.kinds, spec.id),
+    kwargs.difficulty,
+    limitsOf(kwargs),
+  );
 }
 
 export const calcV0 = registerBuiltin({
   id: 'code/calc-v0',
-  description: 'Questions that need computation (number theory, BigInt combinatorics, strings, dates, simulations); run JavaScript, then answer exactly.',
+  description:
+    'Questions that need computation (number theory, BigInt combinatorics, strings, dates, simulations); run JavaScript, then answer exactly.',
   tools: [runTool, answerTool],
   maxTurns: 8,
   kwargs: codeKwargs(2),
@@ -38,7 +49,8 @@ export const calcV0 = registerBuiltin({
 
 export const functionsV0 = registerBuiltin({
   id: 'code/functions-v0',
-  description: 'Implement a JavaScript function from a spec with examples; the submission runs against hidden tests (reward = fraction passed).',
+  description:
+    'Implement a JavaScript function from a spec with examples; the submission runs against hidden tests (reward = fraction passed).',
   tools: [runTool, submitTool],
   // The submission is the final answer (information gain scores the reference solution as submit(code)).
   answerTool: 'submit',
@@ -50,7 +62,8 @@ export const functionsV0 = registerBuiltin({
 
 export const puzzlesV0 = registerBuiltin({
   id: 'code/puzzles-v0',
-  description: 'Verifiable puzzles where code helps (24 game, sudoku, shortest path, knapsack, scheduling, rooms); any correct answer is accepted.',
+  description:
+    'Verifiable puzzles where code helps (24 game, sudoku, shortest path, knapsack, scheduling, rooms); any correct answer is accepted.',
   tools: [runTool, answerTool],
   maxTurns: 8,
   kwargs: codeKwargs(2),

@@ -14,7 +14,14 @@ import type { CodeSuite } from './env.js';
 type PuzzleData =
   | { kind: 'arithmetic'; numbers: number[]; target: number }
   | { kind: 'sudoku'; size: number; boxRows: number; boxColumns: number; givens: number[][] }
-  | { kind: 'shortest-path'; nodes: string[]; edges: [string, string, number][]; from: string; to: string; best: number }
+  | {
+      kind: 'shortest-path';
+      nodes: string[];
+      edges: [string, string, number][];
+      from: string;
+      to: string;
+      best: number;
+    }
   | { kind: 'knapsack'; weights: number[]; values: number[]; capacity: number; best: number }
   | { kind: 'scheduling'; durations: number[]; prerequisites: number[][]; best: number }
   | { kind: 'rooms'; meetings: [number, number][]; best: number };
@@ -68,7 +75,8 @@ function combine(a: Fraction, b: Fraction, operator: string): Fraction | undefin
 export function solveArithmetic(numbers: number[], target: number): string | undefined {
   const goal = fraction(BigInt(target), 1n);
   const search = (items: { value: Fraction; text: string }[]): string | undefined => {
-    if (items.length === 1) return items[0]!.value.num === goal.num && items[0]!.value.den === goal.den ? items[0]!.text : undefined;
+    if (items.length === 1)
+      return items[0]!.value.num === goal.num && items[0]!.value.den === goal.den ? items[0]!.text : undefined;
     for (let i = 0; i < items.length; i++) {
       for (let j = 0; j < items.length; j++) {
         if (i === j) continue;
@@ -91,7 +99,11 @@ export function solveArithmetic(numbers: number[], target: number): string | und
 
 /** Parses an arithmetic expression (numbers, + - * / x × ÷, parentheses); returns its value and the numbers used. */
 export function evaluateExpression(text: string): { value: Fraction; numbers: number[] } {
-  const tokens = text.replace(/[×x]/g, '*').replace(/÷/g, '/').match(/\d+|[-+*/()]|\S/g) ?? [];
+  const tokens =
+    text
+      .replace(/[×x]/g, '*')
+      .replace(/÷/g, '/')
+      .match(/\d+|[-+*/()]|\S/g) ?? [];
   let position = 0;
   const numbers: number[] = [];
   const expression = (): Fraction => {
@@ -136,7 +148,10 @@ export function evaluateExpression(text: string): { value: Fraction; numbers: nu
 function randomExpression(rng: Rng, numbers: number[]): { value: Fraction; text: string } | undefined {
   const items = numbers.map((n) => ({ value: fraction(BigInt(n), 1n), text: String(n) }));
   while (items.length > 1) {
-    const [i, j] = rng.sample(items.map((_, index) => index), 2) as [number, number];
+    const [i, j] = rng.sample(
+      items.map((_, index) => index),
+      2,
+    ) as [number, number];
     const operator = rng.pick(['+', '-', '*', '/']);
     const value = combine(items[i]!.value, items[j]!.value, operator);
     if (!value) return undefined;
@@ -161,7 +176,13 @@ function generateArithmetic(rng: Rng, difficulty: number): { data: PuzzleData; a
     } else {
       // Five numbers: an exhaustive search per draw is slow, so build a random expression and use its value.
       const built = randomExpression(rng, numbers);
-      if (!built || built.value.den !== 1n || built.value.num < BigInt(10 * difficulty) || built.value.num > BigInt(40 * difficulty)) continue;
+      if (
+        !built ||
+        built.value.den !== 1n ||
+        built.value.num < BigInt(10 * difficulty) ||
+        built.value.num > BigInt(40 * difficulty)
+      )
+        continue;
       target = Number(built.value.num);
       answer = built.text;
     }
@@ -174,7 +195,11 @@ function generateArithmetic(rng: Rng, difficulty: number): { data: PuzzleData; a
   }
 }
 
-function verifyArithmetic(data: Extract<PuzzleData, { kind: 'arithmetic' }>, submission: string, reference: string): Verdict {
+function verifyArithmetic(
+  data: Extract<PuzzleData, { kind: 'arithmetic' }>,
+  submission: string,
+  reference: string,
+): Verdict {
   let parsed: ReturnType<typeof evaluateExpression>;
   try {
     parsed = evaluateExpression(submission.replace(/=.*$/, ''));
@@ -183,7 +208,10 @@ function verifyArithmetic(data: Extract<PuzzleData, { kind: 'arithmetic' }>, sub
   }
   const sorted = (values: number[]) => [...values].sort((a, b) => a - b).join(',');
   if (sorted(parsed.numbers) !== sorted(data.numbers)) {
-    return rejected(`it uses the numbers ${parsed.numbers.join(', ') || '(none)'}, not ${data.numbers.join(', ')} each exactly once`, reference);
+    return rejected(
+      `it uses the numbers ${parsed.numbers.join(', ') || '(none)'}, not ${data.numbers.join(', ')} each exactly once`,
+      reference,
+    );
   }
   if (parsed.value.den !== 1n || parsed.value.num !== BigInt(data.target)) {
     const shown = parsed.value.den === 1n ? `${parsed.value.num}` : `${parsed.value.num}/${parsed.value.den}`;
@@ -211,10 +239,18 @@ function generateSudoku(rng: Rng, difficulty: number): { data: PuzzleData; answe
   const bandOrder = rng.shuffle(Array.from({ length: boxColumns }, (_, i) => i));
   const rows = bandOrder.flatMap((band) => rng.shuffle(Array.from({ length: boxRows }, (_, i) => band * boxRows + i)));
   const stackOrder = rng.shuffle(Array.from({ length: boxRows }, (_, i) => i));
-  const columns = stackOrder.flatMap((stack) => rng.shuffle(Array.from({ length: boxColumns }, (_, i) => stack * boxColumns + i)));
-  const solution = rows.map((r) => columns.map((c) => digits[(boxColumns * (r % boxRows) + Math.floor(r / boxRows) + c) % size]!));
+  const columns = stackOrder.flatMap((stack) =>
+    rng.shuffle(Array.from({ length: boxColumns }, (_, i) => stack * boxColumns + i)),
+  );
+  const solution = rows.map((r) =>
+    columns.map((c) => digits[(boxColumns * (r % boxRows) + Math.floor(r / boxRows) + c) % size]!),
+  );
   const givens = solution.map((row) => [...row]);
-  for (const cell of rng.sample(Array.from({ length: size * size }, (_, i) => i), blanks)) givens[Math.floor(cell / size)]![cell % size] = 0;
+  for (const cell of rng.sample(
+    Array.from({ length: size * size }, (_, i) => i),
+    blanks,
+  ))
+    givens[Math.floor(cell / size)]![cell % size] = 0;
   const answer = solution.map((row) => row.join('')).join('/');
   const grid = givens.map((row) => row.map((value) => (value === 0 ? '.' : String(value))).join(' ')).join('\n');
   return {
@@ -227,13 +263,16 @@ function generateSudoku(rng: Rng, difficulty: number): { data: PuzzleData; answe
 function verifySudoku(data: Extract<PuzzleData, { kind: 'sudoku' }>, submission: string, reference: string): Verdict {
   const { size, boxRows, boxColumns, givens } = data;
   const digits = (submission.match(/\d/g) ?? []).map(Number);
-  if (digits.length !== size * size) return rejected(`the answer has ${digits.length} digits; a ${size}x${size} grid needs ${size * size}`, reference);
+  if (digits.length !== size * size)
+    return rejected(`the answer has ${digits.length} digits; a ${size}x${size} grid needs ${size * size}`, reference);
   const grid = Array.from({ length: size }, (_, r) => digits.slice(r * size, (r + 1) * size));
   for (let r = 0; r < size; r++) {
     for (let c = 0; c < size; c++) {
       const value = grid[r]![c]!;
-      if (value < 1 || value > size) return rejected(`row ${r + 1} has the digit ${value}, outside 1-${size}`, reference);
-      if (givens[r]![c]! !== 0 && givens[r]![c] !== value) return rejected(`row ${r + 1}, column ${c + 1} must stay ${givens[r]![c]}`, reference);
+      if (value < 1 || value > size)
+        return rejected(`row ${r + 1} has the digit ${value}, outside 1-${size}`, reference);
+      if (givens[r]![c]! !== 0 && givens[r]![c] !== value)
+        return rejected(`row ${r + 1}, column ${c + 1} must stay ${givens[r]![c]}`, reference);
     }
   }
   const groups: [string, number[]][] = [];
@@ -243,20 +282,26 @@ function verifySudoku(data: Extract<PuzzleData, { kind: 'sudoku' }>, submission:
     const left = (i % boxRows) * boxColumns;
     groups.push([`box ${i + 1}`, grid.slice(top, top + boxRows).flatMap((row) => row.slice(left, left + boxColumns))]);
   }
-  for (const [name, values] of groups) if (new Set(values).size !== size) return rejected(`${name} repeats a digit`, reference);
+  for (const [name, values] of groups)
+    if (new Set(values).size !== size) return rejected(`${name} repeats a digit`, reference);
   return ACCEPTED;
 }
 
 // ---- shortest path ----------------------------------------------------------------------------------
 
-function dijkstra(nodes: string[], edges: [string, string, number][], from: string): { distance: Map<string, number>; previous: Map<string, string> } {
+function dijkstra(
+  nodes: string[],
+  edges: [string, string, number][],
+  from: string,
+): { distance: Map<string, number>; previous: Map<string, string> } {
   const distance = new Map(nodes.map((node) => [node, Number.POSITIVE_INFINITY]));
   const previous = new Map<string, string>();
   const done = new Set<string>();
   distance.set(from, 0);
   while (done.size < nodes.length) {
     let current: string | undefined;
-    for (const node of nodes) if (!done.has(node) && (current === undefined || distance.get(node)! < distance.get(current)!)) current = node;
+    for (const node of nodes)
+      if (!done.has(node) && (current === undefined || distance.get(node)! < distance.get(current)!)) current = node;
     if (current === undefined || distance.get(current) === Number.POSITIVE_INFINITY) break;
     done.add(current);
     for (const [a, b, weight] of edges) {
@@ -264,7 +309,10 @@ function dijkstra(nodes: string[], edges: [string, string, number][], from: stri
       if (other === undefined || done.has(other)) continue;
       const candidate = distance.get(current)! + weight;
       // Ties broken by name, so the reference path does not depend on edge order.
-      if (candidate < distance.get(other)! || (candidate === distance.get(other) && current < (previous.get(other) ?? '~'))) {
+      if (
+        candidate < distance.get(other)! ||
+        (candidate === distance.get(other) && current < (previous.get(other) ?? '~'))
+      ) {
         distance.set(other, candidate);
         previous.set(other, current);
       }
@@ -297,12 +345,19 @@ function generateShortestPath(rng: Rng, difficulty: number): { data: PuzzleData;
   };
 }
 
-function verifyShortestPath(data: Extract<PuzzleData, { kind: 'shortest-path' }>, submission: string, reference: string): Verdict {
+function verifyShortestPath(
+  data: Extract<PuzzleData, { kind: 'shortest-path' }>,
+  submission: string,
+  reference: string,
+): Verdict {
   const path = submission.toUpperCase().match(/[A-Z]/g) ?? [];
-  if (path[0] !== data.from || path[path.length - 1] !== data.to) return rejected(`the route must start at ${data.from} and end at ${data.to}`, reference);
+  if (path[0] !== data.from || path[path.length - 1] !== data.to)
+    return rejected(`the route must start at ${data.from} and end at ${data.to}`, reference);
   let length = 0;
   for (let i = 1; i < path.length; i++) {
-    const edge = data.edges.find(([a, b]) => (a === path[i - 1] && b === path[i]) || (b === path[i - 1] && a === path[i]));
+    const edge = data.edges.find(
+      ([a, b]) => (a === path[i - 1] && b === path[i]) || (b === path[i - 1] && a === path[i]),
+    );
     if (!edge) return rejected(`there is no road ${path[i - 1]}-${path[i]}`, reference);
     length += edge[2];
   }
@@ -317,7 +372,8 @@ function bestKnapsack(weights: number[], values: number[], capacity: number): { 
   for (let i = 1; i <= weights.length; i++) {
     for (let c = 0; c <= capacity; c++) {
       best[i]![c] = best[i - 1]![c]!;
-      if (weights[i - 1]! <= c) best[i]![c] = Math.max(best[i]![c]!, best[i - 1]![c - weights[i - 1]!]! + values[i - 1]!);
+      if (weights[i - 1]! <= c)
+        best[i]![c] = Math.max(best[i]![c]!, best[i - 1]![c - weights[i - 1]!]! + values[i - 1]!);
     }
   }
   const items: number[] = [];
@@ -344,7 +400,11 @@ function generateKnapsack(rng: Rng, difficulty: number): { data: PuzzleData; ans
   };
 }
 
-function verifyKnapsack(data: Extract<PuzzleData, { kind: 'knapsack' }>, submission: string, reference: string): Verdict {
+function verifyKnapsack(
+  data: Extract<PuzzleData, { kind: 'knapsack' }>,
+  submission: string,
+  reference: string,
+): Verdict {
   const items = (submission.match(/\d+/g) ?? []).map(Number);
   if (new Set(items).size !== items.length) return rejected('an item is listed twice', reference);
   const unknown = items.find((item) => item < 1 || item > data.weights.length);
@@ -370,10 +430,22 @@ function earliestStarts(durations: number[], prerequisites: number[][]): number[
 function generateScheduling(rng: Rng, difficulty: number): { data: PuzzleData; answer: string; prompt: string } {
   const count = 3 + 2 * difficulty;
   const durations = Array.from({ length: count }, () => rng.int(1, 9));
-  const prerequisites = durations.map((_, job) => (job === 0 ? [] : rng.sample(Array.from({ length: job }, (_, i) => i), rng.int(0, Math.min(job, 3))).sort((a, b) => a - b)));
+  const prerequisites = durations.map((_, job) =>
+    job === 0
+      ? []
+      : rng
+          .sample(
+            Array.from({ length: job }, (_, i) => i),
+            rng.int(0, Math.min(job, 3)),
+          )
+          .sort((a, b) => a - b),
+  );
   const starts = earliestStarts(durations, prerequisites);
   const best = Math.max(...starts.map((start, job) => start + durations[job]!));
-  const lines = durations.map((duration, job) => `J${job + 1}: takes ${duration}${prerequisites[job]!.length ? `, after ${prerequisites[job]!.map((p) => `J${p + 1}`).join(', ')}` : ''}`);
+  const lines = durations.map(
+    (duration, job) =>
+      `J${job + 1}: takes ${duration}${prerequisites[job]!.length ? `, after ${prerequisites[job]!.map((p) => `J${p + 1}`).join(', ')}` : ''}`,
+  );
   return {
     data: { kind: 'scheduling', durations, prerequisites, best },
     answer: starts.map((start, job) => `J${job + 1}=${start}`).join(', '),
@@ -381,17 +453,24 @@ function generateScheduling(rng: Rng, difficulty: number): { data: PuzzleData; a
   };
 }
 
-function verifyScheduling(data: Extract<PuzzleData, { kind: 'scheduling' }>, submission: string, reference: string): Verdict {
+function verifyScheduling(
+  data: Extract<PuzzleData, { kind: 'scheduling' }>,
+  submission: string,
+  reference: string,
+): Verdict {
   const starts = new Map<number, number>();
-  for (const [, job, start] of submission.matchAll(/J(\d+)\s*[=:]\s*(\d+)/gi)) starts.set(Number(job) - 1, Number(start));
+  for (const [, job, start] of submission.matchAll(/J(\d+)\s*[=:]\s*(\d+)/gi))
+    starts.set(Number(job) - 1, Number(start));
   for (let job = 0; job < data.durations.length; job++) {
     if (!starts.has(job)) return rejected(`J${job + 1} has no start time`, reference);
     for (const before of data.prerequisites[job]!) {
-      if (starts.get(job)! < starts.get(before)! + data.durations[before]!) return rejected(`J${job + 1} starts before J${before + 1} has finished`, reference);
+      if (starts.get(job)! < starts.get(before)! + data.durations[before]!)
+        return rejected(`J${job + 1} starts before J${before + 1} has finished`, reference);
     }
   }
   const end = Math.max(...data.durations.map((duration, job) => starts.get(job)! + duration));
-  if (end !== data.best) return rejected(`everything is done at ${end}; the earliest possible is ${data.best}`, reference);
+  if (end !== data.best)
+    return rejected(`everything is done at ${end}; the earliest possible is ${data.best}`, reference);
   return ACCEPTED;
 }
 
@@ -418,7 +497,8 @@ function generateRooms(rng: Rng, difficulty: number): { data: PuzzleData; answer
     return [start, start + rng.pick([30, 45, 60, 90, 120])];
   });
   const rooms = assignRooms(meetings);
-  const time = (minutes: number) => `${String(Math.floor(minutes / 60)).padStart(2, '0')}:${String(minutes % 60).padStart(2, '0')}`;
+  const time = (minutes: number) =>
+    `${String(Math.floor(minutes / 60)).padStart(2, '0')}:${String(minutes % 60).padStart(2, '0')}`;
   return {
     data: { kind: 'rooms', meetings, best: Math.max(...rooms) },
     answer: rooms.map((room, i) => `M${i + 1}=${room}`).join(', '),
@@ -428,12 +508,14 @@ function generateRooms(rng: Rng, difficulty: number): { data: PuzzleData; answer
 
 function verifyRooms(data: Extract<PuzzleData, { kind: 'rooms' }>, submission: string, reference: string): Verdict {
   const rooms = new Map<number, number>();
-  for (const [, meeting, room] of submission.matchAll(/M(\d+)\s*[=:]\s*(\d+)/gi)) rooms.set(Number(meeting) - 1, Number(room));
+  for (const [, meeting, room] of submission.matchAll(/M(\d+)\s*[=:]\s*(\d+)/gi))
+    rooms.set(Number(meeting) - 1, Number(room));
   for (let i = 0; i < data.meetings.length; i++) if (!rooms.has(i)) return rejected(`M${i + 1} has no room`, reference);
   for (let i = 0; i < data.meetings.length; i++) {
     for (let j = i + 1; j < data.meetings.length; j++) {
       const [a, b] = [data.meetings[i]!, data.meetings[j]!];
-      if (rooms.get(i) === rooms.get(j) && a[0] < b[1] && b[0] < a[1]) return rejected(`M${i + 1} and M${j + 1} overlap in room ${rooms.get(i)}`, reference);
+      if (rooms.get(i) === rooms.get(j) && a[0] < b[1] && b[0] < a[1])
+        return rejected(`M${i + 1} and M${j + 1} overlap in room ${rooms.get(i)}`, reference);
     }
   }
   const used = new Set(rooms.values()).size;
@@ -443,7 +525,10 @@ function verifyRooms(data: Extract<PuzzleData, { kind: 'rooms' }>, submission: s
 
 // ---- the suite --------------------------------------------------------------------------------------
 
-const GENERATORS: Record<PuzzleData['kind'], (rng: Rng, difficulty: number) => { data: PuzzleData; answer: string; prompt: string }> = {
+const GENERATORS: Record<
+  PuzzleData['kind'],
+  (rng: Rng, difficulty: number) => { data: PuzzleData; answer: string; prompt: string }
+> = {
   arithmetic: generateArithmetic,
   sudoku: generateSudoku,
   'shortest-path': generateShortestPath,
@@ -462,7 +547,13 @@ export const puzzlesSuite: CodeSuite<PuzzleTask, string> = {
   generate(rng, difficulty, kinds = PUZZLE_KINDS) {
     const kind = rng.pick(kinds) as PuzzleData['kind'];
     const { data, answer, prompt } = GENERATORS[kind](rng, difficulty);
-    return { prompt: `${prompt}\n\nYou may compute with run(code) (JavaScript) before answering.`, answer, difficulty, kind, data };
+    return {
+      prompt: `${prompt}\n\nYou may compute with run(code) (JavaScript) before answering.`,
+      answer,
+      difficulty,
+      kind,
+      data,
+    };
   },
   verify(task, submission): Verdict {
     const data = task.data;

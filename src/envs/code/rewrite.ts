@@ -44,12 +44,18 @@ export function prepareCell(code: string): PreparedCell {
   if (!MAY_NEED_REWRITE.test(code)) return { source: code, wrapped: false };
   let program: Node;
   try {
-    program = parse(code, { ecmaVersion: 'latest', sourceType: 'script', allowAwaitOutsideFunction: true }) as unknown as Node;
+    program = parse(code, {
+      ecmaVersion: 'latest',
+      sourceType: 'script',
+      allowAwaitOutsideFunction: true,
+    }) as unknown as Node;
   } catch {
     return { source: code, wrapped: false };
   }
   const body = program.body as Node[];
-  return hasTopLevelAwait(program) ? wrapAsync(code, body) : { source: applyEdits(code, declarationEdits(body)), wrapped: false };
+  return hasTopLevelAwait(program)
+    ? wrapAsync(code, body)
+    : { source: applyEdits(code, declarationEdits(body)), wrapped: false };
 }
 
 function declarationEdits(body: Node[]): Edit[] {
@@ -60,7 +66,10 @@ function declarationEdits(body: Node[]): Edit[] {
       edits.push({ at: statement.start, end: statement.start + kind.length, text: 'var'.padEnd(kind.length) });
     } else if (statement.type === 'ClassDeclaration') {
       const name = (statement.id as Node & { name: string }).name;
-      edits.push({ at: statement.start, end: statement.start, text: `var ${name} = ` }, { at: statement.end, end: statement.end, text: ';' });
+      edits.push(
+        { at: statement.start, end: statement.start, text: `var ${name} = ` },
+        { at: statement.end, end: statement.end, text: ';' },
+      );
     }
   }
   return edits;
@@ -92,10 +101,16 @@ function wrapAsync(code: string, body: Node[]): PreparedCell {
     } else if (statement.type === 'ClassDeclaration') {
       const name = (statement.id as Node & { name: string }).name;
       names.add(name);
-      edits.push({ at: statement.start, end: statement.start, text: `${name} = ` }, { at: statement.end, end: statement.end, text: ';' });
+      edits.push(
+        { at: statement.start, end: statement.start, text: `${name} = ` },
+        { at: statement.end, end: statement.end, text: ';' },
+      );
     } else if (statement.type === 'ExpressionStatement' && index === body.length - 1) {
       const expression = statement.expression as Node;
-      edits.push({ at: expression.start, end: expression.start, text: 'return (' }, { at: expression.end, end: expression.end, text: ')' });
+      edits.push(
+        { at: expression.start, end: expression.start, text: 'return (' },
+        { at: expression.end, end: expression.end, text: ')' },
+      );
     }
   });
   const hoisted = names.size > 0 ? `var ${[...names].join(', ')}; ` : '';
@@ -111,7 +126,8 @@ function collectNames(pattern: Node, names: Set<string>): void {
       names.add(pattern.name as string);
       break;
     case 'ObjectPattern':
-      for (const property of pattern.properties as Node[]) collectNames(property.type === 'RestElement' ? (property.argument as Node) : (property.value as Node), names);
+      for (const property of pattern.properties as Node[])
+        collectNames(property.type === 'RestElement' ? (property.argument as Node) : (property.value as Node), names);
       break;
     case 'ArrayPattern':
       for (const element of pattern.elements as (Node | null)[]) if (element) collectNames(element, names);

@@ -33,7 +33,12 @@ export interface SandboxLimits {
   maxCodeChars: number;
 }
 
-export const DEFAULT_LIMITS: SandboxLimits = { timeLimitMs: 1000, memoryLimitMb: 64, maxOutputChars: 4096, maxCodeChars: 20_000 };
+export const DEFAULT_LIMITS: SandboxLimits = {
+  timeLimitMs: 1000,
+  memoryLimitMb: 64,
+  maxOutputChars: 4096,
+  maxCodeChars: 20_000,
+};
 
 /** What running one cell produced. */
 export interface CellResult {
@@ -70,7 +75,9 @@ function releaseSlot(slot: Slot): void {
 let loading: Promise<IsolatedVm> | undefined;
 /** Loads isolated-vm on first use (it is a native module; importing turngym must stay cheap). */
 export function loadIsolatedVm(): Promise<IsolatedVm> {
-  loading ??= import('isolated-vm').then((module) => (module as unknown as { default: IsolatedVm }).default ?? (module as unknown as IsolatedVm));
+  loading ??= import('isolated-vm').then(
+    (module) => (module as unknown as { default: IsolatedVm }).default ?? (module as unknown as IsolatedVm),
+  );
   return loading;
 }
 
@@ -159,10 +166,22 @@ export class Sandbox {
     const deadline = performance.now() + this.limits.timeLimitMs;
     const watchdog = this.startCall(deadline);
     try {
-      let result = (await this.callDriver(slot, deadline, 'start', cell.source, filename, cell.wrapped)) as DriverResult;
+      let result = (await this.callDriver(
+        slot,
+        deadline,
+        'start',
+        cell.source,
+        filename,
+        cell.wrapped,
+      )) as DriverResult;
       while (result[0] === 'pending') result = (await this.callDriver(slot, deadline, 'tick')) as DriverResult;
       const [, output, outputChars, value, error] = result;
-      return { output, outputChars, ...(error === null ? { value: value ?? 'undefined' } : { error }), stateLost: false };
+      return {
+        output,
+        outputChars,
+        ...(error === null ? { value: value ?? 'undefined' } : { error }),
+        stateLost: false,
+      };
     } catch (error) {
       return await this.recover(slot, error);
     } finally {
@@ -174,14 +193,21 @@ export class Sandbox {
    * Calls a global function of the current context with JSON arguments (hidden tests). Each call has the
    * full time limit; if a call kills the isolate, the caller sees `stateLost` and must load its code again.
    */
-  async callFunction(name: string, argsJson: string, timeLimitMs = this.limits.timeLimitMs): Promise<CallOutcome & { stateLost?: boolean }> {
+  async callFunction(
+    name: string,
+    argsJson: string,
+    timeLimitMs = this.limits.timeLimitMs,
+  ): Promise<CallOutcome & { stateLost?: boolean }> {
     this.assertOpen();
     if (!this.slot) throw new EnvFailureError('Sandbox.callFunction called before newEpisode()');
     const slot = this.slot;
     const deadline = performance.now() + Math.min(timeLimitMs, this.limits.timeLimitMs);
     const watchdog = this.startCall(deadline);
     try {
-      const [status, text] = (await this.callDriver(slot, deadline, 'call', name, argsJson)) as ['ok' | 'error', string];
+      const [status, text] = (await this.callDriver(slot, deadline, 'call', name, argsJson)) as [
+        'ok' | 'error',
+        string,
+      ];
       return status === 'ok' ? { ok: true, value: text } : { ok: false, error: text };
     } catch (error) {
       const recovered = await this.recover(slot, error, Math.min(timeLimitMs, this.limits.timeLimitMs));
@@ -229,7 +255,9 @@ export class Sandbox {
     const isolate = this.isolate;
     const context = await this.withSetupDeadline(isolate.createContext());
     try {
-      const driver = (await this.withSetupDeadline(this.prelude.run(context, { reference: true, timeout: SETUP_DEADLINE_MS }))) as Slot['driver'];
+      const driver = (await this.withSetupDeadline(
+        this.prelude.run(context, { reference: true, timeout: SETUP_DEADLINE_MS }),
+      )) as Slot['driver'];
       return { context, driver };
     } catch (error) {
       context.release();
@@ -238,7 +266,10 @@ export class Sandbox {
   }
 
   private async configure(slot: Slot): Promise<void> {
-    const configured = slot.driver.apply(undefined, ['configure', this.seed, this.limits.maxOutputChars], { arguments: { copy: true }, timeout: 1000 });
+    const configured = slot.driver.apply(undefined, ['configure', this.seed, this.limits.maxOutputChars], {
+      arguments: { copy: true },
+      timeout: 1000,
+    });
     await this.withSetupDeadline(configured);
   }
 
@@ -292,7 +323,11 @@ export class Sandbox {
 
   private callDriver(slot: Slot, deadline: number, ...args: unknown[]): Promise<unknown> {
     const remaining = Math.max(1, Math.ceil(deadline - performance.now()));
-    return slot.driver.apply(undefined, args, { arguments: { copy: true }, result: { copy: true }, timeout: remaining });
+    return slot.driver.apply(undefined, args, {
+      arguments: { copy: true },
+      result: { copy: true },
+      timeout: remaining,
+    });
   }
 
   /** A host timer that disposes the current isolate for `reason` after `ms`, unless cleared first. */
@@ -321,7 +356,13 @@ export class Sandbox {
       } catch {
         // The output is lost if even the abort cannot run; the message still says what happened.
       }
-      if (message !== TIMED_OUT) return { output, outputChars, error: `Uncaught ${message} (raised outside the cell's own code, by a promise job or a sabotaged built-in)`, stateLost: false };
+      if (message !== TIMED_OUT)
+        return {
+          output,
+          outputChars,
+          error: `Uncaught ${message} (raised outside the cell's own code, by a promise job or a sabotaged built-in)`,
+          stateLost: false,
+        };
       return {
         output,
         outputChars,
@@ -344,7 +385,13 @@ export class Sandbox {
       time: `TimeoutError: the code did not stop at the time limit (${timeLimitMs} ms). ${restarted}`,
       background: `TimeoutError: code kept running after its call had returned (a callback or promise job outside any call) for longer than the time limit (${this.limits.timeLimitMs} ms). ${restarted}`,
     };
-    return { output: '', outputChars: 0, error: messages[reason ?? 'memory'], limit: reason === undefined ? 'memory' : 'time', stateLost: true };
+    return {
+      output: '',
+      outputChars: 0,
+      error: messages[reason ?? 'memory'],
+      limit: reason === undefined ? 'memory' : 'time',
+      stateLost: true,
+    };
   }
 
   /** Disposes the isolate (if alive) with its contexts and starts a new one; no context is entered yet. */
@@ -367,7 +414,8 @@ export class Sandbox {
       slot ??= await this.prepareSlot();
       await this.configure(slot);
     } catch (error) {
-      if (!this.isolate.isDisposed) throw new EnvFailureError(`The sandbox could not start a context: ${describeError(error)}`, { cause: error });
+      if (!this.isolate.isDisposed)
+        throw new EnvFailureError(`The sandbox could not start a context: ${describeError(error)}`, { cause: error });
       this.isolatesKilled++;
       await this.replaceIsolate();
       slot = await this.prepareSlot();

@@ -17,16 +17,41 @@ export const answerTool: ToolSpec = {
 
 export const submitTool: ToolSpec = {
   name: 'submit',
-  description: 'Submit your implementation (ends the episode). It runs in a fresh interpreter against hidden tests; the reward is the fraction passed.',
+  description:
+    'Submit your implementation (ends the episode). It runs in a fresh interpreter against hidden tests; the reward is the fraction passed.',
   parameters: z.object({ code: z.string().describe('JavaScript source that defines the requested function') }),
 };
 
 /** Sandbox limits, shared by every `code/` env. */
 export const limitKwargs = {
-  timeLimitMs: z.number().int().min(10).max(60_000).default(1000).describe('Wall-clock limit per call in ms; default 1000'),
-  memoryLimitMb: z.number().int().min(8).max(4096).default(64).describe('Heap limit of the interpreter in MB; default 64'),
-  maxOutputChars: z.number().int().min(64).max(1_000_000).default(4096).describe('Console output shown per call, in characters; default 4096'),
-  maxCodeChars: z.number().int().min(16).max(1_000_000).default(20_000).describe('Largest accepted code, in characters; default 20000'),
+  timeLimitMs: z
+    .number()
+    .int()
+    .min(10)
+    .max(60_000)
+    .default(1000)
+    .describe('Wall-clock limit per call in ms; default 1000'),
+  memoryLimitMb: z
+    .number()
+    .int()
+    .min(8)
+    .max(4096)
+    .default(64)
+    .describe('Heap limit of the interpreter in MB; default 64'),
+  maxOutputChars: z
+    .number()
+    .int()
+    .min(64)
+    .max(1_000_000)
+    .default(4096)
+    .describe('Console output shown per call, in characters; default 4096'),
+  maxCodeChars: z
+    .number()
+    .int()
+    .min(16)
+    .max(1_000_000)
+    .default(20_000)
+    .describe('Largest accepted code, in characters; default 20000'),
 };
 
 /**
@@ -41,12 +66,20 @@ export const codeRemoteKwargs = {
 /** `difficulty`, `kinds` and the sandbox limits. */
 export function codeKwargs(defaultDifficulty: number) {
   return z.object({
-    difficulty: z.number().int().min(1).max(5).default(defaultDifficulty).describe(`Task difficulty 1-5; default ${defaultDifficulty}`),
+    difficulty: z
+      .number()
+      .int()
+      .min(1)
+      .max(5)
+      .default(defaultDifficulty)
+      .describe(`Task difficulty 1-5; default ${defaultDifficulty}`),
     kinds: z
       .array(z.string())
       .min(1)
       .optional()
-      .describe('Draw tasks only of these kinds (calc and functions families, puzzle kinds; reset reports info.kind), e.g. ["collatz", "weekday"]; default all; an unknown name is refused with the list'),
+      .describe(
+        'Draw tasks only of these kinds (calc and functions families, puzzle kinds; reset reports info.kind), e.g. ["collatz", "weekday"]; default all; an unknown name is refused with the list',
+      ),
     ...limitKwargs,
   });
 }

@@ -76,7 +76,13 @@ export class GuessNumberEnv extends TaskEnv<GuessNumberTask> {
     }
     const verdict = guessNumberSuite.verify(task, n);
     if (verdict.success) {
-      return { observation: { text: `${n} is correct!` }, reward: verdict.score, terminated: true, truncated: false, info: { success: true } };
+      return {
+        observation: { text: `${n} is correct!` },
+        reward: verdict.score,
+        terminated: true,
+        truncated: false,
+        info: { success: true },
+      };
     }
     const hint = n < task.secret ? 'higher' : 'lower';
     return { observation: { text: `${n}: ${hint}.` }, reward: 0, terminated: false, truncated: false, info: {} };

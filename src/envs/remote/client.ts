@@ -117,7 +117,8 @@ export class RemoteClient implements SessionChannel {
   /** Set when the connection was lost (rather than closed by `close()`). */
   private lostReason: string | undefined;
   private readonly sweeper: NodeJS.Timeout;
-  private readonly options: Required<Omit<RemoteClientOptions, 'token' | 'onLost'>> & Pick<RemoteClientOptions, 'token' | 'onLost'>;
+  private readonly options: Required<Omit<RemoteClientOptions, 'token' | 'onLost'>> &
+    Pick<RemoteClientOptions, 'token' | 'onLost'>;
   /** The server's limits, from its `welcome`. */
   limits: WireLimits | undefined;
   /** The server's name and version, from its `welcome`. */
@@ -136,7 +137,10 @@ export class RemoteClient implements SessionChannel {
       connectTimeoutMs: options.connectTimeoutMs ?? 10_000,
       onLost: options.onLost,
     };
-    this.sweeper = setInterval(() => this.expireRequests(), Math.min(1000, Math.max(10, this.options.requestTimeoutMs / 4)));
+    this.sweeper = setInterval(
+      () => this.expireRequests(),
+      Math.min(1000, Math.max(10, this.options.requestTimeoutMs / 4)),
+    );
     this.sweeper.unref();
   }
 
@@ -181,14 +185,19 @@ export class RemoteClient implements SessionChannel {
   async attach(session: string, resumeToken: string, options?: WrapOptions): Promise<RemoteEnv> {
     const attached = (await this.request({ type: 'attach', session, resume_token: resumeToken })) as Reply<'attached'>;
     this.sessions.set(session, resumeToken);
-    return new RemoteEnv(new RemoteSession(this, session, resumeToken, specFromWire(attached.spec)), { ...options, midEpisode: true });
+    return new RemoteEnv(new RemoteSession(this, session, resumeToken, specFromWire(attached.spec)), {
+      ...options,
+      midEpisode: true,
+    });
   }
 
   async request(message: Request): Promise<ServerMessage> {
     if (this.state === 'reconnecting') await this.reconnecting;
     if (this.state === 'closed') {
       const message = `The connection to ${this.url} is closed (${this.closedReason}); connect again.`;
-      throw this.lostReason === undefined ? new RemoteError('INTERNAL', message) : new ConnectionLostError(this.url, message);
+      throw this.lostReason === undefined
+        ? new RemoteError('INTERNAL', message)
+        : new ConnectionLostError(this.url, message);
     }
     return this.send({ ...message, id: this.nextId++ } as ClientMessage);
   }
@@ -246,16 +255,27 @@ export class RemoteClient implements SessionChannel {
   private send(message: ClientMessage): Promise<ServerMessage> {
     return new Promise<ServerMessage>((resolve, reject) => {
       const session = SESSION_TYPES.has(message.type) ? (message as { session: string }).session : undefined;
-      this.pending.set(message.id, { message, session, deadline: Date.now() + this.options.requestTimeoutMs, resolve, reject });
+      this.pending.set(message.id, {
+        message,
+        session,
+        deadline: Date.now() + this.options.requestTimeoutMs,
+        resolve,
+        reject,
+      });
       this.socket!.send(JSON.stringify(message));
     });
   }
 
   private async open(): Promise<void> {
-    const socket = new WebSocket(this.url, { maxPayload: 256 * 1024 * 1024, handshakeTimeout: this.options.connectTimeoutMs });
+    const socket = new WebSocket(this.url, {
+      maxPayload: 256 * 1024 * 1024,
+      handshakeTimeout: this.options.connectTimeoutMs,
+    });
     await new Promise<void>((resolve, reject) => {
       socket.once('open', () => resolve());
-      socket.once('error', (error) => reject(new RemoteError('INTERNAL', `Could not connect to ${this.url}: ${describeError(error)}`)));
+      socket.once('error', (error) =>
+        reject(new RemoteError('INTERNAL', `Could not connect to ${this.url}: ${describeError(error)}`)),
+      );
       socket.once('unexpected-response', (request, response) => {
         // A turngym server says why in a short text body (503: full or shutting down; 404: wrong path).
         const plain = (response.headers['content-type'] ?? '').startsWith('text/plain');
@@ -263,7 +283,12 @@ export class RemoteClient implements SessionChannel {
         const fail = () => {
           request.destroy();
           const why = plain && body ? `: ${body.slice(0, 512)}` : ' (is it a turngym server? the path is /v1)';
-          reject(new RemoteError('INTERNAL', `Could not connect to ${this.url}: the server answered HTTP ${response.statusCode}${why}`));
+          reject(
+            new RemoteError(
+              'INTERNAL',
+              `Could not connect to ${this.url}: the server answered HTTP ${response.statusCode}${why}`,
+            ),
+          );
         };
         response.setEncoding('utf8');
         response.on('data', (chunk: string) => {
@@ -277,7 +302,13 @@ export class RemoteClient implements SessionChannel {
     socket.on('message', (data) => this.onMessage(data as Buffer));
     socket.on('error', () => undefined); // 'close' follows.
     socket.on('close', () => this.onClose(socket));
-    const welcome = (await this.send({ type: 'hello', id: this.nextId++, protocol: PROTOCOL_VERSION, role: this.options.role, token: this.options.token })) as Reply<'welcome'>;
+    const welcome = (await this.send({
+      type: 'hello',
+      id: this.nextId++,
+      protocol: PROTOCOL_VERSION,
+      role: this.options.role,
+      token: this.options.token,
+    })) as Reply<'welcome'>;
     this.limits = welcome.limits;
     this.server = welcome.server;
   }
@@ -315,7 +346,12 @@ export class RemoteClient implements SessionChannel {
     for (const [id, pending] of this.pending) {
       if (pending.session !== undefined) continue;
       this.pending.delete(id);
-      pending.reject(new RemoteError('INTERNAL', `The connection to ${this.url} dropped before the reply to ${pending.message.type} arrived; send it again.`));
+      pending.reject(
+        new RemoteError(
+          'INTERNAL',
+          `The connection to ${this.url} dropped before the reply to ${pending.message.type} arrived; send it again.`,
+        ),
+      );
     }
     let delay = this.options.reconnectDelayMs;
     let lastError: unknown;
@@ -338,7 +374,9 @@ export class RemoteClient implements SessionChannel {
         this.socket?.terminate();
       }
     }
-    this.lose(`it dropped and ${this.options.reconnectAttempts} reconnect attempts failed: ${describeError(lastError)}`);
+    this.lose(
+      `it dropped and ${this.options.reconnectAttempts} reconnect attempts failed: ${describeError(lastError)}`,
+    );
   }
 
   /** The connection is gone for good: reject everything waiting, once, with a retryable error. */
@@ -356,14 +394,21 @@ export class RemoteClient implements SessionChannel {
   private async reattach(session: string, token: string): Promise<void> {
     let attached: Reply<'attached'>;
     try {
-      attached = (await this.send({ type: 'attach', id: this.nextId++, session, resume_token: token })) as Reply<'attached'>;
+      attached = (await this.send({
+        type: 'attach',
+        id: this.nextId++,
+        session,
+        resume_token: token,
+      })) as Reply<'attached'>;
     } catch (error) {
       if (!(error instanceof RemoteError) || error.wireCode !== 'UNKNOWN_SESSION') throw error;
       this.sessions.delete(session);
       for (const [id, pending] of this.pending) {
         if (pending.session !== session) continue;
         this.pending.delete(id);
-        pending.reject(new RemoteError('UNKNOWN_SESSION', `Session '${session}' was lost with the connection (${error.message})`));
+        pending.reject(
+          new RemoteError('UNKNOWN_SESSION', `Session '${session}' was lost with the connection (${error.message})`),
+        );
       }
       return;
     }
@@ -387,7 +432,12 @@ export class RemoteClient implements SessionChannel {
     for (const [id, pending] of this.pending) {
       if (pending.deadline > now) continue;
       this.pending.delete(id);
-      pending.reject(new RemoteError('TIMEOUT', `No reply to ${pending.message.type} from ${this.url} within ${this.options.requestTimeoutMs} ms.`));
+      pending.reject(
+        new RemoteError(
+          'TIMEOUT',
+          `No reply to ${pending.message.type} from ${this.url} within ${this.options.requestTimeoutMs} ms.`,
+        ),
+      );
     }
   }
 
@@ -432,13 +482,28 @@ export class RemoteSession implements Env {
   ) {}
 
   async reset(options: ResetOptions = {}): Promise<ResetResult> {
-    const reply = (await this.channel.request({ type: 'reset', session: this.session, seed: options.seed, options: options.options })) as Reply<'observation'>;
+    const reply = (await this.channel.request({
+      type: 'reset',
+      session: this.session,
+      seed: options.seed,
+      options: options.options,
+    })) as Reply<'observation'>;
     return { observation: reply.observation, info: reply.info as ResetResult['info'] };
   }
 
   async step(action: Action): Promise<StepResult> {
-    const reply = (await this.channel.request({ type: 'step', session: this.session, action: this.fit(action) })) as Reply<'step_result'>;
-    return { observation: reply.observation, reward: reply.reward, terminated: reply.terminated, truncated: reply.truncated, info: reply.info };
+    const reply = (await this.channel.request({
+      type: 'step',
+      session: this.session,
+      action: this.fit(action),
+    })) as Reply<'step_result'>;
+    return {
+      observation: reply.observation,
+      reward: reply.reward,
+      terminated: reply.terminated,
+      truncated: reply.truncated,
+      info: reply.info,
+    };
   }
 
   /** Closes the session on the server (a session already gone there, or a closed connection, is no error). */
@@ -454,7 +519,8 @@ export class RemoteSession implements Env {
 
   /** Privileged: the current episode's ground-truth answer (trainer role). */
   async fetchGroundTruth(): Promise<string> {
-    return ((await this.channel.request({ type: 'ground_truth', session: this.session })) as Reply<'ground_truth'>).answer;
+    return ((await this.channel.request({ type: 'ground_truth', session: this.session })) as Reply<'ground_truth'>)
+      .answer;
   }
 
   /**

@@ -3,6 +3,22 @@
  * (`RemoteEnv`), and a pool of many servers with failover (`RemotePool`, docs/scaling.md).
  */
 export { DEFAULT_SERVE_OPTIONS, RemoteServer, serve, type ServeOptions } from './server.js';
-export { ConnectionLostError, RemoteClient, type RemoteClientOptions, RemoteEnv, RemoteError, RemoteSession, type Request as RemoteRequest, type SessionChannel } from './client.js';
-export { type EndpointStatus, isRetryable, parseEndpoints, PooledEnv, RemotePool, type RemotePoolOptions } from './pool.js';
+export {
+  ConnectionLostError,
+  RemoteClient,
+  type RemoteClientOptions,
+  RemoteEnv,
+  RemoteError,
+  RemoteSession,
+  type Request as RemoteRequest,
+  type SessionChannel,
+} from './client.js';
+export {
+  type EndpointStatus,
+  isRetryable,
+  parseEndpoints,
+  PooledEnv,
+  RemotePool,
+  type RemotePoolOptions,
+} from './pool.js';
 export type { ClientMessage, ServerMessage, WireErrorCode, WireSpec, WireTool } from './protocol.js';

@@ -26,7 +26,13 @@ import { lookup } from 'node:dns/promises';
 import type { Action, Env, EnvSpec, ResetOptions, ResetResult, StepResult } from '../env.js';
 import { EnvFailureError, ResetNeededError, TurngymError, describeError } from '../../core/errors.js';
 import { type WrapOptions, WrappedEnv } from '../wrappers.js';
-import { ConnectionLostError, RemoteClient, type RemoteClientOptions, RemoteError, type RemoteSession } from './client.js';
+import {
+  ConnectionLostError,
+  RemoteClient,
+  type RemoteClientOptions,
+  RemoteError,
+  type RemoteSession,
+} from './client.js';
 import { PROTOCOL_PATH } from './protocol.js';
 
 /** Options of {@link RemotePool.connect}. */
@@ -175,7 +181,8 @@ export class RemotePool {
   private readonly endpoints: Endpoint[] = [];
   /** `dns:HOST:PORT` entries: every address HOST resolves to is an endpoint, resolved again at each health round. */
   private readonly discovered: { host: string; port: number }[] = [];
-  private readonly options: Required<Omit<RemotePoolOptions, 'token' | 'log'>> & Pick<RemotePoolOptions, 'token' | 'log'>;
+  private readonly options: Required<Omit<RemotePoolOptions, 'token' | 'log'>> &
+    Pick<RemotePoolOptions, 'token' | 'log'>;
   private readonly timer: NodeJS.Timeout;
   /** Every env made and not closed, by its session. */
   private readonly envs = new Map<PooledSession, PooledEnv>();
@@ -200,7 +207,10 @@ export class RemotePool {
       log: options.log,
     };
     if (this.options.groundTruth && this.options.role !== 'trainer') {
-      throw new TurngymError('INVALID_OPTIONS', 'groundTruth needs the trainer role (and the servers\' token): an agent may never read ground truth.');
+      throw new TurngymError(
+        'INVALID_OPTIONS',
+        "groundTruth needs the trainer role (and the servers' token): an agent may never read ground truth.",
+      );
     }
     for (const entry of urls) {
       const dns = /^dns:(.+):(\d+)$/.exec(entry);
@@ -229,7 +239,9 @@ export class RemotePool {
     if (!pool.endpoints.some((endpoint) => endpoint.state === 'up')) {
       const reasons = pool.endpoints.map((endpoint) => `${endpoint.url}: ${endpoint.reason}`).join('; ');
       await pool.close();
-      throw new EnvFailureError(`No env server of the pool is healthy (${reasons}). Start them with \`turngym serve\` and check the addresses.`);
+      throw new EnvFailureError(
+        `No env server of the pool is healthy (${reasons}). Start them with \`turngym serve\` and check the addresses.`,
+      );
     }
     return pool;
   }
@@ -263,7 +275,9 @@ export class RemotePool {
     this.closed = true;
     clearInterval(this.timer);
     await Promise.allSettled([...this.envs.values()].map((env) => env.close()));
-    await Promise.allSettled(this.endpoints.flatMap((endpoint) => [...endpoint.clients.keys()].map((client) => client.close())));
+    await Promise.allSettled(
+      this.endpoints.flatMap((endpoint) => [...endpoint.clients.keys()].map((client) => client.close())),
+    );
     for (const wake of this.waiters.splice(0)) wake();
   }
 
@@ -376,7 +390,9 @@ export class RemotePool {
     for (const { host, port } of this.discovered) {
       let addresses: string[];
       try {
-        addresses = (await lookup(host, { all: true })).map((entry) => (entry.family === 6 ? `[${entry.address}]` : entry.address));
+        addresses = (await lookup(host, { all: true })).map((entry) =>
+          entry.family === 6 ? `[${entry.address}]` : entry.address,
+        );
       } catch (error) {
         this.options.log?.(`pool: could not resolve ${host} (${describeError(error)}); keeping its known endpoints`);
         continue;
@@ -388,7 +404,8 @@ export class RemotePool {
         this.options.log?.(`pool: ${url} joined (${host})`);
       }
       for (const endpoint of this.endpoints) {
-        if (endpoint.origin === host && !current.has(endpoint.url) && endpoint.state === 'up') this.markDown(endpoint, `no longer among the addresses of ${host}`);
+        if (endpoint.origin === host && !current.has(endpoint.url) && endpoint.state === 'up')
+          this.markDown(endpoint, `no longer among the addresses of ${host}`);
       }
       for (const endpoint of this.endpoints) if (current.has(endpoint.url)) endpoint.origin = host;
     }
@@ -424,7 +441,8 @@ export class RemotePool {
     // A server that is shutting down or unreachable takes no new sessions at once; its open connections are
     // given up only after `healthFailures` checks, so that one slow answer on a busy machine moves nothing.
     if (endpoint.state === 'up' && (definite || endpoint.clients.size === 0)) this.markDown(endpoint, failure);
-    else if (endpoint.failedChecks >= this.options.healthFailures) this.markDown(endpoint, `${endpoint.failedChecks} failed health checks; last: ${failure}`);
+    else if (endpoint.failedChecks >= this.options.healthFailures)
+      this.markDown(endpoint, `${endpoint.failedChecks} failed health checks; last: ${failure}`);
   }
 
   private waitForUp(deadline: number): Promise<void> {
@@ -438,7 +456,9 @@ export class RemotePool {
   }
 
   private describe(): string {
-    return this.endpoints.map((endpoint) => `${endpoint.url} ${endpoint.state}${endpoint.reason ? ` (${endpoint.reason})` : ''}`).join(', ');
+    return this.endpoints
+      .map((endpoint) => `${endpoint.url} ${endpoint.state}${endpoint.reason ? ` (${endpoint.reason})` : ''}`)
+      .join(', ');
   }
 }
 
@@ -502,7 +522,12 @@ export class PooledSession implements Env {
       const placement = await this.ensurePlacement(failed);
       try {
         const result = await this.resetOn(placement, options.seed, options.options);
-        this.episode = { seed: typeof result.info.seed === 'number' ? result.info.seed : options.seed, options: options.options, text: result.observation.text, steps: [] };
+        this.episode = {
+          seed: typeof result.info.seed === 'number' ? result.info.seed : options.seed,
+          options: options.options,
+          text: result.observation.text,
+          steps: [],
+        };
         if (attempt > 0) this.failovers++;
         return result;
       } catch (error) {
@@ -512,7 +537,9 @@ export class PooledSession implements Env {
         this.abandon(error);
       }
     }
-    throw new EnvFailureError(`Could not reset ${this.spec.id} on any env server after ${this.pool.settings.maxFailovers + 1} attempts: ${describeError(lastError)}`);
+    throw new EnvFailureError(
+      `Could not reset ${this.spec.id} on any env server after ${this.pool.settings.maxFailovers + 1} attempts: ${describeError(lastError)}`,
+    );
   }
 
   async step(action: Action): Promise<StepResult> {
@@ -535,7 +562,10 @@ export class PooledSession implements Env {
   /** The current episode's ground truth, fetched at reset (pool option `groundTruth`). */
   groundTruth(): string {
     if (!this.pool.settings.groundTruth) {
-      throw new TurngymError('NOT_SUPPORTED', `Ground truth of ${this.spec.id} was not fetched: connect the pool with groundTruth: true (trainer role, with the servers' token).`);
+      throw new TurngymError(
+        'NOT_SUPPORTED',
+        `Ground truth of ${this.spec.id} was not fetched: connect the pool with groundTruth: true (trainer role, with the servers' token).`,
+      );
     }
     if (!this.truth) throw new ResetNeededError(this.spec.id);
     if ('error' in this.truth) throw this.truth.error;
@@ -555,7 +585,11 @@ export class PooledSession implements Env {
   // -------------------------------------------------------------------------------------------------------
 
   /** Resets on `placement`, fetching the ground truth in the same round trip when asked. */
-  private async resetOn(placement: Placement, seed: number | undefined, options: Record<string, unknown> | undefined): Promise<ResetResult> {
+  private async resetOn(
+    placement: Placement,
+    seed: number | undefined,
+    options: Record<string, unknown> | undefined,
+  ): Promise<ResetResult> {
     // The server serves a session's requests in order, so ground_truth sent right behind reset reads the new episode's.
     const reset = placement.env.reset({ seed, options });
     const truth = this.pool.settings.groundTruth
@@ -573,7 +607,8 @@ export class PooledSession implements Env {
 
   private async ensurePlacement(avoid: ReadonlySet<Endpoint> = new Set()): Promise<Placement> {
     if (this.placement && this.placement.endpoint.state === 'up' && this.placement.client.usable) return this.placement;
-    if (this.placement) this.abandon(new ConnectionLostError(this.placement.endpoint.url, `${this.placement.endpoint.url} is down.`));
+    if (this.placement)
+      this.abandon(new ConnectionLostError(this.placement.endpoint.url, `${this.placement.endpoint.url} is down.`));
     this.placement = await this.pool.place(this.envId, this.kwargs, avoid);
     return this.placement;
   }
@@ -618,11 +653,14 @@ export class PooledSession implements Env {
         if (reset.observation.text !== episode.text) throw this.diverged(episode, 'the reset observation', placement);
         for (const [index, recorded] of episode.steps.entries()) {
           const replayed = await placement.env.step(recorded.action);
-          if (replayed.observation.text !== recorded.text || replayed.reward !== recorded.reward) throw this.diverged(episode, `step ${index + 1}`, placement);
+          if (replayed.observation.text !== recorded.text || replayed.reward !== recorded.reward)
+            throw this.diverged(episode, `step ${index + 1}`, placement);
         }
         const result = await placement.env.step(action);
         this.failovers++;
-        this.pool.settings.log?.(`pool: moved a ${this.spec.id} episode (seed ${episode.seed}, ${episode.steps.length} steps replayed) from ${failed?.url ?? '?'} to ${placement.endpoint.url}`);
+        this.pool.settings.log?.(
+          `pool: moved a ${this.spec.id} episode (seed ${episode.seed}, ${episode.steps.length} steps replayed) from ${failed?.url ?? '?'} to ${placement.endpoint.url}`,
+        );
         return result;
       } catch (error) {
         if (!isRetryable(error)) throw error;
@@ -630,9 +668,12 @@ export class PooledSession implements Env {
         this.abandon(error);
       }
     }
-    throw new EnvFailureError(`The env server of this ${this.spec.id} episode was lost and the episode could not be moved to another one: ${describeError(lastError)}. Reset to start a new episode.`, {
-      cause: lastError,
-    });
+    throw new EnvFailureError(
+      `The env server of this ${this.spec.id} episode was lost and the episode could not be moved to another one: ${describeError(lastError)}. Reset to start a new episode.`,
+      {
+        cause: lastError,
+      },
+    );
   }
 
   private diverged(episode: Episode, where: string, placement: Placement): EnvFailureError {
@@ -648,7 +689,9 @@ export class PooledSession implements Env {
  */
 export function isRetryable(error: unknown): boolean {
   if (error instanceof ConnectionLostError) return true;
-  return error instanceof RemoteError && (error.wireCode === 'CAPACITY_REACHED' || error.wireCode === 'UNKNOWN_SESSION');
+  return (
+    error instanceof RemoteError && (error.wireCode === 'CAPACITY_REACHED' || error.wireCode === 'UNKNOWN_SESSION')
+  );
 }
 
 /**
@@ -657,29 +700,42 @@ export function isRetryable(error: unknown): boolean {
  */
 export function parseEndpoints(endpoints: readonly string[], allowEmpty = false): string[] {
   const urls: string[] = [];
-  for (const raw of endpoints.flatMap((entry) => entry.split(',')).map((entry) => entry.trim()).filter(Boolean)) {
+  for (const raw of endpoints
+    .flatMap((entry) => entry.split(','))
+    .map((entry) => entry.trim())
+    .filter(Boolean)) {
     const match = /^(?:(wss?):\/\/)?(\[[^\]]+\]|[^:/[\]]+):(\d+)(?:-(\d+))?(\/v1)?\/?$/.exec(raw);
     if (!match) {
-      throw new TurngymError('INVALID_OPTIONS', `'${raw}' is not an env server endpoint: write ws://HOST:PORT/v1, HOST:PORT, or a port range HOST:8765-8768.`);
+      throw new TurngymError(
+        'INVALID_OPTIONS',
+        `'${raw}' is not an env server endpoint: write ws://HOST:PORT/v1, HOST:PORT, or a port range HOST:8765-8768.`,
+      );
     }
     const [, scheme = 'ws', host, first, last] = match;
     const from = Number(first);
     const to = last === undefined ? from : Number(last);
     if (from < 1 || to > 65535 || to < from || to - from >= 1024) {
-      throw new TurngymError('INVALID_OPTIONS', `'${raw}': ports must be 1-65535, and a range FIRST-LAST must have FIRST <= LAST and at most 1024 ports.`);
+      throw new TurngymError(
+        'INVALID_OPTIONS',
+        `'${raw}': ports must be 1-65535, and a range FIRST-LAST must have FIRST <= LAST and at most 1024 ports.`,
+      );
     }
     for (let port = from; port <= to; port++) {
       const url = `${scheme}://${host}:${port}${PROTOCOL_PATH}`;
       if (!urls.includes(url)) urls.push(url);
     }
   }
-  if (urls.length === 0 && !allowEmpty) throw new TurngymError('INVALID_OPTIONS', 'The pool needs at least one env server endpoint.');
+  if (urls.length === 0 && !allowEmpty)
+    throw new TurngymError('INVALID_OPTIONS', 'The pool needs at least one env server endpoint.');
   return urls;
 }
 
 function checkDnsEntry(entry: string): string {
   if (!/^dns:[^:/\s]+:\d+$/.test(entry) || Number(entry.split(':')[2]) > 65535) {
-    throw new TurngymError('INVALID_OPTIONS', `'${entry}' is not a DNS endpoint: write dns:HOST:PORT (every address HOST resolves to becomes an endpoint).`);
+    throw new TurngymError(
+      'INVALID_OPTIONS',
+      `'${entry}' is not a DNS endpoint: write dns:HOST:PORT (every address HOST resolves to becomes an endpoint).`,
+    );
   }
   return entry;
 }

@@ -36,7 +36,10 @@ export function endpointUrl(url: string, what: string): string {
     // reported below
   }
   if (parsed?.protocol !== 'ws:' && parsed?.protocol !== 'wss:') {
-    throw new TurngymError('INVALID_OPTIONS', `'${url.slice(0, 200)}' is not the URL of ${what}: write ws://HOST:PORT (or wss://), e.g. ws://127.0.0.1:8765.`);
+    throw new TurngymError(
+      'INVALID_OPTIONS',
+      `'${url.slice(0, 200)}' is not the URL of ${what}: write ws://HOST:PORT (or wss://), e.g. ws://127.0.0.1:8765.`,
+    );
   }
   if (parsed.pathname === '/' || parsed.pathname === '') parsed.pathname = PROTOCOL_PATH;
   return parsed.href;
@@ -67,7 +70,9 @@ export function closedObject<Shape extends z.ZodRawShape>(shape: Shape) {
   const known = Object.keys(shape).join(', ');
   return z.strictObject(shape, {
     error: (issue) =>
-      issue.code === 'unrecognized_keys' ? `unknown field${issue.keys.length > 1 ? 's' : ''} ${issue.keys.map((key) => JSON.stringify(key).slice(0, 66)).join(', ')}; the fields are ${known}` : undefined,
+      issue.code === 'unrecognized_keys'
+        ? `unknown field${issue.keys.length > 1 ? 's' : ''} ${issue.keys.map((key) => JSON.stringify(key).slice(0, 66)).join(', ')}; the fields are ${known}`
+        : undefined,
   });
 }
 
@@ -79,7 +84,7 @@ const SessionId = z.string().min(1).max(128).describe('Session id, from `made`.'
 export const ToolCallSchema = z
   .object({
     tool: z.string().describe('Tool name, e.g. "guess".'),
-    args: z.record(z.string(), z.unknown()).describe('Named arguments, validated by the tool\'s JSON Schema.'),
+    args: z.record(z.string(), z.unknown()).describe("Named arguments, validated by the tool's JSON Schema."),
   })
   .describe('A structured action.');
 
@@ -87,7 +92,11 @@ export const ActionSchema = z
   .union([
     z.string().describe('Text the env parses into a tool call: `guess(42)`, JSON, or <tool_call>{...}</tool_call>.'),
     ToolCallSchema,
-    z.unknown().describe('Anything else is not refused by the protocol: the env answers it with an error observation (UNPARSABLE_ACTION), as it answers every agent mistake.'),
+    z
+      .unknown()
+      .describe(
+        'Anything else is not refused by the protocol: the env answers it with an error observation (UNPARSABLE_ACTION), as it answers every agent mistake.',
+      ),
   ])
   .describe('A tool call object or text.');
 
@@ -95,7 +104,10 @@ export const ObservationSchema = z
   .object({
     text: z.string().describe('What a language agent reads.'),
     screenshot: z.string().optional().describe('A PNG screenshot, base64-encoded (web envs, on request).'),
-    fields: z.record(z.string(), z.unknown()).optional().describe('Env-specific structured fields (never the ground truth).'),
+    fields: z
+      .record(z.string(), z.unknown())
+      .optional()
+      .describe('Env-specific structured fields (never the ground truth).'),
   })
   .describe('What an agent sees.');
 
@@ -115,10 +127,18 @@ export const WireSpecSchema = z
     max_turns: z.number().int().describe('Default horizon: the episode is truncated after this many steps.'),
     deterministic: z.boolean().describe('The same seed always yields the same task and observations.'),
     concurrent_safe: z.boolean(),
-    max_action_chars: z.number().int().describe('Largest accepted action in characters; larger actions get an ACTION_TOO_LARGE observation.'),
-    answer_tool: z.string().optional().describe('The tool whose first argument carries a final answer (for information-gain rewards), when the env has one.'),
+    max_action_chars: z
+      .number()
+      .int()
+      .describe('Largest accepted action in characters; larger actions get an ACTION_TOO_LARGE observation.'),
+    answer_tool: z
+      .string()
+      .optional()
+      .describe(
+        'The tool whose first argument carries a final answer (for information-gain rewards), when the env has one.',
+      ),
   })
-  .describe('An environment\'s static description.');
+  .describe("An environment's static description.");
 
 // ---------------------------------------------------------------------------------------------------------
 // Client -> server
@@ -126,9 +146,17 @@ export const WireSpecSchema = z
 export const HelloMessage = closedObject({
   type: z.literal('hello'),
   id: RequestId,
-  protocol: z.literal(PROTOCOL_VERSION).describe('Protocol version; the server answers an unsupported version with VALIDATION_ERROR.'),
-  role: z.enum(['agent', 'trainer']).describe('`trainer` may read ground truth and needs the server\'s token; `agent` never can.'),
-  token: z.string().max(1024).optional().describe('The server\'s token; required for every role when the server has one.'),
+  protocol: z
+    .literal(PROTOCOL_VERSION)
+    .describe('Protocol version; the server answers an unsupported version with VALIDATION_ERROR.'),
+  role: z
+    .enum(['agent', 'trainer'])
+    .describe("`trainer` may read ground truth and needs the server's token; `agent` never can."),
+  token: z
+    .string()
+    .max(1024)
+    .optional()
+    .describe("The server's token; required for every role when the server has one."),
 });
 export const ListMessage = closedObject({ type: z.literal('list'), id: RequestId });
 export const MakeMessage = closedObject({
@@ -138,7 +166,9 @@ export const MakeMessage = closedObject({
   kwargs: z
     .record(z.string(), z.unknown())
     .optional()
-    .describe('Keyword arguments: only those `list` shows for this env (the env\'s remote kwargs, within their bounds); the operator sets the rest.'),
+    .describe(
+      "Keyword arguments: only those `list` shows for this env (the env's remote kwargs, within their bounds); the operator sets the rest.",
+    ),
 });
 export const ResetMessage = closedObject({
   type: z.literal('reset'),
@@ -148,9 +178,16 @@ export const ResetMessage = closedObject({
   options: z
     .record(z.string(), z.unknown())
     .optional()
-    .describe('Env options, e.g. {"difficulty": 3, "maxTurns": 8, "split": "train"}; an option the env does not read is refused (VALIDATION_ERROR naming those it reads).'),
+    .describe(
+      'Env options, e.g. {"difficulty": 3, "maxTurns": 8, "split": "train"}; an option the env does not read is refused (VALIDATION_ERROR naming those it reads).',
+    ),
 });
-export const StepMessage = closedObject({ type: z.literal('step'), id: RequestId, session: SessionId, action: ActionSchema });
+export const StepMessage = closedObject({
+  type: z.literal('step'),
+  id: RequestId,
+  session: SessionId,
+  action: ActionSchema,
+});
 export const CloseMessage = closedObject({ type: z.literal('close'), id: RequestId, session: SessionId });
 export const AttachMessage = closedObject({
   type: z.literal('attach'),
@@ -178,20 +215,28 @@ export type ClientMessageType = ClientMessage['type'];
 
 export const LimitsSchema = z
   .object({
-    max_connections: z.number().int().describe('Connections the server holds at once; beyond it a new connection is refused with HTTP 503.'),
+    max_connections: z
+      .number()
+      .int()
+      .describe('Connections the server holds at once; beyond it a new connection is refused with HTTP 503.'),
     max_payload_bytes: z.number().int(),
     max_sessions_per_connection: z.number().int(),
     max_sessions: z.number().int(),
-    max_in_flight: z.number().int().describe('Requests per connection being served at once; beyond it the server stops reading (backpressure).'),
+    max_in_flight: z
+      .number()
+      .int()
+      .describe('Requests per connection being served at once; beyond it the server stops reading (backpressure).'),
     max_buffered_bytes: z
       .number()
       .int()
-      .describe('Bytes of replies a connection may leave unread; beyond it the server stops reading it until they are read, and beyond four times it closes it (1008).'),
+      .describe(
+        'Bytes of replies a connection may leave unread; beyond it the server stops reading it until they are read, and beyond four times it closes it (1008).',
+      ),
     idle_timeout_ms: z.number().int(),
     step_timeout_ms: z.number().int(),
-    grace_ms: z.number().int().describe('How long a dropped connection\'s sessions wait for `attach`.'),
+    grace_ms: z.number().int().describe("How long a dropped connection's sessions wait for `attach`."),
   })
-  .describe('The server\'s limits.');
+  .describe("The server's limits.");
 
 export const WelcomeMessage = closedObject({
   type: z.literal('welcome'),
@@ -211,7 +256,9 @@ export const EnvsMessage = closedObject({
       tools: z.array(WireToolSchema),
       kwargs: z
         .record(z.string(), z.unknown())
-        .describe('JSON Schema (an object schema) of the kwargs this connection may set in `make`, with their bounds; the operator sets the rest.'),
+        .describe(
+          'JSON Schema (an object schema) of the kwargs this connection may set in `make`, with their bounds; the operator sets the rest.',
+        ),
     }),
   ),
 });
@@ -242,7 +289,7 @@ export const StepResultMessage = closedObject({
 export const ClosedMessage = closedObject({ type: z.literal('closed'), id: RequestId, session: SessionId });
 export const ErrorMessage = closedObject({
   type: z.literal('error'),
-  id: RequestId.nullable().describe('The request\'s id, or null when the message could not be read.'),
+  id: RequestId.nullable().describe("The request's id, or null when the message could not be read."),
   code: z.enum(WIRE_ERROR_CODES),
   message: z.string().describe('What was wrong and what to do.'),
 });
@@ -251,17 +298,21 @@ export const AttachedMessage = closedObject({
   id: RequestId,
   session: SessionId,
   spec: WireSpecSchema,
-  in_progress: z.array(RequestId).describe('Requests of this session still being served; their replies come on this connection.'),
+  in_progress: z
+    .array(RequestId)
+    .describe('Requests of this session still being served; their replies come on this connection.'),
   last_reply: z
     .union([ObservationMessage, StepResultMessage, ErrorMessage])
     .nullable()
-    .describe('The last reply the server produced for this session (a client matches it to a request whose reply was lost with the connection).'),
+    .describe(
+      'The last reply the server produced for this session (a client matches it to a request whose reply was lost with the connection).',
+    ),
 });
 export const GroundTruthMessage = closedObject({
   type: z.literal('ground_truth'),
   id: RequestId,
   session: SessionId,
-  answer: z.string().describe('The current episode\'s ground-truth answer (trainer role only).'),
+  answer: z.string().describe("The current episode's ground-truth answer (trainer role only)."),
 });
 
 export const ServerMessage = z.discriminatedUnion('type', [
@@ -286,7 +337,10 @@ export type ErrorReply = z.infer<typeof ErrorMessage>;
 // Errors
 
 /** A message's schema problems as one line: `path: what is wrong` for each (the first `max`), `(message)` for the whole message. */
-export function describeIssues(issues: readonly { path: readonly PropertyKey[]; message: string }[], max: number): string {
+export function describeIssues(
+  issues: readonly { path: readonly PropertyKey[]; message: string }[],
+  max: number,
+): string {
   return issues
     .slice(0, max)
     .map((issue) => `${issue.path.map(String).join('.') || '(message)'}: ${issue.message}`)
@@ -374,13 +428,18 @@ export function specFromWire(wire: WireSpec): EnvSpec {
 
 /** Tools received from the wire, with zod schemas rebuilt from their JSON Schema. */
 export function toolsFromWire(tools: readonly WireTool[]): ToolSpec[] {
-  return tools.map((tool) => ({ name: tool.name, description: tool.description, parameters: objectSchema(tool.parameters) }));
+  return tools.map((tool) => ({
+    name: tool.name,
+    description: tool.description,
+    parameters: objectSchema(tool.parameters),
+  }));
 }
 
 function objectSchema(json: Record<string, unknown>): z.ZodObject {
   try {
     const schema = z.fromJSONSchema(json as Parameters<typeof z.fromJSONSchema>[0]);
-    if ((schema as unknown as { _zod: { def: { type: string } } })._zod.def.type === 'object') return schema as unknown as z.ZodObject;
+    if ((schema as unknown as { _zod: { def: { type: string } } })._zod.def.type === 'object')
+      return schema as unknown as z.ZodObject;
   } catch {
     // A schema zod cannot rebuild: accept any arguments here and let the server's env validate them.
   }

@@ -175,7 +175,10 @@ export class RemoteServer {
     this.options = { ...DEFAULT_SERVE_OPTIONS, kwargs: {}, ...definedOnly(options) };
     const { host, token } = options;
     if (token !== undefined && token.length < MIN_TOKEN_CHARS) {
-      throw new TurngymError('INVALID_OPTIONS', `The token must have at least ${MIN_TOKEN_CHARS} characters; use a random one (e.g. \`openssl rand -hex 24\`).`);
+      throw new TurngymError(
+        'INVALID_OPTIONS',
+        `The token must have at least ${MIN_TOKEN_CHARS} characters; use a random one (e.g. \`openssl rand -hex 24\`).`,
+      );
     }
     if (!isLoopback(this.options.host) && token === undefined) {
       throw new TurngymError(
@@ -183,22 +186,43 @@ export class RemoteServer {
         `Refusing to listen on ${host} without a token: anyone who can reach it could run envs. Pass a token (--token), or bind to 127.0.0.1.`,
       );
     }
-    for (const key of ['maxConnections', 'maxPayload', 'maxSessionsPerConnection', 'maxSessions', 'maxInFlight', 'maxBufferedBytes', 'idleTimeoutMs', 'stepTimeoutMs', 'graceMs', 'helloTimeoutMs'] as const) {
+    for (const key of [
+      'maxConnections',
+      'maxPayload',
+      'maxSessionsPerConnection',
+      'maxSessions',
+      'maxInFlight',
+      'maxBufferedBytes',
+      'idleTimeoutMs',
+      'stepTimeoutMs',
+      'graceMs',
+      'helloTimeoutMs',
+    ] as const) {
       const value = this.options[key];
-      if (!Number.isInteger(value) || value < 1) throw new TurngymError('INVALID_OPTIONS', `${key} must be a positive integer, got ${value}.`);
+      if (!Number.isInteger(value) || value < 1)
+        throw new TurngymError('INVALID_OPTIONS', `${key} must be a positive integer, got ${value}.`);
     }
     // The operator's kwargs: every id registered, every name known, every value valid (the rest come from clients).
-    for (const [id, fixed] of Object.entries(this.options.kwargs)) validateKwargs(id, registeredSpec(id).kwargs.partial(), fixed);
+    for (const [id, fixed] of Object.entries(this.options.kwargs))
+      validateKwargs(id, registeredSpec(id).kwargs.partial(), fixed);
     this.tokenDigest = token === undefined ? undefined : digest(token);
     this.http = createServer((request, response) => this.onHttp(request, response));
-    this.wss = new WebSocketServer({ noServer: true, maxPayload: this.options.maxPayload, clientTracking: false, allowSynchronousEvents: false });
+    this.wss = new WebSocketServer({
+      noServer: true,
+      maxPayload: this.options.maxPayload,
+      clientTracking: false,
+      allowSynchronousEvents: false,
+    });
     this.http.on('upgrade', (request, socket, head) => this.onUpgrade(request, socket, head));
   }
 
   /** Binds the port. Called by {@link serve}. */
   async listen(): Promise<void> {
     await listenOn(this.http, this.options.port, this.options.host);
-    const interval = Math.max(10, Math.min(1000, Math.min(this.options.stepTimeoutMs, this.options.idleTimeoutMs, this.options.graceMs) / 4));
+    const interval = Math.max(
+      10,
+      Math.min(1000, Math.min(this.options.stepTimeoutMs, this.options.idleTimeoutMs, this.options.graceMs) / 4),
+    );
     this.sweeper = setInterval(() => this.sweep(), interval);
     this.sweeper.unref();
   }
@@ -236,7 +260,14 @@ export class RemoteServer {
    * every connection the requests in flight, the messages read and waiting to be served, and the bytes of
    * replies not yet read by their clients.
    */
-  stats(): { connections: number; sessions: number; detached_sessions: number; in_flight: number; waiting: number; buffered_bytes: number } {
+  stats(): {
+    connections: number;
+    sessions: number;
+    detached_sessions: number;
+    in_flight: number;
+    waiting: number;
+    buffered_bytes: number;
+  } {
     let detached = 0;
     for (const session of this.sessions.values()) if (!session.connection) detached++;
     let inFlight = 0;
@@ -247,7 +278,14 @@ export class RemoteServer {
       waiting += connection.waiting.length;
       buffered += connection.socket.bufferedAmount;
     }
-    return { connections: this.connections.size, sessions: this.sessions.size, detached_sessions: detached, in_flight: inFlight, waiting, buffered_bytes: buffered };
+    return {
+      connections: this.connections.size,
+      sessions: this.sessions.size,
+      detached_sessions: detached,
+      in_flight: inFlight,
+      waiting,
+      buffered_bytes: buffered,
+    };
   }
 
   /**
@@ -265,13 +303,24 @@ export class RemoteServer {
   private onHttp(request: IncomingMessage, response: ServerResponse): void {
     const path = (request.url ?? '').split('?')[0];
     if (request.method === 'GET' && path === '/healthz') {
-      const body = { status: this.closing ? 'shutting_down' : 'ok', protocol: PROTOCOL_VERSION, server: SERVER_NAME, ...this.stats(), pid: process.pid, uptime_s: Math.round((Date.now() - this.startedAt) / 1000) };
+      const body = {
+        status: this.closing ? 'shutting_down' : 'ok',
+        protocol: PROTOCOL_VERSION,
+        server: SERVER_NAME,
+        ...this.stats(),
+        pid: process.pid,
+        uptime_s: Math.round((Date.now() - this.startedAt) / 1000),
+      };
       response.writeHead(this.closing ? 503 : 200, { 'content-type': 'application/json' });
       response.end(JSON.stringify(body));
       return;
     }
     response.writeHead(404, { 'content-type': 'application/json' });
-    response.end(JSON.stringify({ error: `Nothing at ${request.method} ${path}. WebSocket clients connect to ${PROTOCOL_PATH}; health checks GET /healthz.` }));
+    response.end(
+      JSON.stringify({
+        error: `Nothing at ${request.method} ${path}. WebSocket clients connect to ${PROTOCOL_PATH}; health checks GET /healthz.`,
+      }),
+    );
   }
 
   private onUpgrade(request: IncomingMessage, socket: Duplex, head: Buffer): void {
@@ -286,7 +335,9 @@ export class RemoteServer {
           : this.closing
             ? 'The server is shutting down.'
             : `The server holds ${this.options.maxConnections} connections, its limit: try again later, or use another server.`;
-      socket.end(`HTTP/1.1 ${status}\r\nConnection: close\r\nContent-Type: text/plain\r\nContent-Length: ${Buffer.byteLength(reason)}\r\n\r\n${reason}`);
+      socket.end(
+        `HTTP/1.1 ${status}\r\nConnection: close\r\nContent-Type: text/plain\r\nContent-Length: ${Buffer.byteLength(reason)}\r\n\r\n${reason}`,
+      );
       if (full && !this.closing) this.log(`refused a connection: ${this.options.maxConnections} connections open`);
       return;
     }
@@ -294,7 +345,17 @@ export class RemoteServer {
   }
 
   private onConnection(socket: WebSocket): void {
-    const connection: Connection = { socket, openedAt: Date.now(), role: undefined, sessions: new Set(), inFlight: 0, making: 0, paused: false, waiting: [], drainScheduled: false };
+    const connection: Connection = {
+      socket,
+      openedAt: Date.now(),
+      role: undefined,
+      sessions: new Set(),
+      inFlight: 0,
+      making: 0,
+      paused: false,
+      waiting: [],
+      drainScheduled: false,
+    };
     this.connections.add(connection);
     socket.on('message', (data, isBinary) => this.receive(connection, data, isBinary));
     socket.on('error', () => undefined); // 'close' follows every error; the detach happens there.
@@ -308,7 +369,8 @@ export class RemoteServer {
       session.connection = undefined;
       session.detachedAt = now;
     }
-    if (connection.sessions.size > 0) this.log(`connection dropped; ${connection.sessions.size} session(s) wait ${this.options.graceMs} ms for attach`);
+    if (connection.sessions.size > 0)
+      this.log(`connection dropped; ${connection.sessions.size} session(s) wait ${this.options.graceMs} ms for attach`);
     connection.sessions.clear();
     connection.waiting.length = 0;
   }
@@ -319,7 +381,12 @@ export class RemoteServer {
   private onMessage(connection: Connection, data: RawData, isBinary: boolean): void {
     this.begin(connection);
     if (isBinary) {
-      this.replyError(connection, null, 'INVALID_JSON', 'Binary frames are not accepted: send each message as one JSON text frame.');
+      this.replyError(
+        connection,
+        null,
+        'INVALID_JSON',
+        'Binary frames are not accepted: send each message as one JSON text frame.',
+      );
       return;
     }
     const text = Array.isArray(data) ? Buffer.concat(data).toString() : data.toString();
@@ -327,12 +394,22 @@ export class RemoteServer {
     try {
       value = JSON.parse(text);
     } catch (error) {
-      this.replyError(connection, null, 'INVALID_JSON', `The message is not valid JSON (${describeError(error)}). Send one JSON object per text frame.`);
+      this.replyError(
+        connection,
+        null,
+        'INVALID_JSON',
+        `The message is not valid JSON (${describeError(error)}). Send one JSON object per text frame.`,
+      );
       return;
     }
     // A message shorter than twice the depth limit cannot be nested that deep; skip the walk for those.
     if (text.length > 2 * MAX_DEPTH && tooDeep(value, MAX_DEPTH)) {
-      this.replyError(connection, idOf(value), 'VALIDATION_ERROR', `The message is nested more than ${MAX_DEPTH} levels deep; flatten it.`);
+      this.replyError(
+        connection,
+        idOf(value),
+        'VALIDATION_ERROR',
+        `The message is nested more than ${MAX_DEPTH} levels deep; flatten it.`,
+      );
       return;
     }
     const parsed = ClientMessage.safeParse(value);
@@ -342,7 +419,12 @@ export class RemoteServer {
     }
     const message = parsed.data;
     if (this.closing) {
-      this.replyError(connection, message.id, 'CAPACITY_REACHED', 'The server is shutting down and accepts no new requests; connect to another server.');
+      this.replyError(
+        connection,
+        message.id,
+        'CAPACITY_REACHED',
+        'The server is shutting down and accepts no new requests; connect to another server.',
+      );
       return;
     }
     if (message.type === 'hello') {
@@ -350,7 +432,12 @@ export class RemoteServer {
       return;
     }
     if (connection.role === undefined) {
-      this.replyError(connection, message.id, 'UNAUTHORIZED', `Send hello first: {"type": "hello", "id": 1, "protocol": ${PROTOCOL_VERSION}, "role": "agent"}.`);
+      this.replyError(
+        connection,
+        message.id,
+        'UNAUTHORIZED',
+        `Send hello first: {"type": "hello", "id": 1, "protocol": ${PROTOCOL_VERSION}, "role": "agent"}.`,
+      );
       return;
     }
     switch (message.type) {
@@ -380,7 +467,13 @@ export class RemoteServer {
         const { seed, options } = message;
         this.runOp(session, connection, message.id, async () => {
           const result = await session.env.reset({ seed, options });
-          return { type: 'observation', id: message.id, session: session.id, observation: result.observation, info: result.info };
+          return {
+            type: 'observation',
+            id: message.id,
+            session: session.id,
+            observation: result.observation,
+            info: result.info,
+          };
         });
         return;
       }
@@ -403,16 +496,25 @@ export class RemoteServer {
       }
       case 'ground_truth':
         if (connection.role !== 'trainer') {
-          this.replyError(connection, message.id, 'UNAUTHORIZED', 'Only the trainer role may read ground truth; an agent never can.');
+          this.replyError(
+            connection,
+            message.id,
+            'UNAUTHORIZED',
+            'Only the trainer role may read ground truth; an agent never can.',
+          );
           return;
         }
         this.runOp(session, connection, message.id, async () => {
           try {
-            if (!session.env.groundTruth) throw new TurngymError('NOT_SUPPORTED', `${session.spec.id} does not expose its ground truth.`);
+            if (!session.env.groundTruth)
+              throw new TurngymError('NOT_SUPPORTED', `${session.spec.id} does not expose its ground truth.`);
             return { type: 'ground_truth', id: message.id, session: session.id, answer: session.env.groundTruth() };
           } catch (error) {
             if (TurngymError.is(error)) throw error;
-            throw new TurngymError('RESET_NEEDED', `No episode in progress on session '${session.id}': reset it before asking for its ground truth.`);
+            throw new TurngymError(
+              'RESET_NEEDED',
+              `No episode in progress on session '${session.id}': reset it before asking for its ground truth.`,
+            );
           }
         });
         return;
@@ -431,17 +533,37 @@ export class RemoteServer {
       this.replyError(connection, message.id, 'VALIDATION_ERROR', 'hello was already sent on this connection.');
       return;
     }
-    if (this.tokenDigest && !(message.token !== undefined && timingSafeEqual(digest(message.token), this.tokenDigest))) {
-      this.replyError(connection, message.id, 'UNAUTHORIZED', message.token === undefined ? 'This server needs a token: send it in hello.' : 'The token is wrong.');
+    if (
+      this.tokenDigest &&
+      !(message.token !== undefined && timingSafeEqual(digest(message.token), this.tokenDigest))
+    ) {
+      this.replyError(
+        connection,
+        message.id,
+        'UNAUTHORIZED',
+        message.token === undefined ? 'This server needs a token: send it in hello.' : 'The token is wrong.',
+      );
       connection.socket.close(1008, 'unauthorized');
       return;
     }
     if (message.role === 'trainer' && !this.tokenDigest) {
-      this.replyError(connection, message.id, 'UNAUTHORIZED', 'The trainer role reads ground truth and needs a token: start the server with --token and send it in hello, or connect as an agent.');
+      this.replyError(
+        connection,
+        message.id,
+        'UNAUTHORIZED',
+        'The trainer role reads ground truth and needs a token: start the server with --token and send it in hello, or connect as an agent.',
+      );
       return;
     }
     connection.role = message.role;
-    this.reply(connection, connection, { type: 'welcome', id: message.id, protocol: PROTOCOL_VERSION, server: SERVER_NAME, role: message.role, limits: this.limits });
+    this.reply(connection, connection, {
+      type: 'welcome',
+      id: message.id,
+      protocol: PROTOCOL_VERSION,
+      server: SERVER_NAME,
+      role: message.role,
+      limits: this.limits,
+    });
   }
 
   /** The registered envs, each with the kwargs a client may set on this server. */
@@ -451,14 +573,24 @@ export class RemoteServer {
       if (!entry) {
         const registered = registeredSpec(id);
         const settable = remoteKwargsSchema(id, Object.keys(this.options.kwargs[id] ?? {}));
-        entry = { id, description: registered.description, tools: toolsToWire(registered.tools), kwargs: inputJsonSchema(settable) };
+        entry = {
+          id,
+          description: registered.description,
+          tools: toolsToWire(registered.tools),
+          kwargs: inputJsonSchema(settable),
+        };
         this.listed.set(id, entry);
       }
       return entry;
     });
   }
 
-  private async onMake(connection: Connection, id: RequestId, envId: string, kwargs: Record<string, unknown>): Promise<void> {
+  private async onMake(
+    connection: Connection,
+    id: RequestId,
+    envId: string,
+    kwargs: Record<string, unknown>,
+  ): Promise<void> {
     if (connection.sessions.size + connection.making >= this.options.maxSessionsPerConnection) {
       this.replyError(
         connection,
@@ -469,7 +601,12 @@ export class RemoteServer {
       return;
     }
     if (this.sessions.size + this.making >= this.options.maxSessions) {
-      this.replyError(connection, id, 'CAPACITY_REACHED', `The server holds ${this.options.maxSessions} sessions, its limit: close one, or use another server.`);
+      this.replyError(
+        connection,
+        id,
+        'CAPACITY_REACHED',
+        `The server holds ${this.options.maxSessions} sessions, its limit: close one, or use another server.`,
+      );
       return;
     }
     const fixed = this.options.kwargs[envId] ?? {};
@@ -489,7 +626,12 @@ export class RemoteServer {
       // The client's kwargs passed, so an issue with a fixed kwarg (a missing file, say) is the operator's: the detail is for the log.
       if (error instanceof InvalidKwargsError && error.issues.some((issue) => issue.path.split('.')[0]! in fixed)) {
         this.log(`make ${envId} failed on the operator's kwargs: ${error.message}`);
-        this.replyError(connection, id, 'INTERNAL', `This server's operator set kwargs for '${envId}' that do not work; the server's log says why.`);
+        this.replyError(
+          connection,
+          id,
+          'INTERNAL',
+          `This server's operator set kwargs for '${envId}' that do not work; the server's log says why.`,
+        );
         return;
       }
       this.replyFailure(connection, id, error);
@@ -520,19 +662,35 @@ export class RemoteServer {
     };
     this.sessions.set(session.id, session);
     connection.sessions.add(session);
-    this.reply(connection, connection, { type: 'made', id, session: session.id, spec: session.spec, resume_token: resumeToken });
+    this.reply(connection, connection, {
+      type: 'made',
+      id,
+      session: session.id,
+      spec: session.spec,
+      resume_token: resumeToken,
+    });
   }
 
   private onAttach(connection: Connection, id: RequestId, sessionId: string, resumeToken: string): void {
     const session = this.sessions.get(sessionId);
     if (!session || !timingSafeEqual(digest(resumeToken), session.tokenDigest)) {
       // One answer for both cases, so that attach cannot be used to probe which session ids exist.
-      this.replyError(connection, id, 'UNKNOWN_SESSION', `No session '${sessionId.slice(0, 64)}' with that resume token: it was closed, expired, or its grace period ended. Make a new one.`);
+      this.replyError(
+        connection,
+        id,
+        'UNKNOWN_SESSION',
+        `No session '${sessionId.slice(0, 64)}' with that resume token: it was closed, expired, or its grace period ended. Make a new one.`,
+      );
       return;
     }
     if (session.connection !== connection) {
       if (connection.sessions.size >= this.options.maxSessionsPerConnection) {
-        this.replyError(connection, id, 'CAPACITY_REACHED', `This connection holds ${this.options.maxSessionsPerConnection} sessions, its limit: attach on another connection.`);
+        this.replyError(
+          connection,
+          id,
+          'CAPACITY_REACHED',
+          `This connection holds ${this.options.maxSessionsPerConnection} sessions, its limit: attach on another connection.`,
+        );
         return;
       }
       session.connection?.sessions.delete(session);
@@ -540,7 +698,10 @@ export class RemoteServer {
       connection.sessions.add(session);
     }
     session.lastUsed = Date.now();
-    const lastReply = session.lastReply as Extract<ServerMessage, { type: 'observation' | 'step_result' | 'error' }> | null;
+    const lastReply = session.lastReply as Extract<
+      ServerMessage,
+      { type: 'observation' | 'step_result' | 'error' }
+    > | null;
     this.reply(connection, connection, {
       type: 'attached',
       id,
@@ -601,7 +762,10 @@ export class RemoteServer {
 
   /** Under both limits: fewer than max in-flight requests, and no more than max unread reply bytes. */
   private servable(connection: Connection): boolean {
-    return connection.inFlight < this.options.maxInFlight && connection.socket.bufferedAmount <= this.options.maxBufferedBytes;
+    return (
+      connection.inFlight < this.options.maxInFlight &&
+      connection.socket.bufferedAmount <= this.options.maxBufferedBytes
+    );
   }
 
   /** Stops reading the connection (ws still emits the messages it had read; `receive` keeps them). */
@@ -640,7 +804,9 @@ export class RemoteServer {
       const { data, isBinary } = connection.waiting.shift()!;
       this.onMessage(connection, data, isBinary);
     }
-    const calm = connection.inFlight < this.options.maxInFlight / 2 && connection.socket.bufferedAmount <= this.options.maxBufferedBytes / 2;
+    const calm =
+      connection.inFlight < this.options.maxInFlight / 2 &&
+      connection.socket.bufferedAmount <= this.options.maxBufferedBytes / 2;
     if (connection.paused && connection.waiting.length === 0 && calm) {
       connection.paused = false;
       connection.socket.resume();
@@ -657,7 +823,12 @@ export class RemoteServer {
     try {
       text = JSON.stringify(message);
     } catch (error) {
-      text = JSON.stringify({ type: 'error', id: message.id ?? null, code: 'INTERNAL', message: `The reply could not be serialised: ${describeError(error)}` });
+      text = JSON.stringify({
+        type: 'error',
+        id: message.id ?? null,
+        code: 'INTERNAL',
+        message: `The reply could not be serialised: ${describeError(error)}`,
+      });
     }
     target.socket.send(text, () => {
       this.finish(arrival);
@@ -666,7 +837,9 @@ export class RemoteServer {
     const unread = target.socket.bufferedAmount;
     if (unread > BUFFERED_HARD_CAP * this.options.maxBufferedBytes) {
       // It stopped reading: what it has not read stays bounded, and so does what it holds on the server.
-      this.log(`closing a connection that leaves ${unread} bytes of replies unread (limit ${BUFFERED_HARD_CAP} x ${this.options.maxBufferedBytes})`);
+      this.log(
+        `closing a connection that leaves ${unread} bytes of replies unread (limit ${BUFFERED_HARD_CAP} x ${this.options.maxBufferedBytes})`,
+      );
       target.socket.close(UNREAD_CLOSE_CODE, 'replies not read');
       // Read again, so that the client's answer to the close (or its end) is seen; its messages are dropped.
       target.socket.resume();
@@ -706,7 +879,9 @@ export class RemoteServer {
   private closeSession(session: Session, why: string): void {
     this.retire(session);
     this.log(`session ${session.id} (${session.spec.id}) closed: ${why}`);
-    void session.env.close().catch((error: unknown) => this.log(`closing ${session.spec.id} failed: ${describeError(error)}`));
+    void session.env
+      .close()
+      .catch((error: unknown) => this.log(`closing ${session.spec.id} failed: ${describeError(error)}`));
   }
 
   private sweep(): void {
@@ -724,7 +899,8 @@ export class RemoteServer {
       }
     }
     for (const connection of this.connections) {
-      if (connection.role === undefined && now - connection.openedAt > helloTimeoutMs) connection.socket.close(1008, 'no hello');
+      if (connection.role === undefined && now - connection.openedAt > helloTimeoutMs)
+        connection.socket.close(1008, 'no hello');
     }
   }
 
@@ -831,13 +1007,22 @@ function listenProblem(error: NodeJS.ErrnoException, host: string, port: number)
   const where = `Cannot listen on ${host.includes(':') ? `[${host}]` : host}:${port}`;
   switch (error.code) {
     case 'EADDRINUSE':
-      return new TurngymError('INVALID_OPTIONS', `${where}: the port is in use (another server?). Stop what holds it, or choose another port (--port; 0 takes any free one).`);
+      return new TurngymError(
+        'INVALID_OPTIONS',
+        `${where}: the port is in use (another server?). Stop what holds it, or choose another port (--port; 0 takes any free one).`,
+      );
     case 'EACCES':
-      return new TurngymError('INVALID_OPTIONS', `${where}: permission denied (ports below 1024 need privileges). Choose a port from 1024 up (--port).`);
+      return new TurngymError(
+        'INVALID_OPTIONS',
+        `${where}: permission denied (ports below 1024 need privileges). Choose a port from 1024 up (--port).`,
+      );
     case 'EADDRNOTAVAIL':
     case 'ENOTFOUND':
     case 'EAI_AGAIN':
-      return new TurngymError('INVALID_OPTIONS', `${where}: ${host} is not an address of this machine. Bind to one of its addresses (--host), e.g. 127.0.0.1, or 0.0.0.0 for all.`);
+      return new TurngymError(
+        'INVALID_OPTIONS',
+        `${where}: ${host} is not an address of this machine. Bind to one of its addresses (--host), e.g. 127.0.0.1, or 0.0.0.0 for all.`,
+      );
     default:
       return undefined;
   }

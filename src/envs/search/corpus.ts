@@ -77,7 +77,10 @@ export interface GeneratedCorpusOptions {
 /** The index file of a generated corpus. */
 export function generatedIndexPath(options: GeneratedCorpusOptions): string {
   const directory = resolve(options.indexDirectory ?? DEFAULT_INDEX_DIRECTORY);
-  return resolve(directory, `kb-v${KB_VERSION}-seed${options.seed}-size${options.size}-distractors${options.distractors}.sqlite`);
+  return resolve(
+    directory,
+    `kb-v${KB_VERSION}-seed${options.seed}-size${options.size}-distractors${options.distractors}.sqlite`,
+  );
 }
 
 /** Leases the knowledge base and index for these options, generating and indexing them on first use. */
@@ -96,7 +99,11 @@ export function leaseGeneratedCorpus(options: GeneratedCorpusOptions): Lease<Kno
     indexPath,
     () => {
       const kb = generateKnowledgeBase(options);
-      const retriever = openIndex({ path: indexPath, contentHash: hashDocuments(kb.articles), documents: () => kb.articles });
+      const retriever = openIndex({
+        path: indexPath,
+        contentHash: hashDocuments(kb.articles),
+        documents: () => kb.articles,
+      });
       keepRecentIndexes(indexPath);
       return { retriever, data: kb, indexPath };
     },
@@ -155,7 +162,11 @@ export function leaseUserCorpus(envId: string, options: UserCorpusOptions): Leas
   return lease(key, () => {
     const raw = read(documentsFile);
     const documents = parseDocuments(documentsFile, raw.toString('utf8'));
-    const questions = parseQuestions(questionsFile, read(questionsFile).toString('utf8'), new Set(documents.map((document) => document.id)));
+    const questions = parseQuestions(
+      questionsFile,
+      read(questionsFile).toString('utf8'),
+      new Set(documents.map((document) => document.id)),
+    );
     const contentHash = createHash('sha256').update(raw).digest('hex');
     const retriever = openIndex({ path: indexPath, contentHash, documents: () => documents });
     return { retriever, data: questions, indexPath };
@@ -206,7 +217,8 @@ function jsonLines(file: KwargFile, text: string): { line: number; value: Record
       // JSON.parse's message quotes the line: say only where it is.
       throw fileError(file, `line ${index + 1} is not JSON (one JSON object per line)`);
     }
-    if (typeof value !== 'object' || value === null || Array.isArray(value)) throw fileError(file, `line ${index + 1} must be a JSON object`);
+    if (typeof value !== 'object' || value === null || Array.isArray(value))
+      throw fileError(file, `line ${index + 1} must be a JSON object`);
     rows.push({ line: index + 1, value: value as Record<string, unknown> });
   });
   if (rows.length === 0) throw fileError(file, 'the file has no entries (one JSON object per line)');
@@ -230,9 +242,14 @@ function parseDocuments(file: KwargFile, text: string): SearchDocument[] {
 function parseQuestions(file: KwargFile, text: string, ids: ReadonlySet<string>): UserQuestion[] {
   return jsonLines(file, text).map(({ line, value }) => {
     const bad = (message: string) => fileError(file, `line ${line}: ${message}`);
-    if (typeof value.question !== 'string' || value.question.trim() === '') throw bad('"question" must be a non-empty string');
+    if (typeof value.question !== 'string' || value.question.trim() === '')
+      throw bad('"question" must be a non-empty string');
     const answers = value.answers;
-    if (!Array.isArray(answers) || answers.length === 0 || !answers.every((answer) => typeof answer === 'string' && answer.trim() !== '')) {
+    if (
+      !Array.isArray(answers) ||
+      answers.length === 0 ||
+      !answers.every((answer) => typeof answer === 'string' && answer.trim() !== '')
+    ) {
       throw bad('"answers" must be a non-empty array of non-empty strings');
     }
     const supporting = value.supporting ?? [];
@@ -241,7 +258,8 @@ function parseQuestions(file: KwargFile, text: string, ids: ReadonlySet<string>)
     }
     const supportingIds = supporting.map(String);
     const missing = supportingIds.filter((id) => !ids.has(id));
-    if (missing.length > 0) throw bad(`"supporting" names ${missing.length} id(s) that the documents file does not have`);
+    if (missing.length > 0)
+      throw bad(`"supporting" names ${missing.length} id(s) that the documents file does not have`);
     return { question: value.question, answers: answers as string[], supporting: supportingIds };
   });
 }

@@ -79,7 +79,9 @@ const COMMON_DOCUMENTS = 1500;
 
 // Words too common to help ranking; dropped from a query unless it has nothing else.
 const STOPWORDS = new Set(
-  'a an and are as at be by did do does for from has have how in is it its of on or that the this to was were what when where which who whom whose why with'.split(' '),
+  'a an and are as at be by did do does for from has have how in is it its of on or that the this to was were what when where which who whom whose why with'.split(
+    ' ',
+  ),
 );
 
 /** A parsed query: its terms (single words or quoted phrases), folded as FTS5 folds them. */
@@ -90,7 +92,12 @@ export interface ParsedQuery {
 /** Lower-cases and strips diacritics, as FTS5's `unicode61 remove_diacritics 2` tokenizer does. */
 export function foldWord(word: string): string {
   // ASCII needs no decomposition (the common case, and snippets fold every word of a document).
-  return /^[\x00-\x7f]*$/.test(word) ? word.toLowerCase() : word.normalize('NFKD').replace(/\p{M}+/gu, '').toLowerCase();
+  return /^[\x00-\x7f]*$/.test(word)
+    ? word.toLowerCase()
+    : word
+        .normalize('NFKD')
+        .replace(/\p{M}+/gu, '')
+        .toLowerCase();
 }
 
 function words(text: string): string[] {
@@ -126,7 +133,9 @@ export function parseQuery(text: string): ParsedQuery {
   for (const phrase of phrases) add(phrase, true);
   for (const word of kept) add([word], false);
   if (terms.length === 0) {
-    throw new QueryError('the query has no words to search for (only spaces, punctuation or symbols); search for names or words, e.g. search("Ravenport mayor")');
+    throw new QueryError(
+      'the query has no words to search for (only spaces, punctuation or symbols); search for names or words, e.g. search("Ravenport mayor")',
+    );
   }
   return { terms };
 }
@@ -233,9 +242,15 @@ function buildIndex(path: string, hash: string, documents: Iterable<SearchDocume
       // The folder itself is unusable (the error below says why); there is nothing to clean up.
     }
     if (error instanceof Error && /UNIQUE constraint failed: documents.id/.test(error.message)) {
-      throw new EnvFailureError(`Cannot build the search index at ${path}: two documents have the same id; document ids must be unique.`, { cause: error });
+      throw new EnvFailureError(
+        `Cannot build the search index at ${path}: two documents have the same id; document ids must be unique.`,
+        { cause: error },
+      );
     }
-    throw new EnvFailureError(`Cannot build the search index at ${path}: ${error instanceof Error ? error.message : String(error)}`, { cause: error });
+    throw new EnvFailureError(
+      `Cannot build the search index at ${path}: ${error instanceof Error ? error.message : String(error)}`,
+      { cause: error },
+    );
   }
 }
 
@@ -255,11 +270,16 @@ export class Fts5Retriever implements Retriever {
     // opens the same index) instead of a read() per page into SQLite's small private cache.
     database.pragma('mmap_size = 1073741824');
     this.documentCount = (database.prepare('SELECT count(*) AS n FROM documents').get() as { n: number }).n;
-    this.firstId = (database.prepare('SELECT id FROM documents ORDER BY rowid LIMIT 1').pluck().get() as string | undefined) ?? '';
+    this.firstId =
+      (database.prepare('SELECT id FROM documents ORDER BY rowid LIMIT 1').pluck().get() as string | undefined) ?? '';
     // Ordering by the score and then the rowid makes ties come out in id order (rowids follow ids).
-    this.ranked = database.prepare(`SELECT fts.rowid AS rowid, -bm25(fts, 0, ${TITLE_WEIGHT}, 1) AS score FROM fts WHERE fts MATCH ? ORDER BY score DESC, fts.rowid LIMIT ?`);
+    this.ranked = database.prepare(
+      `SELECT fts.rowid AS rowid, -bm25(fts, 0, ${TITLE_WEIGHT}, 1) AS score FROM fts WHERE fts MATCH ? ORDER BY score DESC, fts.rowid LIMIT ?`,
+    );
     this.documentFrequency = database.prepare('SELECT documents FROM terms WHERE term = ?').pluck();
-    this.byRowids = database.prepare('SELECT rowid, id, title, text FROM documents WHERE rowid IN (SELECT value FROM json_each(?))');
+    this.byRowids = database.prepare(
+      'SELECT rowid, id, title, text FROM documents WHERE rowid IN (SELECT value FROM json_each(?))',
+    );
     this.byId = database.prepare('SELECT id, title, text FROM documents WHERE id = ?');
   }
 
@@ -282,7 +302,11 @@ export class Fts5Retriever implements Retriever {
   private rankedDocuments(parsed: ParsedQuery, k: number): { document: SearchDocument; score: number }[] {
     const ranked = this.rank(parsed, k);
     // One statement for all the hits' documents (a statement call costs more than the row lookups).
-    const documents = new Map((this.byRowids.all(JSON.stringify(ranked.map((row) => row.rowid))) as (SearchDocument & { rowid: number })[]).map((row) => [row.rowid, row]));
+    const documents = new Map(
+      (this.byRowids.all(JSON.stringify(ranked.map((row) => row.rowid))) as (SearchDocument & { rowid: number })[]).map(
+        (row) => [row.rowid, row],
+      ),
+    );
     return ranked.map(({ rowid, score }) => ({ document: documents.get(rowid)!, score }));
   }
 
@@ -304,18 +328,24 @@ export class Fts5Retriever implements Retriever {
   private rank(parsed: ParsedQuery, k: number): Ranked[] {
     // Rarest terms first; a phrase is as rare as its rarest word; a word missing from the index counts 0.
     const counted = parsed.terms
-      .map((term) => ({ term, documents: Math.min(...term.words.map((word) => (this.documentFrequency.get(word) as number | undefined) ?? 0)) }))
+      .map((term) => ({
+        term,
+        documents: Math.min(...term.words.map((word) => (this.documentFrequency.get(word) as number | undefined) ?? 0)),
+      }))
       .sort((a, b) => a.documents - b.documents);
     let rareDocuments = 0;
     let split = 0;
-    while (split < counted.length && rareDocuments + counted[split]!.documents <= RARE_DOCUMENTS) rareDocuments += counted[split++]!.documents;
+    while (split < counted.length && rareDocuments + counted[split]!.documents <= RARE_DOCUMENTS)
+      rareDocuments += counted[split++]!.documents;
     const commonDocuments = counted.slice(split).reduce((sum, { documents }) => sum + documents, 0);
     // With fewer than k documents holding a rare term, the bound can never certify the answer.
     if (split > 0 && rareDocuments >= k && commonDocuments > COMMON_DOCUMENTS) {
       this.fastPathStatistics.tried++;
       const rare = ftsExpression(counted.slice(0, split).map(({ term }) => term));
       const common = ftsExpression(counted.slice(split).map(({ term }) => term));
-      const commonBound = counted.slice(split).reduce((sum, { documents }) => sum + idf(this.documentCount, documents) * (BM25_K1 + 1), 0);
+      const commonBound = counted
+        .slice(split)
+        .reduce((sum, { documents }) => sum + idf(this.documentCount, documents) * (BM25_K1 + 1), 0);
       // Documents with a rare and a common term, scored by the full query.
       const both = this.ranked.all(`(${rare}) AND (${common})`, k) as Ranked[];
       // Documents with a rare term, scored by the rare terms only: exact for those without common terms;
@@ -351,7 +381,10 @@ export class Fts5Retriever implements Retriever {
 
   /** The `count` words in the most documents (for benchmarks of the worst case). */
   frequentTerms(count: number): string[] {
-    return this.database.prepare('SELECT term FROM terms ORDER BY documents DESC, term LIMIT ?').pluck().all(count) as string[];
+    return this.database
+      .prepare('SELECT term FROM terms ORDER BY documents DESC, term LIMIT ?')
+      .pluck()
+      .all(count) as string[];
   }
 
   close(): void {
@@ -531,7 +564,8 @@ function findWords(text: string, queryWords: ReadonlySet<string>, limit: number)
     const token = match[0];
     let word = folded.get(token);
     if (word === undefined) folded.set(token, (word = foldWord(token)));
-    if (queryWords.has(word) && matches.push({ start: match.index, end: match.index + token.length, word }) === limit) break;
+    if (queryWords.has(word) && matches.push({ start: match.index, end: match.index + token.length, word }) === limit)
+      break;
   }
   return matches;
 }

@@ -34,7 +34,11 @@ export type RewardMode = 'f1' | 'exact';
 function verdict(task: SearchTask, submission: string, reward: RewardMode): Verdict {
   const exact = exactMatch(submission, task.answers);
   const f1 = tokenF1(submission, task.answers);
-  return { score: reward === 'exact' ? exact : f1, success: exact === 1, feedback: exact === 1 ? 'It is correct.' : `It is not correct (token F1 ${f1.toFixed(2)}).` };
+  return {
+    score: reward === 'exact' ? exact : f1,
+    success: exact === 1,
+    feedback: exact === 1 ? 'It is correct.' : `It is not correct (token F1 ${f1.toFixed(2)}).`,
+  };
 }
 
 function prompt(question: string, documentCount: number): string {
@@ -49,7 +53,11 @@ function prompt(question: string, documentCount: number): string {
 }
 
 /** Multi-hop questions over a generated knowledge base; difficulty = hops (1 to 4). */
-export function multihopSuite(kb: KnowledgeBase, documentCount: number, reward: RewardMode): TaskSuite<SearchTask, string> {
+export function multihopSuite(
+  kb: KnowledgeBase,
+  documentCount: number,
+  reward: RewardMode,
+): TaskSuite<SearchTask, string> {
   return {
     difficulties: [1, 4],
     generate(rng: Rng, difficulty: number): SearchTask {
@@ -82,7 +90,11 @@ export function multihopSuite(kb: KnowledgeBase, documentCount: number, reward: 
  * The user's questions, one per episode (drawn by the reset seed); difficulty is not used. No split key: the
  * user decides which questions are for training and which for evaluation (one questions file for each).
  */
-export function corpusSuite(questions: readonly UserQuestion[], documentCount: number, reward: RewardMode): TaskSuite<SearchTask, string> {
+export function corpusSuite(
+  questions: readonly UserQuestion[],
+  documentCount: number,
+  reward: RewardMode,
+): TaskSuite<SearchTask, string> {
   return {
     difficulties: [1, 1],
     generate(rng: Rng, difficulty: number): SearchTask {
@@ -191,7 +203,8 @@ export class SearchEnv extends TaskEnv<SearchTask> {
   }
 
   private search(query: string, k: number): StepResult {
-    if (query.trim() === '') throw new ToolInputError('The query is empty; search for names or words, e.g. search("Ravenport mayor").');
+    if (query.trim() === '')
+      throw new ToolInputError('The query is empty; search for names or words, e.g. search("Ravenport mayor").');
     let hits: SearchHit[];
     try {
       hits = this.retriever.search(query, k);
@@ -206,12 +219,17 @@ export class SearchEnv extends TaskEnv<SearchTask> {
   }
 
   private open(rawId: string, page: number): StepResult {
-    const id = rawId.trim().replace(/^\[(.*)\]$/s, '$1').trim();
+    const id = rawId
+      .trim()
+      .replace(/^\[(.*)\]$/s, '$1')
+      .trim();
     const document = this.retriever.document(id);
     if (!document) throw new ToolInputError(this.unknownId(id));
     const pages = paginate(document.text, this.settings.pageChars);
     if (page > pages.length) {
-      throw new ToolInputError(`'${id}' has ${pages.length} page${pages.length > 1 ? 's' : ''}; ask for page 1${pages.length > 1 ? ` to ${pages.length}` : ''}.`);
+      throw new ToolInputError(
+        `'${id}' has ${pages.length} page${pages.length > 1 ? 's' : ''}; ask for page 1${pages.length > 1 ? ` to ${pages.length}` : ''}.`,
+      );
     }
     if (pages.length === 1) return observe(`[${document.id}] ${document.title}\n${pages[0]}`);
     const more = page < pages.length ? `\n(next: open("${document.id}", page=${page + 1}))` : '';
@@ -223,7 +241,8 @@ export class SearchEnv extends TaskEnv<SearchTask> {
     let hint = 'Copy an id exactly as a search result shows it in brackets (without the brackets).';
     try {
       const [best] = this.retriever.search(id, 1);
-      if (best) return `No document has the id '${shown}'. ${hint} Searching for that text finds [${best.id}] ${best.title}.`;
+      if (best)
+        return `No document has the id '${shown}'. ${hint} Searching for that text finds [${best.id}] ${best.title}.`;
     } catch (error) {
       if (!(error instanceof QueryError)) throw error;
     }
@@ -232,7 +251,8 @@ export class SearchEnv extends TaskEnv<SearchTask> {
   }
 
   private answer(text: string, task: SearchTask): StepResult {
-    if (text.trim() === '') throw new ToolInputError('The answer is empty; give a short phrase, e.g. answer("Ravenport").');
+    if (text.trim() === '')
+      throw new ToolInputError('The answer is empty; give a short phrase, e.g. answer("Ravenport").');
     const judged = this.suite.verify(task, text as never);
     const shown = text.length > 200 ? `${text.slice(0, 200)}…` : text;
     return {
@@ -282,7 +302,12 @@ export interface MultihopKwargs extends SearchEnvSettings {
 
 /** Builds `search/multihop-v0` (the knowledge base and index are shared within the process). */
 export function createMultihopEnv(spec: EnvSpec, kwargs: MultihopKwargs): SearchEnv {
-  const lease = leaseGeneratedCorpus({ seed: kwargs.kbSeed, size: kwargs.size, distractors: kwargs.distractors, indexDirectory: kwargs.indexDirectory });
+  const lease = leaseGeneratedCorpus({
+    seed: kwargs.kbSeed,
+    size: kwargs.size,
+    distractors: kwargs.distractors,
+    indexDirectory: kwargs.indexDirectory,
+  });
   const suite = multihopSuite(lease.corpus.data, lease.corpus.retriever.documentCount, kwargs.reward);
   return new SearchEnv(spec, suite, kwargs.difficulty, lease, kwargs);
 }

@@ -7,8 +7,17 @@ import { registerBuiltin } from '../registry.js';
 import { MAX_KB_SIZE, MIN_KB_SIZE, REMOTE_MAX_KB_SIZE } from './kb.js';
 import { searchTools } from './tools.js';
 
-const reward = z.enum(['f1', 'exact']).default('f1').describe('Reward of the final answer: token F1 (default) or exact match; success is always exact match');
-const pageChars = z.number().int().min(200).max(100_000).default(2000).describe('Characters per page of open(); longer documents are paged');
+const reward = z
+  .enum(['f1', 'exact'])
+  .default('f1')
+  .describe('Reward of the final answer: token F1 (default) or exact match; success is always exact match');
+const pageChars = z
+  .number()
+  .int()
+  .min(200)
+  .max(100_000)
+  .default(2000)
+  .describe('Characters per page of open(); longer documents are paged');
 /** A client of `turngym serve` (agent or trainer) reads pages of at most 20,000 characters. */
 const remotePageChars = z.number().int().min(200).max(20_000);
 
@@ -18,13 +27,38 @@ export const multihopV0 = registerBuiltin({
   tools: searchTools,
   maxTurns: 12,
   kwargs: z.object({
-    difficulty: z.number().int().min(1).max(4).default(2).describe('Hops: the number of articles to read, 1 to 4 (default 2)'),
-    size: z.number().int().min(MIN_KB_SIZE).max(MAX_KB_SIZE).default(2000).describe('Number of articles in the knowledge base (default 2000)'),
-    distractors: z.number().min(0).max(1).default(0.3).describe('Distractor density: share of entities with a similar-named twin (default 0.3)'),
-    kbSeed: z.number().int().min(0).default(0).describe('Seed of the knowledge base (reset seeds pick questions; default 0)'),
+    difficulty: z
+      .number()
+      .int()
+      .min(1)
+      .max(4)
+      .default(2)
+      .describe('Hops: the number of articles to read, 1 to 4 (default 2)'),
+    size: z
+      .number()
+      .int()
+      .min(MIN_KB_SIZE)
+      .max(MAX_KB_SIZE)
+      .default(2000)
+      .describe('Number of articles in the knowledge base (default 2000)'),
+    distractors: z
+      .number()
+      .min(0)
+      .max(1)
+      .default(0.3)
+      .describe('Distractor density: share of entities with a similar-named twin (default 0.3)'),
+    kbSeed: z
+      .number()
+      .int()
+      .min(0)
+      .default(0)
+      .describe('Seed of the knowledge base (reset seeds pick questions; default 0)'),
     reward,
     pageChars,
-    indexDirectory: z.string().optional().describe('Folder of the index file (default .cache/turngym/search in the working directory)'),
+    indexDirectory: z
+      .string()
+      .optional()
+      .describe('Folder of the index file (default .cache/turngym/search in the working directory)'),
   }),
   // indexDirectory is a path on the server: the operator's. A larger knowledge base blocks the server while it builds.
   remoteKwargs: {
@@ -40,12 +74,15 @@ export const multihopV0 = registerBuiltin({
 
 export const corpusV0 = registerBuiltin({
   id: 'search/corpus-v0',
-  description: "Answer your own questions over your own documents (JSONL files), with the same search tools.",
+  description: 'Answer your own questions over your own documents (JSONL files), with the same search tools.',
   tools: searchTools,
   maxTurns: 10,
   kwargs: z.object({
     documents: z.string().min(1).describe('JSONL file of documents: {"id", "title"?, "text"} per line'),
-    questions: z.string().min(1).describe('JSONL file of questions: {"question", "answers": [...], "supporting"?: [ids]} per line'),
+    questions: z
+      .string()
+      .min(1)
+      .describe('JSONL file of questions: {"question", "answers": [...], "supporting"?: [ids]} per line'),
     indexPath: z.string().optional().describe('Index file (default: <documents>.index.sqlite next to the documents)'),
     reward,
     pageChars,

@@ -129,9 +129,12 @@ export function generateKnowledgeBase(options: KnowledgeBaseOptions = {}): Knowl
   const seed = options.seed ?? 0;
   const size = options.size ?? 1000;
   const distractors = options.distractors ?? 0.3;
-  if (!Number.isSafeInteger(seed)) throw new RangeError(`generateKnowledgeBase: seed must be a safe integer, got ${seed}`);
+  if (!Number.isSafeInteger(seed))
+    throw new RangeError(`generateKnowledgeBase: seed must be a safe integer, got ${seed}`);
   if (!Number.isInteger(size) || size < MIN_KB_SIZE || size > MAX_KB_SIZE) {
-    throw new RangeError(`generateKnowledgeBase: size must be an integer from ${MIN_KB_SIZE} to ${MAX_KB_SIZE}, got ${size}`);
+    throw new RangeError(
+      `generateKnowledgeBase: size must be an integer from ${MIN_KB_SIZE} to ${MAX_KB_SIZE}, got ${size}`,
+    );
   }
   if (!(distractors >= 0 && distractors <= 1)) {
     throw new RangeError(`generateKnowledgeBase: distractors must be a number from 0 to 1, got ${distractors}`);
@@ -144,7 +147,8 @@ export function generateKnowledgeBase(options: KnowledgeBaseOptions = {}): Knowl
   const counts: Record<EntityKind, number> = { person: 0, place: 0, organisation: 0, work: 0 };
 
   // Every kind appears early, so that small knowledge bases still have every relation's target.
-  const kinds = (index: number): EntityKind => (index < 4 ? (['person', 'place', 'organisation', 'work'] as const)[index]! : pickKind(rng));
+  const kinds = (index: number): EntityKind =>
+    index < 4 ? (['person', 'place', 'organisation', 'work'] as const)[index]! : pickKind(rng);
   for (let index = 0; index < size; index++) {
     const kind = kinds(index);
     const earlier = byKind[kind];
@@ -175,7 +179,15 @@ export function generateKnowledgeBase(options: KnowledgeBaseOptions = {}): Knowl
     const id = `${kind}-${counts[kind]++}`;
     parts.set(id, nameParts!);
     const pronoun = kind === 'person' ? (FEMALE.has(nameParts![0]!) ? 'she' : 'he') : 'it';
-    const entity: Entity = { id, kind, name, attributes: attributesFor(kind, rng), relations: {}, pronoun, ...(twinOf ? { twinOf } : {}) };
+    const entity: Entity = {
+      id,
+      kind,
+      name,
+      attributes: attributesFor(kind, rng),
+      relations: {},
+      pronoun,
+      ...(twinOf ? { twinOf } : {}),
+    };
     entities.push(entity);
     earlier.push(entity);
   }
@@ -210,13 +222,17 @@ export interface QuestionOptions {
  */
 export function generateQuestion(kb: KnowledgeBase, options: QuestionOptions): Question {
   const { hops } = options;
-  if (!Number.isInteger(hops) || hops < 1 || hops > 4) throw new RangeError(`generateQuestion: hops must be an integer from 1 to 4, got ${hops}`);
+  if (!Number.isInteger(hops) || hops < 1 || hops > 4)
+    throw new RangeError(`generateQuestion: hops must be an integer from 1 to 4, got ${hops}`);
   const rng = Rng.fromSeed(options.seed);
   for (let attempt = 0; attempt < 1000; attempt++) {
     const question = tryQuestion(kb, rng, hops);
     if (question) return question;
   }
-  throw new TurngymError('INVALID_KWARGS', `generateQuestion: found no ${hops}-hop question in the knowledge base (seed ${kb.seed}, size ${kb.size}); a larger knowledge base has more.`);
+  throw new TurngymError(
+    'INVALID_KWARGS',
+    `generateQuestion: found no ${hops}-hop question in the knowledge base (seed ${kb.seed}, size ${kb.size}); a larger knowledge base has more.`,
+  );
 }
 
 function tryQuestion(kb: KnowledgeBase, rng: Rng, hops: number): Question | undefined {
@@ -256,13 +272,21 @@ function tryQuestion(kb: KnowledgeBase, rng: Rng, hops: number): Question | unde
     hops,
     asks: `${last.kind}.${field}`,
     supporting: path.map((entity) => entity.id),
-    chain: path.map((entity, index) => ({ entity: entity.id, name: entity.name, field: index < relations.length ? relations[index]! : field })),
+    chain: path.map((entity, index) => ({
+      entity: entity.id,
+      name: entity.name,
+      field: index < relations.length ? relations[index]! : field,
+    })),
   };
 }
 
 /** True when the answer's words appear, in order, in the text (after lower-casing and dropping punctuation). */
 function containsAnswer(text: string, answer: string): boolean {
-  const words = (value: string) => ` ${value.toLowerCase().replace(/[^\p{L}\p{N}]+/gu, ' ').trim()} `;
+  const words = (value: string) =>
+    ` ${value
+      .toLowerCase()
+      .replace(/[^\p{L}\p{N}]+/gu, ' ')
+      .trim()} `;
   return words(text).includes(words(answer));
 }
 
@@ -298,69 +322,408 @@ const FINAL_QUESTIONS: Record<string, (subject: string) => string> = {
 // Names
 
 const FEMALE_NAMES = [
-  'Ada', 'Agnes', 'Alma', 'Anya', 'Astrid', 'Beatrix', 'Clara', 'Dagny', 'Edith', 'Elena', 'Elsa', 'Freya', 'Greta',
-  'Hedda', 'Ilse', 'Ingrid', 'Iris', 'Johanna', 'Karin', 'Lena', 'Liv', 'Lotte', 'Maren', 'Marta', 'Mira', 'Nadia',
-  'Nora', 'Oda', 'Petra', 'Rosa', 'Sigrid', 'Solveig', 'Tilde', 'Vera', 'Wilma', 'Yara',
+  'Ada',
+  'Agnes',
+  'Alma',
+  'Anya',
+  'Astrid',
+  'Beatrix',
+  'Clara',
+  'Dagny',
+  'Edith',
+  'Elena',
+  'Elsa',
+  'Freya',
+  'Greta',
+  'Hedda',
+  'Ilse',
+  'Ingrid',
+  'Iris',
+  'Johanna',
+  'Karin',
+  'Lena',
+  'Liv',
+  'Lotte',
+  'Maren',
+  'Marta',
+  'Mira',
+  'Nadia',
+  'Nora',
+  'Oda',
+  'Petra',
+  'Rosa',
+  'Sigrid',
+  'Solveig',
+  'Tilde',
+  'Vera',
+  'Wilma',
+  'Yara',
 ];
 const MALE_NAMES = [
-  'Aksel', 'Anton', 'Arne', 'Bruno', 'Casimir', 'Dmitri', 'Edvard', 'Emil', 'Felix', 'Gustav', 'Halvard', 'Ivo',
-  'Jakob', 'Jonas', 'Karl', 'Leif', 'Lorenz', 'Magnus', 'Matthias', 'Nils', 'Oskar', 'Otto', 'Pavel', 'Rainer',
-  'Rasmus', 'Sten', 'Tobias', 'Ulrik', 'Viktor', 'Wendel',
+  'Aksel',
+  'Anton',
+  'Arne',
+  'Bruno',
+  'Casimir',
+  'Dmitri',
+  'Edvard',
+  'Emil',
+  'Felix',
+  'Gustav',
+  'Halvard',
+  'Ivo',
+  'Jakob',
+  'Jonas',
+  'Karl',
+  'Leif',
+  'Lorenz',
+  'Magnus',
+  'Matthias',
+  'Nils',
+  'Oskar',
+  'Otto',
+  'Pavel',
+  'Rainer',
+  'Rasmus',
+  'Sten',
+  'Tobias',
+  'Ulrik',
+  'Viktor',
+  'Wendel',
 ];
 const FEMALE = new Set(FEMALE_NAMES);
 const FIRST_NAMES = [...FEMALE_NAMES, ...MALE_NAMES];
 const SURNAME_HEADS = [
-  'Har', 'Lind', 'Ost', 'Vel', 'Mar', 'Bren', 'Cal', 'Dor', 'Fen', 'Gal', 'Hol', 'Kes', 'Lor', 'Mor', 'Nor', 'Pel',
-  'Quin', 'Ros', 'Sel', 'Tor', 'Val', 'Wes', 'Yar', 'Zel', 'Ash', 'Bel', 'Cor', 'Dal', 'Eld', 'Fal', 'Grim', 'Hal',
+  'Har',
+  'Lind',
+  'Ost',
+  'Vel',
+  'Mar',
+  'Bren',
+  'Cal',
+  'Dor',
+  'Fen',
+  'Gal',
+  'Hol',
+  'Kes',
+  'Lor',
+  'Mor',
+  'Nor',
+  'Pel',
+  'Quin',
+  'Ros',
+  'Sel',
+  'Tor',
+  'Val',
+  'Wes',
+  'Yar',
+  'Zel',
+  'Ash',
+  'Bel',
+  'Cor',
+  'Dal',
+  'Eld',
+  'Fal',
+  'Grim',
+  'Hal',
 ];
 const SURNAME_MIDDLES = ['', 'a', 'e', 'i', 'o', 'en', 'an', 'er'];
 const SURNAME_TAILS = [
-  'low', 'wick', 'ton', 'berg', 'sen', 'ley', 'mont', 'by', 'field', 'more', 'dale', 'ford', 'stein', 'vik', 'holm',
-  'ridge', 'gard', 'strom',
+  'low',
+  'wick',
+  'ton',
+  'berg',
+  'sen',
+  'ley',
+  'mont',
+  'by',
+  'field',
+  'more',
+  'dale',
+  'ford',
+  'stein',
+  'vik',
+  'holm',
+  'ridge',
+  'gard',
+  'strom',
 ];
-const PLACE_MODIFIERS = ['', '', '', '', 'New ', 'Upper ', 'Lower ', 'North ', 'South ', 'East ', 'West ', 'Port ', 'Saint '];
+const PLACE_MODIFIERS = [
+  '',
+  '',
+  '',
+  '',
+  'New ',
+  'Upper ',
+  'Lower ',
+  'North ',
+  'South ',
+  'East ',
+  'West ',
+  'Port ',
+  'Saint ',
+];
 const PLACE_HEADS = [
-  'Ast', 'Bry', 'Cael', 'Drum', 'Eld', 'Frost', 'Glen', 'Hav', 'Isl', 'Jor', 'Kald', 'Lun', 'Mist', 'Nev', 'Orm',
-  'Pry', 'Rav', 'Sund', 'Thal', 'Ul', 'Vard', 'Wyn', 'Brae', 'Cor', 'Dun', 'Fair', 'Gold', 'Kil', 'Ash', 'Bel',
-  'Cran', 'Hart', 'Lam', 'Mel', 'Pen', 'Stow',
+  'Ast',
+  'Bry',
+  'Cael',
+  'Drum',
+  'Eld',
+  'Frost',
+  'Glen',
+  'Hav',
+  'Isl',
+  'Jor',
+  'Kald',
+  'Lun',
+  'Mist',
+  'Nev',
+  'Orm',
+  'Pry',
+  'Rav',
+  'Sund',
+  'Thal',
+  'Ul',
+  'Vard',
+  'Wyn',
+  'Brae',
+  'Cor',
+  'Dun',
+  'Fair',
+  'Gold',
+  'Kil',
+  'Ash',
+  'Bel',
+  'Cran',
+  'Hart',
+  'Lam',
+  'Mel',
+  'Pen',
+  'Stow',
 ];
 const PLACE_MIDDLES = ['', 'a', 'er', 'en', 'o', 'ing'];
 const PLACE_TAILS = [
-  'haven', 'port', 'mouth', 'burg', 'grad', 'stad', 'field', 'bridge', 'crest', 'wick', 'ton', 'vale', 'moor', 'fell',
-  'heim', 'ness', 'by', 'minster', 'hollow', 'reach', 'gate', 'stead', 'marsh', 'combe', 'holt', 'shore',
+  'haven',
+  'port',
+  'mouth',
+  'burg',
+  'grad',
+  'stad',
+  'field',
+  'bridge',
+  'crest',
+  'wick',
+  'ton',
+  'vale',
+  'moor',
+  'fell',
+  'heim',
+  'ness',
+  'by',
+  'minster',
+  'hollow',
+  'reach',
+  'gate',
+  'stead',
+  'marsh',
+  'combe',
+  'holt',
+  'shore',
 ];
 const ORGANISATION_FORMS = [
-  'Company', 'Group', 'Works', 'Corporation', 'Holdings', 'Trust', 'Cooperative', 'Institute', 'Foundation',
-  'Society', 'Partners', 'Guild',
+  'Company',
+  'Group',
+  'Works',
+  'Corporation',
+  'Holdings',
+  'Trust',
+  'Cooperative',
+  'Institute',
+  'Foundation',
+  'Society',
+  'Partners',
+  'Guild',
 ];
 const WORK_ADJECTIVES = [
-  'Silent', 'Golden', 'Broken', 'Hidden', 'Distant', 'Last', 'Crimson', 'Winter', 'Quiet', 'Burning', 'Lost',
-  'Pale', 'Hollow', 'Bright', 'Iron', 'Velvet', 'Northern', 'Forgotten', 'Endless', 'Wandering', 'Glass', 'Sleeping',
-  'Restless', 'Amber', 'Scarlet', 'Frozen', 'Tender', 'Wild', 'Secret', 'Falling', 'Ancient', 'Bitter', 'Gentle',
-  'Hungry', 'Painted', 'Narrow', 'Drowned', 'Salt', 'Copper', 'Morning', 'Evening', 'Weeping', 'Luminous', 'Shifting',
-  'Stolen', 'Borrowed', 'Patient', 'Sunken',
+  'Silent',
+  'Golden',
+  'Broken',
+  'Hidden',
+  'Distant',
+  'Last',
+  'Crimson',
+  'Winter',
+  'Quiet',
+  'Burning',
+  'Lost',
+  'Pale',
+  'Hollow',
+  'Bright',
+  'Iron',
+  'Velvet',
+  'Northern',
+  'Forgotten',
+  'Endless',
+  'Wandering',
+  'Glass',
+  'Sleeping',
+  'Restless',
+  'Amber',
+  'Scarlet',
+  'Frozen',
+  'Tender',
+  'Wild',
+  'Secret',
+  'Falling',
+  'Ancient',
+  'Bitter',
+  'Gentle',
+  'Hungry',
+  'Painted',
+  'Narrow',
+  'Drowned',
+  'Salt',
+  'Copper',
+  'Morning',
+  'Evening',
+  'Weeping',
+  'Luminous',
+  'Shifting',
+  'Stolen',
+  'Borrowed',
+  'Patient',
+  'Sunken',
 ];
 const WORK_NOUNS = [
-  'Harbour', 'Garden', 'Mirror', 'Orchard', 'Lantern', 'Meridian', 'Tide', 'Citadel', 'Archive', 'Compass', 'Bell',
-  'River', 'Crown', 'Sparrow', 'Lighthouse', 'Horizon', 'Letter', 'Tower', 'Forest', 'Voyage', 'Island', 'Season',
-  'Signal', 'Bridge', 'Shadow', 'Feather', 'Window', 'Anthem', 'Orbit', 'Kingdom', 'Threshold', 'Ember', 'Cathedral',
-  'Mountain', 'Valley', 'Lake', 'Winter', 'Chorus', 'Prophecy', 'Engine', 'Atlas', 'Carnival', 'Labyrinth', 'Quarry',
-  'Pilgrim', 'Monsoon', 'Glacier', 'Canal',
+  'Harbour',
+  'Garden',
+  'Mirror',
+  'Orchard',
+  'Lantern',
+  'Meridian',
+  'Tide',
+  'Citadel',
+  'Archive',
+  'Compass',
+  'Bell',
+  'River',
+  'Crown',
+  'Sparrow',
+  'Lighthouse',
+  'Horizon',
+  'Letter',
+  'Tower',
+  'Forest',
+  'Voyage',
+  'Island',
+  'Season',
+  'Signal',
+  'Bridge',
+  'Shadow',
+  'Feather',
+  'Window',
+  'Anthem',
+  'Orbit',
+  'Kingdom',
+  'Threshold',
+  'Ember',
+  'Cathedral',
+  'Mountain',
+  'Valley',
+  'Lake',
+  'Winter',
+  'Chorus',
+  'Prophecy',
+  'Engine',
+  'Atlas',
+  'Carnival',
+  'Labyrinth',
+  'Quarry',
+  'Pilgrim',
+  'Monsoon',
+  'Glacier',
+  'Canal',
 ];
 const OCCUPATIONS = [
-  'engineer', 'painter', 'novelist', 'architect', 'chemist', 'cartographer', 'composer', 'physician', 'astronomer',
-  'journalist', 'sculptor', 'botanist', 'lawyer', 'economist', 'photographer', 'historian', 'mathematician',
-  'linguist', 'pilot', 'geologist', 'film director', 'marine biologist', 'stage actor', 'civil servant',
+  'engineer',
+  'painter',
+  'novelist',
+  'architect',
+  'chemist',
+  'cartographer',
+  'composer',
+  'physician',
+  'astronomer',
+  'journalist',
+  'sculptor',
+  'botanist',
+  'lawyer',
+  'economist',
+  'photographer',
+  'historian',
+  'mathematician',
+  'linguist',
+  'pilot',
+  'geologist',
+  'film director',
+  'marine biologist',
+  'stage actor',
+  'civil servant',
 ];
 const INDUSTRIES = [
-  'shipping', 'mining', 'textiles', 'publishing', 'railways', 'insurance', 'brewing', 'optics', 'software',
-  'pharmaceuticals', 'aviation', 'banking', 'steel', 'glassmaking', 'timber', 'shipbuilding', 'telecommunications',
-  'chemicals', 'ceramics', 'robotics', 'agriculture', 'broadcasting',
+  'shipping',
+  'mining',
+  'textiles',
+  'publishing',
+  'railways',
+  'insurance',
+  'brewing',
+  'optics',
+  'software',
+  'pharmaceuticals',
+  'aviation',
+  'banking',
+  'steel',
+  'glassmaking',
+  'timber',
+  'shipbuilding',
+  'telecommunications',
+  'chemicals',
+  'ceramics',
+  'robotics',
+  'agriculture',
+  'broadcasting',
 ];
-const WORK_FORMS = ['novel', 'film', 'album', 'opera', 'painting', 'play', 'poetry collection', 'symphony', 'documentary'];
+const WORK_FORMS = [
+  'novel',
+  'film',
+  'album',
+  'opera',
+  'painting',
+  'play',
+  'poetry collection',
+  'symphony',
+  'documentary',
+];
 const COUNTRIES = [
-  'Norvale', 'Estmark', 'Calderon', 'Vesterlund', 'Orsenia', 'Brightwater', 'Kaldoria', 'Lysmere', 'Tavaria',
-  'Quellan', 'Serandor', 'Umbria Nova', 'Ardent Isles', 'Mirrowen', 'Dravenia', 'Solmark', 'Pellinor', 'Zarvosk',
+  'Norvale',
+  'Estmark',
+  'Calderon',
+  'Vesterlund',
+  'Orsenia',
+  'Brightwater',
+  'Kaldoria',
+  'Lysmere',
+  'Tavaria',
+  'Quellan',
+  'Serandor',
+  'Umbria Nova',
+  'Ardent Isles',
+  'Mirrowen',
+  'Dravenia',
+  'Solmark',
+  'Pellinor',
+  'Zarvosk',
 ];
 
 const KIND_WEIGHTS: [EntityKind, number][] = [
@@ -383,17 +746,40 @@ function pickKind(rng: Rng): EntityKind {
 function freshParts(kind: EntityKind, rng: Rng, attempt: number): string[] {
   switch (kind) {
     case 'person':
-      return [rng.pick(FIRST_NAMES), rng.pick(SURNAME_HEADS), rng.pick(SURNAME_MIDDLES), rng.pick(SURNAME_TAILS), attempt > 20 ? `${String.fromCharCode(65 + rng.int(0, 25))}.` : ''];
+      return [
+        rng.pick(FIRST_NAMES),
+        rng.pick(SURNAME_HEADS),
+        rng.pick(SURNAME_MIDDLES),
+        rng.pick(SURNAME_TAILS),
+        attempt > 20 ? `${String.fromCharCode(65 + rng.int(0, 25))}.` : '',
+      ];
     case 'place':
-      return [attempt > 20 ? rng.pick(PLACE_MODIFIERS.filter(Boolean)) : rng.pick(PLACE_MODIFIERS), rng.pick(PLACE_HEADS), rng.pick(PLACE_MIDDLES), rng.pick(PLACE_TAILS)];
+      return [
+        attempt > 20 ? rng.pick(PLACE_MODIFIERS.filter(Boolean)) : rng.pick(PLACE_MODIFIERS),
+        rng.pick(PLACE_HEADS),
+        rng.pick(PLACE_MIDDLES),
+        rng.pick(PLACE_TAILS),
+      ];
     case 'organisation':
       return rng.chance(0.5) && attempt < 10
-        ? [rng.pick(SURNAME_HEADS) + rng.pick(SURNAME_MIDDLES) + rng.pick(SURNAME_TAILS), '', rng.pick(ORGANISATION_FORMS)]
-        : [rng.pick(SURNAME_HEADS) + rng.pick(SURNAME_MIDDLES) + rng.pick(SURNAME_TAILS), rng.pick(SURNAME_HEADS) + rng.pick(SURNAME_TAILS), rng.pick(ORGANISATION_FORMS)];
+        ? [
+            rng.pick(SURNAME_HEADS) + rng.pick(SURNAME_MIDDLES) + rng.pick(SURNAME_TAILS),
+            '',
+            rng.pick(ORGANISATION_FORMS),
+          ]
+        : [
+            rng.pick(SURNAME_HEADS) + rng.pick(SURNAME_MIDDLES) + rng.pick(SURNAME_TAILS),
+            rng.pick(SURNAME_HEADS) + rng.pick(SURNAME_TAILS),
+            rng.pick(ORGANISATION_FORMS),
+          ];
     case 'work':
       if (rng.chance(0.2) && attempt < 3) return ['', rng.pick(WORK_ADJECTIVES), rng.pick(WORK_NOUNS)];
       // Past a few collisions, two nouns before "of" make the name space large enough for any size.
-      return [attempt > 10 ? `${rng.pick(WORK_NOUNS)} and ${rng.pick(WORK_NOUNS)}` : rng.pick(WORK_NOUNS), rng.pick(WORK_ADJECTIVES), rng.pick(WORK_NOUNS)];
+      return [
+        attempt > 10 ? `${rng.pick(WORK_NOUNS)} and ${rng.pick(WORK_NOUNS)}` : rng.pick(WORK_NOUNS),
+        rng.pick(WORK_ADJECTIVES),
+        rng.pick(WORK_NOUNS),
+      ];
   }
 }
 
@@ -427,7 +813,9 @@ function twinParts(kind: EntityKind, original: string[], rng: Rng): string[] {
 function joinName(kind: EntityKind, parts: string[]): string {
   switch (kind) {
     case 'person':
-      return parts[4] ? `${parts[0]} ${parts[4]} ${parts[1]}${parts[2]}${parts[3]}` : `${parts[0]} ${parts[1]}${parts[2]}${parts[3]}`;
+      return parts[4]
+        ? `${parts[0]} ${parts[4]} ${parts[1]}${parts[2]}${parts[3]}`
+        : `${parts[0]} ${parts[1]}${parts[2]}${parts[3]}`;
     case 'place':
       return `${parts[0]}${parts[1]}${parts[2]}${parts[3]}`;
     case 'organisation':
@@ -497,7 +885,8 @@ function writeArticle(entity: Entity, byId: Map<string, Entity>, reverse: Revers
     if (!links.includes(id)) links.push(id);
     return byId.get(id)!.name;
   };
-  const incoming = (relation: string, limit: number) => (reverse.get(entity.id)?.get(relation) ?? []).slice(0, limit).map(name);
+  const incoming = (relation: string, limit: number) =>
+    (reverse.get(entity.id)?.get(relation) ?? []).slice(0, limit).map(name);
   const they = capitalise(entity.pronoun);
   const { attributes: a, relations: r } = entity;
   const sentences: string[] = [];
@@ -512,7 +901,13 @@ function writeArticle(entity: Entity, byId: Map<string, Entity>, reverse: Revers
         ]),
       );
       const employer = name(r.employer!);
-      sentences.push(rng.pick([`${they} works for ${employer}.`, `${entity.name} is employed by ${employer}.`, `${they} has worked at ${employer} for many years.`]));
+      sentences.push(
+        rng.pick([
+          `${they} works for ${employer}.`,
+          `${entity.name} is employed by ${employer}.`,
+          `${they} has worked at ${employer} for many years.`,
+        ]),
+      );
       const founded = incoming('founder', 2);
       if (founded.length) sentences.push(`${they} founded ${list(founded)}.`);
       const works = incoming('creator', 3);
@@ -561,7 +956,8 @@ function writeArticle(entity: Entity, byId: Map<string, Entity>, reverse: Revers
       const natives = incoming('birthplace', 3);
       if (natives.length) sentences.push(`People born in ${entity.name} include ${list(natives)}.`);
       const companies = incoming('headquarters', 2);
-      if (companies.length) sentences.push(`${list(companies)} ${companies.length > 1 ? 'have their' : 'has its'} headquarters here.`);
+      if (companies.length)
+        sentences.push(`${list(companies)} ${companies.length > 1 ? 'have their' : 'has its'} headquarters here.`);
       break;
     }
   }

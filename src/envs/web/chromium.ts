@@ -18,7 +18,18 @@
  * next `browser()` call.
  */
 import { randomUUID } from 'node:crypto';
-import { accessSync, constants, createReadStream, createWriteStream, existsSync, mkdirSync, readFileSync, renameSync, rmSync, statSync } from 'node:fs';
+import {
+  accessSync,
+  constants,
+  createReadStream,
+  createWriteStream,
+  existsSync,
+  mkdirSync,
+  readFileSync,
+  renameSync,
+  rmSync,
+  statSync,
+} from 'node:fs';
 import { createRequire } from 'node:module';
 import { homedir } from 'node:os';
 import { delimiter, dirname, join, resolve } from 'node:path';
@@ -71,7 +82,10 @@ export async function findChromium(environment: NodeJS.ProcessEnv = process.env)
   const fromEnv = environment[CHROMIUM_ENV];
   if (fromEnv) {
     if (!isExecutable(fromEnv)) {
-      throw new TurngymError('NOT_SUPPORTED', `${CHROMIUM_ENV}=${fromEnv} is not an executable file: point it at a Chromium or Chrome binary, or unset it to use the first browser found (the PATH, Playwright's cache, then the one npm installed).`);
+      throw new TurngymError(
+        'NOT_SUPPORTED',
+        `${CHROMIUM_ENV}=${fromEnv} is not an executable file: point it at a Chromium or Chrome binary, or unset it to use the first browser found (the PATH, Playwright's cache, then the one npm installed).`,
+      );
     }
     return { path: fromEnv, source: 'env' };
   }
@@ -120,7 +134,10 @@ export async function packagedChromium(environment: NodeJS.ProcessEnv = process.
     renameSync(partial, binary);
   } catch (error) {
     rmSync(partial, { force: true });
-    throw new TurngymError('NOT_SUPPORTED', `Could not unpack the packaged Chromium into ${dirname(binary)}: ${describeError(error)}. Free some disk space or set XDG_CACHE_HOME to a writable folder. ${INSTALL_HINT}`);
+    throw new TurngymError(
+      'NOT_SUPPORTED',
+      `Could not unpack the packaged Chromium into ${dirname(binary)}: ${describeError(error)}. Free some disk space or set XDG_CACHE_HOME to a writable folder. ${INSTALL_HINT}`,
+    );
   }
   return binary;
 }
@@ -203,7 +220,8 @@ export class SharedBrowser {
 
   /** The live browser; launches one if there is none or the last one disconnected (crashed or killed). */
   async browser(): Promise<Browser> {
-    if (this.references === 0) throw new EnvFailureError('SharedBrowser.browser() called without acquire(); this is a bug in the web env.');
+    if (this.references === 0)
+      throw new EnvFailureError('SharedBrowser.browser() called without acquire(); this is a bug in the web env.');
     for (let attempt = 0; ; attempt++) {
       if (this.current?.isConnected()) return this.current;
       // Started without awaiting anything first, so that envs resetting at the same time share one launch.
@@ -253,16 +271,26 @@ export async function launchChromium(): Promise<Browser> {
   const location = await findChromium();
   const { chromium } = await import('playwright-core');
   try {
-    const browser = await chromium.launch({ executablePath: location.path, headless: true, args: CHROMIUM_ARGS, timeout: 60_000 });
+    const browser = await chromium.launch({
+      executablePath: location.path,
+      headless: true,
+      args: CHROMIUM_ARGS,
+      timeout: 60_000,
+    });
     if (!announced) {
       announced = true;
-      console.error(`turngym: web envs use Chromium ${browser.version()} ${SOURCE_WORDS[location.source]} (${location.path})`);
+      console.error(
+        `turngym: web envs use Chromium ${browser.version()} ${SOURCE_WORDS[location.source]} (${location.path})`,
+      );
     }
     return browser;
   } catch (error) {
-    throw new EnvFailureError(`Could not launch Chromium at ${location.path} (found via ${location.source}): ${describeError(error).split('\n')[0]}`, {
-      cause: error,
-    });
+    throw new EnvFailureError(
+      `Could not launch Chromium at ${location.path} (found via ${location.source}): ${describeError(error).split('\n')[0]}`,
+      {
+        cause: error,
+      },
+    );
   }
 }
 

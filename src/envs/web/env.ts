@@ -165,7 +165,12 @@ export class WebEnv<T extends WebTask, State> extends TaskEnv<T> {
   }
 
   /** Creates the env: starts (or shares) the site's server and takes a reference on the shared browser. */
-  static async open<T extends WebTask, State>(spec: EnvSpec, suite: WebTaskSuite<T, State>, difficulty: number, settings: Partial<WebSettings> = {}): Promise<WebEnv<T, State>> {
+  static async open<T extends WebTask, State>(
+    spec: EnvSpec,
+    suite: WebTaskSuite<T, State>,
+    difficulty: number,
+    settings: Partial<WebSettings> = {},
+  ): Promise<WebEnv<T, State>> {
     const env = new WebEnv(spec, suite, difficulty, { ...DEFAULT_WEB_SETTINGS, ...settings });
     env.server = await acquireSite(suite.site);
     sharedBrowser.acquire();
@@ -190,7 +195,9 @@ export class WebEnv<T extends WebTask, State> extends TaskEnv<T> {
 
   override async reset(options: ResetOptions = {}): Promise<ResetResult> {
     const result = await super.reset(options);
-    return this.lastScreenshot ? { ...result, observation: { ...result.observation, screenshot: this.lastScreenshot } } : result;
+    return this.lastScreenshot
+      ? { ...result, observation: { ...result.observation, screenshot: this.lastScreenshot } }
+      : result;
   }
 
   protected override async startEpisode(task: T): Promise<{ text: string; info: Record<string, unknown> }> {
@@ -212,7 +219,11 @@ export class WebEnv<T extends WebTask, State> extends TaskEnv<T> {
         this.episode = episode;
         try {
           const since = this.since(episode);
-          await this.timed(episode.page.goto(this.server.origin + task.startPath, { waitUntil: 'domcontentloaded', timeout: limitMs }), 'opening the first page', limitMs);
+          await this.timed(
+            episode.page.goto(this.server.origin + task.startPath, { waitUntil: 'domcontentloaded', timeout: limitMs }),
+            'opening the first page',
+            limitMs,
+          );
           await this.awaitPush(episode, since);
           view = await this.observe(episode, since);
           break;
@@ -223,7 +234,10 @@ export class WebEnv<T extends WebTask, State> extends TaskEnv<T> {
           // gets a renderer of its own. Not after a timeout, which a second try would only make longer.
           if (spare && !(error instanceof ActionTimeout)) continue;
           if (error instanceof EnvFailureError) throw error;
-          throw new EnvFailureError(`${this.spec.id}: the episode's first page did not open: ${describeError(error).split('\n')[0]}`, { cause: error });
+          throw new EnvFailureError(
+            `${this.spec.id}: the episode's first page did not open: ${describeError(error).split('\n')[0]}`,
+            { cause: error },
+          );
         }
       }
       const text = await this.render(episode, view, undefined);
@@ -262,16 +276,26 @@ export class WebEnv<T extends WebTask, State> extends TaskEnv<T> {
     } catch (thrown) {
       throw this.infrastructure(episode, thrown);
     }
-    if (!error && view.errors.length > 0) error = { code: 'TOOL_ERROR', message: `The page threw an error: ${view.errors.join(' | ')}` };
+    if (!error && view.errors.length > 0)
+      error = { code: 'TOOL_ERROR', message: `The page threw an error: ${view.errors.join(' | ')}` };
     const text = await this.render(episode, view, error?.message);
     const state = this.sessionState(episode);
     if (this.webSuite.finished(task, state)) {
       const verdict = this.webSuite.verify(task, { state });
-      return { ...this.final(verdict, text), info: { success: verdict.success, url: view.url, blocked_requests: episode.blocked.count } };
+      return {
+        ...this.final(verdict, text),
+        info: { success: verdict.success, url: view.url, blocked_requests: episode.blocked.count },
+      };
     }
     const observation: Observation = { text };
     if (this.lastScreenshot) observation.screenshot = this.lastScreenshot;
-    return { observation, reward: 0, terminated: false, truncated: false, info: { ...(error ? { error } : {}), url: view.url, blocked_requests: episode.blocked.count } };
+    return {
+      observation,
+      reward: 0,
+      terminated: false,
+      truncated: false,
+      info: { ...(error ? { error } : {}), url: view.url, blocked_requests: episode.blocked.count },
+    };
   }
 
   protected override async dispose(): Promise<void> {
@@ -291,7 +315,13 @@ export class WebEnv<T extends WebTask, State> extends TaskEnv<T> {
   private final(verdict: Verdict, pageText?: string): StepResult {
     const outcome = verdict.success ? 'Task complete.' : 'Task failed.';
     const text = [pageText, `${outcome}${verdict.feedback ? ` ${verdict.feedback}` : ''}`].filter(Boolean).join('\n\n');
-    return { observation: { text }, reward: verdict.score, terminated: true, truncated: false, info: { success: verdict.success } };
+    return {
+      observation: { text },
+      reward: verdict.score,
+      terminated: true,
+      truncated: false,
+      info: { success: verdict.success },
+    };
   }
 
   private sessionState(episode: Episode): State {
@@ -303,18 +333,32 @@ export class WebEnv<T extends WebTask, State> extends TaskEnv<T> {
   private liveEpisode(): Episode {
     const episode = this.episode;
     if (!episode) throw new EnvFailureError(`${this.spec.id}: no episode in progress; call reset().`);
-    if (episode.crashed) throw new EnvFailureError(`${this.spec.id}: the page crashed; call reset() to start a new episode (the browser recovers there).`);
-    if (!episode.browser.isConnected()) throw new EnvFailureError(`${this.spec.id}: the browser is gone (crashed or killed); call reset() to start a new episode in a new browser.`);
+    if (episode.crashed)
+      throw new EnvFailureError(
+        `${this.spec.id}: the page crashed; call reset() to start a new episode (the browser recovers there).`,
+      );
+    if (!episode.browser.isConnected())
+      throw new EnvFailureError(
+        `${this.spec.id}: the browser is gone (crashed or killed); call reset() to start a new episode in a new browser.`,
+      );
     return episode;
   }
 
   private infrastructure(episode: Episode, error: unknown): EnvFailureError {
-    const reason = episode.crashed ? 'the page crashed' : !episode.browser.isConnected() ? 'the browser is gone' : describeError(error).split('\n')[0];
+    const reason = episode.crashed
+      ? 'the page crashed'
+      : !episode.browser.isConnected()
+        ? 'the browser is gone'
+        : describeError(error).split('\n')[0];
     return new EnvFailureError(`${this.spec.id}: ${reason}; call reset() to start a new episode.`, { cause: error });
   }
 
   /** Carries out a browser action; returns the agent's mistake, if any. Throws ActionTimeout or infrastructure errors. */
-  private async perform(episode: Episode, call: ToolCall, since: Since): Promise<{ code: ActionErrorCode; message: string } | undefined> {
+  private async perform(
+    episode: Episode,
+    call: ToolCall,
+    since: Since,
+  ): Promise<{ code: ActionErrorCode; message: string } | undefined> {
     const { page } = episode;
     const args = call.args;
     if (call.tool === 'scroll' && this.scrollWindow(episode, String(args.direction))) return undefined;
@@ -322,26 +366,43 @@ export class WebEnv<T extends WebTask, State> extends TaskEnv<T> {
       case 'goto': {
         const target = this.resolvePath(String(args.path));
         if (typeof target !== 'string') return { code: 'TOOL_ERROR', message: target.error };
-        return this.navigate(episode, () => page.goto(target, { waitUntil: 'domcontentloaded', timeout: this.settings.actionTimeoutMs }), `goto(${JSON.stringify(args.path)})`, since);
+        return this.navigate(
+          episode,
+          () => page.goto(target, { waitUntil: 'domcontentloaded', timeout: this.settings.actionTimeoutMs }),
+          `goto(${JSON.stringify(args.path)})`,
+          since,
+        );
       }
       case 'back': {
         // The previous history entry must be a page of the site (not the empty page the tab opened with, nor the site's blank page).
         const offSite = !this.onSite(page.url());
         // A page that navigates away while asked has a page to go back to.
-        const canGoBack = offSite || (await this.timed(page.evaluate<boolean>(CAN_GO_BACK)).catch((error: unknown) => (isContextDestroyed(error) ? true : Promise.reject(error))));
+        const canGoBack =
+          offSite ||
+          (await this.timed(page.evaluate<boolean>(CAN_GO_BACK)).catch((error: unknown) =>
+            isContextDestroyed(error) ? true : Promise.reject(error),
+          ));
         if (!canGoBack) return { code: 'TOOL_ERROR', message: 'There is no previous page of this site to go back to.' };
-        return this.navigate(episode, () => page.goBack({ waitUntil: 'domcontentloaded', timeout: this.settings.actionTimeoutMs }), 'back()', since);
+        return this.navigate(
+          episode,
+          () => page.goBack({ waitUntil: 'domcontentloaded', timeout: this.settings.actionTimeoutMs }),
+          'back()',
+          since,
+        );
       }
       default: {
         const kind = call.tool;
         const id = args.id ?? 0;
-        const argument = kind === 'type' ? args.text : kind === 'select' ? args.option : kind === 'scroll' ? args.direction : null;
+        const argument =
+          kind === 'type' ? args.text : kind === 'select' ? args.option : kind === 'scroll' ? args.direction : null;
         const flag = kind === 'type' ? args.submit === true : kind === 'check' ? args.checked !== false : false;
         const loadsBefore = episode.loads;
         let outcome: ActOutcome;
         try {
           outcome = await this.timed(
-            page.evaluate<ActOutcome>(`window.__turngym.act(${[kind, id, argument, flag].map((value) => JSON.stringify(value)).join(', ')})`),
+            page.evaluate<ActOutcome>(
+              `window.__turngym.act(${[kind, id, argument, flag].map((value) => JSON.stringify(value)).join(', ')})`,
+            ),
             `${kind}(${id || argument})`,
           );
         } catch (error) {
@@ -349,11 +410,18 @@ export class WebEnv<T extends WebTask, State> extends TaskEnv<T> {
             await this.unfreeze(episode);
             throw error;
           }
-          if (/__turngym/.test(describeError(error))) return { code: 'TOOL_ERROR', message: 'This page cannot be operated (it is not a page of the site); use back() or goto(path).' };
+          if (/__turngym/.test(describeError(error)))
+            return {
+              code: 'TOOL_ERROR',
+              message: 'This page cannot be operated (it is not a page of the site); use back() or goto(path).',
+            };
           // A script of the page (a javascript: link, a timer) navigated while the action ran.
           if (isContextDestroyed(error)) {
             await this.waitForLoad(episode, loadsBefore);
-            return { code: 'TOOL_ERROR', message: `${kind}(${id || argument}) was cut short: the page went to another page meanwhile; look at it before acting again.` };
+            return {
+              code: 'TOOL_ERROR',
+              message: `${kind}(${id || argument}) was cut short: the page went to another page meanwhile; look at it before acting again.`,
+            };
           }
           throw error;
         }
@@ -362,38 +430,54 @@ export class WebEnv<T extends WebTask, State> extends TaskEnv<T> {
           const waited = await this.waitForLoad(episode, loadsBefore);
           if (!waited) {
             await this.stopLoading(episode);
-            return { code: 'TIMEOUT', message: `${kind}(${id}) started loading a page that did not arrive within ${this.settings.actionTimeoutMs} ms; loading was stopped.` };
+            return {
+              code: 'TIMEOUT',
+              message: `${kind}(${id}) started loading a page that did not arrive within ${this.settings.actionTimeoutMs} ms; loading was stopped.`,
+            };
           }
           if (episode.loads > loadsBefore) await this.awaitPush(episode, since);
         }
         if (kind === 'scroll') this.moveWindow(episode, String(argument), outcome.moved);
         if (outcome.error) return { code: 'TOOL_ERROR', message: outcome.error };
-        if (outcome.errors.length > 0) return { code: 'TOOL_ERROR', message: `The page threw an error: ${outcome.errors.join(' | ')}` };
+        if (outcome.errors.length > 0)
+          return { code: 'TOOL_ERROR', message: `The page threw an error: ${outcome.errors.join(' | ')}` };
         return undefined;
       }
     }
   }
 
-  private async navigate(episode: Episode, go: () => Promise<unknown>, what: string, since: Since): Promise<{ code: ActionErrorCode; message: string } | undefined> {
+  private async navigate(
+    episode: Episode,
+    go: () => Promise<unknown>,
+    what: string,
+    since: Since,
+  ): Promise<{ code: ActionErrorCode; message: string } | undefined> {
     let response: unknown;
     try {
       response = await this.timed(go(), what);
     } catch (error) {
       if (error instanceof ActionTimeout) {
         await this.stopLoading(episode);
-        return { code: 'TIMEOUT', message: `${what} did not load within ${this.settings.actionTimeoutMs} ms; loading was stopped.` };
+        return {
+          code: 'TIMEOUT',
+          message: `${what} did not load within ${this.settings.actionTimeoutMs} ms; loading was stopped.`,
+        };
       }
       const message = describeError(error).split('\n')[0]!;
       if (/Timeout/i.test(message)) {
         await this.stopLoading(episode);
-        return { code: 'TIMEOUT', message: `${what} did not load within ${this.settings.actionTimeoutMs} ms; loading was stopped.` };
+        return {
+          code: 'TIMEOUT',
+          message: `${what} did not load within ${this.settings.actionTimeoutMs} ms; loading was stopped.`,
+        };
       }
       if (!episode.browser.isConnected() || episode.crashed) throw error;
       return { code: 'TOOL_ERROR', message: `${what} failed: ${message.replace(/^page\.\w+: /, '')}` };
     }
     await this.awaitPush(episode, since);
     const status = (response as { status?: () => number } | null)?.status?.();
-    if (status !== undefined && status >= 400) return { code: 'TOOL_ERROR', message: `${what}: the site answered ${status}.` };
+    if (status !== undefined && status >= 400)
+      return { code: 'TOOL_ERROR', message: `${what}: the site answered ${status}.` };
     return undefined;
   }
 
@@ -432,7 +516,9 @@ export class WebEnv<T extends WebTask, State> extends TaskEnv<T> {
   /** The observation a page of a new document sent after `since`, if one has arrived. */
   private freshPush(episode: Episode, since: Since): PageView | undefined {
     const pushed = episode.pushed;
-    return pushed && pushed.sequence > since.pushes && pushed.view.document !== since.document ? pushed.view : undefined;
+    return pushed && pushed.sequence > since.pushes && pushed.view.document !== since.document
+      ? pushed.view
+      : undefined;
   }
 
   /**
@@ -466,7 +552,9 @@ export class WebEnv<T extends WebTask, State> extends TaskEnv<T> {
   private resolvePath(path: string): string | { error: string } {
     const origin = this.server.origin;
     const trimmed = path.trim();
-    const refuse = { error: `goto only opens pages of this site: give a path such as /search (got ${JSON.stringify(trimmed.slice(0, 200))}).` };
+    const refuse = {
+      error: `goto only opens pages of this site: give a path such as /search (got ${JSON.stringify(trimmed.slice(0, 200))}).`,
+    };
     if (CONTROL_CHARACTER.test(trimmed)) return refuse;
     const absolute = /^[a-z][a-z0-9+.-]*:/i.test(trimmed) || /^[/\\]{2}/.test(trimmed) || trimmed.startsWith('\\');
     let url: URL;
@@ -495,7 +583,10 @@ export class WebEnv<T extends WebTask, State> extends TaskEnv<T> {
     const since = this.since(episode);
     episode.failedUrl = undefined;
     await this.timed(page.goBack(options), 'going back to the site').catch(() => undefined);
-    if (!this.onSite(page.url())) await this.timed(page.goto(episode.siteUrl ?? `${this.server.origin}/`, options), 'going back to the site').catch(() => undefined);
+    if (!this.onSite(page.url()))
+      await this.timed(page.goto(episode.siteUrl ?? `${this.server.origin}/`, options), 'going back to the site').catch(
+        () => undefined,
+      );
     await this.awaitPush(episode, since);
     return this.observe(episode, since);
   }
@@ -552,12 +643,22 @@ export class WebEnv<T extends WebTask, State> extends TaskEnv<T> {
       const page = await this.openPage(episode);
       episode.notes.push('The page stopped responding and was reloaded.');
       if (url.startsWith(`${this.server.origin}/`)) {
-        await page.goto(url, { waitUntil: 'domcontentloaded', timeout: this.settings.actionTimeoutMs }).catch(() => undefined);
+        await page
+          .goto(url, { waitUntil: 'domcontentloaded', timeout: this.settings.actionTimeoutMs })
+          .catch(() => undefined);
       }
     })();
     let timer: NodeJS.Timeout | undefined;
     const limit = new Promise<never>((_, reject) => {
-      timer = setTimeout(() => reject(new EnvFailureError(`${this.spec.id}: a frozen page could not be replaced within ${RECOVERY_MS} ms; call reset().`)), RECOVERY_MS);
+      timer = setTimeout(
+        () =>
+          reject(
+            new EnvFailureError(
+              `${this.spec.id}: a frozen page could not be replaced within ${RECOVERY_MS} ms; call reset().`,
+            ),
+          ),
+        RECOVERY_MS,
+      );
     });
     await Promise.race([recovery, limit]).finally(() => clearTimeout(timer));
   }
@@ -586,11 +687,30 @@ export class WebEnv<T extends WebTask, State> extends TaskEnv<T> {
       return pushed;
     }
     // The action stayed on the page, and no page has loaded since (a navigation it did not foresee).
-    if (afterAction && afterAction.document === episode.document && episode.page.url().startsWith(`${this.server.origin}/`)) return afterAction;
+    if (
+      afterAction &&
+      afterAction.document === episode.document &&
+      episode.page.url().startsWith(`${this.server.origin}/`)
+    )
+      return afterAction;
     for (let attempt = 0; ; attempt++) {
       try {
-        const view = await this.timed(episode.page.evaluate<PageView | null>('window.__turngym ? window.__turngym.observe() : null'), 'reading the page');
-        if (!view) return { url: displayUrl(episode.page.url(), this.server.origin), title: '', lines: ['(this page is not part of the site; use back() or goto(path))'], firstVisible: 0, lastVisible: 0, scroll: null, errors: [], popups: 0, document: '' };
+        const view = await this.timed(
+          episode.page.evaluate<PageView | null>('window.__turngym ? window.__turngym.observe() : null'),
+          'reading the page',
+        );
+        if (!view)
+          return {
+            url: displayUrl(episode.page.url(), this.server.origin),
+            title: '',
+            lines: ['(this page is not part of the site; use back() or goto(path))'],
+            firstVisible: 0,
+            lastVisible: 0,
+            scroll: null,
+            errors: [],
+            popups: 0,
+            document: '',
+          };
         episode.document = view.document;
         return view;
       } catch (error) {
@@ -610,15 +730,28 @@ export class WebEnv<T extends WebTask, State> extends TaskEnv<T> {
 
   private async render(episode: Episode, view: PageView, error: string | undefined): Promise<string> {
     const header = [`URL: ${view.url}`, `Title: ${view.title}`];
-    if (view.popups > 0) episode.notes.push(`${view.popups === 1 ? 'A popup window was' : `${view.popups} popup windows were`} blocked: this environment keeps to one tab.`);
+    if (view.popups > 0)
+      episode.notes.push(
+        `${view.popups === 1 ? 'A popup window was' : `${view.popups} popup windows were`} blocked: this environment keeps to one tab.`,
+      );
     for (const note of episode.notes.splice(0)) header.push(`Note: ${note}`);
     if (error) header.push(`Error: ${error}`);
     else if (view.errors.length > 0) header.push(`Error: The page threw an error: ${view.errors.join(' | ')}`);
     const offset = episode.window.document === view.document ? episode.window.offset : 0;
     const cut = cutTree(view, this.settings.maxTreeChars, offset);
-    episode.window = { document: view.document, offset: cut.offset, start: cut.start, shown: cut.shown, lastVisible: view.lastVisible };
+    episode.window = {
+      document: view.document,
+      offset: cut.offset,
+      start: cut.start,
+      shown: cut.shown,
+      lastVisible: view.lastVisible,
+    };
     const tree = cut.text;
-    this.lastScreenshot = this.settings.screenshot ? (await episode.page.screenshot({ type: 'png', timeout: this.settings.actionTimeoutMs }).catch(() => undefined))?.toString('base64') : undefined;
+    this.lastScreenshot = this.settings.screenshot
+      ? (
+          await episode.page.screenshot({ type: 'png', timeout: this.settings.actionTimeoutMs }).catch(() => undefined)
+        )?.toString('base64')
+      : undefined;
     return `${header.join('\n')}\n\n${tree}`;
   }
 
@@ -626,7 +759,10 @@ export class WebEnv<T extends WebTask, State> extends TaskEnv<T> {
   private timed<R>(work: Promise<R>, what = 'the action', limitMs = this.settings.actionTimeoutMs): Promise<R> {
     let timer: NodeJS.Timeout | undefined;
     const limit = new Promise<never>((_, reject) => {
-      timer = setTimeout(() => reject(new ActionTimeout(`${what} did not finish within ${limitMs} ms; it was stopped.`)), limitMs);
+      timer = setTimeout(
+        () => reject(new ActionTimeout(`${what} did not finish within ${limitMs} ms; it was stopped.`)),
+        limitMs,
+      );
     });
     return Promise.race([work, limit]).finally(() => clearTimeout(timer));
   }
@@ -637,8 +773,24 @@ export class WebEnv<T extends WebTask, State> extends TaskEnv<T> {
    * site's blank page, so that the renderer for the site is running when the episode starts.
    */
   private async prepare(browser: Browser, ahead: boolean): Promise<Episode> {
-    const context = await browser.newContext({ acceptDownloads: false, serviceWorkers: 'block', viewport: { width: 1024, height: 768 } });
-    const episode: Episode = { browser, context, page: undefined as unknown as Page, blocked: { count: 0, urls: [] }, loads: 0, notes: [], crashed: false, opening: false, wake: [], pushes: 0, window: { offset: 0, start: 0, shown: 0, lastVisible: 0 } };
+    const context = await browser.newContext({
+      acceptDownloads: false,
+      serviceWorkers: 'block',
+      viewport: { width: 1024, height: 768 },
+    });
+    const episode: Episode = {
+      browser,
+      context,
+      page: undefined as unknown as Page,
+      blocked: { count: 0, urls: [] },
+      loads: 0,
+      notes: [],
+      crashed: false,
+      opening: false,
+      wake: [],
+      pushes: 0,
+      window: { offset: 0, start: 0, shown: 0, lastVisible: 0 },
+    };
     try {
       await context.addInitScript(PAGE_SCRIPT);
       // Each page of the site sends its first observation as soon as it has loaded, which saves asking the
@@ -659,9 +811,15 @@ export class WebEnv<T extends WebTask, State> extends TaskEnv<T> {
       context.on('requestfailed', (request) => {
         const reason = request.failure()?.errorText ?? '';
         // Aborted loads (a download, a slow page we stopped) are told elsewhere; blocked ones are told here.
-        if (request.isNavigationRequest() && request.frame() === episode.page?.mainFrame() && !/ERR_ABORTED/.test(reason)) {
+        if (
+          request.isNavigationRequest() &&
+          request.frame() === episode.page?.mainFrame() &&
+          !/ERR_ABORTED/.test(reason)
+        ) {
           episode.failedUrl = request.url();
-          episode.notes.push(`Loading ${displayUrl(request.url(), origin)} failed (${reason || 'blocked'}): only this site can be reached.`);
+          episode.notes.push(
+            `Loading ${displayUrl(request.url(), origin)} failed (${reason || 'blocked'}): only this site can be reached.`,
+          );
           for (const wake of [...episode.wake]) wake();
         }
       });
@@ -699,7 +857,9 @@ export class WebEnv<T extends WebTask, State> extends TaskEnv<T> {
     });
     page.on('dialog', (dialog) => {
       const kind = dialog.type();
-      episode.notes.push(`${/^[aeiou]/.test(kind) ? 'An' : 'A'} ${kind} dialog said ${JSON.stringify(dialog.message().slice(0, 200))}; it was accepted.`);
+      episode.notes.push(
+        `${/^[aeiou]/.test(kind) ? 'An' : 'A'} ${kind} dialog said ${JSON.stringify(dialog.message().slice(0, 200))}; it was accepted.`,
+      );
       dialog.accept().catch(() => undefined);
     });
     page.on('download', (download) => {
@@ -720,7 +880,14 @@ export class WebEnv<T extends WebTask, State> extends TaskEnv<T> {
     const spare = this.spare;
     this.spare = undefined;
     const prepared = await spare;
-    if (prepared && prepared.browser === browser && browser.isConnected() && !prepared.page.isClosed() && !prepared.crashed) return prepared;
+    if (
+      prepared &&
+      prepared.browser === browser &&
+      browser.isConnected() &&
+      !prepared.page.isClosed() &&
+      !prepared.crashed
+    )
+      return prepared;
     if (prepared) this.track(prepared.context.close().catch(() => undefined));
     return undefined;
   }
@@ -744,7 +911,10 @@ export class WebEnv<T extends WebTask, State> extends TaskEnv<T> {
   /** Keeps background work (closing contexts, preparing the next one) for `close()` to wait on, for at most RECOVERY_MS. */
   private track(work: Promise<unknown>): void {
     let timer: NodeJS.Timeout | undefined;
-    const bounded = Promise.race([work, new Promise<void>((resolve) => (timer = setTimeout(resolve, RECOVERY_MS)))]).finally(() => clearTimeout(timer));
+    const bounded = Promise.race([
+      work,
+      new Promise<void>((resolve) => (timer = setTimeout(resolve, RECOVERY_MS))),
+    ]).finally(() => clearTimeout(timer));
     this.background.add(bounded);
     bounded.finally(() => this.background.delete(bounded)).catch(() => undefined);
   }
@@ -755,13 +925,24 @@ export class WebEnv<T extends WebTask, State> extends TaskEnv<T> {
  * in the viewport, `offset` lines further, and never past the last window that reaches the end. Returns the
  * text, the offset that was used, the first line shown and how many were shown.
  */
-export function cutTree(view: Pick<PageView, 'lines' | 'firstVisible' | 'scroll'>, maxChars: number, offset = 0): { text: string; offset: number; start: number; shown: number } {
+export function cutTree(
+  view: Pick<PageView, 'lines' | 'firstVisible' | 'scroll'>,
+  maxChars: number,
+  offset = 0,
+): { text: string; offset: number; start: number; shown: number } {
   const { lines } = view;
   const scroll = view.scroll !== null && view.scroll > 0 ? `\n(scrolled ${view.scroll}% down)` : '';
   const total = lines.reduce((sum, line) => sum + line.length + 1, 0);
-  if (total <= maxChars) return { text: (lines.length > 0 ? lines.join('\n') : '(the page is empty)') + scroll, offset: 0, start: 0, shown: lines.length };
+  if (total <= maxChars)
+    return {
+      text: (lines.length > 0 ? lines.join('\n') : '(the page is empty)') + scroll,
+      offset: 0,
+      start: 0,
+      shown: lines.length,
+    };
   let lastStart = lines.length;
-  for (let tail = 0; lastStart > 0 && tail + lines[lastStart - 1]!.length + 1 <= maxChars; lastStart--) tail += lines[lastStart - 1]!.length + 1;
+  for (let tail = 0; lastStart > 0 && tail + lines[lastStart - 1]!.length + 1 <= maxChars; lastStart--)
+    tail += lines[lastStart - 1]!.length + 1;
   lastStart = Math.min(lastStart, lines.length - 1);
   const base = Math.min(view.firstVisible, lines.length - 1);
   const start = Math.max(0, Math.min(base + offset, Math.max(base, lastStart)));

@@ -16,17 +16,36 @@ export interface FormsTask extends WebTask {
   expected: Record<string, string>;
 }
 
-const NAMES = ['Ada Lovelace', 'Grace Hopper', 'Alan Turing', 'Katherine Johnson', 'Hedy Lamarr', 'Claude Shannon', 'Mary Jackson', 'John von Neumann'];
+const NAMES = [
+  'Ada Lovelace',
+  'Grace Hopper',
+  'Alan Turing',
+  'Katherine Johnson',
+  'Hedy Lamarr',
+  'Claude Shannon',
+  'Mary Jackson',
+  'John von Neumann',
+];
 const COMPANIES = ['Acme Tools', 'Globex', 'Initech', 'Umbrella Labs', 'Hooli', 'Vandelay Imports', 'Stark Freight'];
 const CITIES = ['Lisbon', 'Nairobi', 'Osaka', 'Bergen', 'Hanoi', 'Rosario', 'Halifax'];
-const COMMENTS = ['Please call before delivery.', 'Leave it at the back door.', 'No rush, thank you.', 'I need an invoice.', 'Ring twice.'];
+const COMMENTS = [
+  'Please call before delivery.',
+  'Leave it at the back door.',
+  'No rush, thank you.',
+  'I need an invoice.',
+  'Ring twice.',
+];
 
 const COUNTS = [2, 3, 4, 6, 8];
 
 function valueFor(rng: Rng, field: FormField): string {
   switch (field.kind) {
     case 'text':
-      return field.name === 'company' ? rng.pick(COMPANIES) : field.name === 'city' ? rng.pick(CITIES) : rng.pick(NAMES);
+      return field.name === 'company'
+        ? rng.pick(COMPANIES)
+        : field.name === 'city'
+          ? rng.pick(CITIES)
+          : rng.pick(NAMES);
     case 'email':
       return `${rng.pick(['ada', 'grace', 'alan', 'kat', 'hedy'])}${rng.int(1, 99)}@example.org`;
     case 'date':
@@ -71,10 +90,16 @@ export const formsSuite: WebTaskSuite<FormsTask, FormsState> = {
   verify(task: FormsTask, submission: WebSubmission<FormsState>): Verdict {
     const submitted = submission.state.submissions[0];
     if (!submitted) return { score: 0, success: false, feedback: 'The form was not submitted.' };
-    const wrong = task.form.fields.filter((field) => (submitted[field.name] ?? '').trim() !== task.expected[field.name]);
+    const wrong = task.form.fields.filter(
+      (field) => (submitted[field.name] ?? '').trim() !== task.expected[field.name],
+    );
     const score = (task.form.fields.length - wrong.length) / task.form.fields.length;
     if (wrong.length === 0) return { score: 1, success: true, feedback: 'Every field was submitted as instructed.' };
-    return { score: Math.round(score * 1000) / 1000, success: false, feedback: `Wrong: ${wrong.map((f) => f.label).join(', ')}.` };
+    return {
+      score: Math.round(score * 1000) / 1000,
+      success: false,
+      feedback: `Wrong: ${wrong.map((f) => f.label).join(', ')}.`,
+    };
   },
 
   oracle(task: FormsTask): Oracle {

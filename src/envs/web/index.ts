@@ -10,10 +10,28 @@ import { webTools } from './tools.js';
 
 function webKwargs(defaultDifficulty: number, maxDifficulty: number) {
   return z.object({
-    difficulty: z.number().int().min(1).max(maxDifficulty).default(defaultDifficulty).describe(`Task difficulty, 1 to ${maxDifficulty}`),
-    actionTimeoutMs: z.number().int().min(100).max(120_000).default(5000).describe('Time limit of one action (and the page load it causes), in ms'),
+    difficulty: z
+      .number()
+      .int()
+      .min(1)
+      .max(maxDifficulty)
+      .default(defaultDifficulty)
+      .describe(`Task difficulty, 1 to ${maxDifficulty}`),
+    actionTimeoutMs: z
+      .number()
+      .int()
+      .min(100)
+      .max(120_000)
+      .default(5000)
+      .describe('Time limit of one action (and the page load it causes), in ms'),
     screenshot: z.boolean().default(false).describe('Add a PNG screenshot (base64) to every observation'),
-    maxTreeChars: z.number().int().min(500).max(200_000).default(6000).describe('Most characters of page tree per observation; longer pages are shown around the viewport'),
+    maxTreeChars: z
+      .number()
+      .int()
+      .min(500)
+      .max(200_000)
+      .default(6000)
+      .describe('Most characters of page tree per observation; longer pages are shown around the viewport'),
   });
 }
 
@@ -31,7 +49,11 @@ const webRemoteKwargs = {
 
 async function openWeb(kwargs: WebKwargs & { kbSize?: number }, spec: EnvSpec, suite: 'shop' | 'forms' | 'wiki') {
   const { WebEnv } = await import('./env.js');
-  const settings = { actionTimeoutMs: kwargs.actionTimeoutMs, screenshot: kwargs.screenshot, maxTreeChars: kwargs.maxTreeChars };
+  const settings = {
+    actionTimeoutMs: kwargs.actionTimeoutMs,
+    screenshot: kwargs.screenshot,
+    maxTreeChars: kwargs.maxTreeChars,
+  };
   if (suite === 'shop') return WebEnv.open(spec, (await import('./shop.js')).shopSuite, kwargs.difficulty, settings);
   if (suite === 'forms') return WebEnv.open(spec, (await import('./forms.js')).formsSuite, kwargs.difficulty, settings);
   return WebEnv.open(spec, (await import('./wiki.js')).wikiSuiteOf(kwargs.kbSize), kwargs.difficulty, settings);
@@ -39,7 +61,8 @@ async function openWeb(kwargs: WebKwargs & { kbSize?: number }, spec: EnvSpec, s
 
 export const shopV0 = registerBuiltin({
   id: 'web/shop-v0',
-  description: 'Buy a product meeting a description in a bundled shop (search, filters, cart, checkout) in a real Chromium.',
+  description:
+    'Buy a product meeting a description in a bundled shop (search, filters, cart, checkout) in a real Chromium.',
   tools: webTools,
   maxTurns: 30,
   kwargs: webKwargs(3, 5),
@@ -49,7 +72,8 @@ export const shopV0 = registerBuiltin({
 
 export const formsV0 = registerBuiltin({
   id: 'web/forms-v0',
-  description: 'Fill in and submit a generated form (text, dates, checkboxes, radios, dropdowns, tabs, a modal) in a real Chromium.',
+  description:
+    'Fill in and submit a generated form (text, dates, checkboxes, radios, dropdowns, tabs, a modal) in a real Chromium.',
   tools: webTools,
   maxTurns: 30,
   kwargs: webKwargs(3, 5),
@@ -59,11 +83,18 @@ export const formsV0 = registerBuiltin({
 
 export const wikiV0 = registerBuiltin({
   id: 'web/wiki-v0',
-  description: "Answer multi-hop questions by browsing a wiki of the search family's knowledge base in a real Chromium.",
+  description:
+    "Answer multi-hop questions by browsing a wiki of the search family's knowledge base in a real Chromium.",
   tools: webTools,
   maxTurns: 20,
   kwargs: webKwargs(2, 4).extend({
-    kbSize: z.number().int().min(MIN_KB_SIZE).max(200_000).default(1000).describe('Articles in the wiki (the knowledge base of search/, seed 0)'),
+    kbSize: z
+      .number()
+      .int()
+      .min(MIN_KB_SIZE)
+      .max(200_000)
+      .default(1000)
+      .describe('Articles in the wiki (the knowledge base of search/, seed 0)'),
   }),
   // The wiki keeps the knowledge base of every size it was asked for, so an agent picks from a few sizes.
   remoteKwargs: { ...webRemoteKwargs, kbSize: z.literal([MIN_KB_SIZE, 100, 300, 1000, 2000, REMOTE_MAX_KB_SIZE]) },

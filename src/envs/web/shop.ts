@@ -8,7 +8,20 @@ import type { Action, Oracle } from '../env.js';
 import type { Verdict } from '../task.js';
 import type { Rng } from '../../core/rng.js';
 import type { WebSubmission, WebTask, WebTaskSuite } from './env.js';
-import { BRANDS, CATEGORIES, COLOURS, formatPrice, generateCatalogue, makeProduct, type Order, type Product, SHIPPING, type ShippingDetails, type ShopState, shopSite } from './sites/shop.js';
+import {
+  BRANDS,
+  CATEGORIES,
+  COLOURS,
+  formatPrice,
+  generateCatalogue,
+  makeProduct,
+  type Order,
+  type Product,
+  SHIPPING,
+  type ShippingDetails,
+  type ShopState,
+  shopSite,
+} from './sites/shop.js';
 import { findElement, observedUrl, parseTree } from './tree.js';
 
 export interface ShopConstraints {
@@ -29,8 +42,34 @@ export interface ShopTask extends WebTask {
   target: Product;
 }
 
-const FIRST = ['Ada', 'Grace', 'Alan', 'Edsger', 'Barbara', 'Donald', 'Frances', 'Ken', 'Margaret', 'Niklaus', 'Radia', 'Tim'];
-const LAST = ['Lovelace', 'Hopper', 'Turing', 'Dijkstra', 'Liskov', 'Knuth', 'Allen', 'Thompson', 'Hamilton', 'Wirth', 'Perlman', 'Lee'];
+const FIRST = [
+  'Ada',
+  'Grace',
+  'Alan',
+  'Edsger',
+  'Barbara',
+  'Donald',
+  'Frances',
+  'Ken',
+  'Margaret',
+  'Niklaus',
+  'Radia',
+  'Tim',
+];
+const LAST = [
+  'Lovelace',
+  'Hopper',
+  'Turing',
+  'Dijkstra',
+  'Liskov',
+  'Knuth',
+  'Allen',
+  'Thompson',
+  'Hamilton',
+  'Wirth',
+  'Perlman',
+  'Lee',
+];
 const STREETS = ['Mill Road', 'Station Street', 'Harbour Lane', 'Elm Avenue', 'Kings Row', 'Quarry Hill'];
 const CITIES = ['Springfield', 'Riverton', 'Lakeside', 'Fairview', 'Greenwood', 'Oakridge'];
 
@@ -48,7 +87,9 @@ export function meetsConstraints(product: Product, constraints: ShopConstraints)
 /** The task sentence: what to buy. */
 export function describeConstraints(constraints: ShopConstraints): string {
   const noun = CATEGORIES[constraints.category]!.noun.toLowerCase();
-  const parts = [`${constraints.quantity > 1 ? `${constraints.quantity} of the same` : 'a'} ${constraints.colour} ${noun}`];
+  const parts = [
+    `${constraints.quantity > 1 ? `${constraints.quantity} of the same` : 'a'} ${constraints.colour} ${noun}`,
+  ];
   if (constraints.size) parts.push(`in size ${constraints.size}`);
   if (constraints.maxPrice !== undefined) parts.push(`costing at most ${formatPrice(constraints.maxPrice)}`);
   if (constraints.minRating !== undefined) parts.push(`with a rating of at least ${constraints.minRating.toFixed(1)}`);
@@ -95,14 +136,42 @@ export const shopSuite: WebTaskSuite<ShopTask, ShopState> = {
         return candidate;
       }
     };
-    const target = makeProduct(rng, 0, name(), category, colour, { price, rating, sizes: size ? [...new Set([size, ...info.sizes.filter(() => rng.chance(0.5))])] : info.sizes });
+    const target = makeProduct(rng, 0, name(), category, colour, {
+      price,
+      rating,
+      sizes: size ? [...new Set([size, ...info.sizes.filter(() => rng.chance(0.5))])] : info.sizes,
+    });
     const misses: Product[] = [
       makeProduct(rng, 0, name(), category, rng.pick(COLOURS.filter((c) => c !== colour))),
-      ...(constraints.maxPrice !== undefined ? [makeProduct(rng, 0, name(), category, colour, { price: constraints.maxPrice + rng.int(1, 20) * 100 - 1, rating })] : []),
-      ...(constraints.minRating !== undefined ? [makeProduct(rng, 0, name(), category, colour, { price, rating: Math.round(constraints.minRating * 10 - rng.int(1, 10)) / 10 })] : []),
-      ...(size ? [makeProduct(rng, 0, name(), category, colour, { price, rating, sizes: info.sizes.filter((s) => s !== size) })] : []),
+      ...(constraints.maxPrice !== undefined
+        ? [
+            makeProduct(rng, 0, name(), category, colour, {
+              price: constraints.maxPrice + rng.int(1, 20) * 100 - 1,
+              rating,
+            }),
+          ]
+        : []),
+      ...(constraints.minRating !== undefined
+        ? [
+            makeProduct(rng, 0, name(), category, colour, {
+              price,
+              rating: Math.round(constraints.minRating * 10 - rng.int(1, 10)) / 10,
+            }),
+          ]
+        : []),
+      ...(size
+        ? [
+            makeProduct(rng, 0, name(), category, colour, {
+              price,
+              rating,
+              sizes: info.sizes.filter((s) => s !== size),
+            }),
+          ]
+        : []),
     ];
-    const mixed = rng.shuffle([...catalogue, target, ...misses]).map((product, index) => ({ ...product, id: index + 1 }));
+    const mixed = rng
+      .shuffle([...catalogue, target, ...misses])
+      .map((product, index) => ({ ...product, id: index + 1 }));
     const planted = mixed.find((product) => product.name === target.name)!;
     const first = rng.pick(FIRST);
     const last = rng.pick(LAST);
@@ -148,18 +217,30 @@ export const shopSuite: WebTaskSuite<ShopTask, ShopState> = {
     const expected = task.details;
     const checks: [boolean, string][] = [
       [order.items.length === 1, `the order has ${order.items.length} lines, not 1`],
-      [product !== undefined && meetsConstraints(product, task.constraints), 'the product does not meet the description'],
+      [
+        product !== undefined && meetsConstraints(product, task.constraints),
+        'the product does not meet the description',
+      ],
       [task.constraints.size === undefined || line?.size === task.constraints.size, 'the size is wrong'],
       [line?.quantity === task.constraints.quantity, 'the quantity is wrong'],
       [same(order.name, expected.name) && same(order.email, expected.email), 'the name or email is wrong'],
-      [same(order.address, expected.address) && same(order.city, expected.city) && order.postcode === expected.postcode, 'the address is wrong'],
+      [
+        same(order.address, expected.address) &&
+          same(order.city, expected.city) &&
+          order.postcode === expected.postcode,
+        'the address is wrong',
+      ],
       [order.shipping === expected.shipping, `the shipping is not ${expected.shipping}`],
     ];
     const failed = checks.filter(([ok]) => !ok).map(([, why]) => why);
     const score = (checks.length - failed.length) / checks.length;
     return failed.length === 0
       ? { score: 1, success: true, feedback: `Order ${order.number} is right.` }
-      : { score: Math.round(score * 1000) / 1000, success: false, feedback: `Order ${order.number}: ${failed.join('; ')}.` };
+      : {
+          score: Math.round(score * 1000) / 1000,
+          success: false,
+          feedback: `Order ${order.number}: ${failed.join('; ')}.`,
+        };
   },
 
   oracle(task: ShopTask): Oracle {
@@ -176,17 +257,23 @@ export const shopSuite: WebTaskSuite<ShopTask, ShopState> = {
         // When a page is not as expected (a step timed out on a busy machine, say), start over from the search.
         const startOver: Action = { tool: 'goto', args: { path: search } };
         if (url.startsWith('/search')) {
-          return click('link', task.target.name) ?? click('link', 'Next page') ?? { tool: 'goto', args: { path: search } };
+          return (
+            click('link', task.target.name) ?? click('link', 'Next page') ?? { tool: 'goto', args: { path: search } }
+          );
         }
         if (url === `/product/${task.target.id}`) {
           const size = findElement(tree, 'combobox', 'Size');
-          if (size && task.constraints.size && size.value !== task.constraints.size) return { tool: 'select', args: { id: size.id, option: task.constraints.size } };
-          if (size && !task.constraints.size && size.value === 'Choose a size') return { tool: 'select', args: { id: size.id, option: size.options![1]! } };
+          if (size && task.constraints.size && size.value !== task.constraints.size)
+            return { tool: 'select', args: { id: size.id, option: task.constraints.size } };
+          if (size && !task.constraints.size && size.value === 'Choose a size')
+            return { tool: 'select', args: { id: size.id, option: size.options![1]! } };
           const quantity = findElement(tree, 'spinbutton', 'Quantity');
-          if (quantity && quantity.value !== String(task.constraints.quantity)) return { tool: 'type', args: { id: quantity.id, text: String(task.constraints.quantity) } };
+          if (quantity && quantity.value !== String(task.constraints.quantity))
+            return { tool: 'type', args: { id: quantity.id, text: String(task.constraints.quantity) } };
           return click('button', 'Add to cart') ?? startOver;
         }
-        if (url === '/cart' && observation.text.includes(task.target.name)) return click('link', 'Proceed to checkout') ?? startOver;
+        if (url === '/cart' && observation.text.includes(task.target.name))
+          return click('link', 'Proceed to checkout') ?? startOver;
         if (url === '/checkout') {
           const fields: [string, string][] = [
             ['Full name', details.name],

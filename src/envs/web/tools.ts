@@ -2,7 +2,11 @@
 import { z } from 'zod';
 import type { ToolSpec } from '../env.js';
 
-const elementId = z.number().int().min(1).describe('The element id shown in brackets in the observation, e.g. 12 for [12]');
+const elementId = z
+  .number()
+  .int()
+  .min(1)
+  .describe('The element id shown in brackets in the observation, e.g. 12 for [12]');
 
 export const webTools: ToolSpec[] = [
   {
@@ -12,7 +16,8 @@ export const webTools: ToolSpec[] = [
   },
   {
     name: 'type',
-    description: 'Replace the text of a text, search, number or date field (dates as YYYY-MM-DD); with submit=true, then submit its form.',
+    description:
+      'Replace the text of a text, search, number or date field (dates as YYYY-MM-DD); with submit=true, then submit its form.',
     parameters: z.object({
       id: elementId,
       text: z.string().max(2000).describe('The text to put in the field'),
@@ -22,7 +27,10 @@ export const webTools: ToolSpec[] = [
   {
     name: 'select',
     description: 'Choose an option of a dropdown (combobox) by its visible text.',
-    parameters: z.object({ id: elementId, option: z.string().max(200).describe('The option text, as listed in options=[...]') }),
+    parameters: z.object({
+      id: elementId,
+      option: z.string().max(200).describe('The option text, as listed in options=[...]'),
+    }),
   },
   {
     name: 'check',
@@ -46,7 +54,8 @@ export const webTools: ToolSpec[] = [
   },
   {
     name: 'answer',
-    description: 'Finish the task, giving the answer text (for tasks that ask a question) or a short note when the job is done.',
+    description:
+      'Finish the task, giving the answer text (for tasks that ask a question) or a short note when the job is done.',
     parameters: z.object({ text: z.string().max(2000).describe('The final answer') }),
   },
 ];

@@ -45,21 +45,33 @@ export function parseTree(text: string): TreeElement[] {
         checked: / checked\b/.test(rest) ? true : / unchecked\b/.test(rest) ? false : undefined,
         selected: / selected\b/.test(rest),
         disabled: / disabled\b/.test(rest),
-        options: options === undefined ? undefined : [...options.matchAll(/"((?:[^"\\]|\\.)*)"/g)].map((m) => unquote(m[1]!)),
+        options:
+          options === undefined ? undefined : [...options.matchAll(/"((?:[^"\\]|\\.)*)"/g)].map((m) => unquote(m[1]!)),
         path: stack.map((entry) => entry.label),
       });
       continue;
     }
     const container = CONTAINER.exec(line);
-    if (container && container[2] !== 'text') stack.push({ depth, label: container[3] === undefined ? container[2]! : `${container[2]} "${unquote(container[3])}"` });
+    if (container && container[2] !== 'text')
+      stack.push({
+        depth,
+        label: container[3] === undefined ? container[2]! : `${container[2]} "${unquote(container[3])}"`,
+      });
   }
   return elements;
 }
 
 /** The first element with this role and name (and, when given, inside a container with that label). */
-export function findElement(elements: readonly TreeElement[], role: string | readonly string[], name: string, within?: string): TreeElement | undefined {
+export function findElement(
+  elements: readonly TreeElement[],
+  role: string | readonly string[],
+  name: string,
+  within?: string,
+): TreeElement | undefined {
   const roles = typeof role === 'string' ? [role] : role;
-  return elements.find((e) => roles.includes(e.role) && e.name === name && (within === undefined || e.path.includes(within)));
+  return elements.find(
+    (e) => roles.includes(e.role) && e.name === name && (within === undefined || e.path.includes(within)),
+  );
 }
 
 /** The `URL: ...` line of an observation. */

@@ -63,7 +63,9 @@ export function wikiSuiteOf(kbSize = DEFAULT_WIKI_SIZE): WebTaskSuite<WikiTask, 
       if (submission.answer === undefined) return { score: 0, success: false, feedback: 'No answer was given.' };
       const given = normaliseAnswer(submission.answer);
       const success = task.question.answers.some((answer) => normaliseAnswer(answer) === given);
-      return success ? { score: 1, success: true, feedback: 'Correct.' } : { score: 0, success: false, feedback: 'That is not the answer.' };
+      return success
+        ? { score: 1, success: true, feedback: 'Correct.' }
+        : { score: 0, success: false, feedback: 'That is not the answer.' };
     },
 
     oracle(task: WikiTask): Oracle {
@@ -85,7 +87,8 @@ export function wikiSuiteOf(kbSize = DEFAULT_WIKI_SIZE): WebTaskSuite<WikiTask, 
             if (result) return { tool: 'click', args: { id: result.id } };
           }
           const box = findElement(tree, 'searchbox', 'Search the wiki');
-          if (box && !url.startsWith('/search')) return { tool: 'type', args: { id: box.id, text: start.name, submit: true } };
+          if (box && !url.startsWith('/search'))
+            return { tool: 'type', args: { id: box.id, text: start.name, submit: true } };
           return { tool: 'goto', args: { path: `/search?q=${encodeURIComponent(start.name)}` } };
         },
       };

@@ -14,7 +14,10 @@ describe('renderAction', () => {
     expect(renderAction({ tool: 'guess', args: { n: 16 } })).toBe('guess(n=16)');
     expect(renderAction('guess(3)')).toBe('guess(3)');
     const rendered = renderAction({ tool: 'guess', args: { n: 7 } });
-    expect(resolveAction(rendered, guessSpec.tools, 1000)).toEqual({ ok: true, call: { tool: 'guess', args: { n: 7 } } });
+    expect(resolveAction(rendered, guessSpec.tools, 1000)).toEqual({
+      ok: true,
+      call: { tool: 'guess', args: { n: 7 } },
+    });
     const text = renderAction({ tool: 'search', args: { query: 'say "hi"\n', k: 3 } });
     expect(text).toBe('search(query="say \\"hi\\"\\n", k=3)');
   });
@@ -22,7 +25,9 @@ describe('renderAction', () => {
 
 describe('encodeSegments', () => {
   it('marks only action text and its end token for the loss', () => {
-    const segments = episodeSegments(guessSpec, { text: 'I am thinking of an integer' }, [{ action: { tool: 'guess', args: { n: 16 } }, observation: { text: '16: higher.' } }]);
+    const segments = episodeSegments(guessSpec, { text: 'I am thinking of an integer' }, [
+      { action: { tool: 'guess', args: { n: 16 } }, observation: { text: '16: higher.' } },
+    ]);
     expect(segments.map((segment) => segment.role)).toEqual(['tools', 'task', 'action', 'observation']);
     const { tokens, actionMask } = encodeSegments(segments, tokenizer);
     const masked = tokens.filter((_, index) => actionMask[index] === 1);
@@ -57,7 +62,9 @@ describe('buildContext', () => {
     expect(context.tokens.length).toBeLessThanOrEqual(full - 10);
     expect(context.droppedTurns).toBeGreaterThan(0);
     const text = tokenizer.decode(context.tokens);
-    expect(text.startsWith('<|tools|>guess(n): Guess.<|end|><|task|>I am thinking of an integer<|end|><|cut|>')).toBe(true);
+    expect(text.startsWith('<|tools|>guess(n): Guess.<|end|><|task|>I am thinking of an integer<|end|><|cut|>')).toBe(
+      true,
+    );
     expect(text).not.toContain('guess(n=0)');
     expect(text).toContain('guess(n=5)<|end|><|observation|>5: higher.<|end|><|action|>');
   });
@@ -73,16 +80,26 @@ describe('buildContext', () => {
     expect(context.clipped).toBe(true);
     const text = tokenizer.decode(context.tokens);
     expect(text.startsWith('<|tools|>guess(n): Guess.')).toBe(true);
-    expect(text).toContain('<|cut|><|task|>I am thinking of an integer. Question: 16? guess(n): Guess. guess(n): Guess.<|end|><|action|>');
+    expect(text).toContain(
+      '<|cut|><|task|>I am thinking of an integer. Question: 16? guess(n): Guess. guess(n): Guess.<|end|><|action|>',
+    );
   });
 
   it('keeps the start of the task and of the newest turn when even they do not fit', () => {
-    const huge: Segment[] = [...header, { role: 'action', text: 'guess(n=1)' }, { role: 'observation', text: `16: higher. ${'x'.repeat(500)}` }];
+    const huge: Segment[] = [
+      ...header,
+      { role: 'action', text: 'guess(n=1)' },
+      { role: 'observation', text: `16: higher. ${'x'.repeat(500)}` },
+    ];
     const context = buildContext(huge, tokenizer, 64);
     expect(context.tokens.length).toBeLessThanOrEqual(64);
     expect(context.clipped).toBe(true);
     const text = tokenizer.decode(context.tokens);
-    expect(text.startsWith('<|task|>I am thinking of an integer<|end|><|cut|><|action|>guess(n=1)<|end|><|observation|>16: higher. xx')).toBe(true);
+    expect(
+      text.startsWith(
+        '<|task|>I am thinking of an integer<|end|><|cut|><|action|>guess(n=1)<|end|><|observation|>16: higher. xx',
+      ),
+    ).toBe(true);
     expect(text.endsWith('x<|cut|><|action|>')).toBe(true);
   });
 });

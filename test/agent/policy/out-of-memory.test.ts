@@ -16,7 +16,11 @@ describe('a pass too large for the wasm heap', () => {
     // Real exhaustion, no fake: 8 sequences of 2,048 tokens with 8 heads need 1 GB per attention tensor, and
     // the forward pass keeps several of them alive for the backward one (the heap stops at 4 GB).
     const tokenizer = Tokenizer.fit(['a b c d e f g', 'a b c d e f g']);
-    const policy = Policy.create({ tokenizer, model: { layers: 1, width: 16, heads: 8, contextLength: 2048 }, seed: 1 });
+    const policy = Policy.create({
+      tokenizer,
+      model: { layers: 1, width: 16, heads: 8, contextLength: 2048 },
+      seed: 1,
+    });
     const ids = Array.from({ length: 2048 }, (_, i) => 10 + (i % 5));
     const sequences = Array.from({ length: 8 }, () => ({ tokens: ids, targetMask: ids.map(() => 1) }));
     let caught: unknown;

@@ -42,23 +42,57 @@ describe('comparePaired', () => {
       return_lower: 1,
       return_p: 0.625, // 2 * (1 + 4) / 16
     });
-    expect(() => comparePaired(policy, baseline.slice(1))).toThrow(/5 episodes against 4; both must play the same tasks/);
+    expect(() => comparePaired(policy, baseline.slice(1))).toThrow(
+      /5 episodes against 4; both must play the same tasks/,
+    );
   });
 
   it('with several plays a task, compares the fraction of plays solved and the mean return, task by task', () => {
     // Three tasks x two plays, task-major: task 0 solved 2/2 against 1/2, task 1 1/2 against 1/2 (a tie,
     // though the plays differ), task 2 0/2 against 1/2.
-    const play = (success: boolean, value: number, kind?: string) => ({ success, return: value, ...(kind ? { kind } : {}) });
-    const mine = [play(true, 1, 'a'), play(true, 1, 'a'), play(true, 1, 'b'), play(false, 0.2, 'b'), play(false, 0.5, 'a'), play(false, 0.5, 'a')];
+    const play = (success: boolean, value: number, kind?: string) => ({
+      success,
+      return: value,
+      ...(kind ? { kind } : {}),
+    });
+    const mine = [
+      play(true, 1, 'a'),
+      play(true, 1, 'a'),
+      play(true, 1, 'b'),
+      play(false, 0.2, 'b'),
+      play(false, 0.5, 'a'),
+      play(false, 0.5, 'a'),
+    ];
     const theirs = [play(false, 0.6), play(true, 1), play(false, 0.4), play(true, 1), play(true, 1), play(false, 0)];
     const paired = comparePaired(mine, theirs, { samples: 2 });
     // Mean returns: 1 vs 0.8 (higher), 0.6 vs 0.7 (lower), 0.5 vs 0.5 (equal).
-    expect(paired).toMatchObject({ episodes: 3, solved_newly: 1, solved_no_longer: 1, success_p: 1, return_higher: 1, return_lower: 1 });
-    expect(paired.by_kind!.a).toMatchObject({ episodes: 2, solved_newly: 1, solved_no_longer: 1, return_higher: 1, return_lower: 0 });
-    expect(paired.by_kind!.b).toMatchObject({ episodes: 1, solved_newly: 0, solved_no_longer: 0, return_higher: 0, return_lower: 1 });
+    expect(paired).toMatchObject({
+      episodes: 3,
+      solved_newly: 1,
+      solved_no_longer: 1,
+      success_p: 1,
+      return_higher: 1,
+      return_lower: 1,
+    });
+    expect(paired.by_kind!.a).toMatchObject({
+      episodes: 2,
+      solved_newly: 1,
+      solved_no_longer: 1,
+      return_higher: 1,
+      return_lower: 0,
+    });
+    expect(paired.by_kind!.b).toMatchObject({
+      episodes: 1,
+      solved_newly: 0,
+      solved_no_longer: 0,
+      return_higher: 0,
+      return_lower: 1,
+    });
     // Played once each, the same outcomes are six tasks.
     expect(comparePaired(mine, theirs)).toMatchObject({ episodes: 6, solved_newly: 2, solved_no_longer: 2 }); // plays 0, 2 against 3, 4
-    expect(() => comparePaired(mine, theirs, { samples: 4 })).toThrow(/6 episodes are not a whole number of tasks at 4 plays a task/);
+    expect(() => comparePaired(mine, theirs, { samples: 4 })).toThrow(
+      /6 episodes are not a whole number of tasks at 4 plays a task/,
+    );
   });
 
   it("compares within each kind of task when the policy's outcomes name kinds", () => {
@@ -68,12 +102,34 @@ describe('comparePaired', () => {
       policy.map((outcome, i) => ({ ...outcome, kind: kinds[i] })),
       baseline,
     );
-    expect(paired).toMatchObject({ episodes: 5, solved_newly: 2, solved_no_longer: 1, return_higher: 3, return_lower: 1 });
+    expect(paired).toMatchObject({
+      episodes: 5,
+      solved_newly: 2,
+      solved_no_longer: 1,
+      return_higher: 3,
+      return_lower: 1,
+    });
     expect(Object.keys(paired.by_kind!)).toEqual(['chunk', 'roman']); // alphabetical
     // chunk: tasks 1 and 3: the same successes; the return higher on task 3.
-    expect(paired.by_kind!.chunk).toEqual({ episodes: 2, solved_newly: 0, solved_no_longer: 0, success_p: 1, return_higher: 1, return_lower: 0, return_p: 1 });
+    expect(paired.by_kind!.chunk).toEqual({
+      episodes: 2,
+      solved_newly: 0,
+      solved_no_longer: 0,
+      success_p: 1,
+      return_higher: 1,
+      return_lower: 0,
+      return_p: 1,
+    });
     // roman: tasks 0, 2, 4: solved newly 0 and 4, no longer 2; returns higher on 0 and 4, lower on 2.
-    expect(paired.by_kind!.roman).toEqual({ episodes: 3, solved_newly: 2, solved_no_longer: 1, success_p: 1, return_higher: 2, return_lower: 1, return_p: 1 });
+    expect(paired.by_kind!.roman).toEqual({
+      episodes: 3,
+      solved_newly: 2,
+      solved_no_longer: 1,
+      success_p: 1,
+      return_higher: 2,
+      return_lower: 1,
+      return_p: 1,
+    });
     expect(comparePaired(baseline, policy).by_kind).toBeUndefined(); // kinds come from the first argument
   });
 

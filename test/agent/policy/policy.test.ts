@@ -35,7 +35,11 @@ afterAll(async () => {
 });
 
 function contexts(): number[][] {
-  return [tokenizer.encode('I am thinking of an integer from 1 to 32.'), tokenizer.encode('guess'), tokenizer.encode('16: higher. 24: lower. 20: higher.')];
+  return [
+    tokenizer.encode('I am thinking of an integer from 1 to 32.'),
+    tokenizer.encode('guess'),
+    tokenizer.encode('16: higher. 24: lower. 20: higher.'),
+  ];
 }
 
 describe('ops', () => {
@@ -45,15 +49,21 @@ describe('ops', () => {
     const weights = tf.randomNormal([5, 4], 0, 1, 'float32', 3);
     const ours = tf.grads((x: tf.Tensor, y: tf.Tensor) => tf.sum(tf.mul(matMul(x, y), weights)))([a, b]);
     // The reference: the product written as a broadcast sum, whose gradients tfjs derives itself.
-    const reference = tf.grads((x: tf.Tensor, y: tf.Tensor) => tf.sum(tf.mul(tf.sum(tf.mul(tf.expandDims(x, 2), tf.expandDims(y, 0)), 1), weights)))([a, b]);
+    const reference = tf.grads((x: tf.Tensor, y: tf.Tensor) =>
+      tf.sum(tf.mul(tf.sum(tf.mul(tf.expandDims(x, 2), tf.expandDims(y, 0)), 1), weights)),
+    )([a, b]);
     expectClose(ours[0]!, reference[0]!);
     expectClose(ours[1]!, reference[1]!);
 
     const table = tf.randomNormal([6, 3], 0, 1, 'float32', 4);
     const indices = tf.tensor1d([0, 2, 2, 5], 'int32');
     const upstream = tf.randomNormal([4, 3], 0, 1, 'float32', 5);
-    const [gathered] = tf.grads((t: tf.Tensor) => tf.sum(tf.mul(gatherRows(t as tf.Tensor2D, indices), upstream)))([table]);
-    const [oneHot] = tf.grads((t: tf.Tensor) => tf.sum(tf.mul(tf.matMul(tf.oneHot(indices, 6).toFloat(), t as tf.Tensor2D), upstream)))([table]);
+    const [gathered] = tf.grads((t: tf.Tensor) => tf.sum(tf.mul(gatherRows(t as tf.Tensor2D, indices), upstream)))([
+      table,
+    ]);
+    const [oneHot] = tf.grads((t: tf.Tensor) =>
+      tf.sum(tf.mul(tf.matMul(tf.oneHot(indices, 6).toFloat(), t as tf.Tensor2D), upstream)),
+    )([table]);
     expectClose(gathered!, oneHot!);
   });
 
@@ -61,9 +71,18 @@ describe('ops', () => {
     // [16, 64, 32] x [16, 32, 64] is over the convolution threshold (2^21 multiply-adds); [40, 8] x [8, 3] has
     // a gradient dB computed as (dY^T A)^T, since dY is narrower than A.
     for (const [shapeA, shapeB] of [
-      [[16, 64, 32], [16, 32, 64]],
-      [[16, 64, 64], [16, 64, 32]],
-      [[40, 8], [8, 3]],
+      [
+        [16, 64, 32],
+        [16, 32, 64],
+      ],
+      [
+        [16, 64, 64],
+        [16, 64, 32],
+      ],
+      [
+        [40, 8],
+        [8, 3],
+      ],
     ] as const) {
       const a = tf.randomNormal(shapeA as unknown as number[], 0, 1, 'float32', 6);
       const b = tf.randomNormal(shapeB as unknown as number[], 0, 1, 'float32', 7);
@@ -71,7 +90,9 @@ describe('ops', () => {
       const weights = tf.randomNormal(outShape, 0, 1, 'float32', 8);
       expectClose(matMul(a, b), tf.matMul(a as tf.Tensor3D, b as tf.Tensor3D));
       const ours = tf.grads((x: tf.Tensor, y: tf.Tensor) => tf.sum(tf.mul(matMul(x, y), weights)))([a, b]);
-      const reference = tf.grads((x: tf.Tensor, y: tf.Tensor) => tf.sum(tf.mul(tf.matMul(x as tf.Tensor3D, y as tf.Tensor3D), weights)))([a, b]);
+      const reference = tf.grads((x: tf.Tensor, y: tf.Tensor) =>
+        tf.sum(tf.mul(tf.matMul(x as tf.Tensor3D, y as tf.Tensor3D), weights)),
+      )([a, b]);
       expectClose(ours[0]!, reference[0]!);
       expectClose(ours[1]!, reference[1]!);
     }
@@ -99,8 +120,12 @@ describe('ops', () => {
       return tf.add(tf.mul(tf.div(centered, tf.sqrt(tf.add(tf.mean(tf.square(centered), -1, true), 1e-5))), g), b);
     };
     expectClose(layerNorm(x as tf.Tensor2D, scale as tf.Tensor1D, shift as tf.Tensor1D), plain(x, scale, shift));
-    const ours = tf.grads((input: tf.Tensor, g: tf.Tensor, b: tf.Tensor) => tf.sum(tf.mul(layerNorm(input as tf.Tensor2D, g as tf.Tensor1D, b as tf.Tensor1D), upstream)))([x, scale, shift]);
-    const reference = tf.grads((input: tf.Tensor, g: tf.Tensor, b: tf.Tensor) => tf.sum(tf.mul(plain(input, g, b), upstream)))([x, scale, shift]);
+    const ours = tf.grads((input: tf.Tensor, g: tf.Tensor, b: tf.Tensor) =>
+      tf.sum(tf.mul(layerNorm(input as tf.Tensor2D, g as tf.Tensor1D, b as tf.Tensor1D), upstream)),
+    )([x, scale, shift]);
+    const reference = tf.grads((input: tf.Tensor, g: tf.Tensor, b: tf.Tensor) =>
+      tf.sum(tf.mul(plain(input, g, b), upstream)),
+    )([x, scale, shift]);
     ours.forEach((gradient, index) => expectClose(gradient, reference[index]!));
   });
 });
@@ -129,7 +154,11 @@ describe('Policy', () => {
         const samples = policy.sample(contexts(), { rng: Rng.fromSeed(3), maxTokens: 10, temperature });
         // One batch, and batches of a single sequence each (what a small maxBatchTokens gives): the same scores.
         for (const maxBatchTokens of [8192, 1]) {
-          const scores = policy.score(contexts(), samples.map((s) => s.tokens), { temperature, maxBatchTokens });
+          const scores = policy.score(
+            contexts(),
+            samples.map((s) => s.tokens),
+            { temperature, maxBatchTokens },
+          );
           expect(scores).toHaveLength(samples.length);
           samples.forEach((sample, row) => {
             expect(scores[row]).toHaveLength(sample.tokens.length);
@@ -152,7 +181,9 @@ describe('Policy', () => {
       const [greedy] = policy.sample([contexts()[0]!], { temperature: 0, maxTokens: 5 });
       const entropiesPositive = greedy!.entropies.every((entropy) => entropy > 0);
       expect(entropiesPositive).toBe(true);
-      expect(() => policy.sample([Array(125).fill(300)], { maxTokens: 10 })).toThrow('exceeds the context length 128; fit the context with buildContext first');
+      expect(() => policy.sample([Array(125).fill(300)], { maxTokens: 10 })).toThrow(
+        'exceeds the context length 128; fit the context with buildContext first',
+      );
     } finally {
       policy.dispose();
     }
@@ -162,7 +193,13 @@ describe('Policy', () => {
     const env = await make(ID);
     const seeds = [0, 1, 2, 3];
     const demonstrations = await collectDemonstrations(env, seeds);
-    const policy = Policy.create({ tokenizer, model: { layers: 1, width: 64, heads: 2, contextLength: 256 }, optimizer: { learningRate: 3e-3 }, seed: 3, maxActionTokens: 12 });
+    const policy = Policy.create({
+      tokenizer,
+      model: { layers: 1, width: 64, heads: 2, contextLength: 256 },
+      optimizer: { learningRate: 3e-3 },
+      seed: 3,
+      maxActionTokens: 12,
+    });
     try {
       const batch = demonstrations.flatMap((transcript) => demonstrationExamples(policy, env.spec, transcript));
       expect(batch).toHaveLength(4);
@@ -176,7 +213,9 @@ describe('Policy', () => {
       const agent = new PolicyAgent(policy, { temperature: 0 });
       for (const [index, seed] of seeds.entries()) {
         const replay = await runEpisode(env, agent, { seed });
-        expect(replay.turns.map((turn) => turn.action)).toEqual(demonstrations[index]!.turns.map((turn) => renderAction(turn.action)));
+        expect(replay.turns.map((turn) => turn.action)).toEqual(
+          demonstrations[index]!.turns.map((turn) => renderAction(turn.action)),
+        );
         expect(replay.success).toBe(true);
       }
     } finally {
@@ -190,14 +229,19 @@ describe('Policy', () => {
     try {
       const sequence = { tokens: [1, 2, 3, 4, 5], targetMask: [0, 0, 1, 1, 0] };
       const result = tf.tidy(() => {
-        const { logprobs, entropies, counts } = policy.tokenLogprobs([sequence, { tokens: [7, 8], targetMask: [0, 1] }]);
+        const { logprobs, entropies, counts } = policy.tokenLogprobs([
+          sequence,
+          { tokens: [7, 8], targetMask: [0, 1] },
+        ]);
         return { logprobs: logprobs.arraySync(), entropies: entropies.arraySync(), counts };
       });
       expect(result.counts).toEqual([2, 1]);
       expect(result.logprobs).toHaveLength(3);
       expect(result.logprobs.every((value) => value < 0)).toBe(true);
       expect(result.entropies.every((value) => value > 0 && value <= Math.log(tokenizer.vocabSize) + 1e-4)).toBe(true);
-      const { loss, gradNorm } = policy.update(() => tf.neg(tf.mean(policy.tokenLogprobs([sequence]).logprobs)) as tf.Scalar);
+      const { loss, gradNorm } = policy.update(
+        () => tf.neg(tf.mean(policy.tokenLogprobs([sequence]).logprobs)) as tf.Scalar,
+      );
       expect(Number.isFinite(loss) && Number.isFinite(gradNorm) && gradNorm > 0).toBe(true);
       expect(policy.optimizer.step).toBe(1);
     } finally {
@@ -209,7 +253,9 @@ describe('Policy', () => {
 describe('checkpoints', () => {
   it('round-trips weights, optimizer state, tokenizer and config', async () => {
     const policy = Policy.create({ tokenizer, model: tiny, seed: 5, maxActionTokens: 10 });
-    policy.update(() => tf.neg(tf.mean(policy.tokenLogprobs([{ tokens: [1, 2, 3], targetMask: [0, 1, 1] }]).logprobs)) as tf.Scalar);
+    policy.update(
+      () => tf.neg(tf.mean(policy.tokenLogprobs([{ tokens: [1, 2, 3], targetMask: [0, 1, 1] }]).logprobs)) as tf.Scalar,
+    );
     const path = join(directory, 'round-trip');
     await saveCheckpoint(policy, path, { note: 'test' });
     const loaded = await loadCheckpoint(path);
@@ -218,7 +264,9 @@ describe('checkpoints', () => {
       expect(loaded.maxActionTokens).toBe(10);
       expect(loaded.tokenizer.fingerprint()).toBe(tokenizer.fingerprint());
       expect(loaded.optimizer.step).toBe(1);
-      expect(loaded.optimizer.state().tensors.map((t) => Array.from(t.values))).toEqual(policy.optimizer.state().tensors.map((t) => Array.from(t.values)));
+      expect(loaded.optimizer.state().tensors.map((t) => Array.from(t.values))).toEqual(
+        policy.optimizer.state().tensors.map((t) => Array.from(t.values)),
+      );
       const a = policy.sample(contexts(), { rng: Rng.fromSeed(9) });
       const b = loaded.sample(contexts(), { rng: Rng.fromSeed(9) });
       expect(b).toEqual(a);
@@ -240,17 +288,24 @@ describe('checkpoints', () => {
         const embedding = policy.model.variables.get('token_embedding')!;
         return [policy.model.logits(hidden).arraySync(), tf.matMul(hidden, embedding, false, true).arraySync()];
       });
-      expect((logits as number[][]).flat().map((v) => Number(v.toFixed(4)))).toEqual((expected as number[][]).flat().map((v) => Number(v.toFixed(4))));
+      expect((logits as number[][]).flat().map((v) => Number(v.toFixed(4)))).toEqual(
+        (expected as number[][]).flat().map((v) => Number(v.toFixed(4))),
+      );
       // One update moves the embedding through both its uses (input rows and output logits).
       const before = policy.model.variables.get('token_embedding')!.arraySync() as number[][];
-      policy.update(() => tf.neg(tf.mean(policy.tokenLogprobs([{ tokens: [1, 2, 3], targetMask: [0, 1, 1] }]).logprobs)) as tf.Scalar);
+      policy.update(
+        () =>
+          tf.neg(tf.mean(policy.tokenLogprobs([{ tokens: [1, 2, 3], targetMask: [0, 1, 1] }]).logprobs)) as tf.Scalar,
+      );
       const after = policy.model.variables.get('token_embedding')!.arraySync() as number[][];
       expect(after[10]).not.toEqual(before[10]); // token 10 is not in the sequence: only the output use moves it
       await saveCheckpoint(policy, path);
       const loaded = await loadCheckpoint(path);
       try {
         expect(loaded.config.tiedEmbeddings).toBe(true);
-        expect(loaded.sample(contexts(), { rng: Rng.fromSeed(9) })).toEqual(policy.sample(contexts(), { rng: Rng.fromSeed(9) }));
+        expect(loaded.sample(contexts(), { rng: Rng.fromSeed(9) })).toEqual(
+          policy.sample(contexts(), { rng: Rng.fromSeed(9) }),
+        );
       } finally {
         loaded.dispose();
       }
@@ -265,7 +320,8 @@ describe('checkpoints', () => {
     const path = join(directory, 'broken');
     await saveCheckpoint(policy, path);
     policy.dispose();
-    const damaged = 'Delete that checkpoint folder and use an earlier one (another checkpoints/step-* folder of the run), or save it again.';
+    const damaged =
+      'Delete that checkpoint folder and use an earlier one (another checkpoints/step-* folder of the run), or save it again.';
     const expectError = async (message: string, exact = true) => {
       const error = await loadCheckpoint(path).then(
         () => undefined,
@@ -281,7 +337,9 @@ describe('checkpoints', () => {
     await writeFile(join(path, 'weights.bin'), flipped);
     await expectError(`weights.bin is corrupted: its SHA-256 does not match weights.json. ${damaged}`);
     await writeFile(join(path, 'weights.bin'), weights.subarray(0, 1000));
-    await expectError(`weights.bin has 1000 bytes but weights.json says ${weights.length}: the file is truncated or corrupted. ${damaged}`);
+    await expectError(
+      `weights.bin has 1000 bytes but weights.json says ${weights.length}: the file is truncated or corrupted. ${damaged}`,
+    );
     await writeFile(join(path, 'weights.bin'), weights);
 
     const config = await readFile(join(path, 'config.json'), 'utf8');
@@ -290,7 +348,10 @@ describe('checkpoints', () => {
     await expectError(`). ${damaged}`, false);
     const parsed = JSON.parse(config);
     await writeFile(join(path, 'config.json'), JSON.stringify({ ...parsed, model: { ...parsed.model, width: 64 } }));
-    await expectError("weights 'token_embedding' have shape [" + `${tokenizer.vocabSize},32] but the model config needs [${tokenizer.vocabSize},64]: the weights and config.json do not match.`);
+    await expectError(
+      "weights 'token_embedding' have shape [" +
+        `${tokenizer.vocabSize},32] but the model config needs [${tokenizer.vocabSize},64]: the weights and config.json do not match.`,
+    );
     await writeFile(join(path, 'config.json'), config);
 
     const otherTokenizer = Tokenizer.fit(['something else entirely', 'something else entirely']);
@@ -302,14 +363,20 @@ describe('checkpoints', () => {
     await expectError(
       `tokenizer.json is missing. A checkpoint directory holds config.json, tokenizer.json, weights.json and weights.bin (written by \`turngym sft\`, \`turngym train\` or saveCheckpoint). ${damaged}`,
     );
-    await expect(loadCheckpoint(join(directory, 'nothing-here'))).rejects.toThrow(/config\.json is missing\. A checkpoint directory holds .* or saveCheckpoint\)\.$/); // no such folder: nothing damaged
+    await expect(loadCheckpoint(join(directory, 'nothing-here'))).rejects.toThrow(
+      /config\.json is missing\. A checkpoint directory holds .* or saveCheckpoint\)\.$/,
+    ); // no such folder: nothing damaged
   });
 });
 
 describe('initBackend', () => {
   it('explains why an optional backend is not available', async () => {
-    await expect(initBackend('node', () => {})).rejects.toThrow("Backend 'node' could not be loaded: node: @tensorflow/tfjs-node is not installed (npm install @tensorflow/tfjs-node).");
-    await expect(initBackend('tpu' as never, () => {})).rejects.toThrow("Unknown backend 'tpu'. Use one of: auto, node-gpu, node, wasm, cpu.");
+    await expect(initBackend('node', () => {})).rejects.toThrow(
+      "Backend 'node' could not be loaded: node: @tensorflow/tfjs-node is not installed (npm install @tensorflow/tfjs-node).",
+    );
+    await expect(initBackend('tpu' as never, () => {})).rejects.toThrow(
+      "Unknown backend 'tpu'. Use one of: auto, node-gpu, node, wasm, cpu.",
+    );
     const lines: string[] = [];
     const choice = await initBackend('wasm', (line) => lines.push(line));
     expect(choice.name).toBe('wasm');

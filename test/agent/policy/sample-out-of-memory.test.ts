@@ -19,7 +19,10 @@ describe('a sampling batch too large for the wasm heap', () => {
   // First: after the out-of-memory fault below, the backend is unusable in this process.
   it('is split by default into batches whose attention scores fit, whatever the token budget allows', () => {
     const forward = vi.spyOn(policy.model, 'forward');
-    const samples = policy.sample(Array.from({ length: 4 }, () => context), { maxTokens: 1, maxBatchTokens: 1 << 30 });
+    const samples = policy.sample(
+      Array.from({ length: 4 }, () => context),
+      { maxTokens: 1, maxBatchTokens: 1 << 30 },
+    );
     const rows = forward.mock.calls.map(([input]) => input.tokens.shape[0]);
     forward.mockRestore();
     expect(samples).toHaveLength(4);
@@ -32,7 +35,10 @@ describe('a sampling batch too large for the wasm heap', () => {
     // Real exhaustion, no fake: both bounds are raised so that the rows are not split.
     let caught: unknown;
     try {
-      policy.sample(Array.from({ length: 32 }, () => context), { maxTokens: 8, maxBatchTokens: 1 << 30, maxAttentionScores: Infinity });
+      policy.sample(
+        Array.from({ length: 32 }, () => context),
+        { maxTokens: 8, maxBatchTokens: 1 << 30, maxAttentionScores: Infinity },
+      );
     } catch (error) {
       caught = error;
     }

@@ -1,7 +1,14 @@
 import { describe, expect, it } from 'vitest';
 import { SPECIAL_TOKENS, Tokenizer, splitPieces } from '../../../src/agent/policy/tokenizer.js';
 
-const corpus = ['I am thinking of an integer from 1 to 32.', 'guess(n=16)', '16: higher.', 'guess(n=24)', '24: lower.', 'I am thinking of an integer from 1 to 64.'];
+const corpus = [
+  'I am thinking of an integer from 1 to 32.',
+  'guess(n=16)',
+  '16: higher.',
+  'guess(n=24)',
+  '24: lower.',
+  'I am thinking of an integer from 1 to 64.',
+];
 
 describe('Tokenizer', () => {
   it('splits text into pieces that concatenate back to it', () => {
@@ -11,7 +18,13 @@ describe('Tokenizer', () => {
 
   it('round-trips any text, spelling unseen pieces in bytes', () => {
     const tokenizer = Tokenizer.fit(corpus, { minCount: 1 });
-    for (const text of ['guess(n=16)', 'an integer from 1 to 32', 'Zürich — 東京 😀 unseen words', '', '   spaced   out  ']) {
+    for (const text of [
+      'guess(n=16)',
+      'an integer from 1 to 32',
+      'Zürich — 東京 😀 unseen words',
+      '',
+      '   spaced   out  ',
+    ]) {
       expect(tokenizer.decode(tokenizer.encode(text))).toBe(text);
     }
     // A fitted piece is one id; an unseen word costs one id per UTF-8 byte.
@@ -29,7 +42,9 @@ describe('Tokenizer', () => {
   it('keeps the most frequent pieces within maxVocab, deterministically', () => {
     const small = Tokenizer.fit(corpus, { maxVocab: SPECIAL_TOKENS.length + 256 + 3, minCount: 1 });
     expect(small.vocabSize).toBe(SPECIAL_TOKENS.length + 256 + 3);
-    expect(Tokenizer.fit(corpus, { minCount: 1 }).fingerprint()).toBe(Tokenizer.fit([...corpus].reverse(), { minCount: 1 }).fingerprint());
+    expect(Tokenizer.fit(corpus, { minCount: 1 }).fingerprint()).toBe(
+      Tokenizer.fit([...corpus].reverse(), { minCount: 1 }).fingerprint(),
+    );
     // Pieces seen fewer than minCount times are left to bytes.
     expect(Tokenizer.fit(corpus, { minCount: 2 }).encode(' thinking')).toHaveLength(1);
     expect(Tokenizer.fit(corpus, { minCount: 3 }).encode(' thinking')).toHaveLength(' thinking'.length);
@@ -41,12 +56,34 @@ describe('Tokenizer', () => {
     expect(restored.encode('guess(n=16)')).toEqual(tokenizer.encode('guess(n=16)'));
     expect(restored.fingerprint()).toBe(tokenizer.fingerprint());
     expect(() => Tokenizer.fromJSON({ kind: 'bpe' })).toThrow('Not a turngym tokenizer');
-    expect(() => Tokenizer.fromJSON({ ...tokenizer.toJSON(), special: ['<|pad|>'] })).toThrow("special tokens (<|pad|>) differ");
-    expect(() => tokenizer.decode([tokenizer.vocabSize])).toThrow(`Token id ${tokenizer.vocabSize} is outside the vocabulary`);
+    expect(() => Tokenizer.fromJSON({ ...tokenizer.toJSON(), special: ['<|pad|>'] })).toThrow(
+      'special tokens (<|pad|>) differ',
+    );
+    expect(() => tokenizer.decode([tokenizer.vocabSize])).toThrow(
+      `Token id ${tokenizer.vocabSize} is outside the vocabulary`,
+    );
   });
 
   it('splits numbers into digits when asked, so a number is the same ids wherever it appears', () => {
-    expect(splitPieces('=> 702; answer(value="702")', 'digits')).toEqual(['=', '>', ' ', '7', '0', '2', ';', ' answer', '(', 'value', '=', '"', '7', '0', '2', '"', ')']);
+    expect(splitPieces('=> 702; answer(value="702")', 'digits')).toEqual([
+      '=',
+      '>',
+      ' ',
+      '7',
+      '0',
+      '2',
+      ';',
+      ' answer',
+      '(',
+      'value',
+      '=',
+      '"',
+      '7',
+      '0',
+      '2',
+      '"',
+      ')',
+    ]);
     expect(splitPieces('=> 702', 'whole')).toEqual(['=', '>', ' 702']);
     const text = ['F(54) is 86267571272; for (let i = 0; i < 54; i++)', 'x2 = 1234567'];
     const digits = Tokenizer.fit(text, { minCount: 1, numbers: 'digits' });
@@ -58,12 +95,19 @@ describe('Tokenizer', () => {
     expect(whole.encode(' 54')).toHaveLength(1);
     expect(whole.encode('54')).toHaveLength(1);
     expect(whole.encode(' 54')[0]).not.toBe(whole.encode('54')[0]);
-    expect(() => Tokenizer.fit(text, { numbers: 'roman' as never })).toThrow("numbers must be one of whole, digits, got 'roman'");
+    expect(() => Tokenizer.fit(text, { numbers: 'roman' as never })).toThrow(
+      "numbers must be one of whole, digits, got 'roman'",
+    );
   });
 
   it('writes version 1 for whole numbers (fingerprints of earlier checkpoints hold) and version 2 for digits', () => {
     const whole = Tokenizer.fit(corpus, { minCount: 1 });
-    expect(whole.toJSON()).toEqual({ kind: 'turngym-words-bytes', version: 1, special: [...SPECIAL_TOKENS], pieces: expect.any(Array) });
+    expect(whole.toJSON()).toEqual({
+      kind: 'turngym-words-bytes',
+      version: 1,
+      special: [...SPECIAL_TOKENS],
+      pieces: expect.any(Array),
+    });
     const digits = Tokenizer.fit(corpus, { minCount: 1, numbers: 'digits' });
     const json = JSON.parse(JSON.stringify(digits.toJSON()));
     expect(json).toMatchObject({ version: 2, numbers: 'digits' });
@@ -71,7 +115,9 @@ describe('Tokenizer', () => {
     expect(restored.numbers).toBe('digits');
     expect(restored.encode('guess(n=16)')).toEqual(digits.encode('guess(n=16)'));
     expect(restored.fingerprint()).toBe(digits.fingerprint());
-    expect(() => Tokenizer.fromJSON({ ...json, numbers: 'hex' })).toThrow('numbers field must be one of whole, digits, got "hex"');
+    expect(() => Tokenizer.fromJSON({ ...json, numbers: 'hex' })).toThrow(
+      'numbers field must be one of whole, digits, got "hex"',
+    );
     expect(() => Tokenizer.fromJSON({ ...json, version: 3 })).toThrow('Not a turngym tokenizer');
   });
 });

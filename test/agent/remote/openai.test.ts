@@ -18,9 +18,13 @@ interface Recorded {
   delayMs?: number;
 }
 
-const fixture = JSON.parse(readFileSync(new URL('./fixtures/openai-guess-number.json', import.meta.url), 'utf8')) as { responses: Recorded[] };
+const fixture = JSON.parse(readFileSync(new URL('./fixtures/openai-guess-number.json', import.meta.url), 'utf8')) as {
+  responses: Recorded[];
+};
 /** The recorded model plays 4 (higher), a malformed call, 7 (lower), 6: the first seed whose secret at difficulty 1 is 6. */
-const SEED = Array.from({ length: 1000 }, (_, seed) => seed).find((seed) => guessNumberSuite.generate(Rng.fromSeed(seed), 1).secret === 6)!;
+const SEED = Array.from({ length: 1000 }, (_, seed) => seed).find(
+  (seed) => guessNumberSuite.generate(Rng.fromSeed(seed), 1).secret === 6,
+)!;
 
 /** A real HTTP server that replays recorded chat-completions responses in order and keeps the requests. */
 class ReplayServer {
@@ -38,7 +42,10 @@ class ReplayServer {
       request.on('data', (chunk: Buffer) => (text += chunk.toString()));
       request.on('end', () => {
         replay.requests.push({ headers: request.headers, body: JSON.parse(text), path: request.url ?? '' });
-        const next = replay.responses.shift() ?? { status: 500, body: { error: { message: 'the replay ran out of recorded responses' } } };
+        const next = replay.responses.shift() ?? {
+          status: 500,
+          body: { error: { message: 'the replay ran out of recorded responses' } },
+        };
         setTimeout(() => {
           if (response.destroyed) return;
           response.writeHead(next.status, { 'content-type': 'application/json', ...next.headers });
@@ -69,7 +76,12 @@ afterEach(async () => {
 describe('OpenAIAgent', () => {
   it('plays an episode from recorded responses: retries 500 and 429, reads tool calls, malformed arguments and text actions', async () => {
     replay = await ReplayServer.start(fixture.responses);
-    const agent = new OpenAIAgent({ model: 'qwen2.5-7b-instruct', baseUrl: replay.baseUrl, apiKey: 'sk-test', retryDelayMs: 10 });
+    const agent = new OpenAIAgent({
+      model: 'qwen2.5-7b-instruct',
+      baseUrl: replay.baseUrl,
+      apiKey: 'sk-test',
+      retryDelayMs: 10,
+    });
     const env = await make('puzzle/guess-number-v0', { difficulty: 1 });
     const transcript = await runEpisode(env, agent, { seed: SEED });
     await env.close();
@@ -81,7 +93,11 @@ describe('OpenAIAgent', () => {
       '6 is correct!',
     ]);
     expect(transcript.turns[1]!.info.error).toMatchObject({ code: 'UNPARSABLE_ACTION' });
-    expect(transcript).toMatchObject({ success: true, terminated: true, usage: { promptTokens: 620, completionTokens: 41 } });
+    expect(transcript).toMatchObject({
+      success: true,
+      terminated: true,
+      usage: { promptTokens: 620, completionTokens: 41 },
+    });
 
     expect(replay.requests).toHaveLength(6); // 2 retried failures + 4 turns
     const [first, , third, fourth, fifth, sixth] = replay.requests;
@@ -94,18 +110,29 @@ describe('OpenAIAgent', () => {
     });
     expect(third!.body).toEqual(first!.body); // the retries resend the same conversation
     expect((fourth!.body.messages as unknown[]).slice(2)).toEqual([
-      { role: 'assistant', content: null, tool_calls: [{ id: 'call_a1', type: 'function', function: { name: 'guess', arguments: '{"n": 4}' } }] },
+      {
+        role: 'assistant',
+        content: null,
+        tool_calls: [{ id: 'call_a1', type: 'function', function: { name: 'guess', arguments: '{"n": 4}' } }],
+      },
       { role: 'tool', tool_call_id: 'call_a1', content: '4: higher.' },
     ]);
-    expect((fifth!.body.messages as unknown[]).slice(-1)).toEqual([{ role: 'tool', tool_call_id: 'call_a2', content: 'Error: The "arguments" string is not valid JSON.' }]);
+    expect((fifth!.body.messages as unknown[]).slice(-1)).toEqual([
+      { role: 'tool', tool_call_id: 'call_a2', content: 'Error: The "arguments" string is not valid JSON.' },
+    ]);
     expect((sixth!.body.messages as unknown[]).slice(-2)).toEqual([
       { role: 'assistant', content: 'guess(7)' },
       { role: 'user', content: '7: lower.' },
     ]);
   });
 
-  it('does not retry a 400 and reports the endpoint\'s message', async () => {
-    replay = await ReplayServer.start([{ status: 400, body: { error: { message: "'tools' is not supported by this model", type: 'invalid_request_error' } } }]);
+  it("does not retry a 400 and reports the endpoint's message", async () => {
+    replay = await ReplayServer.start([
+      {
+        status: 400,
+        body: { error: { message: "'tools' is not supported by this model", type: 'invalid_request_error' } },
+      },
+    ]);
     const agent = new OpenAIAgent({ model: 'm', baseUrl: replay.baseUrl, retryDelayMs: 10 });
     const env = await make('puzzle/guess-number-v0');
     await expect(runEpisode(env, agent, { seed: 1 })).rejects.toMatchObject({
@@ -129,24 +156,57 @@ describe('OpenAIAgent', () => {
     replay = await ReplayServer.start([500, 503, 502].map((status) => ({ status, body: { error: 'busy' } })));
     const giveUp = new OpenAIAgent({ model: 'm', baseUrl: replay.baseUrl, maxRetries: 2, retryDelayMs: 10 });
     giveUp.start({ spec: env.spec, observation: { text: 'x' }, info: { seed: 42 } });
-    await expect(giveUp.act({ text: 'x' })).rejects.toThrow(`${replay.baseUrl}/chat/completions failed 3 times; last: HTTP 502: busy.`);
+    await expect(giveUp.act({ text: 'x' })).rejects.toThrow(
+      `${replay.baseUrl}/chat/completions failed 3 times; last: HTTP 502: busy.`,
+    );
     await env.close();
   });
 
   it('runs from the CLI with --base-url and puts token usage in the summary', async () => {
     replay = await ReplayServer.start(fixture.responses.slice(2));
     const result = await runCli(
-      ['run', '--env', 'puzzle/guess-number-v0', '--difficulty', '1', '--seed', String(SEED), '--episodes', '1', '--agent', 'openai:qwen2.5-7b-instruct', '--base-url', replay.baseUrl, '--json'],
+      [
+        'run',
+        '--env',
+        'puzzle/guess-number-v0',
+        '--difficulty',
+        '1',
+        '--seed',
+        String(SEED),
+        '--episodes',
+        '1',
+        '--agent',
+        'openai:qwen2.5-7b-instruct',
+        '--base-url',
+        replay.baseUrl,
+        '--json',
+      ],
       { env: { TURNGYM_API_KEY: 'sk-cli' } },
     );
     expect(result.stderr).toBe('');
-    expect(JSON.parse(result.stdout)).toMatchObject({ agent: 'openai:qwen2.5-7b-instruct', success_rate: 1, mean_turns: 4, usage: { prompt_tokens: 620, completion_tokens: 41 } });
+    expect(JSON.parse(result.stdout)).toMatchObject({
+      agent: 'openai:qwen2.5-7b-instruct',
+      success_rate: 1,
+      mean_turns: 4,
+      usage: { prompt_tokens: 620, completion_tokens: 41 },
+    });
     expect(replay.requests[0]!.headers.authorization).toBe('Bearer sk-cli');
   });
 });
 
 describe('turngym run --agent openai:MODEL when the endpoint refuses or is not there', () => {
-  const run = (baseUrl: string) => runCli(['run', '--env', 'puzzle/guess-number-v0', '--episodes', '1', '--agent', 'openai:qwen2.5-7b-instruct', '--base-url', baseUrl]);
+  const run = (baseUrl: string) =>
+    runCli([
+      'run',
+      '--env',
+      'puzzle/guess-number-v0',
+      '--episodes',
+      '1',
+      '--agent',
+      'openai:qwen2.5-7b-instruct',
+      '--base-url',
+      baseUrl,
+    ]);
 
   it('a key refused (401) says to check the key, in one line, exit code 2', async () => {
     replay = await ReplayServer.start([{ status: 401, body: { error: { message: 'Incorrect API key provided.' } } }]);
@@ -158,7 +218,9 @@ describe('turngym run --agent openai:MODEL when the endpoint refuses or is not t
   });
 
   it('a model or path not found (404) says to check the model and the base URL, in one line, exit code 2', async () => {
-    replay = await ReplayServer.start([{ status: 404, body: { error: { message: 'The model `qwen2.5-7b-instruct` does not exist.' } } }]);
+    replay = await ReplayServer.start([
+      { status: 404, body: { error: { message: 'The model `qwen2.5-7b-instruct` does not exist.' } } },
+    ]);
     const result = await run(replay.baseUrl);
     expect(result.code).toBe(2);
     expect(result.stderr).toBe(
@@ -167,7 +229,13 @@ describe('turngym run --agent openai:MODEL when the endpoint refuses or is not t
   });
 
   it('a rate limit (429) that outlasts the retries is one line saying to wait, exit code 1', async () => {
-    replay = await ReplayServer.start(Array.from({ length: 5 }, () => ({ status: 429, headers: { 'retry-after': '0' }, body: { error: { message: 'Rate limit reached.' } } })));
+    replay = await ReplayServer.start(
+      Array.from({ length: 5 }, () => ({
+        status: 429,
+        headers: { 'retry-after': '0' },
+        body: { error: { message: 'Rate limit reached.' } },
+      })),
+    );
     const result = await run(replay.baseUrl);
     expect(result.code).toBe(1);
     expect(result.stderr).toBe(
@@ -185,6 +253,8 @@ describe('turngym run --agent openai:MODEL when the endpoint refuses or is not t
     );
     const bad = await run('127.0.0.1:8000/v1');
     expect(bad.code).toBe(2);
-    expect(bad.stderr).toBe("turngym: '127.0.0.1:8000/v1' is not an endpoint URL: give its root before /chat/completions, e.g. --base-url http://127.0.0.1:8000/v1.\n");
+    expect(bad.stderr).toBe(
+      "turngym: '127.0.0.1:8000/v1' is not an endpoint URL: give its root before /chat/completions, e.g. --base-url http://127.0.0.1:8000/v1.\n",
+    );
   });
 });

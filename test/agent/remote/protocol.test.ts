@@ -1,6 +1,12 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
-import { AgentReply, AgentRequest, ClientMessage, protocolJsonSchema, ServerMessage } from '../../../src/agent/remote/protocol.js';
+import {
+  AgentReply,
+  AgentRequest,
+  ClientMessage,
+  protocolJsonSchema,
+  ServerMessage,
+} from '../../../src/agent/remote/protocol.js';
 
 const docs = (name: string) => readFileSync(new URL(`../../../docs/${name}`, import.meta.url), 'utf8');
 
@@ -10,16 +16,42 @@ describe('protocol', () => {
   });
 
   it('describes every message of each direction in the schema', () => {
-    const schema = protocolJsonSchema() as { $defs: Record<string, { oneOf: { properties: { type: { const: string } } }[] }> };
+    const schema = protocolJsonSchema() as {
+      $defs: Record<string, { oneOf: { properties: { type: { const: string } } }[] }>;
+    };
     const types = (name: string) => schema.$defs[name]!.oneOf.map((option) => option.properties.type.const);
-    expect(types('ClientMessage')).toEqual(['hello', 'list', 'make', 'reset', 'step', 'close', 'attach', 'ground_truth']);
-    expect(types('ServerMessage')).toEqual(['welcome', 'envs', 'made', 'observation', 'step_result', 'closed', 'attached', 'ground_truth', 'error']);
+    expect(types('ClientMessage')).toEqual([
+      'hello',
+      'list',
+      'make',
+      'reset',
+      'step',
+      'close',
+      'attach',
+      'ground_truth',
+    ]);
+    expect(types('ServerMessage')).toEqual([
+      'welcome',
+      'envs',
+      'made',
+      'observation',
+      'step_result',
+      'closed',
+      'attached',
+      'ground_truth',
+      'error',
+    ]);
     expect(types('AgentRequest')).toEqual(['act']);
     expect(types('AgentReply')).toEqual(['action', 'error']);
   });
 
   it('keeps every example frame in docs/protocol.md valid', () => {
-    const schemas = { 'client>': ClientMessage, 'server>': ServerMessage, 'turngym>': AgentRequest, 'agent>': AgentReply };
+    const schemas = {
+      'client>': ClientMessage,
+      'server>': ServerMessage,
+      'turngym>': AgentRequest,
+      'agent>': AgentReply,
+    };
     const frames = docs('protocol.md')
       .split('\n')
       .map((line) => /^(client>|server>|turngym>|agent>) (.*)$/.exec(line))
@@ -30,6 +62,8 @@ describe('protocol', () => {
       expect(result.success, `${direction} ${json!.slice(0, 80)}: ${result.error?.message}`).toBe(true);
     }
     const sent = frames.filter(([, direction]) => direction === 'server>').map(([, , json]) => JSON.parse(json!).type);
-    expect(new Set(sent)).toEqual(new Set(['welcome', 'envs', 'made', 'observation', 'step_result', 'ground_truth', 'error', 'closed', 'attached']));
+    expect(new Set(sent)).toEqual(
+      new Set(['welcome', 'envs', 'made', 'observation', 'step_result', 'ground_truth', 'error', 'closed', 'attached']),
+    );
   });
 });

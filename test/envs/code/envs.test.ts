@@ -25,7 +25,10 @@ describe('code/ envs', () => {
       const env = await make(id);
       for (let difficulty = 1; difficulty <= 5; difficulty++) {
         for (let seed = 0; seed < 6; seed++) {
-          const transcript = await runEpisode(env, new OracleAgent(), { seed: seed * 101 + difficulty, options: { difficulty } });
+          const transcript = await runEpisode(env, new OracleAgent(), {
+            seed: seed * 101 + difficulty,
+            options: { difficulty },
+          });
           expect(transcript.success, `${id} difficulty ${difficulty} seed ${seed}`).toBe(true);
           expect(transcript.turns.at(-1)!.info.success).toBe(true);
           expect(transcript.return).toBe(1);
@@ -39,10 +42,20 @@ describe('code/ envs', () => {
     const env = await make('code/calc-v0');
     await env.reset({ seed: 3 });
     const failed = await env.step({ tool: 'run', args: { code: 'undefinedName + 1' } });
-    expect(failed).toMatchObject({ terminated: false, reward: 0, info: { tool: 'run', error: { code: 'TOOL_ERROR', message: 'Uncaught ReferenceError: undefinedName is not defined' } } });
+    expect(failed).toMatchObject({
+      terminated: false,
+      reward: 0,
+      info: {
+        tool: 'run',
+        error: { code: 'TOOL_ERROR', message: 'Uncaught ReferenceError: undefinedName is not defined' },
+      },
+    });
     expect(failed.observation.text).toBe('Uncaught ReferenceError: undefinedName is not defined\n    at cell-1:1:1');
     const tooLong = await env.step({ tool: 'run', args: { code: 'x'.repeat(20_001) } });
-    expect(tooLong.info.error).toEqual({ code: 'INVALID_ARGS', message: 'The code has 20001 characters; the limit is 20000. Send shorter code.' });
+    expect(tooLong.info.error).toEqual({
+      code: 'INVALID_ARGS',
+      message: 'The code has 20001 characters; the limit is 20000. Send shorter code.',
+    });
     expect((await env.step('run("6 * 7")')).observation.text).toBe('=> 42');
     await env.close();
   });
@@ -54,7 +67,9 @@ describe('code/ envs', () => {
     expect(slow.info.error?.code).toBe('TIMEOUT');
     expect(slow.observation.text).toContain('time limit (50 ms)');
     const noisy = await env.step({ tool: 'run', args: { code: 'console.log("z".repeat(500))' } });
-    expect(noisy.observation.text).toBe(`${'z'.repeat(100)}\n[... output cut: 401 more characters (the limit is 100) ...]`);
+    expect(noisy.observation.text).toBe(
+      `${'z'.repeat(100)}\n[... output cut: 401 more characters (the limit is 100) ...]`,
+    );
     expect((await env.step({ tool: 'run', args: { code: 'x'.repeat(41) } })).info.error?.code).toBe('INVALID_ARGS');
     await env.close();
     await expect(make('code/calc-v0', { memoryLimitMb: 2 })).rejects.toThrow('memoryLimitMb');
@@ -65,9 +80,14 @@ describe('code/ envs', () => {
     const env = await make('code/calc-v0', { memoryLimitMb: 16, timeLimitMs: 30_000 });
     await env.reset({ seed: 1 });
     await env.step({ tool: 'run', args: { code: 'var kept = 1' } });
-    const killed = await env.step({ tool: 'run', args: { code: 'const hog = []; for (;;) hog.push(new Array(1e6).fill(1))' } });
+    const killed = await env.step({
+      tool: 'run',
+      args: { code: 'const hog = []; for (;;) hog.push(new Array(1e6).fill(1))' },
+    });
     expect(killed).toMatchObject({ terminated: false, info: { state_lost: true, error: { code: 'TOOL_ERROR' } } });
-    expect(killed.observation.text).toContain('RangeError: the code used more than the memory limit (16 MB). The interpreter was restarted: all variables and functions defined so far were lost.');
+    expect(killed.observation.text).toContain(
+      'RangeError: the code used more than the memory limit (16 MB). The interpreter was restarted: all variables and functions defined so far were lost.',
+    );
     expect((await env.step({ tool: 'run', args: { code: 'typeof kept' } })).observation.text).toBe("=> 'undefined'");
     await env.close();
   });
@@ -118,7 +138,9 @@ describe('code/ envs', () => {
     expect((await all.reset({ seed: 5 })).info.kind).toBe('euler-totient'); // as before kinds existed
     // The oracle still solves a restricted env's tasks.
     expect((await runEpisode(two, new OracleAgent(), { seed: 11 })).success).toBe(true);
-    await expect(make('code/functions-v0', { kinds: ['roman', 'romans'] })).rejects.toThrow(/unknown kind 'romans' in kwarg kinds; the kinds are .*roman/);
+    await expect(make('code/functions-v0', { kinds: ['roman', 'romans'] })).rejects.toThrow(
+      /unknown kind 'romans' in kwarg kinds; the kinds are .*roman/,
+    );
     await expect(make('code/calc-v0', { kinds: [] })).rejects.toThrow(/kinds/);
     await Promise.all([all.close(), two.close(), rooms.close()]);
   });
@@ -132,7 +154,11 @@ describe('calc task suite', () => {
   it('accepts the answer with formatting differences only and rejects others', () => {
     const task = calcSuite.generate(Rng.fromSeed(5), 3);
     expect(calcSuite.verify(task, ` "${task.answer}" `).success).toBe(true);
-    expect(calcSuite.verify(task, `${task.answer}x`)).toEqual({ score: 0, success: false, feedback: `Incorrect. The answer was ${task.answer}.` });
+    expect(calcSuite.verify(task, `${task.answer}x`)).toEqual({
+      score: 0,
+      success: false,
+      feedback: `Incorrect. The answer was ${task.answer}.`,
+    });
     const big = { ...task, answer: '12345678901234567890' };
     expect(calcSuite.verify(big, '12345678901234567890n').success).toBe(true);
     expect(calcSuite.verify(big, '12345678901234567000').success).toBe(false);
@@ -172,7 +198,11 @@ describe('functions task suite', () => {
     expect(verdict.score).toBeGreaterThan(0);
     expect(verdict.score).toBeLessThan(1);
     expect(verdict.success).toBe(false);
-    expect(verdict.feedback).toMatch(new RegExp(`^\\d+/${total} hidden tests passed\\. First failure: ${task.functionName}\\(.*\\) returned "wrong"; expected `));
+    expect(verdict.feedback).toMatch(
+      new RegExp(
+        `^\\d+/${total} hidden tests passed\\. First failure: ${task.functionName}\\(.*\\) returned "wrong"; expected `,
+      ),
+    );
   });
 
   it('fails every test of code that does not load, and survives hostile submissions', async () => {
@@ -181,9 +211,19 @@ describe('functions task suite', () => {
     expect(broken.score).toBe(0);
     expect(broken.feedback).toMatch(/^The submission failed to load: Uncaught SyntaxError/);
     const limits = { ...DEFAULT_LIMITS, timeLimitMs: 100, memoryLimitMb: 16 };
-    const hostile = await runHiddenTests(`function ${task.functionName}() { const a = []; for (;;) a.push(new Array(1e5).fill(1)) }`, task.functionName, [[1], [2]], limits);
+    const hostile = await runHiddenTests(
+      `function ${task.functionName}() { const a = []; for (;;) a.push(new Array(1e5).fill(1)) }`,
+      task.functionName,
+      [[1], [2]],
+      limits,
+    );
     expect(hostile.outcomes.map((outcome) => outcome.ok)).toEqual([false, false]);
-    const looping = await runHiddenTests(`function ${task.functionName}() { for (;;) {} }`, task.functionName, [[1]], limits);
+    const looping = await runHiddenTests(
+      `function ${task.functionName}() { for (;;) {} }`,
+      task.functionName,
+      [[1]],
+      limits,
+    );
     expect(looping.outcomes[0]).toMatchObject({ ok: false, error: expect.stringContaining('time limit') });
   });
 });
@@ -195,7 +235,11 @@ describe('puzzles task suite', () => {
     for (let i = 0; i < 300; i++) {
       const task = puzzlesSuite.generate(rng, 1 + (i % 5));
       kinds.add(task.kind);
-      expect(puzzlesSuite.verify(task, task.answer), `${task.kind}: ${task.prompt}`).toEqual({ score: 1, success: true, feedback: 'Correct.' });
+      expect(puzzlesSuite.verify(task, task.answer), `${task.kind}: ${task.prompt}`).toEqual({
+        score: 1,
+        success: true,
+        feedback: 'Correct.',
+      });
       expect(puzzlesSuite.verify(task, 'nonsense').success).toBe(false); // not 'nonsense 1 2 3': items 1, 2, 3 can be a right knapsack
     }
     expect([...kinds].sort()).toEqual([...PUZZLE_KINDS].sort());
@@ -214,8 +258,11 @@ describe('puzzles task suite', () => {
     const data = task.data as { numbers: number[]; target: number };
     expect(evaluateExpression(task.answer).value).toEqual({ num: BigInt(data.target), den: 1n });
     const custom = { ...task, data: { kind: 'arithmetic' as const, numbers: [1, 2, 3, 4], target: 24 } };
-    for (const answer of ['1 * 2 * 3 * 4', '(1 + 2 + 3) * 4', '4 × 3 × 2 ÷ 1']) expect(puzzlesSuite.verify(custom, answer).success, answer).toBe(true);
-    expect(puzzlesSuite.verify(custom, '2 * 3 * 4').feedback).toMatch(/^Incorrect: it uses the numbers 2, 3, 4, not 1, 2, 3, 4 each exactly once/);
+    for (const answer of ['1 * 2 * 3 * 4', '(1 + 2 + 3) * 4', '4 × 3 × 2 ÷ 1'])
+      expect(puzzlesSuite.verify(custom, answer).success, answer).toBe(true);
+    expect(puzzlesSuite.verify(custom, '2 * 3 * 4').feedback).toMatch(
+      /^Incorrect: it uses the numbers 2, 3, 4, not 1, 2, 3, 4 each exactly once/,
+    );
     expect(puzzlesSuite.verify(custom, '(1 + 2) * 3 * 4').feedback).toMatch(/^Incorrect: it equals 36, not 24/);
     expect(puzzlesSuite.verify(custom, '4 / (2 - 2) + 1 * 3').feedback).toMatch(/division by zero/);
   });
@@ -229,8 +276,15 @@ describe('puzzles task suite', () => {
 
     const sudoku = { ...find('sudoku', 1) };
     // Two completions of the same puzzle: blank out every cell, so any valid grid is accepted.
-    sudoku.data = { ...(sudoku.data as { kind: 'sudoku'; size: number; boxRows: number; boxColumns: number; givens: number[][] }) };
-    (sudoku.data as { givens: number[][] }).givens = [[0, 0, 0, 0], [0, 0, 0, 0], [0, 0, 0, 0], [0, 0, 0, 0]];
+    sudoku.data = {
+      ...(sudoku.data as { kind: 'sudoku'; size: number; boxRows: number; boxColumns: number; givens: number[][] }),
+    };
+    (sudoku.data as { givens: number[][] }).givens = [
+      [0, 0, 0, 0],
+      [0, 0, 0, 0],
+      [0, 0, 0, 0],
+      [0, 0, 0, 0],
+    ];
     expect(puzzlesSuite.verify(sudoku, '1234/3412/2143/4321').success).toBe(true);
     expect(puzzlesSuite.verify(sudoku, '1234/3412/2143/4312').feedback).toMatch(/repeats a digit/);
 
@@ -238,7 +292,9 @@ describe('puzzles task suite', () => {
     const data = scheduling.data as { durations: number[]; prerequisites: number[][]; best: number };
     // A job no other job waits for may start later, as long as it still ends by the best makespan.
     const last = data.durations.findIndex((_, job) => !data.prerequisites.some((before) => before.includes(job)));
-    const starts = new Map([...scheduling.answer.matchAll(/J(\d+)=(\d+)/g)].map((m) => [Number(m[1]) - 1, Number(m[2])]));
+    const starts = new Map(
+      [...scheduling.answer.matchAll(/J(\d+)=(\d+)/g)].map((m) => [Number(m[1]) - 1, Number(m[2])]),
+    );
     starts.set(last, data.best - data.durations[last]!);
     const delayed = [...starts].map(([job, start]) => `J${job + 1}=${start}`).join(', ');
     expect(puzzlesSuite.verify(scheduling, delayed).success).toBe(true);

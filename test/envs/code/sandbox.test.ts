@@ -49,7 +49,9 @@ describe('Sandbox', () => {
   describe('#run', () => {
     it('keeps top-level let, const, function and class bindings across cells, and allows redeclaring them', async () => {
       expect(await show(sandbox, 'let n = 5; const m = 2n ** 70n;')).toBe('=> undefined');
-      expect(await show(sandbox, 'function twice(x) { return 2 * x }\nclass Point { constructor(x) { this.x = x } }')).toBe('=> undefined');
+      expect(
+        await show(sandbox, 'function twice(x) { return 2 * x }\nclass Point { constructor(x) { this.x = x } }'),
+      ).toBe('=> undefined');
       expect(await show(sandbox, 'twice(n) + Number(m % 7n)')).toBe('=> 12');
       expect(await show(sandbox, 'new Point(n)')).toBe('=> Point { x: 5 }');
       expect(await show(sandbox, 'const n = 6; n')).toBe('=> 6');
@@ -57,53 +59,81 @@ describe('Sandbox', () => {
     });
 
     it('keeps bindings declared in cells with top-level await', async () => {
-      expect(await show(sandbox, 'const waited = await Promise.resolve(41); async function later() { return waited + 1 }')).toBe('=> undefined');
+      expect(
+        await show(sandbox, 'const waited = await Promise.resolve(41); async function later() { return waited + 1 }'),
+      ).toBe('=> undefined');
       expect(await show(sandbox, 'await later()')).toBe('=> 42');
       expect(await show(sandbox, 'waited')).toBe('=> 41');
     });
 
     it('captures console output in order, then shows the last value', async () => {
-      expect(await show(sandbox, 'console.log("a", 1); console.error({ b: [2] }); console.log("%s is %d", "x", 3); "done"')).toBe("a 1\n{ b: [ 2 ] }\nx is 3\n=> 'done'");
+      expect(
+        await show(sandbox, 'console.log("a", 1); console.error({ b: [2] }); console.log("%s is %d", "x", 3); "done"'),
+      ).toBe("a 1\n{ b: [ 2 ] }\nx is 3\n=> 'done'");
       expect(await show(sandbox, 'console.log("only output")')).toBe('only output');
     });
 
     it('formats values readably: objects, arrays, BigInt, Map, Set, Date, typed arrays, functions, cycles', async () => {
-      expect(await show(sandbox, '[1, "two", 3n, null, undefined, -0, NaN]')).toBe("=> [ 1, 'two', 3n, null, undefined, -0, NaN ]");
+      expect(await show(sandbox, '[1, "two", 3n, null, undefined, -0, NaN]')).toBe(
+        "=> [ 1, 'two', 3n, null, undefined, -0, NaN ]",
+      );
       expect(await show(sandbox, 'new Map([["k", new Set([1, 2])]])')).toBe("=> Map(1) { 'k' => Set(2) { 1, 2 } }");
-      expect(await show(sandbox, '[new Date(0), /x+/g, new Uint8Array([1, 2]), Symbol("s")]')).toBe('=> [ 1970-01-01T00:00:00.000Z, /x+/g, Uint8Array(2) [ 1, 2 ], Symbol(s) ]');
-      expect(await show(sandbox, '[Math.max, class Q {}, () => 1]')).toBe('=> [ [Function: max], [class Q], [Function: (anonymous)] ]');
-      expect(await show(sandbox, 'const cyclic = { name: "c" }; cyclic.self = cyclic; cyclic')).toBe("=> { name: 'c', self: [Circular] }");
-      expect(await show(sandbox, '({ a: { b: { c: { d: { e: 1 } } } } })')).toBe('=> { a: { b: { c: { d: [Object] } } } }');
+      expect(await show(sandbox, '[new Date(0), /x+/g, new Uint8Array([1, 2]), Symbol("s")]')).toBe(
+        '=> [ 1970-01-01T00:00:00.000Z, /x+/g, Uint8Array(2) [ 1, 2 ], Symbol(s) ]',
+      );
+      expect(await show(sandbox, '[Math.max, class Q {}, () => 1]')).toBe(
+        '=> [ [Function: max], [class Q], [Function: (anonymous)] ]',
+      );
+      expect(await show(sandbox, 'const cyclic = { name: "c" }; cyclic.self = cyclic; cyclic')).toBe(
+        "=> { name: 'c', self: [Circular] }",
+      );
+      expect(await show(sandbox, '({ a: { b: { c: { d: { e: 1 } } } } })')).toBe(
+        '=> { a: { b: { c: { d: [Object] } } } }',
+      );
       expect(await show(sandbox, '[1, , 3]')).toBe('=> [ 1, <1 empty item>, 3 ]');
       expect(await show(sandbox, 'Array.from({ length: 150 }, (_, i) => i).length')).toBe('=> 150');
-      expect((await sandbox.run('Array.from({ length: 150 }, () => 0)')).value).toMatch(/^\[\n {2}0, 0, 0, [0, \n]+\.\.\. 50 more items\n\]$/);
+      expect((await sandbox.run('Array.from({ length: 150 }, () => 0)')).value).toMatch(
+        /^\[\n {2}0, 0, 0, [0, \n]+\.\.\. 50 more items\n\]$/,
+      );
     });
 
     it('never invokes getters when displaying a value', async () => {
-      expect(await show(sandbox, 'let reads = 0; const tricky = { get x() { reads++; return 1 } }; tricky')).toBe('=> { x: [Getter] }');
+      expect(await show(sandbox, 'let reads = 0; const tricky = { get x() { reads++; return 1 } }; tricky')).toBe(
+        '=> { x: [Getter] }',
+      );
       expect(await show(sandbox, 'reads')).toBe('=> 0');
     });
 
-    it('reports uncaught errors with only the cells\' own stack lines', async () => {
-      const result = await sandbox.run('function inner() { throw new RangeError("bad value") }\nfunction outer() { return inner() }\nouter()');
-      expect(result.error).toMatch(/^Uncaught RangeError: bad value\n {4}at inner \(cell-\d+:1:26\)\n {4}at outer \(cell-\d+:2:27\)\n {4}at cell-\d+:3:1$/);
+    it("reports uncaught errors with only the cells' own stack lines", async () => {
+      const result = await sandbox.run(
+        'function inner() { throw new RangeError("bad value") }\nfunction outer() { return inner() }\nouter()',
+      );
+      expect(result.error).toMatch(
+        /^Uncaught RangeError: bad value\n {4}at inner \(cell-\d+:1:26\)\n {4}at outer \(cell-\d+:2:27\)\n {4}at cell-\d+:3:1$/,
+      );
       expect(result.error).not.toMatch(/turngym|isolated-vm|node:|\/work\//);
       expect(await show(sandbox, 'throw "plain"')).toBe("Uncaught 'plain'");
     });
 
     it('awaits promises, including rejected ones and virtual timers', async () => {
       expect(await show(sandbox, 'Promise.resolve({ ok: true })')).toBe('=> { ok: true }');
-      expect(await show(sandbox, 'await new Promise((resolve) => setTimeout(() => resolve("slept"), 5000))')).toBe("=> 'slept'");
+      expect(await show(sandbox, 'await new Promise((resolve) => setTimeout(() => resolve("slept"), 5000))')).toBe(
+        "=> 'slept'",
+      );
       expect(await show(sandbox, 'setTimeout(() => console.log("tick"), 10); "first"')).toBe("tick\n=> 'first'");
       expect((await sandbox.run('Promise.reject(new TypeError("nope"))')).error).toMatch(/^Uncaught TypeError: nope/);
-      expect(await show(sandbox, 'new Promise(() => {})')).toBe('Uncaught Error: the promise never settled: nothing is left that could resolve it (no pending timers)');
+      expect(await show(sandbox, 'new Promise(() => {})')).toBe(
+        'Uncaught Error: the promise never settled: nothing is left that could resolve it (no pending timers)',
+      );
     });
 
     it('cuts long output with a visible marker', async () => {
       const result: CellResult = await sandbox.run('for (let i = 0; i < 100; i++) console.log("line " + i)');
       expect(result.output.length).toBe(300);
       expect(result.outputChars).toBe(790);
-      expect(formatCell(result, sandbox.limits)).toMatch(/\n\[\.\.\. output cut: 490 more characters \(the limit is 300\) \.\.\.\]$/);
+      expect(formatCell(result, sandbox.limits)).toMatch(
+        /\n\[\.\.\. output cut: 490 more characters \(the limit is 300\) \.\.\.\]$/,
+      );
     });
 
     it('stops code at the time limit and keeps the state defined before', async () => {
@@ -134,7 +164,9 @@ describe('Sandbox', () => {
       await isolated.newEpisode(1);
       await isolated.run('var leaked = 1; Object.prototype.polluted = 2; globalThis.flag = 3');
       await isolated.newEpisode(2);
-      expect(await show(isolated, '[typeof leaked, typeof ({}).polluted, typeof flag]')).toBe("=> [ 'undefined', 'undefined', 'undefined' ]");
+      expect(await show(isolated, '[typeof leaked, typeof ({}).polluted, typeof flag]')).toBe(
+        "=> [ 'undefined', 'undefined', 'undefined' ]",
+      );
       await isolated.close();
     });
 
@@ -149,7 +181,7 @@ describe('Sandbox', () => {
       await recycling.close();
     });
 
-    it('never lets one episode\'s garbage kill a later one: 60 episodes of 24 MB in a 64 MB isolate', async () => {
+    it("never lets one episode's garbage kill a later one: 60 episodes of 24 MB in a 64 MB isolate", async () => {
       // Without the check between episodes, released contexts outlived the cap often enough that the isolate
       // was killed (22 times in 300 episodes), sometimes while it built the next context.
       const busy = await Sandbox.create({ memoryLimitMb: 64 });
@@ -172,7 +204,9 @@ describe('Sandbox', () => {
       await small.run('var kept = 1');
       const result = await small.run('const hog = []; for (;;) hog.push(new Array(100000).fill(1))');
       expect(result).toMatchObject({ limit: 'memory', stateLost: true });
-      expect(result.error).toBe('RangeError: the code used more than the memory limit (16 MB). The interpreter was restarted: all variables and functions defined so far were lost.');
+      expect(result.error).toBe(
+        'RangeError: the code used more than the memory limit (16 MB). The interpreter was restarted: all variables and functions defined so far were lost.',
+      );
       expect(await show(small, 'typeof kept')).toBe("=> 'undefined'");
       expect(await show(small, '6 * 7')).toBe('=> 42');
       expect(small.isolatesKilled).toBe(1);

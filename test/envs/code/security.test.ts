@@ -14,7 +14,8 @@ import '../../../src/envs/builtin.js';
 const CANARY = join(tmpdir(), `turngym-canary-${process.pid}`);
 
 // A WebAssembly module exporting `f`, a function that loops forever: (func (loop (br 0))).
-const WASM_LOOP = 'new Uint8Array([0,97,115,109,1,0,0,0,1,4,1,96,0,0,3,2,1,0,7,5,1,1,102,0,0,10,9,1,7,0,3,64,12,0,11,11])';
+const WASM_LOOP =
+  'new Uint8Array([0,97,115,109,1,0,0,0,1,4,1,96,0,0,3,2,1,0,7,5,1,1,102,0,0,10,9,1,7,0,3,64,12,0,11,11])';
 
 interface Case {
   name: string;
@@ -35,50 +36,115 @@ const timesOutOrRunsOutOfMemory = (result: StepResult) => {
   expect(result.info.state_lost).toBe(true);
   expect(result.observation.text).toMatch(/more than the memory limit/);
 };
-const notDefined = (name: string) => (result: StepResult) => expect(result.observation.text).toMatch(new RegExp(`ReferenceError: ${name} is not defined`));
+const notDefined = (name: string) => (result: StepResult) =>
+  expect(result.observation.text).toMatch(new RegExp(`ReferenceError: ${name} is not defined`));
 const noHostValue = (result: StepResult) => {
   expect(result.observation.text).not.toMatch(/\[object process\]|'object'|node:|\/work\//);
 };
 
 const CASES: Case[] = [
   // Reaching the host through constructor chains and globals.
-  { name: 'constructor chain to process', code: "this.constructor.constructor('return process')()", expect: (r) => expect(r.observation.text).toMatch(/ReferenceError: process is not defined/) },
-  { name: 'Function constructor to this.process', code: "Function('return this')().process", expect: (r) => expect(r.observation.text).toBe('=> undefined') },
-  { name: 'arrow constructor to require', code: "(() => 0).constructor('return require')()", expect: (r) => expect(r.observation.text).toMatch(/require is not defined/) },
-  { name: 'async function constructor to import()', code: "await (async () => 0).constructor('return import(\"fs\")')()", expect: fails },
-  { name: 'dynamic import of fs', code: "import('node:fs').then((fs) => fs.writeFileSync(" + JSON.stringify(CANARY) + ", 'x'))", expect: fails },
+  {
+    name: 'constructor chain to process',
+    code: "this.constructor.constructor('return process')()",
+    expect: (r) => expect(r.observation.text).toMatch(/ReferenceError: process is not defined/),
+  },
+  {
+    name: 'Function constructor to this.process',
+    code: "Function('return this')().process",
+    expect: (r) => expect(r.observation.text).toBe('=> undefined'),
+  },
+  {
+    name: 'arrow constructor to require',
+    code: "(() => 0).constructor('return require')()",
+    expect: (r) => expect(r.observation.text).toMatch(/require is not defined/),
+  },
+  {
+    name: 'async function constructor to import()',
+    code: 'await (async () => 0).constructor(\'return import("fs")\')()',
+    expect: fails,
+  },
+  {
+    name: 'dynamic import of fs',
+    code: "import('node:fs').then((fs) => fs.writeFileSync(" + JSON.stringify(CANARY) + ", 'x'))",
+    expect: fails,
+  },
   {
     name: 'no host names on the global object',
     code: "['process', 'require', 'module', 'Buffer', 'fetch', 'XMLHttpRequest', 'WebSocket', 'global', '$0'].filter((name) => name in globalThis)",
     expect: (r) => expect(r.observation.text).toBe('=> []'),
   },
-  { name: 'caller chain out of a function', code: '(function f() { return String(f.caller) })()', expect: (r) => expect(r.observation.text).toBe("=> 'null'") },
+  {
+    name: 'caller chain out of a function',
+    code: '(function f() { return String(f.caller) })()',
+    expect: (r) => expect(r.observation.text).toBe("=> 'null'"),
+  },
   // Stack-trace hooks.
   {
     name: 'Error.prepareStackTrace exposing frames and their receivers',
     code: "Error.prepareStackTrace = (e, frames) => frames; new Error().stack.map((frame) => { try { const self = frame.getThis(); return self ? typeof self.constructor.constructor('return typeof process')() : String(self) } catch (error) { return 'blocked' } })",
     expect: noHostValue,
   },
-  { name: 'Error.prepareStackTrace that throws', code: "Error.prepareStackTrace = () => { throw new Error('hijack') }; null.x", expect: fails },
-  { name: 'Error.prepareStackTrace that loops', code: 'Error.prepareStackTrace = () => { for (;;) {} }; null.x', expect: timesOut },
-  { name: 'captureStackTrace on a getter object', code: "const o = {}; Error.captureStackTrace(o); Object.defineProperty(o, 'stack', { get() { throw 1 } }); throw o", expect: fails },
+  {
+    name: 'Error.prepareStackTrace that throws',
+    code: "Error.prepareStackTrace = () => { throw new Error('hijack') }; null.x",
+    expect: fails,
+  },
+  {
+    name: 'Error.prepareStackTrace that loops',
+    code: 'Error.prepareStackTrace = () => { for (;;) {} }; null.x',
+    expect: timesOut,
+  },
+  {
+    name: 'captureStackTrace on a getter object',
+    code: "const o = {}; Error.captureStackTrace(o); Object.defineProperty(o, 'stack', { get() { throw 1 } }); throw o",
+    expect: fails,
+  },
   // Proxies, getters and hostile values handed back for display.
-  { name: 'Proxy whose traps throw', code: "new Proxy({}, { ownKeys() { throw new Error('trap') }, get() { throw new Error('trap') } })", expect: (r) => expect(r.observation.text).toBe('=> [value could not be displayed: trap]') },
+  {
+    name: 'Proxy whose traps throw',
+    code: "new Proxy({}, { ownKeys() { throw new Error('trap') }, get() { throw new Error('trap') } })",
+    expect: (r) => expect(r.observation.text).toBe('=> [value could not be displayed: trap]'),
+  },
   { name: 'Proxy whose trap loops', code: 'new Proxy({}, { ownKeys() { for (;;) {} } })', expect: timesOut },
-  { name: 'getter that loops is never called', code: '({ get x() { for (;;) {} } })', expect: (r) => expect(r.observation.text).toBe('=> { x: [Getter] }') },
-  { name: 'thrown Proxy', code: "throw new Proxy(new Error('p'), { get(target, key) { if (key === 'stack') for (;;) {} return Reflect.get(target, key) } })", expect: fails },
+  {
+    name: 'getter that loops is never called',
+    code: '({ get x() { for (;;) {} } })',
+    expect: (r) => expect(r.observation.text).toBe('=> { x: [Getter] }'),
+  },
+  {
+    name: 'thrown Proxy',
+    code: "throw new Proxy(new Error('p'), { get(target, key) { if (key === 'stack') for (;;) {} return Reflect.get(target, key) } })",
+    expect: fails,
+  },
   { name: 'thrown object whose toString throws', code: 'throw { toString() { throw 1 } }', expect: fails },
   { name: 'thenable whose then loops', code: '({ then() { for (;;) {} } })', expect: timesOut },
-  { name: 'Symbol.toPrimitive bomb in console.log', code: "console.log('%s %d', { [Symbol.toPrimitive]() { throw new Error('x') } }, { valueOf() { throw 2 } })", expect: (r) => expect(r.info.error).toBeUndefined() },
+  {
+    name: 'Symbol.toPrimitive bomb in console.log',
+    code: "console.log('%s %d', { [Symbol.toPrimitive]() { throw new Error('x') } }, { valueOf() { throw 2 } })",
+    expect: (r) => expect(r.info.error).toBeUndefined(),
+  },
   // Prototype pollution and tampering with what the driver uses.
   {
     name: 'prototype pollution of intrinsics',
     code: "Object.prototype.polluted = 1; Array.prototype.push = null; Array.prototype.join = null; JSON.stringify = null; String.prototype.slice = null; Object.defineProperty(Object.prototype, 'then', { get() { return undefined }, configurable: true }); 1",
     expect: (r) => expect(r.observation.text).toBe('=> 1'),
   },
-  { name: 'replacing eval, console and Reflect', code: 'eval = null; console = null; Reflect.apply = null; globalThis.Reflect = null; 2', expect: (r) => expect(r.observation.text).toBe('=> 2') },
-  { name: 'null-prototype global', code: 'Object.setPrototypeOf(globalThis, null); 3', expect: (r) => expect(r.observation.text).toBe('=> 3') },
-  { name: 'Array iterator sabotage', code: 'Array.prototype[Symbol.iterator] = function* () { for (;;) yield 1 }; [1, 2]', expect: (r) => expect(r.observation.text).toBe('=> [ 1, 2 ]') },
+  {
+    name: 'replacing eval, console and Reflect',
+    code: 'eval = null; console = null; Reflect.apply = null; globalThis.Reflect = null; 2',
+    expect: (r) => expect(r.observation.text).toBe('=> 2'),
+  },
+  {
+    name: 'null-prototype global',
+    code: 'Object.setPrototypeOf(globalThis, null); 3',
+    expect: (r) => expect(r.observation.text).toBe('=> 3'),
+  },
+  {
+    name: 'Array iterator sabotage',
+    code: 'Array.prototype[Symbol.iterator] = function* () { for (;;) yield 1 }; [1, 2]',
+    expect: (r) => expect(r.observation.text).toBe('=> [ 1, 2 ]'),
+  },
   // Sabotage of what the driver formats with: the cell's own error or output, never a failure of the env.
   {
     name: 'index accessors on Array.prototype that throw (broke every step until reset)',
@@ -87,7 +153,7 @@ const CASES: Case[] = [
   },
   {
     name: 'get and set on Object.prototype (descriptors read them)',
-    code: "Object.prototype.get = () => 1; Object.prototype.set = () => 2; Object.prototype.value = 3; ({ x: 1, y: [2] })",
+    code: 'Object.prototype.get = () => 1; Object.prototype.set = () => 2; Object.prototype.value = 3; ({ x: 1, y: [2] })',
     expect: (r) => expect(r.observation.text).toBe('=> { x: 1, y: [ 2 ] }'),
   },
   {
@@ -107,7 +173,11 @@ const CASES: Case[] = [
     expect: (r) => expect(r.observation.text).toBe('=> [value could not be displayed: exec]'),
     spoilsDisplay: true,
   },
-  { name: 'Promise.prototype.then that throws, then a promise', code: "Promise.prototype.then = () => { throw new Error('then') }; Promise.resolve(1)", expect: (r) => expect(r.info.error?.code).not.toBe('ENV_FAILURE') },
+  {
+    name: 'Promise.prototype.then that throws, then a promise',
+    code: "Promise.prototype.then = () => { throw new Error('then') }; Promise.resolve(1)",
+    expect: (r) => expect(r.info.error?.code).not.toBe('ENV_FAILURE'),
+  },
   {
     name: 'Promise constructor species sabotage (an exception past the driver)',
     code: "Object.defineProperty(Promise.prototype, 'constructor', { get() { throw new Error('species') } }); Promise.resolve(1)",
@@ -115,26 +185,62 @@ const CASES: Case[] = [
   },
   // Time: loops, microtasks, timers, regular expressions, WebAssembly, Atomics.
   { name: 'infinite loop', code: 'while (true) {}', expect: timesOut },
-  { name: 'loop that swallows exceptions', code: 'for (;;) { try { for (;;) {} } catch (error) {} finally { continue } }', expect: timesOut },
+  {
+    name: 'loop that swallows exceptions',
+    code: 'for (;;) { try { for (;;) {} } catch (error) {} finally { continue } }',
+    expect: timesOut,
+  },
   { name: 'infinite microtask chain', code: '(async () => { for (;;) await null })()', expect: timesOut },
-  { name: 'recursive promise chain', code: 'function again() { return Promise.resolve().then(again) } again()', expect: timesOutOrRunsOutOfMemory },
+  {
+    name: 'recursive promise chain',
+    code: 'function again() { return Promise.resolve().then(again) } again()',
+    expect: timesOutOrRunsOutOfMemory,
+  },
   { name: 'queueMicrotask storm', code: 'function storm() { queueMicrotask(storm) } storm()', expect: timesOut },
-  { name: 'promise that never settles', code: 'await new Promise(() => {})', expect: (r) => expect(r.observation.text).toMatch(/the promise never settled/) },
+  {
+    name: 'promise that never settles',
+    code: 'await new Promise(() => {})',
+    expect: (r) => expect(r.observation.text).toMatch(/the promise never settled/),
+  },
   { name: 'setInterval that never stops', code: 'setInterval(() => {}, 1); 1', expect: timesOut },
   { name: 'catastrophic regular expression', code: "/^(a+)+$/.test('a'.repeat(40) + 'b')", expect: timesOut },
   // WebAssembly is removed from every context (its memory escapes the heap limit), so its loops cannot run.
-  { name: 'WebAssembly infinite loop', code: `new WebAssembly.Instance(new WebAssembly.Module(${WASM_LOOP})).exports.f()`, expect: (r) => expect(r.observation.text).toMatch(/ReferenceError: WebAssembly is not defined/) },
+  {
+    name: 'WebAssembly infinite loop',
+    code: `new WebAssembly.Instance(new WebAssembly.Module(${WASM_LOOP})).exports.f()`,
+    expect: (r) => expect(r.observation.text).toMatch(/ReferenceError: WebAssembly is not defined/),
+  },
   // Atomics and SharedArrayBuffer are removed: Atomics.waitAsync aborted the whole host process (SIGABRT).
-  { name: 'Atomics.wait forever', code: 'Atomics.wait(new Int32Array(new SharedArrayBuffer(16)), 0, 0)', expect: notDefined('Atomics') },
-  { name: 'Atomics.waitAsync awaited (aborted the host)', code: 'await Atomics.waitAsync(new Int32Array(new SharedArrayBuffer(16)), 0, 0, 50).value.then((v) => v)', expect: notDefined('Atomics') },
-  { name: 'Atomics.waitAsync not awaited (aborted the host)', code: 'Atomics.waitAsync(new Int32Array(new SharedArrayBuffer(16)), 0, 0, 20); 1', expect: notDefined('Atomics') },
-  { name: 'SharedArrayBuffer through a typed array of a wasm memory', code: 'new WebAssembly.Memory({ initial: 1, maximum: 1, shared: true }).buffer', expect: notDefined('WebAssembly') },
+  {
+    name: 'Atomics.wait forever',
+    code: 'Atomics.wait(new Int32Array(new SharedArrayBuffer(16)), 0, 0)',
+    expect: notDefined('Atomics'),
+  },
+  {
+    name: 'Atomics.waitAsync awaited (aborted the host)',
+    code: 'await Atomics.waitAsync(new Int32Array(new SharedArrayBuffer(16)), 0, 0, 50).value.then((v) => v)',
+    expect: notDefined('Atomics'),
+  },
+  {
+    name: 'Atomics.waitAsync not awaited (aborted the host)',
+    code: 'Atomics.waitAsync(new Int32Array(new SharedArrayBuffer(16)), 0, 0, 20); 1',
+    expect: notDefined('Atomics'),
+  },
+  {
+    name: 'SharedArrayBuffer through a typed array of a wasm memory',
+    code: 'new WebAssembly.Memory({ initial: 1, maximum: 1, shared: true }).buffer',
+    expect: notDefined('WebAssembly'),
+  },
   {
     name: 'no intrinsic isolated-vm cannot contain is reachable',
     code: "['Atomics', 'SharedArrayBuffer', 'FinalizationRegistry', 'WeakRef', 'Intl', 'WebAssembly'].filter((name) => name in globalThis || Object.getOwnPropertyNames(globalThis).includes(name))",
     expect: (r) => expect(r.observation.text).toBe('=> []'),
   },
-  { name: 'Intl reached through a locale method', code: "typeof (1).toLocaleString('de-DE', { style: 'currency', currency: 'EUR' }) + ' ' + typeof Intl", expect: (r) => expect(r.observation.text).toBe("=> 'string undefined'") },
+  {
+    name: 'Intl reached through a locale method',
+    code: "typeof (1).toLocaleString('de-DE', { style: 'currency', currency: 'EUR' }) + ' ' + typeof Intl",
+    expect: (r) => expect(r.observation.text).toBe("=> 'string undefined'"),
+  },
   // Code outside any call: cleanup callbacks of the garbage collector ran with no time limit and blocked the host.
   {
     name: 'FinalizationRegistry whose cleanup loops',
@@ -143,20 +249,60 @@ const CASES: Case[] = [
   },
   { name: 'WeakRef', code: 'new WeakRef({})', expect: notDefined('WeakRef') },
   // Stack and output.
-  { name: 'deep recursion', code: 'function down(n) { return down(n + 1) + 1 } down(0)', expect: (r) => expect(r.observation.text).toMatch(/Maximum call stack size exceeded/) },
-  { name: 'deep recursion while formatting', code: 'let nest = []; for (let i = 0; i < 1e4; i++) nest = [nest]; nest', expect: (r) => expect(r.observation.text).toBe('=> [ [ [ [ [Array] ] ] ] ]') },
-  { name: 'huge console output', code: "for (let i = 0; i < 1e5; i++) console.log('x'.repeat(100))", expect: (r) => expect(r.observation.text).toMatch(/output cut: \d+ more characters/) },
-  { name: 'huge string value', code: "'y'.repeat(1e7)", expect: (r) => expect(r.observation.text.length).toBeLessThan(5000) },
-  { name: 'huge array value', code: 'new Array(1e6).fill(7)', expect: (r) => expect(r.observation.text).toMatch(/999900 more items/) },
+  {
+    name: 'deep recursion',
+    code: 'function down(n) { return down(n + 1) + 1 } down(0)',
+    expect: (r) => expect(r.observation.text).toMatch(/Maximum call stack size exceeded/),
+  },
+  {
+    name: 'deep recursion while formatting',
+    code: 'let nest = []; for (let i = 0; i < 1e4; i++) nest = [nest]; nest',
+    expect: (r) => expect(r.observation.text).toBe('=> [ [ [ [ [Array] ] ] ] ]'),
+  },
+  {
+    name: 'huge console output',
+    code: "for (let i = 0; i < 1e5; i++) console.log('x'.repeat(100))",
+    expect: (r) => expect(r.observation.text).toMatch(/output cut: \d+ more characters/),
+  },
+  {
+    name: 'huge string value',
+    code: "'y'.repeat(1e7)",
+    expect: (r) => expect(r.observation.text.length).toBeLessThan(5000),
+  },
+  {
+    name: 'huge array value',
+    code: 'new Array(1e6).fill(7)',
+    expect: (r) => expect(r.observation.text).toMatch(/999900 more items/),
+  },
   // Memory.
   { name: 'array memory bomb', code: 'const hog = []; for (;;) hog.push(new Array(1e6).fill(1))', expect: fails },
   { name: 'string doubling bomb', code: "let s = 'x'; for (;;) s += s", expect: fails },
   { name: 'huge typed array', code: 'new Float64Array(2 ** 30)', expect: fails },
-  { name: 'many typed arrays', code: 'const keep = []; for (let i = 0; i < 10000; i++) keep.push(new Uint8Array(1 << 24))', expect: fails },
-  { name: 'WebAssembly memory growth', code: 'new WebAssembly.Memory({ initial: 1, maximum: 65536 }).grow(60000)', expect: fails },
-  { name: 'resizable ArrayBuffer grown past the heap limit', code: 'const r = new ArrayBuffer(1, { maxByteLength: 2 ** 30 }); r.resize(2 ** 30); new Uint8Array(r).fill(1)', expect: fails },
-  { name: 'growable SharedArrayBuffer', code: 'const g = new SharedArrayBuffer(1, { maxByteLength: 2 ** 30 }); g.grow(2 ** 30)', expect: fails },
-  { name: 'resize reached through the prototype chain', code: "Object.getPrototypeOf(new Uint8Array(1).buffer).resize || Object.getOwnPropertyNames(ArrayBuffer.prototype).includes('resize')", expect: (r) => expect(r.observation.text).toBe('=> false') },
+  {
+    name: 'many typed arrays',
+    code: 'const keep = []; for (let i = 0; i < 10000; i++) keep.push(new Uint8Array(1 << 24))',
+    expect: fails,
+  },
+  {
+    name: 'WebAssembly memory growth',
+    code: 'new WebAssembly.Memory({ initial: 1, maximum: 65536 }).grow(60000)',
+    expect: fails,
+  },
+  {
+    name: 'resizable ArrayBuffer grown past the heap limit',
+    code: 'const r = new ArrayBuffer(1, { maxByteLength: 2 ** 30 }); r.resize(2 ** 30); new Uint8Array(r).fill(1)',
+    expect: fails,
+  },
+  {
+    name: 'growable SharedArrayBuffer',
+    code: 'const g = new SharedArrayBuffer(1, { maxByteLength: 2 ** 30 }); g.grow(2 ** 30)',
+    expect: fails,
+  },
+  {
+    name: 'resize reached through the prototype chain',
+    code: "Object.getPrototypeOf(new Uint8Array(1).buffer).resize || Object.getOwnPropertyNames(ArrayBuffer.prototype).includes('resize')",
+    expect: (r) => expect(r.observation.text).toBe('=> false'),
+  },
   { name: 'object graph bomb', code: 'let o = {}; for (;;) o = { o, pad: new Array(1000).fill(o) }', expect: fails },
 ];
 
@@ -170,7 +316,14 @@ describe('code/ sandbox security', () => {
       function: Object.getOwnPropertyNames(Function.prototype).sort(),
       string: Object.getOwnPropertyNames(String.prototype).sort(),
       globals: Object.getOwnPropertyNames(globalThis).sort(),
-      intact: [typeof JSON.stringify, typeof Reflect.apply, typeof Array.prototype.push, typeof setTimeout, typeof process.exit, String(Math.random).includes('native code')],
+      intact: [
+        typeof JSON.stringify,
+        typeof Reflect.apply,
+        typeof Array.prototype.push,
+        typeof setTimeout,
+        typeof process.exit,
+        String(Math.random).includes('native code'),
+      ],
       env: Object.keys(process.env).length,
     });
 
@@ -215,7 +368,12 @@ describe('code/ soak', () => {
     for (let episode = 0; episode < episodes; episode++) {
       await env.reset({ seed: episode });
       // Each episode leaves 1 MB in its context; contexts must be collected or the 64 MB isolate would die.
-      await env.step({ tool: 'run', args: { code: 'const ballast = new Uint8Array(1 << 20).fill(1); let total = 0; for (let i = 0; i < 100; i++) total += i; total' } });
+      await env.step({
+        tool: 'run',
+        args: {
+          code: 'const ballast = new Uint8Array(1 << 20).fill(1); let total = 0; for (let i = 0; i < 100; i++) total += i; total',
+        },
+      });
       await env.step({ tool: 'run', args: { code: 'total + ballast.length' } });
     }
     const rssGrowthMb = (process.memoryUsage().rss - rssBefore) / 2 ** 20;
@@ -241,7 +399,9 @@ describe('code/ soak', () => {
       await shortLived.close();
     }
     const rssAfterEnvsMb = (process.memoryUsage().rss - rssBefore) / 2 ** 20;
-    console.log(`code/ soak: ${episodes} episodes, host RSS growth ${rssGrowthMb.toFixed(1)} MB; 1000 sandbox episodes, isolate heap ${heapMb.toFixed(1)} MB, ${kills} isolates killed, ${recycled} recycled; after 50 envs made and closed, RSS growth ${rssAfterEnvsMb.toFixed(1)} MB`);
+    console.log(
+      `code/ soak: ${episodes} episodes, host RSS growth ${rssGrowthMb.toFixed(1)} MB; 1000 sandbox episodes, isolate heap ${heapMb.toFixed(1)} MB, ${kills} isolates killed, ${recycled} recycled; after 50 envs made and closed, RSS growth ${rssAfterEnvsMb.toFixed(1)} MB`,
+    );
     expect(failures).toEqual([]);
     expect(kills).toBe(0);
     // Heap figures include garbage not yet collected; no kill over 1000 episodes of ~1 MB each is the proof.
@@ -259,8 +419,12 @@ describe('code/ sandbox: code outside any call', () => {
   async function startBackgroundLoop(sandbox: Sandbox): Promise<void> {
     const isolate = (sandbox as unknown as { isolate: import('isolated-vm').Isolate }).isolate;
     const context = await isolate.createContext();
-    await context.eval('globalThis.registry = new FinalizationRegistry(() => { for (;;) {} }); for (let i = 0; i < 10000; i++) registry.register({}, i); 1');
-    await context.eval('for (let j = 0; j < 20; j++) { let garbage = []; for (let i = 0; i < 100000; i++) garbage.push({ i }) } 1');
+    await context.eval(
+      'globalThis.registry = new FinalizationRegistry(() => { for (;;) {} }); for (let i = 0; i < 10000; i++) registry.register({}, i); 1',
+    );
+    await context.eval(
+      'for (let j = 0; j < 20; j++) { let garbage = []; for (let i = 0; i < 100000; i++) garbage.push({ i }) } 1',
+    );
   }
   async function heartbeatsWhile<T>(work: Promise<T>): Promise<{ value: T; beats: number }> {
     let beats = 0;
@@ -281,14 +445,17 @@ describe('code/ sandbox: code outside any call', () => {
       const isolate = (sandbox as unknown as { isolate: import('isolated-vm').Isolate }).isolate;
       const { beats } = await heartbeatsWhile(
         (async () => {
-          for (let waited = 0; waited < 20_000 && !isolate.isDisposed; waited += 50) await new Promise((resolve) => setTimeout(resolve, 50));
+          for (let waited = 0; waited < 20_000 && !isolate.isDisposed; waited += 50)
+            await new Promise((resolve) => setTimeout(resolve, 50));
         })(),
       );
       expect(isolate.isDisposed).toBe(true);
       expect(beats).toBeGreaterThan(2); // the host's event loop kept running meanwhile
       const next = await sandbox.run('typeof kept');
       expect(next.stateLost).toBe(true);
-      expect(next.error).toMatch(/^TimeoutError: code kept running after its call had returned .* The interpreter was restarted/);
+      expect(next.error).toMatch(
+        /^TimeoutError: code kept running after its call had returned .* The interpreter was restarted/,
+      );
       expect((await sandbox.run('kept = 1; kept + 1')).value).toBe('2');
     } finally {
       await sandbox.close();
@@ -324,7 +491,9 @@ describe('code/ sandbox: memory outside the heap', () => {
     });
     const growthMb = (process.memoryUsage().rss - rssBefore) / 2 ** 20;
     await env.close();
-    console.log(`code/ native memory: host RSS grew ${growthMb.toFixed(0)} MB under locale formatting for 3 s (64 MB sandbox); ${result.observation.text.slice(0, 80)}`);
+    console.log(
+      `code/ native memory: host RSS grew ${growthMb.toFixed(0)} MB under locale formatting for 3 s (64 MB sandbox); ${result.observation.text.slice(0, 80)}`,
+    );
     expect(result.info.error?.code).not.toBe('ENV_FAILURE');
     expect(growthMb).toBeLessThan(150);
   });
@@ -334,10 +503,19 @@ describe('code/functions-v0 hidden tests', () => {
   it('bound a whole submission, not each test: a function that loops costs two time limits', async () => {
     const { runHiddenTests, HIDDEN_TESTS_TIME_LIMITS } = await import('../../../src/envs/code/functions.js');
     const argsList = Array.from({ length: 12 }, (_, i) => [i]);
-    const { outcomes } = await runHiddenTests('function spin(n) { for (;;) {} }', 'spin', argsList, { timeLimitMs: 200, memoryLimitMb: 32, maxOutputChars: 4096, maxCodeChars: 20_000 });
+    const { outcomes } = await runHiddenTests('function spin(n) { for (;;) {} }', 'spin', argsList, {
+      timeLimitMs: 200,
+      memoryLimitMb: 32,
+      maxOutputChars: 4096,
+      maxCodeChars: 20_000,
+    });
     expect(HIDDEN_TESTS_TIME_LIMITS).toBe(2);
     const timedOut = outcomes.filter((outcome) => !outcome.ok && /TimeoutError/.test(outcome.error));
-    const notRun = outcomes.filter((outcome) => !outcome.ok && /^not run: the hidden tests used their whole time budget \(400 ms for all of them\)/.test(outcome.error));
+    const notRun = outcomes.filter(
+      (outcome) =>
+        !outcome.ok &&
+        /^not run: the hidden tests used their whole time budget \(400 ms for all of them\)/.test(outcome.error),
+    );
     expect(timedOut.length).toBeGreaterThanOrEqual(1);
     expect(timedOut.length).toBeLessThanOrEqual(2);
     expect(timedOut.length + notRun.length).toBe(12);
@@ -345,8 +523,14 @@ describe('code/functions-v0 hidden tests', () => {
 
   it('scores a correct submission that sabotages Array.prototype first', async () => {
     const { runHiddenTests } = await import('../../../src/envs/code/functions.js');
-    const code = "Object.defineProperty(Array.prototype, '0', { get() { throw new Error('get') }, set() { throw new Error('set') }, configurable: true });\nfunction pair(n) { return { n, twice: n * 2, list: Array.of(n, n + 1) } }";
-    const { outcomes } = await runHiddenTests(code, 'pair', [[1], [2]], { timeLimitMs: 1000, memoryLimitMb: 32, maxOutputChars: 4096, maxCodeChars: 20_000 });
+    const code =
+      "Object.defineProperty(Array.prototype, '0', { get() { throw new Error('get') }, set() { throw new Error('set') }, configurable: true });\nfunction pair(n) { return { n, twice: n * 2, list: Array.of(n, n + 1) } }";
+    const { outcomes } = await runHiddenTests(code, 'pair', [[1], [2]], {
+      timeLimitMs: 1000,
+      memoryLimitMb: 32,
+      maxOutputChars: 4096,
+      maxCodeChars: 20_000,
+    });
     expect(outcomes).toEqual([
       { ok: true, value: '{"list":[1,2],"n":1,"twice":2}' },
       { ok: true, value: '{"list":[2,3],"n":2,"twice":4}' },

@@ -107,7 +107,7 @@ describe('RemoteEnv', () => {
     expect(report.checks).toContain('malformed actions are error observations');
   });
 
-  it('rebuilds the tools\' zod schemas from JSON Schema', async () => {
+  it("rebuilds the tools' zod schemas from JSON Schema", async () => {
     server = await serve({ port: 0 });
     const client = await connectTo(server.url);
     const env = await client.make(GUESS);
@@ -120,12 +120,20 @@ describe('RemoteEnv', () => {
   it('raises typed errors: call order locally, server errors as RemoteError with both codes', async () => {
     server = await serve({ port: 0 });
     const client = await connectTo(server.url);
-    await expect(client.make('nope/nothing-v0')).rejects.toMatchObject({ name: 'RemoteError', code: 'UNKNOWN_ENV', wireCode: 'UNKNOWN_ENV' });
+    await expect(client.make('nope/nothing-v0')).rejects.toMatchObject({
+      name: 'RemoteError',
+      code: 'UNKNOWN_ENV',
+      wireCode: 'UNKNOWN_ENV',
+    });
     const env = await client.make(GUESS);
     await expect(env.step('guess(1)')).rejects.toSatisfy((error: unknown) => TurngymError.is(error, 'RESET_NEEDED'));
     const error = await env.reset({ options: { difficulty: 99 } }).catch((thrown: unknown) => thrown);
     expect(error).toBeInstanceOf(RemoteError);
-    expect(error).toMatchObject({ code: 'INVALID_OPTIONS', wireCode: 'VALIDATION_ERROR', message: `${GUESS}: difficulty must be an integer from 1 to 12, got 99` });
+    expect(error).toMatchObject({
+      code: 'INVALID_OPTIONS',
+      wireCode: 'VALIDATION_ERROR',
+      message: `${GUESS}: difficulty must be an integer from 1 to 12, got 99`,
+    });
     await expect(env.fetchGroundTruth()).rejects.toMatchObject({ wireCode: 'UNAUTHORIZED' });
     await expect(env.reset({ options: { dificulty: 3 } })).rejects.toMatchObject({
       code: 'INVALID_OPTIONS',
@@ -151,7 +159,9 @@ describe('RemoteEnv', () => {
     const flags = [];
     for (let turn = 1; turn <= 22; turn++) flags.push((await env.step('wait(0)')).truncated);
     expect(flags.indexOf(true)).toBe(21);
-    await expect(env.step('wait(0)')).rejects.toThrow("The episode of 'test/slow-v0' has truncated; call reset() to start a new one before stepping.");
+    await expect(env.step('wait(0)')).rejects.toThrow(
+      "The episode of 'test/slow-v0' has truncated; call reset() to start a new one before stepping.",
+    );
     await env.close();
     await expect(env.fetchGroundTruth()).rejects.toSatisfy((error: unknown) => TurngymError.is(error, 'ENV_CLOSED'));
   });
@@ -200,7 +210,7 @@ describe('RemoteClient reconnecting', () => {
     expect((await env.step('wait(0)')).info).toMatchObject({ turn: 2 });
   });
 
-  it('recovers a reply lost in flight from attach\'s last_reply (the step is not repeated)', async () => {
+  it("recovers a reply lost in flight from attach's last_reply (the step is not repeated)", async () => {
     const { proxy, env } = await setUp();
     proxy.swallowToClient = true;
     const step = env.step('wait(10)');

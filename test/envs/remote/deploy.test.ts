@@ -32,10 +32,14 @@ describe('deploy/k8s manifests', () => {
     expect(container.args.slice(0, 3)).toEqual(['serve', '--host', '0.0.0.0']);
     const port = container.ports[0].containerPort;
     expect(container.args).toContain(String(port));
-    for (const probe of [container.readinessProbe, container.livenessProbe]) expect(probe.httpGet).toEqual({ path: '/healthz', port: 'ws' });
+    for (const probe of [container.readinessProbe, container.livenessProbe])
+      expect(probe.httpGet).toEqual({ path: '/healthz', port: 'ws' });
     expect(container.resources.requests).toMatchObject({ cpu: expect.any(String), memory: expect.any(String) });
     expect(container.resources.limits).toMatchObject({ cpu: expect.any(String), memory: expect.any(String) });
-    expect(container.env).toContainEqual({ name: 'TURNGYM_TOKEN', valueFrom: { secretKeyRef: { name: 'turngym-token', key: 'token' } } });
+    expect(container.env).toContainEqual({
+      name: 'TURNGYM_TOKEN',
+      valueFrom: { secretKeyRef: { name: 'turngym-token', key: 'token' } },
+    });
   });
 
   it('has a headless Service (one address per pod) and a ClusterIP Service over the same pods', () => {
@@ -51,7 +55,10 @@ describe('deploy/k8s manifests', () => {
     expect(job.kind).toBe('Job');
     const trainer = job.spec.template.spec.containers[0];
     expect(trainer.image).toBe(container.image);
-    expect(trainer.env).toContainEqual({ name: 'TURNGYM_TOKEN', valueFrom: { secretKeyRef: { name: 'turngym-token', key: 'token' } } });
+    expect(trainer.env).toContainEqual({
+      name: 'TURNGYM_TOKEN',
+      valueFrom: { secretKeyRef: { name: 'turngym-token', key: 'token' } },
+    });
     const args: string[] = trainer.args;
     expect(args[0]).toBe('train');
     const remote = JSON.parse(args[args.indexOf('--remote') + 1]!) as string[];
@@ -70,7 +77,20 @@ describe('deploy/Dockerfile', () => {
   const instructions = lines.map((line) => line.split(/\s+/)[0]);
 
   it('uses only known instructions, builds with npm ci and npm run build, and runs serve on Debian with Chromium', () => {
-    const known = new Set(['FROM', 'RUN', 'COPY', 'WORKDIR', 'ENV', 'USER', 'EXPOSE', 'HEALTHCHECK', 'STOPSIGNAL', 'ENTRYPOINT', 'CMD', 'ARG']);
+    const known = new Set([
+      'FROM',
+      'RUN',
+      'COPY',
+      'WORKDIR',
+      'ENV',
+      'USER',
+      'EXPOSE',
+      'HEALTHCHECK',
+      'STOPSIGNAL',
+      'ENTRYPOINT',
+      'CMD',
+      'ARG',
+    ]);
     expect(instructions.filter((instruction) => !known.has(instruction!))).toEqual([]);
     const froms = lines.filter((line) => line.startsWith('FROM '));
     expect(froms.every((line) => /bookworm/.test(line))).toBe(true);
@@ -80,11 +100,16 @@ describe('deploy/Dockerfile', () => {
     expect(runtime.some((line) => /apt-get install .*\bchromium-headless-shell\b/.test(line))).toBe(true);
     // Every COPY --from names a stage that exists.
     const stages = froms.map((line) => / AS (\S+)/.exec(line)?.[1]).filter(Boolean);
-    for (const line of lines.filter((candidate) => candidate.includes('--from='))) expect(stages).toContain(/--from=(\S+)/.exec(line)![1]);
+    for (const line of lines.filter((candidate) => candidate.includes('--from=')))
+      expect(stages).toContain(/--from=(\S+)/.exec(line)![1]);
     // JSON-form ENTRYPOINT and CMD parse, and together run `serve --host 0.0.0.0` on the exposed port.
-    const entrypoint = JSON.parse(lines.find((line) => line.startsWith('ENTRYPOINT '))!.slice('ENTRYPOINT '.length)) as string[];
+    const entrypoint = JSON.parse(
+      lines.find((line) => line.startsWith('ENTRYPOINT '))!.slice('ENTRYPOINT '.length),
+    ) as string[];
     const command = JSON.parse(lines.find((line) => line.startsWith('CMD '))!.slice('CMD '.length)) as string[];
-    expect([...entrypoint, ...command].join(' ')).toBe('tini -- node --no-node-snapshot bin/turngym.js serve --host 0.0.0.0 --port 8765');
+    expect([...entrypoint, ...command].join(' ')).toBe(
+      'tini -- node --no-node-snapshot bin/turngym.js serve --host 0.0.0.0 --port 8765',
+    );
     expect(lines).toContain('EXPOSE 8765');
   });
 });

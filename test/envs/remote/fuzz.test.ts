@@ -38,7 +38,21 @@ const DEEP_OPEN = '['.repeat(5000);
 const PADDING = [0, 100, 5000, 50_000].map((size) => 'y'.repeat(size));
 const OVER_LIMIT = 'x'.repeat(300 * 1024);
 
-const WEIRD: unknown[] = [null, true, -1, 1e308, 3.5, '', 'x'.repeat(300), [], {}, [1, [2, [3]]], { nested: { deeper: [null] } }, '__proto__', { __proto__: { polluted: true } }];
+const WEIRD: unknown[] = [
+  null,
+  true,
+  -1,
+  1e308,
+  3.5,
+  '',
+  'x'.repeat(300),
+  [],
+  {},
+  [1, [2, [3]]],
+  { nested: { deeper: [null] } },
+  '__proto__',
+  { __proto__: { polluted: true } },
+];
 
 /** One hostile frame: a string, a Buffer (binary frame), or an object to serialise. */
 function hostile(rng: Rng, session: string): string | Buffer {
@@ -54,7 +68,8 @@ function hostile(rng: Rng, session: string): string | Buffer {
       return `{"type":"list","id":1,"x":${DEEP_OPEN}`;
     case 4: // deep but valid JSON
       return `{"type":"list","id":1,"junk":${DEEP}}`;
-    case 5: { // a field replaced with a value of the wrong type
+    case 5: {
+      // a field replaced with a value of the wrong type
       const keys = Object.keys(base);
       base[rng.pick(keys)] = rng.pick(WEIRD);
       return JSON.stringify(base);
@@ -82,7 +97,7 @@ async function fuzz(seed: number, count: number, stats: { sent: number; reconnec
   let session = 'none';
   const made = await client.request({ type: 'make', id: 'own', env: GUESS });
   session = made.session as string;
-  for (let sent = 0; sent < count; ) {
+  for (let sent = 0; sent < count;) {
     for (let i = 0; i < BATCH && sent < count; i++, sent++) client.send(hostile(rng, session));
     stats.sent += Math.min(BATCH, count);
     const marker = `marker-${sent}`;

@@ -29,7 +29,13 @@ class SlowEnv extends TaskEnv<SlowTask> {
     const text = call.args.text as string;
     if (text === '') throw new ToolInputError('answer needs some text');
     const success = text === task.answer;
-    return { observation: { text: success ? 'right' : 'wrong' }, reward: success ? 1 : 0, terminated: true, truncated: false, info: { success } };
+    return {
+      observation: { text: success ? 'right' : 'wrong' },
+      reward: success ? 1 : 0,
+      terminated: true,
+      truncated: false,
+      info: { success },
+    };
   }
 
   protected override async dispose(): Promise<void> {
@@ -43,7 +49,11 @@ export function registerTestEnvs(): void {
     id: 'test/slow-v0',
     description: 'A test env with a slow tool, a crashing tool and an answer.',
     tools: [
-      { name: 'wait', description: 'Waits ms milliseconds.', parameters: z.object({ ms: z.number().int().min(0).max(60_000) }) },
+      {
+        name: 'wait',
+        description: 'Waits ms milliseconds.',
+        parameters: z.object({ ms: z.number().int().min(0).max(60_000) }),
+      },
       { name: 'crash', description: 'Throws (an env bug).', parameters: z.object({}) },
       { name: 'answer', description: 'Answers.', parameters: z.object({ text: z.string() }) },
     ],
@@ -116,7 +126,8 @@ export class RawClient {
     for (;;) {
       const index = this.replies.findIndex((reply) => reply.id === id);
       if (index >= 0) return this.replies.splice(index, 1)[0]!;
-      if (this.closeCode !== undefined) throw new Error(`connection closed (${this.closeCode}) before the reply to ${id}`);
+      if (this.closeCode !== undefined)
+        throw new Error(`connection closed (${this.closeCode}) before the reply to ${id}`);
       if (Date.now() > deadline) throw new Error(`no reply to ${id} within ${timeoutMs} ms`);
       await new Promise<void>((resolve) => {
         this.waiters.push(resolve);

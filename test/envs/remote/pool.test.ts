@@ -24,17 +24,24 @@ const ID = 'puzzle/guess-number-v0';
 
 describe('parseEndpoints', () => {
   it('accepts full URLs, HOST:PORT and port ranges, and drops duplicates', () => {
-    expect(parseEndpoints(['ws://10.0.0.5:8765/v1', 'ws://10.0.0.5:8765', '10.0.0.6:9000', 'wss://envs.example.com:443/v1'])).toEqual([
-      'ws://10.0.0.5:8765/v1',
-      'ws://10.0.0.6:9000/v1',
-      'wss://envs.example.com:443/v1',
+    expect(
+      parseEndpoints(['ws://10.0.0.5:8765/v1', 'ws://10.0.0.5:8765', '10.0.0.6:9000', 'wss://envs.example.com:443/v1']),
+    ).toEqual(['ws://10.0.0.5:8765/v1', 'ws://10.0.0.6:9000/v1', 'wss://envs.example.com:443/v1']);
+    expect(parseEndpoints(['127.0.0.1:8765-8767,[::1]:9000'])).toEqual([
+      'ws://127.0.0.1:8765/v1',
+      'ws://127.0.0.1:8766/v1',
+      'ws://127.0.0.1:8767/v1',
+      'ws://[::1]:9000/v1',
     ]);
-    expect(parseEndpoints(['127.0.0.1:8765-8767,[::1]:9000'])).toEqual(['ws://127.0.0.1:8765/v1', 'ws://127.0.0.1:8766/v1', 'ws://127.0.0.1:8767/v1', 'ws://[::1]:9000/v1']);
   });
 
   it('says what an endpoint must look like', () => {
-    expect(() => parseEndpoints(['http://x:1/healthz'])).toThrow("'http://x:1/healthz' is not an env server endpoint: write ws://HOST:PORT/v1, HOST:PORT, or a port range HOST:8765-8768.");
-    expect(() => parseEndpoints(['x:9000-8000'])).toThrow("'x:9000-8000': ports must be 1-65535, and a range FIRST-LAST must have FIRST <= LAST and at most 1024 ports.");
+    expect(() => parseEndpoints(['http://x:1/healthz'])).toThrow(
+      "'http://x:1/healthz' is not an env server endpoint: write ws://HOST:PORT/v1, HOST:PORT, or a port range HOST:8765-8768.",
+    );
+    expect(() => parseEndpoints(['x:9000-8000'])).toThrow(
+      "'x:9000-8000': ports must be 1-65535, and a range FIRST-LAST must have FIRST <= LAST and at most 1024 ports.",
+    );
     expect(() => parseEndpoints([' , '])).toThrow('The pool needs at least one env server endpoint.');
   });
 });
@@ -215,7 +222,9 @@ describe('RemotePool failover', () => {
       expect(envs.filter((env) => env.failovers > 0)).toEqual(interrupted);
       expect(pool.status().find((status) => status.url === victimUrl)).toMatchObject({ state: 'down', sessions: 0 });
       expect(lines.some((line) => line.startsWith(`pool: ${victimUrl} is down (connection lost:`))).toBe(true);
-      expect(lines.filter((line) => line.includes('episode (seed') && line.includes(`from ${victimUrl} to`)).length).toBe(interrupted.length);
+      expect(
+        lines.filter((line) => line.includes('episode (seed') && line.includes(`from ${victimUrl} to`)).length,
+      ).toBe(interrupted.length);
       // New sessions go around the dead server.
       const more = await Promise.all(Array.from({ length: 4 }, () => pool.make(ID)));
       expect(more.every((env) => env.endpoint !== victimUrl)).toBe(true);
@@ -271,7 +280,9 @@ describe('RemotePool failover', () => {
       expect(TurngymError.is(error, 'ENV_FAILURE')).toBe(true);
       expect((error as ConnectionLostError).retryable).toBe(true);
       expect((error as Error).message).toBe(`The connection to ${server.urls[0]} is closed (health checks failed).`);
-      await expect(env.step('guess(2)')).rejects.toThrow(`The connection to ${server.urls[0]} is closed (health checks failed); connect again.`);
+      await expect(env.step('guess(2)')).rejects.toThrow(
+        `The connection to ${server.urls[0]} is closed (health checks failed); connect again.`,
+      );
     } finally {
       server.child.kill('SIGKILL');
     }
@@ -284,15 +295,19 @@ describe.skipIf(!networkNamespacesAvailable())('RemotePool failover across netwo
   let servers: ServerProcess[] = [];
   beforeAll(async () => {
     namespaces = [0, 1, 2].map((index) => createNetworkNamespace(index));
-    servers = await Promise.all(namespaces.map((namespace) => startServer(['--host', namespace.serverAddress], { namespace: namespace.name })));
+    servers = await Promise.all(
+      namespaces.map((namespace) => startServer(['--host', namespace.serverAddress], { namespace: namespace.name })),
+    );
   });
   afterAll(() => {
     killAll(servers);
     for (const namespace of namespaces) namespace.remove();
   });
 
-  it('listens at each namespace\'s own address', () => {
-    expect(servers.map((server) => new URL(server.urls[0]!).hostname)).toEqual(namespaces.map((namespace) => namespace.serverAddress));
+  it("listens at each namespace's own address", () => {
+    expect(servers.map((server) => new URL(server.urls[0]!).hostname)).toEqual(
+      namespaces.map((namespace) => namespace.serverAddress),
+    );
   });
 
   it('moves the episodes of a server killed mid-rollout (SIGKILL) to the servers in the other namespaces', async () => {
@@ -314,7 +329,10 @@ describe.skipIf(!networkNamespacesAvailable())('RemotePool failover across netwo
       expect(transcripts).toEqual(await reference());
       expect(envs.filter((env) => env.failovers > 0)).toEqual(interrupted);
       expect(interrupted.every((env) => env.endpoint !== victim.urls[0])).toBe(true);
-      expect(pool.status().find((status) => status.url === victim.urls[0])).toMatchObject({ state: 'down', sessions: 0 });
+      expect(pool.status().find((status) => status.url === victim.urls[0])).toMatchObject({
+        state: 'down',
+        sessions: 0,
+      });
     } finally {
       await pool.close();
     }
@@ -354,16 +372,23 @@ describe('RemotePool DNS discovery', () => {
     try {
       const port = new URL(server.urls[0]!).port;
       const lines: string[] = [];
-      const pool = await RemotePool.connect([`dns:localhost:${port}`], { token: TOKEN, log: (line) => lines.push(line) });
+      const pool = await RemotePool.connect([`dns:localhost:${port}`], {
+        token: TOKEN,
+        log: (line) => lines.push(line),
+      });
       try {
-        expect(pool.status().find((status) => status.url === `ws://127.0.0.1:${port}/v1`)).toMatchObject({ state: 'up' });
+        expect(pool.status().find((status) => status.url === `ws://127.0.0.1:${port}/v1`)).toMatchObject({
+          state: 'up',
+        });
         expect(lines).toContain(`pool: ws://127.0.0.1:${port}/v1 joined (localhost)`);
         const env = await pool.make(ID);
         expect(env.endpoint).toBe(`ws://127.0.0.1:${port}/v1`);
       } finally {
         await pool.close();
       }
-      await expect(RemotePool.connect(['dns:localhost'])).rejects.toThrow("'dns:localhost' is not a DNS endpoint: write dns:HOST:PORT (every address HOST resolves to becomes an endpoint).");
+      await expect(RemotePool.connect(['dns:localhost'])).rejects.toThrow(
+        "'dns:localhost' is not a DNS endpoint: write dns:HOST:PORT (every address HOST resolves to becomes an endpoint).",
+      );
     } finally {
       killAll([server]);
     }

@@ -11,8 +11,14 @@ import type { Env } from '../../../src/envs/env.js';
 import { health, killAll, type ServerProcess, startServer, TOKEN } from './servers.js';
 
 const ATTACKS: { name: string; cells: string[]; resetAfter?: boolean }[] = [
-  { name: 'Atomics.waitAsync, awaited', cells: ['await Atomics.waitAsync(new Int32Array(new SharedArrayBuffer(16)), 0, 0, 50).value.then((v) => v)'] },
-  { name: 'Atomics.waitAsync, not awaited', cells: ['Atomics.waitAsync(new Int32Array(new SharedArrayBuffer(16)), 0, 0, 20); 1'] },
+  {
+    name: 'Atomics.waitAsync, awaited',
+    cells: ['await Atomics.waitAsync(new Int32Array(new SharedArrayBuffer(16)), 0, 0, 50).value.then((v) => v)'],
+  },
+  {
+    name: 'Atomics.waitAsync, not awaited',
+    cells: ['Atomics.waitAsync(new Int32Array(new SharedArrayBuffer(16)), 0, 0, 20); 1'],
+  },
   {
     name: 'a FinalizationRegistry callback that loops, garbage, then a reset',
     cells: [
@@ -23,16 +29,23 @@ const ATTACKS: { name: string; cells: string[]; resetAfter?: boolean }[] = [
   },
   {
     name: 'Intl objects kept until the time limit',
-    cells: ["const keep = []; for (;;) keep.push(new Intl.Segmenter('en', { granularity: 'word' }), new Intl.NumberFormat('de-DE', { style: 'currency', currency: 'EUR' }))"],
+    cells: [
+      "const keep = []; for (;;) keep.push(new Intl.Segmenter('en', { granularity: 'word' }), new Intl.NumberFormat('de-DE', { style: 'currency', currency: 'EUR' }))",
+    ],
   },
   {
     name: 'index accessors on Array.prototype',
-    cells: ["for (let i = 0; i < 8; i++) Object.defineProperty(Array.prototype, i, { get() { throw new Error('get') }, set() { throw new Error('set') }, configurable: true }); 1", "console.log('x'); [1, 2]"],
+    cells: [
+      "for (let i = 0; i < 8; i++) Object.defineProperty(Array.prototype, i, { get() { throw new Error('get') }, set() { throw new Error('set') }, configurable: true }); 1",
+      "console.log('x'); [1, 2]",
+    ],
   },
 ];
 
 function residentMb(pid: number): number {
-  const line = readFileSync(`/proc/${pid}/status`, 'utf8').split('\n').find((entry) => entry.startsWith('VmRSS:'))!;
+  const line = readFileSync(`/proc/${pid}/status`, 'utf8')
+    .split('\n')
+    .find((entry) => entry.startsWith('VmRSS:'))!;
   return Number(line.split(/\s+/)[1]) / 1024;
 }
 

@@ -32,8 +32,14 @@ function make(client: RawClient, env: string, kwargs: Record<string, unknown>): 
 beforeAll(() => {
   registerTestEnvs();
   writeFileSync(secretFile, `${SECRET}\n`);
-  writeFileSync(documents, '{"id": "d1", "title": "Harbour", "text": "The harbour master of Ravenport is Ada Quell."}\n');
-  writeFileSync(questions, '{"question": "Who is the harbour master of Ravenport?", "answers": ["Ada Quell"], "supporting": ["d1"]}\n');
+  writeFileSync(
+    documents,
+    '{"id": "d1", "title": "Harbour", "text": "The harbour master of Ravenport is Ada Quell."}\n',
+  );
+  writeFileSync(
+    questions,
+    '{"question": "Who is the harbour master of Ravenport?", "answers": ["Ada Quell"], "supporting": ["d1"]}\n',
+  );
 });
 afterAll(() => rmSync(directory, { recursive: true, force: true }));
 afterEach(() => {
@@ -49,16 +55,24 @@ describe('kwargs from remote clients', () => {
     const existing = await make(client, 'search/corpus-v0', { documents: secretFile, questions: secretFile });
     const absent = await make(client, 'search/corpus-v0', { documents: missing, questions: missing });
     expect(existing).toMatchObject({ type: 'error', code: 'VALIDATION_ERROR' });
-    expect(existing.message).toContain("documents: only the server's operator may set it (turngym serve --kwargs); a remote client may set 'reward', 'pageChars'");
+    expect(existing.message).toContain(
+      "documents: only the server's operator may set it (turngym serve --kwargs); a remote client may set 'reward', 'pageChars'",
+    );
     expect(JSON.stringify(existing)).not.toContain('SECRET');
     expect(JSON.stringify(existing)).not.toContain(secretFile);
     expect({ ...absent, id: existing.id }).toEqual(existing);
-    expect(JSON.stringify(await make(client, 'search/corpus-v0', { documents: '/proc/self/environ', questions: '/proc/self/environ' }))).not.toContain('PATH=');
+    expect(
+      JSON.stringify(
+        await make(client, 'search/corpus-v0', { documents: '/proc/self/environ', questions: '/proc/self/environ' }),
+      ),
+    ).not.toContain('PATH=');
 
     // An index path at an existing file, and an index folder that does not exist: neither is touched.
     const victim = join(directory, 'victim.txt');
     writeFileSync(victim, 'keep me');
-    expect(await make(client, 'search/corpus-v0', { documents, questions, indexPath: victim })).toMatchObject({ code: 'VALIDATION_ERROR' });
+    expect(await make(client, 'search/corpus-v0', { documents, questions, indexPath: victim })).toMatchObject({
+      code: 'VALIDATION_ERROR',
+    });
     expect(readFileSync(victim, 'utf8')).toBe('keep me');
     const folder = join(directory, 'created-by-a-client');
     expect(await make(client, 'search/multihop-v0', { size: 40, indexDirectory: folder })).toMatchObject({
@@ -75,7 +89,9 @@ describe('kwargs from remote clients', () => {
     for (const client of [agent, trainer]) {
       expect(await make(client, 'code/calc-v0', { memoryLimitMb: 2048 })).toMatchObject({
         code: 'VALIDATION_ERROR',
-        message: expect.stringContaining("memoryLimitMb: only the server's operator may set it (turngym serve --kwargs); a remote client may set 'difficulty', 'kinds'"),
+        message: expect.stringContaining(
+          "memoryLimitMb: only the server's operator may set it (turngym serve --kwargs); a remote client may set 'difficulty', 'kinds'",
+        ),
       });
     }
     for (const client of [agent, trainer]) {
@@ -84,30 +100,54 @@ describe('kwargs from remote clients', () => {
         message: "Invalid arguments for 'search/multihop-v0':\n  - size: Too big: expected number to be <=5000",
       });
     }
-    expect(await make(agent, 'code/calc-v0', { kinds: Array.from({ length: 65 }, () => 'collatz') })).toMatchObject({ code: 'VALIDATION_ERROR' });
+    expect(await make(agent, 'code/calc-v0', { kinds: Array.from({ length: 65 }, () => 'collatz') })).toMatchObject({
+      code: 'VALIDATION_ERROR',
+    });
     expect(await make(agent, 'puzzle/guess-number-v0', { difficulty: 4, colour: 'red' })).toMatchObject({
       code: 'VALIDATION_ERROR',
-      message: "Invalid arguments for 'puzzle/guess-number-v0':\n  - colour: unknown argument; a remote client may set 'difficulty'",
+      message:
+        "Invalid arguments for 'puzzle/guess-number-v0':\n  - colour: unknown argument; a remote client may set 'difficulty'",
     });
     // An env that declares no remote kwargs takes none.
-    expect(await make(agent, 'test/slow-v0', { anything: 1 })).toMatchObject({ message: expect.stringContaining('a remote client may set none of its arguments') });
+    expect(await make(agent, 'test/slow-v0', { anything: 1 })).toMatchObject({
+      message: expect.stringContaining('a remote client may set none of its arguments'),
+    });
     expect(await make(agent, 'puzzle/guess-number-v0', { difficulty: 4 })).toMatchObject({ type: 'made' });
 
     // list shows every client what it may set, with its bounds.
     const kwargsOf = async (client: RawClient, env: string) => {
       const reply = await client.request({ type: 'list', id: `list-${requests++}` });
-      return (reply.envs as { id: string; kwargs: { properties: Record<string, { maximum?: number }> } }[]).find((entry) => entry.id === env)!.kwargs;
+      return (reply.envs as { id: string; kwargs: { properties: Record<string, { maximum?: number }> } }[]).find(
+        (entry) => entry.id === env,
+      )!.kwargs;
     };
     const agentView = await kwargsOf(agent, 'search/multihop-v0');
-    expect(Object.keys(agentView.properties)).toEqual(['difficulty', 'size', 'distractors', 'kbSeed', 'reward', 'pageChars']);
-    expect(agentView).toMatchObject({ additionalProperties: false, properties: { size: { maximum: 5000 }, pageChars: { maximum: 20_000 } } });
+    expect(Object.keys(agentView.properties)).toEqual([
+      'difficulty',
+      'size',
+      'distractors',
+      'kbSeed',
+      'reward',
+      'pageChars',
+    ]);
+    expect(agentView).toMatchObject({
+      additionalProperties: false,
+      properties: { size: { maximum: 5000 }, pageChars: { maximum: 20_000 } },
+    });
     expect(await kwargsOf(trainer, 'search/multihop-v0')).toEqual(agentView);
     expect(Object.keys((await kwargsOf(agent, 'code/calc-v0')).properties)).toEqual(['difficulty', 'kinds']);
-    expect(Object.keys((await kwargsOf(agent, 'web/wiki-v0')).properties)).toEqual(['difficulty', 'screenshot', 'maxTreeChars', 'kbSize']);
+    expect(Object.keys((await kwargsOf(agent, 'web/wiki-v0')).properties)).toEqual([
+      'difficulty',
+      'screenshot',
+      'maxTreeChars',
+      'kbSize',
+    ]);
   });
 
   it("applies the operator's kwargs, which no client can see or override", async () => {
-    const server = await start({ kwargs: { 'search/corpus-v0': { documents, questions, indexPath: join(directory, 'operator.sqlite') } } });
+    const server = await start({
+      kwargs: { 'search/corpus-v0': { documents, questions, indexPath: join(directory, 'operator.sqlite') } },
+    });
     const client = await hello(server);
     const made = await make(client, 'search/corpus-v0', { reward: 'exact' });
     expect(made).toMatchObject({ type: 'made' });
@@ -117,44 +157,66 @@ describe('kwargs from remote clients', () => {
     expect(step).toMatchObject({ reward: 1, terminated: true });
     expect(await make(client, 'search/corpus-v0', { documents: secretFile })).toMatchObject({
       code: 'VALIDATION_ERROR',
-      message: "Invalid arguments for 'search/corpus-v0':\n  - documents: fixed by this server's operator; a remote client may set 'reward', 'pageChars'",
+      message:
+        "Invalid arguments for 'search/corpus-v0':\n  - documents: fixed by this server's operator; a remote client may set 'reward', 'pageChars'",
     });
     const listed = await client.request({ type: 'list', id: 'l' });
-    const corpus = (listed.envs as { id: string; kwargs: { properties: Record<string, unknown> } }[]).find((entry) => entry.id === 'search/corpus-v0')!;
+    const corpus = (listed.envs as { id: string; kwargs: { properties: Record<string, unknown> } }[]).find(
+      (entry) => entry.id === 'search/corpus-v0',
+    )!;
     expect(Object.keys(corpus.kwargs.properties)).toEqual(['reward', 'pageChars']);
     expect(JSON.stringify(listed)).not.toContain(directory);
   });
 
   it("answers a client whose make fails on the operator's kwargs without the operator's detail", async () => {
     const lines: string[] = [];
-    const server = await start({ kwargs: { 'search/corpus-v0': { documents: secretFile, questions } }, log: (line) => lines.push(line) });
+    const server = await start({
+      kwargs: { 'search/corpus-v0': { documents: secretFile, questions } },
+      log: (line) => lines.push(line),
+    });
     const client = await hello(server);
     const reply = await make(client, 'search/corpus-v0', {});
-    expect(reply).toMatchObject({ code: 'INTERNAL', message: "This server's operator set kwargs for 'search/corpus-v0' that do not work; the server's log says why." });
+    expect(reply).toMatchObject({
+      code: 'INTERNAL',
+      message: "This server's operator set kwargs for 'search/corpus-v0' that do not work; the server's log says why.",
+    });
     expect(lines.join('\n')).toContain(`${secretFile}: line 1 is not JSON`);
     expect(lines.join('\n')).not.toContain('SECRET');
   });
 
   it("checks the operator's kwargs when the server starts", () => {
-    expect(() => new RemoteServer({ kwargs: { 'puzzle/guess-number-v0': { difficulty: 99 } } })).toThrow("Invalid arguments for 'puzzle/guess-number-v0'");
-    expect(() => new RemoteServer({ kwargs: { 'puzzle/guess-number-v0': { colour: 'red' } } })).toThrow('colour: unknown argument');
-    expect(() => new RemoteServer({ kwargs: { 'puzzle/guess-numbr-v0': {} } })).toThrow("Did you mean 'puzzle/guess-number-v0'?");
+    expect(() => new RemoteServer({ kwargs: { 'puzzle/guess-number-v0': { difficulty: 99 } } })).toThrow(
+      "Invalid arguments for 'puzzle/guess-number-v0'",
+    );
+    expect(() => new RemoteServer({ kwargs: { 'puzzle/guess-number-v0': { colour: 'red' } } })).toThrow(
+      'colour: unknown argument',
+    );
+    expect(() => new RemoteServer({ kwargs: { 'puzzle/guess-numbr-v0': {} } })).toThrow(
+      "Did you mean 'puzzle/guess-number-v0'?",
+    );
   });
 });
 
 describe('sessions of other connections', () => {
-  it('answers reset, step and close on another connection\'s session exactly as on an unknown id', async () => {
+  it("answers reset, step and close on another connection's session exactly as on an unknown id", async () => {
     const server = await start();
     const owner = await hello(server);
     const made = await make(owner, 'puzzle/guess-number-v0', {});
     const session = made.session as string;
     const thief = await hello(server);
     const unknown = `s-${'A'.repeat(session.length - 2)}`;
-    for (const [index, message] of [{ type: 'reset' }, { type: 'step', action: 'guess(1)' }, { type: 'close' }].entries()) {
+    for (const [index, message] of [
+      { type: 'reset' },
+      { type: 'step', action: 'guess(1)' },
+      { type: 'close' },
+    ].entries()) {
       const theirs = await thief.request({ ...message, id: index, session });
       const nobodys = await thief.request({ ...message, id: index, session: unknown });
       expect(theirs).toMatchObject({ type: 'error', code: 'UNKNOWN_SESSION' });
-      expect({ ...theirs, message: (theirs.message as string).replace(session, 'ID') }).toEqual({ ...nobodys, message: (nobodys.message as string).replace(unknown, 'ID') });
+      expect({ ...theirs, message: (theirs.message as string).replace(session, 'ID') }).toEqual({
+        ...nobodys,
+        message: (nobodys.message as string).replace(unknown, 'ID'),
+      });
     }
     // The owner's session is untouched.
     expect(await owner.request({ type: 'reset', id: 'mine', session, seed: 1 })).toMatchObject({ type: 'observation' });
@@ -177,7 +239,10 @@ async function rawAgent(server: RemoteServer): Promise<Socket> {
 /** A masked client text frame (mask key 0, so the payload is sent as is). */
 function frame(message: unknown): Buffer {
   const payload = Buffer.from(JSON.stringify(message));
-  const length = payload.length < 126 ? Buffer.from([0x80 | payload.length]) : Buffer.from([0x80 | 126, payload.length >> 8, payload.length & 255]);
+  const length =
+    payload.length < 126
+      ? Buffer.from([0x80 | payload.length])
+      : Buffer.from([0x80 | 126, payload.length >> 8, payload.length & 255]);
   return Buffer.concat([Buffer.from([0x81]), length, Buffer.alloc(4), payload]);
 }
 
@@ -189,7 +254,10 @@ describe('backpressure and connection limits', () => {
     const attackers = await Promise.all([rawAgent(server), rawAgent(server)]);
     // One write of 2,000 requests each (about 40 KB), then more, never reading a reply (list replies are large).
     for (let batch = 0; batch < 5; batch++) {
-      for (const socket of attackers) socket.write(Buffer.concat(Array.from({ length: 2000 }, (_, i) => frame({ type: 'list', id: batch * 2000 + i }))));
+      for (const socket of attackers)
+        socket.write(
+          Buffer.concat(Array.from({ length: 2000 }, (_, i) => frame({ type: 'list', id: batch * 2000 + i }))),
+        );
     }
     const bystander = await hello(server);
     let samples = 0;
@@ -237,7 +305,10 @@ describe('backpressure and connection limits', () => {
         response.on('end', () => resolve({ status: response.statusCode!, body }));
       });
     });
-    expect(answer).toEqual({ status: 503, body: 'The server holds 2 connections, its limit: try again later, or use another server.' });
+    expect(answer).toEqual({
+      status: 503,
+      body: 'The server holds 2 connections, its limit: try again later, or use another server.',
+    });
     await expect(RemoteClient.connect(server.url, { reconnectAttempts: 0 })).rejects.toThrow(
       `Could not connect to ${server.url}: the server answered HTTP 503: The server holds 2 connections, its limit: try again later, or use another server.`,
     );

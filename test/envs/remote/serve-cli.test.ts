@@ -9,10 +9,14 @@ import { killAll, startServer, TOKEN, withPortInUse } from './servers.js';
 
 describe('turngym serve', () => {
   it('serves envs and /healthz, and shuts down gracefully on SIGTERM', async () => {
-    const child = spawn(process.execPath, ['--no-node-snapshot', '--import', 'tsx', 'src/cli/main.ts', 'serve', '--port', '0', '--max-sessions', '5'], {
-      cwd: ROOT,
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
+    const child = spawn(
+      process.execPath,
+      ['--no-node-snapshot', '--import', 'tsx', 'src/cli/main.ts', 'serve', '--port', '0', '--max-sessions', '5'],
+      {
+        cwd: ROOT,
+        stdio: ['ignore', 'pipe', 'pipe'],
+      },
+    );
     let stderr = '';
     child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
     const exited = new Promise<number | null>((resolve) => child.on('exit', resolve));
@@ -30,7 +34,11 @@ describe('turngym serve', () => {
     expect(await health.json()).toMatchObject({ status: 'ok', protocol: 1, sessions: 0 });
 
     const client = await RemoteClient.connect(url);
-    expect(client.limits).toMatchObject({ max_sessions: 5, max_sessions_per_connection: 64, max_payload_bytes: 1024 * 1024 });
+    expect(client.limits).toMatchObject({
+      max_sessions: 5,
+      max_sessions_per_connection: 64,
+      max_payload_bytes: 1024 * 1024,
+    });
     const env = await client.make('puzzle/guess-number-v0');
     await env.reset({ seed: 1 });
     expect((await env.step('guess(16)')).info).toMatchObject({ turn: 1 });
@@ -44,16 +52,26 @@ describe('turngym serve', () => {
 
   it('applies every limit flag and serves the envs of --import modules', async () => {
     const server = await startServer([
-      '--import', './examples/custom-env.ts',
-      '--max-connections', '11',
-      '--max-sessions', '9',
-      '--max-sessions-per-connection', '3',
-      '--max-payload', '4096',
-      '--max-in-flight', '5',
-      '--max-buffered-bytes', '65536',
-      '--idle-timeout', '120000',
-      '--step-timeout', '7000',
-      '--grace', '2500',
+      '--import',
+      './examples/custom-env.ts',
+      '--max-connections',
+      '11',
+      '--max-sessions',
+      '9',
+      '--max-sessions-per-connection',
+      '3',
+      '--max-payload',
+      '4096',
+      '--max-in-flight',
+      '5',
+      '--max-buffered-bytes',
+      '65536',
+      '--idle-timeout',
+      '120000',
+      '--step-timeout',
+      '7000',
+      '--grace',
+      '2500',
     ]);
     try {
       const client = await RemoteClient.connect(server.urls[0]!, { token: TOKEN });
@@ -90,18 +108,31 @@ describe('turngym serve', () => {
       expect(result.stderr).toBe(`turngym: --token-file ${missing}: no such file.\n`);
       const empty = join(directory, 'empty');
       writeFileSync(empty, '\n');
-      expect((await runCli(['serve', '--port', '0', '--token-file', empty])).stderr).toBe(`turngym: --token-file ${empty}: the file is empty; put the token on its first line.\n`);
-      expect((await runCli(['serve', '--port', '0', '--token-file', empty, '--token', TOKEN])).stderr).toBe('turngym: --token and --token-file: give one of them.\n');
+      expect((await runCli(['serve', '--port', '0', '--token-file', empty])).stderr).toBe(
+        `turngym: --token-file ${empty}: the file is empty; put the token on its first line.\n`,
+      );
+      expect((await runCli(['serve', '--port', '0', '--token-file', empty, '--token', TOKEN])).stderr).toBe(
+        'turngym: --token and --token-file: give one of them.\n',
+      );
 
       const secret = 'a-token-from-a-file-0123456789';
       const file = join(directory, 'token');
       writeFileSync(file, `${secret}\n`);
-      for (const [args, env] of [[['--token-file', file], {}], [[], { TURNGYM_TOKEN: secret }]] as const) {
+      for (const [args, env] of [
+        [['--token-file', file], {}],
+        [[], { TURNGYM_TOKEN: secret }],
+      ] as const) {
         const server = await startServer([...args], { token: false, env });
         try {
-          const trainer = await RemoteClient.connect(server.urls[0]!, { role: 'trainer', token: secret, reconnectAttempts: 0 });
+          const trainer = await RemoteClient.connect(server.urls[0]!, {
+            role: 'trainer',
+            token: secret,
+            reconnectAttempts: 0,
+          });
           await trainer.close();
-          await expect(RemoteClient.connect(server.urls[0]!, { token: TOKEN, reconnectAttempts: 0 })).rejects.toThrow('The token is wrong.');
+          await expect(RemoteClient.connect(server.urls[0]!, { token: TOKEN, reconnectAttempts: 0 })).rejects.toThrow(
+            'The token is wrong.',
+          );
         } finally {
           killAll([server]);
         }
@@ -117,14 +148,18 @@ describe('turngym serve', () => {
       const client = await RemoteClient.connect(server.urls[0]!, { token: TOKEN });
       const env = await client.make('puzzle/guess-number-v0');
       expect((await env.reset({ seed: 3 })).info).toMatchObject({ difficulty: 1 });
-      await expect(client.make('puzzle/guess-number-v0', { difficulty: 5 })).rejects.toThrow("difficulty: fixed by this server's operator");
+      await expect(client.make('puzzle/guess-number-v0', { difficulty: 5 })).rejects.toThrow(
+        "difficulty: fixed by this server's operator",
+      );
       await client.close();
     } finally {
       killAll([server]);
     }
     const bad = await runCli(['serve', '--port', '0', '--kwargs', 'puzzle/guess-number-v0={"difficulty":99}']);
     expect(bad.code).toBe(2);
-    expect(bad.stderr).toContain("turngym: Invalid arguments for 'puzzle/guess-number-v0':\n  - difficulty: Too big: expected number to be <=12");
+    expect(bad.stderr).toContain(
+      "turngym: Invalid arguments for 'puzzle/guess-number-v0':\n  - difficulty: Too big: expected number to be <=12",
+    );
     const shapeless = await runCli(['serve', '--port', '0', '--kwargs', '{"difficulty":1}']);
     expect(shapeless.code).toBe(2);
     expect(shapeless.stderr).toContain(`turngym: --kwargs takes ENV=JSON`);
@@ -134,7 +169,9 @@ describe('turngym serve', () => {
     await withPortInUse(async (port) => {
       const result = await runCli(['serve', '--port', String(port)]);
       expect(result.code).toBe(2);
-      expect(result.stderr).toBe(`turngym: Cannot listen on 127.0.0.1:${port}: the port is in use (another server?). Stop what holds it, or choose another port (--port; 0 takes any free one).\n`);
+      expect(result.stderr).toBe(
+        `turngym: Cannot listen on 127.0.0.1:${port}: the port is in use (another server?). Stop what holds it, or choose another port (--port; 0 takes any free one).\n`,
+      );
     });
   });
 
@@ -148,7 +185,11 @@ describe('turngym serve', () => {
     const result = await runCli(['bench', 'ws', '--json', '--quick'], { timeoutMs: 120_000 });
     expect(result.code, result.stderr).toBe(0);
     const figures = JSON.parse(result.stdout);
-    expect(figures).toMatchObject({ benchmark: 'ws', env: 'puzzle/guess-number-v0', throughput: { connections: 8, sessions: 64 } });
+    expect(figures).toMatchObject({
+      benchmark: 'ws',
+      env: 'puzzle/guess-number-v0',
+      throughput: { connections: 8, sessions: 64 },
+    });
     expect(figures.latency.remote.p50_ms).toBeGreaterThan(0);
     expect(figures.throughput.steps_per_s).toBeGreaterThan(0);
     expect(figures.idle_sessions.sessions).toBe(200);

@@ -20,7 +20,11 @@ describe('turngym serve --workers', () => {
       // The same limits in every worker.
       for (const url of server.urls) {
         const client = await RemoteClient.connect(url, { token: TOKEN });
-        expect(client.limits, url).toMatchObject({ max_sessions: 7, max_sessions_per_connection: 64, max_payload_bytes: 1024 * 1024 });
+        expect(client.limits, url).toMatchObject({
+          max_sessions: 7,
+          max_sessions_per_connection: 64,
+          max_payload_bytes: 1024 * 1024,
+        });
         await client.close();
       }
 
@@ -36,10 +40,14 @@ describe('turngym serve --workers', () => {
         expect(result.info).toMatchObject({ turn: 1 });
         expect(victim.endpoint).toBe(server.urls[1]);
         // The supervisor starts the worker again on its port; the pool takes it back.
-        await eventually(async () => (await health(server.urls[0]!).catch(() => ({ pid: undefined }))).pid !== undefined);
+        await eventually(
+          async () => (await health(server.urls[0]!).catch(() => ({ pid: undefined }))).pid !== undefined,
+        );
         expect((await health(server.urls[0]!)).pid).not.toBe(first!.pid);
         await eventually(() => pool.status()[0]!.state === 'up');
-        expect(server.output()).toMatch(/worker 0 \(ws:\/\/127\.0\.0\.1:\d+\/v1\) exited with SIGKILL; starting it again on port \d+/);
+        expect(server.output()).toMatch(
+          /worker 0 \(ws:\/\/127\.0\.0\.1:\d+\/v1\) exited with SIGKILL; starting it again on port \d+/,
+        );
       } finally {
         await pool.close();
       }
@@ -59,9 +67,15 @@ describe('turngym serve --workers', () => {
     try {
       for (const url of server.urls) {
         const client = await RemoteClient.connect(url, { token: TOKEN });
-        await expect(client.make('search/multihop-v0', { size: 41 }), url).rejects.toThrow("size: fixed by this server's operator");
-        await expect(client.make('search/multihop-v0', { indexDirectory: '/tmp/elsewhere' }), url).rejects.toThrow("indexDirectory: only the server's operator may set it");
-        await expect(client.make('code/calc-v0', { memoryLimitMb: 2048 }), url).rejects.toThrow("memoryLimitMb: only the server's operator may set it");
+        await expect(client.make('search/multihop-v0', { size: 41 }), url).rejects.toThrow(
+          "size: fixed by this server's operator",
+        );
+        await expect(client.make('search/multihop-v0', { indexDirectory: '/tmp/elsewhere' }), url).rejects.toThrow(
+          "indexDirectory: only the server's operator may set it",
+        );
+        await expect(client.make('code/calc-v0', { memoryLimitMb: 2048 }), url).rejects.toThrow(
+          "memoryLimitMb: only the server's operator may set it",
+        );
         await client.close();
       }
     } finally {
@@ -72,7 +86,9 @@ describe('turngym serve --workers', () => {
   it('stops and says why, once, when a worker cannot start', async () => {
     const result = await runCli(['serve', '--workers', '2', '--host', '0.0.0.0', '--port', '0']);
     expect(result.code).toBe(2);
-    expect(result.stderr).toMatch(/\nturngym: worker \d could not start: Refusing to listen on 0\.0\.0\.0 without a token: .*\n$/);
+    expect(result.stderr).toMatch(
+      /\nturngym: worker \d could not start: Refusing to listen on 0\.0\.0\.0 without a token: .*\n$/,
+    );
     expect(result.stderr.match(/Refusing to listen/g)).toHaveLength(1);
   });
 

@@ -20,18 +20,46 @@ describe('RemoteServer', () => {
       const server = await start();
       const client = await hello(server);
       const made = await client.request({ type: 'make', id: 'm1', env: GUESS, kwargs: { difficulty: 2 } });
-      expect(made).toMatchObject({ type: 'made', id: 'm1', spec: { id: GUESS, max_turns: 10, deterministic: true, tools: [{ name: 'guess' }] } });
+      expect(made).toMatchObject({
+        type: 'made',
+        id: 'm1',
+        spec: { id: GUESS, max_turns: 10, deterministic: true, tools: [{ name: 'guess' }] },
+      });
       expect(typeof made.resume_token).toBe('string');
       const session = made.session as string;
       const reset = await client.request({ type: 'reset', id: 2, session, seed: 7 });
-      expect(reset).toMatchObject({ type: 'observation', id: 2, session, info: { seed: 7, difficulty: 2, max_turns: 10 } });
+      expect(reset).toMatchObject({
+        type: 'observation',
+        id: 2,
+        session,
+        info: { seed: 7, difficulty: 2, max_turns: 10 },
+      });
       expect((reset.observation as { text: string }).text).toContain('from 1 to 16');
       const step = await client.request({ type: 'step', id: 3, session, action: 'guess(8)' });
-      expect(step).toMatchObject({ type: 'step_result', id: 3, session, reward: expect.any(Number), terminated: expect.any(Boolean), truncated: false, info: { tool: 'guess', turn: 1 } });
-      const structured = await client.request({ type: 'step', id: 4, session, action: { tool: 'guess', args: { n: 999 } } });
-      expect(structured.info).toMatchObject({ error: { code: 'TOOL_ERROR', message: '999 is outside the range 1 to 16; guess a number in it.' } });
+      expect(step).toMatchObject({
+        type: 'step_result',
+        id: 3,
+        session,
+        reward: expect.any(Number),
+        terminated: expect.any(Boolean),
+        truncated: false,
+        info: { tool: 'guess', turn: 1 },
+      });
+      const structured = await client.request({
+        type: 'step',
+        id: 4,
+        session,
+        action: { tool: 'guess', args: { n: 999 } },
+      });
+      expect(structured.info).toMatchObject({
+        error: { code: 'TOOL_ERROR', message: '999 is outside the range 1 to 16; guess a number in it.' },
+      });
       expect(await client.request({ type: 'close', id: 5, session })).toEqual({ type: 'closed', id: 5, session });
-      expect(await client.request({ type: 'step', id: 6, session, action: 'guess(1)' })).toMatchObject({ type: 'error', id: 6, code: 'UNKNOWN_SESSION' });
+      expect(await client.request({ type: 'step', id: 6, session, action: 'guess(1)' })).toMatchObject({
+        type: 'error',
+        id: 6,
+        code: 'UNKNOWN_SESSION',
+      });
     });
 
     it('lists the envs with their tools as JSON Schema', async () => {
@@ -39,14 +67,19 @@ describe('RemoteServer', () => {
       const client = await hello(server);
       const reply = await client.request({ type: 'list', id: 1 });
       const envs = reply.envs as { id: string; tools: { name: string; parameters: { type: string } }[] }[];
-      expect(envs.find((env) => env.id === GUESS)?.tools[0]).toMatchObject({ name: 'guess', parameters: { type: 'object', required: ['n'] } });
+      expect(envs.find((env) => env.id === GUESS)?.tools[0]).toMatchObject({
+        name: 'guess',
+        parameters: { type: 'object', required: ['n'] },
+      });
     });
 
     it('serves many sessions on one connection independently', async () => {
       const server = await start();
       const client = await hello(server);
       const sessions = await Promise.all(Array.from({ length: 8 }, () => makeSession(client)));
-      const resets = await Promise.all(sessions.map((session, index) => client.request({ type: 'reset', id: `r${index}`, session, seed: index })));
+      const resets = await Promise.all(
+        sessions.map((session, index) => client.request({ type: 'reset', id: `r${index}`, session, seed: index })),
+      );
       expect(new Set(resets.map((reply) => reply.session)).size).toBe(8);
       expect(server.stats()).toMatchObject({ connections: 1, sessions: 8 });
     });
@@ -82,7 +115,8 @@ describe('RemoteServer', () => {
         type: 'error',
         id: 'x',
         code: 'VALIDATION_ERROR',
-        message: 'Unknown message type "dance"; expected one of hello, list, make, reset, step, close, attach, ground_truth.',
+        message:
+          'Unknown message type "dance"; expected one of hello, list, make, reset, step, close, attach, ground_truth.',
       });
       expect(await client.request({ type: 'reset', id: 'y', session: 5 })).toMatchObject({
         code: 'VALIDATION_ERROR',
@@ -90,17 +124,25 @@ describe('RemoteServer', () => {
       });
       expect(await client.request({ type: 'make', id: 'z', env: 'puzzle/guess-numbr-v0' })).toMatchObject({
         code: 'UNKNOWN_ENV',
-        message: "No environment is registered as 'puzzle/guess-numbr-v0'. Did you mean 'puzzle/guess-number-v0'? Run `turngym list` to see them all.",
+        message:
+          "No environment is registered as 'puzzle/guess-numbr-v0'. Did you mean 'puzzle/guess-number-v0'? Run `turngym list` to see them all.",
       });
-      expect(await client.request({ type: 'make', id: 'k', env: GUESS, kwargs: { difficulty: 99 } })).toMatchObject({ code: 'VALIDATION_ERROR' });
-      expect(await client.request({ type: 'step', id: 's', session: 'nope', action: 'x' })).toMatchObject({ code: 'UNKNOWN_SESSION' });
+      expect(await client.request({ type: 'make', id: 'k', env: GUESS, kwargs: { difficulty: 99 } })).toMatchObject({
+        code: 'VALIDATION_ERROR',
+      });
+      expect(await client.request({ type: 'step', id: 's', session: 'nope', action: 'x' })).toMatchObject({
+        code: 'UNKNOWN_SESSION',
+      });
       const session = await makeSession(client);
       expect(await client.request({ type: 'step', id: 'early', session, action: 'guess(1)' })).toMatchObject({
         code: 'EPISODE_ENDED',
         message: `Cannot step '${GUESS}' before reset(): call reset() to start an episode.`,
       });
       const deep = { type: 'list', id: 'deep', junk: JSON.parse(`${'['.repeat(100)}${']'.repeat(100)}`) };
-      expect(await client.request(deep)).toMatchObject({ code: 'VALIDATION_ERROR', message: 'The message is nested more than 64 levels deep; flatten it.' });
+      expect(await client.request(deep)).toMatchObject({
+        code: 'VALIDATION_ERROR',
+        message: 'The message is nested more than 64 levels deep; flatten it.',
+      });
     });
 
     it('refuses a field the protocol does not define, naming the fields it does', async () => {
@@ -111,7 +153,8 @@ describe('RemoteServer', () => {
         type: 'error',
         id: 'typo',
         code: 'VALIDATION_ERROR',
-        message: 'Invalid reset message: (message): unknown field "seeed"; the fields are type, id, session, seed, options.',
+        message:
+          'Invalid reset message: (message): unknown field "seeed"; the fields are type, id, session, seed, options.',
       });
       expect(await client.request({ type: 'list', id: 'extra', verbose: true, all: 1 })).toMatchObject({
         code: 'VALIDATION_ERROR',
@@ -129,7 +172,9 @@ describe('RemoteServer', () => {
         code: 'INTERNAL',
         message: 'The env failed: the slow env crashed on purpose',
       });
-      expect(await client.request({ type: 'step', id: 'w', session, action: 'wait(0)' })).toMatchObject({ type: 'step_result' });
+      expect(await client.request({ type: 'step', id: 'w', session, action: 'wait(0)' })).toMatchObject({
+        type: 'step_result',
+      });
     });
 
     it('refuses a message over the payload limit by closing that connection (1009)', async () => {
@@ -163,7 +208,9 @@ describe('RemoteServer', () => {
       const open = await start();
       const refused = await RawClient.connect(open.url);
       track(refused);
-      expect(await refused.request({ type: 'hello', id: 1, protocol: 1, role: 'trainer' })).toMatchObject({ code: 'UNAUTHORIZED' });
+      expect(await refused.request({ type: 'hello', id: 1, protocol: 1, role: 'trainer' })).toMatchObject({
+        code: 'UNAUTHORIZED',
+      });
 
       const guarded = await start({ token: TOKEN });
       const noToken = await RawClient.connect(guarded.url);
@@ -174,7 +221,9 @@ describe('RemoteServer', () => {
       });
       const wrong = await RawClient.connect(guarded.url);
       track(wrong);
-      expect(await wrong.request({ type: 'hello', id: 1, protocol: 1, role: 'agent', token: `${TOKEN}x` })).toMatchObject({ code: 'UNAUTHORIZED', message: 'The token is wrong.' });
+      expect(
+        await wrong.request({ type: 'hello', id: 1, protocol: 1, role: 'agent', token: `${TOKEN}x` }),
+      ).toMatchObject({ code: 'UNAUTHORIZED', message: 'The token is wrong.' });
       await expect(wrong.reply('never', 2000)).rejects.toThrow('connection closed (1008)');
       await hello(guarded, 'agent', TOKEN);
     });
@@ -192,11 +241,18 @@ describe('RemoteServer', () => {
       });
       const trainer = await hello(server, 'trainer', TOKEN);
       const trained = await makeSession(trainer);
-      expect(await trainer.request({ type: 'ground_truth', id: 'early', session: trained })).toMatchObject({ code: 'EPISODE_ENDED' });
+      expect(await trainer.request({ type: 'ground_truth', id: 'early', session: trained })).toMatchObject({
+        code: 'EPISODE_ENDED',
+      });
       await trainer.request({ type: 'reset', id: 'r', session: trained, seed: 3 });
       const truth = await trainer.request({ type: 'ground_truth', id: 'g', session: trained });
       expect(truth).toMatchObject({ type: 'ground_truth', session: trained, answer: expect.stringMatching(/^\d+$/) });
-      const right = await trainer.request({ type: 'step', id: 's', session: trained, action: `guess(${truth.answer})` });
+      const right = await trainer.request({
+        type: 'step',
+        id: 's',
+        session: trained,
+        action: `guess(${truth.answer})`,
+      });
       expect(right).toMatchObject({ terminated: true, reward: 1, info: { success: true } });
     });
 
@@ -249,7 +305,9 @@ describe('RemoteServer', () => {
         code: 'TIMEOUT',
         message: `The env did not answer within 100 ms, so session '${session}' was closed (its state is unknown). Make a new session.`,
       });
-      expect(await client.request({ type: 'step', id: 'after', session, action: 'wait(0)' })).toMatchObject({ code: 'UNKNOWN_SESSION' });
+      expect(await client.request({ type: 'step', id: 'after', session, action: 'wait(0)' })).toMatchObject({
+        code: 'UNKNOWN_SESSION',
+      });
       await sleep(1600);
       expect(slowEnvStats.closed).toBe(closedBefore + 1);
       expect(client.replies).toEqual([]); // the late result was dropped, not sent
@@ -266,7 +324,7 @@ describe('RemoteServer', () => {
   });
 
   describe('dropped connections', () => {
-    it('keeps a dropped connection\'s sessions for the grace period and lets attach take them over', async () => {
+    it("keeps a dropped connection's sessions for the grace period and lets attach take them over", async () => {
       const server = await start({ graceMs: 2000 });
       const first = await hello(server);
       const made = await first.request({ type: 'make', id: 'm', env: GUESS });
@@ -277,14 +335,22 @@ describe('RemoteServer', () => {
       await sleep(100);
       expect(server.stats()).toMatchObject({ sessions: 1, detached_sessions: 1 });
       const second = await hello(server);
-      expect(await second.request({ type: 'attach', id: 'a0', session, resume_token: 'wrong' })).toMatchObject({ code: 'UNKNOWN_SESSION' });
+      expect(await second.request({ type: 'attach', id: 'a0', session, resume_token: 'wrong' })).toMatchObject({
+        code: 'UNKNOWN_SESSION',
+      });
       const attached = await second.request({ type: 'attach', id: 'a', session, resume_token: made.resume_token });
-      expect(attached).toMatchObject({ type: 'attached', session, spec: { id: GUESS }, in_progress: [], last_reply: { type: 'step_result', id: 's1' } });
+      expect(attached).toMatchObject({
+        type: 'attached',
+        session,
+        spec: { id: GUESS },
+        in_progress: [],
+        last_reply: { type: 'step_result', id: 's1' },
+      });
       const next = await second.request({ type: 'step', id: 's2', session, action: 'guess(4)' });
       expect(next.info).toMatchObject({ turn: 2 });
     });
 
-    it('closes a dropped connection\'s sessions when nobody attaches in time', async () => {
+    it("closes a dropped connection's sessions when nobody attaches in time", async () => {
       const server = await start({ graceMs: 100 });
       const client = await hello(server);
       await makeSession(client, 'test/slow-v0');
@@ -309,7 +375,10 @@ describe('RemoteServer', () => {
       const closing = server.close();
       client.send({ type: 'step', id: 'late', session, action: 'wait(0)' });
       expect(await client.reply('late')).toMatchObject({ code: 'CAPACITY_REACHED' });
-      expect(await client.reply('inflight')).toMatchObject({ type: 'step_result', observation: { text: 'waited 300 ms' } });
+      expect(await client.reply('inflight')).toMatchObject({
+        type: 'step_result',
+        observation: { text: 'waited 300 ms' },
+      });
       await closing;
       expect(slowEnvStats.closed).toBe(closedBefore + 2);
       await sleep(50);

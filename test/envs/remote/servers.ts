@@ -25,9 +25,23 @@ export interface ServerProcess {
  * `namespace`, inside that network namespace (`ip netns exec`, which execs the server: the child is the server);
  * with `token: false`, without `--token` (the args or `env` give it); `env` is added to the environment.
  */
-export function startServer(args: string[] = [], options: { namespace?: string; token?: boolean; env?: NodeJS.ProcessEnv } = {}): Promise<ServerProcess> {
+export function startServer(
+  args: string[] = [],
+  options: { namespace?: string; token?: boolean; env?: NodeJS.ProcessEnv } = {},
+): Promise<ServerProcess> {
   const token = options.token === false ? [] : ['--token', TOKEN];
-  const serve = [process.execPath, '--no-node-snapshot', '--import', 'tsx', 'src/cli/main.ts', 'serve', '--port', '0', ...token, ...args];
+  const serve = [
+    process.execPath,
+    '--no-node-snapshot',
+    '--import',
+    'tsx',
+    'src/cli/main.ts',
+    'serve',
+    '--port',
+    '0',
+    ...token,
+    ...args,
+  ];
   const command = options.namespace === undefined ? serve : ['ip', 'netns', 'exec', options.namespace, ...serve];
   const child = spawn(command[0]!, command.slice(1), {
     cwd: ROOT,
@@ -42,7 +56,9 @@ export function startServer(args: string[] = [], options: { namespace?: string; 
     void exited.then((code) => reject(new Error(`turngym serve exited (${code}) before listening:\n${stderr}`)));
     child.stderr!.on('data', (chunk: Buffer) => {
       stderr += chunk.toString();
-      const match = workers ? /workers listening on (.+?) \(pool endpoints/.exec(stderr) : /listening on (ws:\/\/\S+) \(health/.exec(stderr);
+      const match = workers
+        ? /workers listening on (.+?) \(pool endpoints/.exec(stderr)
+        : /listening on (ws:\/\/\S+) \(health/.exec(stderr);
       if (!match) return;
       clearTimeout(timer);
       resolve({ child, urls: match[1]!.split(', '), exited, output: () => stderr });
@@ -71,7 +87,8 @@ export function serversForSuite(count: number): { servers: ServerProcess[]; urls
 
 /** Kills whatever is still running (SIGKILL: cleanup only). */
 export function killAll(servers: readonly ServerProcess[]): void {
-  for (const server of servers) if (server.child.exitCode === null && server.child.signalCode === null) server.child.kill('SIGKILL');
+  for (const server of servers)
+    if (server.child.exitCode === null && server.child.signalCode === null) server.child.kill('SIGKILL');
 }
 
 /** The `/healthz` body of an endpoint. */

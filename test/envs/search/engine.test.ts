@@ -24,13 +24,38 @@ const directory = mkdtempSync(join(tmpdir(), 'turngym-search-engine-'));
 afterAll(() => rmSync(directory, { recursive: true, force: true }));
 
 function index(name: string, documents: SearchDocument[]) {
-  return openIndex({ path: join(directory, `${name}.sqlite`), contentHash: hashDocuments(documents), documents: () => documents });
+  return openIndex({
+    path: join(directory, `${name}.sqlite`),
+    contentHash: hashDocuments(documents),
+    documents: () => documents,
+  });
 }
 
 const ODD_QUERIES = [
-  'NEAR(wilma loranfield, 2)', 'wilma AND NOT', 'title:wilma', '-wilma +born', 'wil*', '^born', '"unclosed phrase', '""', '" "',
-  'a "b c" d"', '(((', ')', 'OR OR OR', '{col1 col2}: x', 'born\u0000city', '\u202eevil', 'café naïve', 'ﬁnance', 'Ｗｉｌｍａ',
-  '東京 大学', 'emoji 😀 born', '\ud800 lone surrogate', 'x'.repeat(512), 'a b c d e f g h i j k l m n o p q r s t u v w x y z aa bb cc dd ee ff gg',
+  'NEAR(wilma loranfield, 2)',
+  'wilma AND NOT',
+  'title:wilma',
+  '-wilma +born',
+  'wil*',
+  '^born',
+  '"unclosed phrase',
+  '""',
+  '" "',
+  'a "b c" d"',
+  '(((',
+  ')',
+  'OR OR OR',
+  '{col1 col2}: x',
+  'born\u0000city',
+  '\u202eevil',
+  'café naïve',
+  'ﬁnance',
+  'Ｗｉｌｍａ',
+  '東京 大学',
+  'emoji 😀 born',
+  '\ud800 lone surrogate',
+  'x'.repeat(512),
+  'a b c d e f g h i j k l m n o p q r s t u v w x y z aa bb cc dd ee ff gg',
 ];
 
 describe('toFtsQuery', () => {
@@ -54,12 +79,16 @@ describe('toFtsQuery', () => {
     for (const text of ['', '   ', '***', '😀', '"', '-:^()']) {
       expect(() => toFtsQuery(text)).toThrow(QueryError);
     }
-    expect(() => toFtsQuery('!?')).toThrow('the query has no words to search for (only spaces, punctuation or symbols); search for names or words, e.g. search("Ravenport mayor")');
+    expect(() => toFtsQuery('!?')).toThrow(
+      'the query has no words to search for (only spaces, punctuation or symbols); search for names or words, e.g. search("Ravenport mayor")',
+    );
   });
 
   it('yields queries that FTS5 accepts for odd text', () => {
     const database = new Database(':memory:');
-    database.exec("CREATE VIRTUAL TABLE t USING fts5(x, tokenize='unicode61 remove_diacritics 2'); INSERT INTO t VALUES ('wilma born in cafe')");
+    database.exec(
+      "CREATE VIRTUAL TABLE t USING fts5(x, tokenize='unicode61 remove_diacritics 2'); INSERT INTO t VALUES ('wilma born in cafe')",
+    );
     const statement = database.prepare('SELECT count(*) FROM t WHERE t MATCH ?');
     let accepted = 0;
     for (const text of ODD_QUERIES) {
@@ -87,14 +116,21 @@ describe('Fts5Retriever', () => {
     const entity = kb.entities[17]!;
     const [first] = retriever.search(entity.name, 5);
     expect(first).toMatchObject({ id: entity.id, title: entity.name });
-    for (const word of entity.name.split(/\W+/).filter((word) => word.length > 3)) expect(first!.snippet).toContain(`**${word}**`);
+    for (const word of entity.name.split(/\W+/).filter((word) => word.length > 3))
+      expect(first!.snippet).toContain(`**${word}**`);
   });
 
   it('ranks exactly as the exhaustive BM25 query for entity names and common words', () => {
     const queries = [
       ...kb.entities.slice(0, 150).map((entity) => entity.name),
-      ...kb.entities.slice(0, 40).map((entity) => `${entity.name} ${entity.attributes[Object.keys(entity.attributes)[0]!]}`),
-      'records period years', 'city founded mayor', 'works include company', 'born city', '"not to be confused"',
+      ...kb.entities
+        .slice(0, 40)
+        .map((entity) => `${entity.name} ${entity.attributes[Object.keys(entity.attributes)[0]!]}`),
+      'records period years',
+      'city founded mayor',
+      'works include company',
+      'born city',
+      '"not to be confused"',
     ];
     for (const query of queries) {
       for (const k of [1, 5, 20]) {
@@ -124,7 +160,11 @@ describe('Fts5Retriever', () => {
   });
 
   it('returns documents by id', () => {
-    expect(retriever.document('person-3')).toEqual({ id: 'person-3', title: kb.byId.get('person-3')!.name, text: kb.articles.find((a) => a.id === 'person-3')!.text });
+    expect(retriever.document('person-3')).toEqual({
+      id: 'person-3',
+      title: kb.byId.get('person-3')!.name,
+      text: kb.articles.find((a) => a.id === 'person-3')!.text,
+    });
     expect(retriever.document('no-such-id')).toBeUndefined();
   });
 });
@@ -140,7 +180,11 @@ describe('openIndex', () => {
     openIndex({ path, contentHash: hashDocuments(documents), documents: () => documents }).close();
     const built = statSync(path).mtimeMs;
     let read = false;
-    const reopened = openIndex({ path, contentHash: hashDocuments(documents), documents: () => ((read = true), documents) });
+    const reopened = openIndex({
+      path,
+      contentHash: hashDocuments(documents),
+      documents: () => ((read = true), documents),
+    });
     expect(read).toBe(false);
     expect(statSync(path).mtimeMs).toBe(built);
     reopened.close();
@@ -153,7 +197,12 @@ describe('openIndex', () => {
 
   it('refuses duplicate ids with a typed error', () => {
     const duplicated = [...documents, { id: 'a', title: 'Again', text: 'x' }];
-    const attempt = () => openIndex({ path: join(directory, 'dup.sqlite'), contentHash: hashDocuments(duplicated), documents: () => duplicated });
+    const attempt = () =>
+      openIndex({
+        path: join(directory, 'dup.sqlite'),
+        contentHash: hashDocuments(duplicated),
+        documents: () => duplicated,
+      });
     expect(attempt).toThrow(TurngymError);
     expect(attempt).toThrow('two documents have the same id; document ids must be unique');
   });
@@ -183,7 +232,12 @@ describe('makeSnippet', () => {
 });
 
 /** Documents of about `chars` characters each, made of consecutive articles (real prose, full of stopwords). */
-function longDocuments(kb: KnowledgeBase, count: number, chars: number, dress: (text: string) => string = (text) => text): SearchDocument[] {
+function longDocuments(
+  kb: KnowledgeBase,
+  count: number,
+  chars: number,
+  dress: (text: string) => string = (text) => text,
+): SearchDocument[] {
   const documents: SearchDocument[] = [];
   let article = 0;
   for (let index = 0; index < count; index++) {
@@ -232,7 +286,9 @@ describe('snippet work is linear in the matches and bounded per document', () =>
       expect(work).toEqual({ documents: 1, words: 6, matches, steps: work.steps });
       expect(work.steps).toBeGreaterThanOrEqual(matches);
       expect(work.steps).toBeLessThanOrEqual(2 * matches);
-      expect(snippet.startsWith('**The** rise **of** **a** city **and** **the** fall **in** trade **by** sea.')).toBe(true);
+      expect(snippet.startsWith('**The** rise **of** **a** city **and** **the** fall **in** trade **by** sea.')).toBe(
+        true,
+      );
     }
   });
 
@@ -246,7 +302,9 @@ describe('snippet work is linear in the matches and bounded per document', () =>
     // The densest window among the first matches is all alpha (one distinct word): the earliest such.
     expect(snippet.startsWith('**alpha** **alpha**')).toBe(true);
     // Without the opening the same words give the window with three of them.
-    expect(makeSnippet(text.slice(opening.length), new Set(['omega', 'beta', 'gamma']))).toContain('**omega** **beta** **gamma**');
+    expect(makeSnippet(text.slice(opening.length), new Set(['omega', 'beta', 'gamma']))).toContain(
+      '**omega** **beta** **gamma**',
+    );
   });
 
   it('looks for at most MAX_SNIPPET_WORDS distinct words, however many a query of phrases holds', () => {
@@ -293,8 +351,13 @@ describe('snippet work is linear in the matches and bounded per document', () =>
       // Some texts take the path for text that is not ASCII.
       if (round % 4 === 0) text = text.replaceAll('o', 'ö');
       const present = text.toLowerCase().match(/[a-z]+/g) ?? [];
-      const words = new Set([...rng.sample(present, Math.min(present.length, rng.int(1, 4))), ...rng.sample(STOPWORDS, rng.int(0, 3))]);
-      expect(makeSnippet(text, words), `${JSON.stringify([...words])} in ${JSON.stringify(text.slice(0, 80))}`).toBe(quadraticSnippet(text, words));
+      const words = new Set([
+        ...rng.sample(present, Math.min(present.length, rng.int(1, 4))),
+        ...rng.sample(STOPWORDS, rng.int(0, 3)),
+      ]);
+      expect(makeSnippet(text, words), `${JSON.stringify([...words])} in ${JSON.stringify(text.slice(0, 80))}`).toBe(
+        quadraticSnippet(text, words),
+      );
       compared++;
     }
     expect(compared).toBe(400);

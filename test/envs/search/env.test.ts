@@ -33,7 +33,13 @@ describe('search/multihop-v0', () => {
   it('is solved by the oracle on every task, 1 to 4 hops, over several knowledge bases', async () => {
     for (const kbSeed of [0, 1]) {
       for (let hops = 1; hops <= 4; hops++) {
-        const env = await make('search/multihop-v0', { ...SMALL, size: kbSeed === 0 ? 600 : 3000, kbSeed, difficulty: hops, distractors: 0.5 });
+        const env = await make('search/multihop-v0', {
+          ...SMALL,
+          size: kbSeed === 0 ? 600 : 3000,
+          kbSeed,
+          difficulty: hops,
+          distractors: 0.5,
+        });
         for (let seed = 0; seed < 40; seed++) {
           const transcript = await runEpisode(env, new OracleAgent(), { seed });
           expect(transcript.success, `kb ${kbSeed}, ${hops} hops, seed ${seed}`).toBe(true);
@@ -57,7 +63,9 @@ describe('search/multihop-v0', () => {
 
   it('builds the knowledge base and index once for many envs and releases them when the last closes', async () => {
     const before = openCorpusCount();
-    const envs = await Promise.all(Array.from({ length: 32 }, () => make('search/multihop-v0', { ...SMALL, kbSeed: 77 })));
+    const envs = await Promise.all(
+      Array.from({ length: 32 }, () => make('search/multihop-v0', { ...SMALL, kbSeed: 77 })),
+    );
     expect(openCorpusCount()).toBe(before + 1);
     const resets = await Promise.all(envs.map((env, index) => env.reset({ seed: 1000 + index })));
     expect(new Set(resets.map((reset) => reset.observation.text)).size).toBeGreaterThan(20);
@@ -112,7 +120,10 @@ describe('search/multihop-v0', () => {
       const env = await make('search/multihop-v0', SMALL);
       await env.reset({ seed: 0 });
       for (const query of ['', '   ', '\n\t']) {
-        expect(await errorOf(env, { tool: 'search', args: { query } })).toEqual({ code: 'TOOL_ERROR', message: 'The query is empty; search for names or words, e.g. search("Ravenport mayor").' });
+        expect(await errorOf(env, { tool: 'search', args: { query } })).toEqual({
+          code: 'TOOL_ERROR',
+          message: 'The query is empty; search for names or words, e.g. search("Ravenport mayor").',
+        });
       }
       expect((await errorOf(env, 'search("")'))?.code).toBe('TOOL_ERROR');
       await env.close();
@@ -123,7 +134,8 @@ describe('search/multihop-v0', () => {
       await env.reset({ seed: 0 });
       expect(await errorOf(env, { tool: 'search', args: { query: 'x'.repeat(513) } })).toEqual({
         code: 'INVALID_ARGS',
-        message: 'Invalid arguments for search: query: a query has at most 512 characters; search for the key names or words. Usage: search(query, k?).',
+        message:
+          'Invalid arguments for search: query: a query has at most 512 characters; search for the key names or words. Usage: search(query, k?).',
       });
       const exactly = await env.step({ tool: 'search', args: { query: `born ${'x'.repeat(507)}` } });
       expect(exactly.info.error).toBeUndefined();
@@ -133,14 +145,30 @@ describe('search/multihop-v0', () => {
     it('treats query syntax characters and odd Unicode as text', async () => {
       const env = await make('search/multihop-v0', SMALL, { maxTurns: 50 });
       await env.reset({ seed: 0 });
-      for (const query of ['NEAR(born city)', 'born AND OR NOT', 'born*', '-born', 'title:born', '"born', 'born"city"', '(born))', '^born', 'bórn', 'Ｂｏｒｎ', 'born\u0000\u202e😀', 'born \ud800']) {
+      for (const query of [
+        'NEAR(born city)',
+        'born AND OR NOT',
+        'born*',
+        '-born',
+        'title:born',
+        '"born',
+        'born"city"',
+        '(born))',
+        '^born',
+        'bórn',
+        'Ｂｏｒｎ',
+        'born\u0000\u202e😀',
+        'born \ud800',
+      ]) {
         const result = await env.step({ tool: 'search', args: { query } });
         expect(result.info.error, query).toBeUndefined();
         expect(result.observation.text, query).toMatch(/^(Results for|No documents match)/);
       }
       for (const query of ['***', '😀😀', '"()"', '-:^']) {
         const error = await errorOf(env, { tool: 'search', args: { query } });
-        expect(error?.message).toBe(`Cannot search for ${JSON.stringify(query)}: the query has no words to search for (only spaces, punctuation or symbols); search for names or words, e.g. search("Ravenport mayor").`);
+        expect(error?.message).toBe(
+          `Cannot search for ${JSON.stringify(query)}: the query has no words to search for (only spaces, punctuation or symbols); search for names or words, e.g. search("Ravenport mayor").`,
+        );
       }
       await env.close();
     });
@@ -150,7 +178,8 @@ describe('search/multihop-v0', () => {
       await env.reset({ seed: 0 });
       expect(await errorOf(env, { tool: 'open', args: { id: 'person-99999' } })).toEqual({
         code: 'TOOL_ERROR',
-        message: "No document has the id 'person-99999'. Copy an id exactly as a search result shows it in brackets (without the brackets). Ids look like 'organisation-0'; search first to find them.",
+        message:
+          "No document has the id 'person-99999'. Copy an id exactly as a search result shows it in brackets (without the brackets). Ids look like 'organisation-0'; search first to find them.",
       });
       const byTitle = await errorOf(env, { tool: 'open', args: { id: await titleOf(env, 'place-3') } });
       expect(byTitle?.message).toContain('Searching for that text finds [place-3]');
@@ -159,7 +188,9 @@ describe('search/multihop-v0', () => {
       );
       const bracketed = await env.step({ tool: 'open', args: { id: ' [place-3] ' } });
       expect(bracketed.observation.text.startsWith('[place-3] ')).toBe(true);
-      expect((await errorOf(env, { tool: 'open', args: { id: 'place-3', page: 2 } }))?.message).toBe("'place-3' has 1 page; ask for page 1.");
+      expect((await errorOf(env, { tool: 'open', args: { id: 'place-3', page: 2 } }))?.message).toBe(
+        "'place-3' has 1 page; ask for page 1.",
+      );
       await env.close();
     });
 
@@ -181,7 +212,10 @@ describe('search/multihop-v0', () => {
     it('answers an empty answer with an error and keeps the episode going', async () => {
       const env = await make('search/multihop-v0', SMALL);
       await env.reset({ seed: 0 });
-      expect(await errorOf(env, 'answer("  ")')).toEqual({ code: 'TOOL_ERROR', message: 'The answer is empty; give a short phrase, e.g. answer("Ravenport").' });
+      expect(await errorOf(env, 'answer("  ")')).toEqual({
+        code: 'TOOL_ERROR',
+        message: 'The answer is empty; give a short phrase, e.g. answer("Ravenport").',
+      });
       await env.close();
     });
   });
@@ -191,12 +225,16 @@ describe('search/multihop-v0', () => {
     writeFileSync(file, 'not a folder');
     const attempt = make('search/multihop-v0', { size: 40, indexDirectory: join(file, 'index') });
     await expect(attempt).rejects.toMatchObject({ code: 'ENV_FAILURE' });
-    await expect(make('search/multihop-v0', { size: 40, indexDirectory: join(file, 'index') })).rejects.toThrow(`Cannot build the search index at ${join(file, 'index')}/`);
+    await expect(make('search/multihop-v0', { size: 40, indexDirectory: join(file, 'index') })).rejects.toThrow(
+      `Cannot build the search index at ${join(file, 'index')}/`,
+    );
   });
 
   it('rejects bad kwargs by name', async () => {
     await expect(make('search/multihop-v0', { size: 10 })).rejects.toThrow('size');
-    await expect(make('search/multihop-v0', { hops: 2 })).rejects.toThrow("unknown argument; 'search/multihop-v0' accepts 'difficulty', 'size', 'distractors', 'kbSeed', 'reward', 'pageChars', 'indexDirectory'");
+    await expect(make('search/multihop-v0', { hops: 2 })).rejects.toThrow(
+      "unknown argument; 'search/multihop-v0' accepts 'difficulty', 'size', 'distractors', 'kbSeed', 'reward', 'pageChars', 'indexDirectory'",
+    );
   });
 
   it('lets a random agent play without crashing', async () => {
@@ -221,8 +259,16 @@ describe('search/corpus-v0', () => {
   writeFileSync(
     documentsPath,
     [
-      { id: 'd1', title: 'Rivers of Estmark', text: 'The longest river of Estmark is the Vell, which flows into the Cold Sea.' },
-      { id: 2, title: 'The Cold Sea', text: 'The Cold Sea borders Estmark to the north. Its largest port is Hallowmouth.' },
+      {
+        id: 'd1',
+        title: 'Rivers of Estmark',
+        text: 'The longest river of Estmark is the Vell, which flows into the Cold Sea.',
+      },
+      {
+        id: 2,
+        title: 'The Cold Sea',
+        text: 'The Cold Sea borders Estmark to the north. Its largest port is Hallowmouth.',
+      },
       { id: 'd3', text: `${long} The report concludes that the harbour master is Ida Venn.` },
     ]
       .map((line) => JSON.stringify(line))
@@ -231,8 +277,16 @@ describe('search/corpus-v0', () => {
   writeFileSync(
     questionsPath,
     [
-      { question: 'What is the largest port on the sea that the longest river of Estmark flows into?', answers: ['Hallowmouth'], supporting: ['d1', '2'] },
-      { question: 'Who is the harbour master according to the long report?', answers: ['Ida Venn', 'I. Venn'], supporting: ['d3'] },
+      {
+        question: 'What is the largest port on the sea that the longest river of Estmark flows into?',
+        answers: ['Hallowmouth'],
+        supporting: ['d1', '2'],
+      },
+      {
+        question: 'Who is the harbour master according to the long report?',
+        answers: ['Ida Venn', 'I. Venn'],
+        supporting: ['d3'],
+      },
     ]
       .map((line) => JSON.stringify(line))
       .join('\n'),
@@ -271,17 +325,29 @@ describe('search/corpus-v0', () => {
   it('names the file and line of bad corpus data, and never quotes the file', async () => {
     const bad = join(directory, 'bad.jsonl');
     writeFileSync(bad, '{"id": "x", "text": "fine"}\n{"id": "x", "text": "again"}\n');
-    await expect(make('search/corpus-v0', { ...kwargs, documents: bad })).rejects.toThrow(`documents: ${bad}: line 2: its id is also the id of line 1; document ids must be unique`);
+    await expect(make('search/corpus-v0', { ...kwargs, documents: bad })).rejects.toThrow(
+      `documents: ${bad}: line 2: its id is also the id of line 1; document ids must be unique`,
+    );
     writeFileSync(bad, '{"question": "q?", "answers": []}\n');
-    await expect(make('search/corpus-v0', { ...kwargs, questions: bad })).rejects.toThrow(`questions: ${bad}: line 1: "answers" must be a non-empty array of non-empty strings`);
+    await expect(make('search/corpus-v0', { ...kwargs, questions: bad })).rejects.toThrow(
+      `questions: ${bad}: line 1: "answers" must be a non-empty array of non-empty strings`,
+    );
     writeFileSync(bad, '{"question": "q?", "answers": ["a"], "supporting": ["nope"]}\n');
-    await expect(make('search/corpus-v0', { ...kwargs, questions: bad })).rejects.toThrow(`questions: ${bad}: line 1: "supporting" names 1 id(s) that the documents file does not have`);
+    await expect(make('search/corpus-v0', { ...kwargs, questions: bad })).rejects.toThrow(
+      `questions: ${bad}: line 1: "supporting" names 1 id(s) that the documents file does not have`,
+    );
     writeFileSync(bad, 'root:secret-hash:19000:0:99999:7:::\n');
-    const error = (await make('search/corpus-v0', { ...kwargs, documents: bad }).catch((thrown: unknown) => thrown)) as Error;
+    const error = (await make('search/corpus-v0', { ...kwargs, documents: bad }).catch(
+      (thrown: unknown) => thrown,
+    )) as Error;
     expect(error.message).toContain(`documents: ${bad}: line 1 is not JSON (one JSON object per line)`);
     expect(error.message).not.toMatch(/root|secret/);
-    await expect(make('search/corpus-v0', { ...kwargs, documents: join(directory, 'missing.jsonl') })).rejects.toThrow(`${join(directory, 'missing.jsonl')}: no such file`);
-    await expect(make('search/corpus-v0', { ...kwargs, documents: directory })).rejects.toThrow(`${directory}: a folder, not a file`);
+    await expect(make('search/corpus-v0', { ...kwargs, documents: join(directory, 'missing.jsonl') })).rejects.toThrow(
+      `${join(directory, 'missing.jsonl')}: no such file`,
+    );
+    await expect(make('search/corpus-v0', { ...kwargs, documents: directory })).rejects.toThrow(
+      `${directory}: a folder, not a file`,
+    );
   });
 });
 
@@ -320,10 +386,12 @@ describe('generated knowledge bases: bounds on memory and disk', () => {
     const envs: Env[] = [];
     try {
       // 160 articles open: a fifth knowledge base of 40 would pass 200 (each new kbSeed costs memory).
-      for (let kbSeed = 1; kbSeed <= 4; kbSeed++) envs.push(await make('search/multihop-v0', { size: 40, kbSeed, indexDirectory: folder }));
+      for (let kbSeed = 1; kbSeed <= 4; kbSeed++)
+        envs.push(await make('search/multihop-v0', { size: 40, kbSeed, indexDirectory: folder }));
       await expect(make('search/multihop-v0', { size: 41, kbSeed: 5, indexDirectory: folder })).rejects.toMatchObject({
         code: 'CAPACITY_REACHED',
-        message: 'Generated knowledge bases of 160 articles are open in this process; 41 more would pass the limit of 200. Close envs of other kbSeeds or sizes, or reuse one.',
+        message:
+          'Generated knowledge bases of 160 articles are open in this process; 41 more would pass the limit of 200. Close envs of other kbSeeds or sizes, or reuse one.',
       });
       // The same knowledge base again is shared, not opened twice.
       const again = await make('search/multihop-v0', { size: 40, kbSeed: 4, indexDirectory: folder });

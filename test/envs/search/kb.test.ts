@@ -46,14 +46,22 @@ describe('generateKnowledgeBase', () => {
     for (const twin of twins.slice(0, 100)) {
       const original = kb.byId.get(twin.twinOf!)!;
       expect(original.kind).toBe(twin.kind);
-      expect(kb.articles.find((article) => article.id === twin.id)!.text).toContain(`Not to be confused with ${original.name},`);
+      expect(kb.articles.find((article) => article.id === twin.id)!.text).toContain(
+        `Not to be confused with ${original.name},`,
+      );
     }
-    expect(generateKnowledgeBase({ seed: 3, size: 500, distractors: 0 }).entities.some((entity) => entity.twinOf)).toBe(false);
+    expect(generateKnowledgeBase({ seed: 3, size: 500, distractors: 0 }).entities.some((entity) => entity.twinOf)).toBe(
+      false,
+    );
   });
 
   it('rejects sizes and densities out of range', () => {
-    expect(() => generateKnowledgeBase({ size: 10 })).toThrow('generateKnowledgeBase: size must be an integer from 40 to 200000, got 10');
-    expect(() => generateKnowledgeBase({ distractors: 1.5 })).toThrow('generateKnowledgeBase: distractors must be a number from 0 to 1, got 1.5');
+    expect(() => generateKnowledgeBase({ size: 10 })).toThrow(
+      'generateKnowledgeBase: size must be an integer from 40 to 200000, got 10',
+    );
+    expect(() => generateKnowledgeBase({ distractors: 1.5 })).toThrow(
+      'generateKnowledgeBase: distractors must be a number from 0 to 1, got 1.5',
+    );
   });
 
   it('scales to 100,000 unique names', () => {
@@ -98,6 +106,8 @@ describe('generateQuestion', () => {
   });
 
   it('rejects hops out of range', () => {
-    expect(() => generateQuestion(kb, { seed: 0, hops: 5 })).toThrow('generateQuestion: hops must be an integer from 1 to 4, got 5');
+    expect(() => generateQuestion(kb, { seed: 0, hops: 5 })).toThrow(
+      'generateQuestion: hops must be an integer from 1 to 4, got 5',
+    );
   });
 });

@@ -33,27 +33,30 @@ async function questions(env: Env, seeds: readonly number[], split?: Split): Pro
 const range = (first: number, count: number) => Array.from({ length: count }, (_, i) => first + i);
 
 describe('search/multihop-v0 held-out split', () => {
-  it.each([1, 2])('never asks a training question in the held-out split (size 40, difficulty %i)', async (difficulty) => {
-    const env = await make('search/multihop-v0', { ...SMALL, difficulty });
-    try {
-      const train = new Set(await questions(env, range(0, 300), 'train'));
-      const heldout = new Set(await questions(env, range(1_000_000, 300), 'heldout'));
-      expect(train.size).toBeGreaterThan(50);
-      expect(heldout.size).toBeGreaterThan(10);
-      expect([...heldout].filter((question) => train.has(question))).toEqual([]);
-      // The bucket is the hash of the question, whatever the seed.
-      expect([...train].every((question) => splitOf(question) === 'train')).toBe(true);
-      expect([...heldout].every((question) => splitOf(question) === 'heldout')).toBe(true);
-      // Without a split the same seeds share questions: the split is what keeps them apart.
-      const unsplitTrain = new Set(await questions(env, range(0, 300)));
-      const unsplitHeldout = await questions(env, range(1_000_000, 300));
-      expect(unsplitHeldout.filter((question) => unsplitTrain.has(question)).length).toBeGreaterThan(100);
-    } finally {
-      await env.close();
-    }
-  });
+  it.each([1, 2])(
+    'never asks a training question in the held-out split (size 40, difficulty %i)',
+    async (difficulty) => {
+      const env = await make('search/multihop-v0', { ...SMALL, difficulty });
+      try {
+        const train = new Set(await questions(env, range(0, 300), 'train'));
+        const heldout = new Set(await questions(env, range(1_000_000, 300), 'heldout'));
+        expect(train.size).toBeGreaterThan(50);
+        expect(heldout.size).toBeGreaterThan(10);
+        expect([...heldout].filter((question) => train.has(question))).toEqual([]);
+        // The bucket is the hash of the question, whatever the seed.
+        expect([...train].every((question) => splitOf(question) === 'train')).toBe(true);
+        expect([...heldout].every((question) => splitOf(question) === 'heldout')).toBe(true);
+        // Without a split the same seeds share questions: the split is what keeps them apart.
+        const unsplitTrain = new Set(await questions(env, range(0, 300)));
+        const unsplitHeldout = await questions(env, range(1_000_000, 300));
+        expect(unsplitHeldout.filter((question) => unsplitTrain.has(question)).length).toBeGreaterThan(100);
+      } finally {
+        await env.close();
+      }
+    },
+  );
 
-  it('gives the same task for the same seed and split, and the seed\'s own task when it is already in the split', async () => {
+  it("gives the same task for the same seed and split, and the seed's own task when it is already in the split", async () => {
     const env = await make('search/multihop-v0', { ...SMALL, difficulty: 1 });
     try {
       const seeds = range(500, 40);

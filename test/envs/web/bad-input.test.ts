@@ -38,7 +38,10 @@ describe('web envs: agent mistakes are error observations', () => {
     await openLab();
     const result = await env.step({ tool: 'click', args: { id: 999 } });
     expectGoesOn(result);
-    expect(result.info.error).toEqual({ code: 'TOOL_ERROR', message: 'There is no element [999] on this page; use an id from the latest observation.' });
+    expect(result.info.error).toEqual({
+      code: 'TOOL_ERROR',
+      message: 'There is no element [999] on this page; use an id from the latest observation.',
+    });
     expect(result.observation.text).toContain('Error: There is no element [999]');
     expect(result.observation.text).toContain('URL: /lab');
     // The episode goes on: a good click works afterwards.
@@ -52,7 +55,9 @@ describe('web envs: agent mistakes are error observations', () => {
     const id = idOf(page.observation, 'button', 'Count');
     const result = await env.step({ tool: 'type', args: { id, text: 'hello' } });
     expectGoesOn(result);
-    expect(result.info.error?.message).toBe(`[${id}] button "Count" is not a text field; type() needs a textbox, searchbox, date or number field (use click() for this one).`);
+    expect(result.info.error?.message).toBe(
+      `[${id}] button "Count" is not a text field; type() needs a textbox, searchbox, date or number field (use click() for this one).`,
+    );
   });
 
   it('names the options when selecting a missing one', async () => {
@@ -70,7 +75,9 @@ describe('web envs: agent mistakes are error observations', () => {
     // The episode goes on: an option it has is chosen.
     const chosen = await env.step({ tool: 'select', args: { id: dropdown!.id, option: dropdown!.options![1]! } });
     expect(chosen.info.error).toBeUndefined();
-    expect(findElement(parseTree(chosen.observation.text), 'combobox', dropdown!.name)?.value).toBe(dropdown!.options![1]);
+    expect(findElement(parseTree(chosen.observation.text), 'combobox', dropdown!.name)?.value).toBe(
+      dropdown!.options![1],
+    );
   });
 
   it('refuses select() on a button and check() on a text field', async () => {
@@ -79,7 +86,9 @@ describe('web envs: agent mistakes are error observations', () => {
     expect((await env.step({ tool: 'select', args: { id: button, option: 'x' } })).info.error?.message).toBe(
       `[${button}] button "Count" is not a dropdown; select() needs a combobox (for radio buttons and checkboxes use check()).`,
     );
-    expect((await env.step({ tool: 'check', args: { id: button } })).info.error?.message).toBe(`[${button}] button "Count" is not a checkbox or radio button; check() needs one.`);
+    expect((await env.step({ tool: 'check', args: { id: button } })).info.error?.message).toBe(
+      `[${button}] button "Count" is not a checkbox or radio button; check() needs one.`,
+    );
   });
 
   it('keeps goto inside the site', async () => {
@@ -87,7 +96,10 @@ describe('web envs: agent mistakes are error observations', () => {
     for (const path of ['https://example.com/', 'file:///etc/passwd', '//evil.example/x', 'javascript:alert(1)']) {
       const result = await env.step({ tool: 'goto', args: { path } });
       expectGoesOn(result);
-      expect(result.info.error).toEqual({ code: 'TOOL_ERROR', message: `goto only opens pages of this site: give a path such as /search (got ${JSON.stringify(path)}).` });
+      expect(result.info.error).toEqual({
+        code: 'TOOL_ERROR',
+        message: `goto only opens pages of this site: give a path such as /search (got ${JSON.stringify(path)}).`,
+      });
       expect(result.observation.text).toContain('URL: /\n');
     }
     const missing = await env.step({ tool: 'goto', args: { path: '/no/such/page' } });
@@ -156,7 +168,15 @@ describe('web envs: agent mistakes are error observations', () => {
     // What is accepted: the site's paths, relative or not, and its own URLs.
     await env.reset({ seed: 3 });
     // (An empty user name and password are no credentials: the parser drops them.)
-    for (const path of ['lab', ' /lab ', '/lab?x=1#top', `${origin}/lab`, `HTTP://${host.toUpperCase()}/lab`, `${origin}/a/../lab`, `http://:@${host}/lab`]) {
+    for (const path of [
+      'lab',
+      ' /lab ',
+      '/lab?x=1#top',
+      `${origin}/lab`,
+      `HTTP://${host.toUpperCase()}/lab`,
+      `${origin}/a/../lab`,
+      `http://:@${host}/lab`,
+    ]) {
       const result = await env.step({ tool: 'goto', args: { path } });
       expect(result.info.error, JSON.stringify(path)).toBeUndefined();
       expect(bare(env).page!.url()).toMatch(new RegExp(`^${origin}/lab`));
@@ -170,27 +190,42 @@ describe('web envs: agent mistakes are error observations', () => {
   // Issue 35, item 9: links and scripts of a page are the other way off the site.
   it('brings the browser back to the site when a link or a page script leaves it, with an error observation', async () => {
     const origin = bare(env).origin;
-    const hrefs = ['about:blank', 'blob', 'javascript:location.href = "about:blank"', 'data:text/html,<h1>Not the site</h1>', `view-source:${origin}/lab`, 'chrome://version', 'file:///etc/passwd'];
+    const hrefs = [
+      'about:blank',
+      'blob',
+      'javascript:location.href = "about:blank"',
+      'data:text/html,<h1>Not the site</h1>',
+      `view-source:${origin}/lab`,
+      'chrome://version',
+      'file:///etc/passwd',
+    ];
     for (const href of hrefs) {
       await openLab();
       // A link as a page of the site could hold one (the test adds it, as a script of the page would).
       await bare(env).page!.evaluate((href) => {
         const link = document.createElement('a');
-        link.href = href === 'blob' ? URL.createObjectURL(new Blob(['<h1>A page made by a script</h1>'], { type: 'text/html' })) : href;
+        link.href =
+          href === 'blob'
+            ? URL.createObjectURL(new Blob(['<h1>A page made by a script</h1>'], { type: 'text/html' }))
+            : href;
         link.textContent = 'Injected link';
         document.body.prepend(link);
       }, href);
       const seen = await env.step({ tool: 'scroll', args: { direction: 'top' } });
       let result = await env.step({ tool: 'click', args: { id: idOf(seen.observation, 'link', 'Injected link') } });
       // A javascript: link navigates a moment later: the next step finds the page gone and brings it back.
-      if (href.startsWith('javascript:') && !result.info.error) result = await env.step({ tool: 'scroll', args: { direction: 'down' } });
+      if (href.startsWith('javascript:') && !result.info.error)
+        result = await env.step({ tool: 'scroll', args: { direction: 'down' } });
       expectGoesOn(result);
       expect(result.observation.text.split('\n')[0], href).toBe('URL: /lab');
       expect(bare(env).page!.url()).toBe(`${origin}/lab`);
       // Chromium itself refuses a page's links to data:, view-source:, chrome: and file: URLs: nothing leaves.
       if (/^(data|view-source|chrome|file):/.test(href)) expect(result.info.error, href).toBeUndefined();
       // (After a javascript: link, the step the navigation cut short says so first.)
-      else expect(result.info.error?.message, href).toMatch(/(^|cut short: .* )The page left the site for (about:blank|blob:http:\/\/127\.0\.0\.1:\d+\/[-0-9a-f]+); only this site can be browsed, so the browser went back to \/lab\.$/);
+      else
+        expect(result.info.error?.message, href).toMatch(
+          /(^|cut short: .* )The page left the site for (about:blank|blob:http:\/\/127\.0\.0\.1:\d+\/[-0-9a-f]+); only this site can be browsed, so the browser went back to \/lab\.$/,
+        );
     }
     // A script that navigates away by itself, between two steps.
     await openLab();
@@ -199,7 +234,9 @@ describe('web envs: agent mistakes are error observations', () => {
     expect(await eventually(() => page.url() === 'about:blank')).toBe(true);
     const after = await env.step({ tool: 'scroll', args: { direction: 'down' } });
     expectGoesOn(after);
-    expect(after.info.error?.message).toMatch(/^The page left the site for about:blank; only this site can be browsed, so the browser went back to \/(lab)?\./);
+    expect(after.info.error?.message).toMatch(
+      /^The page left the site for about:blank; only this site can be browsed, so the browser went back to \/(lab)?\./,
+    );
     expect(page.url().startsWith(`${origin}/`)).toBe(true);
     expect(page.url()).not.toContain('__turngym');
   });
@@ -208,10 +245,15 @@ describe('web envs: agent mistakes are error observations', () => {
     const page = await openLab();
     const count = idOf(page.observation, 'button', 'Count');
     // The page's script takes over the action's call (it never answers) and moves to another page meanwhile.
-    await bare(env).page!.evaluate(`window.__turngym.act = () => { setTimeout(() => { location.href = '/lab?moved=1'; }, 50); return new Promise(() => {}); }`);
+    await bare(env).page!.evaluate(
+      `window.__turngym.act = () => { setTimeout(() => { location.href = '/lab?moved=1'; }, 50); return new Promise(() => {}); }`,
+    );
     const cut = await env.step({ tool: 'click', args: { id: count } });
     expectGoesOn(cut);
-    expect(cut.info.error).toEqual({ code: 'TOOL_ERROR', message: `click(${count}) was cut short: the page went to another page meanwhile; look at it before acting again.` });
+    expect(cut.info.error).toEqual({
+      code: 'TOOL_ERROR',
+      message: `click(${count}) was cut short: the page went to another page meanwhile; look at it before acting again.`,
+    });
     expect(cut.observation.text.split('\n')[0]).toBe('URL: /lab?moved=1');
     const counted = await env.step({ tool: 'click', args: { id: idOf(cut.observation, 'button', 'Count') } });
     expect(counted.info.error).toBeUndefined();
@@ -222,11 +264,17 @@ describe('web envs: agent mistakes are error observations', () => {
     const page = await openLab();
     const thrown = await env.step({ tool: 'click', args: { id: idOf(page.observation, 'button', 'Throw an error') } });
     expectGoesOn(thrown);
-    expect(thrown.info.error).toEqual({ code: 'TOOL_ERROR', message: 'The page threw an error: Uncaught Error: the widget lab button failed on purpose' });
+    expect(thrown.info.error).toEqual({
+      code: 'TOOL_ERROR',
+      message: 'The page threw an error: Uncaught Error: the widget lab button failed on purpose',
+    });
     const broken = await env.step({ tool: 'click', args: { id: idOf(thrown.observation, 'link', 'Broken page') } });
     expectGoesOn(broken);
     expect(broken.observation.text).toContain('URL: /broken');
-    expect(broken.info.error).toEqual({ code: 'TOOL_ERROR', message: 'The page threw an error: Uncaught TypeError: this page fails while loading' });
+    expect(broken.info.error).toEqual({
+      code: 'TOOL_ERROR',
+      message: 'The page threw an error: Uncaught TypeError: this page fails while loading',
+    });
   });
 
   it('times out a script that freezes the page, and the page answers again', async () => {
@@ -234,7 +282,9 @@ describe('web envs: agent mistakes are error observations', () => {
     const frozen = await env.step({ tool: 'click', args: { id: idOf(page.observation, 'button', 'Freeze the page') } });
     expectGoesOn(frozen);
     expect(frozen.info.error?.code).toBe('TIMEOUT');
-    expect(frozen.info.error?.message).toMatch(new RegExp(`^click\\(\\d+\\) did not finish within ${actionTimeoutMs} ms; it was stopped\\.$`));
+    expect(frozen.info.error?.message).toMatch(
+      new RegExp(`^click\\(\\d+\\) did not finish within ${actionTimeoutMs} ms; it was stopped\\.$`),
+    );
     expect(frozen.observation.text).toContain('URL: /lab');
     const counted = await env.step({ tool: 'click', args: { id: idOf(frozen.observation, 'button', 'Count') } });
     expect(counted.info.error).toBeUndefined();
@@ -248,7 +298,10 @@ describe('web envs: agent mistakes are error observations', () => {
     expect(slow.info.error?.code).toBe('TIMEOUT');
     expect(slow.observation.text).toContain('URL: /lab');
     const viaGoto = await env.step({ tool: 'goto', args: { path: '/slow' } });
-    expect(viaGoto.info.error).toEqual({ code: 'TIMEOUT', message: `goto("/slow") did not load within ${actionTimeoutMs} ms; loading was stopped.` });
+    expect(viaGoto.info.error).toEqual({
+      code: 'TIMEOUT',
+      message: `goto("/slow") did not load within ${actionTimeoutMs} ms; loading was stopped.`,
+    });
     const back = await env.step({ tool: 'goto', args: { path: '/lab' } });
     expect(back.info.error).toBeUndefined();
   });
@@ -259,9 +312,15 @@ describe('web envs: agent mistakes are error observations', () => {
     const external = await env.step({ tool: 'click', args: { id: idOf(page.observation, 'link', 'External site') } });
     expectGoesOn(external);
     expect(external.info.blocked_requests).toBe(1);
-    expect(external.observation.text).toContain('Note: Loading https://example.com/ failed (net::ERR_BLOCKED_BY_CLIENT): only this site can be reached.');
+    expect(external.observation.text).toContain(
+      'Note: Loading https://example.com/ failed (net::ERR_BLOCKED_BY_CLIENT): only this site can be reached.',
+    );
     // The browser does not stay on the error page: it is back on the page the link was on.
-    expect(external.info.error).toEqual({ code: 'TOOL_ERROR', message: 'The page left the site for https://example.com/; only this site can be browsed, so the browser went back to /lab.' });
+    expect(external.info.error).toEqual({
+      code: 'TOOL_ERROR',
+      message:
+        'The page left the site for https://example.com/; only this site can be browsed, so the browser went back to /lab.',
+    });
     expect(external.observation.text.split('\n')[0]).toBe('URL: /lab');
     const counted = await env.step({ tool: 'click', args: { id: idOf(external.observation, 'button', 'Count') } });
     expect(counted.info.error).toBeUndefined();
@@ -277,12 +336,20 @@ describe('web envs: agent mistakes are error observations', () => {
     const popup = await env.step({ tool: 'click', args: { id: idOf(alert.observation, 'button', 'Open a popup') } });
     expect(popup.info.error).toBeUndefined();
     expect(popup.observation.text).toContain('Note: A popup window was blocked: this environment keeps to one tab.');
-    const newWindow = await env.step({ tool: 'click', args: { id: idOf(popup.observation, 'link', 'Help in a new window') } });
+    const newWindow = await env.step({
+      tool: 'click',
+      args: { id: idOf(popup.observation, 'link', 'Help in a new window') },
+    });
     expect(newWindow.info.error).toBeUndefined();
     expect(newWindow.observation.text).toContain('URL: /lab\n');
-    expect(newWindow.observation.text).toContain('Note: A popup window was blocked: this environment keeps to one tab.');
+    expect(newWindow.observation.text).toContain(
+      'Note: A popup window was blocked: this environment keeps to one tab.',
+    );
     expect(bare(env).page!.context().pages()).toHaveLength(1);
-    const download = await env.step({ tool: 'click', args: { id: idOf(newWindow.observation, 'link', 'Download a file') } });
+    const download = await env.step({
+      tool: 'click',
+      args: { id: idOf(newWindow.observation, 'link', 'Download a file') },
+    });
     expectGoesOn(download);
     expect(download.observation.text).toContain('URL: /lab');
     expect(download.observation.text).toContain('Note: A download (data.bin) was refused: downloads are off.');
@@ -291,7 +358,9 @@ describe('web envs: agent mistakes are error observations', () => {
   it('refuses a button under a modal, and a form that is not valid yet', async () => {
     // A form with a confirmation modal (every form from difficulty 2) whose first required field is the Department dropdown.
     const seed = formsSeed(2, (task) => {
-      const first = task.form.fields.find((field) => field.required && !(field.kind === 'checkbox' && field.initiallyChecked));
+      const first = task.form.fields.find(
+        (field) => field.required && !(field.kind === 'checkbox' && field.initiallyChecked),
+      );
       return first?.kind === 'select' && first.label === 'Department';
     });
     const reset = await env.reset({ seed, options: { difficulty: 2 } });
@@ -301,11 +370,17 @@ describe('web envs: agent mistakes are error observations', () => {
     const draft = idOf(opened.observation, 'button', 'Save draft');
     const covered = await env.step({ tool: 'click', args: { id: draft } });
     expectGoesOn(covered);
-    expect(covered.info.error).toEqual({ code: 'TOOL_ERROR', message: `[${draft}] button "Save draft" is covered by dialog "Confirm submission"; deal with it first.` });
+    expect(covered.info.error).toEqual({
+      code: 'TOOL_ERROR',
+      message: `[${draft}] button "Save draft" is covered by dialog "Confirm submission"; deal with it first.`,
+    });
     const department = idOf(reset.observation, 'combobox', 'Department');
     const invalid = await env.step({ tool: 'click', args: { id: idOf(covered.observation, 'button', 'Confirm') } });
     expectGoesOn(invalid);
-    expect(invalid.info.error).toEqual({ code: 'TOOL_ERROR', message: `The form was not submitted: [${department}] combobox "Department": Please select an item in the list.` });
+    expect(invalid.info.error).toEqual({
+      code: 'TOOL_ERROR',
+      message: `The form was not submitted: [${department}] combobox "Department": Please select an item in the list.`,
+    });
     expect(invalid.observation.text).toContain('URL: /\n');
   });
 
@@ -314,7 +389,10 @@ describe('web envs: agent mistakes are error observations', () => {
     const back = await env.step({ tool: 'back', args: {} });
     expect(back.info.error?.message).toBe('There is no previous page of this site to go back to.');
     const page = await env.step({ tool: 'goto', args: { path: '/lab' } });
-    const disabled = await env.step({ tool: 'click', args: { id: idOf(page.observation, 'button', 'Disabled button') } });
+    const disabled = await env.step({
+      tool: 'click',
+      args: { id: idOf(page.observation, 'button', 'Disabled button') },
+    });
     expect(disabled.info.error?.message).toMatch(/^\[\d+\] button "Disabled button" is disabled\.$/);
     const previous = await env.step({ tool: 'back', args: {} });
     expect(previous.info.error).toBeUndefined();

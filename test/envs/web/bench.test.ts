@@ -7,7 +7,12 @@ describe('turngym bench web', () => {
     const result = await runCli(['bench', 'web', '--json', '--quick'], { timeoutMs: 540_000 });
     expect(result.code, result.stderr).toBe(0);
     const figures = JSON.parse(result.stdout);
-    expect(figures).toMatchObject({ benchmark: 'web', envs: ['web/shop-v0', 'web/forms-v0', 'web/wiki-v0'], throughput: { envs: 2 }, targets: { step_p50_ms: 30, reset_p50_ms: 100 } });
+    expect(figures).toMatchObject({
+      benchmark: 'web',
+      envs: ['web/shop-v0', 'web/forms-v0', 'web/wiki-v0'],
+      throughput: { envs: 2 },
+      targets: { step_p50_ms: 30, reset_p50_ms: 100 },
+    });
     for (const side of [figures, figures.naive_baseline]) {
       expect(side.step.p50_ms).toBeGreaterThan(0);
       expect(side.step.in_page.n + side.step.navigation.n).toBe(side.step.n);

@@ -24,7 +24,10 @@ describe('finding Chromium', () => {
   const shellBinary = executable(join(lib, 'chromium-headless-shell'), '\x7fELF');
   const fullBinary = executable(join(lib, 'chromium'), '\x7fELF');
   executable(join(bin, 'chromium-headless-shell'), `#!/bin/sh -e\n\n${shellBinary} "$@"\n`);
-  executable(join(bin, 'chromium'), `#!/bin/sh\n\nAPPNAME=chromium\nLIBDIR=${join(root, 'lib')}/$APPNAME\nexec $LIBDIR/$APPNAME $CHROMIUM_FLAGS "$@"\n`);
+  executable(
+    join(bin, 'chromium'),
+    `#!/bin/sh\n\nAPPNAME=chromium\nLIBDIR=${join(root, 'lib')}/$APPNAME\nexec $LIBDIR/$APPNAME $CHROMIUM_FLAGS "$@"\n`,
+  );
 
   it('launches the binary behind a Debian wrapper script, and a binary as it is', () => {
     expect(debianBinary(join(bin, 'chromium-headless-shell'))).toBe(shellBinary);
@@ -36,8 +39,13 @@ describe('finding Chromium', () => {
     expect(await findChromium({ PATH: bin })).toEqual({ path: shellBinary, source: 'path' });
     rmSync(join(bin, 'chromium-headless-shell'));
     expect(await findChromium({ PATH: bin })).toEqual({ path: fullBinary, source: 'path' });
-    expect(await findChromium({ PATH: bin, TURNGYM_CHROMIUM: shellBinary })).toEqual({ path: shellBinary, source: 'env' });
-    await expect(findChromium({ PATH: bin, TURNGYM_CHROMIUM: join(root, 'missing') })).rejects.toThrow(/not an executable file/);
+    expect(await findChromium({ PATH: bin, TURNGYM_CHROMIUM: shellBinary })).toEqual({
+      path: shellBinary,
+      source: 'env',
+    });
+    await expect(findChromium({ PATH: bin, TURNGYM_CHROMIUM: join(root, 'missing') })).rejects.toThrow(
+      /not an executable file/,
+    );
   });
 });
 
@@ -64,7 +72,9 @@ describe('the packaged Chromium (@sparticuz/chromium)', () => {
 
 describe('a bad TURNGYM_CHROMIUM', () => {
   it('is one line from the CLI saying what to do, with no stack trace', async () => {
-    const result = await runCli(['run', '--env', 'web/forms-v0', '--episodes', '1'], { env: { ...process.env, TURNGYM_CHROMIUM: join(root, 'no-such-chromium') } });
+    const result = await runCli(['run', '--env', 'web/forms-v0', '--episodes', '1'], {
+      env: { ...process.env, TURNGYM_CHROMIUM: join(root, 'no-such-chromium') },
+    });
     expect(result.code).toBe(2);
     expect(result.stderr.trim().split('\n')).toEqual([
       `turngym: TURNGYM_CHROMIUM=${join(root, 'no-such-chromium')} is not an executable file: point it at a Chromium or Chrome binary, or unset it to use the first browser found (the PATH, Playwright's cache, then the one npm installed).`,

@@ -27,36 +27,49 @@ describe('web oracles', () => {
     ['web/shop-v0', [1, 2, 3, 4, 5]],
     ['web/forms-v0', [1, 2, 3, 4, 5]],
     ['web/wiki-v0', [1, 2, 3, 4]],
-  ] as const)('%s: the oracle solves its tasks in the browser', { timeout: EPISODES_TIMEOUT_MS }, async (id, difficulties) => {
-    const env = await make(id);
-    try {
-      for (const difficulty of difficulties) {
-        for (const seed of [difficulty * 7, difficulty * 7 + 1]) {
-          const transcript = await runEpisode(env, new OracleAgent(), { seed, options: { difficulty } });
-          const where = `${id} seed ${seed} difficulty ${difficulty}`;
-          expect(transcript.success, where).toBe(true);
-          expect(transcript.turns.map((turn) => turn.info.error).filter(Boolean), where).toEqual([]);
+  ] as const)(
+    '%s: the oracle solves its tasks in the browser',
+    { timeout: EPISODES_TIMEOUT_MS },
+    async (id, difficulties) => {
+      const env = await make(id);
+      try {
+        for (const difficulty of difficulties) {
+          for (const seed of [difficulty * 7, difficulty * 7 + 1]) {
+            const transcript = await runEpisode(env, new OracleAgent(), { seed, options: { difficulty } });
+            const where = `${id} seed ${seed} difficulty ${difficulty}`;
+            expect(transcript.success, where).toBe(true);
+            expect(transcript.turns.map((turn) => turn.info.error).filter(Boolean), where).toEqual([]);
+          }
         }
+      } finally {
+        await env.close();
       }
-    } finally {
-      await env.close();
-    }
-  });
+    },
+  );
 
   it('verifies shop orders from the order record', { timeout: EPISODES_TIMEOUT_MS }, async () => {
     const env = await make('web/shop-v0', { difficulty: 5 });
     const transcript = await runEpisode(env, new OracleAgent(), { seed: 11 });
     expect(transcript.success).toBe(true);
     // After the episode the session is still open: read the order and tamper with copies of it.
-    const state = bare(env).siteState() as { orders: { items: { productId: number; size: string; quantity: number }[]; city: string }[] };
+    const state = bare(env).siteState() as {
+      orders: { items: { productId: number; size: string; quantity: number }[]; city: string }[];
+    };
     const order = state.orders[0]!;
     const task = shopSuite.generate(Rng.fromSeed(11), 5);
-    const verdict = (orders: unknown[]) => shopSuite.verify(task, { state: { catalogue: task.catalogue, cart: [], orders: orders as never } });
+    const verdict = (orders: unknown[]) =>
+      shopSuite.verify(task, { state: { catalogue: task.catalogue, cart: [], orders: orders as never } });
     expect(verdict([order])).toEqual({ score: 1, success: true, feedback: 'Order 1001 is right.' });
-    expect(verdict([{ ...order, city: 'Atlantis' }])).toEqual({ score: 0.857, success: false, feedback: 'Order 1001: the address is wrong.' });
+    expect(verdict([{ ...order, city: 'Atlantis' }])).toEqual({
+      score: 0.857,
+      success: false,
+      feedback: 'Order 1001: the address is wrong.',
+    });
     const wrong = task.catalogue.find((p) => !meetsConstraints(p, task.constraints))!;
     expect(verdict([{ ...order, items: [{ ...order.items[0]!, productId: wrong.id }] }]).success).toBe(false);
-    expect(verdict([{ ...order, items: [{ ...order.items[0]!, quantity: 1 }] }]).feedback).toBe('Order 1001: the quantity is wrong.');
+    expect(verdict([{ ...order, items: [{ ...order.items[0]!, quantity: 1 }] }]).feedback).toBe(
+      'Order 1001: the quantity is wrong.',
+    );
     expect(verdict([])).toEqual({ score: 0, success: false, feedback: 'No order was placed.' });
     await env.close();
   });
@@ -71,7 +84,15 @@ describe('web task suites', () => {
       expect(task.catalogue.find((p) => p.id === task.target.id)).toEqual(task.target);
       expect(task.prompt).not.toContain(task.target.name);
       // Near misses exist: products of the same category and colour that break another constraint.
-      if (difficulty >= 3) expect(task.catalogue.some((p) => p.category === task.target.category && p.colour === task.target.colour && !meetsConstraints(p, task.constraints))).toBe(true);
+      if (difficulty >= 3)
+        expect(
+          task.catalogue.some(
+            (p) =>
+              p.category === task.target.category &&
+              p.colour === task.target.colour &&
+              !meetsConstraints(p, task.constraints),
+          ),
+        ).toBe(true);
     }
   });
 
@@ -82,7 +103,10 @@ describe('web task suites', () => {
       for (const [name, value] of Object.entries(task.expected)) if (value !== '') submission[name] = value;
       expect(formsSuite.verify(task, { state: { form: task.form, submissions: [submission] } }).success).toBe(true);
       const field = task.form.fields[seed % task.form.fields.length]!;
-      const wrong = { ...submission, [field.name]: field.kind === 'checkbox' ? (submission[field.name] ? '' : 'on') : `${submission[field.name]}x` };
+      const wrong = {
+        ...submission,
+        [field.name]: field.kind === 'checkbox' ? (submission[field.name] ? '' : 'on') : `${submission[field.name]}x`,
+      };
       expect(formsSuite.verify(task, { state: { form: task.form, submissions: [wrong] } }).success).toBe(false);
     }
   });

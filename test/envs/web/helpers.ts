@@ -14,7 +14,8 @@ export function bare(env: Env): WebEnv<never, unknown> {
 
 /** The first reset seed whose forms task at `difficulty` has what a test needs (so tests name the form they want, not a number). */
 export function formsSeed(difficulty: number, wanted: (task: FormsTask) => boolean): number {
-  for (let seed = 0; seed < 10_000; seed++) if (wanted(formsSuite.generate(Rng.fromSeed(seed), difficulty))) return seed;
+  for (let seed = 0; seed < 10_000; seed++)
+    if (wanted(formsSuite.generate(Rng.fromSeed(seed), difficulty))) return seed;
   throw new Error('no forms task in the first 10,000 seeds has what the test needs');
 }
 

@@ -83,7 +83,10 @@ describe('web envs: browser lifecycle', { timeout: 120_000 }, () => {
     await page.goto('chrome://crash').catch(() => undefined);
     await crashed;
 
-    await expectEnvFailure(env.step({ tool: 'scroll', args: { direction: 'down' } }), /the page crashed; call reset\(\)/);
+    await expectEnvFailure(
+      env.step({ tool: 'scroll', args: { direction: 'down' } }),
+      /the page crashed; call reset\(\)/,
+    );
     const reset = await env.reset({ seed: 2 });
     expect(reset.observation.text).toContain('URL: /');
     const step = await env.step({ tool: 'scroll', args: { direction: 'down' } });
@@ -102,11 +105,15 @@ describe('web envs: browser lifecycle', { timeout: 120_000 }, () => {
       const browser = page.context().browser()!;
       // The page prepared for the next reset, in a context of its own, on the site's blank page.
       const allPages = () => browser.contexts().flatMap((context) => context.pages());
-      expect(await eventually(() => allPages().some((other) => other !== page && other.url().endsWith('/__turngym/blank')))).toBe(true);
+      expect(
+        await eventually(() => allPages().some((other) => other !== page && other.url().endsWith('/__turngym/blank'))),
+      ).toBe(true);
       const spare = allPages().find((other) => other !== page)!;
       const launches = sharedBrowser.launches;
       // Crash both renderers (as an out-of-memory kill would): Chromium's own URL for crashing one.
-      const crashed = Promise.all([page, spare].map((victim) => new Promise((resolve) => victim.once('crash', resolve))));
+      const crashed = Promise.all(
+        [page, spare].map((victim) => new Promise((resolve) => victim.once('crash', resolve))),
+      );
       await Promise.all([page, spare].map((victim) => victim.goto('chrome://crash').catch(() => undefined)));
       // The second round resets at once, before the crash events may have arrived.
       if (waitForCrash) await crashed;
@@ -130,7 +137,10 @@ describe('web envs: browser lifecycle', { timeout: 120_000 }, () => {
     // Its helpers go with it: none is left behind as an orphan.
     expect(await eventually(() => processesInGroups([killed.pgid]).length === 0)).toBe(true);
 
-    await expectEnvFailure(env.step({ tool: 'scroll', args: { direction: 'down' } }), /the browser is gone|call reset\(\)/);
+    await expectEnvFailure(
+      env.step({ tool: 'scroll', args: { direction: 'down' } }),
+      /the browser is gone|call reset\(\)/,
+    );
     const reset = await env.reset({ seed: 2 });
     expect(reset.observation.text).toContain('URL: /');
     expect((await env.step({ tool: 'goto', args: { path: '/cart' } })).observation.text).toContain('URL: /cart');

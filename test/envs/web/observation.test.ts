@@ -27,13 +27,17 @@ describe('web envs: observations', { timeout: 120_000 }, () => {
     const scrolled = await env.step({ tool: 'scroll', args: { direction: 'down' } });
     const ids = (text: string) => parseTree(text).map((element) => `${element.id} ${element.role} ${element.name}`);
     expect(ids(scrolled.observation.text)).toEqual(ids(lab.observation.text));
-    expect(parseTree(lab.observation.text).map((element) => element.id)).toEqual(parseTree(lab.observation.text).map((_, index) => index + 1));
+    expect(parseTree(lab.observation.text).map((element) => element.id)).toEqual(
+      parseTree(lab.observation.text).map((_, index) => index + 1),
+    );
   });
 
   it('cuts a long page to the budget, and scrolling shows every line in turn', async () => {
     const full = await open('web/shop-v0', {});
     await full.reset({ seed: 2 });
-    const everything = parseTree((await full.step({ tool: 'goto', args: { path: '/search' } })).observation.text).map((element) => element.id);
+    const everything = parseTree((await full.step({ tool: 'goto', args: { path: '/search' } })).observation.text).map(
+      (element) => element.id,
+    );
 
     const env = await open('web/shop-v0', { maxTreeChars: 500 });
     await env.reset({ seed: 2 });

@@ -10,7 +10,8 @@ describe('web/wiki-v0 held-out split', () => {
   // The suite draws tasks without a browser; TaskEnv.reset draws them the same way (checked in Chromium below).
   it.each([1, 2])('never asks a training question in the held-out split (kbSize 40, difficulty %i)', (difficulty) => {
     const suite = wikiSuiteOf(40);
-    const questions = (seeds: number[], split?: Split) => seeds.map((seed) => drawTask(suite, { seed, difficulty, split }).question.question);
+    const questions = (seeds: number[], split?: Split) =>
+      seeds.map((seed) => drawTask(suite, { seed, difficulty, split }).question.question);
     const train = new Set(questions(range(0, 300), 'train'));
     const heldout = new Set(questions(range(1_000_000, 300), 'heldout'));
     expect(train.size).toBeGreaterThan(50);
@@ -42,7 +43,9 @@ describe('web/wiki-v0 held-out split', () => {
           expect(question).toBe(drawTask(wikiSuiteOf(40), { seed, difficulty: 1, split }).question.question);
         }
       }
-      await expect(env.reset({ seed: 0, options: { split: 'eval' } })).rejects.toThrow("web/wiki-v0 reset: split must be 'train'");
+      await expect(env.reset({ seed: 0, options: { split: 'eval' } })).rejects.toThrow(
+        "web/wiki-v0 reset: split must be 'train'",
+      );
     } finally {
       await env.close();
     }

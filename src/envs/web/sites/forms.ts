@@ -64,12 +64,29 @@ export const FIELD_TEMPLATES: FieldTemplate[] = [
   { kind: 'radio', name: 'delivery', label: 'Delivery', options: ['Standard', 'Express', 'Pickup'] },
   { kind: 'radio', name: 'plan', label: 'Plan', options: ['Basic', 'Pro', 'Team', 'Enterprise'] },
   { kind: 'radio', name: 'contact', label: 'Preferred contact', options: ['Email', 'Phone', 'Post'] },
-  { kind: 'select', name: 'country', label: 'Country', options: ['Argentina', 'Canada', 'Denmark', 'Japan', 'Kenya', 'Norway', 'Portugal', 'Vietnam'] },
-  { kind: 'select', name: 'department', label: 'Department', options: ['Sales', 'Support', 'Engineering', 'Finance', 'Legal'] },
+  {
+    kind: 'select',
+    name: 'country',
+    label: 'Country',
+    options: ['Argentina', 'Canada', 'Denmark', 'Japan', 'Kenya', 'Norway', 'Portugal', 'Vietnam'],
+  },
+  {
+    kind: 'select',
+    name: 'department',
+    label: 'Department',
+    options: ['Sales', 'Support', 'Engineering', 'Finance', 'Legal'],
+  },
   { kind: 'select', name: 'colour', label: 'Favourite colour', options: ['Red', 'Green', 'Blue', 'Yellow', 'Purple'] },
 ];
 
-const TITLES = ['Event registration', 'Support request', 'Account settings', 'Delivery preferences', 'Job application', 'Membership form'];
+const TITLES = [
+  'Event registration',
+  'Support request',
+  'Account settings',
+  'Delivery preferences',
+  'Job application',
+  'Membership form',
+];
 const TAB_TITLES = ['Personal', 'Preferences', 'Extras'];
 
 /** A form with `count` fields, tabs when `tabs` > 1, and a confirmation modal when `confirm`. */
@@ -99,7 +116,10 @@ function fieldHtml(field: FormField): string {
       return `<label><input type="checkbox" name="${field.name}"${field.initiallyChecked ? ' checked' : ''}> ${escapeHtml(field.label)}</label>`;
     case 'radio':
       return `<fieldset><legend>${escapeHtml(field.label)}</legend>${field
-        .options!.map((option) => `<label><input type="radio" name="${field.name}" value="${escapeHtml(option)}"${required}> ${escapeHtml(option)}</label>`)
+        .options!.map(
+          (option) =>
+            `<label><input type="radio" name="${field.name}" value="${escapeHtml(option)}"${required}> ${escapeHtml(option)}</label>`,
+        )
         .join('')}</fieldset>`;
     case 'select':
       return `<label for="${id}">${escapeHtml(field.label)}</label><select id="${id}" name="${field.name}"${required}><option value="">Choose...</option>${field
@@ -132,14 +152,24 @@ const SITE_TITLE = 'Turngym Forms';
 const HEADER = `<nav aria-label="Site"><a href="/">${SITE_TITLE}</a> <a href="/lab">Widget lab</a></nav>`;
 
 function formPage(form: FormSpec): SiteResponse {
-  const byTab = (tab: number) => form.fields.filter((f) => f.tab === tab).map((f) => `<div>${fieldHtml(f)}</div>`).join('');
+  const byTab = (tab: number) =>
+    form.fields
+      .filter((f) => f.tab === tab)
+      .map((f) => `<div>${fieldHtml(f)}</div>`)
+      .join('');
   let fields: string;
   if (form.tabs.length > 0) {
     const tabList = `<div role="tablist" aria-label="Sections">${form.tabs
-      .map((title, i) => `<button type="button" role="tab" id="tab-${i}" aria-controls="panel-${i}" aria-selected="${i === 0}">${escapeHtml(title)}</button>`)
+      .map(
+        (title, i) =>
+          `<button type="button" role="tab" id="tab-${i}" aria-controls="panel-${i}" aria-selected="${i === 0}">${escapeHtml(title)}</button>`,
+      )
       .join('')}</div>`;
     const panels = form.tabs
-      .map((title, i) => `<div role="tabpanel" id="panel-${i}" aria-label="${escapeHtml(title)}"${i === 0 ? '' : ' hidden'}>${byTab(i)}</div>`)
+      .map(
+        (title, i) =>
+          `<div role="tabpanel" id="panel-${i}" aria-label="${escapeHtml(title)}"${i === 0 ? '' : ' hidden'}>${byTab(i)}</div>`,
+      )
       .join('');
     fields = tabList + panels;
   } else {
@@ -150,7 +180,8 @@ function formPage(form: FormSpec): SiteResponse {
       `<div id="confirm-modal" class="modal-backdrop" hidden><div class="modal" role="dialog" aria-modal="true" aria-label="Confirm submission"><p>Submit your answers? You cannot change them afterwards.</p>` +
       `<button type="submit">Confirm</button> <button type="button" id="cancel-confirm">Cancel</button></div></div>`
     : `<button type="submit">Submit</button>`;
-  const body = `<h1>${escapeHtml(form.title)}</h1><form id="the-form" action="/submit" method="post" class="card">${fields}` +
+  const body =
+    `<h1>${escapeHtml(form.title)}</h1><form id="the-form" action="/submit" method="post" class="card">${fields}` +
     `<p><button type="button" id="save-draft">Save draft</button> <button type="reset">Clear</button> ${submit}</p></form><p id="status" role="status"></p>`;
   return { html: layout(`${form.title} — ${SITE_TITLE}`, HEADER, body, FORM_SCRIPT) };
 }
@@ -165,7 +196,8 @@ document.getElementById('popup').addEventListener('click', function () { window.
 `;
 
 function labPage(): SiteResponse {
-  const body = `<h1>Widget lab</h1><p>Widgets that misbehave on purpose.</p>` +
+  const body =
+    `<h1>Widget lab</h1><p>Widgets that misbehave on purpose.</p>` +
     `<p><button id="counter">Count</button> <span id="count">Clicked 0 times</span></p>` +
     `<p><button id="throw">Throw an error</button> <button id="freeze">Freeze the page</button> <button id="alert">Show an alert</button> <button id="popup">Open a popup</button> <button disabled>Disabled button</button></p>` +
     `<p><a href="/slow">Slow page</a> <a href="/broken">Broken page</a> <a href="/download">Download a file</a> <a href="https://example.com/">External site</a> <a href="/lab?help=1" target="_blank">Help in a new window</a></p>` +
@@ -186,13 +218,34 @@ export const formsSite: Site<FormsState> = {
       return { redirect: '/done' };
     }
     if (path === '/done' && method === 'GET') {
-      return { html: layout(`Thank you — ${SITE_TITLE}`, HEADER, `<h1>Thank you</h1><p>Your answers were received (${state.submissions.length} submission${state.submissions.length === 1 ? '' : 's'}).</p>`) };
+      return {
+        html: layout(
+          `Thank you — ${SITE_TITLE}`,
+          HEADER,
+          `<h1>Thank you</h1><p>Your answers were received (${state.submissions.length} submission${state.submissions.length === 1 ? '' : 's'}).</p>`,
+        ),
+      };
     }
     if (path === '/lab' && method === 'GET') return labPage();
     if (path === '/slow') return { hang: true };
-    if (path === '/broken') return { html: layout(`Broken — ${SITE_TITLE}`, HEADER, '<h1>Broken page</h1>', "throw new TypeError('this page fails while loading');") };
+    if (path === '/broken')
+      return {
+        html: layout(
+          `Broken — ${SITE_TITLE}`,
+          HEADER,
+          '<h1>Broken page</h1>',
+          "throw new TypeError('this page fails while loading');",
+        ),
+      };
     if (path === '/download') {
-      return { status: 200, body: 'not for agents', headers: { 'content-type': 'application/octet-stream', 'content-disposition': 'attachment; filename="data.bin"' } };
+      return {
+        status: 200,
+        body: 'not for agents',
+        headers: {
+          'content-type': 'application/octet-stream',
+          'content-disposition': 'attachment; filename="data.bin"',
+        },
+      };
     }
     return notFound(SITE_TITLE, HEADER, path);
   },

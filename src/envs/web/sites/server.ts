@@ -74,7 +74,13 @@ export class SiteServer<State> {
     });
     server.keepAliveTimeout = 60_000;
     await new Promise<void>((resolve, reject) => {
-      server.once('error', (error) => reject(new EnvFailureError(`The ${this.site.name} site could not listen on ${host}:${port}: ${error.message}`, { cause: error })));
+      server.once('error', (error) =>
+        reject(
+          new EnvFailureError(`The ${this.site.name} site could not listen on ${host}:${port}: ${error.message}`, {
+            cause: error,
+          }),
+        ),
+      );
       server.listen(port, host, () => resolve());
     });
     this.server = server;
@@ -128,7 +134,9 @@ export class SiteServer<State> {
     this.requests++;
     const url = new URL(request.url ?? '/', 'http://site.invalid');
     if (url.pathname === BLANK_PATH) {
-      response.writeHead(200, { 'content-type': 'text/html; charset=utf-8', 'cache-control': 'no-store' }).end('<!doctype html><html><head><title></title></head><body></body></html>');
+      response
+        .writeHead(200, { 'content-type': 'text/html; charset=utf-8', 'cache-control': 'no-store' })
+        .end('<!doctype html><html><head><title></title></head><body></body></html>');
       return;
     }
     const method = request.method ?? 'GET';
@@ -145,12 +153,21 @@ export class SiteServer<State> {
       response.writeHead(204, headers).end();
       return;
     }
-    const answer = await this.site.handle({ method, path: url.pathname, query: url.searchParams, form }, this.sessions.get(token)!);
+    const answer = await this.site.handle(
+      { method, path: url.pathname, query: url.searchParams, form },
+      this.sessions.get(token)!,
+    );
     if ('hang' in answer) return;
     if ('redirect' in answer) {
       response.writeHead(303, { ...headers, location: answer.redirect }).end();
     } else if ('html' in answer) {
-      response.writeHead(answer.status ?? 200, { ...headers, 'content-type': 'text/html; charset=utf-8', 'cache-control': 'no-store' }).end(answer.html);
+      response
+        .writeHead(answer.status ?? 200, {
+          ...headers,
+          'content-type': 'text/html; charset=utf-8',
+          'cache-control': 'no-store',
+        })
+        .end(answer.html);
     } else {
       response.writeHead(answer.status, { ...headers, ...answer.headers }).end(answer.body);
     }
@@ -178,7 +195,10 @@ async function readForm(request: IncomingMessage): Promise<URLSearchParams> {
 
 /** Escapes text for HTML content and attribute values. */
 export function escapeHtml(text: string | number): string {
-  return String(text).replace(/[&<>"']/g, (char) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[char]!);
+  return String(text).replace(
+    /[&<>"']/g,
+    (char) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[char]!,
+  );
 }
 
 const STYLE = `body{font-family:system-ui,sans-serif;margin:0;color:#222;background:#fafafa}
@@ -191,13 +211,22 @@ label{display:block;margin:6px 0}[role=tabpanel][hidden]{display:none}
 
 /** A complete page: title, a header with the site's links, and the body. */
 export function layout(title: string, header: string, body: string, script = ''): string {
-  return `<!doctype html><html lang="en"><head><meta charset="utf-8"><title>${escapeHtml(title)}</title>` +
+  return (
+    `<!doctype html><html lang="en"><head><meta charset="utf-8"><title>${escapeHtml(title)}</title>` +
     `<style>${STYLE}</style></head><body><header>${header}</header><main>${body}</main>` +
     (script ? `<script>${script}</script>` : '') +
-    `</body></html>`;
+    `</body></html>`
+  );
 }
 
 /** The 404 page of a site. */
 export function notFound(siteTitle: string, header: string, path: string): SiteResponse {
-  return { status: 404, html: layout(`Not found — ${siteTitle}`, header, `<h1>Page not found</h1><p>There is no page at ${escapeHtml(path)}.</p>`) };
+  return {
+    status: 404,
+    html: layout(
+      `Not found — ${siteTitle}`,
+      header,
+      `<h1>Page not found</h1><p>There is no page at ${escapeHtml(path)}.</p>`,
+    ),
+  };
 }

@@ -52,22 +52,120 @@ export interface ShopState {
   orders: Order[];
 }
 
-export const CATEGORIES: Record<string, { label: string; noun: string; sizes: string[]; price: [number, number]; materials: string[] }> = {
-  shirt: { label: 'Shirts', noun: 'Shirt', sizes: ['S', 'M', 'L', 'XL'], price: [900, 6000], materials: ['Linen', 'Cotton', 'Oxford', 'Flannel', 'Poplin'] },
-  tshirt: { label: 'T-shirts', noun: 'Tee', sizes: ['S', 'M', 'L', 'XL'], price: [500, 3000], materials: ['Cotton', 'Jersey', 'Organic', 'Slub', 'Pima'] },
-  trousers: { label: 'Trousers', noun: 'Trousers', sizes: ['S', 'M', 'L', 'XL'], price: [1500, 8000], materials: ['Chino', 'Denim', 'Corduroy', 'Twill', 'Wool'] },
-  jacket: { label: 'Jackets', noun: 'Jacket', sizes: ['S', 'M', 'L', 'XL'], price: [3000, 15000], materials: ['Rain', 'Denim', 'Quilted', 'Fleece', 'Bomber'] },
-  dress: { label: 'Dresses', noun: 'Dress', sizes: ['S', 'M', 'L', 'XL'], price: [2000, 9000], materials: ['Wrap', 'Midi', 'Linen', 'Knit', 'Shirt'] },
-  hoodie: { label: 'Hoodies', noun: 'Hoodie', sizes: ['S', 'M', 'L', 'XL'], price: [1800, 7000], materials: ['Fleece', 'Zip', 'Heavyweight', 'Terry', 'Cropped'] },
-  shoes: { label: 'Shoes', noun: 'Sneakers', sizes: ['39', '40', '41', '42', '43', '44'], price: [2500, 12000], materials: ['Canvas', 'Leather', 'Suede', 'Running', 'Court'] },
-  hat: { label: 'Hats', noun: 'Hat', sizes: ['One size'], price: [600, 4000], materials: ['Bucket', 'Wool', 'Straw', 'Baseball', 'Beanie'] },
-  scarf: { label: 'Scarves', noun: 'Scarf', sizes: ['One size'], price: [700, 5000], materials: ['Silk', 'Wool', 'Cashmere', 'Knit', 'Check'] },
+export const CATEGORIES: Record<
+  string,
+  { label: string; noun: string; sizes: string[]; price: [number, number]; materials: string[] }
+> = {
+  shirt: {
+    label: 'Shirts',
+    noun: 'Shirt',
+    sizes: ['S', 'M', 'L', 'XL'],
+    price: [900, 6000],
+    materials: ['Linen', 'Cotton', 'Oxford', 'Flannel', 'Poplin'],
+  },
+  tshirt: {
+    label: 'T-shirts',
+    noun: 'Tee',
+    sizes: ['S', 'M', 'L', 'XL'],
+    price: [500, 3000],
+    materials: ['Cotton', 'Jersey', 'Organic', 'Slub', 'Pima'],
+  },
+  trousers: {
+    label: 'Trousers',
+    noun: 'Trousers',
+    sizes: ['S', 'M', 'L', 'XL'],
+    price: [1500, 8000],
+    materials: ['Chino', 'Denim', 'Corduroy', 'Twill', 'Wool'],
+  },
+  jacket: {
+    label: 'Jackets',
+    noun: 'Jacket',
+    sizes: ['S', 'M', 'L', 'XL'],
+    price: [3000, 15000],
+    materials: ['Rain', 'Denim', 'Quilted', 'Fleece', 'Bomber'],
+  },
+  dress: {
+    label: 'Dresses',
+    noun: 'Dress',
+    sizes: ['S', 'M', 'L', 'XL'],
+    price: [2000, 9000],
+    materials: ['Wrap', 'Midi', 'Linen', 'Knit', 'Shirt'],
+  },
+  hoodie: {
+    label: 'Hoodies',
+    noun: 'Hoodie',
+    sizes: ['S', 'M', 'L', 'XL'],
+    price: [1800, 7000],
+    materials: ['Fleece', 'Zip', 'Heavyweight', 'Terry', 'Cropped'],
+  },
+  shoes: {
+    label: 'Shoes',
+    noun: 'Sneakers',
+    sizes: ['39', '40', '41', '42', '43', '44'],
+    price: [2500, 12000],
+    materials: ['Canvas', 'Leather', 'Suede', 'Running', 'Court'],
+  },
+  hat: {
+    label: 'Hats',
+    noun: 'Hat',
+    sizes: ['One size'],
+    price: [600, 4000],
+    materials: ['Bucket', 'Wool', 'Straw', 'Baseball', 'Beanie'],
+  },
+  scarf: {
+    label: 'Scarves',
+    noun: 'Scarf',
+    sizes: ['One size'],
+    price: [700, 5000],
+    materials: ['Silk', 'Wool', 'Cashmere', 'Knit', 'Check'],
+  },
 };
 
-export const COLOURS = ['red', 'blue', 'green', 'black', 'white', 'grey', 'yellow', 'pink', 'purple', 'orange', 'brown', 'navy'];
+export const COLOURS = [
+  'red',
+  'blue',
+  'green',
+  'black',
+  'white',
+  'grey',
+  'yellow',
+  'pink',
+  'purple',
+  'orange',
+  'brown',
+  'navy',
+];
 
-export const BRANDS = ['Harbor', 'Northwind', 'Juniper', 'Alder', 'Meridian', 'Sable', 'Kestrel', 'Fable', 'Orchard', 'Tamarack', 'Lumen', 'Quarry', 'Wren', 'Corvid', 'Basalt', 'Marlow'];
-const TRAITS = ['soft', 'breathable', 'durable', 'lightweight', 'warm', 'water-resistant', 'relaxed-fit', 'slim-fit', 'easy-care', 'classic'];
+export const BRANDS = [
+  'Harbor',
+  'Northwind',
+  'Juniper',
+  'Alder',
+  'Meridian',
+  'Sable',
+  'Kestrel',
+  'Fable',
+  'Orchard',
+  'Tamarack',
+  'Lumen',
+  'Quarry',
+  'Wren',
+  'Corvid',
+  'Basalt',
+  'Marlow',
+];
+const TRAITS = [
+  'soft',
+  'breathable',
+  'durable',
+  'lightweight',
+  'warm',
+  'water-resistant',
+  'relaxed-fit',
+  'slim-fit',
+  'easy-care',
+  'classic',
+];
 
 /** A catalogue of `count` products drawn from `rng`; names are unique. */
 export function generateCatalogue(rng: Rng, count: number): Product[] {
@@ -86,7 +184,14 @@ export function generateCatalogue(rng: Rng, count: number): Product[] {
 }
 
 /** One product with random price, rating and sizes (used by the generator and by tasks planting targets). */
-export function makeProduct(rng: Rng, id: number, name: string, category: string, colour: string, overrides: Partial<Product> = {}): Product {
+export function makeProduct(
+  rng: Rng,
+  id: number,
+  name: string,
+  category: string,
+  colour: string,
+  overrides: Partial<Product> = {},
+): Product {
   const info = CATEGORIES[category]!;
   const [low, high] = info.price;
   const price = Math.round(rng.int(low, high) / 50) * 50 - 1;
@@ -124,8 +229,10 @@ const SITE_TITLE = 'Turngym Shop';
 
 function header(state: ShopState): string {
   const count = state.cart.reduce((sum, line) => sum + line.quantity, 0);
-  return `<nav aria-label="Site"><a href="/">${SITE_TITLE}</a> <a href="/search">All products</a> <a href="/cart">Cart (${count})</a></nav>` +
-    `<form action="/search" method="get" role="search"><input type="search" name="q" aria-label="Search products" placeholder="Search products"> <button type="submit">Search</button></form>`;
+  return (
+    `<nav aria-label="Site"><a href="/">${SITE_TITLE}</a> <a href="/search">All products</a> <a href="/cart">Cart (${count})</a></nav>` +
+    `<form action="/search" method="get" role="search"><input type="search" name="q" aria-label="Search products" placeholder="Search products"> <button type="submit">Search</button></form>`
+  );
 }
 
 function page(state: ShopState, title: string, body: string): SiteResponse {
@@ -141,7 +248,8 @@ export function searchProducts(catalogue: readonly Product[], query: URLSearchPa
   const maxPrice = Number.parseFloat(query.get('max_price') ?? '');
   const minRating = Number.parseFloat(query.get('min_rating') ?? '');
   const matches = catalogue.filter((product) => {
-    const text = `${product.name} ${CATEGORIES[product.category]!.label} ${product.colour} ${product.description}`.toLowerCase();
+    const text =
+      `${product.name} ${CATEGORIES[product.category]!.label} ${product.colour} ${product.description}`.toLowerCase();
     if (!words.every((word) => text.includes(word))) return false;
     if (category && product.category !== category) return false;
     if (colour && product.colour !== colour) return false;
@@ -158,7 +266,12 @@ export function searchProducts(catalogue: readonly Product[], query: URLSearchPa
 }
 
 function options(values: readonly [string, string][], selected: string): string {
-  return values.map(([value, label]) => `<option value="${escapeHtml(value)}"${value === selected ? ' selected' : ''}>${escapeHtml(label)}</option>`).join('');
+  return values
+    .map(
+      ([value, label]) =>
+        `<option value="${escapeHtml(value)}"${value === selected ? ' selected' : ''}>${escapeHtml(label)}</option>`,
+    )
+    .join('');
 }
 
 function searchPage(state: ShopState, query: URLSearchParams): SiteResponse {
@@ -175,12 +288,32 @@ function searchPage(state: ShopState, query: URLSearchParams): SiteResponse {
     `<label>Colour <select name="colour">${options([['', 'Any colour'], ...COLOURS.map((c) => [c, c] as [string, string])], query.get('colour') ?? '')}</select></label>` +
     `<label>Size <select name="size">${options([['', 'Any size'], ...allSizes.map((s) => [s, s] as [string, string])], query.get('size') ?? '')}</select></label>` +
     `<label>Max price ($) <input type="number" name="max_price" min="0" step="0.01" value="${value('max_price')}"></label>` +
-    `<label>Min rating <select name="min_rating">${options([['', 'Any rating'], ['2', '2 stars & up'], ['3', '3 stars & up'], ['4', '4 stars & up'], ['4.5', '4.5 stars & up']], query.get('min_rating') ?? '')}</select></label>` +
-    `<label>Sort by <select name="sort">${options([['', 'Relevance'], ['price-asc', 'Price: low to high'], ['price-desc', 'Price: high to low'], ['rating', 'Rating']], query.get('sort') ?? '')}</select></label>` +
+    `<label>Min rating <select name="min_rating">${options(
+      [
+        ['', 'Any rating'],
+        ['2', '2 stars & up'],
+        ['3', '3 stars & up'],
+        ['4', '4 stars & up'],
+        ['4.5', '4.5 stars & up'],
+      ],
+      query.get('min_rating') ?? '',
+    )}</select></label>` +
+    `<label>Sort by <select name="sort">${options(
+      [
+        ['', 'Relevance'],
+        ['price-asc', 'Price: low to high'],
+        ['price-desc', 'Price: high to low'],
+        ['rating', 'Rating'],
+      ],
+      query.get('sort') ?? '',
+    )}</select></label>` +
     `<button type="submit">Apply filters</button></form>`;
   const list = shown.length
     ? `<ul aria-label="Results">${shown
-        .map((p) => `<li><a href="/product/${p.id}">${escapeHtml(p.name)}</a> <span>${formatPrice(p.price)} · ${p.colour} · ${p.rating.toFixed(1)} stars</span></li>`)
+        .map(
+          (p) =>
+            `<li><a href="/product/${p.id}">${escapeHtml(p.name)}</a> <span>${formatPrice(p.price)} · ${p.colour} · ${p.rating.toFixed(1)} stars</span></li>`,
+        )
         .join('')}</ul>`
     : '<p>No products match. Try fewer filters.</p>';
   const link = (n: number, label: string) => {
@@ -213,44 +346,82 @@ function productPage(state: ShopState, product: Product): SiteResponse {
 function cartPage(state: ShopState, message = ''): SiteResponse {
   const byId = new Map(state.catalogue.map((p) => [p.id, p]));
   if (state.cart.length === 0) {
-    return page(state, 'Cart', `<h1>Your cart</h1>${message}<p>Your cart is empty.</p><p><a href="/search">Continue shopping</a></p>`);
+    return page(
+      state,
+      'Cart',
+      `<h1>Your cart</h1>${message}<p>Your cart is empty.</p><p><a href="/search">Continue shopping</a></p>`,
+    );
   }
   const lines = state.cart
     .map((line, index) => {
       const product = byId.get(line.productId)!;
-      return `<li>${escapeHtml(product.name)} · size ${escapeHtml(line.size)} · qty ${line.quantity} · ${formatPrice(product.price * line.quantity)} ` +
-        `<form action="/cart/remove" method="post" style="display:inline"><input type="hidden" name="line" value="${index}"><button type="submit" aria-label="Remove ${escapeHtml(product.name)} (${escapeHtml(line.size)})">Remove</button></form></li>`;
+      return (
+        `<li>${escapeHtml(product.name)} · size ${escapeHtml(line.size)} · qty ${line.quantity} · ${formatPrice(product.price * line.quantity)} ` +
+        `<form action="/cart/remove" method="post" style="display:inline"><input type="hidden" name="line" value="${index}"><button type="submit" aria-label="Remove ${escapeHtml(product.name)} (${escapeHtml(line.size)})">Remove</button></form></li>`
+      );
     })
     .join('');
   const total = state.cart.reduce((sum, line) => sum + byId.get(line.productId)!.price * line.quantity, 0);
-  return page(state, 'Cart', `<h1>Your cart</h1>${message}<ul aria-label="Cart items">${lines}</ul><p>Subtotal: ${formatPrice(total)}</p>` +
-    `<p><a href="/checkout">Proceed to checkout</a> <a href="/search">Continue shopping</a></p>`);
+  return page(
+    state,
+    'Cart',
+    `<h1>Your cart</h1>${message}<ul aria-label="Cart items">${lines}</ul><p>Subtotal: ${formatPrice(total)}</p>` +
+      `<p><a href="/checkout">Proceed to checkout</a> <a href="/search">Continue shopping</a></p>`,
+  );
 }
 
 /** Checkout fields and how the server validates them (the form also asks the browser to check some). */
-const CHECKOUT_FIELDS: { name: keyof Order & string; label: string; type: string; check: (value: string) => string | undefined }[] = [
+const CHECKOUT_FIELDS: {
+  name: keyof Order & string;
+  label: string;
+  type: string;
+  check: (value: string) => string | undefined;
+}[] = [
   { name: 'name', label: 'Full name', type: 'text', check: (v) => (v.trim() ? undefined : 'Enter your full name.') },
-  { name: 'email', label: 'Email', type: 'email', check: (v) => (/^[^@\s]+@[^@\s]+\.[^@\s]+$/.test(v.trim()) ? undefined : 'Enter a valid email address, like name@example.com.') },
-  { name: 'address', label: 'Street address', type: 'text', check: (v) => (v.trim() ? undefined : 'Enter your street address.') },
+  {
+    name: 'email',
+    label: 'Email',
+    type: 'email',
+    check: (v) =>
+      /^[^@\s]+@[^@\s]+\.[^@\s]+$/.test(v.trim()) ? undefined : 'Enter a valid email address, like name@example.com.',
+  },
+  {
+    name: 'address',
+    label: 'Street address',
+    type: 'text',
+    check: (v) => (v.trim() ? undefined : 'Enter your street address.'),
+  },
   { name: 'city', label: 'City', type: 'text', check: (v) => (v.trim() ? undefined : 'Enter your city.') },
-  { name: 'postcode', label: 'Postcode', type: 'text', check: (v) => (/^\d{5}$/.test(v.trim()) ? undefined : 'The postcode must be exactly 5 digits.') },
+  {
+    name: 'postcode',
+    label: 'Postcode',
+    type: 'text',
+    check: (v) => (/^\d{5}$/.test(v.trim()) ? undefined : 'The postcode must be exactly 5 digits.'),
+  },
 ];
 
 function checkoutPage(state: ShopState, form: URLSearchParams, errors: Record<string, string>): SiteResponse {
   if (state.cart.length === 0) return cartPage(state);
   const fields = CHECKOUT_FIELDS.map((field) => {
     const error = errors[field.name];
-    return `<label>${field.label} <input type="${field.type}" name="${field.name}" value="${escapeHtml(form.get(field.name) ?? '')}" required${error ? ' aria-invalid="true"' : ''}></label>` +
-      (error ? `<p class="error" role="alert">${escapeHtml(error)}</p>` : '');
+    return (
+      `<label>${field.label} <input type="${field.type}" name="${field.name}" value="${escapeHtml(form.get(field.name) ?? '')}" required${error ? ' aria-invalid="true"' : ''}></label>` +
+      (error ? `<p class="error" role="alert">${escapeHtml(error)}</p>` : '')
+    );
   }).join('');
   const chosen = form.get('shipping') ?? 'standard';
   const shipping =
     `<fieldset><legend>Shipping</legend>${Object.entries(SHIPPING)
-      .map(([key, s]) => `<label><input type="radio" name="shipping" value="${key}"${key === chosen ? ' checked' : ''}> ${s.label}, ${formatPrice(s.price)}</label>`)
-      .join('')}</fieldset>` + (errors.shipping ? `<p class="error" role="alert">${escapeHtml(errors.shipping)}</p>` : '');
+      .map(
+        ([key, s]) =>
+          `<label><input type="radio" name="shipping" value="${key}"${key === chosen ? ' checked' : ''}> ${s.label}, ${formatPrice(s.price)}</label>`,
+      )
+      .join('')}</fieldset>` +
+    (errors.shipping ? `<p class="error" role="alert">${escapeHtml(errors.shipping)}</p>` : '');
   const summary = errors.form ? `<p class="error" role="alert">${escapeHtml(errors.form)}</p>` : '';
   // A third-party payment script that the confined network blocks (counted in info.blocked_requests).
-  const body = `<h1>Checkout</h1>${summary}<form action="/checkout" method="post" class="card" aria-label="Checkout">${fields}${shipping}<button type="submit">Place order</button></form>` +
+  const body =
+    `<h1>Checkout</h1>${summary}<form action="/checkout" method="post" class="card" aria-label="Checkout">${fields}${shipping}<button type="submit">Place order</button></form>` +
     `<script src="https://payments.example.com/sdk.js"></script>`;
   return page(state, 'Checkout', body);
 }
@@ -270,7 +441,13 @@ function placeOrder(state: ShopState, form: URLSearchParams): SiteResponse {
   const byId = new Map(state.catalogue.map((p) => [p.id, p]));
   const items = state.cart.map((line) => {
     const product = byId.get(line.productId)!;
-    return { productId: product.id, name: product.name, size: line.size, quantity: line.quantity, unitPrice: product.price };
+    return {
+      productId: product.id,
+      name: product.name,
+      size: line.size,
+      quantity: line.quantity,
+      unitPrice: product.price,
+    };
   });
   const order: Order = {
     number: 1001 + state.orders.length,
@@ -297,7 +474,11 @@ export const shopSite: Site<ShopState> = {
       const categories = Object.entries(CATEGORIES)
         .map(([key, c]) => `<li><a href="/search?category=${key}">${c.label}</a></li>`)
         .join('');
-      return page(state, 'Home', `<h1>Welcome to the ${SITE_TITLE}</h1><p>${state.catalogue.length} products in stock.</p><h2>Categories</h2><ul aria-label="Categories">${categories}</ul>`);
+      return page(
+        state,
+        'Home',
+        `<h1>Welcome to the ${SITE_TITLE}</h1><p>${state.catalogue.length} products in stock.</p><h2>Categories</h2><ul aria-label="Categories">${categories}</ul>`,
+      );
     }
     if (path === '/search' && method === 'GET') return searchPage(state, request.query);
     const productMatch = /^\/product\/(\d+)$/.exec(path);
@@ -312,7 +493,8 @@ export const shopSite: Site<ShopState> = {
       const quantity = Number.parseInt(request.form.get('quantity') ?? '1', 10);
       if (!product) return notFound(SITE_TITLE, header(state), path);
       if (!product.sizes.includes(size)) return { ...(productPage(state, product) as { html: string }), status: 422 };
-      if (!Number.isInteger(quantity) || quantity < 1 || quantity > 10) return { ...(productPage(state, product) as { html: string }), status: 422 };
+      if (!Number.isInteger(quantity) || quantity < 1 || quantity > 10)
+        return { ...(productPage(state, product) as { html: string }), status: 422 };
       const existing = state.cart.find((line) => line.productId === product.id && line.size === size);
       if (existing) existing.quantity = Math.min(10, existing.quantity + quantity);
       else state.cart.push({ productId: product.id, size, quantity });
@@ -329,8 +511,14 @@ export const shopSite: Site<ShopState> = {
     if (orderMatch && method === 'GET') {
       const order = state.orders.find((o) => o.number === Number(orderMatch[1]));
       if (!order) return notFound(SITE_TITLE, header(state), path);
-      const items = order.items.map((i) => `<li>${escapeHtml(i.name)} · size ${escapeHtml(i.size)} · qty ${i.quantity}</li>`).join('');
-      return page(state, `Order ${order.number}`, `<h1>Thank you, your order is placed</h1><p>Order number ${order.number}. Total ${formatPrice(order.total)}, shipping ${SHIPPING[order.shipping]!.label} to ${escapeHtml(order.city)}.</p><ul aria-label="Ordered items">${items}</ul>`);
+      const items = order.items
+        .map((i) => `<li>${escapeHtml(i.name)} · size ${escapeHtml(i.size)} · qty ${i.quantity}</li>`)
+        .join('');
+      return page(
+        state,
+        `Order ${order.number}`,
+        `<h1>Thank you, your order is placed</h1><p>Order number ${order.number}. Total ${formatPrice(order.total)}, shipping ${SHIPPING[order.shipping]!.label} to ${escapeHtml(order.city)}.</p><ul aria-label="Ordered items">${items}</ul>`,
+      );
     }
     return notFound(SITE_TITLE, header(state), path);
   },

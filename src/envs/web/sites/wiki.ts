@@ -78,14 +78,18 @@ export function linkArticle(article: Article, kb: KnowledgeBase): string {
 
 /** Articles whose title (first) or text contain every word of the query, best first. */
 export function searchArticles(kb: KnowledgeBase, query: string): Article[] {
-  const words = query.toLowerCase().split(/[^\p{L}\p{N}&'-]+/u).filter(Boolean);
+  const words = query
+    .toLowerCase()
+    .split(/[^\p{L}\p{N}&'-]+/u)
+    .filter(Boolean);
   if (words.length === 0) return [];
   const inTitle: Article[] = [];
   const inText: Article[] = [];
   for (const article of kb.articles) {
     const title = article.title.toLowerCase();
     if (words.every((word) => title.includes(word))) inTitle.push(article);
-    else if (words.every((word) => title.includes(word) || article.text.toLowerCase().includes(word))) inText.push(article);
+    else if (words.every((word) => title.includes(word) || article.text.toLowerCase().includes(word)))
+      inText.push(article);
   }
   const exact = inTitle.filter((article) => article.title.toLowerCase() === query.trim().toLowerCase());
   return [...exact, ...inTitle.filter((article) => !exact.includes(article)), ...inText];
@@ -98,7 +102,8 @@ function resultsPage(kb: KnowledgeBase, query: URLSearchParams): SiteResponse {
   const pageNumber = Math.min(pages, Math.max(1, Number.parseInt(query.get('page') ?? '1', 10) || 1));
   const shown = results.slice((pageNumber - 1) * PAGE_SIZE, pageNumber * PAGE_SIZE);
   const items = shown.map((a) => `<li><a href="/wiki/${a.id}">${escapeHtml(a.title)}</a></li>`).join('');
-  const next = pageNumber < pages ? ` <a href="/search?q=${encodeURIComponent(q)}&amp;page=${pageNumber + 1}">Next page</a>` : '';
+  const next =
+    pageNumber < pages ? ` <a href="/search?q=${encodeURIComponent(q)}&amp;page=${pageNumber + 1}">Next page</a>` : '';
   const body = q
     ? `<h1>Search results for ${escapeHtml(q)}</h1>${results.length ? `<ul aria-label="Search results">${items}</ul><p>Page ${pageNumber} of ${pages} (${results.length} articles)${next}</p>` : '<p>No article matches. Try other words.</p>'}`
     : '<h1>Search</h1><p>Type words from an article title into the search box.</p>';
@@ -107,14 +112,23 @@ function resultsPage(kb: KnowledgeBase, query: URLSearchParams): SiteResponse {
 
 function indexPage(kb: KnowledgeBase, letter: string, query: URLSearchParams): SiteResponse {
   const letters = [...new Set(kb.articles.map((a) => a.title[0]!.toUpperCase()))].sort();
-  const titles = kb.articles.filter((a) => a.title[0]!.toUpperCase() === letter).sort((a, b) => a.title.localeCompare(b.title));
+  const titles = kb.articles
+    .filter((a) => a.title[0]!.toUpperCase() === letter)
+    .sort((a, b) => a.title.localeCompare(b.title));
   const size = PAGE_SIZE * 2;
   const pages = Math.max(1, Math.ceil(titles.length / size));
   const pageNumber = Math.min(pages, Math.max(1, Number.parseInt(query.get('page') ?? '1', 10) || 1));
-  const items = titles.slice((pageNumber - 1) * size, pageNumber * size).map((a) => `<li><a href="/wiki/${a.id}">${escapeHtml(a.title)}</a></li>`).join('');
+  const items = titles
+    .slice((pageNumber - 1) * size, pageNumber * size)
+    .map((a) => `<li><a href="/wiki/${a.id}">${escapeHtml(a.title)}</a></li>`)
+    .join('');
   const nav = letters.map((l) => `<a href="/index/${encodeURIComponent(l)}">${escapeHtml(l)}</a>`).join(' ');
-  const next = pageNumber < pages ? `<a href="/index/${encodeURIComponent(letter)}?page=${pageNumber + 1}">Next page</a>` : '';
-  return page(`Index ${letter}`, `<h1>Articles starting with ${escapeHtml(letter)}</h1><nav aria-label="Letters">${nav}</nav><ul aria-label="Articles">${items}</ul><p>Page ${pageNumber} of ${pages} ${next}</p>`);
+  const next =
+    pageNumber < pages ? `<a href="/index/${encodeURIComponent(letter)}?page=${pageNumber + 1}">Next page</a>` : '';
+  return page(
+    `Index ${letter}`,
+    `<h1>Articles starting with ${escapeHtml(letter)}</h1><nav aria-label="Letters">${nav}</nav><ul aria-label="Articles">${items}</ul><p>Page ${pageNumber} of ${pages} ${next}</p>`,
+  );
 }
 
 export const wikiSite: Site<WikiState> = {
@@ -125,7 +139,10 @@ export const wikiSite: Site<WikiState> = {
     const { path } = request;
     if (request.method !== 'GET') return notFound(SITE_TITLE, HEADER, path);
     if (path === '/') {
-      return page('Main page', `<h1>Welcome to the ${SITE_TITLE}</h1><p>${kb.articles.length} articles about people, places, organisations and works. Search by title, or browse the <a href="/index/A">A–Z index</a>.</p>`);
+      return page(
+        'Main page',
+        `<h1>Welcome to the ${SITE_TITLE}</h1><p>${kb.articles.length} articles about people, places, organisations and works. Search by title, or browse the <a href="/index/A">A–Z index</a>.</p>`,
+      );
     }
     if (path === '/search') return resultsPage(kb, request.query);
     const article = /^\/wiki\/([a-z]+-\d+)$/.exec(path);
@@ -133,7 +150,10 @@ export const wikiSite: Site<WikiState> = {
       const found = kb.byId.get(article[1]!);
       const text = found ? articleOf(kb, found.id) : undefined;
       if (!found || !text) return notFound(SITE_TITLE, HEADER, path);
-      return page(found.name, `<h1>${escapeHtml(found.name)}</h1><p>${linkArticle(text, kb)}</p><p class="muted">Category: ${found.kind}</p>`);
+      return page(
+        found.name,
+        `<h1>${escapeHtml(found.name)}</h1><p>${linkArticle(text, kb)}</p><p class="muted">Category: ${found.kind}</p>`,
+      );
     }
     const index = /^\/index\/(.+)$/.exec(path);
     if (index) return indexPage(kb, decodeURIComponent(index[1]!).slice(0, 1).toUpperCase(), request.query);
