@@ -9,7 +9,8 @@
  *   call packs its right operand anew: a loop of 256 small products is slower still). A batched product
  *   [C, M, K] x [C, K, N] is a depthwise convolution (C channels of a 1 x K image row per output row, each
  *   with its own N filters of width K), which XNNPACK runs as one grouped GEMM: about 2x faster for the
- *   attention shapes of the default model, transposes included. Small products keep the plain kernel.
+ *   attention shapes of the default model, transposes included. Small products, and products of one row per
+ *   channel (a decoding step's attention to the cache), keep the plain kernel.
  * - `gatherRows`: the built-in gradient of gather needs UnsortedSegmentSum, which the wasm backend lacks;
  *   this one scatters the gradient with ScatterNd (which sums rows of repeated indices).
  *
@@ -43,7 +44,9 @@ function batchedByConvolution(a: tf.Tensor3D, b: tf.Tensor3D): tf.Tensor3D {
 function product(a: tf.Tensor, b: tf.Tensor): tf.Tensor {
   if (a.rank === 3 && a.shape[0]! > 1 && tf.getBackend() === 'wasm') {
     const [channels, rows, inner] = a.shape as [number, number, number];
-    if (channels * rows * inner * b.shape[2]! >= CONVOLUTION_MIN_MULTIPLY_ADDS)
+    // One query row (a decoding step) is a matrix-vector product per channel, bound by reading the key and value
+    // cache: the plain kernel reads it once, the convolution transposes it first (a copy of the whole cache per token).
+    if (rows > 1 && channels * rows * inner * b.shape[2]! >= CONVOLUTION_MIN_MULTIPLY_ADDS)
       return batchedByConvolution(a as tf.Tensor3D, b as tf.Tensor3D);
   }
   return tf.matMul(a as tf.Tensor2D, b as tf.Tensor2D);
