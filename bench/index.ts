@@ -3,9 +3,23 @@
  * the same run (ratios, medians), never against fixed timings. Modules load lazily: a benchmark's heavy
  * dependencies (Chromium, TensorFlow.js) load only when it runs.
  */
+export interface BenchOptions {
+  /** A short run (smoke tests), not for reporting figures. */
+  quick?: boolean;
+  /** `--config NAME`: one of the benchmark's configurations. */
+  config?: string;
+  /** `--baseline-dir DIR`: a source tree of another commit to measure side by side. */
+  baselineDir?: string;
+}
+
+/** The options only some benchmarks take. */
+export type BenchOption = Exclude<keyof BenchOptions, 'quick'>;
+
 export interface Benchmark {
   description: string;
-  run(options: { quick?: boolean }): Promise<Record<string, unknown>>;
+  /** The options besides `quick` that it takes (`turngym bench` refuses the others). */
+  takes?: readonly BenchOption[];
+  run(options: BenchOptions): Promise<Record<string, unknown>>;
 }
 
 export const benchmarks: Record<string, Benchmark> = {
@@ -58,9 +72,10 @@ export const benchmarks: Record<string, Benchmark> = {
   },
   train: {
     description:
-      'RL training step: time split into env, sampling, information-gain scoring and update (GRPO vs IGPO); env steps/s, tokens/s',
-    run: async ({ quick }) =>
-      (await import('./train.js')).runTrainBench(quick ? { steps: 1, groupSize: 2, tasksPerStep: 2 } : {}),
+      "RL training step as the presets run it (guess-number: 32 tasks x 8, GRPO; search: the quickstart's model and 320-token context, IGPO) from a warm start made by behaviour cloning: medians of env, sampling, scoring and update time, cores used, sampling tokens/s at 16, 64 and 256 rows vs the matmul ceiling; with --baseline-dir, the same for another commit's tree, alternating rounds, and the speed-ups",
+    takes: ['config', 'baselineDir'],
+    run: async ({ quick, config, baselineDir }) =>
+      (await import('./train.js')).runTrainBench({ quick, config, baselineDir }),
   },
   policy: {
     description:

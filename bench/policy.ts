@@ -18,6 +18,7 @@ import { forwardFlops } from '../src/agent/policy/model.js';
 import { Policy } from '../src/agent/policy/policy.js';
 import { Tokenizer } from '../src/agent/policy/tokenizer.js';
 import { Rng } from '../src/core/rng.js';
+import { matmulRate } from './matmul.js';
 import { median, now, round } from './stats.js';
 
 export interface PolicyBenchOptions {
@@ -38,18 +39,6 @@ function benchTokenizer(): Tokenizer {
     String.fromCharCode(97 + Math.floor(n / 676));
   const words = Array.from({ length: 1024 - 263 }, (_, i) => ` w${letters(i)}`);
   return Tokenizer.fit([...words, ...words], { maxVocab: 1024 });
-}
-
-function matmulRate(size: number): number {
-  const a = tf.randomNormal([size, size], 0, 1, 'float32', 1);
-  const b = tf.randomNormal([size, size], 0, 1, 'float32', 2);
-  tf.matMul(a, b).dispose(); // warm-up (operator creation, weight packing)
-  const start = now();
-  const product = tf.matMul(a, b);
-  product.dataSync();
-  const milliseconds = now() - start;
-  tf.dispose([a, b, product]);
-  return (2 * size ** 3) / milliseconds / 1e6;
 }
 
 export async function runPolicyBench(options: PolicyBenchOptions = {}) {
@@ -74,7 +63,7 @@ export async function runPolicyBench(options: PolicyBenchOptions = {}) {
   // Warm-up at every size: the first step at a size grows the WebAssembly heap (seconds, once per process).
   for (const tokens of batches) trainStep(sequencesOf(tokens));
   for (let r = 0; r < rounds; r++) {
-    ceiling.push(matmulRate(1024));
+    ceiling.push(matmulRate(tf, 1024));
     for (const tokens of batches) {
       const sequences = sequencesOf(tokens);
       const start = now();
@@ -83,7 +72,7 @@ export async function runPolicyBench(options: PolicyBenchOptions = {}) {
       training.set(tokens, [...(training.get(tokens) ?? []), (sequences.length * length) / seconds]);
     }
   }
-  ceiling.push(matmulRate(1024));
+  ceiling.push(matmulRate(tf, 1024));
   const ceilingRate = median(ceiling);
   const config = policy.config;
   const trainingRows = batches.map((tokens) => {

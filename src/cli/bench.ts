@@ -1,8 +1,14 @@
 /** `turngym bench NAME [--json]`: runs a benchmark from bench/ and prints its figures. */
 import type { Command } from 'commander';
-import { benchmarks } from '../../bench/index.js';
+import { type BenchOption, type BenchOptions, benchmarks } from '../../bench/index.js';
 import { printJson } from './common.js';
 import { UsageError } from '../core/errors.js';
+
+/** The flags of the options some benchmarks take (see `Benchmark.takes`). */
+const FLAGS: Record<BenchOption, string> = {
+  config: '--config',
+  baselineDir: '--baseline-dir',
+};
 
 export function benchCommand(program: Command): void {
   program
@@ -11,11 +17,28 @@ export function benchCommand(program: Command): void {
     .argument('<name>', 'benchmark name')
     .option('--json', 'print JSON only (the default prints JSON too, after a header)')
     .option('--quick', 'a short run (for smoke tests), not for reporting figures')
-    .action(async (name: string, options: { json?: boolean; quick?: boolean }) => {
+    .option('--config <name>', 'bench train: measure one configuration, guess-number or search (default: both)')
+    .option(
+      '--baseline-dir <dir>',
+      'bench train: also measure the turngym tree in DIR (a git worktree of another commit, with node_modules), alternating rounds, and report the speed-ups',
+    )
+    .action(async (name: string, options: BenchOptions & { json?: boolean }) => {
       const benchmark = benchmarks[name];
       if (!benchmark)
         throw new UsageError(`Unknown benchmark '${name}'. Available: ${Object.keys(benchmarks).join(', ')}.`);
+      for (const [option, flag] of Object.entries(FLAGS) as [BenchOption, string][])
+        if (options[option] !== undefined && !benchmark.takes?.includes(option))
+          throw new UsageError(`${flag} is an option of ${takers(option)}, not of bench ${name}.`);
       if (!options.json) console.error(`# ${name}: ${benchmark.description}`);
-      printJson(await benchmark.run({ quick: options.quick }));
+      const { config, baselineDir, quick } = options;
+      printJson(await benchmark.run({ quick, config, baselineDir }));
     });
+}
+
+/** The benchmarks that take `option`, as `bench a, bench b`. */
+function takers(option: BenchOption): string {
+  return Object.entries(benchmarks)
+    .filter(([, benchmark]) => benchmark.takes?.includes(option))
+    .map(([name]) => `bench ${name}`)
+    .join(', ');
 }

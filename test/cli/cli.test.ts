@@ -112,6 +112,16 @@ describe('turngym CLI', () => {
       [['run'], "error: required option '--env <id>' not specified"],
       [['bench', 'nothing'], "turngym: Unknown benchmark 'nothing'. Available: "],
       [
+        ['bench', 'env-step', '--config', 'search'],
+        'turngym: --config is an option of bench train, not of bench env-step.',
+      ],
+      [['bench', 'train', '--config', 'chess'], "turngym: --config must be one of guess-number, search; got 'chess'."],
+      [['bench', 'train', '--baseline-dir', 'no/such/dir'], 'turngym: --baseline-dir no/such/dir: no such directory.'],
+      [
+        ['bench', 'train', '--baseline-dir', 'docs'],
+        'turngym: --baseline-dir docs: not a turngym source tree (no src/rl/trainer.ts)',
+      ],
+      [
         ['run', '--env', 'x/y-v0', '--import', './no/such/module.ts'],
         'turngym: --import ./no/such/module.ts: no such file',
       ],
@@ -249,6 +259,63 @@ describe('turngym CLI', () => {
     const listed = await runCli(['list', '--import', './examples/custom-env.ts']);
     expect(listed.stdout).toContain('example/safe-v0');
   });
+
+  // The comparison's path: a warm start and a round on each side, each in a child process (this tree is its own
+  // baseline here); tiny batches, so the figures say nothing, only their keys are checked.
+  it('runs the train benchmark against a baseline tree and prints the speed-ups', { timeout: 180_000 }, async () => {
+    const result = await runCli(
+      ['bench', 'train', '--json', '--quick', '--config', 'guess-number', '--baseline-dir', '.'],
+      { timeoutMs: 170_000 },
+    );
+    expect(result.code, result.stderr).toBe(0);
+    const figures = JSON.parse(result.stdout);
+    expect(figures).toMatchObject({ benchmark: 'train', backend: 'wasm', quick: true, rounds: 1, steps_per_round: 1 });
+    expect(Object.keys(figures.configs)).toEqual(['guess-number']);
+    const config = figures.configs['guess-number'];
+    expect(config).toMatchObject({
+      preset: 'guess-number',
+      env: 'puzzle/guess-number-v0',
+      model: { layers: 2, width: 96, contextLength: 192 },
+      horizon: 5,
+      sampling_context_tokens: 168,
+      sampling_new_tokens: 24,
+    });
+    for (const side of [config.this, config.baseline]) {
+      expect(side.measured_steps).toBe(1);
+      for (const key of [
+        'env_s',
+        'sample_s',
+        'score_s',
+        'update_s',
+        'step_s',
+        'cores_used',
+        'matmul_ceiling_gflops_per_s',
+      ])
+        expect(side[key], key).toBeGreaterThanOrEqual(0);
+      expect(side.sampling.map((row: { rows: number }) => row.rows)).toEqual([2, 4]);
+      expect(side.sampling[0].ratio_to_matmul).toBeGreaterThan(0);
+    }
+    expect(config.speedup.step_s).toBeGreaterThan(0);
+    expect(config.speedup.sampling).toHaveLength(2);
+  });
+
+  it(
+    'runs the train benchmark on this tree alone, in the process of the CLI (search, IGPO)',
+    { timeout: 120_000 },
+    async () => {
+      const result = await runCli(['bench', 'train', '--json', '--quick', '--config', 'search'], {
+        timeoutMs: 110_000,
+      });
+      expect(result.code, result.stderr).toBe(0);
+      const figures = JSON.parse(result.stdout);
+      expect(figures).not.toHaveProperty('baseline_commit');
+      const config = figures.configs.search;
+      expect(config).toMatchObject({ preset: 'quickstart', env: 'search/multihop-v0', advantage: 'igpo', horizon: 5 });
+      expect(config.model.contextLength).toBe(320);
+      expect(config.this.score_s).toBeGreaterThan(0);
+      expect(config).not.toHaveProperty('speedup');
+    },
+  );
 
   it('runs the env-step benchmark and prints JSON', async () => {
     const result = await runCli(['bench', 'env-step', '--json', '--quick']);
