@@ -15,9 +15,11 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { TurngymError } from '../../core/errors.js';
 import { Rng } from '../../core/rng.js';
-import { type ModelConfig, TransformerModel, attentionMask, modelConfigSchema } from './model.js';
+import { Decoder, type DecodingPart } from './decoder.js';
+import { type ModelConfig, TransformerModel, modelConfigSchema } from './model.js';
 import { gatherRows } from './ops.js';
 import { AdamW, type OptimizerConfig } from './optimizer.js';
+import { SamplingThreads } from './sampling-threads.js';
 import type { Tokenizer } from './tokenizer.js';
 
 export interface PolicyOptions {
@@ -130,6 +132,8 @@ export class Policy {
   readonly optimizer: AdamW;
   /** Padded tokens of the last `tokenLogprobs` pass (to say how large a pass ran out of memory). */
   private lastPassTokens: number | undefined;
+  /** The threads `sample` splits a batch's rows between (sampling-threads.ts); replace it to choose how many. */
+  samplingThreads = new SamplingThreads();
 
   constructor(
     readonly tokenizer: Tokenizer,
@@ -230,15 +234,8 @@ export class Policy {
     },
   ): Sample[] {
     const { maxTokens, temperature, topP, rng, stopToken, incremental } = settings;
-    const batch = contexts.length;
-    const longest = Math.max(...contexts.map((context) => context.length));
     const pad = this.tokenizer.special('<|pad|>');
-    // Left padding: every row's last context token sits at the same index, so one new column serves all.
-    const rows = contexts.map((context) => [...Array<number>(longest - context.length).fill(pad), ...context]);
-    const valid = contexts.map((context) =>
-      Array.from({ length: longest }, (_, index) => index >= longest - context.length),
-    );
-    const positionOf = (row: number, index: number) => Math.max(0, index - (longest - contexts[row]!.length));
+    const vocab = this.config.vocabSize;
     const results: Sample[] = contexts.map(() => ({
       tokens: [],
       logprobs: [],
@@ -246,36 +243,16 @@ export class Policy {
       text: '',
       finished: false,
     }));
-    const vocab = this.config.vocabSize;
-
-    let cache: tf.Tensor[] | undefined;
-    let logits = tf.tidy(() => {
-      const output = this.model.forward({
-        tokens: tf.tensor2d(rows, [batch, longest], 'int32'),
-        positions: tf.tensor2d(
-          rows.map((row, b) => row.map((_, index) => positionOf(b, index))),
-          [batch, longest],
-          'int32',
-        ),
-        mask: attentionMask(batch, longest, 0, valid),
-      });
-      const last = gatherRows(
-        output.hidden,
-        tf.tensor1d(
-          rows.map((_, b) => b * longest + longest - 1),
-          'int32',
-        ),
-      );
-      return { logits: this.model.logits(last), cache: output.cache.flatMap((layer) => [layer.keysT, layer.values]) };
-    });
-    cache = incremental ? logits.cache : (tf.dispose(logits.cache), undefined);
-    let current = logits.logits;
+    const parts = this.decodingParts(contexts, pad, incremental);
     try {
+      let next: number[] | undefined;
       for (let step = 0; step < maxTokens; step++) {
-        const values = current.dataSync() as Float32Array;
-        current.dispose();
-        const next: number[] = [];
-        for (let b = 0; b < batch; b++) {
+        // Every part starts its pass before any is awaited: the worker threads' parts run beside this thread's.
+        for (let i = parts.length - 1; i >= 0; i--)
+          parts[i]!.send(next?.slice(this.firstRow(parts, i), this.firstRow(parts, i + 1)));
+        const values = concatenate(parts.map((part) => part.receive()));
+        next = [];
+        for (let b = 0; b < results.length; b++) {
           const result = results[b]!;
           if (result.finished) {
             next.push(pad);
@@ -288,65 +265,35 @@ export class Policy {
           if (drawn.token === stopToken) result.finished = true;
           next.push(drawn.token);
         }
-        if (step === maxTokens - 1 || results.every((result) => result.finished)) break;
-        rows.forEach((row, b) => row.push(next[b]!));
-        valid.forEach((row) => row.push(true));
-        const length = rows[0]!.length;
-        if (incremental) {
-          const previous = cache!;
-          const output = tf.tidy(() => {
-            const layers = [];
-            for (let i = 0; i < previous.length; i += 2)
-              layers.push({ keysT: previous[i] as tf.Tensor4D, values: previous[i + 1] as tf.Tensor4D });
-            const forward = this.model.forward({
-              tokens: tf.tensor2d(next, [batch, 1], 'int32'),
-              positions: tf.tensor2d(
-                rows.map((_, b) => [positionOf(b, length - 1)]),
-                [batch, 1],
-                'int32',
-              ),
-              mask: attentionMask(batch, 1, length - 1, valid),
-              cache: layers,
-            });
-            return {
-              logits: this.model.logits(forward.hidden),
-              cache: forward.cache.flatMap((layer) => [layer.keysT, layer.values]),
-            };
-          });
-          tf.dispose(previous);
-          cache = output.cache;
-          current = output.logits;
-        } else {
-          current = tf.tidy(() => {
-            const output = this.model.forward({
-              tokens: tf.tensor2d(rows, [batch, length], 'int32'),
-              positions: tf.tensor2d(
-                rows.map((row, b) => row.map((_, index) => positionOf(b, index))),
-                [batch, length],
-                'int32',
-              ),
-              mask: attentionMask(batch, length, 0, valid),
-            });
-            const last = gatherRows(
-              output.hidden,
-              tf.tensor1d(
-                rows.map((_, b) => b * length + length - 1),
-                'int32',
-              ),
-            );
-            return this.model.logits(last);
-          });
-        }
+        if (results.every((result) => result.finished)) break;
       }
     } finally {
-      if (!current.isDisposed) current.dispose();
-      if (cache) tf.dispose(cache);
+      for (const part of parts) part.dispose();
     }
     for (const result of results) {
       const body = result.finished ? result.tokens.slice(0, -1) : result.tokens;
       result.text = this.tokenizer.decode(body);
     }
     return results;
+  }
+
+  /** The rows of a batch split between this thread's decoder and the sampling threads' (in row order). */
+  private decodingParts(contexts: readonly (readonly number[])[], pad: number, incremental: boolean): DecodingPart[] {
+    const threads = this.samplingThreads.partsFor(contexts.length);
+    if (threads.length === 0) return [new Decoder(this.model, contexts, pad, incremental)];
+    const share = Math.ceil(contexts.length / (threads.length + 1));
+    const parts: DecodingPart[] = [new Decoder(this.model, contexts.slice(0, share), pad, incremental)];
+    threads.forEach((thread, i) => {
+      const rows = contexts.slice(share * (i + 1), share * (i + 2));
+      if (rows.length > 0) parts.push(thread.decode(this.model, rows, pad, incremental));
+    });
+    return parts;
+  }
+
+  private firstRow(parts: readonly DecodingPart[], index: number): number {
+    let row = 0;
+    for (let i = 0; i < index; i++) row += parts[i]!.rows;
+    return row;
   }
 
   /**
@@ -489,9 +436,21 @@ export class Policy {
   }
 
   dispose(): void {
+    this.samplingThreads.close();
     this.model.dispose();
     this.optimizer.dispose();
   }
+}
+
+function concatenate(parts: readonly Float32Array[]): Float32Array {
+  if (parts.length === 1) return parts[0]!;
+  const all = new Float32Array(parts.reduce((sum, part) => sum + part.length, 0));
+  let offset = 0;
+  for (const part of parts) {
+    all.set(part, offset);
+    offset += part.length;
+  }
+  return all;
 }
 
 /** Draws a token from one row of logits; returns its log-prob and the entropy of the (tempered) distribution. */

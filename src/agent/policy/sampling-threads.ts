@@ -1,0 +1,184 @@
+/**
+ * Sampling on every core. The wasm backend runs one thread, and sampling (a forward pass per new token over all
+ * running episodes) is most of an RL step, so `Policy.sample` splits the rows of a batch: this thread decodes the
+ * first share and each worker thread (sampling-worker.ts, with its own wasm backend) decodes one more share with
+ * a copy of the weights sent at the start of the batch, so it always samples the policy as it is now. The tokens
+ * are still drawn here, row by row, from one random source: the same seed draws the same tokens as on one thread
+ * (up to the last bits of the logits, where a batch of other rows may use another kernel).
+ *
+ * This thread waits for a worker's logits with `Atomics.wait` and reads them with `receiveMessageOnPort`, so
+ * `sample` stays synchronous. A worker that cannot start (no wasm backend, no TypeScript loader) is given up once,
+ * with one line on standard error, and its rows are decoded here.
+ */
+import { availableParallelism } from 'node:os';
+import { MessageChannel, type MessagePort, receiveMessageOnPort, Worker } from 'node:worker_threads';
+import * as tf from '@tensorflow/tfjs-core';
+import { TurngymError } from '../../core/errors.js';
+import type { DecodingPart } from './decoder.js';
+import type { TransformerModel } from './model.js';
+
+/** Fewest rows a thread is given: below it, sending the weights and waiting cost more than decoding the rows here. */
+export const MIN_ROWS_PER_THREAD = 8;
+
+/** Longest wait for a worker's reply before its rows are taken as failed (a reply is one pass over its rows). */
+const REPLY_TIMEOUT_MS = 10 * 60_000;
+
+/** What this thread sends a worker. */
+export type WorkerRequest =
+  | { type: 'weights'; config: TransformerModel['config']; names: string[]; arrays: Float32Array[] }
+  | { type: 'start'; contexts: number[][]; pad: number; incremental: boolean }
+  | { type: 'step'; next: number[] }
+  | { type: 'end' };
+
+/** What a worker answers each request with (after writing the request's number to the shared flag). */
+export type WorkerReply = { logits?: Float32Array; error?: string; name?: string };
+
+/**
+ * The worker's first code: loads sampling-worker (through tsx when this is the TypeScript source, as under vitest,
+ * whose loader a worker does not inherit), and answers with an error, instead of leaving this thread waiting, when
+ * the worker cannot start or dies.
+ */
+const BOOTSTRAP = `
+const { workerData } = require('node:worker_threads');
+const fail = (error) => {
+  workerData.port.postMessage({ error: String((error && error.message) || error) });
+  Atomics.store(workerData.flag, 1, 1);
+  Atomics.add(workerData.flag, 0, 1);
+  Atomics.notify(workerData.flag, 0);
+};
+process.on('uncaughtException', fail);
+(async () => {
+  if (workerData.typescript) (await import('tsx/esm/api')).register();
+  await import(workerData.entry);
+})().catch(fail);
+`;
+
+/** One worker thread and the channel this thread reads its replies on without returning to the event loop. */
+class SamplingThread {
+  private readonly worker: Worker;
+  private readonly port: MessagePort;
+  /** [0]: replies sent so far; [1]: 1 once the worker has failed for good. */
+  private readonly flag = new Int32Array(new SharedArrayBuffer(8));
+  private sent = 0;
+  /** Set when the worker failed (its backend may be unusable): its owner stops using it. */
+  broken = false;
+
+  constructor() {
+    const channel = new MessageChannel();
+    this.port = channel.port1;
+    const entry = new URL(`./sampling-worker.${import.meta.url.endsWith('.ts') ? 'ts' : 'js'}`, import.meta.url);
+    this.worker = new Worker(BOOTSTRAP, {
+      eval: true,
+      // A worker takes the process's loaders but not its process-wide flags (--no-node-snapshot).
+      execArgv: process.execArgv.filter((flag) => flag !== '--no-node-snapshot'),
+      workerData: {
+        port: channel.port2,
+        flag: this.flag,
+        entry: entry.href,
+        typescript: entry.pathname.endsWith('.ts'),
+      },
+      transferList: [channel.port2],
+    });
+    this.worker.unref();
+    this.port.unref();
+  }
+
+  /** Sends a request and returns its reply (blocking this thread until it comes). */
+  request(message: WorkerRequest, transfer: ArrayBuffer[] = []): WorkerReply {
+    this.post(message, transfer);
+    return this.await();
+  }
+
+  post(message: WorkerRequest, transfer: ArrayBuffer[] = []): void {
+    this.sent++;
+    this.port.postMessage(message, transfer);
+  }
+
+  await(): WorkerReply {
+    const deadline = Date.now() + REPLY_TIMEOUT_MS;
+    while (Atomics.load(this.flag, 0) < this.sent && Atomics.load(this.flag, 1) === 0) {
+      if (Atomics.wait(this.flag, 0, Atomics.load(this.flag, 0), Math.max(1, deadline - Date.now())) === 'timed-out')
+        throw new TurngymError('ENV_FAILURE', 'a sampling thread did not answer within 10 minutes');
+    }
+    const reply = receiveMessageOnPort(this.port)?.message as WorkerReply | undefined;
+    if (!reply) throw new TurngymError('ENV_FAILURE', 'a sampling thread answered without a message');
+    if (reply.error !== undefined) {
+      this.broken = true;
+      // The wasm heap's faults keep their name, so that the policy reports running out of memory in either thread.
+      if (reply.name !== 'RuntimeError')
+        throw new TurngymError('ENV_FAILURE', `a sampling thread failed: ${reply.error}`);
+      throw Object.assign(new Error(reply.error), { name: reply.name });
+    }
+    return reply;
+  }
+
+  /** A part of the batch decoded in this worker with the model's current weights. */
+  decode(model: TransformerModel, contexts: readonly (readonly number[])[], pad: number, incremental: boolean) {
+    const names = [...model.variables.keys()];
+    const arrays = names.map((name) => (model.variables.get(name)!.dataSync() as Float32Array).slice());
+    this.post(
+      { type: 'weights', config: model.config, names, arrays },
+      arrays.map((array) => array.buffer as ArrayBuffer),
+    );
+    this.await();
+    const rows = contexts.map((context) => [...context]);
+    const thread = this;
+    return {
+      rows: rows.length,
+      send(next?: readonly number[]): void {
+        thread.post(next ? { type: 'step', next: [...next] } : { type: 'start', contexts: rows, pad, incremental });
+      },
+      receive(): Float32Array {
+        return thread.await().logits!;
+      },
+      dispose(): void {
+        thread.request({ type: 'end' });
+      },
+    } satisfies DecodingPart;
+  }
+
+  terminate(): void {
+    void this.worker.terminate();
+  }
+}
+
+/** The worker threads of one policy, started on first use. */
+export class SamplingThreads {
+  private threads: SamplingThread[] | undefined;
+  private failed = false;
+
+  /**
+   * @param count threads that sample, this one included (default: the machine's cores, at most 4; 1 samples on
+   *   this thread alone). Only the wasm backend is split: the others run their own threads.
+   */
+  constructor(readonly count = Math.min(4, availableParallelism())) {}
+
+  /** The worker threads to give a share of `rows` rows to (none when the batch is small or there are none). */
+  partsFor(rows: number): SamplingThread[] {
+    if (this.threads?.some((thread) => thread.broken)) {
+      this.failed = true;
+      this.close();
+    }
+    if (this.failed || this.count < 2 || tf.getBackend() !== 'wasm') return [];
+    const workers = Math.min(this.count - 1, Math.floor(rows / MIN_ROWS_PER_THREAD) - 1);
+    if (workers < 1) return [];
+    try {
+      if (!this.threads) {
+        this.threads = Array.from({ length: this.count - 1 }, () => new SamplingThread());
+        // The first reply comes once a worker has loaded its backend: a worker that cannot start fails here.
+        for (const thread of this.threads) thread.request({ type: 'end' });
+      }
+    } catch (error) {
+      this.failed = true;
+      console.error(`[policy] sampling on this thread only: a sampling thread did not start (${String(error)})`);
+      this.close();
+      return [];
+    }
+    return this.threads.slice(0, workers);
+  }
+
+  close(): void {
+    for (const thread of this.threads ?? []) thread.terminate();
+    this.threads = undefined;
+  }
+}

@@ -1,0 +1,61 @@
+/**
+ * A sampling thread (sampling-threads.ts): holds a copy of the policy's transformer on its own wasm backend and
+ * decodes the rows it is given, one request at a time, answering each on the port and then bumping the shared
+ * flag the policy's thread waits on.
+ */
+import { type MessagePort, workerData } from 'node:worker_threads';
+import * as tf from '@tensorflow/tfjs-core';
+import { initBackend } from './backend.js';
+import { Decoder } from './decoder.js';
+import { TransformerModel } from './model.js';
+import type { WorkerReply, WorkerRequest } from './sampling-threads.js';
+
+const { port, flag } = workerData as { port: MessagePort; flag: Int32Array };
+const ready = initBackend('wasm', () => {});
+let model: TransformerModel | undefined;
+let decoder: Decoder | undefined;
+let queue = Promise.resolve();
+
+function handle(request: WorkerRequest): WorkerReply {
+  switch (request.type) {
+    case 'weights': {
+      const same = model && JSON.stringify(model.config) === JSON.stringify(request.config);
+      if (!same) {
+        model?.dispose();
+        model = new TransformerModel(request.config);
+      }
+      request.names.forEach((name, index) => {
+        const variable = model!.variables.get(name)!;
+        tf.tidy(() => variable.assign(tf.tensor(request.arrays[index]!, variable.shape)));
+      });
+      return {};
+    }
+    case 'start':
+      decoder?.dispose();
+      decoder = new Decoder(model!, request.contexts, request.pad, request.incremental);
+      decoder.send();
+      return { logits: decoder.receive() };
+    case 'step':
+      decoder!.send(request.next);
+      return { logits: decoder!.receive() };
+    case 'end':
+      decoder?.dispose();
+      decoder = undefined;
+      return {};
+  }
+}
+
+port.on('message', (request: WorkerRequest) => {
+  queue = queue.then(async () => {
+    let reply: WorkerReply;
+    try {
+      await ready;
+      reply = handle(request);
+    } catch (error) {
+      reply = error instanceof Error ? { error: error.message, name: error.name } : { error: String(error) };
+    }
+    port.postMessage(reply, reply.logits ? [reply.logits.buffer as ArrayBuffer] : []);
+    Atomics.add(flag, 0, 1);
+    Atomics.notify(flag, 0);
+  });
+});
