@@ -21,7 +21,7 @@ describe('sampling threads', () => {
     maxActionTokens: 16,
     seed: 3,
   });
-  const contexts = Array.from({ length: 24 }, (_, row) =>
+  const contexts = Array.from({ length: 40 }, (_, row) =>
     tokenizer.encode(`the quick brown fox ${'jumps over '.repeat(row % 5)}the lazy dog`),
   );
   const one = new SamplingThreads(1);
@@ -59,7 +59,7 @@ describe('sampling threads', () => {
   }, 120_000);
 
   it('keeps small batches on this thread', () => {
-    expect(two.partsFor(15)).toHaveLength(0);
-    expect(two.partsFor(16)).toHaveLength(1);
+    expect(two.partsFor(31)).toHaveLength(0);
+    expect(two.partsFor(32)).toHaveLength(1);
   });
 });
