@@ -10,9 +10,8 @@ import {
 import { horizonAt, parseCurriculum } from '../../src/rl/curriculum.js';
 import { isFormatError } from '../../src/core/errors.js';
 import { formatPenalty, informationGain } from '../../src/rl/rewards.js';
-import type { Trajectory } from '../../src/rl/rollout.js';
 import { trainingExamples } from '../../src/rl/update.js';
-import { turn } from './trajectory-fixture.js';
+import { played, turn } from './trajectory-fixture.js';
 
 const parts = (informationGain: number, format = 0) => ({ informationGain, format, env: 0 });
 
@@ -83,15 +82,6 @@ describe('advantages', () => {
 
 describe('computeAdvantages', () => {
   it('keeps the first groups with a policy gradient for dynamic sampling', () => {
-    const played = (group: number, success: boolean): Trajectory => ({
-      group,
-      seed: group,
-      prompt: '',
-      return: success ? 1 : 0,
-      success,
-      truncated: false,
-      turns: [turn([1], [2])],
-    });
     // Group 0 all solved (no gradient), 1 mixed, 2 all failed (none), 3 mixed, 4 mixed; group 3 listed first.
     const trajectories = [
       played(3, true),

@@ -1,20 +1,10 @@
 import { describe, expect, it } from 'vitest';
 import { computeAdvantages } from '../../src/rl/advantages.js';
 import { groupShares } from '../../src/rl/metrics.js';
-import type { Trajectory } from '../../src/rl/rollout.js';
-import { turn } from './trajectory-fixture.js';
+import { played } from './trajectory-fixture.js';
 
 describe('groupShares', () => {
   it('counts the groups that give no policy gradient, those solved in every sample and those solved in any', () => {
-    const played = (group: number, success: boolean): Trajectory => ({
-      group,
-      seed: group,
-      prompt: '',
-      return: success ? 1 : 0,
-      success,
-      truncated: false,
-      turns: [turn([1], [2])],
-    });
     // Group 0 all solved, group 1 all failed, group 2 mixed, group 3 a lone trajectory.
     const trajectories = [
       played(0, true),

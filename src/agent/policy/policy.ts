@@ -244,12 +244,13 @@ export class Policy {
       finished: false,
     }));
     const parts = this.decodingParts(contexts, pad, incremental);
+    // The first row of each part, and one past the last row.
+    const starts = parts.reduce((rows, part) => [...rows, rows.at(-1)! + part.rows], [0]);
     try {
       let next: number[] | undefined;
       for (let step = 0; step < maxTokens; step++) {
         // Every part starts its pass before any is awaited: the worker threads' parts run beside this thread's.
-        for (let i = parts.length - 1; i >= 0; i--)
-          parts[i]!.send(next?.slice(this.firstRow(parts, i), this.firstRow(parts, i + 1)));
+        for (let i = parts.length - 1; i >= 0; i--) parts[i]!.send(next?.slice(starts[i], starts[i + 1]));
         const values = concatenate(parts.map((part) => part.receive()));
         next = [];
         for (let b = 0; b < results.length; b++) {
@@ -288,12 +289,6 @@ export class Policy {
       if (rows.length > 0) parts.push(thread.decode(this.model, rows, pad, incremental));
     });
     return parts;
-  }
-
-  private firstRow(parts: readonly DecodingPart[], index: number): number {
-    let row = 0;
-    for (let i = 0; i < index; i++) row += parts[i]!.rows;
-    return row;
   }
 
   /**
