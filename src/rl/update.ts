@@ -3,11 +3,12 @@
  * training sequences, and `runUpdates` makes `epochs` passes over them in `miniBatches` shuffled
  * mini-batches, one optimizer step each, with the policy loss of losses.ts.
  *
- * A mini-batch larger than `microBatchTokens` (sequences x longest sequence, the size of the padded batch the
- * transformer sees) is not run in one pass, which would exhaust the WebAssembly heap (the attention scores
- * alone are sequences x heads x length^2 floats): its gradient is accumulated over micro-batches instead,
- * and it is the same gradient. The loss depends on the weights only through each target token's log-prob
- * (and entropy), so
+ * A mini-batch is not always run in one pass. One larger than `microBatchTokens` (sequences x longest sequence,
+ * the size of the padded batch the transformer sees) would exhaust the WebAssembly heap (the attention scores
+ * alone are sequences x heads x length^2 floats), and with worker threads (policy-threads.ts) the passes are
+ * shared between the cores: `Policy.passes` cuts it into micro-batches, longest sequences first, at least one a
+ * thread. Its gradient is accumulated over them, and it is the same gradient. The loss depends on the weights
+ * only through each target token's log-prob (and entropy), so
  *
  *   1. a forward pass per micro-batch, without gradients, gives every token's current log-prob and entropy;
  *   2. the loss of the whole mini-batch is computed from those values (the same token mean, the same
@@ -15,11 +16,13 @@
  *   3. a forward and backward pass per micro-batch of sum_i dL/dlogp_i * logp_i + dL/dH_i * H_i gives that
  *      micro-batch's share of dL/dweights (the chain rule), summed into one gradient.
  *
- * A mini-batch that fits is one forward and backward pass of the loss itself.
+ * On two threads that is half of 1 and 3 each: a third less time than one forward and backward pass of the
+ * mini-batch on one thread, which is what a mini-batch that fits, on one thread, runs.
  */
 import * as tf from '@tensorflow/tfjs-core';
 import type { Rng } from '../core/rng.js';
-import { type Policy, type ScoredSequence, paddedBatches } from '../agent/policy/policy.js';
+import type { Policy } from '../agent/policy/policy.js';
+import type { ScoredSequence } from '../agent/policy/logprobs.js';
 import { groupIndices, isZeroAdvantage } from './advantages.js';
 import { type LossConfig, type LossMetrics, policyLoss } from './losses.js';
 import type { Trajectory } from './rollout.js';
@@ -191,33 +194,19 @@ export function addReferenceLogprobs(
   examples: readonly Example[],
   options: Pick<UpdateOptions, 'temperature' | 'microBatchTokens'>,
 ): void {
-  for (const part of microBatches(examples, options.microBatchTokens)) {
-    const values = tf.tidy(
-      () =>
-        reference
-          .tokenLogprobs(
-            part.map((example) => example.sequence),
-            { temperature: options.temperature },
-          )
-          .logprobs.dataSync() as Float32Array,
-    );
-    let position = 0;
-    for (const example of part) {
-      example.refLogprobs = Array.from(values.subarray(position, position + example.oldLogprobs.length));
-      position += example.oldLogprobs.length;
-    }
-  }
+  const values = reference.logprobValues(
+    examples.map((example) => example.sequence),
+    { temperature: options.temperature, maxBatchTokens: options.microBatchTokens },
+  );
+  examples.forEach((example, index) => {
+    example.refLogprobs = Array.from(values[index]!.logprobs);
+  });
 }
 
 /** The loss weight of each of an example's target tokens under the configured aggregation. */
 function tokenWeights(example: Example, config: LossConfig): number[] {
   const weight = config.lossAggregation === 'trajectory-mean' ? 1 / Math.max(1, example.trajectoryTokens) : 1;
   return example.oldLogprobs.map(() => weight);
-}
-
-/** Splits examples, in order, into passes of at most `budget` padded tokens (see `paddedBatches`). */
-export function microBatches<T extends { sequence: ScoredSequence }>(examples: readonly T[], budget: number): T[][] {
-  return paddedBatches(examples, budget, (example) => example.sequence.tokens.length);
 }
 
 /**
@@ -246,15 +235,18 @@ export function miniBatchGradients(
       lossConfig,
       rng,
     );
-  const parts = microBatches(miniBatch, options.microBatchTokens);
+  const sequences = miniBatch.map((example) => example.sequence);
+  const passOptions = { temperature, maxBatchTokens: options.microBatchTokens };
   let metrics: LossMetrics | undefined;
 
-  if (parts.length === 1) {
+  if (
+    policy.passes(
+      sequences.map((sequence) => sequence.tokens.length),
+      options.microBatchTokens,
+    ).length === 1
+  ) {
     const { loss, gradients } = policy.computeGradients(() => {
-      const { logprobs, entropies } = policy.tokenLogprobs(
-        miniBatch.map((example) => example.sequence),
-        { temperature },
-      );
+      const { logprobs, entropies } = policy.tokenLogprobs(sequences, { temperature });
       const output = lossOf(logprobs, entropies);
       metrics = output.metrics;
       return output.loss;
@@ -262,19 +254,10 @@ export function miniBatchGradients(
     return { loss, gradients, metrics: metrics! };
   }
 
-  // 1. Current log-probs and entropies of every target token, part by part, without gradients.
-  const logprobValues: number[] = [];
-  const entropyValues: number[] = [];
-  for (const part of parts) {
-    tf.tidy(() => {
-      const { logprobs, entropies } = policy.tokenLogprobs(
-        part.map((example) => example.sequence),
-        { temperature },
-      );
-      for (const value of logprobs.dataSync()) logprobValues.push(value);
-      for (const value of entropies.dataSync()) entropyValues.push(value);
-    });
-  }
+  // 1. Current log-probs and entropies of every target token, without gradients, in passes shared between threads.
+  const values = policy.logprobValues(sequences, passOptions);
+  const logprobValues = values.flatMap((value) => Array.from(value.logprobs));
+  const entropyValues = values.flatMap((value) => Array.from(value.entropies));
   // 2. The mini-batch's loss from those values, and its derivative with respect to each of them (entropies
   //    enter the loss only with an entropy bonus, and tfjs refuses a gradient for an unused input).
   const withEntropy = lossConfig.entropyControl === 'bonus';
@@ -293,29 +276,16 @@ export function miniBatchGradients(
     perLogprob = grads[0]!.dataSync() as Float32Array;
     if (withEntropy) perEntropy = grads[1]!.dataSync() as Float32Array;
   });
-  // 3. Each part's share of the gradient, summed.
-  const gradients: Record<string, tf.Tensor> = {};
+  // 3. The gradient of sum_i dL/dlogp_i * logp_i + dL/dH_i * H_i: each pass's share of dL/dweights, summed.
   let offset = 0;
-  for (const part of parts) {
-    const count = part.reduce((sum, example) => sum + example.oldLogprobs.length, 0);
-    const logprobWeights = perLogprob.slice(offset, offset + count);
-    const entropyWeights = perEntropy?.slice(offset, offset + count);
+  const weights = miniBatch.map((example) => {
+    const count = example.oldLogprobs.length;
+    const share = {
+      logprobs: perLogprob.slice(offset, offset + count),
+      entropies: perEntropy?.slice(offset, offset + count),
+    };
     offset += count;
-    const { gradients: share } = policy.computeGradients(() => {
-      const { logprobs, entropies } = policy.tokenLogprobs(
-        part.map((example) => example.sequence),
-        { temperature },
-      );
-      const surrogate = tf.sum(tf.mul(logprobs, tf.tensor1d(logprobWeights)));
-      return (
-        entropyWeights ? tf.add(surrogate, tf.sum(tf.mul(entropies, tf.tensor1d(entropyWeights)))) : surrogate
-      ) as tf.Scalar;
-    });
-    for (const [name, gradient] of Object.entries(share)) {
-      const sum = gradients[name];
-      gradients[name] = sum ? tf.add(sum, gradient) : gradient;
-      if (sum) tf.dispose([sum, gradient]);
-    }
-  }
-  return { loss, gradients, metrics: metrics! };
+    return share;
+  });
+  return { loss, gradients: policy.gradientOf(sequences, weights, passOptions), metrics: metrics! };
 }

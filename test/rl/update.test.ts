@@ -2,18 +2,13 @@ import * as tf from '@tensorflow/tfjs';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { initBackend } from '../../src/agent/policy/backend.js';
 import { Policy } from '../../src/agent/policy/policy.js';
+import { PolicyThreads } from '../../src/agent/policy/policy-threads.js';
 import { Tokenizer } from '../../src/agent/policy/tokenizer.js';
 import { Rng } from '../../src/core/rng.js';
 import { computeAdvantages } from '../../src/rl/advantages.js';
 import { lossConfigSchema } from '../../src/rl/losses.js';
 import type { Trajectory } from '../../src/rl/rollout.js';
-import {
-  type Example,
-  microBatches,
-  miniBatchGradients,
-  shuffledMiniBatches,
-  trainingExamples,
-} from '../../src/rl/update.js';
+import { type Example, miniBatchGradients, shuffledMiniBatches, trainingExamples } from '../../src/rl/update.js';
 import { turn } from './trajectory-fixture.js';
 
 beforeAll(async () => {
@@ -79,17 +74,15 @@ describe('shuffled mini-batches', () => {
 });
 
 describe('mini-batch gradients over micro-batches', () => {
-  it('splits examples by padded size, in order, at least one per part', () => {
-    const of = (lengths: number[]) =>
-      lengths.map((length) => ({ sequence: { tokens: Array.from({ length }, () => 0), targetMask: [] } }));
-    const parts = microBatches(of([10, 10, 30, 5, 5, 100]), 40);
-    expect(parts.map((part) => part.map((example) => example.sequence.tokens.length))).toEqual([
-      [10, 10],
-      [30],
-      [5, 5],
-      [100],
-    ]);
-    expect(microBatches(of([10, 10, 10]), 1000)).toHaveLength(1);
+  it('cuts sequences into passes by padded size, longest first, and into one pass a thread', () => {
+    const tokenizer = Tokenizer.fit([TEXT, TEXT]);
+    const policy = Policy.create({ tokenizer, model: { layers: 1, width: 16, heads: 2, contextLength: 128 } });
+    policy.threads = new PolicyThreads(1);
+    expect(policy.passes([10, 10, 30, 5, 5, 100], 40)).toEqual([[5], [2], [0, 1, 3, 4]]);
+    expect(policy.passes([10, 10, 10], 1000)).toEqual([[0, 1, 2]]);
+    policy.threads = new PolicyThreads(2);
+    if (tf.getBackend() === 'wasm') expect(policy.passes([10, 10, 10], 1000)).toEqual([[0], [1], [2]]);
+    policy.dispose();
   });
 
   it.each([
@@ -99,62 +92,70 @@ describe('mini-batch gradients over micro-batches', () => {
     ['kl-cov', 'token-mean'],
     ['none', 'trajectory-mean'],
     ['bonus', 'trajectory-mean'],
-  ] as const)('give the same loss, metrics and gradient as one pass (%s, %s)', (entropyControl, lossAggregation) => {
-    const tokenizer = Tokenizer.fit([TEXT, TEXT]);
-    const policy = Policy.create({
-      tokenizer,
-      model: { layers: 1, width: 32, heads: 2, contextLength: 64 },
-      maxActionTokens: 8,
-      seed: 5,
-    });
-    const batch = examples(policy, tokenizer);
-    // Ratios large enough that Clip-Cov and KL-Cov select several tokens, bounds wide enough to have candidates.
-    const lossConfig = lossConfigSchema.parse({
-      entropyControl,
-      lossAggregation,
-      clipCovRatio: 0.3,
-      clipCovLb: -10,
-      clipCovUb: 10,
-      klCovRatio: 0.3,
-      entropyCoef: 0.05,
-    });
-    const whole = miniBatchGradients(
-      policy,
-      batch,
-      { temperature: 1, microBatchTokens: 100_000 },
-      lossConfig,
-      Rng.fromSeed(3),
-    );
-    const split = miniBatchGradients(
-      policy,
-      batch,
-      { temperature: 1, microBatchTokens: 64 },
-      lossConfig,
-      Rng.fromSeed(3),
-    );
-    expect(microBatches(batch, 64).length).toBeGreaterThan(3);
-    expect(split.loss).toBeCloseTo(whole.loss, 5);
-    expect(split.metrics).toEqual({
-      ...whole.metrics,
-      ppo_kl: expect.closeTo(whole.metrics.ppo_kl, 5),
-      cov_mean: expect.closeTo(whole.metrics.cov_mean, 5),
-      cov_max: expect.closeTo(whole.metrics.cov_max, 5),
-    });
-    if (entropyControl === 'clip-cov' || entropyControl === 'kl-cov') expect(whole.metrics.selected).toBeGreaterThan(1);
-    expect(Object.keys(split.gradients).sort()).toEqual(Object.keys(whole.gradients).sort());
-    let largest = 0;
-    for (const [name, gradient] of Object.entries(whole.gradients)) {
-      const a = gradient.dataSync();
-      const b = split.gradients[name]!.dataSync();
-      for (let i = 0; i < a.length; i++) {
-        largest = Math.max(largest, Math.abs(a[i]!));
-        expect(Math.abs(a[i]! - b[i]!)).toBeLessThan(1e-5 + 1e-3 * Math.abs(a[i]!));
+  ] as const)(
+    'give the same loss, metrics and gradient as one pass, on one thread and on two (%s, %s)',
+    (entropyControl, lossAggregation) => {
+      const tokenizer = Tokenizer.fit([TEXT, TEXT]);
+      const policy = Policy.create({
+        tokenizer,
+        model: { layers: 1, width: 32, heads: 2, contextLength: 64 },
+        maxActionTokens: 8,
+        seed: 5,
+      });
+      const batch = examples(policy, tokenizer);
+      // Ratios large enough that Clip-Cov and KL-Cov select several tokens, bounds wide enough to have candidates.
+      const lossConfig = lossConfigSchema.parse({
+        entropyControl,
+        lossAggregation,
+        clipCovRatio: 0.3,
+        clipCovLb: -10,
+        clipCovUb: 10,
+        klCovRatio: 0.3,
+        entropyCoef: 0.05,
+      });
+      const gradientsWith = (threads: number, microBatchTokens: number) => {
+        policy.threads = new PolicyThreads(threads);
+        try {
+          return miniBatchGradients(policy, batch, { temperature: 1, microBatchTokens }, lossConfig, Rng.fromSeed(3));
+        } finally {
+          policy.threads.close();
+        }
+      };
+      const whole = gradientsWith(1, 100_000);
+      policy.threads = new PolicyThreads(1);
+      expect(
+        policy.passes(
+          batch.map((example) => example.sequence.tokens.length),
+          64,
+        ).length,
+      ).toBeGreaterThan(2);
+      for (const split of [gradientsWith(1, 64), gradientsWith(2, 64), gradientsWith(2, 100_000)]) {
+        expect(split.loss).toBeCloseTo(whole.loss, 5);
+        expect(split.metrics).toEqual({
+          ...whole.metrics,
+          ppo_kl: expect.closeTo(whole.metrics.ppo_kl, 5),
+          cov_mean: expect.closeTo(whole.metrics.cov_mean, 5),
+          cov_max: expect.closeTo(whole.metrics.cov_max, 5),
+        });
+        if (entropyControl === 'clip-cov' || entropyControl === 'kl-cov')
+          expect(whole.metrics.selected).toBeGreaterThan(1);
+        expect(Object.keys(split.gradients).sort()).toEqual(Object.keys(whole.gradients).sort());
+        let largest = 0;
+        for (const [name, gradient] of Object.entries(whole.gradients)) {
+          const a = gradient.dataSync();
+          const b = split.gradients[name]!.dataSync();
+          for (let i = 0; i < a.length; i++) {
+            largest = Math.max(largest, Math.abs(a[i]!));
+            expect(Math.abs(a[i]! - b[i]!)).toBeLessThan(1e-5 + 1e-3 * Math.abs(a[i]!));
+          }
+        }
+        expect(largest).toBeGreaterThan(1e-4); // the gradients compared are not all zero
+        tf.dispose(Object.values(split.gradients));
       }
-    }
-    expect(largest).toBeGreaterThan(1e-4); // the gradients compared are not all zero
-    tf.dispose([...Object.values(whole.gradients), ...Object.values(split.gradients)]);
-    policy.dispose();
-  });
+      tf.dispose(Object.values(whole.gradients));
+      policy.dispose();
+    },
+  );
 });
 
 describe('trainingExamples', () => {

@@ -2,7 +2,7 @@
  * The forward passes of sampling, without the drawing of tokens: a `Decoder` runs the first pass over a batch of
  * contexts (left-padded, so every row's last token sits in the same column) and then one incremental pass per
  * new token, returning each time the next token's logits of every row. `Policy.sample` draws the tokens; it
- * may split its rows between a decoder of its own and decoders in worker threads (sampling-threads.ts), which
+ * may split its rows between a decoder of its own and decoders in worker threads (policy-threads.ts), which
  * run the same code on their own copy of the weights.
  */
 import * as tf from '@tensorflow/tfjs-core';

@@ -3,6 +3,7 @@ export * from './backend.js';
 export * from './checkpoint.js';
 export * from './context.js';
 export * from './evaluate.js';
+export * from './logprobs.js';
 export * from './model.js';
 export * from './optimizer.js';
 export * from './play.js';

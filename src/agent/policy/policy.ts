@@ -17,9 +17,9 @@ import { TurngymError } from '../../core/errors.js';
 import { Rng } from '../../core/rng.js';
 import { Decoder, type DecodingPart } from './decoder.js';
 import { type ModelConfig, TransformerModel, modelConfigSchema } from './model.js';
-import { gatherRows } from './ops.js';
 import { AdamW, type OptimizerConfig } from './optimizer.js';
-import { SamplingThreads } from './sampling-threads.js';
+import { type ScoredSequence, type TokenLogprobs, targetLogprobs, weightedGradients } from './logprobs.js';
+import { PolicyThreads, type WorkerReply, type WorkerRequest, shareParts } from './policy-threads.js';
 import type { Tokenizer } from './tokenizer.js';
 
 export interface PolicyOptions {
@@ -83,12 +83,6 @@ export interface Sample {
   finished: boolean;
 }
 
-/** A sequence whose tokens at `targetMask[t] === 1` (t >= 1) are scored given the tokens before them. */
-export interface ScoredSequence {
-  tokens: readonly number[];
-  targetMask: readonly number[];
-}
-
 /**
  * Splits items, in order, into runs whose padded size (count x longest `length`) stays within `budget` and
  * whose count is at most `maxItems` (at least one item each): the passes through the transformer of sampling,
@@ -119,21 +113,16 @@ export function paddedBatches<T>(
   return batches;
 }
 
-/** Differentiable per-token results, concatenated over sequences in order (only the target tokens). */
-export interface TokenLogprobs {
-  logprobs: tf.Tensor1D;
-  entropies: tf.Tensor1D;
-  /** Number of target tokens of each sequence. */
-  counts: number[];
-}
-
 export class Policy {
   readonly model: TransformerModel;
   readonly optimizer: AdamW;
   /** Padded tokens of the last `tokenLogprobs` pass (to say how large a pass ran out of memory). */
   private lastPassTokens: number | undefined;
-  /** The threads `sample` splits a batch's rows between (sampling-threads.ts); replace it to choose how many. */
-  samplingThreads = new SamplingThreads();
+  /**
+   * The threads that sampling and passes over whole sequences are split between (policy-threads.ts); replace it
+   * to choose how many (`new PolicyThreads(1)`: this thread only).
+   */
+  threads = new PolicyThreads();
 
   constructor(
     readonly tokenizer: Tokenizer,
@@ -278,9 +267,9 @@ export class Policy {
     return results;
   }
 
-  /** The rows of a batch split between this thread's decoder and the sampling threads' (in row order). */
+  /** The rows of a batch split between this thread's decoder and the worker threads' (in row order). */
   private decodingParts(contexts: readonly (readonly number[])[], pad: number, incremental: boolean): DecodingPart[] {
-    const threads = this.samplingThreads.partsFor(contexts.length);
+    const threads = this.threads.forSampling(contexts.length);
     if (threads.length === 0) return [new Decoder(this.model, contexts, pad, incremental)];
     const share = Math.ceil(contexts.length / (threads.length + 1));
     const parts: DecodingPart[] = [new Decoder(this.model, contexts.slice(0, share), pad, incremental)];
@@ -315,22 +304,10 @@ export class Policy {
         targetMask: [...Array<number>(context.length).fill(0), ...Array<number>(continuation.length).fill(1)],
       };
     });
-    const scores: number[][] = [];
-    let offset = 0;
-    for (const batch of paddedBatches(
-      sequences,
-      options.maxBatchTokens ?? 8192,
-      (sequence) => sequence.tokens.length,
-    )) {
-      const values = tf.tidy(() => this.tokenLogprobs(batch, options).logprobs.dataSync() as Float32Array);
-      let position = 0;
-      for (const continuation of continuations.slice(offset, offset + batch.length)) {
-        scores.push(Array.from(values.subarray(position, position + continuation.length)));
-        position += continuation.length;
-      }
-      offset += batch.length;
-    }
-    return scores;
+    return this.logprobValues(sequences, {
+      temperature: options.temperature,
+      maxBatchTokens: options.maxBatchTokens ?? 8192,
+    }).map(({ logprobs }) => Array.from(logprobs));
   }
 
   /**
@@ -339,54 +316,169 @@ export class Policy {
    * wrap in tf.tidy.
    */
   tokenLogprobs(sequences: readonly ScoredSequence[], options: { temperature?: number } = {}): TokenLogprobs {
-    const temperature = options.temperature && options.temperature > 0 ? options.temperature : 1;
-    const batch = sequences.length;
-    const length = Math.max(...sequences.map((sequence) => sequence.tokens.length));
-    if (length > this.config.contextLength) {
-      throw new TurngymError(
-        'INVALID_OPTIONS',
-        `tokenLogprobs: a sequence of ${length} tokens exceeds the context length ${this.config.contextLength}.`,
-      );
-    }
-    const pad = this.tokenizer.special('<|pad|>');
-    const tokens = new Int32Array(batch * length).fill(pad);
-    const rows: number[] = [];
-    const targets: number[] = [];
-    const counts: number[] = [];
-    sequences.forEach((sequence, b) => {
-      if (sequence.targetMask.length !== sequence.tokens.length)
-        throw new TurngymError('INVALID_OPTIONS', 'tokenLogprobs: targetMask must have one entry per token.');
-      tokens.set(sequence.tokens, b * length);
-      let count = 0;
-      for (let t = 1; t < sequence.tokens.length; t++) {
-        if (sequence.targetMask[t] !== 1) continue;
-        rows.push(b * length + t - 1);
-        targets.push(sequence.tokens[t]!);
-        count++;
-      }
-      counts.push(count);
-    });
-    if (rows.length === 0)
-      throw new TurngymError(
-        'INVALID_OPTIONS',
-        'tokenLogprobs: no target tokens (targetMask is all zero after the first token).',
-      );
-    this.lastPassTokens = batch * length;
-    const { hidden } = outOfMemoryAsError(
-      () => this.model.forward({ tokens: tf.tensor2d(tokens, [batch, length], 'int32') }),
+    this.lastPassTokens = sequences.length * Math.max(...sequences.map((sequence) => sequence.tokens.length));
+    return outOfMemoryAsError(
+      () => targetLogprobs(this.model, sequences, this.passSettings(options)),
       this.passSize,
       PASS_ADVICE,
     );
-    const selected = gatherRows(hidden, tf.tensor1d(rows, 'int32'));
-    let logits = this.model.logits(selected);
-    if (temperature !== 1) logits = tf.div(logits, temperature);
-    const logp = tf.logSoftmax(logits);
-    const picked = tf.sum(
-      tf.mul(logp, tf.oneHot(tf.tensor1d(targets, 'int32'), this.config.vocabSize)),
-      1,
-    ) as tf.Tensor1D;
-    const entropies = tf.neg(tf.sum(tf.mul(tf.exp(logp), logp), 1)) as tf.Tensor1D;
-    return { logprobs: picked, entropies, counts };
+  }
+
+  private passSettings(options: { temperature?: number }): { pad: number; temperature?: number } {
+    return { pad: this.tokenizer.special('<|pad|>'), temperature: options.temperature };
+  }
+
+  /**
+   * The passes of a batch of sequences of these lengths: their indices, longest first (so that a pass pads
+   * little), cut into passes of at most `maxTokens` padded tokens (sequences x longest; one longer sequence is
+   * a pass of its own) and, when there are worker threads, into at least one pass a thread.
+   */
+  passes(lengths: readonly number[], maxTokens: number): number[][] {
+    const order = lengths.map((_, index) => index).sort((a, b) => lengths[b]! - lengths[a]! || a - b);
+    const total = lengths.reduce((sum, length) => sum + length, 0);
+    const threads = this.threads.size;
+    const budget = threads === 1 ? maxTokens : Math.min(maxTokens, Math.ceil(total / threads));
+    return paddedBatches(order, budget, (index) => lengths[index]!);
+  }
+
+  /**
+   * The values of `tokenLogprobs` for each sequence (no gradient): its target tokens' log-probs and entropies,
+   * computed in the passes of {@link passes} (at most `maxBatchTokens` padded tokens each), shared between this
+   * thread and the worker threads.
+   */
+  logprobValues(
+    sequences: readonly ScoredSequence[],
+    options: { temperature?: number; maxBatchTokens: number },
+  ): { logprobs: Float32Array; entropies: Float32Array }[] {
+    const passes = this.passes(
+      sequences.map((sequence) => sequence.tokens.length),
+      options.maxBatchTokens,
+    );
+    const settings = this.passSettings(options);
+    const values: { logprobs: Float32Array; entropies: Float32Array }[] = [];
+    const keep = (pass: number[], logprobs: Float32Array, entropies: Float32Array) => {
+      let position = 0;
+      for (const index of pass) {
+        const count = targetCount(sequences[index]!);
+        values[index] = {
+          logprobs: logprobs.subarray(position, position + count),
+          entropies: entropies.subarray(position, position + count),
+        };
+        position += count;
+      }
+    };
+    this.shareOut(
+      passes.map((pass) => pass.map((index) => sequences[index]!)),
+      (parts) => ({ type: 'logprobs', parts, settings }),
+      (part, k) =>
+        tf.tidy(() => {
+          const { logprobs, entropies } = this.tokenLogprobs(part, options);
+          keep(passes[k]!, logprobs.dataSync() as Float32Array, entropies.dataSync() as Float32Array);
+        }),
+      (indices, reply) => indices.forEach((k, i) => keep(passes[k]!, reply.arrays![2 * i]!, reply.arrays![2 * i + 1]!)),
+    );
+    return values;
+  }
+
+  /**
+   * The gradient (by variable name) of sum_i weights.logprobs_i * logp_i + weights.entropies_i * H_i over the
+   * target tokens of every sequence (`weights[s]` has one entry per target token of sequence s): a loss's
+   * gradient from its derivative with respect to each token's log-prob and entropy (the chain rule). Computed in
+   * the passes of {@link passes}, shared between this thread and the worker threads, and summed. The caller
+   * applies or disposes the tensors.
+   */
+  gradientOf(
+    sequences: readonly ScoredSequence[],
+    weights: readonly { logprobs: Float32Array; entropies?: Float32Array }[],
+    options: { temperature?: number; maxBatchTokens: number },
+  ): Record<string, tf.Tensor> {
+    const passes = this.passes(
+      sequences.map((sequence) => sequence.tokens.length),
+      options.maxBatchTokens,
+    );
+    const settings = this.passSettings(options);
+    const passWeights = passes.map((pass) => ({
+      logprobs: concatenate(pass.map((index) => weights[index]!.logprobs)),
+      entropies: weights[0]?.entropies ? concatenate(pass.map((index) => weights[index]!.entropies!)) : undefined,
+    }));
+    const sums: Record<string, tf.Tensor> = {};
+    const add = (name: string, gradient: tf.Tensor) => {
+      const sum = sums[name];
+      sums[name] = sum ? tf.add(sum, gradient) : gradient;
+      if (sum) tf.dispose([sum, gradient]);
+    };
+    this.shareOut(
+      passes.map((pass) => pass.map((index) => sequences[index]!)),
+      (parts, indices) => ({ type: 'gradients', parts, weights: indices.map((k) => passWeights[k]!), settings }),
+      (part, k) => {
+        this.lastPassTokens = part.length * Math.max(...part.map((sequence) => sequence.tokens.length));
+        const gradients = outOfMemoryAsError(
+          () => weightedGradients(this.model, part, passWeights[k]!, settings),
+          this.passSize,
+          PASS_ADVICE,
+        );
+        for (const [name, gradient] of Object.entries(gradients)) add(name, gradient);
+      },
+      (_, reply) =>
+        reply.names!.forEach((name, i) =>
+          add(name, tf.tensor(reply.arrays![i]!, this.model.variables.get(name)!.shape)),
+        ),
+    );
+    return sums;
+  }
+
+  /**
+   * Runs the parts of a pass: the worker threads' shares are sent first (largest parts first, to the least loaded
+   * thread), then this thread runs its own with `here`, then each worker's reply is handed to `received`.
+   */
+  private shareOut(
+    parts: readonly ScoredSequence[][],
+    request: (
+      parts: ScoredSequence[][],
+      indices: number[],
+    ) => Extract<WorkerRequest, { type: 'logprobs' | 'gradients' }>,
+    here: (part: ScoredSequence[], index: number) => void,
+    received: (indices: number[], reply: WorkerReply) => void,
+  ): void {
+    const workers = parts.length > 1 ? this.threads.workers() : [];
+    const sizes = parts.map((part) => part.length * Math.max(...part.map((sequence) => sequence.tokens.length)));
+    const [own, ...shares] = shareParts(sizes, workers.length + 1);
+    const pending = shares.flatMap((indices, w) =>
+      indices.length > 0
+        ? [
+            {
+              indices,
+              pass: workers[w]!.startPass(
+                this.model,
+                request(
+                  indices.map((k) => parts[k]!),
+                  indices,
+                ),
+              ),
+            },
+          ]
+        : [],
+    );
+    let failure: unknown;
+    try {
+      for (const index of own!) here(parts[index]!, index);
+    } catch (error) {
+      failure = error;
+    }
+    // Every started pass is received, so that a worker's replies stay in step with its requests.
+    for (const { indices, pass } of pending) {
+      try {
+        const reply = outOfMemoryAsError(
+          () => pass.receive(),
+          () => "in a policy thread's pass",
+          PASS_ADVICE,
+        );
+        if (failure === undefined) received(indices, reply);
+      } catch (error) {
+        failure ??= error;
+      }
+    }
+    if (failure !== undefined) throw failure;
   }
 
   /** Where a training pass ran out of memory, for the error. */
@@ -431,10 +523,17 @@ export class Policy {
   }
 
   dispose(): void {
-    this.samplingThreads.close();
+    this.threads.close();
     this.model.dispose();
     this.optimizer.dispose();
   }
+}
+
+/** Target tokens of a sequence (marked at t >= 1). */
+function targetCount(sequence: ScoredSequence): number {
+  let count = 0;
+  for (let t = 1; t < sequence.tokens.length; t++) if (sequence.targetMask[t] === 1) count++;
+  return count;
 }
 
 function concatenate(parts: readonly Float32Array[]): Float32Array {

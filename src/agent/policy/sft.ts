@@ -26,7 +26,8 @@ import { buildContext } from './context.js';
 import { type EvaluationReport, evaluatePolicy } from './evaluate.js';
 import { forwardFlops, type ModelConfig, modelChoiceSchema } from './model.js';
 import type { OnProgress } from './play.js';
-import { Policy, type ScoredSequence } from './policy.js';
+import type { ScoredSequence } from './logprobs.js';
+import { Policy } from './policy.js';
 import type { SftOptions } from './sft-options.js';
 import { type FitOptions, NUMBER_PIECES, Tokenizer } from './tokenizer.js';
 

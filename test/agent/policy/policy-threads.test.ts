@@ -1,9 +1,9 @@
-/** Sampling split between this thread and a worker thread (sampling-threads.ts) draws what one thread draws. */
+/** Sampling and scoring split between this thread and a worker thread (policy-threads.ts) give what one thread gives. */
 import * as tf from '@tensorflow/tfjs-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { initBackend } from '../../../src/agent/policy/backend.js';
 import { Policy } from '../../../src/agent/policy/policy.js';
-import { SamplingThreads } from '../../../src/agent/policy/sampling-threads.js';
+import { PolicyThreads, shareParts } from '../../../src/agent/policy/policy-threads.js';
 import { Tokenizer } from '../../../src/agent/policy/tokenizer.js';
 import { Rng } from '../../../src/core/rng.js';
 
@@ -11,7 +11,7 @@ beforeAll(async () => {
   await initBackend('wasm', () => {});
 });
 
-describe('sampling threads', () => {
+describe('policy threads', () => {
   const tokenizer = Tokenizer.fit(
     ['the quick brown fox jumps over the lazy dog', 'a b c d e f g h'].flatMap((t) => [t, t]),
   );
@@ -24,20 +24,20 @@ describe('sampling threads', () => {
   const contexts = Array.from({ length: 40 }, (_, row) =>
     tokenizer.encode(`the quick brown fox ${'jumps over '.repeat(row % 5)}the lazy dog`),
   );
-  const one = new SamplingThreads(1);
-  const two = new SamplingThreads(2);
+  const one = new PolicyThreads(1);
+  const two = new PolicyThreads(2);
   afterAll(() => {
     one.close();
     two.close();
     policy.dispose();
   });
-  const sampleWith = (threads: SamplingThreads) => {
-    policy.samplingThreads = threads;
+  const sampleWith = (threads: PolicyThreads) => {
+    policy.threads = threads;
     return policy.sample(contexts, { maxTokens: 12, rng: Rng.fromSeed(5), temperature: 1.5 });
   };
 
   it('gives every row the tokens, log-probs and entropies one thread gives', () => {
-    expect(two.partsFor(contexts.length)).toHaveLength(1);
+    expect(two.forSampling(contexts.length)).toHaveLength(1);
     const alone = sampleWith(one);
     const split = sampleWith(two);
     expect(split.map((sample) => sample.tokens)).toEqual(alone.map((sample) => sample.tokens));
@@ -58,8 +58,31 @@ describe('sampling threads', () => {
     expect(split.map((sample) => sample.tokens)).not.toEqual(before.map((sample) => sample.tokens));
   }, 120_000);
 
+  it('scores on two threads what one thread scores, in the order asked', () => {
+    const scoreWith = (threads: PolicyThreads) => {
+      policy.threads = threads;
+      return policy.score(
+        contexts.map((context) => context.slice(0, 6)),
+        contexts.map((context) => context.slice(6)),
+        { maxBatchTokens: 200 },
+      );
+    };
+    const alone = scoreWith(one);
+    const split = scoreWith(two);
+    expect(split.map((scores) => scores.length)).toEqual(contexts.map((context) => context.length - 6));
+    split.forEach((scores, row) => scores.forEach((score, t) => expect(score).toBeCloseTo(alone[row]![t]!, 5)));
+  }, 120_000);
+
+  it('shares passes largest first to the least loaded thread', () => {
+    expect(shareParts([5, 1, 4, 3, 3], 2)).toEqual([
+      [0, 4],
+      [1, 2, 3],
+    ]);
+    expect(shareParts([2, 2], 3)).toEqual([[0], [1], []]);
+  });
+
   it('keeps small batches on this thread', () => {
-    expect(two.partsFor(31)).toHaveLength(0);
-    expect(two.partsFor(32)).toHaveLength(1);
+    expect(two.forSampling(31)).toHaveLength(0);
+    expect(two.forSampling(32)).toHaveLength(1);
   });
 });

@@ -1,14 +1,15 @@
 /**
- * A sampling thread (sampling-threads.ts): holds a copy of the policy's transformer on its own wasm backend and
- * decodes the rows it is given, one request at a time, answering each on the port and then bumping the shared
- * flag the policy's thread waits on.
+ * A policy thread (policy-threads.ts): holds a copy of the policy's transformer on its own wasm backend and does
+ * the work it is given, one request at a time (decoding rows, or passes over whole sequences), answering each on
+ * the port and then bumping the shared flag the policy's thread waits on.
  */
 import { type MessagePort, workerData } from 'node:worker_threads';
 import * as tf from '@tensorflow/tfjs-core';
 import { initBackend } from './backend.js';
 import { Decoder } from './decoder.js';
+import { targetLogprobs, weightedGradients } from './logprobs.js';
 import { TransformerModel } from './model.js';
-import type { WorkerReply, WorkerRequest } from './sampling-threads.js';
+import type { WorkerReply, WorkerRequest } from './policy-threads.js';
 
 const { port, flag } = workerData as { port: MessagePort; flag: Int32Array };
 const ready = initBackend('wasm', () => {});
@@ -42,6 +43,29 @@ function handle(request: WorkerRequest): WorkerReply {
       decoder?.dispose();
       decoder = undefined;
       return {};
+    case 'logprobs':
+      return {
+        arrays: request.parts.flatMap((part) =>
+          tf.tidy(() => {
+            const { logprobs, entropies } = targetLogprobs(model!, part, request.settings);
+            return [logprobs.dataSync() as Float32Array, entropies.dataSync() as Float32Array];
+          }),
+        ),
+      };
+    case 'gradients': {
+      const sums = new Map<string, Float32Array>();
+      request.parts.forEach((part, index) => {
+        const gradients = weightedGradients(model!, part, request.weights[index]!, request.settings);
+        for (const [name, gradient] of Object.entries(gradients)) {
+          const values = gradient.dataSync() as Float32Array;
+          const sum = sums.get(name);
+          if (sum) for (let i = 0; i < sum.length; i++) sum[i]! += values[i]!;
+          else sums.set(name, values.slice());
+        }
+        tf.dispose(Object.values(gradients));
+      });
+      return { names: [...sums.keys()], arrays: [...sums.values()] };
+    }
   }
 }
 
@@ -54,7 +78,11 @@ port.on('message', (request: WorkerRequest) => {
     } catch (error) {
       reply = error instanceof Error ? { error: error.message, name: error.name } : { error: String(error) };
     }
-    port.postMessage(reply, reply.logits ? [reply.logits.buffer as ArrayBuffer] : []);
+    const transfer = [...(reply.logits ? [reply.logits] : []), ...(reply.arrays ?? [])];
+    port.postMessage(
+      reply,
+      transfer.map((array) => array.buffer as ArrayBuffer),
+    );
     Atomics.add(flag, 0, 1);
     Atomics.notify(flag, 0);
   });
