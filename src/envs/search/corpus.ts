@@ -13,7 +13,7 @@ import { createHash } from 'node:crypto';
 import { readdirSync, readFileSync, rmSync, statSync, utimesSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileProblem, InvalidKwargsError, TurngymError } from '../../core/errors.js';
-import { type Fts5Retriever, hashDocuments, openIndex, type SearchDocument } from './engine.js';
+import { type Fts5Retriever, hashDocuments, memoryIndex, openIndex, type SearchDocument } from './engine.js';
 import { generateKnowledgeBase, KB_VERSION, type KnowledgeBase } from './kb.js';
 import { generatedCorpusLimits as limits } from './limits.js';
 
@@ -86,15 +86,7 @@ export function generatedIndexPath(options: GeneratedCorpusOptions): string {
 /** Leases the knowledge base and index for these options, generating and indexing them on first use. */
 export function leaseGeneratedCorpus(options: GeneratedCorpusOptions): Lease<KnowledgeBase> {
   const indexPath = generatedIndexPath(options);
-  if (!shared.has(indexPath)) {
-    const open = [...shared.values()].reduce((sum, entry) => sum + entry.articles, 0);
-    if (open + options.size > limits.maxOpenArticles) {
-      throw new TurngymError(
-        'CAPACITY_REACHED',
-        `Generated knowledge bases of ${open} articles are open in this process; ${options.size} more would pass the limit of ${limits.maxOpenArticles}. Close envs of other kbSeeds or sizes, or reuse one.`,
-      );
-    }
-  }
+  checkCapacity(indexPath, options.size);
   return lease(
     indexPath,
     () => {
@@ -109,6 +101,31 @@ export function leaseGeneratedCorpus(options: GeneratedCorpusOptions): Lease<Kno
     },
     options.size,
   );
+}
+
+/** Refuses to open one more generated knowledge base past the process's limit of open articles. */
+function checkCapacity(key: string, size: number): void {
+  if (shared.has(key)) return;
+  const open = [...shared.values()].reduce((sum, entry) => sum + entry.articles, 0);
+  if (open + size > limits.maxOpenArticles) {
+    throw new TurngymError(
+      'CAPACITY_REACHED',
+      `Generated knowledge bases of ${open} articles are open in this process; ${size} more would pass the limit of ${limits.maxOpenArticles}. Close envs of other kbSeeds or sizes, or reuse one.`,
+    );
+  }
+}
+
+/**
+ * Leases a small generated world (one of search/multihop-v0's `worlds`): `kb` indexed in memory, no file, shared
+ * by the envs playing an episode in it at the same time and closed when the last one moves on.
+ */
+export function leaseWorld(
+  kb: KnowledgeBase,
+  options: Omit<GeneratedCorpusOptions, 'indexDirectory'>,
+): Lease<KnowledgeBase> {
+  const key = `memory:kb-v${KB_VERSION}-seed${options.seed}-size${options.size}-distractors${options.distractors}`;
+  checkCapacity(key, options.size);
+  return lease(key, () => ({ retriever: memoryIndex(kb.articles), data: kb, indexPath: ':memory:' }), options.size);
 }
 
 /**

@@ -198,6 +198,53 @@ function tryOpen(path: string, hash: string): Fts5Retriever | undefined {
   return undefined;
 }
 
+/**
+ * A small corpus's index held in memory, not in a file: what a world generated for an episode or a pool of
+ * worlds (search/multihop-v0's `worlds`) is searched with. The same tables and ranking as an index file.
+ */
+export function memoryIndex(documents: Iterable<SearchDocument>): Fts5Retriever {
+  const database = new Database(':memory:');
+  try {
+    writeIndex(database, 'memory', documents);
+  } catch (error) {
+    database.close();
+    if (error instanceof Error && /UNIQUE constraint failed: documents.id/.test(error.message))
+      throw new EnvFailureError('Cannot build a search index: two documents have the same id.', { cause: error });
+    throw error;
+  }
+  return new Fts5Retriever(database);
+}
+
+/** Creates the index's tables in `index` and fills them with `documents`. */
+function writeIndex(index: Database.Database, hash: string, documents: Iterable<SearchDocument>): void {
+  index.pragma('journal_mode = OFF');
+  index.pragma('synchronous = OFF');
+  index.exec(`
+    CREATE TABLE meta(key TEXT PRIMARY KEY, value TEXT NOT NULL);
+    CREATE TABLE documents(rowid INTEGER PRIMARY KEY, id TEXT NOT NULL UNIQUE, title TEXT NOT NULL, text TEXT NOT NULL);
+    CREATE VIRTUAL TABLE fts USING fts5(id UNINDEXED, title, text, content='documents', content_rowid='rowid',
+      tokenize='unicode61 remove_diacritics 2');
+    CREATE TABLE terms(term TEXT PRIMARY KEY, documents INTEGER NOT NULL) WITHOUT ROWID;
+  `);
+  const sorted = [...documents].sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
+  const insertDocument = index.prepare('INSERT INTO documents(rowid, id, title, text) VALUES (?, ?, ?, ?)');
+  const insertFts = index.prepare('INSERT INTO fts(rowid, id, title, text) VALUES (?, ?, ?, ?)');
+  index.transaction(() => {
+    // Rowids follow id order, so ordering ties by rowid orders them by id.
+    sorted.forEach((document, position) => {
+      insertDocument.run(position + 1, document.id, document.title, document.text);
+      insertFts.run(position + 1, document.id, document.title, document.text);
+    });
+    index.prepare("INSERT INTO meta(key, value) VALUES ('hash', ?), ('count', ?)").run(hash, String(sorted.length));
+  })();
+  // Document frequencies, for the score bounds of the fast path (fts5vocab counts them by scanning).
+  index.exec(`
+    INSERT INTO fts(fts) VALUES('optimize');
+    CREATE VIRTUAL TABLE temp.vocabulary USING fts5vocab(main, fts, 'row');
+    INSERT INTO terms(term, documents) SELECT term, doc FROM temp.vocabulary;
+  `);
+}
+
 /** Builds the index into a temporary file next to `path`, then renames it into place. */
 function buildIndex(path: string, hash: string, documents: Iterable<SearchDocument>): void {
   const temporary = `${path}.${process.pid}-${randomBytes(4).toString('hex')}.tmp`;
@@ -206,32 +253,7 @@ function buildIndex(path: string, hash: string, documents: Iterable<SearchDocume
     mkdirSync(dirname(path), { recursive: true });
     const index = new Database(temporary);
     database = index;
-    index.pragma('journal_mode = OFF');
-    index.pragma('synchronous = OFF');
-    index.exec(`
-      CREATE TABLE meta(key TEXT PRIMARY KEY, value TEXT NOT NULL);
-      CREATE TABLE documents(rowid INTEGER PRIMARY KEY, id TEXT NOT NULL UNIQUE, title TEXT NOT NULL, text TEXT NOT NULL);
-      CREATE VIRTUAL TABLE fts USING fts5(id UNINDEXED, title, text, content='documents', content_rowid='rowid',
-        tokenize='unicode61 remove_diacritics 2');
-      CREATE TABLE terms(term TEXT PRIMARY KEY, documents INTEGER NOT NULL) WITHOUT ROWID;
-    `);
-    const sorted = [...documents].sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
-    const insertDocument = index.prepare('INSERT INTO documents(rowid, id, title, text) VALUES (?, ?, ?, ?)');
-    const insertFts = index.prepare('INSERT INTO fts(rowid, id, title, text) VALUES (?, ?, ?, ?)');
-    index.transaction(() => {
-      // Rowids follow id order, so ordering ties by rowid orders them by id.
-      sorted.forEach((document, position) => {
-        insertDocument.run(position + 1, document.id, document.title, document.text);
-        insertFts.run(position + 1, document.id, document.title, document.text);
-      });
-      index.prepare("INSERT INTO meta(key, value) VALUES ('hash', ?), ('count', ?)").run(hash, String(sorted.length));
-    })();
-    // Document frequencies, for the score bounds of the fast path (fts5vocab counts them by scanning).
-    index.exec(`
-      INSERT INTO fts(fts) VALUES('optimize');
-      CREATE VIRTUAL TABLE temp.vocabulary USING fts5vocab(main, fts, 'row');
-      INSERT INTO terms(term, documents) SELECT term, doc FROM temp.vocabulary;
-    `);
+    writeIndex(index, hash, documents);
     index.close();
     renameSync(temporary, path);
   } catch (error) {

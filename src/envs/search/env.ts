@@ -7,10 +7,10 @@ import { describeTools } from '../actions.js';
 import type { EnvSpec, Oracle, StepResult, ToolCall } from '../env.js';
 import { type Task, TaskEnv, type TaskSuite, type Verdict } from '../task.js';
 import { type Rng } from '../../core/rng.js';
-import { ToolInputError } from '../../core/errors.js';
-import { type Lease, leaseGeneratedCorpus, leaseUserCorpus, type UserQuestion } from './corpus.js';
+import { InvalidKwargsError, ToolInputError } from '../../core/errors.js';
+import { type Lease, leaseGeneratedCorpus, leaseUserCorpus, leaseWorld, type UserQuestion } from './corpus.js';
 import { type Fts5Retriever, QueryError, type SearchHit } from './engine.js';
-import { generateQuestion, type KnowledgeBase } from './kb.js';
+import { generateKnowledgeBase, generateQuestion, type KnowledgeBase, MAX_WORLDS, REMOTE_MAX_KB_SIZE } from './kb.js';
 import { DEFAULT_RESULTS, searchTools } from './tools.js';
 import { exactMatch, tokenF1 } from './verify.js';
 
@@ -26,6 +26,8 @@ export interface SearchTask extends Task {
    * generated tasks), and what it expects to read there before moving on.
    */
   plan: { query: string; id: string; expect: string }[];
+  /** The world the question is about, when the env draws one per episode (kwarg `worlds`). */
+  world?: { seed: number; kb: KnowledgeBase };
 }
 
 /** How a final answer is rewarded: token F1 (partial credit) or exact match. Success is always exact match. */
@@ -53,36 +55,86 @@ function prompt(question: string, documentCount: number): string {
 }
 
 /** Multi-hop questions over a generated knowledge base; difficulty = hops (1 to 4). */
-export function multihopSuite(
-  kb: KnowledgeBase,
-  documentCount: number,
-  reward: RewardMode,
-): TaskSuite<SearchTask, string> {
+export function multihopSuite(kb: KnowledgeBase, reward: RewardMode): TaskSuite<SearchTask, string> {
   return {
     difficulties: [1, 4],
-    generate(rng: Rng, difficulty: number): SearchTask {
-      const question = generateQuestion(kb, { seed: rng.seed(), hops: difficulty });
-      const plan = question.chain.map((step, index) => ({
-        query: step.name,
-        id: step.entity,
-        expect: index + 1 < question.chain.length ? question.chain[index + 1]!.name : question.answers[0]!,
-      }));
-      return {
-        prompt: prompt(question.question, documentCount),
-        answer: question.answers[0]!,
-        difficulty,
-        kind: question.asks,
-        question: question.question,
-        answers: question.answers,
-        supporting: question.supporting,
-        plan,
-      };
-    },
+    generate: (rng: Rng, difficulty: number) => multihopTask(kb, rng, difficulty),
     verify: (task, submission) => verdict(task, submission, reward),
     oracle: (task) => chainOracle(task),
     // The question the agent reads: a small knowledge base asks the same questions again and again, so a
     // held-out question must never be a training question (README, "Held-out split").
     splitKey: (task) => task.question,
+  };
+}
+
+/** The seed of world `index` of the pool of worlds under `kbSeed` (kwarg `worlds`). */
+export function worldSeed(kbSeed: number, index: number): number {
+  return kbSeed * MAX_WORLDS + index;
+}
+
+/**
+ * Generated worlds kept between episodes, at most {@link CACHED_WORLD_ARTICLES} articles in the process (drawing
+ * for a split generates several, and a pool's worlds come round again), least recently used dropped first.
+ */
+const worldCache = new Map<string, { kb: KnowledgeBase; articles: number }>();
+const CACHED_WORLD_ARTICLES = 20_000;
+let cachedArticles = 0;
+
+function cachedWorld(seed: number, size: number, distractors: number): KnowledgeBase {
+  const key = `${seed}/${size}/${distractors}`;
+  let entry = worldCache.get(key);
+  if (entry) worldCache.delete(key);
+  else {
+    entry = { kb: generateKnowledgeBase({ seed, size, distractors }), articles: size };
+    cachedArticles += size;
+  }
+  worldCache.set(key, entry);
+  for (const [oldest, { articles }] of worldCache) {
+    if (cachedArticles <= CACHED_WORLD_ARTICLES || oldest === key) break;
+    worldCache.delete(oldest);
+    cachedArticles -= articles;
+  }
+  return entry.kb;
+}
+
+/**
+ * Multi-hop questions, each about a world of its own: the episode's seed draws one of `worlds` knowledge bases
+ * (seeds {@link worldSeed}(kbSeed, 0 ..worlds - 1)), then a question about it. The split key is the world, so no
+ * held-out world is ever a training world: a policy cannot pass held-out episodes by remembering a world.
+ */
+export function worldsSuite(
+  options: { kbSeed: number; worlds: number; size: number; distractors: number },
+  reward: RewardMode,
+): TaskSuite<SearchTask, string> {
+  return {
+    difficulties: [1, 4],
+    generate(rng: Rng, difficulty: number): SearchTask {
+      const seed = worldSeed(options.kbSeed, rng.int(0, options.worlds - 1));
+      const kb = cachedWorld(seed, options.size, options.distractors);
+      return { ...multihopTask(kb, rng, difficulty), world: { seed, kb } };
+    },
+    verify: (task, submission) => verdict(task, submission, reward),
+    oracle: (task) => chainOracle(task),
+    splitKey: (task) => `world ${task.world!.seed}`,
+  };
+}
+
+function multihopTask(kb: KnowledgeBase, rng: Rng, difficulty: number): SearchTask {
+  const question = generateQuestion(kb, { seed: rng.seed(), hops: difficulty });
+  const plan = question.chain.map((step, index) => ({
+    query: step.name,
+    id: step.entity,
+    expect: index + 1 < question.chain.length ? question.chain[index + 1]!.name : question.answers[0]!,
+  }));
+  return {
+    prompt: prompt(question.question, kb.articles.length),
+    answer: question.answers[0]!,
+    difficulty,
+    kind: question.asks,
+    question: question.question,
+    answers: question.answers,
+    supporting: question.supporting,
+    plan,
   };
 }
 
@@ -178,17 +230,37 @@ export interface SearchEnvSettings {
 
 /** A search env over one leased corpus; closing it releases the lease. */
 export class SearchEnv extends TaskEnv<SearchTask> {
-  private readonly retriever: Fts5Retriever;
+  /** The corpus searched: the env's own, or the current episode's world (kwarg `worlds`). */
+  private lease: Lease<unknown> | undefined;
 
   constructor(
     spec: EnvSpec,
     suite: TaskSuite<SearchTask, string>,
     difficulty: number,
-    private readonly lease: Lease<unknown>,
-    private readonly settings: SearchEnvSettings,
+    lease: Lease<unknown> | undefined,
+    private readonly settings: SearchEnvSettings & { distractors?: number },
   ) {
     super(spec, suite, difficulty);
-    this.retriever = lease.corpus.retriever;
+    this.lease = lease;
+  }
+
+  private get retriever(): Fts5Retriever {
+    return this.lease!.corpus.retriever;
+  }
+
+  /** With `worlds`, leases the episode's world (releasing the last one's); `info.world` is its seed. */
+  protected override async startEpisode(task: SearchTask): Promise<{ info?: Record<string, unknown> }> {
+    if (task.world) {
+      const previous = this.lease;
+      this.lease = leaseWorld(task.world.kb, {
+        seed: task.world.seed,
+        size: task.world.kb.articles.length,
+        distractors: this.settings.distractors ?? 0,
+      });
+      previous?.release();
+      return { info: { world: task.world.seed } };
+    }
+    return {};
   }
 
   protected async callTool(call: ToolCall, task: SearchTask): Promise<StepResult> {
@@ -265,7 +337,8 @@ export class SearchEnv extends TaskEnv<SearchTask> {
   }
 
   protected override async dispose(): Promise<void> {
-    this.lease.release();
+    this.lease?.release();
+    this.lease = undefined;
   }
 }
 
@@ -296,19 +369,30 @@ export interface MultihopKwargs extends SearchEnvSettings {
   size: number;
   distractors: number;
   kbSeed: number;
+  /** 0: one knowledge base (kbSeed); N: a world of its own an episode, drawn from a pool of N (see worldsSuite). */
+  worlds: number;
   reward: RewardMode;
   indexDirectory?: string;
 }
 
 /** Builds `search/multihop-v0` (the knowledge base and index are shared within the process). */
 export function createMultihopEnv(spec: EnvSpec, kwargs: MultihopKwargs): SearchEnv {
+  if (kwargs.worlds > 0 && kwargs.size > REMOTE_MAX_KB_SIZE)
+    throw new InvalidKwargsError(spec.id, [
+      {
+        path: 'size',
+        message: `with worlds, a world has at most ${REMOTE_MAX_KB_SIZE} articles (each episode's world is indexed when the episode starts); got ${kwargs.size}`,
+      },
+    ]);
+  if (kwargs.worlds > 0)
+    return new SearchEnv(spec, worldsSuite(kwargs, kwargs.reward), kwargs.difficulty, undefined, kwargs);
   const lease = leaseGeneratedCorpus({
     seed: kwargs.kbSeed,
     size: kwargs.size,
     distractors: kwargs.distractors,
     indexDirectory: kwargs.indexDirectory,
   });
-  const suite = multihopSuite(lease.corpus.data, lease.corpus.retriever.documentCount, kwargs.reward);
+  const suite = multihopSuite(lease.corpus.data, kwargs.reward);
   return new SearchEnv(spec, suite, kwargs.difficulty, lease, kwargs);
 }
 

@@ -4,7 +4,7 @@
  */
 import { z } from 'zod';
 import { registerBuiltin } from '../registry.js';
-import { MAX_KB_SIZE, MIN_KB_SIZE, REMOTE_MAX_KB_SIZE } from './kb.js';
+import { MAX_KB_SIZE, MAX_WORLDS, MIN_KB_SIZE, REMOTE_MAX_KB_SIZE } from './kb.js';
 import { searchTools } from './tools.js';
 
 const reward = z
@@ -53,6 +53,15 @@ export const multihopV0 = registerBuiltin({
       .min(0)
       .default(0)
       .describe('Seed of the knowledge base (reset seeds pick questions; default 0)'),
+    worlds: z
+      .number()
+      .int()
+      .min(0)
+      .max(MAX_WORLDS)
+      .default(0)
+      .describe(
+        "A world of its own each episode: 0 (default) asks every question about one knowledge base (kbSeed); N draws each episode's knowledge base from a pool of N generated from kbSeed, indexed in memory, and holds out 1 world in 5 (split), so held-out questions are about worlds no training episode saw",
+      ),
     reward,
     pageChars,
     indexDirectory: z
@@ -66,6 +75,7 @@ export const multihopV0 = registerBuiltin({
     size: z.number().int().min(MIN_KB_SIZE).max(REMOTE_MAX_KB_SIZE),
     distractors: true,
     kbSeed: true,
+    worlds: true,
     reward: true,
     pageChars: remotePageChars,
   },

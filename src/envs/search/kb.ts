@@ -107,6 +107,8 @@ export const MAX_KB_SIZE = 200_000;
  * on one core (a new one blocks the server's event loop that long) and its index takes about 5 MB of disk.
  */
 export const REMOTE_MAX_KB_SIZE = 5000;
+/** Most worlds in a pool of search/multihop-v0 (kwarg `worlds`); a world there has at most REMOTE_MAX_KB_SIZE articles. */
+export const MAX_WORLDS = 1_000_000;
 
 /** Relations per kind: relation name -> target kind. */
 export const RELATIONS: Record<EntityKind, Record<string, EntityKind>> = {

@@ -127,6 +127,7 @@ describe('kwargs from remote clients', () => {
       'size',
       'distractors',
       'kbSeed',
+      'worlds',
       'reward',
       'pageChars',
     ]);
