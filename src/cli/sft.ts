@@ -18,7 +18,7 @@ import { importModules, printJson } from './common.js';
 import { addSchemaOptions, FLAGS, kwargsOf, parseFlags } from './options.js';
 import { Progress } from './progress.js';
 
-const { layers, width, heads, contextLength, tiedEmbeddings } = modelShapeSchema.shape;
+const { layers, width, heads, contextLength, tiedEmbeddings, copy } = modelShapeSchema.shape;
 const sftFlagsSchema = sftOptionsSchema
   .omit({ model: true, maxVocab: true, evalTemperature: true, evalSamples: true, evalMaxTurns: true })
   .extend({
@@ -28,6 +28,7 @@ const sftFlagsSchema = sftOptionsSchema
     heads,
     context: contextLength,
     tiedEmbeddings,
+    copy,
     difficulty: FLAGS.difficulty,
     backend: FLAGS.backend,
     json: z.boolean().default(false).describe('Print only the JSON report on stdout'),
@@ -46,6 +47,7 @@ export function sftCommand(program: Command): void {
       heads,
       context,
       tiedEmbeddings,
+      copy,
       kwargs,
       difficulty,
       backend,
@@ -59,7 +61,7 @@ export function sftCommand(program: Command): void {
     const { policy, report } = await behaviourCloning({
       ...settings,
       kwargs: kwargsOf({ kwargs, difficulty }),
-      model: { layers, width, heads, contextLength: context, tiedEmbeddings },
+      model: { layers, width, heads, contextLength: context, tiedEmbeddings, copy },
       log: (line) => progress.log(line),
       progress: (phase, done, total) => progress.phase(phase, done, total),
     }).finally(() => progress.stop());

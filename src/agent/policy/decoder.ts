@@ -6,7 +6,7 @@
  * run the same code on their own copy of the weights.
  */
 import * as tf from '@tensorflow/tfjs-core';
-import { type LayerCache, TransformerModel, attentionMask } from './model.js';
+import { type CopySource, type LayerCache, TransformerModel, attentionMask } from './model.js';
 import { gatherRows } from './ops.js';
 
 /** One part of a batch being decoded: `send` starts a pass (the first, or one more token per row), `receive` ends it. */
@@ -25,6 +25,8 @@ export class Decoder implements DecodingPart {
   private readonly valid: boolean[][];
   private readonly padding: number[];
   private cache: LayerCache[] | undefined;
+  /** The copy head's keys of every position so far (a model with a copy head). */
+  private copyKeys: tf.Tensor3D | undefined;
   private logits: Float32Array | undefined;
 
   constructor(
@@ -59,6 +61,20 @@ export class Decoder implements DecodingPart {
   dispose(): void {
     if (this.cache) tf.dispose(tensorsOf(this.cache));
     this.cache = undefined;
+    this.copyKeys?.dispose();
+    this.copyKeys = undefined;
+  }
+
+  /** What the rows may copy: every position so far, the padding excepted. */
+  private copySource(keys: tf.Tensor3D): CopySource {
+    const last = this.tokens[0]!.length - 1;
+    return {
+      keys,
+      tokens: this.tokens,
+      rowSequence: this.tokens.map((_, b) => b),
+      rowLimit: this.tokens.map(() => last),
+      valid: this.valid,
+    };
   }
 
   private positions(from: number, length: number): tf.Tensor2D {
@@ -79,14 +95,21 @@ export class Decoder implements DecodingPart {
         this.tokens.map((_, b) => b * length + length - 1),
         'int32',
       );
+      const copyKeys = this.model.config.copy ? this.model.copyKeys(forward.hidden, this.rows) : undefined;
       return {
-        logits: this.model.logits(gatherRows(forward.hidden, lastOfEachRow)),
+        logits: this.model.nextTokenLogits(
+          gatherRows(forward.hidden, lastOfEachRow),
+          copyKeys && this.copySource(copyKeys),
+        ),
         cache: forward.cache.map(({ keysT, values }) => ({ keysT, values })),
+        copyKeys,
       };
     });
     this.dispose();
-    if (this.incremental) this.cache = output.cache;
-    else tf.dispose(tensorsOf(output.cache));
+    if (this.incremental) {
+      this.cache = output.cache;
+      this.copyKeys = output.copyKeys;
+    } else tf.dispose([...tensorsOf(output.cache), ...(output.copyKeys ? [output.copyKeys] : [])]);
     return output.logits;
   }
 
@@ -101,13 +124,17 @@ export class Decoder implements DecodingPart {
         mask: attentionMask(this.rows, 1, length - 1, this.valid),
         cache: previous,
       });
+      const copyKeys = this.copyKeys && tf.concat([this.copyKeys, this.model.copyKeys(forward.hidden, this.rows)], 1);
       return {
-        logits: this.model.logits(forward.hidden),
+        logits: this.model.nextTokenLogits(forward.hidden, copyKeys && this.copySource(copyKeys)),
         cache: forward.cache.map(({ keysT, values }) => ({ keysT, values })),
+        copyKeys,
       };
     });
     tf.dispose(tensorsOf(previous));
+    this.copyKeys?.dispose();
     this.cache = output.cache;
+    this.copyKeys = output.copyKeys;
     return output.logits;
   }
 }

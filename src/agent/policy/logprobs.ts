@@ -64,7 +64,17 @@ export function targetLogprobs(
     );
   const { hidden } = model.forward({ tokens: tf.tensor2d(tokens, [batch, length], 'int32') });
   const selected = gatherRows(hidden, tf.tensor1d(rows, 'int32'));
-  let logits = model.logits(selected);
+  let logits = model.nextTokenLogits(
+    selected,
+    model.config.copy
+      ? {
+          keys: model.copyKeys(hidden, batch),
+          tokens: sequences.map((sequence) => sequence.tokens),
+          rowSequence: rows.map((row) => Math.floor(row / length)),
+          rowLimit: rows.map((row) => row % length),
+        }
+      : undefined,
+  );
   if (temperature !== 1) logits = tf.div(logits, temperature);
   const logp = tf.logSoftmax(logits);
   const picked = tf.sum(

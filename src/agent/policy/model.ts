@@ -8,7 +8,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import { z } from 'zod';
 import { TurngymError } from '../../core/errors.js';
 import { Rng } from '../../core/rng.js';
-import { gatherRows, layerNorm, matMul } from './ops.js';
+import { gatherRows, layerNorm, matMul, scatterAdd, swapLastAxes } from './ops.js';
 
 /** The shape of a model: each field's bounds, default and meaning, declared here only (train and sft take them). */
 export const modelShapeSchema = z.object({
@@ -22,6 +22,12 @@ export const modelShapeSchema = z.object({
     .default(false)
     .describe(
       'Compute the logits with the token embedding (transposed) instead of a separate output head, as GPT-2 does',
+    ),
+  copy: z
+    .boolean()
+    .default(false)
+    .describe(
+      'A copy head (pointer-generator): the next token is a learned mix of the vocabulary distribution and a pointer over the tokens so far, so a name, an id or a number in the context can be copied whatever its ids',
     ),
 });
 export type ModelShape = z.output<typeof modelShapeSchema>;
@@ -99,6 +105,13 @@ export function parameterShapes(config: ModelConfig): [string, number[]][] {
   }
   shapes.push(['final_norm_scale', [width]], ['final_norm_shift', [width]]);
   if (!config.tiedEmbeddings) shapes.push(['head', [width, vocabSize]]);
+  if (config.copy)
+    shapes.push(
+      ['copy_query', [width, width]],
+      ['copy_key', [width, width]],
+      ['copy_gate', [width, 1]],
+      ['copy_gate_shift', [1]],
+    );
   return shapes;
 }
 
@@ -108,6 +121,23 @@ export function forwardFlops(config: ModelConfig, tokens: number, averageKeys: n
   const perLayer = 2 * (4 * width * width + 2 * width * ffnWidth) + 2 * 2 * averageKeys * width;
   return tokens * (layers * perLayer) + 2 * tokens * width * vocabSize;
 }
+
+/** What a row of the copy head may copy: see {@link TransformerModel.nextTokenLogits}. */
+export interface CopySource {
+  /** Copy keys of every position of each sequence so far, [B, Tk, width] ({@link TransformerModel.copyKeys}). */
+  keys: tf.Tensor3D;
+  /** Token id at each of those positions, [B][Tk]. */
+  tokens: readonly (readonly number[])[];
+  /** The sequence of each row. */
+  rowSequence: readonly number[];
+  /** The last position each row may copy from (its own position: a row predicts the token after it). */
+  rowLimit: readonly number[];
+  /** Positions that may be copied at all, [B][Tk] (false: left padding); default all. */
+  valid?: readonly (readonly boolean[])[];
+}
+
+/** Added to the mixture before its log, so that a token with no probability has a finite score. */
+const MIXTURE_FLOOR = 1e-10;
 
 let modelCount = 0;
 
@@ -211,10 +241,75 @@ export class TransformerModel {
     return { hidden, cache };
   }
 
-  /** Logits [N, vocab] of hidden rows [N, width]. */
+  /** Logits [N, vocab] of the vocabulary head for hidden rows [N, width] (without the copy head). */
   logits(hidden: tf.Tensor2D): tf.Tensor2D {
     if (this.config.tiedEmbeddings) return matMul(hidden, tf.transpose(this.weight<tf.Tensor2D>('token_embedding')));
     return matMul(hidden, this.weight('head'));
+  }
+
+  /** The copy head's keys [B, T, width] of final hidden states [B * T, width] (row b * T + t). */
+  copyKeys(hidden: tf.Tensor2D, batch: number): tf.Tensor3D {
+    return tf.reshape(matMul(hidden, this.weight('copy_key')), [batch, -1, this.config.width]) as tf.Tensor3D;
+  }
+
+  /**
+   * The next-token scores [R, vocab] of hidden rows [R, width], as logits: the vocabulary head's; with the copy
+   * head, the log of the pointer-generator mixture (See et al. 2017) g * softmax(head) + (1 - g) * copy, where
+   * copy puts on each token the attention weight its positions get from the row (`copy` says which positions:
+   * keys and token ids of each sequence, and for each row its sequence and the last position it may copy,
+   * usually its own). Softmax of these is the mixture, so temperature and sampling treat them as logits.
+   */
+  nextTokenLogits(hidden: tf.Tensor2D, copy?: CopySource): tf.Tensor2D {
+    const logits = this.logits(hidden);
+    if (!this.config.copy) return logits;
+    if (!copy) throw new Error('nextTokenLogits: a model with a copy head needs the positions it may copy from');
+    const { width, vocabSize } = this.config;
+    const [batch, keys] = copy.keys.shape;
+    const rows = hidden.shape[0];
+    // Rows grouped by sequence into slots [B, S]: one product per sequence against its own keys.
+    const slotOf: number[] = [];
+    const perSequence = Array<number>(batch).fill(0);
+    for (let r = 0; r < rows; r++) slotOf.push(perSequence[copy.rowSequence[r]!]!++);
+    const slots = Math.max(1, ...perSequence);
+    const rowAt = new Int32Array(batch * slots).fill(rows); // index `rows`: a zero row (an empty slot)
+    const mask = new Float32Array(batch * slots * keys).fill(-1e9);
+    for (let r = 0; r < rows; r++) {
+      const b = copy.rowSequence[r]!;
+      const slot = b * slots + slotOf[r]!;
+      rowAt[slot] = r;
+      const valid = copy.valid?.[b];
+      for (let j = 0; j <= Math.min(copy.rowLimit[r]!, keys - 1); j++)
+        if (!valid || valid[j]) mask[slot * keys + j] = 0;
+    }
+    const queries = matMul(hidden, this.weight('copy_query'));
+    const padded = gatherRows(tf.concat([queries, tf.zeros([1, width])]) as tf.Tensor2D, tf.tensor1d(rowAt, 'int32'));
+    const scores = matMul(tf.reshape(padded, [batch, slots, width]), swapLastAxes(copy.keys));
+    const pointer = tf.softmax(
+      tf.add(
+        tf.mul(tf.reshape(scores, [batch * slots, keys]), 1 / Math.sqrt(width)),
+        tf.tensor2d(mask, [batch * slots, keys]),
+      ),
+    );
+    const slotRows = new Int32Array(rows);
+    for (let r = 0; r < rows; r++) slotRows[r] = copy.rowSequence[r]! * slots + slotOf[r]!;
+    const rowPointer = gatherRows(pointer as tf.Tensor2D, tf.tensor1d(slotRows, 'int32'));
+    // Each row's weight on each position, added onto that position's token.
+    const targets = new Int32Array(rows * keys * 2);
+    for (let r = 0; r < rows; r++) {
+      const tokens = copy.tokens[copy.rowSequence[r]!]!;
+      for (let j = 0; j < keys; j++) {
+        targets[(r * keys + j) * 2] = r;
+        targets[(r * keys + j) * 2 + 1] = tokens[j] ?? 0;
+      }
+    }
+    const copied = scatterAdd(
+      tf.tensor2d(targets, [rows * keys, 2], 'int32'),
+      tf.reshape(rowPointer, [rows * keys]) as tf.Tensor1D,
+      [rows, vocabSize],
+    );
+    const gate = tf.sigmoid(tf.add(matMul(hidden, this.weight('copy_gate')), this.weight('copy_gate_shift')));
+    const mixture = tf.add(tf.mul(gate, tf.softmax(logits)), tf.mul(tf.sub(1, gate), copied));
+    return tf.log(tf.add(mixture, MIXTURE_FLOOR)) as tf.Tensor2D;
   }
 
   dispose(): void {

@@ -13,6 +13,8 @@
  *   channel (a decoding step's attention to the cache), keep the plain kernel.
  * - `gatherRows`: the built-in gradient of gather needs UnsortedSegmentSum, which the wasm backend lacks;
  *   this one scatters the gradient with ScatterNd (which sums rows of repeated indices).
+ * - `scatterAdd`: ScatterNd, which has no built-in gradient, with its gradient (GatherNd): the copy head adds
+ *   each position's pointer weight onto its token.
  *
  * Both compute the same values as the originals on every backend.
  */
@@ -101,6 +103,21 @@ export function gatherRows(table: tf.Tensor2D, indices: tf.Tensor1D): tf.Tensor2
     };
   }) as unknown as Parameters<typeof tf.customGrad>[0]) as unknown as (source: tf.Tensor) => tf.Tensor;
   return gather(table) as tf.Tensor2D;
+}
+
+/**
+ * A [rows, columns] tensor of zeros with each `updates[i]` added at `indices[i]` ([N, 2]: row, column; repeated
+ * indices sum). Its gradient gathers: d/dupdates[i] = dy[indices[i]].
+ */
+export function scatterAdd(indices: tf.Tensor2D, updates: tf.Tensor1D, shape: [number, number]): tf.Tensor2D {
+  const scatter = tf.customGrad(((values: tf.Tensor, save: tf.GradSaveFunc) => {
+    save([indices]);
+    return {
+      value: tf.scatterND(indices, values, shape),
+      gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => tf.gatherND(dy, saved[0]!),
+    };
+  }) as unknown as Parameters<typeof tf.customGrad>[0]) as unknown as (values: tf.Tensor) => tf.Tensor;
+  return scatter(updates) as tf.Tensor2D;
 }
 
 /** Sums of the columns of a 2-D tensor, [1, N]: a product with a row of ones, where Sum over axis 0 transposes first. */

@@ -1,0 +1,142 @@
+/** The copy head (model option `copy`): a pointer over the context mixed with the vocabulary distribution. */
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import * as tf from '@tensorflow/tfjs-core';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { initBackend } from '../../../src/agent/policy/backend.js';
+import { loadCheckpoint, saveCheckpoint } from '../../../src/agent/policy/checkpoint.js';
+import { Policy } from '../../../src/agent/policy/policy.js';
+import { PolicyThreads } from '../../../src/agent/policy/policy-threads.js';
+import { Tokenizer } from '../../../src/agent/policy/tokenizer.js';
+import { Rng } from '../../../src/core/rng.js';
+
+const WORDS = Array.from({ length: 240 }, (_, i) => `w${i}`);
+let tokenizer: Tokenizer;
+let directory: string;
+
+beforeAll(async () => {
+  await initBackend('wasm', () => {});
+  tokenizer = Tokenizer.fit([WORDS.join(' '), WORDS.join(' '), 'copy : copy :']);
+  directory = await mkdtemp(join(tmpdir(), 'turngym-copy-'));
+});
+afterAll(async () => {
+  await rm(directory, { recursive: true, force: true });
+});
+
+const model = { layers: 1, width: 32, heads: 2, contextLength: 64, copy: true };
+const contexts = () => [
+  tokenizer.encode('w1 w2 w3 copy : w4 w5'),
+  tokenizer.encode('w7 copy :'),
+  tokenizer.encode('w9 w10 w11 w12 w13 w14 w15 w16 copy : w17'),
+];
+
+describe('copy head', () => {
+  it('samples with the cache what full recomputation samples, and scores what sampling reported, on one thread and two', () => {
+    const policy = Policy.create({ tokenizer, model, seed: 1, maxActionTokens: 8 });
+    try {
+      policy.threads = new PolicyThreads(1);
+      const cached = policy.sample(contexts(), { rng: Rng.fromSeed(7), maxTokens: 8 });
+      const full = policy.sample(contexts(), { rng: Rng.fromSeed(7), maxTokens: 8, incremental: false });
+      expect(cached.map((s) => s.tokens)).toEqual(full.map((s) => s.tokens));
+      for (const threads of [1, 2]) {
+        policy.threads = new PolicyThreads(threads);
+        for (const temperature of [1, 0.7]) {
+          const samples = policy.sample(contexts(), { rng: Rng.fromSeed(3), maxTokens: 8, temperature });
+          const scores = policy.score(
+            contexts(),
+            samples.map((s) => s.tokens),
+            { temperature, maxBatchTokens: 20 },
+          );
+          samples.forEach((sample, row) =>
+            sample.logprobs.forEach((logprob, t) => expect(scores[row]![t]!).toBeCloseTo(logprob, 4)),
+          );
+        }
+        policy.threads.close();
+      }
+    } finally {
+      policy.dispose();
+    }
+  });
+
+  it('with the gate shut on the vocabulary, puts all probability on tokens of the context', () => {
+    const policy = Policy.create({ tokenizer, model, seed: 2, maxActionTokens: 8 });
+    try {
+      policy.model.variables.get('copy_gate_shift')!.assign(tf.tensor1d([-40]));
+      for (const [row, sample] of policy.sample(contexts(), { rng: Rng.fromSeed(5), maxTokens: 6 }).entries()) {
+        const seen = new Set(contexts()[row]);
+        for (const token of sample.tokens) {
+          expect(seen.has(token)).toBe(true);
+          seen.add(token); // a token written is in the context of the next
+        }
+      }
+    } finally {
+      policy.dispose();
+    }
+  });
+
+  it('learns to copy words it never wrote in training, where the vocabulary head alone cannot', () => {
+    // "wA wB wC copy : wB": copy the second word. Training uses words 0..159, the test words 160..239.
+    const example = (rng: Rng, low: number, high: number) => {
+      const words = [0, 1, 2].map(() => WORDS[rng.int(low, high)]!);
+      const prompt = tokenizer.encode(`${words.join(' ')} copy :`);
+      return { prompt, answer: tokenizer.encode(` ${words[1]}`) };
+    };
+    const accuracy = (policy: Policy) => {
+      const rng = Rng.fromSeed(99);
+      const tests = Array.from({ length: 40 }, () => example(rng, 160, 239));
+      const samples = policy.sample(
+        tests.map((t) => t.prompt),
+        { temperature: 0, maxTokens: tests[0]!.answer.length },
+      );
+      return samples.filter((s, i) => s.tokens.join() === tests[i]!.answer.join()).length / tests.length;
+    };
+    const trained = (copy: boolean) => {
+      const policy = Policy.create({
+        tokenizer,
+        model: { ...model, copy },
+        seed: 3,
+        maxActionTokens: 8,
+        optimizer: { learningRate: 3e-3 },
+      });
+      const rng = Rng.fromSeed(4);
+      for (let step = 0; step < 120; step++) {
+        const batch = Array.from({ length: 16 }, () => {
+          const { prompt, answer } = example(rng, 0, 159);
+          return { tokens: [...prompt, ...answer], targetMask: [...prompt.map(() => 0), ...answer.map(() => 1)] };
+        });
+        policy.update(() => tf.neg(tf.mean(policy.tokenLogprobs(batch).logprobs)) as tf.Scalar);
+      }
+      return policy;
+    };
+    const withCopy = trained(true);
+    const plain = trained(false);
+    try {
+      expect(accuracy(withCopy)).toBeGreaterThan(0.8);
+      expect(accuracy(plain)).toBeLessThan(0.2);
+    } finally {
+      withCopy.dispose();
+      plain.dispose();
+    }
+  }, 120_000);
+
+  it('round-trips through a checkpoint, and a model without the option has no copy weights', async () => {
+    const policy = Policy.create({ tokenizer, model, seed: 6, maxActionTokens: 8 });
+    const plain = Policy.create({ tokenizer, model: { ...model, copy: false }, seed: 6, maxActionTokens: 8 });
+    const path = join(directory, 'copy');
+    try {
+      expect([...plain.model.variables.keys()].some((name) => name.startsWith('copy_'))).toBe(false);
+      expect(plain.config.copy).toBe(false);
+      await saveCheckpoint(policy, path);
+      const loaded = await loadCheckpoint(path);
+      const continuations = contexts().map((context) => context.slice(-2));
+      const scores = loaded.score(contexts(), continuations);
+      loaded.dispose();
+      expect(loaded.config.copy).toBe(true);
+      expect(scores).toEqual(policy.score(contexts(), continuations));
+    } finally {
+      policy.dispose();
+      plain.dispose();
+    }
+  });
+});
