@@ -111,6 +111,8 @@ export function parameterShapes(config: ModelConfig): [string, number[]][] {
       ['copy_key', [width, width]],
       ['copy_gate', [width, 1]],
       ['copy_gate_shift', [1]],
+      ['copy_space', [width, 1]],
+      ['copy_space_shift', [1]],
     );
   return shapes;
 }
@@ -145,6 +147,11 @@ export class TransformerModel {
   readonly config: ModelConfig;
   /** Trainable variables by name, in checkpoint order. */
   readonly variables: Map<string, tf.Variable>;
+  /**
+   * The copy head's twins of each token id, with and without a leading space (`Tokenizer.spaceVariants`; the
+   * policy sets them): a word pointed at is written either way, as a learned gate chooses. Unset: as it is.
+   */
+  copyVariants: { spaced: Int32Array; plain: Int32Array } | undefined;
 
   /** A model with freshly initialised weights (normal(0, 0.02); residual outputs scaled by 1/sqrt(2 layers)). */
   constructor(config: ModelConfig, seed = 0) {
@@ -293,18 +300,28 @@ export class TransformerModel {
     const slotRows = new Int32Array(rows);
     for (let r = 0; r < rows; r++) slotRows[r] = copy.rowSequence[r]! * slots + slotOf[r]!;
     const rowPointer = gatherRows(pointer as tf.Tensor2D, tf.tensor1d(slotRows, 'int32'));
-    // Each row's weight on each position, added onto that position's token.
-    const targets = new Int32Array(rows * keys * 2);
+    // Each row's weight on each position, added onto that position's token: a share s (a learned gate) onto its
+    // spaced twin, 1 - s onto its plain twin (one token when it has no twin).
+    const targets = new Int32Array(rows * keys * 4);
+    const variants = this.copyVariants;
     for (let r = 0; r < rows; r++) {
       const tokens = copy.tokens[copy.rowSequence[r]!]!;
       for (let j = 0; j < keys; j++) {
-        targets[(r * keys + j) * 2] = r;
-        targets[(r * keys + j) * 2 + 1] = tokens[j] ?? 0;
+        const token = tokens[j] ?? 0;
+        const at = (r * keys + j) * 2;
+        targets[at] = r;
+        targets[at + 1] = variants ? variants.spaced[token]! : token;
+        targets[rows * keys * 2 + at] = r;
+        targets[rows * keys * 2 + at + 1] = variants ? variants.plain[token]! : token;
       }
     }
+    const space = tf.sigmoid(tf.add(matMul(hidden, this.weight('copy_space')), this.weight('copy_space_shift')));
     const copied = scatterAdd(
-      tf.tensor2d(targets, [rows * keys, 2], 'int32'),
-      tf.reshape(rowPointer, [rows * keys]) as tf.Tensor1D,
+      tf.tensor2d(targets, [2 * rows * keys, 2], 'int32'),
+      tf.concat([
+        tf.reshape(tf.mul(rowPointer, space), [rows * keys]),
+        tf.reshape(tf.mul(rowPointer, tf.sub(1, space)), [rows * keys]),
+      ]) as tf.Tensor1D,
       [rows, vocabSize],
     );
     const gate = tf.sigmoid(tf.add(matMul(hidden, this.weight('copy_gate')), this.weight('copy_gate_shift')));

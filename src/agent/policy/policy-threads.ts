@@ -40,7 +40,13 @@ export interface PassSettings {
 
 /** What this thread sends a worker. */
 export type WorkerRequest =
-  | { type: 'weights'; config: TransformerModel['config']; names: string[]; arrays: Float32Array[] }
+  | {
+      type: 'weights';
+      config: TransformerModel['config'];
+      names: string[];
+      arrays: Float32Array[];
+      copyVariants: TransformerModel['copyVariants'];
+    }
   | { type: 'start'; contexts: number[][]; pad: number; incremental: boolean }
   | { type: 'step'; next: number[] }
   | { type: 'end' }
@@ -150,7 +156,7 @@ export class PolicyThread {
     const names = [...model.variables.keys()];
     const arrays = names.map((name) => (model.variables.get(name)!.dataSync() as Float32Array).slice());
     this.post(
-      { type: 'weights', config: model.config, names, arrays },
+      { type: 'weights', config: model.config, names, arrays, copyVariants: model.copyVariants },
       arrays.map((array) => array.buffer as ArrayBuffer),
     );
   }

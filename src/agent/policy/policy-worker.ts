@@ -25,6 +25,7 @@ function handle(request: WorkerRequest): WorkerReply {
         model?.dispose();
         model = new TransformerModel(request.config);
       }
+      model!.copyVariants = request.copyVariants;
       request.names.forEach((name, index) => {
         const variable = model!.variables.get(name)!;
         tf.tidy(() => variable.assign(tf.tensor(request.arrays[index]!, variable.shape)));

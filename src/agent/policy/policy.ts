@@ -133,6 +133,7 @@ export class Policy {
   ) {
     this.model = model;
     this.optimizer = optimizer;
+    if (model.config.copy) model.copyVariants = tokenizer.spaceVariants();
   }
 
   /** A freshly initialised policy. Call `initBackend` first. */

@@ -155,6 +155,25 @@ export class Tokenizer {
     return createHash('sha256').update(JSON.stringify(this.toJSON())).digest('hex');
   }
 
+  /**
+   * For each id, the id of the same piece with a leading space (`spaced`) and without one (`plain`): ` Port` and
+   * `Port` are two ids, and a word read after a space is written after a quote. An id without such a twin (a byte,
+   * a special token, a piece whose twin is not in the vocabulary) is its own in both. The copy head uses them to
+   * write a word it points at either way.
+   */
+  spaceVariants(): { spaced: Int32Array; plain: Int32Array } {
+    const spaced = Int32Array.from({ length: this.vocabSize }, (_, id) => id);
+    const plain = Int32Array.from(spaced);
+    this.pieces.forEach((piece, index) => {
+      if (!piece.startsWith(' ') || piece.length < 2) return;
+      const twin = this.pieceIds.get(piece.slice(1));
+      if (twin === undefined) return;
+      plain[PIECE_BASE + index] = twin;
+      spaced[twin] = PIECE_BASE + index;
+    });
+    return { spaced, plain };
+  }
+
   /** The id of a special token. */
   special(token: SpecialToken): number {
     return SPECIAL_TOKENS.indexOf(token);
