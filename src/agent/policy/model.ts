@@ -113,6 +113,7 @@ export function parameterShapes(config: ModelConfig): [string, number[]][] {
       ['copy_gate_shift', [1]],
       ['copy_space', [width, 1]],
       ['copy_space_shift', [1]],
+      ['copy_follow', [2]],
     );
   return shapes;
 }
@@ -280,22 +281,40 @@ export class TransformerModel {
     const slots = Math.max(1, ...perSequence);
     const rowAt = new Int32Array(batch * slots).fill(rows); // index `rows`: a zero row (an empty slot)
     const mask = new Float32Array(batch * slots * keys).fill(-1e9);
+    // Continuation: position j follows a copy of the row's own last token (follows[0]) or of its last two
+    // (follows[1]), words compared without their leading space: a name of several tokens (a byte run, for a
+    // word the tokenizer never saw) is copied on from where the last copied token was read.
+    const follows = [new Float32Array(batch * slots * keys), new Float32Array(batch * slots * keys)];
+    const plain = (token: number | undefined) =>
+      token === undefined ? -1 : this.copyVariants ? this.copyVariants.plain[token]! : token;
     for (let r = 0; r < rows; r++) {
       const b = copy.rowSequence[r]!;
       const slot = b * slots + slotOf[r]!;
       rowAt[slot] = r;
       const valid = copy.valid?.[b];
-      for (let j = 0; j <= Math.min(copy.rowLimit[r]!, keys - 1); j++)
-        if (!valid || valid[j]) mask[slot * keys + j] = 0;
+      const tokens = copy.tokens[b]!;
+      const t = copy.rowLimit[r]!;
+      const last = plain(tokens[t]);
+      const before = t > 0 && (!valid || valid[t - 1]) ? plain(tokens[t - 1]) : -2;
+      for (let j = 0; j <= Math.min(t, keys - 1); j++) {
+        if (valid && !valid[j]) continue;
+        mask[slot * keys + j] = 0;
+        if (j === 0 || (valid && !valid[j - 1]) || plain(tokens[j - 1]) !== last) continue;
+        follows[0]![slot * keys + j] = 1;
+        if (j >= 2 && (!valid || valid[j - 2]) && plain(tokens[j - 2]) === before) follows[1]![slot * keys + j] = 1;
+      }
     }
     const queries = matMul(hidden, this.weight('copy_query'));
     const padded = gatherRows(tf.concat([queries, tf.zeros([1, width])]) as tf.Tensor2D, tf.tensor1d(rowAt, 'int32'));
     const scores = matMul(tf.reshape(padded, [batch, slots, width]), swapLastAxes(copy.keys));
+    const [followOne, followTwo] = tf.split(this.weight<tf.Tensor1D>('copy_follow'), 2);
     const pointer = tf.softmax(
-      tf.add(
+      tf.addN([
         tf.mul(tf.reshape(scores, [batch * slots, keys]), 1 / Math.sqrt(width)),
         tf.tensor2d(mask, [batch * slots, keys]),
-      ),
+        tf.mul(tf.tensor2d(follows[0]!, [batch * slots, keys]), followOne!),
+        tf.mul(tf.tensor2d(follows[1]!, [batch * slots, keys]), followTwo!),
+      ]),
     );
     const slotRows = new Int32Array(rows);
     for (let r = 0; r < rows; r++) slotRows[r] = copy.rowSequence[r]! * slots + slotOf[r]!;

@@ -129,6 +129,37 @@ describe('copy head', () => {
     }
   }, 120_000);
 
+  it('copies a word the tokenizer never saw (a run of bytes) by following on from the last copied byte', () => {
+    // 'qab qac <word> qad copy : "<word>"' with <word> 4 to 6 random letters, spelled in bytes.
+    const example = (rng: Rng) => {
+      const word = Array.from({ length: rng.int(4, 6) }, () => String.fromCharCode(97 + rng.int(0, 25))).join('');
+      const filler = () => WORDS[rng.int(0, 239)]!;
+      const prompt = tokenizer.encode(`${filler()} ${filler()} ${word} ${filler()} copy : "`);
+      return { prompt, answer: tokenizer.encode(`${word}"`) };
+    };
+    const policy = Policy.create({ tokenizer, model, seed: 8, maxActionTokens: 8, optimizer: { learningRate: 3e-3 } });
+    try {
+      const rng = Rng.fromSeed(10);
+      for (let step = 0; step < 150; step++) {
+        const batch = Array.from({ length: 16 }, () => {
+          const { prompt, answer } = example(rng);
+          return { tokens: [...prompt, ...answer], targetMask: [...prompt.map(() => 0), ...answer.map(() => 1)] };
+        });
+        policy.update(() => tf.neg(tf.mean(policy.tokenLogprobs(batch).logprobs)) as tf.Scalar);
+      }
+      const tests = Array.from({ length: 40 }, () => example(Rng.fromSeed(rng.int(0, 1e9))));
+      const samples = policy.sample(
+        tests.map((test) => test.prompt),
+        { temperature: 0, maxTokens: 8, stopToken: tokenizer.encode('"')[0] },
+      );
+      const right = samples.filter((sample, i) => sample.tokens.join() === tests[i]!.answer.join()).length;
+      console.log('byte copy', right / tests.length);
+      expect(right / tests.length).toBeGreaterThan(0.8);
+    } finally {
+      policy.dispose();
+    }
+  }, 120_000);
+
   it('knows each word with and without its leading space', () => {
     const { spaced, plain } = tokenizer.spaceVariants();
     const [withSpace] = tokenizer.encode(' qaf');
