@@ -74,6 +74,13 @@ export interface SftOptions {
    */
   numbers?: Input['numbers'];
   /**
+   * Subword pieces, fitted over the words the vocabulary leaves out, that spell such a word (a name never
+   * seen becomes a few recurring pieces, not bytes); part of maxVocab; 0: spelled in bytes.
+   *
+   * @defaultValue `0`
+   */
+  subwords?: Input['subwords'];
+  /**
    * Sampling temperature of the held-out evaluation (0: greedy).
    *
    * @defaultValue `0`

@@ -67,6 +67,14 @@ export const sftOptionsSchema = z
         'How the tokenizer splits numbers: whole (up to six digits, one token) or digits (one token a digit, so a number copied from the task or an output is the same tokens)',
       )
       .meta({ placeholder: 'how' }),
+    subwords: z
+      .number()
+      .int()
+      .min(0)
+      .default(0)
+      .describe(
+        "Subword pieces, fitted over the words the vocabulary leaves out, that spell such a word (a name never seen becomes a few recurring pieces, not bytes); part of maxVocab; 0: spelled in bytes",
+      ),
     evalTemperature: z
       .number()
       .min(0)
@@ -247,6 +255,7 @@ export async function behaviourCloning(input: SftOptions & SftHooks): Promise<{ 
       tokenizer: fitTokenizer(spec, [...demonstrations, ...tokenizerText], {
         maxVocab: options.maxVocab,
         numbers: options.numbers,
+        subwords: options.subwords,
       }),
       model: options.model,
       optimizer: { learningRate: peakRate },

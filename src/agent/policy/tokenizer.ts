@@ -47,7 +47,15 @@ const PIECE_PATTERNS: Record<NumberPieces, RegExp> = {
  */
 export type TokenizerJson =
   | { kind: 'turngym-words-bytes'; version: 1; special: string[]; pieces: string[] }
-  | { kind: 'turngym-words-bytes'; version: 2; numbers: NumberPieces; special: string[]; pieces: string[] };
+  | { kind: 'turngym-words-bytes'; version: 2; numbers: NumberPieces; special: string[]; pieces: string[] }
+  | {
+      kind: 'turngym-words-bytes';
+      version: 3;
+      numbers: NumberPieces;
+      special: string[];
+      pieces: string[];
+      subwords: string[];
+    };
 
 export interface FitOptions {
   /** Largest vocabulary, special and byte tokens included. Default 2048. */
@@ -56,17 +64,34 @@ export interface FitOptions {
   minCount?: number;
   /** How numbers are split (see `NumberPieces`). Default 'whole'. */
   numbers?: NumberPieces;
+  /**
+   * Subword pieces (of the vocabulary's ids) for words not in it, fitted by byte-pair merges over those words;
+   * default 0 (such a word is spelled in bytes). See {@link Tokenizer}.
+   */
+  subwords?: number;
 }
 
+/** Longest subword piece, in characters. */
+const MAX_SUBWORD_CHARS = 16;
+
+/**
+ * A word that is not a piece of the vocabulary is spelled in its subword pieces when the tokenizer has some
+ * (version 3, `subwords` when fitting): its leading space as the space byte, then the longest subword at each
+ * point (a character no subword covers, in its bytes). So a name never seen, made of parts seen in many others
+ * (`Eldevik`: `Eld` `ev` `ik`), is a few recurring ids, the same after a space, a quote or a bracket.
+ */
 export class Tokenizer {
   private readonly pieceIds: Map<string, number>;
+  private readonly subwordIds: Map<string, number>;
 
   private constructor(
     private readonly pieces: readonly string[],
     /** How this tokenizer splits numbers. */
     readonly numbers: NumberPieces,
+    private readonly subwords: readonly string[] = [],
   ) {
     this.pieceIds = new Map(pieces.map((piece, index) => [piece, PIECE_BASE + index]));
+    this.subwordIds = new Map(subwords.map((piece, index) => [piece, PIECE_BASE + pieces.length + index]));
   }
 
   /** Fits a vocabulary to `texts`: the most frequent pieces (ties broken alphabetically, so fitting is deterministic). */
@@ -85,17 +110,29 @@ export class Tokenizer {
         `maxVocab must be an integer of at least ${PIECE_BASE} (special and byte tokens), got ${maxVocab}.`,
       );
     }
+    const subwordCount = options.subwords ?? 0;
+    if (!Number.isInteger(subwordCount) || subwordCount < 0 || subwordCount > maxVocab - PIECE_BASE)
+      throw new TurngymError(
+        'INVALID_OPTIONS',
+        `subwords must be an integer from 0 to ${maxVocab - PIECE_BASE} (maxVocab less the special and byte tokens), got ${subwordCount}.`,
+      );
     const counts = new Map<string, number>();
     for (const text of texts) {
       for (const piece of splitPieces(text, numbers)) counts.set(piece, (counts.get(piece) ?? 0) + 1);
     }
-    const kept = [...counts.entries()]
+    const ranked = [...counts.entries()]
       // A one-byte piece is as cheap in bytes as in its own id.
       .filter(([piece, count]) => count >= minCount && Buffer.byteLength(piece) > 1)
-      .sort((a, b) => b[1] - a[1] || (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0))
-      .slice(0, maxVocab - PIECE_BASE)
-      .map(([piece]) => piece);
-    return new Tokenizer(kept, numbers);
+      .sort((a, b) => b[1] - a[1] || (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0));
+    const kept = ranked.slice(0, maxVocab - PIECE_BASE - subwordCount).map(([piece]) => piece);
+    if (subwordCount === 0) return new Tokenizer(kept, numbers);
+    const words = new Set(kept);
+    const rest = new Map<string, number>();
+    for (const [piece, count] of counts) {
+      const word = piece.startsWith(' ') ? piece.slice(1) : piece;
+      if (!words.has(piece) && /^\p{L}{2,}$/u.test(word)) rest.set(word, (rest.get(word) ?? 0) + count);
+    }
+    return new Tokenizer(kept, numbers, pairMerges(rest, subwordCount));
   }
 
   /** Restores a tokenizer from its JSON form; a malformed one is a clear error. */
@@ -110,13 +147,13 @@ export class Tokenizer {
     if (
       !value ||
       value.kind !== 'turngym-words-bytes' ||
-      (value.version !== 1 && value.version !== 2) ||
+      (value.version !== 1 && value.version !== 2 && value.version !== 3) ||
       !Array.isArray(value.pieces) ||
       !Array.isArray(value.special)
     ) {
       throw new TurngymError(
         'INVALID_OPTIONS',
-        'Not a turngym tokenizer: expected {kind: "turngym-words-bytes", version: 1 or 2, special, pieces}.',
+        'Not a turngym tokenizer: expected {kind: "turngym-words-bytes", version: 1, 2 or 3, special, pieces}.',
       );
     }
     const numbers = value.version === 1 ? 'whole' : value.numbers;
@@ -132,22 +169,36 @@ export class Tokenizer {
         `The tokenizer's special tokens (${value.special.join(' ')}) differ from this version's (${SPECIAL_TOKENS.join(' ')}).`,
       );
     }
-    if (!value.pieces.every((piece) => typeof piece === 'string'))
-      throw new TurngymError('INVALID_OPTIONS', 'Tokenizer pieces must be strings.');
-    return new Tokenizer(value.pieces as string[], numbers as NumberPieces);
+    const subwords = value.version === 3 ? (value as { subwords?: unknown }).subwords : [];
+    if (
+      !value.pieces.every((piece) => typeof piece === 'string') ||
+      !Array.isArray(subwords) ||
+      !subwords.every((piece) => typeof piece === 'string')
+    )
+      throw new TurngymError('INVALID_OPTIONS', 'Tokenizer pieces and subwords must be strings.');
+    return new Tokenizer(value.pieces as string[], numbers as NumberPieces, subwords as string[]);
   }
 
   /** Version 1 for whole numbers (the form, and so the fingerprint, checkpoints written before version 2 have). */
   toJSON(): TokenizerJson {
     const special = [...SPECIAL_TOKENS];
     const pieces = [...this.pieces];
+    if (this.subwords.length > 0)
+      return {
+        kind: 'turngym-words-bytes',
+        version: 3,
+        numbers: this.numbers,
+        special,
+        pieces,
+        subwords: [...this.subwords],
+      };
     if (this.numbers === 'whole') return { kind: 'turngym-words-bytes', version: 1, special, pieces };
     return { kind: 'turngym-words-bytes', version: 2, numbers: this.numbers, special, pieces };
   }
 
-  /** Number of ids (special + 256 bytes + pieces). */
+  /** Number of ids (special + 256 bytes + pieces + subwords). */
   get vocabSize(): number {
-    return PIECE_BASE + this.pieces.length;
+    return PIECE_BASE + this.pieces.length + this.subwords.length;
   }
 
   /** SHA-256 of the JSON form (checkpoints record it to detect a swapped tokenizer). */
@@ -189,9 +240,36 @@ export class Tokenizer {
     for (const piece of splitPieces(text, this.numbers)) {
       const id = this.pieceIds.get(piece);
       if (id !== undefined) ids.push(id);
-      else for (const byte of Buffer.from(piece, 'utf8')) ids.push(BYTE_BASE + byte);
+      else if (this.subwords.length > 0) this.spell(piece, ids);
+      else pushBytes(piece, ids);
     }
     return ids;
+  }
+
+  /** A piece not in the vocabulary: its leading space as a byte, then the longest subword at each point. */
+  private spell(piece: string, ids: number[]): void {
+    let start = 0;
+    if (piece.startsWith(' ')) {
+      ids.push(BYTE_BASE + 32);
+      start = 1;
+    }
+    while (start < piece.length) {
+      let end = Math.min(piece.length, start + MAX_SUBWORD_CHARS);
+      for (; end > start + 1; end--) {
+        const id = this.subwordIds.get(piece.slice(start, end));
+        if (id !== undefined) {
+          ids.push(id);
+          break;
+        }
+      }
+      if (end > start + 1) {
+        start = end;
+        continue;
+      }
+      const character = String.fromCodePoint(piece.codePointAt(start)!);
+      pushBytes(character, ids);
+      start += character.length;
+    }
   }
 
   /** Text of `ids`; special tokens are written as their names, invalid UTF-8 as U+FFFD. */
@@ -209,7 +287,8 @@ export class Tokenizer {
       }
       flush();
       if (id >= 0 && id < BYTE_BASE) text += SPECIAL_TOKENS[id];
-      else if (id >= PIECE_BASE && id < this.vocabSize) text += this.pieces[id - PIECE_BASE];
+      else if (id >= PIECE_BASE && id < PIECE_BASE + this.pieces.length) text += this.pieces[id - PIECE_BASE];
+      else if (id >= PIECE_BASE && id < this.vocabSize) text += this.subwords[id - PIECE_BASE - this.pieces.length];
       else
         throw new TurngymError(
           'INVALID_OPTIONS',
@@ -219,6 +298,55 @@ export class Tokenizer {
     flush();
     return text;
   }
+}
+
+function pushBytes(text: string, ids: number[]): void {
+  for (const byte of Buffer.from(text, 'utf8')) ids.push(BYTE_BASE + byte);
+}
+
+/**
+ * Byte-pair merges over `words` (with counts), from their characters: `count` times, the most frequent adjacent
+ * pair of symbols (ties: the first in code order) becomes one symbol. Returns the merged symbols, in order.
+ */
+function pairMerges(words: ReadonlyMap<string, number>, count: number): string[] {
+  const spelled = [...words].map(([word, weight]) => ({ symbols: [...word], weight }));
+  const merged: string[] = [];
+  const known = new Set<string>();
+  while (merged.length < count) {
+    const pairs = new Map<string, number>();
+    for (const { symbols, weight } of spelled) {
+      for (let i = 0; i + 1 < symbols.length; i++) {
+        const pair = `${symbols[i]}\u0000${symbols[i + 1]}`;
+        pairs.set(pair, (pairs.get(pair) ?? 0) + weight);
+      }
+    }
+    let best: string | undefined;
+    let bestCount = 1;
+    for (const [pair, seen] of pairs) {
+      const joined = pair.replace('\u0000', '');
+      if (joined.length > MAX_SUBWORD_CHARS || known.has(joined)) continue;
+      if (seen > bestCount || (seen === bestCount && best !== undefined && pair < best)) {
+        best = pair;
+        bestCount = seen;
+      }
+    }
+    if (best === undefined) break;
+    const [left, right] = best.split('\u0000') as [string, string];
+    const joined = left + right;
+    merged.push(joined);
+    known.add(joined);
+    for (const word of spelled) {
+      const next: string[] = [];
+      for (let i = 0; i < word.symbols.length; i++) {
+        if (i + 1 < word.symbols.length && word.symbols[i] === left && word.symbols[i + 1] === right) {
+          next.push(joined);
+          i++;
+        } else next.push(word.symbols[i]!);
+      }
+      word.symbols = next;
+    }
+  }
+  return merged;
 }
 
 /** Splits text into pieces (the unit of the vocabulary). */

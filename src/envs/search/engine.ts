@@ -44,7 +44,8 @@ export interface Retriever {
    * The top `k` documents for agent-typed `query` text, best first (ties by id). Throws {@link QueryError}
    * when the text has nothing to search for.
    */
-  search(query: string, k: number): SearchHit[];
+  /** The top `k` documents for `query`, each with a snippet of about `snippetChars` characters (default 200). */
+  search(query: string, k: number, snippetChars?: number): SearchHit[];
   /** The document with this id, or undefined. */
   document(id: string): SearchDocument | undefined;
   /** The smallest document id (an example for hints). */
@@ -305,13 +306,13 @@ export class Fts5Retriever implements Retriever {
     this.byId = database.prepare('SELECT id, title, text FROM documents WHERE id = ?');
   }
 
-  search(query: string, k: number): SearchHit[] {
+  search(query: string, k: number, snippetChars = SNIPPET_CHARS): SearchHit[] {
     const parsed = parseQuery(query);
     const highlight = new Set(parsed.terms.flatMap((term) => term.words));
     return this.rankedDocuments(parsed, k).map(({ document, score }) => ({
       id: document.id,
       title: document.title,
-      snippet: makeSnippet(document.text, highlight, this.snippetStatistics),
+      snippet: makeSnippet(document.text, highlight, this.snippetStatistics, snippetChars),
       score,
     }));
   }
@@ -424,7 +425,7 @@ function idf(documentCount: number, documents: number): number {
   return value <= 0 ? 1e-6 : value;
 }
 
-const SNIPPET_CHARS = 200;
+export const SNIPPET_CHARS = 200;
 
 /**
  * Most matches of query words a snippet considers in one document: the first ones in text order. A long
@@ -464,7 +465,12 @@ export interface WordMatch {
  * is linear in the document's length and bounded by {@link MAX_SNIPPET_WORDS} and
  * {@link MAX_SNIPPET_MATCHES}; `work`, when given, is added to.
  */
-export function makeSnippet(text: string, queryWords: ReadonlySet<string>, work?: SnippetWork): string {
+export function makeSnippet(
+  text: string,
+  queryWords: ReadonlySet<string>,
+  work?: SnippetWork,
+  chars = SNIPPET_CHARS,
+): string {
   const words = queryWords.size > MAX_SNIPPET_WORDS ? new Set([...queryWords].slice(0, MAX_SNIPPET_WORDS)) : queryWords;
   const matches = findWords(text, words, MAX_SNIPPET_MATCHES);
   if (work) {
@@ -472,7 +478,7 @@ export function makeSnippet(text: string, queryWords: ReadonlySet<string>, work?
     work.words += words.size;
     work.matches += matches.length;
   }
-  return excerptAt(text, matches, matches.length > 0 ? densestWindowStart(matches, SNIPPET_CHARS, work) : undefined);
+  return excerptAt(text, matches, matches.length > 0 ? densestWindowStart(matches, chars, work) : undefined, chars);
 }
 
 /**
@@ -480,14 +486,19 @@ export function makeSnippet(text: string, queryWords: ReadonlySet<string>, work?
  * opening): a little context before it, cut at word boundaries, the matches in it marked, on one line.
  * Exported for the benchmark's baseline, which chooses the window the old way.
  */
-export function excerptAt(text: string, matches: readonly WordMatch[], windowStart: number | undefined): string {
+export function excerptAt(
+  text: string,
+  matches: readonly WordMatch[],
+  windowStart: number | undefined,
+  chars = SNIPPET_CHARS,
+): string {
   let from = 0;
   if (windowStart !== undefined) {
     // Start a little before the first match, at a word boundary, for context.
     const back = text.lastIndexOf(' ', Math.max(0, windowStart - 40));
     from = windowStart <= 40 ? 0 : back < 0 ? 0 : back + 1;
   }
-  let to = Math.min(text.length, from + SNIPPET_CHARS);
+  let to = Math.min(text.length, from + chars);
   if (to < text.length) {
     const space = text.lastIndexOf(' ', to);
     if (space > from) to = space;

@@ -9,7 +9,7 @@ import { type Task, TaskEnv, type TaskSuite, type Verdict } from '../task.js';
 import { type Rng } from '../../core/rng.js';
 import { InvalidKwargsError, ToolInputError } from '../../core/errors.js';
 import { type Lease, leaseGeneratedCorpus, leaseUserCorpus, leaseWorld, type UserQuestion } from './corpus.js';
-import { type Fts5Retriever, QueryError, type SearchHit } from './engine.js';
+import { type Fts5Retriever, QueryError, type SearchHit, SNIPPET_CHARS } from './engine.js';
 import { generateKnowledgeBase, generateQuestion, type KnowledgeBase, MAX_WORLDS, REMOTE_MAX_KB_SIZE } from './kb.js';
 import { DEFAULT_RESULTS, searchTools } from './tools.js';
 import { exactMatch, tokenF1 } from './verify.js';
@@ -226,6 +226,10 @@ function chainOracle(task: SearchTask): Oracle {
 export interface SearchEnvSettings {
   /** Characters per page of `open`. */
   pageChars: number;
+  /** Results of a search that does not give `k` (default {@link DEFAULT_RESULTS}). */
+  results?: number;
+  /** Characters of a result's snippet (default {@link SNIPPET_CHARS}). */
+  snippetChars?: number;
 }
 
 /** A search env over one leased corpus; closing it releases the lease. */
@@ -266,7 +270,10 @@ export class SearchEnv extends TaskEnv<SearchTask> {
   protected async callTool(call: ToolCall, task: SearchTask): Promise<StepResult> {
     switch (call.tool) {
       case 'search':
-        return this.search(call.args.query as string, (call.args.k as number | undefined) ?? DEFAULT_RESULTS);
+        return this.search(
+          call.args.query as string,
+          (call.args.k as number | undefined) ?? this.settings.results ?? DEFAULT_RESULTS,
+        );
       case 'open':
         return this.open(call.args.id as string, (call.args.page as number | undefined) ?? 1);
       default:
@@ -279,7 +286,7 @@ export class SearchEnv extends TaskEnv<SearchTask> {
       throw new ToolInputError('The query is empty; search for names or words, e.g. search("Ravenport mayor").');
     let hits: SearchHit[];
     try {
-      hits = this.retriever.search(query, k);
+      hits = this.retriever.search(query, k, this.settings.snippetChars ?? SNIPPET_CHARS);
     } catch (error) {
       if (error instanceof QueryError) throw new ToolInputError(`Cannot search for ${quote(query)}: ${error.message}.`);
       throw error;

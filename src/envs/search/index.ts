@@ -5,7 +5,7 @@
 import { z } from 'zod';
 import { registerBuiltin } from '../registry.js';
 import { MAX_KB_SIZE, MAX_WORLDS, MIN_KB_SIZE, REMOTE_MAX_KB_SIZE } from './kb.js';
-import { searchTools } from './tools.js';
+import { DEFAULT_RESULTS, MAX_RESULTS, searchTools } from './tools.js';
 
 const reward = z
   .enum(['f1', 'exact'])
@@ -18,6 +18,22 @@ const pageChars = z
   .max(100_000)
   .default(2000)
   .describe('Characters per page of open(); longer documents are paged');
+const results = z
+  .number()
+  .int()
+  .min(1)
+  .max(MAX_RESULTS)
+  .default(DEFAULT_RESULTS)
+  .describe(
+    `Results of a search that does not ask for k (default ${DEFAULT_RESULTS}); fewer make observations a small context can hold`,
+  );
+const snippetChars = z
+  .number()
+  .int()
+  .min(40)
+  .max(1000)
+  .default(200)
+  .describe("Characters of a search result's snippet (default 200)");
 /** A client of `turngym serve` (agent or trainer) reads pages of at most 20,000 characters. */
 const remotePageChars = z.number().int().min(200).max(20_000);
 
@@ -64,6 +80,8 @@ export const multihopV0 = registerBuiltin({
       ),
     reward,
     pageChars,
+    results,
+    snippetChars,
     indexDirectory: z
       .string()
       .optional()
@@ -78,6 +96,8 @@ export const multihopV0 = registerBuiltin({
     worlds: true,
     reward: true,
     pageChars: remotePageChars,
+    results: true,
+    snippetChars: true,
   },
   create: async (kwargs, spec) => (await import('./env.js')).createMultihopEnv(spec, kwargs),
 });

@@ -12,7 +12,7 @@ export const DEFAULT_RESULTS = 5;
 export const searchTools: ToolSpec[] = [
   {
     name: 'search',
-    description: `Full-text search (BM25) over the documents. Returns the top k results (default ${DEFAULT_RESULTS}), each with its id, title and a snippet in which matched words are **marked**. Put "double quotes" around an exact phrase.`,
+    description: `Full-text search (BM25) over the documents. Returns the top k results (default ${DEFAULT_RESULTS}, or the environment's), each with its id, title and a snippet in which matched words are **marked**. Put "double quotes" around an exact phrase.`,
     parameters: z.object({
       query: z
         .string()

@@ -153,7 +153,6 @@ describe('copy head', () => {
         { temperature: 0, maxTokens: 8, stopToken: tokenizer.encode('"')[0] },
       );
       const right = samples.filter((sample, i) => sample.tokens.join() === tests[i]!.answer.join()).length;
-      console.log('byte copy', right / tests.length);
       expect(right / tests.length).toBeGreaterThan(0.8);
     } finally {
       policy.dispose();

@@ -118,6 +118,28 @@ describe('Tokenizer', () => {
     expect(() => Tokenizer.fromJSON({ ...json, numbers: 'hex' })).toThrow(
       'numbers field must be one of whole, digits, got "hex"',
     );
-    expect(() => Tokenizer.fromJSON({ ...json, version: 3 })).toThrow('Not a turngym tokenizer');
+    expect(() => Tokenizer.fromJSON({ ...json, version: 4 })).toThrow('Not a turngym tokenizer');
+  });
+  it('spells a word it left out in subword pieces fitted over such words: the same after a space or a quote', () => {
+    // Names made of recurring parts, as the search worlds' are; each name is too rare to be a piece of its own.
+    const heads = ['Eld', 'Quin', 'Yar', 'Lam', 'Hol'];
+    const tails = ['evik', 'ton', 'efield', 'berg', 'gard'];
+    const names = heads.flatMap((head, i) => tails.filter((_, j) => j !== i).map((tail) => head + tail));
+    const text = names.map((name, i) => `${name} met ${names[(i * 7) % names.length]} in town.`).join(' ');
+    const tokenizer = Tokenizer.fit([text, text], { subwords: 40, minCount: 50 });
+    const plain = Tokenizer.fit([text, text], { minCount: 50 });
+    const unseen = 'Holgard'; // a head and a tail that never met
+    const spelled = tokenizer.encode(` ${unseen}`);
+    expect(spelled.length).toBeLessThan(plain.encode(` ${unseen}`).length);
+    expect(spelled.length).toBeLessThanOrEqual(3); // the space byte and two pieces, not 8 bytes
+    expect(tokenizer.encode(`"${unseen}"`).slice(1, -1)).toEqual(spelled.slice(1)); // the same ids after a quote
+    for (const sample of [` ${unseen} met Quinberg.`, 'émigré Ωmega 123', text.slice(0, 200)])
+      expect(tokenizer.decode(tokenizer.encode(sample))).toBe(sample);
+    const json = JSON.parse(JSON.stringify(tokenizer.toJSON()));
+    expect(json.version).toBe(3);
+    const restored = Tokenizer.fromJSON(json);
+    expect(restored.encode(` ${unseen}`)).toEqual(spelled);
+    expect(restored.fingerprint()).toBe(tokenizer.fingerprint());
+    expect(() => Tokenizer.fit([text], { subwords: -1 })).toThrow('subwords must be an integer from 0');
   });
 });

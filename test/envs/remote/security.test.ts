@@ -130,6 +130,8 @@ describe('kwargs from remote clients', () => {
       'worlds',
       'reward',
       'pageChars',
+      'results',
+      'snippetChars',
     ]);
     expect(agentView).toMatchObject({
       additionalProperties: false,

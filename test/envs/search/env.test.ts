@@ -233,7 +233,7 @@ describe('search/multihop-v0', () => {
   it('rejects bad kwargs by name', async () => {
     await expect(make('search/multihop-v0', { size: 10 })).rejects.toThrow('size');
     await expect(make('search/multihop-v0', { hops: 2 })).rejects.toThrow(
-      "unknown argument; 'search/multihop-v0' accepts 'difficulty', 'size', 'distractors', 'kbSeed', 'worlds', 'reward', 'pageChars', 'indexDirectory'",
+      "unknown argument; 'search/multihop-v0' accepts 'difficulty', 'size', 'distractors', 'kbSeed', 'worlds', 'reward', 'pageChars', 'results', 'snippetChars', 'indexDirectory'",
     );
   });
 

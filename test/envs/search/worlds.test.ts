@@ -92,3 +92,25 @@ describe('search/multihop-v0 worlds', () => {
     expect((error as Error).message).toMatch(/size: with worlds, a world has at most 5000 articles/);
   });
 });
+
+describe('search/multihop-v0 observation size', () => {
+  it('lists `results` results of about `snippetChars` characters when a search gives no k', async () => {
+    const small = await make('search/multihop-v0', { ...WORLDS, results: 2, snippetChars: 60 });
+    const large = await make('search/multihop-v0', WORLDS);
+    try {
+      await small.reset({ seed: 4 });
+      await large.reset({ seed: 4 });
+      const shown = (await small.step('search("the city")')).observation.text;
+      const full = (await large.step('search("the city")')).observation.text;
+      expect(shown.match(/^\d+\. \[/gm)).toHaveLength(2);
+      expect(full.match(/^\d+\. \[/gm)).toHaveLength(5);
+      const snippets = shown.split('\n').filter((line) => line.startsWith('   '));
+      for (const snippet of snippets) expect(snippet.replaceAll('**', '').trim().length).toBeLessThanOrEqual(62);
+      expect((await small.step('search(query="the city", k=4)')).observation.text.match(/^\d+\. \[/gm)).toHaveLength(4);
+      // The oracle still solves its tasks with the shorter observations.
+      expect(await playOracle(small, 11, 'train')).toBe(true);
+    } finally {
+      await Promise.all([small.close(), large.close()]);
+    }
+  });
+});
