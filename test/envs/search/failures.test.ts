@@ -1,0 +1,85 @@
+/** scripts/search-failures.ts: each failed search episode gets what went wrong first, from real episodes. */
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { Env } from '../../../src/envs/env.js';
+import { make } from '../../../src/envs/registry.js';
+import '../../../src/envs/builtin.js';
+import { failureOf, failureTable } from '../../../scripts/search-failures.js';
+
+const directory = mkdtempSync(join(tmpdir(), 'turngym-search-failures-'));
+let env: Env;
+beforeAll(async () => {
+  env = await make('search/multihop-v0', { size: 40, worlds: 50, difficulty: 1, indexDirectory: directory });
+});
+afterAll(async () => {
+  await env.close();
+  rmSync(directory, { recursive: true, force: true });
+});
+
+/** Plays `actions` (a function of the last observation) on seed 5, as `eval --record` records an episode. */
+async function play(...actions: ((observation: string, question: string) => string)[]) {
+  const reset = await env.reset({ seed: 5, options: { split: 'train' } });
+  const question = /^Question: (.*)$/m.exec(reset.observation.text)![1]!;
+  const steps = [];
+  let text = reset.observation.text;
+  for (const next of actions) {
+    const action = next(text, question);
+    const result = await env.step(action);
+    steps.push({ action, result });
+    text = result.observation.text;
+    if (result.terminated) break;
+  }
+  return { reset, steps };
+}
+
+/** The name the question asks about: its capitalised words after the first. */
+const nameIn = (question: string) => question.match(/(?<!^)\b[A-Z][\p{L}]+(?: [A-Z][\p{L}]+)*/u)![0];
+const search = (_: string, question: string) => `search("${nameIn(question)}")`;
+const openFirst = (observation: string) => `open("${/\[([^\]]+)\]/.exec(observation)![1]}")`;
+
+describe('search failures', () => {
+  it('names what went wrong first', async () => {
+    const reset = await env.reset({ seed: 5, options: { split: 'train' } });
+    const oracle = env.oracle!();
+    const solved = { reset, steps: [] as { action: unknown; result: Awaited<ReturnType<Env['step']>> }[] };
+    let observation = reset.observation;
+    let info: Record<string, unknown> = reset.info;
+    for (;;) {
+      const action = await oracle.next(observation, info as never);
+      const result = await env.step(action);
+      solved.steps.push({ action, result });
+      if (result.terminated) break;
+      ({ observation, info } = result);
+    }
+    expect(failureOf(solved as never)).toBeUndefined();
+    const episodes = {
+      malformed: await play(
+        () => 'search(',
+        search,
+        () => 'answer("x")',
+      ),
+      query_not_from_question: await play(
+        () => 'search("zebra crossing")',
+        () => 'answer("x")',
+      ),
+      opened_nothing: await play(search, () => 'answer("Qwertyville")'),
+      answer_not_read: await play(search, openFirst, () => 'answer("Qwertyville")'),
+      wrong_span: await play(search, openFirst, (page) => `answer("${/^\[[^\]]+\] (.*)$/m.exec(page)![1]}")`),
+      no_answer: await play(search, openFirst),
+    };
+    for (const [expected, episode] of Object.entries(episodes))
+      expect([expected, failureOf(episode as never)]).toEqual([expected, expected]);
+    const table = failureTable([solved, ...Object.values(episodes)] as never);
+    expect(table.all).toEqual({
+      malformed: 1,
+      query_not_from_question: 1,
+      opened_nothing: 1,
+      answer_not_read: 1,
+      wrong_span: 1,
+      no_answer: 1,
+      success: 1,
+    });
+  });
+});
