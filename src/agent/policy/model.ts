@@ -149,10 +149,12 @@ export class TransformerModel {
   /** Trainable variables by name, in checkpoint order. */
   readonly variables: Map<string, tf.Variable>;
   /**
-   * The copy head's twins of each token id, with and without a leading space (`Tokenizer.spaceVariants`; the
-   * policy sets them): a word pointed at is written either way, as a learned gate chooses. Unset: as it is.
+   * The copy head's table of token ids (the policy sets it from its tokenizer): each id's twins with and without
+   * a leading space (`Tokenizer.spaceVariants`: a word pointed at is written either way, as a learned gate
+   * chooses), and whether it may be copied at all (not a special token: copying an `<|end|>` read in the context
+   * would end the action). Unset: every token is copied as it is.
    */
-  copyVariants: { spaced: Int32Array; plain: Int32Array } | undefined;
+  copyVariants: { spaced: Int32Array; plain: Int32Array; copyable: Uint8Array } | undefined;
 
   /** A model with freshly initialised weights (normal(0, 0.02); residual outputs scaled by 1/sqrt(2 layers)). */
   constructor(config: ModelConfig, seed = 0) {
@@ -297,7 +299,7 @@ export class TransformerModel {
       const last = plain(tokens[t]);
       const before = t > 0 && (!valid || valid[t - 1]) ? plain(tokens[t - 1]) : -2;
       for (let j = 0; j <= Math.min(t, keys - 1); j++) {
-        if (valid && !valid[j]) continue;
+        if ((valid && !valid[j]) || this.copyVariants?.copyable[tokens[j]!] === 0) continue;
         mask[slot * keys + j] = 0;
         if (j === 0 || (valid && !valid[j - 1]) || plain(tokens[j - 1]) !== last) continue;
         follows[0]![slot * keys + j] = 1;

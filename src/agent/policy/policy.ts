@@ -133,7 +133,11 @@ export class Policy {
   ) {
     this.model = model;
     this.optimizer = optimizer;
-    if (model.config.copy) model.copyVariants = tokenizer.spaceVariants();
+    if (model.config.copy)
+      model.copyVariants = {
+        ...tokenizer.spaceVariants(),
+        copyable: Uint8Array.from({ length: tokenizer.vocabSize }, (_, id) => (tokenizer.isSpecial(id) ? 0 : 1)),
+      };
   }
 
   /** A freshly initialised policy. Call `initBackend` first. */

@@ -64,12 +64,16 @@ describe('copy head', () => {
     }
   });
 
-  it('with the gate shut on the vocabulary, writes only tokens of the context, with or without their leading space', () => {
+  it('with the gate shut on the vocabulary, writes only words of the context, with or without their leading space, never a special token', () => {
     const policy = Policy.create({ tokenizer, model, seed: 2, maxActionTokens: 8 });
     const { spaced, plain } = tokenizer.spaceVariants();
+    const end = tokenizer.special('<|end|>');
+    const withSpecials = contexts().map((context) => [tokenizer.special('<|task|>'), ...context, end, ...context]);
     try {
       policy.model.variables.get('copy_gate_shift')!.assign(tf.tensor1d([-40]));
-      for (const [row, sample] of policy.sample(contexts(), { rng: Rng.fromSeed(5), maxTokens: 6 }).entries()) {
+      const samples = policy.sample(withSpecials, { rng: Rng.fromSeed(5), maxTokens: 6, stopToken: -1 });
+      for (const [row, sample] of samples.entries()) {
+        expect(sample.tokens).toHaveLength(6);
         const seen = new Set(contexts()[row]!.flatMap((token) => [spaced[token]!, plain[token]!]));
         for (const token of sample.tokens) {
           expect(seen.has(token)).toBe(true);
