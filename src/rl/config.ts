@@ -61,6 +61,9 @@ export const trainConfigSchema = z
     numbers: sft.numbers.describe(
       "How a fresh policy's tokenizer splits numbers (without --init): whole (up to six digits, one token) or digits (one token a digit, so copying a number is copying digits)",
     ),
+    subwords: sft.subwords.describe(
+      "Subword pieces of a fresh policy's tokenizer (without --init), that spell the words its vocabulary leaves out (a name never seen becomes a few recurring pieces, not bytes); 0: spelled in bytes",
+    ),
     warmStartSteps: z
       .number()
       .int()

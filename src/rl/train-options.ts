@@ -76,6 +76,13 @@ export interface TrainOptions {
    */
   numbers?: Input['numbers'];
   /**
+   * Subword pieces of a fresh policy's tokenizer (without --init), that spell the words its vocabulary
+   * leaves out (a name never seen becomes a few recurring pieces, not bytes); 0: spelled in bytes.
+   *
+   * @defaultValue `0`
+   */
+  subwords?: Input['subwords'];
+  /**
    * Behaviour-cloning steps on oracle demonstrations before RL (when not starting from --init); 0: none.
    *
    * @defaultValue `0`

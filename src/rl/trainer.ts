@@ -279,6 +279,7 @@ async function startRun(
     evalMaxTurns: setting.maxHorizon, // the "before" figure, at the horizon and temperature of the "after" one
     model: config.model,
     numbers: config.numbers,
+    subwords: config.subwords,
     maxActionTokens: Math.max(48, config.maxActionTokens),
     seed: config.seed,
     log,
@@ -306,7 +307,10 @@ async function freshPolicy(
       seeds,
       progress && ((done, total) => progress('tokenizer text', done, total)),
     );
-    const tokenizer = fitTokenizer(setting.envSpec, transcripts, { numbers: config.numbers });
+    const tokenizer = fitTokenizer(setting.envSpec, transcripts, {
+      numbers: config.numbers,
+      subwords: config.subwords,
+    });
     log(
       `[train] fresh policy; tokenizer fitted on 256 oracle episodes (${tokenizer.vocabSize} tokens). Warm-start with \`turngym sft\` and --init for faster learning.`,
     );
