@@ -113,7 +113,8 @@ export function parameterShapes(config: ModelConfig): [string, number[]][] {
       ['copy_gate_shift', [1]],
       ['copy_space', [width, 1]],
       ['copy_space_shift', [1]],
-      ['copy_follow', [2]],
+      ['copy_follow', [width, 2]],
+      ['copy_follow_shift', [2]],
     );
   return shapes;
 }
@@ -285,7 +286,7 @@ export class TransformerModel {
     const mask = new Float32Array(batch * slots * keys).fill(-1e9);
     // Continuation: position j follows a copy of the row's own last token (follows[0]) or of its last two
     // (follows[1]), words compared without their leading space: a name of several tokens (a byte run, for a
-    // word the tokenizer never saw) is copied on from where the last copied token was read.
+    // word the tokenizer never saw, or subwords) is copied on from where the last copied token was read.
     const follows = [new Float32Array(batch * slots * keys), new Float32Array(batch * slots * keys)];
     const plain = (token: number | undefined) =>
       token === undefined ? -1 : this.copyVariants ? this.copyVariants.plain[token]! : token;
@@ -309,7 +310,16 @@ export class TransformerModel {
     const queries = matMul(hidden, this.weight('copy_query'));
     const padded = gatherRows(tf.concat([queries, tf.zeros([1, width])]) as tf.Tensor2D, tf.tensor1d(rowAt, 'int32'));
     const scores = matMul(tf.reshape(padded, [batch, slots, width]), swapLastAxes(copy.keys));
-    const [followOne, followTwo] = tf.split(this.weight<tf.Tensor1D>('copy_follow'), 2);
+    // How much each row follows on: a learned function of the row (on in the middle of copying a name, off after
+    // an opening quote, where the positions after earlier quotes hold earlier arguments and closing brackets).
+    const follow = gatherRows(
+      tf.concat([
+        tf.add(matMul(hidden, this.weight('copy_follow')), this.weight('copy_follow_shift')),
+        tf.zeros([1, 2]),
+      ]) as tf.Tensor2D,
+      tf.tensor1d(rowAt, 'int32'),
+    );
+    const [followOne, followTwo] = tf.split(follow, 2, 1);
     const pointer = tf.softmax(
       tf.addN([
         tf.mul(tf.reshape(scores, [batch * slots, keys]), 1 / Math.sqrt(width)),
