@@ -11,6 +11,10 @@
  * - `wrong_span`: answered with text an observation showed, but not the answer (copied the wrong words);
  * - `no_answer`: ran out of turns without answering.
  *
+ * and counts, failed or not, the episodes that searched for words all from the question
+ * (`searched_question_words`) and that opened a document a search listed (`opened_a_listed_document`): how far
+ * a policy gets in reading.
+ *
  *   npx tsx scripts/search-failures.ts runs/p39/eval.jsonl
  */
 import { readFileSync } from 'node:fs';
@@ -42,8 +46,15 @@ const words = (text: string) => text.toLowerCase().match(/[\p{L}\p{N}]+/gu) ?? [
 
 /** The failure of one episode, or undefined when it succeeded. */
 export function failureOf(episode: Episode): Failure | undefined {
-  const last = episode.steps.at(-1);
-  if (last?.result.info.success === true) return undefined;
+  return readingOf(episode).failure;
+}
+
+/**
+ * How far an episode got: whether it searched for words all from the question, whether it opened a document a
+ * search had listed, and its failure (undefined when it succeeded).
+ */
+export function readingOf(episode: Episode): { copiedQuery: boolean; opened: boolean; failure?: Failure } {
+  const succeeded = episode.steps.at(-1)?.result.info.success === true;
   const question = new Set(words(/^Question: (.*)$/m.exec(episode.reset.observation.text)?.[1] ?? ''));
   const seen: string[] = [];
   const listed = new Set<string>();
@@ -63,30 +74,39 @@ export function failureOf(episode: Episode): Failure | undefined {
     if (call?.tool === 'open' && !error && listed.has(String(call.args?.id ?? '').replace(/^\[|\]$/g, '')))
       opened = true;
     if (call?.tool === 'answer' && !error) {
-      if (malformed) return 'malformed';
-      if (!copiedQuery) return 'query_not_from_question';
-      if (!opened) return 'opened_nothing';
       const answer = words(String(call.args?.text ?? '')).join(' ');
-      return answer !== '' && seen.some((text) => words(text).join(' ').includes(answer))
-        ? 'wrong_span'
-        : 'answer_not_read';
+      const read = answer !== '' && seen.some((text) => words(text).join(' ').includes(answer));
+      return {
+        copiedQuery,
+        opened,
+        failure: succeeded ? undefined : firstFailure(read ? 'wrong_span' : 'answer_not_read'),
+      };
     }
     seen.push(result.observation.text);
   }
-  if (malformed) return 'malformed';
-  if (!copiedQuery) return 'query_not_from_question';
-  if (!opened) return 'opened_nothing';
-  return 'no_answer';
+  return { copiedQuery, opened, failure: firstFailure('no_answer') };
+
+  function firstFailure(last: Failure): Failure {
+    if (malformed) return 'malformed';
+    if (!copiedQuery) return 'query_not_from_question';
+    if (!opened) return 'opened_nothing';
+    return last;
+  }
 }
 
 /** Counts of each failure (and successes) by question kind, and overall. */
 export function failureTable(episodes: readonly Episode[]): Record<string, Record<string, number>> {
   const table: Record<string, Record<string, number>> = {};
   for (const episode of episodes) {
-    const outcome = failureOf(episode) ?? 'success';
+    const { copiedQuery, opened, failure } = readingOf(episode);
     for (const key of ['all', episode.reset.info.kind ?? 'unknown']) {
-      table[key] ??= Object.fromEntries([...FAILURES, 'success'].map((name) => [name, 0]));
-      table[key]![outcome]!++;
+      table[key] ??= Object.fromEntries(
+        [...FAILURES, 'success', 'searched_question_words', 'opened_a_listed_document'].map((name) => [name, 0]),
+      );
+      const row = table[key]!;
+      row[failure ?? 'success']!++;
+      if (copiedQuery) row.searched_question_words!++;
+      if (opened) row.opened_a_listed_document!++;
     }
   }
   return table;

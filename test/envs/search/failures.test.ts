@@ -80,6 +80,8 @@ describe('search failures', () => {
       wrong_span: 1,
       no_answer: 1,
       success: 1,
+      searched_question_words: 6, // all but query_not_from_question
+      opened_a_listed_document: 4, // and not malformed or opened_nothing
     });
   });
 });
