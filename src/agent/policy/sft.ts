@@ -73,7 +73,7 @@ export const sftOptionsSchema = z
       .min(0)
       .default(0)
       .describe(
-        "Subword pieces, fitted over the words the vocabulary leaves out, that spell such a word (a name never seen becomes a few recurring pieces, not bytes); part of maxVocab; 0: spelled in bytes",
+        'Subword pieces, fitted over the words the vocabulary leaves out, that spell such a word (a name never seen becomes a few recurring pieces, not bytes); part of maxVocab; 0: spelled in bytes',
       ),
     evalTemperature: z
       .number()
