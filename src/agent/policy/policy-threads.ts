@@ -31,6 +31,8 @@ export const MIN_ROWS_PER_THREAD = 16;
 
 /** Longest wait for a worker's reply before its work is taken as failed (a reply is one pass, or one part's passes). */
 const REPLY_TIMEOUT_MS = 10 * 60_000;
+/** Longest wait for a share of a pass over whole sequences, whose work is done here instead past it. */
+export const PASS_TIMEOUT_MS = 2 * 60_000;
 
 /** Settings of a pass over whole sequences. */
 export interface PassSettings {
@@ -85,6 +87,8 @@ const fail = (error) => {
   Atomics.notify(workerData.flag, 0);
 };
 process.on('uncaughtException', fail);
+// A worker that exits (a fatal error in its backend) answers too: the policy's thread is never left waiting.
+process.on('exit', () => fail(new Error('the thread exited')));
 (async () => {
   if (workerData.typescript) (await import('tsx/esm/api')).register();
   await import(workerData.entry);
@@ -133,14 +137,22 @@ export class PolicyThread {
   }
 
   /** The reply to the oldest request not yet awaited (blocking this thread until it comes). */
-  await(): WorkerReply {
-    const deadline = Date.now() + REPLY_TIMEOUT_MS;
+  await(timeoutMs = REPLY_TIMEOUT_MS): WorkerReply {
+    const deadline = Date.now() + timeoutMs;
     while (Atomics.load(this.flag, 0) < this.sent && Atomics.load(this.flag, 1) === 0) {
-      if (Atomics.wait(this.flag, 0, Atomics.load(this.flag, 0), Math.max(1, deadline - Date.now())) === 'timed-out')
-        throw new TurngymError('ENV_FAILURE', 'a policy thread did not answer within 10 minutes');
+      if (Atomics.wait(this.flag, 0, Atomics.load(this.flag, 0), Math.max(1, deadline - Date.now())) === 'timed-out') {
+        this.broken = true;
+        throw new TurngymError(
+          'ENV_FAILURE',
+          `a policy thread did not answer within ${Math.round(timeoutMs / 1000)} s`,
+        );
+      }
     }
     const reply = receiveMessageOnPort(this.port)?.message as WorkerReply | undefined;
-    if (!reply) throw new TurngymError('ENV_FAILURE', 'a policy thread answered without a message');
+    if (!reply) {
+      this.broken = true;
+      throw new TurngymError('ENV_FAILURE', 'a policy thread answered without a message');
+    }
     if (reply.error !== undefined) {
       this.broken = true;
       // The wasm heap's faults keep their name, so that the policy reports running out of memory in either thread.
@@ -193,8 +205,8 @@ export class PolicyThread {
     this.post(request);
     return {
       receive: () => {
-        this.await();
-        return this.await();
+        this.await(PASS_TIMEOUT_MS);
+        return this.await(PASS_TIMEOUT_MS);
       },
     };
   }

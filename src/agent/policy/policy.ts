@@ -470,7 +470,9 @@ export class Policy {
     } catch (error) {
       failure = error;
     }
-    // Every started pass is received, so that a worker's replies stay in step with its requests.
+    // Every started pass is received, so that a worker's replies stay in step with its requests. A worker that
+    // fails otherwise than by running out of memory (it died, or did not answer) is given up, and its share is
+    // done here.
     for (const { indices, pass } of pending) {
       try {
         const reply = outOfMemoryAsError(
@@ -480,7 +482,14 @@ export class Policy {
         );
         if (failure === undefined) received(indices, reply);
       } catch (error) {
-        failure ??= error;
+        if (error instanceof TurngymError && error.code === 'ENV_FAILURE' && failure === undefined) {
+          console.error(`[policy] working on this thread only: ${error.message}`);
+          try {
+            for (const index of indices) here(parts[index]!, index);
+          } catch (local) {
+            failure = local;
+          }
+        } else failure ??= error;
       }
     }
     if (failure !== undefined) throw failure;

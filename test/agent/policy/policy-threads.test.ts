@@ -1,6 +1,6 @@
 /** Sampling and scoring split between this thread and a worker thread (policy-threads.ts) give what one thread gives. */
 import * as tf from '@tensorflow/tfjs-core';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { initBackend } from '../../../src/agent/policy/backend.js';
 import { Policy } from '../../../src/agent/policy/policy.js';
 import { PolicyThreads, shareParts } from '../../../src/agent/policy/policy-threads.js';
@@ -71,6 +71,33 @@ describe('policy threads', () => {
     const split = scoreWith(two);
     expect(split.map((scores) => scores.length)).toEqual(contexts.map((context) => context.length - 6));
     split.forEach((scores, row) => scores.forEach((score, t) => expect(score).toBeCloseTo(alone[row]![t]!, 5)));
+  }, 120_000);
+
+  it('does the share of a worker that failed here, and goes on on this thread', () => {
+    const threads = new PolicyThreads(2);
+    policy.threads = threads;
+    const sequence = (length: number) => ({
+      tokens: Array.from({ length }, (_, t) => 10 + (t % 7)),
+      targetMask: Array.from({ length }, (_, t) => (t > 2 ? 1 : 0)),
+    });
+    const error = vi.spyOn(console, 'error').mockImplementation(() => {});
+    try {
+      // Passes [100], [60, 60], [60]: this thread takes the largest, [60, 60]; the worker [100] and [60], and
+      // fails on the sequence over the context length. Its share is done here, where the same check says what is
+      // wrong (not that a thread failed).
+      expect(() =>
+        policy.logprobValues([sequence(100), sequence(60), sequence(60), sequence(60)], { maxBatchTokens: 1000 }),
+      ).toThrow('exceeds the context length 96');
+      expect(error).toHaveBeenCalledWith(expect.stringMatching(/working on this thread only: a policy thread failed/));
+      expect(threads.workers()).toEqual([]);
+      const values = policy.logprobValues([sequence(30), sequence(20)], { maxBatchTokens: 40 });
+      policy.threads = one;
+      const alone = policy.logprobValues([sequence(30), sequence(20)], { maxBatchTokens: 40 });
+      expect(Array.from(values[0]!.logprobs)).toEqual(Array.from(alone[0]!.logprobs));
+    } finally {
+      error.mockRestore();
+      threads.close();
+    }
   }, 120_000);
 
   it('shares passes largest first to the least loaded thread', () => {
