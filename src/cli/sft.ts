@@ -18,7 +18,7 @@ import { importModules, printJson } from './common.js';
 import { addSchemaOptions, FLAGS, kwargsOf, parseFlags } from './options.js';
 import { Progress } from './progress.js';
 
-const { layers, width, heads, contextLength, tiedEmbeddings, copy } = modelShapeSchema.shape;
+const { layers, width, heads, contextLength, tiedEmbeddings, copy, copyPrevious } = modelShapeSchema.shape;
 const sftFlagsSchema = sftOptionsSchema
   .omit({ model: true, maxVocab: true, evalTemperature: true, evalSamples: true, evalMaxTurns: true })
   .extend({
@@ -29,6 +29,7 @@ const sftFlagsSchema = sftOptionsSchema
     context: contextLength,
     tiedEmbeddings,
     copy,
+    copyPrevious,
     difficulty: FLAGS.difficulty,
     backend: FLAGS.backend,
     json: z.boolean().default(false).describe('Print only the JSON report on stdout'),
@@ -48,6 +49,7 @@ export function sftCommand(program: Command): void {
       context,
       tiedEmbeddings,
       copy,
+      copyPrevious,
       kwargs,
       difficulty,
       backend,
@@ -61,7 +63,7 @@ export function sftCommand(program: Command): void {
     const { policy, report } = await behaviourCloning({
       ...settings,
       kwargs: kwargsOf({ kwargs, difficulty }),
-      model: { layers, width, heads, contextLength: context, tiedEmbeddings, copy },
+      model: { layers, width, heads, contextLength: context, tiedEmbeddings, copy, copyPrevious },
       log: (line) => progress.log(line),
       progress: (phase, done, total) => progress.phase(phase, done, total),
     }).finally(() => progress.stop());

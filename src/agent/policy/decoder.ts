@@ -95,7 +95,9 @@ export class Decoder implements DecodingPart {
         this.tokens.map((_, b) => b * length + length - 1),
         'int32',
       );
-      const copyKeys = this.model.config.copy ? this.model.copyKeys(forward.hidden, this.rows) : undefined;
+      const copyKeys = this.model.config.copy
+        ? this.model.copyKeys(forward.hidden, this.tokens, 0, this.valid)
+        : undefined;
       return {
         logits: this.model.nextTokenLogits(
           gatherRows(forward.hidden, lastOfEachRow),
@@ -124,7 +126,9 @@ export class Decoder implements DecodingPart {
         mask: attentionMask(this.rows, 1, length - 1, this.valid),
         cache: previous,
       });
-      const copyKeys = this.copyKeys && tf.concat([this.copyKeys, this.model.copyKeys(forward.hidden, this.rows)], 1);
+      const copyKeys =
+        this.copyKeys &&
+        tf.concat([this.copyKeys, this.model.copyKeys(forward.hidden, this.tokens, length - 1, this.valid)], 1);
       return {
         logits: this.model.nextTokenLogits(forward.hidden, copyKeys && this.copySource(copyKeys)),
         cache: forward.cache.map(({ keysT, values }) => ({ keysT, values })),

@@ -68,7 +68,11 @@ export function targetLogprobs(
     selected,
     model.config.copy
       ? {
-          keys: model.copyKeys(hidden, batch),
+          keys: model.copyKeys(
+            hidden,
+            sequences.map((sequence) => sequence.tokens),
+            0,
+          ),
           tokens: sequences.map((sequence) => sequence.tokens),
           rowSequence: rows.map((row) => Math.floor(row / length)),
           rowLimit: rows.map((row) => row % length),

@@ -29,6 +29,15 @@ export const modelShapeSchema = z.object({
     .describe(
       'A copy head (pointer-generator): the next token is a learned mix of the vocabulary distribution and a pointer over the tokens so far, so a name, an id or a number in the context can be copied whatever its ids',
     ),
+  copyPrevious: z
+    .number()
+    .int()
+    .min(0)
+    .max(8)
+    .default(0)
+    .describe(
+      'With the copy head: each position\'s copy key also sees the embeddings of the N tokens before it, so the pointer can aim at what follows a phrase (the answer after "works for")',
+    ),
 });
 export type ModelShape = z.output<typeof modelShapeSchema>;
 
@@ -115,6 +124,11 @@ export function parameterShapes(config: ModelConfig): [string, number[]][] {
       ['copy_space_shift', [1]],
       ['copy_follow', [width, 2]],
       ['copy_follow_shift', [2]],
+    );
+  if (config.copy && config.copyPrevious > 0)
+    shapes.push(
+      ['copy_previous', [config.copyPrevious * width, width]],
+      ['copy_row_previous', [config.copyPrevious * width, width]],
     );
   return shapes;
 }
@@ -258,22 +272,82 @@ export class TransformerModel {
     return matMul(hidden, this.weight('head'));
   }
 
-  /** The copy head's keys [B, T, width] of final hidden states [B * T, width] (row b * T + t). */
-  copyKeys(hidden: tf.Tensor2D, batch: number): tf.Tensor3D {
-    return tf.reshape(matMul(hidden, this.weight('copy_key')), [batch, -1, this.config.width]) as tf.Tensor3D;
+  /**
+   * The copy head's keys [B, T, width] of final hidden states [B * T, width] (row b * T + t) at columns
+   * from..from + T - 1 of `tokens` (each sequence's ids; with `copyPrevious`, the tokens before a column feed
+   * its key; `valid` marks padding, which counts as no token).
+   */
+  copyKeys(
+    hidden: tf.Tensor2D,
+    tokens: readonly ArrayLike<number>[],
+    from: number,
+    valid?: readonly (readonly boolean[])[],
+  ): tf.Tensor3D {
+    const batch = tokens.length;
+    const length = hidden.shape[0] / batch;
+    const at: [number, number][] = [];
+    for (let b = 0; b < batch; b++) for (let t = 0; t < length; t++) at.push([b, from + t]);
+    const keys = matMul(this.withTokensBefore(hidden, tokens, at, 'copy_previous', valid), this.weight('copy_key'));
+    return tf.reshape(keys, [batch, length, this.config.width]) as tf.Tensor3D;
+  }
+
+  /**
+   * Rows [N, width] plus, with `copyPrevious` N > 0, a learned projection (variable `projection`) of the
+   * embeddings of the N tokens before each row's position (`at`: sequence and column; words without their
+   * leading space; nothing before the first or in padding): what a pointer needs to aim at the word after a phrase, or to
+   * tell an opening quote from a closing one, without spending a layer on it.
+   */
+  private withTokensBefore(
+    rows: tf.Tensor2D,
+    tokens: readonly ArrayLike<number>[],
+    at: readonly [number, number][],
+    projection: string,
+    valid?: readonly (readonly boolean[])[],
+  ): tf.Tensor2D {
+    const { width, copyPrevious, vocabSize } = this.config;
+    if (copyPrevious === 0) return rows;
+    const plain = this.copyVariants?.plain;
+    const ids = new Int32Array(at.length * copyPrevious).fill(vocabSize); // vocabSize: a zero row (no token)
+    at.forEach(([b, column], row) => {
+      const sequence = tokens[b]!;
+      for (let k = 0; k < copyPrevious; k++) {
+        const j = column - 1 - k;
+        if (j >= 0 && j < sequence.length && valid?.[b]?.[j] !== false)
+          ids[row * copyPrevious + k] = plain ? plain[sequence[j]!]! : sequence[j]!;
+      }
+    });
+    const table = tf.concat([this.weight<tf.Tensor2D>('token_embedding'), tf.zeros([1, width])]) as tf.Tensor2D;
+    // Embeddings are small (initialised at 0.02) where hidden rows are layer-normed: scaled to unit size first,
+    // so that the projection learns as fast as the rest of the head.
+    const embeddings = gatherRows(table, tf.tensor1d(ids, 'int32'));
+    const unit = tf.mul(embeddings, tf.rsqrt(tf.add(tf.mean(tf.square(embeddings), 1, true), 1e-6)));
+    const before = tf.reshape(unit, [at.length, copyPrevious * width]) as tf.Tensor2D;
+    return tf.add(rows, matMul(before, this.weight(projection)));
   }
 
   /**
    * The next-token scores [R, vocab] of hidden rows [R, width], as logits: the vocabulary head's; with the copy
-   * head, the log of the pointer-generator mixture (See et al. 2017) g * softmax(head) + (1 - g) * copy, where
-   * copy puts on each token the attention weight its positions get from the row (`copy` says which positions:
-   * keys and token ids of each sequence, and for each row its sequence and the last position it may copy,
-   * usually its own). Softmax of these is the mixture, so temperature and sampling treat them as logits.
+   * head, the log of the pointer-generator mixture (See et al. 2017) g * softmax(head) + (1 - g) * copy (see
+   * {@link copyMixture}). Softmax of these is the mixture, so temperature and sampling treat them as logits.
    */
   nextTokenLogits(hidden: tf.Tensor2D, copy?: CopySource): tf.Tensor2D {
-    const logits = this.logits(hidden);
-    if (!this.config.copy) return logits;
+    if (!this.config.copy) return this.logits(hidden);
     if (!copy) throw new Error('nextTokenLogits: a model with a copy head needs the positions it may copy from');
+    const { vocabulary, gate, copied } = this.copyMixture(hidden, copy);
+    const mixture = tf.add(tf.mul(gate, vocabulary), tf.mul(tf.sub(1, gate), copied));
+    return tf.log(tf.add(mixture, MIXTURE_FLOOR)) as tf.Tensor2D;
+  }
+
+  /**
+   * The parts of the copy head's mixture for hidden rows [R, width]: the vocabulary head's distribution, the
+   * gate g [R, 1] (its share), and the copy distribution [R, vocab], which puts on each token the attention
+   * weight its positions get from the row (`copy` says which positions: keys and token ids of each sequence,
+   * and for each row its sequence and the last position it may copy, usually its own).
+   */
+  copyMixture(
+    hidden: tf.Tensor2D,
+    copy: CopySource,
+  ): { vocabulary: tf.Tensor2D; gate: tf.Tensor2D; copied: tf.Tensor2D } {
     const { width, vocabSize } = this.config;
     const [batch, keys] = copy.keys.shape;
     const rows = hidden.shape[0];
@@ -307,14 +381,21 @@ export class TransformerModel {
         if (j >= 2 && (!valid || valid[j - 2]) && plain(tokens[j - 2]) === before) follows[1]![slot * keys + j] = 1;
       }
     }
-    const queries = matMul(hidden, this.weight('copy_query'));
+    const row = this.withTokensBefore(
+      hidden,
+      copy.tokens,
+      copy.rowSequence.map((b, r) => [b, copy.rowLimit[r]!]),
+      'copy_row_previous',
+      copy.valid,
+    );
+    const queries = matMul(row, this.weight('copy_query'));
     const padded = gatherRows(tf.concat([queries, tf.zeros([1, width])]) as tf.Tensor2D, tf.tensor1d(rowAt, 'int32'));
     const scores = matMul(tf.reshape(padded, [batch, slots, width]), swapLastAxes(copy.keys));
     // How much each row follows on: a learned function of the row (on in the middle of copying a name, off after
     // an opening quote, where the positions after earlier quotes hold earlier arguments and closing brackets).
     const follow = gatherRows(
       tf.concat([
-        tf.add(matMul(hidden, this.weight('copy_follow')), this.weight('copy_follow_shift')),
+        tf.add(matMul(row, this.weight('copy_follow')), this.weight('copy_follow_shift')),
         tf.zeros([1, 2]),
       ]) as tf.Tensor2D,
       tf.tensor1d(rowAt, 'int32'),
@@ -346,7 +427,7 @@ export class TransformerModel {
         targets[rows * keys * 2 + at + 1] = variants ? variants.plain[token]! : token;
       }
     }
-    const space = tf.sigmoid(tf.add(matMul(hidden, this.weight('copy_space')), this.weight('copy_space_shift')));
+    const space = tf.sigmoid(tf.add(matMul(row, this.weight('copy_space')), this.weight('copy_space_shift')));
     const copied = scatterAdd(
       tf.tensor2d(targets, [2 * rows * keys, 2], 'int32'),
       tf.concat([
@@ -355,9 +436,8 @@ export class TransformerModel {
       ]) as tf.Tensor1D,
       [rows, vocabSize],
     );
-    const gate = tf.sigmoid(tf.add(matMul(hidden, this.weight('copy_gate')), this.weight('copy_gate_shift')));
-    const mixture = tf.add(tf.mul(gate, tf.softmax(logits)), tf.mul(tf.sub(1, gate), copied));
-    return tf.log(tf.add(mixture, MIXTURE_FLOOR)) as tf.Tensor2D;
+    const gate = tf.sigmoid(tf.add(matMul(row, this.weight('copy_gate')), this.weight('copy_gate_shift')));
+    return { vocabulary: tf.softmax(this.logits(hidden)), gate: gate as tf.Tensor2D, copied };
   }
 
   dispose(): void {

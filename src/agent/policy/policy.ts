@@ -133,11 +133,7 @@ export class Policy {
   ) {
     this.model = model;
     this.optimizer = optimizer;
-    if (model.config.copy)
-      model.copyVariants = {
-        ...tokenizer.spaceVariants(),
-        copyable: Uint8Array.from({ length: tokenizer.vocabSize }, (_, id) => (tokenizer.isSpecial(id) ? 0 : 1)),
-      };
+    if (model.config.copy) model.copyVariants = { ...tokenizer.spaceVariants(), copyable: tokenizer.copyable() };
   }
 
   /** A freshly initialised policy. Call `initBackend` first. */

@@ -124,8 +124,23 @@ export class Tokenizer {
       // A one-byte piece is as cheap in bytes as in its own id.
       .filter(([piece, count]) => count >= minCount && Buffer.byteLength(piece) > 1)
       .sort((a, b) => b[1] - a[1] || (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0));
-    const kept = ranked.slice(0, maxVocab - PIECE_BASE - subwordCount).map(([piece]) => piece);
-    if (subwordCount === 0) return new Tokenizer(kept, numbers);
+    const budget = maxVocab - PIECE_BASE - subwordCount;
+    if (subwordCount === 0)
+      return new Tokenizer(
+        ranked.slice(0, budget).map(([piece]) => piece),
+        numbers,
+      );
+    // A word is kept with its twin, with and without its leading space: a word read after a space (` historian`
+    // in a page) is then written after a quote (`answer(text="historian")`) as the same word, which a copy
+    // head can point at (`spaceVariants`); without its twin it would be spelled in other ids.
+    const chosen = new Set<string>();
+    for (const [piece] of ranked) {
+      const word = piece.startsWith(' ') ? piece.slice(1) : piece;
+      const forms = /^\p{L}{2,}$/u.test(word) ? [word, ` ${word}`] : [piece];
+      const missing = forms.filter((form) => !chosen.has(form));
+      if (chosen.size + missing.length <= budget) for (const form of missing) chosen.add(form);
+    }
+    const kept = [...chosen];
     const words = new Set(kept);
     const rest = new Map<string, number>();
     for (const [piece, count] of counts) {
@@ -223,6 +238,20 @@ export class Tokenizer {
       spaced[twin] = PIECE_BASE + index;
     });
     return { spaced, plain };
+  }
+
+  /**
+   * Which ids a copy head may point at (1) and which not (0): not special tokens (an `<|end|>` read in the
+   * context would end an action) and not punctuation (`)`, ` (`, `="`: brackets and quotes are as frequent in
+   * a context as they are easy for the vocabulary to write, and pointing at them drowns the pointer); a
+   * letter, a digit, the space byte, or a byte of a character the tokenizer never saw can be copied.
+   */
+  copyable(): Uint8Array {
+    return Uint8Array.from({ length: this.vocabSize }, (_, id) => {
+      if (this.isSpecial(id)) return 0;
+      const text = this.decode([id]);
+      return text === ' ' || /[\p{L}\p{N}\uFFFD]/u.test(text) ? 1 : 0;
+    });
   }
 
   /** The id of a special token. */

@@ -36,33 +36,93 @@ const contexts = () => [
   tokenizer.encode('qah qai qaj qak qal qam qan qao copy : qap'),
 ];
 
-describe('copy head', () => {
-  it('samples with the cache what full recomputation samples, and scores what sampling reported, on one thread and two', () => {
-    const policy = Policy.create({ tokenizer, model, seed: 1, maxActionTokens: 8 });
-    try {
-      policy.threads = new PolicyThreads(1);
-      const cached = policy.sample(contexts(), { rng: Rng.fromSeed(7), maxTokens: 8 });
-      const full = policy.sample(contexts(), { rng: Rng.fromSeed(7), maxTokens: 8, incremental: false });
-      expect(cached.map((s) => s.tokens)).toEqual(full.map((s) => s.tokens));
-      for (const threads of [1, 2]) {
-        policy.threads = new PolicyThreads(threads);
-        for (const temperature of [1, 0.7]) {
-          const samples = policy.sample(contexts(), { rng: Rng.fromSeed(3), maxTokens: 8, temperature });
-          const scores = policy.score(
-            contexts(),
-            samples.map((s) => s.tokens),
-            { temperature, maxBatchTokens: 20 },
-          );
-          samples.forEach((sample, row) =>
-            sample.logprobs.forEach((logprob, t) => expect(scores[row]![t]!).toBeCloseTo(logprob, 4)),
-          );
-        }
-        policy.threads.close();
-      }
-    } finally {
-      policy.dispose();
-    }
+type Example = (rng: Rng, low: number, high: number) => { prompt: number[]; answer: number[] };
+
+/** A policy of `shape` trained for 120 steps of 16 examples drawn with words low..high. */
+function trainedOn(example: Example, low: number, high: number, shape: Partial<typeof model>): Policy {
+  const policy = Policy.create({
+    tokenizer,
+    model: { ...model, ...shape },
+    seed: 3,
+    maxActionTokens: 8,
+    optimizer: { learningRate: 3e-3 },
   });
+  const rng = Rng.fromSeed(4);
+  for (let step = 0; step < 120; step++) {
+    const batch = Array.from({ length: 16 }, () => {
+      const { prompt, answer } = example(rng, low, high);
+      return { tokens: [...prompt, ...answer], targetMask: [...prompt.map(() => 0), ...answer.map(() => 1)] };
+    });
+    policy.update(() => tf.neg(tf.mean(policy.tokenLogprobs(batch).logprobs)) as tf.Scalar);
+  }
+  return policy;
+}
+
+/** The share of 40 examples with words 160..239 (never in training) whose first answer token greedy gets right. */
+function firstTokenAccuracy(policy: Policy, example: Example): number {
+  const rng = Rng.fromSeed(99);
+  const tests = Array.from({ length: 40 }, () => example(rng, 160, 239));
+  const samples = policy.sample(
+    tests.map((t) => t.prompt),
+    { temperature: 0, maxTokens: 1 },
+  );
+  return samples.filter((s, i) => s.tokens[0] === tests[i]!.answer[0]).length / tests.length;
+}
+
+describe('copy head', () => {
+  it.each([0, 2])(
+    'samples with the cache what full recomputation samples, and scores what sampling reported, on one thread and two (copyPrevious %i)',
+    (copyPrevious) => {
+      const policy = Policy.create({ tokenizer, model: { ...model, copyPrevious }, seed: 1, maxActionTokens: 8 });
+      try {
+        policy.threads = new PolicyThreads(1);
+        const cached = policy.sample(contexts(), { rng: Rng.fromSeed(7), maxTokens: 8 });
+        const full = policy.sample(contexts(), { rng: Rng.fromSeed(7), maxTokens: 8, incremental: false });
+        expect(cached.map((s) => s.tokens)).toEqual(full.map((s) => s.tokens));
+        for (const threads of [1, 2]) {
+          policy.threads = new PolicyThreads(threads);
+          for (const temperature of [1, 0.7]) {
+            const samples = policy.sample(contexts(), { rng: Rng.fromSeed(3), maxTokens: 8, temperature });
+            const scores = policy.score(
+              contexts(),
+              samples.map((s) => s.tokens),
+              { temperature, maxBatchTokens: 20 },
+            );
+            samples.forEach((sample, row) =>
+              sample.logprobs.forEach((logprob, t) => expect(scores[row]![t]!).toBeCloseTo(logprob, 4)),
+            );
+          }
+          policy.threads.close();
+        }
+      } finally {
+        policy.dispose();
+      }
+    },
+  );
+
+  it('with copyPrevious, learns to point at the word after the phrase a query names, where keys of the word alone do not', () => {
+    // 'qaa X qab Y copy qab :' -> ' Y' (the pairs in either order): the pointer must find the word whose
+    // previous token is the marker the row asks for. Training uses words 2..159, the test words 160..239.
+    const example = (rng: Rng, low: number, high: number) => {
+      const [x, y] = [0, 1].map(() => WORDS[rng.int(low, high)]!);
+      const pairs = [`qaa ${x}`, `qab ${y}`];
+      if (rng.chance(0.5)) pairs.reverse();
+      const asked = rng.chance(0.5) ? 0 : 1;
+      const prompt = tokenizer.encode(`${pairs.join(' ')} copy ${WORDS[asked]} :`);
+      return { prompt, answer: tokenizer.encode(` ${asked === 0 ? x : y}`) };
+    };
+    const withPrevious = trainedOn(example, 2, 159, { copyPrevious: 1 });
+    const without = trainedOn(example, 2, 159, { copyPrevious: 0 });
+    try {
+      const [a, b] = [firstTokenAccuracy(withPrevious, example), firstTokenAccuracy(without, example)];
+      console.log('copyPrevious 1 accuracy', a, 'copyPrevious 0', b);
+      expect(a).toBeGreaterThan(0.8);
+      expect(b).toBeLessThan(0.7);
+    } finally {
+      withPrevious.dispose();
+      without.dispose();
+    }
+  }, 120_000);
 
   it('with the gate shut on the vocabulary, writes only words of the context, with or without their leading space, never a special token', () => {
     const policy = Policy.create({ tokenizer, model, seed: 2, maxActionTokens: 8 });
@@ -94,39 +154,12 @@ describe('copy head', () => {
       const prompt = tokenizer.encode(`${words.join(' ')} copy :${quote}`);
       return { prompt, answer: tokenizer.encode(quote ? `${words[1]}"` : ` ${words[1]}`) };
     };
-    const accuracy = (policy: Policy) => {
-      const rng = Rng.fromSeed(99);
-      const tests = Array.from({ length: 40 }, () => example(rng, 160, 239));
-      const samples = policy.sample(
-        tests.map((t) => t.prompt),
-        { temperature: 0, maxTokens: 2 },
-      );
-      return samples.filter((s, i) => s.tokens[0] === tests[i]!.answer[0]).length / tests.length;
-    };
-    const trained = (copy: boolean) => {
-      const policy = Policy.create({
-        tokenizer,
-        model: { ...model, copy },
-        seed: 3,
-        maxActionTokens: 8,
-        optimizer: { learningRate: 3e-3 },
-      });
-      const rng = Rng.fromSeed(4);
-      for (let step = 0; step < 120; step++) {
-        const batch = Array.from({ length: 16 }, () => {
-          const { prompt, answer } = example(rng, 0, 159);
-          return { tokens: [...prompt, ...answer], targetMask: [...prompt.map(() => 0), ...answer.map(() => 1)] };
-        });
-        policy.update(() => tf.neg(tf.mean(policy.tokenLogprobs(batch).logprobs)) as tf.Scalar);
-      }
-      return policy;
-    };
-    const withCopy = trained(true);
-    const plain = trained(false);
+    const withCopy = trainedOn(example, 0, 159, { copy: true });
+    const plain = trainedOn(example, 0, 159, { copy: false });
     try {
-      console.log('copy accuracy', accuracy(withCopy), 'plain', accuracy(plain));
-      expect(accuracy(withCopy)).toBeGreaterThan(0.8);
-      expect(accuracy(plain)).toBeLessThan(0.2);
+      console.log('copy accuracy', firstTokenAccuracy(withCopy, example), 'plain', firstTokenAccuracy(plain, example));
+      expect(firstTokenAccuracy(withCopy, example)).toBeGreaterThan(0.8);
+      expect(firstTokenAccuracy(plain, example)).toBeLessThan(0.2);
     } finally {
       withCopy.dispose();
       plain.dispose();
@@ -178,8 +211,17 @@ describe('copy head', () => {
     expect([spaced[byte!], plain[byte!]]).toEqual([byte, byte]);
   });
 
+  it('may copy words, digits, the space byte and bytes of unseen characters, never punctuation or special tokens', () => {
+    const copyable = tokenizer.copyable();
+    const ids = (text: string) => tokenizer.encode(text);
+    for (const text of [' qaf', 'qaf', '7', ' ', '\u00e9'])
+      for (const id of ids(text)) expect(copyable[id], text).toBe(1);
+    for (const text of [')', ' :', '"', '=']) for (const id of ids(text)) expect(copyable[id], text).toBe(0);
+    expect(copyable[tokenizer.special('<|end|>')]).toBe(0);
+  });
+
   it('round-trips through a checkpoint, and a model without the option has no copy weights', async () => {
-    const policy = Policy.create({ tokenizer, model, seed: 6, maxActionTokens: 8 });
+    const policy = Policy.create({ tokenizer, model: { ...model, copyPrevious: 2 }, seed: 6, maxActionTokens: 8 });
     const plain = Policy.create({ tokenizer, model: { ...model, copy: false }, seed: 6, maxActionTokens: 8 });
     const path = join(directory, 'copy');
     try {
@@ -190,7 +232,7 @@ describe('copy head', () => {
       const continuations = contexts().map((context) => context.slice(-2));
       const scores = loaded.score(contexts(), continuations);
       loaded.dispose();
-      expect(loaded.config.copy).toBe(true);
+      expect([loaded.config.copy, loaded.config.copyPrevious]).toEqual([true, 2]);
       expect(scores).toEqual(policy.score(contexts(), continuations));
     } finally {
       policy.dispose();

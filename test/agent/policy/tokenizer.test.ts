@@ -133,6 +133,12 @@ describe('Tokenizer', () => {
     expect(spelled.length).toBeLessThan(plain.encode(` ${unseen}`).length);
     expect(spelled.length).toBeLessThanOrEqual(3); // the space byte and two pieces, not 8 bytes
     expect(tokenizer.encode(`"${unseen}"`).slice(1, -1)).toEqual(spelled.slice(1)); // the same ids after a quote
+    // A word of the vocabulary comes with its twin: one id after a space, its twin after a quote.
+    const twins = Tokenizer.fit([text, text], { subwords: 40 });
+    const [spaced, ...none] = twins.encode(' met');
+    const [, quoted, ...rest] = twins.encode('"met');
+    expect([none, rest]).toEqual([[], []]);
+    expect(twins.spaceVariants().plain[spaced!]).toBe(quoted);
     for (const sample of [` ${unseen} met Quinberg.`, 'émigré Ωmega 123', text.slice(0, 200)])
       expect(tokenizer.decode(tokenizer.encode(sample))).toBe(sample);
     const json = JSON.parse(JSON.stringify(tokenizer.toJSON()));
