@@ -180,6 +180,12 @@ export class TransformerModel {
         `width (${this.config.width}) must be a multiple of heads (${this.config.heads})`,
       );
     }
+    if (this.config.copyPrevious > 0 && !this.config.copy) {
+      throw new TurngymError(
+        'INVALID_OPTIONS',
+        `copyPrevious (${this.config.copyPrevious}) is a setting of the copy head: add copy (--copy), or leave copyPrevious at 0`,
+      );
+    }
     const rng = Rng.fromSeed(seed);
     const instance = modelCount++;
     this.variables = new Map();

@@ -226,6 +226,9 @@ describe('copy head', () => {
     const path = join(directory, 'copy');
     try {
       expect([...plain.model.variables.keys()].some((name) => name.startsWith('copy_'))).toBe(false);
+      expect(() =>
+        Policy.create({ tokenizer, model: { ...model, copy: false, copyPrevious: 2 }, maxActionTokens: 8 }),
+      ).toThrow('copyPrevious (2) is a setting of the copy head');
       expect(plain.config.copy).toBe(false);
       await saveCheckpoint(policy, path);
       const loaded = await loadCheckpoint(path);
