@@ -64,16 +64,13 @@ export function targetLogprobs(
     );
   const { hidden } = model.forward({ tokens: tf.tensor2d(tokens, [batch, length], 'int32') });
   const selected = gatherRows(hidden, tf.tensor1d(rows, 'int32'));
+  const tokensOf = sequences.map((sequence) => sequence.tokens);
   let logits = model.nextTokenLogits(
     selected,
     model.config.copy
       ? {
-          keys: model.copyKeys(
-            hidden,
-            sequences.map((sequence) => sequence.tokens),
-            0,
-          ),
-          tokens: sequences.map((sequence) => sequence.tokens),
+          keys: model.copyKeys(hidden, tokensOf, 0),
+          tokens: tokensOf,
           rowSequence: rows.map((row) => Math.floor(row / length)),
           rowLimit: rows.map((row) => row % length),
         }

@@ -36,7 +36,7 @@ export const modelShapeSchema = z.object({
     .max(8)
     .default(0)
     .describe(
-      'With the copy head: each position\'s copy key also sees the embeddings of the N tokens before it, so the pointer can aim at what follows a phrase (the answer after "works for")',
+      'With the copy head: each position\'s copy key, and each row\'s pointer query and gates, also see the embeddings of the N tokens before it, so the pointer can aim at what follows a phrase (the answer after "works for") and tell an opening quote from a closing one',
     ),
 });
 export type ModelShape = z.output<typeof modelShapeSchema>;
@@ -310,23 +310,28 @@ export class TransformerModel {
     projection: string,
     valid?: readonly (readonly boolean[])[],
   ): tf.Tensor2D {
-    const { width, copyPrevious, vocabSize } = this.config;
+    const { width, copyPrevious } = this.config;
     if (copyPrevious === 0) return rows;
     const plain = this.copyVariants?.plain;
-    const ids = new Int32Array(at.length * copyPrevious).fill(vocabSize); // vocabSize: a zero row (no token)
+    const ids = new Int32Array(at.length * copyPrevious);
+    const present = new Float32Array(at.length * copyPrevious); // 0: no token there (its embedding is zeroed)
     at.forEach(([b, column], row) => {
       const sequence = tokens[b]!;
       for (let k = 0; k < copyPrevious; k++) {
         const j = column - 1 - k;
-        if (j >= 0 && j < sequence.length && valid?.[b]?.[j] !== false)
-          ids[row * copyPrevious + k] = plain ? plain[sequence[j]!]! : sequence[j]!;
+        if (j < 0 || j >= sequence.length || valid?.[b]?.[j] === false) continue;
+        ids[row * copyPrevious + k] = plain ? plain[sequence[j]!]! : sequence[j]!;
+        present[row * copyPrevious + k] = 1;
       }
     });
-    const table = tf.concat([this.weight<tf.Tensor2D>('token_embedding'), tf.zeros([1, width])]) as tf.Tensor2D;
     // Embeddings are small (initialised at 0.02) where hidden rows are layer-normed: scaled to unit size first,
     // so that the projection learns as fast as the rest of the head.
-    const embeddings = gatherRows(table, tf.tensor1d(ids, 'int32'));
-    const unit = tf.mul(embeddings, tf.rsqrt(tf.add(tf.mean(tf.square(embeddings), 1, true), 1e-6)));
+    const embeddings = gatherRows(this.weight('token_embedding'), tf.tensor1d(ids, 'int32'));
+    const scale = tf.mul(
+      tf.rsqrt(tf.add(tf.mean(tf.square(embeddings), 1, true), 1e-6)),
+      tf.tensor2d(present, [present.length, 1]),
+    );
+    const unit = tf.mul(embeddings, scale);
     const before = tf.reshape(unit, [at.length, copyPrevious * width]) as tf.Tensor2D;
     return tf.add(rows, matMul(before, this.weight(projection)));
   }
