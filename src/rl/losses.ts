@@ -121,13 +121,9 @@ export function policyLoss(inputs: LossInputs, config: LossConfig, rng: Rng): Lo
     );
   const reference = config.klCoef > 0 ? inputs.refLogprobs!.dataSync() : undefined;
   const valid: number[] = [];
-  let weightSum = 0;
-  for (let i = 0; i < n; i++) {
-    if (weights[i]! > 0) valid.push(i);
-    weightSum += Math.max(0, weights[i]!);
-  }
+  for (let i = 0; i < n; i++) if (weights[i]! > 0) valid.push(i);
   const validCount = Math.max(valid.length, 1);
-  const normaliser = weightSum > 0 ? weightSum : 1;
+  const normaliser = lossNormaliser(weights);
 
   // Covariance of advantage and (detached) log-prob over valid tokens.
   const meanAdvantage = valid.reduce((sum, i) => sum + advantages[i]!, 0) / validCount;
@@ -160,30 +156,7 @@ export function policyLoss(inputs: LossInputs, config: LossConfig, rng: Rng): Lo
   const selectedMask = new Float32Array(n);
   for (const i of selected) selectedMask[i] = 1;
 
-  const loss = tf.tidy(() => {
-    const ratio = tf.exp(tf.sub(inputs.logprobs, inputs.oldLogprobs));
-    const negativeAdvantages = tf.neg(inputs.advantages);
-    const unclipped = tf.mul(negativeAdvantages, ratio);
-    let perToken: tf.Tensor1D;
-    if (config.entropyControl === 'kl-cov') {
-      const absKl = tf.abs(tf.sub(inputs.logprobs, inputs.oldLogprobs));
-      perToken = tf.add(unclipped, tf.mul(tf.tensor1d(selectedMask), tf.mul(config.klCovCoef, absKl)));
-    } else {
-      const clippedRatio = tf.clipByValue(ratio, 1 - config.clipLow, 1 + config.clipHigh);
-      perToken = tf.maximum(unclipped, tf.mul(negativeAdvantages, clippedRatio));
-      if (config.entropyControl === 'clip-cov') perToken = tf.mul(perToken, tf.sub(1, tf.tensor1d(selectedMask)));
-    }
-    if (reference)
-      perToken = tf.add(perToken, tf.mul(config.klCoef, lowVarianceKl(inputs.logprobs, inputs.refLogprobs!)));
-    let total = tf.div(tf.sum(tf.mul(perToken, inputs.weights)), normaliser);
-    if (config.entropyControl === 'bonus' && inputs.entropies) {
-      total = tf.sub(
-        total,
-        tf.mul(config.entropyCoef, tf.div(tf.sum(tf.mul(inputs.entropies, inputs.weights)), normaliser)),
-      );
-    }
-    return total as tf.Scalar;
-  });
+  const loss = weightedLoss(inputs, config, selectedMask, normaliser);
 
   let clipFraction: number;
   let ppoKl: number;
@@ -213,6 +186,97 @@ export function policyLoss(inputs: LossInputs, config: LossConfig, rng: Rng): Lo
       valid_tokens: valid.length,
     },
   };
+}
+
+/** What the weighted token losses are divided by: the sum of the positive weights (1 when there are none). */
+export function lossNormaliser(weights: ArrayLike<number>): number {
+  let sum = 0;
+  for (let i = 0; i < weights.length; i++) sum += Math.max(0, weights[i]!);
+  return sum > 0 ? sum : 1;
+}
+
+/**
+ * sum_i w_i L_i / normaliser (minus the entropy bonus), the loss of the header, for the tokens of `inputs`;
+ * `selectedMask` marks the tokens Clip-Cov zeroes or KL-Cov penalises (none when absent).
+ */
+function weightedLoss(
+  inputs: LossInputs,
+  config: LossConfig,
+  selectedMask: Float32Array | undefined,
+  normaliser: number,
+): tf.Scalar {
+  return tf.tidy(() => {
+    const ratio = tf.exp(tf.sub(inputs.logprobs, inputs.oldLogprobs));
+    const negativeAdvantages = tf.neg(inputs.advantages);
+    const unclipped = tf.mul(negativeAdvantages, ratio);
+    let perToken: tf.Tensor;
+    if (config.entropyControl === 'kl-cov') {
+      perToken = unclipped;
+      if (selectedMask) {
+        const absKl = tf.abs(tf.sub(inputs.logprobs, inputs.oldLogprobs));
+        perToken = tf.add(perToken, tf.mul(tf.tensor1d(selectedMask), tf.mul(config.klCovCoef, absKl)));
+      }
+    } else {
+      const clippedRatio = tf.clipByValue(ratio, 1 - config.clipLow, 1 + config.clipHigh);
+      perToken = tf.maximum(unclipped, tf.mul(negativeAdvantages, clippedRatio));
+      if (config.entropyControl === 'clip-cov' && selectedMask)
+        perToken = tf.mul(perToken, tf.sub(1, tf.tensor1d(selectedMask)));
+    }
+    if (config.klCoef > 0)
+      perToken = tf.add(
+        perToken,
+        tf.mul(config.klCoef, lowVarianceKl(inputs.logprobs, inputs.refLogprobs!)),
+      ) as tf.Tensor1D;
+    let total = tf.div(tf.sum(tf.mul(perToken, inputs.weights)), normaliser);
+    if (config.entropyControl === 'bonus' && inputs.entropies) {
+      total = tf.sub(
+        total,
+        tf.mul(config.entropyCoef, tf.div(tf.sum(tf.mul(inputs.entropies, inputs.weights)), normaliser)),
+      );
+    }
+    return total as tf.Scalar;
+  });
+}
+
+/** Whether the loss is a sum of per-token terms, each of its own token's log-prob and entropy (no Clip-Cov or KL-Cov selection over the batch). */
+export function isSeparable(config: LossConfig): boolean {
+  return config.entropyControl === 'none' || config.entropyControl === 'bonus';
+}
+
+/** Settings of {@link tokenObjective}: the loss's configuration and the whole mini-batch's normaliser. */
+export interface TokenObjectiveSettings {
+  config: LossConfig;
+  normaliser: number;
+}
+
+/**
+ * The policy loss as a token objective (`TokenObjective` of the policy layer: worker threads import this module
+ * and call this export), for a separable configuration: a part's share of the mini-batch's loss, from its tokens'
+ * log-probs and entropies and the per-token inputs `oldLogprobs`, `advantages`, `weights` (and `refLogprobs` with
+ * a KL penalty), divided by the whole mini-batch's normaliser, so that the parts' shares sum to the loss.
+ */
+export function tokenObjective(
+  logprobs: tf.Tensor1D,
+  entropies: tf.Tensor1D,
+  inputs: Record<string, tf.Tensor1D>,
+  settings: unknown,
+): tf.Scalar {
+  const { config, normaliser } = settings as TokenObjectiveSettings;
+  if (!isSeparable(config))
+    throw new TurngymError('INVALID_OPTIONS', `tokenObjective: ${config.entropyControl} is not a sum over tokens.`);
+  return weightedLoss(
+    {
+      logprobs,
+      entropies,
+      oldLogprobs: inputs.oldLogprobs!,
+      advantages: inputs.advantages!,
+      weights: inputs.weights!,
+      refLogprobs: inputs.refLogprobs,
+    },
+    config,
+    undefined,
+    normaliser,
+  );
 }
 
 /** k3 (verl `low_var_kl`) per token, differentiable in `logprobs`. */

@@ -7,25 +7,43 @@
  * the size of the padded batch the transformer sees) would exhaust the WebAssembly heap (the attention scores
  * alone are sequences x heads x length^2 floats), and with worker threads (policy-threads.ts) the passes are
  * shared between the cores: `Policy.passes` cuts it into micro-batches, longest sequences first, at least one a
- * thread. Its gradient is accumulated over them, and it is the same gradient. The loss depends on the weights
- * only through each target token's log-prob (and entropy), so
+ * thread. Its gradient is accumulated over them, and it is the same gradient.
+ *
+ * Without Clip-Cov or KL-Cov (entropy control `none` or `bonus`), the loss is a sum over tokens of terms that each
+ * depend on their own token's log-prob and entropy (divided by the whole mini-batch's weight, known beforehand):
+ * each micro-batch's forward and backward pass computes its share of the loss and of the gradient directly
+ * (`tokenObjective` of losses.ts, which the worker threads import), and the loss's value and metrics are
+ * computed after, from the log-probs the passes saw. Clip-Cov and KL-Cov select tokens by a covariance over the
+ * whole mini-batch, so for them, when the mini-batch is more than one pass,
  *
  *   1. a forward pass per micro-batch, without gradients, gives every token's current log-prob and entropy;
  *   2. the loss of the whole mini-batch is computed from those values (the same token mean, the same
- *      Clip-Cov / KL-Cov selection over all its tokens), with dL/dlogp_i and dL/dH_i;
- *   3. a forward and backward pass per micro-batch of sum_i dL/dlogp_i * logp_i + dL/dH_i * H_i gives that
- *      micro-batch's share of dL/dweights (the chain rule), summed into one gradient.
+ *      selection over all its tokens), with dL/dlogp_i;
+ *   3. a forward and backward pass per micro-batch of sum_i dL/dlogp_i * logp_i gives that micro-batch's share
+ *      of dL/dweights (the chain rule), summed into one gradient.
  *
- * On two threads that is half of 1 and 3 each: a third less time than one forward and backward pass of the
- * mini-batch on one thread, which is what a mini-batch that fits, on one thread, runs.
+ * Step 1 is a forward pass more (about a quarter of the update's time, measured: a guess-number mini-batch on
+ * two threads took 423 ms as a sum over tokens and 538 ms in three steps).
  */
 import * as tf from '@tensorflow/tfjs-core';
 import type { Rng } from '../core/rng.js';
 import type { Policy } from '../agent/policy/policy.js';
-import type { ScoredSequence } from '../agent/policy/logprobs.js';
+import { concatenate, linearObjective, type ScoredSequence } from '../agent/policy/logprobs.js';
 import { groupIndices, isZeroAdvantage } from './advantages.js';
-import { type LossConfig, type LossMetrics, policyLoss } from './losses.js';
+import {
+  isSeparable,
+  type LossConfig,
+  type LossMetrics,
+  lossNormaliser,
+  policyLoss,
+  tokenObjective,
+  type TokenObjectiveSettings,
+} from './losses.js';
 import type { Trajectory } from './rollout.js';
+
+/** The module of the loss as a token objective, which the policy's worker threads import. */
+const TOKEN_OBJECTIVE_MODULE = new URL(`./losses.${import.meta.url.endsWith('.ts') ? 'ts' : 'js'}`, import.meta.url)
+  .href;
 
 /** One training sequence with the old log-prob and the advantage of each of its target tokens, in order. */
 export interface Example {
@@ -211,7 +229,8 @@ function tokenWeights(example: Example, config: LossConfig): number[] {
 
 /**
  * The loss of one mini-batch and its gradient with respect to every policy variable (by name), computed in
- * as many passes as `microBatchTokens` needs. The caller applies or disposes the gradients.
+ * as many passes as `microBatchTokens` and the policy's threads need (the file header). The caller applies or
+ * disposes the gradients.
  */
 export function miniBatchGradients(
   policy: Policy,
@@ -221,16 +240,25 @@ export function miniBatchGradients(
   rng: Rng,
 ): { loss: number; gradients: Record<string, tf.Tensor>; metrics: LossMetrics } {
   const temperature = options.temperature;
+  const tokenInputs = miniBatch.map((example) => {
+    const inputs: Record<string, Float32Array> = {
+      oldLogprobs: Float32Array.from(example.oldLogprobs),
+      advantages: Float32Array.from(example.advantages),
+      weights: Float32Array.from(tokenWeights(example, lossConfig)),
+    };
+    if (lossConfig.klCoef > 0) inputs.refLogprobs = Float32Array.from(example.refLogprobs ?? []);
+    return inputs;
+  });
+  const flat = (name: string) => tf.tensor1d(concatenate(tokenInputs.map((inputs) => inputs[name]!)));
   const lossOf = (logprobs: tf.Tensor1D, entropies: tf.Tensor1D) =>
     policyLoss(
       {
         logprobs,
         entropies,
-        oldLogprobs: tf.tensor1d(miniBatch.flatMap((example) => example.oldLogprobs)),
-        advantages: tf.tensor1d(miniBatch.flatMap((example) => example.advantages)),
-        weights: tf.tensor1d(miniBatch.flatMap((example) => tokenWeights(example, lossConfig))),
-        refLogprobs:
-          lossConfig.klCoef > 0 ? tf.tensor1d(miniBatch.flatMap((example) => example.refLogprobs ?? [])) : undefined,
+        oldLogprobs: flat('oldLogprobs'),
+        advantages: flat('advantages'),
+        weights: flat('weights'),
+        refLogprobs: lossConfig.klCoef > 0 ? flat('refLogprobs') : undefined,
       },
       lossConfig,
       rng,
@@ -238,7 +266,39 @@ export function miniBatchGradients(
   const sequences = miniBatch.map((example) => example.sequence);
   const passOptions = { temperature, maxBatchTokens: options.microBatchTokens };
   let metrics: LossMetrics | undefined;
+  // The loss's value and metrics from the values of every token's log-prob and entropy.
+  const evaluated = (values: readonly { logprobs: Float32Array; entropies: Float32Array }[]) => {
+    let loss = Number.NaN;
+    tf.tidy(() => {
+      const output = lossOf(
+        tf.tensor1d(concatenate(values.map((value) => value.logprobs))),
+        tf.tensor1d(concatenate(values.map((value) => value.entropies))),
+      );
+      loss = output.loss.dataSync()[0]!;
+      metrics = output.metrics;
+    });
+    return { loss, metrics: metrics! };
+  };
 
+  // A sum over tokens: one forward and backward pass per micro-batch, the loss's value and metrics after.
+  if (isSeparable(lossConfig)) {
+    const { gradients, values } = policy.gradientOf(
+      sequences,
+      {
+        module: TOKEN_OBJECTIVE_MODULE,
+        evaluate: tokenObjective,
+        inputs: tokenInputs,
+        settings: {
+          config: lossConfig,
+          normaliser: lossNormaliser(concatenate(tokenInputs.map((inputs) => inputs.weights!))),
+        } satisfies TokenObjectiveSettings,
+      },
+      passOptions,
+    );
+    return { gradients, ...evaluated(values) };
+  }
+
+  // Clip-Cov and KL-Cov select tokens over the whole mini-batch: in one pass when it fits, else in three steps.
   if (
     policy.passes(
       sequences.map((sequence) => sequence.tokens.length),
@@ -256,36 +316,31 @@ export function miniBatchGradients(
 
   // 1. Current log-probs and entropies of every target token, without gradients, in passes shared between threads.
   const values = policy.logprobValues(sequences, passOptions);
-  const logprobValues = values.flatMap((value) => Array.from(value.logprobs));
-  const entropyValues = values.flatMap((value) => Array.from(value.entropies));
-  // 2. The mini-batch's loss from those values, and its derivative with respect to each of them (entropies
-  //    enter the loss only with an entropy bonus, and tfjs refuses a gradient for an unused input).
-  const withEntropy = lossConfig.entropyControl === 'bonus';
+  // 2. The mini-batch's loss from those values, and its derivative with respect to each of them.
   let loss = Number.NaN;
   let perLogprob: Float32Array = new Float32Array(0);
-  let perEntropy: Float32Array | undefined;
   tf.tidy(() => {
-    const entropyInput = tf.tensor1d(entropyValues);
-    const inputs = [tf.tensor1d(logprobValues), ...(withEntropy ? [entropyInput] : [])];
+    // Only the log-probs are an input: these losses do not read the entropies (tfjs refuses an unused input).
+    const entropies = tf.tensor1d(concatenate(values.map((value) => value.entropies)));
     const { value, grads } = tf.valueAndGrads((...xs: tf.Tensor[]) => {
-      const output = lossOf(xs[0] as tf.Tensor1D, (xs[1] ?? entropyInput) as tf.Tensor1D);
+      const output = lossOf(xs[0] as tf.Tensor1D, entropies);
       metrics = output.metrics;
       return output.loss;
-    })(inputs);
+    })([tf.tensor1d(concatenate(values.map((value) => value.logprobs)))]);
     loss = value.dataSync()[0]!;
     perLogprob = grads[0]!.dataSync() as Float32Array;
-    if (withEntropy) perEntropy = grads[1]!.dataSync() as Float32Array;
   });
-  // 3. The gradient of sum_i dL/dlogp_i * logp_i + dL/dH_i * H_i: each pass's share of dL/dweights, summed.
+  // 3. The gradient of sum_i dL/dlogp_i * logp_i: each pass's share of dL/dweights, summed.
   let offset = 0;
   const weights = miniBatch.map((example) => {
     const count = example.oldLogprobs.length;
-    const share = {
-      logprobs: perLogprob.slice(offset, offset + count),
-      entropies: perEntropy?.slice(offset, offset + count),
-    };
+    const share = { logprobs: perLogprob.slice(offset, offset + count) };
     offset += count;
     return share;
   });
-  return { loss, gradients: policy.gradientOf(sequences, weights, passOptions), metrics: metrics! };
+  return {
+    loss,
+    gradients: policy.gradientOf(sequences, linearObjective(weights), passOptions).gradients,
+    metrics: metrics!,
+  };
 }

@@ -6,7 +6,7 @@ import { PolicyThreads } from '../../src/agent/policy/policy-threads.js';
 import { Tokenizer } from '../../src/agent/policy/tokenizer.js';
 import { Rng } from '../../src/core/rng.js';
 import { computeAdvantages } from '../../src/rl/advantages.js';
-import { lossConfigSchema } from '../../src/rl/losses.js';
+import { type LossMetrics, lossConfigSchema, policyLoss } from '../../src/rl/losses.js';
 import type { Trajectory } from '../../src/rl/rollout.js';
 import { type Example, miniBatchGradients, shuffledMiniBatches, trainingExamples } from '../../src/rl/update.js';
 import { turn } from './trajectory-fixture.js';
@@ -30,6 +30,7 @@ function examples(policy: Policy, tokenizer: Tokenizer): Example[] {
     return {
       sequence: { tokens, targetMask },
       oldLogprobs: current.map((logp) => logp + (rng.float() - 0.5) * 0.6),
+      refLogprobs: current.map((logp) => logp + (rng.float() - 0.5) * 0.4),
       advantages: current.map((_, k) => (index % 2 === 0 ? 1 : -1) * (0.5 + k * 0.1)),
       trajectoryTokens: current.length * (1 + (index % 3)),
       group: index % 3,
@@ -86,15 +87,17 @@ describe('mini-batch gradients over micro-batches', () => {
   });
 
   it.each([
-    ['none', 'token-mean'],
-    ['bonus', 'token-mean'],
-    ['clip-cov', 'token-mean'],
-    ['kl-cov', 'token-mean'],
-    ['none', 'trajectory-mean'],
-    ['bonus', 'trajectory-mean'],
+    ['none', 'token-mean', 0],
+    ['bonus', 'token-mean', 0],
+    ['clip-cov', 'token-mean', 0],
+    ['kl-cov', 'token-mean', 0],
+    ['none', 'trajectory-mean', 0],
+    ['bonus', 'trajectory-mean', 0],
+    ['none', 'token-mean', 0.5],
+    ['clip-cov', 'token-mean', 0.5],
   ] as const)(
-    'give the same loss, metrics and gradient as one pass, on one thread and on two (%s, %s)',
-    (entropyControl, lossAggregation) => {
+    "give the loss's own value, metrics and gradient (one pass, one thread), in any passes on one thread or two (%s, %s, KL %s)",
+    (entropyControl, lossAggregation, klCoef) => {
       const tokenizer = Tokenizer.fit([TEXT, TEXT]);
       const policy = Policy.create({
         tokenizer,
@@ -112,6 +115,7 @@ describe('mini-batch gradients over micro-batches', () => {
         clipCovUb: 10,
         klCovRatio: 0.3,
         entropyCoef: 0.05,
+        klCoef,
       });
       const gradientsWith = (threads: number, microBatchTokens: number) => {
         policy.threads = new PolicyThreads(threads);
@@ -121,22 +125,54 @@ describe('mini-batch gradients over micro-batches', () => {
           policy.threads.close();
         }
       };
-      const whole = gradientsWith(1, 100_000);
+      // The definition: policyLoss of the whole mini-batch's differentiable log-probs, one pass, one thread.
       policy.threads = new PolicyThreads(1);
+      let wholeMetrics: LossMetrics | undefined;
+      const flat = (values: (example: Example) => number[]) => tf.tensor1d(batch.flatMap(values));
+      const definition = policy.computeGradients(() => {
+        const { logprobs, entropies } = policy.tokenLogprobs(
+          batch.map((example) => example.sequence),
+          { temperature: 1 },
+        );
+        const output = policyLoss(
+          {
+            logprobs,
+            entropies,
+            oldLogprobs: flat((example) => example.oldLogprobs),
+            advantages: flat((example) => example.advantages),
+            weights: flat((example) =>
+              example.oldLogprobs.map(() => (lossAggregation === 'token-mean' ? 1 : 1 / example.trajectoryTokens)),
+            ),
+            refLogprobs: klCoef > 0 ? flat((example) => example.refLogprobs!) : undefined,
+          },
+          lossConfig,
+          Rng.fromSeed(3),
+        );
+        wholeMetrics = output.metrics;
+        return output.loss;
+      });
+      const whole = { ...definition, metrics: wholeMetrics! };
       expect(
         policy.passes(
           batch.map((example) => example.sequence.tokens.length),
           64,
         ).length,
       ).toBeGreaterThan(2);
-      for (const split of [gradientsWith(1, 64), gradientsWith(2, 64), gradientsWith(2, 100_000)]) {
+      for (const split of [
+        gradientsWith(1, 100_000),
+        gradientsWith(1, 64),
+        gradientsWith(2, 64),
+        gradientsWith(2, 100_000),
+      ]) {
         expect(split.loss).toBeCloseTo(whole.loss, 5);
         expect(split.metrics).toEqual({
           ...whole.metrics,
           ppo_kl: expect.closeTo(whole.metrics.ppo_kl, 5),
           cov_mean: expect.closeTo(whole.metrics.cov_mean, 5),
           cov_max: expect.closeTo(whole.metrics.cov_max, 5),
+          kl_ref: expect.closeTo(whole.metrics.kl_ref, 5),
         });
+        if (klCoef > 0) expect(whole.metrics.kl_ref).toBeGreaterThan(1e-3);
         if (entropyControl === 'clip-cov' || entropyControl === 'kl-cov')
           expect(whole.metrics.selected).toBeGreaterThan(1);
         expect(Object.keys(split.gradients).sort()).toEqual(Object.keys(whole.gradients).sort());

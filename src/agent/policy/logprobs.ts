@@ -14,6 +14,25 @@ export interface ScoredSequence {
   targetMask: readonly number[];
 }
 
+/** The number of target tokens of a sequence (its targets after the first token). */
+export function targetCount(sequence: ScoredSequence): number {
+  let count = 0;
+  for (let t = 1; t < sequence.tokens.length; t++) if (sequence.targetMask[t] === 1) count++;
+  return count;
+}
+
+/** The arrays one after another, in one array (the array itself when there is one). */
+export function concatenate(parts: readonly Float32Array[]): Float32Array {
+  if (parts.length === 1) return parts[0]!;
+  const all = new Float32Array(parts.reduce((sum, part) => sum + part.length, 0));
+  let offset = 0;
+  for (const part of parts) {
+    all.set(part, offset);
+    offset += part.length;
+  }
+  return all;
+}
+
 /** Differentiable per-token results, concatenated over sequences in order (only the target tokens). */
 export interface TokenLogprobs {
   logprobs: tf.Tensor1D;
@@ -87,25 +106,80 @@ export function targetLogprobs(
 }
 
 /**
- * The gradient, with respect to every model variable (by name), of
- * sum_i logprobWeights_i * logp_i + entropyWeights_i * H_i over the target tokens of `sequences`: one part's share
- * of a loss whose derivative with respect to each token's log-prob (and entropy) is known (the chain rule). The
- * caller disposes the tensors.
+ * A loss that is a sum over target tokens of terms each of which depends on its own token's log-prob and entropy
+ * only (and on constants of that token). Passes over parts of a batch then give parts of its gradient that sum to
+ * the whole gradient, on any thread, without a pass to read every token's log-prob first.
+ *
+ * `evaluate(logprobs, entropies, inputs, settings)` is the loss's share of one part, whose target tokens (in
+ * order) are `logprobs`, `entropies` and the same slices of each named per-token constant in `inputs`. Worker
+ * threads cannot take a function: they import `module` (a URL) and call its export `tokenObjective`, which must
+ * be `evaluate`. So a layer above the policy (the trainer's loss) can hand the policy its loss without the
+ * policy importing it.
  */
-export function weightedGradients(
+export interface TokenObjective {
+  /** URL of the module whose export `tokenObjective` is `evaluate`. */
+  module: string;
+  evaluate: TokenObjectiveFunction;
+  /** Per sequence, its per-token constants by name (one value a target token). */
+  inputs: readonly Readonly<Record<string, Float32Array>>[];
+  /** Passed to `evaluate` as it is (structured-cloneable: worker threads receive a copy). */
+  settings?: unknown;
+}
+
+export type TokenObjectiveFunction = (
+  logprobs: tf.Tensor1D,
+  entropies: tf.Tensor1D,
+  inputs: Record<string, tf.Tensor1D>,
+  settings: unknown,
+) => tf.Scalar;
+
+/**
+ * sum_i inputs.logprobs_i * logp_i + inputs.entropies_i * H_i (`entropies` may be left out): the objective whose
+ * gradient is a loss's gradient when the inputs are the loss's derivatives with respect to each token's log-prob
+ * and entropy (the chain rule), and behaviour cloning's when they are -1 / tokens.
+ */
+export const tokenObjective: TokenObjectiveFunction = (logprobs, entropies, inputs) => {
+  const surrogate = tf.sum(tf.mul(logprobs, inputs.logprobs!));
+  return (inputs.entropies ? tf.add(surrogate, tf.sum(tf.mul(entropies, inputs.entropies))) : surrogate) as tf.Scalar;
+};
+
+/** The linear objective of {@link tokenObjective}: each sequence's weights of its tokens' log-probs (and entropies). */
+export function linearObjective(
+  weights: readonly { logprobs: Float32Array; entropies?: Float32Array }[],
+): TokenObjective {
+  return {
+    module: import.meta.url,
+    evaluate: tokenObjective,
+    inputs: weights.map(({ logprobs, entropies }): Record<string, Float32Array> =>
+      entropies ? { logprobs, entropies } : { logprobs },
+    ),
+  };
+}
+
+/**
+ * The gradient, with respect to every model variable (by name), of `evaluate` over the target tokens of
+ * `sequences` (one pass; `inputs` holds each per-token constant for those tokens, in order), with the log-probs
+ * and entropies the pass computed. The caller disposes the tensors.
+ */
+export function objectiveGradients(
   model: TransformerModel,
   sequences: readonly ScoredSequence[],
-  weights: { logprobs: Float32Array; entropies?: Float32Array },
+  evaluate: TokenObjectiveFunction,
+  inputs: Readonly<Record<string, Float32Array>>,
+  settings: unknown,
   options: { pad: number; temperature?: number },
-): Record<string, tf.Tensor> {
+): { gradients: Record<string, tf.Tensor>; logprobs: Float32Array; entropies: Float32Array } {
   const names = [...model.variables.keys()];
   const variables = names.map((name) => model.variables.get(name)!);
+  let logprobValues = new Float32Array(0);
+  let entropyValues = new Float32Array(0);
   const { value, grads } = tf.variableGrads(() => {
     const { logprobs, entropies } = targetLogprobs(model, sequences, options);
-    const surrogate = tf.sum(tf.mul(logprobs, tf.tensor1d(weights.logprobs)));
-    return (
-      weights.entropies ? tf.add(surrogate, tf.sum(tf.mul(entropies, tf.tensor1d(weights.entropies)))) : surrogate
-    ) as tf.Scalar;
+    logprobValues = (logprobs.dataSync() as Float32Array).slice();
+    entropyValues = (entropies.dataSync() as Float32Array).slice();
+    const constants: Record<string, tf.Tensor1D> = {};
+    for (const [name, values] of Object.entries(inputs)) constants[name] = tf.tensor1d(values);
+    return evaluate(logprobs, entropies, constants, settings);
   }, variables);
   value.dispose();
   const gradients: Record<string, tf.Tensor> = {};
@@ -113,5 +187,5 @@ export function weightedGradients(
     const gradient = grads[variables[index]!.name];
     if (gradient) gradients[name] = gradient;
   });
-  return gradients;
+  return { gradients, logprobs: logprobValues, entropies: entropyValues };
 }

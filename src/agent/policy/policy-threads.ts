@@ -56,19 +56,22 @@ export type WorkerRequest =
   | {
       type: 'gradients';
       parts: ScoredSequence[][];
-      weights: { logprobs: Float32Array; entropies?: Float32Array }[];
+      /** The objective's module (see TokenObjective), each part's per-token constants, and its settings. */
+      objective: { module: string; inputs: Record<string, Float32Array>[]; settings?: unknown };
       settings: PassSettings;
     };
 
 /**
  * What a worker answers each request with (after writing the request's number to the shared flag): a step's
  * `logits`; for 'logprobs' each part's log-probs and entropies in `arrays` (two a part); for 'gradients' the
- * summed gradient of each variable in `names` (those with one) in `arrays`.
+ * summed gradient of each variable in `names` (those with one) in `arrays`, and each part's log-probs and
+ * entropies in `values` (two a part).
  */
 export type WorkerReply = {
   logits?: Float32Array;
   arrays?: Float32Array[];
   names?: string[];
+  values?: Float32Array[];
   error?: string;
   name?: string;
 };
@@ -195,7 +198,7 @@ export class PolicyThread {
 
   /**
    * Starts a pass over `parts` with the model's current weights: 'logprobs' (each part's log-probs and entropies)
-   * or 'gradients' (their weighted gradient, summed over the parts). `receive` blocks until the worker is done.
+   * or 'gradients' (the gradient of an objective, summed over the parts). `receive` blocks until the worker is done.
    */
   startPass(
     model: TransformerModel,

@@ -7,7 +7,7 @@ import { type MessagePort, workerData } from 'node:worker_threads';
 import * as tf from '@tensorflow/tfjs-core';
 import { initBackend } from './backend.js';
 import { Decoder } from './decoder.js';
-import { targetLogprobs, weightedGradients } from './logprobs.js';
+import { objectiveGradients, type TokenObjectiveFunction, targetLogprobs } from './logprobs.js';
 import { TransformerModel } from './model.js';
 import type { WorkerReply, WorkerRequest } from './policy-threads.js';
 
@@ -16,6 +16,8 @@ const ready = initBackend('wasm', () => {});
 let model: TransformerModel | undefined;
 let decoder: Decoder | undefined;
 let queue = Promise.resolve();
+/** The objectives of 'gradients' requests, by module URL (imported once). */
+const objectives = new Map<string, TokenObjectiveFunction>();
 
 function handle(request: WorkerRequest): WorkerReply {
   switch (request.type) {
@@ -55,8 +57,18 @@ function handle(request: WorkerRequest): WorkerReply {
       };
     case 'gradients': {
       const sums = new Map<string, Float32Array>();
+      const values: Float32Array[] = [];
+      const evaluate = objectives.get(request.objective.module)!;
       request.parts.forEach((part, index) => {
-        const gradients = weightedGradients(model!, part, request.weights[index]!, request.settings);
+        const { gradients, logprobs, entropies } = objectiveGradients(
+          model!,
+          part,
+          evaluate,
+          request.objective.inputs[index]!,
+          request.objective.settings,
+          request.settings,
+        );
+        values.push(logprobs, entropies);
         for (const [name, gradient] of Object.entries(gradients)) {
           const values = gradient.dataSync() as Float32Array;
           const sum = sums.get(name);
@@ -65,7 +77,7 @@ function handle(request: WorkerRequest): WorkerReply {
         }
         tf.dispose(Object.values(gradients));
       });
-      return { names: [...sums.keys()], arrays: [...sums.values()] };
+      return { names: [...sums.keys()], arrays: [...sums.values()], values };
     }
   }
 }
@@ -75,11 +87,17 @@ port.on('message', (request: WorkerRequest) => {
     let reply: WorkerReply;
     try {
       await ready;
+      if (request.type === 'gradients' && !objectives.has(request.objective.module)) {
+        const module = (await import(request.objective.module)) as { tokenObjective?: TokenObjectiveFunction };
+        if (typeof module.tokenObjective !== 'function')
+          throw new Error(`${request.objective.module} does not export a function tokenObjective`);
+        objectives.set(request.objective.module, module.tokenObjective);
+      }
       reply = handle(request);
     } catch (error) {
       reply = error instanceof Error ? { error: error.message, name: error.name } : { error: String(error) };
     }
-    const transfer = [...(reply.logits ? [reply.logits] : []), ...(reply.arrays ?? [])];
+    const transfer = [...(reply.logits ? [reply.logits] : []), ...(reply.arrays ?? []), ...(reply.values ?? [])];
     port.postMessage(
       reply,
       transfer.map((array) => array.buffer as ArrayBuffer),

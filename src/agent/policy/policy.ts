@@ -18,7 +18,15 @@ import { Rng } from '../../core/rng.js';
 import { Decoder, type DecodingPart } from './decoder.js';
 import { type ModelConfig, TransformerModel, modelConfigSchema } from './model.js';
 import { AdamW, type OptimizerConfig } from './optimizer.js';
-import { type ScoredSequence, type TokenLogprobs, targetLogprobs, weightedGradients } from './logprobs.js';
+import {
+  objectiveGradients,
+  type ScoredSequence,
+  type TokenLogprobs,
+  type TokenObjective,
+  concatenate,
+  targetCount,
+  targetLogprobs,
+} from './logprobs.js';
 import { PolicyThreads, type WorkerReply, type WorkerRequest, shareParts } from './policy-threads.js';
 import type { Tokenizer } from './tokenizer.js';
 
@@ -356,18 +364,7 @@ export class Policy {
       options.maxBatchTokens,
     );
     const settings = this.passSettings(options);
-    const values: { logprobs: Float32Array; entropies: Float32Array }[] = [];
-    const keep = (pass: number[], logprobs: Float32Array, entropies: Float32Array) => {
-      let position = 0;
-      for (const index of pass) {
-        const count = targetCount(sequences[index]!);
-        values[index] = {
-          logprobs: logprobs.subarray(position, position + count),
-          entropies: entropies.subarray(position, position + count),
-        };
-        position += count;
-      }
-    };
+    const { values, keep } = valuesBySequence(sequences);
     this.shareOut(
       passes.map((pass) => pass.map((index) => sequences[index]!)),
       (parts) => ({ type: 'logprobs', parts, settings }),
@@ -382,50 +379,65 @@ export class Policy {
   }
 
   /**
-   * The gradient (by variable name) of sum_i weights.logprobs_i * logp_i + weights.entropies_i * H_i over the
-   * target tokens of every sequence (`weights[s]` has one entry per target token of sequence s): a loss's
-   * gradient from its derivative with respect to each token's log-prob and entropy (the chain rule). Computed in
-   * the passes of {@link passes}, shared between this thread and the worker threads, and summed. The caller
-   * applies or disposes the tensors.
+   * The gradient (by variable name) of `objective` (a loss that is a sum of terms over target tokens, each a
+   * function of its own token's log-prob and entropy: see {@link TokenObjective}) over the target tokens of every
+   * sequence, computed in the passes of {@link passes}, shared between this thread and the worker threads, and
+   * summed; with each sequence's log-probs and entropies as the passes computed them (for a loss's value and
+   * metrics). The caller applies or disposes the tensors.
    */
   gradientOf(
     sequences: readonly ScoredSequence[],
-    weights: readonly { logprobs: Float32Array; entropies?: Float32Array }[],
+    objective: TokenObjective,
     options: { temperature?: number; maxBatchTokens: number },
-  ): Record<string, tf.Tensor> {
+  ): { gradients: Record<string, tf.Tensor>; values: { logprobs: Float32Array; entropies: Float32Array }[] } {
     const passes = this.passes(
       sequences.map((sequence) => sequence.tokens.length),
       options.maxBatchTokens,
     );
     const settings = this.passSettings(options);
-    const passWeights = passes.map((pass) => ({
-      logprobs: concatenate(pass.map((index) => weights[index]!.logprobs)),
-      entropies: weights[0]?.entropies ? concatenate(pass.map((index) => weights[index]!.entropies!)) : undefined,
-    }));
+    const passInputs = passes.map((pass) => {
+      const inputs: Record<string, Float32Array> = {};
+      for (const name of Object.keys(objective.inputs[0] ?? {}))
+        inputs[name] = concatenate(pass.map((index) => objective.inputs[index]![name]!));
+      return inputs;
+    });
     const sums: Record<string, tf.Tensor> = {};
     const add = (name: string, gradient: tf.Tensor) => {
       const sum = sums[name];
       sums[name] = sum ? tf.add(sum, gradient) : gradient;
       if (sum) tf.dispose([sum, gradient]);
     };
+    const { values, keep } = valuesBySequence(sequences);
     this.shareOut(
       passes.map((pass) => pass.map((index) => sequences[index]!)),
-      (parts, indices) => ({ type: 'gradients', parts, weights: indices.map((k) => passWeights[k]!), settings }),
+      (parts, indices) => ({
+        type: 'gradients',
+        parts,
+        objective: {
+          module: objective.module,
+          inputs: indices.map((k) => passInputs[k]!),
+          settings: objective.settings,
+        },
+        settings,
+      }),
       (part, k) => {
         this.lastPassTokens = part.length * Math.max(...part.map((sequence) => sequence.tokens.length));
-        const gradients = outOfMemoryAsError(
-          () => weightedGradients(this.model, part, passWeights[k]!, settings),
+        const { gradients, logprobs, entropies } = outOfMemoryAsError(
+          () => objectiveGradients(this.model, part, objective.evaluate, passInputs[k]!, objective.settings, settings),
           this.passSize,
           PASS_ADVICE,
         );
         for (const [name, gradient] of Object.entries(gradients)) add(name, gradient);
+        keep(passes[k]!, logprobs, entropies);
       },
-      (_, reply) =>
+      (indices, reply) => {
         reply.names!.forEach((name, i) =>
           add(name, tf.tensor(reply.arrays![i]!, this.model.variables.get(name)!.shape)),
-        ),
+        );
+        indices.forEach((k, i) => keep(passes[k]!, reply.values![2 * i]!, reply.values![2 * i + 1]!));
+      },
     );
-    return sums;
+    return { gradients: sums, values };
   }
 
   /**
@@ -539,22 +551,24 @@ export class Policy {
   }
 }
 
-/** Target tokens of a sequence (marked at t >= 1). */
-function targetCount(sequence: ScoredSequence): number {
-  let count = 0;
-  for (let t = 1; t < sequence.tokens.length; t++) if (sequence.targetMask[t] === 1) count++;
-  return count;
-}
-
-function concatenate(parts: readonly Float32Array[]): Float32Array {
-  if (parts.length === 1) return parts[0]!;
-  const all = new Float32Array(parts.reduce((sum, part) => sum + part.length, 0));
-  let offset = 0;
-  for (const part of parts) {
-    all.set(part, offset);
-    offset += part.length;
-  }
-  return all;
+/**
+ * Each sequence's log-probs and entropies (`values`, by sequence index), filled by `keep` from the values of a
+ * pass over the sequences `pass` (their target tokens in order).
+ */
+function valuesBySequence(sequences: readonly ScoredSequence[]) {
+  const values: { logprobs: Float32Array; entropies: Float32Array }[] = [];
+  const keep = (pass: readonly number[], logprobs: Float32Array, entropies: Float32Array) => {
+    let position = 0;
+    for (const index of pass) {
+      const count = targetCount(sequences[index]!);
+      values[index] = {
+        logprobs: logprobs.subarray(position, position + count),
+        entropies: entropies.subarray(position, position + count),
+      };
+      position += count;
+    }
+  };
+  return { values, keep };
 }
 
 /** Draws a token from one row of logits; returns its log-prob and the entropy of the (tempered) distribution. */

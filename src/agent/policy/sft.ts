@@ -13,7 +13,6 @@
  *    tasks of the 'heldout' split (`evaluatePolicy`, evaluate.ts). For suites with a split key (the multi-hop
  *    search and wiki questions) a held-out question is never a training question; see `TaskSuite.splitKey`.
  */
-import * as tf from '@tensorflow/tfjs';
 import { z } from 'zod';
 import type { Env, EnvSpec } from '../../envs/env.js';
 import { parseOptions, TurngymError } from '../../core/errors.js';
@@ -26,7 +25,7 @@ import { buildContext } from './context.js';
 import { type EvaluationReport, evaluatePolicy } from './evaluate.js';
 import { forwardFlops, type ModelConfig, modelChoiceSchema } from './model.js';
 import type { OnProgress } from './play.js';
-import type { ScoredSequence } from './logprobs.js';
+import { linearObjective, type ScoredSequence, targetCount } from './logprobs.js';
 import { Policy } from './policy.js';
 import type { SftOptions } from './sft-options.js';
 import { type FitOptions, NUMBER_PIECES, Tokenizer } from './tokenizer.js';
@@ -296,7 +295,7 @@ export async function behaviourCloning(input: SftOptions & SftHooks): Promise<{ 
         ? (step + 1) / warmup
         : 0.1 + 0.9 * 0.5 * (1 + Math.cos((Math.PI * (step - warmup)) / Math.max(1, steps - warmup)));
     policy.optimizer.learningRate = peakRate * Math.min(1, progress);
-    const { loss } = policy.update(() => tf.neg(tf.mean(policy.tokenLogprobs(batch).logprobs)) as tf.Scalar);
+    const loss = cloningStep(policy, batch, batchTokens);
     const length = Math.max(...batch.map((sequence) => sequence.tokens.length));
     tokensTrained += length * batch.length;
     flops += 3 * forwardFlops(policy.config, length * batch.length, length);
@@ -354,4 +353,23 @@ export async function behaviourCloning(input: SftOptions & SftHooks): Promise<{ 
 
 function round(value: number): number {
   return Math.round(value * 1000) / 1000;
+}
+
+/**
+ * One optimizer step of behaviour cloning on `batch`: the mean negative log-prob of its target tokens, whose
+ * gradient is computed in passes of at most `batchTokens` padded tokens shared between the policy's threads
+ * (`Policy.gradientOf`; with weights -1 / tokens it is the mean's gradient). Returns the loss.
+ */
+export function cloningStep(policy: Policy, batch: readonly ScoredSequence[], batchTokens: number): number {
+  const counts = batch.map(targetCount);
+  const total = Math.max(
+    1,
+    counts.reduce((sum, count) => sum + count, 0),
+  );
+  const weights = counts.map((count) => ({ logprobs: new Float32Array(count).fill(-1 / total) }));
+  const { gradients, values } = policy.gradientOf(batch, linearObjective(weights), { maxBatchTokens: batchTokens });
+  policy.applyGradients(gradients);
+  let sum = 0;
+  for (const { logprobs } of values) for (const logprob of logprobs) sum += logprob;
+  return -sum / total;
 }

@@ -3,6 +3,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { initBackend } from '../../../src/agent/policy/backend.js';
 import { Policy } from '../../../src/agent/policy/policy.js';
+import { cloningStep } from '../../../src/agent/policy/sft.js';
 import { PolicyThreads, shareParts } from '../../../src/agent/policy/policy-threads.js';
 import { Tokenizer } from '../../../src/agent/policy/tokenizer.js';
 import { Rng } from '../../../src/core/rng.js';
@@ -112,4 +113,73 @@ describe('policy threads', () => {
     expect(two.forSampling(31)).toHaveLength(0);
     expect(two.forSampling(32)).toHaveLength(1);
   });
+});
+
+describe('a behaviour-cloning step', () => {
+  it("moves the weights on two threads as on one, and as the mean negative log-prob's own gradient does", () => {
+    const tokenizer = Tokenizer.fit(
+      ['the quick brown fox jumps over the lazy dog', 'a b c d e f g h'].flatMap((t) => [t, t]),
+    );
+    const batch = Array.from({ length: 12 }, (_, row) => {
+      const tokens = tokenizer.encode(`the quick brown fox ${'jumps over '.repeat(row % 4)}the lazy dog`);
+      return { tokens, targetMask: tokens.map((_, t) => (t % 3 === 1 ? 1 : 0)) };
+    });
+    const after = (step: (policy: Policy) => number) => {
+      const policy = Policy.create({
+        tokenizer,
+        model: { layers: 2, width: 32, heads: 4, contextLength: 96 },
+        maxActionTokens: 16,
+        seed: 4,
+      });
+      const threads = new PolicyThreads(2);
+      policy.threads = threads;
+      try {
+        const loss = step(policy);
+        return { loss, weights: policy.variables.map((variable) => Array.from(variable.dataSync())) };
+      } finally {
+        threads.close();
+        policy.dispose();
+      }
+    };
+    const definition = after((policy) => {
+      policy.threads = new PolicyThreads(1);
+      return policy.update(() => tf.neg(tf.mean(policy.tokenLogprobs(batch).logprobs)) as tf.Scalar).loss;
+    });
+    const alone = after((policy) => {
+      policy.threads = new PolicyThreads(1);
+      return cloningStep(policy, batch, 10_000);
+    });
+    const split = after((policy) => {
+      expect(
+        policy.passes(
+          batch.map((sequence) => sequence.tokens.length),
+          10_000,
+        ).length,
+      ).toBeGreaterThan(1);
+      return cloningStep(policy, batch, 10_000);
+    });
+    let moved = 0;
+    for (const result of [alone, split]) {
+      expect(result.loss).toBeCloseTo(definition.loss, 5);
+      result.weights.forEach((values, v) =>
+        values.forEach((value, i) => {
+          const expected = definition.weights[v]![i]!;
+          expect(Math.abs(value - expected)).toBeLessThan(1e-6 + 1e-4 * Math.abs(expected));
+        }),
+      );
+    }
+    // The step moved the weights (the comparison is not of two untouched copies).
+    const initial = Policy.create({
+      tokenizer,
+      model: { layers: 2, width: 32, heads: 4, contextLength: 96 },
+      maxActionTokens: 16,
+      maxActionTokens: 16,
+      seed: 4,
+    });
+    initial.variables.forEach((variable, v) =>
+      variable.dataSync().forEach((value, i) => (moved = Math.max(moved, Math.abs(value - split.weights[v]![i]!)))),
+    );
+    initial.dispose();
+    expect(moved).toBeGreaterThan(1e-4);
+  }, 120_000);
 });
