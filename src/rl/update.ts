@@ -14,7 +14,10 @@
  * each micro-batch's forward and backward pass computes its share of the loss and of the gradient directly
  * (`tokenObjective` of losses.ts, which the worker threads import), and the loss's value and metrics are
  * computed after, from the log-probs the passes saw. Clip-Cov and KL-Cov select tokens by a covariance over the
- * whole mini-batch, so for them, when the mini-batch is more than one pass,
+ * whole mini-batch, so their loss needs every token's log-prob before any derivative. When the mini-batch is at
+ * most one pass a thread (`Policy.coupledGradientOf`), each thread's forward pass keeps its tape while this
+ * thread gathers every log-prob and computes the loss's derivative with respect to each, then each thread's
+ * backward pass takes its share. Otherwise (more passes than threads),
  *
  *   1. a forward pass per micro-batch, without gradients, gives every token's current log-prob and entropy;
  *   2. the loss of the whole mini-batch is computed from those values (the same token mean, the same
@@ -23,7 +26,8 @@
  *      of dL/dweights (the chain rule), summed into one gradient.
  *
  * Step 1 is a forward pass more (about a quarter of the update's time, measured: a guess-number mini-batch on
- * two threads took 423 ms as a sum over tokens and 538 ms in three steps).
+ * two threads took 423 ms as a sum over tokens and 538 ms in three steps; a search mini-batch of 8 x 300
+ * tokens 289 ms coupled and 381 ms in three steps).
  */
 import * as tf from '@tensorflow/tfjs-core';
 import type { Rng } from '../core/rng.js';
@@ -298,46 +302,35 @@ export function miniBatchGradients(
     return { gradients, ...evaluated(values) };
   }
 
-  // Clip-Cov and KL-Cov select tokens over the whole mini-batch: in one pass when it fits, else in three steps.
-  if (
-    policy.passes(
-      sequences.map((sequence) => sequence.tokens.length),
-      options.microBatchTokens,
-    ).length === 1
-  ) {
-    const { loss, gradients } = policy.computeGradients(() => {
-      const { logprobs, entropies } = policy.tokenLogprobs(sequences, { temperature });
-      const output = lossOf(logprobs, entropies);
-      metrics = output.metrics;
-      return output.loss;
-    });
-    return { loss, gradients, metrics: metrics! };
-  }
-
-  // 1. Current log-probs and entropies of every target token, without gradients, in passes shared between threads.
-  const values = policy.logprobValues(sequences, passOptions);
-  // 2. The mini-batch's loss from those values, and its derivative with respect to each of them.
+  // Clip-Cov and KL-Cov select tokens over the whole mini-batch, so the loss needs every token's log-prob first.
+  // The loss's value, metrics and derivative with respect to each token's log-prob, from those values (only the
+  // log-probs are an input: these losses do not read the entropies, and tfjs refuses an unused input).
   let loss = Number.NaN;
-  let perLogprob: Float32Array = new Float32Array(0);
-  tf.tidy(() => {
-    // Only the log-probs are an input: these losses do not read the entropies (tfjs refuses an unused input).
-    const entropies = tf.tensor1d(concatenate(values.map((value) => value.entropies)));
-    const { value, grads } = tf.valueAndGrads((...xs: tf.Tensor[]) => {
-      const output = lossOf(xs[0] as tf.Tensor1D, entropies);
-      metrics = output.metrics;
-      return output.loss;
-    })([tf.tensor1d(concatenate(values.map((value) => value.logprobs)))]);
-    loss = value.dataSync()[0]!;
-    perLogprob = grads[0]!.dataSync() as Float32Array;
-  });
-  // 3. The gradient of sum_i dL/dlogp_i * logp_i: each pass's share of dL/dweights, summed.
-  let offset = 0;
-  const weights = miniBatch.map((example) => {
-    const count = example.oldLogprobs.length;
-    const share = { logprobs: perLogprob.slice(offset, offset + count) };
-    offset += count;
-    return share;
-  });
+  const derivative = (values: readonly { logprobs: Float32Array; entropies: Float32Array }[]) => {
+    let perLogprob = new Float32Array(0);
+    tf.tidy(() => {
+      const entropies = tf.tensor1d(concatenate(values.map((value) => value.entropies)));
+      const { value, grads } = tf.valueAndGrads((...xs: tf.Tensor[]) => {
+        const output = lossOf(xs[0] as tf.Tensor1D, entropies);
+        metrics = output.metrics;
+        return output.loss;
+      })([tf.tensor1d(concatenate(values.map((value) => value.logprobs)))]);
+      loss = value.dataSync()[0]!;
+      perLogprob = (grads[0]!.dataSync() as Float32Array).slice();
+    });
+    let offset = 0;
+    return miniBatch.map((example) => {
+      const count = example.oldLogprobs.length;
+      offset += count;
+      return { logprobs: perLogprob.slice(offset - count, offset) };
+    });
+  };
+  // One forward and backward pass a thread, when the mini-batch is at most one pass a thread.
+  const coupled = policy.coupledGradientOf(sequences, derivative, passOptions);
+  if (coupled) return { loss, gradients: coupled, metrics: metrics! };
+  // Else: 1. every token's log-prob and entropy, in passes without gradients; 2. the derivative; 3. the gradient
+  // of sum_i dL/dlogp_i * logp_i, each pass's share summed.
+  const weights = derivative(policy.logprobValues(sequences, passOptions));
   return {
     loss,
     gradients: policy.gradientOf(sequences, linearObjective(weights), passOptions).gradients,

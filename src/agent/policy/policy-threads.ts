@@ -59,7 +59,19 @@ export type WorkerRequest =
       /** The objective's module (see TokenObjective), each part's per-token constants, and its settings. */
       objective: { module: string; inputs: Record<string, Float32Array>[]; settings?: unknown };
       settings: PassSettings;
-    };
+    }
+  | { type: 'coupled'; part: ScoredSequence[]; settings: PassSettings };
+
+/**
+ * What this thread sends a coupled pass between its two answers (not a request: the worker reads it while its
+ * pass waits): the loss's derivative with respect to each of the part's log-probs (and entropies), or
+ * `calledOff` when this thread's own pass failed.
+ */
+export interface CoupledDerivative {
+  logprobs: Float32Array;
+  entropies?: Float32Array;
+  calledOff?: boolean;
+}
 
 /**
  * What a worker answers each request with (after writing the request's number to the shared flag): a step's
@@ -102,8 +114,8 @@ process.on('exit', () => fail(new Error('the thread exited')));
 export class PolicyThread {
   private readonly worker: Worker;
   private readonly port: MessagePort;
-  /** [0]: replies sent so far; [1]: 1 once the worker has failed for good. */
-  private readonly flag = new Int32Array(new SharedArrayBuffer(8));
+  /** [0]: replies sent so far; [1]: 1 once the worker has failed for good; [2]: derivatives sent to coupled passes. */
+  private readonly flag = new Int32Array(new SharedArrayBuffer(12));
   private sent = 0;
   /** Set when the worker failed (its backend may be unusable): its owner stops using it. */
   broken = false;
@@ -210,6 +222,52 @@ export class PolicyThread {
       receive: () => {
         this.await(PASS_TIMEOUT_MS);
         return this.await(PASS_TIMEOUT_MS);
+      },
+    };
+  }
+
+  /**
+   * Starts a coupled pass over `part` with the model's current weights: the worker answers the part's log-probs
+   * and entropies (`values`), keeps its forward pass's tape, and waits for the loss's derivative with respect to
+   * each (`send`) before its backward pass, whose gradients are its second answer (`gradients`). Called off
+   * (`callOff`) it answers nothing more than an empty reply, which `finish` reads. Every pass started is ended
+   * by `gradients` or `finish`, so that the replies stay in step with the requests.
+   */
+  startCoupled(model: TransformerModel, part: ScoredSequence[], settings: PassSettings) {
+    this.postWeights(model);
+    this.post({ type: 'coupled', part, settings });
+    // What has come back: nothing, the weights' reply, the values, or (after `send`) what is awaited is the last.
+    let stage: 'started' | 'weights' | 'values' | 'sent' | 'done' = 'started';
+    const next = (): WorkerReply => {
+      const reply = this.await(PASS_TIMEOUT_MS);
+      stage = stage === 'started' ? 'weights' : stage === 'weights' ? 'values' : 'done';
+      return reply;
+    };
+    const send = (derivative: CoupledDerivative) => {
+      this.sent++;
+      this.port.postMessage(derivative);
+      Atomics.add(this.flag, 2, 1);
+      Atomics.notify(this.flag, 2);
+      stage = 'sent';
+    };
+    return {
+      values: (): [Float32Array, Float32Array] => {
+        next();
+        const reply = next();
+        return [reply.values![0]!, reply.values![1]!];
+      },
+      send: (derivative: Omit<CoupledDerivative, 'calledOff'>) => send(derivative),
+      gradients: (): WorkerReply => next(),
+      /** Ends the pass wherever it stands (after a failure elsewhere); a worker that fails here is given up. */
+      finish: (): void => {
+        try {
+          while (!this.broken && stage !== 'done') {
+            if (stage === 'values') send({ logprobs: new Float32Array(0), calledOff: true });
+            else next();
+          }
+        } catch {
+          // await() has marked the worker broken: its owner stops using it.
+        }
       },
     };
   }

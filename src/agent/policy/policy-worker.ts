@@ -3,13 +3,13 @@
  * the work it is given, one request at a time (decoding rows, or passes over whole sequences), answering each on
  * the port and then bumping the shared flag the policy's thread waits on.
  */
-import { type MessagePort, workerData } from 'node:worker_threads';
+import { type MessagePort, receiveMessageOnPort, workerData } from 'node:worker_threads';
 import * as tf from '@tensorflow/tfjs-core';
 import { initBackend } from './backend.js';
 import { Decoder } from './decoder.js';
-import { objectiveGradients, type TokenObjectiveFunction, targetLogprobs } from './logprobs.js';
+import { objectiveGradients, type TokenObjectiveFunction, targetLogprobs, tokenObjective } from './logprobs.js';
 import { TransformerModel } from './model.js';
-import type { WorkerReply, WorkerRequest } from './policy-threads.js';
+import { type CoupledDerivative, PASS_TIMEOUT_MS, type WorkerReply, type WorkerRequest } from './policy-threads.js';
 
 const { port, flag } = workerData as { port: MessagePort; flag: Int32Array };
 const ready = initBackend('wasm', () => {});
@@ -79,7 +79,77 @@ function handle(request: WorkerRequest): WorkerReply {
       });
       return { names: [...sums.keys()], arrays: [...sums.values()], values };
     }
+    case 'coupled':
+      return coupledGradients(request.part, request.settings);
   }
+}
+
+/** Thrown inside a coupled pass when the policy's thread calls it off (its own pass failed). */
+class CalledOff extends Error {}
+
+/**
+ * A coupled pass (PolicyThread.startCoupled): the forward pass of `part`, whose log-probs and entropies are
+ * answered at once, then, with the tape kept, a wait for the loss's derivative with respect to each of them,
+ * and the backward pass of their weighted sum: its gradients are the second answer.
+ */
+function coupledGradients(
+  part: Extract<WorkerRequest, { type: 'coupled' }>['part'],
+  settings: Extract<WorkerRequest, { type: 'coupled' }>['settings'],
+): WorkerReply {
+  const names = [...model!.variables.keys()];
+  const variables = names.map((name) => model!.variables.get(name)!);
+  try {
+    const { value, grads } = tf.variableGrads(() => {
+      const { logprobs, entropies } = targetLogprobs(model!, part, settings);
+      answer({
+        values: [(logprobs.dataSync() as Float32Array).slice(), (entropies.dataSync() as Float32Array).slice()],
+      });
+      const derivative = receiveDerivative();
+      const inputs: Record<string, tf.Tensor1D> = { logprobs: tf.tensor1d(derivative.logprobs) };
+      if (derivative.entropies) inputs.entropies = tf.tensor1d(derivative.entropies);
+      return tokenObjective(logprobs, entropies, inputs, undefined);
+    }, variables);
+    value.dispose();
+    const arrays: Float32Array[] = [];
+    const withGradient: string[] = [];
+    names.forEach((name, index) => {
+      const gradient = grads[variables[index]!.name];
+      if (!gradient) return;
+      withGradient.push(name);
+      arrays.push((gradient.dataSync() as Float32Array).slice());
+    });
+    tf.dispose(Object.values(grads));
+    return { names: withGradient, arrays };
+  } catch (error) {
+    if (error instanceof CalledOff) return {};
+    throw error;
+  }
+}
+
+/** The derivative the policy's thread sends a coupled pass (read here without returning to the event loop). */
+function receiveDerivative(): CoupledDerivative {
+  const deadline = Date.now() + PASS_TIMEOUT_MS;
+  for (;;) {
+    const seen = Atomics.load(flag, 2);
+    const message = receiveMessageOnPort(port)?.message as CoupledDerivative | undefined;
+    if (message) {
+      if (message.calledOff) throw new CalledOff();
+      return message;
+    }
+    if (Atomics.wait(flag, 2, seen, Math.max(1, deadline - Date.now())) === 'timed-out')
+      throw new Error("a coupled pass waited too long for the loss's derivative");
+  }
+}
+
+/** Answers the oldest request not yet answered (the policy's thread waits on the flag). */
+function answer(reply: WorkerReply): void {
+  const transfer = [...(reply.logits ? [reply.logits] : []), ...(reply.arrays ?? []), ...(reply.values ?? [])];
+  port.postMessage(
+    reply,
+    transfer.map((array) => array.buffer as ArrayBuffer),
+  );
+  Atomics.add(flag, 0, 1);
+  Atomics.notify(flag, 0);
 }
 
 port.on('message', (request: WorkerRequest) => {
@@ -97,12 +167,6 @@ port.on('message', (request: WorkerRequest) => {
     } catch (error) {
       reply = error instanceof Error ? { error: error.message, name: error.name } : { error: String(error) };
     }
-    const transfer = [...(reply.logits ? [reply.logits] : []), ...(reply.arrays ?? []), ...(reply.values ?? [])];
-    port.postMessage(
-      reply,
-      transfer.map((array) => array.buffer as ArrayBuffer),
-    );
-    Atomics.add(flag, 0, 1);
-    Atomics.notify(flag, 0);
+    answer(reply);
   });
 });

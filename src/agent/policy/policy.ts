@@ -26,6 +26,7 @@ import {
   concatenate,
   targetCount,
   targetLogprobs,
+  tokenObjective,
 } from './logprobs.js';
 import { PolicyThreads, type WorkerReply, type WorkerRequest, shareParts } from './policy-threads.js';
 import type { Tokenizer } from './tokenizer.js';
@@ -119,6 +120,25 @@ export function paddedBatches<T>(
   }
   if (current.length > 0) batches.push(current);
   return batches;
+}
+
+/**
+ * The batch of sequences of these lengths cut into at most `count` passes of at most `maxTokens` padded tokens
+ * (sequences x longest), longest first, the largest pass as small as it can be: the smallest budget whose
+ * {@link paddedBatches} are `count` or fewer. Undefined when even `maxTokens` needs more passes.
+ */
+export function balancedPasses(lengths: readonly number[], count: number, maxTokens: number): number[][] | undefined {
+  const order = lengths.map((_, index) => index).sort((a, b) => lengths[b]! - lengths[a]! || a - b);
+  const cut = (budget: number) => paddedBatches(order, budget, (index) => lengths[index]!);
+  if (cut(maxTokens).length > count) return undefined;
+  let low = Math.max(...lengths);
+  let high = maxTokens;
+  while (low < high) {
+    const middle = Math.floor((low + high) / 2);
+    if (cut(middle).length <= count) high = middle;
+    else low = middle + 1;
+  }
+  return cut(low);
 }
 
 export class Policy {
@@ -438,6 +458,87 @@ export class Policy {
       },
     );
     return { gradients: sums, values };
+  }
+
+  /**
+   * The gradient (by variable name) of a loss that reads every target token of the batch at once (Clip-Cov's and
+   * KL-Cov's selection over a mini-batch), in one forward and one backward pass a thread: each thread's forward
+   * pass computes its part's log-probs and entropies, this thread gathers them, `derivative` gives the loss's
+   * derivative with respect to each (by sequence, as `values` are), and each thread's backward pass, its forward
+   * pass's tape kept meanwhile, takes its part's share of sum_i dL/dlogp_i * logp_i + dL/dH_i * H_i. Only when the
+   * batch is at most one pass a thread ({@link passes}); `undefined` otherwise, or after a worker thread failed
+   * (its work is then for `logprobValues` and `gradientOf`, on this thread). The caller applies or disposes the
+   * tensors.
+   */
+  coupledGradientOf(
+    sequences: readonly ScoredSequence[],
+    derivative: (
+      values: readonly { logprobs: Float32Array; entropies: Float32Array }[],
+    ) => { logprobs: Float32Array; entropies?: Float32Array }[],
+    options: { temperature?: number; maxBatchTokens: number },
+  ): Record<string, tf.Tensor> | undefined {
+    const lengths = sequences.map((sequence) => sequence.tokens.length);
+    const workers = sequences.length > 1 ? this.threads.workers() : [];
+    const passes = balancedPasses(lengths, workers.length + 1, options.maxBatchTokens);
+    if (!passes) return undefined;
+    const settings = this.passSettings(options);
+    const part = (k: number) => passes[k]!.map((index) => sequences[index]!);
+    const started = passes.slice(1).map((_, w) => workers[w]!.startCoupled(this.model, part(w + 1), settings));
+    const { values, keep } = valuesBySequence(sequences);
+    const sums: Record<string, tf.Tensor> = {};
+    let failure: unknown;
+    try {
+      this.lastPassTokens = passes[0]!.length * Math.max(...part(0).map((sequence) => sequence.tokens.length));
+      const { value, grads } = outOfMemoryAsError(
+        () =>
+          tf.variableGrads(() => {
+            const own = targetLogprobs(this.model, part(0), settings);
+            keep(passes[0]!, own.logprobs.dataSync() as Float32Array, own.entropies.dataSync() as Float32Array);
+            started.forEach((pass, w) => keep(passes[w + 1]!, ...pass.values()));
+            const derivatives = derivative(values);
+            const ofPass = (k: number) => {
+              const logprobs = concatenate(passes[k]!.map((index) => derivatives[index]!.logprobs));
+              if (!derivatives[0]?.entropies) return { logprobs };
+              return { logprobs, entropies: concatenate(passes[k]!.map((index) => derivatives[index]!.entropies!)) };
+            };
+            started.forEach((pass, w) => pass.send(ofPass(w + 1)));
+            const mine = ofPass(0);
+            const inputs: Record<string, tf.Tensor1D> = { logprobs: tf.tensor1d(mine.logprobs) };
+            if (mine.entropies) inputs.entropies = tf.tensor1d(mine.entropies);
+            return tokenObjective(own.logprobs, own.entropies, inputs, undefined);
+          }, this.variables),
+        this.passSize,
+        PASS_ADVICE,
+      );
+      value.dispose();
+      this.variables.forEach((variable, index) => {
+        const gradient = grads[variable.name];
+        if (gradient) sums[[...this.model.variables.keys()][index]!] = gradient;
+      });
+      for (const pass of started) {
+        const reply = outOfMemoryAsError(
+          () => pass.gradients(),
+          () => "in a policy thread's pass",
+          PASS_ADVICE,
+        );
+        reply.names!.forEach((name, i) => {
+          const gradient = tf.tensor(reply.arrays![i]!, this.model.variables.get(name)!.shape);
+          const sum = sums[name];
+          sums[name] = sum ? tf.add(sum, gradient) : gradient;
+          if (sum) tf.dispose([sum, gradient]);
+        });
+      }
+    } catch (error) {
+      failure = error;
+    }
+    for (const pass of started) pass.finish();
+    if (failure === undefined) return sums;
+    tf.dispose(Object.values(sums));
+    if (failure instanceof TurngymError && failure.code === 'ENV_FAILURE') {
+      console.error(`[policy] working on this thread only: ${failure.message}`);
+      return undefined;
+    }
+    throw failure;
   }
 
   /**

@@ -2,7 +2,8 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { initBackend } from '../../../src/agent/policy/backend.js';
-import { Policy } from '../../../src/agent/policy/policy.js';
+import { linearObjective } from '../../../src/agent/policy/logprobs.js';
+import { balancedPasses, Policy } from '../../../src/agent/policy/policy.js';
 import { cloningStep } from '../../../src/agent/policy/sft.js';
 import { PolicyThreads, shareParts } from '../../../src/agent/policy/policy-threads.js';
 import { Tokenizer } from '../../../src/agent/policy/tokenizer.js';
@@ -12,16 +13,15 @@ beforeAll(async () => {
   await initBackend('wasm', () => {});
 });
 
+const tokenizer = Tokenizer.fit(
+  ['the quick brown fox jumps over the lazy dog', 'a b c d e f g h'].flatMap((t) => [t, t]),
+);
+/** The policy of these tests: 2 layers of width 32, a context of 96 tokens. */
+const smallPolicy = (seed: number) =>
+  Policy.create({ tokenizer, model: { layers: 2, width: 32, heads: 4, contextLength: 96 }, maxActionTokens: 16, seed });
+
 describe('policy threads', () => {
-  const tokenizer = Tokenizer.fit(
-    ['the quick brown fox jumps over the lazy dog', 'a b c d e f g h'].flatMap((t) => [t, t]),
-  );
-  const policy = Policy.create({
-    tokenizer,
-    model: { layers: 2, width: 32, heads: 4, contextLength: 96 },
-    maxActionTokens: 16,
-    seed: 3,
-  });
+  const policy = smallPolicy(3);
   const contexts = Array.from({ length: 40 }, (_, row) =>
     tokenizer.encode(`the quick brown fox ${'jumps over '.repeat(row % 5)}the lazy dog`),
   );
@@ -117,20 +117,12 @@ describe('policy threads', () => {
 
 describe('a behaviour-cloning step', () => {
   it("moves the weights on two threads as on one, and as the mean negative log-prob's own gradient does", () => {
-    const tokenizer = Tokenizer.fit(
-      ['the quick brown fox jumps over the lazy dog', 'a b c d e f g h'].flatMap((t) => [t, t]),
-    );
     const batch = Array.from({ length: 12 }, (_, row) => {
       const tokens = tokenizer.encode(`the quick brown fox ${'jumps over '.repeat(row % 4)}the lazy dog`);
       return { tokens, targetMask: tokens.map((_, t) => (t % 3 === 1 ? 1 : 0)) };
     });
     const after = (step: (policy: Policy) => number) => {
-      const policy = Policy.create({
-        tokenizer,
-        model: { layers: 2, width: 32, heads: 4, contextLength: 96 },
-        maxActionTokens: 16,
-        seed: 4,
-      });
+      const policy = smallPolicy(4);
       const threads = new PolicyThreads(2);
       policy.threads = threads;
       try {
@@ -169,17 +161,92 @@ describe('a behaviour-cloning step', () => {
       );
     }
     // The step moved the weights (the comparison is not of two untouched copies).
-    const initial = Policy.create({
-      tokenizer,
-      model: { layers: 2, width: 32, heads: 4, contextLength: 96 },
-      maxActionTokens: 16,
-      maxActionTokens: 16,
-      seed: 4,
-    });
+    const initial = smallPolicy(4);
     initial.variables.forEach((variable, v) =>
       variable.dataSync().forEach((value, i) => (moved = Math.max(moved, Math.abs(value - split.weights[v]![i]!)))),
     );
     initial.dispose();
     expect(moved).toBeGreaterThan(1e-4);
+  }, 120_000);
+});
+
+describe('a coupled pass (a loss that reads every token of the batch, one forward and backward pass a thread)', () => {
+  const policy = smallPolicy(6);
+  afterAll(() => policy.dispose());
+  const sequence = (length: number, shift = 0) => ({
+    tokens: Array.from({ length }, (_, t) => 10 + ((t * 3 + shift) % 11)),
+    targetMask: Array.from({ length }, (_, t) => (t > 2 ? 1 : 0)),
+  });
+  const batch = [sequence(40, 1), sequence(30, 2), sequence(35, 3), sequence(20, 4)];
+  const lengths = batch.map((s) => s.tokens.length);
+  // A derivative that depends on every token's values: the batch's mean log-prob (as Clip-Cov's covariance does).
+  const derivative = (values: readonly { logprobs: Float32Array; entropies: Float32Array }[]) => {
+    const all = values.flatMap((value) => Array.from(value.logprobs));
+    const mean = all.reduce((a, b) => a + b, 0) / all.length;
+    return values.map((value) => ({
+      logprobs: value.logprobs.map((logprob) => (logprob > mean ? 0.3 : -0.2)),
+      entropies: value.entropies.map(() => 0.05),
+    }));
+  };
+  const flat = (gradients: Record<string, tf.Tensor>) =>
+    Object.keys(gradients)
+      .sort()
+      .flatMap((name) => Array.from(gradients[name]!.dataSync()));
+
+  it('gives, on two threads, the gradient of the derivative taken at the values of every token', () => {
+    policy.threads = new PolicyThreads(1);
+    const options = { maxBatchTokens: 10_000 };
+    const values = policy.logprobValues(batch, options);
+    const expected = policy.gradientOf(batch, linearObjective(derivative(values)), options).gradients;
+    const threads = new PolicyThreads(2);
+    policy.threads = threads;
+    try {
+      // Three passes shared out, two balanced ones (one a thread) for a coupled pass.
+      expect(policy.passes(lengths, 10_000)).toHaveLength(3);
+      expect(balancedPasses(lengths, 2, 10_000)).toEqual([
+        [0, 2],
+        [1, 3],
+      ]);
+      let seen: number[] = [];
+      const coupled = policy.coupledGradientOf(
+        batch,
+        (all) => {
+          seen = all.flatMap((value) => Array.from(value.logprobs));
+          return derivative(all);
+        },
+        options,
+      )!;
+      expect(threads.workers()).toHaveLength(1); // the worker took a part and is still in use
+      const want = values.flatMap((value) => Array.from(value.logprobs));
+      seen.forEach((logprob, i) => expect(logprob).toBeCloseTo(want[i]!, 5));
+      const a = flat(expected);
+      const b = flat(coupled);
+      expect(b).toHaveLength(a.length);
+      a.forEach((value, i) => expect(Math.abs(b[i]! - value)).toBeLessThan(1e-6 + 1e-4 * Math.abs(value)));
+      expect(Math.max(...a.map(Math.abs))).toBeGreaterThan(1e-4);
+      tf.dispose([...Object.values(expected), ...Object.values(coupled)]);
+      // More passes than threads: not a coupled pass.
+      expect(policy.coupledGradientOf(batch, derivative, { maxBatchTokens: 60 })).toBeUndefined();
+      expect(balancedPasses(lengths, 2, 60)).toBeUndefined();
+    } finally {
+      threads.close();
+    }
+  }, 120_000);
+
+  it("calls the worker's pass off when this thread's own pass fails, and the worker goes on working", () => {
+    const threads = new PolicyThreads(2);
+    policy.threads = threads;
+    try {
+      // The longest pass (this thread's) is over the context length; the worker's is not.
+      expect(() =>
+        policy.coupledGradientOf([sequence(100), sequence(30), sequence(20)], derivative, { maxBatchTokens: 10_000 }),
+      ).toThrow('exceeds the context length 96');
+      expect(threads.workers()).toHaveLength(1);
+      const again = policy.coupledGradientOf(batch, derivative, { maxBatchTokens: 10_000 })!;
+      expect(Object.keys(again).length).toBeGreaterThan(0);
+      tf.dispose(Object.values(again));
+    } finally {
+      threads.close();
+    }
   }, 120_000);
 });
