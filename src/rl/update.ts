@@ -325,7 +325,8 @@ export function miniBatchGradients(
       return { logprobs: perLogprob.slice(offset - count, offset) };
     });
   };
-  // One forward and backward pass a thread, when the mini-batch is at most one pass a thread.
+  // One forward and backward pass a thread, when the mini-batch is at most one pass a thread. (After a worker
+  // thread failed in it, the three steps below draw Clip-Cov's random subset again.)
   const coupled = policy.coupledGradientOf(sequences, derivative, passOptions);
   if (coupled) return { loss, gradients: coupled, metrics: metrics! };
   // Else: 1. every token's log-prob and entropy, in passes without gradients; 2. the derivative; 3. the gradient

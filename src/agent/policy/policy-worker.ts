@@ -84,13 +84,12 @@ function handle(request: WorkerRequest): WorkerReply {
   }
 }
 
-/** Thrown inside a coupled pass when the policy's thread calls it off (its own pass failed). */
-class CalledOff extends Error {}
-
 /**
  * A coupled pass (PolicyThread.startCoupled): the forward pass of `part`, whose log-probs and entropies are
  * answered at once, then, with the tape kept, a wait for the loss's derivative with respect to each of them,
- * and the backward pass of their weighted sum: its gradients are the second answer.
+ * and the backward pass of their weighted sum: its gradients are the second answer. Called off (the policy's
+ * thread failed), the pass ends with a loss of zero, so that tfjs frees the forward pass's saved tensors (it does
+ * not when the function throws), and answers nothing.
  */
 function coupledGradients(
   part: Extract<WorkerRequest, { type: 'coupled' }>['part'],
@@ -98,32 +97,32 @@ function coupledGradients(
 ): WorkerReply {
   const names = [...model!.variables.keys()];
   const variables = names.map((name) => model!.variables.get(name)!);
-  try {
-    const { value, grads } = tf.variableGrads(() => {
-      const { logprobs, entropies } = targetLogprobs(model!, part, settings);
-      answer({
-        values: [(logprobs.dataSync() as Float32Array).slice(), (entropies.dataSync() as Float32Array).slice()],
-      });
-      const derivative = receiveDerivative();
-      const inputs: Record<string, tf.Tensor1D> = { logprobs: tf.tensor1d(derivative.logprobs) };
-      if (derivative.entropies) inputs.entropies = tf.tensor1d(derivative.entropies);
-      return tokenObjective(logprobs, entropies, inputs, undefined);
-    }, variables);
-    value.dispose();
-    const arrays: Float32Array[] = [];
-    const withGradient: string[] = [];
-    names.forEach((name, index) => {
-      const gradient = grads[variables[index]!.name];
-      if (!gradient) return;
-      withGradient.push(name);
-      arrays.push((gradient.dataSync() as Float32Array).slice());
+  let calledOff = false;
+  const { value, grads } = tf.variableGrads(() => {
+    const { logprobs, entropies } = targetLogprobs(model!, part, settings);
+    answer({
+      values: [(logprobs.dataSync() as Float32Array).slice(), (entropies.dataSync() as Float32Array).slice()],
     });
-    tf.dispose(Object.values(grads));
-    return { names: withGradient, arrays };
-  } catch (error) {
-    if (error instanceof CalledOff) return {};
-    throw error;
-  }
+    const derivative = receiveDerivative();
+    if (derivative.calledOff) {
+      calledOff = true;
+      return tf.mul(tf.sum(logprobs), 0) as tf.Scalar;
+    }
+    const inputs: Record<string, tf.Tensor1D> = { logprobs: tf.tensor1d(derivative.logprobs) };
+    if (derivative.entropies) inputs.entropies = tf.tensor1d(derivative.entropies);
+    return tokenObjective(logprobs, entropies, inputs, undefined);
+  }, variables);
+  value.dispose();
+  const arrays: Float32Array[] = [];
+  const withGradient: string[] = [];
+  names.forEach((name, index) => {
+    const gradient = grads[variables[index]!.name];
+    if (!gradient || calledOff) return;
+    withGradient.push(name);
+    arrays.push((gradient.dataSync() as Float32Array).slice());
+  });
+  tf.dispose(Object.values(grads));
+  return calledOff ? {} : { names: withGradient, arrays };
 }
 
 /** The derivative the policy's thread sends a coupled pass (read here without returning to the event loop). */
@@ -132,12 +131,10 @@ function receiveDerivative(): CoupledDerivative {
   for (;;) {
     const seen = Atomics.load(flag, 2);
     const message = receiveMessageOnPort(port)?.message as CoupledDerivative | undefined;
-    if (message) {
-      if (message.calledOff) throw new CalledOff();
-      return message;
-    }
+    if (message) return message;
+    // Past the deadline the pass is called off (the policy's thread, which waited as long, has given this one up).
     if (Atomics.wait(flag, 2, seen, Math.max(1, deadline - Date.now())) === 'timed-out')
-      throw new Error("a coupled pass waited too long for the loss's derivative");
+      return { logprobs: new Float32Array(0), calledOff: true };
   }
 }
 
@@ -153,6 +150,8 @@ function answer(reply: WorkerReply): void {
 }
 
 port.on('message', (request: WorkerRequest) => {
+  // A derivative that came after its pass gave up waiting is not a request: it is dropped.
+  if (typeof (request as { type?: unknown }).type !== 'string') return;
   queue = queue.then(async () => {
     let reply: WorkerReply;
     try {

@@ -28,7 +28,13 @@ import {
   targetLogprobs,
   tokenObjective,
 } from './logprobs.js';
-import { PolicyThreads, type WorkerReply, type WorkerRequest, shareParts } from './policy-threads.js';
+import {
+  type PolicyThread,
+  PolicyThreads,
+  type WorkerReply,
+  type WorkerRequest,
+  shareParts,
+} from './policy-threads.js';
 import type { Tokenizer } from './tokenizer.js';
 
 export interface PolicyOptions {
@@ -131,7 +137,7 @@ export function balancedPasses(lengths: readonly number[], count: number, maxTok
   const order = lengths.map((_, index) => index).sort((a, b) => lengths[b]! - lengths[a]! || a - b);
   const cut = (budget: number) => paddedBatches(order, budget, (index) => lengths[index]!);
   if (cut(maxTokens).length > count) return undefined;
-  let low = Math.max(...lengths);
+  let low = Math.min(Math.max(...lengths), maxTokens);
   let high = maxTokens;
   while (low < high) {
     const middle = Math.floor((low + high) / 2);
@@ -483,45 +489,57 @@ export class Policy {
     if (!passes) return undefined;
     const settings = this.passSettings(options);
     const part = (k: number) => passes[k]!.map((index) => sequences[index]!);
-    const started = passes.slice(1).map((_, w) => workers[w]!.startCoupled(this.model, part(w + 1), settings));
+    const started: ReturnType<PolicyThread['startCoupled']>[] = [];
     const { values, keep } = valuesBySequence(sequences);
     const sums: Record<string, tf.Tensor> = {};
     let failure: unknown;
     try {
+      passes.slice(1).forEach((_, w) => started.push(workers[w]!.startCoupled(this.model, part(w + 1), settings)));
       this.lastPassTokens = passes[0]!.length * Math.max(...part(0).map((sequence) => sequence.tokens.length));
       const { value, grads } = outOfMemoryAsError(
         () =>
           tf.variableGrads(() => {
             const own = targetLogprobs(this.model, part(0), settings);
-            keep(passes[0]!, own.logprobs.dataSync() as Float32Array, own.entropies.dataSync() as Float32Array);
-            started.forEach((pass, w) => keep(passes[w + 1]!, ...pass.values()));
-            const derivatives = derivative(values);
-            const ofPass = (k: number) => {
-              const logprobs = concatenate(passes[k]!.map((index) => derivatives[index]!.logprobs));
-              if (!derivatives[0]?.entropies) return { logprobs };
-              return { logprobs, entropies: concatenate(passes[k]!.map((index) => derivatives[index]!.entropies!)) };
-            };
-            started.forEach((pass, w) => pass.send(ofPass(w + 1)));
-            const mine = ofPass(0);
-            const inputs: Record<string, tf.Tensor1D> = { logprobs: tf.tensor1d(mine.logprobs) };
-            if (mine.entropies) inputs.entropies = tf.tensor1d(mine.entropies);
-            return tokenObjective(own.logprobs, own.entropies, inputs, undefined);
+            // A failure past this point ends the pass with a loss of zero instead of an exception, so that
+            // tfjs frees the forward pass's saved tensors (it does not when the function throws).
+            try {
+              keep(passes[0]!, own.logprobs.dataSync() as Float32Array, own.entropies.dataSync() as Float32Array);
+              started.forEach((pass, w) => keep(passes[w + 1]!, ...pass.values()));
+              const derivatives = derivative(values);
+              const ofPass = (k: number) => {
+                const logprobs = concatenate(passes[k]!.map((index) => derivatives[index]!.logprobs));
+                if (!derivatives[0]?.entropies) return { logprobs };
+                return { logprobs, entropies: concatenate(passes[k]!.map((index) => derivatives[index]!.entropies!)) };
+              };
+              started.forEach((pass, w) => pass.send(ofPass(w + 1)));
+              const mine = ofPass(0);
+              const inputs: Record<string, tf.Tensor1D> = { logprobs: tf.tensor1d(mine.logprobs) };
+              if (mine.entropies) inputs.entropies = tf.tensor1d(mine.entropies);
+              return tokenObjective(own.logprobs, own.entropies, inputs, undefined);
+            } catch (error) {
+              failure = error;
+              return tf.mul(tf.sum(own.logprobs), 0) as tf.Scalar;
+            }
           }, this.variables),
         this.passSize,
         PASS_ADVICE,
       );
       value.dispose();
+      const names = [...this.model.variables.keys()];
       this.variables.forEach((variable, index) => {
         const gradient = grads[variable.name];
-        if (gradient) sums[[...this.model.variables.keys()][index]!] = gradient;
+        if (gradient) sums[names[index]!] = gradient;
       });
-      for (const pass of started) {
+      for (const pass of failure === undefined ? started : []) {
         const reply = outOfMemoryAsError(
           () => pass.gradients(),
           () => "in a policy thread's pass",
           PASS_ADVICE,
         );
-        reply.names!.forEach((name, i) => {
+        // A worker that waited too long for its derivative gave its pass up (and answered nothing).
+        if (!reply.names)
+          throw new TurngymError('ENV_FAILURE', "a policy thread gave up waiting for the loss's derivative");
+        reply.names.forEach((name, i) => {
           const gradient = tf.tensor(reply.arrays![i]!, this.model.variables.get(name)!.shape);
           const sum = sums[name];
           sums[name] = sum ? tf.add(sum, gradient) : gradient;
@@ -529,7 +547,7 @@ export class Policy {
         });
       }
     } catch (error) {
-      failure = error;
+      failure ??= error;
     }
     for (const pass of started) pass.finish();
     if (failure === undefined) return sums;

@@ -148,7 +148,9 @@ describe('a behaviour-cloning step', () => {
           10_000,
         ).length,
       ).toBeGreaterThan(1);
-      return cloningStep(policy, batch, 10_000);
+      const loss = cloningStep(policy, batch, 10_000);
+      expect(policy.threads.workers()).toHaveLength(1); // the worker did its share
+      return loss;
     });
     let moved = 0;
     for (const result of [alone, split]) {
@@ -207,6 +209,7 @@ describe('a coupled pass (a loss that reads every token of the batch, one forwar
         [0, 2],
         [1, 3],
       ]);
+      const tensors = tf.memory().numTensors;
       let seen: number[] = [];
       const coupled = policy.coupledGradientOf(
         batch,
@@ -224,10 +227,14 @@ describe('a coupled pass (a loss that reads every token of the batch, one forwar
       expect(b).toHaveLength(a.length);
       a.forEach((value, i) => expect(Math.abs(b[i]! - value)).toBeLessThan(1e-6 + 1e-4 * Math.abs(value)));
       expect(Math.max(...a.map(Math.abs))).toBeGreaterThan(1e-4);
-      tf.dispose([...Object.values(expected), ...Object.values(coupled)]);
+      tf.dispose(Object.values(coupled));
+      expect(tf.memory().numTensors).toBe(tensors); // nothing of the pass is left but its gradients
+      tf.dispose(Object.values(expected));
       // More passes than threads: not a coupled pass.
       expect(policy.coupledGradientOf(batch, derivative, { maxBatchTokens: 60 })).toBeUndefined();
       expect(balancedPasses(lengths, 2, 60)).toBeUndefined();
+      // A sequence over the budget is a pass of its own; the others stay within it.
+      expect(balancedPasses([100, 30, 30, 30], 4, 50)).toEqual([[0], [1], [2], [3]]);
     } finally {
       threads.close();
     }
