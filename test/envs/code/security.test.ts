@@ -463,7 +463,9 @@ describe('code/ sandbox: code outside any call', () => {
   });
 
   it('starts the next episode when the isolate is busy outside any call (the reset used to block the host for good)', async () => {
-    const sandbox = await Sandbox.create({ timeLimitMs: 300 });
+    // The injection's own set-up (2M objects, to start the collector) also runs outside any call and counts
+    // against the guard's budget: at 300 ms it was sometimes disposed before the loop began (on a loaded machine).
+    const sandbox = await Sandbox.create({ timeLimitMs: 1000 });
     try {
       await sandbox.newEpisode(1);
       await startBackgroundLoop(sandbox);
