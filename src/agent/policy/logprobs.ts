@@ -169,23 +169,35 @@ export function objectiveGradients(
   settings: unknown,
   options: { pad: number; temperature?: number },
 ): { gradients: Record<string, tf.Tensor>; logprobs: Float32Array; entropies: Float32Array } {
-  const names = [...model.variables.keys()];
-  const variables = names.map((name) => model.variables.get(name)!);
   let logprobValues = new Float32Array(0);
   let entropyValues = new Float32Array(0);
-  const { value, grads } = tf.variableGrads(() => {
+  const { value, gradients } = modelGradients(model, () => {
     const { logprobs, entropies } = targetLogprobs(model, sequences, options);
     logprobValues = (logprobs.dataSync() as Float32Array).slice();
     entropyValues = (entropies.dataSync() as Float32Array).slice();
     const constants: Record<string, tf.Tensor1D> = {};
     for (const [name, values] of Object.entries(inputs)) constants[name] = tf.tensor1d(values);
     return evaluate(logprobs, entropies, constants, settings);
-  }, variables);
+  });
   value.dispose();
+  return { gradients, logprobs: logprobValues, entropies: entropyValues };
+}
+
+/**
+ * tf.variableGrads of `loss` over the model's variables: the loss (a tensor the caller disposes) and the gradient
+ * of each variable that has one, by the variable's name in the model.
+ */
+export function modelGradients(
+  model: TransformerModel,
+  loss: () => tf.Scalar,
+): { value: tf.Scalar; gradients: Record<string, tf.Tensor> } {
+  const names = [...model.variables.keys()];
+  const variables = names.map((name) => model.variables.get(name)!);
+  const { value, grads } = tf.variableGrads(loss, variables);
   const gradients: Record<string, tf.Tensor> = {};
   names.forEach((name, index) => {
     const gradient = grads[variables[index]!.name];
     if (gradient) gradients[name] = gradient;
   });
-  return { gradients, logprobs: logprobValues, entropies: entropyValues };
+  return { value, gradients };
 }

@@ -7,7 +7,13 @@ import { type MessagePort, receiveMessageOnPort, workerData } from 'node:worker_
 import * as tf from '@tensorflow/tfjs-core';
 import { initBackend } from './backend.js';
 import { Decoder } from './decoder.js';
-import { objectiveGradients, type TokenObjectiveFunction, targetLogprobs, tokenObjective } from './logprobs.js';
+import {
+  modelGradients,
+  objectiveGradients,
+  type TokenObjectiveFunction,
+  targetLogprobs,
+  tokenObjective,
+} from './logprobs.js';
 import { TransformerModel } from './model.js';
 import { type CoupledDerivative, PASS_TIMEOUT_MS, type WorkerReply, type WorkerRequest } from './policy-threads.js';
 
@@ -95,10 +101,8 @@ function coupledGradients(
   part: Extract<WorkerRequest, { type: 'coupled' }>['part'],
   settings: Extract<WorkerRequest, { type: 'coupled' }>['settings'],
 ): WorkerReply {
-  const names = [...model!.variables.keys()];
-  const variables = names.map((name) => model!.variables.get(name)!);
   let calledOff = false;
-  const { value, grads } = tf.variableGrads(() => {
+  const { value, gradients } = modelGradients(model!, () => {
     const { logprobs, entropies } = targetLogprobs(model!, part, settings);
     answer({
       values: [(logprobs.dataSync() as Float32Array).slice(), (entropies.dataSync() as Float32Array).slice()],
@@ -111,18 +115,12 @@ function coupledGradients(
     const inputs: Record<string, tf.Tensor1D> = { logprobs: tf.tensor1d(derivative.logprobs) };
     if (derivative.entropies) inputs.entropies = tf.tensor1d(derivative.entropies);
     return tokenObjective(logprobs, entropies, inputs, undefined);
-  }, variables);
-  value.dispose();
-  const arrays: Float32Array[] = [];
-  const withGradient: string[] = [];
-  names.forEach((name, index) => {
-    const gradient = grads[variables[index]!.name];
-    if (!gradient || calledOff) return;
-    withGradient.push(name);
-    arrays.push((gradient.dataSync() as Float32Array).slice());
   });
-  tf.dispose(Object.values(grads));
-  return calledOff ? {} : { names: withGradient, arrays };
+  value.dispose();
+  const names = Object.keys(gradients);
+  const arrays = calledOff ? [] : names.map((name) => (gradients[name]!.dataSync() as Float32Array).slice());
+  tf.dispose(Object.values(gradients));
+  return calledOff ? {} : { names, arrays };
 }
 
 /** The derivative the policy's thread sends a coupled pass (read here without returning to the event loop). */

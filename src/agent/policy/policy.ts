@@ -24,6 +24,7 @@ import {
   type TokenLogprobs,
   type TokenObjective,
   concatenate,
+  modelGradients,
   targetCount,
   targetLogprobs,
   tokenObjective,
@@ -428,11 +429,6 @@ export class Policy {
       return inputs;
     });
     const sums: Record<string, tf.Tensor> = {};
-    const add = (name: string, gradient: tf.Tensor) => {
-      const sum = sums[name];
-      sums[name] = sum ? tf.add(sum, gradient) : gradient;
-      if (sum) tf.dispose([sum, gradient]);
-    };
     const { values, keep } = valuesBySequence(sequences);
     this.shareOut(
       passes.map((pass) => pass.map((index) => sequences[index]!)),
@@ -453,13 +449,11 @@ export class Policy {
           this.passSize,
           PASS_ADVICE,
         );
-        for (const [name, gradient] of Object.entries(gradients)) add(name, gradient);
+        addGradients(sums, gradients);
         keep(passes[k]!, logprobs, entropies);
       },
       (indices, reply) => {
-        reply.names!.forEach((name, i) =>
-          add(name, tf.tensor(reply.arrays![i]!, this.model.variables.get(name)!.shape)),
-        );
+        addGradients(sums, this.replyGradients(reply));
         indices.forEach((k, i) => keep(passes[k]!, reply.values![2 * i]!, reply.values![2 * i + 1]!));
       },
     );
@@ -496,9 +490,9 @@ export class Policy {
     try {
       passes.slice(1).forEach((_, w) => started.push(workers[w]!.startCoupled(this.model, part(w + 1), settings)));
       this.lastPassTokens = passes[0]!.length * Math.max(...part(0).map((sequence) => sequence.tokens.length));
-      const { value, grads } = outOfMemoryAsError(
+      const { value, gradients } = outOfMemoryAsError(
         () =>
-          tf.variableGrads(() => {
+          modelGradients(this.model, () => {
             const own = targetLogprobs(this.model, part(0), settings);
             // A failure past this point ends the pass with a loss of zero instead of an exception, so that
             // tfjs frees the forward pass's saved tensors (it does not when the function throws).
@@ -520,16 +514,12 @@ export class Policy {
               failure = error;
               return tf.mul(tf.sum(own.logprobs), 0) as tf.Scalar;
             }
-          }, this.variables),
+          }),
         this.passSize,
         PASS_ADVICE,
       );
       value.dispose();
-      const names = [...this.model.variables.keys()];
-      this.variables.forEach((variable, index) => {
-        const gradient = grads[variable.name];
-        if (gradient) sums[names[index]!] = gradient;
-      });
+      addGradients(sums, gradients);
       for (const pass of failure === undefined ? started : []) {
         const reply = outOfMemoryAsError(
           () => pass.gradients(),
@@ -539,12 +529,7 @@ export class Policy {
         // A worker that waited too long for its derivative gave its pass up (and answered nothing).
         if (!reply.names)
           throw new TurngymError('ENV_FAILURE', "a policy thread gave up waiting for the loss's derivative");
-        reply.names.forEach((name, i) => {
-          const gradient = tf.tensor(reply.arrays![i]!, this.model.variables.get(name)!.shape);
-          const sum = sums[name];
-          sums[name] = sum ? tf.add(sum, gradient) : gradient;
-          if (sum) tf.dispose([sum, gradient]);
-        });
+        addGradients(sums, this.replyGradients(reply));
       }
     } catch (error) {
       failure ??= error;
@@ -630,21 +615,20 @@ export class Policy {
 
   /** Gradients of `loss` with respect to every variable (by name), and the loss value. */
   computeGradients(loss: () => tf.Scalar): { loss: number; gradients: Record<string, tf.Tensor> } {
-    const names = [...this.model.variables.keys()];
     this.lastPassTokens = undefined;
-    const { value, grads } = outOfMemoryAsError(
-      () => tf.variableGrads(loss, this.variables),
-      this.passSize,
-      PASS_ADVICE,
-    );
+    const { value, gradients } = outOfMemoryAsError(() => modelGradients(this.model, loss), this.passSize, PASS_ADVICE);
     const lossValue = value.dataSync()[0]!;
     value.dispose();
-    const gradients: Record<string, tf.Tensor> = {};
-    names.forEach((name, index) => {
-      const gradient = grads[this.variables[index]!.name];
-      if (gradient) gradients[name] = gradient;
-    });
     return { loss: lossValue, gradients };
+  }
+
+  /** A worker's summed gradients (names and arrays) as tensors by variable name. */
+  private replyGradients(reply: WorkerReply): Record<string, tf.Tensor> {
+    const gradients: Record<string, tf.Tensor> = {};
+    reply.names!.forEach((name, i) => {
+      gradients[name] = tf.tensor(reply.arrays![i]!, this.model.variables.get(name)!.shape);
+    });
+    return gradients;
   }
 
   /** Applies gradients (by name) with the optimizer, disposes them, and returns the global norm before clipping. */
@@ -667,6 +651,15 @@ export class Policy {
     this.threads.close();
     this.model.dispose();
     this.optimizer.dispose();
+  }
+}
+
+/** Adds each gradient (by variable name) into `sums`, disposing what it replaces. */
+function addGradients(sums: Record<string, tf.Tensor>, gradients: Record<string, tf.Tensor>): void {
+  for (const [name, gradient] of Object.entries(gradients)) {
+    const sum = sums[name];
+    sums[name] = sum ? tf.add(sum, gradient) : gradient;
+    if (sum) tf.dispose([sum, gradient]);
   }
 }
 
