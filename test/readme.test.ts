@@ -64,6 +64,8 @@ const COVERAGE: Record<string, Coverage> = {
   'npx turngym report runs/rl --compare runs/quickstart': { run: 'verbatim' },
   'npx turngym serve --port 8765': { run: 'verbatim' },
   'python3 examples/python/client.py': { run: 'verbatim' },
+  'npx turngym serve --openenv puzzle/guess-number-v0 --port 8001': { run: 'verbatim' },
+  'python3 examples/python/openenv_client.py --url http://127.0.0.1:8001': { run: 'verbatim' },
   'npx tsx examples/agent-server.ts --port 9000': { run: 'verbatim' },
   'npx turngym run --env puzzle/guess-number-v0 --agent ws://127.0.0.1:9000': { run: 'verbatim' },
   'npx turngym run --env search/multihop-v0 --agent openai:MODEL --base-url http://localhost:8000/v1': {
@@ -297,6 +299,20 @@ describe('the commands README.md shows, run', () => {
       expect(JSON.parse(client.stdout.trim().split('\n').at(-1)!)).toMatchObject({
         env: 'puzzle/guess-number-v0',
         episodes: 5,
+      });
+      await start(
+        'npx turngym serve --openenv puzzle/guess-number-v0 --port 8001',
+        ROOT,
+        /listening on http:\/\/127\.0\.0\.1:8001 \(puzzle\/guess-number-v0 with OpenEnv's protocol/,
+      );
+      const openenv = 'python3 examples/python/openenv_client.py --url http://127.0.0.1:8001';
+      const played = await run(openenv, ROOT, withPython);
+      succeeded(played, openenv);
+      expect(JSON.parse(played.stdout.trim().split('\n').at(-1)!)).toMatchObject({
+        env: 'puzzle/guess-number-v0',
+        health: 'healthy',
+        episodes: 5,
+        last_state: { done: true },
       });
 
       await start(

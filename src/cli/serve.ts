@@ -1,6 +1,7 @@
 /**
  * `turngym serve`: hosts every registered env over the WebSocket protocol (ws://HOST:PORT/v1), with
- * GET /healthz on the same port. SIGTERM or SIGINT shuts it down gracefully: no new connections or
+ * GET /healthz on the same port; or, with `--openenv ENV_ID`, that one env with OpenEnv's protocol
+ * (openenv-server.ts). SIGTERM or SIGINT shuts it down gracefully: no new connections or
  * requests, in-flight steps finish, every env is closed. `--workers N` runs N such servers on ports
  * PORT..PORT+N-1 (see serve-workers.ts), each with the same flags.
  *
@@ -12,6 +13,7 @@ import { readFileSync } from 'node:fs';
 import type { Command } from 'commander';
 import { z } from 'zod';
 import { fileProblem, UsageError } from '../core/errors.js';
+import { DEFAULT_OPENENV_OPTIONS, serveOpenEnv } from '../envs/remote/openenv-server.js';
 import { DEFAULT_SERVE_OPTIONS, type RemoteServer, serve, type ServeOptions } from '../envs/remote/server.js';
 import { importModules, isUsageError, jsonObject } from './common.js';
 import { addSchemaOptions, FLAGS, parseFlags } from './options.js';
@@ -48,12 +50,18 @@ const serveFlagsSchema = z
       )
       .meta({ placeholder: 'env=json', repeatable: true }),
     maxConnections: atLeast(1).default(d.maxConnections).describe('Connections at once; more are refused (HTTP 503)'),
-    maxSessions: atLeast(1).default(d.maxSessions).describe('Sessions on the whole server'),
+    maxSessions: atLeast(1)
+      .optional()
+      .describe(
+        `Sessions on the whole server (default ${d.maxSessions}; with --openenv ${DEFAULT_OPENENV_OPTIONS.maxSessions}, its max_concurrent_envs)`,
+      ),
     maxSessionsPerConnection: atLeast(1).default(d.maxSessionsPerConnection).describe('Sessions per connection'),
     maxPayload: atLeast(1024).default(d.maxPayload).describe('Largest message accepted').meta({ placeholder: 'bytes' }),
     maxInFlight: atLeast(1)
       .default(d.maxInFlight)
-      .describe('Requests served at once per connection before the server stops reading it'),
+      .describe(
+        'Requests served at once per connection before the server stops reading it (with --openenv: messages a session may send ahead)',
+      ),
     maxBufferedBytes: atLeast(1024)
       .default(d.maxBufferedBytes)
       .describe('Unread reply bytes per connection before the server stops reading it (4x: the connection is closed)')
@@ -70,6 +78,13 @@ const serveFlagsSchema = z
       .default(d.graceMs)
       .describe("How long a dropped connection's sessions wait for attach")
       .meta({ placeholder: 'ms' }),
+    openenv: z
+      .string()
+      .optional()
+      .describe(
+        "Serve this one env with OpenEnv's protocol instead (HTTP /health /metadata /schema /state /reset /step and WebSocket sessions at /ws; docs/openenv.md)",
+      )
+      .meta({ placeholder: 'env' }),
     import: FLAGS.import,
     workers: atLeast(1)
       .max(1024)
@@ -77,9 +92,21 @@ const serveFlagsSchema = z
       .describe('Server processes, on ports PORT..PORT+N-1 (one per core; limits apply per worker)'),
   })
   .strict()
-  .superRefine(({ token, tokenFile, port, workers }, context) => {
+  .superRefine(({ token, tokenFile, port, workers, openenv, kwargs }, context) => {
     if (token !== undefined && tokenFile !== undefined)
       context.addIssue({ code: 'custom', message: '--token and --token-file: give one of them' });
+    if (openenv !== undefined && workers > 1)
+      context.addIssue({
+        code: 'custom',
+        message:
+          '--openenv serves one env in one process (as OpenEnv does): leave out --workers, and run more servers on other ports',
+      });
+    const others = Object.keys(kwargs).filter((id) => id !== openenv);
+    if (openenv !== undefined && others.length > 0)
+      context.addIssue({
+        code: 'custom',
+        message: `--openenv ${openenv} serves that env only; --kwargs names ${others.join(', ')}: give --kwargs '${openenv}=JSON'`,
+      });
     if (port !== 0 && port + workers - 1 > 65535) {
       context.addIssue({
         code: 'custom',
@@ -91,7 +118,9 @@ const serveFlagsSchema = z
 export function serveCommand(program: Command): void {
   const command = program
     .command('serve')
-    .description('serve the registered envs over WebSocket (protocol v1 at ws://HOST:PORT/v1; GET /healthz)');
+    .description(
+      "serve the registered envs over WebSocket (protocol v1 at ws://HOST:PORT/v1; GET /healthz), or one env with OpenEnv's protocol (--openenv)",
+    );
   addSchemaOptions(command, serveFlagsSchema).action(async (flags: Record<string, unknown>) => {
     const {
       token,
@@ -101,8 +130,31 @@ export function serveCommand(program: Command): void {
       idleTimeout,
       stepTimeout,
       grace,
+      openenv,
+      maxSessions,
       ...options
     } = parseFlags(flags, serveFlagsSchema);
+    if (openenv !== undefined) {
+      await importModules(modules);
+      const server = await serveOpenEnv({
+        env: openenv,
+        kwargs: options.kwargs[openenv],
+        host: options.host,
+        port: options.port,
+        token: tokenOf(token, tokenFile),
+        maxSessions,
+        maxPayload: options.maxPayload,
+        maxQueued: options.maxInFlight,
+        sessionTimeoutMs: idleTimeout,
+        stepTimeoutMs: stepTimeout,
+        log: (line) => console.error(`turngym serve: ${line}`),
+      });
+      console.error(
+        `turngym serve: listening on ${server.url} (${openenv} with OpenEnv's protocol; sessions at ${server.url.replace(/^http/, 'ws')}/ws, health at ${server.url}/health)`,
+      );
+      await untilSignalled('turngym serve', () => server.close());
+      return;
+    }
     const workerIndex = process.env[WORKER_INDEX_VARIABLE];
     if (workers > 1 && workerIndex === undefined) {
       await runWorkers(workers, options.port, (line) => console.error(`turngym serve: ${line}`));
@@ -111,6 +163,7 @@ export function serveCommand(program: Command): void {
     const prefix = workerIndex === undefined ? 'turngym serve' : `turngym serve[${workerIndex}]`;
     const server = await startServer(workerIndex, modules, {
       ...options,
+      maxSessions: maxSessions ?? d.maxSessions,
       port: workerIndex === undefined ? options.port : Number(process.env[WORKER_PORT_VARIABLE]),
       token: tokenOf(token, tokenFile),
       idleTimeoutMs: idleTimeout,
@@ -121,21 +174,26 @@ export function serveCommand(program: Command): void {
     const health = server.url.replace(/^ws:/, 'http:').replace(/\/v1$/, '/healthz');
     console.error(`${prefix}: listening on ${server.url} (health: ${health})`);
     process.send?.({ type: 'listening', url: server.url });
-    await new Promise<void>((resolve) => {
-      let stopping = false;
-      const stop = (why: string) => {
-        if (stopping) return;
-        stopping = true;
-        console.error(`${prefix}: ${why}: shutting down`);
-        server.close().then(resolve, resolve);
-      };
-      process.once('SIGTERM', () => stop('SIGTERM'));
-      process.once('SIGINT', () => stop('SIGINT'));
-      // A worker whose supervisor is gone (killed) must not be left running on its own.
-      process.once('disconnect', () => stop('the supervising process is gone'));
-    });
+    await untilSignalled(prefix, () => server.close());
     // The IPC channel would keep a worker's event loop alive after its server closed.
     if (process.connected) process.disconnect();
+  });
+}
+
+/** Waits for SIGTERM or SIGINT (or a worker's supervisor going away), then shuts the server down gracefully. */
+function untilSignalled(prefix: string, close: () => Promise<void>): Promise<void> {
+  return new Promise<void>((resolve) => {
+    let stopping = false;
+    const stop = (why: string) => {
+      if (stopping) return;
+      stopping = true;
+      console.error(`${prefix}: ${why}: shutting down`);
+      close().then(resolve, resolve);
+    };
+    process.once('SIGTERM', () => stop('SIGTERM'));
+    process.once('SIGINT', () => stop('SIGINT'));
+    // A worker whose supervisor is gone (killed) must not be left running on its own.
+    process.once('disconnect', () => stop('the supervising process is gone'));
   });
 }
 

@@ -1,6 +1,7 @@
 /**
  * Remote envs over WebSocket (protocol v1, see docs/protocol.md): the env server, the TypeScript client
- * (`RemoteEnv`), and a pool of many servers with failover (`RemotePool`, docs/scaling.md).
+ * (`RemoteEnv`), and a pool of many servers with failover (`RemotePool`, docs/scaling.md); and OpenEnv's
+ * protocol (docs/openenv.md): one env served to OpenEnv's clients (`serveOpenEnv`).
  */
 export { DEFAULT_SERVE_OPTIONS, RemoteServer, serve, type ServeOptions } from './server.js';
 export {
@@ -21,4 +22,5 @@ export {
   RemotePool,
   type RemotePoolOptions,
 } from './pool.js';
+export { DEFAULT_OPENENV_OPTIONS, OpenEnvServer, type OpenEnvServeOptions, serveOpenEnv } from './openenv-server.js';
 export type { ClientMessage, ServerMessage, WireErrorCode, WireSpec, WireTool } from './protocol.js';

@@ -173,19 +173,7 @@ export class RemoteServer {
 
   constructor(options: ServeOptions = {}) {
     this.options = { ...DEFAULT_SERVE_OPTIONS, kwargs: {}, ...definedOnly(options) };
-    const { host, token } = options;
-    if (token !== undefined && token.length < MIN_TOKEN_CHARS) {
-      throw new TurngymError(
-        'INVALID_OPTIONS',
-        `The token must have at least ${MIN_TOKEN_CHARS} characters; use a random one (e.g. \`openssl rand -hex 24\`).`,
-      );
-    }
-    if (!isLoopback(this.options.host) && token === undefined) {
-      throw new TurngymError(
-        'INVALID_OPTIONS',
-        `Refusing to listen on ${host} without a token: anyone who can reach it could run envs. Pass a token (--token), or bind to 127.0.0.1.`,
-      );
-    }
+    checkExposure(this.options.host, options.token);
     for (const key of [
       'maxConnections',
       'maxPayload',
@@ -197,46 +185,32 @@ export class RemoteServer {
       'stepTimeoutMs',
       'graceMs',
       'helloTimeoutMs',
-    ] as const) {
-      const value = this.options[key];
-      if (!Number.isInteger(value) || value < 1)
-        throw new TurngymError('INVALID_OPTIONS', `${key} must be a positive integer, got ${value}.`);
-    }
+    ] as const)
+      checkPositive(key, this.options[key]);
     // The operator's kwargs: every id registered, every name known, every value valid (the rest come from clients).
     for (const [id, fixed] of Object.entries(this.options.kwargs))
       validateKwargs(id, registeredSpec(id).kwargs.partial(), fixed);
-    this.tokenDigest = token === undefined ? undefined : digest(token);
+    this.tokenDigest = options.token === undefined ? undefined : digest(options.token);
     this.http = createServer((request, response) => this.onHttp(request, response));
-    this.wss = new WebSocketServer({
-      noServer: true,
-      maxPayload: this.options.maxPayload,
-      clientTracking: false,
-      allowSynchronousEvents: false,
-    });
+    this.wss = upgradeServer(this.options.maxPayload);
     this.http.on('upgrade', (request, socket, head) => this.onUpgrade(request, socket, head));
   }
 
   /** Binds the port. Called by {@link serve}. */
   async listen(): Promise<void> {
     await listenOn(this.http, this.options.port, this.options.host);
-    const interval = Math.max(
-      10,
-      Math.min(1000, Math.min(this.options.stepTimeoutMs, this.options.idleTimeoutMs, this.options.graceMs) / 4),
-    );
-    this.sweeper = setInterval(() => this.sweep(), interval);
-    this.sweeper.unref();
+    const { stepTimeoutMs, idleTimeoutMs, graceMs } = this.options;
+    this.sweeper = sweepEvery(() => this.sweep(), stepTimeoutMs, idleTimeoutMs, graceMs);
   }
 
   /** The bound port (useful with `port: 0`). */
   get port(): number {
-    const address = this.http.address();
-    return typeof address === 'object' && address ? address.port : this.options.port;
+    return boundPort(this.http, this.options.port);
   }
 
   /** `ws://HOST:PORT/v1`. */
   get url(): string {
-    const host = this.options.host.includes(':') ? `[${this.options.host}]` : this.options.host;
-    return `ws://${host}:${this.port}${PROTOCOL_PATH}`;
+    return `ws://${hostInUrl(this.options.host)}:${this.port}${PROTOCOL_PATH}`;
   }
 
   /** The limits this server enforces, as sent in `welcome`. */
@@ -964,17 +938,70 @@ function definedOnly<T extends object>(value: T): Partial<T> {
   return Object.fromEntries(Object.entries(value).filter(([, entry]) => entry !== undefined)) as Partial<T>;
 }
 
+/**
+ * Refuses a token too short to be secret, and a host beyond loopback without a token (anyone who could reach
+ * it could run envs). Both INVALID_OPTIONS errors say what to do.
+ */
+export function checkExposure(host: string, token: string | undefined): void {
+  if (token !== undefined && token.length < MIN_TOKEN_CHARS) {
+    throw new TurngymError(
+      'INVALID_OPTIONS',
+      `The token must have at least ${MIN_TOKEN_CHARS} characters; use a random one (e.g. \`openssl rand -hex 24\`).`,
+    );
+  }
+  if (!isLoopback(host) && token === undefined) {
+    throw new TurngymError(
+      'INVALID_OPTIONS',
+      `Refusing to listen on ${host} without a token: anyone who can reach it could run envs. Pass a token (--token), or bind to 127.0.0.1.`,
+    );
+  }
+}
+
+/** A limit must be a positive integer (INVALID_OPTIONS naming it otherwise). */
+export function checkPositive(name: string, value: number): void {
+  if (!Number.isInteger(value) || value < 1)
+    throw new TurngymError('INVALID_OPTIONS', `${name} must be a positive integer, got ${value}.`);
+}
+
+/**
+ * The WebSocket side of a server: upgrades handed over by its HTTP server, messages up to `maxPayload` bytes
+ * (a larger one closes its connection, 1009), one message per event-loop turn so that one large write of many
+ * messages cannot keep the other connections waiting.
+ */
+export function upgradeServer(maxPayload: number): WebSocketServer {
+  return new WebSocketServer({ noServer: true, maxPayload, clientTracking: false, allowSynchronousEvents: false });
+}
+
+/** Runs `sweep` (unref'd) often enough for the shortest of the timeouts it enforces: a quarter of it, 10 ms to 1 s. */
+export function sweepEvery(sweep: () => void, ...timeoutsMs: number[]): NodeJS.Timeout {
+  const timer = setInterval(sweep, Math.max(10, Math.min(1000, Math.min(...timeoutsMs) / 4)));
+  timer.unref();
+  return timer;
+}
+
+/** The port an HTTP server is bound to (`fallback` before it listens). */
+export function boundPort(http: HttpServer, fallback: number): number {
+  const address = http.address();
+  return typeof address === 'object' && address ? address.port : fallback;
+}
+
+/** A host as written in a URL (an IPv6 address in brackets). */
+export function hostInUrl(host: string): string {
+  return host.includes(':') ? `[${host}]` : host;
+}
+
 /** True for 127.0.0.0/8, ::1 and localhost. */
 export function isLoopback(host: string): boolean {
   return host === 'localhost' || host === '::1' || /^127\.\d+\.\d+\.\d+$/.test(host) || host === '::ffff:127.0.0.1';
 }
 
 /** A fixed-length digest, so that tokens of any length compare in constant time. */
-function digest(text: string): Buffer {
+export function digest(text: string): Buffer {
   return createHash('sha256').update(text).digest();
 }
 
-function tooDeep(value: unknown, limit: number): boolean {
+/** True when `value` holds objects or arrays nested `limit` levels deep or more (walked without recursion). */
+export function tooDeep(value: unknown, limit: number): boolean {
   // Iterative, so that a hostile nesting depth cannot overflow the stack here.
   const stack: [unknown, number][] = [[value, 0]];
   while (stack.length > 0) {
@@ -1051,7 +1078,8 @@ function validationMessage(value: unknown, issues: readonly { path: PropertyKey[
   return `Invalid ${type} message: ${describeIssues(issues, 5)}.`;
 }
 
-async function withTimeout<T>(promise: Promise<T>, ms: number): Promise<T | undefined> {
+/** `promise`'s value, or undefined once `ms` have passed. */
+export async function withTimeout<T>(promise: Promise<T>, ms: number): Promise<T | undefined> {
   let timer: NodeJS.Timeout | undefined;
   const timeout = new Promise<undefined>((resolve) => {
     timer = setTimeout(() => resolve(undefined), ms);

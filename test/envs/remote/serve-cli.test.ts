@@ -181,6 +181,62 @@ describe('turngym serve', () => {
     expect(result.stderr).toContain('turngym: Refusing to listen on 0.0.0.0 without a token');
   });
 
+  it("--openenv serves one env with OpenEnv's protocol, with the operator's kwargs, until SIGTERM", async () => {
+    const server = await startServer(
+      [
+        '--openenv',
+        'puzzle/guess-number-v0',
+        '--max-sessions',
+        '1',
+        '--kwargs',
+        'puzzle/guess-number-v0={"difficulty":1}',
+      ],
+      { token: false },
+    );
+    try {
+      const url = server.urls[0]!;
+      expect(server.output()).toMatch(
+        /listening on http:\/\/127\.0\.0\.1:\d+ \(puzzle\/guess-number-v0 with OpenEnv's protocol; sessions at ws:\/\/127\.0\.0\.1:\d+\/ws, health at http:\/\/\S+\/health\)/,
+      );
+      expect(await (await fetch(`${url}/health`)).json()).toEqual({ status: 'healthy' });
+      const reset = await fetch(`${url}/reset`, { method: 'POST', body: '{"seed": 4}' });
+      expect(await reset.json()).toMatchObject({ observation: { info: { seed: 4, difficulty: 1 } }, done: false });
+      server.child.kill('SIGTERM');
+      expect(await server.exited).toBe(0);
+      expect(server.output()).toContain('turngym serve: SIGTERM: shutting down');
+    } finally {
+      killAll([server]);
+    }
+  });
+
+  it('--openenv: each usage mistake is one line and exit code 2', async () => {
+    const cases: [string[], string][] = [
+      [
+        ['--openenv', 'puzzle/guess-number-v0', '--workers', '2'],
+        'turngym: --openenv serves one env in one process (as OpenEnv does): leave out --workers',
+      ],
+      [
+        ['--openenv', 'puzzle/guess-number-v0', '--kwargs', 'code/calc-v0={}'],
+        "turngym: --openenv puzzle/guess-number-v0 serves that env only; --kwargs names code/calc-v0: give --kwargs 'puzzle/guess-number-v0=JSON'",
+      ],
+      [['--openenv', 'puzzle/nothing-v0'], "turngym: No environment is registered as 'puzzle/nothing-v0'."],
+      [
+        ['--openenv', 'puzzle/guess-number-v0', '--kwargs', 'puzzle/guess-number-v0={"colour":1}'],
+        "turngym: Invalid arguments for 'puzzle/guess-number-v0':",
+      ],
+      [
+        ['--openenv', 'puzzle/guess-number-v0', '--host', '0.0.0.0'],
+        'turngym: Refusing to listen on 0.0.0.0 without a token',
+      ],
+    ];
+    for (const [flags, line] of cases) {
+      const result = await runCli(['serve', '--port', '0', ...flags]);
+      expect(result.code, result.stderr).toBe(2);
+      expect(result.stderr).toContain(line);
+      expect(result.stderr).not.toMatch(/\n\s+at /);
+    }
+  });
+
   it('runs the ws benchmark (--quick) and prints JSON', async () => {
     const result = await runCli(['bench', 'ws', '--json', '--quick'], { timeoutMs: 120_000 });
     expect(result.code, result.stderr).toBe(0);

@@ -58,7 +58,7 @@ export function startServer(
       stderr += chunk.toString();
       const match = workers
         ? /workers listening on (.+?) \(pool endpoints/.exec(stderr)
-        : /listening on (ws:\/\/\S+) \(health/.exec(stderr);
+        : /listening on ((?:ws|http):\/\/\S+) \(/.exec(stderr);
       if (!match) return;
       clearTimeout(timer);
       resolve({ child, urls: match[1]!.split(', '), exited, output: () => stderr });
