@@ -41,6 +41,12 @@ export const benchmarks: Record<string, Benchmark> = {
       "web/ envs in the machine's own Chromium (the PATH) vs the one packaged with @sparticuz/chromium: step and reset latency p50/p95, launch time, ratios of medians",
     run: async ({ quick }) => (await import('./web.js')).runBrowserBench(quick ? { episodes: 1, rounds: 1 } : {}),
   },
+  openenv: {
+    description:
+      "OpenEnv's protocol (serve --openenv) against protocol v1 and in-process on guess-number: per-step p50/p99 and steps/s with 64 sessions",
+    run: async ({ quick }) =>
+      (await import('./openenv.js')).runOpenEnvBench(quick ? { steps: 500, rounds: 2, durationMs: 800 } : {}),
+  },
   ws: {
     description:
       'WebSocket protocol: per-step round trip vs in-process (p50/p99), steps/s with 64 sessions over 8 connections, memory per idle session',

@@ -3,14 +3,19 @@
  * event loop. Told what to do through `workerData`, it posts one result message.
  */
 import { parentPort, workerData } from 'node:worker_threads';
-import { RemoteClient, type RemoteEnv } from '../src/envs/remote/client.js';
+import { RemoteClient } from '../src/envs/remote/client.js';
 import type { Env } from '../src/envs/env.js';
 import { make } from '../src/envs/registry.js';
 import '../src/envs/builtin.js';
 import { latencies, latencySummary, median, now } from './stats.js';
 
+/**
+ * What a worker does. `openenv` (bench openenv): the base URL of the same env behind turngym's OpenEnv server;
+ * latency then also steps it (alternating with the others), and throughput steps only it, one session per
+ * connection as OpenEnv has them.
+ */
 export type LoadTask =
-  | { kind: 'latency'; url: string; env: string; steps: number; rounds: number }
+  | { kind: 'latency'; url: string; env: string; steps: number; rounds: number; openenv?: string }
   | {
       kind: 'throughput';
       url: string;
@@ -19,6 +24,7 @@ export type LoadTask =
       sessionsPerConnection: number;
       durationMs: number;
       rounds: number;
+      openenv?: string;
     }
   | { kind: 'idle'; url: string; env: string; sessions: number };
 
@@ -40,37 +46,40 @@ async function stepLatencies(env: Env, count: number): Promise<number[]> {
 }
 
 async function latency(task: Extract<LoadTask, { kind: 'latency' }>) {
-  const local = await make(task.env);
   const client = await RemoteClient.connect(task.url);
-  const remote = await client.make(task.env);
-  await stepLatencies(local, 2000); // warm-up (JIT)
-  await stepLatencies(remote, 2000);
-  const rounds = {
-    local: [] as ReturnType<typeof latencySummary>[],
-    remote: [] as ReturnType<typeof latencySummary>[],
-  };
-  for (let round = 0; round < task.rounds; round++) {
-    rounds.local.push(latencySummary(await stepLatencies(local, task.steps)));
-    rounds.remote.push(latencySummary(await stepLatencies(remote, task.steps)));
-  }
-  await Promise.all([local.close(), client.close()]);
-  const pick = (list: ReturnType<typeof latencySummary>[], key: 'p50_ms' | 'p99_ms') =>
-    median(list.map((summary) => summary[key]));
-  return {
-    in_process: { p50_ms: pick(rounds.local, 'p50_ms'), p99_ms: pick(rounds.local, 'p99_ms') },
-    remote: { p50_ms: pick(rounds.remote, 'p50_ms'), p99_ms: pick(rounds.remote, 'p99_ms') },
-  };
+  const envs: Record<string, Env> = { in_process: await make(task.env), remote: await client.make(task.env) };
+  if (task.openenv) envs.openenv = await make(`openenv+${task.openenv}`);
+  for (const env of Object.values(envs)) await stepLatencies(env, 2000); // warm-up (JIT)
+  const rounds: Record<string, ReturnType<typeof latencySummary>[]> = {};
+  for (let round = 0; round < task.rounds; round++)
+    for (const [name, env] of Object.entries(envs))
+      (rounds[name] ??= []).push(latencySummary(await stepLatencies(env, task.steps)));
+  await Promise.all([...Object.values(envs).map((env) => env.close()), client.close()]);
+  const pick = (name: string) => ({
+    p50_ms: median(rounds[name]!.map((summary) => summary.p50_ms)),
+    p99_ms: median(rounds[name]!.map((summary) => summary.p99_ms)),
+  });
+  return Object.fromEntries(Object.keys(envs).map((name) => [name, pick(name)])) as Record<
+    'in_process' | 'remote' | 'openenv',
+    { p50_ms: number; p99_ms: number }
+  >;
 }
 
 async function throughput(task: Extract<LoadTask, { kind: 'throughput' }>) {
-  const clients = await Promise.all(Array.from({ length: task.connections }, () => RemoteClient.connect(task.url)));
-  const envs: RemoteEnv[] = (
-    await Promise.all(
-      clients.map((client) =>
-        Promise.all(Array.from({ length: task.sessionsPerConnection }, () => client.make(task.env))),
-      ),
-    )
-  ).flat();
+  const clients = task.openenv
+    ? []
+    : await Promise.all(Array.from({ length: task.connections }, () => RemoteClient.connect(task.url)));
+  const envs: Env[] = task.openenv
+    ? await Promise.all(
+        Array.from({ length: task.connections * task.sessionsPerConnection }, () => make(`openenv+${task.openenv}`)),
+      )
+    : (
+        await Promise.all(
+          clients.map((client) =>
+            Promise.all(Array.from({ length: task.sessionsPerConnection }, () => client.make(task.env))),
+          ),
+        )
+      ).flat();
   const rates: number[] = [];
   for (let round = 0; round < task.rounds + 1; round++) {
     let steps = 0;
@@ -89,6 +98,7 @@ async function throughput(task: Extract<LoadTask, { kind: 'throughput' }>) {
     );
     if (round > 0) rates.push((steps / (now() - start)) * 1000); // round 0 warms up
   }
+  if (task.openenv) await Promise.all(envs.map((env) => env.close()));
   await Promise.all(clients.map((client) => client.close()));
   return { steps_per_s: median(rates), sessions: envs.length };
 }

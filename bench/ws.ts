@@ -29,7 +29,7 @@ export interface WsBenchOptions {
 }
 
 /** Runs a load task in a worker; `onReady` is called when an idle task holds its sessions. */
-function inWorker<T>(task: LoadTask, onReady?: (worker: Worker) => Promise<void>): Promise<T> {
+export function inWorker<T>(task: LoadTask, onReady?: (worker: Worker) => Promise<void>): Promise<T> {
   const ts = import.meta.url.endsWith('.ts');
   const file = new URL(`./ws-load.${ts ? 'ts' : 'js'}`, import.meta.url);
   // Run from source (tsx), the worker must register tsx itself before importing a .ts file.

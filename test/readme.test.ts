@@ -66,6 +66,7 @@ const COVERAGE: Record<string, Coverage> = {
   'python3 examples/python/client.py': { run: 'verbatim' },
   'npx turngym serve --openenv puzzle/guess-number-v0 --port 8001': { run: 'verbatim' },
   'python3 examples/python/openenv_client.py --url http://127.0.0.1:8001': { run: 'verbatim' },
+  'npx turngym run --env openenv+http://127.0.0.1:8001 --agent random': { run: 'verbatim' },
   'npx tsx examples/agent-server.ts --port 9000': { run: 'verbatim' },
   'npx turngym run --env puzzle/guess-number-v0 --agent ws://127.0.0.1:9000': { run: 'verbatim' },
   'npx turngym run --env search/multihop-v0 --agent openai:MODEL --base-url http://localhost:8000/v1': {
@@ -314,6 +315,9 @@ describe('the commands README.md shows, run', () => {
         episodes: 5,
         last_state: { done: true },
       });
+      const bridged = await run('npx turngym run --env openenv+http://127.0.0.1:8001 --agent random', ROOT);
+      succeeded(bridged, 'npx turngym run --env openenv+http://127.0.0.1:8001 --agent random');
+      expect(bridged.stdout).toMatch(/3 episodes · success rate \d\.\d{3}/);
 
       await start(
         'npx tsx examples/agent-server.ts --port 9000',

@@ -3,6 +3,7 @@
  * It resets, steps and closes the env it is given and reports every rule broken; pass it an env from `make`
  * (or wrapped with `wrap`), since call-order rules are enforced by the standard wrappers.
  */
+import { isOpenEnvId } from './remote/openenv-protocol.js';
 import type { Action, Env, Oracle, ResetResult, StepResult, ToolSpec } from './env.js';
 import { TurngymError } from '../core/errors.js';
 
@@ -57,8 +58,8 @@ export async function checkEnv(env: Env, options: CheckOptions = {}, throwOnFail
   await run('spec', async () => {
     const spec = env.spec;
     expect(
-      typeof spec?.id === 'string' && /^[a-z][a-z0-9-]*\/[a-z][a-z0-9-]*-v\d+$/.test(spec.id),
-      `spec.id '${spec?.id}' is not family/name-vN`,
+      typeof spec?.id === 'string' && (/^[a-z][a-z0-9-]*\/[a-z][a-z0-9-]*-v\d+$/.test(spec.id) || isOpenEnvId(spec.id)),
+      `spec.id '${spec?.id}' is not family/name-vN (or an OpenEnv server's openenv+URL)`,
     );
     expect(Array.isArray(spec.tools) && spec.tools.length > 0, 'spec.tools must list at least one tool');
     for (const tool of spec.tools) {

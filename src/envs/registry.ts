@@ -9,6 +9,7 @@ import { z } from 'zod';
 import { DEFAULT_MAX_ACTION_CHARS, type Env, type EnvSpec, type ToolSpec } from './env.js';
 import { InvalidKwargsError, TurngymError, UnknownEnvError } from '../core/errors.js';
 import { type WrapOptions, wrap } from './wrappers.js';
+import { isOpenEnvId } from './remote/openenv-protocol.js';
 
 /** Everything needed to register an environment. */
 export interface EnvDefinition<Kwargs extends z.ZodObject = z.ZodObject> {
@@ -138,9 +139,15 @@ export function spec(id: string): RegisteredSpec {
 
 /**
  * Creates a registered env with validated keyword arguments, in the standard wrapper stack ({@link wrap}:
- * call order, observation budget, horizon, statistics, and recording when asked).
+ * call order, observation budget, horizon, statistics, and recording when asked). An id `openenv+http://HOST:PORT`
+ * is a session on that OpenEnv server instead (`connectOpenEnv`; kwargs `token`, `timeoutMs`, `maxTurns`).
  */
 export async function make(id: string, kwargs: Record<string, unknown> = {}, options: WrapOptions = {}): Promise<Env> {
+  if (isOpenEnvId(id)) {
+    // An OpenEnv server's address (`openenv+http://HOST:PORT`): its session, with these kwargs as client options.
+    const { connectOpenEnv } = await import('./remote/openenv-client.js');
+    return connectOpenEnv(id, kwargs, options);
+  }
   const { definition, spec: registered } = lookup(id);
   const parsed = validateKwargs(id, registered.kwargs, kwargs);
   const { kwargs: _schema, remoteKwargs: _remote, ...envSpec } = registered;

@@ -37,6 +37,14 @@ export const OPENENV_ERROR_CODES = [
 ] as const;
 export type OpenEnvErrorCode = (typeof OPENENV_ERROR_CODES)[number];
 
+/** The prefix of an OpenEnv server's address where an env id is expected: `openenv+http://127.0.0.1:8000`. */
+export const OPENENV_PREFIX = 'openenv+';
+
+/** True when `id` names an OpenEnv server rather than a registered env. */
+export function isOpenEnvId(id: string): boolean {
+  return id.startsWith(OPENENV_PREFIX);
+}
+
 /** The WebSocket path of an OpenEnv server's sessions. */
 export const OPENENV_WS_PATH = '/ws';
 
@@ -160,10 +168,11 @@ const StateShape = z
     step_count: z.number().int().min(0).describe('Steps taken in the current episode'),
     env_id: z.string().describe('The turngym env id'),
     done: z.boolean().describe('The current episode has ended'),
+    max_turns: z.number().int().min(1).describe("The current episode's horizon (before a reset: the env's default)"),
   })
   .meta({ title: 'TurngymState' });
 
-/** The state a session reports (OpenEnv's `State`, with turngym's env id and whether the episode ended). */
+/** The state a session reports (OpenEnv's `State`, with turngym's env id, whether the episode ended, and its horizon). */
 export type OpenEnvState = z.infer<typeof StateShape>;
 
 /** `GET /schema`: the action (one shape per tool, plus text and MCP's), observation and state as JSON Schema. */

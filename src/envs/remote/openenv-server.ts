@@ -100,6 +100,8 @@ interface Session {
   readonly socket: WebSocket;
   env: Env | undefined;
   episodeId: string | null;
+  /** The current episode's horizon (its reset's `max_turns`). */
+  maxTurns: number;
   stepCount: number;
   done: boolean;
   lastUsed: number;
@@ -234,7 +236,13 @@ export class OpenEnvServer {
       case '/schema':
         return send(200, this.schema);
       case '/state':
-        return send(200, { episode_id: null, step_count: 0, env_id: this.spec.id, done: false } satisfies OpenEnvState);
+        return send(200, {
+          episode_id: null,
+          step_count: 0,
+          env_id: this.spec.id,
+          done: false,
+          max_turns: this.spec.maxTurns,
+        } satisfies OpenEnvState);
     }
     const body = await this.readBody(request);
     if ('status' in body) return send(body.status, { detail: body.detail });
@@ -345,6 +353,7 @@ export class OpenEnvServer {
       socket,
       env: undefined,
       episodeId: null,
+      maxTurns: this.spec.maxTurns,
       stepCount: 0,
       done: false,
       lastUsed: Date.now(),
@@ -446,6 +455,7 @@ export class OpenEnvServer {
         return this.answer(session, async () => {
           const result = await env.reset({ seed, options });
           session.episodeId = episodeId ?? randomUUID();
+          session.maxTurns = typeof result.info.max_turns === 'number' ? result.info.max_turns : this.spec.maxTurns;
           session.stepCount = 0;
           session.done = false;
           return resetResult(result.observation, result.info);
@@ -507,7 +517,13 @@ export class OpenEnvServer {
   }
 
   private stateOf(session: Session): OpenEnvState {
-    return { episode_id: session.episodeId, step_count: session.stepCount, env_id: this.spec.id, done: session.done };
+    return {
+      episode_id: session.episodeId,
+      step_count: session.stepCount,
+      env_id: this.spec.id,
+      done: session.done,
+      max_turns: session.maxTurns,
+    };
   }
 
   private makeEnv(): Promise<Env> {

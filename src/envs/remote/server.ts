@@ -40,6 +40,8 @@ import {
   type WireSpec,
   wireCodeOf,
 } from './protocol.js';
+import { isOpenEnvId } from './openenv-protocol.js';
+import { OpenEnvClientOptions } from './openenv-client.js';
 
 /** Options of {@link serve}. Every limit has a default; `turngym serve` has a flag for each. */
 export interface ServeOptions {
@@ -188,8 +190,10 @@ export class RemoteServer {
     ] as const)
       checkPositive(key, this.options[key]);
     // The operator's kwargs: every id registered, every name known, every value valid (the rest come from clients).
+    // An OpenEnv server's address is served only when named here (clients cannot make this server connect anywhere).
     for (const [id, fixed] of Object.entries(this.options.kwargs))
-      validateKwargs(id, registeredSpec(id).kwargs.partial(), fixed);
+      if (isOpenEnvId(id)) validateKwargs(id, OpenEnvClientOptions, fixed);
+      else validateKwargs(id, registeredSpec(id).kwargs.partial(), fixed);
     this.tokenDigest = options.token === undefined ? undefined : digest(options.token);
     this.http = createServer((request, response) => this.onHttp(request, response));
     this.wss = upgradeServer(this.options.maxPayload);
@@ -586,7 +590,9 @@ export class RemoteServer {
     const fixed = this.options.kwargs[envId] ?? {};
     let merged: Record<string, unknown>;
     try {
-      merged = remoteKwargs(envId, kwargs, fixed);
+      merged = isOpenEnvId(envId)
+        ? openEnvKwargs(envId, kwargs, this.options.kwargs)
+        : remoteKwargs(envId, kwargs, fixed);
     } catch (error) {
       this.replyFailure(connection, id, error);
       return;
@@ -988,6 +994,26 @@ export function boundPort(http: HttpServer, fallback: number): number {
 /** A host as written in a URL (an IPv6 address in brackets). */
 export function hostInUrl(host: string): string {
   return host.includes(':') ? `[${host}]` : host;
+}
+
+/**
+ * The kwargs of an OpenEnv server's session made for a client: only an address the operator named (with
+ * `--kwargs 'openenv+http://HOST:PORT={}'`), with the operator's kwargs, none of the client's.
+ */
+function openEnvKwargs(
+  envId: string,
+  kwargs: Record<string, unknown>,
+  operator: Record<string, Record<string, unknown>>,
+): Record<string, unknown> {
+  const fixed = operator[envId];
+  if (fixed === undefined)
+    throw new TurngymError(
+      'UNKNOWN_ENV',
+      `This server does not serve '${envId.slice(0, 200)}': it serves only the OpenEnv servers its operator names (turngym serve --kwargs 'openenv+http://HOST:PORT={}').`,
+    );
+  if (Object.keys(kwargs).length > 0)
+    throw new InvalidKwargsError(envId, [{ path: '', message: 'a remote client may set none of its arguments' }]);
+  return fixed;
 }
 
 /** True for 127.0.0.0/8, ::1 and localhost. */

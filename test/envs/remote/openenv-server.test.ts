@@ -102,6 +102,7 @@ describe('OpenEnvServer', () => {
         step_count: 0,
         env_id: GUESS,
         done: false,
+        max_turns: 10,
       });
       const schema = (await get(server, '/schema')).body as {
         action: { anyOf: { title: string; properties: Record<string, { const?: string }> }[] };
@@ -123,7 +124,7 @@ describe('OpenEnvServer', () => {
         'terminated',
         'truncated',
       ]);
-      expect(Object.keys(schema.state.properties)).toEqual(['episode_id', 'step_count', 'env_id', 'done']);
+      expect(Object.keys(schema.state.properties)).toEqual(['episode_id', 'step_count', 'env_id', 'done', 'max_turns']);
     });
 
     it('resets an env made for the request, and refuses a step that has no episode', async () => {
@@ -227,7 +228,7 @@ describe('OpenEnvServer', () => {
       });
       expect(await session.ask({ type: 'state' })).toEqual({
         type: 'state',
-        data: { episode_id: 'episode-1', step_count: 4, env_id: GUESS, done: false },
+        data: { episode_id: 'episode-1', step_count: 4, env_id: GUESS, done: false, max_turns: 10 },
       });
       // Binary search to the end: done comes with terminated and the env's success.
       let low = 1;

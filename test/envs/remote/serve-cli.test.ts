@@ -237,6 +237,20 @@ describe('turngym serve', () => {
     }
   });
 
+  it('runs the openenv benchmark (--quick) and prints JSON', async () => {
+    const result = await runCli(['bench', 'openenv', '--json', '--quick'], { timeoutMs: 120_000 });
+    expect(result.code, result.stderr).toBe(0);
+    const figures = JSON.parse(result.stdout);
+    expect(figures).toMatchObject({
+      benchmark: 'openenv',
+      env: 'puzzle/guess-number-v0',
+      throughput: { sessions: 64, protocol_v1: { connections: 8 }, openenv: { connections: 64 } },
+      python_openenv: { measured: false },
+    });
+    expect(figures.latency.openenv.p50_ms).toBeGreaterThan(0);
+    expect(figures.throughput.openenv.steps_per_s).toBeGreaterThan(0);
+  });
+
   it('runs the ws benchmark (--quick) and prints JSON', async () => {
     const result = await runCli(['bench', 'ws', '--json', '--quick'], { timeoutMs: 120_000 });
     expect(result.code, result.stderr).toBe(0);
