@@ -145,6 +145,7 @@ export function serveCommand(program: Command): void {
         maxSessions,
         maxPayload: options.maxPayload,
         maxQueued: options.maxInFlight,
+        maxBufferedBytes: options.maxBufferedBytes,
         sessionTimeoutMs: idleTimeout,
         stepTimeoutMs: stepTimeout,
         log: (line) => console.error(`turngym serve: ${line}`),

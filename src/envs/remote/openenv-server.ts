@@ -17,7 +17,8 @@
  * carries `Authorization: Bearer TOKEN`); messages larger than `maxPayload` close their connection (1009),
  * HTTP bodies larger are answered 413; bad JSON, deep nesting and unknown fields are answered with an error
  * and nothing else happens; a session's messages are served one at a time, and one that sends more than
- * `maxQueued` ahead is not read until it catches up; a reset or step that does not answer within
+ * `maxQueued` ahead is not read until it catches up, one that leaves `maxBufferedBytes` of replies unread is
+ * neither read nor served until it reads them (and closed, 1008, at four times that); a reset or step that does not answer within
  * `stepTimeoutMs` is answered with EXECUTION_ERROR and its session closed; the env's kwargs are the
  * operator's alone (a client sets only reset options); no ground truth is ever sent.
  */
@@ -77,6 +78,11 @@ export interface OpenEnvServeOptions extends Pick<
   maxSessions?: number;
   /** Messages a session may send ahead of their replies before the server stops reading it. [default 64] */
   maxQueued?: number;
+  /**
+   * Bytes of replies a session may leave unread; beyond it the server stops serving and reading it until they
+   * are read, and beyond four times it closes it (1008). [default 1 MiB, as `turngym serve`]
+   */
+  maxBufferedBytes?: number;
   /** A session with no message for this long (ms) is closed. [default 300000, 5 min] */
   sessionTimeoutMs?: number;
 }
@@ -88,11 +94,17 @@ export const DEFAULT_OPENENV_OPTIONS = {
   maxSessions: 64,
   maxPayload: DEFAULT_SERVE_OPTIONS.maxPayload,
   maxQueued: 64,
+  maxBufferedBytes: DEFAULT_SERVE_OPTIONS.maxBufferedBytes,
   sessionTimeoutMs: DEFAULT_SERVE_OPTIONS.idleTimeoutMs,
   stepTimeoutMs: DEFAULT_SERVE_OPTIONS.stepTimeoutMs,
 } as const;
 
 const MAX_DEPTH = 64;
+/** A session with more unread reply bytes than this many times `maxBufferedBytes` is closed, with this code. */
+const UNREAD_CLOSE_FACTOR = 4;
+const UNREAD_CLOSE_CODE = 1008;
+/** How often a session waiting for its client to read is looked at again (ms). */
+const DRAIN_POLL_MS = 20;
 const VERSION = '0.1.0';
 
 interface Session {
@@ -108,6 +120,8 @@ interface Session {
   /** When the message being served began; 0 when none is. */
   busySince: number;
   readonly queue: { data: RawData; isBinary: boolean }[];
+  /** Set while the session waits for its client to read its replies. */
+  drainTimer: NodeJS.Timeout | undefined;
   closed: boolean;
 }
 
@@ -129,6 +143,8 @@ export class OpenEnvServer {
   private readonly sessions = new Set<Session>();
   /** Envs made for HTTP requests, being used now. */
   private httpEnvs = 0;
+  /** WebSocket connections open, sessions and those being told the server is full. */
+  private connections = 0;
   private sweeper: NodeJS.Timeout | undefined;
   private closing: Promise<void> | undefined;
 
@@ -142,7 +158,14 @@ export class OpenEnvServer {
     };
     const { token } = options;
     checkExposure(this.options.host, token);
-    for (const key of ['maxSessions', 'maxPayload', 'maxQueued', 'sessionTimeoutMs', 'stepTimeoutMs'] as const)
+    for (const key of [
+      'maxSessions',
+      'maxPayload',
+      'maxQueued',
+      'maxBufferedBytes',
+      'sessionTimeoutMs',
+      'stepTimeoutMs',
+    ] as const)
       checkPositive(key, this.options[key]);
     const registered = registeredSpec(this.options.env);
     validateKwargs(this.options.env, registered.kwargs, this.options.kwargs);
@@ -174,6 +197,13 @@ export class OpenEnvServer {
   /** Sessions open now. */
   get activeSessions(): number {
     return this.sessions.size;
+  }
+
+  /** Bytes of replies written and not yet read by their clients, over every session (for monitoring and tests). */
+  get unreadBytes(): number {
+    let total = 0;
+    for (const session of this.sessions) total += session.socket.bufferedAmount;
+    return total;
   }
 
   /** Stops accepting, lets running resets and steps finish (up to the step timeout), closes every env and connection. Idempotent. */
@@ -334,7 +364,7 @@ export class OpenEnvServer {
           : this.closing
             ? ['503 Service Unavailable', 'The server is shutting down.']
             : // Beyond twice the limit nothing is accepted even to be told so (OpenEnv answers CAPACITY_REACHED inside the session).
-              this.sessions.size >= 2 * this.options.maxSessions
+              this.connections >= 2 * this.options.maxSessions
               ? ['503 Service Unavailable', this.capacityMessage()]
               : undefined;
     if (refusal) {
@@ -359,10 +389,15 @@ export class OpenEnvServer {
       lastUsed: Date.now(),
       busySince: 0,
       queue: [],
+      drainTimer: undefined,
       closed: false,
     };
+    this.connections++;
     socket.on('error', () => undefined); // 'close' follows every error.
-    socket.on('close', () => this.endSession(session, 'connection closed'));
+    socket.on('close', () => {
+      this.connections--;
+      this.endSession(session, 'connection closed');
+    });
     if (this.sessions.size + this.httpEnvs >= this.options.maxSessions) {
       this.sendError(session, 'CAPACITY_REACHED', this.capacityMessage(), {
         active_sessions: this.sessions.size,
@@ -400,9 +435,24 @@ export class OpenEnvServer {
 
   /** Serves a session's queued messages one at a time, in order. */
   private pump(session: Session): void {
-    if (session.busySince !== 0 || session.closed) return;
-    const next = session.queue.shift();
-    if (next === undefined) return;
+    if (session.busySince !== 0 || session.closed || session.queue.length === 0) return;
+    // A client that does not read its replies is not served (nor read) until it has read them.
+    const unread = session.socket.bufferedAmount;
+    if (unread > UNREAD_CLOSE_FACTOR * this.options.maxBufferedBytes) {
+      session.socket.close(UNREAD_CLOSE_CODE, 'replies not read');
+      this.endSession(session, `${unread} bytes of replies not read`);
+      return;
+    }
+    if (unread > this.options.maxBufferedBytes) {
+      session.socket.pause();
+      if (!session.drainTimer)
+        session.drainTimer = setTimeout(() => {
+          session.drainTimer = undefined;
+          this.pump(session);
+        }, DRAIN_POLL_MS);
+      return;
+    }
+    const next = session.queue.shift()!;
     if (session.queue.length < this.options.maxQueued / 2 && session.socket.isPaused) session.socket.resume();
     session.busySince = Date.now();
     session.lastUsed = session.busySince;
@@ -561,6 +611,7 @@ export class OpenEnvServer {
     if (session.closed) return;
     session.closed = true;
     session.queue.length = 0;
+    clearTimeout(session.drainTimer);
     if (this.sessions.delete(session)) this.log(`session ${session.id} ended: ${why}`);
     const env = session.env;
     if (env)

@@ -345,6 +345,24 @@ describe('OpenEnvServer', () => {
       expect(await fourth.ask({ type: 'reset', data: {} })).toMatchObject({ type: 'observation' });
     });
 
+    it('a flood of connections costs at most twice maxSessions sockets; the sessions it holds go on', async () => {
+      const server = await start({ maxSessions: 2 });
+      const held = await Session.open(server);
+      expect(await held.ask({ type: 'reset', data: {} })).toMatchObject({ type: 'observation' });
+      await Session.open(server); // the second session: the server is full
+      const attempts = await Promise.allSettled(Array.from({ length: 60 }, () => Session.open(server)));
+      const accepted = attempts.flatMap((attempt) => (attempt.status === 'fulfilled' ? [attempt.value] : []));
+      for (const attempt of attempts)
+        if (attempt.status === 'rejected') expect(String(attempt.reason)).toMatch(/Unexpected server response: 503/);
+      // Sockets at once: the two sessions and at most two more (2 x maxSessions), each told the server is full.
+      expect(accepted.length).toBeGreaterThan(0);
+      expect(accepted.length).toBeLessThan(60);
+      for (const session of accepted)
+        expect(await session.next()).toMatchObject({ data: { code: 'CAPACITY_REACHED' } });
+      expect(await held.ask({ type: 'step', data: { text: 'guess(3)' } })).toMatchObject({ type: 'observation' });
+      expect(server.activeSessions).toBeLessThanOrEqual(2);
+    });
+
     it('closes a session idle past its timeout, telling it why', async () => {
       const server = await start({ sessionTimeoutMs: 150 });
       const session = await Session.open(server);
@@ -364,6 +382,25 @@ describe('OpenEnvServer', () => {
       for (let index = 0; index < 300; index++) session.send({ type: 'state' });
       expect((await session.next()).type).toBe('observation');
       for (let index = 0; index < 300; index++) expect((await session.next()).type).toBe('state');
+    });
+
+    it('a client that does not read its replies is not served beyond maxBufferedBytes, and loses none', async () => {
+      const server = await start({ maxBufferedBytes: 16 * 1024, maxQueued: 8 });
+      const session = await Session.open(server);
+      session.socket.pause(); // reads nothing from here on
+      // 40,000 replies of about 300 bytes: more than the kernel's socket buffers hold.
+      const count = 40_000;
+      for (let index = 0; index < count; index++) session.send({ type: 'step', data: { type: 'list_tools' } });
+      let most = 0;
+      for (let poll = 0; poll < 120; poll++) {
+        most = Math.max(most, server.unreadBytes);
+        await sleep(25);
+      }
+      // The kernel's socket buffers take some; what the server holds in memory stays near the limit.
+      expect(most).toBeGreaterThan(0);
+      expect(most).toBeLessThan(16 * 1024 + 1024);
+      session.socket.resume();
+      for (let index = 0; index < count; index++) expect((await session.next()).type).toBe('observation');
     });
 
     it('closes a connection whose message exceeds maxPayload (1009), and serves the others', async () => {
