@@ -80,6 +80,7 @@ export class OpenEnvEnv extends WrappedEnv<OpenEnvSession> {
 /** One OpenEnv session as a bare `Env` (call order is {@link OpenEnvEnv}'s business). */
 export class OpenEnvSession implements Env {
   private pending: { resolve(reply: Reply): void; reject(error: Error): void } | undefined;
+  private timer: NodeJS.Timeout | undefined;
   private queue: Promise<unknown> = Promise.resolve();
   /** Why the session is over (every later request throws it), once it is. */
   private ended: TurngymError | undefined;
@@ -98,18 +99,23 @@ export class OpenEnvSession implements Env {
       } catch {
         reply = {
           type: 'error',
-          data: { code: 'INVALID_JSON', message: 'the server sent a message that is not JSON' },
+          data: { code: 'INVALID_REPLY', message: 'the server sent a message that is not JSON' },
         };
       }
+      if (typeof reply !== 'object' || reply === null || typeof reply.type !== 'string')
+        reply = { type: 'error', data: { code: 'INVALID_REPLY', message: 'the server sent a message without a type' } };
       const pending = this.pending;
       this.pending = undefined;
       if (pending) pending.resolve(reply);
       else if (reply.type === 'error') {
-        // Unasked: a server at capacity says so as the session opens, then closes it.
-        const data = (reply.data ?? {}) as { code?: unknown; message?: unknown };
+        // Unasked: a server at capacity says so as the session opens, an idle one as it ends it; then it closes.
+        const data = (typeof reply.data === 'object' && reply.data !== null ? reply.data : {}) as {
+          code?: unknown;
+          message?: unknown;
+        };
         this.ended ??= new TurngymError(
           data.code === 'CAPACITY_REACHED' ? 'CAPACITY_REACHED' : 'ENV_FAILURE',
-          `The OpenEnv server at ${url} refused the session: ${String(data.message)} (${String(data.code)}).`,
+          `The OpenEnv server at ${url} ended the session: ${String(data.message)} (${String(data.code)}).`,
         );
       }
     });
@@ -142,7 +148,13 @@ export class OpenEnvSession implements Env {
           'ENV_FAILURE',
           `The OpenEnv server at ${url} answered GET ${path} with HTTP ${response.status}${response.status === 401 ? ' (it needs a token: kwargs {"token": ...})' : ''}.`,
         );
-      return (await response.json()) as Record<string, unknown>;
+      const body: unknown = await response.json().catch(() => undefined);
+      if (typeof body !== 'object' || body === null || Array.isArray(body))
+        throw new TurngymError(
+          'ENV_FAILURE',
+          `The OpenEnv server at ${url} answered GET ${path} with something other than a JSON object: is it an OpenEnv server?`,
+        );
+      return body as Record<string, unknown>;
     };
     // GET /state is a simulation-mode route: a server in production mode has none.
     const [schema, metadata, state] = await Promise.all([
@@ -175,6 +187,17 @@ export class OpenEnvSession implements Env {
     const session = new OpenEnvSession(url, spec, socket, shape, options.timeoutMs);
     await new Promise<void>((resolve, reject) => {
       socket.once('open', () => resolve());
+      socket.once('unexpected-response', (request, response) => {
+        // The upgrade was answered with HTTP: full (503), a token needed (401), or not an OpenEnv server.
+        request.destroy();
+        const status = response.statusCode ?? 0;
+        reject(
+          new TurngymError(
+            status === 503 ? 'CAPACITY_REACHED' : 'ENV_FAILURE',
+            `The OpenEnv server at ${url} refused a session with HTTP ${status}${status === 503 ? ' (it is full or shutting down; try again later)' : status === 401 ? ' (it needs a token: kwargs {"token": ...})' : ''}.`,
+          ),
+        );
+      });
       socket.once('error', (error) =>
         reject(
           new TurngymError(
@@ -193,13 +216,13 @@ export class OpenEnvSession implements Env {
           throw error;
         });
       const observation = listed.observation as {
-        tools?: { name: string; description?: string; input_schema?: unknown }[];
+        tools?: { name: string; description?: string; input_schema?: unknown; inputSchema?: unknown }[];
       };
       for (const tool of toolsFromWire(
         (observation.tools ?? []).map((tool) => ({
           name: tool.name,
           description: tool.description ?? '',
-          parameters: (tool.input_schema ?? {}) as Record<string, unknown>,
+          parameters: (tool.input_schema ?? tool.inputSchema ?? {}) as Record<string, unknown>,
         })),
       ))
         spec.tools.push(tool);
@@ -208,7 +231,13 @@ export class OpenEnvSession implements Env {
   }
 
   async reset(options: ResetOptions = {}): Promise<ResetResult> {
-    const data = { ...options.options, ...(options.seed !== undefined ? { seed: options.seed } : {}) };
+    // The horizon is kept here; only a turngym server reads it as a reset option too.
+    const { maxTurns, ...rest } = options.options ?? {};
+    const data = {
+      ...rest,
+      ...(this.shape === 'turngym' && maxTurns !== undefined ? { maxTurns } : {}),
+      ...(options.seed !== undefined ? { seed: options.seed } : {}),
+    };
     const result = await this.request({ type: 'reset', data });
     const observation = this.observationOf(result);
     const info = (observation.info as Record<string, unknown> | undefined) ?? {};
@@ -238,20 +267,23 @@ export class OpenEnvSession implements Env {
     const { observation, info, terminated, truncated } = this.observationOf(result);
     return {
       observation,
-      reward: typeof result.reward === 'number' && Number.isFinite(result.reward) ? result.reward : 0,
+      reward: rewardOf(result.reward),
       terminated,
       truncated,
       info: { tool, ...info },
     };
   }
 
-  /** Closes the session (`{"type": "close"}`, then the socket). */
+  /** Closes the session (`{"type": "close"}`, then the socket); a request waiting for its reply fails with ENV_CLOSED. */
   async close(): Promise<void> {
+    this.ended = new TurngymError('ENV_CLOSED', `The session with the OpenEnv server at ${this.url} is closed.`);
+    clearTimeout(this.timer);
+    this.pending?.reject(this.ended);
+    this.pending = undefined;
     if (this.socket.readyState === WebSocket.OPEN) {
-      this.ended = new TurngymError('ENV_CLOSED', `The session with the OpenEnv server at ${this.url} is closed.`);
       this.socket.send(JSON.stringify({ type: 'close' }));
       this.socket.close(1000);
-    }
+    } else this.socket.terminate();
   }
 
   /** Sends a message and waits for its reply (one at a time: OpenEnv's replies carry no request id). */
@@ -263,10 +295,9 @@ export class OpenEnvSession implements Env {
 
   private async exchange(message: { type: string; data: unknown }): Promise<OpenEnvResult> {
     if (this.ended) throw this.ended;
-    let timer: NodeJS.Timeout | undefined;
     const reply = await new Promise<Reply>((resolve, reject) => {
       this.pending = { resolve, reject };
-      timer = setTimeout(() => {
+      this.timer = setTimeout(() => {
         this.pending = undefined;
         this.ended = new TurngymError(
           'TIMEOUT',
@@ -276,7 +307,7 @@ export class OpenEnvSession implements Env {
         reject(this.ended);
       }, this.timeoutMs);
       this.socket.send(JSON.stringify(message));
-    }).finally(() => clearTimeout(timer));
+    }).finally(() => clearTimeout(this.timer));
     if (reply.type === 'observation' && typeof reply.data === 'object' && reply.data !== null)
       return reply.data as OpenEnvResult;
     const data = (reply.data ?? {}) as { code?: unknown; message?: unknown; errors?: unknown };
@@ -328,12 +359,14 @@ export class OpenEnvSession implements Env {
           ...ended,
         };
       }
-      const content = (raw.result as { content?: { type?: string; text?: string }[] } | null)?.content;
-      if (Array.isArray(content)) {
-        const text = content
+      const called = raw.result as { content?: { type?: string; text?: string }[]; is_error?: unknown } | null;
+      if (Array.isArray(called?.content)) {
+        const text = called.content
           .map((part) => (typeof part.text === 'string' ? part.text : JSON.stringify(part)))
           .join('\n');
-        return { observation: { text, fields: raw }, info: {}, ...ended };
+        // A tool that reports an error in its result (MCP's isError) failed like one that raised.
+        const info = called.is_error === true ? { error: { code: 'TOOL_ERROR', message: text } } : {};
+        return { observation: { text, fields: raw }, info, ...ended };
       }
     }
     return { observation: { text: JSON.stringify(raw), fields: raw }, info: {}, ...ended };
@@ -421,6 +454,12 @@ function toolsOf(action: unknown): { tools: ToolSpec[]; shape: Shape } {
     ]),
     shape: 'fields',
   };
+}
+
+/** OpenEnv's reward (a number, a boolean or null) as turngym's finite number. */
+function rewardOf(reward: unknown): number {
+  if (typeof reward === 'boolean') return reward ? 1 : 0;
+  return typeof reward === 'number' && Number.isFinite(reward) ? reward : 0;
 }
 
 function mistake(code: string, message: string): StepResult {

@@ -144,6 +144,31 @@ export function stepResult(result: StepResult): OpenEnvResult {
   };
 }
 
+/**
+ * A step's result for an MCP action (`call_tool`): turngym's observation plus the fields of OpenEnv's
+ * `CallToolObservation`, so that its `MCPToolClient.call_tool` returns the observation's text (`result.data`).
+ * An agent's mistake stays an observation (`result.is_error`), not a `ToolError`, which that client raises.
+ */
+export function callToolResult(result: StepResult, toolName: string): OpenEnvResult {
+  const base = stepResult(result);
+  const text = result.observation.text;
+  return {
+    ...base,
+    observation: {
+      ...base.observation,
+      tool_name: toolName,
+      result: {
+        content: [{ type: 'text', text }],
+        structured_content: null,
+        meta: null,
+        data: text,
+        is_error: result.info.error !== undefined,
+      },
+      error: null,
+    },
+  };
+}
+
 /** Tools as OpenEnv's MCP tool list (`ListToolsObservation.tools`). */
 export function toolsList(tools: readonly ToolSpec[]): { name: string; description: string; input_schema: unknown }[] {
   return tools.map((tool) => ({ name: tool.name, description: tool.description, input_schema: toolJsonSchema(tool) }));

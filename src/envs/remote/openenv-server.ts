@@ -43,6 +43,7 @@ import {
   resetResult,
   schemaOf,
   stepResult,
+  callToolResult,
   toolsList,
 } from './openenv-protocol.js';
 import {
@@ -123,6 +124,8 @@ interface Session {
   /** Set while the session waits for its client to read its replies. */
   drainTimer: NodeJS.Timeout | undefined;
   closed: boolean;
+  /** Settles once the session's env is closed (set when it ends). */
+  closing: Promise<void>;
 }
 
 /** Starts a server and resolves once it listens. */
@@ -143,6 +146,10 @@ export class OpenEnvServer {
   private readonly sessions = new Set<Session>();
   /** Envs made for HTTP requests, being used now. */
   private httpEnvs = 0;
+  /** Makes, resets and steps that outlived the step timeout and still run: their envs still count. */
+  private late = 0;
+  /** HTTP requests being answered (shutdown waits for them). */
+  private readonly httpWork = new Set<Promise<void>>();
   /** WebSocket connections open, sessions and those being told the server is full. */
   private connections = 0;
   private sweeper: NodeJS.Timeout | undefined;
@@ -173,7 +180,20 @@ export class OpenEnvServer {
     this.spec = spec;
     this.schema = schemaOf(spec.tools);
     this.tokenDigest = token === undefined ? undefined : digest(token);
-    this.http = createServer((request, response) => void this.onHttp(request, response));
+    this.http = createServer((request, response) => {
+      const work = this.onHttp(request, response).catch((error: unknown) => {
+        this.log(
+          `internal error answering HTTP: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}`,
+        );
+        if (response.headersSent) response.destroy();
+        else {
+          response.writeHead(500, { 'content-type': 'application/json' });
+          response.end(JSON.stringify({ detail: 'Internal error; the server log says more.' }));
+        }
+      });
+      this.httpWork.add(work);
+      void work.finally(() => this.httpWork.delete(work));
+    });
     this.wss = upgradeServer(this.options.maxPayload);
     this.http.on('upgrade', (request, socket, head) => this.onUpgrade(request, socket, head));
   }
@@ -288,20 +308,20 @@ export class OpenEnvServer {
     // POST /reset: an env for this request alone, as OpenEnv's.
     const parsed = this.resetArguments(body.value);
     if (Array.isArray(parsed)) return send(422, { detail: parsed.map(atBody) });
-    if (this.sessions.size + this.httpEnvs >= this.options.maxSessions)
-      return send(503, { detail: this.capacityMessage() });
+    if (this.used() >= this.options.maxSessions) return send(503, { detail: this.capacityMessage() });
     this.httpEnvs++;
     let env: Env | undefined;
     try {
-      env = await this.makeEnv();
+      env = await this.within(this.makeEnv());
       const { seed, options } = parsed;
-      const result = await withDeadline(env.reset({ seed, options }), this.options.stepTimeoutMs);
+      const result = await this.within(env.reset({ seed, options }));
       send(200, resetResult(result.observation, result.info));
     } catch (error) {
       const { code, message } = this.failure(error);
       send(code === 'VALIDATION_ERROR' ? 422 : 500, { detail: message });
     } finally {
       this.httpEnvs--;
+      // After a late reset, close() waits for it (the wrappers serialise calls): the env is freed when it ends.
       void env?.close().catch(() => undefined);
     }
   }
@@ -311,13 +331,18 @@ export class OpenEnvServer {
   ): Promise<{ value: Record<string, unknown> } | { status: number; detail: unknown }> {
     const chunks: Buffer[] = [];
     let size = 0;
-    for await (const chunk of request as AsyncIterable<Buffer>) {
-      size += chunk.length;
-      if (size > this.options.maxPayload) {
-        request.pause();
-        return { status: 413, detail: `The body is larger than ${this.options.maxPayload} bytes.` };
+    try {
+      for await (const chunk of request as AsyncIterable<Buffer>) {
+        size += chunk.length;
+        if (size > this.options.maxPayload) {
+          request.pause();
+          return { status: 413, detail: `The body is larger than ${this.options.maxPayload} bytes.` };
+        }
+        chunks.push(chunk);
       }
-      chunks.push(chunk);
+    } catch {
+      // The client cut the connection mid-body: nobody will read the answer.
+      return { status: 400, detail: 'The request body was cut off.' };
     }
     const text = Buffer.concat(chunks).toString();
     if (text.trim() === '') return { value: {} };
@@ -391,14 +416,15 @@ export class OpenEnvServer {
       queue: [],
       drainTimer: undefined,
       closed: false,
+      closing: Promise.resolve(),
     };
     this.connections++;
     socket.on('error', () => undefined); // 'close' follows every error.
     socket.on('close', () => {
       this.connections--;
-      this.endSession(session, 'connection closed');
+      void this.endSession(session, 'connection closed');
     });
-    if (this.sessions.size + this.httpEnvs >= this.options.maxSessions) {
+    if (this.used() >= this.options.maxSessions) {
       this.sendError(session, 'CAPACITY_REACHED', this.capacityMessage(), {
         active_sessions: this.sessions.size,
         max_sessions: this.options.maxSessions,
@@ -408,6 +434,7 @@ export class OpenEnvServer {
     }
     this.sessions.add(session);
     socket.on('message', (data, isBinary) => {
+      if (session.closed) return;
       session.queue.push({ data, isBinary });
       if (session.queue.length >= this.options.maxQueued) socket.pause();
       this.pump(session);
@@ -415,13 +442,13 @@ export class OpenEnvServer {
     // Messages that arrive while the env is made wait in the queue (busySince marks the session busy).
     session.busySince = Date.now();
     try {
-      session.env = await this.makeEnv();
+      session.env = await this.within(this.makeEnv(), (late) => void late.close().catch(() => undefined));
     } catch (error) {
       this.sendError(session, 'FACTORY_ERROR', `Could not make ${this.spec.id}: ${this.failure(error).message}`, {
         factory_name: this.spec.id,
       });
-      socket.close(1011);
-      this.endSession(session, 'factory error');
+      socket.close(1000);
+      void this.endSession(session, 'factory error');
       return;
     }
     session.busySince = 0;
@@ -440,7 +467,7 @@ export class OpenEnvServer {
     const unread = session.socket.bufferedAmount;
     if (unread > UNREAD_CLOSE_FACTOR * this.options.maxBufferedBytes) {
       session.socket.close(UNREAD_CLOSE_CODE, 'replies not read');
-      this.endSession(session, `${unread} bytes of replies not read`);
+      void this.endSession(session, `${unread} bytes of replies not read`);
       return;
     }
     if (unread > this.options.maxBufferedBytes) {
@@ -456,11 +483,16 @@ export class OpenEnvServer {
     if (session.queue.length < this.options.maxQueued / 2 && session.socket.isPaused) session.socket.resume();
     session.busySince = Date.now();
     session.lastUsed = session.busySince;
-    void this.serveMessage(session, next.data, next.isBinary).finally(() => {
-      session.busySince = 0;
-      session.lastUsed = Date.now();
-      this.pump(session);
-    });
+    void this.serveMessage(session, next.data, next.isBinary)
+      .catch((error: unknown) => {
+        this.log(`internal error: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}`);
+        this.sendError(session, 'EXECUTION_ERROR', 'Internal error; the server log says more.');
+      })
+      .finally(() => {
+        session.busySince = 0;
+        session.lastUsed = Date.now();
+        this.pump(session);
+      });
   }
 
   private async serveMessage(session: Session, data: RawData, isBinary: boolean): Promise<void> {
@@ -493,7 +525,7 @@ export class OpenEnvServer {
     switch (message.type) {
       case 'close':
         session.socket.close(1000);
-        this.endSession(session, 'closed by the client');
+        void this.endSession(session, 'closed by the client');
         return;
       case 'state':
         return this.send(session, { type: 'state', data: this.stateOf(session) });
@@ -520,11 +552,12 @@ export class OpenEnvServer {
             type: 'observation',
             data: { observation: { tools: toolsList(this.spec.tools) }, reward: null, done: false },
           });
+        const called = message.data.type === 'call_tool' && typeof action === 'object' ? action.tool : undefined;
         return this.answer(session, async () => {
           const result = await env.step(action);
           session.stepCount++;
           session.done = result.terminated || result.truncated;
-          return stepResult(result);
+          return called !== undefined ? callToolResult(result, called) : stepResult(result);
         });
       }
     }
@@ -534,7 +567,7 @@ export class OpenEnvServer {
   private async answer(session: Session, work: () => Promise<OpenEnvResult>): Promise<void> {
     let result: OpenEnvResult;
     try {
-      result = await withDeadline(work(), this.options.stepTimeoutMs);
+      result = await this.within(work());
     } catch (error) {
       if (error instanceof DeadlineError) {
         this.sendError(
@@ -543,7 +576,7 @@ export class OpenEnvServer {
           `The env did not answer within ${this.options.stepTimeoutMs} ms, so this session was closed (its state is unknown). Open a new one.`,
         );
         session.socket.close(1011);
-        this.endSession(session, 'step timeout');
+        void this.endSession(session, 'step timeout');
         return;
       }
       const { code, message } = this.failure(error);
@@ -582,6 +615,8 @@ export class OpenEnvServer {
 
   /** An env's error as OpenEnv's code and a message a client may read (an unexpected one is logged, not sent). */
   private failure(error: unknown): { code: OpenEnvErrorCode; message: string } {
+    if (error instanceof DeadlineError)
+      return { code: 'EXECUTION_ERROR', message: `The env did not answer within ${this.options.stepTimeoutMs} ms.` };
     if (TurngymError.is(error)) {
       const invalid = ['INVALID_OPTIONS', 'INVALID_KWARGS', 'NOT_SUPPORTED'].includes(error.code);
       return { code: invalid ? 'VALIDATION_ERROR' : 'EXECUTION_ERROR', message: error.message };
@@ -595,7 +630,19 @@ export class OpenEnvServer {
   }
 
   private send(session: Session, message: { type: string; data: unknown }): void {
-    if (session.socket.readyState === session.socket.OPEN) session.socket.send(JSON.stringify(message));
+    if (session.socket.readyState !== session.socket.OPEN) return;
+    let text: string;
+    try {
+      text = JSON.stringify(message);
+    } catch (error) {
+      // An env's result JSON cannot hold (a BigInt, a cycle): the env's bug, answered as such.
+      this.log(`a reply could not be serialised: ${describeError(error)}`);
+      text = JSON.stringify({
+        type: 'error',
+        data: { code: 'EXECUTION_ERROR', message: 'The env answered with something JSON cannot hold.' },
+      });
+    }
+    session.socket.send(text);
   }
 
   private sendError(
@@ -607,15 +654,42 @@ export class OpenEnvServer {
     this.send(session, { type: 'error', data: { message, code, ...extra } });
   }
 
-  private endSession(session: Session, why: string): void {
-    if (session.closed) return;
+  /** Ends a session and closes its env; resolves once the env is closed (after a running step ends). */
+  private endSession(session: Session, why: string): Promise<void> {
+    if (session.closed) return session.closing;
     session.closed = true;
     session.queue.length = 0;
     clearTimeout(session.drainTimer);
+    // A paused socket would not read the client's half of the close handshake (what it sends now is dropped).
+    if (session.socket.isPaused) session.socket.resume();
     if (this.sessions.delete(session)) this.log(`session ${session.id} ended: ${why}`);
-    const env = session.env;
-    if (env)
-      void env.close().catch((error: unknown) => this.log(`closing ${this.spec.id} failed: ${describeError(error)}`));
+    session.closing =
+      session.env
+        ?.close()
+        .catch((error: unknown) => this.log(`closing ${this.spec.id} failed: ${describeError(error)}`)) ??
+      Promise.resolve();
+    return session.closing;
+  }
+
+  /** Sessions, HTTP requests' envs and late work: what counts against `maxSessions`. */
+  private used(): number {
+    return this.sessions.size + this.httpEnvs + this.late;
+  }
+
+  /**
+   * `work`, or a DeadlineError after the step timeout. Work that outlives it keeps counting against
+   * `maxSessions` until it ends (a stuck env holds its resources), and what it makes then goes to `onLate`.
+   */
+  private async within<T>(work: Promise<T>, onLate?: (value: T) => void): Promise<T> {
+    try {
+      return await withDeadline(work, this.options.stepTimeoutMs);
+    } catch (error) {
+      if (error instanceof DeadlineError) {
+        this.late++;
+        void work.then(onLate, () => undefined).finally(() => this.late--);
+      }
+      throw error;
+    }
   }
 
   private sweep(): void {
@@ -628,7 +702,7 @@ export class OpenEnvServer {
           `The session was idle for ${this.options.sessionTimeoutMs} ms and is closed; open a new one.`,
         );
         session.socket.close(1000);
-        this.endSession(session, 'idle');
+        void this.endSession(session, 'idle');
       }
     }
   }
@@ -648,11 +722,10 @@ export class OpenEnvServer {
       }),
       this.options.stepTimeoutMs,
     );
-    await Promise.allSettled(
-      sessions.map(async (session) => {
-        session.socket.close(1001, 'server shutting down');
-        this.endSession(session, 'server shutting down');
-      }),
+    for (const session of sessions) session.socket.close(1001, 'server shutting down');
+    await withTimeout(
+      Promise.all([...sessions.map((session) => this.endSession(session, 'server shutting down')), ...this.httpWork]),
+      this.options.stepTimeoutMs,
     );
     await withTimeout(
       Promise.all(

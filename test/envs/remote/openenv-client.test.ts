@@ -1,15 +1,18 @@
 import { type ChildProcess, spawn } from 'node:child_process';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { WebSocketServer } from 'ws';
 import { afterEach, beforeAll, describe, expect, inject, it } from 'vitest';
 import { checkEnv } from '../../../src/envs/check.js';
 import type { Env } from '../../../src/envs/env.js';
 import { make } from '../../../src/envs/registry.js';
 import { RemoteClient } from '../../../src/envs/remote/client.js';
-import { connectOpenEnv } from '../../../src/envs/remote/openenv-client.js';
+import { connectOpenEnv, OpenEnvSession } from '../../../src/envs/remote/openenv-client.js';
 import { type OpenEnvServer, serveOpenEnv } from '../../../src/envs/remote/openenv-server.js';
 import { RemotePool } from '../../../src/envs/remote/pool.js';
 import { type RemoteServer, serve } from '../../../src/envs/remote/server.js';
 import { ROOT, runCli } from '../../cli/helpers.js';
-import { registerTestEnvs } from './helpers.js';
+import { registerTestEnvs, sleep } from './helpers.js';
 import { closedPort } from './servers.js';
 
 const GUESS = 'puzzle/guess-number-v0';
@@ -99,10 +102,10 @@ describe("make('openenv+http://...'): an OpenEnv server as a turngym env", () =>
     it('truncates at the horizon a reset sets, on both sides', async () => {
       const server = await openEnvServer();
       const env = await opened(`openenv+${server.url}`);
-      await env.reset({ seed: 1, options: { maxTurns: 2 } });
-      expect((await env.step('guess(1)')).truncated).toBe(false);
-      const second = await env.step('guess(2)');
-      expect(second.terminated || second.truncated).toBe(true);
+      const reset = await env.reset({ seed: 1, options: { maxTurns: 2 } });
+      expect(reset.info).toMatchObject({ max_turns: 2 });
+      expect(await env.step('guess(1)')).toMatchObject({ terminated: false, truncated: false });
+      expect(await env.step('guess(2)')).toMatchObject({ terminated: false, truncated: true, info: { turn: 2 } });
     });
 
     it('a server that does not answer in time is TIMEOUT, and the session is over', async () => {
@@ -161,7 +164,9 @@ describe("make('openenv+http://...'): an OpenEnv server as a turngym env", () =>
       expect((await checkEnv(await opened(`openenv+${url}`))).failures).toEqual([]);
       const env = await opened(`openenv+${url}`);
       expect(env.spec.tools.map((tool) => tool.name)).toEqual(['echo']);
-      await env.reset({ seed: 1 });
+      // turngym's horizon stays on this side: only the seed and the env's own options reach another server.
+      const reset = await env.reset({ seed: 1, options: { maxTurns: 5 } });
+      expect(reset.observation.fields).toMatchObject({ reset_keys: ['seed'] });
       const echoed = await env.step('echo("hello")');
       expect(echoed).toMatchObject({
         reward: 0.5,
@@ -192,6 +197,54 @@ describe("make('openenv+http://...'): an OpenEnv server as a turngym env", () =>
         message: expect.stringContaining('closed the session'),
       });
     });
+  });
+
+  it('a bare session closed while a reply is awaited fails that request with ENV_CLOSED at once', async () => {
+    // Through make's wrappers close() waits for the step (calls are serialised); the bare session does not.
+    const server = await openEnvServer('test/slow-v0');
+    const session = await OpenEnvSession.open(server.url, { timeoutMs: 60_000 });
+    await session.reset({ seed: 1 });
+    const step = session.step({ tool: 'wait', args: { ms: 2000 } });
+    await sleep(50);
+    const started = Date.now();
+    await session.close();
+    await expect(step).rejects.toMatchObject({ code: 'ENV_CLOSED' });
+    expect(Date.now() - started).toBeLessThan(1000);
+  });
+
+  it('replies that are not OpenEnv messages are ENV_FAILURE, not a crash (a fake server: no real one sends them)', async () => {
+    // Only a broken server sends these, so this one is a fake, named as such: the HTTP routes of an EchoAction
+    // env, and a session that answers each message with something that is not an OpenEnv reply.
+    const http = createServer((request, response) => {
+      const routes: Record<string, unknown> = {
+        '/schema': { action: { title: 'EchoAction', type: 'object', properties: { message: { type: 'string' } } } },
+        '/metadata': { name: 'broken', description: 'a broken server' },
+        '/state': {},
+      };
+      response.writeHead(routes[request.url ?? ''] ? 200 : 404, { 'content-type': 'application/json' });
+      response.end(JSON.stringify(routes[request.url ?? ''] ?? {}));
+    });
+    const replies = ['null', 'not json', '42', '{"type": "observation", "data": null}'];
+    const wss = new WebSocketServer({ server: http, path: '/ws' });
+    wss.on('connection', (socket) => {
+      let index = 0;
+      socket.on('message', () => socket.send(replies[index++ % replies.length]!));
+    });
+    await new Promise<void>((resolve) => http.listen(0, '127.0.0.1', resolve));
+    closers.push(
+      () =>
+        new Promise((resolve) => {
+          wss.close();
+          http.close(resolve);
+        }),
+    );
+    const { port } = http.address() as AddressInfo;
+    for (const reply of replies) {
+      const env = await opened(`openenv+http://127.0.0.1:${port}`);
+      // Each env's session gets the replies from the start: skip to the one under test.
+      for (let skip = 0; skip < replies.indexOf(reply); skip++) await env.reset({ seed: 0 }).catch(() => undefined);
+      await expect(env.reset({ seed: 1 }), reply).rejects.toMatchObject({ code: 'ENV_FAILURE' });
+    }
   });
 
   it('an address with nothing behind it is UNREACHABLE, one that is not an address INVALID_OPTIONS', async () => {

@@ -1,4 +1,5 @@
 import { execFile } from 'node:child_process';
+import { connect } from 'node:net';
 import { promisify } from 'node:util';
 import { afterEach, beforeAll, describe, expect, inject, it } from 'vitest';
 import WebSocket from 'ws';
@@ -166,6 +167,24 @@ describe('OpenEnvServer', () => {
       expect(await get(server, '/health')).toEqual({ status: 200, body: { status: 'healthy' } });
     });
 
+    it('a client that cuts its connection mid-body costs nothing', async () => {
+      const server = await start();
+      await new Promise<void>((resolve) => {
+        const socket = connect(server.port, '127.0.0.1', () => {
+          socket.write(
+            'POST /reset HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 1000\r\n\r\n{"seed":',
+          );
+          setTimeout(() => {
+            socket.destroy();
+            resolve();
+          }, 50);
+        });
+      });
+      await sleep(50);
+      expect(await get(server, '/health')).toEqual({ status: 200, body: { status: 'healthy' } });
+      expect((await post(server, '/reset', '{"seed": 1}')).status).toBe(200);
+    });
+
     it('with a token, refuses every request and upgrade without it', async () => {
       const server = await start({ token: TOKEN });
       expect((await get(server, '/health')).status).toBe(401);
@@ -211,7 +230,17 @@ describe('OpenEnvServer', () => {
       ).toMatchObject({ data: { observation: { info: { tool: 'guess', turn: 2 } } } });
       expect(
         await session.ask({ type: 'step', data: { type: 'call_tool', tool_name: 'guess', arguments: { n: 12 } } }),
-      ).toMatchObject({ data: { observation: { info: { tool: 'guess', turn: 3 } } } });
+      ).toMatchObject({
+        // OpenEnv's CallToolObservation fields too, which its MCPToolClient.call_tool reads (result.data).
+        data: {
+          observation: {
+            info: { tool: 'guess', turn: 3 },
+            tool_name: 'guess',
+            result: { content: [{ type: 'text' }], data: expect.stringMatching(/^12: /), is_error: false },
+            error: null,
+          },
+        },
+      });
       const tools = await session.ask({ type: 'step', data: { type: 'list_tools' } });
       expect(tools).toMatchObject({
         type: 'observation',
@@ -321,6 +350,21 @@ describe('OpenEnvServer', () => {
       await waitFor(() => slowEnvStats.closed > closedBefore && server.activeSessions === 0);
     });
 
+    it('a step that outlived the step timeout still holds its place until it ends', async () => {
+      const server = await start({ env: 'test/slow-v0', stepTimeoutMs: 100, maxSessions: 1 });
+      const session = await Session.open(server);
+      await session.ask({ type: 'reset', data: { seed: 1 } });
+      expect(await session.ask({ type: 'step', data: { tool: 'wait', args: { ms: 1500 } } })).toMatchObject({
+        data: { code: 'EXECUTION_ERROR' },
+      });
+      const refused = await Session.open(server);
+      expect(await refused.next()).toMatchObject({ data: { code: 'CAPACITY_REACHED' } });
+      expect((await post(server, '/reset', '{}')).status).toBe(503);
+      await sleep(1600);
+      const later = await Session.open(server);
+      expect(await later.ask({ type: 'reset', data: { seed: 2 } })).toMatchObject({ type: 'observation' });
+    });
+
     it('holds at most maxSessions; one more is told CAPACITY_REACHED and closed', async () => {
       const server = await start({ maxSessions: 2 });
       const first = await Session.open(server);
@@ -354,9 +398,9 @@ describe('OpenEnvServer', () => {
       const accepted = attempts.flatMap((attempt) => (attempt.status === 'fulfilled' ? [attempt.value] : []));
       for (const attempt of attempts)
         if (attempt.status === 'rejected') expect(String(attempt.reason)).toMatch(/Unexpected server response: 503/);
-      // Sockets at once: the two sessions and at most two more (2 x maxSessions), each told the server is full.
+      // Beyond 2 x maxSessions sockets at once an upgrade is refused with 503; below it, told the server is full.
       expect(accepted.length).toBeGreaterThan(0);
-      expect(accepted.length).toBeLessThan(60);
+      expect(accepted.length).toBeLessThan(60); // the rest were refused before any WebSocket was made
       for (const session of accepted)
         expect(await session.next()).toMatchObject({ data: { code: 'CAPACITY_REACHED' } });
       expect(await held.ask({ type: 'step', data: { text: 'guess(3)' } })).toMatchObject({ type: 'observation' });
@@ -403,6 +447,17 @@ describe('OpenEnvServer', () => {
       for (let index = 0; index < count; index++) expect((await session.next()).type).toBe('observation');
     });
 
+    it('closes a session with more than four times maxBufferedBytes unread (1008)', async () => {
+      // A limit below one reply's size: the first reply the kernel cannot take puts the session over four times it.
+      const server = await start({ maxBufferedBytes: 64, maxQueued: 8 });
+      const session = await Session.open(server);
+      session.socket.pause();
+      for (let index = 0; index < 40_000; index++) session.send({ type: 'step', data: { type: 'list_tools' } });
+      await waitFor(() => server.activeSessions === 0);
+      session.socket.resume();
+      expect(await session.closed()).toBe(1008);
+    });
+
     it('closes a connection whose message exceeds maxPayload (1009), and serves the others', async () => {
       const server = await start({ maxPayload: 4096 });
       const big = await Session.open(server);
@@ -417,10 +472,12 @@ describe('OpenEnvServer', () => {
       const session = await Session.open(server);
       await session.ask({ type: 'reset', data: { seed: 1 } });
       const closedBefore = slowEnvStats.closed;
-      session.send({ type: 'step', data: { tool: 'wait', args: { ms: 200 } } });
+      session.send({ type: 'step', data: { tool: 'wait', args: { ms: 300 } } });
       await sleep(50);
       session.socket.terminate();
-      await waitFor(() => slowEnvStats.closed > closedBefore && server.activeSessions === 0);
+      await waitFor(() => server.activeSessions === 0);
+      expect(slowEnvStats.closed).toBe(closedBefore); // not under the running step's feet
+      await waitFor(() => slowEnvStats.closed > closedBefore);
     });
 
     it('close() lets a running step finish, closes every session (1001) and stops listening', async () => {
