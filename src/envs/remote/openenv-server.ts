@@ -57,9 +57,9 @@ import {
   type ServeOptions,
   sweepEvery,
   tooDeep,
-  upgradeServer,
   withTimeout,
 } from './server.js';
+import { upgradeServer } from './upgrade-server.js';
 
 /**
  * Options of {@link serveOpenEnv}. `host`, `port`, `maxPayload` (also the largest HTTP body), `stepTimeoutMs`

@@ -22,7 +22,8 @@
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server as HttpServer, type ServerResponse } from 'node:http';
 import type { Duplex } from 'node:stream';
-import { type RawData, type WebSocket, WebSocketServer } from 'ws';
+import type { RawData, WebSocket, WebSocketServer } from 'ws';
+import { upgradeServer } from './upgrade-server.js';
 import type { Action, Env } from '../env.js';
 import { inputJsonSchema } from '../actions.js';
 import { describeError, InvalidKwargsError, TurngymError } from '../../core/errors.js';
@@ -967,15 +968,6 @@ export function checkExposure(host: string, token: string | undefined): void {
 export function checkPositive(name: string, value: number): void {
   if (!Number.isInteger(value) || value < 1)
     throw new TurngymError('INVALID_OPTIONS', `${name} must be a positive integer, got ${value}.`);
-}
-
-/**
- * The WebSocket side of a server: upgrades handed over by its HTTP server, messages up to `maxPayload` bytes
- * (a larger one closes its connection, 1009), one message per event-loop turn so that one large write of many
- * messages cannot keep the other connections waiting.
- */
-export function upgradeServer(maxPayload: number): WebSocketServer {
-  return new WebSocketServer({ noServer: true, maxPayload, clientTracking: false, allowSynchronousEvents: false });
 }
 
 /** Runs `sweep` (unref'd) often enough for the shortest of the timeouts it enforces: a quarter of it, 10 ms to 1 s. */
