@@ -18,7 +18,8 @@ import { importModules, printJson } from './common.js';
 import { addSchemaOptions, FLAGS, kwargsOf, parseFlags } from './options.js';
 import { Progress } from './progress.js';
 
-const { layers, width, heads, contextLength, tiedEmbeddings, copy, copyPrevious } = modelShapeSchema.shape;
+const { layers, width, heads, contextLength, tiedEmbeddings, copy, copyPrevious, copyPunctuation } =
+  modelShapeSchema.shape;
 const sftFlagsSchema = sftOptionsSchema
   .omit({ model: true, maxVocab: true, evalTemperature: true, evalSamples: true, evalMaxTurns: true })
   .extend({
@@ -30,6 +31,7 @@ const sftFlagsSchema = sftOptionsSchema
     tiedEmbeddings,
     copy,
     copyPrevious,
+    copyPunctuation,
     difficulty: FLAGS.difficulty,
     backend: FLAGS.backend,
     json: z.boolean().default(false).describe('Print only the JSON report on stdout'),
@@ -50,6 +52,7 @@ export function sftCommand(program: Command): void {
       tiedEmbeddings,
       copy,
       copyPrevious,
+      copyPunctuation,
       kwargs,
       difficulty,
       backend,
@@ -63,7 +66,7 @@ export function sftCommand(program: Command): void {
     const { policy, report } = await behaviourCloning({
       ...settings,
       kwargs: kwargsOf({ kwargs, difficulty }),
-      model: { layers, width, heads, contextLength: context, tiedEmbeddings, copy, copyPrevious },
+      model: { layers, width, heads, contextLength: context, tiedEmbeddings, copy, copyPrevious, copyPunctuation },
       log: (line) => progress.log(line),
       progress: (phase, done, total) => progress.phase(phase, done, total),
     }).finally(() => progress.stop());

@@ -38,6 +38,14 @@ export const modelShapeSchema = z.object({
     .describe(
       'With the copy head: each position\'s copy key, and each row\'s pointer query and gates, also see the embeddings of the N tokens before it, so the pointer can aim at what follows a phrase (the answer after "works for") and tell an opening quote from a closing one',
     ),
+  copyPunctuation: z
+    .string()
+    .max(16)
+    .regex(/^[^\p{L}\p{N}\s]*$/u, 'punctuation characters only (no letters, digits or spaces)')
+    .default('')
+    .describe(
+      'With the copy head: punctuation characters that the pointer may point at (a token of them alone, with or without a leading space), such as "&" for organisation names written "A & B Group": copied and continued like a word, where otherwise the vocabulary head must guess them without seeing the name; by default none',
+    ),
 });
 export type ModelShape = z.output<typeof modelShapeSchema>;
 
@@ -184,6 +192,12 @@ export class TransformerModel {
       throw new TurngymError(
         'INVALID_OPTIONS',
         `copyPrevious (${this.config.copyPrevious}) is a setting of the copy head: add copy (--copy), or leave copyPrevious at 0`,
+      );
+    }
+    if (this.config.copyPunctuation !== '' && !this.config.copy) {
+      throw new TurngymError(
+        'INVALID_OPTIONS',
+        `copyPunctuation (${JSON.stringify(this.config.copyPunctuation)}) is a setting of the copy head: add copy (--copy), or leave copyPunctuation empty`,
       );
     }
     const rng = Rng.fromSeed(seed);

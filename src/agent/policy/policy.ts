@@ -168,7 +168,11 @@ export class Policy {
   ) {
     this.model = model;
     this.optimizer = optimizer;
-    if (model.config.copy) model.copyVariants = { ...tokenizer.spaceVariants(), copyable: tokenizer.copyable() };
+    if (model.config.copy)
+      model.copyVariants = {
+        ...tokenizer.spaceVariants(),
+        copyable: tokenizer.copyable(model.config.copyPunctuation),
+      };
   }
 
   /** A freshly initialised policy. Call `initBackend` first. */

@@ -244,13 +244,17 @@ export class Tokenizer {
    * Which ids a copy head may point at (1) and which not (0): not special tokens (an `<|end|>` read in the
    * context would end an action) and not punctuation (`)`, ` (`, `="`: brackets and quotes are as frequent in
    * a context as they are easy for the vocabulary to write, and pointing at them drowns the pointer); a
-   * letter, a digit, the space byte, or a byte of a character the tokenizer never saw can be copied.
+   * letter, a digit, the space byte, or a byte of a character the tokenizer never saw can be copied, and so can
+   * a token made only of the characters of `punctuation` (after an optional leading space: `&` and ` &` for "&").
    */
-  copyable(): Uint8Array {
+  copyable(punctuation = ''): Uint8Array {
+    const named = [...punctuation];
     return Uint8Array.from({ length: this.vocabSize }, (_, id) => {
       if (this.isSpecial(id)) return 0;
       const text = this.decode([id]);
-      return text === ' ' || /[\p{L}\p{N}\uFFFD]/u.test(text) ? 1 : 0;
+      if (text === ' ' || /[\p{L}\p{N}\uFFFD]/u.test(text)) return 1;
+      const bare = text.startsWith(' ') ? text.slice(1) : text;
+      return bare !== '' && [...bare].every((character) => named.includes(character)) ? 1 : 0;
     });
   }
 

@@ -39,9 +39,15 @@ const contexts = () => [
 type Example = (rng: Rng, low: number, high: number) => { prompt: number[]; answer: number[] };
 
 /** A policy of `shape` trained for 120 steps of 16 examples drawn with words low..high. */
-function trainedOn(example: Example, low: number, high: number, shape: Partial<typeof model>): Policy {
+function trainedOn(
+  example: Example,
+  low: number,
+  high: number,
+  shape: Partial<typeof model> & { copyPunctuation?: string },
+  on = tokenizer,
+): Policy {
   const policy = Policy.create({
-    tokenizer,
+    tokenizer: on,
     model: { ...model, ...shape },
     seed: 3,
     maxActionTokens: 8,
@@ -220,8 +226,76 @@ describe('copy head', () => {
     expect(copyable[tokenizer.special('<|end|>')]).toBe(0);
   });
 
+  it('may copy the punctuation copyPunctuation names, with or without a leading space, and no other', () => {
+    const named = Tokenizer.fit(['qaa & qab', 'qac & qad', 'qae - qaf']);
+    const ids = (text: string) => named.encode(text);
+    expect(ids(' &')).toHaveLength(1);
+    const none = named.copyable();
+    const ampersand = named.copyable('&');
+    for (const id of [...ids(' &'), ...ids('&')]) expect([none[id], ampersand[id]]).toEqual([0, 1]);
+    for (const text of [' -', '-', ')', '"'])
+      for (const id of ids(text)) if (named.decode([id]) !== ' ') expect(ampersand[id], text).toBe(0);
+    for (const text of [' qaa', 'qab', ' ']) for (const id of ids(text)) expect(ampersand[id], text).toBe(1);
+  });
+
+  it('with copyPunctuation "&", copies on names "X & Y Kind" and "X Kind" of words never seen in training', () => {
+    // 'qae <name> qaf <name> copy qaf : "X' -> the rest of the name and '"' (the pairs in either order, each
+    // name one or two words joined by " & ", then a kind word; X its first word): whether " &" or the kind
+    // follows X is in the context only, next to X, and the other name may hold an "&" either way. Without "&"
+    // copyable the vocabulary head must write " &" from what the row saw; with it, the pointer copies it on.
+    const kinds = WORDS.slice(0, 4);
+    const quoted = WORDS.map((word) => `"${word}"`).join(' ');
+    const named = Tokenizer.fit([WORDS.join(' '), WORDS.join(' '), quoted, quoted, 'qaa & qab & qac & qad', 'copy :']);
+    const example = (rng: Rng, low: number, high: number) => {
+      const word = () => WORDS[rng.int(low, high)]!;
+      const name = () => [word(), ...(rng.chance(0.5) ? [`& ${word()}`] : []), kinds[rng.int(0, 3)]!];
+      const names = [name(), name()];
+      const pairs = names.map((parts, k) => `${WORDS[4 + k]} ${parts.join(' ')}`);
+      if (rng.chance(0.5)) pairs.reverse();
+      const asked = rng.int(0, 1);
+      const [first, ...rest] = names[asked]!;
+      const prompt = named.encode(`${pairs.join(' ')} copy ${WORDS[4 + asked]} : "${first}`);
+      return { prompt, answer: named.encode(` ${rest.join(' ')}"`) };
+    };
+    // Greedy whole names, and the mean probability of the decision after X (" &" or the kind), on 40 tests.
+    const measure = (policy: Policy) => {
+      const rng = Rng.fromSeed(99);
+      const tests = Array.from({ length: 40 }, () => example(rng, 160, 239));
+      const samples = policy.sample(
+        tests.map((test) => test.prompt),
+        { temperature: 0, maxTokens: 8, stopToken: named.encode('"')[0] },
+      );
+      const scores = policy.score(
+        tests.map((test) => test.prompt),
+        tests.map((test) => test.answer.slice(0, 1)),
+      );
+      return {
+        whole: samples.filter((sample, i) => sample.tokens.join() === tests[i]!.answer.join()).length / tests.length,
+        decision: scores.reduce((sum, [logprob]) => sum + Math.exp(logprob!), 0) / tests.length,
+      };
+    };
+    const [withAmpersand, without] = ['&', ''].map((copyPunctuation) =>
+      trainedOn(example, 6, 159, { copyPrevious: 1, copyPunctuation }, named),
+    );
+    try {
+      const [a, b] = [measure(withAmpersand), measure(without)];
+      console.log('names copied on: copyPunctuation "&"', a, 'none', b);
+      expect(a.whole).toBeGreaterThan(0.9);
+      expect(a.decision).toBeGreaterThan(0.9);
+      expect(b.decision).toBeLessThan(a.decision - 0.1);
+    } finally {
+      withAmpersand.dispose();
+      without.dispose();
+    }
+  }, 120_000);
+
   it('round-trips through a checkpoint, and a model without the option has no copy weights', async () => {
-    const policy = Policy.create({ tokenizer, model: { ...model, copyPrevious: 2 }, seed: 6, maxActionTokens: 8 });
+    const policy = Policy.create({
+      tokenizer,
+      model: { ...model, copyPrevious: 2, copyPunctuation: '&' },
+      seed: 6,
+      maxActionTokens: 8,
+    });
     const plain = Policy.create({ tokenizer, model: { ...model, copy: false }, seed: 6, maxActionTokens: 8 });
     const path = join(directory, 'copy');
     try {
@@ -229,13 +303,19 @@ describe('copy head', () => {
       expect(() =>
         Policy.create({ tokenizer, model: { ...model, copy: false, copyPrevious: 2 }, maxActionTokens: 8 }),
       ).toThrow('copyPrevious (2) is a setting of the copy head');
+      expect(() =>
+        Policy.create({ tokenizer, model: { ...model, copy: false, copyPunctuation: '&' }, maxActionTokens: 8 }),
+      ).toThrow('copyPunctuation ("&") is a setting of the copy head');
+      expect(() =>
+        Policy.create({ tokenizer, model: { ...model, copyPunctuation: 'a&' }, maxActionTokens: 8 }),
+      ).toThrow('punctuation characters only');
       expect(plain.config.copy).toBe(false);
       await saveCheckpoint(policy, path);
       const loaded = await loadCheckpoint(path);
       const continuations = contexts().map((context) => context.slice(-2));
       const scores = loaded.score(contexts(), continuations);
       loaded.dispose();
-      expect([loaded.config.copy, loaded.config.copyPrevious]).toEqual([true, 2]);
+      expect([loaded.config.copy, loaded.config.copyPrevious, loaded.config.copyPunctuation]).toEqual([true, 2, '&']);
       expect(scores).toEqual(policy.score(contexts(), continuations));
     } finally {
       policy.dispose();

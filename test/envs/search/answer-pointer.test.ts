@@ -1,9 +1,9 @@
 /**
- * scripts/answer-pointer.ts: the policy's probability of an answer's first token on an oracle transcript, and
+ * scripts/answer-pointer.ts: the policy's probability of each token of an answer on an oracle transcript, and
  * the copy head's parts of it, agree with what the policy itself scores.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { answerToken } from '../../../scripts/answer-pointer.js';
+import { answerTokens } from '../../../scripts/answer-pointer.js';
 import { runEpisode } from '../../../src/agent/agent.js';
 import { OracleAgent } from '../../../src/agent/baselines.js';
 import { initBackend } from '../../../src/agent/policy/backend.js';
@@ -28,7 +28,7 @@ describe('answer-pointer', () => {
     { copy: false, copyPrevious: 0 },
     { copy: true, copyPrevious: 0 },
     { copy: true, copyPrevious: 2 },
-  ])('finds the first token of the answer and gives the probability the policy scores it with (%o)', async (shape) => {
+  ])('finds every token of the answer and gives the probability the policy scores it with (%o)', async (shape) => {
     const transcript = await runEpisode(env, new OracleAgent(), { seed: 3, options: { split: 'train' } });
     const answer = String((transcript.turns.at(-1)!.action as { args: { text: string } }).args.text);
     const tokenizer = Tokenizer.fit(
@@ -44,8 +44,18 @@ describe('answer-pointer', () => {
     });
     try {
       const [example] = demonstrationExamples(policy, env.spec, transcript);
-      const found = answerToken(policy, example!.tokens, example!.targetMask)!;
-      expect(answer.startsWith(found.token)).toBe(true);
+      const found = answerTokens(policy, example!.tokens, example!.targetMask);
+      // The tokens spell the answer, then the closing quote.
+      expect(
+        found
+          .map((row) => row.token)
+          .join('')
+          .startsWith(`${answer}"`),
+      ).toBe(true);
+      expect(found.length).toBeGreaterThan(2);
+      expect(found.map((row) => row.position)).toEqual(found.map((_, k) => k));
+      expect(found.filter((row) => row.closing).length).toBe(1);
+      expect(found.at(-1)!.closing).toBe(true);
       const mask = example!.targetMask;
       let start = mask.lastIndexOf(1);
       while (mask[start - 1] === 1) start--;
@@ -53,12 +63,15 @@ describe('answer-pointer', () => {
         (_, index) => index > start && tokenizer.decode(example!.tokens.slice(start, index)) === 'answer(text="',
       );
       expect(at).toBeGreaterThan(start);
-      const [scored] = policy.score([example!.tokens.slice(0, at)], [[example!.tokens[at]!]]);
-      expect(Math.log(found.p)).toBeCloseTo(scored![0]!, 4);
-      if (shape.copy) {
-        const { gate, pVocabulary, pCopy } = found as Required<typeof found>;
-        expect(found.p).toBeCloseTo(gate * pVocabulary + (1 - gate) * pCopy, 5);
-      } else expect(found.gate).toBeUndefined();
+      // Each token's probability is what the policy scores it with after the tokens before it.
+      const [scored] = policy.score([example!.tokens.slice(0, at)], [example!.tokens.slice(at, at + found.length)]);
+      found.forEach((row, k) => expect(Math.log(row.p)).toBeCloseTo(scored![k]!, 4));
+      for (const row of found) {
+        if (shape.copy) {
+          const { gate, pVocabulary, pCopy } = row as Required<typeof row>;
+          expect(row.p).toBeCloseTo(gate * pVocabulary + (1 - gate) * pCopy, 5);
+        } else expect(row.gate).toBeUndefined();
+      }
     } finally {
       policy.dispose();
     }
