@@ -67,8 +67,8 @@ describe('ops', () => {
     expectClose(gathered!, oneHot!);
   });
 
-  it('matMul takes its faster routes with the same values and gradients: tall operands, batches by convolution', () => {
-    // [16, 64, 32] x [16, 32, 64] is over the convolution threshold (2^21 multiply-adds); [40, 8] x [8, 3] has
+  it('matMul takes its faster routes with the same values and gradients: tall operands, batches by the SIMD kernel', () => {
+    // Batches run on batched-product.ts's kernel (a decoding step's one query row too); [40, 8] x [8, 3] has
     // a gradient dB computed as (dY^T A)^T, since dY is narrower than A.
     for (const [shapeA, shapeB] of [
       [
@@ -78,6 +78,10 @@ describe('ops', () => {
       [
         [16, 64, 64],
         [16, 64, 32],
+      ],
+      [
+        [6, 1, 13],
+        [6, 13, 21],
       ],
       [
         [40, 8],
