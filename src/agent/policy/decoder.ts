@@ -6,8 +6,9 @@
  * run the same code on their own copy of the weights.
  */
 import * as tf from '@tensorflow/tfjs-core';
-import { type CopySource, type LayerCache, TransformerModel, attentionMask } from './model.js';
+import { type CopySource, type LayerCache, TransformerModel, attentionMask, cacheLength, withRoom } from './model.js';
 import { gatherRows } from './ops.js';
+import { writeSlice } from './write-slice.js';
 
 /** One part of a batch being decoded: `send` starts a pass (the first, or one more token per row), `receive` ends it. */
 export interface DecodingPart {
@@ -19,14 +20,22 @@ export interface DecodingPart {
   dispose(): void;
 }
 
+/**
+ * Positions of room the key-value cache gets when it is full: written in place by the passes that follow
+ * (model.ts), where a cache made anew by concatenation every token copied all of it. Attention reads the room
+ * too, masked: up to this many positions more a product, against a copy of the whole cache a token.
+ */
+const CACHE_ROOM = 32;
+
 export class Decoder implements DecodingPart {
   readonly rows: number;
   private readonly tokens: number[][];
   private readonly valid: boolean[][];
   private readonly padding: number[];
+  /** Keys and values of every position so far, each layer's, with room (incremental decoding). */
   private cache: LayerCache[] | undefined;
-  /** The copy head's keys of every position so far (a model with a copy head). */
-  private copyKeys: tf.Tensor3D | undefined;
+  /** The copy head's keys of every position so far, [B, width, capacity] (a model with a copy head). */
+  private copyKeysT: tf.Tensor3D | undefined;
   private logits: Float32Array | undefined;
 
   constructor(
@@ -61,15 +70,15 @@ export class Decoder implements DecodingPart {
   dispose(): void {
     if (this.cache) tf.dispose(tensorsOf(this.cache));
     this.cache = undefined;
-    this.copyKeys?.dispose();
-    this.copyKeys = undefined;
+    this.copyKeysT?.dispose();
+    this.copyKeysT = undefined;
   }
 
-  /** What the rows may copy: every position so far, the padding excepted. */
-  private copySource(keys: tf.Tensor3D): CopySource {
+  /** What the rows may copy: every position so far, the padding excepted (and the room, by its rows' limit). */
+  private copySource(keysT: tf.Tensor3D): CopySource {
     const last = this.tokens[0]!.length - 1;
     return {
-      keys,
+      keysT,
       tokens: this.tokens,
       rowSequence: this.tokens.map((_, b) => b),
       rowLimit: this.tokens.map(() => last),
@@ -82,7 +91,7 @@ export class Decoder implements DecodingPart {
     return tf.tensor2d(ids, [this.rows, length], 'int32');
   }
 
-  /** A pass over every token so far; keeps its keys and values when decoding incrementally. */
+  /** A pass over every token so far; keeps its keys and values, with room, when decoding incrementally. */
   private full(): tf.Tensor2D {
     const length = this.tokens[0]!.length;
     const output = tf.tidy(() => {
@@ -95,51 +104,84 @@ export class Decoder implements DecodingPart {
         this.tokens.map((_, b) => b * length + length - 1),
         'int32',
       );
-      const copyKeys = this.model.config.copy
+      const copyKeysT = this.model.config.copy
         ? this.model.copyKeys(forward.hidden, this.tokens, 0, this.valid)
         : undefined;
       return {
         logits: this.model.nextTokenLogits(
           gatherRows(forward.hidden, lastOfEachRow),
-          copyKeys && this.copySource(copyKeys),
+          copyKeysT && this.copySource(copyKeysT),
         ),
-        cache: forward.cache.map(({ keysT, values }) => ({ keysT, values })),
-        copyKeys,
+        cache: forward.cache.map(({ keysT, values, length }) => ({ keysT, values, length })),
+        copyKeysT,
       };
     });
     this.dispose();
-    if (this.incremental) {
-      this.cache = output.cache;
-      this.copyKeys = output.copyKeys;
-    } else tf.dispose([...tensorsOf(output.cache), ...(output.copyKeys ? [output.copyKeys] : [])]);
+    this.cache = output.cache;
+    this.copyKeysT = output.copyKeysT;
+    if (this.incremental) this.makeRoom();
+    else this.dispose();
     return output.logits;
   }
 
-  /** A pass over the newest token of each row, attending to the cache (which it extends). */
+  /** A pass over the newest token of each row, attending to the cache, which it writes in place. */
   private extend(next: readonly number[]): tf.Tensor2D {
+    if (cacheLength(this.cache![0]!) === this.cache![0]!.keysT.shape[3]) this.makeRoom();
     const previous = this.cache!;
+    const previousCopyKeysT = this.copyKeysT;
     const length = this.tokens[0]!.length;
+    const capacity = previous[0]!.keysT.shape[3];
     const output = tf.tidy(() => {
       const forward = this.model.forward({
         tokens: tf.tensor2d([...next], [this.rows, 1], 'int32'),
         positions: this.positions(length - 1, 1),
-        mask: attentionMask(this.rows, 1, length - 1, this.valid),
+        mask: attentionMask(this.rows, 1, length - 1, this.valid, Math.max(capacity, length)),
         cache: previous,
       });
-      const copyKeys =
-        this.copyKeys &&
-        tf.concat([this.copyKeys, this.model.copyKeys(forward.hidden, this.tokens, length - 1, this.valid)], 1);
+      let copyKeysT: tf.Tensor3D | undefined;
+      if (previousCopyKeysT) {
+        const newest = this.model.copyKeys(forward.hidden, this.tokens, length - 1, this.valid);
+        copyKeysT =
+          capacity >= length
+            ? writeSlice(previousCopyKeysT, newest, 2, length - 1)
+            : (tf.concat([previousCopyKeysT, newest], 2) as tf.Tensor3D);
+      }
       return {
-        logits: this.model.nextTokenLogits(forward.hidden, copyKeys && this.copySource(copyKeys)),
-        cache: forward.cache.map(({ keysT, values }) => ({ keysT, values })),
-        copyKeys,
+        logits: this.model.nextTokenLogits(forward.hidden, copyKeysT && this.copySource(copyKeysT)),
+        cache: forward.cache.map(({ keysT, values, length }) => ({ keysT, values, length })),
+        copyKeysT,
       };
     });
     tf.dispose(tensorsOf(previous));
-    this.copyKeys?.dispose();
+    previousCopyKeysT?.dispose();
     this.cache = output.cache;
-    this.copyKeys = output.copyKeys;
+    this.copyKeysT = output.copyKeysT;
     return output.logits;
+  }
+
+  /**
+   * Gives the cache (and the copy head's keys) room for CACHE_ROOM positions more, as many as the context has
+   * left: new tensors, the old ones disposed.
+   */
+  private makeRoom(): void {
+    const cache = this.cache!;
+    const length = cacheLength(cache[0]!);
+    const capacity = Math.min(this.model.config.contextLength, length + CACHE_ROOM);
+    if (capacity <= cache[0]!.keysT.shape[3]) return;
+    this.cache = cache.map((layer) => withRoom(layer, capacity));
+    tf.dispose(tensorsOf(cache));
+    const copyKeysT = this.copyKeysT;
+    if (copyKeysT) {
+      const [batch, width] = copyKeysT.shape;
+      this.copyKeysT = tf.tidy(
+        () =>
+          tf.concat(
+            [tf.slice(copyKeysT, [0, 0, 0], [batch, width, length]), tf.zeros([batch, width, capacity - length])],
+            2,
+          ) as tf.Tensor3D,
+      );
+      copyKeysT.dispose();
+    }
   }
 }
 

@@ -88,7 +88,7 @@ export function targetLogprobs(
     selected,
     model.config.copy
       ? {
-          keys: model.copyKeys(hidden, tokensOf, 0),
+          keysT: model.copyKeys(hidden, tokensOf, 0),
           tokens: tokensOf,
           rowSequence: rows.map((row) => Math.floor(row / length)),
           rowLimit: rows.map((row) => row % length),

@@ -8,6 +8,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import { z } from 'zod';
 import { TurngymError } from '../../core/errors.js';
 import { Rng } from '../../core/rng.js';
+import { writeSlice } from './write-slice.js';
 import { gatherRows, layerNorm, matMul, scatterAdd, swapLastAxes } from './ops.js';
 
 /** The shape of a model: each field's bounds, default and meaning, declared here only (train and sft take them). */
@@ -71,10 +72,41 @@ export const modelConfigSchema = z
   .transform((config) => ({ ...config, ffnWidth: config.ffnWidth ?? 4 * config.width }));
 export type ModelConfig = z.output<typeof modelConfigSchema>;
 
-/** Keys and values of earlier positions, per layer: keys stored transposed ([B, H, dh, T]) for the product. */
+/**
+ * Keys and values of earlier positions, per layer: keys stored transposed ([B, H, dh, C]) for the product, values
+ * [B, H, C, dh]. C is the cache's capacity: the first `length` positions hold keys and values, the rest is room
+ * that the next passes write in place (write-slice.ts) instead of making a longer cache ({@link withRoom}).
+ */
 export interface LayerCache {
   keysT: tf.Tensor4D;
   values: tf.Tensor4D;
+  /** Positions filled (default: the capacity, no room). */
+  length?: number;
+}
+
+/** Positions filled in a layer's cache. */
+export function cacheLength(cache: LayerCache): number {
+  return cache.length ?? cache.keysT.shape[3];
+}
+
+/**
+ * A layer's cache with capacity `capacity` (at least its length): its keys and values followed by zeros (room),
+ * a new pair of tensors. Attention reads every position of the capacity; the mask hides the room (masked
+ * positions get a weight of exactly 0, so the values are those of a cache without room).
+ */
+export function withRoom(cache: LayerCache, capacity: number): LayerCache {
+  const length = cacheLength(cache);
+  return tf.tidy(() => {
+    const [batch, heads, headWidth] = cache.keysT.shape;
+    const keysT = tf.slice(cache.keysT, [0, 0, 0, 0], [batch, heads, headWidth, length]);
+    const values = tf.slice(cache.values, [0, 0, 0, 0], [batch, heads, length, headWidth]);
+    const room = capacity - length;
+    return {
+      keysT: tf.concat([keysT, tf.zeros([batch, heads, headWidth, room])], 3) as tf.Tensor4D,
+      values: tf.concat([values, tf.zeros([batch, heads, room, headWidth])], 2) as tf.Tensor4D,
+      length,
+    };
+  });
 }
 
 export interface ForwardInput {
@@ -83,8 +115,9 @@ export interface ForwardInput {
   /** Position ids [B, T] (int32); default 0..T-1 in every row. */
   positions?: tf.Tensor2D;
   /**
-   * Additive attention mask [B, 1, T, Tcache + T] (0 where a query may attend, -1e9 where not); default
-   * causal. Built with {@link attentionMask}.
+   * Additive attention mask [B, 1, T, K] (0 where a query may attend, -1e9 where not), K the keys attended:
+   * Tcache + T, or the cache's capacity where it has room for the T new positions. Default causal. Built with
+   * {@link attentionMask}.
    */
   mask?: tf.Tensor4D;
   /** Keys and values of earlier positions (incremental decoding). */
@@ -150,8 +183,11 @@ export function forwardFlops(config: ModelConfig, tokens: number, averageKeys: n
 
 /** What a row of the copy head may copy: see {@link TransformerModel.nextTokenLogits}. */
 export interface CopySource {
-  /** Copy keys of every position of each sequence so far, [B, Tk, width] ({@link TransformerModel.copyKeys}). */
-  keys: tf.Tensor3D;
+  /**
+   * Copy keys of every position of each sequence so far, transposed for the product: [B, width, Tk]
+   * ({@link TransformerModel.copyKeys}).
+   */
+  keysT: tf.Tensor3D;
   /** Token id at each of those positions, [B][Tk]. */
   tokens: readonly (readonly number[])[];
   /** The sequence of each row. */
@@ -233,7 +269,7 @@ export class TransformerModel {
     const { width, heads, layers } = this.config;
     const [batch, length] = input.tokens.shape;
     const headWidth = width / heads;
-    const cached = input.cache?.[0]?.keysT.shape[3] ?? 0;
+    const cached = input.cache?.[0] ? cacheLength(input.cache[0]) : 0;
     if (cached + length > this.config.contextLength) {
       throw new Error(`sequence of ${cached + length} tokens exceeds the context length ${this.config.contextLength}`);
     }
@@ -249,7 +285,11 @@ export class TransformerModel {
       const positions = tf.slice(this.weight<tf.Tensor2D>('position_embedding'), [cached, 0], [length, width]);
       x = tf.reshape(tf.add(tf.reshape(tokenRows, [batch, length, width]), positions), [batch * length, width]);
     }
-    const mask = input.mask ?? attentionMask(1, length, cached);
+    // Keys attended: the cache's capacity where it has room for this pass (written in place), else all so far.
+    const capacity = input.cache?.[0]?.keysT.shape[3] ?? 0;
+    const inPlace = input.cache !== undefined && length > 0 && capacity >= cached + length;
+    const keys = inPlace ? capacity : cached + length;
+    const mask = input.mask ?? attentionMask(1, length, cached, undefined, keys);
     const scale = 1 / Math.sqrt(headWidth);
     const cache: LayerCache[] = [];
     for (let layer = 0; layer < layers; layer++) {
@@ -260,12 +300,23 @@ export class TransformerModel {
       let keysT = tf.transpose(split(matMul(normed, this.weight(`${prefix}/key`))), [0, 2, 3, 1]) as tf.Tensor4D;
       let values = tf.transpose(split(matMul(normed, this.weight(`${prefix}/value`))), [0, 2, 1, 3]) as tf.Tensor4D;
       const previous = input.cache?.[layer];
-      if (previous) {
-        keysT = tf.concat([previous.keysT, keysT], 3);
-        values = tf.concat([previous.values, values], 2);
+      if (previous && inPlace) {
+        keysT = writeSlice(previous.keysT, keysT, 3, cached);
+        values = writeSlice(previous.values, values, 2, cached);
+      } else if (previous) {
+        // Room too small for this pass: the filled positions, then the new ones.
+        const earlier = (tensor: tf.Tensor4D, axis: number) =>
+          tensor.shape[axis] === cached
+            ? tensor
+            : tf.slice(
+                tensor,
+                [0, 0, 0, 0],
+                tensor.shape.map((extent, index) => (index === axis ? cached : extent)),
+              );
+        keysT = tf.concat([earlier(previous.keysT, 3), keysT], 3);
+        values = tf.concat([earlier(previous.values, 2), values], 2);
       }
-      cache.push({ keysT, values });
-      const keys = cached + length;
+      cache.push({ keysT, values, length: cached + length });
       const scores = matMul(
         tf.reshape(queries, [batch * heads, length, headWidth]),
         tf.reshape(keysT, [batch * heads, headWidth, keys]),
@@ -293,7 +344,7 @@ export class TransformerModel {
   }
 
   /**
-   * The copy head's keys [B, T, width] of final hidden states [B * T, width] (row b * T + t) at columns
+   * The copy head's keys, transposed for the product ([B, width, T], as attention's cached keys), of final hidden states [B * T, width] (row b * T + t) at columns
    * from..from + T - 1 of `tokens` (each sequence's ids; with `copyPrevious`, the tokens before a column feed
    * its key; `valid` marks padding, which counts as no token).
    */
@@ -308,7 +359,7 @@ export class TransformerModel {
     const at: [number, number][] = [];
     for (let b = 0; b < batch; b++) for (let t = 0; t < length; t++) at.push([b, from + t]);
     const keys = matMul(this.withTokensBefore(hidden, tokens, at, 'copy_previous', valid), this.weight('copy_key'));
-    return tf.reshape(keys, [batch, length, this.config.width]) as tf.Tensor3D;
+    return swapLastAxes(tf.reshape(keys, [batch, length, this.config.width])) as tf.Tensor3D;
   }
 
   /**
@@ -374,7 +425,7 @@ export class TransformerModel {
     copy: CopySource,
   ): { vocabulary: tf.Tensor2D; gate: tf.Tensor2D; copied: tf.Tensor2D } {
     const { width, vocabSize } = this.config;
-    const [batch, keys] = copy.keys.shape;
+    const [batch, , keys] = copy.keysT.shape;
     const rows = hidden.shape[0];
     // Rows grouped by sequence into slots [B, S]: one product per sequence against its own keys.
     const slotOf: number[] = [];
@@ -413,18 +464,16 @@ export class TransformerModel {
       'copy_row_previous',
       copy.valid,
     );
+    // Rows into their slots (empty slots get a zero row), and back; not needed where row r is slot r (decoding).
+    const inOrder = rows === batch * slots && rowAt.every((at, slot) => at === slot);
+    const toSlots = (x: tf.Tensor2D) =>
+      inOrder ? x : gatherRows(tf.concat([x, tf.zeros([1, x.shape[1]])]) as tf.Tensor2D, tf.tensor1d(rowAt, 'int32'));
     const queries = matMul(row, this.weight('copy_query'));
-    const padded = gatherRows(tf.concat([queries, tf.zeros([1, width])]) as tf.Tensor2D, tf.tensor1d(rowAt, 'int32'));
-    const scores = matMul(tf.reshape(padded, [batch, slots, width]), swapLastAxes(copy.keys));
+    const padded = toSlots(queries);
+    const scores = matMul(tf.reshape(padded, [batch, slots, width]), copy.keysT);
     // How much each row follows on: a learned function of the row (on in the middle of copying a name, off after
     // an opening quote, where the positions after earlier quotes hold earlier arguments and closing brackets).
-    const follow = gatherRows(
-      tf.concat([
-        tf.add(matMul(row, this.weight('copy_follow')), this.weight('copy_follow_shift')),
-        tf.zeros([1, 2]),
-      ]) as tf.Tensor2D,
-      tf.tensor1d(rowAt, 'int32'),
-    );
+    const follow = toSlots(tf.add(matMul(row, this.weight('copy_follow')), this.weight('copy_follow_shift')));
     const [followOne, followTwo] = tf.split(follow, 2, 1);
     const pointer = tf.softmax(
       tf.addN([
@@ -436,7 +485,9 @@ export class TransformerModel {
     );
     const slotRows = new Int32Array(rows);
     for (let r = 0; r < rows; r++) slotRows[r] = copy.rowSequence[r]! * slots + slotOf[r]!;
-    const rowPointer = gatherRows(pointer as tf.Tensor2D, tf.tensor1d(slotRows, 'int32'));
+    const rowPointer = inOrder
+      ? (pointer as tf.Tensor2D)
+      : gatherRows(pointer as tf.Tensor2D, tf.tensor1d(slotRows, 'int32'));
     // Each row's weight on each position, added onto that position's token: a share s (a learned gate) onto its
     // spaced twin, 1 - s onto its plain twin (one token when it has no twin).
     const targets = new Int32Array(rows * keys * 4);
@@ -471,16 +522,17 @@ export class TransformerModel {
 }
 
 /**
- * An additive attention mask [B, 1, T, cached + T]: query t (at absolute index cached + t) may attend key j
- * when j <= cached + t and, if `keyValid` is given, keyValid[b][j] is true (left padding is not).
+ * An additive attention mask [B, 1, T, keys] (keys default cached + T; more for a cache with room): query t (at
+ * absolute index cached + t) may attend key j when j <= cached + t and, if `keyValid` is given, keyValid[b][j]
+ * is true (left padding is not).
  */
 export function attentionMask(
   batch: number,
   length: number,
   cached: number,
   keyValid?: readonly (readonly boolean[])[],
+  keys = cached + length,
 ): tf.Tensor4D {
-  const keys = cached + length;
   const data = new Float32Array(batch * length * keys);
   for (let b = 0; b < batch; b++) {
     const valid = keyValid?.[b];
