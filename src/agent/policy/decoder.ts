@@ -8,7 +8,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { type CopySource, type LayerCache, TransformerModel, attentionMask, cacheLength, withRoom } from './model.js';
 import { gatherRows } from './ops.js';
-import { writeSlice } from './write-slice.js';
+import { writeSlice } from './copy-kernels.js';
 
 /** One part of a batch being decoded: `send` starts a pass (the first, or one more token per row), `receive` ends it. */
 export interface DecodingPart {

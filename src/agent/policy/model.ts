@@ -8,7 +8,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import { z } from 'zod';
 import { TurngymError } from '../../core/errors.js';
 import { Rng } from '../../core/rng.js';
-import { writeSlice } from './write-slice.js';
+import { writeSlice } from './copy-kernels.js';
 import { gatherRows, layerNorm, matMul, scatterAdd, swapLastAxes } from './ops.js';
 
 /** The shape of a model: each field's bounds, default and meaning, declared here only (train and sft take them). */
@@ -75,7 +75,7 @@ export type ModelConfig = z.output<typeof modelConfigSchema>;
 /**
  * Keys and values of earlier positions, per layer: keys stored transposed ([B, H, dh, C]) for the product, values
  * [B, H, C, dh]. C is the cache's capacity: the first `length` positions hold keys and values, the rest is room
- * that the next passes write in place (write-slice.ts) instead of making a longer cache ({@link withRoom}).
+ * that the next passes write in place (copy-kernels.ts) instead of making a longer cache ({@link withRoom}).
  */
 export interface LayerCache {
   keysT: tf.Tensor4D;

@@ -19,6 +19,7 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 import { batchedProduct } from './batched-product.js';
+import { takeRows } from './copy-kernels.js';
 
 /** Swaps the last two axes (an explicit transpose, materialised). */
 export function swapLastAxes(x: tf.Tensor): tf.Tensor {
@@ -78,7 +79,7 @@ export function gatherRows(table: tf.Tensor2D, indices: tf.Tensor1D): tf.Tensor2
     // The indices are saved (kept) for the backward pass: tensors made in the forward function are freed.
     save([indices]);
     return {
-      value: tf.gather(source, indices),
+      value: takeRows(source as tf.Tensor2D, indices),
       gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) =>
         tf.scatterND(tf.expandDims(saved[0]!, 1), dy, [rows, source.shape[1]!]),
     };

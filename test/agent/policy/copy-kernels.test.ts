@@ -1,15 +1,15 @@
 /**
- * The key-value cache written in place (src/agent/policy/write-slice.ts, model.ts, decoder.ts): `writeSlice`
- * gives concatenation's values on the wasm backend (in place) and on the cpu backend (a new tensor), and a
- * decoder whose cache has room, grows and reaches the context's end gives at every token the logits of a pass
- * over the whole sequence.
+ * The kernels that copy memory (src/agent/policy/copy-kernels.ts) and the key-value cache written in place
+ * (model.ts, decoder.ts): `writeSlice` gives concatenation's values on the wasm backend (in place) and on the cpu
+ * backend (a new tensor); `takeRows` gives tf.gather's; a decoder whose cache has room, grows and reaches the
+ * context's end gives at every token the logits of a pass over the whole sequence.
  */
 import * as tf from '@tensorflow/tfjs-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { initBackend } from '../../../src/agent/policy/backend.js';
 import { Decoder } from '../../../src/agent/policy/decoder.js';
 import { TransformerModel, attentionMask } from '../../../src/agent/policy/model.js';
-import { writeSlice } from '../../../src/agent/policy/write-slice.js';
+import { takeRows, writeSlice } from '../../../src/agent/policy/copy-kernels.js';
 
 beforeAll(async () => {
   await initBackend('wasm', () => {});
@@ -104,6 +104,37 @@ describe('writeSlice', () => {
     } finally {
       await initBackend('wasm', () => {});
     }
+  });
+});
+
+describe('takeRows', () => {
+  it.each([
+    [7, 5, [0, 6, 3, 3, 0]], // repeated rows
+    [600, 96, Array.from({ length: 300 }, (_, i) => (i * 37) % 600)],
+    [4, 3, []], // no rows
+  ])('gives tf.gather values for a table of %i x %i, one tensor added', (rows, width, at) => {
+    const table = tf.randomNormal([rows, width], 0, 1, 'float32', 5) as tf.Tensor2D;
+    const indices = tf.tensor1d(at, 'int32');
+    const before = tf.memory().numTensors;
+    const ours = takeRows(table, indices);
+    expect(tf.memory().numTensors).toBe(before + 1);
+    expect(ours.shape).toEqual([at.length, width]);
+    const reference = tf.gather(table, indices);
+    expect([...ours.dataSync()]).toEqual([...reference.dataSync()]);
+    tf.dispose([table, indices, ours, reference]);
+  });
+
+  it('refuses an index outside the table, and takes nothing', () => {
+    const table = tf.zeros([4, 3]) as tf.Tensor2D;
+    const before = tf.memory().numTensors;
+    for (const bad of [4, -1]) {
+      const indices = tf.tensor1d([0, bad], 'int32');
+      expect(() => takeRows(table, indices)).toThrow(`takeRows: index ${bad} is not a row of a table of 4`);
+      indices.dispose();
+    }
+    expect(tf.memory().numTensors).toBe(before);
+    expect(() => takeRows(table, tf.tensor1d([0], 'float32') as tf.Tensor1D)).toThrow(/int32 indices/);
+    table.dispose();
   });
 });
 
