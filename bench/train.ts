@@ -10,7 +10,10 @@
  *
  * Each starts from a warm start the benchmark makes (behaviour cloning with the preset's warm-start episodes
  * and steps), so that groups differ in outcome and the update does real work; it is made once per source
- * tree in a temporary folder and used by every round. A round then runs `steps + 1` RL steps with the preset's
+ * tree in a temporary folder (each tree's own, for its time). Every round starts from one of them: with a
+ * baseline, the baseline's for both trees (checkpoints of older commits load in newer ones), so that the two
+ * play the same policy and their batches differ only where a kernel's last bits turn a draw; without one,
+ * this tree's. A round then runs `steps + 1` RL steps with the preset's
  * settings (the first is left out: it compiles kernels and grows the heap) and times sampling at several
  * row counts with the warm policy (the context and action length of the preset), as a fraction of the
  * matrix-product ceiling measured in the same round (matmul.ts, as `bench policy`). Figures are medians over
@@ -276,12 +279,17 @@ export async function runTrainBench(options: TrainBenchOptions = {}) {
           `${side.name} warm start`,
         );
       }
+      // One policy for every round: the baseline's warm start where there is one (see the module's doc).
+      const shared = jobs[sides[0]!.name]!.warmStart;
       const measured: Record<string, SideRound[]> = Object.fromEntries(sides.map((side) => [side.name, []]));
       for (let r = 0; r < rounds; r++) {
         // Alternate which side goes first, so that a machine that slows down or speeds up favours neither.
         for (const side of r % 2 === 0 ? sides : [...sides].reverse()) {
           log(`[bench train] ${name}: round ${r + 1}/${rounds} (${side.name})`);
-          const result = await run<SideRound>({ kind: 'round', ...jobs[side.name]! }, `${side.name} round ${r + 1}`);
+          const result = await run<SideRound>(
+            { kind: 'round', ...jobs[side.name]!, warmStart: shared },
+            `${side.name} round ${r + 1}`,
+          );
           measured[side.name]!.push(result);
           backend = result.backend;
         }
@@ -307,8 +315,12 @@ export async function runTrainBench(options: TrainBenchOptions = {}) {
     load_average_1m: round(loadavg()[0]!, 3),
     this_commit: commitOf(ROOT) ?? null,
     ...(options.baselineDir !== undefined
-      ? { baseline_dir: resolve(options.baselineDir), baseline_commit: commitOf(options.baselineDir) ?? null }
-      : {}),
+      ? {
+          baseline_dir: resolve(options.baselineDir),
+          baseline_commit: commitOf(options.baselineDir) ?? null,
+          rounds_start_from: 'the baseline warm start',
+        }
+      : { rounds_start_from: 'this tree warm start' }),
     configs,
   };
 }

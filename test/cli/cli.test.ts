@@ -269,7 +269,14 @@ describe('turngym CLI', () => {
     );
     expect(result.code, result.stderr).toBe(0);
     const figures = JSON.parse(result.stdout);
-    expect(figures).toMatchObject({ benchmark: 'train', backend: 'wasm', quick: true, rounds: 1, steps_per_round: 1 });
+    expect(figures).toMatchObject({
+      benchmark: 'train',
+      backend: 'wasm',
+      quick: true,
+      rounds: 1,
+      steps_per_round: 1,
+      rounds_start_from: 'the baseline warm start',
+    });
     expect(Object.keys(figures.configs)).toEqual(['guess-number']);
     const config = figures.configs['guess-number'];
     expect(config).toMatchObject({
