@@ -5,7 +5,7 @@ import { initBackend } from '../../../src/agent/policy/backend.js';
 import { linearObjective } from '../../../src/agent/policy/logprobs.js';
 import { balancedPasses, Policy } from '../../../src/agent/policy/policy.js';
 import { cloningStep } from '../../../src/agent/policy/sft.js';
-import { PolicyThreads, shareParts } from '../../../src/agent/policy/policy-threads.js';
+import { PolicyThread, PolicyThreads, shareParts } from '../../../src/agent/policy/policy-threads.js';
 import { Tokenizer } from '../../../src/agent/policy/tokenizer.js';
 import { Rng } from '../../../src/core/rng.js';
 
@@ -112,6 +112,32 @@ describe('policy threads', () => {
   it('keeps small batches on this thread', () => {
     expect(two.forSampling(31)).toHaveLength(0);
     expect(two.forSampling(32)).toHaveLength(1);
+  });
+
+  // A reply that lands between this thread's check of the reply count and its wait must wake it. When the wait
+  // read the count anew, such a reply was lost until the deadline (about once in 60,000 replies; an eval of 200
+  // episodes stopped after 600 s). The interleaving is forced here by a stand-in for Atomics.load (a fake, named
+  // as such: the real race hits too rarely to test): its first read of the count waits until the real worker's
+  // reply has landed and returns the count from before it.
+  it('wakes for a reply that lands between its check and its wait (forced interleaving)', () => {
+    const thread = new PolicyThread();
+    const realLoad = Atomics.load.bind(Atomics) as (array: Int32Array, index: number) => number;
+    let forced = false;
+    const load = vi.spyOn(Atomics, 'load').mockImplementation(((array: Int32Array, index: number) => {
+      const value = realLoad(array, index);
+      if (forced || index !== 0 || array.length !== 3) return value;
+      forced = true;
+      Atomics.wait(array, 0, value, 5_000); // the worker's reply lands now
+      return value;
+    }) as typeof Atomics.load);
+    try {
+      thread.post({ type: 'end' });
+      expect(thread.await(3_000)).toEqual({});
+      expect(forced).toBe(true);
+    } finally {
+      load.mockRestore();
+      thread.terminate();
+    }
   });
 });
 
