@@ -130,6 +130,28 @@ export function writeSlice<T extends tf.Tensor>(target: T, update: tf.Tensor, ax
 }
 
 /**
+ * The first `length` positions of `tensor` along `axis`, followed by zeros up to `capacity` positions: a new
+ * tensor with room for `writeSlice` to fill.
+ */
+export function withRoomAlong<T extends tf.Tensor>(tensor: T, axis: number, length: number, capacity: number): T {
+  return tf.tidy(() => {
+    const kept = tensor.shape.map((extent, index) => (index === axis ? length : extent));
+    const room = tensor.shape.map((extent, index) => (index === axis ? capacity - length : extent));
+    return tf.concat(
+      [
+        tf.slice(
+          tensor,
+          kept.map(() => 0),
+          kept,
+        ),
+        tf.zeros(room),
+      ],
+      axis,
+    ) as T;
+  });
+}
+
+/**
  * Rows `indices` [N] (int32) of a 2-D float32 `table`: `tf.gather(table, indices)`, by a block copy a row on the
  * wasm backend. An index outside the table is an error. Not differentiable (ops.ts's `gatherRows` is).
  */

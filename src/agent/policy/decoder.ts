@@ -8,7 +8,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { type CopySource, type LayerCache, TransformerModel, attentionMask, cacheLength, withRoom } from './model.js';
 import { gatherRows } from './ops.js';
-import { writeSlice } from './copy-kernels.js';
+import { withRoomAlong, writeSlice } from './copy-kernels.js';
 
 /** One part of a batch being decoded: `send` starts a pass (the first, or one more token per row), `receive` ends it. */
 export interface DecodingPart {
@@ -135,17 +135,18 @@ export class Decoder implements DecodingPart {
       const forward = this.model.forward({
         tokens: tf.tensor2d([...next], [this.rows, 1], 'int32'),
         positions: this.positions(length - 1, 1),
-        mask: attentionMask(this.rows, 1, length - 1, this.valid, Math.max(capacity, length)),
+        mask: attentionMask(this.rows, 1, length - 1, this.valid, capacity),
         cache: previous,
       });
-      let copyKeysT: tf.Tensor3D | undefined;
-      if (previousCopyKeysT) {
-        const newest = this.model.copyKeys(forward.hidden, this.tokens, length - 1, this.valid);
-        copyKeysT =
-          capacity >= length
-            ? writeSlice(previousCopyKeysT, newest, 2, length - 1)
-            : (tf.concat([previousCopyKeysT, newest], 2) as tf.Tensor3D);
-      }
+      // The forward pass refused a token past the context's end, so the room (made above) holds this one.
+      const copyKeysT =
+        previousCopyKeysT &&
+        writeSlice(
+          previousCopyKeysT,
+          this.model.copyKeys(forward.hidden, this.tokens, length - 1, this.valid),
+          2,
+          length - 1,
+        );
       return {
         logits: this.model.nextTokenLogits(forward.hidden, copyKeysT && this.copySource(copyKeysT)),
         cache: forward.cache.map(({ keysT, values, length }) => ({ keysT, values, length })),
@@ -172,14 +173,7 @@ export class Decoder implements DecodingPart {
     tf.dispose(tensorsOf(cache));
     const copyKeysT = this.copyKeysT;
     if (copyKeysT) {
-      const [batch, width] = copyKeysT.shape;
-      this.copyKeysT = tf.tidy(
-        () =>
-          tf.concat(
-            [tf.slice(copyKeysT, [0, 0, 0], [batch, width, length]), tf.zeros([batch, width, capacity - length])],
-            2,
-          ) as tf.Tensor3D,
-      );
+      this.copyKeysT = withRoomAlong(copyKeysT, 2, length, capacity);
       copyKeysT.dispose();
     }
   }

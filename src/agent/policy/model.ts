@@ -8,7 +8,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import { z } from 'zod';
 import { TurngymError } from '../../core/errors.js';
 import { Rng } from '../../core/rng.js';
-import { writeSlice } from './copy-kernels.js';
+import { withRoomAlong, writeSlice } from './copy-kernels.js';
 import { gatherRows, layerNorm, matMul, scatterAdd, swapLastAxes } from './ops.js';
 
 /** The shape of a model: each field's bounds, default and meaning, declared here only (train and sft take them). */
@@ -96,17 +96,11 @@ export function cacheLength(cache: LayerCache): number {
  */
 export function withRoom(cache: LayerCache, capacity: number): LayerCache {
   const length = cacheLength(cache);
-  return tf.tidy(() => {
-    const [batch, heads, headWidth] = cache.keysT.shape;
-    const keysT = tf.slice(cache.keysT, [0, 0, 0, 0], [batch, heads, headWidth, length]);
-    const values = tf.slice(cache.values, [0, 0, 0, 0], [batch, heads, length, headWidth]);
-    const room = capacity - length;
-    return {
-      keysT: tf.concat([keysT, tf.zeros([batch, heads, headWidth, room])], 3) as tf.Tensor4D,
-      values: tf.concat([values, tf.zeros([batch, heads, room, headWidth])], 2) as tf.Tensor4D,
-      length,
-    };
-  });
+  return {
+    keysT: withRoomAlong(cache.keysT, 3, length, capacity),
+    values: withRoomAlong(cache.values, 2, length, capacity),
+    length,
+  };
 }
 
 export interface ForwardInput {
@@ -285,10 +279,10 @@ export class TransformerModel {
       const positions = tf.slice(this.weight<tf.Tensor2D>('position_embedding'), [cached, 0], [length, width]);
       x = tf.reshape(tf.add(tf.reshape(tokenRows, [batch, length, width]), positions), [batch * length, width]);
     }
-    // Keys attended: the cache's capacity where it has room for this pass (written in place), else all so far.
+    // Keys attended: the cache's capacity where it has room for this pass, else all so far (a cache made with room
+    // for exactly this pass); either way the pass writes its keys and values into it in place.
     const capacity = input.cache?.[0]?.keysT.shape[3] ?? 0;
-    const inPlace = input.cache !== undefined && length > 0 && capacity >= cached + length;
-    const keys = inPlace ? capacity : cached + length;
+    const keys = capacity >= cached + length ? capacity : cached + length;
     const mask = input.mask ?? attentionMask(1, length, cached, undefined, keys);
     const scale = 1 / Math.sqrt(headWidth);
     const cache: LayerCache[] = [];
@@ -300,21 +294,10 @@ export class TransformerModel {
       let keysT = tf.transpose(split(matMul(normed, this.weight(`${prefix}/key`))), [0, 2, 3, 1]) as tf.Tensor4D;
       let values = tf.transpose(split(matMul(normed, this.weight(`${prefix}/value`))), [0, 2, 1, 3]) as tf.Tensor4D;
       const previous = input.cache?.[layer];
-      if (previous && inPlace) {
-        keysT = writeSlice(previous.keysT, keysT, 3, cached);
-        values = writeSlice(previous.values, values, 2, cached);
-      } else if (previous) {
-        // Room too small for this pass: the filled positions, then the new ones.
-        const earlier = (tensor: tf.Tensor4D, axis: number) =>
-          tensor.shape[axis] === cached
-            ? tensor
-            : tf.slice(
-                tensor,
-                [0, 0, 0, 0],
-                tensor.shape.map((extent, index) => (index === axis ? cached : extent)),
-              );
-        keysT = tf.concat([earlier(previous.keysT, 3), keysT], 3);
-        values = tf.concat([earlier(previous.values, 2), values], 2);
+      if (previous) {
+        const target = keys === previous.keysT.shape[3] ? previous : withRoom(previous, keys);
+        keysT = writeSlice(target.keysT, keysT, 3, cached);
+        values = writeSlice(target.values, values, 2, cached);
       }
       cache.push({ keysT, values, length: cached + length });
       const scores = matMul(

@@ -178,7 +178,7 @@ describe('a decoder whose cache has room', () => {
     },
   );
 
-  it('still takes a cache without room (the keys of a full pass) and extends it by concatenation', () => {
+  it('still takes a cache without room (the keys of a full pass) and extends it into a new one', () => {
     const model = new TransformerModel(config, 6);
     const ids = [[3, 4, 5, 6, 7, 8]];
     const whole = tf.tidy(() => model.forward({ tokens: tf.tensor2d(ids, [1, 6], 'int32') }).hidden.dataSync());
