@@ -95,23 +95,26 @@ export class Decoder implements DecodingPart {
   private full(): tf.Tensor2D {
     const length = this.tokens[0]!.length;
     const output = tf.tidy(() => {
+      // The last position's state alone, unless the copy head's keys read every position's.
+      const copy = this.model.config.copy;
       const forward = this.model.forward({
         tokens: tf.tensor2d(this.tokens, [this.rows, length], 'int32'),
         positions: this.positions(0, length),
         mask: attentionMask(this.rows, length, 0, this.valid),
+        columns: copy ? undefined : this.tokens.map(() => [length - 1]),
       });
-      const lastOfEachRow = tf.tensor1d(
-        this.tokens.map((_, b) => b * length + length - 1),
-        'int32',
-      );
-      const copyKeysT = this.model.config.copy
-        ? this.model.copyKeys(forward.hidden, this.tokens, 0, this.valid)
-        : undefined;
+      const copyKeysT = copy ? this.model.copyKeys(forward.hidden, this.tokens, 0, this.valid) : undefined;
+      const last = copy
+        ? gatherRows(
+            forward.hidden,
+            tf.tensor1d(
+              this.tokens.map((_, b) => b * length + length - 1),
+              'int32',
+            ),
+          )
+        : forward.hidden;
       return {
-        logits: this.model.nextTokenLogits(
-          gatherRows(forward.hidden, lastOfEachRow),
-          copyKeysT && this.copySource(copyKeysT),
-        ),
+        logits: this.model.nextTokenLogits(last, copyKeysT && this.copySource(copyKeysT)),
         cache: forward.cache.map(({ keysT, values, length }) => ({ keysT, values, length })),
         copyKeysT,
       };

@@ -81,8 +81,29 @@ export function targetLogprobs(
       'INVALID_OPTIONS',
       'tokenLogprobs: no target tokens (targetMask is all zero after the first token).',
     );
-  const { hidden } = model.forward({ tokens: tf.tensor2d(tokens, [batch, length], 'int32') });
-  const selected = gatherRows(hidden, tf.tensor1d(rows, 'int32'));
+  const input = tf.tensor2d(tokens, [batch, length], 'int32');
+  let hidden: tf.Tensor2D;
+  let selected: tf.Tensor2D;
+  if (model.config.copy) {
+    // The copy head's keys read every position's final state.
+    hidden = model.forward({ tokens: input }).hidden;
+    selected = gatherRows(hidden, tf.tensor1d(rows, 'int32'));
+  } else {
+    // Only the targets' rows: the last block runs on them alone.
+    const columns = sequences.map(() => [] as number[]);
+    for (const row of rows) columns[Math.floor(row / length)]!.push(row % length);
+    hidden = model.forward({ tokens: input, columns }).hidden;
+    const perSequence = Math.max(...counts);
+    selected = counts.every((count) => count === perSequence)
+      ? hidden
+      : gatherRows(
+          hidden,
+          tf.tensor1d(
+            counts.flatMap((count, b) => Array.from({ length: count }, (_, q) => b * perSequence + q)),
+            'int32',
+          ),
+        );
+  }
   const tokensOf = sequences.map((sequence) => sequence.tokens);
   let logits = model.nextTokenLogits(
     selected,

@@ -116,10 +116,19 @@ export interface ForwardInput {
   mask?: tf.Tensor4D;
   /** Keys and values of earlier positions (incremental decoding). */
   cache?: LayerCache[];
+  /**
+   * The columns (0..T-1 of this pass) of each sequence whose final hidden states are wanted; default all. The last
+   * block then runs its queries, attention, output projection and MLP on those rows alone (its keys and values
+   * still cover every position, for the cache): the same values for those rows as a full pass, with that block's
+   * work cut to the rows asked for. Rows of `hidden` are then b * Q + q for the q-th column listed for sequence b,
+   * Q the longest list (shorter lists are padded by repeating their last column, or column 0 for an empty one).
+   * Pass it only where nothing reads the other rows: a copy head's keys read every row.
+   */
+  columns?: readonly (readonly number[])[];
 }
 
 export interface ForwardOutput {
-  /** Final hidden states, [B * T, width] (row b * T + t). */
+  /** Final hidden states, [B * T, width] (row b * T + t); with `columns`, [B * Q, width] (row b * Q + q). */
   hidden: tf.Tensor2D;
   /** Keys and values of every position so far (the input cache extended by this call). */
   cache: LayerCache[];
@@ -286,11 +295,29 @@ export class TransformerModel {
     const mask = input.mask ?? attentionMask(1, length, cached, undefined, keys);
     const scale = 1 / Math.sqrt(headWidth);
     const cache: LayerCache[] = [];
+    const selection = input.columns && outputRows(input.columns, batch, length);
     for (let layer = 0; layer < layers; layer++) {
       const prefix = `layer${layer}`;
       const normed = layerNorm(x, this.weight(`${prefix}/norm1_scale`), this.weight(`${prefix}/norm1_shift`));
       const split = (projection: tf.Tensor2D) => tf.reshape(projection, [batch, length, heads, headWidth]);
-      const queries = tf.transpose(split(matMul(normed, this.weight(`${prefix}/query`))), [0, 2, 1, 3]);
+      // The last block's queries and all after them, for the rows asked for alone (`columns`).
+      const only = layer === layers - 1 ? selection : undefined;
+      const queryLength = only ? only.perSequence : length;
+      let queryInput = normed;
+      let rowMask = mask;
+      if (only) {
+        const rows = tf.tensor1d(only.rows, 'int32');
+        x = gatherRows(x, rows);
+        queryInput = gatherRows(normed, rows);
+        // The mask's rows of those columns (a mask of one row for every sequence: by column alone).
+        const maskRows = mask.shape[0] === batch ? rows : tf.tensor1d(only.columns, 'int32');
+        const picked = gatherRows(tf.reshape(mask, [-1, keys]) as tf.Tensor2D, maskRows);
+        rowMask = tf.reshape(picked, [batch, 1, queryLength, keys]);
+      }
+      const queries = tf.transpose(
+        tf.reshape(matMul(queryInput, this.weight(`${prefix}/query`)), [batch, queryLength, heads, headWidth]),
+        [0, 2, 1, 3],
+      );
       let keysT = tf.transpose(split(matMul(normed, this.weight(`${prefix}/key`))), [0, 2, 3, 1]) as tf.Tensor4D;
       let values = tf.transpose(split(matMul(normed, this.weight(`${prefix}/value`))), [0, 2, 1, 3]) as tf.Tensor4D;
       const previous = input.cache?.[layer];
@@ -301,16 +328,16 @@ export class TransformerModel {
       }
       cache.push({ keysT, values, length: cached + length });
       const scores = matMul(
-        tf.reshape(queries, [batch * heads, length, headWidth]),
+        tf.reshape(queries, [batch * heads, queryLength, headWidth]),
         tf.reshape(keysT, [batch * heads, headWidth, keys]),
       );
-      const masked = tf.add(tf.mul(tf.reshape(scores, [batch, heads, length, keys]), scale), mask);
-      const weights = tf.reshape(tf.softmax(masked), [batch * heads, length, keys]);
+      const masked = tf.add(tf.mul(tf.reshape(scores, [batch, heads, queryLength, keys]), scale), rowMask);
+      const weights = tf.reshape(tf.softmax(masked), [batch * heads, queryLength, keys]);
       const attended = matMul(weights, tf.reshape(values, [batch * heads, keys, headWidth]));
-      const merged = tf.reshape(tf.transpose(tf.reshape(attended, [batch, heads, length, headWidth]), [0, 2, 1, 3]), [
-        batch * length,
-        width,
-      ]);
+      const merged = tf.reshape(
+        tf.transpose(tf.reshape(attended, [batch, heads, queryLength, headWidth]), [0, 2, 1, 3]),
+        [batch * queryLength, width],
+      );
       x = tf.add(x, matMul(merged, this.weight(`${prefix}/output`)));
       const normed2 = layerNorm(x, this.weight(`${prefix}/norm2_scale`), this.weight(`${prefix}/norm2_shift`));
       const inner = tf.relu(matMul(normed2, this.weight(`${prefix}/mlp_in`)));
@@ -502,6 +529,30 @@ export class TransformerModel {
   dispose(): void {
     for (const variable of this.variables.values()) variable.dispose();
   }
+}
+
+/**
+ * The rows of a [B * T, width] pass that `columns` asks for, padded to the same count a sequence (see
+ * {@link ForwardInput.columns}): `rows` (b * T + t), their `columns` (t), and that count.
+ */
+function outputRows(
+  columns: readonly (readonly number[])[],
+  batch: number,
+  length: number,
+): { rows: number[]; columns: number[]; perSequence: number } {
+  if (columns.length !== batch) throw new Error(`columns lists ${columns.length} sequences for a batch of ${batch}`);
+  const perSequence = Math.max(1, ...columns.map((listed) => listed.length));
+  const rows: number[] = [];
+  const at: number[] = [];
+  columns.forEach((listed, b) => {
+    for (let q = 0; q < perSequence; q++) {
+      const t = listed[Math.min(q, listed.length - 1)] ?? 0;
+      if (!Number.isInteger(t) || t < 0 || t >= length) throw new Error(`column ${t} is outside a pass of ${length}`);
+      rows.push(b * length + t);
+      at.push(t);
+    }
+  });
+  return { rows, columns: at, perSequence };
 }
 
 /**
