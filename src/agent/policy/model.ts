@@ -295,6 +295,10 @@ export class TransformerModel {
     const mask = input.mask ?? attentionMask(1, length, cached, undefined, keys);
     const scale = 1 / Math.sqrt(headWidth);
     const cache: LayerCache[] = [];
+    if (input.columns && (mask.shape[2] !== length || (mask.shape[0] !== 1 && mask.shape[0] !== batch)))
+      throw new Error(
+        `columns need a mask of a row a query ([1 or ${batch}, 1, ${length}, keys]), not [${mask.shape}]`,
+      );
     const selection = input.columns && outputRows(input.columns, batch, length);
     for (let layer = 0; layer < layers; layer++) {
       const prefix = `layer${layer}`;

@@ -169,6 +169,12 @@ describe('forward with columns', () => {
     expect(() => tf.tidy(() => model.forward({ ...input(), columns: [[0], [1]] }))).toThrow(
       /columns lists 2 sequences for a batch of 3/,
     );
+    // A mask broadcast over the queries cannot say which of its rows a column takes.
+    expect(() =>
+      tf.tidy(() =>
+        model.forward({ ...input(), mask: tf.zeros([3, 1, 1, 12]) as tf.Tensor4D, columns: [[0], [1], [2]] }),
+      ),
+    ).toThrow(/columns need a mask of a row a query/);
     model.dispose();
   });
 });
