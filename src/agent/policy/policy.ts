@@ -754,9 +754,11 @@ function drawToken(
 }
 
 /**
- * Runs `work`, turning the wasm backend's out-of-memory fault (a WebAssembly RuntimeError, "memory access out
- * of bounds", once the heap cannot grow past 4 GB) into an `OUT_OF_MEMORY` error that says what to do.
- * The backend is unusable afterwards in this process: the error says so.
+ * Runs `work`, turning the wasm backend's out-of-memory fault (a WebAssembly RuntimeError once the heap cannot
+ * grow past 4 GB) into an `OUT_OF_MEMORY` error that says what to do. Which fault it is depends on what the
+ * failed allocation's null result let a kernel overwrite: "memory access out of bounds" mostly, "table index is
+ * out of bounds" where it overwrote a function pointer (a one-layer pass over 8 x 2,048 tokens: tested). The
+ * backend is unusable afterwards in this process: the error says so.
  */
 function outOfMemoryAsError<T>(work: () => T, where: () => string, advice: string): T {
   try {
@@ -766,7 +768,7 @@ function outOfMemoryAsError<T>(work: () => T, where: () => string, advice: strin
       error instanceof TurngymError ||
       !(error instanceof Error) ||
       error.name !== 'RuntimeError' ||
-      !/memory access out of bounds|out of memory|OOM/i.test(error.message)
+      !/memory access out of bounds|table index is out of bounds|out of memory|OOM/i.test(error.message)
     )
       throw error;
     throw new TurngymError(

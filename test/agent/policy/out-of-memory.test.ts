@@ -14,11 +14,13 @@ beforeAll(async () => {
 describe('a pass too large for the wasm heap', () => {
   it('is an OUT_OF_MEMORY error that says which flags make passes smaller', () => {
     // Real exhaustion, no fake: 8 sequences of 2,048 tokens with 8 heads need 1 GB per attention tensor, and
-    // the forward pass keeps several of them alive for the backward one (the heap stops at 4 GB).
+    // the forward pass keeps several of them alive for the backward one (the heap stops at 4 GB). Two layers, so
+    // that the heap runs out in the first, which runs on every position as it always did (the last block runs on
+    // the rows the loss reads: forward's `columns`).
     const tokenizer = Tokenizer.fit(['a b c d e f g', 'a b c d e f g']);
     const policy = Policy.create({
       tokenizer,
-      model: { layers: 1, width: 16, heads: 8, contextLength: 2048 },
+      model: { layers: 2, width: 16, heads: 8, contextLength: 2048 },
       seed: 1,
     });
     const ids = Array.from({ length: 2048 }, (_, i) => 10 + (i % 5));
