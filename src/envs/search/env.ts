@@ -3,7 +3,6 @@
  * `answer(text)` over a corpus indexed with SQLite FTS5 (see engine.ts). Task suites: multi-hop questions
  * over a generated knowledge base (kb.ts), or a user's questions over a user's documents (corpus.ts).
  */
-import { describeTools } from '../actions.js';
 import type { EnvSpec, Oracle, StepResult, ToolCall } from '../env.js';
 import { type Task, TaskEnv, type TaskSuite, type Verdict } from '../task.js';
 import { type Rng } from '../../core/rng.js';
@@ -43,13 +42,15 @@ function verdict(task: SearchTask, submission: string, reward: RewardMode): Verd
   };
 }
 
+/**
+ * The task an agent reads. The tools are not listed here: every agent gets them with the env's spec (a policy's
+ * context starts with them, an LLM agent's request carries them), as in every other env, and a second copy
+ * cost a small policy's context about 150 tokens an episode.
+ */
 function prompt(question: string, documentCount: number): string {
   return [
     `Answer the question by searching a collection of ${documentCount} documents.`,
     `Question: ${question}`,
-    '',
-    'Tools:',
-    describeTools(searchTools),
     'Give the final answer as a short phrase (a name, a year, a word).',
   ].join('\n');
 }

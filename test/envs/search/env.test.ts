@@ -61,6 +61,15 @@ describe('search/multihop-v0', () => {
     await env.close();
   });
 
+  it('asks the question without repeating the tools, which the spec carries', async () => {
+    const env = await make('search/multihop-v0', SMALL);
+    const { observation } = await env.reset({ seed: 3 });
+    expect(observation.text).toMatch(/^Answer the question by searching a collection of \d+ documents\.\nQuestion: /);
+    for (const tool of env.spec.tools) expect(observation.text).not.toContain(tool.description);
+    expect(env.spec.tools.map((tool) => tool.name)).toEqual(['search', 'open', 'answer']);
+    await env.close();
+  });
+
   it('builds the knowledge base and index once for many envs and releases them when the last closes', async () => {
     const before = openCorpusCount();
     const envs = await Promise.all(
