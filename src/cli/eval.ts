@@ -19,6 +19,7 @@ import { loadCheckpoint } from '../agent/policy/checkpoint.js';
 import { checkpointOf } from '../rl/run-directory.js';
 import {
   comparePaired,
+  formatPValue,
   type EpisodeOutcome,
   indicesByKind,
   kindsWithVariants,
@@ -125,13 +126,7 @@ export function evalCommand(program: Command): void {
           recordTo,
           onProgress,
         };
-        const { report, transcripts } = await evaluatePolicy(policy, flags.env, options);
-        const outcomes = transcripts.map((t) => ({
-          success: t.success,
-          return: t.return,
-          kind: t.kind,
-          variant: t.variant,
-        }));
+        const { report, outcomes } = await evaluatePolicy(policy, flags.env, options);
         const byKind = summarizeByKind(grouped(outcomes));
         return { checkpoint, kwargs, ...report, ...(byKind ? { by_kind: byKind } : {}), outcomes };
       } finally {
@@ -186,11 +181,11 @@ export function evalCommand(program: Command): void {
     console.log(`  baseline   ${baseline.checkpoint}: ${line(baseline)}`);
     console.log(
       saved.samples === 1
-        ? `  solved by the checkpoint only: ${paired.solved_newly}, by the baseline only: ${paired.solved_no_longer} (sign test p = ${pValue(paired.success_p)})`
-        : `  tasks solved in more plays by the checkpoint: ${paired.solved_newly}, by the baseline: ${paired.solved_no_longer} (sign test p = ${pValue(paired.success_p)})`,
+        ? `  solved by the checkpoint only: ${paired.solved_newly}, by the baseline only: ${paired.solved_no_longer} (sign test p = ${formatPValue(paired.success_p)})`
+        : `  tasks solved in more plays by the checkpoint: ${paired.solved_newly}, by the baseline: ${paired.solved_no_longer} (sign test p = ${formatPValue(paired.success_p)})`,
     );
     console.log(
-      `  return higher on ${paired.return_higher} tasks, lower on ${paired.return_lower} (sign test p = ${pValue(paired.return_p)})`,
+      `  return higher on ${paired.return_higher} tasks, lower on ${paired.return_lower} (sign test p = ${formatPValue(paired.return_p)})`,
     );
     printKinds(saved, grouped(saved.outcomes), baseline, paired);
   });
@@ -234,7 +229,7 @@ function printKinds(
     }
     const pairs = paired.by_kind[kind]!;
     console.log(
-      `${name}  ${solved(saved.outcomes, indices).padStart(4)} / ${solved(baseline.outcomes, indices).padStart(4)} (of ${indices.length / saved.samples})  ${pairs.solved_newly} / ${pairs.solved_no_longer} (p = ${pValue(pairs.success_p)})`,
+      `${name}  ${solved(saved.outcomes, indices).padStart(4)} / ${solved(baseline.outcomes, indices).padStart(4)} (of ${indices.length / saved.samples})  ${pairs.solved_newly} / ${pairs.solved_no_longer} (p = ${formatPValue(pairs.success_p)})`,
     );
   }
 }
@@ -242,11 +237,6 @@ function printKinds(
 /** "N episodes", or "N tasks x K plays". */
 function plays(saved: SavedEvaluation): string {
   return saved.samples === 1 ? `${saved.episodes} episodes` : `${saved.episodes} tasks x ${saved.samples} plays`;
-}
-
-/** A p-value as printed: three decimals, or one significant digit below 0.001. */
-function pValue(value: number): string {
-  return value < 0.001 ? value.toExponential(1) : value.toFixed(3);
 }
 
 /**

@@ -8,6 +8,7 @@ import type { Writable } from 'node:stream';
 import cliProgress from 'cli-progress';
 import { formatSuccessRate } from '../agent/agent.js';
 import type { EvaluationReport } from '../agent/policy/evaluate.js';
+import { formatPValue, type PairedComparison } from '../agent/policy/paired.js';
 import type { SftPhase } from '../agent/policy/sft.js';
 import type { MetricsRecord } from '../rl/metrics.js';
 
@@ -115,9 +116,14 @@ export class TrainingProgress extends Progress {
 
 /**
  * The before/after lines printed at the end of a run: held-out success, return, turns and malformed turns
- * (left out for a report saved before they were counted, which a resumed run may read from its eval.json).
+ * (left out for a report saved before they were counted, which a resumed run may read from its eval.json),
+ * and with a paired comparison on the same tasks, the tasks each solved that the other did not.
  */
-export function outcomeLines(before: EvaluationReport | undefined, after: EvaluationReport | undefined): string {
+export function outcomeLines(
+  before: EvaluationReport | undefined,
+  after: EvaluationReport | undefined,
+  paired?: PairedComparison,
+): string {
   const line = (label: string, report: EvaluationReport | undefined) => {
     if (!report) return `${label} (not evaluated)`;
     const malformed =
@@ -133,5 +139,13 @@ export function outcomeLines(before: EvaluationReport | undefined, after: Evalua
         : `${report.episodes} held-out episodes`;
     return `${label} success ${formatSuccessRate(report.success_rate)}  return ${report.mean_return.toFixed(3)}  turns ${report.mean_turns.toFixed(2)}${malformed}  (${played})`;
   };
-  return `${line('before RL:', before)}\n${line('after RL: ', after)}`;
+  const lines = [line('before RL:', before), line('after RL: ', after)];
+  if (paired) {
+    const solved =
+      (after?.samples ?? 1) > 1 ? 'tasks solved in more plays after RL' : 'tasks solved after RL and not before';
+    lines.push(
+      `paired:    ${solved} ${paired.solved_newly}, the reverse ${paired.solved_no_longer} (sign test p = ${formatPValue(paired.success_p)}, ${paired.episodes} tasks)`,
+    );
+  }
+  return lines.join('\n');
 }

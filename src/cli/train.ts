@@ -81,13 +81,14 @@ export function trainCommand(program: Command): void {
         },
       );
       progress.stop();
-      console.error(`\n${outcomeLines(result.before, result.after)}`);
+      console.error(`\n${outcomeLines(result.before, result.after, result.paired)}`);
       const summary = {
         run: result.runDir,
         steps: result.steps,
         stopped_by: result.stoppedBy,
         before: result.before,
         after: result.after,
+        paired: result.paired,
       };
       console.log(JSON.stringify(summary, null, 2));
     } finally {

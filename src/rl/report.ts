@@ -11,6 +11,7 @@
 import { renameSync, writeFileSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 import { cutText } from '../envs/wrappers.js';
+import { formatPValue } from '../agent/policy/paired.js';
 import { PLOTS, type PlotDefinition, RUN_COLOURS, type Series, renderPlot, seriesOf } from './plots.js';
 import { VIEWER_SCRIPT } from './report-viewer.js';
 import { METRICS } from './metrics.js';
@@ -270,12 +271,12 @@ function finalValue(run: RunData, metric: string): number | undefined {
   return tail.reduce((sum, value) => sum + value, 0) / tail.length;
 }
 
-/** eval.json of each run: held-out success before and after training. */
+/** eval.json of each run: held-out success before and after training, and the paired comparison of the two. */
 function evaluationTable(runs: readonly RunData[]): string {
   const withEvaluation = runs.filter((run) => run.evaluation);
   if (withEvaluation.length === 0) return '';
   const rows = withEvaluation.map((run) => {
-    const { before, after } = run.evaluation!;
+    const { before, after, paired } = run.evaluation!;
     const change =
       typeof before?.success_rate === 'number' && typeof after?.success_rate === 'number'
         ? after.success_rate - before.success_rate
@@ -290,10 +291,20 @@ function evaluationTable(runs: readonly RunData[]): string {
       `${formatValue(before?.mean_return)} → ${formatValue(after?.mean_return)}`,
       `${formatValue(before?.mean_turns)} → ${formatValue(after?.mean_turns)}`,
       String(after?.episodes ?? before?.episodes ?? '–'),
+      paired ? `${paired.solved_newly} / ${paired.solved_no_longer} (p = ${formatPValue(paired.success_p)})` : '–',
     ];
     return `<tr>${cells.map((cell, column) => `<td${column > 0 ? ' class="number"' : ''}>${cell}</td>`).join('')}</tr>`;
   });
-  const headings = ['run', 'success before', 'success after', 'change', 'return', 'turns', 'episodes'];
+  const headings = [
+    'run',
+    'success before',
+    'success after',
+    'change',
+    'return',
+    'turns',
+    'episodes',
+    'solved only after / only before (sign test)',
+  ];
   return `<section id="evaluation"><h2>Held-out evaluation</h2><table class="summary"><thead><tr>${headings.map((heading, column) => `<th${column > 0 ? ' class="number"' : ''}>${heading}</th>`).join('')}</tr></thead><tbody>${rows.join('')}</tbody></table></section>`;
 }
 

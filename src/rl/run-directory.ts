@@ -14,6 +14,7 @@ import { appendFile, mkdir, readFile, readdir, rename, rm, writeFile } from 'nod
 import { basename, join, resolve } from 'node:path';
 import { describeError, TurngymError } from '../core/errors.js';
 import { CheckpointError, loadCheckpoint, readCheckpointConfig, saveCheckpoint } from '../agent/policy/checkpoint.js';
+import type { EpisodeOutcome, PairedComparison } from '../agent/policy/paired.js';
 import type { Policy } from '../agent/policy/policy.js';
 import type { TrainConfig } from './config.js';
 import { type MetricsRecord, MetricsWriter, readMetrics } from './metrics.js';
@@ -140,8 +141,12 @@ export class RunDirectory {
    * kept (as the report's reader reads them).
    */
   async writeEvaluation(phases: EvaluationFile): Promise<void> {
-    const previous = readEvaluation(this.path('evaluation'), []);
-    await writeAtomic(this.path('evaluation'), `${JSON.stringify({ ...previous, ...phases }, null, 2)}\n`);
+    await writeAtomic(this.path('evaluation'), `${JSON.stringify({ ...this.evaluation(), ...phases }, null, 2)}\n`);
+  }
+
+  /** What `eval.json` holds so far (undefined when it is missing or holds nothing readable). */
+  evaluation(): EvaluationFile | undefined {
+    return readEvaluation(this.path('evaluation'), []);
   }
 
   /** Writes TensorBoard scalars beside metrics.jsonl from now on, into a new event file. */
@@ -404,10 +409,16 @@ export interface EvaluationSummary {
   episodes: number;
 }
 
-/** `eval.json`: held-out evaluation before and after training (either may be missing in a crashed run). */
+/**
+ * `eval.json`: held-out evaluation before and after training (either may be missing in a crashed run), the
+ * episodes of the one before (kept for the comparison at the end, which a resumed run makes too), and the paired
+ * comparison of after against before on the same tasks.
+ */
 export interface EvaluationFile {
   before?: EvaluationSummary;
   after?: EvaluationSummary;
+  before_outcomes?: EpisodeOutcome[];
+  paired?: PairedComparison;
 }
 
 /** Everything read from one run directory. */
@@ -550,6 +561,8 @@ function readEvaluation(path: string, notes: string[]): EvaluationFile | undefin
       evaluation[phase] = summary;
     else notes.push(`${RUN_FILES.evaluation}: '${phase}' has no success_rate; it is ignored.`);
   }
+  if (Array.isArray(value?.before_outcomes)) evaluation.before_outcomes = value.before_outcomes;
+  if (typeof value?.paired === 'object' && value.paired !== null) evaluation.paired = value.paired;
   return evaluation.before || evaluation.after ? evaluation : undefined;
 }
 

@@ -24,6 +24,7 @@ import { formatSuccessRate } from '../agent/agent.js';
 import { type BackendName, initBackend } from '../agent/policy/backend.js';
 import { loadCheckpoint } from '../agent/policy/checkpoint.js';
 import { type EvaluationReport, evaluatePolicy } from '../agent/policy/evaluate.js';
+import { comparePaired, type EpisodeOutcome, formatPValue, type PairedComparison } from '../agent/policy/paired.js';
 import { Policy } from '../agent/policy/policy.js';
 import {
   behaviourCloning,
@@ -54,6 +55,11 @@ export interface TrainResult {
   /** Held-out evaluation before training (absent when resuming) and after. */
   before?: EvaluationReport;
   after?: EvaluationReport;
+  /**
+   * After against before on the same held-out tasks, with exact sign tests (also in eval.json); absent when
+   * either evaluation is, or when a resumed run evaluates other tasks than its evaluation before.
+   */
+  paired?: PairedComparison;
   stoppedBy: 'done' | 'signal' | 'nan';
   lastMetrics?: MetricsRecord;
 }
@@ -109,8 +115,9 @@ export async function train(options: TrainOptions & RunDirectoryChoice, hooks: T
   const evaluate = evaluator(policy, config, setting, log, hooks.progress);
   const result: TrainResult = { runDir: run.dir, steps: state.step, stoppedBy: 'done' };
   if (!resume) {
-    result.before = warmStart ?? (await evaluate('before training'));
-    await run.writeEvaluation({ before: result.before });
+    const before = warmStart ?? (await evaluate('before training'));
+    result.before = before?.report;
+    await run.writeEvaluation(before ? { before: before.report, before_outcomes: before.outcomes } : {});
   }
   if (config.tensorboard) run.useTensorBoard();
   const envs = await rolloutEnvs(config, setting, log);
@@ -159,7 +166,7 @@ export async function train(options: TrainOptions & RunDirectoryChoice, hooks: T
       };
       const record = stepMetrics(state.step, sampled.batch, sampled.advantages, update, timing);
       if (config.evalEvery > 0 && state.step % config.evalEvery === 0 && state.step < config.steps)
-        Object.assign(record, evaluationMetrics(await evaluate(`at step ${state.step}`)));
+        Object.assign(record, evaluationMetrics((await evaluate(`at step ${state.step}`))?.report));
       const trajectories = trajectoryRecords(state.step, sampled.batch.trajectories, sampled.advantages, {
         count: config.trajectoriesPerStep,
         spec: setting.envSpec,
@@ -178,8 +185,10 @@ export async function train(options: TrainOptions & RunDirectoryChoice, hooks: T
     await save();
     result.steps = state.step;
     if (result.stoppedBy === 'done') {
-      result.after = await evaluate('after training');
-      await run.writeEvaluation({ after: result.after });
+      const after = await evaluate('after training');
+      result.after = after?.report;
+      result.paired = after && pairedWithBefore(run, after, log);
+      await run.writeEvaluation({ after: result.after, ...(result.paired ? { paired: result.paired } : {}) });
     }
     await writeRunReport(run, log);
   } finally {
@@ -231,7 +240,42 @@ function settingOf(config: TrainConfig): Setting {
 interface StartingPoint {
   policy: Policy;
   state: TrainerState;
-  warmStart?: EvaluationReport;
+  warmStart?: Evaluation;
+}
+
+/** A held-out evaluation: its report, and each episode's outcome for a paired comparison. */
+interface Evaluation {
+  report: EvaluationReport;
+  outcomes: EpisodeOutcome[];
+}
+
+/**
+ * The evaluation after training against the one before (its episodes are kept in eval.json, so a resumed run
+ * compares too), task by task with exact sign tests, logged in one line; undefined when there is no evaluation
+ * before or it played other tasks (a run resumed with other evaluation options).
+ */
+function pairedWithBefore(
+  run: RunDirectory,
+  after: Evaluation,
+  log: (line: string) => void,
+): PairedComparison | undefined {
+  const file = run.evaluation();
+  const before = file?.before as Partial<EvaluationReport> | undefined;
+  const outcomes = file?.before_outcomes;
+  if (!before || !outcomes) return undefined;
+  const keys = ['env', 'episodes', 'samples', 'first_seed', 'split', 'temperature', 'max_turns'] as const;
+  const differs = keys.find((key) => before[key] !== after.report[key]);
+  if (differs || outcomes.length !== after.outcomes.length) {
+    log(
+      `[train] no paired comparison: the evaluation before training played other tasks (${differs ?? 'episodes'}: ${String(before[differs ?? 'episodes'])} against ${String(after.report[differs ?? 'episodes'])})`,
+    );
+    return undefined;
+  }
+  const paired = comparePaired(after.outcomes, outcomes, { samples: after.report.samples });
+  log(
+    `[train] paired, on the same ${paired.episodes} held-out tasks: solved after training only ${paired.solved_newly}, before only ${paired.solved_no_longer} (sign test p = ${formatPValue(paired.success_p)})`,
+  );
+  return paired;
 }
 
 /** A resumed run's policy and state (see `RunDirectory.resume`), when it has steps left to train. */
@@ -289,7 +333,7 @@ async function startRun(
     env: config.env,
     sft: { ...warm.report, model: undefined },
   });
-  return { policy: warm.policy, state, warmStart: warm.report.heldout };
+  return { policy: warm.policy, state, warmStart: { report: warm.report.heldout, outcomes: warm.heldoutOutcomes } };
 }
 
 /** A fresh policy whose tokenizer is fitted to oracle transcripts of the env. */
@@ -379,10 +423,10 @@ function evaluator(
   log: (line: string) => void,
   progress: TrainHooks['progress'],
 ) {
-  return async (label: string): Promise<EvaluationReport | undefined> => {
+  return async (label: string): Promise<Evaluation | undefined> => {
     if (config.evalEpisodes === 0) return undefined;
     // At the horizon the curriculum ends on: the one the run trains the policy for.
-    const { report } = await evaluatePolicy(policy, config.env, {
+    const { report, outcomes } = await evaluatePolicy(policy, config.env, {
       episodes: config.evalEpisodes,
       samples: config.evalSamples,
       kwargs: setting.kwargs,
@@ -395,7 +439,7 @@ function evaluator(
     log(
       `[train] held-out ${label}: success ${formatSuccessRate(report.success_rate)}, return ${report.mean_return.toFixed(3)}, turns ${report.mean_turns.toFixed(2)} (${report.episodes} episodes, ${decoding}, at most ${report.max_turns} turns)`,
     );
-    return report;
+    return { report, outcomes };
   };
 }
 

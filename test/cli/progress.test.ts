@@ -70,6 +70,21 @@ describe('outcomeLines', () => {
     );
   });
 
+  it('adds the paired comparison on the same tasks when there is one', () => {
+    const paired = {
+      episodes: 200,
+      solved_newly: 30,
+      solved_no_longer: 8,
+      success_p: 0.00046,
+      return_higher: 31,
+      return_lower: 9,
+      return_p: 0.0007,
+    };
+    expect(outcomeLines(report(0.25), report(0.36), paired).split('\n')[2]).toBe(
+      'paired:    tasks solved after RL and not before 30, the reverse 8 (sign test p = 4.6e-4, 200 tasks)',
+    );
+  });
+
   it('counts tasks and plays when each task was played several times', () => {
     const sampled = { ...report(0.25, 0.3, 0.3), samples: 4, temperature: 0.6 };
     expect(outcomeLines(sampled, sampled).split('\n')[1]).toBe(

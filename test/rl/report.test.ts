@@ -53,6 +53,7 @@ describe('writeReport', () => {
     expect(html).toContain('<code>entropyControl.kind</code>');
     expect(html).toContain('clip-cov');
     expect(html).toMatch(/Held-out evaluation[\s\S]*12\.5%[\s\S]*62\.5%[\s\S]*\+50\.0 pts/);
+    expect(html).toMatch(/solved only after \/ only before[\s\S]*>17 \/ 1 \(p = 2\.7e-4\)</);
     // The trajectories are embedded for the viewer.
     const data = JSON.parse(
       /<script type="application\/json" id="trajectory-data">([\s\S]*?)<\/script>/.exec(html)![1]!,

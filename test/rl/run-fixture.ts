@@ -108,6 +108,15 @@ export function writeFixtureRun(root: string, name: string, options: FixtureOpti
     const evaluation = {
       before: { success_rate: 0.125, mean_return: 0.125, mean_turns: 3.4, episodes: 32 },
       after: { success_rate: 0.125 + 0.5 * learning, mean_return: 0.1 + 0.5 * learning, mean_turns: 4.1, episodes: 32 },
+      paired: {
+        episodes: 32,
+        solved_newly: Math.round(17 * learning),
+        solved_no_longer: Math.round(learning),
+        success_p: learning === 1 ? 0.00027 : 1,
+        return_higher: 18,
+        return_lower: 2,
+        return_p: 0.0004,
+      },
     };
     writeFileSync(join(dir, 'eval.json'), `${JSON.stringify(evaluation, null, 2)}\n`);
   }

@@ -6,6 +6,8 @@ import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { initBackend } from '../../src/agent/policy/backend.js';
 import { loadCheckpoint } from '../../src/agent/policy/checkpoint.js';
+import { evaluatePolicy } from '../../src/agent/policy/evaluate.js';
+import { comparePaired } from '../../src/agent/policy/paired.js';
 import '../../src/envs/builtin.js';
 import { readMetrics } from '../../src/rl/metrics.js';
 import { readRun, readTrajectories, RunDirectory } from '../../src/rl/run-directory.js';
@@ -296,6 +298,51 @@ describe('train', () => {
       version: 2,
       numbers: 'digits',
     });
+  }, 300_000);
+
+  it('compares the policy after RL with the one before on the same held-out tasks, paired, also when resumed', async () => {
+    const out = join(await mkdtemp(join(tmpdir(), 'turngym-train-')), 'run');
+    const options = {
+      ...tiny,
+      warmStartSteps: 3,
+      warmStartEpisodes: 8,
+      warmStartBatchTokens: 512,
+      evalEpisodes: 24,
+      out,
+    };
+    const lines: string[] = [];
+    const first = await train({ ...options, steps: 1 }, { log: (line) => lines.push(line) });
+    const resumed = await train({ ...options, steps: 2, resume: true }, { log: (line) => lines.push(line) });
+    // Independently: both checkpoints played on the same tasks, compared task by task.
+    await initBackend('cpu', () => {});
+    const outcomesOf = async (checkpoint: string) => {
+      const policy = await loadCheckpoint(checkpoint);
+      try {
+        return (await evaluatePolicy(policy, tiny.env, { episodes: 24, kwargs: { difficulty: 1 }, maxTurns: 3 }))
+          .outcomes;
+      } finally {
+        policy.dispose();
+      }
+    };
+    const before = await outcomesOf(join(out, 'checkpoints', 'warm-start'));
+    expect(first.paired).toEqual(comparePaired(await outcomesOf(join(out, 'checkpoints', 'step-000001')), before));
+    const expected = comparePaired(await outcomesOf(join(out, 'checkpoints', 'step-000002')), before);
+    expect(resumed.paired).toEqual(expected); // the episodes before were read back from eval.json
+    expect(resumed.paired!.episodes).toBe(24);
+    expect(resumed.paired!.solved_newly - resumed.paired!.solved_no_longer).toBe(
+      Math.round(24 * (resumed.after!.success_rate! - first.before!.success_rate!)),
+    );
+    expect(JSON.parse(await readFile(join(out, 'eval.json'), 'utf8')).paired).toEqual(expected);
+    expect(lines.filter((line) => line.startsWith('[train] paired, on the same 24 held-out tasks: '))).toHaveLength(2);
+    // Resumed with other evaluation tasks: no comparison, and one line saying why.
+    const other = await train(
+      { ...options, steps: 3, evalEpisodes: 12, resume: true },
+      { log: (line) => lines.push(line) },
+    );
+    expect(other.paired).toBeUndefined();
+    expect(lines).toContain(
+      '[train] no paired comparison: the evaluation before training played other tasks (episodes: 24 against 12)',
+    );
   }, 300_000);
 
   it('scores information gain when the answer is longer than an action (a reference solution)', async () => {

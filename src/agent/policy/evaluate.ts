@@ -12,7 +12,7 @@ import type { Split } from '../../envs/task.js';
 import { Rng } from '../../core/rng.js';
 import { successRate } from '../agent.js';
 import { type OnProgress, playEpisodes, type Transcript } from '../player.js';
-import { type KindSummary, summarizeByKind } from './paired.js';
+import { type EpisodeOutcome, type KindSummary, summarizeByKind } from './paired.js';
 import { PolicyActor, type PolicyTurn } from './play.js';
 import type { Policy } from './policy.js';
 
@@ -50,7 +50,8 @@ export interface EvaluationReport {
  * Plays held-out seeds with the policy (batched) and reports success rate, return and turns. Tasks come
  * from the 'heldout' split unless `split` says otherwise ('train' measures how well the policy does on
  * training questions, for comparison). With `samples` > 1 (at a temperature above 0) each task is played
- * that many times, and the transcripts list a task's plays one after another (task-major).
+ * that many times, and the transcripts list a task's plays one after another (task-major); `outcomes` are
+ * the same episodes as a paired comparison reads them (`comparePaired`).
  */
 export async function evaluatePolicy(
   policy: Policy,
@@ -70,7 +71,7 @@ export async function evaluatePolicy(
     /** Called as episodes end (every play counts). */
     onProgress?: OnProgress;
   },
-): Promise<{ report: EvaluationReport; transcripts: Transcript<PolicyTurn>[] }> {
+): Promise<{ report: EvaluationReport; transcripts: Transcript<PolicyTurn>[]; outcomes: EpisodeOutcome[] }> {
   const firstSeed = options.firstSeed ?? HELDOUT_SEED_BASE;
   const split = options.split ?? 'heldout';
   const temperature = options.temperature ?? 0;
@@ -120,8 +121,14 @@ export async function evaluatePolicy(
         ...(byKind ? { by_kind: byKind } : {}),
       },
       transcripts,
+      outcomes: episodeOutcomes(transcripts),
     };
   } finally {
     await Promise.all(envs.map((env) => env.close()));
   }
+}
+
+/** What each episode contributes to a paired comparison (`comparePaired`), in the transcripts' order. */
+export function episodeOutcomes(transcripts: readonly Transcript[]): EpisodeOutcome[] {
+  return transcripts.map((t) => ({ success: t.success, return: t.return, kind: t.kind, variant: t.variant }));
 }

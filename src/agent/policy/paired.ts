@@ -185,3 +185,8 @@ export function signTest(a: number, b: number): number {
   }
   return Math.min(1, 2 * tail);
 }
+
+/** A p-value as printed: three decimals, or one significant digit below 0.001. */
+export function formatPValue(value: number): string {
+  return value < 0.001 ? value.toExponential(1) : value.toFixed(3);
+}

@@ -25,6 +25,7 @@ import { buildContext } from './context.js';
 import { type EvaluationReport, evaluatePolicy } from './evaluate.js';
 import { forwardFlops, type ModelConfig, modelChoiceSchema } from './model.js';
 import type { OnProgress } from './play.js';
+import type { EpisodeOutcome } from './paired.js';
 import { linearObjective, type ScoredSequence, targetCount } from './logprobs.js';
 import { Policy } from './policy.js';
 import type { SftOptions } from './sft-options.js';
@@ -222,8 +223,13 @@ export const SFT_PHASES = [
 ] as const;
 export type SftPhase = (typeof SFT_PHASES)[number];
 
-/** Behaviour cloning from oracle demonstrations, then a held-out evaluation. */
-export async function behaviourCloning(input: SftOptions & SftHooks): Promise<{ policy: Policy; report: SftReport }> {
+/**
+ * Behaviour cloning from oracle demonstrations, then a held-out evaluation (its episodes' outcomes too, for a
+ * paired comparison with a later evaluation on the same tasks: `comparePaired`).
+ */
+export async function behaviourCloning(
+  input: SftOptions & SftHooks,
+): Promise<{ policy: Policy; report: SftReport; heldoutOutcomes: EpisodeOutcome[] }> {
   const { log = () => {}, progress, policy: start, ...settings } = input;
   const options = parseOptions(sftOptionsSchema, settings, 'SFT options');
   const { episodes, steps, batchTokens, learningRate: peakRate, kwargs } = options;
@@ -312,7 +318,7 @@ export async function behaviourCloning(input: SftOptions & SftHooks): Promise<{ 
   }
   const seconds = (performance.now() - started) / 1000;
   const finalLoss = recent.reduce((a, b) => a + b, 0) / Math.max(1, recent.length);
-  const { report: heldout } = await evaluatePolicy(policy, options.env, {
+  const { report: heldout, outcomes: heldoutOutcomes } = await evaluatePolicy(policy, options.env, {
     episodes: options.evalEpisodes,
     kwargs,
     temperature: options.evalTemperature,
@@ -348,6 +354,7 @@ export async function behaviourCloning(input: SftOptions & SftHooks): Promise<{ 
       model: policy.config,
       heldout,
     },
+    heldoutOutcomes,
   };
 }
 
