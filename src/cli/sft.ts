@@ -18,7 +18,7 @@ import { importModules, printJson } from './common.js';
 import { addSchemaOptions, FLAGS, kwargsOf, parseFlags } from './options.js';
 import { Progress } from './progress.js';
 
-const { layers, width, heads, contextLength, tiedEmbeddings, copy, copyPrevious, copyPunctuation } =
+const { layers, width, heads, contextLength, tiedEmbeddings, copy, copyPrevious, copyPunctuation, toolsInContext } =
   modelShapeSchema.shape;
 const sftFlagsSchema = sftOptionsSchema
   .omit({ model: true, maxVocab: true, evalTemperature: true, evalSamples: true, evalMaxTurns: true })
@@ -32,6 +32,7 @@ const sftFlagsSchema = sftOptionsSchema
     copy,
     copyPrevious,
     copyPunctuation,
+    toolsInContext,
     difficulty: FLAGS.difficulty,
     backend: FLAGS.backend,
     json: z.boolean().default(false).describe('Print only the JSON report on stdout'),
@@ -53,6 +54,7 @@ export function sftCommand(program: Command): void {
       copy,
       copyPrevious,
       copyPunctuation,
+      toolsInContext,
       kwargs,
       difficulty,
       backend,
@@ -66,7 +68,17 @@ export function sftCommand(program: Command): void {
     const { policy, report } = await behaviourCloning({
       ...settings,
       kwargs: kwargsOf({ kwargs, difficulty }),
-      model: { layers, width, heads, contextLength: context, tiedEmbeddings, copy, copyPrevious, copyPunctuation },
+      model: {
+        layers,
+        width,
+        heads,
+        contextLength: context,
+        tiedEmbeddings,
+        copy,
+        copyPrevious,
+        copyPunctuation,
+        toolsInContext,
+      },
       log: (line) => progress.log(line),
       progress: (phase, done, total) => progress.phase(phase, done, total),
     }).finally(() => progress.stop());

@@ -73,6 +73,11 @@ export function headerSegments(spec: EnvSpec, prompt: Observation): Segment[] {
   ];
 }
 
+/** The segments a policy reads of a transcript's: all of them, or without the tools when its model leaves them out. */
+export function policySegments(policy: { config: { toolsInContext: boolean } }, segments: Segment[]): Segment[] {
+  return policy.config.toolsInContext ? segments : segments.filter((segment) => segment.role !== 'tools');
+}
+
 /** The segments of one turn: the action taken and the observation it produced. */
 export function turnSegments(action: Action | Segment, observation: Observation): Segment[] {
   const actionSegment = isSegment(action) ? action : { role: 'action' as const, text: renderAction(action) };

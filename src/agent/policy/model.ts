@@ -47,6 +47,12 @@ export const modelShapeSchema = z.object({
     .describe(
       'With the copy head: punctuation characters that the pointer may point at (a token of them alone, with or without a leading space), such as "&" for organisation names written "A & B Group": copied and continued like a word, where otherwise the vocabulary head must guess them without seeing the name; by default none',
     ),
+  toolsInContext: z
+    .boolean()
+    .default(true)
+    .describe(
+      "Start the policy's context with the env's list of tools. A policy trained on one env sees the same list in every episode, so leaving it out (false) only saves tokens: 131 of a 1-hop search episode's 500 (docs/training.md)",
+    ),
 });
 export type ModelShape = z.output<typeof modelShapeSchema>;
 

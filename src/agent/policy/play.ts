@@ -9,7 +9,7 @@ import { TurngymError } from '../../core/errors.js';
 import { Rng } from '../../core/rng.js';
 import type { Agent, AgentAction, EpisodeStart } from '../agent.js';
 import type { Actor, Decision, Episode, Turn } from '../player.js';
-import { type Segment, headerSegments } from './chat.js';
+import { type Segment, headerSegments, policySegments } from './chat.js';
 import { buildContext } from './context.js';
 import type { Policy, Sample, SampleOptions } from './policy.js';
 
@@ -51,7 +51,7 @@ export class EpisodeContext {
    * for an action of the policy's `maxActionTokens`; a scorer that appends a longer continuation passes less).
    */
   context(policy: Policy, budget = policy.contextBudget): number[] {
-    return buildContext(this.segments, policy.tokenizer, budget).tokens;
+    return buildContext(policySegments(policy, this.segments), policy.tokenizer, budget).tokens;
   }
 
   /** Records a sampled action (its tokens without `<|end|>`). */

@@ -20,7 +20,15 @@ import { make } from '../../envs/registry.js';
 import { Rng } from '../../core/rng.js';
 import { formatSuccessRate, runEpisode, type Transcript } from '../agent.js';
 import { OracleAgent } from '../baselines.js';
-import { type Segment, encodeSegment, encodeSegments, episodeSegments, headerSegments, turnSegments } from './chat.js';
+import {
+  type Segment,
+  encodeSegment,
+  encodeSegments,
+  episodeSegments,
+  headerSegments,
+  policySegments,
+  turnSegments,
+} from './chat.js';
 import { buildContext } from './context.js';
 import { type EvaluationReport, evaluatePolicy } from './evaluate.js';
 import { forwardFlops, type ModelConfig, modelChoiceSchema } from './model.js';
@@ -169,7 +177,7 @@ export function fitTokenizer(spec: EnvSpec, transcripts: readonly Transcript[], 
  * context `buildContext` gives at that turn.
  */
 export function demonstrationExamples(policy: Policy, spec: EnvSpec, transcript: Transcript): ScoredSequence[] {
-  const segments = episodeSegments(spec, transcript.prompt, transcript.turns);
+  const segments = policySegments(policy, episodeSegments(spec, transcript.prompt, transcript.turns));
   const whole = encodeSegments(segments, policy.tokenizer);
   const longestAction = Math.max(
     0,
@@ -180,7 +188,7 @@ export function demonstrationExamples(policy: Policy, spec: EnvSpec, transcript:
   if (longestAction > policy.maxActionTokens) return []; // the policy could never write this action
   if (whole.tokens.length <= policy.contextBudget) return [{ tokens: whole.tokens, targetMask: whole.actionMask }];
   const examples: ScoredSequence[] = [];
-  const history: Segment[] = headerSegments(spec, transcript.prompt);
+  const history: Segment[] = policySegments(policy, headerSegments(spec, transcript.prompt));
   for (const turn of transcript.turns) {
     const [action, observation] = turnSegments(turn.action, turn.observation) as [Segment, Segment];
     const context = buildContext(history, policy.tokenizer, policy.contextBudget).tokens;

@@ -4,11 +4,11 @@ import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { runEpisode } from '../../../src/agent/agent.js';
-import { renderAction } from '../../../src/agent/policy/chat.js';
+import { encodeSegment, headerSegments, renderAction, roleToken } from '../../../src/agent/policy/chat.js';
 import { initBackend } from '../../../src/agent/policy/backend.js';
 import { loadCheckpoint, saveCheckpoint } from '../../../src/agent/policy/checkpoint.js';
 import { gatherRows, layerNorm, matMul } from '../../../src/agent/policy/ops.js';
-import { PolicyAgent } from '../../../src/agent/policy/play.js';
+import { EpisodeContext, PolicyAgent } from '../../../src/agent/policy/play.js';
 import { Policy } from '../../../src/agent/policy/policy.js';
 import { collectDemonstrations, demonstrationExamples, fitTokenizer } from '../../../src/agent/policy/sft.js';
 import { Tokenizer } from '../../../src/agent/policy/tokenizer.js';
@@ -224,6 +224,41 @@ describe('Policy', () => {
       }
     } finally {
       policy.dispose();
+      await env.close();
+    }
+  });
+
+  it('leaves the tool list out of what it reads when its model says so, in play and in behaviour cloning', async () => {
+    const env = await make(ID);
+    const [demonstration] = await collectDemonstrations(env, [0]);
+    const withTools = Policy.create({ tokenizer, model: { ...tiny, contextLength: 256 } });
+    const without = Policy.create({ tokenizer, model: { ...tiny, contextLength: 256, toolsInContext: false } });
+    try {
+      const tools = encodeSegment(headerSegments(env.spec, demonstration!.prompt)[0]!, tokenizer);
+      expect(tools[0]).toBe(tokenizer.special(roleToken('tools')));
+      expect(tools.length).toBeGreaterThan(10);
+      const [a] = demonstrationExamples(withTools, env.spec, demonstration!);
+      const [b] = demonstrationExamples(without, env.spec, demonstration!);
+      expect(b!.tokens).toEqual(a!.tokens.slice(tools.length));
+      expect(b!.targetMask).toEqual(a!.targetMask.slice(tools.length));
+      const context = new EpisodeContext(env.spec, demonstration!.prompt);
+      expect(context.context(without)).toEqual(context.context(withTools).slice(tools.length));
+      expect(context.context(without)).not.toContain(tokenizer.special(roleToken('tools')));
+      // Saved and loaded with the model; a checkpoint from before the option reads as the tools in context.
+      const path = join(directory, 'without-tools');
+      await saveCheckpoint(without, path);
+      const loaded = await loadCheckpoint(path);
+      expect(loaded.config.toolsInContext).toBe(false);
+      loaded.dispose();
+      const config = JSON.parse(await readFile(join(path, 'config.json'), 'utf8'));
+      delete config.model.toolsInContext;
+      await writeFile(join(path, 'config.json'), JSON.stringify(config));
+      const old = await loadCheckpoint(path);
+      expect(old.config.toolsInContext).toBe(true);
+      old.dispose();
+    } finally {
+      withTools.dispose();
+      without.dispose();
       await env.close();
     }
   });
