@@ -78,7 +78,7 @@ export const benchmarks: Record<string, Benchmark> = {
   },
   train: {
     description:
-      "RL training step as the presets run it (guess-number: 32 tasks x 8, GRPO; search: the quickstart's model and 320-token context, IGPO) from a warm start made by behaviour cloning: medians of env, sampling, scoring and update time, cores used, sampling tokens/s at 16, 64 and 256 rows vs the matmul ceiling; with --baseline-dir, the same for another commit's tree, alternating rounds, and the speed-ups",
+      "RL training step as the presets run it (guess-number: 32 tasks x 8, GRPO; search: the quickstart's copy-head model and 512-token context, GRPO with a KL term) from a warm start made by behaviour cloning: medians of env, sampling, scoring and update time, cores used, sampling tokens/s at 16, 64 and 256 rows vs the matmul ceiling; with --baseline-dir, the same for another commit's tree, alternating rounds, and the speed-ups",
     takes: ['config', 'baselineDir'],
     run: async ({ quick, config, baselineDir }) =>
       (await import('./train.js')).runTrainBench({ quick, config, baselineDir }),

@@ -4,9 +4,9 @@
  *
  * - `guess-number`: the `guess-number` preset (src/rl/presets.ts): its model, 32 tasks x 8 plays a step, GRPO,
  *   its horizon of 5 turns;
- * - `search`: the `quickstart` preset: search/multihop-v0 over 300 articles, its model and context of 320
- *   tokens (long observations), 4 tasks x 4 plays with IGPO and Clip-Cov, at the horizon its curriculum ends
- *   on (5 turns; fixed, so that every measured step plays the same horizon).
+ * - `search`: the `quickstart` preset: search/multihop-v0, a world of 40 articles generated for each
+ *   episode, its copy-head model and context of 512 tokens, 32 tasks x 8 plays with GRPO and a KL term to
+ *   the warm start (the reference policy's pass), 4 turns.
  *
  * Each starts from a warm start the benchmark makes (behaviour cloning with the preset's warm-start episodes
  * and steps), so that groups differ in outcome and the update does real work; it is made once per source
@@ -127,6 +127,7 @@ function configuration(name: TrainBenchConfig, options: { quick: boolean; steps:
       batchTokens: resolved.warmStartBatchTokens,
       learningRate: resolved.warmStartLearningRate,
       numbers: resolved.numbers,
+      subwords: resolved.subwords,
       maxActionTokens: Math.max(48, resolved.maxActionTokens),
       seed: resolved.seed,
       evalEpisodes: 0,

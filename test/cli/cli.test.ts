@@ -307,7 +307,7 @@ describe('turngym CLI', () => {
   });
 
   it(
-    'runs the train benchmark on this tree alone, in the process of the CLI (search, IGPO)',
+    'runs the train benchmark on this tree alone, in the process of the CLI (search: the quickstart, a copy head)',
     { timeout: 120_000 },
     async () => {
       const result = await runCli(['bench', 'train', '--json', '--quick', '--config', 'search'], {
@@ -317,9 +317,9 @@ describe('turngym CLI', () => {
       const figures = JSON.parse(result.stdout);
       expect(figures).not.toHaveProperty('baseline_commit');
       const config = figures.configs.search;
-      expect(config).toMatchObject({ preset: 'quickstart', env: 'search/multihop-v0', advantage: 'igpo', horizon: 5 });
-      expect(config.model.contextLength).toBe(320);
-      expect(config.this.score_s).toBeGreaterThan(0);
+      expect(config).toMatchObject({ preset: 'quickstart', env: 'search/multihop-v0', advantage: 'grpo', horizon: 4 });
+      expect(config.model).toMatchObject({ contextLength: 512, copy: true, toolsInContext: false });
+      expect(config.this.update_s).toBeGreaterThan(0);
       expect(config).not.toHaveProperty('speedup');
     },
   );
