@@ -7,7 +7,7 @@
  *   runs/..., in a fresh project whose node_modules holds this turngym), through `bash -c`, so `npx turngym`
  *   is the built CLI, as for a user;
  * - `budget`: run here as written followed by `extra`, flags that only shrink a long run (npm start takes
- *   about four minutes, the guess-number preset twenty) or point `--out` into the test's folder: the README's
+ *   about ten minutes, the guess-number preset twenty) or point `--out` into the test's folder: the README's
  *   words are the start of the command line, so a flag or preset the README names that stopped working
  *   fails here;
  * - `instance`: usage with a placeholder (`list ID`), run here with one value for it;

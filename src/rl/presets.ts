@@ -118,14 +118,14 @@ const EXPERIMENTS: Record<string, Preset> = {
 export const PRESETS: Record<string, Preset> = {
   quickstart: {
     description:
-      'npm start: behaviour cloning on oracle demonstrations from many generated worlds, then GRPO on 1-hop search; held-out success before and after RL on the same 200 questions about unseen worlds, paired (about 10 minutes on 2 cores)',
+      'npm start: behaviour cloning on oracle demonstrations from many generated worlds, then GRPO on 1-hop search; held-out success before and after RL on the same 500 questions about unseen worlds, paired (about 10 minutes on 2 cores)',
     options: {
       ...search,
       out: 'runs/quickstart',
       warmStartSteps: 300,
       warmStartEpisodes: 3000,
       warmStartBatchTokens: 4096,
-      steps: 4,
+      steps: 8,
       tasksPerStep: 32,
       groupSize: 8,
       temperature: 1,
@@ -138,7 +138,7 @@ export const PRESETS: Record<string, Preset> = {
       epochs: 2,
       miniBatches: 4,
       miniBatchBy: 'group',
-      evalEpisodes: 200,
+      evalEpisodes: 500,
       checkpointEvery: 0,
     },
   },
