@@ -18,6 +18,7 @@ import { initBackend } from '../agent/policy/backend.js';
 import { loadCheckpoint } from '../agent/policy/checkpoint.js';
 import { checkpointOf } from '../rl/run-directory.js';
 import {
+  canonicalJson,
   comparePaired,
   formatPValue,
   type EpisodeOutcome,
@@ -326,13 +327,4 @@ function checkSameTasks(path: string, baseline: SavedEvaluation, current: Partia
       );
     }
   }
-}
-
-/** JSON text with object keys sorted, so that two equal settings compare equal whatever their key order. */
-function canonicalJson(value: unknown): string {
-  return JSON.stringify(value, (_key, inner: unknown) =>
-    inner !== null && typeof inner === 'object' && !Array.isArray(inner)
-      ? Object.fromEntries(Object.entries(inner as Record<string, unknown>).sort(([a], [b]) => a.localeCompare(b)))
-      : inner,
-  );
 }

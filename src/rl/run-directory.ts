@@ -418,6 +418,8 @@ export interface EvaluationFile {
   before?: EvaluationSummary;
   after?: EvaluationSummary;
   before_outcomes?: EpisodeOutcome[];
+  /** The env kwargs (difficulty included) the evaluation before played: the same seeds with others are other tasks. */
+  before_kwargs?: Record<string, unknown>;
   paired?: PairedComparison;
 }
 
@@ -562,6 +564,8 @@ function readEvaluation(path: string, notes: string[]): EvaluationFile | undefin
     else notes.push(`${RUN_FILES.evaluation}: '${phase}' has no success_rate; it is ignored.`);
   }
   if (Array.isArray(value?.before_outcomes)) evaluation.before_outcomes = value.before_outcomes;
+  if (typeof value?.before_kwargs === 'object' && value.before_kwargs !== null)
+    evaluation.before_kwargs = value.before_kwargs;
   if (typeof value?.paired === 'object' && value.paired !== null) evaluation.paired = value.paired;
   return evaluation.before || evaluation.after ? evaluation : undefined;
 }

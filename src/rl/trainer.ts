@@ -24,7 +24,13 @@ import { formatSuccessRate } from '../agent/agent.js';
 import { type BackendName, initBackend } from '../agent/policy/backend.js';
 import { loadCheckpoint } from '../agent/policy/checkpoint.js';
 import { type EvaluationReport, evaluatePolicy } from '../agent/policy/evaluate.js';
-import { comparePaired, type EpisodeOutcome, formatPValue, type PairedComparison } from '../agent/policy/paired.js';
+import {
+  canonicalJson,
+  comparePaired,
+  type EpisodeOutcome,
+  formatPValue,
+  type PairedComparison,
+} from '../agent/policy/paired.js';
 import { Policy } from '../agent/policy/policy.js';
 import {
   behaviourCloning,
@@ -117,7 +123,9 @@ export async function train(options: TrainOptions & RunDirectoryChoice, hooks: T
   if (!resume) {
     const before = warmStart ?? (await evaluate('before training'));
     result.before = before?.report;
-    await run.writeEvaluation(before ? { before: before.report, before_outcomes: before.outcomes } : {});
+    await run.writeEvaluation(
+      before ? { before: before.report, before_outcomes: before.outcomes, before_kwargs: setting.kwargs } : {},
+    );
   }
   if (config.tensorboard) run.useTensorBoard();
   const envs = await rolloutEnvs(config, setting, log);
@@ -187,8 +195,8 @@ export async function train(options: TrainOptions & RunDirectoryChoice, hooks: T
     if (result.stoppedBy === 'done') {
       const after = await evaluate('after training');
       result.after = after?.report;
-      result.paired = after && pairedWithBefore(run, after, log);
-      await run.writeEvaluation({ after: result.after, ...(result.paired ? { paired: result.paired } : {}) });
+      result.paired = after && pairedWithBefore(run, after, setting.kwargs, log);
+      await run.writeEvaluation({ after: result.after, paired: result.paired }); // no comparison: none kept from before
     }
     await writeRunReport(run, log);
   } finally {
@@ -257,17 +265,31 @@ interface Evaluation {
 function pairedWithBefore(
   run: RunDirectory,
   after: Evaluation,
+  kwargs: Record<string, unknown>,
   log: (line: string) => void,
 ): PairedComparison | undefined {
   const file = run.evaluation();
   const before = file?.before as Partial<EvaluationReport> | undefined;
   const outcomes = file?.before_outcomes;
   if (!before || !outcomes) return undefined;
-  const keys = ['env', 'episodes', 'samples', 'first_seed', 'split', 'temperature', 'max_turns'] as const;
-  const differs = keys.find((key) => before[key] !== after.report[key]);
-  if (differs || outcomes.length !== after.outcomes.length) {
+  const settings = (report: Partial<EvaluationReport>, tasks: unknown, kwargs: unknown): Record<string, string> => ({
+    ...Object.fromEntries(
+      (['env', 'episodes', 'samples', 'first_seed', 'split', 'temperature', 'max_turns'] as const).map((key) => [
+        key,
+        String(report[key]),
+      ]),
+    ),
+    kwargs: canonicalJson(kwargs),
+    outcomes: String(tasks),
+  });
+  const [was, now] = [
+    settings(before, outcomes.length, file?.before_kwargs),
+    settings(after.report, after.outcomes.length, kwargs),
+  ];
+  const differs = Object.keys(now).find((key) => was[key] !== now[key]);
+  if (differs) {
     log(
-      `[train] no paired comparison: the evaluation before training played other tasks (${differs ?? 'episodes'}: ${String(before[differs ?? 'episodes'])} against ${String(after.report[differs ?? 'episodes'])})`,
+      `[train] no paired comparison: the evaluation before training played other tasks (${differs}: ${was[differs]} against ${now[differs]})`,
     );
     return undefined;
   }

@@ -334,15 +334,19 @@ describe('train', () => {
     );
     expect(JSON.parse(await readFile(join(out, 'eval.json'), 'utf8')).paired).toEqual(expected);
     expect(lines.filter((line) => line.startsWith('[train] paired, on the same 24 held-out tasks: '))).toHaveLength(2);
-    // Resumed with other evaluation tasks: no comparison, and one line saying why.
-    const other = await train(
-      { ...options, steps: 3, evalEpisodes: 12, resume: true },
-      { log: (line) => lines.push(line) },
-    );
-    expect(other.paired).toBeUndefined();
-    expect(lines).toContain(
-      '[train] no paired comparison: the evaluation before training played other tasks (episodes: 24 against 12)',
-    );
+    // Resumed with other evaluation tasks (fewer episodes; the same seeds at another difficulty): no comparison,
+    // none left in eval.json from before, and one line saying why.
+    for (const [changed, why] of [
+      [{ steps: 3, evalEpisodes: 12 }, 'episodes: 24 against 12'],
+      [{ steps: 4, difficulty: 2 }, 'kwargs: {"difficulty":1} against {"difficulty":2}'],
+    ] as const) {
+      const other = await train({ ...options, ...changed, resume: true }, { log: (line) => lines.push(line) });
+      expect(other.paired).toBeUndefined();
+      expect(lines).toContain(
+        `[train] no paired comparison: the evaluation before training played other tasks (${why})`,
+      );
+      expect(JSON.parse(await readFile(join(out, 'eval.json'), 'utf8'))).not.toHaveProperty('paired');
+    }
   }, 300_000);
 
   it('scores information gain when the answer is longer than an action (a reference solution)', async () => {

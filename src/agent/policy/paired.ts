@@ -190,3 +190,15 @@ export function signTest(a: number, b: number): number {
 export function formatPValue(value: number): string {
   return value < 0.001 ? value.toExponential(1) : value.toFixed(3);
 }
+
+/**
+ * JSON text with object keys sorted, so that two equal settings (e.g. the env kwargs two evaluations played)
+ * compare equal whatever their key order.
+ */
+export function canonicalJson(value: unknown): string {
+  return JSON.stringify(value, (_key, inner: unknown) =>
+    inner !== null && typeof inner === 'object' && !Array.isArray(inner)
+      ? Object.fromEntries(Object.entries(inner as Record<string, unknown>).sort(([a], [b]) => a.localeCompare(b)))
+      : inner,
+  );
+}
