@@ -18,7 +18,6 @@ import { initBackend } from '../agent/policy/backend.js';
 import { loadCheckpoint } from '../agent/policy/checkpoint.js';
 import { checkpointOf } from '../rl/run-directory.js';
 import {
-  canonicalJson,
   comparePaired,
   formatPValue,
   type EpisodeOutcome,
@@ -26,6 +25,7 @@ import {
   kindsWithVariants,
   type PairedComparison,
   summarizeByKind,
+  taskSettingDifference,
 } from '../agent/policy/paired.js';
 import { type EvaluationReport, evaluatePolicy, HELDOUT_SEED_BASE } from '../agent/policy/evaluate.js';
 import { SPLITS, type Split } from '../envs/task.js';
@@ -309,22 +309,9 @@ async function readSavedBaseline(path: string): Promise<SavedEvaluation | undefi
 
 /** Fails unless the saved baseline played the tasks `current` describes (the keys it has). */
 function checkSameTasks(path: string, baseline: SavedEvaluation, current: Partial<SavedEvaluation>): void {
-  for (const key of [
-    'env',
-    'kwargs',
-    'episodes',
-    'samples',
-    'first_seed',
-    'split',
-    'temperature',
-    'max_turns',
-  ] as const) {
-    if (current[key] === undefined) continue;
-    const [was, now] = [canonicalJson(baseline[key]), canonicalJson(current[key])];
-    if (was !== now) {
-      throw new UsageError(
-        `--baseline ${path} played other tasks: its ${key} is ${was}, this evaluation's is ${now}. Evaluate both with the same --env, --kwargs, --difficulty, --episodes, --samples, --seed, --split, --temperature and --max-turns.`,
-      );
-    }
-  }
+  const difference = taskSettingDifference(baseline, current);
+  if (difference)
+    throw new UsageError(
+      `--baseline ${path} played other tasks: its ${difference.key} is ${difference.was}, this evaluation's is ${difference.now}. Evaluate both with the same --env, --kwargs, --difficulty, --episodes, --samples, --seed, --split, --temperature and --max-turns.`,
+    );
 }

@@ -25,11 +25,11 @@ import { type BackendName, initBackend } from '../agent/policy/backend.js';
 import { loadCheckpoint } from '../agent/policy/checkpoint.js';
 import { type EvaluationReport, evaluatePolicy } from '../agent/policy/evaluate.js';
 import {
-  canonicalJson,
   comparePaired,
   type EpisodeOutcome,
   formatPValue,
   type PairedComparison,
+  taskSettingDifference,
 } from '../agent/policy/paired.js';
 import { Policy } from '../agent/policy/policy.js';
 import {
@@ -272,24 +272,14 @@ function pairedWithBefore(
   const before = file?.before as Partial<EvaluationReport> | undefined;
   const outcomes = file?.before_outcomes;
   if (!before || !outcomes) return undefined;
-  const settings = (report: Partial<EvaluationReport>, tasks: unknown, kwargs: unknown): Record<string, string> => ({
-    ...Object.fromEntries(
-      (['env', 'episodes', 'samples', 'first_seed', 'split', 'temperature', 'max_turns'] as const).map((key) => [
-        key,
-        String(report[key]),
-      ]),
-    ),
-    kwargs: canonicalJson(kwargs),
-    outcomes: String(tasks),
-  });
-  const [was, now] = [
-    settings(before, outcomes.length, file?.before_kwargs),
-    settings(after.report, after.outcomes.length, kwargs),
-  ];
-  const differs = Object.keys(now).find((key) => was[key] !== now[key]);
-  if (differs) {
+  const difference =
+    taskSettingDifference({ ...before, kwargs: file?.before_kwargs }, { ...after.report, kwargs }) ??
+    (outcomes.length === after.outcomes.length
+      ? undefined
+      : { key: 'outcomes', was: String(outcomes.length), now: String(after.outcomes.length) });
+  if (difference) {
     log(
-      `[train] no paired comparison: the evaluation before training played other tasks (${differs}: ${was[differs]} against ${now[differs]})`,
+      `[train] no paired comparison: the evaluation before training played other tasks (${difference.key}: ${difference.was} against ${difference.now})`,
     );
     return undefined;
   }

@@ -129,6 +129,6 @@ export async function evaluatePolicy(
 }
 
 /** What each episode contributes to a paired comparison (`comparePaired`), in the transcripts' order. */
-export function episodeOutcomes(transcripts: readonly Transcript[]): EpisodeOutcome[] {
+function episodeOutcomes(transcripts: readonly Transcript[]): EpisodeOutcome[] {
   return transcripts.map((t) => ({ success: t.success, return: t.return, kind: t.kind, variant: t.variant }));
 }

@@ -191,11 +191,37 @@ export function formatPValue(value: number): string {
   return value < 0.001 ? value.toExponential(1) : value.toFixed(3);
 }
 
+/** The settings that decide which tasks an evaluation played: two evaluations pair only when all are equal. */
+export const TASK_SETTINGS = [
+  'env',
+  'kwargs',
+  'episodes',
+  'samples',
+  'first_seed',
+  'split',
+  'temperature',
+  'max_turns',
+] as const;
+export type TaskSettings = Partial<Record<(typeof TASK_SETTINGS)[number], unknown>>;
+
 /**
- * JSON text with object keys sorted, so that two equal settings (e.g. the env kwargs two evaluations played)
- * compare equal whatever their key order.
+ * The first task setting in which evaluation `now` differs from `was`, with each one's value as canonical JSON
+ * (settings `now` leaves undefined are not compared); undefined when they played the same tasks.
  */
-export function canonicalJson(value: unknown): string {
+export function taskSettingDifference(
+  was: TaskSettings,
+  now: TaskSettings,
+): { key: (typeof TASK_SETTINGS)[number]; was: string; now: string } | undefined {
+  for (const key of TASK_SETTINGS) {
+    if (now[key] === undefined) continue;
+    const [before, after] = [canonicalJson(was[key]), canonicalJson(now[key])];
+    if (before !== after) return { key, was: before, now: after };
+  }
+  return undefined;
+}
+
+/** JSON text with object keys sorted, so that two equal settings compare equal whatever their key order. */
+function canonicalJson(value: unknown): string {
   return JSON.stringify(value, (_key, inner: unknown) =>
     inner !== null && typeof inner === 'object' && !Array.isArray(inner)
       ? Object.fromEntries(Object.entries(inner as Record<string, unknown>).sort(([a], [b]) => a.localeCompare(b)))
