@@ -53,6 +53,12 @@ export const benchmarks: Record<string, Benchmark> = {
     run: async ({ quick }) =>
       (await import('./ws.js')).runWs(quick ? { steps: 1000, rounds: 2, durationMs: 1000, idleSessions: 200 } : {}),
   },
+  demonstrations: {
+    description:
+      "oracle demonstrations (behaviour cloning's first phase) on one env vs several side by side: episodes/s of web/forms-v0 in Chromium and of the quickstart's search env, ratios of medians",
+    run: async ({ quick }) =>
+      (await import('./demonstrations.js')).runDemonstrationBench(quick ? { episodes: 8, rounds: 1 } : {}),
+  },
   'env-step': {
     description: 'steps/s of guess-number: bare env vs the full wrapper stack vs the episode player over 64 envs',
     run: async ({ quick }) => (await import('./env-step.js')).runEnvStep(quick ? { steps: 2000, rounds: 2 } : {}),

@@ -1,10 +1,11 @@
 /**
  * The Agent interface: an observation in, an action out (with token log-probs when the agent has them),
- * and `runEpisode`, which plays one episode of an env with an agent (through the episode player,
- * player.ts) and keeps the transcript.
+ * `runEpisode`, which plays one episode of an env with an agent (through the episode player, player.ts) and
+ * keeps the transcript, and `runEpisodes`, which plays many on several envs side by side.
  */
 import type { Action, Env, EnvSpec, Observation, Oracle, ResetInfo, ResetOptions, StepInfo } from '../envs/env.js';
-import { type Actor, playEpisodes, type Transcript } from './player.js';
+import { TurngymError } from '../core/errors.js';
+import { type Actor, playEpisodes, type PlayOptions, type Transcript } from './player.js';
 
 export { episodeSuccess, taskKind, type Transcript, type Turn } from './player.js';
 
@@ -54,15 +55,34 @@ export function formatSuccessRate(rate: number | null | undefined): string {
 
 /** Plays one episode to its end (terminated or truncated) and returns the transcript. */
 export async function runEpisode(env: Env, agent: Agent, options: ResetOptions = {}): Promise<Transcript> {
-  const { transcripts } = await playEpisodes([env], [options], agentActor(agent));
-  return transcripts[0]!;
+  return (await runEpisodes([env], [agent], [options]))[0]!;
 }
 
-/** An agent as the player's actor, for one env: an agent holds one episode's state at a time. */
-function agentActor(agent: Agent): Actor {
+/**
+ * Plays `episodes` (each the options of its reset) on `envs` side by side, env i's episodes with `agents[i]`
+ * (an agent holds one episode's state at a time), and returns their transcripts in the order of `episodes`.
+ * Envs whose work happens elsewhere (a web env's browser, a remote server) then work at the same time.
+ */
+export async function runEpisodes(
+  envs: readonly Env[],
+  agents: readonly Agent[],
+  episodes: readonly ResetOptions[],
+  options: Pick<PlayOptions, 'onProgress'> = {},
+): Promise<Transcript[]> {
+  if (agents.length !== envs.length)
+    throw new TurngymError(
+      'INVALID_OPTIONS',
+      `runEpisodes needs one agent an env: ${agents.length} for ${envs.length}`,
+    );
+  return (await playEpisodes(envs, episodes, agentsActor(agents), options)).transcripts;
+}
+
+/** Agents as the player's actor, the agent of an env's slot deciding its episodes. */
+function agentsActor(agents: readonly Agent[]): Actor {
   return {
-    name: agent.name,
-    async start({ env, observation, info }) {
+    name: agents[0]?.name ?? 'agent',
+    async start({ env, slot, observation, info }) {
+      const agent = agents[slot]!;
       // Before its first turn, an episode's info is its reset's.
       await agent.start?.({
         spec: env.spec,
@@ -71,7 +91,8 @@ function agentActor(agent: Agent): Actor {
         oracle: agent.privileged && env.oracle ? env.oracle() : undefined,
       });
     },
-    act: (episodes) => Promise.all(episodes.map((episode) => agent.act(episode.observation, episode.info))),
+    act: (episodes) =>
+      Promise.all(episodes.map((episode) => agents[episode.slot]!.act(episode.observation, episode.info))),
   };
 }
 

@@ -332,4 +332,13 @@ describe('turngym CLI', () => {
     expect(figures.bare_steps_per_s).toBeGreaterThan(0);
     expect(figures.wrapper_overhead_ratio).toBeGreaterThan(0);
   });
+
+  it('runs the demonstrations benchmark (Chromium and search) and prints JSON', { timeout: 300_000 }, async () => {
+    const result = await runCli(['bench', 'demonstrations', '--json', '--quick']);
+    expect(result.code).toBe(0);
+    const figures = JSON.parse(result.stdout);
+    expect(figures).toMatchObject({ benchmark: 'demonstrations', envs_side_by_side: 4 });
+    expect(figures.results.map((row: { env: string }) => row.env)).toEqual(['web/forms-v0', 'search/multihop-v0']);
+    for (const row of figures.results) expect(row.ratio).toBeGreaterThan(0);
+  });
 });

@@ -1,8 +1,8 @@
 /**
  * Supervised warm start: behaviour cloning on oracle demonstrations.
  *
- * 1. Demonstrations: the env's oracle plays training seeds 0..episodes-1 (OracleAgent + runEpisode), on
- *    tasks of the 'train' split.
+ * 1. Demonstrations: the env's oracle plays training seeds 0..episodes-1 (OracleAgent + runEpisodes, on
+ *    DEMONSTRATION_ENVS instances of the env side by side), on tasks of the 'train' split.
  * 2. Tokenizer: fitted to the rendered transcripts of the demonstrations and of extra oracle episodes on
  *    seeds from 500,000 on (never the held-out seeds; 'train' split too).
  * 3. Examples: each demonstration becomes one sequence (or, when it does not fit the context, one per turn
@@ -18,7 +18,7 @@ import type { Env, EnvSpec } from '../../envs/env.js';
 import { parseOptions, TurngymError } from '../../core/errors.js';
 import { make } from '../../envs/registry.js';
 import { Rng } from '../../core/rng.js';
-import { formatSuccessRate, runEpisode, type Transcript } from '../agent.js';
+import { formatSuccessRate, runEpisodes, type Transcript } from '../agent.js';
 import { OracleAgent } from '../baselines.js';
 import {
   type Segment,
@@ -140,22 +140,25 @@ export interface SftReport {
 }
 
 /**
+ * Envs the oracle plays demonstrations on side by side: a web env's browser then works on another core while
+ * this thread plans the next actions (`turngym bench demonstrations`).
+ */
+export const DEMONSTRATION_ENVS = 4;
+
+/**
  * Plays the env's oracle on `seeds`, one episode each, on tasks of the 'train' split (demonstrations and
- * tokenizer text are training data: they never ask a held-out question).
+ * tokenizer text are training data: they never ask a held-out question), on `envs` side by side (instances of
+ * one env); the transcripts come in the order of `seeds`, the same whatever the number of envs.
  */
 export async function collectDemonstrations(
-  env: Env,
+  envs: Env | readonly Env[],
   seeds: readonly number[],
   onProgress?: OnProgress,
 ): Promise<Transcript[]> {
-  const oracle = new OracleAgent();
-  const transcripts: Transcript[] = [];
-  onProgress?.(0, seeds.length);
-  for (const seed of seeds) {
-    transcripts.push(await runEpisode(env, oracle, { seed, options: { split: 'train' } }));
-    onProgress?.(transcripts.length, seeds.length);
-  }
-  return transcripts;
+  const players = Array.isArray(envs) ? envs : [envs as Env];
+  const oracles = players.map(() => new OracleAgent());
+  const episodes = seeds.map((seed) => ({ seed, options: { split: 'train' } }));
+  return runEpisodes(players, oracles, episodes, { onProgress });
 }
 
 /** All text of a transcript as segments (for fitting a tokenizer). */
@@ -243,21 +246,22 @@ export async function behaviourCloning(
   const { episodes, steps, batchTokens, learningRate: peakRate, kwargs } = options;
   const phase = (name: SftPhase): OnProgress | undefined =>
     progress ? (done, total) => progress(name, done, total) : undefined;
-  const env = await make(options.env, kwargs);
+  const envs: Env[] = [];
   let demonstrations: Transcript[];
   let tokenizerText: Transcript[];
   try {
+    for (let i = 0; i < DEMONSTRATION_ENVS; i++) envs.push(await make(options.env, kwargs));
     demonstrations = await collectDemonstrations(
-      env,
+      envs,
       Array.from({ length: episodes }, (_, i) => i),
       phase('oracle demonstrations'),
     );
     const textSeeds = Array.from({ length: Math.max(episodes, 256) }, (_, i) => TOKENIZER_SEED_BASE + i);
-    tokenizerText = start ? [] : await collectDemonstrations(env, textSeeds, phase('tokenizer text'));
+    tokenizerText = start ? [] : await collectDemonstrations(envs, textSeeds, phase('tokenizer text'));
   } finally {
-    await env.close();
+    await Promise.all(envs.map((env) => env.close()));
   }
-  const spec = env.spec;
+  const spec = envs[0]!.spec;
   const oracleSuccess = demonstrations.filter((t) => t.success).length / Math.max(1, demonstrations.length);
   log(
     `[sft] ${demonstrations.length} oracle demonstrations of ${options.env} (oracle success ${oracleSuccess.toFixed(3)})`,
