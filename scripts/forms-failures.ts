@@ -1,0 +1,132 @@
+/**
+ * What went wrong in web/forms-v0 episodes, from what the agent did and saw: reads the JSONL that
+ * `turngym eval --record FILE` (or `run --record`) writes and gives each failed episode the first of these that
+ * applies:
+ *
+ * - `malformed`: an action the env could not parse or whose arguments it refused;
+ * - `not_submitted`: the episode ended (out of turns, or `answer`) without the form being submitted;
+ * - `field_not_set`: submitted, and a field the verifier names as wrong was never acted on (no `type`,
+ *   `select` or `check` on an element of that label);
+ * - `field_set_wrong`: submitted, and every wrong field was acted on (a wrong value copied, another option, or
+ *   set right and then overwritten);
+ *
+ * and counts, failed or not, the episodes whose first action targets a field of the form (`first_action_on_a_field`)
+ * and those that act on fields and only on labels the task asks for (`only_asked_fields`): how far a policy
+ * gets in reading the task and the page. Fields are told apart by label, from the page's tree (the element's
+ * name, or its group's for a radio button); the labels asked for are the verifier's feedback's and the task's.
+ *
+ *   npx tsx scripts/forms-failures.ts runs/p39e/forms-eval.jsonl
+ */
+import { readFileSync } from 'node:fs';
+import { isFormatError } from '../src/core/errors.js';
+import { resolveAction } from '../src/envs/actions.js';
+import type { Action } from '../src/envs/env.js';
+import { parseTree, type TreeElement } from '../src/envs/web/tree.js';
+import { webTools } from '../src/envs/web/tools.js';
+
+interface Step {
+  action: Action;
+  result: { observation: { text: string }; info: Record<string, unknown> };
+}
+interface Episode {
+  reset: { observation: { text: string } };
+  steps: Step[];
+}
+
+export const FAILURES = ['malformed', 'not_submitted', 'field_not_set', 'field_set_wrong'] as const;
+export type Failure = (typeof FAILURES)[number];
+
+const FIELD_TOOLS = new Set(['type', 'select', 'check']);
+
+/** The label of a form element: its name, or for a radio button its group's. */
+function labelOf(element: TreeElement): string {
+  if (element.role === 'radio') {
+    const group = [...element.path].reverse().find((container) => container.startsWith('group '));
+    if (group) return group.replace(/^group "(.*)"$/, '$1');
+  }
+  return element.name;
+}
+
+/** The labels the task asks for (`Label: value` after "submit it."). */
+function askedLabels(task: string): Set<string> {
+  const labels = new Set<string>();
+  const body = task.slice(task.indexOf('submit it') + 1);
+  for (const match of body.matchAll(/(?:^|\. )([A-Z][A-Za-z ]+): /g)) labels.add(match[1]!.trim());
+  return labels;
+}
+
+export function readingOf(episode: Episode): {
+  failure?: Failure;
+  firstOnField: boolean;
+  onlyAsked: boolean;
+} {
+  const last = episode.steps.at(-1);
+  const succeeded = last?.result.info.success === true;
+  const asked = askedLabels(episode.reset.observation.text);
+  const acted = new Set<string>();
+  let malformed = false;
+  let firstOnField = false;
+  let onlyAsked = true;
+  let fieldActions = 0;
+  let page = episode.reset.observation.text;
+  for (const [index, step] of episode.steps.entries()) {
+    const error = step.result.info.error as { code?: string } | undefined;
+    if (isFormatError(error?.code)) malformed = true;
+    const parsed = resolveAction(step.action, webTools, Infinity);
+    const call = parsed.ok ? parsed.call : undefined;
+    if (call && FIELD_TOOLS.has(call.tool)) {
+      const element = parseTree(page).find((candidate) => candidate.id === Number(call.args?.id));
+      const label = element ? labelOf(element) : undefined;
+      fieldActions++;
+      if (label) acted.add(label);
+      if (index === 0 && label && asked.has(label)) firstOnField = true;
+      if (!label || !asked.has(label)) onlyAsked = false;
+    }
+    // An error observation (a malformed action) shows no page: the page is still the last one shown.
+    if (/^URL: /m.test(step.result.observation.text)) page = step.result.observation.text;
+  }
+  onlyAsked &&= fieldActions > 0;
+  if (succeeded) return { firstOnField, onlyAsked };
+  const feedback = last?.result.observation.text ?? '';
+  const wrong = /Wrong: (.*)\./.exec(feedback)?.[1]?.split(', ') ?? [];
+  const failure: Failure = malformed
+    ? 'malformed'
+    : !/Wrong: |submitted as instructed/.test(feedback)
+      ? 'not_submitted'
+      : wrong.some((label) => !acted.has(label))
+        ? 'field_not_set'
+        : 'field_set_wrong';
+  return { failure, firstOnField, onlyAsked };
+}
+
+function main(path: string): void {
+  const counts: Record<string, number> = Object.fromEntries(FAILURES.map((failure) => [failure, 0]));
+  let success = 0;
+  let firstOnField = 0;
+  let onlyAsked = 0;
+  let episodes = 0;
+  for (const line of readFileSync(path, 'utf8').split('\n')) {
+    if (!line.trim()) continue;
+    const reading = readingOf(JSON.parse(line) as Episode);
+    episodes++;
+    if (reading.failure) counts[reading.failure]!++;
+    else success++;
+    if (reading.firstOnField) firstOnField++;
+    if (reading.onlyAsked) onlyAsked++;
+  }
+  console.log(
+    JSON.stringify(
+      { episodes, success, ...counts, first_action_on_a_field: firstOnField, only_asked_fields: onlyAsked },
+      null,
+      2,
+    ),
+  );
+}
+
+if (process.argv[1]?.endsWith('forms-failures.ts')) {
+  if (!process.argv[2]) {
+    console.error('usage: npx tsx scripts/forms-failures.ts RECORD.jsonl (from turngym eval --record)');
+    process.exit(2);
+  }
+  main(process.argv[2]);
+}

@@ -1,0 +1,67 @@
+/** scripts/forms-failures.ts: each failed forms episode gets what went wrong first, from real episodes in Chromium. */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { Env } from '../../../src/envs/env.js';
+import { make } from '../../../src/envs/registry.js';
+import type { FormsTask } from '../../../src/envs/web/forms.js';
+import '../../../src/envs/builtin.js';
+import { readingOf } from '../../../scripts/forms-failures.js';
+import { formsSeed, idOf } from './helpers.js';
+
+// A form of a text field and a box to tick (unticked at first), so that it can be submitted with either unset.
+const wanted = (task: FormsTask) =>
+  task.form.fields.length === 2 &&
+  task.form.fields[0]!.kind === 'text' &&
+  task.form.fields[1]!.kind === 'checkbox' &&
+  !task.form.fields[1]!.initiallyChecked &&
+  task.expected[task.form.fields[1]!.name] === 'on';
+const seed = formsSeed(1, wanted);
+let env: Env;
+beforeAll(async () => {
+  env = await make('web/forms-v0', { difficulty: 1 });
+});
+afterAll(async () => {
+  await env.close();
+});
+
+type Next = (page: string, task: string) => string;
+/** Plays `actions` (each a function of the page and the task) on the seed, as `eval --record` records it. */
+async function play(...actions: Next[]) {
+  const reset = await env.reset({ seed });
+  const steps = [];
+  let page = reset.observation.text;
+  for (const next of actions) {
+    const action = next(page, reset.observation.text);
+    const result = await env.step(action);
+    steps.push({ action, result });
+    if (/^URL: /m.test(result.observation.text)) page = result.observation.text;
+    if (result.terminated) break;
+  }
+  return { reset, steps };
+}
+
+const label = (task: string, index: number) => [...task.matchAll(/\. ([A-Z][A-Za-z ]+): /g)][index]![1]!;
+const value = (task: string) => /\. [A-Z][A-Za-z ]+: ([^.]+)\./.exec(task)![1]!;
+const textbox = (page: string, task: string) => idOf({ text: page }, 'textbox', label(task, 0));
+const typeRight: Next = (page, task) => `type(id=${textbox(page, task)}, text="${value(task)}")`;
+const typeWrong: Next = (page, task) => `type(id=${textbox(page, task)}, text="Nobody")`;
+const tick: Next = (page, task) => `check(id=${idOf({ text: page }, 'checkbox', label(task, 1))})`;
+const submit: Next = (page) => `click(id=${idOf({ text: page }, 'button', 'Submit')})`;
+
+describe('forms failures', () => {
+  it('names what went wrong first, and how far the episode read', { timeout: 120_000 }, async () => {
+    const solved = await play(typeRight, tick, submit);
+    expect(solved.steps.at(-1)!.result.info.success).toBe(true);
+    expect(readingOf(solved as never)).toEqual({ firstOnField: true, onlyAsked: true });
+    const episodes = {
+      malformed: await play(() => 'type(', typeWrong, tick, submit),
+      not_submitted: await play(typeRight, () => 'answer(text="done")'),
+      field_not_set: await play(typeRight, submit),
+      field_set_wrong: await play(typeWrong, tick, submit),
+    };
+    for (const [expected, episode] of Object.entries(episodes))
+      expect([expected, readingOf(episode as never).failure]).toEqual([expected, expected]);
+    // A malformed first action is not an action on a field.
+    expect(readingOf(episodes.malformed as never).firstOnField).toBe(false);
+    expect(readingOf(episodes.field_set_wrong as never)).toMatchObject({ firstOnField: true, onlyAsked: true });
+  });
+});
