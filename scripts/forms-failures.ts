@@ -1,19 +1,21 @@
 /**
  * What went wrong in web/forms-v0 episodes, from what the agent did and saw: reads the JSONL that
- * `turngym eval --record FILE` (or `run --record`) writes and gives each failed episode the first of these that
- * applies:
+ * `turngym eval --record FILE` (or `run --record`) writes and gives each failed episode the first of these (in
+ * this order, not in the order they happened) that applies:
  *
  * - `malformed`: an action the env could not parse or whose arguments it refused;
  * - `not_submitted`: the episode ended (out of turns, or `answer`) without the form being submitted;
  * - `field_not_set`: submitted, and a field the verifier names as wrong was never acted on (no `type`,
- *   `select` or `check` on an element of that label);
+ *   `select` or `check` on an element of that label, nor a `click` on its box or radio button);
  * - `field_set_wrong`: submitted, and every wrong field was acted on (a wrong value copied, another option, or
  *   set right and then overwritten);
  *
  * and counts, failed or not, the episodes whose first action targets a field of the form (`first_action_on_a_field`)
  * and those that act on fields and only on labels the task asks for (`only_asked_fields`): how far a policy
- * gets in reading the task and the page. Fields are told apart by label, from the page's tree (the element's
- * name, or its group's for a radio button); the labels asked for are the verifier's feedback's and the task's.
+ * gets in reading the task and the page. Fields are told apart by label, from the trees the page showed (an
+ * id keeps its element for the life of a page, so ids of an earlier window of the page still count): the
+ * element's name, or its group's for a radio button; the labels asked for are the task's. Records of other
+ * envs, and episodes the recorder abandoned, are left out.
  *
  *   npx tsx scripts/forms-failures.ts runs/p39e/forms-eval.jsonl
  */
@@ -21,7 +23,7 @@ import { readFileSync } from 'node:fs';
 import { isFormatError } from '../src/core/errors.js';
 import { resolveAction } from '../src/envs/actions.js';
 import type { Action } from '../src/envs/env.js';
-import { parseTree, type TreeElement } from '../src/envs/web/tree.js';
+import { observedUrl, parseTree, type TreeElement } from '../src/envs/web/tree.js';
 import { webTools } from '../src/envs/web/tools.js';
 
 interface Step {
@@ -29,6 +31,8 @@ interface Step {
   result: { observation: { text: string }; info: Record<string, unknown> };
 }
 interface Episode {
+  env?: string;
+  ended?: string;
   reset: { observation: { text: string } };
   steps: Step[];
 }
@@ -68,22 +72,34 @@ export function readingOf(episode: Episode): {
   let firstOnField = false;
   let onlyAsked = true;
   let fieldActions = 0;
-  let page = episode.reset.observation.text;
+  // The elements of the page in view, by id, from every window of it shown so far.
+  let url = '';
+  const elements = new Map<number, TreeElement>();
+  const see = (text: string) => {
+    if (!/^URL: /m.test(text)) return; // an error observation (a malformed action) shows no page
+    if (observedUrl(text) !== url) elements.clear();
+    url = observedUrl(text);
+    for (const element of parseTree(text)) elements.set(element.id, element);
+  };
+  see(episode.reset.observation.text);
   for (const [index, step] of episode.steps.entries()) {
     const error = step.result.info.error as { code?: string } | undefined;
     if (isFormatError(error?.code)) malformed = true;
     const parsed = resolveAction(step.action, webTools, Infinity);
     const call = parsed.ok ? parsed.call : undefined;
-    if (call && FIELD_TOOLS.has(call.tool)) {
-      const element = parseTree(page).find((candidate) => candidate.id === Number(call.args?.id));
+    const element = call ? elements.get(Number(call.args?.id)) : undefined;
+    const onField =
+      call !== undefined &&
+      (FIELD_TOOLS.has(call.tool) ||
+        (call.tool === 'click' && (element?.role === 'checkbox' || element?.role === 'radio')));
+    if (onField) {
       const label = element ? labelOf(element) : undefined;
       fieldActions++;
       if (label) acted.add(label);
       if (index === 0 && label && asked.has(label)) firstOnField = true;
       if (!label || !asked.has(label)) onlyAsked = false;
     }
-    // An error observation (a malformed action) shows no page: the page is still the last one shown.
-    if (/^URL: /m.test(step.result.observation.text)) page = step.result.observation.text;
+    see(step.result.observation.text);
   }
   onlyAsked &&= fieldActions > 0;
   if (succeeded) return { firstOnField, onlyAsked };
@@ -107,7 +123,9 @@ function main(path: string): void {
   let episodes = 0;
   for (const line of readFileSync(path, 'utf8').split('\n')) {
     if (!line.trim()) continue;
-    const reading = readingOf(JSON.parse(line) as Episode);
+    const episode = JSON.parse(line) as Episode;
+    if ((episode.env !== undefined && episode.env !== 'web/forms-v0') || episode.ended === 'abandoned') continue;
+    const reading = readingOf(episode);
     episodes++;
     if (reading.failure) counts[reading.failure]!++;
     else success++;

@@ -60,7 +60,8 @@ export async function runEpisode(env: Env, agent: Agent, options: ResetOptions =
 
 /**
  * Plays `episodes` (each the options of its reset) on `envs` side by side, env i's episodes with `agents[i]`
- * (an agent holds one episode's state at a time), and returns their transcripts in the order of `episodes`.
+ * (an agent holds one episode's state at a time; the agents are alike, and transcripts carry the first one's
+ * name), and returns their transcripts in the order of `episodes`.
  * Envs whose work happens elsewhere (a web env's browser, a remote server) then work at the same time.
  */
 export async function runEpisodes(
@@ -69,10 +70,10 @@ export async function runEpisodes(
   episodes: readonly ResetOptions[],
   options: Pick<PlayOptions, 'onProgress'> = {},
 ): Promise<Transcript[]> {
-  if (agents.length !== envs.length)
+  if (agents.length !== envs.length || (envs.length === 0 && episodes.length > 0))
     throw new TurngymError(
       'INVALID_OPTIONS',
-      `runEpisodes needs one agent an env: ${agents.length} for ${envs.length}`,
+      `runEpisodes needs at least one env and one agent an env: ${agents.length} agents for ${envs.length} envs`,
     );
   return (await playEpisodes(envs, episodes, agentsActor(agents), options)).transcripts;
 }

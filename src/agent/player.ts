@@ -8,7 +8,7 @@
  * list, until the list is done. Hooks let a caller score the episodes after every turn in one batch (IGPO's
  * answer scoring) and drop an episode whose env failed instead of stopping (RL rollouts).
  *
- * Its callers: `runEpisode` (agent.ts: one episode with an Agent), held-out evaluation (policy/evaluate.ts,
+ * Its callers: `runEpisode` and `runEpisodes` (agent.ts: episodes with Agents, one an env), held-out evaluation (policy/evaluate.ts,
  * with `PolicyActor`), and RL rollouts (rl/rollout.ts).
  */
 import type { Action, Env, Observation, ResetInfo, ResetOptions, StepInfo, StepResult } from '../envs/env.js';

@@ -55,12 +55,14 @@ describe('demonstrations on several envs side by side', () => {
     },
   );
 
-  it('refuses agents that do not match the envs one to one', async () => {
+  it('refuses agents that do not match the envs one to one, and episodes without an env', async () => {
     const env = await make('puzzle/guess-number-v0');
     try {
       await expect(runEpisodes([env], [new OracleAgent(), new OracleAgent()], [{ seed: 0 }])).rejects.toThrow(
         TurngymError,
       );
+      await expect(collectDemonstrations([], [0, 1])).rejects.toThrow(/at least one env/);
+      expect(await collectDemonstrations([], [])).toEqual([]);
     } finally {
       await env.close();
     }

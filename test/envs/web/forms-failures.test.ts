@@ -5,6 +5,7 @@ import { make } from '../../../src/envs/registry.js';
 import type { FormsTask } from '../../../src/envs/web/forms.js';
 import '../../../src/envs/builtin.js';
 import { readingOf } from '../../../scripts/forms-failures.js';
+import { parseTree } from '../../../src/envs/web/tree.js';
 import { formsSeed, idOf } from './helpers.js';
 
 // A form of a text field and a box to tick (unticked at first), so that it can be submitted with either unset.
@@ -15,6 +16,16 @@ const wanted = (task: FormsTask) =>
   !task.form.fields[1]!.initiallyChecked &&
   task.expected[task.form.fields[1]!.name] === 'on';
 const seed = formsSeed(1, wanted);
+// A form of radio buttons and a box to tick, both set with `click`.
+const withRadio = formsSeed(
+  1,
+  (task) =>
+    task.form.fields.length === 2 &&
+    task.form.fields[0]!.kind === 'radio' &&
+    task.form.fields[1]!.kind === 'checkbox' &&
+    !task.form.fields[1]!.initiallyChecked &&
+    task.expected[task.form.fields[1]!.name] === 'on',
+);
 let env: Env;
 beforeAll(async () => {
   env = await make('web/forms-v0', { difficulty: 1 });
@@ -26,6 +37,9 @@ afterAll(async () => {
 type Next = (page: string, task: string) => string;
 /** Plays `actions` (each a function of the page and the task) on the seed, as `eval --record` records it. */
 async function play(...actions: Next[]) {
+  return playSeed(seed, ...actions);
+}
+async function playSeed(seed: number, ...actions: Next[]) {
   const reset = await env.reset({ seed });
   const steps = [];
   let page = reset.observation.text;
@@ -46,6 +60,15 @@ const typeRight: Next = (page, task) => `type(id=${textbox(page, task)}, text="$
 const typeWrong: Next = (page, task) => `type(id=${textbox(page, task)}, text="Nobody")`;
 const tick: Next = (page, task) => `check(id=${idOf({ text: page }, 'checkbox', label(task, 1))})`;
 const submit: Next = (page) => `click(id=${idOf({ text: page }, 'button', 'Submit')})`;
+/** Clicks a radio button of the task's first field: the one asked for, or (`right` false) another. */
+const clickRadio =
+  (right: boolean): Next =>
+  (page, task) => {
+    const group = `group "${label(task, 0)}"`;
+    const radios = parseTree(page).filter((element) => element.role === 'radio' && element.path.includes(group));
+    return `click(id=${radios.find((radio) => (radio.name === value(task)) === right)!.id})`;
+  };
+const clickBox: Next = (page, task) => `click(id=${idOf({ text: page }, 'checkbox', label(task, 1))})`;
 
 describe('forms failures', () => {
   it('names what went wrong first, and how far the episode read', { timeout: 120_000 }, async () => {
@@ -63,5 +86,19 @@ describe('forms failures', () => {
     // A malformed first action is not an action on a field.
     expect(readingOf(episodes.malformed as never).firstOnField).toBe(false);
     expect(readingOf(episodes.field_set_wrong as never)).toMatchObject({ firstOnField: true, onlyAsked: true });
+  });
+
+  it('counts a click on a radio button or a box as setting its field', { timeout: 120_000 }, async () => {
+    const solved = await playSeed(withRadio, clickRadio(true), clickBox, submit);
+    expect(solved.steps.at(-1)!.result.info.success).toBe(true);
+    expect(readingOf(solved as never)).toEqual({ firstOnField: true, onlyAsked: true });
+    const wrongOption = await playSeed(withRadio, clickRadio(false), clickBox, submit);
+    expect(readingOf(wrongOption as never)).toEqual({
+      failure: 'field_set_wrong',
+      firstOnField: true,
+      onlyAsked: true,
+    });
+    const boxLeft = await playSeed(withRadio, clickRadio(true), submit);
+    expect(readingOf(boxLeft as never).failure).toBe('field_not_set');
   });
 });
