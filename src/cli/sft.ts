@@ -21,7 +21,7 @@ import { Progress } from './progress.js';
 const { layers, width, heads, contextLength, tiedEmbeddings, copy, copyPrevious, copyPunctuation, toolsInContext } =
   modelShapeSchema.shape;
 const sftFlagsSchema = sftOptionsSchema
-  .omit({ model: true, maxVocab: true, evalTemperature: true, evalSamples: true, evalMaxTurns: true })
+  .omit({ model: true, maxVocab: true, evalTemperature: true, evalSamples: true })
   .extend({
     out: z.string().describe('Checkpoint directory to write (created)').meta({ placeholder: 'dir' }),
     layers,

@@ -32,6 +32,8 @@ describe('turngym sft / eval / run --agent checkpoint:DIR', () => {
         '3',
         '--eval-episodes',
         '4',
+        '--eval-max-turns',
+        '2',
         '--layers',
         '1',
         '--width',
@@ -52,8 +54,9 @@ describe('turngym sft / eval / run --agent checkpoint:DIR', () => {
       env: 'puzzle/guess-number-v0',
       demonstrations: 8,
       steps: 3,
-      heldout: { episodes: 4, first_seed: 1_000_000 },
+      heldout: { episodes: 4, first_seed: 1_000_000, max_turns: 2 },
     });
+    expect(report.heldout.mean_turns).toBeLessThanOrEqual(2);
     expect(report.model).toMatchObject({ layers: 1, width: 32, heads: 2 });
     expect(JSON.parse(await readFile(join(out, 'report.json'), 'utf8'))).toEqual(report);
 
