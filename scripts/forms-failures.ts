@@ -12,7 +12,10 @@
  *
  * and counts, failed or not, the episodes whose first action targets a field of the form (`first_action_on_a_field`)
  * and those that act on fields and only on labels the task asks for (`only_asked_fields`): how far a policy
- * gets in reading the task and the page. Fields are told apart by label, from the trees the page showed (an
+ * gets in reading the task and the page. `by_field_kind` says which kinds of field fail: for each kind the task
+ * asks for (`text`, `email`, `date`, `select`, `checkbox`, `radio`: the element's role, and `email` for a text
+ * field whose value holds an `@`), the episodes asking for one, those solved, and the fields of that kind the
+ * verifier named wrong in a submitted form. Fields are told apart by label, from the trees the page showed (an
  * id keeps its element for the life of a page, so ids of an earlier window of the page still count): the
  * element's name, or its group's for a radio button; the labels asked for are the task's. Records of other
  * envs, and episodes the recorder abandoned, are left out.
@@ -51,22 +54,42 @@ function labelOf(element: TreeElement): string {
   return element.name;
 }
 
-/** The labels the task asks for (`Label: value` after "submit it."). */
-function askedLabels(task: string): Set<string> {
-  const labels = new Set<string>();
-  const body = task.slice(task.indexOf('submit it') + 1);
-  for (const match of body.matchAll(/(?:^|\. )([A-Z][A-Za-z ]+): /g)) labels.add(match[1]!.trim());
-  return labels;
+/** The labels the task asks for, each with the value asked (`Label: value` after "submit it."). */
+function askedFields(task: string): Map<string, string> {
+  const fields = new Map<string, string>();
+  const body = task.slice(task.indexOf('submit it') + 1).split('\n')[0]!;
+  const matches = [...body.matchAll(/(?:^|\. )([A-Z][A-Za-z ]+): /g)];
+  matches.forEach((match, index) => {
+    const end = index + 1 < matches.length ? matches[index + 1]!.index : body.length;
+    fields.set(match[1]!.trim(), body.slice(match.index + match[0].length, end).replace(/\.$/, ''));
+  });
+  return fields;
+}
+
+export const FIELD_KINDS = ['text', 'email', 'date', 'select', 'checkbox', 'radio'] as const;
+export type FieldKind = (typeof FIELD_KINDS)[number];
+
+/** The kind of an asked field, from its element's role and the value asked (`email`: a text field with an `@`). */
+function kindOf(role: string, value: string): FieldKind | undefined {
+  if (role === 'textbox') return value.includes('@') ? 'email' : 'text';
+  if (role === 'combobox') return 'select';
+  return (FIELD_KINDS as readonly string[]).includes(role) ? (role as FieldKind) : undefined;
 }
 
 export function readingOf(episode: Episode): {
   failure?: Failure;
   firstOnField: boolean;
   onlyAsked: boolean;
+  /** The kind of each field the task asks for (by label), where a page showed its element. */
+  kinds: Record<string, FieldKind>;
+  /** The labels the verifier named wrong in the submitted form. */
+  wrong: string[];
 } {
   const last = episode.steps.at(-1);
   const succeeded = last?.result.info.success === true;
-  const asked = askedLabels(episode.reset.observation.text);
+  const askedValues = askedFields(episode.reset.observation.text);
+  const asked = new Set(askedValues.keys());
+  const kinds: Record<string, FieldKind> = {};
   const acted = new Set<string>();
   let malformed = false;
   let firstOnField = false;
@@ -79,7 +102,13 @@ export function readingOf(episode: Episode): {
     if (!/^URL: /m.test(text)) return; // an error observation (a malformed action) shows no page
     if (observedUrl(text) !== url) elements.clear();
     url = observedUrl(text);
-    for (const element of parseTree(text)) elements.set(element.id, element);
+    for (const element of parseTree(text)) {
+      elements.set(element.id, element);
+      const label = labelOf(element);
+      const value = askedValues.get(label);
+      const kind = value === undefined ? undefined : kindOf(element.role, value);
+      if (kind && !(label in kinds)) kinds[label] = kind;
+    }
   };
   see(episode.reset.observation.text);
   for (const [index, step] of episode.steps.entries()) {
@@ -102,7 +131,7 @@ export function readingOf(episode: Episode): {
     see(step.result.observation.text);
   }
   onlyAsked &&= fieldActions > 0;
-  if (succeeded) return { firstOnField, onlyAsked };
+  if (succeeded) return { firstOnField, onlyAsked, kinds, wrong: [] };
   const feedback = last?.result.observation.text ?? '';
   const wrong = /Wrong: (.*)\./.exec(feedback)?.[1]?.split(', ') ?? [];
   const failure: Failure = malformed
@@ -112,7 +141,7 @@ export function readingOf(episode: Episode): {
       : wrong.some((label) => !acted.has(label))
         ? 'field_not_set'
         : 'field_set_wrong';
-  return { failure, firstOnField, onlyAsked };
+  return { failure, firstOnField, onlyAsked, kinds, wrong };
 }
 
 function main(path: string): void {
@@ -121,6 +150,9 @@ function main(path: string): void {
   let firstOnField = 0;
   let onlyAsked = 0;
   let episodes = 0;
+  const byKind = Object.fromEntries(
+    FIELD_KINDS.map((kind) => [kind, { episodes: 0, solved: 0, fields_wrong: 0 }]),
+  ) as Record<FieldKind, { episodes: number; solved: number; fields_wrong: number }>;
   for (const line of readFileSync(path, 'utf8').split('\n')) {
     if (!line.trim()) continue;
     const episode = JSON.parse(line) as Episode;
@@ -131,10 +163,22 @@ function main(path: string): void {
     else success++;
     if (reading.firstOnField) firstOnField++;
     if (reading.onlyAsked) onlyAsked++;
+    for (const kind of new Set(Object.values(reading.kinds))) {
+      byKind[kind].episodes++;
+      if (!reading.failure) byKind[kind].solved++;
+    }
+    for (const label of reading.wrong) if (reading.kinds[label]) byKind[reading.kinds[label]].fields_wrong++;
   }
   console.log(
     JSON.stringify(
-      { episodes, success, ...counts, first_action_on_a_field: firstOnField, only_asked_fields: onlyAsked },
+      {
+        episodes,
+        success,
+        ...counts,
+        first_action_on_a_field: firstOnField,
+        only_asked_fields: onlyAsked,
+        by_field_kind: byKind,
+      },
       null,
       2,
     ),

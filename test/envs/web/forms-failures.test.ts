@@ -26,6 +26,12 @@ const withRadio = formsSeed(
     !task.form.fields[1]!.initiallyChecked &&
     task.expected[task.form.fields[1]!.name] === 'on',
 );
+// A form of an email and a date, each typed.
+const emailAndDate = formsSeed(
+  1,
+  (task) =>
+    task.form.fields.length === 2 && task.form.fields[0]!.kind === 'email' && task.form.fields[1]!.kind === 'date',
+);
 let env: Env;
 beforeAll(async () => {
   env = await make('web/forms-v0', { difficulty: 1 });
@@ -74,7 +80,9 @@ describe('forms failures', () => {
   it('names what went wrong first, and how far the episode read', { timeout: 120_000 }, async () => {
     const solved = await play(typeRight, tick, submit);
     expect(solved.steps.at(-1)!.result.info.success).toBe(true);
-    expect(readingOf(solved as never)).toEqual({ firstOnField: true, onlyAsked: true });
+    const task = solved.reset.observation.text;
+    const kinds = { [label(task, 0)]: 'text', [label(task, 1)]: 'checkbox' };
+    expect(readingOf(solved as never)).toEqual({ firstOnField: true, onlyAsked: true, kinds, wrong: [] });
     const episodes = {
       malformed: await play(() => 'type(', typeWrong, tick, submit),
       not_submitted: await play(typeRight, () => 'answer(text="done")'),
@@ -85,20 +93,47 @@ describe('forms failures', () => {
       expect([expected, readingOf(episode as never).failure]).toEqual([expected, expected]);
     // A malformed first action is not an action on a field.
     expect(readingOf(episodes.malformed as never).firstOnField).toBe(false);
-    expect(readingOf(episodes.field_set_wrong as never)).toMatchObject({ firstOnField: true, onlyAsked: true });
+    expect(readingOf(episodes.field_set_wrong as never)).toMatchObject({
+      firstOnField: true,
+      onlyAsked: true,
+      kinds,
+      wrong: [label(task, 0)],
+    });
+    expect(readingOf(episodes.field_not_set as never).wrong).toEqual([label(task, 1)]);
   });
 
   it('counts a click on a radio button or a box as setting its field', { timeout: 120_000 }, async () => {
     const solved = await playSeed(withRadio, clickRadio(true), clickBox, submit);
     expect(solved.steps.at(-1)!.result.info.success).toBe(true);
-    expect(readingOf(solved as never)).toEqual({ firstOnField: true, onlyAsked: true });
+    const task = solved.reset.observation.text;
+    const kinds = { [label(task, 0)]: 'radio', [label(task, 1)]: 'checkbox' };
+    expect(readingOf(solved as never)).toEqual({ firstOnField: true, onlyAsked: true, kinds, wrong: [] });
     const wrongOption = await playSeed(withRadio, clickRadio(false), clickBox, submit);
     expect(readingOf(wrongOption as never)).toEqual({
       failure: 'field_set_wrong',
       firstOnField: true,
       onlyAsked: true,
+      kinds,
+      wrong: [label(task, 0)],
     });
     const boxLeft = await playSeed(withRadio, clickRadio(true), submit);
     expect(readingOf(boxLeft as never).failure).toBe('field_not_set');
   });
+
+  it(
+    'tells the kinds of field a task asks for: an email is a text field asked for a value with an @',
+    { timeout: 120_000 },
+    async () => {
+      const typeInto =
+        (role: string, index: number): Next =>
+        (page, task) => {
+          const asked = [...task.matchAll(/(?<=\. )([A-Z][A-Za-z ]+): ([^ ]+?)\.(?= |$)/gm)][index]!;
+          return `type(id=${idOf({ text: page }, role, asked[1]!)}, text="${asked[2]}")`;
+        };
+      const solved = await playSeed(emailAndDate, typeInto('textbox', 0), typeInto('date', 1), submit);
+      expect(solved.steps.at(-1)!.result.info.success).toBe(true);
+      const task = solved.reset.observation.text;
+      expect(readingOf(solved as never).kinds).toEqual({ [label(task, 0)]: 'email', [label(task, 1)]: 'date' });
+    },
+  );
 });
