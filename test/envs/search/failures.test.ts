@@ -6,17 +6,47 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Env } from '../../../src/envs/env.js';
 import { make } from '../../../src/envs/registry.js';
 import '../../../src/envs/builtin.js';
-import { failureOf, failureTable } from '../../../scripts/search-failures.js';
+import { failureOf, failureTable, readingOf } from '../../../scripts/search-failures.js';
 
 const directory = mkdtempSync(join(tmpdir(), 'turngym-search-failures-'));
 let env: Env;
+let twoHops: Env;
 beforeAll(async () => {
   env = await make('search/multihop-v0', { size: 40, worlds: 50, difficulty: 1, indexDirectory: directory });
+  twoHops = await make('search/multihop-v0', { size: 40, worlds: 50, difficulty: 2, indexDirectory: directory });
 });
 afterAll(async () => {
   await env.close();
+  await twoHops.close();
   rmSync(directory, { recursive: true, force: true });
 });
+
+type Recorded = { action: unknown; result: Awaited<ReturnType<Env['step']>> };
+/**
+ * Plays the oracle on seed 5 of a 2-hop question for `turns` turns (all of them when undefined), then `then`
+ * (each a function of the last observation), as `eval --record` records an episode.
+ */
+async function oracleThen(turns?: number, ...then: ((observation: string) => string)[]) {
+  const reset = await twoHops.reset({ seed: 5, options: { split: 'train' } });
+  const oracle = twoHops.oracle!();
+  const steps: Recorded[] = [];
+  let observation = reset.observation;
+  let info: Record<string, unknown> = reset.info;
+  for (let turn = 0; turns === undefined || turn < turns; turn++) {
+    const action = await oracle.next(observation, info as never);
+    const result = await twoHops.step(action);
+    steps.push({ action, result });
+    if (result.terminated) return { reset, steps };
+    ({ observation, info } = result);
+  }
+  for (const next of then) {
+    const action = next(observation.text);
+    const result = await twoHops.step(action);
+    steps.push({ action, result });
+    observation = result.observation;
+  }
+  return { reset, steps };
+}
 
 /** Plays `actions` (a function of the last observation) on seed 5, as `eval --record` records an episode. */
 async function play(...actions: ((observation: string, question: string) => string)[]) {
@@ -82,6 +112,38 @@ describe('search failures', () => {
       success: 1,
       searched_question_words: 6, // all but query_not_from_question
       opened_a_listed_document: 4, // and not malformed or opened_nothing
+      hop_not_followed: 0,
+      reached_hop_1: 4,
+    });
+    expect(table['hops=1']).toEqual(table.all);
+  });
+
+  it('follows a 2-hop chain: a hop opens a document that a search for a name read on the last hop listed', async () => {
+    const solved = await oracleThen();
+    expect(solved.reset.info.difficulty).toBe(2);
+    expect(solved.steps.at(-1)!.result.info.success).toBe(true);
+    expect(readingOf(solved as never)).toMatchObject({ hops: 2, failure: undefined });
+    // The oracle's first hop (search the question's name, open), then an answer: one hop of two.
+    const oneHop = await oracleThen(2, () => 'answer("Qwertyville")');
+    expect(readingOf(oneHop as never)).toMatchObject({ hops: 1, failure: 'hop_not_followed' });
+    // Searching the question's name again is not a second hop: the name must come from the page read.
+    const again = await oracleThen(
+      2,
+      () => `search("${nameIn(/^Question: (.*)$/m.exec(solved.reset.observation.text)![1]!)}")`,
+      (results) => `open("${[...results.matchAll(/\[([^\]]+)\]/g)][1]![1]}")`,
+    );
+    expect(again.steps.at(-1)!.result.observation.text).not.toMatch(/^Error/);
+    expect(readingOf(again as never).hops).toBe(1);
+    // Both hops followed, then an answer no observation showed.
+    const bothHops = await oracleThen(4, () => 'answer("Qwertyville")');
+    expect(readingOf(bothHops as never)).toMatchObject({ hops: 2, failure: 'answer_not_read' });
+    const table = failureTable([solved, oneHop, bothHops] as never);
+    expect(table['hops=2']).toMatchObject({
+      success: 1,
+      hop_not_followed: 1,
+      answer_not_read: 1,
+      reached_hop_1: 3,
+      reached_hop_2: 2,
     });
   });
 });
