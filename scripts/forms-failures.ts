@@ -12,10 +12,10 @@
  *
  * and counts, failed or not, the episodes whose first action targets a field of the form (`first_action_on_a_field`)
  * and those that act on fields and only on labels the task asks for (`only_asked_fields`): how far a policy
- * gets in reading the task and the page. `by_field_kind` says which kinds of field fail: for each kind the task
- * asks for (`text`, `email`, `date`, `select`, `checkbox`, `radio`: the element's role, and `email` for a text
- * field whose value holds an `@`), the episodes asking for one, those solved, and the fields of that kind the
- * verifier named wrong in a submitted form. Fields are told apart by label, from the trees the page showed (an
+ * gets in reading the task and the page. `by_field_kind` says which kinds of field fail: for each kind of field
+ * the forms site has (`text`, `email`, `date`, `textarea`, `checkbox`, `radio`, `select`; a label's kind is its
+ * template's), the episodes whose task asks for one, those solved, and the fields of that kind the verifier
+ * named wrong in a submitted form. Fields are told apart by label, from the trees the page showed (an
  * id keeps its element for the life of a page, so ids of an earlier window of the page still count): the
  * element's name, or its group's for a radio button; the labels asked for are the task's. Records of other
  * envs, and episodes the recorder abandoned, are left out.
@@ -28,6 +28,7 @@ import { resolveAction } from '../src/envs/actions.js';
 import type { Action } from '../src/envs/env.js';
 import { observedUrl, parseTree, type TreeElement } from '../src/envs/web/tree.js';
 import { webTools } from '../src/envs/web/tools.js';
+import { FIELD_TEMPLATES, type FieldKind } from '../src/envs/web/sites/forms.js';
 
 interface Step {
   action: Action;
@@ -54,42 +55,35 @@ function labelOf(element: TreeElement): string {
   return element.name;
 }
 
-/** The labels the task asks for, each with the value asked (`Label: value` after "submit it."). */
-function askedFields(task: string): Map<string, string> {
-  const fields = new Map<string, string>();
-  const body = task.slice(task.indexOf('submit it') + 1).split('\n')[0]!;
-  const matches = [...body.matchAll(/(?:^|\. )([A-Z][A-Za-z ]+): /g)];
-  matches.forEach((match, index) => {
-    const end = index + 1 < matches.length ? matches[index + 1]!.index : body.length;
-    fields.set(match[1]!.trim(), body.slice(match.index + match[0].length, end).replace(/\.$/, ''));
-  });
-  return fields;
+/** The labels the task asks for (`Label: value` after "submit it."). */
+function askedLabels(task: string): Set<string> {
+  const labels = new Set<string>();
+  const body = task.slice(task.indexOf('submit it') + 1);
+  for (const match of body.matchAll(/(?:^|\. )([A-Z][A-Za-z ]+): /g)) labels.add(match[1]!.trim());
+  return labels;
 }
 
-export const FIELD_KINDS = ['text', 'email', 'date', 'select', 'checkbox', 'radio'] as const;
-export type FieldKind = (typeof FIELD_KINDS)[number];
-
-/** The kind of an asked field, from its element's role and the value asked (`email`: a text field with an `@`). */
-function kindOf(role: string, value: string): FieldKind | undefined {
-  if (role === 'textbox') return value.includes('@') ? 'email' : 'text';
-  if (role === 'combobox') return 'select';
-  return (FIELD_KINDS as readonly string[]).includes(role) ? (role as FieldKind) : undefined;
-}
+/** The kinds of field of the forms site, in the order `by_field_kind` lists them. */
+export const FIELD_KINDS: readonly FieldKind[] = [...new Set(FIELD_TEMPLATES.map((template) => template.kind))];
+const KIND_OF_LABEL = new Map(FIELD_TEMPLATES.map((template) => [template.label, template.kind]));
 
 export function readingOf(episode: Episode): {
   failure?: Failure;
   firstOnField: boolean;
   onlyAsked: boolean;
-  /** The kind of each field the task asks for (by label), where a page showed its element. */
+  /** The kind of each field the task asks for, by label. */
   kinds: Record<string, FieldKind>;
   /** The labels the verifier named wrong in the submitted form. */
   wrong: string[];
 } {
   const last = episode.steps.at(-1);
   const succeeded = last?.result.info.success === true;
-  const askedValues = askedFields(episode.reset.observation.text);
-  const asked = new Set(askedValues.keys());
+  const asked = askedLabels(episode.reset.observation.text);
   const kinds: Record<string, FieldKind> = {};
+  for (const label of asked) {
+    const kind = KIND_OF_LABEL.get(label);
+    if (kind) kinds[label] = kind;
+  }
   const acted = new Set<string>();
   let malformed = false;
   let firstOnField = false;
@@ -102,13 +96,7 @@ export function readingOf(episode: Episode): {
     if (!/^URL: /m.test(text)) return; // an error observation (a malformed action) shows no page
     if (observedUrl(text) !== url) elements.clear();
     url = observedUrl(text);
-    for (const element of parseTree(text)) {
-      elements.set(element.id, element);
-      const label = labelOf(element);
-      const value = askedValues.get(label);
-      const kind = value === undefined ? undefined : kindOf(element.role, value);
-      if (kind && !(label in kinds)) kinds[label] = kind;
-    }
+    for (const element of parseTree(text)) elements.set(element.id, element);
   };
   see(episode.reset.observation.text);
   for (const [index, step] of episode.steps.entries()) {
@@ -144,7 +132,8 @@ export function readingOf(episode: Episode): {
   return { failure, firstOnField, onlyAsked, kinds, wrong };
 }
 
-function main(path: string): void {
+/** The counts the script prints, over the forms episodes of a record (other envs' and abandoned ones left out). */
+export function failureTable(records: readonly Episode[]) {
   const counts: Record<string, number> = Object.fromEntries(FAILURES.map((failure) => [failure, 0]));
   let success = 0;
   let firstOnField = 0;
@@ -153,9 +142,7 @@ function main(path: string): void {
   const byKind = Object.fromEntries(
     FIELD_KINDS.map((kind) => [kind, { episodes: 0, solved: 0, fields_wrong: 0 }]),
   ) as Record<FieldKind, { episodes: number; solved: number; fields_wrong: number }>;
-  for (const line of readFileSync(path, 'utf8').split('\n')) {
-    if (!line.trim()) continue;
-    const episode = JSON.parse(line) as Episode;
+  for (const episode of records) {
     if ((episode.env !== undefined && episode.env !== 'web/forms-v0') || episode.ended === 'abandoned') continue;
     const reading = readingOf(episode);
     episodes++;
@@ -169,20 +156,22 @@ function main(path: string): void {
     }
     for (const label of reading.wrong) if (reading.kinds[label]) byKind[reading.kinds[label]].fields_wrong++;
   }
-  console.log(
-    JSON.stringify(
-      {
-        episodes,
-        success,
-        ...counts,
-        first_action_on_a_field: firstOnField,
-        only_asked_fields: onlyAsked,
-        by_field_kind: byKind,
-      },
-      null,
-      2,
-    ),
-  );
+  return {
+    episodes,
+    success,
+    ...counts,
+    first_action_on_a_field: firstOnField,
+    only_asked_fields: onlyAsked,
+    by_field_kind: byKind,
+  };
+}
+
+function main(path: string): void {
+  const records = readFileSync(path, 'utf8')
+    .split('\n')
+    .filter((line) => line.trim() !== '')
+    .map((line) => JSON.parse(line) as Episode);
+  console.log(JSON.stringify(failureTable(records), null, 2));
 }
 
 if (process.argv[1]?.endsWith('forms-failures.ts')) {

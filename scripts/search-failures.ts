@@ -8,15 +8,17 @@
  * - `query_not_from_question`: no search whose query's words all appear in the question (a name not copied);
  * - `opened_nothing`: searched, but never opened a document listed in a search result;
  * - `hop_not_followed` (questions of 2 hops or more): the chain stopped short: fewer hops than the question has,
- *   where a hop is opening a document listed by a search whose words came from the question (the first) or from
- *   a document opened on an earlier hop, with a word the question does not hold (the name read there);
+ *   where a hop is opening a document (not one of an earlier hop) listed by a search whose words came from the
+ *   question (the first hop) or from the question and the documents opened on earlier hops (any page), with at
+ *   least one word the question does not hold (the name read there);
  * - `answer_not_read`: answered with text that no observation showed (nothing copied from a page or snippet);
  * - `wrong_span`: answered with text an observation showed, but not the answer (copied the wrong words);
  * - `no_answer`: ran out of turns without answering.
  *
  * and counts, failed or not, the episodes that searched for words all from the question
  * (`searched_question_words`), that opened a document a search listed (`opened_a_listed_document`) and that
- * reached each hop (`reached_hop_1`, `reached_hop_2`, ... up to the most hops of a question in the file): how far
+ * reached each hop (`reached_hop_1`, `reached_hop_2`, ... up to the most hops of a question in the file; never
+ * beyond the episode's own question's): how far
  * a policy gets in reading. Rows: `all`, each question kind, and `hops=N` for each number of hops.
  *
  *   npx tsx scripts/search-failures.ts runs/p39/eval.jsonl
@@ -24,6 +26,7 @@
 import { readFileSync } from 'node:fs';
 import { resolveAction } from '../src/envs/actions.js';
 import type { Action } from '../src/envs/env.js';
+import { documentId } from '../src/envs/search/env.js';
 import { searchTools } from '../src/envs/search/tools.js';
 
 interface Step {
@@ -71,8 +74,9 @@ export function readingOf(episode: Episode): {
   const question = new Set(words(/^Question: (.*)$/m.exec(episode.reset.observation.text)?.[1] ?? ''));
   const seen: string[] = [];
   const listed = new Set<string>();
-  // The chain: words of the documents opened on its hops, and the documents the last search that could take it
-  // one hop further listed.
+  // The chain: the documents opened on its hops, the words read in them (any page), and the documents the last
+  // search that could take it one hop further listed.
+  const hopDocuments = new Set<string>();
   const read = new Set<string>();
   let nextHop = new Set<string>();
   let hops = 0;
@@ -94,13 +98,15 @@ export function readingOf(episode: Episode): {
         query.some((word) => !question.has(word)) && query.every((word) => question.has(word) || read.has(word));
       if (hops === 0 ? fromQuestion : fromPage) nextHop = new Set(ids);
     }
-    const id = String(call?.args?.id ?? '').replace(/^\[|\]$/g, '');
+    const id = documentId(String(call?.args?.id ?? ''));
     if (call?.tool === 'open' && !error && listed.has(id)) opened = true;
-    if (call?.tool === 'open' && !error && nextHop.has(id)) {
+    if (call?.tool === 'open' && !error && nextHop.has(id) && !hopDocuments.has(id)) {
       hops++;
       nextHop = new Set();
-      for (const word of words(result.observation.text)) read.add(word);
+      hopDocuments.add(id);
     }
+    if (call?.tool === 'open' && !error && hopDocuments.has(id))
+      for (const word of words(result.observation.text)) read.add(word);
     if (call?.tool === 'answer' && !error) {
       const answer = words(String(call.args?.text ?? '')).join(' ');
       const shown = answer !== '' && seen.some((text) => words(text).join(' ').includes(answer));
@@ -142,7 +148,7 @@ export function failureTable(episodes: readonly Episode[]): Record<string, Recor
       row[failure ?? 'success']!++;
       if (copiedQuery) row.searched_question_words!++;
       if (opened) row.opened_a_listed_document!++;
-      for (const name of reached.slice(0, hops)) row[name]!++;
+      for (const name of reached.slice(0, Math.min(hops, hopsOf(episode)))) row[name]!++;
     }
   }
   return table;

@@ -299,10 +299,7 @@ export class SearchEnv extends TaskEnv<SearchTask> {
   }
 
   private open(rawId: string, page: number): StepResult {
-    const id = rawId
-      .trim()
-      .replace(/^\[(.*)\]$/s, '$1')
-      .trim();
+    const id = documentId(rawId);
     const document = this.retriever.document(id);
     if (!document) throw new ToolInputError(this.unknownId(id));
     const pages = paginate(document.text, this.settings.pageChars);
@@ -416,4 +413,12 @@ export function createCorpusEnv(spec: EnvSpec, kwargs: CorpusKwargs): SearchEnv 
   const lease = leaseUserCorpus(spec.id, kwargs);
   const suite = corpusSuite(lease.corpus.data, lease.corpus.retriever.documentCount, kwargs.reward);
   return new SearchEnv(spec, suite, 1, lease, kwargs);
+}
+
+/** The document id an `open` call names: trimmed, and without the brackets search results show it in (`[place-0]`). */
+export function documentId(raw: string): string {
+  return raw
+    .trim()
+    .replace(/^\[(.*)\]$/s, '$1')
+    .trim();
 }

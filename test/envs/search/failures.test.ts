@@ -11,37 +11,49 @@ import { failureOf, failureTable, readingOf } from '../../../scripts/search-fail
 const directory = mkdtempSync(join(tmpdir(), 'turngym-search-failures-'));
 let env: Env;
 let twoHops: Env;
+let twoHopsPaged: Env; // documents in pages of 200 characters
 beforeAll(async () => {
   env = await make('search/multihop-v0', { size: 40, worlds: 50, difficulty: 1, indexDirectory: directory });
   twoHops = await make('search/multihop-v0', { size: 40, worlds: 50, difficulty: 2, indexDirectory: directory });
+  twoHopsPaged = await make('search/multihop-v0', {
+    size: 40,
+    worlds: 50,
+    difficulty: 2,
+    pageChars: 200,
+    indexDirectory: directory,
+  });
 });
 afterAll(async () => {
   await env.close();
   await twoHops.close();
+  await twoHopsPaged.close();
   rmSync(directory, { recursive: true, force: true });
 });
 
 type Recorded = { action: unknown; result: Awaited<ReturnType<Env['step']>> };
 /**
- * Plays the oracle on seed 5 of a 2-hop question for `turns` turns (all of them when undefined), then `then`
- * (each a function of the last observation), as `eval --record` records an episode.
+ * Plays the oracle on seed 5 of a 2-hop question (of `twoHops`, or `on`) for `turns` turns (all of them when
+ * undefined), then `then` (each a function of the last observation), as `eval --record` records an episode.
  */
 async function oracleThen(turns?: number, ...then: ((observation: string) => string)[]) {
-  const reset = await twoHops.reset({ seed: 5, options: { split: 'train' } });
-  const oracle = twoHops.oracle!();
+  return oracleOn(twoHops, 5, turns, ...then);
+}
+async function oracleOn(on: Env, seed: number, turns?: number, ...then: ((observation: string) => string)[]) {
+  const reset = await on.reset({ seed, options: { split: 'train' } });
+  const oracle = on.oracle!();
   const steps: Recorded[] = [];
   let observation = reset.observation;
   let info: Record<string, unknown> = reset.info;
   for (let turn = 0; turns === undefined || turn < turns; turn++) {
     const action = await oracle.next(observation, info as never);
-    const result = await twoHops.step(action);
+    const result = await on.step(action);
     steps.push({ action, result });
     if (result.terminated) return { reset, steps };
     ({ observation, info } = result);
   }
   for (const next of then) {
     const action = next(observation.text);
-    const result = await twoHops.step(action);
+    const result = await on.step(action);
     steps.push({ action, result });
     observation = result.observation;
   }
@@ -64,6 +76,7 @@ async function play(...actions: ((observation: string, question: string) => stri
   return { reset, steps };
 }
 
+const words = (text: string) => text.toLowerCase().match(/[\p{L}\p{N}]+/gu) ?? [];
 /** The name the question asks about: its capitalised words after the first. */
 const nameIn = (question: string) => question.match(/(?<!^)\b[A-Z][\p{L}]+(?: [A-Z][\p{L}]+)*/u)![0];
 const search = (_: string, question: string) => `search("${nameIn(question)}")`;
@@ -123,6 +136,14 @@ describe('search failures', () => {
     expect(solved.reset.info.difficulty).toBe(2);
     expect(solved.steps.at(-1)!.result.info.success).toBe(true);
     expect(readingOf(solved as never)).toMatchObject({ hops: 2, failure: undefined });
+    // The cases below cut the oracle after its first hop (2 turns) or both (4): check that they are those turns.
+    expect(solved.steps.map((step) => (step.action as { tool: string }).tool)).toEqual([
+      'search',
+      'open',
+      'search',
+      'open',
+      'answer',
+    ]);
     // The oracle's first hop (search the question's name, open), then an answer: one hop of two.
     const oneHop = await oracleThen(2, () => 'answer("Qwertyville")');
     expect(readingOf(oneHop as never)).toMatchObject({ hops: 1, failure: 'hop_not_followed' });
@@ -134,6 +155,21 @@ describe('search failures', () => {
     );
     expect(again.steps.at(-1)!.result.observation.text).not.toMatch(/^Error/);
     expect(readingOf(again as never).hops).toBe(1);
+    // Nor is opening the first hop's document again, after a search with a word read in it.
+    const firstDocument = (solved.steps[1]!.action as { args: { id: string } }).args.id;
+    const question = new Set(words(solved.reset.observation.text));
+    const pageWord = words(solved.steps[1]!.result.observation.text).find(
+      (word) => word.length > 3 && !question.has(word),
+    )!;
+    const questionName = nameIn(/^Question: (.*)$/m.exec(solved.reset.observation.text)![1]!);
+    const reopened = await oracleThen(
+      2,
+      () => `search("${questionName} ${pageWord}")`,
+      () => `open("${firstDocument}")`,
+    );
+    expect(reopened.steps[2]!.result.observation.text).toContain(`[${firstDocument}]`);
+    expect(reopened.steps[3]!.result.observation.text).not.toMatch(/^Error/);
+    expect(readingOf(reopened as never).hops).toBe(1);
     // Both hops followed, then an answer no observation showed.
     const bothHops = await oracleThen(4, () => 'answer("Qwertyville")');
     expect(readingOf(bothHops as never)).toMatchObject({ hops: 2, failure: 'answer_not_read' });
@@ -145,5 +181,37 @@ describe('search failures', () => {
       reached_hop_1: 3,
       reached_hop_2: 2,
     });
+  });
+
+  it("reads every page of a hop's document: a word from its second page can start the next hop", async () => {
+    // The oracle's first hop (search, open page 1), then page 2 of that document, a search for a word only page 2
+    // shows, and a document that search listed.
+    const hop = await oracleOn(twoHopsPaged, 5, 2);
+    const first = (hop.steps[1]!.action as { args: { id: string } }).args.id;
+    expect(hop.steps[1]!.result.observation.text).toMatch(/\(page 1 of [2-9]\)/);
+    const question = new Set(words(hop.reset.observation.text));
+    const pageOne = new Set(words(hop.steps[1]!.result.observation.text));
+    let other = '';
+    const episode = await oracleOn(
+      twoHopsPaged,
+      5,
+      2,
+      () => `open(id="${first}", page=2)`,
+      (page) =>
+        `search("${words(page.replace(/^\[[^\]]+\]/, '')).find((word) => word.length > 4 && !pageOne.has(word) && !question.has(word))}")`,
+      (results) => {
+        other = [...results.matchAll(/\[([^\]]+)\]/g)].map((match) => match[1]!).find((id) => id !== first)!;
+        return `open("${other}")`;
+      },
+    );
+    expect(other).not.toBe('');
+    expect(episode.steps.map((step) => step.result.observation.text.startsWith('Error'))).toEqual([
+      false,
+      false,
+      false,
+      false,
+      false,
+    ]);
+    expect(readingOf(episode as never).hops).toBe(2);
   });
 });

@@ -4,7 +4,7 @@ import type { Env } from '../../../src/envs/env.js';
 import { make } from '../../../src/envs/registry.js';
 import type { FormsTask } from '../../../src/envs/web/forms.js';
 import '../../../src/envs/builtin.js';
-import { readingOf } from '../../../scripts/forms-failures.js';
+import { failureTable, readingOf } from '../../../scripts/forms-failures.js';
 import { parseTree } from '../../../src/envs/web/tree.js';
 import { formsSeed, idOf } from './helpers.js';
 
@@ -100,6 +100,13 @@ describe('forms failures', () => {
       wrong: [label(task, 0)],
     });
     expect(readingOf(episodes.field_not_set as never).wrong).toEqual([label(task, 1)]);
+    // The table: both kinds asked in all five; the text field named wrong where typed wrong (malformed's too),
+    // the box where left unticked.
+    const table = failureTable([solved, ...Object.values(episodes)] as never);
+    expect(table).toMatchObject({ episodes: 5, success: 1, malformed: 1, not_submitted: 1 });
+    expect(table.by_field_kind.text).toEqual({ episodes: 5, solved: 1, fields_wrong: 2 });
+    expect(table.by_field_kind.checkbox).toEqual({ episodes: 5, solved: 1, fields_wrong: 1 });
+    expect(table.by_field_kind.email).toEqual({ episodes: 0, solved: 0, fields_wrong: 0 });
   });
 
   it('counts a click on a radio button or a box as setting its field', { timeout: 120_000 }, async () => {
@@ -120,20 +127,16 @@ describe('forms failures', () => {
     expect(readingOf(boxLeft as never).failure).toBe('field_not_set');
   });
 
-  it(
-    'tells the kinds of field a task asks for: an email is a text field asked for a value with an @',
-    { timeout: 120_000 },
-    async () => {
-      const typeInto =
-        (role: string, index: number): Next =>
-        (page, task) => {
-          const asked = [...task.matchAll(/(?<=\. )([A-Z][A-Za-z ]+): ([^ ]+?)\.(?= |$)/gm)][index]!;
-          return `type(id=${idOf({ text: page }, role, asked[1]!)}, text="${asked[2]}")`;
-        };
-      const solved = await playSeed(emailAndDate, typeInto('textbox', 0), typeInto('date', 1), submit);
-      expect(solved.steps.at(-1)!.result.info.success).toBe(true);
-      const task = solved.reset.observation.text;
-      expect(readingOf(solved as never).kinds).toEqual({ [label(task, 0)]: 'email', [label(task, 1)]: 'date' });
-    },
-  );
+  it('tells the kinds of field a task asks for, by label', { timeout: 120_000 }, async () => {
+    const typeInto =
+      (role: string, index: number): Next =>
+      (page, task) => {
+        const asked = [...task.matchAll(/(?<=\. )([A-Z][A-Za-z ]+): ([^ ]+?)\.(?= |$)/gm)][index]!;
+        return `type(id=${idOf({ text: page }, role, asked[1]!)}, text="${asked[2]}")`;
+      };
+    const solved = await playSeed(emailAndDate, typeInto('textbox', 0), typeInto('date', 1), submit);
+    expect(solved.steps.at(-1)!.result.info.success).toBe(true);
+    const task = solved.reset.observation.text;
+    expect(readingOf(solved as never).kinds).toEqual({ [label(task, 0)]: 'email', [label(task, 1)]: 'date' });
+  });
 });
