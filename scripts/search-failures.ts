@@ -18,8 +18,8 @@
  * and counts, failed or not, the episodes that searched for words all from the question
  * (`searched_question_words`), that opened a document a search listed (`opened_a_listed_document`) and that
  * reached each hop (`reached_hop_1`, `reached_hop_2`, ... up to the most hops of a question in the file; never
- * beyond the episode's own question's): how far
- * a policy gets in reading. Rows: `all`, each question kind, and `hops=N` for each number of hops.
+ * beyond the episode's own question's): how far a policy gets in reading. Rows: `all`, each question kind, and
+ * `hops=N` for each number of hops.
  *
  *   npx tsx scripts/search-failures.ts runs/p39/eval.jsonl
  */
@@ -98,15 +98,16 @@ export function readingOf(episode: Episode): {
         query.some((word) => !question.has(word)) && query.every((word) => question.has(word) || read.has(word));
       if (hops === 0 ? fromQuestion : fromPage) nextHop = new Set(ids);
     }
-    const id = documentId(String(call?.args?.id ?? ''));
-    if (call?.tool === 'open' && !error && listed.has(id)) opened = true;
-    if (call?.tool === 'open' && !error && nextHop.has(id) && !hopDocuments.has(id)) {
-      hops++;
-      nextHop = new Set();
-      hopDocuments.add(id);
+    if (call?.tool === 'open' && !error) {
+      const id = documentId(String(call.args?.id ?? ''));
+      if (listed.has(id)) opened = true;
+      if (nextHop.has(id) && !hopDocuments.has(id)) {
+        hops++;
+        nextHop = new Set();
+        hopDocuments.add(id);
+      }
+      if (hopDocuments.has(id)) for (const word of words(result.observation.text)) read.add(word);
     }
-    if (call?.tool === 'open' && !error && hopDocuments.has(id))
-      for (const word of words(result.observation.text)) read.add(word);
     if (call?.tool === 'answer' && !error) {
       const answer = words(String(call.args?.text ?? '')).join(' ');
       const shown = answer !== '' && seen.some((text) => words(text).join(' ').includes(answer));
