@@ -63,11 +63,13 @@ export interface Example {
 }
 
 /**
- * Training sequences. When every turn's context is a prefix of the next one (no turn was dropped to fit the
- * context), a trajectory is one sequence whose targets are all its action tokens: one forward pass instead of
- * one per turn, with exactly the same log-probs. Otherwise each turn is its own sequence. Turns with zero
- * advantage carry no policy gradient and are left out, unless `keepZeroAdvantage` (a KL penalty to the
- * reference acts on every action token, including those of groups whose rewards were all equal).
+ * Training sequences. Consecutive turns whose contexts each extend the previous turn's context and action
+ * (typically: no turn was dropped between them to fit the context) are one sequence whose targets are all their
+ * action tokens: one forward pass instead of one per turn, with exactly the same log-probs. A trajectory is at most
+ * as many sequences as such runs of turns, so one whose context was cut late (its first turns fit, its last ones
+ * did not) does not fall back to a sequence per turn. Turns with zero advantage carry no policy gradient and are left out, unless
+ * `keepZeroAdvantage` (a KL penalty to the reference acts on every action token, including those of groups whose
+ * rewards were all equal).
  */
 export function trainingExamples(
   trajectories: readonly Trajectory[],
@@ -77,23 +79,23 @@ export function trainingExamples(
   const examples: Example[] = [];
   const kept = (advantage: number) => options.keepZeroAdvantage === true || !isZeroAdvantage(advantage);
   trajectories.forEach((trajectory, i) => {
-    const turns = trajectory.turns
-      .map((turn, t) => ({ turn, advantage: advantages[i]![t]! }))
-      .filter(({ turn, advantage }) => kept(advantage) && turn.tokens.length > 0);
-    if (turns.length === 0) return;
-    const trajectoryTokens = turns.reduce((sum, { turn }) => sum + turn.tokens.length, 0);
-    if (isPrefixChain(trajectory)) {
-      const last = trajectory.turns[trajectory.turns.length - 1]!;
+    const isKept = trajectory.turns.map((turn, t) => kept(advantages[i]![t]!) && turn.tokens.length > 0);
+    const trajectoryTokens = trajectory.turns.reduce((sum, turn, t) => sum + (isKept[t] ? turn.tokens.length : 0), 0);
+    for (const run of prefixRuns(trajectory)) {
+      const turns = run.filter((t) => isKept[t]);
+      if (turns.length === 0) continue;
+      const last = trajectory.turns[turns[turns.length - 1]!]!;
       const tokens = [...last.context, ...last.tokens];
       const targetMask = tokens.map(() => 0);
       const oldLogprobs: number[] = [];
       const tokenAdvantages: number[] = [];
-      for (const { turn, advantage } of turns) {
+      for (const t of turns) {
+        const turn = trajectory.turns[t]!;
         turn.tokens.forEach((_, k) => {
           targetMask[turn.context.length + k] = 1;
         });
         oldLogprobs.push(...turn.logprobs);
-        tokenAdvantages.push(...turn.tokens.map(() => advantage));
+        tokenAdvantages.push(...turn.tokens.map(() => advantages[i]![t]!));
       }
       examples.push({
         sequence: { tokens, targetMask },
@@ -102,33 +104,29 @@ export function trainingExamples(
         trajectoryTokens,
         group: trajectory.group,
       });
-      return;
-    }
-    for (const { turn, advantage } of turns) {
-      examples.push({
-        sequence: {
-          tokens: [...turn.context, ...turn.tokens],
-          targetMask: [...turn.context.map(() => 0), ...turn.tokens.map(() => 1)],
-        },
-        oldLogprobs: turn.logprobs,
-        advantages: turn.tokens.map(() => advantage),
-        trajectoryTokens,
-        group: trajectory.group,
-      });
     }
   });
   return examples;
 }
 
-/** True when each turn's context followed by its action tokens is a prefix of the next turn's context. */
-function isPrefixChain(trajectory: Trajectory): boolean {
-  for (let t = 0; t + 1 < trajectory.turns.length; t++) {
-    const turn = trajectory.turns[t]!;
-    const next = trajectory.turns[t + 1]!.context;
-    const head = [...turn.context, ...turn.tokens];
-    if (next.length < head.length) return false;
-    for (let k = 0; k < head.length; k++) if (next[k] !== head[k]) return false;
-  }
+/**
+ * The trajectory's turns (indices) in maximal runs of consecutive turns where each turn's context followed by its
+ * action tokens is a prefix of the next turn's context.
+ */
+function prefixRuns(trajectory: Trajectory): number[][] {
+  const runs: number[][] = [];
+  trajectory.turns.forEach((turn, t) => {
+    const previous = t > 0 ? trajectory.turns[t - 1]! : undefined;
+    if (previous && startsWith(turn.context, [...previous.context, ...previous.tokens])) runs[runs.length - 1]!.push(t);
+    else runs.push([t]);
+  });
+  return runs;
+}
+
+/** True when `head` is a prefix of `tokens`. */
+function startsWith(tokens: readonly number[], head: readonly number[]): boolean {
+  if (tokens.length < head.length) return false;
+  for (let k = 0; k < head.length; k++) if (tokens[k] !== head[k]) return false;
   return true;
 }
 

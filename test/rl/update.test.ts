@@ -241,6 +241,68 @@ describe('trainingExamples', () => {
     expect(examples.map((e) => e.trajectoryTokens)).toEqual([2, 2]); // the two turns that carry advantage
   });
 
+  it('merges the turns before a cut into one sequence and those after it into another, with the same log-probs', () => {
+    // Turns 0 and 1 fit the context; turn 2's context dropped turn 0 (a cut); turn 3 extends turn 2. Turn 1 carries
+    // no advantage: the first sequence ends at turn 0's action, the last turn kept in its run.
+    const trajectory: Trajectory = {
+      group: 1,
+      seed: 0,
+      prompt: '',
+      return: 0,
+      success: false,
+      truncated: true,
+      turns: [
+        turn([1, 2, 3], [7, 8]),
+        turn([1, 2, 3, 7, 8, 9], [5]),
+        turn([1, 9, 5, 6], [4]),
+        turn([1, 9, 5, 6, 4, 2, 2], [3, 6]),
+      ],
+    };
+    const examples = trainingExamples([trajectory], [[1, 0, -1, 2]]);
+    expect(examples.map((e) => e.sequence.tokens)).toEqual([
+      [1, 2, 3, 7, 8],
+      [1, 9, 5, 6, 4, 2, 2, 3, 6],
+    ]);
+    expect(examples.map((e) => e.sequence.targetMask)).toEqual([
+      [0, 0, 0, 1, 1],
+      [0, 0, 0, 0, 1, 0, 0, 1, 1],
+    ]);
+    expect(examples.map((e) => e.advantages)).toEqual([
+      [1, 1],
+      [-1, 2, 2],
+    ]);
+    expect(examples.map((e) => e.oldLogprobs)).toEqual([
+      [-0.7, -0.8],
+      [-0.4, -0.3, -0.6],
+    ]);
+    expect(examples.map((e) => e.trajectoryTokens)).toEqual([5, 5]);
+
+    // A real policy gives each target token of a merged sequence the log-prob it has as its own turn's sequence.
+    const tokenizer = Tokenizer.fit([TEXT, TEXT]);
+    const policy = Policy.create({
+      tokenizer,
+      model: { layers: 1, width: 16, heads: 2, contextLength: 32 },
+      maxActionTokens: 4,
+      seed: 2,
+    });
+    policy.threads = new PolicyThreads(1);
+    const merged = policy.logprobValues(
+      examples.map((e) => e.sequence),
+      { temperature: 1, maxBatchTokens: 4096 },
+    );
+    const perTurn = policy.logprobValues(
+      [trajectory.turns[2]!, trajectory.turns[3]!].map((t) => ({
+        tokens: [...t.context, ...t.tokens],
+        targetMask: [...t.context.map(() => 0), ...t.tokens.map(() => 1)],
+      })),
+      { temperature: 1, maxBatchTokens: 4096 },
+    );
+    const expected = [...perTurn[0]!.logprobs, ...perTurn[1]!.logprobs];
+    expect(merged[1]!.logprobs.length).toBe(3);
+    Array.from(merged[1]!.logprobs).forEach((logprob, k) => expect(logprob).toBeCloseTo(expected[k]!, 4));
+    policy.dispose();
+  });
+
   it('keeps zero-advantage turns for a KL penalty, so it also holds groups whose rewards were all equal', () => {
     const solved = (seed: number): Trajectory => ({
       group: 0,
