@@ -387,6 +387,9 @@ function act(kind, id, arg, flag) {
   const errorsBefore = errors.length;
   const scrollBefore = window.scrollY;
   const error = perform(kind, id, arg, flag);
+  // Nothing stays focused between steps: a focused field keeps Chromium drawing an idle page (experiments section 46).
+  const focused = document.activeElement;
+  if (focused && focused !== document.body && typeof focused.blur === 'function') focused.blur();
   const submitted = submitEvent !== null && !submitEvent.defaultPrevented;
   const outcome = { error, navigating: navigating || submitted, errors: errors.splice(errorsBefore), moved: window.scrollY !== scrollBefore };
   // An action that leaves the page where it is brings the observation back in the same round trip.

@@ -1,6 +1,7 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import type { Env } from '../../../src/envs/env.js';
 import { make } from '../../../src/envs/registry.js';
+import type { WebEnv } from '../../../src/envs/web/env.js';
 import { parseTree } from '../../../src/envs/web/tree.js';
 import '../../../src/envs/builtin.js';
 
@@ -30,6 +31,19 @@ describe('web envs: observations', { timeout: 120_000 }, () => {
     expect(parseTree(lab.observation.text).map((element) => element.id)).toEqual(
       parseTree(lab.observation.text).map((_, index) => index + 1),
     );
+  });
+
+  it('leaves nothing focused after an action (a focused field keeps Chromium drawing an idle page)', async () => {
+    const env = await open('web/forms-v0', {});
+    const reset = await env.reset({ seed: 3 });
+    const field = parseTree(reset.observation.text).find((element) => element.role === 'textbox')!;
+    const typed = await env.step({ tool: 'type', args: { id: field.id, text: 'Hedy Lamarr' } });
+    expect(typed.info.error).toBeUndefined();
+    const page = (env.unwrapped as WebEnv).page!;
+    expect(await page.evaluate(() => document.activeElement === document.body)).toBe(true);
+    expect(
+      await page.evaluate(() => Array.from(document.querySelectorAll('input')).map((input) => input.value)),
+    ).toContain('Hedy Lamarr');
   });
 
   it('cuts a long page to the budget, and scrolling shows every line in turn', async () => {
