@@ -67,9 +67,9 @@ export interface Example {
  * (typically: no turn was dropped between them to fit the context) are one sequence whose targets are all their
  * action tokens: one forward pass instead of one per turn, with exactly the same log-probs. A trajectory is at most
  * as many sequences as such runs of turns, so one whose context was cut late (its first turns fit, its last ones
- * did not) does not fall back to a sequence per turn. Turns with zero advantage carry no policy gradient and are left out, unless
- * `keepZeroAdvantage` (a KL penalty to the reference acts on every action token, including those of groups whose
- * rewards were all equal).
+ * did not) does not fall back to a sequence per turn. Turns with zero advantage carry no policy gradient and are
+ * left out, unless `keepZeroAdvantage` (a KL penalty to the reference acts on every action token, including those
+ * of groups whose rewards were all equal).
  */
 export function trainingExamples(
   trajectories: readonly Trajectory[],
