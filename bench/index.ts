@@ -36,6 +36,12 @@ export const benchmarks: Record<string, Benchmark> = {
     run: async ({ quick }) =>
       (await import('./web.js')).runWebBench(quick ? { episodes: 1, concurrency: 2, durationMs: 2000, rounds: 1 } : {}),
   },
+  'web-idle': {
+    description:
+      "what a rollout's open web pages cost the trainer while they wait: Chromium's CPU over an idle window with 128 forms envs left mid-episode, and the backend's matrix-product rate with the pages open vs closed; with --baseline-dir, the same for another commit's tree, alternating rounds",
+    takes: ['baselineDir'],
+    run: async ({ quick, baselineDir }) => (await import('./web-idle.js')).runWebIdleBench({ quick, baselineDir }),
+  },
   'web-browsers': {
     description:
       "web/ envs in the machine's own Chromium (the PATH) vs the one packaged with @sparticuz/chromium: step and reset latency p50/p95, launch time, ratios of medians",

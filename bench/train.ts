@@ -27,19 +27,15 @@
  * (train-side.ts imports the measured tree's modules), so any commit whose trainer takes `init` can be the
  * baseline, older ones than this benchmark included.
  */
-import { execFile, execFileSync } from 'node:child_process';
-import { existsSync, statSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
-import { createRequire } from 'node:module';
 import { loadavg, tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { promisify } from 'node:util';
 import { modelShapeSchema } from '../src/agent/policy/model.js';
 import { UsageError } from '../src/core/errors.js';
 import { parseTrainConfig } from '../src/rl/config.js';
 import { horizonAt } from '../src/rl/curriculum.js';
 import { PRESETS } from '../src/rl/presets.js';
+import { baselineSource, commitOf, ROOT, runInChild } from './baseline.js';
 import { median, round } from './stats.js';
 import {
   buildWarmStart,
@@ -88,9 +84,6 @@ const FIGURES = {
   zero_advantage_groups: 'rollout/zero_advantage_groups',
   turns_mean: 'rollout/turns_mean',
 } as const;
-
-/** This tree's root (the folder above bench/, or above dist/bench/ when built), where tsx is installed. */
-const ROOT = fileURLToPath(new URL('..', import.meta.url));
 
 /** A configuration's settings, from its preset; `quick` shrinks the batch, the warm start and sampling. */
 function configuration(name: TrainBenchConfig, options: { quick: boolean; steps: number }) {
@@ -156,48 +149,6 @@ function configuration(name: TrainBenchConfig, options: { quick: boolean; steps:
   return { side, about };
 }
 
-/** The commit a tree is at, and whether its tracked files differ from it (undefined outside git). */
-function commitOf(dir: string): string | undefined {
-  try {
-    const git = (...args: string[]) => execFileSync('git', ['-C', dir, ...args], { encoding: 'utf8' }).trim();
-    const hash = git('rev-parse', '--short=7', 'HEAD');
-    return git('status', '--porcelain', '--untracked-files=no') === '' ? hash : `${hash} with uncommitted changes`;
-  } catch {
-    return undefined;
-  }
-}
-
-/** The baseline's src/ folder, or a usage error saying what is missing. */
-function baselineSource(dir: string): string {
-  const where = `--baseline-dir ${dir}`;
-  if (!existsSync(dir) || !statSync(dir).isDirectory()) throw new UsageError(`${where}: no such directory.`);
-  const src = join(resolve(dir), 'src');
-  if (!existsSync(join(src, 'rl', 'trainer.ts')))
-    throw new UsageError(
-      `${where}: not a turngym source tree (no src/rl/trainer.ts); give a worktree of the commit to compare with (git worktree add DIR COMMIT).`,
-    );
-  try {
-    createRequire(join(src, 'index.js')).resolve('@tensorflow/tfjs');
-  } catch {
-    throw new UsageError(
-      `${where}: its dependencies are not installed; run npm ci there, or link this tree's (ln -s ${join(ROOT, 'node_modules')} ${join(resolve(dir), 'node_modules')}).`,
-    );
-  }
-  return src;
-}
-
-/** Runs one side's job in a child process (`node --import tsx bench/train-side.ts JOB`) and returns its result. */
-async function inChild<T>(job: SideJob, label: string): Promise<T> {
-  const args = ['--no-node-snapshot', '--import', 'tsx', SIDE_ENTRY, JSON.stringify(job)];
-  try {
-    const { stdout } = await promisify(execFile)(process.execPath, args, { cwd: ROOT, maxBuffer: 1 << 26 });
-    return JSON.parse(stdout.trim().split('\n').pop()!) as T;
-  } catch (error) {
-    const stderr = String((error as { stderr?: string }).stderr ?? (error as Error).message);
-    throw new Error(`bench train: ${label} failed: ${stderr.trim().split('\n').slice(-8).join('\n')}`);
-  }
-}
-
 /** A side's figures over its rounds. */
 function summarize(warmStart: SideWarmStart, rounds: SideRound[]) {
   const records = rounds.flatMap((r) => r.records);
@@ -250,7 +201,8 @@ export async function runTrainBench(options: TrainBenchOptions = {}) {
   if (options.config !== undefined && !(TRAIN_BENCH_CONFIGS as readonly string[]).includes(options.config))
     throw new UsageError(`--config must be one of ${TRAIN_BENCH_CONFIGS.join(', ')}; got '${options.config}'.`);
   const names = options.config ? [options.config as TrainBenchConfig] : [...TRAIN_BENCH_CONFIGS];
-  const baselineSrc = options.baselineDir === undefined ? undefined : baselineSource(options.baselineDir);
+  const baselineSrc =
+    options.baselineDir === undefined ? undefined : baselineSource(options.baselineDir, 'rl/trainer.ts');
   const rounds = options.rounds ?? (quick ? 1 : 2);
   const steps = options.steps ?? (quick ? 1 : 3);
   const log = options.log ?? ((line: string) => console.error(line));
@@ -261,7 +213,7 @@ export async function runTrainBench(options: TrainBenchOptions = {}) {
   // Without a baseline, this tree is measured in this process; with one, every job runs in a child of its own.
   const run = <T>(job: SideJob, label: string): Promise<T> =>
     baselineSrc
-      ? inChild<T>(job, label)
+      ? runInChild<T>(SIDE_ENTRY, job, `bench train: ${label}`)
       : ((job.kind === 'warm-start' ? buildWarmStart(job) : measureRound(job)) as Promise<T>);
   const temp = await mkdtemp(join(tmpdir(), 'turngym-bench-warm-'));
   const configs: Record<string, unknown> = {};

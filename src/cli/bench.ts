@@ -20,7 +20,7 @@ export function benchCommand(program: Command): void {
     .option('--config <name>', 'bench train: measure one configuration, guess-number or search (default: both)')
     .option(
       '--baseline-dir <dir>',
-      'bench train: also measure the turngym tree in DIR (a git worktree of another commit, with node_modules), alternating rounds, and report the speed-ups',
+      'bench train, bench web-idle: also measure the turngym tree in DIR (a git worktree of another commit, with node_modules), alternating rounds, and report the ratios',
     )
     .action(async (name: string, options: BenchOptions & { json?: boolean }) => {
       const benchmark = benchmarks[name];

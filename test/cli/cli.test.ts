@@ -122,6 +122,14 @@ describe('turngym CLI', () => {
         'turngym: --baseline-dir docs: not a turngym source tree (no src/rl/trainer.ts)',
       ],
       [
+        ['bench', 'web-idle', '--baseline-dir', 'docs'],
+        'turngym: --baseline-dir docs: not a turngym source tree (no src/envs/web/env.ts)',
+      ],
+      [
+        ['bench', 'env-step', '--baseline-dir', '.'],
+        'turngym: --baseline-dir is an option of bench web-idle, bench train, not of bench env-step.',
+      ],
+      [
         ['run', '--env', 'x/y-v0', '--import', './no/such/module.ts'],
         'turngym: --import ./no/such/module.ts: no such file',
       ],
@@ -323,6 +331,25 @@ describe('turngym CLI', () => {
       expect(config).not.toHaveProperty('speedup');
     },
   );
+
+  // Both trees in child processes, each with its own Chromium (this tree is its own baseline here); four pages
+  // and one product, so the figures say nothing, only that each side's browser was found and measured.
+  it('runs the web-idle benchmark against a baseline tree and prints the ratios', { timeout: 180_000 }, async () => {
+    const result = await runCli(['bench', 'web-idle', '--json', '--quick', '--baseline-dir', '.'], {
+      timeoutMs: 170_000,
+    });
+    expect(result.code, result.stderr).toBe(0);
+    const figures = JSON.parse(result.stdout);
+    expect(figures).toMatchObject({ benchmark: 'web-idle', env: 'web/forms-v0', pages: 4, actions: 2, quick: true });
+    for (const side of [figures.this, figures.baseline]) {
+      // The browser's launch, the pages and the actions cost CPU: zero would mean its processes were not found.
+      expect(side.browser_cpu_s).toBeGreaterThan(0);
+      expect(side.browser_cores_idle).toBeGreaterThanOrEqual(0);
+      expect(side.matmul_open_gflops).toBeGreaterThan(0);
+      expect(side.matmul_closed_gflops).toBeGreaterThan(0);
+    }
+    expect(figures.ratios.matmul_open).toBeGreaterThan(0);
+  });
 
   it('runs the env-step benchmark and prints JSON', async () => {
     const result = await runCli(['bench', 'env-step', '--json', '--quick']);
