@@ -27,9 +27,9 @@ export function commitOf(dir: string): string | undefined {
 
 /**
  * The baseline's src/ folder, or a usage error saying what is missing: the folder, `needs` (a file under src/
- * the benchmark imports, e.g. `rl/trainer.ts`), or its dependencies.
+ * the benchmark imports, e.g. `rl/trainer.ts`), or `packages` (the dependencies it loads from that tree).
  */
-export function baselineSource(dir: string, needs: string): string {
+export function baselineSource(dir: string, needs: string, packages: readonly string[]): string {
   const where = `--baseline-dir ${dir}`;
   if (!existsSync(dir) || !statSync(dir).isDirectory()) throw new UsageError(`${where}: no such directory.`);
   const src = join(resolve(dir), 'src');
@@ -38,7 +38,7 @@ export function baselineSource(dir: string, needs: string): string {
       `${where}: not a turngym source tree (no src/${needs}); give a worktree of the commit to compare with (git worktree add DIR COMMIT).`,
     );
   try {
-    createRequire(join(src, 'index.js')).resolve('@tensorflow/tfjs');
+    for (const name of packages) createRequire(join(src, 'index.js')).resolve(name);
   } catch {
     throw new UsageError(
       `${where}: its dependencies are not installed; run npm ci there, or link this tree's (ln -s ${join(ROOT, 'node_modules')} ${join(resolve(dir), 'node_modules')}).`,
@@ -60,4 +60,15 @@ export async function runInChild<T>(entry: string, job: unknown, label: string):
     const stderr = String((error as { stderr?: string }).stderr ?? (error as Error).message);
     throw new Error(`${label} failed: ${stderr.trim().split('\n').slice(-8).join('\n')}`);
   }
+}
+
+/**
+ * A side's child process: when `entry` (the calling module's own file) is the script node runs, runs `run` on
+ * the job given as JSON and prints its result as one line, then exits, so that nothing the measured tree left
+ * running (envs, browsers, threads) holds the parent waiting.
+ */
+export async function runChildJob<J, R>(entry: string, run: (job: J) => Promise<R>): Promise<void> {
+  if (process.argv[1] !== entry) return;
+  const result = await run(JSON.parse(process.argv[2]!) as J);
+  process.stdout.write(`${JSON.stringify(result)}\n`, () => process.exit(0));
 }

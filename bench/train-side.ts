@@ -20,6 +20,7 @@ import { join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import type { SftOptions } from '../src/agent/policy/sft.js';
 import type { forwardFlops as ForwardFlops, ModelConfig } from '../src/agent/policy/model.js';
+import { runChildJob } from './baseline.js';
 import { type MatmulTf, matmulRate } from './matmul.js';
 import { now } from './stats.js';
 
@@ -166,15 +167,10 @@ export async function measureRound(job: SideJob): Promise<SideRound> {
   };
 }
 
-/** Runs `job` and prints its result as one JSON line (the entry point of the child processes). */
-async function main(text: string): Promise<void> {
-  const job = JSON.parse(text) as SideJob;
-  const result = job.kind === 'warm-start' ? await buildWarmStart(job) : await measureRound(job);
-  // Exit once it is written: nothing the measured tree left running (envs, threads) may hold the parent waiting.
-  process.stdout.write(`${JSON.stringify(result)}\n`, () => process.exit(0));
-}
-
 /** This file, for `node ... SIDE_ENTRY JOB`. */
 export const SIDE_ENTRY = fileURLToPath(import.meta.url);
 
-if (process.argv[1] === SIDE_ENTRY) await main(process.argv[2]!);
+// The entry point of the child processes: the job's result as one JSON line.
+await runChildJob(SIDE_ENTRY, (job: SideJob): Promise<SideWarmStart | SideRound> =>
+  job.kind === 'warm-start' ? buildWarmStart(job) : measureRound(job),
+);

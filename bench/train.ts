@@ -202,7 +202,9 @@ export async function runTrainBench(options: TrainBenchOptions = {}) {
     throw new UsageError(`--config must be one of ${TRAIN_BENCH_CONFIGS.join(', ')}; got '${options.config}'.`);
   const names = options.config ? [options.config as TrainBenchConfig] : [...TRAIN_BENCH_CONFIGS];
   const baselineSrc =
-    options.baselineDir === undefined ? undefined : baselineSource(options.baselineDir, 'rl/trainer.ts');
+    options.baselineDir === undefined
+      ? undefined
+      : baselineSource(options.baselineDir, 'rl/trainer.ts', ['@tensorflow/tfjs']);
   const rounds = options.rounds ?? (quick ? 1 : 2);
   const steps = options.steps ?? (quick ? 1 : 3);
   const log = options.log ?? ((line: string) => console.error(line));

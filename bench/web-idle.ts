@@ -1,10 +1,11 @@
 /**
  * `turngym bench web-idle`: what a rollout's open pages cost the trainer while they wait. RL keeps its web
  * envs (one browser, a context each) open between steps, so while the policy updates, every page sits where
- * the rollout's last action left it. This benchmark leaves `pages` web/forms-v0 envs mid-episode, each after
- * `actions` of its oracle's actions (fields typed, as a rollout leaves them), then measures:
+ * the rollout's last action left it. This benchmark plays `actions` of its oracle's actions on each of `pages`
+ * web/forms-v0 envs (a field filled, as a rollout leaves them; `episodes_ended` counts those whose episode
+ * ended within them, on the result page), then measures:
  *
- * - the browser's CPU time over an idle window (every Chromium process under this one, in cores), and
+ * - the browser's CPU time over an idle window (its live processes under this one, in cores), and
  * - the trainer backend's rate on a large matrix product (matmul.ts) with the pages open, and again after
  *   closing them: `matmul_open_over_closed` below 1 is what the idle pages take from an update.
  *
@@ -12,20 +13,22 @@
  * in 15 idle s with 128 forms pages) and made the same update 2.6x slower; since 57fe328 the page script
  * blurs what an action focused. With `baselineDir` (`--baseline-dir DIR`: a worktree of another commit, e.g.
  * one before that change), every round measures both trees, each in a child process of its own (its own
- * browser), alternating which goes first; `ratios` holds ratios of medians (above 1: this tree costs less).
+ * browser), alternating which goes first; `compared` holds the difference of the medians of the browser's idle
+ * cores (baseline minus this) and the ratio of the sides' `matmul_open_over_closed` (above 1: this tree's idle
+ * pages take less from the product).
  * The measuring code is this file on both sides; of the measured tree it imports only `make` and its envs.
  */
 import { execFileSync } from 'node:child_process';
 import { readdirSync, readFileSync } from 'node:fs';
 import { loadavg } from 'node:os';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import * as tf from '@tensorflow/tfjs';
 import { initBackend } from '../src/agent/policy/backend.js';
 import type { ResetInfo, StepInfo } from '../src/envs/env.js';
-import { baselineSource, commitOf, ROOT, runInChild } from './baseline.js';
+import { baselineSource, commitOf, ROOT, runChildJob, runInChild } from './baseline.js';
 import { matmulRate } from './matmul.js';
-import { median, round } from './stats.js';
+import { median, now, round } from './stats.js';
 
 const ENV_ID = 'web/forms-v0';
 const KWARGS = { difficulty: 1 };
@@ -33,7 +36,7 @@ const KWARGS = { difficulty: 1 };
 export interface WebIdleBenchOptions {
   /** Envs left open, as a rollout of 16 tasks x 8 leaves them (default 128). */
   pages?: number;
-  /** Oracle actions each env plays after its reset (default 2). */
+  /** Oracle actions each env plays after its reset (default 1). */
   actions?: number;
   /** Seconds of the idle window (default 15). */
   idleSeconds?: number;
@@ -58,9 +61,12 @@ interface IdleJob {
 }
 
 interface IdleRound {
+  backend: string;
+  /** Envs whose episode ended within the set-up's actions (their page shows the result). */
+  episodes_ended: number;
   /** Chromium's CPU seconds over the idle window, divided by its length. */
   browser_cores_idle: number;
-  /** The browser's CPU seconds from its launch to the end of the idle window (set-up, actions and idle). */
+  /** CPU seconds of the browser's live processes from its launch to the end of the idle window. */
   browser_cpu_s: number;
   /** Median GFLOP/s of a 1024 x 1024 product while the pages are open, and after they are closed. */
   matmul_open_gflops: number;
@@ -117,11 +123,12 @@ function matmulMedian(count: number): number {
 /** One round of one tree: envs left mid-episode, the idle window, the products with the pages open and closed. */
 async function measureIdle(job: IdleJob): Promise<IdleRound> {
   if (process.platform !== 'linux') throw new Error('bench web-idle reads /proc: it runs on Linux only.');
-  await initBackend('auto', () => {});
+  const backend = await initBackend('auto', () => {});
   const load = <T>(path: string) => import(pathToFileURL(join(job.src, path)).href) as Promise<T>;
   await load('envs/builtin.js');
   const { make } = await load<typeof import('../src/envs/registry.js')>('envs/registry.js');
   const envs = await Promise.all(Array.from({ length: job.pages }, () => make(ENV_ID, KWARGS)));
+  let ended = 0;
   try {
     for (let first = 0; first < envs.length; first += SETUP_CONCURRENCY) {
       await Promise.all(
@@ -132,22 +139,27 @@ async function measureIdle(job: IdleJob): Promise<IdleRound> {
           const oracle = env.oracle!();
           for (let action = 0; action < job.actions; action++) {
             const step = await env.step(await oracle.next(observation, info));
-            if (step.terminated || step.truncated) break;
+            if (step.terminated || step.truncated) {
+              ended++;
+              break;
+            }
             ({ observation, info } = step);
           }
         }),
       );
     }
     await sleep(SETTLE_SECONDS);
-    const before = browserCpuSeconds();
+    const before = { cpu: browserCpuSeconds(), at: now() };
     await sleep(job.idleSeconds);
     const after = browserCpuSeconds();
-    const browserCores = (after - before) / job.idleSeconds;
+    const browserCores = (after - before.cpu) / ((now() - before.at) / 1000);
     const open = matmulMedian(job.products);
     await Promise.all(envs.splice(0).map((env) => env.close()));
     await sleep(SETTLE_SECONDS);
     const closed = matmulMedian(job.products);
     return {
+      backend: backend.name,
+      episodes_ended: ended,
       browser_cores_idle: round(browserCores, 3),
       browser_cpu_s: round(after, 4),
       matmul_open_gflops: round(open),
@@ -160,10 +172,11 @@ async function measureIdle(job: IdleJob): Promise<IdleRound> {
 
 /** Medians over a side's rounds. */
 function summary(rounds: readonly IdleRound[]) {
-  const of = (key: keyof IdleRound) => round(median(rounds.map((r) => r[key])), 4);
+  const of = (key: Exclude<keyof IdleRound, 'backend'>) => round(median(rounds.map((r) => r[key])), 4);
   const open = of('matmul_open_gflops');
   const closed = of('matmul_closed_gflops');
   return {
+    episodes_ended: of('episodes_ended'),
     browser_cores_idle: of('browser_cores_idle'),
     browser_cpu_s: of('browser_cpu_s'),
     matmul_open_gflops: open,
@@ -176,11 +189,13 @@ function summary(rounds: readonly IdleRound[]) {
 export async function runWebIdleBench(options: WebIdleBenchOptions & { quick?: boolean } = {}) {
   const quick = options.quick ?? false;
   const baselineSrc =
-    options.baselineDir === undefined ? undefined : baselineSource(options.baselineDir, 'envs/web/env.ts');
+    options.baselineDir === undefined
+      ? undefined
+      : baselineSource(options.baselineDir, 'envs/web/env.ts', ['playwright-core']);
   const log = options.log ?? ((line: string) => console.error(line));
   const shape = {
     pages: options.pages ?? (quick ? 4 : 128),
-    actions: options.actions ?? 2,
+    actions: options.actions ?? 1,
     idleSeconds: options.idleSeconds ?? (quick ? 1 : 15),
     products: options.products ?? (quick ? 1 : 9),
   };
@@ -206,6 +221,7 @@ export async function runWebIdleBench(options: WebIdleBenchOptions & { quick?: b
   const baseline = baselineSrc ? summary(results.baseline!) : undefined;
   return {
     benchmark: 'web-idle',
+    backend: results.this![0]!.backend,
     env: ENV_ID,
     kwargs: KWARGS,
     quick,
@@ -215,16 +231,13 @@ export async function runWebIdleBench(options: WebIdleBenchOptions & { quick?: b
     this: current,
     ...(baseline && options.baselineDir !== undefined
       ? {
+          baseline_dir: resolve(options.baselineDir),
           baseline_commit: commitOf(options.baselineDir) ?? null,
           baseline,
-          ratios: {
-            // Above 1: this tree's idle pages keep the browser less busy (null: this tree's browser used no
-            // measurable CPU, one clock tick, in the window) and slow the product less.
-            browser_cores_idle:
-              current.browser_cores_idle > 0
-                ? round(baseline.browser_cores_idle / current.browser_cores_idle, 3)
-                : null,
-            matmul_open: round(current.matmul_open_gflops / baseline.matmul_open_gflops, 3),
+          compared: {
+            // Above 0 / above 1: this tree's idle pages keep the browser less busy / take less from the product.
+            browser_cores_idle_saved: round(baseline.browser_cores_idle - current.browser_cores_idle, 3),
+            matmul_open_over_closed: round(current.matmul_open_over_closed / baseline.matmul_open_over_closed, 3),
           },
         }
       : {}),
@@ -234,8 +247,4 @@ export async function runWebIdleBench(options: WebIdleBenchOptions & { quick?: b
 /** This file, run as a side's child process (`node --import tsx bench/web-idle.ts JOB`). */
 const ENTRY = fileURLToPath(import.meta.url);
 
-if (process.argv[1] === ENTRY) {
-  const result = await measureIdle(JSON.parse(process.argv[2]!) as IdleJob);
-  // Exit once it is written: nothing the measured tree left running may hold the parent waiting.
-  process.stdout.write(`${JSON.stringify(result)}\n`, () => process.exit(0));
-}
+await runChildJob(ENTRY, measureIdle);
