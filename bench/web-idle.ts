@@ -2,20 +2,23 @@
  * `turngym bench web-idle`: what a rollout's open pages cost the trainer while they wait. RL keeps its web
  * envs (one browser, a context each) open between steps, so while the policy updates, every page sits where
  * the rollout's last action left it. This benchmark plays `actions` of its oracle's actions on each of `pages`
- * web/forms-v0 envs (a field filled, as a rollout leaves them; `episodes_ended` counts those whose episode
- * ended within them, on the result page), then measures:
+ * web/forms-v0 envs and then clicks Submit early, as a policy does: a form with a required field still empty
+ * refuses it (`submits_refused`; Chromium focuses that field and shows its validation bubble), the others end
+ * the episode (`episodes_ended`; the result page). Then it measures:
  *
  * - the browser's CPU time over an idle window (its live processes under this one, in cores), and
  * - the trainer backend's rate on a large matrix product (matmul.ts) with the pages open, and again after
  *   closing them: `matmul_open_over_closed` below 1 is what the idle pages take from an update.
  *
- * Section 46 of docs/experiments.md found a field left focused kept Chromium busy on both cores (29-30 CPU s
- * in 15 idle s with 128 forms pages) and made the same update 2.6x slower; since 57fe328 the page script
- * blurs what an action focused. With `baselineDir` (`--baseline-dir DIR`: a worktree of another commit, e.g.
- * one before that change), every round measures both trees, each in a child process of its own (its own
- * browser), alternating which goes first; `compared` holds the difference of the medians of the browser's idle
- * cores (baseline minus this) and the ratio of the sides' `matmul_open_over_closed` (above 1: this tree's idle
- * pages take less from the product).
+ * Section 46 of docs/experiments.md found that after a step's rollouts Chromium stayed busy on both cores
+ * (29-30 CPU s in 15 idle s with 128 forms pages) and made the same update 2.6x slower, and that a blur ended
+ * it; this benchmark found the state that costs it: a refused submission's validation bubble, anchored at the
+ * focused empty field (a focused field alone costs far less). Since 57fe328 the page script blurs what an
+ * action focused, which hides the bubble. With `baselineDir` (`--baseline-dir DIR`: a worktree of another
+ * commit, e.g. one before that change), every round measures both trees, each in a child process of its own
+ * (its own browser), alternating which goes first; `compared` holds the difference of the medians of the
+ * browser's idle cores (baseline minus this) and the ratio of the sides' `matmul_open_over_closed` (above 1:
+ * this tree's idle pages take less from the product).
  * The measuring code is this file on both sides; of the measured tree it imports only `make` and its envs.
  */
 import { execFileSync } from 'node:child_process';
@@ -25,7 +28,7 @@ import { join, resolve } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import * as tf from '@tensorflow/tfjs';
 import { initBackend } from '../src/agent/policy/backend.js';
-import type { ResetInfo, StepInfo } from '../src/envs/env.js';
+import type { Env, ResetInfo, StepInfo } from '../src/envs/env.js';
 import { baselineSource, commitOf, ROOT, runChildJob, runInChild } from './baseline.js';
 import { matmulRate } from './matmul.js';
 import { median, now, round } from './stats.js';
@@ -62,8 +65,10 @@ interface IdleJob {
 
 interface IdleRound {
   backend: string;
-  /** Envs whose episode ended within the set-up's actions (their page shows the result). */
+  /** Envs whose episode ended within the set-up (their page shows the result). */
   episodes_ended: number;
+  /** Envs whose early Submit the form refused (a required field empty: the validation bubble's state). */
+  submits_refused: number;
   /** Chromium's CPU seconds over the idle window, divided by its length. */
   browser_cores_idle: number;
   /** CPU seconds of the browser's live processes from its launch to the end of the idle window. */
@@ -120,6 +125,29 @@ function matmulMedian(count: number): number {
   return median(Array.from({ length: count }, () => matmulRate(tf, 1024)));
 }
 
+/**
+ * Plays `actions` of the oracle's actions on a new episode, then clicks Submit early, as a policy does: where a
+ * required field is still empty the form refuses it ('refused'; Chromium then focuses that field and shows its
+ * validation bubble), where none is, the episode ends ('ended'; the result page), and a form whose Submit
+ * opens a confirmation first is left with it open ('open').
+ */
+async function leaveMidEpisode(env: Env, seed: number, actions: number): Promise<'ended' | 'refused' | 'open'> {
+  const reset = await env.reset({ seed });
+  let observation = reset.observation;
+  let info: ResetInfo | StepInfo = reset.info;
+  const oracle = env.oracle!();
+  for (let action = 0; action < actions; action++) {
+    const step = await env.step(await oracle.next(observation, info));
+    if (step.terminated || step.truncated) return 'ended';
+    ({ observation, info } = step);
+  }
+  const submit = /\[(\d+)\] button "Submit"/.exec(observation.text);
+  if (!submit) return 'open';
+  const step = await env.step(`click(id=${submit[1]})`);
+  if (step.terminated || step.truncated) return 'ended';
+  return step.info.error !== undefined ? 'refused' : 'open';
+}
+
 /** One round of one tree: envs left mid-episode, the idle window, the products with the pages open and closed. */
 async function measureIdle(job: IdleJob): Promise<IdleRound> {
   if (process.platform !== 'linux') throw new Error('bench web-idle reads /proc: it runs on Linux only.');
@@ -128,25 +156,13 @@ async function measureIdle(job: IdleJob): Promise<IdleRound> {
   await load('envs/builtin.js');
   const { make } = await load<typeof import('../src/envs/registry.js')>('envs/registry.js');
   const envs = await Promise.all(Array.from({ length: job.pages }, () => make(ENV_ID, KWARGS)));
-  let ended = 0;
+  const outcomes = { ended: 0, refused: 0 };
   try {
     for (let first = 0; first < envs.length; first += SETUP_CONCURRENCY) {
-      await Promise.all(
-        envs.slice(first, first + SETUP_CONCURRENCY).map(async (env, offset) => {
-          const reset = await env.reset({ seed: job.firstSeed + first + offset });
-          let observation = reset.observation;
-          let info: ResetInfo | StepInfo = reset.info;
-          const oracle = env.oracle!();
-          for (let action = 0; action < job.actions; action++) {
-            const step = await env.step(await oracle.next(observation, info));
-            if (step.terminated || step.truncated) {
-              ended++;
-              break;
-            }
-            ({ observation, info } = step);
-          }
-        }),
-      );
+      const played = envs
+        .slice(first, first + SETUP_CONCURRENCY)
+        .map((env, offset) => leaveMidEpisode(env, job.firstSeed + first + offset, job.actions));
+      for (const outcome of await Promise.all(played)) if (outcome !== 'open') outcomes[outcome]++;
     }
     await sleep(SETTLE_SECONDS);
     const before = { cpu: browserCpuSeconds(), at: now() };
@@ -159,7 +175,8 @@ async function measureIdle(job: IdleJob): Promise<IdleRound> {
     const closed = matmulMedian(job.products);
     return {
       backend: backend.name,
-      episodes_ended: ended,
+      episodes_ended: outcomes.ended,
+      submits_refused: outcomes.refused,
       browser_cores_idle: round(browserCores, 3),
       browser_cpu_s: round(after, 4),
       matmul_open_gflops: round(open),
@@ -177,6 +194,7 @@ function summary(rounds: readonly IdleRound[]) {
   const closed = of('matmul_closed_gflops');
   return {
     episodes_ended: of('episodes_ended'),
+    submits_refused: of('submits_refused'),
     browser_cores_idle: of('browser_cores_idle'),
     browser_cpu_s: of('browser_cpu_s'),
     matmul_open_gflops: open,

@@ -354,6 +354,7 @@ describe('turngym CLI', () => {
       expect(side.browser_cpu_s).toBeGreaterThan(0);
       expect(side.browser_cores_idle).toBeLessThanOrEqual(side.browser_cpu_s);
       expect(side.matmul_open_over_closed).toBeGreaterThan(0);
+      expect(side.episodes_ended + side.submits_refused).toBeLessThanOrEqual(4);
     }
     expect(Object.keys(figures.compared)).toEqual(['browser_cores_idle_saved', 'matmul_open_over_closed']);
     const alone = await runCli(['bench', 'web-idle', '--json', '--quick'], { timeoutMs: 60_000 });
