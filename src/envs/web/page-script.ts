@@ -387,7 +387,8 @@ function act(kind, id, arg, flag) {
   const errorsBefore = errors.length;
   const scrollBefore = window.scrollY;
   const error = perform(kind, id, arg, flag);
-  // Nothing stays focused between steps: a focused field keeps Chromium drawing an idle page (experiments section 46).
+  // Nothing stays focused between steps: a focused field, most of all one showing a refused submission's validation
+  // bubble, keeps Chromium drawing an idle page (experiments section 46, bench web-idle).
   const focused = document.activeElement;
   if (focused && focused !== document.body && typeof focused.blur === 'function') focused.blur();
   const submitted = submitEvent !== null && !submitEvent.defaultPrevented;
