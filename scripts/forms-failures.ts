@@ -15,7 +15,10 @@
  * gets in reading the task and the page. `by_field_kind` says which kinds of field fail: for each kind of field
  * the forms site has (`text`, `email`, `date`, `textarea`, `checkbox`, `radio`, `select`; a label's kind is its
  * template's), the episodes whose task asks for one, those solved, and the fields of that kind the verifier
- * named wrong in a submitted form. Fields are told apart by label, from the trees the page showed (an
+ * named wrong in a submitted form. `boxes` says how a policy gets boxes to tick wrong: over the forms that were
+ * submitted, the boxes asked for by what the task wants and what the page showed first (`ticked_from_unticked`:
+ * asked ticked, shown unticked; so a box whose two words differ must be acted on, one whose words agree must
+ * not), with how many were acted on and how many the verifier named wrong. Fields are told apart by label, from the trees the page showed (an
  * id keeps its element for the life of a page, so ids of an earlier window of the page still count): the
  * element's name, or its group's for a radio button; the labels asked for are the task's. Records of other
  * envs, and episodes the recorder abandoned, are left out.
@@ -75,6 +78,10 @@ export function readingOf(episode: Episode): {
   kinds: Record<string, FieldKind>;
   /** The labels the verifier named wrong in the submitted form. */
   wrong: string[];
+  /** Whether the form was submitted (the verifier's feedback names what was wrong, or the episode succeeded). */
+  submitted: boolean;
+  /** Each box to tick the task asks for, by label: ticked asked for, ticked when the page first showed it, acted on. */
+  boxes: Record<string, { want: boolean; shown?: boolean; acted: boolean }>;
 } {
   const last = episode.steps.at(-1);
   const succeeded = last?.result.info.success === true;
@@ -92,11 +99,17 @@ export function readingOf(episode: Episode): {
   // The elements of the page in view, by id, from every window of it shown so far.
   let url = '';
   const elements = new Map<number, TreeElement>();
+  // Each box's state when the page first showed it (a box is shown before anything can act on it).
+  const shown = new Map<string, boolean>();
   const see = (text: string) => {
     if (!/^URL: /m.test(text)) return; // an error observation (a malformed action) shows no page
     if (observedUrl(text) !== url) elements.clear();
     url = observedUrl(text);
-    for (const element of parseTree(text)) elements.set(element.id, element);
+    for (const element of parseTree(text)) {
+      elements.set(element.id, element);
+      if (element.role === 'checkbox' && element.checked !== undefined && !shown.has(element.name))
+        shown.set(element.name, element.checked);
+    }
   };
   see(episode.reset.observation.text);
   for (const [index, step] of episode.steps.entries()) {
@@ -119,18 +132,34 @@ export function readingOf(episode: Episode): {
     see(step.result.observation.text);
   }
   onlyAsked &&= fieldActions > 0;
-  if (succeeded) return { firstOnField, onlyAsked, kinds, wrong: [] };
+  const task = episode.reset.observation.text;
+  const boxes: Record<string, { want: boolean; shown?: boolean; acted: boolean }> = {};
+  for (const [label, kind] of Object.entries(kinds))
+    if (kind === 'checkbox')
+      boxes[label] = { want: !task.includes(`${label}: not ticked`), shown: shown.get(label), acted: acted.has(label) };
+  if (succeeded) return { firstOnField, onlyAsked, kinds, wrong: [], submitted: true, boxes };
   const feedback = last?.result.observation.text ?? '';
   const wrong = /Wrong: (.*)\./.exec(feedback)?.[1]?.split(', ') ?? [];
+  const submitted = /Wrong: |submitted as instructed/.test(feedback);
   const failure: Failure = malformed
     ? 'malformed'
-    : !/Wrong: |submitted as instructed/.test(feedback)
+    : !submitted
       ? 'not_submitted'
       : wrong.some((label) => !acted.has(label))
         ? 'field_not_set'
         : 'field_set_wrong';
-  return { failure, firstOnField, onlyAsked, kinds, wrong };
+  return { failure, firstOnField, onlyAsked, kinds, wrong, submitted, boxes };
 }
+
+/** The four kinds of box `boxes` counts: what the task asks for, from what the page first showed. */
+const BOX_CASES = [
+  'ticked_from_unticked',
+  'ticked_from_ticked',
+  'unticked_from_ticked',
+  'unticked_from_unticked',
+] as const;
+const boxCase = (want: boolean, shown: boolean) =>
+  `${want ? 'ticked' : 'unticked'}_from_${shown ? 'ticked' : 'unticked'}` as (typeof BOX_CASES)[number];
 
 /** The counts the script prints, over the forms episodes of a record (other envs' and abandoned ones left out). */
 export function failureTable(records: readonly Episode[]) {
@@ -142,6 +171,10 @@ export function failureTable(records: readonly Episode[]) {
   const byKind = Object.fromEntries(
     FIELD_KINDS.map((kind) => [kind, { episodes: 0, solved: 0, fields_wrong: 0 }]),
   ) as Record<FieldKind, { episodes: number; solved: number; fields_wrong: number }>;
+  const boxes = Object.fromEntries(BOX_CASES.map((name) => [name, { fields: 0, acted_on: 0, wrong: 0 }])) as Record<
+    (typeof BOX_CASES)[number],
+    { fields: number; acted_on: number; wrong: number }
+  >;
   for (const episode of records) {
     if ((episode.env !== undefined && episode.env !== 'web/forms-v0') || episode.ended === 'abandoned') continue;
     const reading = readingOf(episode);
@@ -155,6 +188,14 @@ export function failureTable(records: readonly Episode[]) {
       if (!reading.failure) byKind[kind].solved++;
     }
     for (const label of reading.wrong) if (reading.kinds[label]) byKind[reading.kinds[label]].fields_wrong++;
+    if (!reading.submitted) continue;
+    for (const [label, box] of Object.entries(reading.boxes)) {
+      if (box.shown === undefined) continue; // never shown (a tab never opened)
+      const row = boxes[boxCase(box.want, box.shown)];
+      row.fields++;
+      if (box.acted) row.acted_on++;
+      if (reading.wrong.includes(label)) row.wrong++;
+    }
   }
   return {
     episodes,
@@ -163,6 +204,7 @@ export function failureTable(records: readonly Episode[]) {
     first_action_on_a_field: firstOnField,
     only_asked_fields: onlyAsked,
     by_field_kind: byKind,
+    boxes,
   };
 }
 

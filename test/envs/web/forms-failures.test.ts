@@ -82,7 +82,15 @@ describe('forms failures', () => {
     expect(solved.steps.at(-1)!.result.info.success).toBe(true);
     const task = solved.reset.observation.text;
     const kinds = { [label(task, 0)]: 'text', [label(task, 1)]: 'checkbox' };
-    expect(readingOf(solved as never)).toEqual({ firstOnField: true, onlyAsked: true, kinds, wrong: [] });
+    const box = (acted: boolean) => ({ [label(task, 1)]: { want: true, shown: false, acted } });
+    expect(readingOf(solved as never)).toEqual({
+      firstOnField: true,
+      onlyAsked: true,
+      kinds,
+      wrong: [],
+      submitted: true,
+      boxes: box(true),
+    });
     const episodes = {
       malformed: await play(() => 'type(', typeWrong, tick, submit),
       not_submitted: await play(typeRight, () => 'answer(text="done")'),
@@ -99,7 +107,8 @@ describe('forms failures', () => {
       kinds,
       wrong: [label(task, 0)],
     });
-    expect(readingOf(episodes.field_not_set as never).wrong).toEqual([label(task, 1)]);
+    expect(readingOf(episodes.field_not_set as never)).toMatchObject({ wrong: [label(task, 1)], boxes: box(false) });
+    expect(readingOf(episodes.not_submitted as never).submitted).toBe(false);
     // The table: both kinds asked in all five; the text field named wrong where typed wrong (malformed's too),
     // the box where left unticked.
     const table = failureTable([solved, ...Object.values(episodes)] as never);
@@ -107,6 +116,14 @@ describe('forms failures', () => {
     expect(table.by_field_kind.text).toEqual({ episodes: 5, solved: 1, fields_wrong: 2 });
     expect(table.by_field_kind.checkbox).toEqual({ episodes: 5, solved: 1, fields_wrong: 1 });
     expect(table.by_field_kind.email).toEqual({ episodes: 0, solved: 0, fields_wrong: 0 });
+    // The box (asked ticked, shown unticked) in the four submitted forms: ticked in three, wrong in the fourth.
+    const none = { fields: 0, acted_on: 0, wrong: 0 };
+    expect(table.boxes).toEqual({
+      ticked_from_unticked: { fields: 4, acted_on: 3, wrong: 1 },
+      ticked_from_ticked: none,
+      unticked_from_ticked: none,
+      unticked_from_unticked: none,
+    });
   });
 
   it('counts a click on a radio button or a box as setting its field', { timeout: 120_000 }, async () => {
@@ -114,7 +131,15 @@ describe('forms failures', () => {
     expect(solved.steps.at(-1)!.result.info.success).toBe(true);
     const task = solved.reset.observation.text;
     const kinds = { [label(task, 0)]: 'radio', [label(task, 1)]: 'checkbox' };
-    expect(readingOf(solved as never)).toEqual({ firstOnField: true, onlyAsked: true, kinds, wrong: [] });
+    const boxes = { [label(task, 1)]: { want: true, shown: false, acted: true } };
+    expect(readingOf(solved as never)).toEqual({
+      firstOnField: true,
+      onlyAsked: true,
+      kinds,
+      wrong: [],
+      submitted: true,
+      boxes,
+    });
     const wrongOption = await playSeed(withRadio, clickRadio(false), clickBox, submit);
     expect(readingOf(wrongOption as never)).toEqual({
       failure: 'field_set_wrong',
@@ -122,6 +147,8 @@ describe('forms failures', () => {
       onlyAsked: true,
       kinds,
       wrong: [label(task, 0)],
+      submitted: true,
+      boxes,
     });
     const boxLeft = await playSeed(withRadio, clickRadio(true), submit);
     expect(readingOf(boxLeft as never).failure).toBe('field_not_set');
