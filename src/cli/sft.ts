@@ -18,21 +18,15 @@ import { importModules, printJson } from './common.js';
 import { addSchemaOptions, FLAGS, kwargsOf, parseFlags } from './options.js';
 import { Progress } from './progress.js';
 
-const { layers, width, heads, contextLength, tiedEmbeddings, copy, copyPrevious, copyPunctuation, toolsInContext } =
-  modelShapeSchema.shape;
+/** The model shape's fields, a flag each (`--context` for contextLength; the MLP's width keeps its default). */
+const shapeFlags = modelShapeSchema.omit({ contextLength: true, ffnWidth: true }).shape;
+const SHAPE_FLAGS = Object.keys(shapeFlags) as (keyof typeof shapeFlags)[];
 const sftFlagsSchema = sftOptionsSchema
   .omit({ model: true, maxVocab: true, evalTemperature: true, evalSamples: true })
   .extend({
     out: z.string().describe('Checkpoint directory to write (created)').meta({ placeholder: 'dir' }),
-    layers,
-    width,
-    heads,
-    context: contextLength,
-    tiedEmbeddings,
-    copy,
-    copyPrevious,
-    copyPunctuation,
-    toolsInContext,
+    ...shapeFlags,
+    context: modelShapeSchema.shape.contextLength,
     difficulty: FLAGS.difficulty,
     backend: FLAGS.backend,
     json: z.boolean().default(false).describe('Print only the JSON report on stdout'),
@@ -46,39 +40,28 @@ export function sftCommand(program: Command): void {
   addSchemaOptions(command, sftFlagsSchema).action(async (flags: Record<string, unknown>) => {
     const {
       out,
-      layers,
-      width,
-      heads,
       context,
-      tiedEmbeddings,
-      copy,
-      copyPrevious,
-      copyPunctuation,
-      toolsInContext,
       kwargs,
       difficulty,
       backend,
       json,
       import: modules,
-      ...settings
+      ...rest
     } = parseFlags(flags, sftFlagsSchema);
+    const shape = Object.fromEntries(SHAPE_FLAGS.map((name) => [name, rest[name]])) as Pick<
+      typeof rest,
+      (typeof SHAPE_FLAGS)[number]
+    >;
+    const settings = Object.fromEntries(
+      Object.entries(rest).filter(([name]) => !(SHAPE_FLAGS as string[]).includes(name)),
+    ) as Omit<typeof rest, (typeof SHAPE_FLAGS)[number]>;
     await importModules(modules);
     await initBackend(backend);
     const progress = new Progress('sft');
     const { policy, report } = await behaviourCloning({
       ...settings,
       kwargs: kwargsOf({ kwargs, difficulty }),
-      model: {
-        layers,
-        width,
-        heads,
-        contextLength: context,
-        tiedEmbeddings,
-        copy,
-        copyPrevious,
-        copyPunctuation,
-        toolsInContext,
-      },
+      model: { ...shape, contextLength: context },
       log: (line) => progress.log(line),
       progress: (phase, done, total) => progress.phase(phase, done, total),
     }).finally(() => progress.stop());

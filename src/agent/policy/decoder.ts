@@ -36,6 +36,11 @@ export class Decoder implements DecodingPart {
   private cache: LayerCache[] | undefined;
   /** The copy head's keys of every position so far, [B, width, capacity] (a model with a copy head). */
   private copyKeysT: tf.Tensor3D | undefined;
+  /**
+   * With `copyAhead` N: the keys' part that the N tokens after each position make, [B, width, capacity]; a
+   * position's is written again when its N-th token arrives (until then no row uses it).
+   */
+  private aheadT: tf.Tensor3D | undefined;
   private logits: Float32Array | undefined;
 
   constructor(
@@ -72,13 +77,16 @@ export class Decoder implements DecodingPart {
     this.cache = undefined;
     this.copyKeysT?.dispose();
     this.copyKeysT = undefined;
+    this.aheadT?.dispose();
+    this.aheadT = undefined;
   }
 
   /** What the rows may copy: every position so far, the padding excepted (and the room, by its rows' limit). */
-  private copySource(keysT: tf.Tensor3D): CopySource {
+  private copySource(keysT: tf.Tensor3D, aheadT: tf.Tensor3D | undefined): CopySource {
     const last = this.tokens[0]!.length - 1;
     return {
       keysT,
+      aheadT,
       tokens: this.tokens,
       rowSequence: this.tokens.map((_, b) => b),
       rowLimit: this.tokens.map(() => last),
@@ -104,6 +112,8 @@ export class Decoder implements DecodingPart {
         columns: copy ? undefined : this.tokens.map(() => [length - 1]),
       });
       const copyKeysT = copy ? this.model.copyKeys(forward.hidden, this.tokens, 0, this.valid) : undefined;
+      const aheadT =
+        this.model.config.copyAhead > 0 ? this.model.copyAheadKeys(this.tokens, 0, length, this.valid) : undefined;
       const last = copy
         ? gatherRows(
             forward.hidden,
@@ -114,14 +124,16 @@ export class Decoder implements DecodingPart {
           )
         : forward.hidden;
       return {
-        logits: this.model.nextTokenLogits(last, copyKeysT && this.copySource(copyKeysT)),
+        logits: this.model.nextTokenLogits(last, copyKeysT && this.copySource(copyKeysT, aheadT)),
         cache: forward.cache.map(({ keysT, values, length }) => ({ keysT, values, length })),
         copyKeysT,
+        aheadT,
       };
     });
     this.dispose();
     this.cache = output.cache;
     this.copyKeysT = output.copyKeysT;
+    this.aheadT = output.aheadT;
     if (this.incremental) this.makeRoom();
     else this.dispose();
     return output.logits;
@@ -132,6 +144,8 @@ export class Decoder implements DecodingPart {
     if (cacheLength(this.cache![0]!) === this.cache![0]!.keysT.shape[3]) this.makeRoom();
     const previous = this.cache!;
     const previousCopyKeysT = this.copyKeysT;
+    const previousAheadT = this.aheadT;
+    const ahead = this.model.config.copyAhead;
     const length = this.tokens[0]!.length;
     const capacity = previous[0]!.keysT.shape[3];
     const output = tf.tidy(() => {
@@ -150,16 +164,25 @@ export class Decoder implements DecodingPart {
           2,
           length - 1,
         );
+      // The position whose N-th token after it this one is gets its ahead part in full (the others are unused).
+      const complete = length - 1 - ahead;
+      const aheadT =
+        previousAheadT && complete >= 0
+          ? writeSlice(previousAheadT, this.model.copyAheadKeys(this.tokens, complete, 1, this.valid), 2, complete)
+          : previousAheadT;
       return {
-        logits: this.model.nextTokenLogits(forward.hidden, copyKeysT && this.copySource(copyKeysT)),
+        logits: this.model.nextTokenLogits(forward.hidden, copyKeysT && this.copySource(copyKeysT, aheadT)),
         cache: forward.cache.map(({ keysT, values, length }) => ({ keysT, values, length })),
         copyKeysT,
+        aheadT,
       };
     });
     tf.dispose(tensorsOf(previous));
     previousCopyKeysT?.dispose();
+    if (output.aheadT !== previousAheadT) previousAheadT?.dispose();
     this.cache = output.cache;
     this.copyKeysT = output.copyKeysT;
+    this.aheadT = output.aheadT;
     return output.logits;
   }
 
@@ -178,6 +201,11 @@ export class Decoder implements DecodingPart {
     if (copyKeysT) {
       this.copyKeysT = withRoomAlong(copyKeysT, 2, length, capacity);
       copyKeysT.dispose();
+    }
+    const aheadT = this.aheadT;
+    if (aheadT) {
+      this.aheadT = withRoomAlong(aheadT, 2, length, capacity);
+      aheadT.dispose();
     }
   }
 }

@@ -110,6 +110,7 @@ export function targetLogprobs(
     model.config.copy
       ? {
           keysT: model.copyKeys(hidden, tokensOf, 0),
+          aheadT: model.config.copyAhead > 0 ? model.copyAheadKeys(tokensOf, 0, length) : undefined,
           tokens: tokensOf,
           rowSequence: rows.map((row) => Math.floor(row / length)),
           rowLimit: rows.map((row) => row % length),

@@ -11,6 +11,9 @@ import { Rng } from '../../core/rng.js';
 import { withRoomAlong, writeSlice } from './copy-kernels.js';
 import { gatherRows, layerNorm, matMul, scatterAdd, swapLastAxes } from './ops.js';
 
+/** How many tokens beside a position the copy head sees (`copyPrevious`, `copyAhead`): none by default. */
+const tokenWindow = z.number().int().min(0).max(8).default(0);
+
 /** The shape of a model: each field's bounds, default and meaning, declared here only (train and sft take them). */
 export const modelShapeSchema = z.object({
   layers: z.number().int().min(1).max(64).default(2).describe('Transformer blocks'),
@@ -30,15 +33,12 @@ export const modelShapeSchema = z.object({
     .describe(
       'A copy head (pointer-generator): the next token is a learned mix of the vocabulary distribution and a pointer over the tokens so far, so a name, an id or a number in the context can be copied whatever its ids',
     ),
-  copyPrevious: z
-    .number()
-    .int()
-    .min(0)
-    .max(8)
-    .default(0)
-    .describe(
-      'With the copy head: each position\'s copy key, and each row\'s pointer query and gates, also see the embeddings of the N tokens before it, so the pointer can aim at what follows a phrase (the answer after "works for") and tell an opening quote from a closing one',
-    ),
+  copyPrevious: tokenWindow.describe(
+    'With the copy head: each position\'s copy key, and each row\'s pointer query and gates, also see the embeddings of the N tokens before it, so the pointer can aim at what follows a phrase (the answer after "works for") and tell an opening quote from a closing one',
+  ),
+  copyAhead: tokenWindow.describe(
+    'With the copy head: each position\'s copy key also sees the embeddings of the N tokens after it, once a row has read them (a row uses that part of a key only where all N come before it), so the pointer can aim at an id written before the name it stands for ("[6] radio \\"Pickup\\"", "[person-2] Ada Vallow"): a causal key cannot see what follows it',
+  ),
   copyPunctuation: z
     .string()
     .max(16)
@@ -180,6 +180,7 @@ export function parameterShapes(config: ModelConfig): [string, number[]][] {
       ['copy_previous', [config.copyPrevious * width, width]],
       ['copy_row_previous', [config.copyPrevious * width, width]],
     );
+  if (config.copy && config.copyAhead > 0) shapes.push(['copy_ahead', [config.copyAhead * width, width]]);
   return shapes;
 }
 
@@ -197,6 +198,11 @@ export interface CopySource {
    * ({@link TransformerModel.copyKeys}).
    */
   keysT: tf.Tensor3D;
+  /**
+   * With `copyAhead` N: the part of each position's key that the N tokens after it make, [B, width, Tk]
+   * ({@link TransformerModel.copyAheadKeys}); a row adds it to position j's key only where j + N <= its limit.
+   */
+  aheadT?: tf.Tensor3D;
   /** Token id at each of those positions, [B][Tk]. */
   tokens: readonly (readonly number[])[];
   /** The sequence of each row. */
@@ -237,6 +243,12 @@ export class TransformerModel {
       throw new TurngymError(
         'INVALID_OPTIONS',
         `copyPrevious (${this.config.copyPrevious}) is a setting of the copy head: add copy (--copy), or leave copyPrevious at 0`,
+      );
+    }
+    if (this.config.copyAhead > 0 && !this.config.copy) {
+      throw new TurngymError(
+        'INVALID_OPTIONS',
+        `copyAhead (${this.config.copyAhead}) is a setting of the copy head: add copy (--copy), or leave copyAhead at 0`,
       );
     }
     if (this.config.copyPunctuation !== '' && !this.config.copy) {
@@ -383,6 +395,27 @@ export class TransformerModel {
   }
 
   /**
+   * The part of the copy head's keys that the tokens after each position make, transposed ([B, width, T]), for
+   * columns from..from + T - 1 of `tokens`: a learned projection (`copy_ahead`) of the embeddings of the
+   * `copyAhead` N tokens after each column (words without their leading space; a token not yet there, or
+   * padding, counts as none). A row uses position j's part only where j + N is at most its own position, so
+   * nothing it has not read reaches it (see {@link copyMixture}).
+   */
+  copyAheadKeys(
+    tokens: readonly ArrayLike<number>[],
+    from: number,
+    length: number,
+    valid?: readonly (readonly boolean[])[],
+  ): tf.Tensor3D {
+    const { width, copyAhead } = this.config;
+    const at: [number, number][] = [];
+    for (let b = 0; b < tokens.length; b++) for (let t = 0; t < length; t++) at.push([b, from + t]);
+    const offsets = Array.from({ length: copyAhead }, (_, k) => k + 1);
+    const ahead = matMul(this.neighbourEmbeddings(tokens, at, offsets, valid), this.weight('copy_ahead'));
+    return swapLastAxes(tf.reshape(ahead, [tokens.length, length, width])) as tf.Tensor3D;
+  }
+
+  /**
    * Rows [N, width] plus, with `copyPrevious` N > 0, a learned projection (variable `projection`) of the
    * embeddings of the N tokens before each row's position (`at`: sequence and column; words without their
    * leading space; nothing before the first or in padding): what a pointer needs to aim at the word after a phrase, or to
@@ -395,19 +428,36 @@ export class TransformerModel {
     projection: string,
     valid?: readonly (readonly boolean[])[],
   ): tf.Tensor2D {
-    const { width, copyPrevious } = this.config;
+    const { copyPrevious } = this.config;
     if (copyPrevious === 0) return rows;
+    const offsets = Array.from({ length: copyPrevious }, (_, k) => -1 - k);
+    return tf.add(rows, matMul(this.neighbourEmbeddings(tokens, at, offsets, valid), this.weight(projection)));
+  }
+
+  /**
+   * The embeddings, scaled to unit size, of the tokens at `offsets` from each of `at` (sequence and column),
+   * side by side: [at.length, offsets.length * width]; words without their leading space; zero where there is
+   * no token (before the first, after the last, padding).
+   */
+  private neighbourEmbeddings(
+    tokens: readonly ArrayLike<number>[],
+    at: readonly [number, number][],
+    offsets: readonly number[],
+    valid?: readonly (readonly boolean[])[],
+  ): tf.Tensor2D {
+    const { width } = this.config;
+    const count = offsets.length;
     const plain = this.copyVariants?.plain;
-    const ids = new Int32Array(at.length * copyPrevious);
-    const present = new Float32Array(at.length * copyPrevious); // 0: no token there (its embedding is zeroed)
+    const ids = new Int32Array(at.length * count);
+    const present = new Float32Array(at.length * count); // 0: no token there (its embedding is zeroed)
     at.forEach(([b, column], row) => {
       const sequence = tokens[b]!;
-      for (let k = 0; k < copyPrevious; k++) {
-        const j = column - 1 - k;
-        if (j < 0 || j >= sequence.length || valid?.[b]?.[j] === false) continue;
-        ids[row * copyPrevious + k] = plain ? plain[sequence[j]!]! : sequence[j]!;
-        present[row * copyPrevious + k] = 1;
-      }
+      offsets.forEach((offset, k) => {
+        const j = column + offset;
+        if (j < 0 || j >= sequence.length || valid?.[b]?.[j] === false) return;
+        ids[row * count + k] = plain ? plain[sequence[j]!]! : sequence[j]!;
+        present[row * count + k] = 1;
+      });
     });
     // Embeddings are small (initialised at 0.02) where hidden rows are layer-normed: scaled to unit size first,
     // so that the projection learns as fast as the rest of the head.
@@ -416,9 +466,7 @@ export class TransformerModel {
       tf.rsqrt(tf.add(tf.mean(tf.square(embeddings), 1, true), 1e-6)),
       tf.tensor2d(present, [present.length, 1]),
     );
-    const unit = tf.mul(embeddings, scale);
-    const before = tf.reshape(unit, [at.length, copyPrevious * width]) as tf.Tensor2D;
-    return tf.add(rows, matMul(before, this.weight(projection)));
+    return tf.reshape(tf.mul(embeddings, scale), [at.length, count * width]) as tf.Tensor2D;
   }
 
   /**
@@ -458,6 +506,10 @@ export class TransformerModel {
     // (follows[1]), words compared without their leading space: a name of several tokens (a byte run, for a
     // word the tokenizer never saw, or subwords) is copied on from where the last copied token was read.
     const follows = [new Float32Array(batch * slots * keys), new Float32Array(batch * slots * keys)];
+    // Where a row may use the part of a key the tokens after it make: all `copyAhead` of them read (j + N <= t).
+    const ahead = this.config.copyAhead;
+    if (ahead > 0 && !copy.aheadT) throw new Error("copyMixture: a model with copyAhead needs the keys' ahead part");
+    const readAhead = ahead > 0 ? new Float32Array(batch * slots * keys) : undefined;
     const plain = (token: number | undefined) =>
       token === undefined ? -1 : this.copyVariants ? this.copyVariants.plain[token]! : token;
     for (let r = 0; r < rows; r++) {
@@ -472,6 +524,7 @@ export class TransformerModel {
       for (let j = 0; j <= Math.min(t, keys - 1); j++) {
         if ((valid && !valid[j]) || this.copyVariants?.copyable[tokens[j]!] === 0) continue;
         mask[slot * keys + j] = 0;
+        if (readAhead && j + ahead <= t) readAhead[slot * keys + j] = 1;
         if (j === 0 || (valid && !valid[j - 1]) || plain(tokens[j - 1]) !== last) continue;
         follows[0]![slot * keys + j] = 1;
         if (j >= 2 && (!valid || valid[j - 2]) && plain(tokens[j - 2]) === before) follows[1]![slot * keys + j] = 1;
@@ -490,7 +543,10 @@ export class TransformerModel {
       inOrder ? x : gatherRows(tf.concat([x, tf.zeros([1, x.shape[1]])]) as tf.Tensor2D, tf.tensor1d(rowAt, 'int32'));
     const queries = matMul(row, this.weight('copy_query'));
     const padded = toSlots(queries);
-    const scores = matMul(tf.reshape(padded, [batch, slots, width]), copy.keysT);
+    const slotted = tf.reshape(padded, [batch, slots, width]) as tf.Tensor3D;
+    let scores = matMul(slotted, copy.keysT);
+    if (readAhead)
+      scores = tf.add(scores, tf.mul(matMul(slotted, copy.aheadT!), tf.tensor3d(readAhead, [batch, slots, keys])));
     // How much each row follows on: a learned function of the row (on in the middle of copying a name, off after
     // an opening quote, where the positions after earlier quotes hold earlier arguments and closing brackets).
     const follow = toSlots(tf.add(matMul(row, this.weight('copy_follow')), this.weight('copy_follow_shift')));

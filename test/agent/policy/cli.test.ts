@@ -40,6 +40,13 @@ describe('turngym sft / eval / run --agent checkpoint:DIR', () => {
         '32',
         '--heads',
         '2',
+        '--context',
+        '160',
+        '--copy',
+        '--copy-previous',
+        '1',
+        '--copy-ahead',
+        '2',
         '--json',
       ],
       { timeoutMs: 120_000 },
@@ -57,7 +64,16 @@ describe('turngym sft / eval / run --agent checkpoint:DIR', () => {
       heldout: { episodes: 4, first_seed: 1_000_000, max_turns: 2 },
     });
     expect(report.heldout.mean_turns).toBeLessThanOrEqual(2);
-    expect(report.model).toMatchObject({ layers: 1, width: 32, heads: 2 });
+    // Each shape flag reaches the model.
+    expect(report.model).toMatchObject({
+      layers: 1,
+      width: 32,
+      heads: 2,
+      contextLength: 160,
+      copy: true,
+      copyPrevious: 1,
+      copyAhead: 2,
+    });
     expect(JSON.parse(await readFile(join(out, 'report.json'), 'utf8'))).toEqual(report);
 
     const evaluation = await runCli([

@@ -76,10 +76,19 @@ function firstTokenAccuracy(policy: Policy, example: Example): number {
 }
 
 describe('copy head', () => {
-  it.each([0, 2])(
-    'samples with the cache what full recomputation samples, and scores what sampling reported, on one thread and two (copyPrevious %i)',
-    (copyPrevious) => {
-      const policy = Policy.create({ tokenizer, model: { ...model, copyPrevious }, seed: 1, maxActionTokens: 8 });
+  it.each([
+    [0, 0],
+    [2, 0],
+    [2, 3],
+  ])(
+    'samples with the cache what full recomputation samples, and scores what sampling reported, on one thread and two (copyPrevious %i, copyAhead %i)',
+    (copyPrevious, copyAhead) => {
+      const policy = Policy.create({
+        tokenizer,
+        model: { ...model, copyPrevious, copyAhead },
+        seed: 1,
+        maxActionTokens: 8,
+      });
       try {
         policy.threads = new PolicyThreads(1);
         const cached = policy.sample(contexts(), { rng: Rng.fromSeed(7), maxTokens: 8 });
@@ -126,6 +135,32 @@ describe('copy head', () => {
       expect(b).toBeLessThan(0.7);
     } finally {
       withPrevious.dispose();
+      without.dispose();
+    }
+  }, 120_000);
+
+  it('with copyAhead, learns to point at the word before the phrase a query names (an id before its name), where causal keys do not', () => {
+    // 'X qaa Y qab Z qac copy qab :' -> ' Y' (the pairs in any order, after 0 to 3 filler words): the pointer
+    // must find the word whose next token is the marker the row asks for, as an id written before the name it
+    // stands for. Training uses words 3..159, the test words 160..239.
+    const example = (rng: Rng, low: number, high: number) => {
+      const words = [0, 1, 2].map(() => WORDS[rng.int(low, high)]!);
+      const pairs = rng.shuffle(words.map((word, i) => `${word} ${WORDS[i]}`));
+      const filler = Array.from({ length: rng.int(0, 3) }, () => WORDS[rng.int(low, high)]!);
+      const asked = rng.int(0, 2);
+      const prompt = tokenizer.encode(`${[...filler, ...pairs].join(' ')} copy ${WORDS[asked]} :`);
+      return { prompt, answer: tokenizer.encode(` ${words[asked]}`) };
+    };
+    const withAhead = trainedOn(example, 3, 159, { copyAhead: 1 });
+    const without = trainedOn(example, 3, 159, { copyAhead: 0 });
+    try {
+      const [a, b] = [firstTokenAccuracy(withAhead, example), firstTokenAccuracy(without, example)];
+      console.log('copyAhead 1 accuracy', a, 'copyAhead 0', b);
+      // Chance is about a third (three pairs); 120 steps take the head well above it, causal keys not.
+      expect(a).toBeGreaterThan(0.6);
+      expect(b).toBeLessThan(0.45);
+    } finally {
+      withAhead.dispose();
       without.dispose();
     }
   }, 120_000);
@@ -292,7 +327,7 @@ describe('copy head', () => {
   it('round-trips through a checkpoint, and a model without the option has no copy weights', async () => {
     const policy = Policy.create({
       tokenizer,
-      model: { ...model, copyPrevious: 2, copyPunctuation: '&' },
+      model: { ...model, copyPrevious: 2, copyAhead: 2, copyPunctuation: '&' },
       seed: 6,
       maxActionTokens: 8,
     });
@@ -303,6 +338,9 @@ describe('copy head', () => {
       expect(() =>
         Policy.create({ tokenizer, model: { ...model, copy: false, copyPrevious: 2 }, maxActionTokens: 8 }),
       ).toThrow('copyPrevious (2) is a setting of the copy head');
+      expect(() =>
+        Policy.create({ tokenizer, model: { ...model, copy: false, copyAhead: 2 }, maxActionTokens: 8 }),
+      ).toThrow('copyAhead (2) is a setting of the copy head');
       expect(() =>
         Policy.create({ tokenizer, model: { ...model, copy: false, copyPunctuation: '&' }, maxActionTokens: 8 }),
       ).toThrow('copyPunctuation ("&") is a setting of the copy head');
@@ -315,7 +353,12 @@ describe('copy head', () => {
       const continuations = contexts().map((context) => context.slice(-2));
       const scores = loaded.score(contexts(), continuations);
       loaded.dispose();
-      expect([loaded.config.copy, loaded.config.copyPrevious, loaded.config.copyPunctuation]).toEqual([true, 2, '&']);
+      expect([
+        loaded.config.copy,
+        loaded.config.copyPrevious,
+        loaded.config.copyAhead,
+        loaded.config.copyPunctuation,
+      ]).toEqual([true, 2, 2, '&']);
       expect(scores).toEqual(policy.score(contexts(), continuations));
     } finally {
       policy.dispose();
