@@ -89,7 +89,7 @@ export function answerTokens(
       return rowsOf({ p: pick(distribution), greedy: argmax(distribution) });
     }
     const { vocabulary, gate, copied } = model.copyMixture(rows, {
-      keysT: model.copyKeys(hidden, [context], 0),
+      ...model.copyKeyParts(hidden, [context]),
       tokens: [context],
       rowSequence: rights.map(() => 0),
       rowLimit,

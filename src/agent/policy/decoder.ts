@@ -111,9 +111,9 @@ export class Decoder implements DecodingPart {
         mask: attentionMask(this.rows, length, 0, this.valid),
         columns: copy ? undefined : this.tokens.map(() => [length - 1]),
       });
-      const copyKeysT = copy ? this.model.copyKeys(forward.hidden, this.tokens, 0, this.valid) : undefined;
-      const aheadT =
-        this.model.config.copyAhead > 0 ? this.model.copyAheadKeys(this.tokens, 0, length, this.valid) : undefined;
+      const { keysT: copyKeysT, aheadT } = copy
+        ? this.model.copyKeyParts(forward.hidden, this.tokens, this.valid)
+        : { keysT: undefined, aheadT: undefined };
       const last = copy
         ? gatherRows(
             forward.hidden,

@@ -109,8 +109,7 @@ export function targetLogprobs(
     selected,
     model.config.copy
       ? {
-          keysT: model.copyKeys(hidden, tokensOf, 0),
-          aheadT: model.config.copyAhead > 0 ? model.copyAheadKeys(tokensOf, 0, length) : undefined,
+          ...model.copyKeyParts(hidden, tokensOf),
           tokens: tokensOf,
           rowSequence: rows.map((row) => Math.floor(row / length)),
           rowLimit: rows.map((row) => row % length),

@@ -395,6 +395,23 @@ export class TransformerModel {
   }
 
   /**
+   * The keys a row of the copy head points with, over whole sequences from column 0 (see {@link CopySource}):
+   * `keysT` from final hidden states [B * T, width], and with `copyAhead` the part the tokens after each
+   * position make (`aheadT`).
+   */
+  copyKeyParts(
+    hidden: tf.Tensor2D,
+    tokens: readonly ArrayLike<number>[],
+    valid?: readonly (readonly boolean[])[],
+  ): Pick<CopySource, 'keysT' | 'aheadT'> {
+    const length = hidden.shape[0] / tokens.length;
+    return {
+      keysT: this.copyKeys(hidden, tokens, 0, valid),
+      aheadT: this.config.copyAhead > 0 ? this.copyAheadKeys(tokens, 0, length, valid) : undefined,
+    };
+  }
+
+  /**
    * The part of the copy head's keys that the tokens after each position make, transposed ([B, width, T]), for
    * columns from..from + T - 1 of `tokens`: a learned projection (`copy_ahead`) of the embeddings of the
    * `copyAhead` N tokens after each column (words without their leading space; a token not yet there, or

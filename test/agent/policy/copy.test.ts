@@ -76,28 +76,32 @@ function firstTokenAccuracy(policy: Policy, example: Example): number {
 }
 
 describe('copy head', () => {
+  // The last case samples past the cache's first room (32 positions), so the cache grows while decoding.
   it.each([
-    [0, 0],
-    [2, 0],
-    [2, 3],
+    [0, 0, 8],
+    [2, 0, 8],
+    [2, 3, 40],
   ])(
-    'samples with the cache what full recomputation samples, and scores what sampling reported, on one thread and two (copyPrevious %i, copyAhead %i)',
-    (copyPrevious, copyAhead) => {
+    'samples with the cache what full recomputation samples, and scores what sampling reported, on one thread and two (copyPrevious %i, copyAhead %i, %i tokens)',
+    (copyPrevious, copyAhead, maxTokens) => {
       const policy = Policy.create({
         tokenizer,
-        model: { ...model, copyPrevious, copyAhead },
+        // An action may take at most half the context.
+        model: { ...model, copyPrevious, copyAhead, contextLength: Math.max(model.contextLength, 2 * maxTokens + 16) },
         seed: 1,
-        maxActionTokens: 8,
+        maxActionTokens: maxTokens,
       });
       try {
         policy.threads = new PolicyThreads(1);
-        const cached = policy.sample(contexts(), { rng: Rng.fromSeed(7), maxTokens: 8 });
-        const full = policy.sample(contexts(), { rng: Rng.fromSeed(7), maxTokens: 8, incremental: false });
+        const cached = policy.sample(contexts(), { rng: Rng.fromSeed(7), maxTokens });
+        const full = policy.sample(contexts(), { rng: Rng.fromSeed(7), maxTokens, incremental: false });
         expect(cached.map((s) => s.tokens)).toEqual(full.map((s) => s.tokens));
+        // Rows are left-padded to the longest context; its room of 32 is outgrown when a row samples more than 32.
+        expect(Math.max(...cached.map((s) => s.tokens.length))).toBeGreaterThan(maxTokens > 32 ? 32 : 0);
         for (const threads of [1, 2]) {
           policy.threads = new PolicyThreads(threads);
           for (const temperature of [1, 0.7]) {
-            const samples = policy.sample(contexts(), { rng: Rng.fromSeed(3), maxTokens: 8, temperature });
+            const samples = policy.sample(contexts(), { rng: Rng.fromSeed(3), maxTokens, temperature });
             const scores = policy.score(
               contexts(),
               samples.map((s) => s.tokens),

@@ -28,6 +28,7 @@ describe('answer-pointer', () => {
     { copy: false, copyPrevious: 0 },
     { copy: true, copyPrevious: 0 },
     { copy: true, copyPrevious: 2 },
+    { copy: true, copyPrevious: 2, copyAhead: 3 },
   ])('finds every token of the answer and gives the probability the policy scores it with (%o)', async (shape) => {
     const transcript = await runEpisode(env, new OracleAgent(), { seed: 3, options: { split: 'train' } });
     const answer = String((transcript.turns.at(-1)!.action as { args: { text: string } }).args.text);
