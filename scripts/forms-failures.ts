@@ -18,10 +18,10 @@
  * named wrong in a submitted form. `boxes` says how a policy gets boxes to tick wrong: over the forms that were
  * submitted, the boxes asked for by what the task wants and what the page showed first (`ticked_from_unticked`:
  * asked ticked, shown unticked; so a box whose two words differ must be acted on, one whose words agree must
- * not), with how many were acted on and how many the verifier named wrong. Fields are told apart by label, from the trees the page showed (an
- * id keeps its element for the life of a page, so ids of an earlier window of the page still count): the
- * element's name, or its group's for a radio button; the labels asked for are the task's. Records of other
- * envs, and episodes the recorder abandoned, are left out.
+ * not), with how many were acted on and how many the verifier named wrong. Fields are told apart by label,
+ * from the trees the page showed (an id keeps its element for the life of a page, so ids of an earlier window
+ * of the page still count): the element's name, or its group's for a radio button; the labels asked for are
+ * the task's. Records of other envs, and episodes the recorder abandoned, are left out.
  *
  *   npx tsx scripts/forms-failures.ts runs/p39e/forms-eval.jsonl
  */
