@@ -12,7 +12,7 @@ import { z } from 'zod';
 import { formatSuccessRate } from '../agent/agent.js';
 import { initBackend } from '../agent/policy/backend.js';
 import { saveCheckpoint } from '../agent/policy/checkpoint.js';
-import { modelShapeSchema } from '../agent/policy/model.js';
+import { checkModelShape, modelShapeSchema } from '../agent/policy/model.js';
 import { behaviourCloning, sftOptionsSchema } from '../agent/policy/sft.js';
 import { importModules, printJson } from './common.js';
 import { addSchemaOptions, FLAGS, kwargsOf, parseFlags } from './options.js';
@@ -55,6 +55,8 @@ export function sftCommand(program: Command): void {
     const settings = Object.fromEntries(
       Object.entries(rest).filter(([name]) => !(SHAPE_FLAGS as string[]).includes(name)),
     ) as Omit<typeof rest, (typeof SHAPE_FLAGS)[number]>;
+    // A shape no model can have is refused now, not after the demonstrations.
+    checkModelShape(shape);
     await importModules(modules);
     await initBackend(backend);
     const progress = new Progress('sft');

@@ -137,6 +137,15 @@ describe('turngym CLI', () => {
         ['sft', '--env', 'code/calc-v0', '--out', 'runs/never-written', '--numbers', 'roman'],
         "error: option '--numbers <how>' argument 'roman' is invalid. Allowed choices are whole, digits.",
       ],
+      // Refused before any demonstration is played (100,000 of them would outlast the test).
+      [
+        ['sft', '--env', 'code/calc-v0', '--out', 'runs/never-written', '--episodes', '100000', '--copy-ahead', '2'],
+        'turngym: copyAhead (2) is a setting of the copy head: add copy (--copy), or leave copyAhead at 0',
+      ],
+      [
+        ['sft', '--env', 'code/calc-v0', '--out', 'runs/never-written', '--episodes', '100000', '--heads', '3'],
+        'turngym: width (128) must be a multiple of heads (3)',
+      ],
       [
         ['train', '--env', 'code/calc-v0', '--out', 'runs/never-written', '--mini-batch-by', 'task'],
         "error: option '--mini-batch-by <choice>' argument 'task' is invalid. Allowed choices are play, group.",

@@ -213,6 +213,37 @@ export interface CopySource {
   valid?: readonly (readonly boolean[])[];
 }
 
+/**
+ * Refuses a shape no model can have (heads that do not divide the width, a copy-head setting without the copy
+ * head), with a message that says what to change: the constructor's check, which a command can run before it
+ * spends minutes on demonstrations.
+ */
+export function checkModelShape(
+  shape: Pick<ModelShape, 'width' | 'heads' | 'copy' | 'copyPrevious' | 'copyAhead' | 'copyPunctuation'>,
+): void {
+  if (shape.width % shape.heads !== 0) {
+    throw new TurngymError('INVALID_OPTIONS', `width (${shape.width}) must be a multiple of heads (${shape.heads})`);
+  }
+  if (shape.copyPrevious > 0 && !shape.copy) {
+    throw new TurngymError(
+      'INVALID_OPTIONS',
+      `copyPrevious (${shape.copyPrevious}) is a setting of the copy head: add copy (--copy), or leave copyPrevious at 0`,
+    );
+  }
+  if (shape.copyAhead > 0 && !shape.copy) {
+    throw new TurngymError(
+      'INVALID_OPTIONS',
+      `copyAhead (${shape.copyAhead}) is a setting of the copy head: add copy (--copy), or leave copyAhead at 0`,
+    );
+  }
+  if (shape.copyPunctuation !== '' && !shape.copy) {
+    throw new TurngymError(
+      'INVALID_OPTIONS',
+      `copyPunctuation (${JSON.stringify(shape.copyPunctuation)}) is a setting of the copy head: add copy (--copy), or leave copyPunctuation empty`,
+    );
+  }
+}
+
 /** Added to the mixture before its log, so that a token with no probability has a finite score. */
 const MIXTURE_FLOOR = 1e-10;
 
@@ -233,30 +264,7 @@ export class TransformerModel {
   /** A model with freshly initialised weights (normal(0, 0.02); residual outputs scaled by 1/sqrt(2 layers)). */
   constructor(config: ModelConfig, seed = 0) {
     this.config = modelConfigSchema.parse(config);
-    if (this.config.width % this.config.heads !== 0) {
-      throw new TurngymError(
-        'INVALID_OPTIONS',
-        `width (${this.config.width}) must be a multiple of heads (${this.config.heads})`,
-      );
-    }
-    if (this.config.copyPrevious > 0 && !this.config.copy) {
-      throw new TurngymError(
-        'INVALID_OPTIONS',
-        `copyPrevious (${this.config.copyPrevious}) is a setting of the copy head: add copy (--copy), or leave copyPrevious at 0`,
-      );
-    }
-    if (this.config.copyAhead > 0 && !this.config.copy) {
-      throw new TurngymError(
-        'INVALID_OPTIONS',
-        `copyAhead (${this.config.copyAhead}) is a setting of the copy head: add copy (--copy), or leave copyAhead at 0`,
-      );
-    }
-    if (this.config.copyPunctuation !== '' && !this.config.copy) {
-      throw new TurngymError(
-        'INVALID_OPTIONS',
-        `copyPunctuation (${JSON.stringify(this.config.copyPunctuation)}) is a setting of the copy head: add copy (--copy), or leave copyPunctuation empty`,
-      );
-    }
+    checkModelShape(this.config);
     const rng = Rng.fromSeed(seed);
     const instance = modelCount++;
     this.variables = new Map();
